@@ -1,0 +1,77 @@
+# gymbackup - see README.md and INSTALL.
+PREFIX   = /usr/local
+BINDIR   = $(PREFIX)/bin
+MANDIR   = $(PREFIX)/share/man
+DATADIR  = $(PREFIX)/share/gymbackup
+DESTDIR  =
+
+CC       = cc
+CFLAGS   = -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+# make SANITIZE=1: AddressSanitizer and UBSan on every binary and test.
+SANITIZE =
+ifneq ($(SANITIZE),)
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+PKGS     = libarchive gpgme sqlite3 libpq zlib
+PKGCFLAGS != pkg-config --cflags $(PKGS) 2>/dev/null || true
+PKGLIBS   != pkg-config --libs $(PKGS) 2>/dev/null || true
+ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
+LIBS      = lib/libgb.a $(PKGLIBS) -lgcrypt -lpthread
+
+LIBSRC = lib/err.c lib/io.c lib/sha256.c lib/conf.c lib/csv.c lib/csvread.c \
+         lib/manifest.c lib/sqlite.c
+LIBOBJ = $(LIBSRC:.c=.o)
+TOOLS  = bin/gb-export bin/gb-demodata
+UNIT   = tests/unit/test-lib
+MAN1   = share/man/gb-export.1 share/man/gb-demodata.1
+MAN5   = share/man/gb-manifest.5 share/man/gymbackup.conf.5
+MAN7   = share/man/gb.7
+
+all: $(TOOLS)
+
+lib/libgb.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $(LIBOBJ)
+
+$(LIBOBJ): lib/gb.h
+
+.c.o:
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+bin/gb-%: src/gb-%.c lib/libgb.a lib/gb.h
+	@mkdir -p bin
+	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBS) $(LDFLAGS)
+
+$(UNIT): tests/unit/test-lib.c lib/libgb.a lib/gb.h
+	$(CC) $(ALLCFLAGS) -o $@ tests/unit/test-lib.c $(LIBS) $(LDFLAGS)
+
+# Installs the Debian packages the project needs when run as root,
+# prints the exact apt-get line otherwise.
+deps:
+	@sh scripts/deps.sh
+
+check: deps all $(UNIT)
+	$(UNIT)
+	bats tests
+
+demo: deps all
+	sh scripts/demo.sh
+
+bench: deps all
+	sh scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	install -m 644 share/gym-schema.sql share/gymbackup.conf share/crontab.example $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT)
+	rm -rf demo
+
+.PHONY: all deps check demo bench install clean

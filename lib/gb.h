@@ -1,0 +1,256 @@
+/*
+ * gb.h - the gymbackup library: the one header every tool includes.
+ *
+ * One .c per concern: err.c (messages, exit statuses, cleanup of temporary
+ * files), io.c (whole reads and writes, buffered hashed output, atomic
+ * files), sha256.c, conf.c (INI config), csv.c (CSV writer), csvread.c (CSV
+ * reader), manifest.c (MANIFEST writer and reader), sqlite.c (SQLite source).
+ */
+#ifndef GB_H
+#define GB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define GB_VERSION "0.1"
+
+/* Exit statuses, the same for every tool (DESIGN.md, gb(7)). */
+enum {
+	GB_EXIT_OK = 0,
+	GB_EXIT_CHECK = 1,	/* a check failed: signature, hash, count, alert */
+	GB_EXIT_USAGE = 2,	/* usage or config error */
+	GB_EXIT_RUN = 3		/* could not run: I/O, database, gpg, media full */
+};
+
+/* err.c */
+extern const char *gb_progname;
+void gb_setprogname(const char *argv0);
+void gb_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void gb_errx(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+_Noreturn void gb_err(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void *gb_malloc(size_t n);
+void *gb_calloc(size_t n, size_t size);
+void *gb_realloc(void *p, size_t n);
+char *gb_strdup(const char *s);
+char *gb_strndup(const char *s, size_t n);
+char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Temporary paths that must not outlive a failure.  Registered paths are
+ * removed, newest first (files before the directory holding them), when the
+ * program exits through gb_err*, or on SIGINT, SIGTERM, SIGHUP, SIGPIPE.  Forget a
+ * path once it is renamed into place or removed deliberately.
+ */
+void gb_cleanup_add(const char *path);
+void gb_cleanup_forget(const char *path);
+void gb_cleanup_run(void);
+void gb_cleanup_signals(void);
+
+/* io.c: loops over short reads and writes and EINTR. */
+ssize_t gb_read_full(int fd, void *buf, size_t n);	/* < n only at EOF */
+int gb_write_all(int fd, const void *buf, size_t n);	/* 0, or -1 + errno */
+int gb_fsync_parent(const char *path);	/* fsync the directory holding path */
+
+/*
+ * Buffered output to a file descriptor that counts bytes and, when asked,
+ * hashes them with SHA-256.  Errors are sticky: check gb_out_finish.
+ */
+struct gb_out {
+	int fd;
+	unsigned char *buf;
+	size_t len, cap;
+	uint64_t bytes;
+	void *md;		/* gcry_md_hd_t, or NULL */
+	int err;		/* errno of the first failed write, or 0 */
+};
+void gb_out_init(struct gb_out *o, int fd, int hash);
+int gb_out_flushbuf(struct gb_out *o);
+void gb_out_write(struct gb_out *o, const void *p, size_t n);
+/* Flush, take the hash (hex, 65 bytes) if any, free buffers; 0 or -1. */
+int gb_out_finish(struct gb_out *o, char *hex);
+
+static inline void gb_out_putc(struct gb_out *o, int c)
+{
+	if (o->len == o->cap)
+		gb_out_flushbuf(o);
+	o->buf[o->len++] = (unsigned char)c;
+}
+
+/*
+ * A file that appears whole or not at all: written under a temporary name
+ * in the same directory, fsync'd, renamed, and the directory fsync'd.
+ */
+struct gb_atomic {
+	char *path;
+	char *tmp;
+	int fd;
+};
+int gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode);
+int gb_atomic_commit(struct gb_atomic *a);	/* 0, or -1 + errno */
+void gb_atomic_abort(struct gb_atomic *a);
+
+/* sha256.c (libgcrypt) */
+void gb_crypto_init(void);
+struct gb_sha256 {
+	void *md;
+};
+void gb_sha256_init(struct gb_sha256 *h);
+void gb_sha256_update(struct gb_sha256 *h, const void *p, size_t n);
+void gb_sha256_final(struct gb_sha256 *h, char hex[65]);
+/* Hash a whole file, streaming; 0, or -1 + errno. */
+int gb_sha256_file(const char *path, char hex[65], uint64_t *size);
+
+/*
+ * conf.c: the INI config.  "[table members]" is stored as section
+ * "table members"; keys and values are trimmed; '#' and ';' start comments
+ * at the beginning of a line.
+ */
+struct gb_conf_entry {
+	char *section, *key, *value;
+	int line;
+};
+struct gb_conf {
+	char *path;
+	struct gb_conf_entry *e;
+	size_t n;
+};
+/* The config named by -c, else $GB_CONF, else the system one if present. */
+const char *gb_conf_path(const char *opt);
+/* 0, or -1 with a message naming file and line in err. */
+int gb_conf_load(struct gb_conf *c, const char *path, char *err, size_t errlen);
+void gb_conf_free(struct gb_conf *c);
+const char *gb_conf_get(const struct gb_conf *c, const char *section,
+    const char *key);
+/* Names of "[TYPE NAME]" sections, in file order: *it starts at 0. */
+const char *gb_conf_next_section(const struct gb_conf *c, const char *type,
+    size_t *it);
+int gb_conf_has_section(const struct gb_conf *c, const char *section);
+
+/*
+ * csv.c: the export CSV (gb-manifest(5)): RFC 4180 fields, LF line ends,
+ * NULL an empty unquoted field, "" the empty string, blobs as \x hex.
+ */
+void gb_csv_text(struct gb_out *o, const char *s, size_t n);
+void gb_csv_int(struct gb_out *o, int64_t v);
+void gb_csv_real(struct gb_out *o, double v);
+void gb_csv_blob(struct gb_out *o, const void *p, size_t n);
+/* Shortest %.*g that reads back as the same double; returns length. */
+int gb_fmt_real(char *buf, size_t len, double v);
+
+/*
+ * csvread.c: a streaming CSV reader for the same dialect.  A field is
+ * NULL (unquoted and empty) or a string that may hold NUL bytes.
+ */
+struct gb_csv_field {
+	const char *p;		/* NULL for SQL NULL */
+	size_t n;
+};
+struct gb_csv_reader;
+struct gb_csv_reader *gb_csv_open(int fd);
+/* 1 a record read, 0 end of input, -1 error (gb_csv_error tells). */
+int gb_csv_next(struct gb_csv_reader *r, struct gb_csv_field **fields,
+    size_t *nfields);
+const char *gb_csv_error(const struct gb_csv_reader *r);
+uint64_t gb_csv_line(const struct gb_csv_reader *r);
+void gb_csv_close(struct gb_csv_reader *r);
+
+/*
+ * manifest.c: MANIFEST, the description of an export set (gb-manifest(5)).
+ */
+#define GB_MANIFEST_FORMAT 1
+struct gb_money {
+	char *column;
+	int64_t sum;		/* integer cents */
+};
+struct gb_mtable {
+	char *name;		/* as the source names it */
+	char *file;		/* file in the export set, e.g. members.csv */
+	uint64_t rows, bytes;
+	char sha256[65];
+	char *key;		/* key columns, comma-separated; "" none */
+	char *wm_column;	/* watermark column, or NULL */
+	char *wm_type;		/* integer, real or text */
+	char *wm_from;		/* exclusive lower bound; NULL: from the start */
+	char *wm_to;		/* highest value at the snapshot; NULL: none */
+	struct gb_money *money;
+	size_t nmoney;
+};
+struct gb_manifest {
+	int format;
+	char *site, *job, *level;	/* level: full or incremental */
+	char *id, *base;		/* base: id built on, or NULL */
+	char *source_kind, *source_name;
+	char *snapshot;			/* UTC, 2026-11-24T18:00:00Z */
+	char *creator;
+	struct gb_mtable *tables;
+	size_t ntables;
+};
+int gb_manifest_write(const struct gb_manifest *m, struct gb_out *o);
+int gb_manifest_read(struct gb_manifest *m, FILE *f, char *err, size_t errlen);
+int gb_manifest_load(struct gb_manifest *m, const char *path, char *err,
+    size_t errlen);
+void gb_manifest_free(struct gb_manifest *m);
+struct gb_mtable *gb_manifest_table(const struct gb_manifest *m,
+    const char *name);
+struct gb_mtable *gb_manifest_add_table(struct gb_manifest *m,
+    const char *name);
+/* The file name an export set uses for a table: safe on any filesystem. */
+char *gb_table_filename(const char *table);
+/* Format a time_t as the manifest's UTC timestamp (21 bytes). */
+void gb_fmt_time(char buf[21], time_t t);
+
+/*
+ * sqlite.c: the SQLite source.  Database errors end the program with
+ * GB_EXIT_RUN and a message naming the database (and table).
+ */
+struct gb_sqlite;
+struct gb_tinfo {
+	char *name;
+	char **cols;		/* column names, in table order */
+	size_t ncols;
+	char **pk;		/* primary key columns, in key order */
+	size_t npk;
+	int rowid;		/* rows have a rowid to order by */
+};
+struct gb_dump {
+	const char *wm_column;	/* export rows with wm_column > wm_from ... */
+	const char *wm_type;	/* ... compared as integer, real or text */
+	const char *wm_from;	/* NULL: every row */
+	char **money;		/* money columns to sum (integer cents) */
+	size_t nmoney;
+};
+struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds);
+void gb_sqlite_close(struct gb_sqlite *db);
+/* Starts the read transaction all later reads share: one instant. */
+void gb_sqlite_snapshot(struct gb_sqlite *db);
+/* User tables in name order; a NULL-terminated array. */
+char **gb_sqlite_tables(struct gb_sqlite *db);
+/* 0, or -1 when there is no such table. */
+int gb_sqlite_tinfo(struct gb_sqlite *db, const char *table,
+    struct gb_tinfo *ti);
+void gb_tinfo_free(struct gb_tinfo *ti);
+/* Column index by name as SQLite compares identifiers, or -1. */
+int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
+/* CREATE statements of the tables and their indexes. */
+void gb_sqlite_schema(struct gb_sqlite *db, char *const *tables, size_t n,
+    struct gb_out *o);
+/* Writes the table's CSV; fills rows and money sums of mt. */
+void gb_sqlite_dump(struct gb_sqlite *db, const struct gb_tinfo *ti,
+    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt);
+/*
+ * Highest watermark value above from (every value when from is NULL), as
+ * text with its type; *value NULL when there is none.
+ */
+void gb_sqlite_wm_max(struct gb_sqlite *db, const char *table,
+    const char *column, const char *from_type, const char *from,
+    char **type, char **value);
+void gb_free_strv(char **v);
+
+#endif

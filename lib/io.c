@@ -1,0 +1,206 @@
+/* io.c - whole reads and writes, buffered hashed output, atomic files */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gcrypt.h>
+
+#include "gb.h"
+
+ssize_t
+gb_read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int
+gb_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+gb_fsync_parent(const char *path)
+{
+	char *copy = gb_strdup(path);
+	int fd, r = -1, e;
+
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = fsync(fd);
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	free(copy);
+	return r;
+}
+
+#define OUTBUF (256 * 1024)
+
+void
+gb_out_init(struct gb_out *o, int fd, int hash)
+{
+	memset(o, 0, sizeof *o);
+	o->fd = fd;
+	o->cap = OUTBUF;
+	o->buf = gb_malloc(o->cap);
+	if (hash) {
+		struct gb_sha256 h;
+		gb_sha256_init(&h);
+		o->md = h.md;
+	}
+}
+
+int
+gb_out_flushbuf(struct gb_out *o)
+{
+	if (o->len == 0)
+		return o->err ? -1 : 0;
+	if (o->md)
+		gcry_md_write(o->md, o->buf, o->len);
+	if (!o->err && gb_write_all(o->fd, o->buf, o->len) == -1)
+		o->err = errno;
+	o->bytes += o->len;
+	o->len = 0;
+	return o->err ? -1 : 0;
+}
+
+void
+gb_out_write(struct gb_out *o, const void *p, size_t n)
+{
+	if (n > o->cap - o->len) {
+		gb_out_flushbuf(o);
+		if (n >= o->cap) {	/* large writes go straight through */
+			if (o->md)
+				gcry_md_write(o->md, p, n);
+			if (!o->err && gb_write_all(o->fd, p, n) == -1)
+				o->err = errno;
+			o->bytes += n;
+			return;
+		}
+	}
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+}
+
+int
+gb_out_finish(struct gb_out *o, char *hex)
+{
+	gb_out_flushbuf(o);
+	if (o->md) {
+		struct gb_sha256 h = { o->md };
+		char unused[65];
+		gb_sha256_final(&h, hex ? hex : unused);
+		o->md = NULL;
+	}
+	free(o->buf);
+	o->buf = NULL;
+	o->cap = o->len = 0;
+	if (o->err) {
+		errno = o->err;
+		return -1;
+	}
+	return 0;
+}
+
+int
+gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode)
+{
+	a->path = gb_strdup(path);
+	a->tmp = gb_asprintf("%s.tmp.XXXXXX", path);
+	a->fd = mkostemp(a->tmp, O_CLOEXEC);
+	if (a->fd < 0) {
+		int e = errno;
+		free(a->path);
+		free(a->tmp);
+		a->path = a->tmp = NULL;
+		errno = e;
+		return -1;
+	}
+	gb_cleanup_add(a->tmp);
+	if (fchmod(a->fd, mode) == -1) {
+		int e = errno;
+		gb_atomic_abort(a);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int
+gb_atomic_commit(struct gb_atomic *a)
+{
+	int e;
+
+	if (fsync(a->fd) == -1)
+		goto fail;
+	e = close(a->fd);
+	a->fd = -1;
+	if (e == -1 || rename(a->tmp, a->path) == -1)
+		goto fail;
+	gb_cleanup_forget(a->tmp);
+	if (gb_fsync_parent(a->path) == -1)
+		goto fail_renamed;
+	free(a->path);
+	free(a->tmp);
+	a->path = a->tmp = NULL;
+	return 0;
+fail_renamed:
+	/* The rename happened; the file is whole but may not be durable. */
+	e = errno;
+	free(a->path);
+	free(a->tmp);
+	a->path = a->tmp = NULL;
+	errno = e;
+	return -1;
+fail:
+	e = errno;
+	gb_atomic_abort(a);
+	errno = e;
+	return -1;
+}
+
+void
+gb_atomic_abort(struct gb_atomic *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	if (a->tmp) {
+		unlink(a->tmp);
+		gb_cleanup_forget(a->tmp);
+	}
+	free(a->path);
+	free(a->tmp);
+	a->path = a->tmp = NULL;
+}

@@ -1,0 +1,83 @@
+/* sha256.c - SHA-256 through libgcrypt */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <gcrypt.h>
+
+#include "gb.h"
+
+void
+gb_crypto_init(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	if (!gcry_check_version(GCRYPT_VERSION))
+		gb_errx(GB_EXIT_RUN, "libgcrypt version mismatch");
+	gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	done = 1;
+}
+
+void
+gb_sha256_init(struct gb_sha256 *h)
+{
+	gcry_md_hd_t md;
+
+	gb_crypto_init();
+	if (gcry_md_open(&md, GCRY_MD_SHA256, 0))
+		gb_errx(GB_EXIT_RUN, "libgcrypt: cannot open SHA-256");
+	h->md = md;
+}
+
+void
+gb_sha256_update(struct gb_sha256 *h, const void *p, size_t n)
+{
+	gcry_md_write(h->md, p, n);
+}
+
+void
+gb_sha256_final(struct gb_sha256 *h, char hex[65])
+{
+	const unsigned char *d = gcry_md_read(h->md, GCRY_MD_SHA256);
+
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", d[i]);
+	gcry_md_close(h->md);
+	h->md = NULL;
+}
+
+int
+gb_sha256_file(const char *path, char hex[65], uint64_t *size)
+{
+	enum { BUFSZ = 1 << 20 };
+	struct gb_sha256 h;
+	char *buf;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd, e;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	buf = gb_malloc(BUFSZ);
+	gb_sha256_init(&h);
+	while ((n = gb_read_full(fd, buf, BUFSZ)) > 0) {
+		gb_sha256_update(&h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	e = errno;
+	gb_sha256_final(&h, hex);
+	free(buf);
+	close(fd);
+	if (n < 0) {
+		errno = e;
+		return -1;
+	}
+	if (size)
+		*size = total;
+	return 0;
+}

@@ -1,0 +1,428 @@
+/* sqlite.c - the SQLite source: one read transaction, tables streamed as CSV */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "gb.h"
+
+struct gb_sqlite {
+	sqlite3 *db;
+	char *path;
+	int wait;
+};
+
+static _Noreturn void
+db_fail(struct gb_sqlite *s, const char *what, const char *table)
+{
+	int code = sqlite3_extended_errcode(s->db) & 0xff;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		gb_errx(GB_EXIT_RUN, "%s: database is locked (waited %d s); "
+		    "retry when the writer is done, or wait longer with -w",
+		    s->path, s->wait);
+	if (code == SQLITE_NOTADB)
+		gb_errx(GB_EXIT_RUN, "%s: not an SQLite database", s->path);
+	if (table)
+		gb_errx(GB_EXIT_RUN, "%s: table %s: %s: %s", s->path, table,
+		    what, sqlite3_errmsg(s->db));
+	gb_errx(GB_EXIT_RUN, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static sqlite3_stmt *
+prepare(struct gb_sqlite *s, const char *sql, const char *table)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		db_fail(s, "cannot read", table);
+	return st;
+}
+
+/* "name" with embedded quotes doubled: a safe SQL identifier. */
+static char *
+quote_ident(const char *name)
+{
+	size_t n = strlen(name), k = 0;
+	char *q = gb_malloc(2 * n + 3);
+
+	q[k++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] == '"')
+			q[k++] = '"';
+		q[k++] = name[i];
+	}
+	q[k++] = '"';
+	q[k] = '\0';
+	return q;
+}
+
+struct gb_sqlite *
+gb_sqlite_open(const char *path, int wait_seconds)
+{
+	struct gb_sqlite *s = gb_calloc(1, sizeof *s);
+	struct stat sb;
+
+	/* stat first: SQLite's "unable to open database file" hides why. */
+	if (stat(path, &sb) == -1)
+		gb_err(GB_EXIT_RUN, "cannot open database %s", path);
+	if (S_ISDIR(sb.st_mode))
+		gb_errx(GB_EXIT_RUN, "cannot open database %s: is a directory",
+		    path);
+	s->path = gb_strdup(path);
+	s->wait = wait_seconds;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		gb_errx(GB_EXIT_RUN, "cannot open database %s: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	sqlite3_busy_timeout(s->db, wait_seconds * 1000);
+	/* A database nobody here wrote must not run its code in our reads. */
+	sqlite3_exec(s->db, "PRAGMA trusted_schema=OFF", NULL, NULL, NULL);
+	return s;
+}
+
+void
+gb_sqlite_close(struct gb_sqlite *s)
+{
+	if (!s)
+		return;
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+void
+gb_sqlite_snapshot(struct gb_sqlite *s)
+{
+	/*
+	 * A deferred transaction takes its snapshot at the first read, so
+	 * read once now: every table is then seen as of this instant.
+	 */
+	if (sqlite3_exec(s->db, "BEGIN; SELECT count(*) FROM sqlite_schema",
+	    NULL, NULL, NULL) != SQLITE_OK)
+		db_fail(s, "cannot start the read transaction", NULL);
+}
+
+void
+gb_free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+char **
+gb_sqlite_tables(struct gb_sqlite *s)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT name FROM sqlite_schema WHERE "
+	    "type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	    "ORDER BY name", NULL);
+	char **v = gb_malloc(sizeof *v);
+	size_t n = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = gb_realloc(v, (n + 2) * sizeof *v);
+		v[n++] = gb_strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	if (rc != SQLITE_DONE)
+		db_fail(s, "cannot list tables", NULL);
+	sqlite3_finalize(st);
+	v[n] = NULL;
+	return v;
+}
+
+int
+gb_sqlite_tinfo(struct gb_sqlite *s, const char *table, struct gb_tinfo *ti)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+	size_t maxpk = 0;
+	int *pkpos = NULL;
+
+	memset(ti, 0, sizeof *ti);
+	st = prepare(s, "SELECT type = 'table' FROM sqlite_schema "
+	    "WHERE name = ?1 AND type IN ('table', 'view')", table);
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		found = sqlite3_column_int(st, 0);
+	else if (rc != SQLITE_DONE)
+		db_fail(s, "cannot read the schema", table);
+	sqlite3_finalize(st);
+	if (!found)
+		return -1;
+
+	ti->name = gb_strdup(table);
+	st = prepare(s, "SELECT name, pk FROM pragma_table_info(?1) "
+	    "ORDER BY cid", table);
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int pk = sqlite3_column_int(st, 1);
+		ti->cols = gb_realloc(ti->cols, (ti->ncols + 1) * sizeof *ti->cols);
+		pkpos = gb_realloc(pkpos, (ti->ncols + 1) * sizeof *pkpos);
+		ti->cols[ti->ncols] = gb_strdup(
+		    (const char *)sqlite3_column_text(st, 0));
+		pkpos[ti->ncols++] = pk;
+		if ((size_t)pk > maxpk)
+			maxpk = (size_t)pk;
+	}
+	if (rc != SQLITE_DONE)
+		db_fail(s, "cannot read the columns", table);
+	sqlite3_finalize(st);
+
+	/* pk is the 1-based position of the column in the primary key. */
+	ti->pk = gb_calloc(maxpk ? maxpk : 1, sizeof *ti->pk);
+	for (size_t i = 0; i < ti->ncols; i++)
+		if (pkpos[i] > 0)
+			ti->pk[pkpos[i] - 1] = gb_strdup(ti->cols[i]);
+	ti->npk = maxpk;
+	free(pkpos);
+
+	/* WITHOUT ROWID tables have none; ordering falls back to the key. */
+	{
+		char *q = quote_ident(table);
+		char *sql = gb_asprintf("SELECT _rowid_ FROM %s LIMIT 0", q);
+		sqlite3_stmt *t;
+		ti->rowid = sqlite3_prepare_v2(s->db, sql, -1, &t, NULL) ==
+		    SQLITE_OK;
+		sqlite3_finalize(t);
+		free(sql);
+		free(q);
+	}
+	return 0;
+}
+
+void
+gb_tinfo_free(struct gb_tinfo *ti)
+{
+	for (size_t i = 0; i < ti->ncols; i++)
+		free(ti->cols[i]);
+	for (size_t i = 0; i < ti->npk; i++)
+		free(ti->pk[i]);
+	free(ti->cols);
+	free(ti->pk);
+	free(ti->name);
+	memset(ti, 0, sizeof *ti);
+}
+
+int
+gb_tinfo_column(const struct gb_tinfo *ti, const char *name)
+{
+	/* SQLite folds ASCII case only, as strcasecmp does in the C locale. */
+	for (size_t i = 0; i < ti->ncols; i++)
+		if (strcasecmp(ti->cols[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+void
+gb_sqlite_schema(struct gb_sqlite *s, char *const *tables, size_t n,
+    struct gb_out *o)
+{
+	static const char head[] =
+	    "-- gymbackup SCHEMA.sql: the exported tables as SQLite made them\n"
+	    "-- (SQLite dialect), with their indexes.\n";
+	sqlite3_stmt *st = prepare(s, "SELECT sql FROM sqlite_schema "
+	    "WHERE tbl_name = ?1 AND sql IS NOT NULL "
+	    "AND type IN ('table', 'index') "
+	    "ORDER BY type = 'index', name", NULL);
+
+	gb_out_write(o, head, sizeof head - 1);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+		sqlite3_bind_text(st, 1, tables[i], -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			gb_out_write(o, sqlite3_column_text(st, 0),
+			    (size_t)sqlite3_column_bytes(st, 0));
+			gb_out_write(o, ";\n", 2);
+		}
+		if (rc != SQLITE_DONE)
+			db_fail(s, "cannot read the schema", tables[i]);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+}
+
+static void
+bind_typed(sqlite3_stmt *st, int i, const char *type, const char *v)
+{
+	if (strcmp(type, "integer") == 0)
+		sqlite3_bind_int64(st, i, strtoll(v, NULL, 10));
+	else if (strcmp(type, "real") == 0)
+		sqlite3_bind_double(st, i, strtod(v, NULL));
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* The row's key as "col=value, ..." for messages. */
+static char *
+row_key(sqlite3_stmt *st, const struct gb_tinfo *ti)
+{
+	char *k = gb_strdup("");
+
+	for (size_t i = 0; i < ti->npk; i++) {
+		int c = gb_tinfo_column(ti, ti->pk[i]);
+		const unsigned char *v = c >= 0 ? sqlite3_column_text(st, c) : NULL;
+		char *nk = gb_asprintf("%s%s%s=%s", k, i ? ", " : "", ti->pk[i],
+		    v ? (const char *)v : "NULL");
+		free(k);
+		k = nk;
+	}
+	if (ti->npk == 0 && ti->rowid) {
+		free(k);
+		k = gb_asprintf("rowid=%lld", (long long)sqlite3_column_int64(st,
+		    (int)ti->ncols));
+	}
+	return k;
+}
+
+void
+gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
+    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
+{
+	char *q = quote_ident(ti->name), *order = NULL, *where = NULL, *sql;
+	int *money = gb_calloc(ti->ncols, sizeof *money);	/* 1 + index */
+	sqlite3_stmt *st;
+	int ncol = (int)ti->ncols, rc;
+
+	for (size_t i = 0; i < ti->npk; i++) {
+		char *c = quote_ident(ti->pk[i]);
+		char *no = gb_asprintf("%s%s%s", order ? order : "",
+		    order ? ", " : "", c);
+		free(order);
+		free(c);
+		order = no;
+	}
+	if (!order && ti->rowid)
+		order = gb_strdup("_rowid_");
+	if (d->wm_column && d->wm_from) {
+		char *c = quote_ident(d->wm_column);
+		where = gb_asprintf(" WHERE %s > ?1", c);
+		free(c);
+	}
+	/* The rowid rides along after the columns, for messages only. */
+	sql = gb_asprintf("SELECT *%s FROM %s%s%s%s",
+	    ti->npk == 0 && ti->rowid ? ", _rowid_" : "", q, where ? where : "",
+	    order ? " ORDER BY " : "", order ? order : "");
+	st = prepare(s, sql, ti->name);
+	if (where)
+		bind_typed(st, 1, d->wm_type, d->wm_from);
+
+	mt->money = gb_calloc(d->nmoney, sizeof *mt->money);
+	mt->nmoney = d->nmoney;
+	for (size_t k = 0; k < d->nmoney; k++) {
+		int c = gb_tinfo_column(ti, d->money[k]);
+		mt->money[k].column = gb_strdup(d->money[k]);
+		if (c >= 0)
+			money[c] = (int)k + 1;
+	}
+
+	for (int i = 0; i < ncol; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		if (i)
+			gb_out_putc(o, ',');
+		gb_csv_text(o, name, strlen(name));
+	}
+	gb_out_putc(o, '\n');
+
+	mt->rows = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < ncol; i++) {
+			if (i)
+				gb_out_putc(o, ',');
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_NULL:
+				break;
+			case SQLITE_INTEGER: {
+				int64_t v = sqlite3_column_int64(st, i);
+				gb_csv_int(o, v);
+				if (money[i]) {
+					int64_t *sum = &mt->money[money[i] - 1].sum;
+					if (__builtin_add_overflow(*sum, v, sum))
+						gb_errx(GB_EXIT_RUN, "%s: table %s: sum "
+						    "of money column %s overflows 64 bits",
+						    s->path, ti->name, ti->cols[i]);
+				}
+				continue;
+			}
+			case SQLITE_FLOAT:
+				gb_csv_real(o, sqlite3_column_double(st, i));
+				break;
+			case SQLITE_TEXT:
+				gb_csv_text(o, (const char *)sqlite3_column_text(st, i),
+				    (size_t)sqlite3_column_bytes(st, i));
+				break;
+			default:
+				gb_csv_blob(o, sqlite3_column_blob(st, i),
+				    (size_t)sqlite3_column_bytes(st, i));
+			}
+			if (money[i] && sqlite3_column_type(st, i) != SQLITE_NULL) {
+				char *key = row_key(st, ti);
+				gb_errx(GB_EXIT_RUN, "%s: table %s: money column %s "
+				    "holds a value that is not an integer at %s; "
+				    "money columns hold integer cents", s->path,
+				    ti->name, ti->cols[i], key);
+			}
+		}
+		gb_out_putc(o, '\n');
+		mt->rows++;
+		if (o->err)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		db_fail(s, "cannot read", ti->name);
+	sqlite3_finalize(st);
+	free(money);
+	free(sql);
+	free(where);
+	free(order);
+	free(q);
+}
+
+void
+gb_sqlite_wm_max(struct gb_sqlite *s, const char *table, const char *column,
+    const char *from_type, const char *from, char **type, char **value)
+{
+	char *qt = quote_ident(table), *qc = quote_ident(column);
+	char *sql = gb_asprintf("SELECT max(%s) FROM %s%s%s%s", qc, qt,
+	    from ? " WHERE " : "", from ? qc : "", from ? " > ?1" : "");
+	sqlite3_stmt *st = prepare(s, sql, table);
+	char buf[32];
+
+	if (from)
+		bind_typed(st, 1, from_type, from);
+	*type = *value = NULL;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		db_fail(s, "cannot read the watermark", table);
+	switch (sqlite3_column_type(st, 0)) {
+	case SQLITE_NULL:
+		break;
+	case SQLITE_INTEGER:
+		*type = gb_strdup("integer");
+		*value = gb_strdup((const char *)sqlite3_column_text(st, 0));
+		break;
+	case SQLITE_FLOAT:
+		gb_fmt_real(buf, sizeof buf, sqlite3_column_double(st, 0));
+		*type = gb_strdup("real");
+		*value = gb_strdup(buf);
+		break;
+	case SQLITE_TEXT:
+		*type = gb_strdup("text");
+		*value = gb_strdup((const char *)sqlite3_column_text(st, 0));
+		break;
+	default:
+		gb_errx(GB_EXIT_RUN, "%s: table %s: watermark column %s holds "
+		    "a blob; a watermark must be a number or a time", s->path,
+		    table, column);
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	free(qt);
+	free(qc);
+}

@@ -1,0 +1,546 @@
+/*
+ * gb-export - read the gym database in one consistent snapshot and write
+ * the export set: MANIFEST, SCHEMA.sql and one CSV per table, as a pax tar
+ * stream on stdout or as a directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "gb.h"
+
+/* Everything the run knows, bsdtar-style in one place. */
+struct export {
+	const char *confpath;
+	struct gb_conf conf;	/* empty when there is no config */
+	const char *source;	/* sqlite:PATH */
+	char *dbpath;
+	const char *outdir;	/* NULL: stream on stdout */
+	const char *prevpath;
+	const char *job;
+	char **want;		/* -t tables, in order */
+	size_t nwant;
+	int wait;
+	int verbose;
+	struct gb_manifest prev;
+	struct gb_manifest m;
+	char *work;		/* directory the files are written into */
+	char **files;		/* paths written under work, in stream order */
+	size_t nfiles;
+};
+
+static const char *table_keys[] = { "key", "watermark", "money", "class" };
+
+static void
+usage(FILE *fp, int status)
+{
+	fprintf(fp, "usage: gb-export [-v] [-c conf] [-s source] [-t table]... "
+	    "[-i prev_manifest]\n"
+	    "                 [-j job] [-w seconds] [-o dir]\n");
+	exit(status);
+}
+
+static const char *
+conf_table(struct export *x, const char *table, const char *key)
+{
+	char *sec = gb_asprintf("table %s", table);
+	const char *v = gb_conf_get(&x->conf, sec, key);
+
+	free(sec);
+	return v && *v ? v : NULL;
+}
+
+/* Comma-separated list into a NULL-terminated vector, items trimmed. */
+static char **
+split_list(const char *s, size_t *n)
+{
+	char **v = gb_malloc(sizeof *v);
+	const char *p = s;
+
+	*n = 0;
+	while (p && *p) {
+		const char *end = strchr(p, ','), *e;
+		if (!end)
+			end = p + strlen(p);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (e = end; e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		if (e > p) {
+			v = gb_realloc(v, (*n + 2) * sizeof *v);
+			v[(*n)++] = gb_strndup(p, (size_t)(e - p));
+		}
+		p = *end ? end + 1 : end;
+	}
+	v[*n] = NULL;
+	return v;
+}
+
+static void
+check_conf(struct export *x)
+{
+	for (size_t i = 0; i < x->conf.n; i++) {
+		const struct gb_conf_entry *e = &x->conf.e[i];
+		size_t k;
+		if (strncmp(e->section, "table ", 6) != 0)
+			continue;
+		for (k = 0; k < sizeof table_keys / sizeof *table_keys; k++)
+			if (strcmp(e->key, table_keys[k]) == 0)
+				break;
+		if (k == sizeof table_keys / sizeof *table_keys)
+			gb_errx(GB_EXIT_USAGE, "%s:%d: [%s]: unknown key %s "
+			    "(known: key, watermark, money, class)", x->conf.path,
+			    e->line, e->section, e->key);
+		if (strcmp(e->key, "class") == 0 && strcmp(e->value, "master") &&
+		    strcmp(e->value, "transaction"))
+			gb_errx(GB_EXIT_USAGE, "%s:%d: [%s]: class must be master "
+			    "or transaction, not %s", x->conf.path, e->line,
+			    e->section, e->value);
+	}
+}
+
+static void
+setup(struct export *x)
+{
+	const char *v, *path;
+	char host[HOST_NAME_MAX + 1], *real;
+
+	if ((path = gb_conf_path(x->confpath)) != NULL) {
+		char why[512];
+		if (gb_conf_load(&x->conf, path, why, sizeof why) == -1)
+			gb_errx(GB_EXIT_USAGE, "config: %s", why);
+		check_conf(x);
+	}
+	if (!x->source && !(x->source = gb_conf_get(&x->conf, "source", "uri")))
+		gb_errx(GB_EXIT_USAGE, "no source: give -s sqlite:PATH or set "
+		    "uri in the [source] section of the config");
+	if (strncmp(x->source, "postgres", 8) == 0 || strchr(x->source, '='))
+		gb_errx(GB_EXIT_USAGE, "%s: PostgreSQL sources are not supported "
+		    "by this version; use sqlite:PATH", x->source);
+	if (strncmp(x->source, "sqlite:", 7) != 0 || !x->source[7])
+		gb_errx(GB_EXIT_USAGE, "%s: unknown source; use sqlite:PATH",
+		    x->source);
+	x->dbpath = gb_strdup(x->source + 7);
+	if (x->wait < 0) {
+		x->wait = 30;
+		if ((v = gb_conf_get(&x->conf, "source", "busy_timeout"))) {
+			char *end;
+			long w = strtol(v, &end, 10);
+			if (*end || w < 0 || w > 86400)
+				gb_errx(GB_EXIT_USAGE, "%s: [source] busy_timeout "
+				    "must be seconds, not %s", x->conf.path, v);
+			x->wait = (int)w;
+		}
+	}
+
+	x->m.format = GB_MANIFEST_FORMAT;
+	if ((v = gb_conf_get(&x->conf, "site", "name")) && *v)
+		x->m.site = gb_strdup(v);
+	else {
+		if (gethostname(host, sizeof host) == -1)
+			strcpy(host, "localhost");
+		host[sizeof host - 1] = '\0';
+		x->m.site = gb_strdup(host);
+	}
+	x->m.job = gb_strdup(x->job);
+	x->m.source_kind = gb_strdup("sqlite");
+	real = realpath(x->dbpath, NULL);
+	x->m.source_name = gb_strdup(real ? real : x->dbpath);
+	free(real);
+
+	if (x->prevpath) {
+		char why[512];
+		if (gb_manifest_load(&x->prev, x->prevpath, why, sizeof why))
+			gb_errx(GB_EXIT_USAGE, "previous manifest %s", why);
+		if (strcmp(x->prev.site, x->m.site) != 0)
+			gb_errx(GB_EXIT_USAGE, "%s: previous manifest is of site %s, "
+			    "this is site %s; an incremental builds on an export "
+			    "of the same site", x->prevpath, x->prev.site, x->m.site);
+		if (strcmp(x->prev.source_kind, x->m.source_kind) != 0 ||
+		    !x->prev.source_name ||
+		    strcmp(x->prev.source_name, x->m.source_name) != 0)
+			gb_errx(GB_EXIT_USAGE, "%s: previous manifest is of source "
+			    "%s %s, this is %s %s; an incremental builds on an "
+			    "export of the same source", x->prevpath,
+			    x->prev.source_kind, x->prev.source_name ?
+			    x->prev.source_name : "-", x->m.source_kind,
+			    x->m.source_name);
+		x->m.level = gb_strdup("incremental");
+		x->m.base = gb_strdup(x->prev.id);
+	} else
+		x->m.level = gb_strdup("full");
+}
+
+/* Validates the tables asked for, against the database and the config. */
+static char **
+choose_tables(struct export *x, struct gb_sqlite *db, size_t *n)
+{
+	char **all = gb_sqlite_tables(db), **v;
+	size_t it = 0;
+	const char *name;
+	int described = 0;
+
+	if (x->nwant) {
+		v = gb_calloc(x->nwant + 1, sizeof *v);
+		for (size_t i = 0; i < x->nwant; i++) {
+			size_t k;
+			for (k = 0; all[k]; k++)
+				if (strcmp(all[k], x->want[i]) == 0)
+					break;
+			if (!all[k])
+				gb_errx(GB_EXIT_USAGE, "%s: no table %s in the "
+				    "database", x->dbpath, x->want[i]);
+			for (k = 0; k < i; k++)
+				if (strcmp(x->want[k], x->want[i]) == 0)
+					gb_errx(GB_EXIT_USAGE, "table %s given "
+					    "twice", x->want[i]);
+			v[i] = gb_strdup(x->want[i]);
+		}
+		*n = x->nwant;
+		gb_free_strv(all);
+		return v;
+	}
+	/* Completeness: every table goes; the config only describes them. */
+	while ((name = gb_conf_next_section(&x->conf, "table", &it))) {
+		size_t k;
+		described = 1;
+		for (k = 0; all[k]; k++)
+			if (strcmp(all[k], name) == 0)
+				break;
+		if (!all[k])
+			gb_warnx("warning: %s: config describes table %s, which "
+			    "the database does not have", x->dbpath, name);
+	}
+	for (*n = 0; all[*n]; (*n)++) {
+		char *sec = gb_asprintf("table %s", all[*n]);
+		if (described && !gb_conf_has_section(&x->conf, sec))
+			gb_warnx("warning: table %s is not described in %s; "
+			    "exported with its key from the schema and no money "
+			    "sums", all[*n], x->conf.path);
+		free(sec);
+	}
+	return all;
+}
+
+static void
+check_columns(struct export *x, const struct gb_tinfo *ti, char **cols,
+    size_t n, const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		if (gb_tinfo_column(ti, cols[i]) < 0)
+			gb_errx(GB_EXIT_USAGE, "%s: table %s has no column %s "
+			    "(named as its %s in %s)", x->dbpath, ti->name,
+			    cols[i], what, x->conf.path ? x->conf.path :
+			    "the config");
+}
+
+static int
+create_file(struct export *x, const char *name, char **pathp)
+{
+	char *path = gb_asprintf("%s/%s", x->work, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		gb_err(GB_EXIT_RUN, "cannot create %s", path);
+	gb_cleanup_add(path);
+	x->files = gb_realloc(x->files, (x->nfiles + 1) * sizeof *x->files);
+	x->files[x->nfiles++] = path;
+	*pathp = path;
+	return fd;
+}
+
+/* Finish a file: flush, and for a directory export make it durable. */
+static void
+close_file(struct export *x, struct gb_out *o, const char *path, char *hex)
+{
+	if (gb_out_finish(o, hex) == -1 || (x->outdir && fsync(o->fd) == -1))
+		gb_err(GB_EXIT_RUN, "cannot write %s", path);
+	if (close(o->fd) == -1)
+		gb_err(GB_EXIT_RUN, "cannot write %s", path);
+}
+
+static void
+export_table(struct export *x, struct gb_sqlite *db, const char *table)
+{
+	struct gb_tinfo ti;
+	struct gb_dump d = { 0 };
+	struct gb_mtable *mt, *pt = NULL;
+	struct gb_out o;
+	const char *v;
+	char *path, **keys = NULL, *wmtype = NULL, *wmto = NULL;
+	size_t nkeys = 0;
+
+	if (gb_sqlite_tinfo(db, table, &ti) == -1)
+		gb_errx(GB_EXIT_USAGE, "%s: no table %s in the database",
+		    x->dbpath, table);
+	mt = gb_manifest_add_table(&x->m, table);
+	mt->file = gb_table_filename(table);
+
+	if ((v = conf_table(x, table, "key"))) {
+		keys = split_list(v, &nkeys);
+		check_columns(x, &ti, keys, nkeys, "key");
+		mt->key = gb_strdup(v);
+		gb_free_strv(keys);
+	} else {
+		size_t len = 1;
+		for (size_t i = 0; i < ti.npk; i++)
+			len += strlen(ti.pk[i]) + 1;
+		mt->key = gb_calloc(len, 1);
+		for (size_t i = 0; i < ti.npk; i++) {
+			if (i)
+				strcat(mt->key, ",");
+			strcat(mt->key, ti.pk[i]);
+		}
+	}
+	if ((v = conf_table(x, table, "money"))) {
+		d.money = split_list(v, &d.nmoney);
+		check_columns(x, &ti, d.money, d.nmoney, "money column");
+	}
+	if ((v = conf_table(x, table, "watermark"))) {
+		char *one[] = { (char *)v };
+		check_columns(x, &ti, one, 1, "watermark");
+		d.wm_column = v;
+	}
+	if (x->prevpath) {
+		if (!d.wm_column)
+			gb_errx(GB_EXIT_USAGE, "table %s has no watermark column; "
+			    "set watermark = COLUMN in [table %s] or export it in "
+			    "a full job", table, table);
+		pt = gb_manifest_table(&x->prev, table);
+		if (pt && pt->wm_column && strcasecmp(pt->wm_column,
+		    d.wm_column) != 0)
+			gb_errx(GB_EXIT_USAGE, "table %s: previous export used "
+			    "watermark %s, the config says %s; take a full "
+			    "export first", table, pt->wm_column, d.wm_column);
+		if (pt && pt->wm_to) {
+			d.wm_from = pt->wm_to;
+			d.wm_type = pt->wm_type;
+		}
+	}
+
+	if (d.wm_column) {
+		gb_sqlite_wm_max(db, table, d.wm_column, d.wm_type, d.wm_from,
+		    &wmtype, &wmto);
+		mt->wm_column = gb_strdup(d.wm_column);
+		if (!wmto && d.wm_from) {	/* nothing new: keep the mark */
+			wmtype = gb_strdup(d.wm_type);
+			wmto = gb_strdup(d.wm_from);
+		}
+		mt->wm_type = wmtype ? wmtype : gb_strdup("text");
+		mt->wm_from = d.wm_from ? gb_strdup(d.wm_from) : NULL;
+		mt->wm_to = wmto;
+	}
+
+	gb_out_init(&o, create_file(x, mt->file, &path), 1);
+	gb_sqlite_dump(db, &ti, &d, &o, mt);
+	close_file(x, &o, path, mt->sha256);
+	mt->bytes = o.bytes;
+	if (x->verbose)
+		fprintf(stderr, "gb-export: %s: %llu rows, %llu bytes\n", table,
+		    (unsigned long long)mt->rows, (unsigned long long)mt->bytes);
+	gb_free_strv(d.money);
+	gb_tinfo_free(&ti);
+}
+
+static void
+make_workdir(struct export *x)
+{
+	if (x->outdir) {
+		struct stat sb;
+		if (lstat(x->outdir, &sb) == 0)
+			gb_errx(GB_EXIT_USAGE, "%s exists; give a new directory "
+			    "for the export set", x->outdir);
+		x->work = gb_asprintf("%s.tmp.XXXXXX", x->outdir);
+	} else {
+		const char *tmp = getenv("TMPDIR");
+		x->work = gb_asprintf("%s/gb-export.XXXXXX", tmp && *tmp ? tmp :
+		    "/tmp");
+	}
+	if (!mkdtemp(x->work))
+		gb_err(GB_EXIT_RUN, "cannot create %s", x->work);
+	gb_cleanup_add(x->work);
+}
+
+static void
+write_manifest(struct export *x)
+{
+	struct gb_out o;
+	char *path;
+
+	gb_out_init(&o, create_file(x, "MANIFEST", &path), 0);
+	gb_manifest_write(&x->m, &o);
+	close_file(x, &o, path, NULL);
+	/* MANIFEST was made last but goes first in the stream. */
+	memmove(x->files + 1, x->files, (x->nfiles - 1) * sizeof *x->files);
+	x->files[0] = path;
+}
+
+static void
+finish_dir(struct export *x)
+{
+	int fd = open(x->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) == -1 || close(fd) == -1)
+		gb_err(GB_EXIT_RUN, "cannot sync %s", x->work);
+	if (rename(x->work, x->outdir) == -1)
+		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", x->work, x->outdir);
+	for (size_t i = 0; i < x->nfiles; i++)	/* they are DIR's now */
+		gb_cleanup_forget(x->files[i]);
+	gb_cleanup_forget(x->work);
+	if (gb_fsync_parent(x->outdir) == -1)
+		gb_err(GB_EXIT_RUN, "cannot sync the directory holding %s",
+		    x->outdir);
+}
+
+static void
+stream_tar(struct export *x, time_t snaptime)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	enum { BUFSZ = 1 << 20 };
+	char *buf = gb_malloc(BUFSZ);
+
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, STDOUT_FILENO) != ARCHIVE_OK)
+		gb_errx(GB_EXIT_RUN, "cannot write the export stream: %s",
+		    archive_error_string(a));
+	for (size_t i = 0; i < x->nfiles; i++) {
+		const char *base = strrchr(x->files[i], '/') + 1;
+		struct stat sb;
+		ssize_t n;
+		int fd = open(x->files[i], O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || fstat(fd, &sb) == -1)
+			gb_err(GB_EXIT_RUN, "cannot read %s", x->files[i]);
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, base);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0600);
+		archive_entry_set_size(e, sb.st_size);
+		archive_entry_set_mtime(e, snaptime, 0);
+		archive_entry_set_uid(e, 0);
+		archive_entry_set_gid(e, 0);
+		if (archive_write_header(a, e) != ARCHIVE_OK)
+			gb_errx(GB_EXIT_RUN, "cannot write the export stream: %s",
+			    archive_error_string(a));
+		while ((n = gb_read_full(fd, buf, BUFSZ)) > 0)
+			if (archive_write_data(a, buf, (size_t)n) != n)
+				gb_errx(GB_EXIT_RUN, "cannot write the export "
+				    "stream: %s", archive_error_string(a));
+		if (n < 0)
+			gb_err(GB_EXIT_RUN, "cannot read %s", x->files[i]);
+		close(fd);
+	}
+	if (archive_write_close(a) != ARCHIVE_OK)
+		gb_errx(GB_EXIT_RUN, "cannot write the export stream: %s",
+		    archive_error_string(a));
+	archive_entry_free(e);
+	archive_write_free(a);
+	free(buf);
+	gb_cleanup_run();	/* the stream is out: remove the files */
+}
+
+static void
+new_id(struct export *x, time_t t)
+{
+	char stamp[21], compact[17];
+	uint32_t r;
+	struct tm tm;
+
+	if (getrandom(&r, sizeof r, 0) != sizeof r)
+		gb_err(GB_EXIT_RUN, "getrandom");
+	gb_fmt_time(stamp, t);
+	gmtime_r(&t, &tm);
+	strftime(compact, sizeof compact, "%Y%m%dT%H%M%SZ", &tm);
+	x->m.snapshot = gb_strdup(stamp);
+	x->m.id = gb_asprintf("%s-%08x", compact, r);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct export x = { .job = "manual", .wait = -1 };
+	struct gb_sqlite *db;
+	struct gb_out o;
+	char **tables, *path;
+	size_t ntables;
+	time_t snaptime;
+	int c;
+
+	gb_setprogname(argv[0]);
+	while ((c = getopt(argc, argv, "c:hi:j:o:s:t:vw:")) != -1)
+		switch (c) {
+		case 'c': x.confpath = optarg; break;
+		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'i': x.prevpath = optarg; break;
+		case 'j': x.job = optarg; break;
+		case 'o': x.outdir = strcmp(optarg, "-") ? optarg : NULL; break;
+		case 's': x.source = optarg; break;
+		case 't':
+			x.want = gb_realloc(x.want, (x.nwant + 1) * sizeof *x.want);
+			x.want[x.nwant++] = optarg;
+			break;
+		case 'v': x.verbose = 1; break;
+		case 'w': {
+			char *end;
+			long w = strtol(optarg, &end, 10);
+			if (*end || end == optarg || w < 0 || w > 86400)
+				gb_errx(GB_EXIT_USAGE, "-w wants seconds, not %s",
+				    optarg);
+			x.wait = (int)w;
+			break;
+		}
+		default: usage(stderr, GB_EXIT_USAGE);
+		}
+	if (optind != argc)
+		usage(stderr, GB_EXIT_USAGE);
+	if (!x.outdir && isatty(STDOUT_FILENO))
+		gb_errx(GB_EXIT_USAGE, "the export stream is binary: redirect "
+		    "stdout, or write a directory with -o DIR");
+
+	setup(&x);
+	gb_cleanup_signals();
+	db = gb_sqlite_open(x.dbpath, x.wait);
+	gb_sqlite_snapshot(db);
+	snaptime = time(NULL);
+	new_id(&x, snaptime);
+	tables = choose_tables(&x, db, &ntables);
+	if (ntables == 0)
+		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
+	make_workdir(&x);
+
+	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 0);
+	gb_sqlite_schema(db, tables, ntables, &o);
+	close_file(&x, &o, path, NULL);
+	for (size_t i = 0; i < ntables; i++)
+		export_table(&x, db, tables[i]);
+	gb_sqlite_close(db);
+	write_manifest(&x);
+
+	if (x.outdir)
+		finish_dir(&x);
+	else
+		stream_tar(&x, snaptime);
+
+	gb_free_strv(tables);
+	for (size_t i = 0; i < x.nfiles; i++)
+		free(x.files[i]);
+	free(x.files);
+	free(x.work);
+	free(x.want);
+	free(x.dbpath);
+	gb_manifest_free(&x.m);
+	gb_manifest_free(&x.prev);
+	gb_conf_free(&x.conf);
+	return GB_EXIT_OK;
+}
