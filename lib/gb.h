@@ -189,6 +189,8 @@ struct gb_manifest {
 	char *source_kind, *source_name;
 	char *snapshot;			/* UTC, 2026-11-24T18:00:00Z */
 	char *creator;
+	uint64_t schema_bytes;		/* SCHEMA.sql */
+	char schema_sha256[65];
 	struct gb_mtable *tables;
 	size_t ntables;
 };

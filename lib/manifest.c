@@ -59,6 +59,8 @@ gb_manifest_write(const struct gb_manifest *m, struct gb_out *o)
 	put_line(o, "base", 1, m->base);
 	put_line(o, "source", 2, m->source_kind, m->source_name);
 	put_line(o, "snapshot", 1, m->snapshot);
+	snprintf(num, sizeof num, "%" PRIu64, m->schema_bytes);
+	put_line(o, "schema", 3, "SCHEMA.sql", num, m->schema_sha256);
 	snprintf(num, sizeof num, "%zu", m->ntables);
 	put_line(o, "tables", 1, num);
 	for (size_t i = 0; i < m->ntables; i++) {
@@ -138,6 +140,12 @@ parse_i64(const char *s, int64_t *v)
 	errno = 0;
 	*v = strtoll(s, &end, 10);
 	return errno || *end ? -1 : 0;
+}
+
+static int
+is_sha256(const char *s)
+{
+	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
 
 static char *
@@ -239,6 +247,13 @@ gb_manifest_read(struct gb_manifest *m, FILE *fp, char *err, size_t errlen)
 			m->source_name = dup_or_null(f[2]);
 			continue;
 		}
+		if (strcmp(f[0], "schema") == 0) {
+			if (n != 4 || !f[1] || strcmp(f[1], "SCHEMA.sql") ||
+			    parse_u64(f[2], &m->schema_bytes) || !is_sha256(f[3]))
+				BAD("line %d: bad schema line", lineno);
+			memcpy(m->schema_sha256, f[3], 65);
+			continue;
+		}
 		if (strcmp(f[0], "tables") == 0) {
 			if (n != 2 || parse_u64(f[1], &ntables))
 				BAD("line %d: bad table count", lineno);
@@ -259,8 +274,7 @@ gb_manifest_read(struct gb_manifest *m, FILE *fp, char *err, size_t errlen)
 			if (n != 3 || parse_u64(f[2], &t->bytes))
 				BAD("line %d: bad byte count", lineno);
 		} else if (strcmp(f[0], "sha256") == 0) {
-			if (n != 3 || !f[2] || strlen(f[2]) != 64 ||
-			    strspn(f[2], "0123456789abcdef") != 64)
+			if (n != 3 || !is_sha256(f[2]))
 				BAD("line %d: bad sha256", lineno);
 			memcpy(t->sha256, f[2], 65);
 		} else if (strcmp(f[0], "key") == 0) {
@@ -298,8 +312,9 @@ gb_manifest_read(struct gb_manifest *m, FILE *fp, char *err, size_t errlen)
 		BAD("empty manifest");
 	if (!ended)
 		BAD("manifest ends without \"end\" (truncated?)");
-	if (!m->site || !m->level || !m->id || !m->snapshot || !m->source_kind)
-		BAD("manifest lacks site, level, id, snapshot or source");
+	if (!m->site || !m->level || !m->id || !m->snapshot ||
+	    !m->source_kind || !m->schema_sha256[0])
+		BAD("manifest lacks site, level, id, snapshot, source or schema");
 	if (strcmp(m->level, "full") && strcmp(m->level, "incremental"))
 		BAD("unknown level %s", m->level);
 	if (ntables != m->ntables)

@@ -519,9 +519,10 @@ main(int argc, char *argv[])
 		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
 	make_workdir(&x);
 
-	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 0);
+	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 1);
 	gb_sqlite_schema(db, tables, ntables, &o);
-	close_file(&x, &o, path, NULL);
+	close_file(&x, &o, path, x.m.schema_sha256);
+	x.m.schema_bytes = o.bytes;
 	for (size_t i = 0; i < ntables; i++)
 		export_table(&x, db, tables[i]);
 	gb_sqlite_close(db);
