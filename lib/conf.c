@@ -33,6 +33,9 @@ gb_conf_path(const char *opt)
 	return NULL;
 }
 
+static void seterr(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -166,8 +169,8 @@ gb_conf_load(struct gb_conf *c, const char *path, char *err, size_t errlen)
 				    "(missing ']')", path, lineno);
 				goto out;
 			}
-			p = skipblank(q + 1);
-			if (*p != '\0' && *p != '#' && *p != ';') {
+			v = skipblank(q + 1);
+			if (*v != '\0' && *v != '#' && *v != ';') {
 				seterr(err, errlen, "%s:%d: malformed line: "
 				    "text after section header", path, lineno);
 				goto out;

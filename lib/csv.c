@@ -31,6 +31,8 @@ gb_csv_text(struct gb_out *o, const char *s, size_t n)
 {
 	const char *q;
 
+	if (!s)		/* SQL NULL: an empty unquoted field */
+		return;
 	if (!needs_quotes(s, n)) {
 		gb_out_write(o, s, n);
 		return;

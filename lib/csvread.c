@@ -12,10 +12,12 @@
 /*
  * Input is read in large blocks; field bytes are unescaped into one record
  * buffer reused for every record, so memory is bounded by the longest
- * record.  Fields are kept as offsets while the record buffer may still
+ * record (plus one block).  Fields are kept as offsets while the record buffer may still
  * move, and turned into pointers when the record is complete.
  */
 struct gb_csv_reader {
+	gb_read_fn fn;
+	void *arg;
 	int fd;
 	unsigned char *in;
 	size_t len, pos;	/* bytes in in[], next byte to parse */
@@ -41,12 +43,32 @@ static const unsigned char quoted_stop[256] = { ['"'] = 1, ['\n'] = 1 };
 
 #define ERR (-2)	/* field parser failed; EOF (-1) ends a record */
 
+static ssize_t
+fd_read(void *arg, void *buf, size_t n)
+{
+	struct gb_csv_reader *r = arg;
+
+	return gb_read_full(r->fd, buf, n);
+}
+
 struct gb_csv_reader *
 gb_csv_open(int fd)
 {
+	struct gb_csv_reader *r = gb_csv_open_cb(fd_read, NULL);
+
+	r->arg = r;
+	r->fd = fd;
+	return r;
+}
+
+struct gb_csv_reader *
+gb_csv_open_cb(gb_read_fn fn, void *arg)
+{
 	struct gb_csv_reader *r = gb_calloc(1, sizeof *r);
 
-	r->fd = fd;
+	r->fn = fn;
+	r->arg = arg;
+	r->fd = -1;
 	r->in = gb_malloc(INBUF);
 	r->rcap = 4096;
 	r->rec = gb_malloc(r->rcap);
@@ -80,6 +102,9 @@ gb_csv_line(const struct gb_csv_reader *r)
 	return r->recline;
 }
 
+static int fail(struct gb_csv_reader *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static int
 fail(struct gb_csv_reader *r, const char *fmt, ...)
 {
@@ -105,7 +130,7 @@ fill(struct gb_csv_reader *r)
 		return 1;
 	if (r->eof)
 		return 0;
-	if ((n = gb_read_full(r->fd, r->in, INBUF)) < 0)
+	if ((n = gb_read_full_cb(r->fn, r->arg, r->in, INBUF)) < 0)
 		return fail(r, "read error: %s", strerror(errno));
 	r->len = (size_t)n;
 	r->pos = 0;
@@ -114,19 +139,45 @@ fill(struct gb_csv_reader *r)
 	return n > 0;
 }
 
-static void
-append(struct gb_csv_reader *r, const void *p, size_t n)
+/* Room for n more bytes in the record buffer. */
+static inline void
+reserve(struct gb_csv_reader *r, size_t n)
 {
 	if (n > r->rcap - r->rlen) {
 		while (n > r->rcap - r->rlen)
 			r->rcap *= 2;
 		r->rec = gb_realloc(r->rec, r->rcap);
 	}
-	memcpy(r->rec + r->rlen, p, n);
-	r->rlen += n;
 }
 
 static void
+append1(struct gb_csv_reader *r, char c)
+{
+	reserve(r, 1);
+	r->rec[r->rlen++] = c;
+}
+
+/*
+ * Copies input bytes up to the next one in stop[] (or the end of the
+ * block) into the record.  Most fields are short: a byte loop into space
+ * reserved for the whole rest of the block beats a memcpy call per field.
+ */
+static inline const unsigned char *
+copyrun(struct gb_csv_reader *r, const unsigned char *stop)
+{
+	const unsigned char *q = r->in + r->pos, *e = r->in + r->len;
+	char *w;
+
+	reserve(r, (size_t)(e - q));
+	w = r->rec + r->rlen;
+	while (q < e && !stop[*q])
+		*w++ = (char)*q++;
+	r->rlen = (size_t)(w - r->rec);
+	r->pos = (size_t)(q - r->in);
+	return q < e ? q : NULL;
+}
+
+static inline void
 addfield(struct gb_csv_reader *r, size_t off)
 {
 	if (r->nf == r->fcap) {
@@ -162,7 +213,7 @@ plain(struct gb_csv_reader *r)
 	int k, c;
 
 	for (;;) {
-		const unsigned char *p, *q, *e;
+		const unsigned char *q;
 
 		if ((k = fill(r)) < 0)
 			return ERR;
@@ -170,13 +221,7 @@ plain(struct gb_csv_reader *r)
 			c = EOF;
 			break;
 		}
-		p = q = r->in + r->pos;
-		e = r->in + r->len;
-		while (q < e && !plain_stop[*q])
-			q++;
-		append(r, p, (size_t)(q - p));
-		r->pos = (size_t)(q - r->in);
-		if (q == e)
+		if (!(q = copyrun(r, plain_stop)))
 			continue;
 		c = *q;
 		r->pos++;
@@ -204,7 +249,7 @@ quoted(struct gb_csv_reader *r)
 	int k, c;
 
 	for (;;) {
-		const unsigned char *p, *q, *e;
+		const unsigned char *q;
 
 		if ((k = fill(r)) < 0)
 			return ERR;
@@ -213,18 +258,12 @@ quoted(struct gb_csv_reader *r)
 			    "%llu)", (unsigned long long)opened);
 			return ERR;
 		}
-		p = q = r->in + r->pos;
-		e = r->in + r->len;
-		while (q < e && !quoted_stop[*q])
-			q++;
-		append(r, p, (size_t)(q - p));
-		r->pos = (size_t)(q - r->in);
-		if (q == e)
+		if (!(q = copyrun(r, quoted_stop)))
 			continue;
 		r->pos++;
 		if (*q == '\n') {
 			r->line++;
-			append(r, "\n", 1);
+			append1(r, '\n');
 			continue;
 		}
 		/* A quote: doubled, or the end of the field. */
@@ -236,7 +275,7 @@ quoted(struct gb_csv_reader *r)
 		}
 		c = r->in[r->pos++];
 		if (c == '"') {
-			append(r, "\"", 1);
+			append1(r, '"');
 			continue;
 		}
 		if (c == ',' || c == '\n')

@@ -16,6 +16,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <gpgme.h>
+
 #define GB_VERSION "0.1"
 
 /* Exit statuses, the same for every tool (DESIGN.md, gb(7)). */
@@ -55,6 +57,10 @@ void gb_cleanup_signals(void);
 
 /* io.c: loops over short reads and writes and EINTR. */
 ssize_t gb_read_full(int fd, void *buf, size_t n);	/* < n only at EOF */
+struct gb_csv_field;
+typedef ssize_t (*gb_read_fn)(void *arg, void *buf, size_t n);
+/* The same over a reader function (0 at the end, -1 on error). */
+ssize_t gb_read_full_cb(gb_read_fn fn, void *arg, void *buf, size_t n);
 int gb_write_all(int fd, const void *buf, size_t n);	/* 0, or -1 + errno */
 int gb_fsync_parent(const char *path);	/* fsync the directory holding path */
 
@@ -154,6 +160,8 @@ struct gb_csv_field {
 };
 struct gb_csv_reader;
 struct gb_csv_reader *gb_csv_open(int fd);
+/* Reads through fn, which returns bytes read, 0 at the end, -1 on error. */
+struct gb_csv_reader *gb_csv_open_cb(gb_read_fn fn, void *arg);
 /* 1 a record read, 0 end of input, -1 error (gb_csv_error tells). */
 int gb_csv_next(struct gb_csv_reader *r, struct gb_csv_field **fields,
     size_t *nfields);
@@ -207,6 +215,98 @@ struct gb_mtable *gb_manifest_add_table(struct gb_manifest *m,
 char *gb_table_filename(const char *table);
 /* Format a time_t as the manifest's UTC timestamp (21 bytes). */
 void gb_fmt_time(char buf[21], time_t t);
+
+/*
+ * gzip.c: a multi-member gzip writer that deflates on several threads and
+ * writes members in order.  gb_gzw_cut ends the current member (MANIFEST
+ * gets one of its own); members also end every chunk bytes of input.
+ */
+struct gb_gzw;
+struct gb_gzw *gb_gzw_open(int fd, int level, int threads, size_t chunk);
+void gb_gzw_write(struct gb_gzw *g, const void *p, size_t n);
+void gb_gzw_cut(struct gb_gzw *g);
+/* Flushes and frees; 0, or -1 + errno.  *bytes_out: compressed size. */
+int gb_gzw_close(struct gb_gzw *g, uint64_t *bytes_out);
+/* Frees without finishing: the output stays visibly incomplete. */
+void gb_gzw_abort(struct gb_gzw *g);
+
+/*
+ * seal.c: the seal (gb-seal(5)), a clear-signed statement of one sealed
+ * archive.  gb_seal_load verifies the signature against the pinned
+ * signer and parses what it signed, never the text around it.
+ */
+struct gb_seal {
+	char *archive;		/* base name of the sealed file */
+	uint64_t size, packed_size;
+	char sha256[65], packed_sha256[65];
+	char *sealed;		/* time */
+	char *signer;
+	char **recipients;	/* NULL-terminated */
+	char *manifest_text;
+	size_t manifest_len;
+	struct gb_manifest manifest;
+};
+/* 0; -1 bad signature or format (exit 1); -2 could not run (exit 3). */
+int gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
+    char *err, size_t errlen);
+int gb_seal_parse(struct gb_seal *s, const char *text, size_t len,
+    char *err, size_t errlen);
+void gb_seal_free(struct gb_seal *s);
+/* The seal beside an archive or the archive beside a seal (malloc'd). */
+char *gb_seal_path(const char *archive_or_seal);
+char *gb_archive_path(const char *archive_or_seal);
+
+/*
+ * unpack.c: reads a sealed archive: decrypts in a thread, checks the
+ * inner signature, hashes the packed bytes, gunzips and walks the tar.
+ * Entries must be regular files with plain names, or reading fails.
+ */
+struct gb_unpack;
+struct gb_unpack *gb_unpack_open(const char *archive, char *err,
+    size_t errlen);
+/* 1 an entry, 0 the end, -1 error (a hostile or broken archive). */
+int gb_unpack_next(struct gb_unpack *u, const char **name, int64_t *size,
+    char *err, size_t errlen);
+ssize_t gb_unpack_read(void *u, void *buf, size_t n);	/* a gb_read_fn */
+/*
+ * Drains and joins; checks decryption, the inner signature (pinned) and
+ * fills the packed archive's size and hash.  0, or -1 and why.
+ */
+int gb_unpack_close(struct gb_unpack *u, const char *pinned,
+    uint64_t *packed_size, char packed_hex[65], char *err, size_t errlen);
+
+/*
+ * check.c: reads one file of an export set and compares it with its
+ * MANIFEST entry: bytes, SHA-256, and for a table its records and money
+ * sums.  The bytes are also written to copyfd unless it is -1.  Each
+ * record (the header first) may go to rec, which loads it somewhere and
+ * returns 0, or -1 with a message in err.  0 when all agree; -1 a
+ * mismatch or bad CSV; -2 an I/O error or a failure of rec.
+ */
+typedef int (*gb_record_fn)(void *arg, struct gb_csv_field *f, size_t n,
+    char *err, size_t errlen);
+int gb_check_file(const char *name, uint64_t bytes, const char *sha256,
+    gb_read_fn fn, void *arg, int copyfd, char *err, size_t errlen);
+int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
+    int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen);
+
+/* pgp.c: OpenPGP through GPGME. */
+gpgme_ctx_t gb_pgp_new(void);	/* binary, no pinentry prompts */
+int gb_pgp_fpr_eq(const char *a, const char *b);
+/*
+ * The one key NAME (fingerprint or e-mail) names, usable to encrypt
+ * (usage 'e', public key) or sign (usage 's', secret key); NULL and a
+ * message naming the key and the fix otherwise.
+ */
+gpgme_key_t gb_pgp_key(gpgme_ctx_t c, const char *name, int usage,
+    char *err, size_t errlen);
+/*
+ * After a verify or decrypt_verify: every signature good and made by the
+ * pinned key (primary or subkey fingerprint).  0, or -1 and why.  *fpr
+ * (if fpr) gets the signing fingerprint.
+ */
+int gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr,
+    char *err, size_t errlen);
 
 /*
  * sqlite.c: the SQLite source.  Database errors end the program with

@@ -30,6 +30,22 @@ gb_read_full(int fd, void *buf, size_t n)
 	return (ssize_t)got;
 }
 
+ssize_t
+gb_read_full_cb(gb_read_fn fn, void *arg, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = fn(arg, (char *)buf + got, n - got);
+		if (r == 0)
+			break;
+		if (r < 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 int
 gb_write_all(int fd, const void *buf, size_t n)
 {

@@ -7,7 +7,11 @@
 
 #include "gb.h"
 
-/* "-" stands for an absent value, so a real "-" is written "\-". */
+/*
+ * "-" stands for an absent value, so a real "-" is written "\-".  A space
+ * ending a field is written "\s": clear-signed text (the seal) does not
+ * protect trailing white space.
+ */
 static void
 put_field(struct gb_out *o, const char *s)
 {
@@ -26,6 +30,12 @@ put_field(struct gb_out *o, const char *s)
 		case '\n': gb_out_write(o, "\\n", 2); break;
 		case '\r': gb_out_write(o, "\\r", 2); break;
 		case '\\': gb_out_write(o, "\\\\", 2); break;
+		case ' ':
+			if (s[1] == '\0') {
+				gb_out_write(o, "\\s", 2);
+				break;
+			}
+			/* FALLTHROUGH */
 		default: gb_out_putc(o, *s);
 		}
 }
@@ -101,6 +111,7 @@ split(char *line, char **f, size_t max)
 				case 't': *w++ = '\t'; break;
 				case 'n': *w++ = '\n'; break;
 				case 'r': *w++ = '\r'; break;
+				case 's': *w++ = ' '; break;
 				default: *w++ = *p;	/* \\ and \- */
 				}
 				p++;

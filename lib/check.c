@@ -1,0 +1,208 @@
+/* check.c - compare a file of an export set with its MANIFEST entry */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gb.h"
+
+/* Reads through to the source, hashing, counting and copying. */
+struct tee {
+	gb_read_fn fn;
+	void *arg;
+	int copyfd, copy_errno, read_failed;
+	struct gb_sha256 hash;
+	uint64_t bytes;
+};
+
+static ssize_t
+tee_read(void *arg, void *buf, size_t n)
+{
+	struct tee *t = arg;
+	ssize_t r = t->fn(t->arg, buf, n);
+
+	if (r < 0) {
+		t->read_failed = 1;
+		return -1;
+	}
+	gb_sha256_update(&t->hash, buf, (size_t)r);
+	t->bytes += (uint64_t)r;
+	if (t->copyfd >= 0 && !t->copy_errno &&
+	    gb_write_all(t->copyfd, buf, (size_t)r) == -1)
+		t->copy_errno = errno;
+	return r;
+}
+
+static void
+tee_start(struct tee *t, gb_read_fn fn, void *arg, int copyfd)
+{
+	memset(t, 0, sizeof *t);
+	t->fn = fn;
+	t->arg = arg;
+	t->copyfd = copyfd;
+	gb_sha256_init(&t->hash);
+}
+
+/* Ends the tee; -2 on I/O errors, else compares size and hash. */
+static int
+tee_finish(struct tee *t, const char *name, uint64_t bytes,
+    const char *sha256, char *err, size_t errlen)
+{
+	char hex[65];
+
+	gb_sha256_final(&t->hash, hex);
+	if (t->read_failed) {
+		snprintf(err, errlen, "%s: read error", name);
+		return -2;
+	}
+	if (t->copy_errno) {
+		snprintf(err, errlen, "%s: cannot write: %s", name,
+		    strerror(t->copy_errno));
+		return -2;
+	}
+	if (t->bytes != bytes) {
+		snprintf(err, errlen, "%s: %" PRIu64 " bytes, the MANIFEST says "
+		    "%" PRIu64, name, t->bytes, bytes);
+		return -1;
+	}
+	if (strcmp(hex, sha256) != 0) {
+		snprintf(err, errlen, "%s: SHA-256 differs from the MANIFEST",
+		    name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+gb_check_file(const char *name, uint64_t bytes, const char *sha256,
+    gb_read_fn fn, void *arg, int copyfd, char *err, size_t errlen)
+{
+	struct tee t;
+	char buf[65536];
+	ssize_t n;
+
+	tee_start(&t, fn, arg, copyfd);
+	while ((n = tee_read(&t, buf, sizeof buf)) > 0)
+		;
+	return tee_finish(&t, name, bytes, sha256, err, errlen);
+}
+
+static int
+parse_cents(const struct gb_csv_field *f, int64_t *v)
+{
+	char tmp[32], *end;
+
+	if (f->n == 0 || f->n >= sizeof tmp || memchr(f->p, '\0', f->n))
+		return -1;
+	memcpy(tmp, f->p, f->n);
+	tmp[f->n] = '\0';
+	errno = 0;
+	*v = strtoll(tmp, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+int
+gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
+    int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen)
+{
+	struct tee t;
+	struct gb_csv_reader *r;
+	struct gb_csv_field *f;
+	size_t nf, ncols = 0;
+	int *money = NULL;	/* per column: 1 + index of its money sum */
+	int64_t *sums = gb_calloc(mt->nmoney ? mt->nmoney : 1, sizeof *sums);
+	uint64_t rows = 0;
+	int got, status = 0, header = 1;
+
+	tee_start(&t, fn, arg, copyfd);
+	r = gb_csv_open_cb(tee_read, &t);
+	while ((got = gb_csv_next(r, &f, &nf)) == 1) {
+		if (header) {
+			ncols = nf;
+			money = gb_calloc(nf, sizeof *money);
+			for (size_t k = 0; k < mt->nmoney; k++) {
+				size_t c;
+				for (c = 0; c < nf; c++)
+					if (f[c].p && strlen(mt->money[k].column) ==
+					    f[c].n && strncasecmp(f[c].p,
+					    mt->money[k].column, f[c].n) == 0)
+						break;
+				if (c == nf) {
+					snprintf(err, errlen, "%s: no column %s, "
+					    "which the MANIFEST sums", mt->file,
+					    mt->money[k].column);
+					status = -1;
+					goto out;
+				}
+				money[c] = (int)k + 1;
+			}
+		} else {
+			if (nf != ncols) {
+				snprintf(err, errlen, "%s: line %" PRIu64 ": %zu "
+				    "fields, the header has %zu", mt->file,
+				    gb_csv_line(r), nf, ncols);
+				status = -1;
+				goto out;
+			}
+			for (size_t c = 0; c < nf; c++) {
+				int64_t v;
+				if (!money[c] || !f[c].p)
+					continue;
+				if (parse_cents(&f[c], &v) == -1 ||
+				    __builtin_add_overflow(sums[money[c] - 1], v,
+				    &sums[money[c] - 1])) {
+					snprintf(err, errlen, "%s: line %" PRIu64
+					    ": money column %s is not integer "
+					    "cents", mt->file, gb_csv_line(r),
+					    mt->money[money[c] - 1].column);
+					status = -1;
+					goto out;
+				}
+			}
+			rows++;
+		}
+		if (rec && (status = rec(recarg, f, nf, err, errlen)) != 0) {
+			status = -2;
+			goto out;
+		}
+		header = 0;
+	}
+	if (got == -1) {
+		snprintf(err, errlen, "%s: %s", mt->file, gb_csv_error(r));
+		status = t.read_failed ? -2 : -1;
+		goto out;
+	}
+	if ((status = tee_finish(&t, mt->file, mt->bytes, mt->sha256, err,
+	    errlen)) != 0)
+		goto out_done;
+	if (header) {
+		snprintf(err, errlen, "%s: no header line", mt->file);
+		status = -1;
+	} else if (rows != mt->rows) {
+		snprintf(err, errlen, "%s: %" PRIu64 " rows, the MANIFEST says "
+		    "%" PRIu64, mt->file, rows, mt->rows);
+		status = -1;
+	} else
+		for (size_t k = 0; k < mt->nmoney; k++)
+			if (sums[k] != mt->money[k].sum) {
+				snprintf(err, errlen, "%s: money column %s sums to "
+				    "%" PRId64 ", the MANIFEST says %" PRId64,
+				    mt->file, mt->money[k].column, sums[k],
+				    mt->money[k].sum);
+				status = -1;
+				break;
+			}
+	goto out_done;
+out:
+	{
+		char unused[65];
+		gb_sha256_final(&t.hash, unused);
+	}
+out_done:
+	gb_csv_close(r);
+	free(money);
+	free(sums);
+	return status;
+}

@@ -1,0 +1,249 @@
+/*
+ * gzip.c - multi-member gzip, written on all cores (pigz-style) and read
+ * back in order.  Every member is an independent gzip member, so any gzip
+ * reader accepts the whole, and members compress and decompress in
+ * parallel.  Writer: the caller fills chunks; workers deflate them; the
+ * caller's thread writes the results in order.  Memory is bounded by
+ * 2 * threads chunks in flight.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "gb.h"
+
+struct job {
+	unsigned char *in, *out;
+	size_t inlen, outlen, outcap;
+	int done, failed;
+	struct job *next;	/* work queue */
+};
+
+struct gb_gzw {
+	int fd, level, threads, err;
+	size_t chunk;
+	struct job *ring;	/* 2 * threads jobs, used round robin */
+	size_t nring, head, count;	/* oldest job in flight, how many */
+	struct job *cur;	/* being filled, not yet queued */
+	struct job *qhead, *qtail;
+	int stop;
+	pthread_t *tid;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	uint64_t bytes_out;
+};
+
+static int
+deflate_job(struct job *j, int level)
+{
+	z_stream z;
+	size_t bound;
+
+	memset(&z, 0, sizeof z);
+	/* windowBits 15 + 16: a gzip wrapper with mtime 0, so output is
+	 * the same for the same input. */
+	if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	bound = deflateBound(&z, j->inlen) + 32;
+	if (bound > j->outcap) {
+		free(j->out);
+		j->out = malloc(bound);
+		j->outcap = j->out ? bound : 0;
+		if (!j->out) {
+			deflateEnd(&z);
+			return -1;
+		}
+	}
+	z.next_in = j->in;
+	z.avail_in = (uInt)j->inlen;
+	z.next_out = j->out;
+	z.avail_out = (uInt)j->outcap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		return -1;
+	}
+	j->outlen = j->outcap - z.avail_out;
+	deflateEnd(&z);
+	return 0;
+}
+
+static void *
+worker(void *arg)
+{
+	struct gb_gzw *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		struct job *j;
+		while (!g->qhead && !g->stop)
+			pthread_cond_wait(&g->work, &g->mu);
+		if (!g->qhead)
+			break;
+		j = g->qhead;
+		g->qhead = j->next;
+		if (!g->qhead)
+			g->qtail = NULL;
+		pthread_mutex_unlock(&g->mu);
+		int r = deflate_job(j, g->level);
+		pthread_mutex_lock(&g->mu);
+		j->failed = r != 0;
+		j->done = 1;
+		pthread_cond_broadcast(&g->done);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+struct gb_gzw *
+gb_gzw_open(int fd, int level, int threads, size_t chunk)
+{
+	struct gb_gzw *g = gb_calloc(1, sizeof *g);
+
+	g->fd = fd;
+	g->level = level;
+	g->threads = threads < 1 ? 1 : threads;
+	g->chunk = chunk;
+	g->nring = g->threads > 1 ? 2 * (size_t)g->threads : 1;
+	g->ring = gb_calloc(g->nring, sizeof *g->ring);
+	for (size_t i = 0; i < g->nring; i++)
+		g->ring[i].in = gb_malloc(chunk);
+	g->cur = &g->ring[0];
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->work, NULL);
+	pthread_cond_init(&g->done, NULL);
+	if (g->threads > 1) {
+		g->tid = gb_calloc((size_t)g->threads, sizeof *g->tid);
+		for (int i = 0; i < g->threads; i++)
+			if (pthread_create(&g->tid[i], NULL, worker, g))
+				gb_errx(GB_EXIT_RUN, "cannot start a thread");
+	}
+	return g;
+}
+
+/* Waits for the oldest job in flight and writes its member. */
+static void
+retire(struct gb_gzw *g)
+{
+	struct job *j = &g->ring[g->head];
+
+	pthread_mutex_lock(&g->mu);
+	while (!j->done)
+		pthread_cond_wait(&g->done, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	if (j->failed && !g->err)
+		g->err = ENOMEM;
+	if (!g->err && gb_write_all(g->fd, j->out, j->outlen) == -1)
+		g->err = errno;
+	g->bytes_out += j->outlen;
+	j->done = 0;
+	j->inlen = 0;
+	g->head = (g->head + 1) % g->nring;
+	g->count--;
+}
+
+void
+gb_gzw_cut(struct gb_gzw *g)
+{
+	struct job *j = g->cur;
+
+	if (j->inlen == 0)
+		return;
+	if (g->threads == 1) {
+		if (deflate_job(j, g->level) && !g->err)
+			g->err = ENOMEM;
+		j->done = 1;
+		g->count = 1;
+		g->head = 0;
+		retire(g);
+		return;
+	}
+	pthread_mutex_lock(&g->mu);
+	j->next = NULL;
+	j->done = 0;
+	if (g->qtail)
+		g->qtail->next = j;
+	else
+		g->qhead = j;
+	g->qtail = j;
+	pthread_cond_signal(&g->work);
+	pthread_mutex_unlock(&g->mu);
+	g->count++;
+	if (g->count == g->nring)
+		retire(g);
+	g->cur = &g->ring[(g->head + g->count) % g->nring];
+}
+
+void
+gb_gzw_write(struct gb_gzw *g, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		size_t k = g->chunk - g->cur->inlen;
+		if (k > n)
+			k = n;
+		memcpy(g->cur->in + g->cur->inlen, b, k);
+		g->cur->inlen += k;
+		b += k;
+		n -= k;
+		if (g->cur->inlen == g->chunk)
+			gb_gzw_cut(g);
+	}
+}
+
+static void
+gzw_free(struct gb_gzw *g)
+{
+	if (g->tid) {
+		pthread_mutex_lock(&g->mu);
+		g->stop = 1;
+		pthread_cond_broadcast(&g->work);
+		pthread_mutex_unlock(&g->mu);
+		for (int i = 0; i < g->threads; i++)
+			pthread_join(g->tid[i], NULL);
+		free(g->tid);
+	}
+	for (size_t i = 0; i < g->nring; i++) {
+		free(g->ring[i].in);
+		free(g->ring[i].out);
+	}
+	free(g->ring);
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->work);
+	pthread_cond_destroy(&g->done);
+	free(g);
+}
+
+int
+gb_gzw_close(struct gb_gzw *g, uint64_t *bytes_out)
+{
+	int err;
+
+	gb_gzw_cut(g);
+	while (g->count > 0)
+		retire(g);
+	err = g->err;
+	if (bytes_out)
+		*bytes_out = g->bytes_out;
+	gzw_free(g);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+void
+gb_gzw_abort(struct gb_gzw *g)
+{
+	/* Let the workers finish what they hold, write nothing more. */
+	g->err = g->err ? g->err : ECANCELED;
+	while (g->count > 0)
+		retire(g);
+	gzw_free(g);
+}

@@ -1,0 +1,165 @@
+/* pgp.c - OpenPGP through GPGME: contexts, key lookup, signature checks */
+#include <ctype.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gb.h"
+
+gpgme_ctx_t
+gb_pgp_new(void)
+{
+	static int ready;
+	gpgme_ctx_t c;
+	gpgme_error_t e;
+
+	if (!ready) {
+		setlocale(LC_CTYPE, "");
+		gpgme_check_version(NULL);
+		if ((e = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP)))
+			gb_errx(GB_EXIT_RUN, "GnuPG is not usable: %s",
+			    gpgme_strerror(e));
+		ready = 1;
+	}
+	if ((e = gpgme_new(&c)))
+		gb_errx(GB_EXIT_RUN, "gpgme: %s", gpgme_strerror(e));
+	gpgme_set_protocol(c, GPGME_PROTOCOL_OpenPGP);
+	gpgme_set_armor(c, 0);
+	/* Cron has no terminal: never wait for a passphrase prompt. */
+	gpgme_set_pinentry_mode(c, GPGME_PINENTRY_MODE_ERROR);
+	return c;
+}
+
+/* Fingerprints compare without spaces and case; a 0x prefix is allowed. */
+int
+gb_pgp_fpr_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return 0;
+	if (strncasecmp(a, "0x", 2) == 0)
+		a += 2;
+	if (strncasecmp(b, "0x", 2) == 0)
+		b += 2;
+	for (;;) {
+		while (*a == ' ')
+			a++;
+		while (*b == ' ')
+			b++;
+		if (!*a || !*b)
+			return !*a && !*b;
+		if (toupper((unsigned char)*a++) != toupper((unsigned char)*b++))
+			return 0;
+	}
+}
+
+static int
+subkey_can(gpgme_key_t k, int usage)
+{
+	for (gpgme_subkey_t s = k->subkeys; s; s = s->next)
+		if (!s->revoked && !s->expired && !s->disabled && !s->invalid &&
+		    (usage == 'e' ? s->can_encrypt : s->can_sign) &&
+		    (usage == 'e' || s->secret))
+			return 1;
+	return 0;
+}
+
+gpgme_key_t
+gb_pgp_key(gpgme_ctx_t c, const char *name, int usage, char *err,
+    size_t errlen)
+{
+	gpgme_key_t k = NULL, other = NULL;
+	gpgme_error_t e;
+	const char *role = usage == 'e' ? "recipient" : "signer";
+
+	e = gpgme_op_keylist_start(c, name, usage == 's');
+	if (!e)
+		e = gpgme_op_keylist_next(c, &k);
+	if (!e && gpgme_op_keylist_next(c, &other) == 0) {
+		gpgme_key_unref(other);
+		gpgme_key_unref(k);
+		gpgme_op_keylist_end(c);
+		snprintf(err, errlen, "%s %s: more than one key matches; name "
+		    "it by fingerprint", role, name);
+		return NULL;
+	}
+	gpgme_op_keylist_end(c);
+	if (e || !k) {
+		snprintf(err, errlen, "%s %s: no %s key in the keyring%s", role,
+		    name, usage == 'e' ? "public" : "secret", usage == 'e' ?
+		    "; import the recipient's public key" :
+		    "; the signing host needs the signer's secret key");
+		return NULL;
+	}
+	if (k->revoked || k->expired || k->disabled || k->invalid) {
+		snprintf(err, errlen, "%s %s (%s): key is %s", role, name,
+		    k->fpr, k->revoked ? "revoked" : k->expired ? "expired" :
+		    k->disabled ? "disabled" : "invalid");
+		gpgme_key_unref(k);
+		return NULL;
+	}
+	if (!subkey_can(k, usage)) {
+		snprintf(err, errlen, "%s %s (%s): no valid subkey that can %s",
+		    role, name, k->fpr, usage == 'e' ? "encrypt" : "sign");
+		gpgme_key_unref(k);
+		return NULL;
+	}
+	return k;
+}
+
+int
+gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr, char *err,
+    size_t errlen)
+{
+	gpgme_verify_result_t vr = gpgme_op_verify_result(c);
+	gpgme_signature_t s;
+	int good = 0;
+
+	if (!vr || !vr->signatures) {
+		snprintf(err, errlen, "not signed");
+		return -1;
+	}
+	for (s = vr->signatures; s; s = s->next) {
+		gpgme_key_t k = NULL;
+		int match = gb_pgp_fpr_eq(s->fpr, pinned);
+
+		/* A signing subkey vouches for its primary key. */
+		if (!match && s->fpr && gpgme_get_key(c, s->fpr, &k, 0) == 0)
+			match = gb_pgp_fpr_eq(k->fpr, pinned);
+		if (k)
+			gpgme_key_unref(k);
+		if (gpg_err_code(s->status) == GPG_ERR_NO_PUBKEY) {
+			snprintf(err, errlen, "signed by unknown key %s (the "
+			    "signer's public key is not in the keyring)",
+			    s->fpr ? s->fpr : "?");
+			return -1;
+		}
+		if (gpg_err_code(s->status) == GPG_ERR_BAD_SIGNATURE) {
+			snprintf(err, errlen, "BAD signature by %s", s->fpr ?
+			    s->fpr : "?");
+			return -1;
+		}
+		if (s->summary & GPGME_SIGSUM_KEY_REVOKED) {
+			snprintf(err, errlen, "signed by revoked key %s", s->fpr);
+			return -1;
+		}
+		/* An expired key still vouches for what it signed before. */
+		if (gpg_err_code(s->status) != GPG_ERR_NO_ERROR &&
+		    gpg_err_code(s->status) != GPG_ERR_KEY_EXPIRED &&
+		    gpg_err_code(s->status) != GPG_ERR_SIG_EXPIRED) {
+			snprintf(err, errlen, "signature by %s not valid: %s",
+			    s->fpr ? s->fpr : "?", gpgme_strerror(s->status));
+			return -1;
+		}
+		if (!match) {
+			snprintf(err, errlen, "signed by %s, not by the pinned "
+			    "signer %s", s->fpr ? s->fpr : "?", pinned);
+			return -1;
+		}
+		good++;
+		if (fpr && !*fpr)
+			*fpr = gb_strdup(s->fpr);
+	}
+	return good ? 0 : -1;
+}

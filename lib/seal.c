@@ -1,0 +1,224 @@
+/* seal.c - the seal: verify its signature, then parse what was signed */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gb.h"
+
+#define SEAL_MAX (16 << 20)
+
+static int
+is_hex64(const char *s, size_t n)
+{
+	return n == 64 && strspn(s, "0123456789abcdef") >= 64;
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+
+int
+gb_seal_parse(struct gb_seal *s, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	const char *p = text, *end = text + len;
+	size_t nrcpt = 0;
+	int lineno = 0, have_sum = 0, have_size = 0, have_packed = 0;
+	char *sumname = NULL;
+	FILE *fp;
+	char why[256];
+
+	memset(s, 0, sizeof *s);
+	s->recipients = gb_calloc(1, sizeof *s->recipients);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *line = gb_strndup(p, n), *tab = strchr(line, '\t');
+		const char *val = tab ? tab + 1 : "";
+
+		if (tab)
+			*tab = '\0';
+		p += n + (nl ? 1 : 0);
+		lineno++;
+		if (lineno == 1) {
+			int ok = strcmp(line, "gymbackup-seal") == 0 &&
+			    strcmp(val, "1") == 0;
+			free(line);
+			if (!ok)
+				BAD("not a gymbackup seal (format 1)");
+			continue;
+		}
+		if (strcmp(line, "manifest") == 0) {
+			free(line);
+			s->manifest_text = gb_strndup(p, (size_t)(end - p));
+			s->manifest_len = (size_t)(end - p);
+			break;
+		}
+		if (!tab && strlen(line) > 66 && line[64] == ' ' &&
+		    line[65] == ' ') {
+			/* the sha256sum line: HEX, two spaces, the name */
+			if (!is_hex64(line, 64) || have_sum) {
+				free(line);
+				BAD("line %d: bad checksum line", lineno);
+			}
+			memcpy(s->sha256, line, 64);
+			s->sha256[64] = '\0';
+			sumname = gb_strdup(line + 66);
+			have_sum = 1;
+		} else if (strcmp(line, "archive") == 0 && !s->archive)
+			s->archive = gb_strdup(val);
+		else if (strcmp(line, "size") == 0)
+			have_size = parse_u64(val, &s->size) == 0;
+		else if (strcmp(line, "packed-size") == 0)
+			have_packed = parse_u64(val, &s->packed_size) == 0;
+		else if (strcmp(line, "packed-sha256") == 0 &&
+		    is_hex64(val, strlen(val)))
+			memcpy(s->packed_sha256, val, 65);
+		else if (strcmp(line, "sealed") == 0 && !s->sealed)
+			s->sealed = gb_strdup(val);
+		else if (strcmp(line, "signer") == 0 && !s->signer)
+			s->signer = gb_strdup(val);
+		else if (strcmp(line, "recipient") == 0) {
+			s->recipients = gb_realloc(s->recipients,
+			    (nrcpt + 2) * sizeof *s->recipients);
+			s->recipients[nrcpt++] = gb_strdup(val);
+			s->recipients[nrcpt] = NULL;
+		}
+		/* other lines: later fields of format 1, ignored */
+		free(line);
+	}
+	if (!s->archive || strchr(s->archive, '/') || !have_sum ||
+	    !have_size || !have_packed || !s->packed_sha256[0] ||
+	    !s->signer || !s->manifest_text)
+		BAD("incomplete seal (archive, checksum, sizes, signer or "
+		    "manifest missing)");
+	if (strcmp(sumname, s->archive) != 0)
+		BAD("the checksum line names %s, the seal %s", sumname,
+		    s->archive);
+	free(sumname);
+	sumname = NULL;
+	if (!(fp = fmemopen(s->manifest_text, s->manifest_len ?
+	    s->manifest_len : 1, "r")))
+		BAD("out of memory");
+	if (gb_manifest_read(&s->manifest, fp, why, sizeof why) == -1) {
+		fclose(fp);
+		BAD("manifest in the seal: %s", why);
+	}
+	fclose(fp);
+	return 0;
+fail:
+	free(sumname);
+	gb_seal_free(s);
+	return -1;
+}
+
+int
+gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
+    char *err, size_t errlen)
+{
+	gpgme_ctx_t c;
+	gpgme_data_t sig, plain;
+	gpgme_error_t e;
+	struct stat sb;
+	char *text, why[512];
+	size_t len;
+	int fd, r;
+
+	memset(s, 0, sizeof *s);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb)) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -2;
+	}
+	if (sb.st_size > SEAL_MAX) {
+		close(fd);
+		snprintf(err, errlen, "%s: too large for a seal", path);
+		return -1;
+	}
+	c = gb_pgp_new();
+	gpgme_data_new_from_fd(&sig, fd);
+	gpgme_data_new(&plain);
+	e = gpgme_op_verify(c, sig, NULL, plain);
+	close(fd);
+	if (e) {
+		snprintf(err, errlen, "%s: not a signed seal: %s", path,
+		    gpgme_strerror(e));
+		gpgme_data_release(sig);
+		gpgme_data_release(plain);
+		gpgme_release(c);
+		return -1;
+	}
+	if (gb_pgp_check_sigs(c, pinned, NULL, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		gpgme_data_release(sig);
+		gpgme_data_release(plain);
+		gpgme_release(c);
+		return -1;
+	}
+	gpgme_data_release(sig);
+	gpgme_release(c);
+	/* Only what the signature covers is parsed. */
+	text = gpgme_data_release_and_get_mem(plain, &len);
+	r = gb_seal_parse(s, text ? text : "", text ? len : 0, why, sizeof why);
+	gpgme_free(text);
+	if (r == -1)
+		snprintf(err, errlen, "%s: %s", path, why);
+	return r;
+}
+
+void
+gb_seal_free(struct gb_seal *s)
+{
+	if (s->recipients)
+		for (char **p = s->recipients; *p; p++)
+			free(*p);
+	free(s->recipients);
+	free(s->archive);
+	free(s->sealed);
+	free(s->signer);
+	free(s->manifest_text);
+	gb_manifest_free(&s->manifest);
+	memset(s, 0, sizeof *s);
+}
+
+static char *
+swap_suffix(const char *path, const char *from, const char *to)
+{
+	size_t n = strlen(path), f = strlen(from);
+
+	if (n > f && strcmp(path + n - f, from) == 0)
+		return gb_asprintf("%.*s%s", (int)(n - f), path, to);
+	return NULL;
+}
+
+char *
+gb_seal_path(const char *p)
+{
+	char *s = swap_suffix(p, ".tar.gz.gpg", ".seal");
+
+	return s ? s : gb_strdup(p);
+}
+
+char *
+gb_archive_path(const char *p)
+{
+	char *s = swap_suffix(p, ".seal", ".tar.gz.gpg");
+
+	return s ? s : gb_strdup(p);
+}

@@ -1,0 +1,194 @@
+/*
+ * unpack.c - read a sealed archive back: gpg decrypts in a thread into a
+ * pipe; this side hashes the packed bytes and walks the tar.gz through
+ * libarchive.  The inner signature is known only at the end, so nothing
+ * read may be made usable before gb_unpack_close says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "gb.h"
+
+#define BUFSZ (1 << 20)
+
+struct gb_unpack {
+	gpgme_ctx_t ctx;
+	gpgme_data_t cipher, plain;
+	int cipherfd, pipe[2];
+	pthread_t thread;
+	gpgme_error_t result;
+	int write_errno;
+	struct archive *a;
+	struct gb_sha256 hash;
+	uint64_t bytes;
+	unsigned char *buf;
+	int eof;
+};
+
+static ssize_t
+to_pipe(void *arg, const void *buf, size_t n)
+{
+	struct gb_unpack *u = arg;
+
+	if (gb_write_all(u->pipe[1], buf, n) == -1) {
+		u->write_errno = errno;
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
+static void *
+decrypt(void *arg)
+{
+	struct gb_unpack *u = arg;
+
+	u->result = gpgme_op_decrypt_verify(u->ctx, u->cipher, u->plain);
+	close(u->pipe[1]);
+	u->pipe[1] = -1;
+	return NULL;
+}
+
+/* libarchive pulls the packed bytes from the pipe; each is hashed once. */
+static la_ssize_t
+pull(struct archive *a, void *arg, const void **p)
+{
+	struct gb_unpack *u = arg;
+	ssize_t n = u->eof ? 0 : read(u->pipe[0], u->buf, BUFSZ);
+
+	while (n < 0 && errno == EINTR)
+		n = read(u->pipe[0], u->buf, BUFSZ);
+	if (n < 0) {
+		archive_set_error(a, errno, "cannot read the decrypted stream");
+		return -1;
+	}
+	if (n == 0)
+		u->eof = 1;
+	gb_sha256_update(&u->hash, u->buf, (size_t)n);
+	u->bytes += (uint64_t)n;
+	*p = u->buf;
+	return n;
+}
+
+struct gb_unpack *
+gb_unpack_open(const char *archive, char *err, size_t errlen)
+{
+	static struct gpgme_data_cbs cbs = { .write = to_pipe };
+	struct gb_unpack *u = gb_calloc(1, sizeof *u);
+
+	/* A reader that stops early must see EPIPE, not die of it. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((u->cipherfd = open(archive, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", archive,
+		    strerror(errno));
+		free(u);
+		return NULL;
+	}
+	if (pipe2(u->pipe, O_CLOEXEC) == -1)
+		gb_err(GB_EXIT_RUN, "pipe");
+	u->buf = gb_malloc(BUFSZ);
+	u->ctx = gb_pgp_new();
+	gb_sha256_init(&u->hash);
+	if (gpgme_data_new_from_fd(&u->cipher, u->cipherfd) ||
+	    gpgme_data_new_from_cbs(&u->plain, &cbs, u))
+		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
+	if (pthread_create(&u->thread, NULL, decrypt, u))
+		gb_errx(GB_EXIT_RUN, "cannot start a thread");
+	u->a = archive_read_new();
+	archive_read_support_filter_gzip(u->a);
+	archive_read_support_format_tar(u->a);
+	if (archive_read_open(u->a, u, NULL, pull, NULL) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: not a packed archive inside: %s",
+		    archive, archive_error_string(u->a));
+		return u;	/* the caller closes it and learns why */
+	}
+	return u;
+}
+
+int
+gb_unpack_next(struct gb_unpack *u, const char **name, int64_t *size,
+    char *err, size_t errlen)
+{
+	struct archive_entry *e;
+	const char *n;
+	int r = archive_read_next_header(u->a, &e);
+
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r != ARCHIVE_OK) {
+		snprintf(err, errlen, "broken archive: %s",
+		    archive_error_string(u->a));
+		return -1;
+	}
+	n = archive_entry_pathname(e);
+	if (!n || !*n || strchr(n, '/') || strcmp(n, ".") == 0 ||
+	    strcmp(n, "..") == 0 || strlen(n) > 255) {
+		snprintf(err, errlen, "refused: archive member \"%s\" is not a "
+		    "plain file name", n ? n : "");
+		return -1;
+	}
+	if (archive_entry_filetype(e) != AE_IFREG ||
+	    archive_entry_hardlink(e) || archive_entry_symlink(e)) {
+		snprintf(err, errlen, "refused: archive member %s is not a "
+		    "regular file", n);
+		return -1;
+	}
+	*name = n;
+	*size = archive_entry_size(e);
+	return 1;
+}
+
+ssize_t
+gb_unpack_read(void *arg, void *buf, size_t n)
+{
+	struct gb_unpack *u = arg;
+	la_ssize_t r = archive_read_data(u->a, buf, n);
+
+	return r < 0 ? -1 : r;
+}
+
+int
+gb_unpack_close(struct gb_unpack *u, const char *pinned,
+    uint64_t *packed_size, char packed_hex[65], char *err, size_t errlen)
+{
+	const void *p;
+	int r = 0;
+	char why[512];
+
+	/* The packed hash covers every byte, the tar's end and past it. */
+	while (!u->eof && pull(u->a, u, &p) > 0)
+		;
+	close(u->pipe[0]);	/* a writer still going gets EPIPE */
+	pthread_join(u->thread, NULL);
+	archive_read_free(u->a);
+	gb_sha256_final(&u->hash, packed_hex);
+	*packed_size = u->bytes;
+	if (u->result) {
+		snprintf(err, errlen, "cannot decrypt: %s%s",
+		    gpgme_strerror(u->result),
+		    gpg_err_code(u->result) == GPG_ERR_NO_SECKEY ?
+		    " (no recipient secret key in the keyring)" : "");
+		r = -1;
+	} else if (gb_pgp_check_sigs(u->ctx, pinned, NULL, why,
+	    sizeof why) == -1) {
+		snprintf(err, errlen, "inner signature: %s", why);
+		r = -1;
+	}
+	gpgme_data_release(u->cipher);
+	gpgme_data_release(u->plain);
+	gpgme_release(u->ctx);
+	close(u->cipherfd);
+	if (u->pipe[1] >= 0)
+		close(u->pipe[1]);
+	free(u->buf);
+	free(u);
+	return r;
+}

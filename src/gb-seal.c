@@ -1,0 +1,382 @@
+/*
+ * gb-seal - encrypt a packed archive to every recipient, sign it inside,
+ * and write the seal: a clear-signed statement of what was sealed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "gb.h"
+
+#define PREFIX_MAX (16 << 20)	/* MANIFEST's gzip member must fit */
+
+struct seal {
+	const char *confpath;
+	struct gb_conf conf;
+	char **rcpt;		/* -r names */
+	size_t nrcpt;
+	const char *signer;
+	const char *spool;	/* -o SPOOL/NAME */
+	const char *input;	/* NULL: stdin */
+	int infd, outfd;
+	unsigned char *prefix;	/* read ahead to find MANIFEST */
+	size_t prefix_len, prefix_off;
+	char *manifest;		/* MANIFEST text from the first member */
+	size_t manifest_len;
+	struct gb_sha256 in_hash, out_hash;
+	uint64_t in_bytes, out_bytes;
+	int out_errno, in_errno;
+};
+
+static void
+usage(FILE *fp, int status)
+{
+	fprintf(fp, "usage: gb-seal [-c conf] -r recipient... -u signer "
+	    "[-o spool/name] [file | -]\n");
+	exit(status);
+}
+
+static ssize_t
+read_cb(void *arg, void *buf, size_t n)
+{
+	struct seal *s = arg;
+	ssize_t r;
+
+	if (s->prefix_off < s->prefix_len) {
+		r = (ssize_t)(s->prefix_len - s->prefix_off);
+		if ((size_t)r > n)
+			r = (ssize_t)n;
+		memcpy(buf, s->prefix + s->prefix_off, (size_t)r);
+		s->prefix_off += (size_t)r;
+	} else if ((r = gb_read_full(s->infd, buf, n)) < 0) {
+		s->in_errno = errno;
+		return -1;
+	}
+	gb_sha256_update(&s->in_hash, buf, (size_t)r);
+	s->in_bytes += (uint64_t)r;
+	return r;
+}
+
+static ssize_t
+write_cb(void *arg, const void *buf, size_t n)
+{
+	struct seal *s = arg;
+
+	if (gb_write_all(s->outfd, buf, n) == -1) {
+		s->out_errno = errno;
+		return -1;
+	}
+	gb_sha256_update(&s->out_hash, buf, n);
+	s->out_bytes += n;
+	return (ssize_t)n;
+}
+
+/* octal field of a tar header */
+static uint64_t
+tar_size(const unsigned char *h)
+{
+	uint64_t v = 0;
+
+	for (int i = 124; i < 136 && h[i] >= '0' && h[i] <= '7'; i++)
+		v = v * 8 + (uint64_t)(h[i] - '0');
+	return v;
+}
+
+/*
+ * Reads the input's first gzip member, which holds MANIFEST alone, and
+ * keeps the bytes read so they are sealed too.
+ */
+static void
+read_manifest(struct seal *s)
+{
+	z_stream z;
+	unsigned char *tar = NULL;
+	size_t tarcap = 0, cap = 0;
+	int r = Z_OK;
+
+	memset(&z, 0, sizeof z);
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		gb_errx(GB_EXIT_RUN, "zlib: cannot start");
+	while (r != Z_STREAM_END) {
+		ssize_t n;
+		if (s->prefix_len == cap) {
+			if (cap >= PREFIX_MAX)
+				break;
+			cap = cap ? 2 * cap : 65536;
+			s->prefix = gb_realloc(s->prefix, cap);
+		}
+		n = read(s->infd, s->prefix + s->prefix_len, cap - s->prefix_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			gb_err(GB_EXIT_RUN, "cannot read the packed archive");
+		if (n == 0)
+			break;
+		z.next_in = s->prefix + s->prefix_len;
+		z.avail_in = (uInt)n;
+		s->prefix_len += (size_t)n;
+		while (z.avail_in > 0 && r != Z_STREAM_END) {
+			if (z.total_out == tarcap) {
+				if (tarcap >= PREFIX_MAX)
+					break;
+				tarcap = tarcap ? 2 * tarcap : 65536;
+				tar = gb_realloc(tar, tarcap);
+			}
+			z.next_out = tar + z.total_out;
+			z.avail_out = (uInt)(tarcap - z.total_out);
+			r = inflate(&z, Z_NO_FLUSH);
+			if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+				break;
+		}
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+			break;
+	}
+	if (r != Z_STREAM_END || z.total_out < 512 ||
+	    memcmp(tar, "MANIFEST", 9) != 0 ||
+	    tar_size(tar) > z.total_out - 512)
+		gb_errx(GB_EXIT_CHECK, "%s: not a packed archive (it must start "
+		    "with MANIFEST in a gzip member of its own, as gb-pack "
+		    "writes it)", s->input ? s->input : "stdin");
+	s->manifest_len = tar_size(tar);
+	s->manifest = gb_strndup((char *)tar + 512, s->manifest_len);
+	inflateEnd(&z);
+	free(tar);
+}
+
+static gpgme_key_t *
+resolve_keys(struct seal *s, gpgme_ctx_t c, gpgme_key_t *signer)
+{
+	gpgme_key_t *keys = gb_calloc(s->nrcpt + 1, sizeof *keys);
+	char why[512];
+
+	for (size_t i = 0; i < s->nrcpt; i++) {
+		if (!(keys[i] = gb_pgp_key(c, s->rcpt[i], 'e', why, sizeof why)))
+			gb_errx(GB_EXIT_USAGE, "%s", why);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(keys[k]->fpr, keys[i]->fpr) == 0)
+				gb_errx(GB_EXIT_USAGE, "recipient %s named twice",
+				    keys[i]->fpr);
+	}
+	if (!(*signer = gb_pgp_key(c, s->signer, 's', why, sizeof why)))
+		gb_errx(GB_EXIT_USAGE, "%s", why);
+	return keys;
+}
+
+static char *
+seal_text(struct seal *s, const char *name, gpgme_key_t signer,
+    gpgme_key_t *keys, const char *in_hex, const char *out_hex)
+{
+	char *text = NULL, when[21];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	gb_fmt_time(when, time(NULL));
+	fprintf(f, "gymbackup-seal\t1\n");
+	fprintf(f, "archive\t%s\n", name);
+	fprintf(f, "size\t%llu\n", (unsigned long long)s->out_bytes);
+	/* The one sha256sum line: `sha256sum -c NAME.seal` checks it. */
+	fprintf(f, "%s  %s\n", out_hex, name);
+	fprintf(f, "packed-size\t%llu\n", (unsigned long long)s->in_bytes);
+	fprintf(f, "packed-sha256\t%s\n", in_hex);
+	fprintf(f, "sealed\t%s\n", when);
+	fprintf(f, "signer\t%s\n", signer->fpr);
+	for (size_t i = 0; keys[i]; i++)
+		fprintf(f, "recipient\t%s\n", keys[i]->fpr);
+	fprintf(f, "manifest\n");
+	fwrite(s->manifest, 1, s->manifest_len, f);
+	if (fclose(f) != 0)
+		gb_errx(GB_EXIT_RUN, "out of memory");
+	return text;
+}
+
+static void
+write_seal(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
+    struct gb_atomic *a)
+{
+	gpgme_data_t in, out;
+	gpgme_error_t e;
+	char *buf;
+	size_t n;
+
+	gpgme_signers_clear(c);
+	gpgme_signers_add(c, signer);
+	gpgme_set_armor(c, 1);
+	gpgme_set_textmode(c, 1);
+	if (gpgme_data_new_from_mem(&in, text, strlen(text), 0) ||
+	    gpgme_data_new(&out))
+		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
+	if ((e = gpgme_op_sign(c, in, out, GPGME_SIG_MODE_CLEAR)))
+		gb_errx(GB_EXIT_RUN, "cannot sign the seal: %s",
+		    gpgme_strerror(e));
+	buf = gpgme_data_release_and_get_mem(out, &n);
+	if (gb_write_all(a->fd, buf, n) == -1)
+		gb_err(GB_EXIT_RUN, "cannot write %s", a->path);
+	gpgme_free(buf);
+	gpgme_data_release(in);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct seal s = { .infd = STDIN_FILENO, .outfd = STDOUT_FILENO };
+	struct gpgme_data_cbs in_cbs = { .read = read_cb };
+	struct gpgme_data_cbs out_cbs = { .write = write_cb };
+	struct gb_atomic arc = { .fd = -1 }, sl = { .fd = -1 };
+	gpgme_ctx_t c;
+	gpgme_key_t *keys, signer;
+	gpgme_data_t in, out;
+	gpgme_error_t e;
+	gpgme_encrypt_result_t er;
+	gpgme_sign_result_t sr;
+	char in_hex[65], out_hex[65], *name = NULL, *text;
+	const char *path;
+	int ch;
+
+	gb_setprogname(argv[0]);
+	while ((ch = getopt(argc, argv, "c:ho:r:u:")) != -1)
+		switch (ch) {
+		case 'c': s.confpath = optarg; break;
+		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'o': s.spool = optarg; break;
+		case 'r':
+			s.rcpt = gb_realloc(s.rcpt, (s.nrcpt + 1) * sizeof *s.rcpt);
+			s.rcpt[s.nrcpt++] = optarg;
+			break;
+		case 'u': s.signer = optarg; break;
+		default: usage(stderr, GB_EXIT_USAGE);
+		}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		usage(stderr, GB_EXIT_USAGE);
+	if (argc == 1 && strcmp(argv[0], "-") != 0)
+		s.input = argv[0];
+
+	if ((path = gb_conf_path(s.confpath))) {
+		char why[512];
+		if (gb_conf_load(&s.conf, path, why, sizeof why) == -1)
+			gb_errx(GB_EXIT_USAGE, "config: %s", why);
+	}
+	if (!s.signer)
+		s.signer = gb_conf_get(&s.conf, "keys", "signer");
+	if (s.nrcpt == 0) {
+		const char *v = gb_conf_get(&s.conf, "keys", "recipients");
+		char *copy = gb_strdup(v ? v : ""), *tok, *save;
+		for (tok = strtok_r(copy, " ,\t", &save); tok;
+		    tok = strtok_r(NULL, " ,\t", &save)) {
+			s.rcpt = gb_realloc(s.rcpt, (s.nrcpt + 1) * sizeof *s.rcpt);
+			s.rcpt[s.nrcpt++] = gb_strdup(tok);
+		}
+		free(copy);
+	}
+	if (!s.signer || !*s.signer)
+		gb_errx(GB_EXIT_USAGE, "no signer: give -u KEY or set signer in "
+		    "the [keys] section of the config");
+	if (s.nrcpt == 0)
+		gb_errx(GB_EXIT_USAGE, "no recipient: give -r KEY or set "
+		    "recipients in the [keys] section of the config");
+	if (s.nrcpt < 2)
+		gb_warnx("warning: only one recipient; if its secret key is "
+		    "lost, so is this backup (add an escrow key with a second -r)");
+
+	c = gb_pgp_new();
+	keys = resolve_keys(&s, c, &signer);
+
+	if (s.input && (s.infd = open(s.input, O_RDONLY | O_CLOEXEC)) < 0)
+		gb_err(GB_EXIT_RUN, "cannot open %s", s.input);
+	if (!s.input && isatty(STDIN_FILENO))
+		gb_errx(GB_EXIT_USAGE, "no packed archive: pipe gb-pack into "
+		    "gb-seal, or name a file");
+	if (s.spool) {
+		char *apath = gb_asprintf("%s.tar.gz.gpg", s.spool);
+		char *spath = gb_asprintf("%s.seal", s.spool);
+		struct stat sb;
+		const char *slash = strrchr(s.spool, '/');
+		name = gb_strdup(strrchr(apath, '/') ? strrchr(apath, '/') + 1 :
+		    apath);
+		if (slash && slash[1] == '\0')
+			gb_errx(GB_EXIT_USAGE, "-o wants SPOOL/NAME, not a "
+			    "directory");
+		if (lstat(apath, &sb) == 0 || lstat(spath, &sb) == 0)
+			gb_errx(GB_EXIT_USAGE, "%s or %s exists; an archive is "
+			    "never overwritten", apath, spath);
+		gb_cleanup_signals();
+		if (gb_atomic_open(&arc, apath, 0640) == -1)
+			gb_err(GB_EXIT_RUN, "cannot create %s", apath);
+		if (gb_atomic_open(&sl, spath, 0644) == -1)
+			gb_err(GB_EXIT_RUN, "cannot create %s", spath);
+		s.outfd = arc.fd;
+		free(apath);
+		free(spath);
+	} else if (isatty(STDOUT_FILENO))
+		gb_errx(GB_EXIT_USAGE, "the sealed archive is binary: redirect "
+		    "stdout, or write to a spool with -o SPOOL/NAME");
+
+	read_manifest(&s);
+	gb_sha256_init(&s.in_hash);
+	gb_sha256_init(&s.out_hash);
+	gpgme_signers_add(c, signer);
+	if (gpgme_data_new_from_cbs(&in, &in_cbs, &s) ||
+	    gpgme_data_new_from_cbs(&out, &out_cbs, &s))
+		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
+	gpgme_data_set_encoding(out, GPGME_DATA_ENCODING_BINARY);
+	/* Keys are pinned by the operator: no web of trust is consulted. */
+	e = gpgme_op_encrypt_sign(c, keys, GPGME_ENCRYPT_ALWAYS_TRUST |
+	    GPGME_ENCRYPT_NO_COMPRESS, in, out);
+	if (s.in_errno) {
+		errno = s.in_errno;
+		gb_err(GB_EXIT_RUN, "cannot read the packed archive");
+	}
+	if (s.out_errno) {
+		errno = s.out_errno;
+		gb_err(GB_EXIT_RUN, "cannot write %s", s.spool ? arc.tmp :
+		    "the sealed archive");
+	}
+	if (e)
+		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s",
+		    gpgme_strerror(e));
+	er = gpgme_op_encrypt_result(c);
+	sr = gpgme_op_sign_result(c);
+	if ((er && er->invalid_recipients) || !sr || sr->invalid_signers ||
+	    !sr->signatures)
+		gb_errx(GB_EXIT_RUN, "GnuPG refused a key: %s",
+		    er && er->invalid_recipients ?
+		    er->invalid_recipients->fpr : s.signer);
+	gpgme_data_release(in);
+	gpgme_data_release(out);
+	gb_sha256_final(&s.in_hash, in_hex);
+	gb_sha256_final(&s.out_hash, out_hex);
+
+	if (s.spool) {
+		text = seal_text(&s, name, signer, keys, in_hex, out_hex);
+		write_seal(c, signer, text, &sl);
+		/* The archive first: a seal never names a missing archive. */
+		if (gb_atomic_commit(&arc) == -1)
+			gb_err(GB_EXIT_RUN, "cannot write %s.tar.gz.gpg", s.spool);
+		if (gb_atomic_commit(&sl) == -1) {
+			int e2 = errno;
+			char *apath = gb_asprintf("%s.tar.gz.gpg", s.spool);
+			unlink(apath);
+			errno = e2;
+			gb_err(GB_EXIT_RUN, "cannot write %s.seal", s.spool);
+		}
+		free(text);
+	}
+	for (size_t i = 0; keys[i]; i++)
+		gpgme_key_unref(keys[i]);
+	free(keys);
+	gpgme_key_unref(signer);
+	gpgme_release(c);
+	free(name);
+	free(s.prefix);
+	free(s.manifest);
+	gb_conf_free(&s.conf);
+	return GB_EXIT_OK;
+}

@@ -1,0 +1,237 @@
+/*
+ * gb-verify - check sealed archives.  Seal level (the auditor's, public
+ * keys only): the seal's signature by the pinned signer, then the sealed
+ * file's size and SHA-256.  --deep (a recipient's secret key): decrypt,
+ * check the inner signature, read every member and entry, and compare each
+ * table's rows, SHA-256 and money sums with the MANIFEST and the seal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gb.h"
+
+struct verify {
+	const char *confpath;
+	struct gb_conf conf;
+	const char *signer;
+	int deep, verbose;
+};
+
+static void
+usage(FILE *fp, int status)
+{
+	fprintf(fp, "usage: gb-verify [-v] [-c conf] [--deep] [--signer fpr] "
+	    "archive_or_seal...\n");
+	exit(status);
+}
+
+#define MANIFEST_MAX (16 << 20)
+
+/* Deep check of the content; 0, or -1 with why. */
+static int
+deep(struct verify *v, const char *archive, const struct gb_seal *s,
+    char *err, size_t errlen)
+{
+	const struct gb_manifest *m = &s->manifest;
+	struct gb_unpack *u;
+	char *seen = gb_calloc(m->ntables + 1, 1), hex[65], why[512];
+	const char *name;
+	int64_t size;
+	uint64_t psize;
+	int r, status = 0, nentry = 0;
+
+	err[0] = '\0';
+	if (!(u = gb_unpack_open(archive, err, errlen))) {
+		free(seen);
+		return -1;
+	}
+	while (status == 0 && (r = gb_unpack_next(u, &name, &size, err,
+	    errlen)) == 1) {
+		nentry++;
+		if (nentry == 1) {
+			/* MANIFEST comes first and equals the sealed one. */
+			char *buf;
+			ssize_t n;
+			if (strcmp(name, "MANIFEST") != 0 || size > MANIFEST_MAX) {
+				snprintf(err, errlen, "the archive does not start "
+				    "with MANIFEST");
+				status = -1;
+				break;
+			}
+			buf = gb_malloc((size_t)size + 1);
+			n = gb_read_full_cb(gb_unpack_read, u, buf, (size_t)size);
+			if (n != size || (size_t)n != s->manifest_len ||
+			    memcmp(buf, s->manifest_text, s->manifest_len)) {
+				snprintf(err, errlen, "MANIFEST differs from the "
+				    "one in the seal");
+				status = -1;
+			}
+			free(buf);
+			continue;
+		}
+		if (strcmp(name, "SCHEMA.sql") == 0) {
+			if (seen[m->ntables]++) {
+				snprintf(err, errlen, "SCHEMA.sql twice");
+				status = -1;
+			} else if (gb_check_file(name, m->schema_bytes,
+			    m->schema_sha256, gb_unpack_read, u, -1, err,
+			    errlen))
+				status = -1;
+			continue;
+		}
+		size_t i;
+		for (i = 0; i < m->ntables; i++)
+			if (strcmp(m->tables[i].file, name) == 0)
+				break;
+		if (i == m->ntables) {
+			snprintf(err, errlen, "%s is not in the MANIFEST", name);
+			status = -1;
+		} else if (seen[i]++) {
+			snprintf(err, errlen, "%s twice", name);
+			status = -1;
+		} else if (gb_check_table(&m->tables[i], gb_unpack_read, u, -1,
+		    NULL, NULL, err, errlen))
+			status = -1;
+		else if (v->verbose)
+			fprintf(stderr, "gb-verify: %s: %s: %llu rows OK\n",
+			    s->archive, m->tables[i].name,
+			    (unsigned long long)m->tables[i].rows);
+	}
+	if (status == 0 && r == -1)
+		status = -1;
+	for (size_t i = 0; status == 0 && i <= m->ntables; i++)
+		if (!seen[i]) {
+			snprintf(err, errlen, "%s is missing", i < m->ntables ?
+			    m->tables[i].file : "SCHEMA.sql");
+			status = -1;
+		}
+	/* The signature and the decryption outrank what was found above. */
+	if (gb_unpack_close(u, v->signer, &psize, hex, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s", why);
+		status = -1;
+	} else if (status == 0 && (psize != s->packed_size ||
+	    strcmp(hex, s->packed_sha256) != 0)) {
+		snprintf(err, errlen, "the packed archive differs from the "
+		    "seal's hash");
+		status = -1;
+	}
+	free(seen);
+	return status;
+}
+
+/* 0 OK, 1 FAIL (why in err). */
+static int
+verify_one(struct verify *v, const char *arg, char *name, size_t namelen,
+    char *err, size_t errlen)
+{
+	char *sealpath = gb_seal_path(arg), *archive = gb_archive_path(arg);
+	const char *base;
+	struct gb_seal s;
+	struct stat sb;
+	char hex[65];
+	uint64_t size;
+	int r = 1;
+
+	base = strrchr(archive, '/') ? strrchr(archive, '/') + 1 : archive;
+	snprintf(name, namelen, "%s", base);
+	if (strcmp(sealpath, archive) == 0) {
+		snprintf(err, errlen, "not an archive (.tar.gz.gpg) or a seal "
+		    "(.seal)");
+		goto out;
+	}
+	if (gb_seal_load(&s, sealpath, v->signer, err, errlen) != 0)
+		goto out;
+	if (strcmp(s.archive, base) != 0) {
+		snprintf(err, errlen, "the seal is of %s, not of this archive",
+		    s.archive);
+		goto out_seal;
+	}
+	if (stat(archive, &sb) == -1) {
+		snprintf(err, errlen, "cannot read %s: %s", archive,
+		    strerror(errno));
+		goto out_seal;
+	}
+	if ((uint64_t)sb.st_size != s.size) {
+		snprintf(err, errlen, "%lld bytes, the seal says %llu (truncated "
+		    "or altered)", (long long)sb.st_size,
+		    (unsigned long long)s.size);
+		goto out_seal;
+	}
+	if (gb_sha256_file(archive, hex, &size) == -1) {
+		snprintf(err, errlen, "cannot read %s: %s", archive,
+		    strerror(errno));
+		goto out_seal;
+	}
+	if (strcmp(hex, s.sha256) != 0) {
+		snprintf(err, errlen, "SHA-256 differs from the seal (altered)");
+		goto out_seal;
+	}
+	r = v->deep && deep(v, archive, &s, err, errlen) ? 1 : 0;
+out_seal:
+	gb_seal_free(&s);
+out:
+	free(sealpath);
+	free(archive);
+	return r;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "deep", no_argument, NULL, 'D' },
+		{ "signer", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct verify v = { 0 };
+	const char *path;
+	int c, failed = 0;
+
+	gb_setprogname(argv[0]);
+	while ((c = getopt_long(argc, argv, "c:hv", longopts, NULL)) != -1)
+		switch (c) {
+		case 'c': v.confpath = optarg; break;
+		case 'D': v.deep = 1; break;
+		case 'S': v.signer = optarg; break;
+		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'v': v.verbose = 1; break;
+		default: usage(stderr, GB_EXIT_USAGE);
+		}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage(stderr, GB_EXIT_USAGE);
+	if ((path = gb_conf_path(v.confpath))) {
+		char why[512];
+		if (gb_conf_load(&v.conf, path, why, sizeof why) == -1)
+			gb_errx(GB_EXIT_USAGE, "config: %s", why);
+	}
+	if (!v.signer)
+		v.signer = gb_conf_get(&v.conf, "keys", "signer");
+	if (!v.signer || !*v.signer)
+		gb_errx(GB_EXIT_USAGE, "no signer pinned: give --signer "
+		    "FINGERPRINT or set signer in the [keys] section of the "
+		    "config (any key in the keyring is not enough)");
+
+	for (int i = 0; i < argc; i++) {
+		char name[256], err[1024];
+		if (verify_one(&v, argv[i], name, sizeof name, err, sizeof err)) {
+			printf("%s: FAIL: %s\n", name, err);
+			failed++;
+		} else
+			printf("%s: OK%s\n", name, v.deep ? " (deep)" : "");
+		fflush(stdout);
+	}
+	printf("%d checked, %d OK, %d failed\n", argc, argc - failed, failed);
+	gb_conf_free(&v.conf);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		gb_err(GB_EXIT_RUN, "stdout");
+	return failed ? GB_EXIT_CHECK : GB_EXIT_OK;
+}
