@@ -22,7 +22,7 @@ LIBS      = lib/libgb.a $(PKGLIBS) -lgcrypt -lpthread
 LIBSRC = lib/err.c lib/io.c lib/sha256.c lib/conf.c lib/csv.c lib/csvread.c \
          lib/manifest.c lib/sqlite.c lib/gzip.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c
 LIBOBJ = $(LIBSRC:.c=.o)
-TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-demodata
+TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-demodata
 UNIT   = tests/unit/test-lib
 MAN1   = share/man/gb-export.1 share/man/gb-demodata.1
 MAN5   = share/man/gb-manifest.5 share/man/gymbackup.conf.5

@@ -188,6 +188,12 @@ void
 gb_cleanup_run(void)
 {
 	cleanup_paths();
+	gb_cleanup_clear();
+}
+
+void
+gb_cleanup_clear(void)
+{
 	for (int i = 0; i < NCLEANUP; i++)
 		if (cleanup[i]) {
 			char *p = cleanup[i];

@@ -52,7 +52,8 @@ char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void gb_cleanup_add(const char *path);
 void gb_cleanup_forget(const char *path);
-void gb_cleanup_run(void);
+void gb_cleanup_run(void);	/* remove them all now */
+void gb_cleanup_clear(void);	/* forget them all: they are kept */
 void gb_cleanup_signals(void);
 
 /* io.c: loops over short reads and writes and EINTR. */
