@@ -394,12 +394,19 @@ finish_dir(struct export *x)
 		gb_err(GB_EXIT_RUN, "cannot sync %s", x->work);
 	if (rename(x->work, x->outdir) == -1)
 		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", x->work, x->outdir);
-	for (size_t i = 0; i < x->nfiles; i++)	/* they are DIR's now */
-		gb_cleanup_forget(x->files[i]);
-	gb_cleanup_forget(x->work);
+	gb_cleanup_clear();	/* the files are DIR's now */
 	if (gb_fsync_parent(x->outdir) == -1)
 		gb_err(GB_EXIT_RUN, "cannot sync the directory holding %s",
 		    x->outdir);
+}
+
+static _Noreturn void
+stream_fail(struct archive *a)
+{
+	int e = archive_errno(a);
+
+	gb_errx(GB_EXIT_RUN, "cannot write the export stream: %s%s%s",
+	    archive_error_string(a), e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
 }
 
 static void
@@ -412,8 +419,7 @@ stream_tar(struct export *x, time_t snaptime)
 
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_open_fd(a, STDOUT_FILENO) != ARCHIVE_OK)
-		gb_errx(GB_EXIT_RUN, "cannot write the export stream: %s",
-		    archive_error_string(a));
+		stream_fail(a);
 	for (size_t i = 0; i < x->nfiles; i++) {
 		const char *base = strrchr(x->files[i], '/') + 1;
 		struct stat sb;
@@ -431,19 +437,16 @@ stream_tar(struct export *x, time_t snaptime)
 		archive_entry_set_uid(e, 0);
 		archive_entry_set_gid(e, 0);
 		if (archive_write_header(a, e) != ARCHIVE_OK)
-			gb_errx(GB_EXIT_RUN, "cannot write the export stream: %s",
-			    archive_error_string(a));
+			stream_fail(a);
 		while ((n = gb_read_full(fd, buf, BUFSZ)) > 0)
 			if (archive_write_data(a, buf, (size_t)n) != n)
-				gb_errx(GB_EXIT_RUN, "cannot write the export "
-				    "stream: %s", archive_error_string(a));
+				stream_fail(a);
 		if (n < 0)
 			gb_err(GB_EXIT_RUN, "cannot read %s", x->files[i]);
 		close(fd);
 	}
 	if (archive_write_close(a) != ARCHIVE_OK)
-		gb_errx(GB_EXIT_RUN, "cannot write the export stream: %s",
-		    archive_error_string(a));
+		stream_fail(a);
 	archive_entry_free(e);
 	archive_write_free(a);
 	free(buf);

@@ -764,6 +764,23 @@ restore_dirs(struct restore *r)
 	free(tmp);
 }
 
+static void
+restore_free(struct restore *r)
+{
+	for (size_t i = 0; i < r->nin; i++) {
+		free(r->in[i].path);
+		gb_seal_free(&r->in[i].seal);
+	}
+	free(r->in);
+	for (size_t i = 0; i < r->nindexes; i++)
+		free(r->indexes[i]);
+	free(r->indexes);
+	free(r->dbpath);
+	free(r->tmpdb);
+	free(r->scratchdir);
+	gb_conf_free(&r->conf);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -809,6 +826,7 @@ main(int argc, char *argv[])
 
 	if (r.outdir) {
 		restore_dirs(&r);
+		restore_free(&r);
 		return GB_EXIT_OK;
 	}
 	prepare_target(&r);
@@ -831,7 +849,7 @@ main(int argc, char *argv[])
 		printf("restore test: %zu archive%s, %s\n", r.nin, r.nin == 1 ?
 		    "" : "s", r.failures ? "FAILED" : "OK");
 		gb_cleanup_run();	/* the scratch database goes */
-		return r.failures ? GB_EXIT_CHECK : GB_EXIT_OK;
 	}
-	return GB_EXIT_OK;
+	restore_free(&r);
+	return r.failures ? GB_EXIT_CHECK : GB_EXIT_OK;
 }

@@ -247,7 +247,7 @@ main(int argc, char *argv[])
 		case 'o': s.spool = optarg; break;
 		case 'r':
 			s.rcpt = gb_realloc(s.rcpt, (s.nrcpt + 1) * sizeof *s.rcpt);
-			s.rcpt[s.nrcpt++] = optarg;
+			s.rcpt[s.nrcpt++] = gb_strdup(optarg);
 			break;
 		case 'u': s.signer = optarg; break;
 		default: usage(stderr, GB_EXIT_USAGE);
@@ -372,6 +372,9 @@ main(int argc, char *argv[])
 	for (size_t i = 0; keys[i]; i++)
 		gpgme_key_unref(keys[i]);
 	free(keys);
+	for (size_t i = 0; i < s.nrcpt; i++)
+		free(s.rcpt[i]);
+	free(s.rcpt);
 	gpgme_key_unref(signer);
 	gpgme_release(c);
 	free(name);
