@@ -20,12 +20,14 @@ ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CF
 LIBS      = lib/libgb.a $(PKGLIBS) -lgcrypt -lpthread
 
 LIBSRC = lib/err.c lib/io.c lib/sha256.c lib/conf.c lib/csv.c lib/csvread.c \
-         lib/manifest.c lib/sqlite.c lib/gzip.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c
+         lib/manifest.c lib/sqlite.c lib/gzip.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c lib/catalog.c
 LIBOBJ = $(LIBSRC:.c=.o)
-TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-demodata
+TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-catalog bin/gb-demodata
 UNIT   = tests/unit/test-lib
-MAN1   = share/man/gb-export.1 share/man/gb-demodata.1
-MAN5   = share/man/gb-manifest.5 share/man/gymbackup.conf.5
+MAN1   = share/man/gb-export.1 share/man/gb-pack.1 share/man/gb-seal.1 \
+         share/man/gb-verify.1 share/man/gb-restore.1 share/man/gb-catalog.1 \
+         share/man/gb-demodata.1
+MAN5   = share/man/gb-manifest.5 share/man/gb-seal.5 share/man/gymbackup.conf.5
 MAN7   = share/man/gb.7
 
 all: $(TOOLS)
@@ -35,6 +37,11 @@ lib/libgb.a: $(LIBOBJ)
 	ar rcs $@ $(LIBOBJ)
 
 $(LIBOBJ): lib/gb.h
+lib/catalog.o: lib/catalog-schema.inc
+
+# SQL files of share/ as C string literals, so the tools need no data files.
+lib/catalog-schema.inc: share/catalog.sql
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' share/catalog.sql > $@
 
 .c.o:
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
@@ -71,7 +78,7 @@ install: all
 	install -m 644 share/gym-schema.sql share/gymbackup.conf share/crontab.example $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT)
+	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc
 	rm -rf demo
 
 .PHONY: all deps check demo bench install clean
