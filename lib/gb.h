@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <gpgme.h>
+#include <sqlite3.h>
 
 #define GB_VERSION "0.1"
 
@@ -230,6 +231,9 @@ void gb_gzw_cut(struct gb_gzw *g);
 int gb_gzw_close(struct gb_gzw *g, uint64_t *bytes_out);
 /* Frees without finishing: the output stays visibly incomplete. */
 void gb_gzw_abort(struct gb_gzw *g);
+/* The empty gzip member that ends every packed archive. */
+extern const unsigned char gb_pack_trailer[];
+extern const size_t gb_pack_trailer_len;
 
 /*
  * seal.c: the seal (gb-seal(5)), a clear-signed statement of one sealed
@@ -291,13 +295,54 @@ int gb_check_file(const char *name, uint64_t bytes, const char *sha256,
 int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen);
 
+/*
+ * catalog.c: the catalog database (gb-catalog(1), share/catalog.sql).
+ * Errors end the program with GB_EXIT_RUN naming the catalog.
+ */
+struct gb_catalog {
+	sqlite3 *db;
+	char *path;
+};
+/* $GB_CATALOG, else [catalog] path, else NULL. */
+const char *gb_catalog_path(const struct gb_conf *conf);
+struct gb_catalog *gb_catalog_open(const char *path);
+void gb_catalog_close(struct gb_catalog *c);
+void gb_catalog_exec(struct gb_catalog *c, const char *sql);
+void gb_catalog_begin(struct gb_catalog *c);	/* BEGIN IMMEDIATE */
+void gb_catalog_commit(struct gb_catalog *c);
+sqlite3_stmt *gb_catalog_prepare(struct gb_catalog *c, const char *sql);
+/* A statement with n text parameters (NULL binds NULL), no result rows. */
+void gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...);
+_Noreturn void gb_catalog_fail(struct gb_catalog *c, const char *what);
+/* Appends to the audit trail, inside the caller's transaction. */
+void gb_catalog_audit(struct gb_catalog *c, const char *action,
+    const char *object, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 0 when the chain is whole; head gets the newest hash (65 bytes). */
+int gb_catalog_audit_verify(struct gb_catalog *c, char *head, char *err,
+    size_t errlen);
+void gb_now(char buf[21]);
+const char *gb_actor(void);	/* who runs this: $SUDO_USER or the user */
+const char *gb_col(sqlite3_stmt *st, int i);	/* "" for NULL */
+/*
+ * Records a sealed archive and its tables (once; 1 if new), inside the
+ * caller's transaction.
+ */
+struct gb_seal;
+void gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
+    const char *id, const char *kind, const char *pool, long long capacity,
+    const char *device);
+int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
+    const char *seal_text, const char *job);
+
 /* pgp.c: OpenPGP through GPGME. */
 gpgme_ctx_t gb_pgp_new(void);	/* binary, no pinentry prompts */
 int gb_pgp_fpr_eq(const char *a, const char *b);
 /*
  * The one key NAME (fingerprint or e-mail) names, usable to encrypt
- * (usage 'e', public key) or sign (usage 's', secret key); NULL and a
- * message naming the key and the fix otherwise.
+ * (usage 'e', public key) or sign (usage 's', secret key), or any public
+ * key (usage 'v', to verify with); NULL and a message naming the key and
+ * the fix otherwise.
  */
 gpgme_key_t gb_pgp_key(gpgme_ctx_t c, const char *name, int usage,
     char *err, size_t errlen);

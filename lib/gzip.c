@@ -247,3 +247,16 @@ gb_gzw_abort(struct gb_gzw *g)
 		retire(g);
 	gzw_free(g);
 }
+
+/*
+ * The end mark of a packed archive: an empty gzip member whose comment says
+ * so.  Every gzip reader skips it; gb-seal refuses input that lacks it, so
+ * the output of a gb-pack that failed half-way is never sealed.
+ */
+#define END_COMMENT "gymbackup: end of packed archive"
+const unsigned char gb_pack_trailer[] =
+    "\x1f\x8b\x08\x10" "\0\0\0\0" "\0\xff"	/* FCOMMENT, no mtime */
+    END_COMMENT "\0"
+    "\x03\0"					/* an empty deflate block */
+    "\0\0\0\0" "\0\0\0";	/* CRC32 0, ISIZE 0 (the literal ends in its 4th NUL) */
+const size_t gb_pack_trailer_len = sizeof gb_pack_trailer;

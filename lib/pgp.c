@@ -71,7 +71,8 @@ gb_pgp_key(gpgme_ctx_t c, const char *name, int usage, char *err,
 {
 	gpgme_key_t k = NULL, other = NULL;
 	gpgme_error_t e;
-	const char *role = usage == 'e' ? "recipient" : "signer";
+	const char *role = usage == 'e' ? "recipient" : usage == 's' ?
+	    "signer" : "pinned signer";
 
 	e = gpgme_op_keylist_start(c, name, usage == 's');
 	if (!e)
@@ -87,11 +88,14 @@ gb_pgp_key(gpgme_ctx_t c, const char *name, int usage, char *err,
 	gpgme_op_keylist_end(c);
 	if (e || !k) {
 		snprintf(err, errlen, "%s %s: no %s key in the keyring%s", role,
-		    name, usage == 'e' ? "public" : "secret", usage == 'e' ?
-		    "; import the recipient's public key" :
-		    "; the signing host needs the signer's secret key");
+		    name, usage == 's' ? "secret" : "public", usage == 'e' ?
+		    "; import the recipient's public key" : usage == 's' ?
+		    "; the signing host needs the signer's secret key" :
+		    "; import the signer's public key");
 		return NULL;
 	}
+	if (usage == 'v')	/* its signatures are judged one by one */
+		return k;
 	if (k->revoked || k->expired || k->disabled || k->invalid) {
 		snprintf(err, errlen, "%s %s (%s): key is %s", role, name,
 		    k->fpr, k->revoked ? "revoked" : k->expired ? "expired" :
@@ -108,13 +112,42 @@ gb_pgp_key(gpgme_ctx_t c, const char *name, int usage, char *err,
 	return k;
 }
 
+static int
+is_fpr(const char *s)
+{
+	size_t n = 0;
+
+	if (strncasecmp(s, "0x", 2) == 0)
+		s += 2;
+	for (; *s; s++)
+		if (isxdigit((unsigned char)*s))
+			n++;
+		else if (*s != ' ')
+			return 0;
+	return n == 40 || n == 64;
+}
+
 int
 gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr, char *err,
     size_t errlen)
 {
 	gpgme_verify_result_t vr = gpgme_op_verify_result(c);
 	gpgme_signature_t s;
+	gpgme_key_t named = NULL;
 	int good = 0;
+
+	/* An e-mail pins the one public key it names, by its fingerprint. */
+	if (!is_fpr(pinned)) {
+		gpgme_ctx_t lc = gb_pgp_new();
+		char why[256];
+		named = gb_pgp_key(lc, pinned, 'v', why, sizeof why);
+		gpgme_release(lc);
+		if (!named) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+		pinned = named->fpr;
+	}
 
 	if (!vr || !vr->signatures) {
 		snprintf(err, errlen, "not signed");
@@ -133,16 +166,16 @@ gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr, char *err,
 			snprintf(err, errlen, "signed by unknown key %s (the "
 			    "signer's public key is not in the keyring)",
 			    s->fpr ? s->fpr : "?");
-			return -1;
+			goto bad;
 		}
 		if (gpg_err_code(s->status) == GPG_ERR_BAD_SIGNATURE) {
 			snprintf(err, errlen, "BAD signature by %s", s->fpr ?
 			    s->fpr : "?");
-			return -1;
+			goto bad;
 		}
 		if (s->summary & GPGME_SIGSUM_KEY_REVOKED) {
 			snprintf(err, errlen, "signed by revoked key %s", s->fpr);
-			return -1;
+			goto bad;
 		}
 		/* An expired key still vouches for what it signed before. */
 		if (gpg_err_code(s->status) != GPG_ERR_NO_ERROR &&
@@ -150,16 +183,22 @@ gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr, char *err,
 		    gpg_err_code(s->status) != GPG_ERR_SIG_EXPIRED) {
 			snprintf(err, errlen, "signature by %s not valid: %s",
 			    s->fpr ? s->fpr : "?", gpgme_strerror(s->status));
-			return -1;
+			goto bad;
 		}
 		if (!match) {
 			snprintf(err, errlen, "signed by %s, not by the pinned "
 			    "signer %s", s->fpr ? s->fpr : "?", pinned);
-			return -1;
+			goto bad;
 		}
 		good++;
 		if (fpr && !*fpr)
 			*fpr = gb_strdup(s->fpr);
 	}
+	if (named)
+		gpgme_key_unref(named);
 	return good ? 0 : -1;
+bad:
+	if (named)
+		gpgme_key_unref(named);
+	return -1;
 }

@@ -92,6 +92,14 @@ check_conf(struct export *x)
 	for (size_t i = 0; i < x->conf.n; i++) {
 		const struct gb_conf_entry *e = &x->conf.e[i];
 		size_t k;
+		/* a typo in what gb-export reads must not pass unnoticed */
+		if ((strcmp(e->section, "site") == 0 && strcmp(e->key, "name")) ||
+		    (strcmp(e->section, "source") == 0 && strcmp(e->key, "uri") &&
+		    strcmp(e->key, "busy_timeout")))
+			gb_errx(GB_EXIT_USAGE, "%s:%d: [%s]: unknown key %s (known: "
+			    "%s)", x->conf.path, e->line, e->section, e->key,
+			    *e->section == 's' && e->section[1] == 'i' ? "name" :
+			    "uri, busy_timeout");
 		if (strncmp(e->section, "table ", 6) != 0)
 			continue;
 		for (k = 0; k < sizeof table_keys / sizeof *table_keys; k++)

@@ -393,7 +393,8 @@ main(int argc, char *argv[])
 		    archive_error_string(k.out));
 	archive_write_free(k.out);
 	archive_entry_free(k.entry);
-	if (gb_gzw_close(k.gz, &total) == -1)
+	if (gb_gzw_close(k.gz, &total) == -1 || gb_write_all(STDOUT_FILENO,
+	    gb_pack_trailer, gb_pack_trailer_len) == -1)
 		gb_err(GB_EXIT_RUN, "cannot write the archive");
 	free(k.buf);
 	free(k.seen);

@@ -390,6 +390,24 @@ skip_space(const char *s)
 }
 
 /*
+ * A CREATE TABLE or INDEX statement made to leave what exists alone: an
+ * incremental's SCHEMA.sql brings tables new since the full, and repeats
+ * the others.
+ */
+static char *
+if_not_exists(const char *text)
+{
+	const char *p = skip_space(text + 6);	/* past CREATE */
+
+	if (starts_with_word(p, "UNIQUE"))
+		p = skip_space(p + 6);
+	p = skip_space(p + 5);			/* past TABLE or INDEX */
+	if (starts_with_word(p, "IF"))
+		return gb_strdup(text);
+	return gb_asprintf("%.*sIF NOT EXISTS %s", (int)(p - text), text, p);
+}
+
+/*
  * Runs SCHEMA.sql's CREATE TABLE statements now and keeps its CREATE
  * INDEX statements for after the load; anything else is refused.
  */
@@ -414,10 +432,13 @@ create_schema(struct restore *r, const char *sql, char *err, size_t errlen)
 		    starts_with_word(text + 7, "UNIQUE"))) {
 			r->indexes = gb_realloc(r->indexes, (r->nindexes + 1) *
 			    sizeof *r->indexes);
-			r->indexes[r->nindexes++] = gb_strdup(text);
+			r->indexes[r->nindexes++] = if_not_exists(text);
 		} else if (starts_with_word(text, "CREATE") &&
 		    starts_with_word(text + 7, "TABLE")) {
-			if (sqlite3_step(st) != SQLITE_DONE) {
+			char *ddl = if_not_exists(text);
+			int rc = sqlite3_exec(r->db, ddl, NULL, NULL, NULL);
+			free(ddl);
+			if (rc != SQLITE_OK) {
 				snprintf(err, errlen, "SCHEMA.sql: %s",
 				    sqlite3_errmsg(r->db));
 				sqlite3_finalize(st);
@@ -534,8 +555,8 @@ restore_one(struct restore *r, struct archive_in *a, const char *dir,
 					snprintf(err, errlen, "cannot write %s: %s",
 					    path, strerror(errno));
 					status = -2;
-				} else if (r->db && !incremental &&
-				    create_schema(r, buf, err, errlen))
+				} else if (r->db && create_schema(r, buf, err,
+				    errlen))
 					status = -1;
 			}
 			free(buf);

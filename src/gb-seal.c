@@ -32,6 +32,8 @@ struct seal {
 	size_t manifest_len;
 	struct gb_sha256 in_hash, out_hash;
 	uint64_t in_bytes, out_bytes;
+	unsigned char tail[64];	/* the input's last bytes: the end mark */
+	size_t tail_len;
 	int out_errno, in_errno;
 };
 
@@ -41,6 +43,26 @@ usage(FILE *fp, int status)
 	fprintf(fp, "usage: gb-seal [-c conf] -r recipient... -u signer "
 	    "[-o spool/name] [file | -]\n");
 	exit(status);
+}
+
+static void
+keep_tail(struct seal *s, const void *buf, size_t n)
+{
+	const unsigned char *b = buf;
+	size_t keep = sizeof s->tail;
+
+	if (n >= keep) {
+		memcpy(s->tail, b + n - keep, keep);
+		s->tail_len = keep;
+		return;
+	}
+	if (s->tail_len + n > keep) {
+		size_t drop = s->tail_len + n - keep;
+		memmove(s->tail, s->tail + drop, s->tail_len - drop);
+		s->tail_len -= drop;
+	}
+	memcpy(s->tail + s->tail_len, b, n);
+	s->tail_len += n;
 }
 
 static ssize_t
@@ -61,6 +83,7 @@ read_cb(void *arg, void *buf, size_t n)
 	}
 	gb_sha256_update(&s->in_hash, buf, (size_t)r);
 	s->in_bytes += (uint64_t)r;
+	keep_tail(s, buf, (size_t)r);
 	return r;
 }
 
@@ -351,6 +374,11 @@ main(int argc, char *argv[])
 		    er->invalid_recipients->fpr : s.signer);
 	gpgme_data_release(in);
 	gpgme_data_release(out);
+	if (s.tail_len < gb_pack_trailer_len || memcmp(s.tail + s.tail_len -
+	    gb_pack_trailer_len, gb_pack_trailer, gb_pack_trailer_len) != 0)
+		gb_errx(GB_EXIT_CHECK, "%s: the packed archive has no end mark: "
+		    "truncated, or gb-pack failed; nothing sealed", s.input ?
+		    s.input : "stdin");
 	gb_sha256_final(&s.in_hash, in_hex);
 	gb_sha256_final(&s.out_hash, out_hex);
 

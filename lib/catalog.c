@@ -1,0 +1,366 @@
+/*
+ * catalog.c - the catalog: which archive is on which medium, where that
+ * medium is, the backup log, checks, and the hash-chained audit trail.
+ * Short transactions and a busy timeout let several jobs share it.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gb.h"
+
+static const char catalog_sql[] =
+#include "catalog-schema.inc"
+    ;
+
+#define BUSY_MS 60000
+
+_Noreturn void
+gb_catalog_fail(struct gb_catalog *c, const char *what)
+{
+	gb_errx(GB_EXIT_RUN, "catalog %s: %s: %s", c->path, what,
+	    sqlite3_errmsg(c->db));
+}
+
+const char *
+gb_catalog_path(const struct gb_conf *conf)
+{
+	const char *p = getenv("GB_CATALOG");
+
+	if (p && *p)
+		return p;
+	p = gb_conf_get(conf, "catalog", "path");
+	return p && *p ? p : NULL;
+}
+
+struct gb_catalog *
+gb_catalog_open(const char *path)
+{
+	struct gb_catalog *c = gb_calloc(1, sizeof *c);
+	sqlite3_stmt *st;
+	int version = 0;
+
+	c->path = gb_strdup(path);
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+		gb_errx(GB_EXIT_RUN, "cannot open the catalog %s: %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+	sqlite3_busy_timeout(c->db, BUSY_MS);
+	/* WAL: readers never wait for a writer; FULL: a commit survives. */
+	gb_catalog_exec(c, "PRAGMA journal_mode=WAL");
+	gb_catalog_exec(c, "PRAGMA synchronous=FULL");
+	gb_catalog_exec(c, "PRAGMA foreign_keys=ON");
+	chmod(path, 0600);
+	gb_catalog_begin(c);
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		gb_catalog_fail(c, "cannot read");
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version == 0)
+		gb_catalog_exec(c, catalog_sql);
+	else if (version != 1)
+		gb_errx(GB_EXIT_RUN, "catalog %s: version %d is not known to "
+		    "gymbackup " GB_VERSION, path, version);
+	gb_catalog_commit(c);
+	return c;
+}
+
+void
+gb_catalog_close(struct gb_catalog *c)
+{
+	if (!c)
+		return;
+	if (sqlite3_close(c->db) != SQLITE_OK)
+		gb_catalog_fail(c, "cannot close");
+	free(c->path);
+	free(c);
+}
+
+void
+gb_catalog_exec(struct gb_catalog *c, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		char *m = gb_strdup(msg ? msg : "?");
+		sqlite3_free(msg);
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, m);
+	}
+}
+
+/* IMMEDIATE: take the write lock now, so two writers queue, not fail. */
+void
+gb_catalog_begin(struct gb_catalog *c)
+{
+	gb_catalog_exec(c, "BEGIN IMMEDIATE");
+}
+
+void
+gb_catalog_commit(struct gb_catalog *c)
+{
+	gb_catalog_exec(c, "COMMIT");
+}
+
+sqlite3_stmt *
+gb_catalog_prepare(struct gb_catalog *c, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		gb_catalog_fail(c, sql);
+	return st;
+}
+
+/* Runs a statement with text parameters (NULL binds NULL); no rows. */
+void
+gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(c, sql);
+	va_list ap;
+
+	va_start(ap, n);
+	for (int i = 1; i <= n; i++) {
+		const char *v = va_arg(ap, const char *);
+		if (v)
+			sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	}
+	va_end(ap);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		gb_catalog_fail(c, sql);
+	sqlite3_finalize(st);
+}
+
+void
+gb_now(char buf[21])
+{
+	gb_fmt_time(buf, time(NULL));
+}
+
+const char *
+gb_actor(void)
+{
+	static char name[64];
+	const char *s = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (s && *s)
+		return s;
+	if ((pw = getpwuid(getuid())))
+		snprintf(name, sizeof name, "%s", pw->pw_name);
+	else
+		snprintf(name, sizeof name, "uid %u", (unsigned)getuid());
+	return name;
+}
+
+static void
+audit_hash(const char *prev, long long seq, const char *at, const char *actor,
+    const char *action, const char *object, const char *detail, char hex[65])
+{
+	struct gb_sha256 h;
+	char num[32];
+	const char *parts[] = { prev, num, at, actor, action, object, detail };
+
+	snprintf(num, sizeof num, "%lld", seq);
+	gb_sha256_init(&h);
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+		/* each part with its length: no two entries hash alike */
+		char len[24];
+		int n = snprintf(len, sizeof len, "%zu:", strlen(parts[i]));
+		gb_sha256_update(&h, len, (size_t)n);
+		gb_sha256_update(&h, parts[i], strlen(parts[i]));
+	}
+	gb_sha256_final(&h, hex);
+}
+
+void
+gb_catalog_audit(struct gb_catalog *c, const char *action, const char *object,
+    const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	char prev[65] = "0", hash[65], at[21], seqs[32];
+	long long seq = 1;
+	char *detail;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&detail, fmt, ap) < 0)
+		gb_errx(GB_EXIT_RUN, "out of memory");
+	va_end(ap);
+	st = gb_catalog_prepare(c, "SELECT seq, hash FROM audit ORDER BY seq "
+	    "DESC LIMIT 1");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0) + 1;
+		snprintf(prev, sizeof prev, "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	gb_now(at);
+	audit_hash(prev, seq, at, gb_actor(), action, object, detail, hash);
+	snprintf(seqs, sizeof seqs, "%lld", seq);
+	gb_catalog_run(c, "INSERT INTO audit(seq, at, actor, action, object, "
+	    "detail, prev, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", 8,
+	    seqs, at, gb_actor(), action, object, detail, prev, hash);
+	free(detail);
+}
+
+int
+gb_catalog_audit_verify(struct gb_catalog *c, char *head, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT seq, at, actor, "
+	    "action, object, detail, prev, hash FROM audit ORDER BY seq");
+	char prev[65] = "0", hex[65];
+	long long expect = 1;
+	int r = 0;
+
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long seq = sqlite3_column_int64(st, 0);
+		const char *f[7];
+		for (int i = 0; i < 7; i++)
+			f[i] = (const char *)sqlite3_column_text(st, i + 1);
+		if (seq != expect) {
+			snprintf(err, errlen, "entry %lld is missing", expect);
+			r = -1;
+			break;
+		}
+		for (int i = 0; i < 7; i++)
+			if (!f[i]) {
+				snprintf(err, errlen, "entry %lld has a NULL field",
+				    seq);
+				r = -1;
+				goto out;
+			}
+		if (strcmp(f[5], prev) != 0) {
+			snprintf(err, errlen, "entry %lld does not follow entry "
+			    "%lld (removed or replaced)", seq, seq - 1);
+			r = -1;
+			break;
+		}
+		audit_hash(prev, seq, f[0], f[1], f[2], f[3], f[4], hex);
+		if (strcmp(hex, f[6]) != 0) {
+			snprintf(err, errlen, "entry %lld was edited (its hash "
+			    "does not match its content)", seq);
+			r = -1;
+			break;
+		}
+		snprintf(prev, sizeof prev, "%s", f[6]);
+		expect++;
+	}
+out:
+	sqlite3_finalize(st);
+	if (head)
+		snprintf(head, 65, "%s", prev);
+	return r;
+}
+
+/* Text of column i, or "" for NULL: for printing. */
+const char *
+gb_col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+int
+gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
+    const char *seal_text, const char *job)
+{
+	const struct gb_manifest *m = &s->manifest;
+	sqlite3_stmt *st;
+	char *chain = NULL, now[21], size[24], psize[24], rows[24];
+	uint64_t total = 0;
+	int exists;
+
+	st = gb_catalog_prepare(c, "SELECT 1 FROM archives WHERE name = ?1");
+	sqlite3_bind_text(st, 1, s->archive, -1, SQLITE_STATIC);
+	exists = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (exists)
+		return 0;
+	if (m->base) {
+		st = gb_catalog_prepare(c, "SELECT chain FROM archives WHERE "
+		    "export_id = ?1");
+		sqlite3_bind_text(st, 1, m->base, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			chain = gb_strdup(gb_col(st, 0));
+		sqlite3_finalize(st);
+	}
+	if (!chain)	/* a full, or an incremental whose base is unknown */
+		chain = gb_strdup(m->base ? m->base : m->id);
+	for (size_t i = 0; i < m->ntables; i++)
+		total += m->tables[i].rows;
+	gb_now(now);
+	snprintf(size, sizeof size, "%llu", (unsigned long long)s->size);
+	snprintf(psize, sizeof psize, "%llu", (unsigned long long)s->packed_size);
+	snprintf(rows, sizeof rows, "%llu", (unsigned long long)total);
+	gb_catalog_run(c, "INSERT INTO archives(name, job, level, export_id, "
+	    "base_id, chain, site, source, snapshot, size, sha256, packed_size, "
+	    "packed_sha256, rows, seal, recorded_at) VALUES(?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", 16,
+	    s->archive, job ? job : m->job, m->level, m->id, m->base, chain,
+	    m->site, m->source_name ? m->source_name : "", m->snapshot, size,
+	    s->sha256, psize, s->packed_sha256, rows, seal_text, now);
+	for (size_t i = 0; i < m->ntables; i++) {
+		const struct gb_mtable *t = &m->tables[i];
+		char r[24], b[24], *money = gb_strdup("");
+		for (size_t k = 0; k < t->nmoney; k++) {
+			char *n = gb_asprintf("%s%s%s=%lld", money, k ? " " : "",
+			    t->money[k].column, (long long)t->money[k].sum);
+			free(money);
+			money = n;
+		}
+		snprintf(r, sizeof r, "%llu", (unsigned long long)t->rows);
+		snprintf(b, sizeof b, "%llu", (unsigned long long)t->bytes);
+		gb_catalog_run(c, "INSERT INTO archive_tables(archive, tbl, rows, "
+		    "bytes, sha256, money) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6,
+		    s->archive, t->name, r, b, t->sha256, money);
+		free(money);
+	}
+	gb_catalog_audit(c, "archive", s->archive, "job %s, %s, export %s, "
+	    "sha256 %s", job ? job : m->job, m->level, m->id, s->sha256);
+	free(chain);
+	return 1;
+}
+
+void
+gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
+    const char *id, const char *kind, const char *pool, long long capacity,
+    const char *device)
+{
+	sqlite3_stmt *st;
+	char now[21], cap[24], *section;
+	int exists;
+
+	if (strcmp(kind, "dir") && strcmp(kind, "tape"))
+		gb_errx(GB_EXIT_USAGE, "medium kind must be dir or tape, not %s",
+		    kind);
+	if (!*id || strlen(id) > 64 || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(id))
+		gb_errx(GB_EXIT_USAGE, "%s: a medium id is 1 to 64 letters, digits, "
+		    "'-', '_' or '.'", id);
+	st = gb_catalog_prepare(c, "SELECT 1 FROM media WHERE id = ?1");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	exists = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (exists)
+		gb_errx(GB_EXIT_USAGE, "medium %s is already in the catalog", id);
+	section = gb_asprintf("pool %s", pool);
+	if (!gb_conf_has_section(conf, section))
+		gb_warnx("warning: pool %s is not described in the config; it "
+		    "gets the default rules (30 days' retention, stays onsite)",
+		    pool);
+	free(section);
+	gb_now(now);
+	snprintf(cap, sizeof cap, "%lld", capacity);
+	gb_catalog_run(c, "INSERT INTO media(id, kind, pool, capacity, "
+	    "labelled_at, device) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, id, kind,
+	    pool, capacity > 0 ? cap : NULL, now, device);
+	gb_catalog_audit(c, "label", id, "%s medium in pool %s%s%s", kind, pool,
+	    device ? " at " : "", device ? device : "");
+}

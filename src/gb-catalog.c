@@ -1,0 +1,1066 @@
+/*
+ * gb-catalog - the catalog: media and where they are, archives and their
+ * copies, rotation, retention, the backup log, health checks, growth
+ * reports and the audit trail.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gb.h"
+
+struct cat {
+	struct gb_conf conf;
+	struct gb_catalog *c;
+	char now[21];		/* --date, or the present */
+	int csv, dry_run, verify;
+	const char *to, *by, *why, *kind, *pool, *capacity, *job, *at, *detail;
+	const char *archive, *rows, *bytes, *error, *medium, *status;
+	int limit;
+	struct gb_out out;	/* stdout, for --csv */
+};
+
+static _Noreturn void
+usage(FILE *fp, int status)
+{
+	fprintf(fp,
+	    "usage: gb-catalog [-c conf] media [list | show ID | add ID --kind K "
+	    "--pool P [--capacity BYTES] | retire ID]\n"
+	    "       gb-catalog [-c conf] archives [--job JOB]\n"
+	    "       gb-catalog [-c conf] copies [ARCHIVE]\n"
+	    "       gb-catalog [-c conf] move MEDIUM --to onsite|transit|offsite "
+	    "[--by NAME] [--why TEXT]\n"
+	    "       gb-catalog [-c conf] due [--date D]\n"
+	    "       gb-catalog [-c conf] chain [--at TIME] [--job JOB]\n"
+	    "       gb-catalog [-c conf] expire [--dry-run] [--date D]\n"
+	    "       gb-catalog [-c conf] log [--job JOB] [-n N]\n"
+	    "       gb-catalog [-c conf] log start JOB | log end ID ok|failed "
+	    "[--archive A] [--rows N] [--bytes N] [--error TEXT]\n"
+	    "       gb-catalog [-c conf] tested|verified ARCHIVE ok|failed "
+	    "[--medium M] [--detail TEXT]\n"
+	    "       gb-catalog [-c conf] check [--date D]\n"
+	    "       gb-catalog [-c conf] report [--csv]\n"
+	    "       gb-catalog [-c conf] audit [--verify]\n");
+	exit(status);
+}
+
+/* "2026-11-24" or a full UTC timestamp, as the catalog writes times. */
+static void
+parse_date(const char *s, char out[21])
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof tm);
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) && !*end)
+		;
+	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d %H:%M:%S",
+	    &tm)) && !*end)
+		;
+	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d", &tm)) &&
+	    !*end) {
+		tm.tm_hour = 23;	/* a day means all of that day */
+		tm.tm_min = 59;
+		tm.tm_sec = 59;
+	} else
+		gb_errx(GB_EXIT_USAGE, "%s: not a date (YYYY-MM-DD or "
+		    "YYYY-MM-DDTHH:MM:SSZ)", s);
+	gb_fmt_time(out, timegm(&tm));
+}
+
+static long
+conf_num(struct cat *x, const char *section, const char *key, long def)
+{
+	const char *v = gb_conf_get(&x->conf, section, key);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtol(v, &end, 10);
+	if (*end || n < 0)
+		gb_errx(GB_EXIT_USAGE, "%s: [%s] %s must be a number, not %s",
+		    x->conf.path, section, key, v);
+	return n;
+}
+
+static int
+conf_yes(struct cat *x, const char *section, const char *key)
+{
+	const char *v = gb_conf_get(&x->conf, section, key);
+
+	return v && (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0);
+}
+
+static sqlite3_stmt *
+q(struct cat *x, const char *sql)
+{
+	return gb_catalog_prepare(x->c, sql);
+}
+
+static void
+bind(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static int
+medium_exists(struct cat *x, const char *id, char *loc, size_t loclen)
+{
+	sqlite3_stmt *st = q(x, "SELECT location FROM media WHERE id = ?1");
+	int found;
+
+	bind(st, 1, id);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	if (found && loc)
+		snprintf(loc, loclen, "%s", gb_col(st, 0));
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* media ------------------------------------------------------------- */
+
+static int
+cmd_media(struct cat *x, int argc, char **argv)
+{
+	const char *sub = argc > 0 ? argv[0] : "list";
+	sqlite3_stmt *st;
+
+	if (strcmp(sub, "list") == 0) {
+		st = q(x, "SELECT m.id, m.kind, m.pool, m.state, m.location, "
+		    "m.bytes_used, coalesce(m.capacity, ''), coalesce(m.due_back, "
+		    "''), (SELECT count(*) FROM copies c WHERE c.medium = m.id AND "
+		    "c.status = 'good') FROM media m ORDER BY m.pool, m.id");
+		printf("%-16s %-5s %-10s %-8s %-8s %14s %14s %5s %s\n", "MEDIUM",
+		    "KIND", "POOL", "STATE", "WHERE", "USED", "CAPACITY",
+		    "COPIES", "DUE BACK");
+		while (sqlite3_step(st) == SQLITE_ROW)
+			printf("%-16s %-5s %-10s %-8s %-8s %14s %14s %5s %s\n",
+			    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2),
+			    gb_col(st, 3), gb_col(st, 4), gb_col(st, 5),
+			    gb_col(st, 6), gb_col(st, 8), gb_col(st, 7));
+		sqlite3_finalize(st);
+		return GB_EXIT_OK;
+	}
+	if (argc < 2)
+		usage(stderr, GB_EXIT_USAGE);
+	if (strcmp(sub, "show") == 0) {
+		char loc[16];
+		if (!medium_exists(x, argv[1], loc, sizeof loc))
+			gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog",
+			    argv[1]);
+		st = q(x, "SELECT id, kind, pool, state, location, capacity, "
+		    "bytes_used, labelled_at, last_written, due_back, next_file, "
+		    "device FROM media WHERE id = ?1");
+		bind(st, 1, argv[1]);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			static const char *names[] = { "medium", "kind", "pool",
+			    "state", "location", "capacity", "used", "labelled",
+			    "last written", "due back", "next tape file", "device" };
+			for (int i = 0; i < 12; i++)
+				printf("%-15s %s\n", names[i], gb_col(st, i));
+		}
+		sqlite3_finalize(st);
+		printf("\ncopies:\n");
+		st = q(x, "SELECT archive, position, status, coalesce(written_at, "
+		    "started_at), coalesce(verified_at, 'never') FROM copies "
+		    "WHERE medium = ?1 ORDER BY id");
+		bind(st, 1, argv[1]);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			printf("  %-40s %-8s %-8s %s verified %s\n", gb_col(st, 0),
+			    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3),
+			    gb_col(st, 4));
+		sqlite3_finalize(st);
+		printf("\nmovements:\n");
+		st = q(x, "SELECT at, from_loc, to_loc, by, coalesce(why, '') "
+		    "FROM movements WHERE medium = ?1 ORDER BY id");
+		bind(st, 1, argv[1]);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			printf("  %s %s -> %s by %s %s\n", gb_col(st, 0),
+			    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3),
+			    gb_col(st, 4));
+		sqlite3_finalize(st);
+		return GB_EXIT_OK;
+	}
+	if (strcmp(sub, "add") == 0) {
+		if (!x->kind || !x->pool)
+			gb_errx(GB_EXIT_USAGE, "media add needs --kind dir|tape "
+			    "and --pool POOL");
+		gb_catalog_begin(x->c);
+		gb_catalog_add_medium(x->c, &x->conf, argv[1], x->kind, x->pool,
+		    x->capacity ? strtoll(x->capacity, NULL, 10) : 0, NULL);
+		gb_catalog_commit(x->c);
+		return GB_EXIT_OK;
+	}
+	if (strcmp(sub, "retire") == 0) {
+		if (!medium_exists(x, argv[1], NULL, 0))
+			gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog",
+			    argv[1]);
+		gb_catalog_begin(x->c);
+		gb_catalog_run(x->c, "UPDATE media SET state = 'retired' WHERE "
+		    "id = ?1", 1, argv[1]);
+		gb_catalog_audit(x->c, "retire", argv[1], "retired by %s%s%s",
+		    gb_actor(), x->why ? ": " : "", x->why ? x->why : "");
+		gb_catalog_commit(x->c);
+		return GB_EXIT_OK;
+	}
+	usage(stderr, GB_EXIT_USAGE);
+}
+
+/* archives and copies ------------------------------------------------ */
+
+static int
+cmd_archives(struct cat *x)
+{
+	sqlite3_stmt *st = q(x, "SELECT a.name, a.job, a.level, a.snapshot, "
+	    "a.size, a.rows, (SELECT count(*) FROM copies c WHERE c.archive = "
+	    "a.name AND c.status = 'good'), coalesce(a.expired_at, '') FROM "
+	    "archives a WHERE ?1 IS NULL OR a.job = ?1 ORDER BY a.snapshot");
+
+	bind(st, 1, x->job);
+	printf("%-44s %-16s %-11s %-20s %12s %10s %6s %s\n", "ARCHIVE", "JOB",
+	    "LEVEL", "SNAPSHOT", "BYTES", "ROWS", "COPIES", "EXPIRED");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		printf("%-44s %-16s %-11s %-20s %12s %10s %6s %s\n", gb_col(st, 0),
+		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
+		    gb_col(st, 5), gb_col(st, 6), gb_col(st, 7));
+	sqlite3_finalize(st);
+	return GB_EXIT_OK;
+}
+
+static int
+cmd_copies(struct cat *x, const char *archive)
+{
+	sqlite3_stmt *st = q(x, "SELECT c.archive, c.medium, m.location, "
+	    "c.position, c.status, coalesce(c.written_at, c.started_at), "
+	    "coalesce(c.verified_at, 'never'), coalesce(c.error, '') FROM "
+	    "copies c JOIN media m ON m.id = c.medium WHERE ?1 IS NULL OR "
+	    "c.archive = ?1 ORDER BY c.id");
+
+	bind(st, 1, archive);
+	printf("%-44s %-14s %-8s %-8s %-8s %-20s %-20s %s\n", "ARCHIVE", "MEDIUM",
+	    "WHERE", "POSITION", "STATUS", "WRITTEN", "VERIFIED", "ERROR");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		printf("%-44s %-14s %-8s %-8s %-8s %-20s %-20s %s\n", gb_col(st, 0),
+		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
+		    gb_col(st, 5), gb_col(st, 6), gb_col(st, 7));
+	sqlite3_finalize(st);
+	return GB_EXIT_OK;
+}
+
+/* move and due ------------------------------------------------------- */
+
+static int
+cmd_move(struct cat *x, const char *medium)
+{
+	char from[16], *pool = NULL, *section, due[21] = "";
+	sqlite3_stmt *st;
+	long days;
+
+	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
+	    strcmp(x->to, "offsite")))
+		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
+		    "offsite");
+	gb_catalog_begin(x->c);
+	if (!medium_exists(x, medium, from, sizeof from))
+		gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog", medium);
+	if (strcmp(from, x->to) == 0)
+		gb_errx(GB_EXIT_USAGE, "medium %s is already %s", medium, x->to);
+	st = q(x, "SELECT pool FROM media WHERE id = ?1");
+	bind(st, 1, medium);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pool = gb_strdup(gb_col(st, 0));
+	sqlite3_finalize(st);
+	section = gb_asprintf("pool %s", pool ? pool : "");
+	if (strcmp(x->to, "offsite") == 0 &&
+	    (days = conf_num(x, section, "offsite_days", 0)) > 0) {
+		struct tm tm;
+		memset(&tm, 0, sizeof tm);
+		strptime(x->now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		gb_fmt_time(due, timegm(&tm) + days * 86400);
+	}
+	gb_catalog_run(x->c, "INSERT INTO movements(medium, at, from_loc, "
+	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, medium,
+	    x->now, from, x->to, x->by ? x->by : gb_actor(), x->why);
+	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = ?3 "
+	    "WHERE id = ?1", 3, medium, x->to, *due ? due : NULL);
+	gb_catalog_audit(x->c, "move", medium, "%s -> %s by %s%s%s", from,
+	    x->to, x->by ? x->by : gb_actor(), x->why ? ": " : "",
+	    x->why ? x->why : "");
+	gb_catalog_commit(x->c);
+	printf("%s: %s -> %s%s%s\n", medium, from, x->to, *due ?
+	    ", due back " : "", due);
+	free(section);
+	free(pool);
+	return GB_EXIT_OK;
+}
+
+/* Did the medium come back onsite after time t? */
+static int
+last_move_after(struct cat *x, const char *id, const char *t)
+{
+	sqlite3_stmt *st = q(x, "SELECT 1 FROM movements WHERE medium = ?1 AND "
+	    "to_loc = 'onsite' AND at > ?2");
+	int r;
+
+	bind(st, 1, id);
+	bind(st, 2, t);
+	r = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * What must go out today: written media of pools that rotate offsite and
+ * are still here.  What must come back: offsite media due by today.
+ */
+static int
+cmd_due(struct cat *x)
+{
+	sqlite3_stmt *st = q(x, "SELECT id, pool, location, coalesce("
+	    "last_written, ''), coalesce(due_back, '') FROM media WHERE state "
+	    "<> 'retired' ORDER BY pool, id");
+	int out = 0, back = 0;
+
+	printf("send offsite:\n");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *section = gb_asprintf("pool %s", gb_col(st, 1));
+		const char *loc = gb_col(st, 2), *written = gb_col(st, 3);
+		if (conf_yes(x, section, "offsite") && strcmp(loc, "onsite") == 0 &&
+		    *written && !last_move_after(x, gb_col(st, 0), written)) {
+			printf("  %-16s pool %-10s written %s\n", gb_col(st, 0),
+			    gb_col(st, 1), written);
+			out++;
+		}
+		free(section);
+	}
+	if (!out)
+		printf("  (none)\n");
+	sqlite3_reset(st);
+	printf("recall (due back by %.10s):\n", x->now);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *due = gb_col(st, 4);
+		if (strcmp(gb_col(st, 2), "offsite") == 0 && *due &&
+		    strcmp(due, x->now) <= 0) {
+			printf("  %-16s pool %-10s due %s\n", gb_col(st, 0),
+			    gb_col(st, 1), due);
+			back++;
+		}
+	}
+	if (!back)
+		printf("  (none)\n");
+	sqlite3_finalize(st);
+	return GB_EXIT_OK;
+}
+
+/* chain ---------------------------------------------------------------- */
+
+static void
+print_copies(struct cat *x, const char *archive)
+{
+	sqlite3_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
+	    "m.kind FROM copies c JOIN media m ON m.id = c.medium WHERE "
+	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
+	int n = 0;
+
+	bind(st, 1, archive);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		printf("      on %s (%s, %s %s)\n", gb_col(st, 0), gb_col(st, 1),
+		    strcmp(gb_col(st, 3), "tape") == 0 ? "tape file" : "file",
+		    gb_col(st, 2));
+		n++;
+	}
+	if (!n)
+		printf("      NO GOOD COPY on any medium\n");
+	sqlite3_finalize(st);
+}
+
+/*
+ * For each job that makes fulls: the newest full at or before --at, and
+ * the incrementals resting on it up to then, in order.
+ */
+static int
+cmd_chain(struct cat *x)
+{
+	sqlite3_stmt *fulls = q(x, "SELECT a.job, a.name, a.chain, a.snapshot "
+	    "FROM archives a WHERE a.level = 'full' AND a.expired_at IS NULL "
+	    "AND a.snapshot <= ?1 AND (?2 IS NULL OR a.job = ?2) AND "
+	    "a.snapshot = (SELECT max(b.snapshot) FROM archives b WHERE "
+	    "b.job = a.job AND b.level = 'full' AND b.expired_at IS NULL AND "
+	    "b.snapshot <= ?1) ORDER BY a.job");
+	sqlite3_stmt *incr = q(x, "SELECT name, snapshot, job FROM archives "
+	    "WHERE chain = ?1 AND level = 'incremental' AND snapshot <= ?2 AND "
+	    "expired_at IS NULL ORDER BY snapshot");
+	int n = 0;
+
+	bind(fulls, 1, x->now);
+	bind(fulls, 2, x->job);
+	printf("to restore the state at %s:\n", x->now);
+	while (sqlite3_step(fulls) == SQLITE_ROW) {
+		printf("job %s:\n  full         %s  %s\n", gb_col(fulls, 0),
+		    gb_col(fulls, 3), gb_col(fulls, 1));
+		print_copies(x, gb_col(fulls, 1));
+		sqlite3_reset(incr);
+		bind(incr, 1, gb_col(fulls, 2));
+		bind(incr, 2, x->now);
+		while (sqlite3_step(incr) == SQLITE_ROW) {
+			printf("  incremental  %s  %s (job %s)\n", gb_col(incr, 1),
+			    gb_col(incr, 0), gb_col(incr, 2));
+			print_copies(x, gb_col(incr, 0));
+		}
+		n++;
+	}
+	sqlite3_finalize(fulls);
+	sqlite3_finalize(incr);
+	if (!n) {
+		printf("  no full archive at or before that time\n");
+		return GB_EXIT_CHECK;
+	}
+	return GB_EXIT_OK;
+}
+
+/* expire --------------------------------------------------------------- */
+
+static long
+retention_days(struct cat *x, const char *job)
+{
+	char *jsec = gb_asprintf("job %s", job), *psec;
+	const char *pool = gb_conf_get(&x->conf, jsec, "pool");
+	long d;
+
+	psec = gb_asprintf("pool %s", pool ? pool : "");
+	d = conf_num(x, jsec, "retention_days",
+	    conf_num(x, psec, "retention_days", 30));
+	free(jsec);
+	free(psec);
+	return d;
+}
+
+/*
+ * Retention: an archive past its job's retention_days goes, unless its
+ * chain still has a live member, or its chain is the newest one of its
+ * full job that has a good copy (never expire the last way back).
+ */
+static int
+cmd_expire(struct cat *x)
+{
+	struct tm tm;
+	time_t now;
+	sqlite3_stmt *st;
+	char **names = NULL, **chains = NULL;
+	size_t n = 0, expired = 0;
+
+	memset(&tm, 0, sizeof tm);
+	strptime(x->now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	now = timegm(&tm);
+	if (!x->dry_run)
+		gb_catalog_begin(x->c);
+	st = q(x, "SELECT name, job, snapshot, chain FROM archives WHERE "
+	    "expired_at IS NULL ORDER BY snapshot");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char cutoff[21];
+		gb_fmt_time(cutoff, now - retention_days(x, gb_col(st, 1)) * 86400);
+		if (strcmp(gb_col(st, 2), cutoff) < 0) {
+			names = gb_realloc(names, (n + 1) * sizeof *names);
+			chains = gb_realloc(chains, (n + 1) * sizeof *chains);
+			names[n] = gb_strdup(gb_col(st, 0));
+			chains[n++] = gb_strdup(gb_col(st, 3));
+		}
+	}
+	sqlite3_finalize(st);
+	/* a chain stays whole while any member is live or it is the newest */
+	st = q(x, "SELECT (SELECT count(*) FROM archives a WHERE a.chain = ?1 "
+	    "AND a.expired_at IS NULL AND a.snapshot >= ?2) + (SELECT count(*) "
+	    "FROM archives f WHERE f.export_id = ?1 AND f.snapshot = (SELECT "
+	    "max(g.snapshot) FROM archives g WHERE g.job = f.job AND g.level = "
+	    "'full' AND g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c "
+	    "WHERE c.archive = g.name AND c.status = 'good')))");
+	for (size_t i = 0; i < n; i++) {
+		char cutoff[21];
+		sqlite3_stmt *job = q(x, "SELECT job FROM archives WHERE "
+		    "export_id = ?1");
+		long keep = 30;
+		bind(job, 1, chains[i]);
+		if (sqlite3_step(job) == SQLITE_ROW)
+			keep = retention_days(x, gb_col(job, 0));
+		sqlite3_finalize(job);
+		gb_fmt_time(cutoff, now - keep * 86400);
+		sqlite3_reset(st);
+		bind(st, 1, chains[i]);
+		bind(st, 2, cutoff);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0)) {
+			printf("keep   %s (its chain is still needed)\n", names[i]);
+			continue;
+		}
+		printf("%s %s\n", x->dry_run ? "would expire" : "expire", names[i]);
+		if (!x->dry_run) {
+			gb_catalog_run(x->c, "UPDATE archives SET expired_at = ?2 "
+			    "WHERE name = ?1", 2, names[i], x->now);
+			gb_catalog_run(x->c, "UPDATE copies SET status = 'expired' "
+			    "WHERE archive = ?1 AND status = 'good'", 1, names[i]);
+			gb_catalog_audit(x->c, "expire", names[i], "retention");
+		}
+		expired++;
+	}
+	sqlite3_finalize(st);
+	/* media holding nothing live can be written again */
+	st = q(x, "SELECT id FROM media WHERE state = 'full' AND NOT EXISTS "
+	    "(SELECT 1 FROM copies c WHERE c.medium = media.id AND c.status = "
+	    "'good')");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		printf("%s %s: nothing live left, reusable\n", x->dry_run ?
+		    "would free" : "free", gb_col(st, 0));
+		if (!x->dry_run) {
+			gb_catalog_run(x->c, "UPDATE media SET state = 'usable' "
+			    "WHERE id = ?1", 1, gb_col(st, 0));
+			gb_catalog_audit(x->c, "reuse", gb_col(st, 0),
+			    "no live copies");
+		}
+	}
+	sqlite3_finalize(st);
+	if (!x->dry_run)
+		gb_catalog_commit(x->c);
+	printf("%zu archive%s %sexpired\n", expired, expired == 1 ? "" : "s",
+	    x->dry_run ? "would be " : "");
+	for (size_t i = 0; i < n; i++) {
+		free(names[i]);
+		free(chains[i]);
+	}
+	free(names);
+	free(chains);
+	return GB_EXIT_OK;
+}
+
+/* log, tested, verified ------------------------------------------------ */
+
+/* CSV output goes through the export's writer: the same dialect. */
+static void
+csv_line(struct cat *x, const char *text)
+{
+	gb_out_write(&x->out, text, strlen(text));
+	gb_out_putc(&x->out, '\n');
+}
+
+static void
+csv_row(struct cat *x, sqlite3_stmt *st, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			gb_out_putc(&x->out, ',');
+		if (sqlite3_column_type(st, i) != SQLITE_NULL)
+			gb_csv_text(&x->out, gb_col(st, i), strlen(gb_col(st, i)));
+	}
+	gb_out_putc(&x->out, '\n');
+}
+
+static int
+cmd_log(struct cat *x, int argc, char **argv)
+{
+	sqlite3_stmt *st;
+
+	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
+		gb_catalog_begin(x->c);
+		gb_catalog_run(x->c, "INSERT INTO runs(job, started, status) "
+		    "VALUES(?1, ?2, 'running')", 2, argv[1], x->now);
+		printf("%lld\n", (long long)sqlite3_last_insert_rowid(x->c->db));
+		gb_catalog_commit(x->c);
+		return GB_EXIT_OK;
+	}
+	if (argc >= 3 && strcmp(argv[0], "end") == 0) {
+		if (strcmp(argv[2], "ok") && strcmp(argv[2], "failed"))
+			gb_errx(GB_EXIT_USAGE, "log end ID ok|failed");
+		gb_catalog_begin(x->c);
+		st = q(x, "UPDATE runs SET ended = ?2, status = ?3, archive = ?4, "
+		    "rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND status = "
+		    "'running'");
+		bind(st, 1, argv[1]);
+		bind(st, 2, x->now);
+		bind(st, 3, argv[2]);
+		bind(st, 4, x->archive);
+		bind(st, 5, x->rows);
+		bind(st, 6, x->bytes);
+		bind(st, 7, x->error);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			gb_catalog_fail(x->c, "cannot log");
+		sqlite3_finalize(st);
+		if (sqlite3_changes(x->c->db) != 1)
+			gb_errx(GB_EXIT_USAGE, "no running job run %s", argv[1]);
+		gb_catalog_commit(x->c);
+		return GB_EXIT_OK;
+	}
+	if (argc)
+		usage(stderr, GB_EXIT_USAGE);
+	st = q(x, "SELECT id, job, started, coalesce(ended, ''), status, "
+	    "coalesce(rows, ''), coalesce(bytes, ''), coalesce(archive, ''), "
+	    "coalesce(error, '') FROM (SELECT * FROM runs WHERE ?1 IS NULL OR "
+	    "job = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id");
+	bind(st, 1, x->job);
+	sqlite3_bind_int(st, 2, x->limit > 0 ? x->limit : 50);
+	if (x->csv)
+		csv_line(x, "id,job,started,ended,status,rows,bytes,archive,error");
+	else
+		printf("%5s %-16s %-20s %-20s %-7s %10s %12s %s\n", "RUN", "JOB",
+		    "STARTED", "ENDED", "STATUS", "ROWS", "BYTES",
+		    "ARCHIVE / ERROR");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (x->csv) {
+			csv_row(x, st, 9);
+			continue;
+		}
+		printf("%5s %-16s %-20s %-20s %-7s %10s %12s %s\n", gb_col(st, 0),
+		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
+		    gb_col(st, 5), gb_col(st, 6), *gb_col(st, 8) ?
+		    gb_col(st, 8) : gb_col(st, 7));
+	}
+	sqlite3_finalize(st);
+	return GB_EXIT_OK;
+}
+
+/* A restore test (tested) or a verification (verified) of an archive. */
+static int
+cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
+{
+	sqlite3_stmt *st;
+	int ok;
+
+	if (argc != 2 || (strcmp(argv[1], "ok") && strcmp(argv[1], "failed")))
+		usage(stderr, GB_EXIT_USAGE);
+	ok = strcmp(argv[1], "ok") == 0;
+	gb_catalog_begin(x->c);
+	st = q(x, "SELECT 1 FROM archives WHERE name = ?1");
+	bind(st, 1, argv[0]);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", argv[0]);
+	sqlite3_finalize(st);
+	gb_catalog_run(x->c, "INSERT INTO checks(kind, archive, medium, at, ok, "
+	    "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, kind, argv[0],
+	    x->medium, x->now, ok ? "1" : "0", x->detail);
+	if (ok && x->medium && strcmp(kind, "restore-test") != 0)
+		gb_catalog_run(x->c, "UPDATE copies SET verified_at = ?3 WHERE "
+		    "archive = ?1 AND medium = ?2 AND status = 'good'", 3,
+		    argv[0], x->medium, x->now);
+	gb_catalog_audit(x->c, kind, argv[0], "%s%s%s%s%s", ok ? "ok" : "FAILED",
+	    x->medium ? " on " : "", x->medium ? x->medium : "",
+	    x->detail ? ": " : "", x->detail ? x->detail : "");
+	gb_catalog_commit(x->c);
+	return GB_EXIT_OK;
+}
+
+/* check ---------------------------------------------------------------- */
+
+/* Hours a job may go without a good backup: from its cron schedule. */
+static long
+job_period_hours(struct cat *x, const char *job)
+{
+	char *sec = gb_asprintf("job %s", job), *f[5] = { 0 }, *copy, *save;
+	const char *sched = gb_conf_get(&x->conf, sec, "schedule");
+	long h = conf_num(x, sec, "alert_after", 0);
+	int n = 0;
+
+	if (!h) {
+		h = 26;		/* daily, and two hours' grace */
+		copy = gb_strdup(sched ? sched : "");
+		for (char *t = strtok_r(copy, " \t", &save); t && n < 5;
+		    t = strtok_r(NULL, " \t", &save))
+			f[n++] = t;
+		if (n == 5 && strcmp(f[2], "*") != 0)
+			h = 31 * 24 + 2;	/* monthly */
+		else if (n == 5 && strcmp(f[4], "*") != 0 && !strpbrk(f[4], ",-/"))
+			h = 7 * 24 + 2;		/* weekly */
+		free(copy);
+	}
+	free(sec);
+	return h;
+}
+
+static time_t
+parse_time(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	if (!strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+static int
+problem(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	return 1;
+}
+
+/* A key expiring soon, or unusable: one problem line. */
+static int
+check_key(struct cat *x, gpgme_ctx_t c, const char *name, int usage,
+    time_t now, long days)
+{
+	char why[512];
+	gpgme_key_t k = gb_pgp_key(c, name, usage, why, sizeof why);
+	int bad = 0;
+
+	if (!k)
+		return problem("key: %s", why);
+	for (gpgme_subkey_t s = k->subkeys; s; s = s->next) {
+		if (s->revoked || s->expired || s->disabled || s->invalid ||
+		    !(usage == 'e' ? s->can_encrypt : s->can_sign))
+			continue;
+		if (s->expires && s->expires < now + days * 86400) {
+			char when[21];
+			gb_fmt_time(when, s->expires);
+			bad = problem("key: %s %s (%s) expires %s, within %ld days; "
+			    "extend it or replace it", usage == 'e' ? "recipient" :
+			    "signer", name, k->fpr, when, days);
+			break;
+		}
+	}
+	gpgme_key_unref(k);
+	return bad;
+}
+
+static int
+cmd_check(struct cat *x)
+{
+	time_t now = parse_time(x->now);
+	sqlite3_stmt *st;
+	size_t it = 0;
+	const char *job;
+	int bad = 0;
+	long days;
+
+	while ((job = gb_conf_next_section(&x->conf, "job", &it))) {
+		long hours = job_period_hours(x, job);
+		st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE a.job = ?1 "
+		    "AND EXISTS (SELECT 1 FROM copies c WHERE c.archive = a.name "
+		    "AND c.status = 'good')");
+		bind(st, 1, job);
+		sqlite3_step(st);
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+			bad += problem("job %s: no good backup yet", job);
+		else if (parse_time(gb_col(st, 0)) < now - hours * 3600)
+			bad += problem("job %s: no good backup within %ld hours "
+			    "(last %s)", job, hours, gb_col(st, 0));
+		sqlite3_finalize(st);
+	}
+	st = q(x, "SELECT id, location, due_back FROM media WHERE location <> "
+	    "'onsite' AND due_back IS NOT NULL AND due_back < ?1");
+	bind(st, 1, x->now);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		bad += problem("medium %s: overdue to come back (%s, due %s)",
+		    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2));
+	sqlite3_finalize(st);
+
+	days = conf_num(x, "check", "restore_test_days", 30);
+	st = q(x, "SELECT max(at) FROM checks WHERE kind = 'restore-test' AND "
+	    "ok = 1");
+	sqlite3_step(st);
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		bad += problem("restore test: none recorded; run gb-restore --test");
+	else if (parse_time(gb_col(st, 0)) < now - days * 86400)
+		bad += problem("restore test: none within %ld days (last %s)",
+		    days, gb_col(st, 0));
+	sqlite3_finalize(st);
+
+	st = q(x, "SELECT c.archive, c.medium, coalesce(c.written_at, "
+	    "c.started_at) FROM copies c WHERE c.status = 'good' AND "
+	    "c.verified_at IS NULL");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		bad += problem("copy of %s on %s: never verified (written %s)",
+		    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2));
+	sqlite3_finalize(st);
+
+	if (gb_conf_has_section(&x->conf, "keys")) {
+		const char *r = gb_conf_get(&x->conf, "keys", "recipients");
+		const char *signer = gb_conf_get(&x->conf, "keys", "signer");
+		char *copy = gb_strdup(r ? r : ""), *save, *t;
+		size_t n = 0;
+		gpgme_ctx_t c = gb_pgp_new();
+		days = conf_num(x, "check", "key_expiry_days", 30);
+		for (t = strtok_r(copy, " ,\t", &save); t;
+		    t = strtok_r(NULL, " ,\t", &save), n++)
+			bad += check_key(x, c, t, 'e', now, days);
+		if (n < 2)
+			bad += problem("keys: %zu recipient%s; two at least "
+			    "(operations and escrow), so a lost key loses no "
+			    "backup", n, n == 1 ? "" : "s");
+		if (signer && *signer)
+			bad += check_key(x, c, signer, 's', now, days);
+		else
+			bad += problem("keys: no signer configured");
+		gpgme_release(c);
+		free(copy);
+	}
+	if (!bad)
+		printf("OK: no problems\n");
+	return bad ? GB_EXIT_CHECK : GB_EXIT_OK;
+}
+
+/* report --------------------------------------------------------------- */
+
+/*
+ * The policy's quarterly assessment: rows and bytes per table per month
+ * and quarter (from the full archives), archive bytes per month, and the
+ * media the next quarter needs at the last quarter's rate.
+ */
+static int
+cmd_report(struct cat *x)
+{
+	sqlite3_stmt *st;
+	static const char *periods[][2] = {
+		{ "month", "substr(a.snapshot, 1, 7)" },
+		{ "quarter", "substr(a.snapshot, 1, 4) || '-Q' || "
+		    "((cast(substr(a.snapshot, 6, 2) AS integer) + 2) / 3)" },
+	};
+	char *sql;
+
+	if (x->csv)
+		csv_line(x, "period_kind,period,table,rows,bytes,archive_bytes");
+	for (int p = 0; p < 2; p++) {
+		/* the last full of the period tells a table's size */
+		sql = gb_asprintf("SELECT '%s', %s AS per, t.tbl, t.rows, t.bytes, "
+		    "(SELECT sum(b.size) FROM archives b WHERE %s = %s) FROM "
+		    "archive_tables t JOIN archives a ON a.name = t.archive WHERE "
+		    "a.level = 'full' AND a.snapshot = (SELECT max(c.snapshot) FROM "
+		    "archives c JOIN archive_tables u ON u.archive = c.name WHERE "
+		    "c.level = 'full' AND u.tbl = t.tbl AND %s = %s) ORDER BY per, "
+		    "t.tbl", periods[p][0], periods[p][1], periods[p][1],
+		    strstr(periods[p][1], "a.snapshot") ? "per" : "per",
+		    periods[p][1], "per");
+		/* b and c stand in for a in the period expression */
+		for (char *s = sql; (s = strstr(s, "FROM archives b WHERE ")); s++) {
+			char *e = s + strlen("FROM archives b WHERE ");
+			for (char *w = e; w < e + strlen(periods[p][1]); w++)
+				if (w[0] == 'a' && w[1] == '.')
+					*w = 'b';
+		}
+		for (char *s = sql; (s = strstr(s, "u.tbl = t.tbl AND ")); s++) {
+			char *e = s + strlen("u.tbl = t.tbl AND ");
+			for (char *w = e; w < e + strlen(periods[p][1]); w++)
+				if (w[0] == 'a' && w[1] == '.')
+					*w = 'c';
+		}
+		st = q(x, sql);
+		if (!x->csv)
+			printf("%s by %s:\n  %-10s %-26s %12s %14s %16s\n",
+			    p ? "\ngrowth" : "growth", periods[p][0], periods[p][0],
+			    "TABLE", "ROWS", "CSV BYTES", "ARCHIVE BYTES");
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (x->csv)
+				csv_row(x, st, 6);
+			else
+				printf("  %-10s %-26s %12s %14s %16s\n", gb_col(st, 1),
+				    gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
+				    gb_col(st, 5));
+		}
+		sqlite3_finalize(st);
+		free(sql);
+	}
+	/* media for the next quarter, per pool, at the last 90 days' rate */
+	sql = gb_asprintf("SELECT m.pool, sum(a.size), (SELECT avg(capacity) "
+	    "FROM media n WHERE n.pool = m.pool AND n.capacity > 0) FROM copies "
+	    "c JOIN archives a ON a.name = c.archive JOIN media m ON m.id = "
+	    "c.medium WHERE c.status IN ('good', 'expired') AND c.written_at >= "
+	    "strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', ?1, '-90 days') GROUP BY m.pool "
+	    "ORDER BY m.pool");
+	st = q(x, sql);
+	bind(st, 1, x->now);
+	if (x->csv)
+		csv_line(x, "pool,bytes_last_90_days,average_capacity,media_next_quarter");
+	else
+		printf("\nnext quarter, at the last 90 days' rate:\n  %-10s %16s "
+		    "%16s %s\n", "POOL", "BYTES/90 DAYS", "AVG CAPACITY",
+		    "MEDIA NEEDED");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		double bytes = sqlite3_column_double(st, 1);
+		double cap = sqlite3_column_double(st, 2);
+		char need[32];
+		if (cap > 0)
+			snprintf(need, sizeof need, "%lld", (long long)((bytes +
+			    cap - 1) / cap));
+		else
+			snprintf(need, sizeof need, "%s", x->csv ? "" :
+			    "(capacity unknown)");
+		if (x->csv) {
+			char line[256];
+			snprintf(line, sizeof line, "%s,%.0f,%.0f,%s", gb_col(st, 0),
+			    bytes, cap, need);
+			csv_line(x, line);
+		} else
+			printf("  %-10s %16.0f %16.0f %s\n", gb_col(st, 0), bytes,
+			    cap, need);
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	return GB_EXIT_OK;
+}
+
+/* audit ---------------------------------------------------------------- */
+
+static int
+cmd_audit(struct cat *x)
+{
+	sqlite3_stmt *st;
+	char head[65], err[256];
+	long long n = 0;
+
+	if (x->verify) {
+		st = q(x, "SELECT count(*) FROM audit");
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (gb_catalog_audit_verify(x->c, head, err, sizeof err) == -1) {
+			printf("FAIL: audit trail broken: %s\n", err);
+			return GB_EXIT_CHECK;
+		}
+		printf("OK: audit trail intact, %lld entries, head %s\n", n, head);
+		return GB_EXIT_OK;
+	}
+	st = q(x, "SELECT seq, at, actor, action, object, detail FROM audit "
+	    "ORDER BY seq");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		printf("%6s %s %-10s %-12s %-40s %s\n", gb_col(st, 0),
+		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
+		    gb_col(st, 5));
+	sqlite3_finalize(st);
+	return GB_EXIT_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "archive", required_argument, NULL, 'A' },
+		{ "at", required_argument, NULL, 'a' },
+		{ "by", required_argument, NULL, 'b' },
+		{ "bytes", required_argument, NULL, 'B' },
+		{ "capacity", required_argument, NULL, 'C' },
+		{ "csv", no_argument, NULL, 'x' },
+		{ "date", required_argument, NULL, 'd' },
+		{ "detail", required_argument, NULL, 'D' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "error", required_argument, NULL, 'E' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "job", required_argument, NULL, 'j' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "medium", required_argument, NULL, 'm' },
+		{ "pool", required_argument, NULL, 'p' },
+		{ "rows", required_argument, NULL, 'R' },
+		{ "to", required_argument, NULL, 't' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "why", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cat x = { 0 };
+	const char *confpath = NULL, *path, *cmd, *date = NULL;
+	int c, r;
+
+	gb_setprogname(argv[0]);
+	/* "+": options end at the command, then its own options follow */
+	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1)
+		switch (c) {
+		case 'c': confpath = optarg; break;
+		case 'h': usage(stdout, GB_EXIT_OK); break;
+		default: usage(stderr, GB_EXIT_USAGE);
+		}
+	if (optind >= argc)
+		usage(stderr, GB_EXIT_USAGE);
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1)
+		switch (c) {
+		case 'A': x.archive = optarg; break;
+		case 'a': case 'd': date = optarg; break;
+		case 'b': x.by = optarg; break;
+		case 'B': x.bytes = optarg; break;
+		case 'C': x.capacity = optarg; break;
+		case 'x': x.csv = 1; break;
+		case 'D': x.detail = optarg; break;
+		case 'E': x.error = optarg; break;
+		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'j': x.job = optarg; break;
+		case 'k': x.kind = optarg; break;
+		case 'm': x.medium = optarg; break;
+		case 'n':
+			if (optarg) {
+				x.limit = atoi(optarg);
+				break;
+			}
+			x.dry_run = 1;
+			break;
+		case 'p': x.pool = optarg; break;
+		case 'R': x.rows = optarg; break;
+		case 't': x.to = optarg; break;
+		case 'V': x.verify = 1; break;
+		case 'w': x.why = optarg; break;
+		default: usage(stderr, GB_EXIT_USAGE);
+		}
+	argc -= optind;
+	argv += optind;
+
+	if ((path = gb_conf_path(confpath))) {
+		char why[512];
+		if (gb_conf_load(&x.conf, path, why, sizeof why) == -1)
+			gb_errx(GB_EXIT_USAGE, "config: %s", why);
+	}
+	if (!(path = gb_catalog_path(&x.conf)))
+		gb_errx(GB_EXIT_USAGE, "no catalog: set GB_CATALOG or path in the "
+		    "[catalog] section of the config");
+	if (date)
+		parse_date(date, x.now);
+	else
+		gb_now(x.now);
+	x.c = gb_catalog_open(path);
+	if (x.csv)
+		gb_out_init(&x.out, STDOUT_FILENO, 0);
+
+	if (strcmp(cmd, "media") == 0)
+		r = cmd_media(&x, argc, argv);
+	else if (strcmp(cmd, "archives") == 0)
+		r = cmd_archives(&x);
+	else if (strcmp(cmd, "copies") == 0)
+		r = cmd_copies(&x, argc ? argv[0] : NULL);
+	else if (strcmp(cmd, "move") == 0 && argc == 1)
+		r = cmd_move(&x, argv[0]);
+	else if (strcmp(cmd, "due") == 0)
+		r = cmd_due(&x);
+	else if (strcmp(cmd, "chain") == 0)
+		r = cmd_chain(&x);
+	else if (strcmp(cmd, "expire") == 0)
+		r = cmd_expire(&x);
+	else if (strcmp(cmd, "log") == 0)
+		r = cmd_log(&x, argc, argv);
+	else if (strcmp(cmd, "tested") == 0)
+		r = cmd_checked(&x, "restore-test", argc, argv);
+	else if (strcmp(cmd, "verified") == 0)
+		r = cmd_checked(&x, "verify", argc, argv);
+	else if (strcmp(cmd, "check") == 0)
+		r = cmd_check(&x);
+	else if (strcmp(cmd, "report") == 0)
+		r = cmd_report(&x);
+	else if (strcmp(cmd, "audit") == 0)
+		r = cmd_audit(&x);
+	else
+		usage(stderr, GB_EXIT_USAGE);
+	if (x.csv && gb_out_finish(&x.out, NULL) == -1)
+		gb_err(GB_EXIT_RUN, "stdout");
+	gb_catalog_close(x.c);
+	gb_conf_free(&x.conf);
+	if (fflush(stdout) == EOF)
+		gb_err(GB_EXIT_RUN, "stdout");
+	return r;
+}
