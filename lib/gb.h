@@ -335,6 +335,28 @@ void gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
 int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
     const char *seal_text, const char *job);
 
+/*
+ * tape.c: records and tape marks on a Linux st device or a tape image
+ * ("tape:PATH.tap", SIMH format, with an optional capacity).
+ */
+struct gb_tape {
+	int fd, image, fileno;
+	char *path;
+	size_t blocksize;	/* st: 0 variable, else fixed */
+	int64_t capacity;	/* image: bytes, 0 unlimited */
+};
+int gb_tape_open(struct gb_tape *t, const char *media, int writing,
+    size_t blocksize);
+void gb_tape_close(struct gb_tape *t);
+int gb_tape_rewind(struct gb_tape *t);
+/* A record's length, 0 at a tape mark, -1 at the end of data or error. */
+ssize_t gb_tape_read(struct gb_tape *t, void *buf, size_t cap);
+/* One record; -1 with ENOSPC at the end of the medium. */
+int gb_tape_write(struct gb_tape *t, const void *buf, size_t len);
+int gb_tape_mark(struct gb_tape *t);	/* durable once it returns */
+int gb_tape_eod(struct gb_tape *t);	/* to the end of data; sets fileno */
+int gb_tape_seek_file(struct gb_tape *t, int fileno);
+
 /* pgp.c: OpenPGP through GPGME. */
 gpgme_ctx_t gb_pgp_new(void);	/* binary, no pinentry prompts */
 int gb_pgp_fpr_eq(const char *a, const char *b);

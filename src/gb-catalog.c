@@ -390,11 +390,10 @@ static int
 cmd_chain(struct cat *x)
 {
 	sqlite3_stmt *fulls = q(x, "SELECT a.job, a.name, a.chain, a.snapshot "
-	    "FROM archives a WHERE a.level = 'full' AND a.expired_at IS NULL "
-	    "AND a.snapshot <= ?1 AND (?2 IS NULL OR a.job = ?2) AND "
-	    "a.snapshot = (SELECT max(b.snapshot) FROM archives b WHERE "
-	    "b.job = a.job AND b.level = 'full' AND b.expired_at IS NULL AND "
-	    "b.snapshot <= ?1) ORDER BY a.job");
+	    "FROM archives a WHERE a.name = (SELECT b.name FROM archives b "
+	    "WHERE b.job = a.job AND b.level = 'full' AND b.expired_at IS NULL "
+	    "AND b.snapshot <= ?1 ORDER BY b.snapshot DESC, b.rowid DESC LIMIT "
+	    "1) AND (?2 IS NULL OR a.job = ?2) ORDER BY a.job");
 	sqlite3_stmt *incr = q(x, "SELECT name, snapshot, job FROM archives "
 	    "WHERE chain = ?1 AND level = 'incremental' AND snapshot <= ?2 AND "
 	    "expired_at IS NULL ORDER BY snapshot");
@@ -478,10 +477,11 @@ cmd_expire(struct cat *x)
 	/* a chain stays whole while any member is live or it is the newest */
 	st = q(x, "SELECT (SELECT count(*) FROM archives a WHERE a.chain = ?1 "
 	    "AND a.expired_at IS NULL AND a.snapshot >= ?2) + (SELECT count(*) "
-	    "FROM archives f WHERE f.export_id = ?1 AND f.snapshot = (SELECT "
-	    "max(g.snapshot) FROM archives g WHERE g.job = f.job AND g.level = "
-	    "'full' AND g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c "
-	    "WHERE c.archive = g.name AND c.status = 'good')))");
+	    "FROM archives f WHERE f.export_id = ?1 AND f.name = (SELECT g.name "
+	    "FROM archives g WHERE g.job = f.job AND g.level = 'full' AND "
+	    "g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
+	    "c.archive = g.name AND c.status = 'good') ORDER BY g.snapshot "
+	    "DESC, g.rowid DESC LIMIT 1))");
 	for (size_t i = 0; i < n; i++) {
 		char cutoff[21];
 		sqlite3_stmt *job = q(x, "SELECT job FROM archives WHERE "
@@ -820,38 +820,26 @@ cmd_report(struct cat *x)
 {
 	sqlite3_stmt *st;
 	static const char *periods[][2] = {
-		{ "month", "substr(a.snapshot, 1, 7)" },
-		{ "quarter", "substr(a.snapshot, 1, 4) || '-Q' || "
-		    "((cast(substr(a.snapshot, 6, 2) AS integer) + 2) / 3)" },
+		{ "month", "substr(snapshot, 1, 7)" },
+		{ "quarter", "substr(snapshot, 1, 4) || '-Q' || "
+		    "((cast(substr(snapshot, 6, 2) AS integer) + 2) / 3)" },
 	};
 	char *sql;
 
 	if (x->csv)
 		csv_line(x, "period_kind,period,table,rows,bytes,archive_bytes");
 	for (int p = 0; p < 2; p++) {
-		/* the last full of the period tells a table's size */
-		sql = gb_asprintf("SELECT '%s', %s AS per, t.tbl, t.rows, t.bytes, "
-		    "(SELECT sum(b.size) FROM archives b WHERE %s = %s) FROM "
-		    "archive_tables t JOIN archives a ON a.name = t.archive WHERE "
-		    "a.level = 'full' AND a.snapshot = (SELECT max(c.snapshot) FROM "
-		    "archives c JOIN archive_tables u ON u.archive = c.name WHERE "
-		    "c.level = 'full' AND u.tbl = t.tbl AND %s = %s) ORDER BY per, "
-		    "t.tbl", periods[p][0], periods[p][1], periods[p][1],
-		    strstr(periods[p][1], "a.snapshot") ? "per" : "per",
-		    periods[p][1], "per");
-		/* b and c stand in for a in the period expression */
-		for (char *s = sql; (s = strstr(s, "FROM archives b WHERE ")); s++) {
-			char *e = s + strlen("FROM archives b WHERE ");
-			for (char *w = e; w < e + strlen(periods[p][1]); w++)
-				if (w[0] == 'a' && w[1] == '.')
-					*w = 'b';
-		}
-		for (char *s = sql; (s = strstr(s, "u.tbl = t.tbl AND ")); s++) {
-			char *e = s + strlen("u.tbl = t.tbl AND ");
-			for (char *w = e; w < e + strlen(periods[p][1]); w++)
-				if (w[0] == 'a' && w[1] == '.')
-					*w = 'c';
-		}
+		/* a table's size in a period: its last full archive's */
+		sql = gb_asprintf("WITH p AS (SELECT name, level, size, snapshot, "
+		    "%s AS per FROM archives), last AS (SELECT t.tbl, p.per, "
+		    "max(p.snapshot) AS snap FROM archive_tables t JOIN p ON "
+		    "p.name = t.archive WHERE p.level = 'full' GROUP BY t.tbl, "
+		    "p.per) SELECT '%s', l.per, l.tbl, max(t.rows), max(t.bytes), "
+		    "(SELECT sum(size) FROM p q WHERE q.per = l.per) FROM last l "
+		    "JOIN p ON p.per = l.per AND p.snapshot = l.snap AND p.level = "
+		    "'full' JOIN archive_tables t ON t.archive = p.name AND t.tbl = "
+		    "l.tbl GROUP BY l.per, l.tbl ORDER BY l.per, l.tbl",
+		    periods[p][1], periods[p][0]);
 		st = q(x, sql);
 		if (!x->csv)
 			printf("%s by %s:\n  %-10s %-26s %12s %14s %16s\n",
@@ -980,7 +968,7 @@ main(int argc, char *argv[])
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0;	/* GNU getopt: start afresh on the command's words */
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1)
 		switch (c) {
 		case 'A': x.archive = optarg; break;

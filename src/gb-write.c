@@ -1,0 +1,603 @@
+/*
+ * gb-write - label media, and write sealed archives from the spool to
+ * them: a directory (a mounted USB drive), a Linux tape device, or a tape
+ * image.  A copy is recorded as good in the catalog only once it is
+ * durable and, by default, read back with its hash compared.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gb.h"
+
+#define LABEL_FILE "GYMBACKUP.LABEL"
+#define INDEX_FILE "GYMBACKUP.INDEX"
+#define COPY_BUF (1 << 20)
+#define MAX_BLOCK (16 << 20)
+
+struct writer {
+	struct gb_conf conf;
+	struct gb_catalog *c;
+	const char *media, *label, *pool, *signer;
+	size_t blocksize;
+	long long capacity;
+	int verify;
+	int tape;		/* media is a tape device or image */
+	struct gb_tape t;
+	int lockfd;
+	char *id, *mpool;	/* the label read from the medium */
+	unsigned char *buf;
+};
+
+static _Noreturn void
+usage(FILE *fp, int status)
+{
+	fprintf(fp, "usage: gb-write [-c conf] [--pool pool] [--no-verify] "
+	    "[-b blocksize] media spool/name\n"
+	    "       gb-write [-c conf] --label id --pool pool [--capacity bytes] "
+	    "[-b blocksize] media\n");
+	exit(status);
+}
+
+static char *
+label_text(const char *id, const char *pool, const char *kind)
+{
+	char now[21];
+
+	gb_now(now);
+	return gb_asprintf("gymbackup-label\t1\nmedium\t%s\npool\t%s\nkind\t%s\n"
+	    "labelled\t%s\n", id, pool, kind, now);
+}
+
+/* Reads a label's medium and pool; 0, or -1 when it is not a label. */
+static int
+parse_label(const char *text, size_t len, char **id, char **pool)
+{
+	char *copy = gb_strndup(text, len), *line, *save;
+	int ok = 0;
+
+	*id = *pool = NULL;
+	for (line = strtok_r(copy, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		*tab = '\0';
+		if (strcmp(line, "gymbackup-label") == 0)
+			ok = strcmp(tab + 1, "1") == 0;
+		else if (strcmp(line, "medium") == 0 && !*id)
+			*id = gb_strdup(tab + 1);
+		else if (strcmp(line, "pool") == 0 && !*pool)
+			*pool = gb_strdup(tab + 1);
+	}
+	free(copy);
+	if (!ok || !*id || !*pool) {
+		free(*id);
+		free(*pool);
+		*id = *pool = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+open_media(struct writer *w, int writing)
+{
+	struct stat sb;
+
+	w->tape = strncmp(w->media, "tape:", 5) == 0 ||
+	    (stat(w->media, &sb) == 0 && S_ISCHR(sb.st_mode));
+	if (!w->tape) {
+		if (stat(w->media, &sb) == -1 || !S_ISDIR(sb.st_mode))
+			gb_errx(GB_EXIT_USAGE, "%s: not a directory, a tape device "
+			    "or tape:PATH.tap", w->media);
+		return;
+	}
+	if (gb_tape_open(&w->t, w->media, writing, w->blocksize) == -1)
+		gb_err(GB_EXIT_RUN, "cannot open the tape %s", w->media);
+	/* one writer per medium: a second one waits for nothing, it fails */
+	if (w->t.image && flock(w->t.fd, LOCK_EX | LOCK_NB) == -1)
+		gb_err(GB_EXIT_RUN, "%s is in use by another gb-write", w->media);
+}
+
+/* The label on the medium, or NULL id when there is none. */
+static void
+read_label(struct writer *w)
+{
+	if (!w->tape) {
+		char *path = gb_asprintf("%s/" LABEL_FILE, w->media);
+		FILE *fp = fopen(path, "r");
+		char buf[4096];
+		size_t n;
+		if (fp) {
+			n = fread(buf, 1, sizeof buf, fp);
+			fclose(fp);
+			parse_label(buf, n, &w->id, &w->mpool);
+			w->lockfd = open(path, O_RDONLY | O_CLOEXEC);
+			if (w->lockfd >= 0 && flock(w->lockfd, LOCK_EX | LOCK_NB))
+				gb_err(GB_EXIT_RUN, "%s is in use by another "
+				    "gb-write", w->media);
+		}
+		free(path);
+		return;
+	}
+	if (gb_tape_rewind(&w->t) == -1)
+		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
+	ssize_t n = gb_tape_read(&w->t, w->buf, MAX_BLOCK);
+	if (n > 0)
+		parse_label((char *)w->buf, (size_t)n, &w->id, &w->mpool);
+}
+
+static int
+cmd_label(struct writer *w)
+{
+	char *text;
+	sqlite3_stmt *st;
+	int known = 0;
+
+	if (!w->pool)
+		gb_errx(GB_EXIT_USAGE, "--label needs --pool POOL");
+	open_media(w, 1);
+	read_label(w);
+	if (w->id) {
+		st = gb_catalog_prepare(w->c, "SELECT state FROM media WHERE "
+		    "id = ?1");
+		sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+		known = sqlite3_step(st) == SQLITE_ROW &&
+		    strcmp(gb_col(st, 0), "retired") != 0;
+		sqlite3_finalize(st);
+		if (known)
+			gb_errx(GB_EXIT_USAGE, "%s is labelled %s, a medium in the "
+			    "catalog; retire it first (gb-catalog media retire %s)",
+			    w->media, w->id, w->id);
+		gb_warnx("warning: %s was labelled %s, unknown to the catalog or "
+		    "retired; relabelling it erases it", w->media, w->id);
+	}
+	gb_catalog_begin(w->c);
+	/* the catalog refuses a duplicate id before anything is written */
+	gb_catalog_add_medium(w->c, &w->conf, w->label, w->tape ? "tape" : "dir",
+	    w->pool, w->capacity, w->media);
+	text = label_text(w->label, w->pool, w->tape ? "tape" : "dir");
+	if (!w->tape) {
+		char *path = gb_asprintf("%s/" LABEL_FILE, w->media);
+		struct gb_atomic a;
+		if (gb_atomic_open(&a, path, 0644) == -1 ||
+		    gb_write_all(a.fd, text, strlen(text)) == -1 ||
+		    gb_atomic_commit(&a) == -1)
+			gb_err(GB_EXIT_RUN, "cannot write the label %s", path);
+		free(path);
+	} else {
+		size_t n = strlen(text), len = w->blocksize ? w->blocksize : n;
+		memset(w->buf, 0, len);
+		memcpy(w->buf, text, n);
+		if (gb_tape_rewind(&w->t) == -1 ||
+		    gb_tape_write(&w->t, w->buf, len) == -1 ||
+		    gb_tape_mark(&w->t) == -1)
+			gb_err(GB_EXIT_RUN, "cannot write the label on %s", w->media);
+	}
+	gb_catalog_commit(w->c);
+	printf("%s: labelled %s, pool %s\n", w->media, w->label, w->pool);
+	free(text);
+	return GB_EXIT_OK;
+}
+
+/* Loads the whole seal file (small) and verifies it. */
+static char *
+load_seal(struct writer *w, const char *path, struct gb_seal *s, size_t *len)
+{
+	char err[1024], *text = NULL;
+	FILE *fp;
+	int r;
+
+	if ((r = gb_seal_load(s, path, w->signer, err, sizeof err)) != 0)
+		gb_errx(r == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s; not written",
+		    err);
+	if (!(fp = fopen(path, "r")))
+		gb_err(GB_EXIT_RUN, "cannot read %s", path);
+	{
+		FILE *mem = open_memstream(&text, len);
+		size_t n;
+		while ((n = fread(w->buf, 1, COPY_BUF, fp)) > 0)
+			fwrite(w->buf, 1, n, mem);
+		fclose(mem);
+	}
+	fclose(fp);
+	return text;
+}
+
+static void
+end_copy(struct writer *w, long long copy, const char *status,
+    const char *error, uint64_t bytes, int next_file, int verified)
+{
+	char now[21], id[24];
+
+	gb_now(now);
+	snprintf(id, sizeof id, "%lld", copy);
+	gb_catalog_begin(w->c);
+	gb_catalog_run(w->c, "UPDATE copies SET status = ?2, written_at = ?3, "
+	    "verified_at = ?4, error = ?5 WHERE id = ?1", 5, id, status,
+	    strcmp(status, "good") == 0 ? now : NULL, verified ? now : NULL,
+	    error);
+	if (strcmp(status, "good") == 0) {
+		char b[24], nf[24];
+		snprintf(b, sizeof b, "%" PRIu64, bytes);
+		snprintf(nf, sizeof nf, "%d", next_file);
+		gb_catalog_run(w->c, "UPDATE media SET bytes_used = bytes_used + "
+		    "?2, last_written = ?3, next_file = ?4, device = ?5 WHERE "
+		    "id = ?1", 5, w->id, b, now, nf, w->media);
+	} else if (error && strstr(error, "full"))
+		gb_catalog_run(w->c, "UPDATE media SET state = 'full' WHERE id = "
+		    "?1", 1, w->id);
+	gb_catalog_audit(w->c, strcmp(status, "good") == 0 ? "write" :
+	    "write-failed", w->id, "copy %lld %s%s%s", copy, status,
+	    error ? ": " : "", error ? error : "");
+	gb_catalog_commit(w->c);
+}
+
+/* Hash of the first n bytes of a file or tape file, read back. */
+static int
+read_back_dir(struct writer *w, const char *path, char hex[65], uint64_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct gb_sha256 h;
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	/* from the drive, not from the page cache */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	gb_sha256_init(&h);
+	*n = 0;
+	while ((r = gb_read_full(fd, w->buf, COPY_BUF)) > 0) {
+		gb_sha256_update(&h, w->buf, (size_t)r);
+		*n += (uint64_t)r;
+	}
+	gb_sha256_final(&h, hex);
+	close(fd);
+	return r < 0 ? -1 : 0;
+}
+
+static int
+read_back_tape(struct writer *w, int fileno, uint64_t size, char hex[65])
+{
+	struct gb_sha256 h;
+	uint64_t got = 0;
+	ssize_t r;
+
+	if (gb_tape_seek_file(&w->t, fileno) == -1)
+		return -1;
+	gb_sha256_init(&h);
+	while ((r = gb_tape_read(&w->t, w->buf, MAX_BLOCK)) > 0) {
+		size_t use = (uint64_t)r > size - got ? (size_t)(size - got) :
+		    (size_t)r;
+		gb_sha256_update(&h, w->buf, use);
+		got += use;
+	}
+	gb_sha256_final(&h, hex);
+	return r < 0 || got != size ? -1 : 0;
+}
+
+/* Writes the index that lets a drive found in a vault describe itself. */
+static void
+write_index(struct writer *w)
+{
+	char *path = gb_asprintf("%s/" INDEX_FILE, w->media);
+	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT c.archive, a.size, "
+	    "a.sha256, a.job, a.level, a.snapshot, c.written_at FROM copies c "
+	    "JOIN archives a ON a.name = c.archive WHERE c.medium = ?1 AND "
+	    "c.status = 'good' ORDER BY c.id");
+	struct gb_atomic a;
+	FILE *fp;
+
+	if (gb_atomic_open(&a, path, 0644) == -1 ||
+	    !(fp = fdopen(dup(a.fd), "w")))
+		gb_err(GB_EXIT_RUN, "cannot write %s", path);
+	fprintf(fp, "# gymbackup medium %s, pool %s: its archives, written by "
+	    "gb-write.\n# Each NAME.tar.gz.gpg has its NAME.seal beside it; "
+	    "check one with\n#   gpg --verify NAME.seal && sha256sum -c "
+	    "NAME.seal\n# archive\tbytes\tsha256\tjob\tlevel\tsnapshot\twritten\n",
+	    w->id, w->mpool);
+	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		fprintf(fp, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", gb_col(st, 0),
+		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
+		    gb_col(st, 5), gb_col(st, 6));
+	sqlite3_finalize(st);
+	if (fclose(fp) == EOF || gb_atomic_commit(&a) == -1)
+		gb_err(GB_EXIT_RUN, "cannot write %s", path);
+	free(path);
+}
+
+static _Noreturn void
+media_full(struct writer *w, long long copy, const char *name)
+{
+	char *msg = gb_asprintf("medium %s is full", w->id);
+
+	end_copy(w, copy, "failed", msg, 0, 0, 0);
+	gb_errx(GB_EXIT_RUN, "%s: nothing of %s is recorded on it; write it to "
+	    "the next medium of pool %s: gb-write MEDIA %s", msg, name, w->mpool,
+	    name);
+}
+
+static int
+cmd_write(struct writer *w, const char *spoolname)
+{
+	char *archive = gb_asprintf("%s.tar.gz.gpg", spoolname);
+	char *sealpath = gb_asprintf("%s.seal", spoolname), *sealtext;
+	char hex[65], rhex[65], *pos, *job = NULL;
+	const char *name;
+	struct gb_seal s;
+	struct gb_sha256 h;
+	size_t seallen;
+	sqlite3_stmt *st;
+	long long copy;
+	uint64_t written = 0;
+	int fd, fileno = 0, verified = 0;
+	ssize_t n;
+
+	sealtext = load_seal(w, sealpath, &s, &seallen);
+	name = s.archive;
+	open_media(w, 1);
+	read_label(w);
+	if (!w->id)
+		gb_errx(GB_EXIT_USAGE, "%s has no gymbackup label; label it first: "
+		    "gb-write --label ID --pool POOL %s", w->media, w->media);
+	st = gb_catalog_prepare(w->c, "SELECT pool, state, location, capacity, "
+	    "next_file FROM media WHERE id = ?1");
+	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		gb_errx(GB_EXIT_USAGE, "medium %s (%s) is not in the catalog %s; "
+		    "it belongs to another catalog, or was never registered",
+		    w->id, w->media, w->c->path);
+	if (strcmp(gb_col(st, 0), w->mpool) != 0)
+		gb_errx(GB_EXIT_USAGE, "medium %s: its label says pool %s, the "
+		    "catalog %s", w->id, w->mpool, gb_col(st, 0));
+	if (strcmp(gb_col(st, 2), "onsite") != 0)
+		gb_errx(GB_EXIT_USAGE, "medium %s is %s; only onsite media are "
+		    "written (gb-catalog move %s --to onsite when it is back)",
+		    w->id, gb_col(st, 2), w->id);
+	if (strcmp(gb_col(st, 1), "usable") != 0)
+		gb_errx(GB_EXIT_USAGE, "medium %s is %s; use another medium of "
+		    "pool %s", w->id, gb_col(st, 1), w->mpool);
+	if (w->pool && strcmp(w->pool, w->mpool) != 0)
+		gb_errx(GB_EXIT_USAGE, "medium %s is of pool %s, not %s", w->id,
+		    w->mpool, w->pool);
+	if (w->tape && w->t.image)
+		w->t.capacity = sqlite3_column_int64(st, 3);
+	sqlite3_finalize(st);
+
+	if ((fd = open(archive, O_RDONLY | O_CLOEXEC)) < 0)
+		gb_err(GB_EXIT_RUN, "cannot read %s", archive);
+	if (w->tape) {
+		if (gb_tape_eod(&w->t) == -1)
+			gb_err(GB_EXIT_RUN, "%s: cannot find the end of data",
+			    w->media);
+		fileno = w->t.fileno;
+		pos = gb_asprintf("%d", fileno);
+	} else
+		pos = gb_strdup(name);
+	job = gb_strdup(s.manifest.job ? s.manifest.job : "manual");
+
+	/* 'writing' until durable and read back: a crash leaves no 'good' */
+	gb_catalog_begin(w->c);
+	st = gb_catalog_prepare(w->c, "SELECT 1 FROM copies WHERE archive = ?1 "
+	    "AND medium = ?2 AND status = 'good'");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, w->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		gb_errx(GB_EXIT_USAGE, "%s already has a good copy on %s", name,
+		    w->id);
+	sqlite3_finalize(st);
+	gb_catalog_record_archive(w->c, &s, sealtext, job);
+	{
+		char now[21];
+		gb_now(now);
+		gb_catalog_run(w->c, "INSERT INTO copies(archive, medium, position, "
+		    "status, started_at) VALUES(?1, ?2, ?3, 'writing', ?4)", 4,
+		    name, w->id, pos, now);
+		copy = sqlite3_last_insert_rowid(w->c->db);
+	}
+	gb_catalog_commit(w->c);
+
+	gb_sha256_init(&h);
+	if (!w->tape) {
+		char *dst = gb_asprintf("%s/%s", w->media, name);
+		char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
+		    name) - strlen(".tar.gz.gpg")), name);
+		struct gb_atomic a, sa;
+		struct stat sb;
+		if (lstat(dst, &sb) == 0)
+			gb_errx(GB_EXIT_USAGE, "%s exists on the medium", dst);
+		if (gb_atomic_open(&a, dst, 0640) == -1)
+			gb_err(GB_EXIT_RUN, "cannot create %s", dst);
+		while ((n = gb_read_full(fd, w->buf, COPY_BUF)) > 0) {
+			gb_sha256_update(&h, w->buf, (size_t)n);
+			if (gb_write_all(a.fd, w->buf, (size_t)n) == -1)
+				break;
+			written += (uint64_t)n;
+		}
+		if (n != 0 || gb_atomic_commit(&a) == -1) {
+			int e = errno;
+			gb_atomic_abort(&a);
+			if (e == ENOSPC || e == EDQUOT)
+				media_full(w, copy, name);
+			errno = e;
+			end_copy(w, copy, "failed", strerror(e), 0, 0, 0);
+			gb_err(GB_EXIT_RUN, "cannot write %s", dst);
+		}
+		if (gb_atomic_open(&sa, sdst, 0644) == -1 ||
+		    gb_write_all(sa.fd, sealtext, seallen) == -1 ||
+		    gb_atomic_commit(&sa) == -1) {
+			int e = errno;
+			gb_atomic_abort(&sa);
+			unlink(dst);
+			if (e == ENOSPC || e == EDQUOT)
+				media_full(w, copy, name);
+			end_copy(w, copy, "failed", strerror(e), 0, 0, 0);
+			errno = e;
+			gb_err(GB_EXIT_RUN, "cannot write %s", sdst);
+		}
+		gb_sha256_final(&h, hex);
+		if (w->verify) {
+			uint64_t rn;
+			if (read_back_dir(w, dst, rhex, &rn) == -1 ||
+			    rn != s.size || strcmp(rhex, s.sha256) != 0) {
+				end_copy(w, copy, "failed", "read back differs", 0, 0,
+				    0);
+				gb_errx(GB_EXIT_RUN, "%s: read back differs from the "
+				    "seal; the medium may be failing", dst);
+			}
+			verified = 1;
+		}
+		free(dst);
+		free(sdst);
+	} else {
+		size_t bs = w->blocksize ? w->blocksize : 256 * 1024, fill = 0;
+		while ((n = gb_read_full(fd, w->buf + fill, bs - fill)) > 0) {
+			gb_sha256_update(&h, w->buf + fill, (size_t)n);
+			fill += (size_t)n;
+			written += (uint64_t)n;
+			if (fill == bs) {
+				if (gb_tape_write(&w->t, w->buf, bs) == -1)
+					goto tape_fail;
+				fill = 0;
+			}
+		}
+		if (n < 0)
+			gb_err(GB_EXIT_RUN, "cannot read %s", archive);
+		if (fill) {	/* the last record is padded to a full block */
+			memset(w->buf + fill, 0, bs - fill);
+			if (gb_tape_write(&w->t, w->buf, bs) == -1)
+				goto tape_fail;
+		}
+		if (gb_tape_mark(&w->t) == -1)
+			goto tape_fail;
+		memset(w->buf, 0, bs);
+		if (seallen > bs)
+			gb_errx(GB_EXIT_RUN, "the seal is larger than a tape block");
+		memcpy(w->buf, sealtext, seallen);
+		if (gb_tape_write(&w->t, w->buf, bs) == -1 ||
+		    gb_tape_mark(&w->t) == -1)
+			goto tape_fail;
+		gb_sha256_final(&h, hex);
+		if (w->verify) {
+			if (read_back_tape(w, fileno, s.size, rhex) == -1 ||
+			    strcmp(rhex, s.sha256) != 0) {
+				end_copy(w, copy, "failed", "read back differs", 0, 0,
+				    0);
+				gb_errx(GB_EXIT_RUN, "%s file %d: read back differs "
+				    "from the seal; the tape may be failing", w->media,
+				    fileno);
+			}
+			verified = 1;
+		}
+	}
+	close(fd);
+	if (written != s.size || strcmp(hex, s.sha256) != 0) {
+		end_copy(w, copy, "failed", "spool file differs from its seal", 0,
+		    0, 0);
+		gb_errx(GB_EXIT_CHECK, "%s differs from its seal; not recorded",
+		    archive);
+	}
+	end_copy(w, copy, "good", NULL, written, w->tape ? fileno + 2 : 0,
+	    verified);
+	if (!w->tape)
+		write_index(w);
+	printf("%s: written to %s (%s %s)%s\n", name, w->id, w->tape ?
+	    "tape file" : "file", pos, verified ? ", read back OK" : "");
+	free(job);
+	free(pos);
+	free(archive);
+	free(sealpath);
+	free(sealtext);
+	gb_seal_free(&s);
+	return GB_EXIT_OK;
+tape_fail:
+	if (errno == ENOSPC || errno == EIO)
+		media_full(w, copy, name);
+	end_copy(w, copy, "failed", strerror(errno), 0, 0, 0);
+	gb_err(GB_EXIT_RUN, "cannot write to %s", w->media);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "capacity", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "label", required_argument, NULL, 'L' },
+		{ "no-verify", no_argument, NULL, 'N' },
+		{ "pool", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct writer w = { .verify = 1, .lockfd = -1, .blocksize = 256 * 1024 };
+	const char *confpath = NULL, *path;
+	char *end;
+	int c, r;
+
+	gb_setprogname(argv[0]);
+	w.t.fd = -1;
+	while ((c = getopt_long(argc, argv, "b:c:h", longopts, NULL)) != -1)
+		switch (c) {
+		case 'b':
+			w.blocksize = strtoul(optarg, &end, 10);
+			if (*end == 'k' || *end == 'K')
+				w.blocksize *= 1024, end++;
+			if (*end || w.blocksize < 512 || w.blocksize > MAX_BLOCK ||
+			    w.blocksize % 512)
+				gb_errx(GB_EXIT_USAGE, "-b wants a block size, a "
+				    "multiple of 512 up to 16M, not %s", optarg);
+			break;
+		case 'c': confpath = optarg; break;
+		case 'C':
+			w.capacity = strtoll(optarg, &end, 10);
+			if (*end || w.capacity <= 0)
+				gb_errx(GB_EXIT_USAGE, "--capacity wants bytes, not "
+				    "%s", optarg);
+			break;
+		case 'h': usage(stdout, GB_EXIT_OK);
+		case 'L': w.label = optarg; break;
+		case 'N': w.verify = 0; break;
+		case 'p': w.pool = optarg; break;
+		default: usage(stderr, GB_EXIT_USAGE);
+		}
+	argc -= optind;
+	argv += optind;
+	if (argc != (w.label ? 1 : 2))
+		usage(stderr, GB_EXIT_USAGE);
+	w.media = argv[0];
+	if ((path = gb_conf_path(confpath))) {
+		char why[512];
+		if (gb_conf_load(&w.conf, path, why, sizeof why) == -1)
+			gb_errx(GB_EXIT_USAGE, "config: %s", why);
+	}
+	if (!(path = gb_catalog_path(&w.conf)))
+		gb_errx(GB_EXIT_USAGE, "no catalog: set GB_CATALOG or path in the "
+		    "[catalog] section of the config");
+	w.signer = gb_conf_get(&w.conf, "keys", "signer");
+	if (!w.label && (!w.signer || !*w.signer))
+		gb_errx(GB_EXIT_USAGE, "no signer pinned: set signer in the [keys] "
+		    "section of the config; gb-write checks each seal first");
+	w.buf = gb_malloc(MAX_BLOCK);
+	gb_cleanup_signals();
+	w.c = gb_catalog_open(path);
+	r = w.label ? cmd_label(&w) : cmd_write(&w, argv[1]);
+	if (w.tape)
+		gb_tape_close(&w.t);
+	if (w.lockfd >= 0)
+		close(w.lockfd);
+	gb_catalog_close(w.c);
+	gb_conf_free(&w.conf);
+	free(w.id);
+	free(w.mpool);
+	free(w.buf);
+	return r;
+}
