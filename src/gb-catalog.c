@@ -23,6 +23,8 @@ struct cat {
 	const char *archive, *rows, *bytes, *error, *medium, *status;
 	int limit;
 	struct gb_out out;	/* stdout, for --csv */
+	const char **jobs;	/* every --job, for latest */
+	size_t njobs;
 };
 
 static _Noreturn void
@@ -45,7 +47,8 @@ usage(FILE *fp, int status)
 	    "[--medium M] [--detail TEXT]\n"
 	    "       gb-catalog [-c conf] check [--date D]\n"
 	    "       gb-catalog [-c conf] report [--csv]\n"
-	    "       gb-catalog [-c conf] audit [--verify]\n");
+	    "       gb-catalog [-c conf] audit [--verify]\n"
+	    "       gb-catalog [-c conf] latest --job JOB... | manifest ARCHIVE\n");
 	exit(status);
 }
 
@@ -926,6 +929,58 @@ cmd_audit(struct cat *x)
 	return GB_EXIT_OK;
 }
 
+/*
+ * The newest live archive of these jobs with a good copy: what the next
+ * incremental of their chain builds on.  Exit 1 when there is none.
+ */
+static int
+cmd_latest(struct cat *x)
+{
+	sqlite3_stmt *st = q(x, "SELECT a.name, a.job FROM archives a WHERE "
+	    "a.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
+	    "c.archive = a.name AND c.status = 'good') ORDER BY a.snapshot "
+	    "DESC, a.rowid DESC");
+	int found = 0;
+
+	while (!found && sqlite3_step(st) == SQLITE_ROW)
+		for (size_t i = 0; i < x->njobs && !found; i++)
+			if (strcmp(gb_col(st, 1), x->jobs[i]) == 0) {
+				printf("%s\n", gb_col(st, 0));
+				found = 1;
+			}
+	sqlite3_finalize(st);
+	return found ? GB_EXIT_OK : GB_EXIT_CHECK;
+}
+
+/* The MANIFEST of an archive, from its seal as the catalog keeps it. */
+static int
+cmd_manifest(struct cat *x, const char *archive)
+{
+	sqlite3_stmt *st = q(x, "SELECT seal FROM archives WHERE name = ?1");
+	struct gb_seal s;
+	char err[512];
+	int r = GB_EXIT_OK;
+
+	bind(st, 1, archive);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", archive);
+	/* the seal is parsed, not verified: the catalog vouched when writing */
+	{
+		const char *text = gb_col(st, 0), *body = strstr(text,
+		    "\ngymbackup-seal\t"), *sig = strstr(text,
+		    "\n-----BEGIN PGP SIGNATURE");
+		if (!body || !sig || sig < body ||
+		    gb_seal_parse(&s, body + 1, (size_t)(sig - body), err,
+		    sizeof err) == -1)
+			gb_errx(GB_EXIT_RUN, "archive %s: the catalog's seal is "
+			    "unreadable", archive);
+	}
+	fwrite(s.manifest_text, 1, s.manifest_len, stdout);
+	gb_seal_free(&s);
+	sqlite3_finalize(st);
+	return r;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -980,7 +1035,11 @@ main(int argc, char *argv[])
 		case 'D': x.detail = optarg; break;
 		case 'E': x.error = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
-		case 'j': x.job = optarg; break;
+		case 'j':
+			x.job = optarg;
+			x.jobs = gb_realloc(x.jobs, (x.njobs + 1) * sizeof *x.jobs);
+			x.jobs[x.njobs++] = optarg;
+			break;
 		case 'k': x.kind = optarg; break;
 		case 'm': x.medium = optarg; break;
 		case 'n':
@@ -1042,12 +1101,17 @@ main(int argc, char *argv[])
 		r = cmd_report(&x);
 	else if (strcmp(cmd, "audit") == 0)
 		r = cmd_audit(&x);
+	else if (strcmp(cmd, "latest") == 0 && x.njobs)
+		r = cmd_latest(&x);
+	else if (strcmp(cmd, "manifest") == 0 && argc == 1)
+		r = cmd_manifest(&x, argv[0]);
 	else
 		usage(stderr, GB_EXIT_USAGE);
 	if (x.csv && gb_out_finish(&x.out, NULL) == -1)
 		gb_err(GB_EXIT_RUN, "stdout");
 	gb_catalog_close(x.c);
 	gb_conf_free(&x.conf);
+	free(x.jobs);
 	if (fflush(stdout) == EOF)
 		gb_err(GB_EXIT_RUN, "stdout");
 	return r;
