@@ -364,3 +364,24 @@ gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
 	gb_catalog_audit(c, "label", id, "%s medium in pool %s%s%s", kind, pool,
 	    device ? " at " : "", device ? device : "");
 }
+
+void
+gb_catalog_record_check(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail)
+{
+	char now[21];
+
+	gb_now(now);
+	gb_catalog_begin(c);
+	gb_catalog_run(c, "INSERT INTO checks(kind, archive, medium, at, ok, "
+	    "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, kind, archive, medium,
+	    now, ok ? "1" : "0", detail);
+	if (ok && medium && strcmp(kind, "restore-test") != 0)
+		gb_catalog_run(c, "UPDATE copies SET verified_at = ?3 WHERE "
+		    "archive = ?1 AND medium = ?2 AND status = 'good'", 3, archive,
+		    medium, now);
+	gb_catalog_audit(c, kind, archive, "%s%s%s%s%s", ok ? "ok" : "FAILED",
+	    medium ? " on " : "", medium ? medium : "", detail ? ": " : "",
+	    detail ? detail : "");
+	gb_catalog_commit(c);
+}

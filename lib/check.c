@@ -12,7 +12,9 @@
 struct tee {
 	gb_read_fn fn;
 	void *arg;
-	int copyfd, copy_errno, read_failed;
+	gb_write_fn sink;	/* where the bytes are copied, or NULL */
+	void *sinkarg;
+	int copy_errno, read_failed;
 	struct gb_sha256 hash;
 	uint64_t bytes;
 };
@@ -29,19 +31,28 @@ tee_read(void *arg, void *buf, size_t n)
 	}
 	gb_sha256_update(&t->hash, buf, (size_t)r);
 	t->bytes += (uint64_t)r;
-	if (t->copyfd >= 0 && !t->copy_errno &&
-	    gb_write_all(t->copyfd, buf, (size_t)r) == -1)
-		t->copy_errno = errno;
+	if (t->sink && !t->copy_errno && r > 0 &&
+	    t->sink(t->sinkarg, buf, (size_t)r) == -1)
+		t->copy_errno = errno ? errno : EIO;
 	return r;
 }
 
+/* The sink of a file descriptor: arg points to it. */
+static int
+fd_sink(void *arg, const void *buf, size_t n)
+{
+	return gb_write_all(*(int *)arg, buf, n);
+}
+
 static void
-tee_start(struct tee *t, gb_read_fn fn, void *arg, int copyfd)
+tee_start(struct tee *t, gb_read_fn fn, void *arg, gb_write_fn sink,
+    void *sinkarg)
 {
 	memset(t, 0, sizeof *t);
 	t->fn = fn;
 	t->arg = arg;
-	t->copyfd = copyfd;
+	t->sink = sink;
+	t->sinkarg = sinkarg;
 	gb_sha256_init(&t->hash);
 }
 
@@ -83,7 +94,7 @@ gb_check_file(const char *name, uint64_t bytes, const char *sha256,
 	char buf[65536];
 	ssize_t n;
 
-	tee_start(&t, fn, arg, copyfd);
+	tee_start(&t, fn, arg, copyfd >= 0 ? fd_sink : NULL, &copyfd);
 	while ((n = tee_read(&t, buf, sizeof buf)) > 0)
 		;
 	return tee_finish(&t, name, bytes, sha256, err, errlen);
@@ -107,6 +118,15 @@ int
 gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen)
 {
+	return gb_check_table_to(mt, fn, arg, copyfd >= 0 ? fd_sink : NULL,
+	    &copyfd, rec, recarg, err, errlen);
+}
+
+int
+gb_check_table_to(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
+    gb_write_fn sink, void *sinkarg, gb_record_fn rec, void *recarg,
+    char *err, size_t errlen)
+{
 	struct tee t;
 	struct gb_csv_reader *r;
 	struct gb_csv_field *f;
@@ -116,7 +136,7 @@ gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
 	uint64_t rows = 0;
 	int got, status = 0, header = 1;
 
-	tee_start(&t, fn, arg, copyfd);
+	tee_start(&t, fn, arg, sink, sinkarg);
 	r = gb_csv_open_cb(tee_read, &t);
 	while ((got = gb_csv_next(r, &f, &nf)) == 1) {
 		if (header) {

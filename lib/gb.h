@@ -4,7 +4,8 @@
  * One .c per concern: err.c (messages, exit statuses, cleanup of temporary
  * files), io.c (whole reads and writes, buffered hashed output, atomic
  * files), sha256.c, conf.c (INI config), csv.c (CSV writer), csvread.c (CSV
- * reader), manifest.c (MANIFEST writer and reader), sqlite.c (SQLite source).
+ * reader), manifest.c (MANIFEST writer and reader), sqlite.c (SQLite source),
+ * pg.c (PostgreSQL source and restore target).
  */
 #ifndef GB_H
 #define GB_H
@@ -294,6 +295,14 @@ int gb_check_file(const char *name, uint64_t bytes, const char *sha256,
     gb_read_fn fn, void *arg, int copyfd, char *err, size_t errlen);
 int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen);
+/*
+ * The same with the bytes going to sink (unless NULL) instead of a file
+ * descriptor: a sink returns 0, or -1 with errno set.
+ */
+typedef int (*gb_write_fn)(void *arg, const void *buf, size_t n);
+int gb_check_table_to(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
+    gb_write_fn sink, void *sinkarg, gb_record_fn rec, void *recarg,
+    char *err, size_t errlen);
 
 /*
  * catalog.c: the catalog database (gb-catalog(1), share/catalog.sql).
@@ -334,6 +343,13 @@ void gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
     const char *device);
 int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
     const char *seal_text, const char *job);
+/*
+ * A verification ("verify", "deep-verify") or restore test
+ * ("restore-test") of an archive, on a medium or not; a good check of a
+ * copy also marks the copy verified.  Its own transaction.
+ */
+void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail);
 
 /*
  * tape.c: records and tape marks on a Linux st device or a tape image
@@ -356,6 +372,39 @@ int gb_tape_write(struct gb_tape *t, const void *buf, size_t len);
 int gb_tape_mark(struct gb_tape *t);	/* durable once it returns */
 int gb_tape_eod(struct gb_tape *t);	/* to the end of data; sets fileno */
 int gb_tape_seek_file(struct gb_tape *t, int fileno);
+
+/*
+ * media.c: labels, and archives on media.  A directory medium has
+ * GB_LABEL_FILE and GB_INDEX_FILE at its root; a tape has its label in
+ * file 0, then each archive in a file followed by its seal in the next.
+ */
+#define GB_LABEL_FILE "GYMBACKUP.LABEL"
+#define GB_INDEX_FILE "GYMBACKUP.INDEX"
+/* A label's medium id and pool; 0, or -1 when the text is no label. */
+int gb_label_parse(const char *text, size_t len, char **id, char **pool);
+int gb_media_is_tape(const char *media);
+/* The label on a medium: 0, or -1 when it has none or cannot be read. */
+int gb_media_label(const char *media, char **id, char **pool);
+/*
+ * Where NAME.tar.gz.gpg and its seal are on MEDIA: in place on a
+ * directory; from a tape (at file fileno when > 0, else found by
+ * scanning the seals) copied into tmpdir, registered for cleanup.
+ */
+int gb_media_fetch(const char *media, const char *name, int fileno,
+    const char *tmpdir, char **archive, char **seal, char *err,
+    size_t errlen);
+/* A labelled medium that gb-verify or gb-restore reads archives from. */
+struct gb_medium {
+	const char *path;
+	char *id, *pool;	/* from its label */
+	char *tmpdir;		/* a tape's archives are copied here */
+};
+int gb_medium_open(struct gb_medium *m, const char *path, char *err,
+    size_t errlen);
+/* The path of NAME (.tar.gz.gpg, .seal or bare) on it; NULL and why. */
+char *gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
+    const char *name, char *err, size_t errlen);
+void gb_medium_close(struct gb_medium *m);	/* removes the copies */
 
 /* pgp.c: OpenPGP through GPGME. */
 gpgme_ctx_t gb_pgp_new(void);	/* binary, no pinentry prompts */
@@ -422,5 +471,62 @@ void gb_sqlite_wm_max(struct gb_sqlite *db, const char *table,
     const char *column, const char *from_type, const char *from,
     char **type, char **value);
 void gb_free_strv(char **v);
+
+/*
+ * ---- pg.c: PostgreSQL, as a source and as a restore target (libpq) ----
+ *
+ * A source or target is a libpq connection string: a URI (postgresql://,
+ * postgres://) or key=value pairs.  One holding a password is refused:
+ * passwords come from ~/.pgpass or PGPASSFILE.  Tables are named
+ * schema.table, always; a part holding '.' or '"' (or empty) is written
+ * in double quotes with quotes doubled: public."odd.name".
+ *
+ * The source API mirrors sqlite.c: errors end the program with
+ * GB_EXIT_RUN (GB_EXIT_USAGE for a bad connection string) and a message
+ * naming the database, as host/port/dbname, and the table.
+ */
+struct gb_pg;
+int gb_pg_is_conninfo(const char *s);
+struct gb_pg *gb_pg_open(const char *conninfo, int wait_seconds);
+void gb_pg_close(struct gb_pg *p);
+/* host/port/dbname: the manifest's source name; never a password. */
+const char *gb_pg_name(const struct gb_pg *p);
+/* BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; the snapshot taken. */
+void gb_pg_snapshot(struct gb_pg *p);
+/* User tables as schema.table, in name order; each is locked ACCESS SHARE. */
+char **gb_pg_tables(struct gb_pg *p);
+int gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti);
+/* PostgreSQL DDL, with the SQLite dialect in "-- sqlite: " lines. */
+void gb_pg_schema(struct gb_pg *p, char *const *tables, size_t n,
+    struct gb_out *o);
+/* COPY (SELECT ...) TO STDOUT, rewritten into the export CSV dialect. */
+void gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
+    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt);
+void gb_pg_wm_max(struct gb_pg *p, const char *table, const char *column,
+    const char *from_type, const char *from, char **type, char **value);
+
+/* Names: "schema.table" made and split (0, or -1: not of that form). */
+char *gb_pg_qualname(const char *schema, const char *table);
+int gb_pg_splitname(const char *name, char **schema, char **table);
+/* An SQL identifier, always double-quoted. */
+char *gb_pg_ident(const char *name);
+/*
+ * The name a PostgreSQL table takes where there are no schemas (SQLite):
+ * its table part, or its whole name when another of names has the same
+ * table part.
+ */
+char *gb_pg_flatname(const char *name, char *const *names, size_t n);
+
+/* Target side: each returns 0, or -1 with the server's message in err. */
+int gb_pg_exec(struct gb_pg *p, const char *sql, char *err, size_t errlen);
+/* First value of the first row (*value NULL if none); param may be NULL. */
+int gb_pg_value(struct gb_pg *p, const char *sql, const char *param,
+    char **value, char *err, size_t errlen);
+int gb_pg_server_version(const struct gb_pg *p);
+/* COPY ... FROM STDIN: begin, feed (a gb_write_fn), end (ok 0 aborts). */
+int gb_pg_copy_begin(struct gb_pg *p, const char *sql, char *err,
+    size_t errlen);
+int gb_pg_copy_put(void *p, const void *buf, size_t n);
+int gb_pg_copy_end(struct gb_pg *p, int ok, char *err, size_t errlen);
 
 #endif

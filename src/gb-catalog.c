@@ -631,28 +631,16 @@ static int
 cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 {
 	sqlite3_stmt *st;
-	int ok;
 
 	if (argc != 2 || (strcmp(argv[1], "ok") && strcmp(argv[1], "failed")))
 		usage(stderr, GB_EXIT_USAGE);
-	ok = strcmp(argv[1], "ok") == 0;
-	gb_catalog_begin(x->c);
 	st = q(x, "SELECT 1 FROM archives WHERE name = ?1");
 	bind(st, 1, argv[0]);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", argv[0]);
 	sqlite3_finalize(st);
-	gb_catalog_run(x->c, "INSERT INTO checks(kind, archive, medium, at, ok, "
-	    "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, kind, argv[0],
-	    x->medium, x->now, ok ? "1" : "0", x->detail);
-	if (ok && x->medium && strcmp(kind, "restore-test") != 0)
-		gb_catalog_run(x->c, "UPDATE copies SET verified_at = ?3 WHERE "
-		    "archive = ?1 AND medium = ?2 AND status = 'good'", 3,
-		    argv[0], x->medium, x->now);
-	gb_catalog_audit(x->c, kind, argv[0], "%s%s%s%s%s", ok ? "ok" : "FAILED",
-	    x->medium ? " on " : "", x->medium ? x->medium : "",
-	    x->detail ? ": " : "", x->detail ? x->detail : "");
-	gb_catalog_commit(x->c);
+	gb_catalog_record_check(x->c, kind, argv[0], x->medium,
+	    strcmp(argv[1], "ok") == 0, x->detail);
 	return GB_EXIT_OK;
 }
 

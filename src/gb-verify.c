@@ -21,13 +21,16 @@ struct verify {
 	struct gb_conf conf;
 	const char *signer;
 	int deep, verbose;
+	const char *media;	/* --media: arguments are names on it */
+	struct gb_medium medium;
+	struct gb_catalog *c;	/* records checks of copies, if configured */
 };
 
 static void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-verify [-v] [-c conf] [--deep] [--signer fpr] "
-	    "archive_or_seal...\n");
+	    "[--media media] archive_or_seal...\n");
 	exit(status);
 }
 
@@ -187,6 +190,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "deep", no_argument, NULL, 'D' },
 		{ "signer", required_argument, NULL, 'S' },
+		{ "media", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -200,6 +204,7 @@ main(int argc, char *argv[])
 		case 'c': v.confpath = optarg; break;
 		case 'D': v.deep = 1; break;
 		case 'S': v.signer = optarg; break;
+		case 'M': v.media = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'v': v.verbose = 1; break;
 		default: usage(stderr, GB_EXIT_USAGE);
@@ -220,14 +225,39 @@ main(int argc, char *argv[])
 		    "FINGERPRINT or set signer in the [keys] section of the "
 		    "config (any key in the keyring is not enough)");
 
+	if (v.media) {
+		char err[1024];
+		gb_cleanup_signals();
+		if (gb_medium_open(&v.medium, v.media, err, sizeof err) == -1)
+			gb_errx(GB_EXIT_RUN, "%s", err);
+		if ((path = gb_catalog_path(&v.conf)))
+			v.c = gb_catalog_open(path);
+	}
 	for (int i = 0; i < argc; i++) {
-		char name[256], err[1024];
-		if (verify_one(&v, argv[i], name, sizeof name, err, sizeof err)) {
+		char name[256], err[1024], *archive = NULL;
+		int bad;
+		if (v.media && !(archive = gb_medium_archive(&v.medium, v.c,
+		    argv[i], err, sizeof err))) {
+			snprintf(name, sizeof name, "%s", argv[i]);
+			bad = 1;
+		} else
+			bad = verify_one(&v, archive ? archive : argv[i], name,
+			    sizeof name, err, sizeof err);
+		if (bad) {
 			printf("%s: FAIL: %s\n", name, err);
 			failed++;
 		} else
-			printf("%s: OK%s\n", name, v.deep ? " (deep)" : "");
+			printf("%s: OK%s%s%s\n", name, v.deep ? " (deep)" : "",
+			    v.media ? " on " : "", v.media ? v.medium.id : "");
 		fflush(stdout);
+		if (v.c && archive)
+			gb_catalog_record_check(v.c, v.deep ? "deep-verify" :
+			    "verify", name, v.medium.id, !bad, bad ? err : NULL);
+		free(archive);
+	}
+	if (v.media) {
+		gb_medium_close(&v.medium);
+		gb_catalog_close(v.c);
 	}
 	printf("%d checked, %d OK, %d failed\n", argc, argc - failed, failed);
 	gb_conf_free(&v.conf);

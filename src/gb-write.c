@@ -18,8 +18,6 @@
 
 #include "gb.h"
 
-#define LABEL_FILE "GYMBACKUP.LABEL"
-#define INDEX_FILE "GYMBACKUP.INDEX"
 #define COPY_BUF (1 << 20)
 #define MAX_BLOCK (16 << 20)
 
@@ -57,37 +55,6 @@ label_text(const char *id, const char *pool, const char *kind)
 	    "labelled\t%s\n", id, pool, kind, now);
 }
 
-/* Reads a label's medium and pool; 0, or -1 when it is not a label. */
-static int
-parse_label(const char *text, size_t len, char **id, char **pool)
-{
-	char *copy = gb_strndup(text, len), *line, *save;
-	int ok = 0;
-
-	*id = *pool = NULL;
-	for (line = strtok_r(copy, "\n", &save); line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(line, '\t');
-		if (!tab)
-			continue;
-		*tab = '\0';
-		if (strcmp(line, "gymbackup-label") == 0)
-			ok = strcmp(tab + 1, "1") == 0;
-		else if (strcmp(line, "medium") == 0 && !*id)
-			*id = gb_strdup(tab + 1);
-		else if (strcmp(line, "pool") == 0 && !*pool)
-			*pool = gb_strdup(tab + 1);
-	}
-	free(copy);
-	if (!ok || !*id || !*pool) {
-		free(*id);
-		free(*pool);
-		*id = *pool = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 static void
 open_media(struct writer *w, int writing)
 {
@@ -113,14 +80,14 @@ static void
 read_label(struct writer *w)
 {
 	if (!w->tape) {
-		char *path = gb_asprintf("%s/" LABEL_FILE, w->media);
+		char *path = gb_asprintf("%s/" GB_LABEL_FILE, w->media);
 		FILE *fp = fopen(path, "r");
 		char buf[4096];
 		size_t n;
 		if (fp) {
 			n = fread(buf, 1, sizeof buf, fp);
 			fclose(fp);
-			parse_label(buf, n, &w->id, &w->mpool);
+			gb_label_parse(buf, n, &w->id, &w->mpool);
 			w->lockfd = open(path, O_RDONLY | O_CLOEXEC);
 			if (w->lockfd >= 0 && flock(w->lockfd, LOCK_EX | LOCK_NB))
 				gb_err(GB_EXIT_RUN, "%s is in use by another "
@@ -133,7 +100,7 @@ read_label(struct writer *w)
 		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
 	ssize_t n = gb_tape_read(&w->t, w->buf, MAX_BLOCK);
 	if (n > 0)
-		parse_label((char *)w->buf, (size_t)n, &w->id, &w->mpool);
+		gb_label_parse((char *)w->buf, (size_t)n, &w->id, &w->mpool);
 }
 
 static int
@@ -167,7 +134,7 @@ cmd_label(struct writer *w)
 	    w->pool, w->capacity, w->media);
 	text = label_text(w->label, w->pool, w->tape ? "tape" : "dir");
 	if (!w->tape) {
-		char *path = gb_asprintf("%s/" LABEL_FILE, w->media);
+		char *path = gb_asprintf("%s/" GB_LABEL_FILE, w->media);
 		struct gb_atomic a;
 		if (gb_atomic_open(&a, path, 0644) == -1 ||
 		    gb_write_all(a.fd, text, strlen(text)) == -1 ||
@@ -289,7 +256,7 @@ read_back_tape(struct writer *w, int fileno, uint64_t size, char hex[65])
 static void
 write_index(struct writer *w)
 {
-	char *path = gb_asprintf("%s/" INDEX_FILE, w->media);
+	char *path = gb_asprintf("%s/" GB_INDEX_FILE, w->media);
 	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT c.archive, a.size, "
 	    "a.sha256, a.job, a.level, a.snapshot, c.written_at FROM copies c "
 	    "JOIN archives a ON a.name = c.archive WHERE c.medium = ?1 AND "
