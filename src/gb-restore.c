@@ -34,6 +34,8 @@ struct restore {
 	const char *outdir;
 	const char *target;	/* sqlite:PATH */
 	int test, verbose;
+	const char *media;	/* --media: the archives are on it */
+	struct gb_medium medium;
 	struct archive_in *in;	/* in chain order once ordered */
 	size_t nin;
 	char *dbpath, *tmpdb, *scratchdir;
@@ -56,8 +58,8 @@ struct load {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-restore [-v] [-c conf] [--signer fpr] [--test] "
-	    "[-o dir | -d target] archive...\n");
+	fprintf(fp, "usage: gb-restore [-v] [-c conf] [--signer fpr] "
+	    "[--media media] [--test | -o dir | -d target] archive...\n");
 	exit(status);
 }
 
@@ -785,6 +787,26 @@ restore_dirs(struct restore *r)
 	free(tmp);
 }
 
+/* The policy's restore test goes into the catalog, when there is one. */
+static void
+record_test(struct restore *r)
+{
+	const char *path = gb_catalog_path(&r->conf);
+	struct gb_catalog *c;
+	char detail[128];
+
+	if (!path)
+		return;
+	c = gb_catalog_open(path);
+	snprintf(detail, sizeof detail, "chain of %zu, %d table%s differ%s",
+	    r->nin, r->failures, r->failures == 1 ? "" : "s",
+	    r->failures == 1 ? "s" : "");
+	for (size_t i = 0; i < r->nin; i++)
+		gb_catalog_record_check(c, "restore-test", r->in[i].seal.archive,
+		    r->media ? r->medium.id : NULL, !r->failures, detail);
+	gb_catalog_close(c);
+}
+
 static void
 restore_free(struct restore *r)
 {
@@ -800,6 +822,8 @@ restore_free(struct restore *r)
 	free(r->tmpdb);
 	free(r->scratchdir);
 	gb_conf_free(&r->conf);
+	if (r->media)
+		gb_medium_close(&r->medium);
 }
 
 int
@@ -808,6 +832,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "test", no_argument, NULL, 'T' },
 		{ "signer", required_argument, NULL, 'S' },
+		{ "media", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -823,6 +848,7 @@ main(int argc, char *argv[])
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'o': r.outdir = optarg; break;
 		case 'S': r.signer = optarg; break;
+		case 'M': r.media = optarg; break;
 		case 'T': r.test = 1; break;
 		case 'v': r.verbose = 1; break;
 		default: usage(stderr, GB_EXIT_USAGE);
@@ -843,6 +869,19 @@ main(int argc, char *argv[])
 		    "FINGERPRINT or set signer in the [keys] section of the "
 		    "config");
 	gb_cleanup_signals();
+	if (r.media) {
+		char err[1024];
+		struct gb_catalog *cat = NULL;
+		if (gb_medium_open(&r.medium, r.media, err, sizeof err) == -1)
+			gb_errx(GB_EXIT_RUN, "%s", err);
+		if ((path = gb_catalog_path(&r.conf)))
+			cat = gb_catalog_open(path);
+		for (int i = 0; i < argc; i++)
+			if (!(argv[i] = gb_medium_archive(&r.medium, cat, argv[i],
+			    err, sizeof err)))
+				gb_errx(GB_EXIT_RUN, "%s; nothing restored", err);
+		gb_catalog_close(cat);
+	}
 	load_and_order(&r, argv, (size_t)argc);
 
 	if (r.outdir) {
@@ -869,6 +908,7 @@ main(int argc, char *argv[])
 	if (r.test) {
 		printf("restore test: %zu archive%s, %s\n", r.nin, r.nin == 1 ?
 		    "" : "s", r.failures ? "FAILED" : "OK");
+		record_test(&r);
 		gb_cleanup_run();	/* the scratch database goes */
 	}
 	restore_free(&r);
