@@ -232,6 +232,16 @@ void gb_gzw_cut(struct gb_gzw *g);
 int gb_gzw_close(struct gb_gzw *g, uint64_t *bytes_out);
 /* Frees without finishing: the output stays visibly incomplete. */
 void gb_gzw_abort(struct gb_gzw *g);
+/*
+ * gzread.c: reads multi-member gzip, inflating gb-pack's members on
+ * several threads, in order; other members are inflated as they come.
+ * gb_gzr_read is a gb_read_fn of the decompressed bytes.
+ */
+struct gb_gzr;
+struct gb_gzr *gb_gzr_open(gb_read_fn fn, void *arg, int threads);
+ssize_t gb_gzr_read(void *g, void *buf, size_t n);
+const char *gb_gzr_error(const struct gb_gzr *g);	/* NULL if none */
+void gb_gzr_close(struct gb_gzr *g);
 /* The empty gzip member that ends every packed archive. */
 extern const unsigned char gb_pack_trailer[];
 extern const size_t gb_pack_trailer_len;

@@ -37,19 +37,37 @@ struct gb_gzw {
 	uint64_t bytes_out;
 };
 
+/*
+ * A member's header carries its own compressed size in an extra field
+ * (subfield "GB", as BGZF does with "BC"), so a reader can cut the
+ * stream into members without inflating and inflate them in parallel.
+ * Other gzip readers skip the extra field.  mtime 0: same input, same
+ * bytes.
+ */
+#define HDR 20		/* 10 fixed + XLEN 2 + subfield 4 + size 4 */
+#define TRL 8		/* CRC32, ISIZE */
+
+static void
+le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8 & 0xff;
+	p[2] = v >> 16 & 0xff;
+	p[3] = v >> 24 & 0xff;
+}
+
 static int
 deflate_job(struct job *j, int level)
 {
 	z_stream z;
 	size_t bound;
+	unsigned char *o;
 
 	memset(&z, 0, sizeof z);
-	/* windowBits 15 + 16: a gzip wrapper with mtime 0, so output is
-	 * the same for the same input. */
-	if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8,
+	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
-	bound = deflateBound(&z, j->inlen) + 32;
+	bound = HDR + deflateBound(&z, j->inlen) + TRL;
 	if (bound > j->outcap) {
 		free(j->out);
 		j->out = malloc(bound);
@@ -61,14 +79,19 @@ deflate_job(struct job *j, int level)
 	}
 	z.next_in = j->in;
 	z.avail_in = (uInt)j->inlen;
-	z.next_out = j->out;
-	z.avail_out = (uInt)j->outcap;
+	z.next_out = j->out + HDR;
+	z.avail_out = (uInt)(j->outcap - HDR - TRL);
 	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
 		deflateEnd(&z);
 		return -1;
 	}
-	j->outlen = j->outcap - z.avail_out;
+	j->outlen = HDR + z.total_out + TRL;
 	deflateEnd(&z);
+	o = j->out;
+	memcpy(o, "\x1f\x8b\x08\x04\0\0\0\0\0\x03" "\x08\0" "GB\x04\0", 16);
+	le32(o + 16, (uint32_t)j->outlen);
+	le32(o + j->outlen - 8, (uint32_t)crc32(0, j->in, (uInt)j->inlen));
+	le32(o + j->outlen - 4, (uint32_t)j->inlen);
 	return 0;
 }
 

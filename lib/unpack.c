@@ -28,6 +28,7 @@ struct gb_unpack {
 	gpgme_error_t result;
 	int write_errno;
 	struct archive *a;
+	struct gb_gzr *gz;	/* inflates the members on all cores */
 	struct gb_sha256 hash;
 	uint64_t bytes;
 	unsigned char *buf;
@@ -57,23 +58,39 @@ decrypt(void *arg)
 	return NULL;
 }
 
-/* libarchive pulls the packed bytes from the pipe; each is hashed once. */
+/* The packed bytes from the pipe, each hashed once. */
+static ssize_t
+pull_packed(void *arg, void *buf, size_t n)
+{
+	struct gb_unpack *u = arg;
+	ssize_t r;
+
+	if (u->eof)
+		return 0;
+	do
+		r = read(u->pipe[0], buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		u->eof = 1;
+	gb_sha256_update(&u->hash, buf, (size_t)r);
+	u->bytes += (uint64_t)r;
+	return r;
+}
+
+/* libarchive pulls the tar from the parallel inflater. */
 static la_ssize_t
 pull(struct archive *a, void *arg, const void **p)
 {
 	struct gb_unpack *u = arg;
-	ssize_t n = u->eof ? 0 : read(u->pipe[0], u->buf, BUFSZ);
+	ssize_t n = gb_gzr_read(u->gz, u->buf, BUFSZ);
 
-	while (n < 0 && errno == EINTR)
-		n = read(u->pipe[0], u->buf, BUFSZ);
 	if (n < 0) {
-		archive_set_error(a, errno, "cannot read the decrypted stream");
+		archive_set_error(a, EIO, "packed archive: %s",
+		    gb_gzr_error(u->gz) ? gb_gzr_error(u->gz) : "read error");
 		return -1;
 	}
-	if (n == 0)
-		u->eof = 1;
-	gb_sha256_update(&u->hash, u->buf, (size_t)n);
-	u->bytes += (uint64_t)n;
 	*p = u->buf;
 	return n;
 }
@@ -102,8 +119,12 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
 	if (pthread_create(&u->thread, NULL, decrypt, u))
 		gb_errx(GB_EXIT_RUN, "cannot start a thread");
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		u->gz = gb_gzr_open(pull_packed, u, ncpu < 1 ? 1 : ncpu > 64 ? 64 :
+		    (int)ncpu);
+	}
 	u->a = archive_read_new();
-	archive_read_support_filter_gzip(u->a);
 	archive_read_support_format_tar(u->a);
 	if (archive_read_open(u->a, u, NULL, pull, NULL) != ARCHIVE_OK) {
 		snprintf(err, errlen, "%s: not a packed archive inside: %s",
@@ -159,13 +180,13 @@ int
 gb_unpack_close(struct gb_unpack *u, const char *pinned,
     uint64_t *packed_size, char packed_hex[65], char *err, size_t errlen)
 {
-	const void *p;
 	int r = 0;
 	char why[512];
 
 	/* The packed hash covers every byte, the tar's end and past it. */
-	while (!u->eof && pull(u->a, u, &p) > 0)
+	while (!u->eof && pull_packed(u, u->buf, BUFSZ) > 0)
 		;
+	gb_gzr_close(u->gz);
 	close(u->pipe[0]);	/* a writer still going gets EPIPE */
 	pthread_join(u->thread, NULL);
 	archive_read_free(u->a);

@@ -1,0 +1,352 @@
+/*
+ * gzread.c - read a multi-member gzip stream, inflating on several
+ * threads.  Members that carry their size (gb-pack's "GB" extra field) are
+ * cut from the input without inflating and handed to workers; output comes
+ * back in order.  Any other member (the end mark, or gzip from elsewhere)
+ * is inflated in the reader's own thread, streaming.  Memory is bounded by
+ * 2 * threads members.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "gb.h"
+
+#define MEMBER_MAX (64u << 20)	/* a GB member larger than this is bad */
+#define INBUF (1 << 20)
+
+struct rjob {
+	unsigned char *in, *out;
+	size_t inlen, incap, outlen, outcap, outpos;
+	int stream;		/* inflate in the reader thread */
+	int done, failed;
+	struct rjob *next;
+};
+
+struct gb_gzr {
+	gb_read_fn fn;
+	void *arg;
+	int threads, eof, err;
+	char errmsg[128];
+	unsigned char *in;	/* compressed input not yet cut into members */
+	size_t inpos, inlen, incap;
+	struct rjob *ring;
+	size_t nring, head, count;
+	int blocked;		/* a stream member is queued: parse no further */
+	z_stream z;		/* for stream members */
+	int zactive;
+	struct rjob *qhead, *qtail;
+	int stop;
+	pthread_t *tid;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+};
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Inflates one whole GB member and checks its CRC and length. */
+static int
+inflate_job(struct rjob *j)
+{
+	const unsigned char *m = j->in;
+	size_t hdr = 10 + 2 + (m[10] | m[11] << 8);
+	uint32_t isize, crc;
+	z_stream z;
+	int r;
+
+	if (j->inlen < hdr + 8 || (m[3] & ~0x04))	/* only FEXTRA set */
+		return -1;
+	isize = get32(m + j->inlen - 4);
+	crc = get32(m + j->inlen - 8);
+	if (isize > MEMBER_MAX)
+		return -1;
+	if (isize + 1 > j->outcap) {
+		free(j->out);
+		j->outcap = isize + 1;
+		if (!(j->out = malloc(j->outcap))) {
+			j->outcap = 0;
+			return -1;
+		}
+	}
+	memset(&z, 0, sizeof z);
+	if (inflateInit2(&z, -15) != Z_OK)
+		return -1;
+	z.next_in = (unsigned char *)m + hdr;
+	z.avail_in = (uInt)(j->inlen - hdr - 8);
+	z.next_out = j->out;
+	z.avail_out = (uInt)j->outcap;
+	r = inflate(&z, Z_FINISH);
+	j->outlen = z.total_out;
+	inflateEnd(&z);
+	if (r != Z_STREAM_END || z.avail_in != 0 || j->outlen != isize ||
+	    crc32(0, j->out, (uInt)j->outlen) != crc)
+		return -1;
+	return 0;
+}
+
+static void *
+worker(void *arg)
+{
+	struct gb_gzr *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		struct rjob *j;
+		while (!g->qhead && !g->stop)
+			pthread_cond_wait(&g->work, &g->mu);
+		if (!g->qhead)
+			break;
+		j = g->qhead;
+		if (!(g->qhead = j->next))
+			g->qtail = NULL;
+		pthread_mutex_unlock(&g->mu);
+		int r = inflate_job(j);
+		pthread_mutex_lock(&g->mu);
+		j->failed = r != 0;
+		j->done = 1;
+		pthread_cond_broadcast(&g->done);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+struct gb_gzr *
+gb_gzr_open(gb_read_fn fn, void *arg, int threads)
+{
+	struct gb_gzr *g = gb_calloc(1, sizeof *g);
+
+	g->fn = fn;
+	g->arg = arg;
+	g->threads = threads < 1 ? 1 : threads;
+	g->nring = 2 * (size_t)g->threads;
+	g->ring = gb_calloc(g->nring, sizeof *g->ring);
+	g->incap = INBUF;
+	g->in = gb_malloc(g->incap);
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->work, NULL);
+	pthread_cond_init(&g->done, NULL);
+	if (g->threads > 1) {
+		g->tid = gb_calloc((size_t)g->threads, sizeof *g->tid);
+		for (int i = 0; i < g->threads; i++)
+			if (pthread_create(&g->tid[i], NULL, worker, g))
+				gb_errx(GB_EXIT_RUN, "cannot start a thread");
+	}
+	return g;
+}
+
+static int
+fail(struct gb_gzr *g, const char *why)
+{
+	if (!g->err) {
+		g->err = 1;
+		snprintf(g->errmsg, sizeof g->errmsg, "%s", why);
+	}
+	return -1;
+}
+
+/* At least n bytes of input at inpos, unless the input ends first. */
+static size_t
+avail(struct gb_gzr *g, size_t n)
+{
+	if (g->inlen - g->inpos >= n || g->eof)
+		return g->inlen - g->inpos;
+	memmove(g->in, g->in + g->inpos, g->inlen - g->inpos);
+	g->inlen -= g->inpos;
+	g->inpos = 0;
+	if (n > g->incap) {
+		g->incap = n;
+		g->in = gb_realloc(g->in, g->incap);
+	}
+	while (g->inlen < n && !g->eof) {
+		ssize_t r = g->fn(g->arg, g->in + g->inlen, g->incap - g->inlen);
+		if (r < 0) {
+			fail(g, "read error");
+			g->eof = 1;
+		} else if (r == 0)
+			g->eof = 1;
+		g->inlen += r > 0 ? (size_t)r : 0;
+	}
+	return g->inlen - g->inpos;
+}
+
+/* Cuts the next member and queues it; 0 at the end of input, -1 error. */
+static int
+queue_member(struct gb_gzr *g)
+{
+	struct rjob *j = &g->ring[(g->head + g->count) % g->nring];
+	const unsigned char *h;
+	uint32_t size = 0;
+
+	if (avail(g, 12) == 0)
+		return 0;
+	h = g->in + g->inpos;
+	if (g->inlen - g->inpos < 12 || h[0] != 0x1f || h[1] != 0x8b ||
+	    h[2] != 8)
+		return fail(g, "not gzip data (or trailing garbage)");
+	if ((h[3] & 0x04) && avail(g, 20) >= 20) {
+		h = g->in + g->inpos;
+		if ((h[10] | h[11] << 8) == 8 && h[12] == 'G' && h[13] == 'B' &&
+		    h[14] == 4 && h[15] == 0)
+			size = get32(h + 16);
+	}
+	j->done = j->failed = 0;
+	j->outpos = j->outlen = 0;
+	j->next = NULL;
+	g->count++;
+	if (!size) {		/* not one of ours: inflate it streaming */
+		j->stream = 1;
+		g->blocked = 1;
+		return 1;
+	}
+	j->stream = 0;
+	if (size < 28 || size > MEMBER_MAX)
+		return fail(g, "bad member size");
+	if (avail(g, size) < size)
+		return fail(g, "truncated gzip member");
+	if (size > j->incap) {
+		free(j->in);
+		j->incap = size;
+		j->in = gb_malloc(size);
+	}
+	memcpy(j->in, g->in + g->inpos, size);
+	j->inlen = size;
+	g->inpos += size;
+	if (g->threads == 1) {
+		j->failed = inflate_job(j) != 0;
+		j->done = 1;
+		return 1;
+	}
+	pthread_mutex_lock(&g->mu);
+	if (g->qtail)
+		g->qtail->next = j;
+	else
+		g->qhead = j;
+	g->qtail = j;
+	pthread_cond_signal(&g->work);
+	pthread_mutex_unlock(&g->mu);
+	return 1;
+}
+
+/* Inflates a stream member straight into buf. */
+static ssize_t
+read_stream(struct gb_gzr *g, struct rjob *j, unsigned char *buf, size_t n)
+{
+	int r;
+
+	if (!g->zactive) {
+		memset(&g->z, 0, sizeof g->z);
+		if (inflateInit2(&g->z, 15 + 16) != Z_OK)
+			return fail(g, "zlib");
+		g->zactive = 1;
+	}
+	g->z.next_out = buf;
+	g->z.avail_out = (uInt)n;
+	do {
+		if (avail(g, 1) == 0)
+			return fail(g, "truncated gzip member");
+		g->z.next_in = g->in + g->inpos;
+		g->z.avail_in = (uInt)(g->inlen - g->inpos);
+		r = inflate(&g->z, Z_NO_FLUSH);
+		g->inpos = (size_t)(g->z.next_in - g->in);
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+			return fail(g, "corrupt gzip member");
+	} while (r != Z_STREAM_END && g->z.avail_out == n);
+	if (r == Z_STREAM_END) {
+		inflateEnd(&g->z);
+		g->zactive = 0;
+		j->done = 1;
+		j->outpos = j->outlen = 0;	/* used up */
+		j->stream = 2;			/* finished */
+	}
+	return (ssize_t)(n - g->z.avail_out);
+}
+
+ssize_t
+gb_gzr_read(void *arg, void *buf, size_t n)
+{
+	struct gb_gzr *g = arg;
+
+	for (;;) {
+		struct rjob *j;
+		if (g->err)
+			return -1;
+		/* keep the workers busy */
+		while (!g->blocked && g->count < g->nring) {
+			int r = queue_member(g);
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				break;
+		}
+		if (g->count == 0)
+			return 0;
+		j = &g->ring[g->head];
+		if (j->stream == 1) {
+			ssize_t r = read_stream(g, j, buf, n);
+			if (r != 0 || j->stream == 1)
+				return r;
+		} else {
+			pthread_mutex_lock(&g->mu);
+			while (!j->done)
+				pthread_cond_wait(&g->done, &g->mu);
+			pthread_mutex_unlock(&g->mu);
+			if (j->failed)
+				return fail(g, "corrupt gzip member (CRC or length)");
+			if (j->outpos < j->outlen) {
+				size_t k = j->outlen - j->outpos < n ?
+				    j->outlen - j->outpos : n;
+				memcpy(buf, j->out + j->outpos, k);
+				j->outpos += k;
+				return (ssize_t)k;
+			}
+		}
+		if (j->stream == 2)
+			g->blocked = 0;
+		j->stream = 0;
+		g->head = (g->head + 1) % g->nring;
+		g->count--;
+	}
+}
+
+const char *
+gb_gzr_error(const struct gb_gzr *g)
+{
+	return g->err ? g->errmsg : NULL;
+}
+
+void
+gb_gzr_close(struct gb_gzr *g)
+{
+	if (!g)
+		return;
+	if (g->tid) {
+		pthread_mutex_lock(&g->mu);
+		g->stop = 1;
+		g->qhead = g->qtail = NULL;	/* queued work is dropped */
+		pthread_cond_broadcast(&g->work);
+		pthread_mutex_unlock(&g->mu);
+		for (int i = 0; i < g->threads; i++)
+			pthread_join(g->tid[i], NULL);
+		free(g->tid);
+	}
+	if (g->zactive)
+		inflateEnd(&g->z);
+	for (size_t i = 0; i < g->nring; i++) {
+		free(g->ring[i].in);
+		free(g->ring[i].out);
+	}
+	free(g->ring);
+	free(g->in);
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->work);
+	pthread_cond_destroy(&g->done);
+	free(g);
+}
