@@ -40,8 +40,14 @@ $(LIBOBJ): lib/gb.h
 lib/catalog.o: lib/catalog-schema.inc
 
 # SQL files of share/ as C string literals, so the tools need no data files.
+SQL2C = sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/'
 lib/catalog-schema.inc: share/catalog.sql
-	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' share/catalog.sql > $@
+	$(SQL2C) share/catalog.sql > $@.tmp
+	mv $@.tmp $@
+bin/gb-demodata: src/gym-schema.inc
+src/gym-schema.inc: share/gym-schema.sql
+	$(SQL2C) share/gym-schema.sql > $@.tmp
+	mv $@.tmp $@
 
 .c.o:
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
@@ -78,7 +84,7 @@ install: all
 	install -m 644 share/gym-schema.sql share/gymbackup.conf share/crontab.example $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc
+	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc src/gym-schema.inc
 	rm -rf demo
 
 .PHONY: all deps check demo bench install clean

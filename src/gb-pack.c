@@ -114,9 +114,27 @@ data(struct pack *k, const void *p, size_t n)
 		    archive_error_string(k->out));
 }
 
+/*
+ * Once output has begun, a refusal must not leave what looks like a good
+ * archive (MANIFEST's member alone is one): a member no gzip reader
+ * accepts goes last.
+ */
+static int finished;
+
+static void
+spoil_output(void)
+{
+	static const unsigned char bad[] = "\x1f\x8b\x08\0\0\0\0\0\0\x03"
+	    "\xff\xff gb-pack failed";
+
+	if (!finished)
+		gb_write_all(STDOUT_FILENO, bad, sizeof bad);
+}
+
 static void
 start(struct pack *k)
 {
+	atexit(spoil_output);
 	k->gz = gb_gzw_open(STDOUT_FILENO, k->level, k->threads, CHUNK);
 	k->out = archive_write_new();
 	k->entry = archive_entry_new();
@@ -311,9 +329,11 @@ pack_stream(struct pack *k)
 	int r;
 
 	archive_read_support_format_tar(in);
+	/* libarchive reads the first block here: what it refuses is no tar */
 	if (archive_read_open_fd(in, STDIN_FILENO, CHUNK) != ARCHIVE_OK)
-		gb_errx(GB_EXIT_RUN, "cannot read the export stream: %s",
-		    archive_error_string(in));
+		gb_errx(archive_errno(in) == EINVAL ||	/* its "file format" */
+		    archive_errno(in) <= 0 ? GB_EXIT_CHECK : GB_EXIT_RUN,
+		    "not an export set: %s", archive_error_string(in));
 	r = archive_read_next_header(in, &e);
 	if (r != ARCHIVE_OK)
 		gb_errx(GB_EXIT_CHECK, "not an export set: %s",
@@ -396,6 +416,7 @@ main(int argc, char *argv[])
 	if (gb_gzw_close(k.gz, &total) == -1 || gb_write_all(STDOUT_FILENO,
 	    gb_pack_trailer, gb_pack_trailer_len) == -1)
 		gb_err(GB_EXIT_RUN, "cannot write the archive");
+	finished = 1;
 	free(k.buf);
 	free(k.seen);
 	free(k.manifest_text);

@@ -416,43 +416,56 @@ if_not_exists(const char *text)
 static int
 create_schema(struct restore *r, const char *sql, char *err, size_t errlen)
 {
-	const char *tail = sql;
+	const char *start = sql;
 
-	while (*tail) {
-		sqlite3_stmt *st;
+	/*
+	 * Statements are split where SQLite says one is complete, not by
+	 * preparing them: a CREATE TABLE of a table that exists fails to
+	 * prepare, and an incremental's SCHEMA.sql repeats the full's.
+	 */
+	for (const char *p = sql; *p; p++) {
+		char *stmt, *ddl;
 		const char *text;
-		if (sqlite3_prepare_v2(r->db, tail, -1, &st, &tail) != SQLITE_OK) {
+		int rc;
+		if (*p != ';')
+			continue;
+		stmt = gb_strndup(start, (size_t)(p - start + 1));
+		if (!sqlite3_complete(stmt)) {
+			free(stmt);
+			continue;
+		}
+		start = p + 1;
+		text = skip_space(stmt);
+		if (starts_with_word(text, "CREATE") &&
+		    (starts_with_word(skip_space(text + 6), "INDEX") ||
+		    starts_with_word(skip_space(text + 6), "UNIQUE"))) {
+			r->indexes = gb_realloc(r->indexes, (r->nindexes + 1) *
+			    sizeof *r->indexes);
+			r->indexes[r->nindexes++] = if_not_exists(text);
+			free(stmt);
+			continue;
+		}
+		if (!starts_with_word(text, "CREATE") ||
+		    !starts_with_word(skip_space(text + 6), "TABLE")) {
+			snprintf(err, errlen, "SCHEMA.sql: refused statement "
+			    "(only CREATE TABLE and CREATE INDEX): %.60s", text);
+			free(stmt);
+			return -1;
+		}
+		ddl = if_not_exists(text);
+		rc = sqlite3_exec(r->db, ddl, NULL, NULL, NULL);
+		free(ddl);
+		free(stmt);
+		if (rc != SQLITE_OK) {
 			snprintf(err, errlen, "SCHEMA.sql: %s",
 			    sqlite3_errmsg(r->db));
 			return -1;
 		}
-		if (!st)	/* white space or a comment */
-			continue;
-		text = skip_space(sqlite3_sql(st));
-		if (starts_with_word(text, "CREATE") &&
-		    (starts_with_word(text + 7, "INDEX") ||
-		    starts_with_word(text + 7, "UNIQUE"))) {
-			r->indexes = gb_realloc(r->indexes, (r->nindexes + 1) *
-			    sizeof *r->indexes);
-			r->indexes[r->nindexes++] = if_not_exists(text);
-		} else if (starts_with_word(text, "CREATE") &&
-		    starts_with_word(text + 7, "TABLE")) {
-			char *ddl = if_not_exists(text);
-			int rc = sqlite3_exec(r->db, ddl, NULL, NULL, NULL);
-			free(ddl);
-			if (rc != SQLITE_OK) {
-				snprintf(err, errlen, "SCHEMA.sql: %s",
-				    sqlite3_errmsg(r->db));
-				sqlite3_finalize(st);
-				return -1;
-			}
-		} else {
-			snprintf(err, errlen, "SCHEMA.sql: refused statement "
-			    "(only CREATE TABLE and CREATE INDEX): %.60s", text);
-			sqlite3_finalize(st);
-			return -1;
-		}
-		sqlite3_finalize(st);
+	}
+	if (*skip_space(start)) {
+		snprintf(err, errlen, "SCHEMA.sql: an incomplete statement at "
+		    "the end");
+		return -1;
 	}
 	return 0;
 }
@@ -894,6 +907,15 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < r.nin; i++) {
 		char err[1024];
 		int rc = restore_one(&r, &r.in[i], NULL, err, sizeof err);
+		if (rc == -1 && r.test) {	/* the drill found a mismatch */
+			printf("FAIL: %s: %s\n", r.in[i].seal.manifest.id, err);
+			printf("restore test: %zu archive%s, FAILED\n", r.nin,
+			    r.nin == 1 ? "" : "s");
+			r.failures++;
+			record_test(&r);
+			gb_errx(GB_EXIT_CHECK, "%s: %s; nothing restored",
+			    r.in[i].path, err);
+		}
 		if (rc)
 			gb_errx(rc == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s: %s; "
 			    "nothing restored", r.in[i].path, err);

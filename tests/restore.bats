@@ -1,0 +1,430 @@
+#!/usr/bin/env bats
+# gb-restore: to a directory (the export set byte for byte), into SQLite
+# (every table equal to the source, types included), full + incremental
+# chains in any order, the restore test, and the bad days: damage, wrong
+# keys, hostile archives, chains that do not fit; nothing is ever left.
+
+load helper
+load archive-helper
+
+# A database unlike the gym: composite and text keys, WITHOUT ROWID, a
+# table with spaces in its name and columns, a Chinese table name, BLOBs
+# with NUL bytes, awkward REALs and TEXTs, int64 extremes, an index.
+make_odd_db() {
+	sqlite3 -bail "$1" <<-'EOF'
+	CREATE TABLE "price list" ("shop id" INTEGER NOT NULL, "item code" TEXT NOT NULL,
+	  "unit price" REAL, "the note" TEXT, PRIMARY KEY ("shop id", "item code")) WITHOUT ROWID;
+	CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB, label TEXT);
+	CREATE TABLE visits (a INTEGER NOT NULL, b TEXT NOT NULL, c REAL, d VARCHAR(20), e DOUBLE,
+	  PRIMARY KEY (b, a));
+	CREATE TABLE "会员卡" ("卡号" TEXT PRIMARY KEY, "余额" INTEGER NOT NULL, "备注" TEXT) WITHOUT ROWID;
+	CREATE INDEX visits_c ON visits(c);
+	CREATE UNIQUE INDEX blobs_label ON blobs(label);
+	INSERT INTO "price list" VALUES
+	  (1, 'A,1', 0.1, 'He said "hi", then left'),
+	  (1, 'B"2', 1e300, 'line1' || char(10) || 'line2'),
+	  (2, '会员', -0.0, ''),
+	  (2, '', NULL, NULL),
+	  (3, 'x', -1.5e-300, 'crlf' || char(13,10) || '末尾'),
+	  (3, ' padded ', 3.141592653589793, ' '),
+	  (4, 'NULL', 0.30000000000000004, 'NULL'),
+	  (5, '\N', 1e16, '""'),
+	  (-9223372036854775808, 'min', 2.5e-5, ','),
+	  (9223372036854775807, 'max', 123456789.123, char(10));
+	INSERT INTO blobs VALUES (1, x'00', 'nul'), (2, x'000102ff00', 'mixed'), (3, x'', 'empty'),
+	  (4, NULL, NULL), (5, x'5c7830', '\x0'), (6, zeroblob(3), ''), (7, x'0d0a2c22', 'crlf comma quote');
+	INSERT INTO visits VALUES (1, 'a', 0.30000000000000004, '01', 1.0), (2, 'a', 1e-7, '-0', -0.0),
+	  (1, 'b', 9e999, '1e5', 100.0), (2, 'b', -9e999, ' 7', 0.1), (3, 'c', 123456789.123, 'Infinity', 5e-324),
+	  (4, 'c', NULL, NULL, NULL);
+	INSERT INTO "会员卡" VALUES ('C001', 123456, '张伟, "VIP"'), ('C002', -5, ''), ('C003', 0, NULL),
+	  ('', 1, '空卡号');
+	EOF
+}
+
+setup_file() {
+	archive_setup_file
+	local old
+	# The demo gym, a full export with money sums.
+	gb-demodata -s 1 -n 3000 -o "$FX/gym.db"
+	write_gym_conf "$FX/gym.conf" "$FX/gym.db"
+	gym_export "$FX/gym.db" "$FX/gym" "$FX/gym.conf" 2>/dev/null
+	mkdir "$FX/spool"
+	seal_set "$FX/gym" "$FX/spool/gym"
+	# The same export sealed to RCPT1 alone.
+	seal_set "$FX/gym" "$FX/spool/gym1" "$RCPT1"
+	# Another schema, no config.
+	make_odd_db "$FX/odd.db"
+	gym_export "$FX/odd.db" "$FX/odd"
+	seal_set "$FX/odd" "$FX/spool/odd"
+	# A MANIFEST that lies about a row count.
+	old=$(awk -F'\t' '$1 == "rows" && $2 == "recharges" { print $3 }' "$FX/gym/MANIFEST")
+	lie_set "$FX/gym" "$FX/lie" "s/^rows\trecharges\t$old\$/rows\trecharges\t$((old + 1))/"
+	seal_set "$FX/lie" "$FX/spool/lie"
+
+	# A chain: full, incremental 1, incremental 2 of a changing source.
+	local c=$FX/chain
+	mkdir "$c"
+	gb-demodata -s 2 -n 2000 -o "$c/src.db"
+	write_gym_conf "$c/gym.conf" "$c/src.db" chain-gym
+	gym_export "$c/src.db" "$c/full" "$c/gym.conf" 2>/dev/null
+	sqlite3 -bail "$c/src.db" <<-'EOF'
+	UPDATE members SET balance = balance + 12345, note = '充值, "bonus"' || char(10) || 'x',
+	  updated_at = '2030-01-01 00:00:00' WHERE id % 10 = 0;
+	INSERT INTO members (id, card_no, name, phone, level, balance, status, home_store_id, note,
+	  photo, created_at, updated_at)
+	  VALUES (100001, 'N0001', '新会员', NULL, 'gold', 0, 'active', 1, '', x'00ff',
+	  '2030-01-01 00:00:01', '2030-01-01 00:00:01'),
+	  (100002, 'N0002', 'New "one"', '', 'silver', -1, 'active', NULL, NULL, NULL,
+	  '2030-01-01 00:00:02', '2030-01-01 00:00:02');
+	EOF
+	gb-export -c "$c/gym.conf" -s "sqlite:$c/src.db" -i "$c/full/MANIFEST" \
+	    -t members -t stores -t promotions -o "$c/inc1" 2>/dev/null
+	sqlite3 -bail "$c/src.db" <<-'EOF'
+	UPDATE members SET status = 'frozen', balance = 0, updated_at = '2030-02-01 00:00:00' WHERE id % 7 = 0;
+	UPDATE members SET name = name || ' 改', updated_at = '2030-02-01 00:00:01' WHERE id = 100001;
+	UPDATE stores SET name = name || ' 新', updated_at = '2030-02-01 00:00:00' WHERE id = 3;
+	UPDATE promotions SET bonus_amount = 777, updated_at = '2030-02-01 00:00:00' WHERE id = 1;
+	EOF
+	gb-export -c "$c/gym.conf" -s "sqlite:$c/src.db" -i "$c/inc1/MANIFEST" \
+	    -t members -t stores -t promotions -o "$c/inc2" 2>/dev/null
+	cp "$c/src.db" "$c/final.db"
+	# Later changes that no archive holds.
+	sqlite3 -bail "$c/src.db" "UPDATE members SET balance = 1, updated_at = '2030-03-01 00:00:00'"
+	for n in full inc1 inc2; do
+		seal_set "$c/$n" "$FX/spool/$n"
+	done
+	# inc1 claiming another source.
+	lie_set "$c/inc1" "$FX/other" "s|^source\tsqlite\t.*|source\tsqlite\t/elsewhere/gym.db|"
+	seal_set "$FX/other" "$FX/spool/other"
+
+	# A restore keyring that holds RCPT2's secret key only.
+	export R2="$BATS_FILE_TMPDIR/r2only"
+	new_keyring "$R2"
+	gpgk all --export-secret-keys "$RCPT2" | gpgk "$R2" --import 2>/dev/null
+	gpgk "$R2" --import "$KEYS/public.asc" 2>/dev/null
+}
+
+teardown_file() { archive_teardown_file; }
+
+# rst ARGS...: gb-restore with the restore keyring, pinned to $SIGNER.
+rst() {
+	GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" "$@"
+}
+
+# The failure contract, for the names a test used: no out, out.tmp.*,
+# r.db, r.db.tmp.*; TMPDIR empty; the work directory as it was.
+before() {
+	listing "$W" >"$BATS_TEST_TMPDIR/before"
+}
+assert_nothing_left() {
+	assert_gone "$W/out" "$W/r.db"
+	assert_tmpdir_empty
+	listing "$W" >"$BATS_TEST_TMPDIR/after"
+	cmp -s "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after" ||
+	    fail "the work directory changed: $(diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after")"
+}
+
+# refused STATUS WHAT ARCHIVE...: -o out, -d sqlite:r.db and --test (or
+# the modes in $MODES) each fail with STATUS and a message holding WHAT;
+# nothing is left.
+refused() {
+	local st=$1 what=$2 mode modes=()
+	shift 2
+	if [ -n "${MODES-}" ]; then
+		IFS=, read -r -a modes <<<"$MODES"
+	else
+		modes=("-o out" "-d sqlite:r.db" "--test")
+	fi
+	before
+	for mode in "${modes[@]}"; do
+		run rst $mode "$@"
+		assert_failure "$st"
+		assert_output --partial "$what"
+		refute_output --partial "restore test:"
+		assert_nothing_left
+	done
+}
+
+# ------------------------------------------------------------ round trips
+
+@test "restore -d: the demo gym comes back equal to the source, table by table" {
+	run rst -d "sqlite:$W/r.db" "$FX/spool/gym.seal"
+	assert_success
+	[ -z "$output" ] || fail "output: $output"
+	assert_db_equal r.db "$FX/gym.db"
+	[ "$(db_tables r.db | wc -l)" -eq 7 ]
+	assert_gone "$W/r.db.tmp"
+	assert_tmpdir_empty
+}
+
+@test "restore -d: a database of another schema comes back with its values and types" {
+	run rst -d "sqlite:r.db" "$FX/spool/odd.tar.gz.gpg"
+	assert_success
+	assert_db_equal r.db "$FX/odd.db"
+	# Spot checks of what is easy to lose.
+	[ "$(sqlite3 r.db "SELECT typeof(data) || ':' || hex(data) FROM blobs WHERE id = 2")" = blob:000102FF00 ]
+	[ "$(sqlite3 r.db "SELECT typeof(data) || ':' || length(data) FROM blobs WHERE id = 3")" = blob:0 ]
+	[ "$(sqlite3 r.db "SELECT typeof(data) FROM blobs WHERE id = 4")" = null ]
+	[ "$(sqlite3 r.db "SELECT typeof(label) || ':' || label FROM blobs WHERE id = 5")" = 'text:\x0' ]
+	[ "$(sqlite3 r.db "SELECT quote(\"the note\") FROM \"price list\" WHERE \"item code\" = '会员'")" = "''" ]
+	[ "$(sqlite3 r.db "SELECT quote(\"the note\") FROM \"price list\" WHERE \"item code\" = ''")" = NULL ]
+	[ "$(sqlite3 r.db "SELECT quote(\"unit price\") FROM \"price list\" WHERE \"item code\" = 'B\"2'")" = 1.0e+300 ]
+	[ "$(sqlite3 r.db "SELECT typeof(d) || ':' || d FROM visits WHERE a = 1 AND b = 'a'")" = text:01 ]
+	[ "$(sqlite3 r.db "SELECT quote(c) FROM visits WHERE a = 1 AND b = 'b'")" = Inf ]
+	[ "$(sqlite3 r.db "SELECT \"余额\" FROM \"会员卡\" WHERE \"卡号\" = 'C001'")" = 123456 ]
+	[ "$(sqlite3 r.db "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('visits_c', 'blobs_label')")" = 2 ]
+	[ "$(sqlite3 r.db "SELECT sql FROM sqlite_schema WHERE name = 'price list'")" = \
+	    "$(sqlite3 "$FX/odd.db" "SELECT sql FROM sqlite_schema WHERE name = 'price list'")" ]
+	assert_tmpdir_empty
+}
+
+@test "restore -o: the export set comes back byte for byte, files 0600" {
+	run rst -o out "$FX/spool/gym.seal"
+	assert_success
+	assert_same_tree out "$FX/gym"
+	assert_mode 600 out/*
+	assert_mode 700 out
+	assert_gone "$W/out.tmp"
+	run rst -o odd "$FX/spool/odd.seal"
+	assert_success
+	assert_same_tree odd "$FX/odd"
+	assert_tmpdir_empty
+}
+
+@test "restore -d: full + 2 incrementals in shuffled order equal the source at the last export" {
+	local s=$FX/spool
+	run rst -d sqlite:r.db "$s/inc2.seal" "$s/full.tar.gz.gpg" "$s/inc1.seal"
+	assert_success
+	assert_db_equal r.db "$FX/chain/final.db"
+	# The incrementals did the work: full + inc1 alone is not the end state,
+	# and the later, unarchived change is not there.
+	run rst -d sqlite:r1.db "$s/inc1.seal" "$s/full.seal"
+	assert_success
+	run db_equal r1.db "$FX/chain/final.db"
+	assert_failure
+	assert_output --partial "members"
+	run db_equal r.db "$FX/chain/src.db"
+	assert_failure
+	[ "$(sqlite3 r.db "SELECT name FROM members WHERE id = 100001")" = '新会员 改' ]
+	[ "$(sqlite3 r.db "SELECT bonus_amount FROM promotions WHERE id = 1")" = 777 ]
+	assert_tmpdir_empty
+}
+
+@test "restore -o with a chain: one export set per archive, each byte for byte" {
+	local s=$FX/spool n
+	run rst -o out "$s/inc1.seal" "$s/inc2.seal" "$s/full.seal"
+	assert_success
+	[ "$(ls out | tr '\n' ' ')" = "full inc1 inc2 " ] || fail "out holds: $(ls out)"
+	for n in full inc1 inc2; do
+		assert_same_tree "out/$n" "$FX/chain/$n"
+	done
+	assert_tmpdir_empty
+}
+
+# ------------------------------------------------------------ restore test
+
+@test "restore --test on a good chain: OK per table, the summary, exit 0, TMPDIR left empty" {
+	local s=$FX/spool a id t n=0
+	run --separate-stderr rst --test "$s/inc2.seal" "$s/full.seal" "$s/inc1.tar.gz.gpg"
+	assert_success
+	for a in full inc1 inc2; do
+		id=$(awk -F'\t' '$1 == "id" { print $2 }' "$FX/chain/$a/MANIFEST")
+		for t in $(mf_tables "$FX/chain/$a/MANIFEST"); do
+			assert_line --regexp "^OK: $id $t: $(mf "$FX/chain/$a/MANIFEST" rows "$t") rows, sha256 match, money sums match$"
+			n=$((n + 1))
+		done
+	done
+	[ "${#lines[@]}" -eq $((n + 1)) ] || fail "output: $output"
+	assert_line --index "$n" "restore test: 3 archives, OK"
+	refute_output --partial "FAIL"
+	assert_tmpdir_empty
+	run rst --test "$FX/spool/odd.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+	assert_tmpdir_empty
+}
+
+@test "restore --test on an archive whose MANIFEST lies: FAIL, exit 1, nothing left" {
+	before
+	run rst --test "$FX/spool/lie.seal"
+	assert_failure 1
+	assert_output --partial "recharges"
+	assert_output --partial "rows"
+	assert_output --partial "FAIL"
+	refute_output --partial "restore test: 1 archive, OK"
+	assert_nothing_left
+	MODES="-o out,-d sqlite:r.db" refused 1 "rows" "$FX/spool/lie.seal"
+}
+
+# ------------------------------------------------------- chains that fail
+
+@test "restore refuses a chain with a gap (exit 2)" {
+	refused 2 "gap" "$FX/spool/full.seal" "$FX/spool/inc2.seal"
+	assert_output --partial "full.tar.gz.gpg"
+}
+
+@test "restore refuses two fulls (exit 2)" {
+	refused 2 "both full" "$FX/spool/full.seal" "$FX/spool/gym.seal"
+	assert_output --partial "gym.tar.gz.gpg"
+	refused 2 "both full" "$FX/spool/full.seal" "$FX/spool/inc1.seal" "$FX/spool/full.tar.gz.gpg"
+}
+
+@test "restore refuses incrementals without their full (exit 2)" {
+	refused 2 "no full" "$FX/spool/inc1.seal" "$FX/spool/inc2.seal"
+}
+
+@test "restore refuses an archive from another source in the chain (exit 2)" {
+	refused 2 "another site or source" "$FX/spool/full.seal" "$FX/spool/other.seal"
+	assert_output --partial "other.tar.gz.gpg"
+}
+
+# ------------------------------------------------------------- targets
+
+@test "restore refuses a target that is not empty (exit 2) and leaves it untouched" {
+	local sum
+	cp "$FX/gym.db" r.db
+	sum=$(sha256sum <r.db)
+	run rst -d sqlite:r.db "$FX/spool/gym.seal"
+	assert_failure 2
+	assert_output --partial "not empty"
+	[ "$(sha256sum <r.db)" = "$sum" ] || fail "r.db was changed"
+	[ -z "$(compgen -G 'r.db.tmp.*')" ] || fail "left: $(compgen -G 'r.db.tmp.*')"
+	# -o: an existing directory, even empty.
+	mkdir out
+	echo keep >out/file
+	run rst -o out "$FX/spool/gym.seal"
+	assert_failure 2
+	assert_output --partial "out"
+	[ "$(ls -A out)" = file ] && [ "$(cat out/file)" = keep ] || fail "out was changed"
+	[ -z "$(compgen -G 'out.tmp.*')" ] || fail "left: $(compgen -G 'out.tmp.*')"
+	assert_tmpdir_empty
+}
+
+@test "restore -d into an existing database without tables works" {
+	sqlite3 empty.db "PRAGMA user_version = 0; VACUUM;"
+	: >zero.db
+	run rst -d sqlite:empty.db "$FX/spool/odd.seal"
+	assert_success
+	assert_db_equal empty.db "$FX/odd.db"
+	run rst -d sqlite:zero.db "$FX/spool/odd.seal"
+	assert_success
+	assert_db_equal zero.db "$FX/odd.db"
+}
+
+@test "restore: usage errors (exit 2): no signer pinned, not exactly one of -o -d --test" {
+	before
+	run env GNUPGHOME="$KEYS/restore" gb-restore -o out "$FX/spool/gym.seal"
+	assert_failure 2
+	assert_output --partial "signer"
+	run rst "$FX/spool/gym.seal"
+	assert_failure 2
+	run rst -o out -d sqlite:r.db "$FX/spool/gym.seal"
+	assert_failure 2
+	run rst --test -o out "$FX/spool/gym.seal"
+	assert_failure 2
+	run rst -o out
+	assert_failure 2
+	run rst -d mysql:r.db "$FX/spool/gym.seal"
+	assert_failure 2
+	assert_output --partial "mysql:r.db"
+	assert_nothing_left
+}
+
+# ------------------------------------------------------------- bad days
+
+@test "restore refuses an archive with one flipped byte (start, middle, end)" {
+	local pos
+	for pos in start middle end; do
+		mkdir s
+		cp "$FX/spool/gym.tar.gz.gpg" "$FX/spool/gym.seal" s/
+		flip_byte s/gym.tar.gz.gpg "$pos"
+		refused 1 "nothing restored" s/gym.seal
+		assert_output --partial "gym.tar.gz.gpg"
+		rm -r s
+	done
+}
+
+@test "restore refuses a truncated archive" {
+	mkdir s
+	cp "$FX/spool/gym.tar.gz.gpg" "$FX/spool/gym.seal" s/
+	truncate_to s/gym.tar.gz.gpg $(($(stat -c %s s/gym.tar.gz.gpg) - 100))
+	refused 1 "nothing restored" s/gym.seal
+	assert_output --partial "gym.tar.gz.gpg"
+	# A missing seal.
+	rm s/gym.seal
+	refused 3 "gym.seal" s/gym.tar.gz.gpg
+}
+
+@test "restore refuses damage under a seal that matches it (forged by the signer's key)" {
+	local n
+	mkdir s
+	cp "$FX/spool/gym.tar.gz.gpg" s/
+	flip_byte s/gym.tar.gz.gpg middle
+	seal_text "$FX/spool/gym.seal" >text
+	n=$(grep -n '  gym\.tar\.gz\.gpg$' text | cut -d: -f1)
+	sed -i "${n}c\\$(cd s && sha256sum gym.tar.gz.gpg)" text
+	grep -qxF "$(cd s && sha256sum gym.tar.gz.gpg)" text || fail "could not forge"
+	gpgk backup --clearsign -u "$SIGNER" -o s/gym.seal text
+	# The seal level takes it...
+	run env GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" s/gym.seal
+	assert_success
+	# ...the restore does not, and writes nothing usable.
+	refused 1 "nothing restored" s/gym.seal
+}
+
+@test "restore without the right recipient's secret key fails naming the secret key" {
+	# gym1 is sealed to RCPT1 only; $R2 holds RCPT2's secret key only.
+	run gpgk "$R2" --with-colons -K
+	[[ "$output" == *"$RCPT2"* && "$output" != *"$RCPT1"* ]] || fail "R2 keyring: $output"
+	before
+	local mode
+	for mode in "-o out" "-d sqlite:r.db" "--test"; do
+		run env GNUPGHOME="$R2" gb-restore --signer "$SIGNER" $mode "$FX/spool/gym1.seal"
+		assert_failure 1
+		assert_output --partial "secret key"
+		assert_output --partial "nothing restored"
+		assert_nothing_left
+	done
+	# The same archive restores with RCPT1's key.
+	run rst -o ok "$FX/spool/gym1.seal"
+	assert_success
+	assert_same_tree ok "$FX/gym"
+}
+
+@test "restore refuses archives of an unknown signer" {
+	before
+	local mode
+	for mode in "-o out" "-d sqlite:r.db" "--test"; do
+		run env GNUPGHOME="$KEYS/restore" gb-restore --signer "$RCPT1" $mode "$FX/spool/gym.seal"
+		assert_failure 1
+		assert_output --partial "$RCPT1"
+		assert_output --partial "nothing restored"
+		assert_nothing_left
+	done
+}
+
+@test "restore refuses hostile member names and types, for -o and -d, and creates nothing" {
+	local spec kind name i=0 mode
+	mkdir work spool
+	for spec in "file ../evil" "file $W/abs" "symlink link" "chardev dev" "file a/b" \
+	    "hardlink hl" "dir d" "file .."; do
+		kind=${spec%% *}
+		name=${spec#* }
+		i=$((i + 1))
+		hostile_packed "$FX/gym/MANIFEST" "h$i.tar.gz" "$kind" "$name" "$FX/spool/gym.tar.gz"
+		run as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "spool/h$i" "h$i.tar.gz"
+		assert_success
+		cd work
+		for mode in "-o out" "-d sqlite:r.db" "--test"; do
+			run rst $mode "../spool/h$i.seal"
+			assert_failure 1
+			assert_output --partial "refused"
+			assert_output --partial "nothing restored"
+			[ ! -e "$W/evil" ] && [ ! -L "$W/evil" ] || fail "$spec: ../evil was created"
+			[ ! -e "$W/abs" ] || fail "$spec: $W/abs was created"
+			[ -z "$(ls -A "$W/work")" ] || fail "$spec $mode: left in work: $(ls -A "$W/work")"
+			assert_tmpdir_empty
+		done
+		cd "$W"
+	done
+}

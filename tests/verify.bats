@@ -1,0 +1,259 @@
+#!/usr/bin/env bats
+# gb-verify: the seal level (auditor: public key only) and --deep (a
+# recipient's secret key: decrypt, read everything, compare with the
+# MANIFEST); every kind of damage is a FAIL line and exit 1.
+
+load helper
+load archive-helper
+
+setup_file() {
+	archive_setup_file
+	local old new
+	gb-demodata -s 1 -n 2000 -o "$FX/gym.db"
+	write_gym_conf "$FX/gym.conf" "$FX/gym.db"
+	gym_export "$FX/gym.db" "$FX/set" "$FX/gym.conf" 2>/dev/null
+	mkdir "$FX/spool"
+	seal_set "$FX/set" "$FX/spool/a"
+	seal_set "$FX/set" "$FX/spool/b"
+	# MANIFESTs that lie (the CSVs and their hashes are right): a row
+	# count, a money sum.  gb-pack does not count, gb-seal seals them.
+	old=$(awk -F'\t' '$1 == "rows" && $2 == "consumptions" { print $3 }' "$FX/set/MANIFEST")
+	lie_set "$FX/set" "$FX/lie-rows" "s/^rows\tconsumptions\t$old\$/rows\tconsumptions\t$((old + 1))/"
+	seal_set "$FX/lie-rows" "$FX/spool/lie-rows"
+	old=$(awk -F'\t' '$1 == "money" && $2 == "members" && $3 == "balance" { print $4 }' "$FX/set/MANIFEST")
+	lie_set "$FX/set" "$FX/lie-money" "s/^money\tmembers\tbalance\t$old\$/money\tmembers\tbalance\t$((old - 100))/"
+	seal_set "$FX/lie-money" "$FX/spool/lie-money"
+	# A packed archive cut short after its MANIFEST member, given its end
+	# mark again (if gb-pack writes one), sealed as is.
+	head -c "$(($(stat -c %s "$FX/spool/a.tar.gz") / 2))" "$FX/spool/a.tar.gz" >"$FX/cut.tar.gz"
+	pack_trailer "$FX/spool/a.tar.gz" >>"$FX/cut.tar.gz"
+	as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$FX/spool/cut" \
+	    <"$FX/cut.tar.gz" 2>/dev/null
+}
+
+teardown_file() { archive_teardown_file; }
+
+# gbv ROLE ARGS...: gb-verify with a keyring, pinned to $SIGNER.
+gbv() {
+	local role=$1
+	shift
+	GNUPGHOME="$KEYS/$role" gb-verify --signer "$SIGNER" "$@"
+}
+
+# A private copy of the spool's a.* in ./s.
+copy_a() {
+	mkdir -p s
+	cp "$FX/spool/a.tar.gz.gpg" "$FX/spool/a.seal" s/
+}
+
+# verify_fails ROLE WHY ARGS...: one FAIL line naming a.tar.gz.gpg and WHY.
+verify_fails() {
+	local role=$1 why=$2
+	shift 2
+	run --separate-stderr gbv "$role" "$@"
+	assert_failure 1
+	assert_line --index 0 --regexp "^a\.tar\.gz\.gpg: FAIL: .*$why"
+	assert_line --index 1 "1 checked, 0 OK, 1 failed"
+}
+
+# ------------------------------------------------------------------ good
+
+@test "verify: the auditor's seal-level check passes for the .seal and the .tar.gz.gpg" {
+	cd "$FX/spool"
+	run --separate-stderr gbv auditor a.seal a.tar.gz.gpg
+	assert_success
+	assert_output "a.tar.gz.gpg: OK
+a.tar.gz.gpg: OK
+2 checked, 2 OK, 0 failed"
+	cd "$W"
+	run --separate-stderr gbv auditor "$FX/spool/b.tar.gz.gpg"
+	assert_success
+	assert_output "b.tar.gz.gpg: OK
+1 checked, 1 OK, 0 failed"
+	# Pinned by the config instead.
+	printf '[keys]\nsigner = %s\n' "$SIGNER" >k.conf
+	run env GNUPGHOME="$KEYS/auditor" gb-verify -c k.conf "$FX/spool/a.seal"
+	assert_success
+	assert_line --index 0 "a.tar.gz.gpg: OK"
+	assert_tmpdir_empty
+}
+
+@test "verify --deep with a recipient's secret key: OK (deep)" {
+	run --separate-stderr gbv restore --deep "$FX/spool/a.seal" "$FX/spool/b.tar.gz.gpg"
+	assert_success
+	assert_output "a.tar.gz.gpg: OK (deep)
+b.tar.gz.gpg: OK (deep)
+2 checked, 2 OK, 0 failed"
+	assert_tmpdir_empty
+}
+
+# ---------------------------------------------------------------- damage
+
+@test "verify: one flipped byte at the start, middle, end of the sealed file is a FAIL" {
+	local pos
+	for pos in start middle end; do
+		copy_a
+		flip_byte s/a.tar.gz.gpg "$pos"
+		verify_fails auditor "SHA-256" s/a.seal
+		verify_fails restore "" --deep s/a.tar.gz.gpg
+		rm -r s
+	done
+}
+
+@test "verify: one changed byte at the start, middle, end of the seal's signed text is a FAIL" {
+	local pos off
+	for pos in start middle end; do
+		copy_a
+		off=$(flip_seal s/a.seal text "$pos")
+		cmp -s s/a.seal "$FX/spool/a.seal" && fail "nothing changed"
+		# Stock gpg agrees that the seal is bad.
+		run gpgk auditor --verify s/a.seal
+		assert_failure
+		verify_fails auditor "signature" s/a.seal
+		rm -r s
+	done
+}
+
+@test "verify: one changed byte at the start, middle, end of the seal's signature is a FAIL" {
+	local pos
+	for pos in start middle end; do
+		copy_a
+		flip_seal s/a.seal sig "$pos" >/dev/null
+		cmp -s s/a.seal "$FX/spool/a.seal" && fail "nothing changed"
+		run gpgk auditor --verify s/a.seal
+		assert_failure
+		verify_fails auditor "signature" s/a.seal
+		rm -r s
+	done
+}
+
+@test "verify: a truncated sealed file or seal is a FAIL" {
+	local size
+	copy_a
+	size=$(stat -c %s s/a.tar.gz.gpg)
+	truncate_to s/a.tar.gz.gpg $((size - 1))
+	verify_fails auditor "bytes" s/a.seal
+	truncate_to s/a.tar.gz.gpg $((size / 2))
+	verify_fails auditor "bytes" s/a.tar.gz.gpg
+	verify_fails restore "" --deep s/a.tar.gz.gpg
+	truncate_to s/a.tar.gz.gpg 0
+	verify_fails auditor "" s/a.seal
+	rm -r s
+	copy_a
+	head -n 20 "$FX/spool/a.seal" >s/a.seal
+	verify_fails auditor "" s/a.seal
+	rm s/a.seal
+	verify_fails auditor "a.seal" s/a.tar.gz.gpg
+}
+
+@test "verify: the seal of another archive is a FAIL" {
+	mkdir s
+	cp "$FX/spool/b.tar.gz.gpg" s/
+	cp "$FX/spool/a.seal" s/b.seal
+	run --separate-stderr gbv auditor s/b.seal
+	assert_failure 1
+	assert_line --index 0 --regexp "^b\.tar\.gz\.gpg: FAIL: .*a\.tar\.gz\.gpg"
+	# Renaming a good pair does not make it another archive either.
+	cp "$FX/spool/a.tar.gz.gpg" s/c.tar.gz.gpg
+	cp "$FX/spool/a.seal" s/c.seal
+	run --separate-stderr gbv auditor s/c.tar.gz.gpg
+	assert_failure 1
+	assert_line --index 0 --regexp "^c\.tar\.gz\.gpg: FAIL: .*a\.tar\.gz\.gpg"
+	# Same name, other content: b's file under a's seal.
+	cp "$FX/spool/b.tar.gz.gpg" s/a.tar.gz.gpg
+	cp "$FX/spool/a.seal" s/a.seal
+	verify_fails auditor "" s/a.seal
+}
+
+@test "verify: a seal by another key than the pinned signer is a FAIL" {
+	run --separate-stderr env GNUPGHOME="$KEYS/restore" gb-verify --signer "$RCPT1" "$FX/spool/a.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^a\.tar\.gz\.gpg: FAIL: .*$RCPT1"
+	assert_line --index 1 "1 checked, 0 OK, 1 failed"
+	# A key the keyring does not know at all.
+	run --separate-stderr env GNUPGHOME="$KEYS/auditor" gb-verify \
+	    --signer 0123456789ABCDEF0123456789ABCDEF01234567 "$FX/spool/a.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^a\.tar\.gz\.gpg: FAIL: "
+	# The signer's public key missing from the keyring.
+	new_keyring empty
+	run --separate-stderr env GNUPGHOME="$W/empty" gb-verify --signer "$SIGNER" "$FX/spool/a.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^a\.tar\.gz\.gpg: FAIL: "
+}
+
+@test "verify: no signer pinned is a usage error (exit 2)" {
+	run env GNUPGHOME="$KEYS/auditor" gb-verify "$FX/spool/a.seal"
+	assert_failure 2
+	assert_output --partial "signer"
+	refute_output --partial "OK"
+	printf '[site]\nname = x\n' >nokeys.conf
+	run env GNUPGHOME="$KEYS/auditor" gb-verify -c nokeys.conf "$FX/spool/a.seal"
+	assert_failure 2
+	assert_output --partial "signer"
+}
+
+@test "verify --deep without a recipient's secret key is a FAIL naming the secret key" {
+	run --separate-stderr gbv auditor --deep "$FX/spool/a.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^a\.tar\.gz\.gpg: FAIL: .*secret key"
+	assert_line --index 1 "1 checked, 0 OK, 1 failed"
+	run --separate-stderr gbv backup --deep "$FX/spool/a.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^a\.tar\.gz\.gpg: FAIL: .*secret key"
+	assert_tmpdir_empty
+}
+
+# ------------------------------------------------------- lying MANIFESTs
+
+@test "verify: a MANIFEST that lies about a row count passes the seal level, fails --deep on rows" {
+	run --separate-stderr gbv auditor "$FX/spool/lie-rows.seal"
+	assert_success
+	assert_line --index 0 "lie-rows.tar.gz.gpg: OK"
+	run --separate-stderr gbv restore --deep "$FX/spool/lie-rows.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^lie-rows\.tar\.gz\.gpg: FAIL: .*consumptions.*rows"
+	assert_line --index 1 "1 checked, 0 OK, 1 failed"
+}
+
+@test "verify: a MANIFEST that lies about a money sum passes the seal level, fails --deep on money" {
+	run --separate-stderr gbv auditor "$FX/spool/lie-money.seal"
+	assert_success
+	run --separate-stderr gbv restore --deep "$FX/spool/lie-money.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^lie-money\.tar\.gz\.gpg: FAIL: .*members.*money.*balance"
+	assert_line --index 1 "1 checked, 0 OK, 1 failed"
+}
+
+@test "verify: a sealed archive whose packed bytes were cut short passes the seal level, fails --deep" {
+	run --separate-stderr gbv auditor "$FX/spool/cut.seal"
+	assert_success
+	run --separate-stderr gbv restore --deep "$FX/spool/cut.seal"
+	assert_failure 1
+	assert_line --index 0 --regexp "^cut\.tar\.gz\.gpg: FAIL: "
+}
+
+# ------------------------------------------------------------ reporting
+
+@test "verify: several arguments, one line each and the summary; exit 1 if any fails" {
+	mkdir s
+	cp "$FX/spool/b.tar.gz.gpg" "$FX/spool/b.seal" s/
+	flip_byte s/b.tar.gz.gpg middle
+	run --separate-stderr gbv auditor "$FX/spool/a.seal" s/b.seal "$FX/spool/lie-rows.tar.gz.gpg" \
+	    s/missing.seal "$FX/set/MANIFEST"
+	assert_failure 1
+	[ "${#lines[@]}" -eq 6 ] || fail "output: $output"
+	assert_line --index 0 "a.tar.gz.gpg: OK"
+	assert_line --index 1 --regexp "^b\.tar\.gz\.gpg: FAIL: "
+	assert_line --index 2 "lie-rows.tar.gz.gpg: OK"
+	assert_line --index 3 --regexp "^missing\.tar\.gz\.gpg: FAIL: "
+	assert_line --index 4 --regexp "^MANIFEST: FAIL: "
+	assert_line --index 5 "5 checked, 2 OK, 3 failed"
+	run --separate-stderr gbv restore --deep "$FX/spool/a.seal" "$FX/spool/lie-money.seal" "$FX/spool/b.seal"
+	assert_failure 1
+	assert_output --regexp "^a\.tar\.gz\.gpg: OK \(deep\)
+lie-money\.tar\.gz\.gpg: FAIL: [^
+]*
+b\.tar\.gz\.gpg: OK \(deep\)
+3 checked, 2 OK, 1 failed$"
+}
