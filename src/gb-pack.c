@@ -331,8 +331,9 @@ pack_stream(struct pack *k)
 	archive_read_support_format_tar(in);
 	/* libarchive reads the first block here: what it refuses is no tar */
 	if (archive_read_open_fd(in, STDIN_FILENO, CHUNK) != ARCHIVE_OK)
-		gb_errx(archive_errno(in) == EINVAL ||	/* its "file format" */
-		    archive_errno(in) <= 0 ? GB_EXIT_CHECK : GB_EXIT_RUN,
+		gb_errx(archive_errno(in) == EILSEQ ||	/* its "file format" */
+		    archive_errno(in) == EINVAL || archive_errno(in) <= 0 ?
+		    GB_EXIT_CHECK : GB_EXIT_RUN,
 		    "not an export set: %s", archive_error_string(in));
 	r = archive_read_next_header(in, &e);
 	if (r != ARCHIVE_OK)
