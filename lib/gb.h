@@ -382,6 +382,8 @@ int gb_tape_write(struct gb_tape *t, const void *buf, size_t len);
 int gb_tape_mark(struct gb_tape *t);	/* durable once it returns */
 int gb_tape_eod(struct gb_tape *t);	/* to the end of data; sets fileno */
 int gb_tape_seek_file(struct gb_tape *t, int fileno);
+/* Forgets what follows the position: the medium is written over. */
+int gb_tape_truncate(struct gb_tape *t);
 
 /*
  * media.c: labels, and archives on media.  A directory medium has
@@ -538,5 +540,33 @@ int gb_pg_copy_begin(struct gb_pg *p, const char *sql, char *err,
     size_t errlen);
 int gb_pg_copy_put(void *p, const void *buf, size_t n);
 int gb_pg_copy_end(struct gb_pg *p, int ok, char *err, size_t errlen);
+/* The "-- sqlite: " lines of a PostgreSQL SCHEMA.sql, prefix removed. */
+char *gb_pg_sqlite_ddl(const char *schema_sql);
+
+/*
+ * A restore into PostgreSQL, all in one transaction: into a database
+ * (schema NULL: tables into the schemas they came from, SQLite's into
+ * public; it must have no tables) or into one schema (it must have none),
+ * or into a new scratch schema that gb_pgtarget_finish rolls back (the
+ * restore test).  Open exits on errors, the others return 0, -1 (a check
+ * failed or SCHEMA.sql refused) or -2 (the database failed) and why.
+ */
+struct gb_pgtarget;
+struct gb_pgtarget *gb_pgtarget_open(const char *conninfo, const char *schema,
+    int scratch);
+struct gb_pg *gb_pgtarget_pg(struct gb_pgtarget *t);
+const char *gb_pgtarget_schema(const struct gb_pgtarget *t);
+/* The schema.table a table of the export set m is restored as. */
+char *gb_pgtarget_table(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const char *name);
+/* Tables now (CREATE ... IF NOT EXISTS), indexes kept for the end. */
+int gb_pgtarget_schema_sql(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const char *sql, char *err, size_t errlen);
+/* COPY FROM STDIN, checked against the manifest as it streams. */
+int gb_pgtarget_load(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const struct gb_mtable *mt, int incremental, gb_read_fn fn, void *arg,
+    char *err, size_t errlen);
+int gb_pgtarget_finish(struct gb_pgtarget *t, char *err, size_t errlen);
+void gb_pgtarget_close(struct gb_pgtarget *t);
 
 #endif

@@ -211,24 +211,49 @@ gb_tape_eod(struct gb_tape *t)
 		t->fileno = g.mt_fileno;
 		return 0;
 	}
-	/* an image is walked: counting marks gives the file number */
-	if (gb_tape_rewind(t) == -1)
-		return -1;
-	for (;;) {
-		uint32_t len;
-		int r = get_le32(t, &len);
-		if (r == 0)
-			return 0;
-		if (r < 0)
+	/*
+	 * An image is walked, counting marks.  What follows the last mark
+	 * is a file whose writer died before closing it: it is cut off, as
+	 * the st driver would have closed it with a mark.
+	 */
+	{
+		struct stat sb;
+		off_t pos = 0, lastmark = 0;
+		int marks = 0;
+		if (fstat(t->fd, &sb) == -1)
 			return -1;
-		if (len == 0) {
-			t->fileno++;
-			continue;
+		while (pos + 4 <= sb.st_size) {
+			unsigned char b[4];
+			uint32_t len;
+			if (pread(t->fd, b, 4, pos) != 4)
+				return -1;
+			len = b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+			if (len == 0) {
+				marks++;
+				lastmark = pos += 4;
+				continue;
+			}
+			len &= 0x00ffffff;
+			if (pos + 8 + len + (len & 1) > sb.st_size)
+				break;
+			pos += 8 + len + (len & 1);
 		}
-		len &= 0x00ffffff;
-		if (lseek(t->fd, len + (len & 1) + 4, SEEK_CUR) == -1)
+		if (lastmark != sb.st_size && ftruncate(t->fd, lastmark) == -1)
 			return -1;
+		t->fileno = marks;
+		return lseek(t->fd, lastmark, SEEK_SET) == -1 ? -1 : 0;
 	}
+}
+
+int
+gb_tape_truncate(struct gb_tape *t)
+{
+	off_t pos;
+
+	if (!t->image)
+		return 0;	/* a tape forgets what follows a write itself */
+	pos = lseek(t->fd, 0, SEEK_CUR);
+	return pos == -1 || ftruncate(t->fd, pos) == -1 ? -1 : 0;
 }
 
 int

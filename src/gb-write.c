@@ -284,14 +284,72 @@ write_index(struct writer *w)
 }
 
 static _Noreturn void
-media_full(struct writer *w, long long copy, const char *name)
+media_full(struct writer *w, long long copy, const char *spoolname)
 {
-	char *msg = gb_asprintf("medium %s is full", w->id);
+	char *msg = gb_asprintf("medium %s is full", w->id), *others =
+	    gb_strdup("");
+	sqlite3_stmt *st;
 
 	end_copy(w, copy, "failed", msg, 0, 0, 0);
-	gb_errx(GB_EXIT_RUN, "%s: nothing of %s is recorded on it; write it to "
-	    "the next medium of pool %s: gb-write MEDIA %s", msg, name, w->mpool,
-	    name);
+	st = gb_catalog_prepare(w->c, "SELECT id FROM media WHERE pool = ?1 AND "
+	    "state = 'usable' AND location = 'onsite' ORDER BY id");
+	sqlite3_bind_text(st, 1, w->mpool, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *o = gb_asprintf("%s%s%s", others, *others ? ", " : "",
+		    gb_col(st, 0));
+		free(others);
+		others = o;
+	}
+	sqlite3_finalize(st);
+	gb_errx(GB_EXIT_RUN, "%s: nothing of %s is recorded on it; mount the "
+	    "next medium of pool %s (%s) and run: gb-write MEDIA %s", msg,
+	    spoolname, w->mpool, *others ? others : "none usable onsite: label "
+	    "a new one", spoolname);
+}
+
+/*
+ * Expired archives on a directory medium give their space back before a
+ * write: retention has let them go.
+ */
+static void
+reclaim_dir(struct writer *w)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT id, archive FROM "
+	    "copies WHERE medium = ?1 AND status = 'expired' AND position <> ''");
+
+	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = gb_col(st, 1);
+		size_t n = strlen(name) - strlen(".tar.gz.gpg");
+		char *a = gb_asprintf("%s/%s", w->media, name);
+		char *s = gb_asprintf("%s/%.*s.seal", w->media, (int)n, name);
+		if ((unlink(a) == 0 || errno == ENOENT) &&
+		    (unlink(s) == 0 || errno == ENOENT)) {
+			gb_catalog_begin(w->c);
+			gb_catalog_run(w->c, "UPDATE copies SET position = '' WHERE "
+			    "id = ?1", 1, gb_col(st, 0));
+			gb_catalog_audit(w->c, "reclaim", w->id, "removed expired %s",
+			    name);
+			gb_catalog_commit(w->c);
+		}
+		free(a);
+		free(s);
+	}
+	sqlite3_finalize(st);
+}
+
+/* Does the medium hold any good copy? */
+static int
+holds_live(struct writer *w)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT 1 FROM copies WHERE "
+	    "medium = ?1 AND status = 'good'");
+	int r;
+
+	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return r;
 }
 
 static int
@@ -341,20 +399,6 @@ cmd_write(struct writer *w, const char *spoolname)
 		w->t.capacity = sqlite3_column_int64(st, 3);
 	sqlite3_finalize(st);
 
-	if ((fd = open(archive, O_RDONLY | O_CLOEXEC)) < 0)
-		gb_err(GB_EXIT_RUN, "cannot read %s", archive);
-	if (w->tape) {
-		if (gb_tape_eod(&w->t) == -1)
-			gb_err(GB_EXIT_RUN, "%s: cannot find the end of data",
-			    w->media);
-		fileno = w->t.fileno;
-		pos = gb_asprintf("%d", fileno);
-	} else
-		pos = gb_strdup(name);
-	job = gb_strdup(s.manifest.job ? s.manifest.job : "manual");
-
-	/* 'writing' until durable and read back: a crash leaves no 'good' */
-	gb_catalog_begin(w->c);
 	st = gb_catalog_prepare(w->c, "SELECT 1 FROM copies WHERE archive = ?1 "
 	    "AND medium = ?2 AND status = 'good'");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -363,6 +407,32 @@ cmd_write(struct writer *w, const char *spoolname)
 		gb_errx(GB_EXIT_USAGE, "%s already has a good copy on %s", name,
 		    w->id);
 	sqlite3_finalize(st);
+	if ((fd = open(archive, O_RDONLY | O_CLOEXEC)) < 0)
+		gb_err(GB_EXIT_RUN, "cannot read %s", archive);
+	if (w->tape) {
+		if (gb_tape_eod(&w->t) == -1)
+			gb_err(GB_EXIT_RUN, "%s: cannot find the end of data",
+			    w->media);
+		/* a tape with nothing live is written over from file 1 */
+		if (w->t.fileno > 1 && !holds_live(w) &&
+		    (gb_tape_seek_file(&w->t, 1) == -1 ||
+		    gb_tape_truncate(&w->t) == -1))
+			gb_err(GB_EXIT_RUN, "%s: cannot go to file 1", w->media);
+		fileno = w->t.fileno;
+		pos = gb_asprintf("%d", fileno);
+	} else {
+		char *dst = gb_asprintf("%s/%s", w->media, name);
+		struct stat sb;
+		reclaim_dir(w);
+		if (lstat(dst, &sb) == 0)
+			gb_errx(GB_EXIT_USAGE, "%s exists on the medium", dst);
+		free(dst);
+		pos = gb_strdup(name);
+	}
+	job = gb_strdup(s.manifest.job ? s.manifest.job : "manual");
+
+	/* 'writing' until durable and read back: a crash leaves no 'good' */
+	gb_catalog_begin(w->c);
 	gb_catalog_record_archive(w->c, &s, sealtext, job);
 	{
 		char now[21];
@@ -380,9 +450,6 @@ cmd_write(struct writer *w, const char *spoolname)
 		char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
 		    name) - strlen(".tar.gz.gpg")), name);
 		struct gb_atomic a, sa;
-		struct stat sb;
-		if (lstat(dst, &sb) == 0)
-			gb_errx(GB_EXIT_USAGE, "%s exists on the medium", dst);
 		if (gb_atomic_open(&a, dst, 0640) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", dst);
 		while ((n = gb_read_full(fd, w->buf, COPY_BUF)) > 0) {
@@ -391,11 +458,20 @@ cmd_write(struct writer *w, const char *spoolname)
 				break;
 			written += (uint64_t)n;
 		}
+		gb_sha256_final(&h, hex);
+		/* checked before the rename: a bad copy never appears */
+		if (n == 0 && (written != s.size || strcmp(hex, s.sha256))) {
+			gb_atomic_abort(&a);
+			end_copy(w, copy, "failed", "spool file differs from its "
+			    "seal", 0, 0, 0);
+			gb_errx(GB_EXIT_CHECK, "%s differs from its seal; nothing "
+			    "written", archive);
+		}
 		if (n != 0 || gb_atomic_commit(&a) == -1) {
 			int e = errno;
 			gb_atomic_abort(&a);
 			if (e == ENOSPC || e == EDQUOT)
-				media_full(w, copy, name);
+				media_full(w, copy, spoolname);
 			errno = e;
 			end_copy(w, copy, "failed", strerror(e), 0, 0, 0);
 			gb_err(GB_EXIT_RUN, "cannot write %s", dst);
@@ -407,12 +483,11 @@ cmd_write(struct writer *w, const char *spoolname)
 			gb_atomic_abort(&sa);
 			unlink(dst);
 			if (e == ENOSPC || e == EDQUOT)
-				media_full(w, copy, name);
+				media_full(w, copy, spoolname);
 			end_copy(w, copy, "failed", strerror(e), 0, 0, 0);
 			errno = e;
 			gb_err(GB_EXIT_RUN, "cannot write %s", sdst);
 		}
-		gb_sha256_final(&h, hex);
 		if (w->verify) {
 			uint64_t rn;
 			if (read_back_dir(w, dst, rhex, &rn) == -1 ||
@@ -489,7 +564,7 @@ cmd_write(struct writer *w, const char *spoolname)
 	return GB_EXIT_OK;
 tape_fail:
 	if (errno == ENOSPC || errno == EIO)
-		media_full(w, copy, name);
+		media_full(w, copy, spoolname);
 	end_copy(w, copy, "failed", strerror(errno), 0, 0, 0);
 	gb_err(GB_EXIT_RUN, "cannot write to %s", w->media);
 }
