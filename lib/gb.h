@@ -461,6 +461,12 @@ struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds);
 void gb_sqlite_close(struct gb_sqlite *db);
 /* Starts the read transaction all later reads share: one instant. */
 void gb_sqlite_snapshot(struct gb_sqlite *db);
+/*
+ * Opens up to n connections on one snapshot, for exporting tables in
+ * parallel; returns how many (1 when they cannot be lined up).
+ */
+int gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
+    int wait_seconds);
 /* User tables in name order; a NULL-terminated array. */
 char **gb_sqlite_tables(struct gb_sqlite *db);
 /* 0, or -1 when there is no such table. */

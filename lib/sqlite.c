@@ -108,6 +108,53 @@ gb_sqlite_snapshot(struct gb_sqlite *s)
 		db_fail(s, "cannot start the read transaction", NULL);
 }
 
+/*
+ * n connections to one database, all reading one snapshot, so that tables
+ * can be exported in parallel.  Under a rollback journal the first
+ * reader's shared lock keeps every writer out until the others have begun.
+ * In WAL mode writers go on beside readers, so the writer lock is held
+ * (BEGIN IMMEDIATE on a read-write connection, for milliseconds) while the
+ * readers begin, and released without writing.  When that lock cannot be
+ * had (no write permission), one connection it is.
+ */
+int
+gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
+    int wait_seconds)
+{
+	sqlite3 *lock = NULL;
+	sqlite3_stmt *st;
+	int wal = 0;
+
+	conns[0] = gb_sqlite_open(path, wait_seconds);
+	if (n > 1 && sqlite3_prepare_v2(conns[0]->db, "PRAGMA journal_mode", -1,
+	    &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			wal = strcmp((const char *)sqlite3_column_text(st, 0),
+			    "wal") == 0;
+		else
+			n = 1;
+		sqlite3_finalize(st);
+	}
+	if (n > 1 && wal) {
+		if (sqlite3_open_v2(path, &lock, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+		    sqlite3_busy_timeout(lock, wait_seconds * 1000) != SQLITE_OK ||
+		    sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			n = 1;
+	}
+	gb_sqlite_snapshot(conns[0]);
+	for (int i = 1; i < n; i++) {
+		conns[i] = gb_sqlite_open(path, wait_seconds);
+		gb_sqlite_snapshot(conns[i]);
+	}
+	if (lock) {
+		sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(lock);
+	}
+	return n;
+}
+
 void
 gb_free_strv(char **v)
 {

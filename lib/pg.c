@@ -1,0 +1,1762 @@
+/*
+ * pg.c - PostgreSQL through libpq: the source (one REPEATABLE READ, READ
+ * ONLY snapshot, each table streamed with COPY ... TO STDOUT) and the
+ * target of a restore (COPY ... FROM STDIN).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "gb.h"
+
+struct gb_pg {
+	PGconn *conn;
+	char *name;		/* host/port/dbname */
+	int wait;
+	char copyerr[512];	/* why gb_pg_copy_put failed */
+};
+
+/* float4, float8, bytea: the type oids COPY's text needs help with. */
+#define FLOAT4OID 700
+#define FLOAT8OID 701
+
+/* A message of libpq or the server on one line, in a static buffer. */
+static const char *
+oneline(const char *s)
+{
+	static char buf[1024];
+	size_t k = 0;
+	int space = 0;	/* 1 a space, 2 a line end: "; " */
+
+	for (; s && *s && k < sizeof buf - 3; s++) {
+		if (*s == '\n' && space != 3)
+			space = k > 0 ? 2 : 0;
+		else if (*s == '\t')
+			space = k > 0 ? 3 : 0;	/* a continued line */
+		else if (*s == ' ' || *s == '\r') {
+			if (!space)
+				space = k > 0;
+		} else {
+			if (space == 2)
+				buf[k++] = ';';
+			if (space)
+				buf[k++] = ' ';
+			space = 0;
+			buf[k++] = *s;
+		}
+	}
+	buf[k] = '\0';
+	return k ? buf : "unknown error";
+}
+
+static const char *
+res_msg(struct gb_pg *p, PGresult *res)
+{
+	const char *m = res ? PQresultErrorMessage(res) : NULL;
+
+	return oneline(m && *m ? m : PQerrorMessage(p->conn));
+}
+
+static int
+res_is(PGresult *res, const char *sqlstate)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s && strcmp(s, sqlstate) == 0;
+}
+
+static _Noreturn void
+pg_fail(struct gb_pg *p, const char *what, const char *table, PGresult *res)
+{
+	if (res_is(res, "55P03"))	/* lock_not_available */
+		gb_errx(GB_EXIT_RUN, "%s: %s%s is locked (waited %d s): a "
+		    "schema change (ALTER, DROP, TRUNCATE, VACUUM FULL) holds "
+		    "it; retry when it is done, or wait longer with -w", p->name,
+		    table ? "table " : "a table", table ? table : "", p->wait);
+	if (table)
+		gb_errx(GB_EXIT_RUN, "%s: table %s: %s: %s", p->name, table,
+		    what, res_msg(p, res));
+	gb_errx(GB_EXIT_RUN, "%s: %s: %s", p->name, what, res_msg(p, res));
+}
+
+/* A query that must work: rows or done, else the program ends. */
+static PGresult *
+query(struct gb_pg *p, const char *what, const char *table, const char *sql,
+    int n, const char *const *params)
+{
+	PGresult *res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL,
+	    0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		pg_fail(p, what, table, res);
+	return res;
+}
+
+/* Statements without parameters; several may be given at once. */
+static void
+command(struct gb_pg *p, const char *what, const char *sql)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		pg_fail(p, what, NULL, res);
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------- names */
+
+char *
+gb_pg_ident(const char *name)
+{
+	size_t n = strlen(name), k = 0;
+	char *q = gb_malloc(2 * n + 3);
+
+	q[k++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] == '"')
+			q[k++] = '"';
+		q[k++] = name[i];
+	}
+	q[k++] = '"';
+	q[k] = '\0';
+	return q;
+}
+
+/* A part of a qualified name: bare unless that would be ambiguous. */
+static char *
+namepart(const char *s)
+{
+	if (*s && !strpbrk(s, ".\""))
+		return gb_strdup(s);
+	return gb_pg_ident(s);
+}
+
+char *
+gb_pg_qualname(const char *schema, const char *table)
+{
+	char *s = namepart(schema), *t = namepart(table);
+	char *q = gb_asprintf("%s.%s", s, t);
+
+	free(s);
+	free(t);
+	return q;
+}
+
+/* One part: *pp past it; NULL when malformed. */
+static char *
+splitpart(const char **pp)
+{
+	const char *p = *pp;
+	char *out, *w;
+
+	if (*p != '"') {
+		size_t n = strcspn(p, ".\"");
+		if (n == 0 || p[n] == '"')
+			return NULL;
+		*pp = p + n;
+		return gb_strndup(p, n);
+	}
+	w = out = gb_malloc(strlen(p) + 1);
+	for (p++; *p; p++) {
+		if (*p == '"') {
+			if (p[1] != '"')
+				break;
+			p++;
+		}
+		*w++ = *p;
+	}
+	if (*p != '"') {
+		free(out);
+		return NULL;
+	}
+	*w = '\0';
+	*pp = p + 1;
+	return out;
+}
+
+int
+gb_pg_splitname(const char *name, char **schema, char **table)
+{
+	const char *p = name;
+	char *s, *t = NULL;
+
+	*schema = *table = NULL;
+	if (!(s = splitpart(&p)) || *p != '.' || (p++, !(t = splitpart(&p))) ||
+	    *p) {
+		free(s);
+		free(t);
+		return -1;
+	}
+	*schema = s;
+	*table = t;
+	return 0;
+}
+
+char *
+gb_pg_flatname(const char *name, char *const *names, size_t n)
+{
+	char *s, *t, *s2, *t2;
+
+	if (gb_pg_splitname(name, &s, &t) == -1)
+		return gb_strdup(name);
+	for (size_t i = 0; i < n; i++) {
+		int clash;
+		if (strcmp(names[i], name) == 0 ||
+		    gb_pg_splitname(names[i], &s2, &t2) == -1)
+			continue;
+		clash = strcmp(t, t2) == 0;
+		free(s2);
+		free(t2);
+		if (clash) {
+			free(s);
+			free(t);
+			return gb_strdup(name);
+		}
+	}
+	free(s);
+	return t;
+}
+
+/* "schema"."table" for SQL, from a qualified name (exits if not one). */
+static char *
+relation(struct gb_pg *p, const char *table)
+{
+	char *s, *t, *qs, *qt, *r;
+
+	if (gb_pg_splitname(table, &s, &t) == -1)
+		gb_errx(GB_EXIT_USAGE, "%s: %s is not a table name of the form "
+		    "schema.table", p->name, table);
+	qs = gb_pg_ident(s);
+	qt = gb_pg_ident(t);
+	r = gb_asprintf("%s.%s", qs, qt);
+	free(s);
+	free(t);
+	free(qs);
+	free(qt);
+	return r;
+}
+
+/* ------------------------------------------------------- connecting */
+
+int
+gb_pg_is_conninfo(const char *s)
+{
+	return strncmp(s, "postgresql://", 13) == 0 ||
+	    strncmp(s, "postgres://", 11) == 0 ||
+	    (strncmp(s, "sqlite:", 7) != 0 && strchr(s, '=') != NULL);
+}
+
+struct gb_pg *
+gb_pg_open(const char *conninfo, int wait_seconds)
+{
+	struct gb_pg *p = gb_calloc(1, sizeof *p);
+	PQconninfoOption *opts;
+	char *why = NULL, tmo[16], *set;
+	const char *kw[] = { "connect_timeout", "fallback_application_name",
+	    "dbname", NULL };
+	const char *val[] = { tmo, gb_progname, conninfo, NULL };
+	const char *host, *msg;
+
+	/* Not echoed: a connection string may hold what must not show. */
+	if (!(opts = PQconninfoParse(conninfo, &why)))
+		gb_errx(GB_EXIT_USAGE, "not a PostgreSQL connection string: %s",
+		    why ? oneline(why) : "out of memory");
+	PQfreemem(why);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			gb_errx(GB_EXIT_USAGE, "the PostgreSQL connection string "
+			    "holds a password, which would show in ps and in "
+			    "logs; put it in ~/.pgpass or the file PGPASSFILE "
+			    "names");
+	PQconninfoFree(opts);
+
+	/* The connection string comes last, so its connect_timeout wins. */
+	p->wait = wait_seconds;
+	snprintf(tmo, sizeof tmo, "%d", wait_seconds > 2 ? wait_seconds : 2);
+	p->conn = PQconnectdbParams(kw, val, 1);
+	if (!p->conn)
+		gb_errx(GB_EXIT_RUN, "%s: cannot connect: out of memory",
+		    conninfo);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		msg = oneline(PQerrorMessage(p->conn));
+		gb_errx(GB_EXIT_RUN, "%s: cannot connect: %s%s", conninfo, msg,
+		    strstr(msg, "password") ? "; check the password in "
+		    "~/.pgpass or the file PGPASSFILE names" : "");
+	}
+	host = PQhost(p->conn);
+	p->name = gb_asprintf("%s/%s/%s", host && *host ? host : "localhost",
+	    PQport(p->conn), PQdb(p->conn));
+
+	/*
+	 * Output that does not depend on the server's or the role's
+	 * settings: times in UTC and ISO form, bytea in hex, floats in their
+	 * shortest exact form; catalog names first on the search path;
+	 * rows hidden by row-level security an error, not a silent gap.
+	 */
+	if (PQsetClientEncoding(p->conn, "UTF8") != 0)
+		pg_fail(p, "cannot set the client encoding to UTF8", NULL, NULL);
+	set = gb_asprintf("SET search_path = pg_catalog; SET TimeZone = 'UTC'; "
+	    "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
+	    "SET extra_float_digits = 1; SET bytea_output = 'hex'; "
+	    "SET standard_conforming_strings = on; SET row_security = off; "
+	    "SET statement_timeout = 0; SET client_min_messages = warning; "
+	    "SET idle_in_transaction_session_timeout = 0; "
+	    "SET lock_timeout = %d", wait_seconds > 0 ? wait_seconds * 1000 : 1);
+	command(p, "cannot set up the session", set);
+	free(set);
+	return p;
+}
+
+void
+gb_pg_close(struct gb_pg *p)
+{
+	if (!p)
+		return;
+	PQfinish(p->conn);
+	free(p->name);
+	free(p);
+}
+
+const char *
+gb_pg_name(const struct gb_pg *p)
+{
+	return p->name;
+}
+
+int
+gb_pg_server_version(const struct gb_pg *p)
+{
+	return PQserverVersion(p->conn);
+}
+
+/* ------------------------------------------------------------ source */
+
+void
+gb_pg_snapshot(struct gb_pg *p)
+{
+	/* The snapshot is taken by the first query, so make one now. */
+	command(p, "cannot start the read transaction",
+	    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1");
+}
+
+char **
+gb_pg_tables(struct gb_pg *p)
+{
+	/*
+	 * Ordinary and partitioned tables (partitions are read through
+	 * their parent), not temporary ones, not those of extensions.
+	 */
+	PGresult *res = query(p, "cannot list tables", NULL,
+	    "SELECT n.nspname, c.relname FROM pg_class c "
+	    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+	    "AND c.relpersistence <> 't' "
+	    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+	    "AND n.nspname NOT LIKE 'pg\\_toast%' "
+	    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
+	    "'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
+	    "ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"", 0, NULL);
+	int n = PQntuples(res);
+	char **v = gb_calloc((size_t)n + 1, sizeof *v), *lock = NULL, *x;
+
+	for (int i = 0; i < n; i++) {
+		char *rel;
+		v[i] = gb_pg_qualname(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		rel = relation(p, v[i]);
+		x = gb_asprintf("%s%s%s", lock ? lock : "LOCK TABLE ",
+		    i ? ", " : "", rel);
+		free(lock);
+		lock = x;
+		free(rel);
+	}
+	PQclear(res);
+	/*
+	 * As pg_dump does: a table read later must not be dropped, altered
+	 * or truncated meanwhile, which the snapshot alone would not show.
+	 */
+	if (lock) {
+		char *sql = gb_asprintf("%s IN ACCESS SHARE MODE", lock);
+		PQclear(query(p, "cannot lock the tables", NULL, sql, 0, NULL));
+		free(sql);
+		free(lock);
+	}
+	return v;
+}
+
+/* The table's oid as text, or NULL when there is no such table. */
+static char *
+table_oid(struct gb_pg *p, const char *table)
+{
+	const char *params[2];
+	char *s, *t, *oid = NULL;
+	PGresult *res;
+
+	if (gb_pg_splitname(table, &s, &t) == -1)
+		return NULL;
+	params[0] = s;
+	params[1] = t;
+	res = query(p, "cannot read the catalog", table,
+	    "SELECT c.oid FROM pg_class c JOIN pg_namespace n "
+	    "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 "
+	    "AND c.relkind IN ('r', 'p')", 2, params);
+	if (PQntuples(res) == 1)
+		oid = gb_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	free(s);
+	free(t);
+	return oid;
+}
+
+/* Column facts: name, type oid, collatable, SQL type, SQLite type. */
+enum { C_NAME, C_TYPE, C_COLL, C_DECL, C_NOTNULL, C_LITE, C_SHOWN };
+static PGresult *
+columns(struct gb_pg *p, const char *table, const char *oid)
+{
+	const char *params[] = { oid };
+
+	/*
+	 * Types outside pg_catalog (enums, domains, extensions' types) may
+	 * not exist where the table is restored: their values go as text.
+	 * SQLite gets INTEGER for integers (numeric(p,0) too: money), REAL,
+	 * BLOB; everything else as text, numeric's exact digits included.
+	 */
+	return query(p, "cannot read the columns", table,
+	    "SELECT a.attname, a.atttypid, a.attcollation <> 0, "
+	    "CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace "
+	    "THEN format_type(a.atttypid, a.atttypmod) || "
+	    "CASE WHEN a.attcollation <> t.typcollation AND "
+	    "co.collnamespace = 'pg_catalog'::regnamespace THEN ' COLLATE ' || "
+	    "quote_ident(co.collname) ELSE '' END ELSE 'text' END, "
+	    "a.attnotnull, "
+	    "CASE WHEN t.typnamespace <> 'pg_catalog'::regnamespace "
+	    "THEN 'TEXT' WHEN t.typname IN ('int2', 'int4', 'int8') "
+	    "THEN 'INTEGER' WHEN t.typname IN ('float4', 'float8') THEN 'REAL' "
+	    "WHEN t.typname = 'numeric' AND a.atttypmod >= 4 AND "
+	    "(a.atttypmod - 4) & 65535 = 0 AND (a.atttypmod - 4) >> 16 <= 18 "
+	    "THEN 'INTEGER' "
+	    "WHEN t.typname = 'bytea' THEN 'BLOB' ELSE 'TEXT' END, "
+	    "format_type(a.atttypid, a.atttypmod) "
+	    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+	    "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+	    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+	    "ORDER BY a.attnum", 1, params);
+}
+
+static char **
+primary_key(struct gb_pg *p, const char *table, const char *oid, size_t *n)
+{
+	const char *params[] = { oid };
+	PGresult *res = query(p, "cannot read the primary key", table,
+	    "SELECT a.attname FROM pg_index i "
+	    "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY "
+	    "AS k(attnum, n) "
+	    "JOIN pg_attribute a ON a.attrelid = i.indrelid "
+	    "AND a.attnum = k.attnum "
+	    "WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY k.n", 1,
+	    params);
+	char **v = gb_calloc((size_t)PQntuples(res) + 1, sizeof *v);
+
+	*n = (size_t)PQntuples(res);
+	for (size_t i = 0; i < *n; i++)
+		v[i] = gb_strdup(PQgetvalue(res, (int)i, 0));
+	PQclear(res);
+	return v;
+}
+
+int
+gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti)
+{
+	char *oid = table_oid(p, table);
+	PGresult *res;
+
+	memset(ti, 0, sizeof *ti);
+	if (!oid)
+		return -1;
+	ti->name = gb_strdup(table);
+	res = columns(p, table, oid);
+	ti->ncols = (size_t)PQntuples(res);
+	ti->cols = gb_calloc(ti->ncols + 1, sizeof *ti->cols);
+	for (size_t i = 0; i < ti->ncols; i++)
+		ti->cols[i] = gb_strdup(PQgetvalue(res, (int)i, C_NAME));
+	PQclear(res);
+	ti->pk = primary_key(p, table, oid, &ti->npk);
+	ti->rowid = 0;		/* PostgreSQL has none to order by */
+	free(oid);
+	return 0;
+}
+
+/* ------------------------------------------------------------ schema */
+
+static void
+put(struct gb_out *o, const char *s)
+{
+	gb_out_write(o, s, strlen(s));
+}
+
+/* Lines of s, each after "-- sqlite: ". */
+static void
+put_lite(struct gb_out *o, const char *s)
+{
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+		put(o, "-- sqlite: ");
+		gb_out_write(o, s, n);
+		gb_out_putc(o, '\n');
+		s += n + (s[n] == '\n');
+	}
+}
+
+static void
+schema_table(struct gb_pg *p, const char *table, const char *flat,
+    struct gb_out *o)
+{
+	char *oid = table_oid(p, table), *s, *t, *lite, *qt, *ql, *x;
+	char **pk;
+	size_t npk;
+	PGresult *res;
+	const char *params[1];
+
+	if (!oid)
+		gb_errx(GB_EXIT_USAGE, "%s: no table %s in the database", p->name,
+		    table);
+	gb_pg_splitname(table, &s, &t);
+	qt = gb_pg_ident(t);
+	ql = gb_pg_ident(flat);
+	res = columns(p, table, oid);
+	pk = primary_key(p, table, oid, &npk);
+
+	put(o, "\n-- ");
+	put(o, table);
+	put(o, "\nCREATE TABLE ");
+	put(o, qt);
+	put(o, " (");
+	lite = gb_asprintf("CREATE TABLE %s (", ql);
+	for (int i = 0; i < PQntuples(res); i++) {
+		char *qc = gb_pg_ident(PQgetvalue(res, i, C_NAME));
+		int nn = PQgetvalue(res, i, C_NOTNULL)[0] == 't';
+		put(o, i ? ",\n\t" : "\n\t");
+		put(o, qc);
+		gb_out_putc(o, ' ');
+		put(o, PQgetvalue(res, i, C_DECL));
+		if (nn)
+			put(o, " NOT NULL");
+		if (strcmp(PQgetvalue(res, i, C_DECL), "text") == 0 &&
+		    strcmp(PQgetvalue(res, i, C_SHOWN), "text") != 0) {
+			put(o, " /* ");
+			put(o, PQgetvalue(res, i, C_SHOWN));
+			put(o, " */");
+		}
+		/* SQLite keeps the PostgreSQL type as a comment. */
+		x = gb_asprintf("%s%s\t%s %s%s /* %s */", lite, i ? ",\n" : "\n",
+		    qc, PQgetvalue(res, i, C_LITE), nn ? " NOT NULL" : "",
+		    PQgetvalue(res, i, C_SHOWN));
+		free(lite);
+		lite = x;
+		free(qc);
+	}
+	if (npk) {
+		put(o, ",\n\tPRIMARY KEY (");
+		x = gb_asprintf("%s,\n\tPRIMARY KEY (", lite);
+		free(lite);
+		lite = x;
+		for (size_t k = 0; k < npk; k++) {
+			char *qc = gb_pg_ident(pk[k]);
+			if (k)
+				put(o, ", ");
+			put(o, qc);
+			x = gb_asprintf("%s%s%s", lite, k ? ", " : "", qc);
+			free(lite);
+			lite = x;
+			free(qc);
+		}
+		put(o, ")");
+		x = gb_asprintf("%s)", lite);
+		free(lite);
+		lite = x;
+	}
+	put(o, "\n);\n");
+	x = gb_asprintf("%s\n);", lite);
+	free(lite);
+	lite = x;
+	PQclear(res);
+	gb_free_strv(pk);
+
+	/*
+	 * Indexes but the primary key's, as pg_get_indexdef writes them, the
+	 * table unqualified so that a restore may put it in another schema.
+	 * SQLite gets those on plain columns; the others it cannot make.
+	 */
+	params[0] = oid;
+	/* pg_get_indexdef qualifies the table: unqualify it */
+	res = query(p, "cannot read the indexes", table,
+	    "SELECT ic.relname, i.indisunique, "
+	    "replace(replace(pg_get_indexdef(i.indexrelid), "
+	    "' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || "
+	    "' USING ', ' ON ' || quote_ident(c.relname) || ' USING '), "
+	    "' ON ONLY ' || quote_ident(n.nspname) || '.' || "
+	    "quote_ident(c.relname) || ' USING ', ' ON ONLY ' || "
+	    "quote_ident(c.relname) || ' USING '), "
+	    "i.indexprs IS NULL AND i.indpred IS NULL AND am.amname = 'btree', "
+	    "(SELECT string_agg(quote_ident(a.attname) || CASE WHEN "
+	    "i.indoption[k.n - 1] & 1 = 1 THEN ' DESC' ELSE '' END, ', ' "
+	    "ORDER BY k.n) FROM unnest(i.indkey::int2[]) WITH ORDINALITY "
+	    "AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = i.indrelid "
+	    "AND a.attnum = k.attnum WHERE k.n <= i.indnkeyatts) "
+	    "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+	    "JOIN pg_class c ON c.oid = i.indrelid "
+	    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+	    "JOIN pg_am am ON am.oid = ic.relam "
+	    "WHERE i.indrelid = $1::oid AND NOT i.indisprimary "
+	    "ORDER BY ic.relname COLLATE \"C\"", 1, params);
+	put_lite(o, lite);
+	free(lite);
+	for (int i = 0; i < PQntuples(res); i++) {
+		put(o, PQgetvalue(res, i, 2));
+		put(o, ";\n");
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		char *qi = gb_pg_ident(PQgetvalue(res, i, 0));
+		if (PQgetvalue(res, i, 3)[0] == 't' && !PQgetisnull(res, i, 4))
+			x = gb_asprintf("CREATE %sINDEX %s ON %s (%s);",
+			    PQgetvalue(res, i, 1)[0] == 't' ? "UNIQUE " : "", qi,
+			    ql, PQgetvalue(res, i, 4));
+		else
+			x = gb_asprintf("-- (not in SQLite: index %s)", qi);
+		put_lite(o, x);
+		free(x);
+		free(qi);
+	}
+	PQclear(res);
+	free(oid);
+	free(s);
+	free(t);
+	free(qt);
+	free(ql);
+}
+
+void
+gb_pg_schema(struct gb_pg *p, char *const *tables, size_t n,
+    struct gb_out *o)
+{
+	static const char head[] =
+	    "-- gymbackup SCHEMA.sql (dialect postgresql): the exported tables\n"
+	    "-- as PostgreSQL has them: columns, NOT NULL, primary keys and\n"
+	    "-- indexes; no defaults, sequences, foreign keys, checks or\n"
+	    "-- triggers.  psql -f SCHEMA.sql makes them.  The lines starting\n"
+	    "-- \"-- sqlite: \" are the same tables for SQLite:\n"
+	    "--   sed -n 's/^-- sqlite: //p' SCHEMA.sql | sqlite3 new.db\n";
+	char *cur = NULL;
+
+	put(o, head);
+	for (size_t i = 0; i < n; i++) {
+		char *s, *t, *flat, *qs, *set;
+		if (gb_pg_splitname(tables[i], &s, &t) == -1)
+			gb_errx(GB_EXIT_USAGE, "%s: no table %s in the database",
+			    p->name, tables[i]);
+		if (!cur || strcmp(cur, s) != 0) {
+			qs = gb_pg_ident(s);
+			put(o, "\nCREATE SCHEMA IF NOT EXISTS ");
+			put(o, qs);
+			put(o, ";\nSET search_path = ");
+			put(o, qs);
+			put(o, ";\n");
+			/* names in index expressions relative to the table's */
+			set = gb_asprintf("SET search_path = pg_catalog, %s", qs);
+			command(p, "cannot set the search path", set);
+			free(set);
+			free(qs);
+			free(cur);
+			cur = gb_strdup(s);
+		}
+		flat = gb_pg_flatname(tables[i], tables, n);
+		schema_table(p, tables[i], flat, o);
+		free(flat);
+		free(s);
+		free(t);
+	}
+	free(cur);
+	command(p, "cannot set the search path", "SET search_path = pg_catalog");
+}
+
+/* -------------------------------------------------------------- dump */
+
+struct dumpstate {
+	struct gb_pg *p;
+	const struct gb_tinfo *ti;
+	struct gb_mtable *mt;
+	struct gb_out *o;
+	char *isfloat;		/* per column */
+	int *money;		/* per column: 1 + index of its sum, or 0 */
+	int *pkcol;		/* column of each key part */
+	const char **f;		/* the record's fields (NULL: SQL NULL) */
+	size_t *fn;
+	char *buf;		/* unquoted field bytes of the record */
+	size_t cap;
+};
+
+static _Noreturn void
+bad_record(struct dumpstate *s)
+{
+	gb_errx(GB_EXIT_RUN, "%s: table %s: COPY sent a record that is not "
+	    "the CSV asked for (record %llu)", s->p->name, s->ti->name,
+	    (unsigned long long)s->mt->rows + 1);
+}
+
+/*
+ * Splits one record of COPY's CSV (the server sends one per message,
+ * ending in a newline) into fields; quoted ones are unquoted into buf.
+ */
+static void
+split_record(struct dumpstate *s, const char *p, size_t n)
+{
+	size_t i = 0, col = 0, w = 0;
+
+	if (n + 1 > s->cap) {
+		s->cap = n + 1 > 2 * s->cap ? n + 1 : 2 * s->cap;
+		s->buf = gb_realloc(s->buf, s->cap);
+	}
+	if (n == 0 || p[n - 1] != '\n')
+		bad_record(s);
+	for (;;) {
+		if (col == s->ti->ncols)
+			bad_record(s);
+		if (p[i] == '"') {
+			size_t start = w;
+			for (i++;;) {
+				const char *q = memchr(p + i, '"', n - i);
+				if (!q)
+					bad_record(s);
+				memcpy(s->buf + w, p + i, (size_t)(q - p) - i);
+				w += (size_t)(q - p) - i;
+				i = (size_t)(q - p) + 1;
+				if (p[i] != '"')
+					break;
+				s->buf[w++] = '"';
+				i++;
+			}
+			s->f[col] = s->buf + start;
+			s->fn[col] = w - start;
+		} else {
+			size_t start = i;
+			while (p[i] != ',' && p[i] != '\n')
+				i++;
+			s->f[col] = i > start ? p + start : NULL;
+			s->fn[col] = i - start;
+		}
+		col++;
+		if (p[i] == '\n' && i + 1 == n)
+			break;
+		if (p[i] != ',')
+			bad_record(s);
+		i++;
+	}
+	if (col != s->ti->ncols)
+		bad_record(s);
+}
+
+static char *
+record_key(struct dumpstate *s)
+{
+	char *k = gb_strdup("");
+
+	for (size_t i = 0; i < s->ti->npk; i++) {
+		int c = s->pkcol[i];
+		char *nk = gb_asprintf("%s%s%s=%.*s", k, i ? ", " : "",
+		    s->ti->pk[i], c >= 0 && s->f[c] ? (int)s->fn[c] : 4,
+		    c >= 0 && s->f[c] ? s->f[c] : "NULL");
+		free(k);
+		k = nk;
+	}
+	return k;
+}
+
+static void
+put_record(struct dumpstate *s)
+{
+	for (size_t c = 0; c < s->ti->ncols; c++) {
+		const char *f = s->f[c];
+		size_t n = s->fn[c];
+
+		if (c)
+			gb_out_putc(s->o, ',');
+		if (!f)
+			continue;
+		if (s->isfloat[c]) {
+			/* shortest %.{15,16,17}g, as for SQLite's reals */
+			char tmp[64], *end;
+			double v;
+			if (n >= sizeof tmp)
+				bad_record(s);
+			memcpy(tmp, f, n);
+			tmp[n] = '\0';
+			v = strtod(tmp, &end);
+			if (*end)
+				bad_record(s);
+			gb_csv_real(s->o, v);
+		} else
+			gb_csv_text(s->o, f, n);
+		if (s->money[c]) {
+			int64_t v, *sum = &s->mt->money[s->money[c] - 1].sum;
+			char tmp[32], *end;
+			int ok = n > 0 && n < sizeof tmp;
+			if (ok) {
+				memcpy(tmp, f, n);
+				tmp[n] = '\0';
+				errno = 0;
+				v = strtoll(tmp, &end, 10);
+				ok = !*end && !errno;
+			}
+			if (!ok) {
+				char *key = record_key(s);
+				gb_errx(GB_EXIT_RUN, "%s: table %s: money column %s "
+				    "holds a value that is not an integer at %s; "
+				    "money columns hold integer cents", s->p->name,
+				    s->ti->name, s->ti->cols[c], key);
+			}
+			if (__builtin_add_overflow(*sum, v, sum))
+				gb_errx(GB_EXIT_RUN, "%s: table %s: sum of money "
+				    "column %s overflows 64 bits", s->p->name,
+				    s->ti->name, s->ti->cols[c]);
+		}
+	}
+	gb_out_putc(s->o, '\n');
+}
+
+/*
+ * COPY's CSV differs from the export dialect in details (edge spaces and
+ * "\." unquoted, floats in their shortest digits), so each record is
+ * split and written again: the same table gives the same bytes from
+ * PostgreSQL and from SQLite.
+ */
+void
+gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
+    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
+{
+	struct dumpstate s = { .p = p, .ti = ti, .mt = mt, .o = o };
+	char *oid = table_oid(p, ti->name), *rel, *cols = gb_strdup(""),
+	    *order = gb_strdup(""), *where = NULL, *sql, *x, *row;
+	PGresult *res;
+	int n;
+
+	if (!oid)
+		gb_errx(GB_EXIT_RUN, "%s: table %s is gone", p->name, ti->name);
+	rel = relation(p, ti->name);
+	res = columns(p, ti->name, oid);
+	if ((size_t)PQntuples(res) != ti->ncols)
+		gb_errx(GB_EXIT_RUN, "%s: table %s changed while read", p->name,
+		    ti->name);
+	s.isfloat = gb_calloc(ti->ncols + 1, 1);
+	s.money = gb_calloc(ti->ncols + 1, sizeof *s.money);
+	s.pkcol = gb_calloc(ti->npk + 1, sizeof *s.pkcol);
+	s.f = gb_calloc(ti->ncols + 1, sizeof *s.f);
+	s.fn = gb_calloc(ti->ncols + 1, sizeof *s.fn);
+	for (size_t c = 0; c < ti->ncols; c++) {
+		char *qc = gb_pg_ident(ti->cols[c]);
+		long type = strtol(PQgetvalue(res, (int)c, C_TYPE), NULL, 10);
+		s.isfloat[c] = type == FLOAT4OID || type == FLOAT8OID;
+		x = gb_asprintf("%s%s%s", cols, c ? ", " : "", qc);
+		free(cols);
+		cols = x;
+		/* no key: order by every column's text, which any type has */
+		if (ti->npk == 0) {
+			x = gb_asprintf("%s%s%s::text COLLATE \"C\"", order,
+			    c ? ", " : "", qc);
+			free(order);
+			order = x;
+		}
+		for (size_t k = 0; k < ti->npk; k++)
+			if (strcmp(ti->pk[k], ti->cols[c]) == 0)
+				s.pkcol[k] = (int)c;
+		free(qc);
+	}
+	/* Key order as SQLite's BINARY collation has it: bytes. */
+	for (size_t k = 0; k < ti->npk; k++) {
+		char *qc = gb_pg_ident(ti->pk[k]);
+		int coll = PQgetvalue(res, s.pkcol[k], C_COLL)[0] == 't';
+		x = gb_asprintf("%s%s%s%s", order, k ? ", " : "", qc,
+		    coll ? " COLLATE \"C\"" : "");
+		free(order);
+		order = x;
+		free(qc);
+	}
+	PQclear(res);
+
+	mt->money = gb_calloc(d->nmoney + 1, sizeof *mt->money);
+	mt->nmoney = d->nmoney;
+	for (size_t k = 0; k < d->nmoney; k++) {
+		int c = gb_tinfo_column(ti, d->money[k]);
+		mt->money[k].column = gb_strdup(d->money[k]);
+		if (c >= 0)
+			s.money[c] = (int)k + 1;
+	}
+	if (d->wm_column && d->wm_from) {
+		/* COPY takes no parameters: a literal, typed by the column */
+		char *lit = PQescapeLiteral(p->conn, d->wm_from, strlen(d->wm_from));
+		char *qc = gb_pg_ident(d->wm_column);
+		if (!lit)
+			pg_fail(p, "cannot quote the watermark", ti->name, NULL);
+		where = gb_asprintf(" WHERE %s > %s", qc, lit);
+		PQfreemem(lit);
+		free(qc);
+	}
+	sql = gb_asprintf("COPY (SELECT %s FROM %s%s%s%s) TO STDOUT "
+	    "(FORMAT csv)", *cols ? cols : "", rel, where ? where : "",
+	    *order ? " ORDER BY " : "", order);
+	res = PQexec(p->conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT)
+		pg_fail(p, "cannot read", ti->name, res);
+	PQclear(res);
+
+	for (size_t c = 0; c < ti->ncols; c++) {
+		if (c)
+			gb_out_putc(o, ',');
+		gb_csv_text(o, ti->cols[c], strlen(ti->cols[c]));
+	}
+	gb_out_putc(o, '\n');
+	mt->rows = 0;
+	while ((n = PQgetCopyData(p->conn, &row, 0)) > 0) {
+		if (ti->ncols == 0) {
+			/* a table without columns: COPY sends empty records */
+			gb_out_putc(o, '\n');
+		} else {
+			split_record(&s, row, (size_t)n);
+			put_record(&s);
+		}
+		PQfreemem(row);
+		mt->rows++;
+		if (o->err)
+			break;
+	}
+	if (!o->err) {
+		if (n == -2)
+			pg_fail(p, "cannot read", ti->name, NULL);
+		while ((res = PQgetResult(p->conn)) != NULL) {
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				pg_fail(p, "cannot read", ti->name, res);
+			PQclear(res);
+		}
+	}
+	free(s.isfloat);
+	free(s.money);
+	free(s.pkcol);
+	free(s.f);
+	free(s.fn);
+	free(s.buf);
+	free(sql);
+	free(where);
+	free(order);
+	free(cols);
+	free(rel);
+	free(oid);
+}
+
+void
+gb_pg_wm_max(struct gb_pg *p, const char *table, const char *column,
+    const char *from_type, const char *from, char **type, char **value)
+{
+	char *oid = table_oid(p, table), *rel = relation(p, table);
+	char *qc = gb_pg_ident(column), *sql;
+	const char *params[2] = { NULL, column };
+	const char *t;
+	PGresult *res;
+
+	*type = *value = NULL;
+	if (!oid)
+		gb_errx(GB_EXIT_RUN, "%s: table %s is gone", p->name, table);
+	params[0] = oid;
+	res = query(p, "cannot read the watermark", table,
+	    "SELECT t.typname FROM pg_attribute a JOIN pg_type t "
+	    "ON t.oid = a.atttypid WHERE a.attrelid = $1::oid "
+	    "AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped", 2,
+	    params);
+	if (PQntuples(res) != 1)
+		gb_errx(GB_EXIT_USAGE, "%s: table %s has no column %s", p->name,
+		    table, column);
+	/* Recorded as integer, real or text, else PostgreSQL's type name. */
+	t = PQgetvalue(res, 0, 0);
+	if (strcmp(t, "bytea") == 0)
+		gb_errx(GB_EXIT_RUN, "%s: table %s: watermark column %s holds "
+		    "bytes; a watermark must be a number or a time", p->name,
+		    table, column);
+	if (!strcmp(t, "int2") || !strcmp(t, "int4") || !strcmp(t, "int8"))
+		t = "integer";
+	else if (!strcmp(t, "float4") || !strcmp(t, "float8"))
+		t = "real";
+	else if (!strcmp(t, "text") || !strcmp(t, "varchar") ||
+	    !strcmp(t, "bpchar"))
+		t = "text";
+	*type = gb_strdup(t);
+	PQclear(res);
+
+	/* The parameter takes the column's type: compared as that type. */
+	(void)from_type;
+	sql = gb_asprintf("SELECT max(%s)::text FROM %s%s%s%s", qc, rel,
+	    from ? " WHERE " : "", from ? qc : "", from ? " > $1" : "");
+	params[0] = from;
+	res = query(p, "cannot read the watermark", table, sql, from ? 1 : 0,
+	    params);
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		const char *v = PQgetvalue(res, 0, 0);
+		if (strcmp(*type, "real") == 0) {
+			char buf[32];
+			gb_fmt_real(buf, sizeof buf, strtod(v, NULL));
+			*value = gb_strdup(buf);
+		} else
+			*value = gb_strdup(v);
+	} else {
+		free(*type);
+		*type = NULL;
+	}
+	PQclear(res);
+	free(sql);
+	free(qc);
+	free(rel);
+	free(oid);
+}
+
+/* ------------------------------------------------------------ target */
+
+int
+gb_pg_exec(struct gb_pg *p, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int r = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", res_msg(p, res));
+		r = -1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int
+gb_pg_value(struct gb_pg *p, const char *sql, const char *param,
+    char **value, char *err, size_t errlen)
+{
+	const char *params[] = { param };
+	PGresult *res = PQexecParams(p->conn, sql, param ? 1 : 0, NULL, params,
+	    NULL, NULL, 0);
+	int r = 0;
+
+	*value = NULL;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", res_msg(p, res));
+		r = -1;
+	} else if (PQntuples(res) > 0 && PQnfields(res) > 0 &&
+	    !PQgetisnull(res, 0, 0))
+		*value = gb_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return r;
+}
+
+int
+gb_pg_copy_begin(struct gb_pg *p, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	int r = 0;
+
+	p->copyerr[0] = '\0';
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		snprintf(err, errlen, "%s", res_msg(p, res));
+		r = -1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int
+gb_pg_copy_put(void *arg, const void *buf, size_t n)
+{
+	struct gb_pg *p = arg;
+
+	/* libpq takes an int: feed large buffers in parts */
+	while (n > 0) {
+		int k = n > (1 << 20) ? 1 << 20 : (int)n;
+		if (PQputCopyData(p->conn, buf, k) != 1) {
+			snprintf(p->copyerr, sizeof p->copyerr, "%s",
+			    oneline(PQerrorMessage(p->conn)));
+			errno = EIO;
+			return -1;
+		}
+		buf = (const char *)buf + k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int
+gb_pg_copy_end(struct gb_pg *p, int ok, char *err, size_t errlen)
+{
+	PGresult *res;
+	int r = 0;
+
+	err[0] = '\0';
+	if (PQputCopyEnd(p->conn, ok ? NULL : "gymbackup: the data did not "
+	    "match its manifest") != 1) {
+		snprintf(err, errlen, "%s", oneline(PQerrorMessage(p->conn)));
+		return -1;
+	}
+	while ((res = PQgetResult(p->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0) {
+			if (ok)
+				snprintf(err, errlen, "%s", res_msg(p, res));
+			r = -1;
+		}
+		PQclear(res);
+	}
+	/* a failed write says more than the end of the COPY */
+	if (*p->copyerr)
+		snprintf(err, errlen, "%s", p->copyerr);
+	return ok ? r : -1;
+}
+
+/* ------------------------------------------------- restore target */
+
+/*
+ * A restore into PostgreSQL, in one transaction: into a database (each
+ * table into the schema it came from, SQLite's into public; the database
+ * must have no tables) or into one schema (which must have none).
+ */
+struct gb_pgtarget {
+	struct gb_pg *p;
+	char *schema;		/* every table into it; NULL: each its own */
+	int scratch;		/* the restore test's: rolled back */
+	char **late;		/* "SET search_path ...; CREATE INDEX ..." */
+	size_t nlate;
+};
+
+static int
+count_relations(struct gb_pg *p, const char *schema)
+{
+	static const char kinds[] = "c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')";
+	char *sql, *v, err[512];
+	int n;
+
+	if (schema)
+		sql = gb_asprintf("SELECT count(*) FROM pg_class c JOIN "
+		    "pg_namespace n ON n.oid = c.relnamespace WHERE "
+		    "n.nspname = $1 AND %s", kinds);
+	else
+		sql = gb_asprintf("SELECT count(*) FROM pg_class c JOIN "
+		    "pg_namespace n ON n.oid = c.relnamespace WHERE %s AND "
+		    "c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', "
+		    "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%' "
+		    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
+		    "'pg_class'::regclass AND d.objid = c.oid AND "
+		    "d.deptype = 'e')", kinds);
+	if (gb_pg_value(p, sql, schema, &v, err, sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "%s: cannot read the catalog: %s", p->name,
+		    err);
+	n = v ? atoi(v) : 0;
+	free(v);
+	free(sql);
+	return n;
+}
+
+struct gb_pgtarget *
+gb_pgtarget_open(const char *conninfo, const char *schema, int scratch)
+{
+	struct gb_pgtarget *t = gb_calloc(1, sizeof *t);
+	char err[512], *q, *sql;
+
+	t->p = gb_pg_open(conninfo, 30);
+	t->scratch = scratch;
+	if (scratch) {
+		uint32_t r;
+		if (getrandom(&r, sizeof r, 0) != sizeof r)
+			gb_err(GB_EXIT_RUN, "getrandom");
+		t->schema = gb_asprintf("gb_restore_test_%08x", r);
+	} else if (schema) {
+		t->schema = gb_strdup(schema);
+		if (count_relations(t->p, schema))
+			gb_errx(GB_EXIT_USAGE, "%s: schema %s is not empty; "
+			    "restore into a new or empty schema", t->p->name,
+			    schema);
+	} else if (count_relations(t->p, NULL))
+		gb_errx(GB_EXIT_USAGE, "%s: the database is not empty (it has "
+		    "tables); restore into a new database, or into a new "
+		    "schema with --schema", t->p->name);
+	if (gb_pg_exec(t->p, "BEGIN", err, sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "%s: BEGIN: %s", t->p->name, err);
+	if (t->schema) {
+		q = gb_pg_ident(t->schema);
+		sql = gb_asprintf("CREATE SCHEMA %s%s", scratch ? "" :
+		    "IF NOT EXISTS ", q);
+		if (gb_pg_exec(t->p, sql, err, sizeof err) == -1)
+			gb_errx(GB_EXIT_RUN, "%s: cannot create schema %s: %s",
+			    t->p->name, t->schema, err);
+		free(sql);
+		free(q);
+	}
+	return t;
+}
+
+struct gb_pg *
+gb_pgtarget_pg(struct gb_pgtarget *t)
+{
+	return t->p;
+}
+
+const char *
+gb_pgtarget_schema(const struct gb_pgtarget *t)
+{
+	return t->schema;
+}
+
+/* Schema and table a table of the export goes to. */
+static void
+target_parts(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const char *name, char **schema, char **table)
+{
+	if (strcmp(m->source_kind, "postgresql") == 0 &&
+	    gb_pg_splitname(name, schema, table) == 0) {
+		if (t->schema) {
+			free(*schema);
+			*schema = gb_strdup(t->schema);
+		}
+		return;
+	}
+	*schema = gb_strdup(t->schema ? t->schema : "public");
+	*table = gb_strdup(name);
+}
+
+char *
+gb_pgtarget_table(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const char *name)
+{
+	char *s, *tb, *q;
+
+	target_parts(t, m, name, &s, &tb);
+	q = gb_pg_qualname(s, tb);
+	free(s);
+	free(tb);
+	return q;
+}
+
+static int
+word(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	return strncasecmp(s, w, n) == 0 && (s[n] == ' ' || s[n] == '\t' ||
+	    s[n] == '\n' || s[n] == '\r' || s[n] == '(' || s[n] == '"' ||
+	    s[n] == '\0');
+}
+
+/* Past white space and comments. */
+static const char *
+skip_blank(const char *s)
+{
+	for (;;) {
+		s += strspn(s, " \t\r\n");
+		if (s[0] == '-' && s[1] == '-')
+			s += strcspn(s, "\n");
+		else if (s[0] == '/' && s[1] == '*') {
+			const char *e = strstr(s + 2, "*/");
+			s = e ? e + 2 : s + strlen(s);
+		} else
+			return s;
+	}
+}
+
+/* Past a word and the blank after it. */
+static const char *
+skip_word(const char *s)
+{
+	while (*s && !strchr(" \t\r\n(\"", *s))
+		s++;
+	return skip_blank(s);
+}
+
+/*
+ * The next statement of a SQL text: from its first word to before its
+ * ';' (malloc'd), or NULL at the end.  Quoted text and comments may hold
+ * a ';'.
+ */
+static char *
+next_statement(const char **pp)
+{
+	const char *s = skip_blank(*pp), *e = s;
+
+	if (!*s)
+		return NULL;
+	while (*e && *e != ';') {
+		if (*e == '\'' || *e == '"') {
+			char q = *e++;
+			while (*e && (*e != q || e[1] == q))
+				e += *e == q ? 2 : 1;
+			if (*e)
+				e++;
+		} else if (e[0] == '-' && e[1] == '-')
+			e += strcspn(e, "\n");
+		else if (e[0] == '/' && e[1] == '*') {
+			const char *c = strstr(e + 2, "*/");
+			e = c ? c + 2 : e + strlen(e);
+		} else
+			e++;
+	}
+	*pp = *e ? e + 1 : e;
+	return gb_strndup(s, (size_t)(e - s));
+}
+
+/* CREATE [UNIQUE] TABLE|INDEX made to leave what exists alone. */
+static char *
+if_not_exists(const char *text)
+{
+	const char *p = skip_blank(skip_word(text));	/* past CREATE */
+
+	if (word(p, "UNIQUE"))
+		p = skip_word(p);
+	p = skip_word(p);				/* TABLE or INDEX */
+	if (word(p, "IF"))
+		return gb_strdup(text);
+	return gb_asprintf("%.*sIF NOT EXISTS %s", (int)(p - text), text, p);
+}
+
+static void
+keep_late(struct gb_pgtarget *t, const char *path, const char *stmt)
+{
+	t->late = gb_realloc(t->late, (t->nlate + 1) * sizeof *t->late);
+	t->late[t->nlate++] = gb_asprintf("SET search_path = %s; %s", path,
+	    stmt);
+}
+
+/*
+ * SCHEMA.sql of a PostgreSQL export: its statements are run as written,
+ * into the schemas they name, or with every table put into the target
+ * schema (its CREATE SCHEMA and SET search_path then left out).
+ */
+static int
+schema_pg(struct gb_pgtarget *t, const char *sql, char *err, size_t errlen)
+{
+	const char *p = sql;
+	char *st, *path = gb_strdup("pg_catalog"), why[512];
+	int r = 0;
+
+	if (t->schema) {
+		free(path);
+		path = gb_pg_ident(t->schema);
+	}
+	while (r == 0 && (st = next_statement(&p)) != NULL) {
+		const char *w = skip_word(st);
+		char *run = NULL;
+
+		if (word(st, "SET") && word(w, "search_path")) {
+			if (!t->schema) {
+				const char *v = strchr(w, '=');
+				free(path);
+				path = gb_strdup(v ? skip_blank(v + 1) : "pg_catalog");
+			}
+		} else if (word(st, "CREATE") && word(w, "SCHEMA")) {
+			if (!t->schema)
+				run = gb_strdup(st);
+		} else if (word(st, "CREATE") && word(w, "TABLE"))
+			run = if_not_exists(st);
+		else if (word(st, "CREATE") && (word(w, "INDEX") ||
+		    word(w, "UNIQUE"))) {
+			char *ix = if_not_exists(st);
+			keep_late(t, path, ix);
+			free(ix);
+		} else {
+			snprintf(err, errlen, "SCHEMA.sql: refused statement (only "
+			    "CREATE SCHEMA, SET search_path, CREATE TABLE and "
+			    "CREATE INDEX): %.60s", st);
+			r = -1;
+		}
+		if (run) {
+			char *full = gb_asprintf("SET search_path = %s; %s", path,
+			    run);
+			if (gb_pg_exec(t->p, full, why, sizeof why) == -1) {
+				snprintf(err, errlen, "SCHEMA.sql: %s", why);
+				r = -2;
+			}
+			free(full);
+			free(run);
+		}
+		free(st);
+	}
+	free(path);
+	if (gb_pg_exec(t->p, "SET search_path = pg_catalog", why,
+	    sizeof why) == -1 && r == 0) {
+		snprintf(err, errlen, "%s", why);
+		r = -2;
+	}
+	return r;
+}
+
+/* A PostgreSQL type for an SQLite declared type, by SQLite's rules. */
+static const char *
+pg_type(const char *decl)
+{
+	char u[64];
+	size_t i;
+
+	for (i = 0; decl && decl[i] && i < sizeof u - 1; i++)
+		u[i] = (char)(decl[i] >= 'a' && decl[i] <= 'z' ? decl[i] - 32 :
+		    decl[i]);
+	u[i] = '\0';
+	if (!*u)
+		return "text COLLATE \"C\"";	/* untyped: anything, as text */
+	if (strstr(u, "INT"))
+		return "bigint";
+	if (strstr(u, "CHAR") || strstr(u, "CLOB") || strstr(u, "TEXT"))
+		return "text COLLATE \"C\"";	/* SQLite's BINARY order */
+	if (strstr(u, "BLOB"))
+		return "bytea";
+	if (strstr(u, "REAL") || strstr(u, "FLOA") || strstr(u, "DOUB"))
+		return "double precision";
+	if (strstr(u, "NUMERIC") || strstr(u, "DECIMAL"))
+		return "numeric";
+	return "text COLLATE \"C\"";	/* DATE, BOOLEAN, ...: as stored */
+}
+
+/*
+ * SCHEMA.sql of an SQLite export: SQLite reads it into a database in
+ * memory, and the tables and plain indexes it describes are made anew.
+ */
+static int
+schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const char *sql, char *err, size_t errlen)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st, *ix, *cols;
+	const char *tail = sql;
+	char why[512];
+	int r = 0;
+
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+		gb_errx(GB_EXIT_RUN, "sqlite3: out of memory");
+	while (r == 0 && *tail) {
+		const char *text;
+		if (sqlite3_prepare_v2(db, tail, -1, &st, &tail) != SQLITE_OK) {
+			snprintf(err, errlen, "SCHEMA.sql: %s", sqlite3_errmsg(db));
+			r = -1;
+			break;
+		}
+		if (!st)
+			continue;
+		text = skip_blank(sqlite3_sql(st));
+		if (!word(text, "CREATE") || !(word(skip_word(text), "TABLE") ||
+		    word(skip_word(text), "INDEX") ||
+		    word(skip_word(text), "UNIQUE"))) {
+			snprintf(err, errlen, "SCHEMA.sql: refused statement (only "
+			    "CREATE TABLE and CREATE INDEX): %.60s", text);
+			r = -1;
+		} else if (sqlite3_step(st) != SQLITE_DONE) {
+			snprintf(err, errlen, "SCHEMA.sql: %s", sqlite3_errmsg(db));
+			r = -1;
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_prepare_v2(db, "SELECT name, type, \"notnull\", pk FROM "
+	    "pragma_table_info(?1) ORDER BY cid", -1, &st, NULL);
+	sqlite3_prepare_v2(db, "SELECT name, \"unique\", origin, partial FROM "
+	    "pragma_index_list(?1) ORDER BY name", -1, &ix, NULL);
+	sqlite3_prepare_v2(db, "SELECT cid, name, \"desc\" FROM "
+	    "pragma_index_xinfo(?1) WHERE key ORDER BY seqno", -1, &cols, NULL);
+	for (size_t i = 0; r == 0 && i < m->ntables; i++) {
+		const char *name = m->tables[i].name;
+		char *rel, *ddl, *pk = gb_strdup(""), *x, *s, *tb, *qs, *qt;
+		int maxpk = 0, n = 0;
+
+		target_parts(t, m, name, &s, &tb);
+		qs = gb_pg_ident(s);
+		qt = gb_pg_ident(tb);
+		rel = gb_asprintf("%s.%s", qs, qt);
+		ddl = gb_asprintf("CREATE TABLE IF NOT EXISTS %s (", rel);
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char *qc = gb_pg_ident((const char *)
+			    sqlite3_column_text(st, 0));
+			x = gb_asprintf("%s%s\n\t%s %s%s", ddl, n++ ? "," : "", qc,
+			    pg_type((const char *)sqlite3_column_text(st, 1)),
+			    sqlite3_column_int(st, 2) ? " NOT NULL" : "");
+			free(ddl);
+			ddl = x;
+			if (sqlite3_column_int(st, 3) > maxpk)
+				maxpk = sqlite3_column_int(st, 3);
+			free(qc);
+		}
+		/* key columns in key order */
+		for (int k = 1; k <= maxpk; k++) {
+			sqlite3_reset(st);
+			while (sqlite3_step(st) == SQLITE_ROW)
+				if (sqlite3_column_int(st, 3) == k) {
+					char *qc = gb_pg_ident((const char *)
+					    sqlite3_column_text(st, 0));
+					x = gb_asprintf("%s%s%s", pk, k > 1 ? ", " : "",
+					    qc);
+					free(pk);
+					pk = x;
+					free(qc);
+				}
+		}
+		sqlite3_reset(st);
+		if (n == 0) {
+			snprintf(err, errlen, "SCHEMA.sql does not create table %s",
+			    name);
+			r = -1;
+		} else {
+			x = gb_asprintf("%s%s%s%s\n)", ddl, *pk ?
+			    ",\n\tPRIMARY KEY (" : "", pk, *pk ? ")" : "");
+			free(ddl);
+			ddl = x;
+			if (gb_pg_exec(t->p, ddl, why, sizeof why) == -1) {
+				snprintf(err, errlen, "SCHEMA.sql: table %s: %s",
+				    name, why);
+				r = -2;
+			}
+		}
+		/* indexes on plain columns; SQLite's own others are left */
+		sqlite3_bind_text(ix, 1, name, -1, SQLITE_STATIC);
+		while (r == 0 && sqlite3_step(ix) == SQLITE_ROW) {
+			const char *iname = (const char *)sqlite3_column_text(ix, 0);
+			const char *origin = (const char *)sqlite3_column_text(ix, 2);
+			char *list = gb_strdup(""), *under = gb_strdup(""), *qi,
+			    *pgname;
+			int plain = !sqlite3_column_int(ix, 3), k = 0;
+			if (strcmp(origin, "pk") == 0) {
+				free(list);
+				free(under);
+				continue;
+			}
+			sqlite3_bind_text(cols, 1, iname, -1, SQLITE_STATIC);
+			while (sqlite3_step(cols) == SQLITE_ROW) {
+				char *qc;
+				if (sqlite3_column_int(cols, 0) < 0) {
+					plain = 0;
+					break;
+				}
+				qc = gb_pg_ident((const char *)
+				    sqlite3_column_text(cols, 1));
+				x = gb_asprintf("%s%s%s%s", list, k++ ? ", " : "", qc,
+				    sqlite3_column_int(cols, 2) ? " DESC" : "");
+				free(list);
+				list = x;
+				free(qc);
+				x = gb_asprintf("%s_%s", under, (const char *)
+				    sqlite3_column_text(cols, 1));
+				free(under);
+				under = x;
+			}
+			sqlite3_reset(cols);
+			/* a UNIQUE constraint's: named as PostgreSQL would */
+			pgname = strncmp(iname, "sqlite_autoindex_", 17) == 0 ?
+			    gb_asprintf("%s%s_key", tb, under) : gb_strdup(iname);
+			qi = gb_pg_ident(pgname);
+			if (plain) {
+				x = gb_asprintf("CREATE %sINDEX IF NOT EXISTS %s ON "
+				    "%s (%s)", sqlite3_column_int(ix, 1) ?
+				    "UNIQUE " : "", qi, rel, list);
+				keep_late(t, "pg_catalog", x);
+				free(x);
+			} else
+				gb_warnx("warning: table %s: index %s is not made "
+				    "in PostgreSQL (an expression or partial index "
+				    "of SQLite)", name, iname);
+			free(qi);
+			free(pgname);
+			free(list);
+			free(under);
+		}
+		sqlite3_reset(ix);
+		free(ddl);
+		free(pk);
+		free(rel);
+		free(s);
+		free(tb);
+		free(qs);
+		free(qt);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(ix);
+	sqlite3_finalize(cols);
+	sqlite3_close(db);
+	return r;
+}
+
+int
+gb_pgtarget_schema_sql(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const char *sql, char *err, size_t errlen)
+{
+	if (strcmp(m->source_kind, "postgresql") == 0)
+		return schema_pg(t, sql, err, errlen);
+	return schema_sqlite(t, m, sql, err, errlen);
+}
+
+/* The upsert that applies an incremental's rows, loaded into gb_incr. */
+static int
+upsert(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const struct gb_mtable *mt, const char *rel, char *err, size_t errlen)
+{
+	struct gb_tinfo ti;
+	char *qual = gb_pgtarget_table(t, m, mt->name), *keys = gb_strdup(""),
+	    *sets = gb_strdup(""), *kv = gb_strdup(mt->key ? mt->key : ""),
+	    *tok, *save, *x, *sql, why[512];
+	int r = 0;
+
+	if (gb_pg_tinfo(t->p, qual, &ti) == -1)
+		gb_errx(GB_EXIT_RUN, "%s: table %s is gone", t->p->name, qual);
+	for (tok = strtok_r(kv, ",", &save); tok; tok = strtok_r(NULL, ",",
+	    &save)) {
+		char *qk = gb_pg_ident(tok);
+		x = gb_asprintf("%s%s%s", keys, *keys ? ", " : "", qk);
+		free(keys);
+		keys = x;
+		free(qk);
+	}
+	for (size_t c = 0; c < ti.ncols; c++) {
+		char *qc = gb_pg_ident(ti.cols[c]), *pat = gb_strdup(mt->key ?
+		    mt->key : ""), *k2, *s2;
+		int iskey = 0;
+		for (k2 = strtok_r(pat, ",", &s2); k2; k2 = strtok_r(NULL, ",",
+		    &s2))
+			iskey |= strcmp(k2, ti.cols[c]) == 0;
+		free(pat);
+		if (!iskey) {
+			x = gb_asprintf("%s%s%s = EXCLUDED.%s", sets, *sets ? ", " :
+			    "", qc, qc);
+			free(sets);
+			sets = x;
+		}
+		free(qc);
+	}
+	if (!*keys) {
+		snprintf(err, errlen, "table %s has no key; an incremental "
+		    "cannot be applied", mt->name);
+		r = -2;
+	} else {
+		sql = gb_asprintf("INSERT INTO %s SELECT * FROM pg_temp.gb_incr "
+		    "ON CONFLICT (%s) DO %s%s; DROP TABLE pg_temp.gb_incr", rel,
+		    keys, *sets ? "UPDATE SET " : "NOTHING", sets);
+		if (gb_pg_exec(t->p, sql, why, sizeof why) == -1) {
+			snprintf(err, errlen, "table %s: %s", mt->name, why);
+			r = -2;
+		}
+		free(sql);
+	}
+	gb_tinfo_free(&ti);
+	free(qual);
+	free(keys);
+	free(sets);
+	free(kv);
+	return r;
+}
+
+int
+gb_pgtarget_load(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const struct gb_mtable *mt, int incremental, gb_read_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	char *s, *tb, *qs, *qt, *rel, *sql, why[512];
+	const char *into;
+	int status;
+
+	target_parts(t, m, mt->name, &s, &tb);
+	qs = gb_pg_ident(s);
+	qt = gb_pg_ident(tb);
+	rel = gb_asprintf("%s.%s", qs, qt);
+	free(s);
+	free(tb);
+	free(qs);
+	free(qt);
+	into = rel;
+	if (incremental) {
+		/* rows go to a copy of the table first, then are upserted */
+		sql = gb_asprintf("CREATE TEMP TABLE gb_incr (LIKE %s)", rel);
+		status = gb_pg_exec(t->p, sql, why, sizeof why);
+		free(sql);
+		if (status == -1) {
+			snprintf(err, errlen, "table %s: %s", mt->name, why);
+			free(rel);
+			return -2;
+		}
+		into = "pg_temp.gb_incr";
+	}
+	/* HEADER MATCH (15 and later) also checks the columns' order */
+	sql = gb_asprintf("COPY %s FROM STDIN (FORMAT csv, HEADER%s)", into,
+	    gb_pg_server_version(t->p) >= 150000 ? " MATCH" : "");
+	if (gb_pg_copy_begin(t->p, sql, why, sizeof why) == -1) {
+		snprintf(err, errlen, "table %s: %s", mt->name, why);
+		free(sql);
+		free(rel);
+		return -2;
+	}
+	free(sql);
+	status = gb_check_table_to(mt, fn, arg, gb_pg_copy_put, t->p, NULL,
+	    NULL, err, errlen);
+	if (gb_pg_copy_end(t->p, status == 0, why, sizeof why) == -1 &&
+	    (status == 0 || (status == -2 && *why))) {
+		snprintf(err, errlen, "table %s: %s", mt->name, why);
+		status = -2;
+	}
+	if (status == 0 && incremental)
+		status = upsert(t, m, mt, rel, err, errlen);
+	free(rel);
+	return status;
+}
+
+/* Indexes, then COMMIT; the restore test's scratch schema is rolled back. */
+int
+gb_pgtarget_finish(struct gb_pgtarget *t, char *err, size_t errlen)
+{
+	char why[512];
+
+	for (size_t i = 0; i < t->nlate; i++)
+		if (gb_pg_exec(t->p, t->late[i], why, sizeof why) == -1) {
+			snprintf(err, errlen, "index: %s", why);
+			return -1;
+		}
+	if (gb_pg_exec(t->p, t->scratch ? "ROLLBACK" : "COMMIT", why,
+	    sizeof why) == -1) {
+		snprintf(err, errlen, "COMMIT: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+void
+gb_pgtarget_close(struct gb_pgtarget *t)
+{
+	if (!t)
+		return;
+	gb_pg_close(t->p);
+	for (size_t i = 0; i < t->nlate; i++)
+		free(t->late[i]);
+	free(t->late);
+	free(t->schema);
+	free(t);
+}
+
+/*
+ * The SQLite dialect inside a PostgreSQL export's SCHEMA.sql: its
+ * "-- sqlite: " lines, prefix taken off (malloc'd).
+ */
+char *
+gb_pg_sqlite_ddl(const char *sql)
+{
+	size_t len = 0;
+	char *out = gb_malloc(strlen(sql) + 1);
+
+	while (*sql) {
+		size_t n = strcspn(sql, "\n");
+		if (strncmp(sql, "-- sqlite: ", 11) == 0 && n >= 11) {
+			memcpy(out + len, sql + 11, n - 11);
+			len += n - 11;
+			out[len++] = '\n';
+		}
+		sql += n + (sql[n] == '\n');
+	}
+	out[len] = '\0';
+	return out;
+}
