@@ -367,11 +367,15 @@ gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
 
 void
 gb_catalog_record_check(struct gb_catalog *c, const char *kind,
-    const char *archive, const char *medium, int ok, const char *detail)
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at)
 {
 	char now[21];
 
-	gb_now(now);
+	if (at)
+		snprintf(now, sizeof now, "%s", at);
+	else
+		gb_now(now);
 	gb_catalog_begin(c);
 	gb_catalog_run(c, "INSERT INTO checks(kind, archive, medium, at, ok, "
 	    "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, kind, archive, medium,

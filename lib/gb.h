@@ -66,6 +66,8 @@ typedef ssize_t (*gb_read_fn)(void *arg, void *buf, size_t n);
 ssize_t gb_read_full_cb(gb_read_fn fn, void *arg, void *buf, size_t n);
 int gb_write_all(int fd, const void *buf, size_t n);	/* 0, or -1 + errno */
 int gb_fsync_parent(const char *path);	/* fsync the directory holding path */
+/* "1000", "10G", "1.5"-free sizes with K, M, G, T (1024s); 0 or -1. */
+int gb_parse_size(const char *s, long long *v);
 
 /*
  * Buffered output to a file descriptor that counts bytes and, when asked,
@@ -359,7 +361,8 @@ int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
  * copy also marks the copy verified.  Its own transaction.
  */
 void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
-    const char *archive, const char *medium, int ok, const char *detail);
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at);	/* at: NULL for now */
 
 /*
  * tape.c: records and tape marks on a Linux st device or a tape image

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -219,4 +220,31 @@ gb_atomic_abort(struct gb_atomic *a)
 	free(a->path);
 	free(a->tmp);
 	a->path = a->tmp = NULL;
+}
+
+int
+gb_parse_size(const char *s, long long *v)
+{
+	char *end;
+	long long n;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (end == s || errno || n <= 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end == 'i')	/* "GiB" reads as "G" */
+		end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || n > (LLONG_MAX >> shift))
+		return -1;
+	*v = n << shift;
+	return 0;
 }

@@ -257,40 +257,47 @@ gb_pg_is_conninfo(const char *s)
 struct gb_pg *
 gb_pg_open(const char *conninfo, int wait_seconds)
 {
-	struct gb_pg *p = gb_calloc(1, sizeof *p);
+	struct gb_pg *p;
 	PQconninfoOption *opts;
-	char *why = NULL, tmo[16], *set;
+	PGconn *conn;
+	char *why = NULL, tmo[16], *set, msg[1024];
 	const char *kw[] = { "connect_timeout", "fallback_application_name",
 	    "dbname", NULL };
 	const char *val[] = { tmo, gb_progname, conninfo, NULL };
-	const char *host, *msg;
+	const char *host;
+	int pw = 0;
 
 	/* Not echoed: a connection string may hold what must not show. */
-	if (!(opts = PQconninfoParse(conninfo, &why)))
+	if (!(opts = PQconninfoParse(conninfo, &why))) {
+		snprintf(msg, sizeof msg, "%s", why ? oneline(why) :
+		    "out of memory");
+		PQfreemem(why);
 		gb_errx(GB_EXIT_USAGE, "not a PostgreSQL connection string: %s",
-		    why ? oneline(why) : "out of memory");
-	PQfreemem(why);
+		    msg);
+	}
 	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
-			gb_errx(GB_EXIT_USAGE, "the PostgreSQL connection string "
-			    "holds a password, which would show in ps and in "
-			    "logs; put it in ~/.pgpass or the file PGPASSFILE "
-			    "names");
+		pw |= strcmp(o->keyword, "password") == 0 && o->val && *o->val;
 	PQconninfoFree(opts);
+	if (pw)
+		gb_errx(GB_EXIT_USAGE, "the PostgreSQL connection string holds a "
+		    "password, which would show in ps and in logs; put it in "
+		    "~/.pgpass or the file PGPASSFILE names");
 
 	/* The connection string comes last, so its connect_timeout wins. */
-	p->wait = wait_seconds;
 	snprintf(tmo, sizeof tmo, "%d", wait_seconds > 2 ? wait_seconds : 2);
-	p->conn = PQconnectdbParams(kw, val, 1);
-	if (!p->conn)
+	if (!(conn = PQconnectdbParams(kw, val, 1)))
 		gb_errx(GB_EXIT_RUN, "%s: cannot connect: out of memory",
 		    conninfo);
-	if (PQstatus(p->conn) != CONNECTION_OK) {
-		msg = oneline(PQerrorMessage(p->conn));
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(msg, sizeof msg, "%s", oneline(PQerrorMessage(conn)));
+		PQfinish(conn);
 		gb_errx(GB_EXIT_RUN, "%s: cannot connect: %s%s", conninfo, msg,
 		    strstr(msg, "password") ? "; check the password in "
 		    "~/.pgpass or the file PGPASSFILE names" : "");
 	}
+	p = gb_calloc(1, sizeof *p);
+	p->conn = conn;
+	p->wait = wait_seconds;
 	host = PQhost(p->conn);
 	p->name = gb_asprintf("%s/%s/%s", host && *host ? host : "localhost",
 	    PQport(p->conn), PQdb(p->conn));
@@ -1248,9 +1255,7 @@ word(const char *s, const char *w)
 {
 	size_t n = strlen(w);
 
-	return strncasecmp(s, w, n) == 0 && (s[n] == ' ' || s[n] == '\t' ||
-	    s[n] == '\n' || s[n] == '\r' || s[n] == '(' || s[n] == '"' ||
-	    s[n] == '\0');
+	return strncasecmp(s, w, n) == 0 && strchr(" \t\n\r(\"=", s[n]);
 }
 
 /* Past white space and comments. */
@@ -1273,7 +1278,7 @@ skip_blank(const char *s)
 static const char *
 skip_word(const char *s)
 {
-	while (*s && !strchr(" \t\r\n(\"", *s))
+	while (*s && !strchr(" \t\r\n(\"=", *s))
 		s++;
 	return skip_blank(s);
 }

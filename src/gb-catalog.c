@@ -31,24 +31,28 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp,
-	    "usage: gb-catalog [-c conf] media [list | show ID | add ID --kind K "
-	    "--pool P [--capacity BYTES] | retire ID]\n"
+	    "usage: gb-catalog [-c conf] media [list | show ID | retire ID "
+	    "[--why TEXT] |\n"
+	    "                  add ID --kind dir|tape --pool POOL "
+	    "[--capacity BYTES]]\n"
 	    "       gb-catalog [-c conf] archives [--job JOB]\n"
 	    "       gb-catalog [-c conf] copies [ARCHIVE]\n"
 	    "       gb-catalog [-c conf] move MEDIUM --to onsite|transit|offsite "
-	    "[--by NAME] [--why TEXT]\n"
+	    "[--by NAME] [--why TEXT] [--date D]\n"
 	    "       gb-catalog [-c conf] due [--date D]\n"
 	    "       gb-catalog [-c conf] chain [--at TIME] [--job JOB]\n"
 	    "       gb-catalog [-c conf] expire [--dry-run] [--date D]\n"
-	    "       gb-catalog [-c conf] log [--job JOB] [-n N]\n"
-	    "       gb-catalog [-c conf] log start JOB | log end ID ok|failed "
-	    "[--archive A] [--rows N] [--bytes N] [--error TEXT]\n"
+	    "       gb-catalog [-c conf] log [--job JOB] [-n N] [--csv]\n"
+	    "       gb-catalog [-c conf] log start JOB [--date D]\n"
+	    "       gb-catalog [-c conf] log end ID ok|failed [--archive A] "
+	    "[--rows N] [--bytes N] [--error TEXT] [--date D]\n"
 	    "       gb-catalog [-c conf] tested|verified ARCHIVE ok|failed "
-	    "[--medium M] [--detail TEXT]\n"
+	    "[--medium M] [--detail TEXT] [--date D]\n"
 	    "       gb-catalog [-c conf] check [--date D]\n"
-	    "       gb-catalog [-c conf] report [--csv]\n"
+	    "       gb-catalog [-c conf] report [--csv] [--date D]\n"
 	    "       gb-catalog [-c conf] audit [--verify]\n"
-	    "       gb-catalog [-c conf] latest --job JOB... | manifest ARCHIVE\n");
+	    "       gb-catalog [-c conf] latest --job JOB [--job JOB]...\n"
+	    "       gb-catalog [-c conf] manifest ARCHIVE\n");
 	exit(status);
 }
 
@@ -197,8 +201,12 @@ cmd_media(struct cat *x, int argc, char **argv)
 			gb_errx(GB_EXIT_USAGE, "media add needs --kind dir|tape "
 			    "and --pool POOL");
 		gb_catalog_begin(x->c);
+		long long cap = 0;
+		if (x->capacity && gb_parse_size(x->capacity, &cap) == -1)
+			gb_errx(GB_EXIT_USAGE, "--capacity wants bytes (with K, M, G "
+			    "or T for powers of 1024), not %s", x->capacity);
 		gb_catalog_add_medium(x->c, &x->conf, argv[1], x->kind, x->pool,
-		    x->capacity ? strtoll(x->capacity, NULL, 10) : 0, NULL);
+		    cap, NULL);
 		gb_catalog_commit(x->c);
 		return GB_EXIT_OK;
 	}
@@ -292,8 +300,10 @@ cmd_move(struct cat *x, const char *medium)
 	gb_catalog_run(x->c, "INSERT INTO movements(medium, at, from_loc, "
 	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, medium,
 	    x->now, from, x->to, x->by ? x->by : gb_actor(), x->why);
-	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = ?3 "
-	    "WHERE id = ?1", 3, medium, x->to, *due ? due : NULL);
+	/* a medium on its way back stays due when it was due */
+	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = CASE "
+	    "WHEN ?2 = 'onsite' THEN NULL WHEN ?3 IS NOT NULL THEN ?3 ELSE "
+	    "due_back END WHERE id = ?1", 3, medium, x->to, *due ? due : NULL);
 	gb_catalog_audit(x->c, "move", medium, "%s -> %s by %s%s%s", from,
 	    x->to, x->by ? x->by : gb_actor(), x->why ? ": " : "",
 	    x->why ? x->why : "");
@@ -462,8 +472,8 @@ cmd_expire(struct cat *x)
 	memset(&tm, 0, sizeof tm);
 	strptime(x->now, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	now = timegm(&tm);
-	if (!x->dry_run)
-		gb_catalog_begin(x->c);
+	/* a dry run does it all, then rolls it back: it tells the truth */
+	gb_catalog_begin(x->c);
 	st = q(x, "SELECT name, job, snapshot, chain FROM archives WHERE "
 	    "expired_at IS NULL ORDER BY snapshot");
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -503,13 +513,11 @@ cmd_expire(struct cat *x)
 			continue;
 		}
 		printf("%s %s\n", x->dry_run ? "would expire" : "expire", names[i]);
-		if (!x->dry_run) {
-			gb_catalog_run(x->c, "UPDATE archives SET expired_at = ?2 "
-			    "WHERE name = ?1", 2, names[i], x->now);
-			gb_catalog_run(x->c, "UPDATE copies SET status = 'expired' "
-			    "WHERE archive = ?1 AND status = 'good'", 1, names[i]);
-			gb_catalog_audit(x->c, "expire", names[i], "retention");
-		}
+		gb_catalog_run(x->c, "UPDATE archives SET expired_at = ?2 WHERE "
+		    "name = ?1", 2, names[i], x->now);
+		gb_catalog_run(x->c, "UPDATE copies SET status = 'expired' WHERE "
+		    "archive = ?1 AND status = 'good'", 1, names[i]);
+		gb_catalog_audit(x->c, "expire", names[i], "retention");
 		expired++;
 	}
 	sqlite3_finalize(st);
@@ -520,16 +528,12 @@ cmd_expire(struct cat *x)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		printf("%s %s: nothing live left, reusable\n", x->dry_run ?
 		    "would free" : "free", gb_col(st, 0));
-		if (!x->dry_run) {
-			gb_catalog_run(x->c, "UPDATE media SET state = 'usable' "
-			    "WHERE id = ?1", 1, gb_col(st, 0));
-			gb_catalog_audit(x->c, "reuse", gb_col(st, 0),
-			    "no live copies");
-		}
+		gb_catalog_run(x->c, "UPDATE media SET state = 'usable' WHERE "
+		    "id = ?1", 1, gb_col(st, 0));
+		gb_catalog_audit(x->c, "reuse", gb_col(st, 0), "no live copies");
 	}
 	sqlite3_finalize(st);
-	if (!x->dry_run)
-		gb_catalog_commit(x->c);
+	gb_catalog_exec(x->c, x->dry_run ? "ROLLBACK" : "COMMIT");
 	printf("%zu archive%s %sexpired\n", expired, expired == 1 ? "" : "s",
 	    x->dry_run ? "would be " : "");
 	for (size_t i = 0; i < n; i++) {
@@ -600,9 +604,8 @@ cmd_log(struct cat *x, int argc, char **argv)
 	}
 	if (argc)
 		usage(stderr, GB_EXIT_USAGE);
-	st = q(x, "SELECT id, job, started, coalesce(ended, ''), status, "
-	    "coalesce(rows, ''), coalesce(bytes, ''), coalesce(archive, ''), "
-	    "coalesce(error, '') FROM (SELECT * FROM runs WHERE ?1 IS NULL OR "
+	st = q(x, "SELECT id, job, started, ended, status, rows, bytes, "
+	    "archive, error FROM (SELECT * FROM runs WHERE ?1 IS NULL OR "
 	    "job = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id");
 	bind(st, 1, x->job);
 	sqlite3_bind_int(st, 2, x->limit > 0 ? x->limit : 50);
@@ -640,7 +643,7 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", argv[0]);
 	sqlite3_finalize(st);
 	gb_catalog_record_check(x->c, kind, argv[0], x->medium,
-	    strcmp(argv[1], "ok") == 0, x->detail);
+	    strcmp(argv[1], "ok") == 0, x->detail, x->now);
 	return GB_EXIT_OK;
 }
 
@@ -705,6 +708,17 @@ check_key(struct cat *x, gpgme_ctx_t c, const char *name, int usage,
 
 	if (!k)
 		return problem("key: %s", why);
+	/* the primary's expiry ends every subkey with it */
+	if (k->subkeys && k->subkeys->expires &&
+	    k->subkeys->expires < now + days * 86400) {
+		char when[21];
+		gb_fmt_time(when, k->subkeys->expires);
+		bad = problem("key: %s %s (%s) expires %s, within %ld days; "
+		    "extend it or replace it", usage == 'e' ? "recipient" :
+		    "signer", name, k->fpr, when, days);
+		gpgme_key_unref(k);
+		return bad;
+	}
 	for (gpgme_subkey_t s = k->subkeys; s; s = s->next) {
 		if (s->revoked || s->expired || s->disabled || s->invalid ||
 		    !(usage == 'e' ? s->can_encrypt : s->can_sign))

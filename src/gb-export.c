@@ -23,8 +23,10 @@
 struct export {
 	const char *confpath;
 	struct gb_conf conf;	/* empty when there is no config */
-	const char *source;	/* sqlite:PATH */
-	char *dbpath;
+	const char *source;	/* sqlite:PATH or a PostgreSQL connection */
+	char *dbpath;		/* the database in messages */
+	struct gb_sqlite *db;	/* the source: one of these two */
+	struct gb_pg *pg;
 	const char *outdir;	/* NULL: stream on stdout */
 	const char *prevpath;
 	const char *job;
@@ -132,13 +134,15 @@ setup(struct export *x)
 	if (!x->source && !(x->source = gb_conf_get(&x->conf, "source", "uri")))
 		gb_errx(GB_EXIT_USAGE, "no source: give -s sqlite:PATH or set "
 		    "uri in the [source] section of the config");
-	if (strncmp(x->source, "postgres", 8) == 0 || strchr(x->source, '='))
-		gb_errx(GB_EXIT_USAGE, "%s: PostgreSQL sources are not supported "
-		    "by this version; use sqlite:PATH", x->source);
-	if (strncmp(x->source, "sqlite:", 7) != 0 || !x->source[7])
-		gb_errx(GB_EXIT_USAGE, "%s: unknown source; use sqlite:PATH",
-		    x->source);
-	x->dbpath = gb_strdup(x->source + 7);
+	if (!gb_pg_is_conninfo(x->source) &&
+	    (strncmp(x->source, "sqlite:", 7) != 0 || !x->source[7]))
+		gb_errx(GB_EXIT_USAGE, "%s: unknown source; use sqlite:PATH or a "
+		    "PostgreSQL URI (postgresql://...)", x->source);
+	if (x->prevpath) {
+		char why[512];
+		if (gb_manifest_load(&x->prev, x->prevpath, why, sizeof why))
+			gb_errx(GB_EXIT_USAGE, "previous manifest %s", why);
+	}
 	if (x->wait < 0) {
 		x->wait = 30;
 		if ((v = gb_conf_get(&x->conf, "source", "busy_timeout"))) {
@@ -161,15 +165,21 @@ setup(struct export *x)
 		x->m.site = gb_strdup(host);
 	}
 	x->m.job = gb_strdup(x->job);
-	x->m.source_kind = gb_strdup("sqlite");
-	real = realpath(x->dbpath, NULL);
-	x->m.source_name = gb_strdup(real ? real : x->dbpath);
-	free(real);
+	if (gb_pg_is_conninfo(x->source)) {
+		/* The name comes from the connection: host/port/dbname. */
+		x->pg = gb_pg_open(x->source, x->wait);
+		x->dbpath = gb_strdup(gb_pg_name(x->pg));
+		x->m.source_kind = gb_strdup("postgresql");
+		x->m.source_name = gb_strdup(x->dbpath);
+	} else {
+		x->dbpath = gb_strdup(x->source + 7);
+		x->m.source_kind = gb_strdup("sqlite");
+		real = realpath(x->dbpath, NULL);
+		x->m.source_name = gb_strdup(real ? real : x->dbpath);
+		free(real);
+	}
 
 	if (x->prevpath) {
-		char why[512];
-		if (gb_manifest_load(&x->prev, x->prevpath, why, sizeof why))
-			gb_errx(GB_EXIT_USAGE, "previous manifest %s", why);
 		if (strcmp(x->prev.site, x->m.site) != 0)
 			gb_errx(GB_EXIT_USAGE, "%s: previous manifest is of site %s, "
 			    "this is site %s; an incremental builds on an export "
@@ -189,11 +199,46 @@ setup(struct export *x)
 		x->m.level = gb_strdup("full");
 }
 
+/* The source, SQLite or PostgreSQL: the same calls on either. */
+static char **
+src_tables(struct export *x)
+{
+	return x->pg ? gb_pg_tables(x->pg) : gb_sqlite_tables(x->db);
+}
+
+static int
+src_tinfo(struct export *x, const char *table, struct gb_tinfo *ti)
+{
+	return x->pg ? gb_pg_tinfo(x->pg, table, ti) :
+	    gb_sqlite_tinfo(x->db, table, ti);
+}
+
+static void
+src_wm_max(struct export *x, const char *table, const char *column,
+    const char *from_type, const char *from, char **type, char **value)
+{
+	if (x->pg)
+		gb_pg_wm_max(x->pg, table, column, from_type, from, type, value);
+	else
+		gb_sqlite_wm_max(x->db, table, column, from_type, from, type,
+		    value);
+}
+
+static void
+src_dump(struct export *x, const struct gb_tinfo *ti,
+    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
+{
+	if (x->pg)
+		gb_pg_dump(x->pg, ti, d, o, mt);
+	else
+		gb_sqlite_dump(x->db, ti, d, o, mt);
+}
+
 /* Validates the tables asked for, against the database and the config. */
 static char **
-choose_tables(struct export *x, struct gb_sqlite *db, size_t *n)
+choose_tables(struct export *x, size_t *n)
 {
-	char **all = gb_sqlite_tables(db), **v;
+	char **all = src_tables(x), **v, *s, *t;
 	size_t it = 0;
 	const char *name;
 	int described = 0;
@@ -207,7 +252,10 @@ choose_tables(struct export *x, struct gb_sqlite *db, size_t *n)
 					break;
 			if (!all[k])
 				gb_errx(GB_EXIT_USAGE, "%s: no table %s in the "
-				    "database", x->dbpath, x->want[i]);
+				    "database%s", x->dbpath, x->want[i], x->pg &&
+				    gb_pg_splitname(x->want[i], &s, &t) == -1 ?
+				    "; PostgreSQL tables are named schema.table, "
+				    "e.g. public.members" : "");
 			for (k = 0; k < i; k++)
 				if (strcmp(x->want[k], x->want[i]) == 0)
 					gb_errx(GB_EXIT_USAGE, "table %s given "
@@ -278,7 +326,7 @@ close_file(struct export *x, struct gb_out *o, const char *path, char *hex)
 }
 
 static void
-export_table(struct export *x, struct gb_sqlite *db, const char *table)
+export_table(struct export *x, const char *table)
 {
 	struct gb_tinfo ti;
 	struct gb_dump d = { 0 };
@@ -288,7 +336,7 @@ export_table(struct export *x, struct gb_sqlite *db, const char *table)
 	char *path, **keys = NULL, *wmtype = NULL, *wmto = NULL;
 	size_t nkeys = 0;
 
-	if (gb_sqlite_tinfo(db, table, &ti) == -1)
+	if (src_tinfo(x, table, &ti) == -1)
 		gb_errx(GB_EXIT_USAGE, "%s: no table %s in the database",
 		    x->dbpath, table);
 	mt = gb_manifest_add_table(&x->m, table);
@@ -317,7 +365,8 @@ export_table(struct export *x, struct gb_sqlite *db, const char *table)
 	if ((v = conf_table(x, table, "watermark"))) {
 		char *one[] = { (char *)v };
 		check_columns(x, &ti, one, 1, "watermark");
-		d.wm_column = v;
+		/* PostgreSQL's names are exact: use the column's own */
+		d.wm_column = x->pg ? ti.cols[gb_tinfo_column(&ti, v)] : v;
 	}
 	if (x->prevpath) {
 		if (!d.wm_column)
@@ -337,7 +386,7 @@ export_table(struct export *x, struct gb_sqlite *db, const char *table)
 	}
 
 	if (d.wm_column) {
-		gb_sqlite_wm_max(db, table, d.wm_column, d.wm_type, d.wm_from,
+		src_wm_max(x, table, d.wm_column, d.wm_type, d.wm_from,
 		    &wmtype, &wmto);
 		mt->wm_column = gb_strdup(d.wm_column);
 		if (!wmto && d.wm_from) {	/* nothing new: keep the mark */
@@ -350,7 +399,7 @@ export_table(struct export *x, struct gb_sqlite *db, const char *table)
 	}
 
 	gb_out_init(&o, create_file(x, mt->file, &path), 1);
-	gb_sqlite_dump(db, &ti, &d, &o, mt);
+	src_dump(x, &ti, &d, &o, mt);
 	close_file(x, &o, path, mt->sha256);
 	mt->bytes = o.bytes;
 	if (x->verbose)
@@ -481,7 +530,6 @@ int
 main(int argc, char *argv[])
 {
 	struct export x = { .job = "manual", .wait = -1 };
-	struct gb_sqlite *db;
 	struct gb_out o;
 	char **tables, *path;
 	size_t ntables;
@@ -521,22 +569,30 @@ main(int argc, char *argv[])
 
 	setup(&x);
 	gb_cleanup_signals();
-	db = gb_sqlite_open(x.dbpath, x.wait);
-	gb_sqlite_snapshot(db);
+	if (x.pg)
+		gb_pg_snapshot(x.pg);
+	else {
+		x.db = gb_sqlite_open(x.dbpath, x.wait);
+		gb_sqlite_snapshot(x.db);
+	}
 	snaptime = time(NULL);
 	new_id(&x, snaptime);
-	tables = choose_tables(&x, db, &ntables);
+	tables = choose_tables(&x, &ntables);
 	if (ntables == 0)
 		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
 	make_workdir(&x);
 
 	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 1);
-	gb_sqlite_schema(db, tables, ntables, &o);
+	if (x.pg)
+		gb_pg_schema(x.pg, tables, ntables, &o);
+	else
+		gb_sqlite_schema(x.db, tables, ntables, &o);
 	close_file(&x, &o, path, x.m.schema_sha256);
 	x.m.schema_bytes = o.bytes;
 	for (size_t i = 0; i < ntables; i++)
-		export_table(&x, db, tables[i]);
-	gb_sqlite_close(db);
+		export_table(&x, tables[i]);
+	gb_pg_close(x.pg);	/* ends the read transaction */
+	gb_sqlite_close(x.db);
 	write_manifest(&x);
 
 	if (x.outdir)

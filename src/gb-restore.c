@@ -32,7 +32,9 @@ struct restore {
 	struct gb_conf conf;
 	const char *signer;
 	const char *outdir;
-	const char *target;	/* sqlite:PATH */
+	const char *target;	/* sqlite:PATH or a PostgreSQL connection */
+	const char *pgschema;	/* --schema: PostgreSQL's tables all go there */
+	struct gb_pgtarget *pgt;	/* the PostgreSQL target, or NULL */
 	int test, verbose;
 	const char *media;	/* --media: the archives are on it */
 	struct gb_medium medium;
@@ -50,6 +52,7 @@ struct restore {
 struct load {
 	struct restore *r;
 	const struct gb_mtable *mt;
+	char *table;		/* its name in the database */
 	int incremental;
 	sqlite3_stmt *st;
 	char *affinity;		/* per column: i r n t b (SQLite affinities) */
@@ -60,7 +63,10 @@ static void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-restore [-v] [-c conf] [--signer fpr] "
-	    "[--media media] [--test | -o dir | -d target] archive...\n");
+	    "[--media media] [--test | -o dir | -d target] archive...\n"
+	    "       gb-restore [-v] [-c conf] [--signer fpr] [--media media] "
+	    "[--test]\n"
+	    "                  -d postgresql://... [--schema name] archive...\n");
 	exit(status);
 }
 
@@ -282,7 +288,7 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 
 	if (!l->st) {		/* the header: prepare the statement */
 		char *cols = gb_strdup(""), *vals = gb_strdup(""), *sets =
-		    gb_strdup(""), *q = quote_ident(l->mt->name), *sql;
+		    gb_strdup(""), *q = quote_ident(l->table), *sql;
 		sqlite3_stmt *info;
 		l->affinity = gb_calloc(n, 1);
 		l->ncols = n;
@@ -304,7 +310,7 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			    "pragma_table_info(?1) WHERE name = ?2 COLLATE NOCASE",
 			    -1, &info, NULL) != SQLITE_OK)
 				db_fail(r, "cannot read the schema");
-			sqlite3_bind_text(info, 1, l->mt->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(info, 1, l->table, -1, SQLITE_STATIC);
 			sqlite3_bind_text(info, 2, name, -1, SQLITE_STATIC);
 			if (sqlite3_step(info) != SQLITE_ROW) {
 				snprintf(err, errlen, "table %s has no column %s "
@@ -471,6 +477,44 @@ create_schema(struct restore *r, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The name a table has in an SQLite database: a PostgreSQL table's
+ * without its schema, as the "-- sqlite: " lines of its SCHEMA.sql make
+ * it (gb_pg_flatname).
+ */
+static char *
+lite_name(const struct gb_manifest *m, const char *name)
+{
+	char **names, *flat;
+
+	if (strcmp(m->source_kind, "postgresql") != 0)
+		return gb_strdup(name);
+	names = gb_calloc(m->ntables + 1, sizeof *names);
+	for (size_t i = 0; i < m->ntables; i++)
+		names[i] = m->tables[i].name;
+	flat = gb_pg_flatname(name, names, m->ntables);
+	free(names);
+	return flat;
+}
+
+/* SCHEMA.sql into the target, whichever dialect each side speaks. */
+static int
+make_schema(struct restore *r, const struct gb_manifest *m, const char *sql,
+    char *err, size_t errlen)
+{
+	char *lite;
+	int rc;
+
+	if (r->pgt)
+		return gb_pgtarget_schema_sql(r->pgt, m, sql, err, errlen);
+	if (strcmp(m->source_kind, "postgresql") != 0)
+		return create_schema(r, sql, err, errlen);
+	lite = gb_pg_sqlite_ddl(sql);
+	rc = create_schema(r, lite, err, errlen);
+	free(lite);
+	return rc;
+}
+
 #define SCHEMA_MAX (16 << 20)
 
 /* Reads one archive into the database or directory; 0 or -1 and why. */
@@ -571,20 +615,26 @@ restore_one(struct restore *r, struct archive_in *a, const char *dir,
 					snprintf(err, errlen, "cannot write %s: %s",
 					    path, strerror(errno));
 					status = -2;
-				} else if (r->db && create_schema(r, buf, err,
-				    errlen))
-					status = -1;
+				} else if (r->db || r->pgt)
+					status = make_schema(r, m, buf, err, errlen);
 			}
 			free(buf);
 		} else {
 			struct load l = { .r = r, .mt = &m->tables[i],
-			    .incremental = incremental };
-			status = gb_check_table(&m->tables[i], gb_unpack_read, u,
-			    fd, r->db ? load_record : NULL, &l, err, errlen);
+			    .incremental = incremental,
+			    .table = lite_name(m, m->tables[i].name) };
+			if (r->pgt)	/* COPY FROM STDIN as the bytes stream */
+				status = gb_pgtarget_load(r->pgt, m, &m->tables[i],
+				    incremental, gb_unpack_read, u, err, errlen);
+			else
+				status = gb_check_table(&m->tables[i],
+				    gb_unpack_read, u, fd, r->db ? load_record :
+				    NULL, &l, err, errlen);
 			if (status == -1)
 				r->mismatch = 1;
 			sqlite3_finalize(l.st);
 			free(l.affinity);
+			free(l.table);
 			if (status == 0 && r->verbose)
 				fprintf(stderr, "gb-restore: %s: %s: %" PRIu64
 				    " rows\n", a->seal.archive, m->tables[i].name,
@@ -628,22 +678,28 @@ restore_one(struct restore *r, struct archive_in *a, const char *dir,
 static int
 test_tables(struct restore *r, const struct gb_manifest *m)
 {
-	struct gb_sqlite *db = gb_sqlite_open(r->tmpdb, 5);
+	/* PostgreSQL: in the restore's own transaction, which sees it all */
+	struct gb_pg *pg = r->pgt ? gb_pgtarget_pg(r->pgt) : NULL;
+	struct gb_sqlite *db = pg ? NULL : gb_sqlite_open(r->tmpdb, 5);
 	int bad = 0, devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
-	gb_sqlite_snapshot(db);
+	if (db)
+		gb_sqlite_snapshot(db);
 	for (size_t i = 0; i < m->ntables; i++) {
 		const struct gb_mtable *mt = &m->tables[i];
 		struct gb_mtable got = { 0 };
 		struct gb_dump d = { 0 };
 		struct gb_tinfo ti;
 		struct gb_out o;
-		char hex[65];
+		char hex[65], *name = pg ? gb_pgtarget_table(r->pgt, m,
+		    mt->name) : lite_name(m, mt->name);
 		int ok;
 
-		if (gb_sqlite_tinfo(db, mt->name, &ti) == -1)
+		if ((pg ? gb_pg_tinfo(pg, name, &ti) :
+		    gb_sqlite_tinfo(db, name, &ti)) == -1)
 			gb_errx(GB_EXIT_RUN, "restored database lacks table %s",
-			    mt->name);
+			    name);
+		free(name);
 		d.money = gb_calloc(mt->nmoney + 1, sizeof *d.money);
 		for (size_t k = 0; k < mt->nmoney; k++)
 			d.money[k] = mt->money[k].column;
@@ -654,7 +710,10 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 			d.wm_from = mt->wm_from;
 		}
 		gb_out_init(&o, devnull, 1);
-		gb_sqlite_dump(db, &ti, &d, &o, &got);
+		if (pg)
+			gb_pg_dump(pg, &ti, &d, &o, &got);
+		else
+			gb_sqlite_dump(db, &ti, &d, &o, &got);
 		gb_out_finish(&o, hex);
 		ok = got.rows == mt->rows && o.bytes == mt->bytes &&
 		    strcmp(hex, mt->sha256) == 0;
@@ -672,7 +731,8 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 		gb_tinfo_free(&ti);
 	}
 	close(devnull);
-	gb_sqlite_close(db);
+	if (db)
+		gb_sqlite_close(db);
 	return bad;
 }
 
@@ -694,6 +754,10 @@ prepare_target(struct restore *r)
 	struct stat sb;
 	char *dir;
 
+	if (r->target && gb_pg_is_conninfo(r->target)) {
+		r->pgt = gb_pgtarget_open(r->target, r->pgschema, r->test);
+		return;
+	}
 	if (r->test) {
 		const char *tmp = getenv("TMPDIR");
 		r->scratchdir = gb_asprintf("%s/gb-restore.XXXXXX", tmp && *tmp ?
@@ -709,8 +773,8 @@ prepare_target(struct restore *r)
 	if (!r->target)
 		return;
 	if (strncmp(r->target, "sqlite:", 7) != 0 || !r->target[7])
-		gb_errx(GB_EXIT_USAGE, "%s: unknown target; use sqlite:PATH",
-		    r->target);
+		gb_errx(GB_EXIT_USAGE, "%s: unknown target; use sqlite:PATH or "
+		    "a PostgreSQL URI (postgresql://...)", r->target);
 	r->dbpath = gb_strdup(r->target + 7);
 	if (stat(r->dbpath, &sb) == 0) {
 		sqlite3 *db;
@@ -819,7 +883,7 @@ record_test(struct restore *r)
 	    r->failures == 1 ? "s" : "");
 	for (size_t i = 0; i < r->nin; i++)
 		gb_catalog_record_check(c, "restore-test", r->in[i].seal.archive,
-		    r->media ? r->medium.id : NULL, !r->failures, detail);
+		    r->media ? r->medium.id : NULL, !r->failures, detail, NULL);
 	gb_catalog_close(c);
 }
 
@@ -840,6 +904,7 @@ restore_free(struct restore *r)
 	gb_conf_free(&r->conf);
 	if (r->media)
 		gb_medium_close(&r->medium);
+	gb_pgtarget_close(r->pgt);
 }
 
 int
@@ -849,6 +914,7 @@ main(int argc, char *argv[])
 		{ "test", no_argument, NULL, 'T' },
 		{ "signer", required_argument, NULL, 'S' },
 		{ "media", required_argument, NULL, 'M' },
+		{ "schema", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -865,14 +931,21 @@ main(int argc, char *argv[])
 		case 'o': r.outdir = optarg; break;
 		case 'S': r.signer = optarg; break;
 		case 'M': r.media = optarg; break;
+		case 'P': r.pgschema = optarg; break;
 		case 'T': r.test = 1; break;
 		case 'v': r.verbose = 1; break;
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0 || (!!r.outdir + !!r.target + r.test) != 1)
+	/* --test goes with -d only for PostgreSQL: a scratch schema there */
+	if (argc == 0 || (!!r.outdir + !!r.target + r.test) != 1 + (r.test &&
+	    r.target && gb_pg_is_conninfo(r.target)))
 		usage(stderr, GB_EXIT_USAGE);
+	if (r.pgschema && (!r.target || !gb_pg_is_conninfo(r.target) ||
+	    r.test || !*r.pgschema))
+		gb_errx(GB_EXIT_USAGE, "--schema goes with -d postgresql://..., "
+		    "without --test");
 	if ((path = gb_conf_path(r.confpath))) {
 		char why[512];
 		if (gb_conf_load(&r.conf, path, why, sizeof why) == -1)
@@ -906,7 +979,8 @@ main(int argc, char *argv[])
 		return GB_EXIT_OK;
 	}
 	prepare_target(&r);
-	exec(&r, "BEGIN");
+	if (r.db)
+		exec(&r, "BEGIN");
 	for (size_t i = 0; i < r.nin; i++) {
 		char err[1024];
 		int rc = restore_one(&r, &r.in[i], NULL, err, sizeof err);
@@ -922,14 +996,23 @@ main(int argc, char *argv[])
 		if (rc)
 			gb_errx(rc == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s: %s; "
 			    "nothing restored", r.in[i].path, err);
-		if (r.test) {
+		if (r.test && r.pgt)
+			r.failures += test_tables(&r, &r.in[i].seal.manifest);
+		else if (r.test) {
 			exec(&r, "COMMIT");
 			r.failures += test_tables(&r, &r.in[i].seal.manifest);
 			exec(&r, "BEGIN");
 		}
 	}
-	exec(&r, "COMMIT");
-	finish_db(&r);
+	if (r.pgt) {
+		char err[1024];
+		if (gb_pgtarget_finish(r.pgt, err, sizeof err) == -1)
+			gb_errx(GB_EXIT_RUN, "%s: %s; nothing restored",
+			    gb_pg_name(gb_pgtarget_pg(r.pgt)), err);
+	} else {
+		exec(&r, "COMMIT");
+		finish_db(&r);
+	}
 	if (r.test) {
 		printf("restore test: %zu archive%s, %s\n", r.nin, r.nin == 1 ?
 		    "" : "s", r.failures ? "FAILED" : "OK");

@@ -252,7 +252,7 @@ main(int argc, char *argv[])
 		fflush(stdout);
 		if (v.c && archive)
 			gb_catalog_record_check(v.c, v.deep ? "deep-verify" :
-			    "verify", name, v.medium.id, !bad, bad ? err : NULL);
+			    "verify", name, v.medium.id, !bad, bad ? err : NULL, NULL);
 		free(archive);
 	}
 	if (v.media) {

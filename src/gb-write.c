@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,54 @@ read_label(struct writer *w)
 		gb_label_parse((char *)w->buf, (size_t)n, &w->id, &w->mpool);
 }
 
+/* A pool the config gives a kind takes media of that kind only. */
+static void
+check_pool_kind(struct writer *w)
+{
+	char *sec = gb_asprintf("pool %s", w->pool);
+	const char *kind = gb_conf_get(&w->conf, sec, "kind");
+
+	if (kind && *kind && strcmp(kind, w->tape ? "tape" : "dir") != 0)
+		gb_errx(GB_EXIT_USAGE, "pool %s takes %s media (%s), and %s is "
+		    "a %s", w->pool, kind, w->conf.path, w->media, w->tape ?
+		    "tape" : "directory");
+	free(sec);
+}
+
+/*
+ * A medium registered ahead (gb-catalog media add) and never written
+ * gets its label now; one of another kind or pool, or used, is refused.
+ */
+static int
+registered_unused(struct writer *w)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT kind, pool, (SELECT "
+	    "count(*) FROM copies WHERE medium = ?1) + (device IS NOT NULL) "
+	    "FROM media WHERE id = ?1");
+	int r = 0;
+
+	/* device is set once a label is written: a labelled medium is used */
+	sqlite3_bind_text(st, 1, w->label, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (strcmp(gb_col(st, 0), w->tape ? "tape" : "dir") ||
+		    strcmp(gb_col(st, 1), w->pool) || sqlite3_column_int(st, 2))
+			gb_errx(GB_EXIT_USAGE, "medium %s is already in the catalog "
+			    "(a %s of pool %s%s)", w->label, gb_col(st, 0),
+			    gb_col(st, 1), sqlite3_column_int(st, 2) ?
+			    ", labelled" : "");
+		r = 1;
+	}
+	sqlite3_finalize(st);
+	if (r) {
+		char cap[24];
+		snprintf(cap, sizeof cap, "%lld", w->capacity);
+		gb_catalog_run(w->c, "UPDATE media SET device = ?2, capacity = "
+		    "coalesce(?3, capacity) WHERE id = ?1", 3, w->label, w->media,
+		    w->capacity > 0 ? cap : NULL);
+	}
+	return r;
+}
+
 static int
 cmd_label(struct writer *w)
 {
@@ -128,10 +177,15 @@ cmd_label(struct writer *w)
 		gb_warnx("warning: %s was labelled %s, unknown to the catalog or "
 		    "retired; relabelling it erases it", w->media, w->id);
 	}
+	check_pool_kind(w);
 	gb_catalog_begin(w->c);
-	/* the catalog refuses a duplicate id before anything is written */
-	gb_catalog_add_medium(w->c, &w->conf, w->label, w->tape ? "tape" : "dir",
-	    w->pool, w->capacity, w->media);
+	if (registered_unused(w)) {
+		/* registered ahead with gb-catalog media add: label it now */
+		gb_catalog_audit(w->c, "label", w->label, "%s medium in pool %s "
+		    "at %s", w->tape ? "tape" : "dir", w->pool, w->media);
+	} else	/* the catalog refuses a duplicate id before anything is written */
+		gb_catalog_add_medium(w->c, &w->conf, w->label, w->tape ? "tape" :
+		    "dir", w->pool, w->capacity, w->media);
 	text = label_text(w->label, w->pool, w->tape ? "tape" : "dir");
 	if (!w->tape) {
 		char *path = gb_asprintf("%s/" GB_LABEL_FILE, w->media);
@@ -328,6 +382,9 @@ reclaim_dir(struct writer *w)
 			gb_catalog_begin(w->c);
 			gb_catalog_run(w->c, "UPDATE copies SET position = '' WHERE "
 			    "id = ?1", 1, gb_col(st, 0));
+			gb_catalog_run(w->c, "UPDATE media SET bytes_used = max(0, "
+			    "bytes_used - (SELECT size FROM archives WHERE name = ?2)) "
+			    "WHERE id = ?1", 2, w->id, name);
 			gb_catalog_audit(w->c, "reclaim", w->id, "removed expired %s",
 			    name);
 			gb_catalog_commit(w->c);
@@ -336,6 +393,23 @@ reclaim_dir(struct writer *w)
 		free(s);
 	}
 	sqlite3_finalize(st);
+}
+
+/* Temporary files of this archive that a killed gb-write left behind. */
+static void
+remove_stale(struct writer *w, const char *name)
+{
+	char *pat = gb_asprintf("%s/%s.tmp.*", w->media, name);
+	glob_t g;
+
+	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (unlink(g.gl_pathv[i]) == 0)
+				gb_warnx("removed %s, left by a gb-write that did not "
+				    "finish", g.gl_pathv[i]);
+		globfree(&g);
+	}
+	free(pat);
 }
 
 /* Does the medium hold any good copy? */
@@ -414,16 +488,25 @@ cmd_write(struct writer *w, const char *spoolname)
 			gb_err(GB_EXIT_RUN, "%s: cannot find the end of data",
 			    w->media);
 		/* a tape with nothing live is written over from file 1 */
-		if (w->t.fileno > 1 && !holds_live(w) &&
-		    (gb_tape_seek_file(&w->t, 1) == -1 ||
-		    gb_tape_truncate(&w->t) == -1))
-			gb_err(GB_EXIT_RUN, "%s: cannot go to file 1", w->media);
+		if (w->t.fileno > 1 && !holds_live(w)) {
+			if (gb_tape_seek_file(&w->t, 1) == -1 ||
+			    gb_tape_truncate(&w->t) == -1)
+				gb_err(GB_EXIT_RUN, "%s: cannot go to file 1",
+				    w->media);
+			gb_catalog_begin(w->c);
+			gb_catalog_run(w->c, "UPDATE media SET bytes_used = 0 WHERE "
+			    "id = ?1", 1, w->id);
+			gb_catalog_audit(w->c, "overwrite", w->id, "nothing live: "
+			    "written over from file 1");
+			gb_catalog_commit(w->c);
+		}
 		fileno = w->t.fileno;
 		pos = gb_asprintf("%d", fileno);
 	} else {
 		char *dst = gb_asprintf("%s/%s", w->media, name);
 		struct stat sb;
 		reclaim_dir(w);
+		remove_stale(w, name);
 		if (lstat(dst, &sb) == 0)
 			gb_errx(GB_EXIT_USAGE, "%s exists on the medium", dst);
 		free(dst);
@@ -530,6 +613,12 @@ cmd_write(struct writer *w, const char *spoolname)
 		    gb_tape_mark(&w->t) == -1)
 			goto tape_fail;
 		gb_sha256_final(&h, hex);
+		if (written != s.size || strcmp(hex, s.sha256) != 0) {
+			end_copy(w, copy, "failed", "spool file differs from its "
+			    "seal", 0, 0, 0);
+			gb_errx(GB_EXIT_CHECK, "%s differs from its seal; the copy "
+			    "on %s is recorded as failed", archive, w->id);
+		}
 		if (w->verify) {
 			if (read_back_tape(w, fileno, s.size, rhex) == -1 ||
 			    strcmp(rhex, s.sha256) != 0) {
@@ -600,10 +689,9 @@ main(int argc, char *argv[])
 			break;
 		case 'c': confpath = optarg; break;
 		case 'C':
-			w.capacity = strtoll(optarg, &end, 10);
-			if (*end || w.capacity <= 0)
-				gb_errx(GB_EXIT_USAGE, "--capacity wants bytes, not "
-				    "%s", optarg);
+			if (gb_parse_size(optarg, &w.capacity) == -1)
+				gb_errx(GB_EXIT_USAGE, "--capacity wants bytes (with "
+				    "K, M, G or T for powers of 1024), not %s", optarg);
 			break;
 		case 'h': usage(stdout, GB_EXIT_OK);
 		case 'L': w.label = optarg; break;

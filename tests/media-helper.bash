@@ -1,0 +1,256 @@
+# tests/media-helper.bash - shared setup for the bats tests of gb-write and
+# gb-catalog (write.bats, catalog.bats).  Load it after helper.bash:
+#
+#	load helper
+#	load media-helper
+#
+# Keys come from scripts/mkkeys.sh, made once per file (media_setup_file)
+# into $BATS_FILE_TMPDIR/keys: $SIGNER, $RCPT1, $RCPT2 and the keyrings
+# $KEYS/backup (signer secret, recipients public: all gb-write needs to
+# check a seal) and $KEYS/all.  Sealed archives made once per file live in
+# $FX/spool.  Every test has its own catalog $CAT and config $CONF.
+#
+# Independent checks use no code of ours: a small SIMH reader in python3
+# (tap_*), sqlite3 on the catalog, cmp and sha256sum on the media.
+
+# ------------------------------------------------------------ setup, keys
+
+# In setup_file: $KEYS, $FX, keys (unless "nokeys").
+media_setup_file() {
+	unset GB_CONF GB_CATALOG
+	export LC_ALL=C.UTF-8
+	export KEYS="$BATS_FILE_TMPDIR/keys"
+	export FX="$BATS_FILE_TMPDIR/fx"
+	mkdir -p "$FX/spool"
+	[ "${1-}" != nokeys ] || return 0
+	sh "$TOP/scripts/mkkeys.sh" "$KEYS" >"$BATS_FILE_TMPDIR/mkkeys.log" 2>&1 ||
+	    { cat "$BATS_FILE_TMPDIR/mkkeys.log" >&2; return 1; }
+	# shellcheck disable=SC1091
+	. "$KEYS/keys.env"
+	export SIGNER RCPT1 RCPT2
+}
+
+# End the gpg-agents of the keyrings under DIR (only those).
+media_kill_agents() {
+	local d
+	[ -d "$1" ] || return 0
+	while IFS= read -r d; do
+		gpgconf --homedir "${d%/*}" --kill gpg-agent >/dev/null 2>&1 || true
+	done < <(find "$1" -name pubring.kbx 2>/dev/null)
+}
+
+media_teardown_file() {
+	media_kill_agents "$BATS_FILE_TMPDIR"
+}
+
+# Per test: helper.bash's workspace, the backup keyring, a catalog and a
+# config pinning the signer.
+media_setup() {
+	gb_setup
+	export GNUPGHOME="$KEYS/backup"
+	CAT="$W/catalog.db"
+	CONF="$W/gb.conf"
+	export GB_CONF="$CONF"
+	mkconf "$CONF"
+}
+
+media_teardown() {
+	media_kill_agents "$BATS_TEST_TMPDIR"
+	gb_teardown
+}
+
+setup() { media_setup; }
+teardown() { media_teardown; }
+
+# mkconf PATH [EXTRA]: a config with the test keys, the catalog $CAT, and
+# EXTRA (more sections) appended.
+mkconf() {
+	cat >"$1" <<EOF
+[keys]
+signer = $SIGNER
+recipients = $RCPT1 $RCPT2
+
+[catalog]
+path = $CAT
+EOF
+	[ -z "${2-}" ] || printf '\n%s\n' "$2" >>"$1"
+}
+
+# ------------------------------------------------------ sealed archives
+
+# seal_dir SET OUT [JOB]: OUT.tar.gz.gpg and OUT.seal of export set SET
+# (gb-pack, then gb-seal with the backup keyring to both recipients).
+seal_dir() {
+	local set=$1 out=$2
+	mkdir -p "${out%/*}"
+	gb-pack -l 1 "$set" >"$out.tar.gz" || return 1
+	GNUPGHOME="$KEYS/backup" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" \
+	    -o "$out" <"$out.tar.gz" || return 1
+	rm -f "$out.tar.gz"
+}
+
+# export_seal DB OUT JOB [GB-EXPORT ARGS...]: gb-export of DB (job JOB)
+# sealed into OUT; the export set stays in OUT.set (its MANIFEST is the
+# base of incrementals).
+export_seal() {
+	local db=$1 out=$2 job=$3
+	shift 3
+	gb-export -s "sqlite:$db" -j "$job" "$@" -o "$out.set" 2>/dev/null ||
+	    return 1
+	seal_dir "$out.set" "$out"
+}
+
+# big_archive OUT MB: a sealed archive of MB megabytes of random bytes (as
+# hex in the CSV: the archive is a little larger than MB).
+big_archive() {
+	local out=$1 mb=$2 db="$BATS_FILE_TMPDIR/big.db"
+	rm -f "$db"
+	sqlite3 -bail "$db" "CREATE TABLE blobs(id INTEGER PRIMARY KEY, data BLOB);
+	    WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s
+	    WHERE i < $((mb * 4))) INSERT INTO blobs SELECT i,
+	    randomblob(250000) FROM s;" || return 1
+	export_seal "$db" "$out" big || return 1
+	rm -rf "$out.set" "$db"
+}
+
+# The name (NAME.tar.gz.gpg) and SHA-256 of a spool archive.
+arch_name() { echo "${1##*/}.tar.gz.gpg"; }
+arch_sha() { sha256sum <"$1.tar.gz.gpg" | cut -d' ' -f1; }
+arch_size() { stat -c %s "$1.tar.gz.gpg"; }
+
+# The snapshot time of a spool archive, from its export set's MANIFEST.
+arch_snap() { awk -F'\t' '$1 == "snapshot" { print $2 }' "$1.set/MANIFEST"; }
+
+# ------------------------------------------------------------- catalog
+
+# cq SQL: a query on the test's catalog, '|'-separated rows.
+cq() {
+	sqlite3 -bail -batch "$CAT" "$@"
+}
+
+# cat_dump: the catalog's content, for before/after comparisons.
+cat_dump() {
+	sqlite3 -bail "$CAT" .dump
+}
+
+# craft_archive NAME JOB LEVEL SNAPSHOT CHAIN [SIZE] [EXPORT_ID] [BASE]:
+# an archives row made by hand (the export id defaults to NAME's stem).
+craft_archive() {
+	local name=$1 job=$2 level=$3 snap=$4 chain=$5 size=${6:-1000}
+	local id=${7:-${1%.tar.gz.gpg}} base=${8-}
+	cq "INSERT INTO archives(name, job, level, export_id, base_id, chain,
+	    site, source, snapshot, size, sha256, packed_size, packed_sha256,
+	    rows, seal, recorded_at) VALUES('$name', '$job', '$level', '$id',
+	    NULLIF('$base', ''), '$chain', 'test-gym', 'sqlite', '$snap', $size,
+	    'x', 1, 'x', 1, 'seal', '$snap')"
+}
+
+# craft_copy ARCHIVE MEDIUM POSITION STATUS [WRITTEN]: a copies row.
+craft_copy() {
+	local w=${5:-2026-01-01T00:00:00Z}
+	cq "INSERT INTO copies(archive, medium, position, status, started_at,
+	    written_at, verified_at) VALUES('$1', '$2', '$3', '$4', '$w',
+	    '$w', '$w')"
+}
+
+# ------------------------------------------------------------ tape images
+
+# A SIMH .tap reader of our own: each record is a 32-bit little-endian
+# length, the data (padded to even), the length again; 0 is a tape mark.
+TAP_PY='
+import struct, sys
+def records(path):
+    f = open(path, "rb").read()
+    i = 0
+    while i < len(f):
+        if i + 4 > len(f):
+            sys.exit("truncated length at %d" % i)
+        n = struct.unpack("<I", f[i:i + 4])[0]
+        i += 4
+        if n == 0:
+            yield None
+            continue
+        l = n & 0xffffff
+        data = f[i:i + l]
+        i += l + (l & 1)
+        if len(data) != l or i + 4 > len(f):
+            sys.exit("truncated record at %d" % i)
+        if struct.unpack("<I", f[i:i + 4])[0] != n:
+            sys.exit("record at %d: trailing length differs" % i)
+        i += 4
+        yield data
+def files(path):
+    cur, out = [], []
+    for r in records(path):
+        if r is None:
+            out.append((cur, True))
+            cur = []
+        else:
+            cur.append(r)
+    if cur:
+        out.append((cur, False))
+    return out
+cmd, path = sys.argv[1], sys.argv[2]
+if cmd == "records":
+    for r in records(path):
+        print("mark" if r is None else "record %d" % len(r))
+elif cmd == "files":
+    for n, (recs, marked) in enumerate(files(path)):
+        sizes = sorted(set(len(r) for r in recs))
+        print("%s %d: %d records of %s" % ("file" if marked else "unmarked",
+            n, len(recs), ",".join(map(str, sizes)) or "-"))
+elif cmd == "data":
+    recs, marked = files(path)[int(sys.argv[3])]
+    data = b"".join(recs)
+    if len(sys.argv) > 4:
+        cut = int(sys.argv[4])
+        if data[cut:].strip(b"\0"):
+            sys.exit("file %s: non-zero bytes past %d" % (sys.argv[3], cut))
+        data = data[:cut]
+    sys.stdout.buffer.write(data)
+elif cmd == "text":
+    recs, marked = files(path)[int(sys.argv[3])]
+    sys.stdout.buffer.write(b"".join(recs).rstrip(b"\0"))
+'
+
+# tap_records IMAGE: "record LEN" or "mark", one line each.
+tap_records() { "$PY" -c "$TAP_PY" records "$1"; }
+# tap_files IMAGE: "file N: K records of SIZE" per file ended by a mark,
+# "unmarked N: ..." for records after the last mark.
+tap_files() { "$PY" -c "$TAP_PY" files "$1"; }
+# tap_data IMAGE N [SIZE]: the data of file N; with SIZE, cut to SIZE bytes
+# after checking that only zeros follow (the padding of the last record).
+tap_data() { "$PY" -c "$TAP_PY" data "$@"; }
+# tap_text IMAGE N: file N without its trailing zero padding.
+tap_text() { "$PY" -c "$TAP_PY" text "$@"; }
+
+# --------------------------------------------------------------- misc
+
+# Dates relative to today, as gb-catalog --date takes them.
+day() { date -u -d "${1:-0} days" +%Y-%m-%d; }
+# A UTC timestamp N days from now.
+stamp() { date -u -d "${1:-0} days" +%Y-%m-%dT%H:%M:%SZ; }
+
+# fifo_archive SPOOL/NAME SRC: SPOOL/NAME.seal copied from SRC and
+# SPOOL/NAME.tar.gz.gpg a FIFO, so that a gb-write reading it waits for
+# the test to feed it: the test decides how far a write gets.
+fifo_archive() {
+	local out=$1 src=$2
+	mkdir -p "${out%/*}"
+	cp "$src.seal" "$out.seal"
+	rm -f "$out.tar.gz.gpg"
+	mkfifo "$out.tar.gz.gpg"
+}
+
+# wait_for CMD...: up to 10 s for CMD to succeed.
+wait_for() {
+	local i
+	for i in $(seq 200); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Size in bytes of a file (0 if missing).
+fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
