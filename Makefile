@@ -26,7 +26,7 @@ TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/
 UNIT   = tests/unit/test-lib
 MAN1   = share/man/gb-export.1 share/man/gb-pack.1 share/man/gb-seal.1 \
          share/man/gb-verify.1 share/man/gb-restore.1 share/man/gb-catalog.1 \
-         share/man/gb-write.1 \
+         share/man/gb-write.1 share/man/gb-backup.1 \
          share/man/gb-demodata.1
 MAN5   = share/man/gb-manifest.5 share/man/gb-seal.5 share/man/gymbackup.conf.5
 MAN7   = share/man/gb.7
@@ -85,7 +85,7 @@ bench: deps all
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)
-	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)
+	install -m 755 $(TOOLS) bin/gb-backup $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
