@@ -413,6 +413,8 @@ struct gb_medium {
 	const char *path;
 	char *id, *pool;	/* from its label */
 	char *tmpdir;		/* a tape's archives are copied here */
+	char **files;		/* the copies made, removed at close */
+	size_t nfiles;
 };
 int gb_medium_open(struct gb_medium *m, const char *path, char *err,
     size_t errlen);

@@ -263,6 +263,12 @@ gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
 	if (gb_media_fetch(m->path, full, fileno, m->tmpdir, &archive, &seal,
 	    err, errlen) == -1)
 		archive = NULL;
+	else if (m->tmpdir) {
+		m->files = gb_realloc(m->files, (m->nfiles + 2) * sizeof *m->files);
+		m->files[m->nfiles++] = gb_strdup(archive);
+		m->files[m->nfiles++] = seal;
+		seal = NULL;
+	}
 	free(seal);
 	free(full);
 	return archive;
@@ -271,8 +277,16 @@ gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
 void
 gb_medium_close(struct gb_medium *m)
 {
-	if (m->tmpdir)
-		gb_cleanup_run();	/* the tape's copies and their dir */
+	for (size_t i = 0; i < m->nfiles; i++) {
+		unlink(m->files[i]);
+		gb_cleanup_forget(m->files[i]);
+		free(m->files[i]);
+	}
+	free(m->files);
+	if (m->tmpdir) {
+		rmdir(m->tmpdir);
+		gb_cleanup_forget(m->tmpdir);
+	}
 	free(m->tmpdir);
 	free(m->id);
 	free(m->pool);

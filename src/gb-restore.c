@@ -36,8 +36,12 @@ struct restore {
 	const char *pgschema;	/* --schema: PostgreSQL's tables all go there */
 	struct gb_pgtarget *pgt;	/* the PostgreSQL target, or NULL */
 	int test, verbose;
-	const char *media;	/* --media: the archives are on it */
-	struct gb_medium medium;
+	const char **media;	/* --media: the archives are on these */
+	size_t nmedia;
+	struct gb_medium *medium;
+	char **from;		/* per archive path: the medium it is on */
+	char **argv;		/* ... those paths */
+	size_t nfrom;
 	struct archive_in *in;	/* in chain order once ordered */
 	size_t nin;
 	char *dbpath, *tmpdb, *scratchdir;
@@ -867,6 +871,49 @@ restore_dirs(struct restore *r)
 	free(tmp);
 }
 
+/*
+ * The archives named are looked for on each medium in turn: a chain may
+ * span a weekly tape and the daily drives.
+ */
+static void
+find_on_media(struct restore *r, int argc, char **argv)
+{
+	const char *path = gb_catalog_path(&r->conf);
+	struct gb_catalog *cat = path ? gb_catalog_open(path) : NULL;
+	char err[1024];
+
+	r->medium = gb_calloc(r->nmedia, sizeof *r->medium);
+	for (size_t k = 0; k < r->nmedia; k++)
+		if (gb_medium_open(&r->medium[k], r->media[k], err,
+		    sizeof err) == -1)
+			gb_errx(GB_EXIT_RUN, "%s", err);
+	r->from = gb_calloc((size_t)argc, sizeof *r->from);
+	for (int i = 0; i < argc; i++) {
+		char *found = NULL;
+		for (size_t k = 0; k < r->nmedia && !found; k++)
+			if ((found = gb_medium_archive(&r->medium[k], cat, argv[i],
+			    err, sizeof err)))
+				r->from[i] = r->medium[k].id;
+		if (!found)
+			gb_errx(GB_EXIT_RUN, "%s%s; nothing restored", err,
+			    r->nmedia > 1 ? " (nor on the other media)" : "");
+		argv[i] = found;	/* freed with the process */
+	}
+	r->nfrom = (size_t)argc;
+	r->argv = argv;
+	gb_catalog_close(cat);
+}
+
+/* The medium an archive was read from, or NULL. */
+static const char *
+medium_of(const struct restore *r, const char *archive_path)
+{
+	for (size_t i = 0; i < r->nfrom; i++)
+		if (strcmp(r->argv[i], archive_path) == 0)
+			return r->from[i];
+	return NULL;
+}
+
 /* The policy's restore test goes into the catalog, when there is one. */
 static void
 record_test(struct restore *r)
@@ -883,7 +930,7 @@ record_test(struct restore *r)
 	    r->failures == 1 ? "s" : "");
 	for (size_t i = 0; i < r->nin; i++)
 		gb_catalog_record_check(c, "restore-test", r->in[i].seal.archive,
-		    r->media ? r->medium.id : NULL, !r->failures, detail, NULL);
+		    medium_of(r, r->in[i].path), !r->failures, detail, NULL);
 	gb_catalog_close(c);
 }
 
@@ -902,8 +949,11 @@ restore_free(struct restore *r)
 	free(r->tmpdb);
 	free(r->scratchdir);
 	gb_conf_free(&r->conf);
-	if (r->media)
-		gb_medium_close(&r->medium);
+	for (size_t k = 0; k < r->nmedia; k++)
+		gb_medium_close(&r->medium[k]);
+	free(r->medium);
+	free(r->media);
+	free(r->from);
 	gb_pgtarget_close(r->pgt);
 }
 
@@ -930,7 +980,11 @@ main(int argc, char *argv[])
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'o': r.outdir = optarg; break;
 		case 'S': r.signer = optarg; break;
-		case 'M': r.media = optarg; break;
+		case 'M':
+			r.media = gb_realloc(r.media, (r.nmedia + 1) *
+			    sizeof *r.media);
+			r.media[r.nmedia++] = optarg;
+			break;
 		case 'P': r.pgschema = optarg; break;
 		case 'T': r.test = 1; break;
 		case 'v': r.verbose = 1; break;
@@ -958,19 +1012,8 @@ main(int argc, char *argv[])
 		    "FINGERPRINT or set signer in the [keys] section of the "
 		    "config");
 	gb_cleanup_signals();
-	if (r.media) {
-		char err[1024];
-		struct gb_catalog *cat = NULL;
-		if (gb_medium_open(&r.medium, r.media, err, sizeof err) == -1)
-			gb_errx(GB_EXIT_RUN, "%s", err);
-		if ((path = gb_catalog_path(&r.conf)))
-			cat = gb_catalog_open(path);
-		for (int i = 0; i < argc; i++)
-			if (!(argv[i] = gb_medium_archive(&r.medium, cat, argv[i],
-			    err, sizeof err)))
-				gb_errx(GB_EXIT_RUN, "%s; nothing restored", err);
-		gb_catalog_close(cat);
-	}
+	if (r.nmedia)
+		find_on_media(&r, argc, argv);
 	load_and_order(&r, argv, (size_t)argc);
 
 	if (r.outdir) {
