@@ -478,6 +478,8 @@ char **gb_sqlite_tables(struct gb_sqlite *db);
 int gb_sqlite_tinfo(struct gb_sqlite *db, const char *table,
     struct gb_tinfo *ti);
 void gb_tinfo_free(struct gb_tinfo *ti);
+/* About how many rows a table holds, cheaply; 0 when it cannot tell. */
+int64_t gb_sqlite_estimate(struct gb_sqlite *db, const char *table);
 /* Column index by name as SQLite compares identifiers, or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
 /* CREATE statements of the tables and their indexes. */

@@ -155,6 +155,25 @@ gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
 	return n;
 }
 
+int64_t
+gb_sqlite_estimate(struct gb_sqlite *s, const char *table)
+{
+	char *q = quote_ident(table);
+	char *sql = gb_asprintf("SELECT max(_rowid_) - min(_rowid_) FROM %s", q);
+	sqlite3_stmt *st;
+	int64_t n = 0;
+
+	/* a rowid table answers from its b-tree's ends; others count as 0 */
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	free(sql);
+	free(q);
+	return n;
+}
+
 void
 gb_free_strv(char **v)
 {

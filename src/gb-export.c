@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,12 @@ struct export {
 	char *dbpath;		/* the database in messages */
 	struct gb_sqlite *db;	/* the source: one of these two */
 	struct gb_pg *pg;
+	struct gb_sqlite **conns;	/* SQLite: one per thread, one snapshot */
+	int nthreads;
+	struct tjob *jobs;	/* one per table, in manifest order */
+	size_t njobs, next;	/* next: the next job a thread takes */
+	size_t *order;		/* jobs, the biggest table first */
+	pthread_mutex_t mu;
 	const char *outdir;	/* NULL: stream on stdout */
 	const char *prevpath;
 	const char *job;
@@ -48,7 +55,7 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-export [-v] [-c conf] [-s source] [-t table]... "
 	    "[-i prev_manifest]\n"
-	    "                 [-j job] [-w seconds] [-o dir]\n");
+	    "                 [-j job] [-P threads] [-w seconds] [-o dir]\n");
 	exit(status);
 }
 
@@ -214,24 +221,24 @@ src_tinfo(struct export *x, const char *table, struct gb_tinfo *ti)
 }
 
 static void
-src_wm_max(struct export *x, const char *table, const char *column,
-    const char *from_type, const char *from, char **type, char **value)
+src_wm_max(struct export *x, struct gb_sqlite *db, const char *table,
+    const char *column, const char *from_type, const char *from, char **type,
+    char **value)
 {
 	if (x->pg)
 		gb_pg_wm_max(x->pg, table, column, from_type, from, type, value);
 	else
-		gb_sqlite_wm_max(x->db, table, column, from_type, from, type,
-		    value);
+		gb_sqlite_wm_max(db, table, column, from_type, from, type, value);
 }
 
 static void
-src_dump(struct export *x, const struct gb_tinfo *ti,
+src_dump(struct export *x, struct gb_sqlite *db, const struct gb_tinfo *ti,
     const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
 {
 	if (x->pg)
 		gb_pg_dump(x->pg, ti, d, o, mt);
 	else
-		gb_sqlite_dump(x->db, ti, d, o, mt);
+		gb_sqlite_dump(db, ti, d, o, mt);
 }
 
 /* Validates the tables asked for, against the database and the config. */
@@ -325,15 +332,27 @@ close_file(struct export *x, struct gb_out *o, const char *path, char *hex)
 		gb_err(GB_EXIT_RUN, "cannot write %s", path);
 }
 
+/* What exporting one table takes, worked out before any thread starts. */
+struct tjob {
+	struct gb_tinfo ti;
+	struct gb_dump d;
+	size_t mt;		/* its entry in the manifest */
+	char *path;
+	int fd;
+};
+
+/*
+ * Checks a table against the config and the previous manifest and makes
+ * its file: everything but reading the rows, in the main thread.
+ */
 static void
-export_table(struct export *x, const char *table)
+plan_table(struct export *x, const char *table, struct tjob *j)
 {
 	struct gb_tinfo ti;
 	struct gb_dump d = { 0 };
 	struct gb_mtable *mt, *pt = NULL;
-	struct gb_out o;
 	const char *v;
-	char *path, **keys = NULL, *wmtype = NULL, *wmto = NULL;
+	char **keys = NULL;
 	size_t nkeys = 0;
 
 	if (src_tinfo(x, table, &ti) == -1)
@@ -385,28 +404,115 @@ export_table(struct export *x, const char *table)
 		}
 	}
 
-	if (d.wm_column) {
-		src_wm_max(x, table, d.wm_column, d.wm_type, d.wm_from,
+	j->fd = create_file(x, mt->file, &j->path);
+	j->mt = (size_t)(mt - x->m.tables);
+	j->ti = ti;
+	j->d = d;
+}
+
+/* Reads one table's rows into its file, on the thread's connection. */
+static void
+run_table(struct export *x, struct gb_sqlite *db, struct tjob *j)
+{
+	struct gb_mtable *mt = &x->m.tables[j->mt];
+	struct gb_dump *d = &j->d;
+	char *wmtype = NULL, *wmto = NULL;
+	struct gb_out o;
+
+	if (d->wm_column) {
+		src_wm_max(x, db, mt->name, d->wm_column, d->wm_type, d->wm_from,
 		    &wmtype, &wmto);
-		mt->wm_column = gb_strdup(d.wm_column);
-		if (!wmto && d.wm_from) {	/* nothing new: keep the mark */
-			wmtype = gb_strdup(d.wm_type);
-			wmto = gb_strdup(d.wm_from);
+		mt->wm_column = gb_strdup(d->wm_column);
+		if (!wmto && d->wm_from) {	/* nothing new: keep the mark */
+			wmtype = gb_strdup(d->wm_type);
+			wmto = gb_strdup(d->wm_from);
 		}
 		mt->wm_type = wmtype ? wmtype : gb_strdup("text");
-		mt->wm_from = d.wm_from ? gb_strdup(d.wm_from) : NULL;
+		mt->wm_from = d->wm_from ? gb_strdup(d->wm_from) : NULL;
 		mt->wm_to = wmto;
 	}
 
-	gb_out_init(&o, create_file(x, mt->file, &path), 1);
-	src_dump(x, &ti, &d, &o, mt);
-	close_file(x, &o, path, mt->sha256);
+	gb_out_init(&o, j->fd, 1);
+	src_dump(x, db, &j->ti, d, &o, mt);
+	close_file(x, &o, j->path, mt->sha256);
 	mt->bytes = o.bytes;
 	if (x->verbose)
-		fprintf(stderr, "gb-export: %s: %llu rows, %llu bytes\n", table,
+		fprintf(stderr, "gb-export: %s: %llu rows, %llu bytes\n", mt->name,
 		    (unsigned long long)mt->rows, (unsigned long long)mt->bytes);
-	gb_free_strv(d.money);
-	gb_tinfo_free(&ti);
+	gb_free_strv(d->money);
+	gb_tinfo_free(&j->ti);
+}
+
+struct thread {
+	struct export *x;
+	struct gb_sqlite *db;
+	pthread_t tid;
+};
+
+/* A thread takes the next table, biggest first, until none is left. */
+static void *
+worker(void *arg)
+{
+	struct thread *t = arg;
+	struct export *x = t->x;
+
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&x->mu);
+		i = x->next++;
+		pthread_mutex_unlock(&x->mu);
+		if (i >= x->njobs)
+			return NULL;
+		run_table(x, t->db, &x->jobs[x->order[i]]);
+	}
+}
+
+/* Rows a table may hold, to hand out the big ones first. */
+static int64_t
+estimate(struct export *x, const char *table)
+{
+	return x->pg ? 0 : gb_sqlite_estimate(x->db, table);
+}
+
+static void
+export_tables(struct export *x, char **tables, size_t n)
+{
+	struct thread *t;
+	int64_t *size = gb_calloc(n, sizeof *size);
+
+	x->jobs = gb_calloc(n, sizeof *x->jobs);
+	x->order = gb_calloc(n, sizeof *x->order);
+	x->njobs = n;
+	for (size_t i = 0; i < n; i++) {
+		plan_table(x, tables[i], &x->jobs[i]);
+		size[i] = x->nthreads > 1 ? estimate(x, tables[i]) : 0;
+		x->order[i] = i;
+	}
+	for (size_t i = 1; i < n; i++)	/* insertion sort: few tables */
+		for (size_t k = i; k > 0 && size[x->order[k]] >
+		    size[x->order[k - 1]]; k--) {
+			size_t tmp = x->order[k];
+			x->order[k] = x->order[k - 1];
+			x->order[k - 1] = tmp;
+		}
+	free(size);
+	if (x->nthreads <= 1) {
+		struct thread one = { .x = x, .db = x->db };
+		worker(&one);
+		return;
+	}
+	pthread_mutex_init(&x->mu, NULL);
+	t = gb_calloc((size_t)x->nthreads, sizeof *t);
+	for (int i = 0; i < x->nthreads; i++) {
+		t[i].x = x;
+		t[i].db = x->conns[i];
+		if (pthread_create(&t[i].tid, NULL, worker, &t[i]))
+			gb_errx(GB_EXIT_RUN, "cannot start a thread");
+	}
+	for (int i = 0; i < x->nthreads; i++)
+		pthread_join(t[i].tid, NULL);
+	free(t);
+	pthread_mutex_destroy(&x->mu);
 }
 
 static void
@@ -537,13 +643,22 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt(argc, argv, "c:hi:j:o:s:t:vw:")) != -1)
+	while ((c = getopt(argc, argv, "c:hi:j:o:P:s:t:vw:")) != -1)
 		switch (c) {
 		case 'c': x.confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'i': x.prevpath = optarg; break;
 		case 'j': x.job = optarg; break;
 		case 'o': x.outdir = strcmp(optarg, "-") ? optarg : NULL; break;
+		case 'P': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 64)
+				gb_errx(GB_EXIT_USAGE, "-P wants 1 to 64 threads, not "
+				    "%s", optarg);
+			x.nthreads = (int)n;
+			break;
+		}
 		case 's': x.source = optarg; break;
 		case 't':
 			x.want = gb_realloc(x.want, (x.nwant + 1) * sizeof *x.want);
@@ -569,12 +684,22 @@ main(int argc, char *argv[])
 
 	setup(&x);
 	gb_cleanup_signals();
-	if (x.pg)
-		gb_pg_snapshot(x.pg);
-	else {
-		x.db = gb_sqlite_open(x.dbpath, x.wait);
-		gb_sqlite_snapshot(x.db);
+	if (!x.nthreads) {	/* default: the cores, up to 4 */
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		x.nthreads = n < 1 ? 1 : n > 4 ? 4 : (int)n;
 	}
+	if (x.pg) {
+		x.nthreads = 1;
+		gb_pg_snapshot(x.pg);
+	} else {
+		x.conns = gb_calloc((size_t)x.nthreads, sizeof *x.conns);
+		x.nthreads = gb_sqlite_snapshots(x.conns, x.nthreads, x.dbpath,
+		    x.wait);
+		x.db = x.conns[0];
+	}
+	if (x.verbose)
+		fprintf(stderr, "gb-export: %d thread%s on one snapshot\n",
+		    x.nthreads, x.nthreads == 1 ? "" : "s");
 	snaptime = time(NULL);
 	new_id(&x, snaptime);
 	tables = choose_tables(&x, &ntables);
@@ -589,10 +714,10 @@ main(int argc, char *argv[])
 		gb_sqlite_schema(x.db, tables, ntables, &o);
 	close_file(&x, &o, path, x.m.schema_sha256);
 	x.m.schema_bytes = o.bytes;
-	for (size_t i = 0; i < ntables; i++)
-		export_table(&x, tables[i]);
+	export_tables(&x, tables, ntables);
 	gb_pg_close(x.pg);	/* ends the read transaction */
-	gb_sqlite_close(x.db);
+	for (int i = 0; x.conns && i < x.nthreads; i++)
+		gb_sqlite_close(x.conns[i]);
 	write_manifest(&x);
 
 	if (x.outdir)
@@ -607,6 +732,9 @@ main(int argc, char *argv[])
 	free(x.work);
 	free(x.want);
 	free(x.dbpath);
+	free(x.conns);
+	free(x.jobs);
+	free(x.order);
 	gb_manifest_free(&x.m);
 	gb_manifest_free(&x.prev);
 	gb_conf_free(&x.conf);

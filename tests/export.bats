@@ -427,3 +427,47 @@ checkins"
 	[ ! -e nodir ] || fail "nodir was created"
 	assert_tmpdir_empty
 }
+
+# ------------------------------------------------------ parallel export
+
+@test "-P: tables exported on several threads give the same bytes as one thread" {
+	make_demo_db gym.db 6000
+	run -0 gb-export -v -P 1 -s sqlite:gym.db -o one
+	assert_output --partial "1 thread on one snapshot"
+	run -0 gb-export -v -P 3 -s sqlite:gym.db -o three
+	assert_output --partial "3 threads on one snapshot"
+	for f in one/*.csv one/SCHEMA.sql; do
+		cmp "$f" "three/${f#one/}"
+	done
+	diff <(grep -v '^id\|^snapshot' one/MANIFEST) \
+	    <(grep -v '^id\|^snapshot' three/MANIFEST)
+	run -2 gb-export -P 0 -s sqlite:gym.db -o zero
+	assert_no_dir zero
+}
+
+@test "-P while a writer holds the WAL write lock past -w: one thread, a whole export" {
+	make_demo_db gym.db 3000
+	sqlite3 gym.db "PRAGMA journal_mode=WAL" >/dev/null
+	rm -f locked release
+	cat >hold.sh <<-EOF
+	touch "$W/locked"
+	i=0
+	while [ \$i -lt 100 ] && [ ! -e "$W/release" ]; do sleep 0.1; i=\$((i + 1)); done
+	EOF
+	sqlite3 -bail gym.db >hold.out 2>&1 3>&- <<-EOF &
+	BEGIN IMMEDIATE;
+	UPDATE stores SET name = name WHERE id = 1;
+	.shell sh $W/hold.sh
+	COMMIT;
+	EOF
+	local holder=$!
+	for i in $(seq 100); do [ -e locked ] && break; sleep 0.1; done
+	[ -e locked ] || fail "the writer did not start: $(cat hold.out)"
+	run gb-export -v -P 2 -w 1 -s sqlite:gym.db -o out
+	touch release
+	wait $holder
+	[ "$status" -eq 0 ] || fail "exit $status: $output"
+	assert_output --partial "1 thread on one snapshot"
+	[ "$(mf out/MANIFEST rows members)" = \
+	    "$(sqlite3 gym.db 'SELECT count(*) FROM members')" ]
+}
