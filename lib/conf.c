@@ -321,3 +321,14 @@ gb_conf_has_section(const struct gb_conf *c, const char *section)
 			return 1;
 	return 0;
 }
+
+const char *
+gb_conf_open(struct gb_conf *c, const char *opt)
+{
+	const char *path = gb_conf_path(opt);
+	char why[512];
+
+	if (path && gb_conf_load(c, path, why, sizeof why) == -1)
+		gb_errx(GB_EXIT_USAGE, "config: %s", why);
+	return path;
+}

@@ -68,6 +68,8 @@ int gb_write_all(int fd, const void *buf, size_t n);	/* 0, or -1 + errno */
 int gb_fsync_parent(const char *path);	/* fsync the directory holding path */
 /* "1000", "10G", "1.5"-free sizes with K, M, G, T (1024s); 0 or -1. */
 int gb_parse_size(const char *s, long long *v);
+/* The cores online, at least 1, at most max: the default thread count. */
+int gb_ncpu(int max);
 
 /*
  * Buffered output to a file descriptor that counts bytes and, when asked,
@@ -134,6 +136,12 @@ struct gb_conf {
 };
 /* The config named by -c, else $GB_CONF, else the system one if present. */
 const char *gb_conf_path(const char *opt);
+/*
+ * Loads the config gb_conf_path names into c, or leaves c empty when there
+ * is none; a config that does not parse ends the program (exit 2).
+ * Returns its path, or NULL.
+ */
+const char *gb_conf_open(struct gb_conf *c, const char *opt);
 /* 0, or -1 with a message naming file and line in err. */
 int gb_conf_load(struct gb_conf *c, const char *path, char *err, size_t errlen);
 void gb_conf_free(struct gb_conf *c);
@@ -480,6 +488,8 @@ int gb_sqlite_tinfo(struct gb_sqlite *db, const char *table,
 void gb_tinfo_free(struct gb_tinfo *ti);
 /* About how many rows a table holds, cheaply; 0 when it cannot tell. */
 int64_t gb_sqlite_estimate(struct gb_sqlite *db, const char *table);
+/* An SQL identifier in double quotes, quotes within doubled (malloc'd). */
+char *gb_quote_ident(const char *name);
 /* Column index by name as SQLite compares identifiers, or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
 /* CREATE statements of the tables and their indexes. */
@@ -534,7 +544,6 @@ void gb_pg_wm_max(struct gb_pg *p, const char *table, const char *column,
 char *gb_pg_qualname(const char *schema, const char *table);
 int gb_pg_splitname(const char *name, char **schema, char **table);
 /* An SQL identifier, always double-quoted. */
-char *gb_pg_ident(const char *name);
 /*
  * The name a PostgreSQL table takes where there are no schemas (SQLite):
  * its table part, or its whole name when another of names has the same

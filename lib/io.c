@@ -248,3 +248,11 @@ gb_parse_size(const char *s, long long *v)
 	*v = n << shift;
 	return 0;
 }
+
+int
+gb_ncpu(int max)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > max ? max : (int)n;
+}

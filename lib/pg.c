@@ -26,30 +26,31 @@ struct gb_pg {
 #define FLOAT4OID 700
 #define FLOAT8OID 701
 
-/* A message of libpq or the server on one line, in a static buffer. */
+/*
+ * A message of libpq or the server on one line, in a static buffer: a
+ * line break becomes "; " (but where a tab continues a sentence), other
+ * white space one space.
+ */
 static const char *
 oneline(const char *s)
 {
 	static char buf[1024];
 	size_t k = 0;
-	int space = 0;	/* 1 a space, 2 a line end: "; " */
+	int space = 0, nl = 0, tab = 0;
 
 	for (; s && *s && k < sizeof buf - 3; s++) {
-		if (*s == '\n' && space != 3)
-			space = k > 0 ? 2 : 0;
-		else if (*s == '\t')
-			space = k > 0 ? 3 : 0;	/* a continued line */
-		else if (*s == ' ' || *s == '\r') {
-			if (!space)
-				space = k > 0;
-		} else {
-			if (space == 2)
-				buf[k++] = ';';
-			if (space)
-				buf[k++] = ' ';
-			space = 0;
-			buf[k++] = *s;
+		if (strchr(" \t\r\n", *s)) {
+			space = k > 0;
+			nl |= *s == '\n';
+			tab |= *s == '\t';
+			continue;
 		}
+		if (space && nl && !(tab && *s >= 'a' && *s <= 'z'))
+			buf[k++] = ';';
+		if (space)
+			buf[k++] = ' ';
+		space = nl = tab = 0;
+		buf[k++] = *s;
 	}
 	buf[k] = '\0';
 	return k ? buf : "unknown error";
@@ -113,30 +114,13 @@ command(struct gb_pg *p, const char *what, const char *sql)
 
 /* ------------------------------------------------------------- names */
 
-char *
-gb_pg_ident(const char *name)
-{
-	size_t n = strlen(name), k = 0;
-	char *q = gb_malloc(2 * n + 3);
-
-	q[k++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		if (name[i] == '"')
-			q[k++] = '"';
-		q[k++] = name[i];
-	}
-	q[k++] = '"';
-	q[k] = '\0';
-	return q;
-}
-
 /* A part of a qualified name: bare unless that would be ambiguous. */
 static char *
 namepart(const char *s)
 {
 	if (*s && !strpbrk(s, ".\""))
 		return gb_strdup(s);
-	return gb_pg_ident(s);
+	return gb_quote_ident(s);
 }
 
 char *
@@ -234,8 +218,8 @@ relation(struct gb_pg *p, const char *table)
 	if (gb_pg_splitname(table, &s, &t) == -1)
 		gb_errx(GB_EXIT_USAGE, "%s: %s is not a table name of the form "
 		    "schema.table", p->name, table);
-	qs = gb_pg_ident(s);
-	qt = gb_pg_ident(t);
+	qs = gb_quote_ident(s);
+	qt = gb_quote_ident(t);
 	r = gb_asprintf("%s.%s", qs, qt);
 	free(s);
 	free(t);
@@ -535,8 +519,8 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 		gb_errx(GB_EXIT_USAGE, "%s: no table %s in the database", p->name,
 		    table);
 	gb_pg_splitname(table, &s, &t);
-	qt = gb_pg_ident(t);
-	ql = gb_pg_ident(flat);
+	qt = gb_quote_ident(t);
+	ql = gb_quote_ident(flat);
 	res = columns(p, table, oid);
 	pk = primary_key(p, table, oid, &npk);
 
@@ -547,7 +531,7 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 	put(o, " (");
 	lite = gb_asprintf("CREATE TABLE %s (", ql);
 	for (int i = 0; i < PQntuples(res); i++) {
-		char *qc = gb_pg_ident(PQgetvalue(res, i, C_NAME));
+		char *qc = gb_quote_ident(PQgetvalue(res, i, C_NAME));
 		int nn = PQgetvalue(res, i, C_NOTNULL)[0] == 't';
 		put(o, i ? ",\n\t" : "\n\t");
 		put(o, qc);
@@ -575,7 +559,7 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 		free(lite);
 		lite = x;
 		for (size_t k = 0; k < npk; k++) {
-			char *qc = gb_pg_ident(pk[k]);
+			char *qc = gb_quote_ident(pk[k]);
 			if (k)
 				put(o, ", ");
 			put(o, qc);
@@ -630,7 +614,7 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 		put(o, ";\n");
 	}
 	for (int i = 0; i < PQntuples(res); i++) {
-		char *qi = gb_pg_ident(PQgetvalue(res, i, 0));
+		char *qi = gb_quote_ident(PQgetvalue(res, i, 0));
 		if (PQgetvalue(res, i, 3)[0] == 't' && !PQgetisnull(res, i, 4))
 			x = gb_asprintf("CREATE %sINDEX %s ON %s (%s);",
 			    PQgetvalue(res, i, 1)[0] == 't' ? "UNIQUE " : "", qi,
@@ -669,7 +653,7 @@ gb_pg_schema(struct gb_pg *p, char *const *tables, size_t n,
 			gb_errx(GB_EXIT_USAGE, "%s: no table %s in the database",
 			    p->name, tables[i]);
 		if (!cur || strcmp(cur, s) != 0) {
-			qs = gb_pg_ident(s);
+			qs = gb_quote_ident(s);
 			put(o, "\nCREATE SCHEMA IF NOT EXISTS ");
 			put(o, qs);
 			put(o, ";\nSET search_path = ");
@@ -866,7 +850,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 	s.f = gb_calloc(ti->ncols + 1, sizeof *s.f);
 	s.fn = gb_calloc(ti->ncols + 1, sizeof *s.fn);
 	for (size_t c = 0; c < ti->ncols; c++) {
-		char *qc = gb_pg_ident(ti->cols[c]);
+		char *qc = gb_quote_ident(ti->cols[c]);
 		long type = strtol(PQgetvalue(res, (int)c, C_TYPE), NULL, 10);
 		s.isfloat[c] = type == FLOAT4OID || type == FLOAT8OID;
 		x = gb_asprintf("%s%s%s", cols, c ? ", " : "", qc);
@@ -886,7 +870,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 	}
 	/* Key order as SQLite's BINARY collation has it: bytes. */
 	for (size_t k = 0; k < ti->npk; k++) {
-		char *qc = gb_pg_ident(ti->pk[k]);
+		char *qc = gb_quote_ident(ti->pk[k]);
 		int coll = PQgetvalue(res, s.pkcol[k], C_COLL)[0] == 't';
 		x = gb_asprintf("%s%s%s%s", order, k ? ", " : "", qc,
 		    coll ? " COLLATE \"C\"" : "");
@@ -907,7 +891,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 	if (d->wm_column && d->wm_from) {
 		/* COPY takes no parameters: a literal, typed by the column */
 		char *lit = PQescapeLiteral(p->conn, d->wm_from, strlen(d->wm_from));
-		char *qc = gb_pg_ident(d->wm_column);
+		char *qc = gb_quote_ident(d->wm_column);
 		if (!lit)
 			pg_fail(p, "cannot quote the watermark", ti->name, NULL);
 		where = gb_asprintf(" WHERE %s > %s", qc, lit);
@@ -970,7 +954,7 @@ gb_pg_wm_max(struct gb_pg *p, const char *table, const char *column,
     const char *from_type, const char *from, char **type, char **value)
 {
 	char *oid = table_oid(p, table), *rel = relation(p, table);
-	char *qc = gb_pg_ident(column), *sql;
+	char *qc = gb_quote_ident(column), *sql;
 	const char *params[2] = { NULL, column };
 	const char *t;
 	PGresult *res;
@@ -1196,7 +1180,7 @@ gb_pgtarget_open(const char *conninfo, const char *schema, int scratch)
 	if (gb_pg_exec(t->p, "BEGIN", err, sizeof err) == -1)
 		gb_errx(GB_EXIT_RUN, "%s: BEGIN: %s", t->p->name, err);
 	if (t->schema) {
-		q = gb_pg_ident(t->schema);
+		q = gb_quote_ident(t->schema);
 		sql = gb_asprintf("CREATE SCHEMA %s%s", scratch ? "" :
 		    "IF NOT EXISTS ", q);
 		if (gb_pg_exec(t->p, sql, err, sizeof err) == -1)
@@ -1350,7 +1334,7 @@ schema_pg(struct gb_pgtarget *t, const char *sql, char *err, size_t errlen)
 
 	if (t->schema) {
 		free(path);
-		path = gb_pg_ident(t->schema);
+		path = gb_quote_ident(t->schema);
 	}
 	while (r == 0 && (st = next_statement(&p)) != NULL) {
 		const char *w = skip_word(st);
@@ -1475,13 +1459,13 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 		int maxpk = 0, n = 0;
 
 		target_parts(t, m, name, &s, &tb);
-		qs = gb_pg_ident(s);
-		qt = gb_pg_ident(tb);
+		qs = gb_quote_ident(s);
+		qt = gb_quote_ident(tb);
 		rel = gb_asprintf("%s.%s", qs, qt);
 		ddl = gb_asprintf("CREATE TABLE IF NOT EXISTS %s (", rel);
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			char *qc = gb_pg_ident((const char *)
+			char *qc = gb_quote_ident((const char *)
 			    sqlite3_column_text(st, 0));
 			x = gb_asprintf("%s%s\n\t%s %s%s", ddl, n++ ? "," : "", qc,
 			    pg_type((const char *)sqlite3_column_text(st, 1)),
@@ -1497,7 +1481,7 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 			sqlite3_reset(st);
 			while (sqlite3_step(st) == SQLITE_ROW)
 				if (sqlite3_column_int(st, 3) == k) {
-					char *qc = gb_pg_ident((const char *)
+					char *qc = gb_quote_ident((const char *)
 					    sqlite3_column_text(st, 0));
 					x = gb_asprintf("%s%s%s", pk, k > 1 ? ", " : "",
 					    qc);
@@ -1542,7 +1526,7 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 					plain = 0;
 					break;
 				}
-				qc = gb_pg_ident((const char *)
+				qc = gb_quote_ident((const char *)
 				    sqlite3_column_text(cols, 1));
 				x = gb_asprintf("%s%s%s%s", list, k++ ? ", " : "", qc,
 				    sqlite3_column_int(cols, 2) ? " DESC" : "");
@@ -1558,7 +1542,7 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 			/* a UNIQUE constraint's: named as PostgreSQL would */
 			pgname = strncmp(iname, "sqlite_autoindex_", 17) == 0 ?
 			    gb_asprintf("%s%s_key", tb, under) : gb_strdup(iname);
-			qi = gb_pg_ident(pgname);
+			qi = gb_quote_ident(pgname);
 			if (plain) {
 				x = gb_asprintf("CREATE %sINDEX IF NOT EXISTS %s ON "
 				    "%s (%s)", sqlite3_column_int(ix, 1) ?
@@ -1614,14 +1598,14 @@ upsert(struct gb_pgtarget *t, const struct gb_manifest *m,
 		gb_errx(GB_EXIT_RUN, "%s: table %s is gone", t->p->name, qual);
 	for (tok = strtok_r(kv, ",", &save); tok; tok = strtok_r(NULL, ",",
 	    &save)) {
-		char *qk = gb_pg_ident(tok);
+		char *qk = gb_quote_ident(tok);
 		x = gb_asprintf("%s%s%s", keys, *keys ? ", " : "", qk);
 		free(keys);
 		keys = x;
 		free(qk);
 	}
 	for (size_t c = 0; c < ti.ncols; c++) {
-		char *qc = gb_pg_ident(ti.cols[c]), *pat = gb_strdup(mt->key ?
+		char *qc = gb_quote_ident(ti.cols[c]), *pat = gb_strdup(mt->key ?
 		    mt->key : ""), *k2, *s2;
 		int iskey = 0;
 		for (k2 = strtok_r(pat, ",", &s2); k2; k2 = strtok_r(NULL, ",",
@@ -1668,8 +1652,8 @@ gb_pgtarget_load(struct gb_pgtarget *t, const struct gb_manifest *m,
 	int status;
 
 	target_parts(t, m, mt->name, &s, &tb);
-	qs = gb_pg_ident(s);
-	qt = gb_pg_ident(tb);
+	qs = gb_quote_ident(s);
+	qt = gb_quote_ident(tb);
 	rel = gb_asprintf("%s.%s", qs, qt);
 	free(s);
 	free(tb);

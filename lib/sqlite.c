@@ -43,8 +43,8 @@ prepare(struct gb_sqlite *s, const char *sql, const char *table)
 }
 
 /* "name" with embedded quotes doubled: a safe SQL identifier. */
-static char *
-quote_ident(const char *name)
+char *
+gb_quote_ident(const char *name)
 {
 	size_t n = strlen(name), k = 0;
 	char *q = gb_malloc(2 * n + 3);
@@ -158,7 +158,7 @@ gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
 int64_t
 gb_sqlite_estimate(struct gb_sqlite *s, const char *table)
 {
-	char *q = quote_ident(table);
+	char *q = gb_quote_ident(table);
 	char *sql = gb_asprintf("SELECT max(_rowid_) - min(_rowid_) FROM %s", q);
 	sqlite3_stmt *st;
 	int64_t n = 0;
@@ -253,7 +253,7 @@ gb_sqlite_tinfo(struct gb_sqlite *s, const char *table, struct gb_tinfo *ti)
 
 	/* WITHOUT ROWID tables have none; ordering falls back to the key. */
 	{
-		char *q = quote_ident(table);
+		char *q = gb_quote_ident(table);
 		char *sql = gb_asprintf("SELECT _rowid_ FROM %s LIMIT 0", q);
 		sqlite3_stmt *t;
 		ti->rowid = sqlite3_prepare_v2(s->db, sql, -1, &t, NULL) ==
@@ -353,13 +353,13 @@ void
 gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
     const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
 {
-	char *q = quote_ident(ti->name), *order = NULL, *where = NULL, *sql;
+	char *q = gb_quote_ident(ti->name), *order = NULL, *where = NULL, *sql;
 	int *money = gb_calloc(ti->ncols, sizeof *money);	/* 1 + index */
 	sqlite3_stmt *st;
 	int ncol = (int)ti->ncols, rc;
 
 	for (size_t i = 0; i < ti->npk; i++) {
-		char *c = quote_ident(ti->pk[i]);
+		char *c = gb_quote_ident(ti->pk[i]);
 		char *no = gb_asprintf("%s%s%s", order ? order : "",
 		    order ? ", " : "", c);
 		free(order);
@@ -369,7 +369,7 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 	if (!order && ti->rowid)
 		order = gb_strdup("_rowid_");
 	if (d->wm_column && d->wm_from) {
-		char *c = quote_ident(d->wm_column);
+		char *c = gb_quote_ident(d->wm_column);
 		where = gb_asprintf(" WHERE %s > ?1", c);
 		free(c);
 	}
@@ -456,7 +456,7 @@ void
 gb_sqlite_wm_max(struct gb_sqlite *s, const char *table, const char *column,
     const char *from_type, const char *from, char **type, char **value)
 {
-	char *qt = quote_ident(table), *qc = quote_ident(column);
+	char *qt = gb_quote_ident(table), *qc = gb_quote_ident(column);
 	char *sql = gb_asprintf("SELECT max(%s) FROM %s%s%s%s", qc, qt,
 	    from ? " WHERE " : "", from ? qc : "", from ? " > ?1" : "");
 	sqlite3_stmt *st = prepare(s, sql, table);

@@ -119,11 +119,7 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
 	if (pthread_create(&u->thread, NULL, decrypt, u))
 		gb_errx(GB_EXIT_RUN, "cannot start a thread");
-	{
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		u->gz = gb_gzr_open(pull_packed, u, ncpu < 1 ? 1 : ncpu > 64 ? 64 :
-		    (int)ncpu);
-	}
+	u->gz = gb_gzr_open(pull_packed, u, gb_ncpu(64));
 	u->a = archive_read_new();
 	archive_read_support_format_tar(u->a);
 	if (archive_read_open(u->a, u, NULL, pull, NULL) != ARCHIVE_OK) {

@@ -1061,11 +1061,7 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
-	if ((path = gb_conf_path(confpath))) {
-		char why[512];
-		if (gb_conf_load(&x.conf, path, why, sizeof why) == -1)
-			gb_errx(GB_EXIT_USAGE, "config: %s", why);
-	}
+	path = gb_conf_open(&x.conf, confpath);
 	if (!(path = gb_catalog_path(&x.conf)))
 		gb_errx(GB_EXIT_USAGE, "no catalog: set GB_CATALOG or path in the "
 		    "[catalog] section of the config");

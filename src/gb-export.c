@@ -129,15 +129,11 @@ check_conf(struct export *x)
 static void
 setup(struct export *x)
 {
-	const char *v, *path;
+	const char *v;
 	char host[HOST_NAME_MAX + 1], *real;
 
-	if ((path = gb_conf_path(x->confpath)) != NULL) {
-		char why[512];
-		if (gb_conf_load(&x->conf, path, why, sizeof why) == -1)
-			gb_errx(GB_EXIT_USAGE, "config: %s", why);
+	if (gb_conf_open(&x->conf, x->confpath))
 		check_conf(x);
-	}
 	if (!x->source && !(x->source = gb_conf_get(&x->conf, "source", "uri")))
 		gb_errx(GB_EXIT_USAGE, "no source: give -s sqlite:PATH or set "
 		    "uri in the [source] section of the config");
@@ -685,8 +681,7 @@ main(int argc, char *argv[])
 	setup(&x);
 	gb_cleanup_signals();
 	if (!x.nthreads) {	/* default: the cores, up to 4 */
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		x.nthreads = n < 1 ? 1 : n > 4 ? 4 : (int)n;
+		x.nthreads = gb_ncpu(4);
 	}
 	if (x.pg) {
 		x.nthreads = 1;

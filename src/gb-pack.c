@@ -393,10 +393,8 @@ main(int argc, char *argv[])
 		usage(stderr, GB_EXIT_USAGE);
 	if (argc == 1 && strcmp(argv[0], "-") != 0)
 		k.input = argv[0];
-	if (!k.threads) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		k.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
-	}
+	if (!k.threads)
+		k.threads = gb_ncpu(64);
 	if (isatty(STDOUT_FILENO))
 		gb_errx(GB_EXIT_USAGE, "the archive is binary: redirect stdout");
 	if (!k.input && isatty(STDIN_FILENO))

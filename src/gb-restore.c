@@ -88,23 +88,6 @@ exec(struct restore *r, const char *sql)
 		db_fail(r, sql);
 }
 
-static char *
-quote_ident(const char *name)
-{
-	size_t n = strlen(name), k = 0;
-	char *q = gb_malloc(2 * n + 3);
-
-	q[k++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		if (name[i] == '"')
-			q[k++] = '"';
-		q[k++] = name[i];
-	}
-	q[k++] = '"';
-	q[k] = '\0';
-	return q;
-}
-
 /* Verifies every seal, then puts the archives in chain order. */
 static void
 load_and_order(struct restore *r, char **args, size_t n)
@@ -292,13 +275,13 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 
 	if (!l->st) {		/* the header: prepare the statement */
 		char *cols = gb_strdup(""), *vals = gb_strdup(""), *sets =
-		    gb_strdup(""), *q = quote_ident(l->table), *sql;
+		    gb_strdup(""), *q = gb_quote_ident(l->table), *sql;
 		sqlite3_stmt *info;
 		l->affinity = gb_calloc(n, 1);
 		l->ncols = n;
 		for (size_t i = 0; i < n; i++) {
 			char *name = gb_strndup(f[i].p ? f[i].p : "", f[i].n);
-			char *qc = quote_ident(name), *t;
+			char *qc = gb_quote_ident(name), *t;
 			t = gb_asprintf("%s%s%s", cols, i ? "," : "", qc);
 			free(cols);
 			cols = t;
@@ -333,7 +316,7 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			    l->mt->key : ""), *tok, *save;
 			for (tok = strtok_r(kv, ",", &save); tok;
 			    tok = strtok_r(NULL, ",", &save)) {
-				char *qk = quote_ident(tok), *t;
+				char *qk = gb_quote_ident(tok), *t;
 				t = gb_asprintf("%s%s%s", keys, *keys ? "," : "", qk);
 				free(keys);
 				free(qk);
@@ -969,7 +952,6 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct restore r = { 0 };
-	const char *path;
 	int c;
 
 	gb_setprogname(argv[0]);
@@ -1000,11 +982,7 @@ main(int argc, char *argv[])
 	    r.test || !*r.pgschema))
 		gb_errx(GB_EXIT_USAGE, "--schema goes with -d postgresql://..., "
 		    "without --test");
-	if ((path = gb_conf_path(r.confpath))) {
-		char why[512];
-		if (gb_conf_load(&r.conf, path, why, sizeof why) == -1)
-			gb_errx(GB_EXIT_USAGE, "config: %s", why);
-	}
+	gb_conf_open(&r.conf, r.confpath);
 	if (!r.signer)
 		r.signer = gb_conf_get(&r.conf, "keys", "signer");
 	if (!r.signer || !*r.signer)

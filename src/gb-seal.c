@@ -259,7 +259,6 @@ main(int argc, char *argv[])
 	gpgme_encrypt_result_t er;
 	gpgme_sign_result_t sr;
 	char in_hex[65], out_hex[65], *name = NULL, *text;
-	const char *path;
 	int ch;
 
 	gb_setprogname(argv[0]);
@@ -282,11 +281,7 @@ main(int argc, char *argv[])
 	if (argc == 1 && strcmp(argv[0], "-") != 0)
 		s.input = argv[0];
 
-	if ((path = gb_conf_path(s.confpath))) {
-		char why[512];
-		if (gb_conf_load(&s.conf, path, why, sizeof why) == -1)
-			gb_errx(GB_EXIT_USAGE, "config: %s", why);
-	}
+	gb_conf_open(&s.conf, s.confpath);
 	if (!s.signer)
 		s.signer = gb_conf_get(&s.conf, "keys", "signer");
 	if (s.nrcpt == 0) {

@@ -213,11 +213,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc == 0)
 		usage(stderr, GB_EXIT_USAGE);
-	if ((path = gb_conf_path(v.confpath))) {
-		char why[512];
-		if (gb_conf_load(&v.conf, path, why, sizeof why) == -1)
-			gb_errx(GB_EXIT_USAGE, "config: %s", why);
-	}
+	path = gb_conf_open(&v.conf, v.confpath);
 	if (!v.signer)
 		v.signer = gb_conf_get(&v.conf, "keys", "signer");
 	if (!v.signer || !*v.signer)

@@ -704,11 +704,7 @@ main(int argc, char *argv[])
 	if (argc != (w.label ? 1 : 2))
 		usage(stderr, GB_EXIT_USAGE);
 	w.media = argv[0];
-	if ((path = gb_conf_path(confpath))) {
-		char why[512];
-		if (gb_conf_load(&w.conf, path, why, sizeof why) == -1)
-			gb_errx(GB_EXIT_USAGE, "config: %s", why);
-	}
+	path = gb_conf_open(&w.conf, confpath);
 	if (!(path = gb_catalog_path(&w.conf)))
 		gb_errx(GB_EXIT_USAGE, "no catalog: set GB_CATALOG or path in the "
 		    "[catalog] section of the config");

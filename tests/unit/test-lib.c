@@ -1965,6 +1965,62 @@ test_fmt_time(void)
 	tzset();
 }
 
+/* ---- pg.c: table names ---- */
+
+static void
+test_pg_names(void)
+{
+	static const struct {
+		const char *schema, *table, *name;
+	} cases[] = {
+		{ "public", "members", "public.members" },
+		{ "sales", "odd.table", "sales.\"odd.table\"" },
+		{ "a\"b", "t", "\"a\"\"b\".t" },
+		{ "Upper Case", "会员", "Upper Case.会员" },
+		{ "", "x", "\"\".x" },
+	};
+	static const char *bad[] = { "members", "a.b.c", "\"open.x", "a\"b.c",
+	    ".x", "x.", "\"a\"x.y" };
+	char *q, *s, *t, *names[] = { "public.members", "sales.members",
+	    "public.stores", "x.\"a.b\"" };
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		q = gb_pg_qualname(cases[i].schema, cases[i].table);
+		ok(strcmp(q, cases[i].name) == 0, "pg: qualname %s", q);
+		ok(gb_pg_splitname(q, &s, &t) == 0 &&
+		    strcmp(s, cases[i].schema) == 0 &&
+		    strcmp(t, cases[i].table) == 0, "pg: %s splits back", q);
+		free(q);
+		free(s);
+		free(t);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ok(gb_pg_splitname(bad[i], &s, &t) == -1 && !s && !t,
+		    "pg: %s is not schema.table", bad[i]);
+	q = gb_quote_ident("a\"b");
+	ok(strcmp(q, "\"a\"\"b\"") == 0, "pg: ident doubles quotes");
+	free(q);
+	q = gb_pg_flatname("public.stores", names, 4);
+	ok(strcmp(q, "stores") == 0, "pg: flatname drops the schema");
+	free(q);
+	q = gb_pg_flatname("sales.members", names, 4);
+	ok(strcmp(q, "sales.members") == 0, "pg: flatname keeps a clash whole");
+	free(q);
+	q = gb_pg_flatname("x.\"a.b\"", names, 4);
+	ok(strcmp(q, "a.b") == 0, "pg: flatname unquotes");
+	free(q);
+	q = gb_pg_sqlite_ddl("CREATE TABLE \"t\" (x int);\n-- sqlite: CREATE "
+	    "TABLE \"t\" (\n-- sqlite: \tx INTEGER);\n-- other\n");
+	ok(strcmp(q, "CREATE TABLE \"t\" (\n\tx INTEGER);\n") == 0,
+	    "pg: the SQLite lines of SCHEMA.sql");
+	free(q);
+	ok(gb_pg_is_conninfo("postgresql:///gym") &&
+	    gb_pg_is_conninfo("postgres://h/db") &&
+	    gb_pg_is_conninfo("host=/tmp dbname=gym") &&
+	    !gb_pg_is_conninfo("sqlite:/a=b.db") &&
+	    !gb_pg_is_conninfo("/var/gym.db"), "pg: what a connection string is");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1995,6 +2051,7 @@ main(int argc, char *argv[])
 	test_cleanup();
 	test_pipe_io();
 	test_fmt_time();
+	test_pg_names();
 
 	rmtree(tmpdir);
 	printf("%d passed, %d failed\n", ntest - nfail, nfail);
