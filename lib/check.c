@@ -226,3 +226,100 @@ out_done:
 	free(sums);
 	return status;
 }
+
+#define SMALL_MAX (16 << 20)	/* MANIFEST and SCHEMA.sql are read whole */
+
+int
+gb_walk_archive(const char *archive, const struct gb_seal *s,
+    const char *signer, const struct gb_walk *w, char *err, size_t errlen)
+{
+	const struct gb_manifest *m = &s->manifest;
+	struct gb_unpack *u;
+	char *seen = gb_calloc(m->ntables + 1, 1), hex[65], why[512];
+	const char *name;
+	int64_t size;
+	uint64_t psize;
+	int rc = 0, status = 0, nentry = 0;
+
+	err[0] = '\0';
+	if (!(u = gb_unpack_open(archive, err, errlen))) {
+		free(seen);
+		return -2;
+	}
+	while (status == 0 && (rc = gb_unpack_next(u, &name, &size, err,
+	    errlen)) == 1) {
+		size_t i = m->ntables;	/* SCHEMA.sql's slot in seen */
+		int first = ++nentry == 1;
+
+		if (first != (strcmp(name, "MANIFEST") == 0)) {
+			snprintf(err, errlen, "MANIFEST is not the first member");
+			status = -1;
+			break;
+		}
+		if (!first && strcmp(name, "SCHEMA.sql") != 0) {
+			for (i = 0; i < m->ntables; i++)
+				if (strcmp(m->tables[i].file, name) == 0)
+					break;
+			if (i == m->ntables) {
+				snprintf(err, errlen, "%s is not in the MANIFEST",
+				    name);
+				status = -1;
+				break;
+			}
+		}
+		if (!first && seen[i]++) {
+			snprintf(err, errlen, "%s appears twice", name);
+			status = -1;
+			break;
+		}
+		if (first || i == m->ntables) {	/* read whole, checked here */
+			char *buf = gb_malloc((size_t)(size > 0 ? size : 0) + 1);
+			ssize_t n = size > SMALL_MAX ? -1 :
+			    gb_read_full_cb(gb_unpack_read, u, buf, (size_t)size);
+			struct gb_sha256 h;
+			if (n >= 0)
+				buf[n] = '\0';
+			if (first && (n != size || (size_t)n != s->manifest_len ||
+			    memcmp(buf, s->manifest_text, (size_t)n))) {
+				snprintf(err, errlen, "MANIFEST differs from the "
+				    "one in the seal");
+				status = -1;
+			} else if (!first) {
+				gb_sha256_init(&h);
+				gb_sha256_update(&h, buf, n > 0 ? (size_t)n : 0);
+				gb_sha256_final(&h, hex);
+				if (n != size || (uint64_t)n != m->schema_bytes ||
+				    strcmp(hex, m->schema_sha256)) {
+					snprintf(err, errlen, "SCHEMA.sql differs "
+					    "from the MANIFEST");
+					status = -1;
+				}
+			}
+			if (status == 0 && w->small)
+				status = w->small(w->arg, name, buf, (size_t)n, err,
+				    errlen);
+			free(buf);
+		} else
+			status = w->table(w->arg, i, u, err, errlen);
+	}
+	if (status == 0 && rc == -1)
+		status = -1;
+	for (size_t i = 0; status == 0 && i <= m->ntables; i++)
+		if (!seen[i]) {
+			snprintf(err, errlen, "%s is missing", i < m->ntables ?
+			    m->tables[i].file : "SCHEMA.sql");
+			status = -1;
+		}
+	/* The signature and the decryption outrank what was found above. */
+	if (gb_unpack_close(u, signer, &psize, hex, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s", why);
+		status = -1;
+	} else if (status == 0 && (psize != s->packed_size ||
+	    strcmp(hex, s->packed_sha256) != 0)) {
+		snprintf(err, errlen, "the packed archive differs from the "
+		    "seal's hash");
+		status = -1;
+	}
+	free(seen);
+	return status;
+}

@@ -316,6 +316,26 @@ int gb_check_file(const char *name, uint64_t bytes, const char *sha256,
 int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen);
 /*
+ * Walks a sealed archive against its seal: MANIFEST first and equal to
+ * the seal's, SCHEMA.sql (its hash checked) and every table once, nothing
+ * else, nothing missing; then the inner signature by signer and the
+ * packed size and hash.  MANIFEST and SCHEMA.sql go to small (if set)
+ * whole; each table's bytes are for table to read through gb_unpack_read,
+ * checking them (gb_check_table).  Callbacks return 0, -1 or -2 as
+ * gb_check_table does.  0; -1 a check failed; -2 could not run.
+ */
+struct gb_unpack;
+struct gb_walk {
+	int (*small)(void *arg, const char *name, const char *buf, size_t n,
+	    char *err, size_t errlen);
+	int (*table)(void *arg, size_t i, struct gb_unpack *u, char *err,
+	    size_t errlen);
+	void *arg;
+};
+struct gb_seal;
+int gb_walk_archive(const char *archive, const struct gb_seal *s,
+    const char *signer, const struct gb_walk *w, char *err, size_t errlen);
+/*
  * The same with the bytes going to sink (unless NULL) instead of a file
  * descriptor: a sink returns 0, or -1 with errno set.
  */

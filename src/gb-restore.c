@@ -502,159 +502,120 @@ make_schema(struct restore *r, const struct gb_manifest *m, const char *sql,
 	return rc;
 }
 
-#define SCHEMA_MAX (16 << 20)
 
-/* Reads one archive into the database or directory; 0 or -1 and why. */
+/* Where restore_one puts what the walk of one archive reads. */
+struct into {
+	struct restore *r;
+	struct archive_in *a;
+	const char *dir;	/* -o: the export set's directory */
+};
+
+/* A file of the set in the directory, 0600; -2 when it cannot be made. */
+static int
+create_in(struct into *t, const char *name, char **path, int *fd, char *err,
+    size_t errlen)
+{
+	*path = gb_asprintf("%s/%s", t->dir, name);
+	*fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (*fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", *path,
+		    strerror(errno));
+		return -2;
+	}
+	gb_cleanup_add(*path);
+	return 0;
+}
+
+static int
+close_in(int fd, const char *path, int status, char *err, size_t errlen)
+{
+	if (status == 0 && (fsync(fd) == -1 || close(fd) == -1)) {
+		snprintf(err, errlen, "cannot write %s: %s", path,
+		    strerror(errno));
+		return -2;
+	}
+	if (status != 0)
+		close(fd);
+	return status;
+}
+
+/* MANIFEST and SCHEMA.sql, checked: into the directory, or the schema. */
+static int
+into_small(void *arg, const char *name, const char *buf, size_t n,
+    char *err, size_t errlen)
+{
+	struct into *t = arg;
+	struct restore *r = t->r;
+	char *path;
+	int fd, status;
+
+	if (t->dir) {
+		if ((status = create_in(t, name, &path, &fd, err, errlen)) == 0 &&
+		    gb_write_all(fd, buf, n) == -1) {
+			snprintf(err, errlen, "cannot write %s: %s", path,
+			    strerror(errno));
+			status = -2;
+		}
+		status = fd >= 0 ? close_in(fd, path, status, err, errlen) :
+		    status;
+		free(path);
+		return status;
+	}
+	if (strcmp(name, "SCHEMA.sql") == 0 && (r->db || r->pgt))
+		return make_schema(r, &t->a->seal.manifest, buf, err, errlen);
+	return 0;
+}
+
+/* A table's CSV, checked as it streams: to a file, or loaded. */
+static int
+into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
+    size_t errlen)
+{
+	struct into *t = arg;
+	struct restore *r = t->r;
+	const struct gb_manifest *m = &t->a->seal.manifest;
+	const struct gb_mtable *mt = &m->tables[i];
+	struct load l = { .r = r, .mt = mt, .incremental =
+	    strcmp(m->level, "incremental") == 0, .table = lite_name(m,
+	    mt->name) };
+	char *path = NULL;
+	int fd = -1, status = 0;
+
+	if (t->dir && (status = create_in(t, mt->file, &path, &fd, err,
+	    errlen)) != 0) {
+		free(path);
+		free(l.table);
+		return status;
+	}
+	if (r->pgt)	/* COPY FROM STDIN as the bytes stream */
+		status = gb_pgtarget_load(r->pgt, m, mt, l.incremental,
+		    gb_unpack_read, u, err, errlen);
+	else
+		status = gb_check_table(mt, gb_unpack_read, u, fd, r->db ?
+		    load_record : NULL, &l, err, errlen);
+	if (status == -1)
+		r->mismatch = 1;
+	if (fd >= 0)
+		status = close_in(fd, path, status, err, errlen);
+	sqlite3_finalize(l.st);
+	free(l.affinity);
+	free(l.table);
+	free(path);
+	if (status == 0 && r->verbose)
+		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows\n",
+		    t->a->seal.archive, mt->name, mt->rows);
+	return status;
+}
+
+/* Reads one archive into the database or directory; 0, -1 or -2 and why. */
 static int
 restore_one(struct restore *r, struct archive_in *a, const char *dir,
     char *err, size_t errlen)
 {
-	const struct gb_manifest *m = &a->seal.manifest;
-	int incremental = strcmp(m->level, "incremental") == 0;
-	struct gb_unpack *u;
-	char *seen = gb_calloc(m->ntables + 1, 1), hex[65], why[512];
-	const char *name;
-	int64_t size;
-	uint64_t psize;
-	int rc, status = 0, nentry = 0;
+	struct into t = { r, a, dir };
+	struct gb_walk w = { into_small, into_table, &t };
 
-	err[0] = '\0';
-	if (!(u = gb_unpack_open(a->path, err, errlen))) {
-		free(seen);
-		return -2;
-	}
-	while (status == 0 && (rc = gb_unpack_next(u, &name, &size, err,
-	    errlen)) == 1) {
-		int fd = -1;
-		char *path = NULL;
-		size_t i = m->ntables;
-
-		if (++nentry == 1 ? strcmp(name, "MANIFEST") != 0 :
-		    strcmp(name, "MANIFEST") == 0) {
-			snprintf(err, errlen, "MANIFEST is not the first member");
-			status = -1;
-			break;
-		}
-		if (nentry > 1 && strcmp(name, "SCHEMA.sql") != 0) {
-			for (i = 0; i < m->ntables; i++)
-				if (strcmp(m->tables[i].file, name) == 0)
-					break;
-			if (i == m->ntables) {
-				snprintf(err, errlen, "%s is not in the MANIFEST",
-				    name);
-				status = -1;
-				break;
-			}
-		}
-		if (nentry > 1 && seen[i]++) {
-			snprintf(err, errlen, "%s appears twice", name);
-			status = -1;
-			break;
-		}
-		if (dir) {
-			path = gb_asprintf("%s/%s", dir, name);
-			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			    0600);
-			if (fd < 0) {
-				snprintf(err, errlen, "cannot create %s: %s", path,
-				    strerror(errno));
-				free(path);
-				status = -2;
-				break;
-			}
-			gb_cleanup_add(path);
-		}
-		if (nentry == 1) {	/* MANIFEST: as sealed */
-			char *buf = gb_malloc((size_t)size + 1);
-			ssize_t n = size > SCHEMA_MAX ? -1 :
-			    gb_read_full_cb(gb_unpack_read, u, buf, (size_t)size);
-			if (n != size || (size_t)n != a->seal.manifest_len ||
-			    memcmp(buf, a->seal.manifest_text, (size_t)n)) {
-				snprintf(err, errlen, "MANIFEST differs from the "
-				    "one in the seal");
-				status = -1;
-			} else if (fd >= 0 && gb_write_all(fd, buf, (size_t)n)) {
-				snprintf(err, errlen, "cannot write %s: %s", path,
-				    strerror(errno));
-				status = -2;
-			}
-			free(buf);
-		} else if (i == m->ntables) {	/* SCHEMA.sql */
-			char *buf = gb_malloc((size_t)(size > 0 ? size : 0) + 1);
-			ssize_t n = size > SCHEMA_MAX ? -1 :
-			    gb_read_full_cb(gb_unpack_read, u, buf, (size_t)size);
-			struct gb_sha256 h;
-			if (n != size) {
-				snprintf(err, errlen, "SCHEMA.sql: cannot read");
-				status = -1;
-			} else {
-				buf[n] = '\0';
-				gb_sha256_init(&h);
-				gb_sha256_update(&h, buf, (size_t)n);
-				gb_sha256_final(&h, hex);
-				if ((uint64_t)n != m->schema_bytes ||
-				    strcmp(hex, m->schema_sha256)) {
-					snprintf(err, errlen, "SCHEMA.sql differs "
-					    "from the MANIFEST");
-					status = -1;
-				} else if (fd >= 0 && gb_write_all(fd, buf,
-				    (size_t)n)) {
-					snprintf(err, errlen, "cannot write %s: %s",
-					    path, strerror(errno));
-					status = -2;
-				} else if (r->db || r->pgt)
-					status = make_schema(r, m, buf, err, errlen);
-			}
-			free(buf);
-		} else {
-			struct load l = { .r = r, .mt = &m->tables[i],
-			    .incremental = incremental,
-			    .table = lite_name(m, m->tables[i].name) };
-			if (r->pgt)	/* COPY FROM STDIN as the bytes stream */
-				status = gb_pgtarget_load(r->pgt, m, &m->tables[i],
-				    incremental, gb_unpack_read, u, err, errlen);
-			else
-				status = gb_check_table(&m->tables[i],
-				    gb_unpack_read, u, fd, r->db ? load_record :
-				    NULL, &l, err, errlen);
-			if (status == -1)
-				r->mismatch = 1;
-			sqlite3_finalize(l.st);
-			free(l.affinity);
-			free(l.table);
-			if (status == 0 && r->verbose)
-				fprintf(stderr, "gb-restore: %s: %s: %" PRIu64
-				    " rows\n", a->seal.archive, m->tables[i].name,
-				    m->tables[i].rows);
-		}
-		if (fd >= 0 && status == 0 && (fsync(fd) == -1 ||
-		    close(fd) == -1)) {
-			snprintf(err, errlen, "cannot write %s: %s", path,
-			    strerror(errno));
-			status = -2;
-		} else if (fd >= 0 && status != 0)
-			close(fd);
-		free(path);
-	}
-	if (status == 0 && rc == -1)
-		status = -1;
-	for (size_t i = 0; status == 0 && i <= m->ntables; i++)
-		if (!seen[i]) {
-			snprintf(err, errlen, "%s is missing", i < m->ntables ?
-			    m->tables[i].file : "SCHEMA.sql");
-			status = -1;
-		}
-	if (gb_unpack_close(u, r->signer, &psize, hex, why, sizeof why) == -1) {
-		snprintf(err, errlen, "%s", why);
-		status = -1;
-	} else if (status == 0 && (psize != a->seal.packed_size ||
-	    strcmp(hex, a->seal.packed_sha256) != 0)) {
-		snprintf(err, errlen, "the packed archive differs from the "
-		    "seal's hash");
-		status = -1;
-	}
-	free(seen);
-	return status;
+	return gb_walk_archive(a->path, &a->seal, r->signer, &w, err, errlen);
 }
 
 /*

@@ -34,98 +34,35 @@ usage(FILE *fp, int status)
 	exit(status);
 }
 
-#define MANIFEST_MAX (16 << 20)
+struct deep {
+	struct verify *v;
+	const struct gb_seal *s;
+};
+
+static int
+deep_table(void *arg, size_t i, struct gb_unpack *u, char *err,
+    size_t errlen)
+{
+	struct deep *d = arg;
+	const struct gb_mtable *mt = &d->s->manifest.tables[i];
+	int r = gb_check_table(mt, gb_unpack_read, u, -1, NULL, NULL, err,
+	    errlen);
+
+	if (r == 0 && d->v->verbose)
+		fprintf(stderr, "gb-verify: %s: %s: %llu rows OK\n",
+		    d->s->archive, mt->name, (unsigned long long)mt->rows);
+	return r;
+}
 
 /* Deep check of the content; 0, or -1 with why. */
 static int
 deep(struct verify *v, const char *archive, const struct gb_seal *s,
     char *err, size_t errlen)
 {
-	const struct gb_manifest *m = &s->manifest;
-	struct gb_unpack *u;
-	char *seen = gb_calloc(m->ntables + 1, 1), hex[65], why[512];
-	const char *name;
-	int64_t size;
-	uint64_t psize;
-	int r, status = 0, nentry = 0;
+	struct deep d = { v, s };
+	struct gb_walk w = { .table = deep_table, .arg = &d };
 
-	err[0] = '\0';
-	if (!(u = gb_unpack_open(archive, err, errlen))) {
-		free(seen);
-		return -1;
-	}
-	while (status == 0 && (r = gb_unpack_next(u, &name, &size, err,
-	    errlen)) == 1) {
-		nentry++;
-		if (nentry == 1) {
-			/* MANIFEST comes first and equals the sealed one. */
-			char *buf;
-			ssize_t n;
-			if (strcmp(name, "MANIFEST") != 0 || size > MANIFEST_MAX) {
-				snprintf(err, errlen, "the archive does not start "
-				    "with MANIFEST");
-				status = -1;
-				break;
-			}
-			buf = gb_malloc((size_t)size + 1);
-			n = gb_read_full_cb(gb_unpack_read, u, buf, (size_t)size);
-			if (n != size || (size_t)n != s->manifest_len ||
-			    memcmp(buf, s->manifest_text, s->manifest_len)) {
-				snprintf(err, errlen, "MANIFEST differs from the "
-				    "one in the seal");
-				status = -1;
-			}
-			free(buf);
-			continue;
-		}
-		if (strcmp(name, "SCHEMA.sql") == 0) {
-			if (seen[m->ntables]++) {
-				snprintf(err, errlen, "SCHEMA.sql twice");
-				status = -1;
-			} else if (gb_check_file(name, m->schema_bytes,
-			    m->schema_sha256, gb_unpack_read, u, -1, err,
-			    errlen))
-				status = -1;
-			continue;
-		}
-		size_t i;
-		for (i = 0; i < m->ntables; i++)
-			if (strcmp(m->tables[i].file, name) == 0)
-				break;
-		if (i == m->ntables) {
-			snprintf(err, errlen, "%s is not in the MANIFEST", name);
-			status = -1;
-		} else if (seen[i]++) {
-			snprintf(err, errlen, "%s twice", name);
-			status = -1;
-		} else if (gb_check_table(&m->tables[i], gb_unpack_read, u, -1,
-		    NULL, NULL, err, errlen))
-			status = -1;
-		else if (v->verbose)
-			fprintf(stderr, "gb-verify: %s: %s: %llu rows OK\n",
-			    s->archive, m->tables[i].name,
-			    (unsigned long long)m->tables[i].rows);
-	}
-	if (status == 0 && r == -1)
-		status = -1;
-	for (size_t i = 0; status == 0 && i <= m->ntables; i++)
-		if (!seen[i]) {
-			snprintf(err, errlen, "%s is missing", i < m->ntables ?
-			    m->tables[i].file : "SCHEMA.sql");
-			status = -1;
-		}
-	/* The signature and the decryption outrank what was found above. */
-	if (gb_unpack_close(u, v->signer, &psize, hex, why, sizeof why) == -1) {
-		snprintf(err, errlen, "%s", why);
-		status = -1;
-	} else if (status == 0 && (psize != s->packed_size ||
-	    strcmp(hex, s->packed_sha256) != 0)) {
-		snprintf(err, errlen, "the packed archive differs from the "
-		    "seal's hash");
-		status = -1;
-	}
-	free(seen);
-	return status;
+	return gb_walk_archive(archive, s, v->signer, &w, err, errlen) ? -1 : 0;
 }
 
 /* 0 OK, 1 FAIL (why in err). */
