@@ -1,0 +1,201 @@
+#!/bin/sh
+# bench-pg.sh - the PostgreSQL part of `make bench` (scripts/bench.sh runs
+# it; alone: sh scripts/bench-pg.sh [GYM.db]).
+#
+# Starts a throwaway PostgreSQL cluster (initdb in a private directory
+# under $TMPDIR, a Unix socket only, fsync off; as root the server runs as
+# the user postgres), loads the reference gym into it (the schema of
+# share/gym-schema.sql in PostgreSQL types, the rows of GYM.db, the
+# SQLite gym bench.sh made, else one made here by gb-demodata, copied in
+# with COPY), then times on a warm cluster:
+#   gb-export -s postgresql:// -o DIR      the export set as a directory
+#   gb-export -s postgresql:// > /dev/null the export stream
+#   psql -c "\copy TABLE to stdout csv header" > TABLE.csv, every table:
+#                                          the yardstick, PostgreSQL's own
+#                                          CSV dump, no checks, no hashes
+# and prints seconds (wall), MB/s of CSV, peak RSS and the ratio to psql;
+# each time the median of $BENCH_RUNS runs (default 3).  gb-export reads
+# the reference config with table names made schema.table (money sums
+# and watermarks included), as bench.sh does for SQLite.
+#
+# Environment: BENCH_ROWS (10000000), BENCH_SEED (1), BENCH_RUNS (3),
+# GB_BENCH_DIR (bench/data), TMPDIR.  Skipped, with a line saying so,
+# when no PostgreSQL server is installed (Debian package postgresql).
+set -eu
+
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+BIN=$TOP/bin
+ROWS=${BENCH_ROWS:-10000000}
+SEED=${BENCH_SEED:-1}
+RUNS=${BENCH_RUNS:-3}
+DIR=${GB_BENCH_DIR:-$TOP/bench/data}
+TIME=/usr/bin/time
+GYM=${1:-}
+PGROOT=
+PGBIN=
+ASPG=
+
+die() {
+	echo "bench-pg: $*" >&2
+	exit 1
+}
+
+pg_cleanup() {
+	[ -n "$PGROOT" ] || return 0
+	$ASPG "$PGBIN/pg_ctl" -D "$PGROOT/data" -m immediate -w stop \
+	    >/dev/null 2>&1 || true
+	rm -rf "$PGROOT"
+}
+
+# pg_up: the cluster, its superuser gb, database gym; PG* exported.
+pg_up() {
+	PGROOT=$(mktemp -d "${TMPDIR:-/tmp}/gb-bench-pg.XXXXXX")
+	chmod 0755 "$PGROOT"
+	mkdir "$PGROOT/sock"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres: "$PGROOT" "$PGROOT/sock"
+		ASPG="runuser -u postgres --"
+	fi
+	$ASPG "$PGBIN/initdb" -D "$PGROOT/data" -U gb -A trust -E UTF8 \
+	    --locale=C.UTF-8 --no-sync >"$PGROOT/initdb.log" 2>&1 ||
+	    die "initdb failed: $(cat "$PGROOT/initdb.log")"
+	$ASPG "$PGBIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/server.log" -w \
+	    -t 120 -o "-k $PGROOT/sock -c listen_addresses= -c fsync=off \
+	    -c synchronous_commit=off -c full_page_writes=off \
+	    -c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB" \
+	    start >/dev/null || die "the server did not start: $(cat "$PGROOT/server.log")"
+	export PGHOST="$PGROOT/sock" PGPORT=5432 PGUSER=gb PGDATABASE=gym
+	unset PGPASSWORD PGSERVICE PGOPTIONS
+	psql -X -q -d postgres -c "CREATE DATABASE gym" >/dev/null
+}
+
+# pg_load WORK: the gym's tables in PostgreSQL types, rows from GYM.
+pg_load() {
+	work=$1
+	sed -e 's/ REFERENCES [a-z_]*([a-z_]*)//' -e 's/\bINTEGER\b/bigint/g' \
+	    -e 's/\bREAL\b/double precision/g' -e 's/\bBLOB\b/bytea/g' \
+	    "$TOP/share/gym-schema.sql" | psql -X -q -v ON_ERROR_STOP=1 >/dev/null
+	"$BIN/gb-export" -s "sqlite:$GYM" -o "$work/load"
+	for t in $(awk -F'\t' '$1 == "table" { print $2 }' "$work/load/MANIFEST"); do
+		psql -X -q -v ON_ERROR_STOP=1 \
+		    -c "\\copy $t FROM '$work/load/$t.csv' (FORMAT csv, HEADER)"
+	done
+	rm -rf "$work/load"
+	# hint bits set and statistics made now, not during the first run
+	psql -X -q -c "VACUUM (FREEZE, ANALYZE)"
+	# the reference config, its tables named as PostgreSQL names them
+	sed -e 's/^\[table \(.*\)\]/[table public.\1]/' \
+	    -e 's|^uri = .*|uri = postgresql:///gym|' \
+	    "$TOP/share/gymbackup.conf" >"$work/pg.conf"
+}
+
+# timed NAME CMD...: CMD under GNU time, "seconds kb" added to NAME.runs.
+timed() {
+	name=$1
+	shift
+	sync
+	"$TIME" -f '%e %M' -o "$WORK/$name.one" "$@" || die "$name failed: $*"
+	cat "$WORK/$name.one" >>"$WORK/$name.runs"
+}
+
+median() {
+	sort -n "$WORK/$1.runs" | awk '
+		{ s[NR] = $1; if ($2 > kb) kb = $2 }
+		END { printf "%s %d\n", s[int((NR + 1) / 2)], kb }'
+}
+
+csv_bytes() {
+	stat -c %s "$1"/*.csv | awk '{ n += $1 } END { print n }'
+}
+
+bench_psql() {
+	rm -rf "$WORK/psql"
+	mkdir "$WORK/psql"
+	timed psql sh -c 'for t in $TABLES; do
+		psql -X -q -c "\\copy public.$t to stdout csv header" >"$1/$t.csv" ||
+		    exit 1
+	done' sh "$WORK/psql"
+	csv_bytes "$WORK/psql" >"$WORK/psql.bytes"
+	rm -rf "$WORK/psql"
+}
+
+bench_export_dir() {
+	rm -rf "$WORK/export"
+	timed pg_export_dir "$BIN/gb-export" -c "$WORK/pg.conf" -j bench \
+	    -o "$WORK/export"
+	csv_bytes "$WORK/export" >"$WORK/pg_export_dir.bytes"
+	cp "$WORK/pg_export_dir.bytes" "$WORK/pg_export_stream.bytes"
+	rows=$(awk -F'\t' '$1 == "rows" { n += $3 } END { print n }' \
+	    "$WORK/export/MANIFEST")
+	[ "$rows" = "$DB_ROWS" ] ||
+		die "gb-export wrote $rows rows; the database holds $DB_ROWS"
+	rm -rf "$WORK/export"
+}
+
+bench_export_stream() {
+	timed pg_export_stream sh -c '"$1" -c "$2" -j bench >/dev/null' sh \
+	    "$BIN/gb-export" "$WORK/pg.conf"
+}
+
+report() {
+	med=$(median "$1")
+	awk -v label="$2" -v s="${med% *}" -v kb="${med#* }" \
+	    -v b="$(cat "$WORK/$1.bytes")" -v base="$BASE" 'BEGIN {
+		rate = s > 0 ? b / 1e6 / s : 0
+		ratio = base > 0 ? sprintf("%.2f", s / base) : "-"
+		printf "%-42s %8.2f %8.1f %8.1f %12.1f %8s\n", label, s,
+		    b / 1e6, rate, kb / 1024, ratio
+	}'
+}
+
+main() {
+	PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
+		echo "bench-pg: no PostgreSQL server installed (package postgresql): skipped"
+		return 0
+	fi
+	[ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 ||
+		die "running as root and there is no user postgres for the server"
+	[ -x "$BIN/gb-export" ] || die "$BIN/gb-export is missing; run make all first"
+	"$TIME" -f %M -o /dev/null true 2>/dev/null ||
+		die "GNU time ($TIME) is missing; run make deps (package time)"
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/gb-bench-pg-work.XXXXXX")
+	trap 'pg_cleanup; rm -rf "$WORK"' EXIT
+	trap 'exit 130' INT TERM HUP
+	if [ -z "$GYM" ]; then
+		mkdir -p "$DIR"
+		GYM=$DIR/gym-pg-s$SEED-n$ROWS.db
+		[ -f "$GYM" ] || "$BIN/gb-demodata" -s "$SEED" -n "$ROWS" -o "$GYM"
+	fi
+	echo "bench-pg: loading $(basename "$GYM") into a throwaway PostgreSQL cluster"
+	pg_up
+	start=$(date +%s)
+	pg_load "$WORK"
+	echo "bench-pg: loaded in $(($(date +%s) - start)) s"
+	TABLES=$(psql -X -At -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+	export TABLES
+	DB_ROWS=$(for t in $TABLES; do psql -X -At -c "SELECT count(*) FROM public.$t"; done |
+	    awk '{ n += $1 } END { print n }')
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		echo "bench-pg: run $i of $RUNS"
+		bench_psql
+		bench_export_dir
+		bench_export_stream
+	done
+	BASE=$(median psql)
+	BASE=${BASE% *}
+	echo
+	echo "PostgreSQL $(psql -X -At -c 'SHOW server_version'): $DB_ROWS rows," \
+	    "$(psql -X -At -c "SELECT pg_database_size('gym') / 1000000") MB;" \
+	    "median of $RUNS runs, warm cluster, on this machine's socket"
+	printf '%-42s %8s %8s %8s %12s %8s\n' command seconds "CSV MB" MB/s \
+	    "peak RSS MB" "vs psql"
+	report psql 'psql -c "\copy TABLE to stdout csv", each'
+	report pg_export_dir "gb-export -s postgresql:// -o DIR"
+	report pg_export_stream "gb-export -s postgresql:// > /dev/null"
+}
+
+main "$@"

@@ -1,0 +1,250 @@
+#!/usr/bin/env bats
+# gb-restore into PostgreSQL (a throwaway cluster, tests/pg.bash): into an
+# empty database or schema in one transaction, incrementals as upserts,
+# the restore test in a scratch schema, cross restores both ways
+# (SQLite -> PostgreSQL, PostgreSQL -> SQLite), and failures that leave
+# the target as it was.
+
+load helper
+load archive-helper
+load pg
+
+setup_file() {
+	archive_setup_file
+	pg_start
+	mkdir -p "$FX/spool"
+	# PostgreSQL: a full export of the gym with every type, and an
+	# incremental of the master tables after updates and inserts.
+	pg_gym_db gym
+	pg_conf "$FX/pg.conf" gym
+	gb-export -c "$FX/pg.conf" -o "$FX/pgfull"
+	psqlc -d gym -c "UPDATE members SET balance = balance + 100, note = 'changed',
+	    updated_at = '2026-02-01 00:00:00+00' WHERE id IN (2, 5)" \
+	    -c "INSERT INTO members VALUES (14, 'C0014', '新会员', NULL, 'gold', 1,
+	    'active', 1, NULL, '\xff', '2026-02-01 00:00:00+00', '2026-02-01 00:00:01+00')" \
+	    -c "INSERT INTO stores VALUES (4, 'SZ01', '深圳', NULL, NULL, NULL, '2026-02-01 00:00:00+00')"
+	gb-export -c "$FX/pg.conf" -i "$FX/pgfull/MANIFEST" -t public.members \
+	    -t public.stores -t public.promotions -o "$FX/pgincr"
+	seal_set "$FX/pgfull" "$FX/spool/pgfull"
+	seal_set "$FX/pgincr" "$FX/spool/pgincr"
+	# SQLite: the awkward gym of helper.bash, full and incremental.
+	make_gym_db "$FX/gym.db"
+	write_gym_conf "$FX/gym.conf" "$FX/gym.db"
+	gb-export -c "$FX/gym.conf" -o "$FX/litefull"
+	sqlite3 "$FX/gym.db" "UPDATE members SET balance = 1, updated_at = '2026-03-01 00:00:00' WHERE id = 3;
+	    INSERT INTO members VALUES (13, 'C0013', 'neu', NULL, 'gold', 2, 'active', 1, NULL, x'00', '2026-03-01', '2026-03-01 00:00:01')"
+	gb-export -c "$FX/gym.conf" -i "$FX/litefull/MANIFEST" -t members -t stores \
+	    -o "$FX/liteincr"
+	seal_set "$FX/litefull" "$FX/spool/litefull"
+	seal_set "$FX/liteincr" "$FX/spool/liteincr"
+}
+
+teardown_file() {
+	pg_stop
+	archive_teardown_file
+}
+
+# restore ARGS...: gb-restore with the restore keyring and the signer.
+restore() {
+	as restore gb-restore --signer "$SIGNER" "$@"
+}
+
+# pg_tables DB: schema.table of every table in DB, sorted.
+pg_tables() {
+	psqlc -d "$1" -c "SELECT schemaname || '.' || tablename FROM pg_tables
+	    WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+	    ORDER BY schemaname || '.' || tablename COLLATE \"C\"" ||
+	    echo "pg_tables $1 failed"
+}
+
+@test "PostgreSQL into an empty database: every table and value, indexes too" {
+	new_db r
+	run restore -v -d postgresql:///r "$FX/spool/pgfull.seal"
+	assert_success
+	assert_output --partial "public.members: 13 rows"
+	# exported again, every CSV and SCHEMA.sql are the same bytes
+	gb-export -s postgresql:///r -o again
+	for f in "$FX"/pgfull/*.csv "$FX/pgfull/SCHEMA.sql"; do
+		cmp "$f" "again/${f##*/}" || fail "${f##*/} differs"
+	done
+	assert_equal "$(psqlc -d r -c "SELECT indexdef FROM pg_indexes WHERE indexname = 'members_lower_name'")" \
+	    'CREATE INDEX members_lower_name ON public.members USING btree (lower(name))'
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")" 12
+}
+
+@test "a chain into a database: the incremental's rows upserted" {
+	new_db r
+	run restore -d postgresql:///r "$FX/spool/pgincr.seal" "$FX/spool/pgfull.seal"
+	assert_success
+	# the database now equals the source as it was at the incremental
+	local t
+	for t in public.members public.stores public.promotions public.types sales.orders; do
+		assert_pg_same r "$t" gym "$t"
+	done
+	assert_equal "$(psqlc -d r -c "SELECT balance || ' ' || note FROM members WHERE id = 2")" '100 changed'
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM members")" 14
+}
+
+@test "into a schema with --schema: every table there, nothing elsewhere" {
+	new_db r
+	run restore -d postgresql:///r --schema restored "$FX/spool/pgfull.seal" \
+	    "$FX/spool/pgincr.seal"
+	assert_success
+	assert_equal "$(pg_tables r | tr '\n' ' ')" \
+	    'restored.consumptions restored.members restored.nokey restored.odd.table restored.orders restored.promotions restored.stores restored.types '
+	assert_pg_same r restored.members gym public.members
+	assert_pg_same r 'restored."odd.table"' gym 'sales."odd.table"'
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'restored'")" 14
+}
+
+@test "refuses a database or schema that is not empty (exit 2), changing nothing" {
+	new_db r
+	psqlc -d r -c "CREATE TABLE public.keep (x int)" -c "CREATE SCHEMA busy" \
+	    -c "CREATE TABLE busy.t (x int)"
+	run restore -d postgresql:///r "$FX/spool/pgfull.seal"
+	assert_failure 2
+	assert_output --partial "not empty"
+	run restore -d postgresql:///r --schema busy "$FX/spool/pgfull.seal"
+	assert_failure 2
+	assert_output --partial "schema busy is not empty"
+	assert_equal "$(pg_tables r | tr '\n' ' ')" 'busy.t public.keep '
+	# an empty schema in a database in use is fine
+	run restore -d postgresql:///r --schema fresh "$FX/spool/litefull.seal"
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM fresh.members")" 12
+}
+
+@test "--test against a scratch schema: OK per table, nothing left behind" {
+	new_db r
+	run restore --test -d postgresql:///r "$FX/spool/pgfull.seal" "$FX/spool/pgincr.seal"
+	assert_success
+	assert_line --partial "OK: $(mf "$FX/pgfull/MANIFEST" id) public.types: 4 rows, sha256 match, money sums match"
+	assert_line --partial "OK: $(mf "$FX/pgincr/MANIFEST" id) public.members: 3 rows, sha256 match, money sums match"
+	assert_line "restore test: 2 archives, OK"
+	[ "$(grep -c '^OK:' <<<"$output")" = 11 ] || fail "$output"
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'gb_restore_test%'")" 0
+	assert_equal "$(pg_tables r)" ""
+	assert_tmpdir_empty
+	# the scratch schema does not mind a database in use
+	psqlc -d r -c "CREATE TABLE public.inuse (x int)"
+	run restore --test -d postgresql:///r "$FX/spool/litefull.seal" "$FX/spool/liteincr.seal"
+	assert_success
+	assert_line "restore test: 2 archives, OK"
+	assert_equal "$(pg_tables r)" public.inuse
+}
+
+@test "a damaged archive: exit 1, the database stays empty" {
+	new_db r
+	cp "$FX/spool/pgfull.tar.gz.gpg" "$FX/spool/pgfull.seal" .
+	flip_byte pgfull.tar.gz.gpg middle
+	run restore -d postgresql:///r pgfull.seal
+	assert_failure 1
+	assert_output --partial "nothing restored"
+	assert_equal "$(pg_tables r)" ""
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'sales'")" 0
+}
+
+@test "a row the server refuses: exit 3 naming the table, nothing restored" {
+	# SQLite let a TEXT into an INTEGER column; PostgreSQL's bigint will not
+	sqlite3 odd.db "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
+	    CREATE TABLE a (id INTEGER PRIMARY KEY); INSERT INTO a VALUES (1);
+	    INSERT INTO t VALUES (1, 5), (2, 'five')"
+	gb-export -s "sqlite:$W/odd.db" -o odd
+	seal_set odd odd
+	new_db r
+	run restore -d postgresql:///r odd.seal
+	assert_failure 3
+	assert_output --partial "table t:"
+	assert_output --partial 'invalid input syntax for type bigint: "five"'
+	assert_output --partial "nothing restored"
+	assert_equal "$(pg_tables r)" ""
+}
+
+@test "connection lost in the middle of the COPY: exit 3, nothing restored" {
+	sqlite3 big.db "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+	    WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50000)
+	    INSERT INTO t SELECT i, printf('%.100c', 'x') FROM s"
+	gb-export -s "sqlite:$W/big.db" -o big
+	seal_set big big
+	new_db r
+	cut_proxy "$W/proxy" 1000000 up
+	run restore -d "postgresql:///r?host=$W/proxy" big.seal
+	assert_failure 3
+	assert_output --partial "table t:"
+	assert_output --partial "nothing restored"
+	assert_equal "$(pg_tables r)" ""
+	assert_tmpdir_empty
+	# straight to the server it works
+	run restore -d postgresql:///r big.seal
+	assert_success
+	assert_equal "$(psqlc -d r -c 'SELECT count(*) FROM t')" 50000
+}
+
+@test "SQLite into PostgreSQL: the same bytes exported again, keys, indexes" {
+	new_db r
+	run restore -d postgresql:///r "$FX/spool/litefull.seal"
+	assert_success
+	gb-export -s postgresql:///r -o again
+	local t
+	for t in $(db_tables "$FX/gym.db"); do
+		cmp "$FX/litefull/$t.csv" "again/public.$t.csv" ||
+		    fail "$t: $(diff "$FX/litefull/$t.csv" "again/public.$t.csv" | head)"
+	done
+	assert_equal "$(psqlc -d r -c "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position)
+	    FROM information_schema.columns WHERE table_name = 'members'")" \
+	    'id bigint, card_no text, name text, phone text, level text, balance bigint, status text, home_store_id bigint, note text, photo bytea, created_at text, updated_at text'
+	assert_equal "$(psqlc -d r -c "SELECT indexdef FROM pg_indexes WHERE indexname = 'members_card_no_key'")" \
+	    'CREATE UNIQUE INDEX members_card_no_key ON public.members USING btree (card_no)'
+	assert_equal "$(psqlc -d r -c "SELECT indexdef FROM pg_indexes WHERE indexname = 'consumptions_member'")" \
+	    'CREATE INDEX consumptions_member ON public.consumptions USING btree (member_id, consumed_at)'
+	# a chain: the incremental upserted
+	new_db r2
+	run restore -d postgresql:///r2 "$FX/spool/liteincr.seal" "$FX/spool/litefull.seal"
+	assert_success
+	assert_equal "$(psqlc -d r2 -c "SELECT balance FROM members WHERE id = 3")" 1
+	assert_equal "$(psqlc -d r2 -c "SELECT count(*) FROM members")" 13
+}
+
+@test "PostgreSQL into SQLite: the same bytes exported again; the restore test there" {
+	run restore -d "sqlite:$W/lite.db" "$FX/spool/pgfull.seal"
+	assert_success
+	assert_equal "$(db_tables lite.db | tr '\n' ' ')" \
+	    'consumptions members nokey odd.table orders promotions stores types '
+	assert_equal "$(sqlite3 lite.db "SELECT typeof(photo), hex(photo) FROM members WHERE id = 2")" 'blob|00FF10'
+	assert_equal "$(sqlite3 lite.db "SELECT typeof(balance) FROM members WHERE id = 3")" integer
+	assert_equal "$(sqlite3 lite.db "SELECT typeof(n), n FROM types WHERE id = 1")" 'text|12345678901234567890.123456789'
+	assert_equal "$(sqlite3 lite.db "SELECT typeof(bonus_amount) FROM promotions WHERE id = 13")" integer
+	gb-export -s "sqlite:$W/lite.db" -o again
+	local t f
+	while IFS=$'\t' read -r t f; do
+		local flat=${t#*.}
+		flat=${flat//\"/}
+		cmp "$FX/pgfull/$f" "again/$(csvcheck fname "$flat")" || fail "$t differs"
+	done < <(awk -F'\t' '$1 == "table" { print $2 "\t" $3 }' "$FX/pgfull/MANIFEST")
+	# a chain, and the drill in a scratch SQLite database
+	run restore -d "sqlite:$W/lite2.db" "$FX/spool/pgfull.seal" "$FX/spool/pgincr.seal"
+	assert_success
+	assert_equal "$(sqlite3 lite2.db "SELECT balance, note FROM members WHERE id = 5")" '105|changed'
+	run restore --test "$FX/spool/pgfull.seal" "$FX/spool/pgincr.seal"
+	assert_success
+	assert_line "restore test: 2 archives, OK"
+	assert_tmpdir_empty
+}
+
+@test "usage: --schema needs a PostgreSQL target; --test -d needs PostgreSQL; no password" {
+	run restore -d "sqlite:$W/x.db" --schema s "$FX/spool/pgfull.seal"
+	assert_failure 2
+	assert_output --partial -- "--schema"
+	run restore --test -d "sqlite:$W/x.db" "$FX/spool/pgfull.seal"
+	assert_failure 2
+	run restore --test -d postgresql:///postgres --schema s "$FX/spool/pgfull.seal"
+	assert_failure 2
+	run restore -d "postgresql://gbauth:right@/postgres" "$FX/spool/pgfull.seal"
+	assert_failure 2
+	assert_output --partial ".pgpass"
+	refute_output --partial right
+	[ ! -e x.db ]
+	run restore -d postgresql:///nosuchdb "$FX/spool/pgfull.seal"
+	assert_failure 3
+	assert_output --partial 'database "nosuchdb" does not exist'
+}
