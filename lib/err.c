@@ -1,5 +1,6 @@
 /* err.c - messages, exit statuses, memory, and cleanup of temporary paths */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -200,6 +201,33 @@ gb_cleanup_clear(void)
 			cleanup[i] = NULL;
 			free(p);
 		}
+}
+
+/*
+ * A temporary file (dir 0) or directory (dir 1) made from template and
+ * registered for cleanup with the cleanup signals held off, so that no
+ * signal can fall between its making and its registration.  The fd of a
+ * file, 0 for a directory, -1 and errno on failure.
+ */
+int
+gb_mktemp(char *template, int dir)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	sigset_t set, old;
+	int fd, e;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	fd = dir ? (mkdtemp(template) ? 0 : -1) :
+	    mkostemp(template, O_CLOEXEC);
+	e = errno;
+	if (fd >= 0)
+		gb_cleanup_add(template);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return fd;
 }
 
 static void

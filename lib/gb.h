@@ -57,6 +57,8 @@ void gb_cleanup_forget(const char *path);
 void gb_cleanup_run(void);	/* remove them all now */
 void gb_cleanup_clear(void);	/* forget them all: they are kept */
 void gb_cleanup_signals(void);
+/* mkostemp (dir 0) or mkdtemp (dir 1), registered, no signal between. */
+int gb_mktemp(char *template, int dir);
 
 /* io.c: loops over short reads and writes and EINTR. */
 ssize_t gb_read_full(int fd, void *buf, size_t n);	/* < n only at EOF */

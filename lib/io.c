@@ -155,7 +155,7 @@ gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode)
 {
 	a->path = gb_strdup(path);
 	a->tmp = gb_asprintf("%s.tmp.XXXXXX", path);
-	a->fd = mkostemp(a->tmp, O_CLOEXEC);
+	a->fd = gb_mktemp(a->tmp, 0);
 	if (a->fd < 0) {
 		int e = errno;
 		free(a->path);
@@ -164,7 +164,6 @@ gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode)
 		errno = e;
 		return -1;
 	}
-	gb_cleanup_add(a->tmp);
 	if (fchmod(a->fd, mode) == -1) {
 		int e = errno;
 		gb_atomic_abort(a);

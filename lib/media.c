@@ -226,14 +226,13 @@ gb_medium_open(struct gb_medium *m, const char *path, char *err,
 		const char *tmp = getenv("TMPDIR");
 		m->tmpdir = gb_asprintf("%s/gb-media.XXXXXX", tmp && *tmp ? tmp :
 		    "/tmp");
-		if (!mkdtemp(m->tmpdir)) {
+		if (gb_mktemp(m->tmpdir, 1) == -1) {
 			snprintf(err, errlen, "cannot create %s: %s", m->tmpdir,
 			    strerror(errno));
 			free(m->tmpdir);
 			m->tmpdir = NULL;
 			return -1;
 		}
-		gb_cleanup_add(m->tmpdir);
 	}
 	return 0;
 }

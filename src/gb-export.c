@@ -307,11 +307,12 @@ static int
 create_file(struct export *x, const char *name, char **pathp)
 {
 	char *path = gb_asprintf("%s/%s", x->work, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd;
 
-	if (fd < 0)
-		gb_err(GB_EXIT_RUN, "cannot create %s", path);
+	/* registered first: a signal after the open finds it known */
 	gb_cleanup_add(path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		gb_err(GB_EXIT_RUN, "cannot create %s", path);
 	x->files = gb_realloc(x->files, (x->nfiles + 1) * sizeof *x->files);
 	x->files[x->nfiles++] = path;
 	*pathp = path;
@@ -525,9 +526,8 @@ make_workdir(struct export *x)
 		x->work = gb_asprintf("%s/gb-export.XXXXXX", tmp && *tmp ? tmp :
 		    "/tmp");
 	}
-	if (!mkdtemp(x->work))
+	if (gb_mktemp(x->work, 1) == -1)
 		gb_err(GB_EXIT_RUN, "cannot create %s", x->work);
-	gb_cleanup_add(x->work);
 }
 
 static void

@@ -700,7 +700,6 @@ static void
 prepare_target(struct restore *r)
 {
 	struct stat sb;
-	char *dir;
 
 	if (r->target && gb_pg_is_conninfo(r->target)) {
 		r->pgt = gb_pgtarget_open(r->target, r->pgschema, r->test);
@@ -710,9 +709,8 @@ prepare_target(struct restore *r)
 		const char *tmp = getenv("TMPDIR");
 		r->scratchdir = gb_asprintf("%s/gb-restore.XXXXXX", tmp && *tmp ?
 		    tmp : "/tmp");
-		if (!mkdtemp(r->scratchdir))
+		if (gb_mktemp(r->scratchdir, 1) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", r->scratchdir);
-		gb_cleanup_add(r->scratchdir);
 		r->tmpdb = gb_asprintf("%s/scratch.db", r->scratchdir);
 		gb_cleanup_add(r->tmpdb);
 		open_db(r);
@@ -741,17 +739,13 @@ prepare_target(struct restore *r)
 			gb_errx(GB_EXIT_USAGE, "%s is not empty; restore into a "
 			    "new database", r->dbpath);
 	}
-	dir = gb_strdup(r->dbpath);
 	r->tmpdb = gb_asprintf("%s.tmp.XXXXXX", r->dbpath);
 	{
-		int fd = mkostemp(r->tmpdb, O_CLOEXEC);
+		int fd = gb_mktemp(r->tmpdb, 0);	/* 0600 */
 		if (fd < 0)
 			gb_err(GB_EXIT_RUN, "cannot create %s", r->tmpdb);
-		fchmod(fd, 0600);
 		close(fd);
 	}
-	gb_cleanup_add(r->tmpdb);
-	free(dir);
 	open_db(r);
 }
 
@@ -787,9 +781,8 @@ restore_dirs(struct restore *r)
 		gb_errx(GB_EXIT_USAGE, "%s exists; restore into a new directory",
 		    r->outdir);
 	tmp = gb_asprintf("%s.tmp.XXXXXX", r->outdir);
-	if (!mkdtemp(tmp))
+	if (gb_mktemp(tmp, 1) == -1)
 		gb_err(GB_EXIT_RUN, "cannot create %s", tmp);
-	gb_cleanup_add(tmp);
 	for (size_t i = 0; i < r->nin; i++) {
 		char err[1024], *dir = tmp;
 		int rc;

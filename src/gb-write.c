@@ -598,19 +598,23 @@ cmd_write(struct writer *w, const char *spoolname)
 		}
 		if (n < 0)
 			gb_err(GB_EXIT_RUN, "cannot read %s", archive);
-		if (fill) {	/* the last record is padded to a full block */
+		/*
+		 * In fixed-block mode the last record is padded to a full
+		 * block; in variable mode (-b 0) it is as long as what is left.
+		 */
+		if (fill && w->blocksize)
 			memset(w->buf + fill, 0, bs - fill);
-			if (gb_tape_write(&w->t, w->buf, bs) == -1)
-				goto tape_fail;
-		}
+		if (fill && gb_tape_write(&w->t, w->buf, w->blocksize ? bs :
+		    fill) == -1)
+			goto tape_fail;
 		if (gb_tape_mark(&w->t) == -1)
 			goto tape_fail;
-		memset(w->buf, 0, bs);
-		if (seallen > bs)
+		if (seallen > (w->blocksize ? bs : (size_t)MAX_BLOCK))
 			gb_errx(GB_EXIT_RUN, "the seal is larger than a tape block");
+		memset(w->buf, 0, bs);
 		memcpy(w->buf, sealtext, seallen);
-		if (gb_tape_write(&w->t, w->buf, bs) == -1 ||
-		    gb_tape_mark(&w->t) == -1)
+		if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : seallen) ==
+		    -1 || gb_tape_mark(&w->t) == -1)
 			goto tape_fail;
 		gb_sha256_final(&h, hex);
 		if (written != s.size || strcmp(hex, s.sha256) != 0) {
@@ -682,10 +686,14 @@ main(int argc, char *argv[])
 			w.blocksize = strtoul(optarg, &end, 10);
 			if (*end == 'k' || *end == 'K')
 				w.blocksize *= 1024, end++;
-			if (*end || w.blocksize < 512 || w.blocksize > MAX_BLOCK ||
+			else if (*end == 'm' || *end == 'M')
+				w.blocksize *= 1024 * 1024, end++;
+			/* 0: variable blocks, 256 KiB records and a short last */
+			if (*end || end == optarg || w.blocksize > MAX_BLOCK ||
 			    w.blocksize % 512)
-				gb_errx(GB_EXIT_USAGE, "-b wants a block size, a "
-				    "multiple of 512 up to 16M, not %s", optarg);
+				gb_errx(GB_EXIT_USAGE, "-b wants 0 (variable blocks) "
+				    "or a block size, a multiple of 512 up to 16M, not "
+				    "%s", optarg);
 			break;
 		case 'c': confpath = optarg; break;
 		case 'C':

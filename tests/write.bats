@@ -232,6 +232,27 @@ copy_status_is() {
 	assert_output --partial "multiple of 512"
 }
 
+@test "tape image: -b 0 writes variable blocks: 256 KiB records, a short last one, a seal as long as it is" {
+	label T1 weekly -b 0 tape:t1.tap
+	run -0 gb-write -b 0 tape:t1.tap "$BIG"
+	local size full last seal
+	size=$(arch_size "$BIG")
+	full=$((size / 262144)) last=$((size % 262144))
+	seal=$(stat -c %s "$BIG.seal")
+	run -0 tap_records t1.tap
+	# the label (as long as its text), the archive's records, the seal
+	[ "$(grep -c '^mark$' <<<"$output")" -eq 3 ] || fail "marks: $output"
+	assert_line -n 0 --regexp '^record [0-9]{2,3}$'
+	assert_line "record $last"
+	assert_line "record $seal"
+	run -0 tap_files t1.tap
+	assert_line -n 1 --regexp "^file 1: $((full + (last > 0))) records"
+	run -0 tap_data t1.tap 1 "$size"
+	tap_data t1.tap 1 "$size" | cmp - "$BIG.tar.gz.gpg"
+	run -0 gb-verify --media tape:t1.tap big
+	assert_output --partial "big.tar.gz.gpg: OK on T1"
+}
+
 @test "end of a tape image: the archive that does not fit fails (exit 3), the medium is full, the first one intact" {
 	# label, archive 1 and seal 1 take 3 records of 256 KiB and 3 marks:
 	# 786468 bytes; a megabyte more is not enough for the big archive
