@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -119,6 +120,20 @@ struct gb_sha256 {
 void gb_sha256_init(struct gb_sha256 *h);
 void gb_sha256_update(struct gb_sha256 *h, const void *p, size_t n);
 void gb_sha256_final(struct gb_sha256 *h, char hex[65]);
+/* Hashing beside the caller, on a thread: feed, do other work, wait. */
+struct gb_hasher {
+	struct gb_sha256 sha;
+	const void *p;
+	size_t n;		/* bytes to hash; 0 when idle */
+	int stop;
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+void gb_hasher_start(struct gb_hasher *h);
+void gb_hasher_feed(struct gb_hasher *h, const void *p, size_t n);
+void gb_hasher_wait(struct gb_hasher *h);	/* then the buffer is free */
+void gb_hasher_final(struct gb_hasher *h, char hex[65]);
 /* Hash a whole file, streaming; 0, or -1 + errno. */
 int gb_sha256_file(const char *path, char hex[65], uint64_t *size);
 

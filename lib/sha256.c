@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <gcrypt.h>
@@ -80,4 +82,76 @@ gb_sha256_file(const char *path, char hex[65], uint64_t *size)
 	if (size)
 		*size = total;
 	return 0;
+}
+
+/*
+ * A SHA-256 on a thread of its own, so that a copy hashes a block while
+ * it writes it: the caller feeds a buffer, writes it, waits, and only
+ * then reuses the buffer.
+ */
+static void *
+hasher_run(void *arg)
+{
+	struct gb_hasher *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->n && !h->stop)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (h->stop && !h->n)
+			break;
+		pthread_mutex_unlock(&h->mu);
+		gb_sha256_update(&h->sha, h->p, h->n);
+		pthread_mutex_lock(&h->mu);
+		h->n = 0;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+void
+gb_hasher_start(struct gb_hasher *h)
+{
+	memset(h, 0, sizeof *h);
+	gb_sha256_init(&h->sha);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if (pthread_create(&h->tid, NULL, hasher_run, h))
+		gb_errx(GB_EXIT_RUN, "cannot start a thread");
+}
+
+void
+gb_hasher_feed(struct gb_hasher *h, const void *p, size_t n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->p = p;
+	h->n = n;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+gb_hasher_wait(struct gb_hasher *h)
+{
+	pthread_mutex_lock(&h->mu);
+	while (h->n)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+gb_hasher_final(struct gb_hasher *h, char hex[65])
+{
+	gb_hasher_wait(h);
+	pthread_mutex_lock(&h->mu);
+	h->stop = 1;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->tid, NULL);
+	gb_sha256_final(&h->sha, hex);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
 }

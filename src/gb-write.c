@@ -434,7 +434,7 @@ cmd_write(struct writer *w, const char *spoolname)
 	char hex[65], rhex[65], *pos, *job = NULL;
 	const char *name;
 	struct gb_seal s;
-	struct gb_sha256 h;
+	struct gb_hasher h;
 	size_t seallen;
 	sqlite3_stmt *st;
 	long long copy;
@@ -527,7 +527,7 @@ cmd_write(struct writer *w, const char *spoolname)
 	}
 	gb_catalog_commit(w->c);
 
-	gb_sha256_init(&h);
+	gb_hasher_start(&h);
 	if (!w->tape) {
 		char *dst = gb_asprintf("%s/%s", w->media, name);
 		char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
@@ -536,12 +536,15 @@ cmd_write(struct writer *w, const char *spoolname)
 		if (gb_atomic_open(&a, dst, 0640) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", dst);
 		while ((n = gb_read_full(fd, w->buf, COPY_BUF)) > 0) {
-			gb_sha256_update(&h, w->buf, (size_t)n);
-			if (gb_write_all(a.fd, w->buf, (size_t)n) == -1)
+			int r;
+			gb_hasher_feed(&h, w->buf, (size_t)n);
+			r = gb_write_all(a.fd, w->buf, (size_t)n);
+			gb_hasher_wait(&h);
+			if (r == -1)
 				break;
 			written += (uint64_t)n;
 		}
-		gb_sha256_final(&h, hex);
+		gb_hasher_final(&h, hex);
 		/* checked before the rename: a bad copy never appears */
 		if (n == 0 && (written != s.size || strcmp(hex, s.sha256))) {
 			gb_atomic_abort(&a);
@@ -585,28 +588,28 @@ cmd_write(struct writer *w, const char *spoolname)
 		free(dst);
 		free(sdst);
 	} else {
-		size_t bs = w->blocksize ? w->blocksize : 256 * 1024, fill = 0;
-		while ((n = gb_read_full(fd, w->buf + fill, bs - fill)) > 0) {
-			gb_sha256_update(&h, w->buf + fill, (size_t)n);
-			fill += (size_t)n;
+		size_t bs = w->blocksize ? w->blocksize : 256 * 1024;
+		/*
+		 * A record at a time, hashed while it is written.  In
+		 * fixed-block mode the last record is padded to a full block;
+		 * in variable mode (-b 0) it is as long as what is left.
+		 */
+		while ((n = gb_read_full(fd, w->buf, bs)) > 0) {
+			int r;
+			gb_hasher_feed(&h, w->buf, (size_t)n);
+			if ((size_t)n < bs && w->blocksize)
+				memset(w->buf + n, 0, bs - (size_t)n);
+			r = gb_tape_write(&w->t, w->buf, w->blocksize ? bs :
+			    (size_t)n);
+			gb_hasher_wait(&h);
+			if (r == -1)
+				goto tape_fail;
 			written += (uint64_t)n;
-			if (fill == bs) {
-				if (gb_tape_write(&w->t, w->buf, bs) == -1)
-					goto tape_fail;
-				fill = 0;
-			}
+			if ((size_t)n < bs)
+				break;
 		}
 		if (n < 0)
 			gb_err(GB_EXIT_RUN, "cannot read %s", archive);
-		/*
-		 * In fixed-block mode the last record is padded to a full
-		 * block; in variable mode (-b 0) it is as long as what is left.
-		 */
-		if (fill && w->blocksize)
-			memset(w->buf + fill, 0, bs - fill);
-		if (fill && gb_tape_write(&w->t, w->buf, w->blocksize ? bs :
-		    fill) == -1)
-			goto tape_fail;
 		if (gb_tape_mark(&w->t) == -1)
 			goto tape_fail;
 		if (seallen > (w->blocksize ? bs : (size_t)MAX_BLOCK))
@@ -616,7 +619,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : seallen) ==
 		    -1 || gb_tape_mark(&w->t) == -1)
 			goto tape_fail;
-		gb_sha256_final(&h, hex);
+		gb_hasher_final(&h, hex);
 		if (written != s.size || strcmp(hex, s.sha256) != 0) {
 			end_copy(w, copy, "failed", "spool file differs from its "
 			    "seal", 0, 0, 0);
