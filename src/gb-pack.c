@@ -19,7 +19,7 @@
 #include "gb.h"
 
 #define CHUNK (1024 * 1024)	/* tar bytes per gzip member */
-#define DEFAULT_LEVEL 6
+#define DEFAULT_LEVEL 1	/* from make bench: see gb-pack(1) */
 
 struct pack {
 	int level, threads;
