@@ -3,7 +3,7 @@
 # benchmark, when run as root; otherwise prints the apt-get line to run.
 PKGS="gcc make pkg-config libarchive-dev libgpgme-dev libgcrypt20-dev zlib1g-dev
 libsqlite3-dev libpq-dev sqlite3 gnupg tar gzip libarchive-tools bats bats-assert
-bats-support postgresql valgrind time"
+bats-support postgresql valgrind time restic"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -33,7 +33,7 @@ struct writer {
 	struct gb_tape t;
 	int lockfd;
 	char *id, *mpool;	/* the label read from the medium */
-	unsigned char *buf;
+	unsigned char *buf, *buf2;	/* two, to read one while the other goes */
 };
 
 static _Noreturn void
@@ -535,14 +535,21 @@ cmd_write(struct writer *w, const char *spoolname)
 		struct gb_atomic a, sa;
 		if (gb_atomic_open(&a, dst, 0640) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", dst);
-		while ((n = gb_read_full(fd, w->buf, COPY_BUF)) > 0) {
+		/* a block is hashed while it is written and the next read */
+		unsigned char *cur = w->buf, *next = w->buf2, *t;
+		n = gb_read_full(fd, cur, COPY_BUF);
+		while (n > 0) {
+			ssize_t m;
 			int r;
-			gb_hasher_feed(&h, w->buf, (size_t)n);
-			r = gb_write_all(a.fd, w->buf, (size_t)n);
+			gb_hasher_feed(&h, cur, (size_t)n);
+			r = gb_write_all(a.fd, cur, (size_t)n);
+			m = r == -1 ? 0 : gb_read_full(fd, next, COPY_BUF);
 			gb_hasher_wait(&h);
 			if (r == -1)
 				break;
 			written += (uint64_t)n;
+			n = m;
+			t = cur, cur = next, next = t;
 		}
 		gb_hasher_final(&h, hex);
 		/* checked before the rename: a bad copy never appears */
@@ -594,19 +601,25 @@ cmd_write(struct writer *w, const char *spoolname)
 		 * fixed-block mode the last record is padded to a full block;
 		 * in variable mode (-b 0) it is as long as what is left.
 		 */
-		while ((n = gb_read_full(fd, w->buf, bs)) > 0) {
+		unsigned char *cur = w->buf, *next = w->buf2, *t;
+		n = gb_read_full(fd, cur, bs);
+		while (n > 0) {
+			ssize_t m = 0;
 			int r;
-			gb_hasher_feed(&h, w->buf, (size_t)n);
+			/* hashed while it is written and the next one read */
+			gb_hasher_feed(&h, cur, (size_t)n);
 			if ((size_t)n < bs && w->blocksize)
-				memset(w->buf + n, 0, bs - (size_t)n);
-			r = gb_tape_write(&w->t, w->buf, w->blocksize ? bs :
+				memset(cur + n, 0, bs - (size_t)n);
+			r = gb_tape_write(&w->t, cur, w->blocksize ? bs :
 			    (size_t)n);
+			if (r == 0 && (size_t)n == bs)
+				m = gb_read_full(fd, next, bs);
 			gb_hasher_wait(&h);
 			if (r == -1)
 				goto tape_fail;
 			written += (uint64_t)n;
-			if ((size_t)n < bs)
-				break;
+			n = m;
+			t = cur, cur = next, next = t;
 		}
 		if (n < 0)
 			gb_err(GB_EXIT_RUN, "cannot read %s", archive);
@@ -724,6 +737,7 @@ main(int argc, char *argv[])
 		gb_errx(GB_EXIT_USAGE, "no signer pinned: set signer in the [keys] "
 		    "section of the config; gb-write checks each seal first");
 	w.buf = gb_malloc(MAX_BLOCK);
+	w.buf2 = gb_malloc(MAX_BLOCK);
 	gb_cleanup_signals();
 	w.c = gb_catalog_open(path);
 	r = w.label ? cmd_label(&w) : cmd_write(&w, argv[1]);
@@ -736,5 +750,6 @@ main(int argc, char *argv[])
 	free(w.id);
 	free(w.mpool);
 	free(w.buf);
+	free(w.buf2);
 	return r;
 }
