@@ -527,6 +527,8 @@ void gb_tinfo_free(struct gb_tinfo *ti);
 int64_t gb_sqlite_estimate(struct gb_sqlite *db, const char *table);
 /* An SQL identifier in double quotes, quotes within doubled (malloc'd). */
 char *gb_quote_ident(const char *name);
+/* Past white space and SQL comments. */
+const char *gb_sql_skip(const char *s);
 /* Column index by name as SQLite compares identifiers, or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
 /* CREATE statements of the tables and their indexes. */

@@ -1242,21 +1242,6 @@ word(const char *s, const char *w)
 	return strncasecmp(s, w, n) == 0 && strchr(" \t\n\r(\"=", s[n]);
 }
 
-/* Past white space and comments. */
-static const char *
-skip_blank(const char *s)
-{
-	for (;;) {
-		s += strspn(s, " \t\r\n");
-		if (s[0] == '-' && s[1] == '-')
-			s += strcspn(s, "\n");
-		else if (s[0] == '/' && s[1] == '*') {
-			const char *e = strstr(s + 2, "*/");
-			s = e ? e + 2 : s + strlen(s);
-		} else
-			return s;
-	}
-}
 
 /* Past a word and the blank after it. */
 static const char *
@@ -1264,7 +1249,7 @@ skip_word(const char *s)
 {
 	while (*s && !strchr(" \t\r\n(\"=", *s))
 		s++;
-	return skip_blank(s);
+	return gb_sql_skip(s);
 }
 
 /*
@@ -1275,7 +1260,7 @@ skip_word(const char *s)
 static char *
 next_statement(const char **pp)
 {
-	const char *s = skip_blank(*pp), *e = s;
+	const char *s = gb_sql_skip(*pp), *e = s;
 
 	if (!*s)
 		return NULL;
@@ -1302,7 +1287,7 @@ next_statement(const char **pp)
 static char *
 if_not_exists(const char *text)
 {
-	const char *p = skip_blank(skip_word(text));	/* past CREATE */
+	const char *p = gb_sql_skip(skip_word(text));	/* past CREATE */
 
 	if (word(p, "UNIQUE"))
 		p = skip_word(p);
@@ -1344,7 +1329,7 @@ schema_pg(struct gb_pgtarget *t, const char *sql, char *err, size_t errlen)
 			if (!t->schema) {
 				const char *v = strchr(w, '=');
 				free(path);
-				path = gb_strdup(v ? skip_blank(v + 1) : "pg_catalog");
+				path = gb_strdup(v ? gb_sql_skip(v + 1) : "pg_catalog");
 			}
 		} else if (word(st, "CREATE") && word(w, "SCHEMA")) {
 			if (!t->schema)
@@ -1434,7 +1419,7 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 		}
 		if (!st)
 			continue;
-		text = skip_blank(sqlite3_sql(st));
+		text = gb_sql_skip(sqlite3_sql(st));
 		if (!word(text, "CREATE") || !(word(skip_word(text), "TABLE") ||
 		    word(skip_word(text), "INDEX") ||
 		    word(skip_word(text), "UNIQUE"))) {

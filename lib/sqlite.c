@@ -87,6 +87,21 @@ gb_sqlite_open(const char *path, int wait_seconds)
 	return s;
 }
 
+const char *
+gb_sql_skip(const char *s)
+{
+	for (;;) {
+		s += strspn(s, " \t\r\n");
+		if (s[0] == '-' && s[1] == '-')
+			s += strcspn(s, "\n");
+		else if (s[0] == '/' && s[1] == '*') {
+			const char *e = strstr(s + 2, "*/");
+			s = e ? e + 2 : s + strlen(s);
+		} else
+			return s;
+	}
+}
+
 void
 gb_sqlite_close(struct gb_sqlite *s)
 {

@@ -368,22 +368,6 @@ starts_with_word(const char *s, const char *word)
 	    s[n] == '\n' || s[n] == '\r');
 }
 
-/* Past white space and SQL comments. */
-static const char *
-skip_space(const char *s)
-{
-	for (;;) {
-		while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-			s++;
-		if (s[0] == '-' && s[1] == '-')
-			s += strcspn(s, "\n");
-		else if (s[0] == '/' && s[1] == '*') {
-			const char *e = strstr(s + 2, "*/");
-			s = e ? e + 2 : s + strlen(s);
-		} else
-			return s;
-	}
-}
 
 /*
  * A CREATE TABLE or INDEX statement made to leave what exists alone: an
@@ -393,11 +377,11 @@ skip_space(const char *s)
 static char *
 if_not_exists(const char *text)
 {
-	const char *p = skip_space(text + 6);	/* past CREATE */
+	const char *p = gb_sql_skip(text + 6);	/* past CREATE */
 
 	if (starts_with_word(p, "UNIQUE"))
-		p = skip_space(p + 6);
-	p = skip_space(p + 5);			/* past TABLE or INDEX */
+		p = gb_sql_skip(p + 6);
+	p = gb_sql_skip(p + 5);			/* past TABLE or INDEX */
 	if (starts_with_word(p, "IF"))
 		return gb_strdup(text);
 	return gb_asprintf("%.*sIF NOT EXISTS %s", (int)(p - text), text, p);
@@ -429,10 +413,10 @@ create_schema(struct restore *r, const char *sql, char *err, size_t errlen)
 			continue;
 		}
 		start = p + 1;
-		text = skip_space(stmt);
+		text = gb_sql_skip(stmt);
 		if (starts_with_word(text, "CREATE") &&
-		    (starts_with_word(skip_space(text + 6), "INDEX") ||
-		    starts_with_word(skip_space(text + 6), "UNIQUE"))) {
+		    (starts_with_word(gb_sql_skip(text + 6), "INDEX") ||
+		    starts_with_word(gb_sql_skip(text + 6), "UNIQUE"))) {
 			r->indexes = gb_realloc(r->indexes, (r->nindexes + 1) *
 			    sizeof *r->indexes);
 			r->indexes[r->nindexes++] = if_not_exists(text);
@@ -440,7 +424,7 @@ create_schema(struct restore *r, const char *sql, char *err, size_t errlen)
 			continue;
 		}
 		if (!starts_with_word(text, "CREATE") ||
-		    !starts_with_word(skip_space(text + 6), "TABLE")) {
+		    !starts_with_word(gb_sql_skip(text + 6), "TABLE")) {
 			snprintf(err, errlen, "SCHEMA.sql: refused statement "
 			    "(only CREATE TABLE and CREATE INDEX): %.60s", text);
 			free(stmt);
@@ -456,7 +440,7 @@ create_schema(struct restore *r, const char *sql, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (*skip_space(start)) {
+	if (*gb_sql_skip(start)) {
 		snprintf(err, errlen, "SCHEMA.sql: an incomplete statement at "
 		    "the end");
 		return -1;
