@@ -779,6 +779,17 @@ cmd_check(struct cat *x)
 		    days, gb_col(st, 0));
 	sqlite3_finalize(st);
 
+	/* a writer that died leaves its copy 'writing': say so after a while */
+	st = q(x, "SELECT archive, medium, started_at FROM copies WHERE status "
+	    "= 'writing' AND started_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, "
+	    "'-6 hours')");
+	bind(st, 1, x->now);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		bad += problem("copy of %s on %s: still being written since %s; "
+		    "the gb-write must have died: write it again", gb_col(st, 0),
+		    gb_col(st, 1), gb_col(st, 2));
+	sqlite3_finalize(st);
+
 	st = q(x, "SELECT c.archive, c.medium, coalesce(c.written_at, "
 	    "c.started_at) FROM copies c WHERE c.status = 'good' AND "
 	    "c.verified_at IS NULL");

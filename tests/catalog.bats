@@ -649,6 +649,20 @@ fpr_of() {
 	[ -n "$(cq "SELECT verified_at FROM copies WHERE medium = 'T1'")" ]
 }
 
+@test "check: a copy still 'writing' hours after it began (a gb-write that died)" {
+	check_ok
+	gb-catalog media add T9 --kind tape --pool weekly 2>/dev/null
+	craft_archive dead.tar.gz.gpg w full 2026-01-01T00:00:00Z dead
+	cq "INSERT INTO copies(archive, medium, position, status, started_at)
+	    VALUES('dead.tar.gz.gpg', 'T9', '1', 'writing', '$(date -u -d '-7 hours' +%Y-%m-%dT%H:%M:%SZ)')"
+	run -1 gb-catalog check
+	assert_line --regexp "^copy of dead\.tar\.gz\.gpg on T9: still being written since [0-9T:-]+Z; the gb-write must have died: write it again\$"
+	# one that began a minute ago is a writer at work, not a problem
+	cq "UPDATE copies SET started_at = '$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%SZ)' WHERE archive = 'dead.tar.gz.gpg'"
+	run gb-catalog check
+	refute_output --partial "still being written"
+}
+
 # ---------------------------------------------------------------- report
 
 # Fulls and an incremental over three months, with their tables, and
