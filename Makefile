@@ -13,7 +13,7 @@ SANITIZE =
 ifneq ($(SANITIZE),)
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-PKGS     = libarchive gpgme sqlite3 libpq zlib
+PKGS     = libarchive gpgme sqlite3 libpq zlib libisal
 PKGCFLAGS != pkg-config --cflags $(PKGS) 2>/dev/null || true
 PKGLIBS   != pkg-config --libs $(PKGS) 2>/dev/null || true
 ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)

@@ -499,6 +499,7 @@ struct gb_tinfo {
 	char **pk;		/* primary key columns, in key order */
 	size_t npk;
 	int rowid;		/* rows have a rowid to order by */
+	int rowid_key;		/* the one key column is the rowid itself */
 };
 struct gb_dump {
 	const char *wm_column;	/* export rows with wm_column > wm_from ... */
@@ -506,6 +507,13 @@ struct gb_dump {
 	const char *wm_from;	/* NULL: every row */
 	char **money;		/* money columns to sum (integer cents) */
 	size_t nmoney;
+	/*
+	 * A table split for threads (SQLite, ordered by rowid): this part
+	 * reads rowids lo to hi, both included; parts after the first write
+	 * no header line.
+	 */
+	int ranged, part;
+	int64_t lo, hi;
 };
 struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds);
 void gb_sqlite_close(struct gb_sqlite *db);
@@ -524,7 +532,9 @@ int gb_sqlite_tinfo(struct gb_sqlite *db, const char *table,
     struct gb_tinfo *ti);
 void gb_tinfo_free(struct gb_tinfo *ti);
 /* About how many rows a table holds, cheaply; 0 when it cannot tell. */
-int64_t gb_sqlite_estimate(struct gb_sqlite *db, const char *table);
+/* The lowest and highest rowid of a table; -1 if it has none. */
+int gb_sqlite_rowids(struct gb_sqlite *db, const char *table, int64_t *min,
+    int64_t *max);
 /* An SQL identifier in double quotes, quotes within doubled (malloc'd). */
 char *gb_quote_ident(const char *name);
 /* Past white space and SQL comments. */

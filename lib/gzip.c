@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <isa-l.h>
 #include <zlib.h>
 
 #include "gb.h"
@@ -19,6 +20,7 @@
 struct job {
 	unsigned char *in, *out;
 	size_t inlen, outlen, outcap;
+	unsigned char *isalbuf;	/* ISA-L's hash tables, levels 1 to 3 */
 	int done, failed;
 	struct job *next;	/* work queue */
 };
@@ -56,41 +58,81 @@ le32(unsigned char *p, uint32_t v)
 	p[3] = v >> 24 & 0xff;
 }
 
+/*
+ * Levels 1 to 3 use ISA-L's igzip, levels 4 to 9 zlib.  On the reference
+ * gym igzip's level 1 deflates 3.7 times faster than zlib's and packs
+ * smaller (gb-pack(1) has the figures); zlib stays for those who want the
+ * last few per cent.  Both write plain deflate any gzip reader inflates.
+ */
+static const uint32_t isal_bufsize[] = {
+	0, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT
+};
+
 static int
-deflate_job(struct job *j, int level)
+deflate_isal(struct job *j, int level)
+{
+	struct isal_zstream s;
+
+	if (!j->isalbuf && !(j->isalbuf = calloc(1, isal_bufsize[level])))
+		return -1;
+	memset(&s, 0, sizeof s);
+	isal_deflate_stateless_init(&s);
+	s.level = (uint32_t)level;
+	s.level_buf = j->isalbuf;
+	s.level_buf_size = isal_bufsize[level];
+	s.end_of_stream = 1;
+	s.next_in = j->in;
+	s.avail_in = (uint32_t)j->inlen;
+	s.next_out = j->out + HDR;
+	s.avail_out = (uint32_t)(j->outcap - HDR - TRL);
+	if (isal_deflate_stateless(&s) != COMP_OK)
+		return -1;
+	j->outlen = s.total_out;
+	return 0;
+}
+
+static int
+deflate_zlib(struct job *j, int level)
 {
 	z_stream z;
-	size_t bound;
-	unsigned char *o;
+	int r;
 
 	memset(&z, 0, sizeof z);
 	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
-	bound = HDR + deflateBound(&z, j->inlen) + TRL;
-	if (bound > j->outcap) {
-		free(j->out);
-		j->out = malloc(bound);
-		j->outcap = j->out ? bound : 0;
-		if (!j->out) {
-			deflateEnd(&z);
-			return -1;
-		}
-	}
 	z.next_in = j->in;
 	z.avail_in = (uInt)j->inlen;
 	z.next_out = j->out + HDR;
 	z.avail_out = (uInt)(j->outcap - HDR - TRL);
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&z);
-		return -1;
-	}
-	j->outlen = HDR + z.total_out + TRL;
+	r = deflate(&z, Z_FINISH);
+	j->outlen = z.total_out;
 	deflateEnd(&z);
+	return r == Z_STREAM_END ? 0 : -1;
+}
+
+static int
+deflate_job(struct job *j, int level)
+{
+	/* Above both libraries' worst case (zlib's deflateBound). */
+	size_t bound = HDR + j->inlen + j->inlen / 2048 + 64 + TRL;
+	unsigned char *o;
+
+	if (bound > j->outcap) {
+		free(j->out);
+		j->out = malloc(bound);
+		j->outcap = j->out ? bound : 0;
+		if (!j->out)
+			return -1;
+	}
+	if ((level <= ISAL_DEF_MAX_LEVEL ? deflate_isal(j, level) :
+	    deflate_zlib(j, level)) == -1)
+		return -1;
+	j->outlen += HDR + TRL;
 	o = j->out;
 	memcpy(o, "\x1f\x8b\x08\x04\0\0\0\0\0\x03" "\x08\0" "GB\x04\0", 16);
 	le32(o + 16, (uint32_t)j->outlen);
-	le32(o + j->outlen - 8, (uint32_t)crc32(0, j->in, (uInt)j->inlen));
+	le32(o + j->outlen - 8, crc32_gzip_refl(0, j->in, j->inlen));
 	le32(o + j->outlen - 4, (uint32_t)j->inlen);
 	return 0;
 }
@@ -234,6 +276,7 @@ gzw_free(struct gb_gzw *g)
 	for (size_t i = 0; i < g->nring; i++) {
 		free(g->ring[i].in);
 		free(g->ring[i].out);
+		free(g->ring[i].isalbuf);
 	}
 	free(g->ring);
 	pthread_mutex_destroy(&g->mu);

@@ -74,6 +74,8 @@ gb_sqlite_open(const char *path, int wait_seconds)
 		    path);
 	s->path = gb_strdup(path);
 	s->wait = wait_seconds;
+	/* No memory statistics: they take a lock shared by every thread. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* NOMUTEX: one thread uses the connection; a lock per column costs */
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
@@ -172,23 +174,32 @@ gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
 	return n;
 }
 
-int64_t
-gb_sqlite_estimate(struct gb_sqlite *s, const char *table)
+int
+gb_sqlite_rowids(struct gb_sqlite *s, const char *table, int64_t *min,
+    int64_t *max)
 {
 	char *q = gb_quote_ident(table);
-	char *sql = gb_asprintf("SELECT max(_rowid_) - min(_rowid_) FROM %s", q);
+	char *sql = gb_asprintf("SELECT (SELECT min(_rowid_) FROM %s), "
+	    "(SELECT max(_rowid_) FROM %s)", q, q);
 	sqlite3_stmt *st;
-	int64_t n = 0;
+	int r = -1;
 
-	/* a rowid table answers from its b-tree's ends; others count as 0 */
+	/*
+	 * A rowid table answers each from an end of its b-tree; min and max
+	 * in one SELECT would read the whole table.
+	 */
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
+			*min = sqlite3_column_int64(st, 0);
+			*max = sqlite3_column_int64(st, 1);
+			r = 0;
+		}
 		sqlite3_finalize(st);
 	}
 	free(sql);
 	free(q);
-	return n;
+	return r;
 }
 
 void
@@ -278,6 +289,19 @@ gb_sqlite_tinfo(struct gb_sqlite *s, const char *table, struct gb_tinfo *ti)
 		sqlite3_finalize(t);
 		free(sql);
 		free(q);
+	}
+	/*
+	 * A one-column key is the rowid when the table keeps no index for it
+	 * (INTEGER PRIMARY KEY; not INT, not DESC, which get an autoindex).
+	 */
+	if (ti->rowid && ti->npk == 1) {
+		st = prepare(s, "SELECT count(*) FROM pragma_index_list(?1) "
+		    "WHERE origin = 'pk'", table);
+		sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			db_fail(s, "cannot read the indexes", table);
+		ti->rowid_key = sqlite3_column_int(st, 0) == 0;
+		sqlite3_finalize(st);
 	}
 	return 0;
 }
@@ -390,13 +414,23 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 		where = gb_asprintf(" WHERE %s > ?1", c);
 		free(c);
 	}
+	if (d->ranged) {	/* order is the rowid: see gb_tinfo.rowid_key */
+		char *w = gb_asprintf("%s %s %s >= ?2 AND %s <= ?3",
+		    where ? where : "", where ? "AND" : "WHERE", order, order);
+		free(where);
+		where = w;
+	}
 	/* The rowid rides along after the columns, for messages only. */
 	sql = gb_asprintf("SELECT *%s FROM %s%s%s%s",
 	    ti->npk == 0 && ti->rowid ? ", _rowid_" : "", q, where ? where : "",
 	    order ? " ORDER BY " : "", order ? order : "");
 	st = prepare(s, sql, ti->name);
-	if (where)
+	if (d->wm_column && d->wm_from)
 		bind_typed(st, 1, d->wm_type, d->wm_from);
+	if (d->ranged) {
+		sqlite3_bind_int64(st, 2, d->lo);
+		sqlite3_bind_int64(st, 3, d->hi);
+	}
 
 	mt->money = gb_calloc(d->nmoney, sizeof *mt->money);
 	mt->nmoney = d->nmoney;
@@ -407,13 +441,11 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 			money[c] = (int)k + 1;
 	}
 
-	for (int i = 0; i < ncol; i++) {
+	for (int i = 0; i < ncol && !d->part; i++) {
 		const char *name = sqlite3_column_name(st, i);
-		if (i)
-			gb_out_putc(o, ',');
 		gb_csv_text(o, name, strlen(name));
+		gb_out_putc(o, i + 1 < ncol ? ',' : '\n');
 	}
-	gb_out_putc(o, '\n');
 
 	mt->rows = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages gymbackup needs to build, test, demo and
 # benchmark, when run as root; otherwise prints the apt-get line to run.
-PKGS="gcc make pkg-config libarchive-dev libgpgme-dev libgcrypt20-dev zlib1g-dev
+PKGS="gcc make pkg-config libarchive-dev libgpgme-dev libgcrypt20-dev zlib1g-dev libisal-dev
 libsqlite3-dev libpq-dev sqlite3 gnupg tar gzip libarchive-tools bats bats-assert
 bats-support postgresql valgrind time restic"
 missing=

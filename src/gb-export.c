@@ -31,8 +31,9 @@ struct export {
 	struct gb_sqlite **conns;	/* SQLite: one per thread, one snapshot */
 	int nthreads;
 	struct tjob *jobs;	/* one per table, in manifest order */
-	size_t njobs, next;	/* next: the next job a thread takes */
-	size_t *order;		/* jobs, the biggest table first */
+	size_t njobs;
+	struct tpart **parts;	/* the work: tables or parts, biggest first */
+	size_t nparts, next;	/* next: the next part a thread takes */
 	pthread_mutex_t mu;
 	const char *outdir;	/* NULL: stream on stdout */
 	const char *prevpath;
@@ -47,6 +48,9 @@ struct export {
 	char **files;		/* paths written under work, in stream order */
 	size_t nfiles;
 };
+
+#define MIN_PART 65536		/* rows: a smaller table is read whole */
+#define MAX_PARTS 64
 
 static const char *table_keys[] = { "key", "watermark", "money", "class" };
 
@@ -336,6 +340,25 @@ struct tjob {
 	size_t mt;		/* its entry in the manifest */
 	char *path;
 	int fd;
+	struct gb_out o;	/* its file, open until every part is in */
+	struct tpart *part;	/* one, or several for a split table */
+	int nparts;
+	int in;			/* parts in the file: read, and copied in */
+	int copying;		/* a thread is copying parts in */
+};
+
+/*
+ * The unit of work of a thread: a whole table, or a range of rowids of a
+ * table too big for one thread.  A later part goes to a file of its own,
+ * without a name, copied in after the first part when all are read.
+ */
+struct tpart {
+	struct tjob *t;
+	int k;			/* 0: the first, writing the table's file */
+	int64_t lo, hi, size;	/* rowids lo to hi; size: rows, about */
+	struct gb_mtable acc;	/* rows and money sums of a split part */
+	int fd;			/* a later part's file */
+	int done;		/* its rows are all read */
 };
 
 /*
@@ -402,42 +425,143 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 	}
 
 	j->fd = create_file(x, mt->file, &j->path);
+	gb_out_init(&j->o, j->fd, 1);
 	j->mt = (size_t)(mt - x->m.tables);
 	j->ti = ti;
 	j->d = d;
 }
 
-/* Reads one table's rows into its file, on the thread's connection. */
+/* Adds a part's rows and money sums to the table's. */
 static void
-run_table(struct export *x, struct gb_sqlite *db, struct tjob *j)
+add_part(struct export *x, struct gb_mtable *mt, struct gb_mtable *acc)
 {
-	struct gb_mtable *mt = &x->m.tables[j->mt];
-	struct gb_dump *d = &j->d;
-	char *wmtype = NULL, *wmto = NULL;
-	struct gb_out o;
+	mt->rows += acc->rows;
+	if (!mt->money) {
+		mt->money = acc->money;
+		mt->nmoney = acc->nmoney;
+		return;
+	}
+	for (size_t k = 0; k < acc->nmoney; k++) {
+		if (__builtin_add_overflow(mt->money[k].sum, acc->money[k].sum,
+		    &mt->money[k].sum))
+			gb_errx(GB_EXIT_RUN, "%s: table %s: sum of money column %s "
+			    "overflows 64 bits", x->dbpath, mt->name,
+			    mt->money[k].column);
+		free(acc->money[k].column);
+	}
+	free(acc->money);
+}
 
-	if (d->wm_column) {
-		src_wm_max(x, db, mt->name, d->wm_column, d->wm_type, d->wm_from,
+/* Copies a later part into the table's file, through its hash. */
+static void
+copy_part(struct export *x, struct tjob *t, struct tpart *p)
+{
+	enum { BUFSZ = 1 << 18 };
+	char *buf = gb_malloc(BUFSZ);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(p->fd, buf, BUFSZ, off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			gb_err(GB_EXIT_RUN, "cannot read back part %d of table "
+			    "%s", p->k + 1, x->m.tables[t->mt].name);
+		gb_out_write(&t->o, buf, (size_t)n);
+		off += n;
+	}
+	close(p->fd);
+	free(buf);
+}
+
+static void
+finish_table(struct export *x, struct tjob *t)
+{
+	struct gb_mtable *mt = &x->m.tables[t->mt];
+
+	for (int k = 0; k < t->nparts && t->nparts > 1; k++)
+		add_part(x, mt, &t->part[k].acc);
+	close_file(x, &t->o, t->path, mt->sha256);
+	mt->bytes = t->o.bytes;
+	if (x->verbose)
+		fprintf(stderr, "gb-export: %s: %llu rows, %llu bytes%s\n",
+		    mt->name, (unsigned long long)mt->rows,
+		    (unsigned long long)mt->bytes, t->nparts > 1 ?
+		    ", read in parts" : "");
+	gb_free_strv(t->d.money);
+	gb_tinfo_free(&t->ti);
+	free(t->part);
+}
+
+/*
+ * A part is read.  Parts go into the file in order, as soon as each one
+ * and those before it are read, by whichever thread finds them ready;
+ * the hash sees the bytes in file order.
+ */
+static void
+part_done(struct export *x, struct tpart *p)
+{
+	struct tjob *t = p->t;
+
+	pthread_mutex_lock(&x->mu);
+	p->done = 1;
+	while (!t->copying && t->in < t->nparts && t->part[t->in].done) {
+		struct tpart *next = &t->part[t->in];
+		t->copying = 1;
+		pthread_mutex_unlock(&x->mu);
+		if (next->k > 0)
+			copy_part(x, t, next);
+		pthread_mutex_lock(&x->mu);
+		t->copying = 0;
+		if (++t->in == t->nparts) {
+			pthread_mutex_unlock(&x->mu);
+			finish_table(x, t);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&x->mu);
+}
+
+/* Reads one table's rows, or one part's, on the thread's connection. */
+static void
+run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
+{
+	struct tjob *t = p->t;
+	struct gb_mtable *mt = &x->m.tables[t->mt];
+	struct gb_dump d = t->d;
+	struct gb_out o, *out = &t->o;
+
+	if (p->k == 0 && d.wm_column) {
+		char *wmtype = NULL, *wmto = NULL;
+		src_wm_max(x, db, mt->name, d.wm_column, d.wm_type, d.wm_from,
 		    &wmtype, &wmto);
-		mt->wm_column = gb_strdup(d->wm_column);
-		if (!wmto && d->wm_from) {	/* nothing new: keep the mark */
-			wmtype = gb_strdup(d->wm_type);
-			wmto = gb_strdup(d->wm_from);
+		mt->wm_column = gb_strdup(d.wm_column);
+		if (!wmto && d.wm_from) {	/* nothing new: keep the mark */
+			wmtype = gb_strdup(d.wm_type);
+			wmto = gb_strdup(d.wm_from);
 		}
 		mt->wm_type = wmtype ? wmtype : gb_strdup("text");
-		mt->wm_from = d->wm_from ? gb_strdup(d->wm_from) : NULL;
+		mt->wm_from = d.wm_from ? gb_strdup(d.wm_from) : NULL;
 		mt->wm_to = wmto;
 	}
-
-	gb_out_init(&o, j->fd, 1);
-	src_dump(x, db, &j->ti, d, &o, mt);
-	close_file(x, &o, j->path, mt->sha256);
-	mt->bytes = o.bytes;
-	if (x->verbose)
-		fprintf(stderr, "gb-export: %s: %llu rows, %llu bytes\n", mt->name,
-		    (unsigned long long)mt->rows, (unsigned long long)mt->bytes);
-	gb_free_strv(d->money);
-	gb_tinfo_free(&j->ti);
+	if (t->nparts == 1) {
+		src_dump(x, db, &t->ti, &d, out, mt);
+	} else {
+		d.ranged = 1;
+		d.part = p->k;
+		d.lo = p->lo;
+		d.hi = p->hi;
+		p->acc.name = mt->name;
+		if (p->k > 0) {
+			out = &o;
+			gb_out_init(out, p->fd, 0);
+		}
+		src_dump(x, db, &t->ti, &d, out, &p->acc);
+		if (p->k > 0 && gb_out_finish(out, NULL) == -1)
+			gb_err(GB_EXIT_RUN, "cannot write part %d of table %s "
+			    "in %s", p->k + 1, mt->name, x->work);
+	}
+	part_done(x, p);
 }
 
 struct thread {
@@ -446,7 +570,7 @@ struct thread {
 	pthread_t tid;
 };
 
-/* A thread takes the next table, biggest first, until none is left. */
+/* A thread takes the next part, biggest first, until none is left. */
 static void *
 worker(void *arg)
 {
@@ -458,57 +582,111 @@ worker(void *arg)
 		pthread_mutex_lock(&x->mu);
 		i = x->next++;
 		pthread_mutex_unlock(&x->mu);
-		if (i >= x->njobs)
+		if (i >= x->nparts)
 			return NULL;
-		run_table(x, t->db, &x->jobs[x->order[i]]);
+		run_part(x, t->db, x->parts[i]);
 	}
 }
 
-/* Rows a table may hold, to hand out the big ones first. */
-static int64_t
-estimate(struct export *x, const char *table)
+/* A file for a later part: made in the work directory, then unlinked. */
+static int
+part_file(struct export *x)
 {
-	return x->pg ? 0 : gb_sqlite_estimate(x->db, table);
+	char *path = gb_asprintf("%s/.part.XXXXXX", x->work);
+	int fd = mkostemp(path, O_CLOEXEC);
+
+	if (fd < 0 || unlink(path) == -1)
+		gb_err(GB_EXIT_RUN, "cannot create a file in %s", x->work);
+	free(path);
+	return fd;
+}
+
+/*
+ * Splits a table into ranges of rowids when it holds more than a quarter
+ * of a thread's share of the rows (on the reference gym, consumptions
+ * holds half of them).  Threads take parts as they come free, so parts
+ * of about that size even out tables whose rows cost more to write.
+ * Rows come out of each part in key order and the parts in turn: the file
+ * is the same bytes as one thread's.
+ */
+static void
+split_table(struct export *x, struct tjob *t, int64_t min, int64_t max,
+    int64_t total)
+{
+	int64_t size, share = total / (4 * x->nthreads);
+	int n = 1;
+
+	if (__builtin_sub_overflow(max, min, &size) || size == INT64_MAX)
+		size = INT64_MAX - 1;	/* rowids all over: split evenly anyway */
+	size++;
+	if (x->nthreads > 1 && (t->ti.rowid_key || (t->ti.npk == 0 &&
+	    t->ti.rowid)) && size > share && size >= 2 * MIN_PART) {
+		int64_t want = size / (share > MIN_PART ? share : MIN_PART) + 1;
+		n = want > MAX_PARTS ? MAX_PARTS : (int)want;
+	}
+	t->nparts = n;
+	t->part = gb_calloc((size_t)n, sizeof *t->part);
+	for (int k = 0; k < n; k++) {
+		struct tpart *p = &t->part[k];
+		p->t = t;
+		p->k = k;
+		p->size = size / n;
+		p->lo = k == 0 ? INT64_MIN : min + size / n * k;
+		p->hi = k == n - 1 ? INT64_MAX : min + size / n * (k + 1) - 1;
+		p->fd = k > 0 ? part_file(x) : -1;
+	}
 }
 
 static void
 export_tables(struct export *x, char **tables, size_t n)
 {
 	struct thread *t;
-	int64_t *size = gb_calloc(n, sizeof *size);
+	int64_t (*ids)[2] = gb_calloc(n, sizeof *ids), total = 0, size;
+	size_t np = 0;
 
 	x->jobs = gb_calloc(n, sizeof *x->jobs);
-	x->order = gb_calloc(n, sizeof *x->order);
 	x->njobs = n;
 	for (size_t i = 0; i < n; i++) {
 		plan_table(x, tables[i], &x->jobs[i]);
-		size[i] = x->nthreads > 1 ? estimate(x, tables[i]) : 0;
-		x->order[i] = i;
+		if (x->pg || gb_sqlite_rowids(x->db, tables[i], &ids[i][0],
+		    &ids[i][1]) == -1)
+			ids[i][0] = 1, ids[i][1] = 0;	/* no rowids: size 0 */
+		else if (__builtin_sub_overflow(ids[i][1], ids[i][0], &size) ||
+		    __builtin_add_overflow(total, size, &total))
+			total = INT64_MAX;
 	}
-	for (size_t i = 1; i < n; i++)	/* insertion sort: few tables */
-		for (size_t k = i; k > 0 && size[x->order[k]] >
-		    size[x->order[k - 1]]; k--) {
-			size_t tmp = x->order[k];
-			x->order[k] = x->order[k - 1];
-			x->order[k - 1] = tmp;
+	for (size_t i = 0; i < n; i++) {
+		split_table(x, &x->jobs[i], ids[i][0], ids[i][1], total);
+		np += (size_t)x->jobs[i].nparts;
+	}
+	free(ids);
+	x->parts = gb_calloc(np, sizeof *x->parts);
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < x->jobs[i].nparts; k++)
+			x->parts[x->nparts++] = &x->jobs[i].part[k];
+	for (size_t i = 1; i < np; i++)	/* insertion sort: few parts */
+		for (size_t k = i; k > 0 && x->parts[k]->size >
+		    x->parts[k - 1]->size; k--) {
+			struct tpart *tmp = x->parts[k];
+			x->parts[k] = x->parts[k - 1];
+			x->parts[k - 1] = tmp;
 		}
-	free(size);
+	pthread_mutex_init(&x->mu, NULL);
 	if (x->nthreads <= 1) {
 		struct thread one = { .x = x, .db = x->db };
 		worker(&one);
-		return;
+	} else {
+		t = gb_calloc((size_t)x->nthreads, sizeof *t);
+		for (int i = 0; i < x->nthreads; i++) {
+			t[i].x = x;
+			t[i].db = x->conns[i];
+			if (pthread_create(&t[i].tid, NULL, worker, &t[i]))
+				gb_errx(GB_EXIT_RUN, "cannot start a thread");
+		}
+		for (int i = 0; i < x->nthreads; i++)
+			pthread_join(t[i].tid, NULL);
+		free(t);
 	}
-	pthread_mutex_init(&x->mu, NULL);
-	t = gb_calloc((size_t)x->nthreads, sizeof *t);
-	for (int i = 0; i < x->nthreads; i++) {
-		t[i].x = x;
-		t[i].db = x->conns[i];
-		if (pthread_create(&t[i].tid, NULL, worker, &t[i]))
-			gb_errx(GB_EXIT_RUN, "cannot start a thread");
-	}
-	for (int i = 0; i < x->nthreads; i++)
-		pthread_join(t[i].tid, NULL);
-	free(t);
 	pthread_mutex_destroy(&x->mu);
 }
 
@@ -729,7 +907,7 @@ main(int argc, char *argv[])
 	free(x.dbpath);
 	free(x.conns);
 	free(x.jobs);
-	free(x.order);
+	free(x.parts);
 	gb_manifest_free(&x.m);
 	gb_manifest_free(&x.prev);
 	gb_conf_free(&x.conf);
