@@ -68,6 +68,8 @@ typedef ssize_t (*gb_read_fn)(void *arg, void *buf, size_t n);
 /* The same over a reader function (0 at the end, -1 on error). */
 ssize_t gb_read_full_cb(gb_read_fn fn, void *arg, void *buf, size_t n);
 int gb_write_all(int fd, const void *buf, size_t n);	/* 0, or -1 + errno */
+/* After writing a file up to offset to: starts its write-back from from. */
+void gb_write_behind(int fd, uint64_t *from, uint64_t to);
 int gb_fsync_parent(const char *path);	/* fsync the directory holding path */
 /* "1000", "10G", "1.5"-free sizes with K, M, G, T (1024s); 0 or -1. */
 int gb_parse_size(const char *s, long long *v);
@@ -418,6 +420,7 @@ struct gb_tape {
 	char *path;
 	size_t blocksize;	/* st: 0 variable, else fixed */
 	int64_t capacity;	/* image: bytes, 0 unlimited */
+	uint64_t behind;	/* image: write-back started up to here */
 };
 int gb_tape_open(struct gb_tape *t, const char *media, int writing,
     size_t blocksize);
@@ -427,7 +430,8 @@ int gb_tape_rewind(struct gb_tape *t);
 ssize_t gb_tape_read(struct gb_tape *t, void *buf, size_t cap);
 /* One record; -1 with ENOSPC at the end of the medium. */
 int gb_tape_write(struct gb_tape *t, const void *buf, size_t len);
-int gb_tape_mark(struct gb_tape *t);	/* durable once it returns */
+/* A tape mark; with sync, all written so far is durable when it returns. */
+int gb_tape_mark(struct gb_tape *t, int sync);
 int gb_tape_eod(struct gb_tape *t);	/* to the end of data; sets fileno */
 int gb_tape_seek_file(struct gb_tape *t, int fileno);
 /* Forgets what follows the position: the medium is written over. */

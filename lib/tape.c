@@ -184,12 +184,13 @@ gb_tape_write(struct gb_tape *t, const void *buf, size_t len)
 		    ((len & 1) && gb_write_all(t->fd, &pad, 1)) ||
 		    put_le32(t, (uint32_t)len))
 			return -1;
+		gb_write_behind(t->fd, &t->behind, (uint64_t)pos + need);
 		return 0;
 	}
 }
 
 int
-gb_tape_mark(struct gb_tape *t)
+gb_tape_mark(struct gb_tape *t, int sync)
 {
 	t->fileno++;
 	if (!t->image)
@@ -198,7 +199,7 @@ gb_tape_mark(struct gb_tape *t)
 		return -1;
 	/* what follows a new mark is gone, as on tape */
 	return ftruncate(t->fd, lseek(t->fd, 0, SEEK_CUR)) == -1 ||
-	    fsync(t->fd) == -1 ? -1 : 0;
+	    (sync && fsync(t->fd) == -1) ? -1 : 0;
 }
 
 int

@@ -201,7 +201,7 @@ cmd_label(struct writer *w)
 		memcpy(w->buf, text, n);
 		if (gb_tape_rewind(&w->t) == -1 ||
 		    gb_tape_write(&w->t, w->buf, len) == -1 ||
-		    gb_tape_mark(&w->t) == -1)
+		    gb_tape_mark(&w->t, 1) == -1)
 			gb_err(GB_EXIT_RUN, "cannot write the label on %s", w->media);
 	}
 	gb_catalog_commit(w->c);
@@ -537,6 +537,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			gb_err(GB_EXIT_RUN, "cannot create %s", dst);
 		/* a block is hashed while it is written and the next read */
 		unsigned char *cur = w->buf, *next = w->buf2, *t;
+		uint64_t behind = 0;
 		n = gb_read_full(fd, cur, COPY_BUF);
 		while (n > 0) {
 			ssize_t m;
@@ -548,6 +549,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			if (r == -1)
 				break;
 			written += (uint64_t)n;
+			gb_write_behind(a.fd, &behind, written);
 			n = m;
 			t = cur, cur = next, next = t;
 		}
@@ -623,14 +625,15 @@ cmd_write(struct writer *w, const char *spoolname)
 		}
 		if (n < 0)
 			gb_err(GB_EXIT_RUN, "cannot read %s", archive);
-		if (gb_tape_mark(&w->t) == -1)
+		/* the seal's mark makes both durable: one fsync */
+		if (gb_tape_mark(&w->t, 0) == -1)
 			goto tape_fail;
 		if (seallen > (w->blocksize ? bs : (size_t)MAX_BLOCK))
 			gb_errx(GB_EXIT_RUN, "the seal is larger than a tape block");
 		memset(w->buf, 0, bs);
 		memcpy(w->buf, sealtext, seallen);
 		if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : seallen) ==
-		    -1 || gb_tape_mark(&w->t) == -1)
+		    -1 || gb_tape_mark(&w->t, 1) == -1)
 			goto tape_fail;
 		gb_hasher_final(&h, hex);
 		if (written != s.size || strcmp(hex, s.sha256) != 0) {
