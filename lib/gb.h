@@ -68,6 +68,7 @@ typedef ssize_t (*gb_read_fn)(void *arg, void *buf, size_t n);
 /* The same over a reader function (0 at the end, -1 on error). */
 ssize_t gb_read_full_cb(gb_read_fn fn, void *arg, void *buf, size_t n);
 int gb_write_all(int fd, const void *buf, size_t n);	/* 0, or -1 + errno */
+void gb_pipe_grow(int fd);	/* a pipe on fd holds 1 MiB */
 /* After writing a file up to offset to: starts its write-back from from. */
 void gb_write_behind(int fd, uint64_t *from, uint64_t to);
 int gb_fsync_parent(const char *path);	/* fsync the directory holding path */

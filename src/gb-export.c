@@ -754,7 +754,11 @@ stream_tar(struct export *x, time_t snaptime)
 	enum { BUFSZ = 1 << 20 };
 	char *buf = gb_malloc(BUFSZ);
 
+	gb_pipe_grow(STDOUT_FILENO);
+	/* big writes, and no padding of the last one beyond tar's own end */
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 1 << 16) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    archive_write_open_fd(a, STDOUT_FILENO) != ARCHIVE_OK)
 		stream_fail(a);
 	for (size_t i = 0; i < x->nfiles; i++) {

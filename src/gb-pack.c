@@ -400,6 +400,9 @@ main(int argc, char *argv[])
 	if (!k.input && isatty(STDIN_FILENO))
 		gb_errx(GB_EXIT_USAGE, "no export set: give a directory, or pipe "
 		    "gb-export into gb-pack");
+	gb_pipe_grow(STDOUT_FILENO);
+	if (!k.input)
+		gb_pipe_grow(STDIN_FILENO);
 	k.buf = gb_malloc(CHUNK);
 
 	if (k.input)

@@ -337,6 +337,10 @@ main(int argc, char *argv[])
 		gb_errx(GB_EXIT_USAGE, "the sealed archive is binary: redirect "
 		    "stdout, or write to a spool with -o SPOOL/NAME");
 
+	if (!s.input)
+		gb_pipe_grow(STDIN_FILENO);
+	if (!s.spool)
+		gb_pipe_grow(STDOUT_FILENO);
 	read_manifest(&s);
 	gb_sha256_init(&s.in_hash);
 	gb_sha256_init(&s.out_hash);
