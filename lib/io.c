@@ -75,7 +75,9 @@ gb_write_all(int fd, const void *buf, size_t n)
 void
 gb_write_behind(int fd, uint64_t *from, uint64_t to)
 {
-	if (to < *from || to - *from < (8u << 20))
+	if (to < *from)		/* the file was rewound: start over there */
+		*from = to;
+	if (to - *from < (8u << 20))
 		return;
 	(void)sync_file_range(fd, (off_t)*from, (off_t)(to - *from),
 	    SYNC_FILE_RANGE_WRITE);

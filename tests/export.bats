@@ -506,6 +506,21 @@ print(sum(1 for _ in csv.reader(sys.stdin)))')" 150000
 	assert_tmpdir_empty
 }
 
+@test "-P: a disk that fills while a table is read in parts: exit 3, nothing left" {
+	make_split_db gym.db
+	run_small_fs "$W/small" 3m gb-export -P 2 -s "sqlite:$W/gym.db" \
+	    -o "$W/small/out"
+	assert_equal "$status" 3
+	assert_output --partial "No space left on device"
+	assert_equal "$small_left" ""
+	run_small_fs "$W/small2" 3m env TMPDIR="$W/small2" \
+	    sh -c 'exec gb-export -P 2 -s "sqlite:$1" >"$2"' sh "$W/gym.db" "$W/s.tar"
+	assert_equal "$status" 3
+	assert_output --partial "No space left on device"
+	assert_equal "$small_left" ""
+	assert_tmpdir_empty
+}
+
 @test "-P while a writer holds the WAL write lock past -w: one thread, a whole export" {
 	make_demo_db gym.db 3000
 	sqlite3 gym.db "PRAGMA journal_mode=WAL" >/dev/null
