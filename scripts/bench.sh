@@ -405,6 +405,17 @@ bench_dd() {
 	rm -f "$S/dd.img"
 }
 
+# bench_size ROWS WHY: $RUNS rounds on the gym of ROWS rows.
+bench_size() {
+	size_setup "$1"
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		echo "bench: $1 rows$2, run $i of $RUNS"
+		bench_round
+	done
+}
+
 # One run of every stage, on $DB, results in $R.
 bench_round() {
 	bench_sqlite3
@@ -595,21 +606,9 @@ main() {
 	ensure_keys
 	LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 	if [ "$ROWS" != "$RSS_ROWS" ]; then
-		size_setup "$RSS_ROWS"
-		i=0
-		while [ "$i" -lt "$RUNS" ]; do
-			i=$((i + 1))
-			echo "bench: $RSS_ROWS rows (for peak RSS), run $i of $RUNS"
-			bench_round
-		done
+		bench_size "$RSS_ROWS" " (for peak RSS)"
 	fi
-	size_setup "$ROWS"
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		i=$((i + 1))
-		echo "bench: $ROWS rows, run $i of $RUNS"
-		bench_round
-	done
+	bench_size "$ROWS" ""
 	rm -rf "$S"
 	if [ -n "$HAVE_RESTIC" ]; then
 		RESTIC_SECS=$(awk -v a="$(secs sqlite3)" -v b="$(secs restic)" \

@@ -481,6 +481,17 @@ check_ok() {
 	gb-catalog tested f2.tar.gz.gpg ok --detail drill >/dev/null
 }
 
+# assert_recipient_expiry_warned FPR: with FPR, a key that expires in 5
+# days, as a recipient, check warns within its 30 days and not within 3.
+assert_recipient_expiry_warned() {
+	sed -i "s/^recipients = .*/recipients = $RCPT1 $1/" "$CONF"
+	run -1 gb-catalog check
+	assert_output --regexp "^key: recipient $1 \\($1\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
+	sed -i 's/^key_expiry_days = .*/key_expiry_days = 3/' "$CONF"
+	run -0 gb-catalog check
+	assert_output "OK: no problems"
+}
+
 @test "check: all is well: exit 0, 'OK: no problems'" {
 	check_ok
 	run -0 gb-catalog check
@@ -602,12 +613,7 @@ fpr_of() {
 	short=$(fpr_of short@gym.example)
 	g --quick-add-key "$short" cv25519 encr 5d
 	check_ok
-	sed -i "s/^recipients = .*/recipients = $RCPT1 $short/" "$CONF"
-	run -1 gb-catalog check
-	assert_output --regexp "^key: recipient $short \\($short\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
-	sed -i 's/^key_expiry_days = .*/key_expiry_days = 3/' "$CONF"
-	run -0 gb-catalog check
-	assert_output "OK: no problems"
+	assert_recipient_expiry_warned "$short"
 }
 
 @test "check: a recipient key that expires within N days (quick-gen-key ... default default 5d)" {
@@ -619,12 +625,7 @@ fpr_of() {
 	short=$(fpr_of short@gym.example)
 	[ -n "$short" ]
 	check_ok
-	sed -i "s/^recipients = .*/recipients = $RCPT1 $short/" "$CONF"
-	run -1 gb-catalog check
-	assert_output --regexp "^key: recipient $short \\($short\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
-	sed -i 's/^key_expiry_days = .*/key_expiry_days = 3/' "$CONF"
-	run -0 gb-catalog check
-	assert_output "OK: no problems"
+	assert_recipient_expiry_warned "$short"
 }
 
 @test "check: a signing key that expires within N days" {

@@ -54,6 +54,34 @@ gb_teardown() {
 setup() { gb_setup; }
 teardown() { gb_teardown; }
 
+# --------------------------------------------------------------- keys
+
+# keys_setup_file [nokeys]: in setup_file, $KEYS and $FX (made, for the
+# file's fixtures) under $BATS_FILE_TMPDIR, and, unless "nokeys", keys
+# from scripts/mkkeys.sh: $SIGNER, $RCPT1, $RCPT2 and their keyrings.
+keys_setup_file() {
+	export LC_ALL=C.UTF-8
+	export KEYS="$BATS_FILE_TMPDIR/keys"
+	export FX="$BATS_FILE_TMPDIR/fx"
+	mkdir -p "$FX"
+	[ "${1-}" != nokeys ] || return 0
+	sh "$TOP/scripts/mkkeys.sh" "$KEYS" >"$BATS_FILE_TMPDIR/mkkeys.log" 2>&1 ||
+	    { cat "$BATS_FILE_TMPDIR/mkkeys.log" >&2; return 1; }
+	# shellcheck disable=SC1091
+	. "$KEYS/keys.env"
+	export SIGNER RCPT1 RCPT2
+}
+
+# End the gpg-agents of every keyring under DIR (only those: other
+# people's agents are left alone).
+kill_agents_under() {
+	local d
+	[ -d "$1" ] || return 0
+	while IFS= read -r d; do
+		gpgconf --homedir "${d%/*}" --kill gpg-agent >/dev/null 2>&1 || true
+	done < <(find "$1" -name pubring.kbx 2>/dev/null)
+}
+
 # ------------------------------------------------------------ assertions
 
 # Nothing left in the per-test TMPDIR.

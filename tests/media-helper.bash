@@ -18,29 +18,12 @@
 # In setup_file: $KEYS, $FX, keys (unless "nokeys").
 media_setup_file() {
 	unset GB_CONF GB_CATALOG
-	export LC_ALL=C.UTF-8
-	export KEYS="$BATS_FILE_TMPDIR/keys"
-	export FX="$BATS_FILE_TMPDIR/fx"
-	mkdir -p "$FX/spool"
-	[ "${1-}" != nokeys ] || return 0
-	sh "$TOP/scripts/mkkeys.sh" "$KEYS" >"$BATS_FILE_TMPDIR/mkkeys.log" 2>&1 ||
-	    { cat "$BATS_FILE_TMPDIR/mkkeys.log" >&2; return 1; }
-	# shellcheck disable=SC1091
-	. "$KEYS/keys.env"
-	export SIGNER RCPT1 RCPT2
-}
-
-# End the gpg-agents of the keyrings under DIR (only those).
-media_kill_agents() {
-	local d
-	[ -d "$1" ] || return 0
-	while IFS= read -r d; do
-		gpgconf --homedir "${d%/*}" --kill gpg-agent >/dev/null 2>&1 || true
-	done < <(find "$1" -name pubring.kbx 2>/dev/null)
+	mkdir -p "$BATS_FILE_TMPDIR/fx/spool"
+	keys_setup_file "$@"
 }
 
 media_teardown_file() {
-	media_kill_agents "$BATS_FILE_TMPDIR"
+	kill_agents_under "$BATS_FILE_TMPDIR"
 }
 
 # Per test: helper.bash's workspace, the backup keyring, a catalog and a
@@ -55,7 +38,7 @@ media_setup() {
 }
 
 media_teardown() {
-	media_kill_agents "$BATS_TEST_TMPDIR"
+	kill_agents_under "$BATS_TEST_TMPDIR"
 	gb_teardown
 }
 
