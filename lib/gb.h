@@ -423,6 +423,7 @@ struct gb_tape {
 	int64_t capacity;	/* image: bytes, 0 unlimited */
 	uint64_t behind;	/* image: write-back started up to here */
 	off_t bad;		/* image: the last damaged record met, or -1 */
+	off_t walked, whole, lead;	/* image: its walk back (tape.c) */
 };
 int gb_tape_open(struct gb_tape *t, const char *media, int writing,
     size_t blocksize);

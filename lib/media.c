@@ -311,12 +311,27 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 	if ((fd = open(*archive, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) < 0 || gb_tape_seek_file(&t, found) == -1 ||
 	    copy_tape_file(&t, buf, fd, s.size) == -1 || close(fd) == -1) {
-		snprintf(err, errlen, "cannot read %s from %s file %d: %s", name,
-		    media, found, strerror(errno));
+		if (errno == EIO && t.bad >= 0)
+			snprintf(err, errlen, "cannot read %s from %s file %d: "
+			    "damaged record at byte %lld", name, media, found,
+			    (long long)t.bad);
+		else
+			snprintf(err, errlen, "cannot read %s from %s file %d: %s",
+			    name, media, found, strerror(errno));
 		goto out;
 	}
 	r = 0;
 out:
+	if (r == -1 && *seal) {
+		/* nothing of a failed fetch stays in tmpdir */
+		unlink(*seal);
+		unlink(*archive);
+		gb_cleanup_forget(*seal);
+		gb_cleanup_forget(*archive);
+		free(*seal);
+		free(*archive);
+		*seal = *archive = NULL;
+	}
 	gb_tfile_free(&a);
 	gb_tfile_free(&s);
 	free(buf);

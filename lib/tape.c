@@ -33,7 +33,7 @@ gb_tape_open(struct gb_tape *t, const char *media, int writing,
 	struct stat sb;
 
 	memset(t, 0, sizeof *t);
-	t->bad = -1;
+	t->bad = t->walked = -1;
 	t->blocksize = blocksize;
 	if (strncmp(media, "tape:", 5) == 0) {
 		t->image = 1;
@@ -125,34 +125,43 @@ pget_le32(struct gb_tape *t, off_t pos, uint32_t *v)
 /*
  * Where whole records resume after a record whose length word is damaged,
  * or -1.  The image is walked back from its end (each record's length is
- * also after it); a damaged record is stepped over only when the forward
- * and the backward walk agree on where it ends, so that one bad length
- * word never hides the archives after it.
+ * also after it) as far as it holds; a damaged record is stepped over
+ * only when the forward and the backward walk agree on where it ends, so
+ * that one bad length word never hides the archives after it.  The walk
+ * back is made once per image size: an image damaged all over costs one
+ * walk, not one per record.
  */
 static off_t
 resync(struct gb_tape *t, off_t pos, off_t size, uint32_t lead)
 {
-	off_t q = size, fwd = pos + SPAN(LEN(lead));
+	off_t fwd = pos + SPAN(LEN(lead));
 	uint32_t v, w;
 
-	while (q > pos + 4 && pget_le32(t, q - 4, &v) == 0) {
-		off_t s;
-		if (v == 0 || (v == 0xffffffff && q == size)) {
-			q -= 4;		/* a mark, or the end of medium */
-			continue;
+	if (t->walked != size) {
+		off_t q = size;
+		t->lead = -1;
+		while (q >= 4 && pget_le32(t, q - 4, &v) == 0) {
+			off_t s;
+			if (v == 0 || (v == 0xffffffff && q == size)) {
+				q -= 4;		/* a mark, or the end of medium */
+				continue;
+			}
+			s = q - SPAN(LEN(v));
+			if (s < 0 || pget_le32(t, s, &w) == -1)
+				break;
+			if (w != v) {	/* a damaged leading length, maybe */
+				t->lead = s;
+				break;
+			}
+			q = s;
 		}
-		s = q - SPAN(LEN(v));
-		if (s < pos || pget_le32(t, s, &w) == -1)
-			break;
-		if (w != v) {
-			if (s == pos)	/* the leading length is the bad one */
-				return q;
-			break;
-		}
-		q = s;
+		t->walked = size;
+		t->whole = q;
 	}
+	if (t->lead == pos && t->whole > pos)
+		return t->whole;	/* the leading length is the bad one */
 	/* the trailing length is the bad one: the leading one holds */
-	return q == fwd && fwd <= size ? fwd : -1;
+	return t->whole == fwd && fwd <= size ? fwd : -1;
 }
 
 /*
@@ -262,6 +271,7 @@ gb_tape_write(struct gb_tape *t, const void *buf, size_t len)
 		}
 		return n < 0 ? -1 : 0;
 	}
+	t->walked = -1;	/* what was walked back may change */
 	{
 		off_t pos = lseek(t->fd, 0, SEEK_CUR);
 		size_t need = 8 + len + (len & 1);
@@ -288,6 +298,7 @@ gb_tape_mark(struct gb_tape *t, int sync)
 	t->fileno++;
 	if (!t->image)
 		return st_op(t, MTWEOF, 1);	/* also flushes the drive */
+	t->walked = -1;
 	if (put_le32(t, 0) == -1)
 		return -1;
 	/* what follows a new mark is gone, as on tape */
@@ -335,6 +346,7 @@ gb_tape_truncate(struct gb_tape *t)
 
 	if (!t->image)
 		return 0;	/* a tape forgets what follows a write itself */
+	t->walked = -1;
 	pos = lseek(t->fd, 0, SEEK_CUR);
 	return pos == -1 || ftruncate(t->fd, pos) == -1 ? -1 : 0;
 }

@@ -455,10 +455,11 @@ tape_position(struct writer *w)
 			    "records on %s end; nothing written: write to another "
 			    "medium, and check this one with gb-verify --media",
 			    w->media, (long long)w->t.bad, known, w->id);
-		if (errno == ENODATA)
-			gb_errx(GB_EXIT_RUN, "%s ends before tape file %d, where "
-			    "the good copies the catalog records on %s end; nothing "
-			    "written", w->media, known, w->id);
+		if (errno == ENODATA && gb_tape_eod(&w->t) == 0)
+			gb_errx(GB_EXIT_RUN, "%s ends at tape file %d, before tape "
+			    "file %d where the good copies the catalog records on %s "
+			    "end; nothing written", w->media, w->t.fileno, known,
+			    w->id);
 		gb_err(GB_EXIT_RUN, "%s: cannot go to tape file %d", w->media,
 		    known);
 	} else {

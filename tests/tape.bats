@@ -231,6 +231,18 @@ restored() {
 	done
 }
 
+@test "tape image: shorter than the good copies the catalog records on it: nothing written (exit 3), nothing cut" {
+	label T1 tape:t1.tap
+	put tape:t1.tap 1 2
+	# a2 and its seal gone from the image (an older copy of it, restored)
+	tap_keep t1.tap 3
+	cp t1.tap short.tap
+	run -3 gb-write tape:t1.tap "$SP/a3"
+	assert_output "gb-write: tape:t1.tap ends at tape file 3, before tape file 5 where the good copies the catalog records on T1 end; nothing written"
+	cmp t1.tap short.tap
+	[ "$(cq "SELECT count(*) FROM copies WHERE archive = 'a3.tar.gz.gpg'")" -eq 0 ]
+}
+
 @test "tape image: damage in the last seal's record is reported, not cut away with the seal" {
 	label T1 tape:t1.tap
 	put tape:t1.tap 1 2 3
