@@ -487,7 +487,8 @@ struct gb_tfile {
 	size_t len;
 	uint64_t size;		/* a seal: the archive's size */
 };
-/* The file at the tape's position, to its mark; -1 at the end of data. */
+/* The file at the tape's position, to its mark (buf: 16 MiB); -1 at the
+ * end of data. */
 int gb_tfile_read(struct gb_tape *t, unsigned char *buf, struct gb_tfile *f);
 void gb_tfile_free(struct gb_tfile *f);
 /* Is s the seal of archive file a (whole, of the size s states)? */
