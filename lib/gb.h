@@ -472,7 +472,8 @@ int gb_media_fetch(const char *media, const char *name, int fileno,
 /*
  * A tape file read to its mark and known by its content: a seal is a
  * clear-signed text (its archive's name and size read from it, not yet
- * verified), an archive an OpenPGP binary message.
+ * verified), an archive an OpenPGP binary message.  The buf of these
+ * functions holds a record of up to 16 MiB.
  */
 #define GB_SEAL_BEGIN "-----BEGIN PGP SIGNED MESSAGE-----"
 #define GB_SEAL_MAX (16 << 20)
@@ -487,8 +488,7 @@ struct gb_tfile {
 	size_t len;
 	uint64_t size;		/* a seal: the archive's size */
 };
-/* The file at the tape's position, to its mark (buf: 16 MiB); -1 at the
- * end of data. */
+/* The file at the tape's position, to its mark; -1 at the end of data. */
 int gb_tfile_read(struct gb_tape *t, unsigned char *buf, struct gb_tfile *f);
 void gb_tfile_free(struct gb_tfile *f);
 /* Is s the seal of archive file a (whole, of the size s states)? */
