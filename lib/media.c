@@ -100,30 +100,108 @@ copy_tape_file(struct gb_tape *t, unsigned char *buf, int fd, uint64_t limit)
 	return r < 0 ? -1 : 0;
 }
 
-/* The seal text of a tape file: one block, zero padded. */
-static char *
-read_seal_file(struct gb_tape *t, unsigned char *buf, size_t *len)
+void
+gb_tfile_free(struct gb_tfile *f)
 {
-	ssize_t r = gb_tape_read(t, buf, MAX_BLOCK);
-	char *text;
-
-	if (r <= 0)
-		return NULL;
-	*len = strnlen((char *)buf, (size_t)r);
-	text = gb_strndup((char *)buf, *len);
-	while ((r = gb_tape_read(t, buf, MAX_BLOCK)) > 0)
-		;	/* to the tape mark */
-	return text;
+	free(f->text);
+	free(f->name);
+	memset(f, 0, sizeof *f);
+	f->bad = -1;
 }
 
-/* The archive name in a seal's text, unverified: only to find it. */
-static int
-seal_names(const char *text, const char *name)
+/* A field of a seal's signed text, unverified: only to find things. */
+static char *
+seal_field(const char *text, const char *field)
 {
-	const char *p = strstr(text, "\narchive\t");
-	size_t n = strlen(name);
+	size_t n = strlen(field);
+	const char *end = strstr(text, "\n-----BEGIN PGP SIGNATURE-----");
 
-	return p && strncmp(p + 9, name, n) == 0 && p[9 + n] == '\n';
+	for (const char *p = strchr(text, '\n'); p && (!end || p < end);
+	    p = strchr(p + 1, '\n'))
+		if (strncmp(p + 1, field, n) == 0 && p[1 + n] == '\t')
+			return gb_strndup(p + 2 + n, strcspn(p + 2 + n, "\r\n"));
+	return NULL;
+}
+
+int
+gb_tfile_read(struct gb_tape *t, unsigned char *buf, struct gb_tfile *f)
+{
+	size_t begin = strlen(GB_SEAL_BEGIN);
+	ssize_t r;
+
+	memset(f, 0, sizeof *f);
+	f->bad = -1;
+	for (;;) {
+		/* an archive's data is not needed, only its length */
+		r = gb_tape_read(t, f->kind == GB_TF_ARCHIVE && t->image ? NULL :
+		    buf, MAX_BLOCK);
+		if (r == 0) {
+			f->marked = 1;
+			break;
+		}
+		if (r < 0) {
+			/* past the data a drive says EIO or ENOSPC */
+			if (errno == ENODATA || !t->image)
+				break;
+			/* a damaged record stepped over, or the end of it all */
+			if (errno != EIO || t->bad < 0 || t->bad == f->bad) {
+				f->lost = 1;
+				if (f->bad < 0)
+					f->bad = t->bad;
+				break;
+			}
+			f->bad = t->bad;
+			continue;
+		}
+		if (f->records++ == 0)
+			f->kind = (size_t)r >= begin && memcmp(buf, GB_SEAL_BEGIN,
+			    begin) == 0 ? GB_TF_SEAL : buf[0] & 0x80 ?
+			    GB_TF_ARCHIVE : GB_TF_OTHER;
+		if (f->kind == GB_TF_SEAL) {
+			if (f->len + (size_t)r > GB_SEAL_MAX) {
+				f->kind = GB_TF_OTHER;	/* too large for a seal */
+				free(f->text);
+				f->text = NULL;
+			} else {
+				f->text = gb_realloc(f->text, f->len + (size_t)r + 1);
+				memcpy(f->text + f->len, buf, (size_t)r);
+				f->len += (size_t)r;
+				f->text[f->len] = '\0';
+			}
+		}
+		f->bytes += (uint64_t)r;
+		f->last = (size_t)r;
+	}
+	if (f->kind == GB_TF_SEAL) {
+		char *size = seal_field(f->text, "size"), *end;
+		f->len = strlen(f->text);	/* the padding goes */
+		f->name = seal_field(f->text, "archive");
+		if (size) {
+			f->size = strtoull(size, &end, 10);
+			if (*end || end == size)
+				f->size = 0;
+		}
+		free(size);
+	}
+	return f->records || f->marked || f->bad >= 0 ? 0 : -1;
+}
+
+int
+gb_tfile_pair(const struct gb_tfile *a, const struct gb_tfile *s)
+{
+	return a->kind == GB_TF_ARCHIVE && a->marked && a->bad < 0 &&
+	    s->kind == GB_TF_SEAL && s->marked && s->bad < 0 && s->name &&
+	    s->size > 0 && a->bytes >= s->size && a->bytes - s->size < a->last;
+}
+
+/* Says why the scan of a tape stopped at a damaged record. */
+static void
+damaged(const char *media, int fileno, const struct gb_tfile *f, char *err,
+    size_t errlen)
+{
+	snprintf(err, errlen, "%s: damaged record at byte %lld (tape file %d)%s",
+	    media, (long long)f->bad, fileno, f->lost ? "; nothing after it can "
+	    "be read" : "");
 }
 
 int
@@ -131,11 +209,10 @@ gb_media_fetch(const char *media, const char *name, int fileno,
     const char *tmpdir, char **archive, char **seal, char *err, size_t errlen)
 {
 	struct gb_tape t;
+	struct gb_tfile a = { .bad = -1 }, s = { .bad = -1 };
 	unsigned char *buf;
-	char *text = NULL;
-	size_t len = 0;
-	int fd, r = -1;
-	struct gb_seal s;
+	int fd, r = -1, found = -1, badfile = 0;
+	off_t firstbad = -1;
 
 	*archive = *seal = NULL;
 	if (!gb_media_is_tape(media)) {
@@ -156,32 +233,69 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 		return -1;
 	}
 	buf = gb_malloc(MAX_BLOCK);
-	/* the seal follows its archive: try the hint, else scan them all */
-	if (fileno > 0 && gb_tape_seek_file(&t, fileno + 1) == 0 &&
-	    (text = read_seal_file(&t, buf, &len)) && !seal_names(text, name)) {
-		free(text);
-		text = NULL;
-	}
-	for (int f = 2; !text; f += 2) {
-		if (gb_tape_seek_file(&t, f) == -1 ||
-		    !(text = read_seal_file(&t, buf, &len))) {
-			snprintf(err, errlen, "%s is not on %s", name, media);
+	/* the catalog's hint first: the archive, then its seal */
+	if (fileno > 0 && gb_tape_seek_file(&t, fileno) == 0 &&
+	    gb_tfile_read(&t, buf, &a) == 0 && gb_tfile_read(&t, buf, &s) == 0 &&
+	    gb_tfile_pair(&a, &s) && strcmp(s.name, name) == 0)
+		found = fileno;
+	/*
+	 * Else every tape file in turn, each known by its content: a seal
+	 * pairs with the archive file just before it when that holds the
+	 * size the seal states.  An archive without its seal (a write that
+	 * did not finish) is skipped, and shifts nothing.
+	 */
+	snprintf(err, errlen, "%s is not on %s", name, media);
+	if (found < 0) {
+		gb_tfile_free(&a);
+		gb_tfile_free(&s);
+		if (gb_tape_seek_file(&t, 1) == -1) {
+			if (errno == EIO && t.bad >= 0)
+				snprintf(err, errlen, "%s is not on %s: damaged record "
+				    "at byte %lld before tape file 1", name, media,
+				    (long long)t.bad);
 			goto out;
 		}
-		if (seal_names(text, name))
-			fileno = f - 1;
-		else {
-			free(text);
-			text = NULL;
+	}
+	for (int f = 1, end = 0; found < 0 && !end; f++) {
+		gb_tfile_free(&a);
+		a = s;
+		/* s is read afresh: a owns what it held */
+		end = gb_tfile_read(&t, buf, &s) == -1;
+		if (a.kind == GB_TF_ARCHIVE && a.bad < 0 && !gb_tfile_pair(&a, &s))
+			gb_warnx("warning: %s tape file %d: an archive without its "
+			    "seal (a write that did not finish), skipped", media,
+			    f - 1);
+		if (s.bad >= 0 && firstbad < 0) {
+			firstbad = s.bad;
+			badfile = f;
+		}
+		if (s.bad >= 0) {
+			gb_warnx("warning: %s: damaged record at byte %lld (tape "
+			    "file %d)", media, (long long)s.bad, f);
+			if (s.lost) {
+				damaged(media, f, &s, err, errlen);
+				snprintf(err + strlen(err), errlen - strlen(err),
+				    "; %s not found before it", name);
+				break;
+			}
+		}
+		if (s.kind == GB_TF_SEAL && s.name && strcmp(s.name, name) == 0) {
+			if (gb_tfile_pair(&a, &s))
+				found = f - 1;
+			else if (a.bad >= 0)
+				damaged(media, f - 1, &a, err, errlen);
+			else
+				snprintf(err, errlen, "%s: the seal of %s at tape "
+				    "file %d follows no archive of the size it states",
+				    media, name, f);
 		}
 	}
-	{
-		const char *body = strstr(text, "gymbackup-seal\t");
-		if (!body)
-			body = text;
-		if (gb_seal_parse(&s, body, len - (size_t)(body - text), err,
-		    errlen) == -1)
-			goto out;
+	if (found < 0) {
+		if (firstbad >= 0 && strstr(err, " is not on "))
+			snprintf(err + strlen(err), errlen - strlen(err), " (damaged "
+			    "record at byte %lld, tape file %d)", (long long)firstbad,
+			    badfile);
+		goto out;
 	}
 	*seal = gb_asprintf("%s/%.*s.seal", tmpdir, (int)(strlen(name) - 11),
 	    name);
@@ -189,26 +303,74 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 	gb_cleanup_add(*seal);
 	gb_cleanup_add(*archive);
 	if ((fd = open(*seal, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-	    gb_write_all(fd, text, len) == -1 || close(fd) == -1) {
+	    gb_write_all(fd, s.text, s.len) == -1 || close(fd) == -1) {
 		snprintf(err, errlen, "cannot write %s: %s", *seal,
 		    strerror(errno));
-		goto out_seal;
+		goto out;
 	}
 	if ((fd = open(*archive, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) < 0 || gb_tape_seek_file(&t, fileno) == -1 ||
+	    0600)) < 0 || gb_tape_seek_file(&t, found) == -1 ||
 	    copy_tape_file(&t, buf, fd, s.size) == -1 || close(fd) == -1) {
-		snprintf(err, errlen, "cannot read %s from %s file %d: %s", name,
-		    media, fileno, strerror(errno));
-		goto out_seal;
+		if (errno == EIO && t.bad >= 0)
+			snprintf(err, errlen, "cannot read %s from %s file %d: "
+			    "damaged record at byte %lld", name, media, found,
+			    (long long)t.bad);
+		else
+			snprintf(err, errlen, "cannot read %s from %s file %d: %s",
+			    name, media, found, strerror(errno));
+		goto out;
 	}
 	r = 0;
-out_seal:
-	gb_seal_free(&s);
 out:
-	free(text);
+	if (r == -1 && *seal) {
+		/* nothing of a failed fetch stays in tmpdir */
+		unlink(*seal);
+		unlink(*archive);
+		gb_cleanup_forget(*seal);
+		gb_cleanup_forget(*archive);
+		free(*seal);
+		free(*archive);
+		*seal = *archive = NULL;
+	}
+	gb_tfile_free(&a);
+	gb_tfile_free(&s);
 	free(buf);
 	gb_tape_close(&t);
 	return r;
+}
+
+int
+gb_tape_pairs_end(struct gb_tape *t, int from, unsigned char *buf,
+    struct gb_tfile *after)
+{
+	struct gb_tfile a, s;
+	int f = from;
+
+	memset(after, 0, sizeof *after);
+	after->bad = -1;
+	if (gb_tape_seek_file(t, from) == -1)
+		return -1;
+	if (t->bad >= 0) {	/* stepped over on the way: damage before from */
+		errno = EIO;
+		return -1;
+	}
+	for (;;) {
+		if (gb_tfile_read(t, buf, &a) == -1)
+			return f;	/* the end of data */
+		if (a.kind != GB_TF_ARCHIVE || !a.marked || a.bad >= 0 ||
+		    gb_tfile_read(t, buf, &s) == -1) {
+			*after = a;
+			return f;
+		}
+		if (!gb_tfile_pair(&a, &s)) {
+			gb_tfile_free(&s);
+			*after = a;
+			return f;
+		}
+		gb_tfile_free(&a);
+		gb_tfile_free(&s);
+		f += 2;
+	}
 }
 
 int

@@ -33,6 +33,7 @@ gb_tape_open(struct gb_tape *t, const char *media, int writing,
 	struct stat sb;
 
 	memset(t, 0, sizeof *t);
+	t->bad = t->walked = -1;
 	t->blocksize = blocksize;
 	if (strncmp(media, "tape:", 5) == 0) {
 		t->image = 1;
@@ -97,27 +98,124 @@ put_le32(struct gb_tape *t, uint32_t v)
 }
 
 static int
-get_le32(struct gb_tape *t, uint32_t *v)
+pget_le32(struct gb_tape *t, off_t pos, uint32_t *v)
 {
 	unsigned char b[4];
-	ssize_t n = gb_read_full(t->fd, b, 4);
+	ssize_t n;
 
-	if (n == 0)
-		return 0;	/* end of the image: end of data */
+	do
+		n = pread(t->fd, b, 4, pos);
+	while (n < 0 && errno == EINTR);
 	if (n != 4) {
 		if (n >= 0)
 			errno = EIO;
 		return -1;
 	}
 	*v = b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-	return 1;
+	return 0;
+}
+
+#define ELEM_MARK 0
+#define ELEM_DATA 1
+#define ELEM_END 2	/* the end of the image, or an end of medium marker */
+#define ELEM_BAD 3	/* a damaged or unfinished record */
+#define LEN(v) ((v) & 0x00ffffff)	/* SIMH keeps error flags on top */
+#define SPAN(n) ((off_t)8 + (n) + ((n) & 1))
+
+/*
+ * Where whole records resume after a record whose length word is damaged,
+ * or -1.  The image is walked back from its end (each record's length is
+ * also after it) as far as it holds; a damaged record is stepped over
+ * only when the forward and the backward walk agree on where it ends, so
+ * that one bad length word never hides the archives after it.  The walk
+ * back is made once per image size: an image damaged all over costs one
+ * walk, not one per record.
+ */
+static off_t
+resync(struct gb_tape *t, off_t pos, off_t size, uint32_t lead)
+{
+	off_t fwd = pos + SPAN(LEN(lead));
+	uint32_t v, w;
+
+	if (t->walked != size) {
+		off_t q = size;
+		t->lead = -1;
+		while (q >= 4 && pget_le32(t, q - 4, &v) == 0) {
+			off_t s;
+			if (v == 0 || (v == 0xffffffff && q == size)) {
+				q -= 4;		/* a mark, or the end of medium */
+				continue;
+			}
+			s = q - SPAN(LEN(v));
+			if (s < 0 || pget_le32(t, s, &w) == -1)
+				break;
+			if (w != v) {	/* a damaged leading length, maybe */
+				t->lead = s;
+				break;
+			}
+			q = s;
+		}
+		t->walked = size;
+		t->whole = q;
+	}
+	if (t->lead == pos && t->whole > pos)
+		return t->whole;	/* the leading length is the bad one */
+	/* the trailing length is the bad one: the leading one holds */
+	return t->whole == fwd && fwd <= size ? fwd : -1;
+}
+
+/*
+ * What is at byte pos of an image: a mark, a record of *len bytes, the
+ * end, or a damaged record (t->bad its offset).  *next: where the next
+ * element starts, -1 when nothing after a damaged one can be trusted.
+ */
+static int
+elem(struct gb_tape *t, off_t pos, uint32_t *len, off_t *next)
+{
+	struct stat sb;
+	uint32_t v, v2;
+
+	*next = -1;
+	*len = 0;
+	if (fstat(t->fd, &sb) == -1)
+		return -1;
+	if (pos >= sb.st_size)
+		return ELEM_END;
+	if (pos + 4 > sb.st_size) {
+		t->bad = pos;
+		return ELEM_BAD;
+	}
+	if (pget_le32(t, pos, &v) == -1)
+		return -1;
+	if (v == 0) {
+		*next = pos + 4;
+		return ELEM_MARK;
+	}
+	if (v == 0xffffffff)
+		return ELEM_END;
+	*len = LEN(v);
+	if (*len == 0) {	/* error flags and no data: not a mark */
+		t->bad = pos;
+		*next = pos + 8 <= sb.st_size && pget_le32(t, pos + 4, &v2) == 0 &&
+		    v2 == v ? pos + 8 : -1;
+		return ELEM_BAD;
+	}
+	if (pos + SPAN(*len) <= sb.st_size &&
+	    pget_le32(t, pos + SPAN(*len) - 4, &v2) == 0 && v2 == v) {
+		*next = pos + SPAN(*len);
+		return ELEM_DATA;
+	}
+	*next = resync(t, pos, sb.st_size, v);
+	t->bad = pos;
+	return ELEM_BAD;
 }
 
 ssize_t
 gb_tape_read(struct gb_tape *t, void *buf, size_t cap)
 {
-	uint32_t len, len2;
-	int r;
+	uint32_t len;
+	off_t pos, next;
+	int k;
 
 	if (!t->image) {
 		ssize_t n;
@@ -128,27 +226,31 @@ gb_tape_read(struct gb_tape *t, void *buf, size_t cap)
 			t->fileno++;
 		return n;	/* 0 a tape mark; EIO/ENOSPC past the data */
 	}
-	if ((r = get_le32(t, &len)) <= 0) {
-		if (r == 0)
-			errno = ENODATA;
+	if ((pos = lseek(t->fd, 0, SEEK_CUR)) == -1 ||
+	    (k = elem(t, pos, &len, &next)) == -1)
 		return -1;
-	}
-	if (len == 0) {
-		t->fileno++;
-		return 0;
-	}
-	if (len == 0xffffffff) {
+	switch (k) {
+	case ELEM_END:
 		errno = ENODATA;
 		return -1;
+	case ELEM_BAD:
+		/* reported, and stepped over when the records after hold */
+		if (next >= 0)
+			lseek(t->fd, next, SEEK_SET);
+		errno = EIO;
+		return -1;
+	case ELEM_MARK:
+		t->fileno++;
+		return lseek(t->fd, next, SEEK_SET) == -1 ? -1 : 0;
 	}
-	len &= 0x00ffffff;	/* SIMH keeps error flags in the top bits */
-	if (len > cap) {
+	if (buf && len > cap) {
 		errno = EOVERFLOW;
 		return -1;
 	}
-	if (gb_read_full(t->fd, buf, len) != (ssize_t)len ||
-	    (len & 1 && lseek(t->fd, 1, SEEK_CUR) == -1) ||
-	    get_le32(t, &len2) != 1 || (len2 & 0x00ffffff) != len) {
+	/* no buffer: the record is stepped over, its length returned */
+	if ((buf && (lseek(t->fd, pos + 4, SEEK_SET) == -1 ||
+	    gb_read_full(t->fd, buf, len) != (ssize_t)len)) ||
+	    lseek(t->fd, next, SEEK_SET) == -1) {
 		errno = EIO;
 		return -1;
 	}
@@ -169,6 +271,7 @@ gb_tape_write(struct gb_tape *t, const void *buf, size_t len)
 		}
 		return n < 0 ? -1 : 0;
 	}
+	t->walked = -1;	/* what was walked back may change */
 	{
 		off_t pos = lseek(t->fd, 0, SEEK_CUR);
 		size_t need = 8 + len + (len & 1);
@@ -195,6 +298,7 @@ gb_tape_mark(struct gb_tape *t, int sync)
 	t->fileno++;
 	if (!t->image)
 		return st_op(t, MTWEOF, 1);	/* also flushes the drive */
+	t->walked = -1;
 	if (put_le32(t, 0) == -1)
 		return -1;
 	/* what follows a new mark is gone, as on tape */
@@ -205,6 +309,10 @@ gb_tape_mark(struct gb_tape *t, int sync)
 int
 gb_tape_eod(struct gb_tape *t)
 {
+	off_t pos = 0, next;
+	uint32_t len;
+	int k, marks = 0;
+
 	if (!t->image) {
 		struct mtget g;
 		if (st_op(t, MTEOM, 1) == -1 || ioctl(t->fd, MTIOCGET, &g) == -1)
@@ -213,37 +321,22 @@ gb_tape_eod(struct gb_tape *t)
 		return 0;
 	}
 	/*
-	 * An image is walked, counting marks.  What follows the last mark
-	 * is a file whose writer died before closing it: it is cut off, as
-	 * the st driver would have closed it with a mark.
+	 * An image is walked, counting marks.  Nothing is cut: a damaged
+	 * record is the caller's to report (t->bad), wherever it is.
 	 */
-	{
-		struct stat sb;
-		off_t pos = 0, lastmark = 0;
-		int marks = 0;
-		if (fstat(t->fd, &sb) == -1)
-			return -1;
-		while (pos + 4 <= sb.st_size) {
-			unsigned char b[4];
-			uint32_t len;
-			if (pread(t->fd, b, 4, pos) != 4)
-				return -1;
-			len = b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-			if (len == 0) {
-				marks++;
-				lastmark = pos += 4;
-				continue;
-			}
-			len &= 0x00ffffff;
-			if (pos + 8 + len + (len & 1) > sb.st_size)
-				break;
-			pos += 8 + len + (len & 1);
-		}
-		if (lastmark != sb.st_size && ftruncate(t->fd, lastmark) == -1)
-			return -1;
-		t->fileno = marks;
-		return lseek(t->fd, lastmark, SEEK_SET) == -1 ? -1 : 0;
+	while ((k = elem(t, pos, &len, &next)) == ELEM_MARK ||
+	    k == ELEM_DATA) {
+		marks += k == ELEM_MARK;
+		pos = next;
 	}
+	if (k == -1)
+		return -1;
+	if (k == ELEM_BAD) {
+		errno = EIO;
+		return -1;
+	}
+	t->fileno = marks;
+	return lseek(t->fd, pos, SEEK_SET) == -1 ? -1 : 0;
 }
 
 int
@@ -253,6 +346,7 @@ gb_tape_truncate(struct gb_tape *t)
 
 	if (!t->image)
 		return 0;	/* a tape forgets what follows a write itself */
+	t->walked = -1;
 	pos = lseek(t->fd, 0, SEEK_CUR);
 	return pos == -1 || ftruncate(t->fd, pos) == -1 ? -1 : 0;
 }
@@ -260,6 +354,11 @@ gb_tape_truncate(struct gb_tape *t)
 int
 gb_tape_seek_file(struct gb_tape *t, int fileno)
 {
+	off_t pos = 0, next;
+	uint32_t len;
+	int k;
+
+	t->bad = -1;
 	if (gb_tape_rewind(t) == -1)
 		return -1;
 	if (fileno == 0)
@@ -270,21 +369,17 @@ gb_tape_seek_file(struct gb_tape *t, int fileno)
 		t->fileno = fileno;
 		return 0;
 	}
+	/* a damaged record that can be stepped over stays in t->bad */
 	while (t->fileno < fileno) {
-		uint32_t len;
-		int r = get_le32(t, &len);
-		if (r <= 0) {
-			if (r == 0)
-				errno = ENODATA;
+		if ((k = elem(t, pos, &len, &next)) == -1)
+			return -1;
+		if (k == ELEM_END || (k == ELEM_BAD && next < 0)) {
+			errno = k == ELEM_END ? ENODATA : EIO;
 			return -1;
 		}
-		if (len == 0) {
+		if (k == ELEM_MARK)
 			t->fileno++;
-			continue;
-		}
-		len &= 0x00ffffff;
-		if (lseek(t->fd, len + (len & 1) + 4, SEEK_CUR) == -1)
-			return -1;
+		pos = next;
 	}
-	return 0;
+	return lseek(t->fd, pos, SEEK_SET) == -1 ? -1 : 0;
 }

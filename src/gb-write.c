@@ -412,18 +412,73 @@ remove_stale(struct writer *w, const char *name)
 	free(pat);
 }
 
-/* Does the medium hold any good copy? */
+/*
+ * Where on a tape the next archive goes: after the last whole (archive,
+ * seal) pair, and never before the end of the good copies the catalog
+ * records on it; a tape with none is written over from file 1.  What
+ * follows that place (an archive whose seal was never written, a record
+ * a crash left unfinished) is written over; a damaged record before it
+ * is reported and nothing is written.
+ */
 static int
-holds_live(struct writer *w)
+tape_position(struct writer *w)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT 1 FROM copies WHERE "
-	    "medium = ?1 AND status = 'good'");
-	int r;
+	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT max(CAST(position "
+	    "AS INTEGER)) FROM copies WHERE medium = ?1 AND status = 'good'");
+	struct gb_tfile after;
+	int known = 1, f;
 
 	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-	r = sqlite3_step(st) == SQLITE_ROW;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		known = sqlite3_column_int(st, 0) + 2;
 	sqlite3_finalize(st);
-	return r;
+	if (known == 1) {
+		/* nothing live: whatever follows the label is written over */
+		if (gb_tape_seek_file(&w->t, 1) == -1)
+			gb_err(GB_EXIT_RUN, "%s: cannot go to file 1", w->media);
+		if (gb_tfile_read(&w->t, w->buf, &after) == 0) {
+			gb_catalog_begin(w->c);
+			gb_catalog_run(w->c, "UPDATE media SET bytes_used = 0 WHERE "
+			    "id = ?1", 1, w->id);
+			gb_catalog_audit(w->c, "overwrite", w->id, "nothing live: "
+			    "written over from file 1");
+			gb_catalog_commit(w->c);
+		}
+		gb_tfile_free(&after);
+		f = 1;
+	} else if ((f = gb_tape_pairs_end(&w->t, known, w->buf, &after)) ==
+	    -1) {
+		if (errno == EIO && w->t.bad >= 0)
+			gb_errx(GB_EXIT_RUN, "%s: damaged record at byte %lld, "
+			    "before tape file %d where the good copies the catalog "
+			    "records on %s end; nothing written: write to another "
+			    "medium, and check this one with gb-verify --media",
+			    w->media, (long long)w->t.bad, known, w->id);
+		if (errno == ENODATA && gb_tape_eod(&w->t) == 0)
+			gb_errx(GB_EXIT_RUN, "%s ends at tape file %d, before tape "
+			    "file %d where the good copies the catalog records on %s "
+			    "end; nothing written", w->media, w->t.fileno, known,
+			    w->id);
+		gb_err(GB_EXIT_RUN, "%s: cannot go to tape file %d", w->media,
+		    known);
+	} else {
+		if (after.kind == GB_TF_ARCHIVE && after.bad < 0)
+			gb_warnx("warning: %s tape file %d: an archive without its "
+			    "seal, left by a write that did not finish; written "
+			    "over", w->media, f);
+		else if (after.bad >= 0)
+			gb_warnx("warning: %s: damaged record at byte %lld (tape "
+			    "file %d), after the last whole archive and seal; "
+			    "written over", w->media, (long long)after.bad, f);
+		else if (after.kind != GB_TF_NONE)
+			gb_warnx("warning: %s tape file %d: no archive and seal; "
+			    "written over", w->media, f);
+		gb_tfile_free(&after);
+	}
+	if (gb_tape_seek_file(&w->t, f) == -1 || gb_tape_truncate(&w->t) == -1)
+		gb_err(GB_EXIT_RUN, "%s: cannot go to tape file %d", w->media, f);
+	return f;
 }
 
 static int
@@ -484,23 +539,7 @@ cmd_write(struct writer *w, const char *spoolname)
 	if ((fd = open(archive, O_RDONLY | O_CLOEXEC)) < 0)
 		gb_err(GB_EXIT_RUN, "cannot read %s", archive);
 	if (w->tape) {
-		if (gb_tape_eod(&w->t) == -1)
-			gb_err(GB_EXIT_RUN, "%s: cannot find the end of data",
-			    w->media);
-		/* a tape with nothing live is written over from file 1 */
-		if (w->t.fileno > 1 && !holds_live(w)) {
-			if (gb_tape_seek_file(&w->t, 1) == -1 ||
-			    gb_tape_truncate(&w->t) == -1)
-				gb_err(GB_EXIT_RUN, "%s: cannot go to file 1",
-				    w->media);
-			gb_catalog_begin(w->c);
-			gb_catalog_run(w->c, "UPDATE media SET bytes_used = 0 WHERE "
-			    "id = ?1", 1, w->id);
-			gb_catalog_audit(w->c, "overwrite", w->id, "nothing live: "
-			    "written over from file 1");
-			gb_catalog_commit(w->c);
-		}
-		fileno = w->t.fileno;
+		fileno = tape_position(w);
 		pos = gb_asprintf("%d", fileno);
 	} else {
 		char *dst = gb_asprintf("%s/%s", w->media, name);
@@ -628,12 +667,18 @@ cmd_write(struct writer *w, const char *spoolname)
 		/* the seal's mark makes both durable: one fsync */
 		if (gb_tape_mark(&w->t, 0) == -1)
 			goto tape_fail;
-		if (seallen > (w->blocksize ? bs : (size_t)MAX_BLOCK))
-			gb_errx(GB_EXIT_RUN, "the seal is larger than a tape block");
-		memset(w->buf, 0, bs);
-		memcpy(w->buf, sealtext, seallen);
-		if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : seallen) ==
-		    -1 || gb_tape_mark(&w->t, 1) == -1)
+		/*
+		 * The seal in records as the archive's: as many as it needs,
+		 * the last padded with zeros (fixed blocks) or short.
+		 */
+		for (size_t off = 0; off < seallen; off += bs) {
+			size_t k = seallen - off < bs ? seallen - off : bs;
+			memset(w->buf, 0, bs);
+			memcpy(w->buf, sealtext + off, k);
+			if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : k) == -1)
+				goto tape_fail;
+		}
+		if (gb_tape_mark(&w->t, 1) == -1)
 			goto tape_fail;
 		gb_hasher_final(&h, hex);
 		if (written != s.size || strcmp(hex, s.sha256) != 0) {

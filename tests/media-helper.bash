@@ -194,6 +194,46 @@ elif cmd == "data":
 elif cmd == "text":
     recs, marked = files(path)[int(sys.argv[3])]
     sys.stdout.buffer.write(b"".join(recs).rstrip(b"\0"))
+elif cmd == "offsets":
+    i, n, r = 0, 0, 0
+    for rec in records(path):
+        if rec is None:
+            print("%d mark %d" % (n, i))
+            i += 4
+            n, r = n + 1, 0
+        else:
+            print("%d %d %d %d" % (n, r, i, len(rec)))
+            i += 8 + len(rec) + (len(rec) & 1)
+            r += 1
+elif cmd == "cut":
+    # tape file N (its records and its mark) taken out of the image
+    want, f = int(sys.argv[3]), open(path, "rb").read()
+    i, n, start = 0, 0, None
+    for rec in records(path):
+        if n == want and start is None:
+            start = i
+        i += 4 if rec is None else 8 + len(rec) + (len(rec) & 1)
+        if rec is None:
+            if n == want:
+                open(path, "wb").write(f[:start] + f[i:])
+                sys.exit(0)
+            n += 1
+    sys.exit("no tape file %d" % want)
+elif cmd == "keep":
+    # the image cut after the mark that ends tape file N - 1
+    want, f = int(sys.argv[3]), open(path, "rb").read()
+    i, n = 0, 0
+    for rec in records(path):
+        if n == want:
+            break
+        i += 4 if rec is None else 8 + len(rec) + (len(rec) & 1)
+        n += rec is None
+    open(path, "wb").write(f[:i])
+elif cmd == "poke":
+    # a 32-bit little-endian value written at a byte offset
+    with open(path, "r+b") as out:
+        out.seek(int(sys.argv[3]))
+        out.write(struct.pack("<I", int(sys.argv[4], 0)))
 '
 
 # tap_records IMAGE: "record LEN" or "mark", one line each.
@@ -206,6 +246,19 @@ tap_files() { "$PY" -c "$TAP_PY" files "$1"; }
 tap_data() { "$PY" -c "$TAP_PY" data "$@"; }
 # tap_text IMAGE N: file N without its trailing zero padding.
 tap_text() { "$PY" -c "$TAP_PY" text "$@"; }
+# tap_offset IMAGE N R: the byte offset of record R of tape file N (of the
+# leading length word; the trailing one is at offset + 4 + length + pad).
+tap_offset() {
+	"$PY" -c "$TAP_PY" offsets "$1" | awk -v f="$2" -v r="$3" \
+	    '$1 == f && $2 == r { print $3; found = 1 } END { exit !found }'
+}
+# tap_cut IMAGE N: tape file N taken out of the image, in place (what a
+# writer that lost a file between two others would have left).
+tap_cut() { "$PY" -c "$TAP_PY" cut "$@"; }
+# tap_keep IMAGE N: the image cut to its tape files 0 .. N - 1.
+tap_keep() { "$PY" -c "$TAP_PY" keep "$@"; }
+# tap_poke IMAGE OFFSET VALUE: a 32-bit little-endian VALUE at OFFSET.
+tap_poke() { "$PY" -c "$TAP_PY" poke "$@"; }
 
 # --------------------------------------------------------------- misc
 
