@@ -55,11 +55,22 @@ setup_file() {
 	# a gym whose export stream (6 MB) overfills a pipe
 	gb-demodata -s 1 -n 100000 -o "$FX/gym.db"
 	many_db "$FX/many.db"
-	# the 2,000 tables sealed, for the restore test
-	gb-export -s "sqlite:$FX/many.db" 2>/dev/null | gb-pack - >"$FX/many.tar.gz"
+	# 250 tables with long names: the restore test's report of them
+	# (80 KB) overfills a pipe
+	"$PY" - "$FX/wide.db" <<-'EOF'
+	import sqlite3, sys
+	db = sqlite3.connect(sys.argv[1])
+	for i in range(250):
+	    n = 'w%03d_' % i + 'x' * 230
+	    db.execute('CREATE TABLE %s (id INTEGER PRIMARY KEY, v TEXT)' % n)
+	    db.executemany('INSERT INTO %s VALUES (?, ?)' % n,
+	                   [(k, 'member %d of %d' % (k, i)) for k in range(20)])
+	db.commit()
+	EOF
+	gb-export -s "sqlite:$FX/wide.db" 2>/dev/null | gb-pack - >"$FX/wide.tar.gz"
 	mkdir -p "$FX/spool"
 	GNUPGHOME="$KEYS/backup" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" \
-	    -o "$FX/spool/many" <"$FX/many.tar.gz" 2>/dev/null
+	    -o "$FX/spool/wide" <"$FX/wide.tar.gz" 2>/dev/null
 }
 
 teardown_file() { media_teardown_file; }
@@ -194,7 +205,7 @@ recharges.csv stores.csv"
 
 @test "kill -9 of gb-restore --test: scratch.db is 0600 in a 0700 directory; check reports it; the next gb-restore removes it" {
 	blocked_out env GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
-	    --test "$FX/spool/many.tar.gz.gpg"
+	    --test "$FX/spool/wide.tar.gz.gpg"
 	local dead=$PID dir db
 	# loaded (its output is stuck in the pipe, or about to be)
 	wait_until '[ -n "$(compgen -G "$TMPDIR/gb-restore.*/scratch.db")" ] &&
@@ -205,10 +216,11 @@ recharges.csv stores.csv"
 	[[ $dir =~ ^$TMPDIR/gb-restore\.$dead\.[A-Za-z0-9]{6}$ ]] ||
 	    fail "scratch directory $dir is not gb-restore.$dead.XXXXXX"
 	mode_is 700 "$dir"
-	wait_until '[ "$(sqlite3 "$db" "SELECT count(*) FROM sqlite_schema" 2>/dev/null)" = 2000 ]'
+	wait_until '[ "$(sqlite3 "$db" "SELECT count(*) FROM sqlite_schema" 2>/dev/null)" = 250 ]'
 	killed "$dead"
 	# the plaintext stays, still 0600, journal or not
-	assert_equal "$(sqlite3 "$db" "SELECT v FROM t1234 WHERE id = 1")" t1234
+	assert_equal "$(sqlite3 "$db" "SELECT v FROM w123_$(printf 'x%.0s' {1..230}) WHERE id = 7")" \
+	    "member 7 of 123"
 	for f in "$dir"/*; do
 		mode_is 600 "$f"
 	done
@@ -217,7 +229,7 @@ recharges.csv stores.csv"
 	assert_line "$(stale_line directory "$dir" "$dead")"
 
 	run -0 env GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
-	    --test "$FX/spool/many.tar.gz.gpg"
+	    --test "$FX/spool/wide.tar.gz.gpg"
 	assert_line "gb-restore: removed $dir, left by process $dead, which did not finish"
 	assert_line "restore test: 1 archive, OK"
 	assert_tmpdir_empty
@@ -253,7 +265,7 @@ recharges.csv stores.csv"
 	# the next gb-seal of spool/a removes both of its path's
 	local old=("$W"/spool/*.tmp.*)
 	run -0 gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$W/spool/a" \
-	    <"$FX/many.tar.gz"
+	    <"$FX/wide.tar.gz"
 	for f in "${old[@]}"; do
 		assert_line "gb-seal: removed $f, left by process $s, which did not finish"
 	done
