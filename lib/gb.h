@@ -51,15 +51,39 @@ char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Temporary paths that must not outlive a failure.  Registered paths are
  * removed, newest first (files before the directory holding them), when the
  * program exits through gb_err*, or on SIGINT, SIGTERM, SIGHUP, SIGPIPE.  Forget a
- * path once it is renamed into place or removed deliberately.
+ * path once it is renamed into place or removed deliberately.  No limit
+ * on their number.
  */
 void gb_cleanup_add(const char *path);
 void gb_cleanup_forget(const char *path);
 void gb_cleanup_run(void);	/* remove them all now */
 void gb_cleanup_clear(void);	/* forget them all: they are kept */
 void gb_cleanup_signals(void);
-/* mkostemp (dir 0) or mkdtemp (dir 1), registered, no signal between. */
+/*
+ * What SIGKILL, the OOM killer or a power cut leaves is found by its name,
+ * PREFIX.PID.XXXXXX (PREFIX gb-WORD in $TMPDIR, or PATH.tmp beside PATH),
+ * and by a flock its process holds on it as long as it lives: one whose
+ * lock is free and whose process is gone (or is another process now) is
+ * stale.
+ */
+const char *gb_tmpdir(void);	/* $TMPDIR, else /tmp */
+/* "PREFIX.PID.XXXXXX", PREFIX printf-formatted: a template for gb_mktemp. */
+char *gb_tmp_template(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/*
+ * mkostemp (dir 0) or mkdtemp (dir 1), registered, no signal between, and
+ * locked until forgotten or removed.  A template of gb_tmp_template's form
+ * first has the stale PREFIX.* of others removed (gb_tmp_reap).
+ */
 int gb_mktemp(char *template, int dir);
+/* Removes the stale PREFIX.PID.XXXXXX in dir, each with a warning. */
+int gb_tmp_reap(const char *dir, const char *prefix);
+/*
+ * Each stale one in dir, named prefix.PID.XXXXXX (prefix NULL: any
+ * gb-WORD.* or *.tmp.* of that form), to fn; the number found.
+ */
+int gb_tmp_stale(const char *dir, const char *prefix,
+    void (*fn)(void *arg, const char *path, long pid), void *arg);
 
 /* io.c: loops over short reads and writes and EINTR. */
 ssize_t gb_read_full(int fd, void *buf, size_t n);	/* < n only at EOF */

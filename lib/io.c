@@ -188,7 +188,7 @@ int
 gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode)
 {
 	a->path = gb_strdup(path);
-	a->tmp = gb_asprintf("%s.tmp.XXXXXX", path);
+	a->tmp = gb_tmp_template("%s.tmp", path);
 	a->fd = gb_mktemp(a->tmp, 0);
 	if (a->fd < 0) {
 		int e = errno;

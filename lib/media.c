@@ -385,9 +385,7 @@ gb_medium_open(struct gb_medium *m, const char *path, char *err,
 		return -1;
 	}
 	if (gb_media_is_tape(path)) {
-		const char *tmp = getenv("TMPDIR");
-		m->tmpdir = gb_asprintf("%s/gb-media.XXXXXX", tmp && *tmp ? tmp :
-		    "/tmp");
+		m->tmpdir = gb_tmp_template("%s/gb-media", gb_tmpdir());
 		if (gb_mktemp(m->tmpdir, 1) == -1) {
 			snprintf(err, errlen, "cannot create %s: %s", m->tmpdir,
 			    strerror(errno));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -736,6 +737,56 @@ check_key(struct cat *x, gpgme_ctx_t c, const char *name, int usage,
 	return bad;
 }
 
+/*
+ * What a tool killed outright (SIGKILL, the OOM killer, a power cut) left
+ * in $TMPDIR, the spool and the directory media the catalog knows: its
+ * work directories and temporary files, stale once their process is gone.
+ * Each is one problem; they may hold plaintext.
+ */
+static void
+stale_tmp(void *arg, const char *path, long pid)
+{
+	struct stat sb;
+
+	*(int *)arg += problem("temporary %s %s: left by process %ld, which "
+	    "did not finish; remove it", lstat(path, &sb) == 0 &&
+	    S_ISDIR(sb.st_mode) ? "directory" : "file", path, pid);
+}
+
+static int
+check_tmpfiles(struct cat *x)
+{
+	const char *spool = gb_conf_get(&x->conf, "spool", "dir");
+	char **dirs = gb_calloc(2, sizeof *dirs);
+	size_t n = 0;
+	sqlite3_stmt *st;
+	int bad = 0;
+
+	dirs[n++] = gb_strdup(gb_tmpdir());
+	dirs[n++] = gb_strdup(spool && *spool ? spool : "/var/spool/gymbackup");
+	st = q(x, "SELECT DISTINCT device FROM media WHERE kind = 'dir' AND "
+	    "device IS NOT NULL ORDER BY device");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		dirs = gb_realloc(dirs, (n + 1) * sizeof *dirs);
+		dirs[n++] = gb_strdup(gb_col(st, 0));
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n; i++) {
+		struct stat a, b;
+		size_t k;
+		for (k = 0; k < i; k++)	/* each directory once */
+			if (stat(dirs[i], &a) == 0 && stat(dirs[k], &b) == 0 &&
+			    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+				break;
+		if (k == i)
+			gb_tmp_stale(dirs[i], NULL, stale_tmp, &bad);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	return bad;
+}
+
 static int
 cmd_check(struct cat *x)
 {
@@ -819,6 +870,7 @@ cmd_check(struct cat *x)
 		gpgme_release(c);
 		free(copy);
 	}
+	bad += check_tmpfiles(x);
 	if (!bad)
 		printf("OK: no problems\n");
 	return bad ? GB_EXIT_CHECK : GB_EXIT_OK;

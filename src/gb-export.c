@@ -307,20 +307,36 @@ check_columns(struct export *x, const struct gb_tinfo *ti, char **cols,
 			    "the config");
 }
 
+/*
+ * A file of the set, in stream order, registered first: a signal after
+ * the open finds it known.
+ */
+static char *
+add_file(struct export *x, const char *name)
+{
+	char *path = gb_asprintf("%s/%s", x->work, name);
+
+	gb_cleanup_add(path);
+	x->files = gb_realloc(x->files, (x->nfiles + 1) * sizeof *x->files);
+	x->files[x->nfiles++] = path;
+	return path;
+}
+
+static int
+open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		gb_err(GB_EXIT_RUN, "cannot create %s", path);
+	return fd;
+}
+
 static int
 create_file(struct export *x, const char *name, char **pathp)
 {
-	char *path = gb_asprintf("%s/%s", x->work, name);
-	int fd;
-
-	/* registered first: a signal after the open finds it known */
-	gb_cleanup_add(path);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		gb_err(GB_EXIT_RUN, "cannot create %s", path);
-	x->files = gb_realloc(x->files, (x->nfiles + 1) * sizeof *x->files);
-	x->files[x->nfiles++] = path;
-	*pathp = path;
-	return fd;
+	*pathp = add_file(x, name);
+	return open_file(*pathp);
 }
 
 /* Finish a file: flush, and for a directory export make it durable. */
@@ -339,8 +355,8 @@ struct tjob {
 	struct gb_dump d;
 	size_t mt;		/* its entry in the manifest */
 	char *path;
-	int fd;
-	struct gb_out o;	/* its file, open until every part is in */
+	struct gb_out o;	/* its file, open from its first part's start
+				   until every part is in: not all at once */
 	struct tpart *part;	/* one, or several for a split table */
 	int nparts;
 	int in;			/* parts in the file: read, and copied in */
@@ -424,8 +440,8 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 		}
 	}
 
-	j->fd = create_file(x, mt->file, &j->path);
-	gb_out_init(&j->o, j->fd, 1);
+	/* named now, in stream order; made when its rows are read */
+	j->path = add_file(x, mt->file);
 	j->mt = (size_t)(mt - x->m.tables);
 	j->ti = ti;
 	j->d = d;
@@ -531,6 +547,8 @@ run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
 	struct gb_dump d = t->d;
 	struct gb_out o, *out = &t->o;
 
+	if (p->k == 0)
+		gb_out_init(&t->o, open_file(t->path), 1);
 	if (p->k == 0 && d.wm_column) {
 		char *wmtype = NULL, *wmto = NULL;
 		src_wm_max(x, db, mt->name, d.wm_column, d.wm_type, d.wm_from,
@@ -698,12 +716,11 @@ make_workdir(struct export *x)
 		if (lstat(x->outdir, &sb) == 0)
 			gb_errx(GB_EXIT_USAGE, "%s exists; give a new directory "
 			    "for the export set", x->outdir);
-		x->work = gb_asprintf("%s.tmp.XXXXXX", x->outdir);
-	} else {
-		const char *tmp = getenv("TMPDIR");
-		x->work = gb_asprintf("%s/gb-export.XXXXXX", tmp && *tmp ? tmp :
-		    "/tmp");
-	}
+		x->work = gb_tmp_template("%s.tmp", x->outdir);
+		/* a killed stream export's plaintext goes at any next run */
+		gb_tmp_reap(gb_tmpdir(), "gb-export");
+	} else
+		x->work = gb_tmp_template("%s/gb-export", gb_tmpdir());
 	if (gb_mktemp(x->work, 1) == -1)
 		gb_err(GB_EXIT_RUN, "cannot create %s", x->work);
 }

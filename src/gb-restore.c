@@ -690,13 +690,16 @@ prepare_target(struct restore *r)
 		return;
 	}
 	if (r->test) {
-		const char *tmp = getenv("TMPDIR");
-		r->scratchdir = gb_asprintf("%s/gb-restore.XXXXXX", tmp && *tmp ?
-		    tmp : "/tmp");
+		int fd;
+		r->scratchdir = gb_tmp_template("%s/gb-restore", gb_tmpdir());
 		if (gb_mktemp(r->scratchdir, 1) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", r->scratchdir);
 		r->tmpdb = gb_asprintf("%s/scratch.db", r->scratchdir);
+		/* 0600, not SQLite's 0644; its journals take the same mode */
 		gb_cleanup_add(r->tmpdb);
+		if ((fd = open(r->tmpdb, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600)) < 0 || close(fd) == -1)
+			gb_err(GB_EXIT_RUN, "cannot create %s", r->tmpdb);
 		open_db(r);
 		return;
 	}
@@ -723,7 +726,7 @@ prepare_target(struct restore *r)
 			gb_errx(GB_EXIT_USAGE, "%s is not empty; restore into a "
 			    "new database", r->dbpath);
 	}
-	r->tmpdb = gb_asprintf("%s.tmp.XXXXXX", r->dbpath);
+	r->tmpdb = gb_tmp_template("%s.tmp", r->dbpath);
 	{
 		int fd = gb_mktemp(r->tmpdb, 0);	/* 0600 */
 		if (fd < 0)
@@ -764,7 +767,7 @@ restore_dirs(struct restore *r)
 	if (lstat(r->outdir, &sb) == 0)
 		gb_errx(GB_EXIT_USAGE, "%s exists; restore into a new directory",
 		    r->outdir);
-	tmp = gb_asprintf("%s.tmp.XXXXXX", r->outdir);
+	tmp = gb_tmp_template("%s.tmp", r->outdir);
 	if (gb_mktemp(tmp, 1) == -1)
 		gb_err(GB_EXIT_RUN, "cannot create %s", tmp);
 	for (size_t i = 0; i < r->nin; i++) {
@@ -928,6 +931,7 @@ main(int argc, char *argv[])
 		    "FINGERPRINT or set signer in the [keys] section of the "
 		    "config");
 	gb_cleanup_signals();
+	gb_tmp_reap(gb_tmpdir(), "gb-restore");	/* a killed drill's scratch */
 	if (r.nmedia)
 		find_on_media(&r, argc, argv);
 	load_and_order(&r, argv, (size_t)argc);

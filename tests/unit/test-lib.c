@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -1873,6 +1875,194 @@ test_cleanup(void)
 	free(d);
 }
 
+/* More paths than the old registry's 256, on both ways out. */
+static void
+test_cleanup_many(void)
+{
+	enum { N = 3000 };
+	char *d = tpath("many"), *p, *names;
+	int status, gone = 1;
+	pid_t pid;
+
+	mkdir(d, 0700);
+	for (int i = 0; i < N; i++) {
+		p = gb_asprintf("%s/f%d", d, i);
+		writestr(p, "x");
+		gb_cleanup_add(p);
+		if (i % 2)
+			gb_cleanup_forget(p);
+		free(p);
+	}
+	gb_cleanup_run();
+	for (int i = 0; i < N; i++) {
+		p = gb_asprintf("%s/f%d", d, i);
+		gone &= (access(p, F_OK) == -1) == !(i % 2);
+		unlink(p);
+		free(p);
+	}
+	ok(gone, "cleanup: %d paths, every registered one removed, every "
+	    "forgotten one kept", N);
+
+	/* the signal handler walks all of them too */
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		gb_cleanup_signals();
+		for (int i = 0; i < N; i++) {
+			p = gb_asprintf("%s/f%d", d, i);
+			writestr(p, "x");
+			gb_cleanup_add(p);
+			free(p);
+		}
+		raise(SIGTERM);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	names = lsdir(d);
+	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && !*names,
+	    "cleanup: SIGTERM removes all %d paths (left: %.40s)", N, names);
+	free(names);
+	rmdir(d);
+	free(d);
+}
+
+static void
+count_stale(void *arg, const char *path, long pid)
+{
+	(*(int *)arg)++;
+}
+
+/* Stale temporary paths: found by name, lock and owner, and removed. */
+static void
+test_tmp_stale(void)
+{
+	char *d = tpath("stale"), *t, *names, *inner, *p;
+	struct timespec old[2] = { { .tv_sec = time(NULL) - 3600 },
+	    { .tv_sec = time(NULL) - 3600 } };
+	int fds[2], status, n = 0, fd;
+	long pid;
+	pid_t child;
+	char c;
+
+	mkdir(d, 0700);
+	t = gb_tmp_template("%s/gb-unit", d);
+	ok(strncmp(t + strlen(d) + 1, "gb-unit.", 8) == 0 &&
+	    atol(strchr(t + strlen(d) + 1, '.') + 1) == (long)getpid() &&
+	    strcmp(t + strlen(t) - 7, ".XXXXXX") == 0,
+	    "tmp: template %s carries the pid", t);
+
+	/* a child makes one, then dies by SIGKILL: nothing removes it */
+	if (pipe(fds) == -1)
+		gb_err(1, "pipe");
+	fflush(stdout);
+	if ((child = fork()) == 0) {
+		char *ct = gb_tmp_template("%s/gb-unit", d);
+		if (gb_mktemp(ct, 1) == -1)
+			_exit(1);
+		inner = gb_asprintf("%s/data.csv", ct);
+		writestr(inner, "plaintext");
+		if (write(fds[1], "k", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	ok(read(fds[0], &c, 1) == 1, "tmp: the child made its directory");
+	close(fds[0]);
+	names = lsdir(d);
+	p = gb_asprintf("gb-unit.%ld.", (long)child);
+	ok(strncmp(names, p, strlen(p)) == 0 && !strchr(names, ' '),
+	    "tmp: named with the child's pid (%s)", names);
+	n = 0;
+	ok(gb_tmp_stale(d, "gb-unit", count_stale, &n) == 0 && n == 0,
+	    "tmp: a live process's directory is not stale");
+	inner = gb_asprintf("%s/%s", d, names);
+	fd = open(inner, O_RDONLY | O_DIRECTORY);
+	ok(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == -1 &&
+	    errno == EWOULDBLOCK, "tmp: its owner holds its lock");
+	close(fd);
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	ok(gb_tmp_stale(d, "gb-unit", count_stale, &n) == 1 && n == 1,
+	    "tmp: after SIGKILL, its directory is stale");
+	n = 0;
+	ok(gb_tmp_stale(d, NULL, count_stale, &n) == 1 && n == 1,
+	    "tmp: and found as any of ours");
+	ok(gb_tmp_stale(d, "gb-other", count_stale, &n) == 0,
+	    "tmp: but not under another tool's name");
+
+	/* the next one made removes it, and keeps its own */
+	ok(gb_mktemp(t, 1) == 0, "tmp: the next mktemp of that name");
+	free(names);
+	names = lsdir(d);
+	ok_str(names, strrchr(t, '/') + 1, "tmp: the stale one is gone, with "
+	    "its plaintext");
+	fd = open(t, O_RDONLY | O_DIRECTORY);
+	ok(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == -1 &&
+	    errno == EWOULDBLOCK, "tmp: our own is locked");
+	close(fd);
+	gb_cleanup_forget(t);
+	fd = open(t, O_RDONLY | O_DIRECTORY);
+	ok(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0,
+	    "tmp: forgotten, its lock is let go");
+	close(fd);
+	rmdir(t);
+	free(names);
+	names = NULL;
+	free(inner);
+	free(p);
+
+	/*
+	 * Unlocked, under a pid that lives: the owner, between making and
+	 * locking it, if it was changed since that process began; another
+	 * process under a reused pid if not.
+	 */
+	pid = (long)getpid();
+	p = gb_asprintf("%s/x.tmp.%ld.AbC123", d, pid);
+	writestr(p, "x");
+	n = 0;
+	ok(gb_tmp_stale(d, NULL, count_stale, &n) == 0,
+	    "tmp: unlocked, changed since its pid's process began: not stale");
+	utimensat(AT_FDCWD, p, old, 0);
+	ok(gb_tmp_stale(d, NULL, count_stale, &n) == 1 && n == 1,
+	    "tmp: unlocked, older than its pid's process: stale (pid reused)");
+	free(p);
+	/* an atomic write of x removes it; names not of our form stay */
+	inner = gb_asprintf("%s/x.tmp.XYZ", d);
+	writestr(inner, "not ours");
+	{
+		struct gb_atomic a;
+		char *x = gb_asprintf("%s/x", d), *own = gb_asprintf(".tmp.%ld.",
+		    pid);
+		ok(gb_atomic_open(&a, x, 0600) == 0, "tmp: atomic open of x");
+		names = lsdir(d);
+		ok(strstr(names, "x.tmp.XYZ") && strstr(names, own) &&
+		    !strstr(names, "AbC123") && strchr(names, ' ') ==
+		    strrchr(names, ' '),
+		    "tmp: the stale x.tmp.* replaced by its own (%s)", names);
+		free(names);
+		gb_atomic_abort(&a);
+		free(x);
+		free(own);
+	}
+	unlink(inner);
+	free(inner);
+
+	/* not ours: other users' names, symlinks, other forms */
+	p = gb_asprintf("%s/gb-unit.1.AbC123", d);
+	if (symlink("/", p) == 0) {
+		ok(gb_tmp_reap(d, "gb-unit") == 0 && access(p, F_OK) == 0,
+		    "tmp: a symlink under our name is left alone");
+		unlink(p);
+	}
+	free(p);
+	names = lsdir(d);
+	ok_str(names, "", "tmp: nothing left");
+	free(names);
+	rmdir(d);
+	free(t);
+	free(d);
+}
+
 static void
 test_pipe_io(void)
 {
@@ -2049,6 +2239,8 @@ main(int argc, char *argv[])
 	test_out();
 	test_atomic();
 	test_cleanup();
+	test_cleanup_many();
+	test_tmp_stale();
 	test_pipe_io();
 	test_fmt_time();
 	test_pg_names();
