@@ -219,6 +219,38 @@ good_whole() {
 	    JOIN media m ON m.id = c.medium WHERE c.status = 'good'")
 }
 
+# ------------------------------------------------------------ the shim
+
+@test "faultinject.so: counts the calls of gb-* processes only (not gpg's), fails the Nth call alone and says so, kills at the Nth" {
+	export GNUPGHOME="$KEYS/backup"
+	spool_reset
+	run inj "" seal_b
+	assert_success
+	mapfile -t log <"$W/fault.log"
+	assert_equal "${#log[@]}" 1
+	[[ ${log[0]} =~ ^gb-seal\ [0-9]+\ count\ write=[1-9][0-9]*\ fsync=4\ rename=2\  ]] ||
+	    fail "log: ${log[*]}"
+
+	run inj "write:2:ENOSPC" pack_it
+	assert_failure 3
+	assert_output "gb-pack: cannot write the archive: No space left on device"
+	mapfile -t log <"$W/fault.log"
+	[[ ${log[0]} =~ ^gb-pack\ [0-9]+\ fault\ write\ 2\ ENOSPC\ $W/p.tar.gz$ ]] ||
+	    fail "log: ${log[*]}"
+	# the write after went through: gb-pack's member that spoils the output
+	[[ ${log[1]} == *" count write=3 "* ]] || fail "log: ${log[*]}"
+	[[ $(tail -c 15 "$W/p.tar.gz" | tr -d '\0') == *"gb-pack failed" ]] ||
+	    fail "no spoiling member at the end of the output"
+
+	run inj "kill:write:1" pack_it
+	assert_failure 137
+	[[ $output != *gb-pack:* ]] || fail "gb-pack had its say: $output"
+	[ ! -s "$W/p.tar.gz" ] || fail "gb-pack wrote before it was killed"
+	mapfile -t log <"$W/fault.log"
+	[[ ${log[*]} =~ ^gb-pack\ [0-9]+\ fault\ write\ 1\ kill\ $W/p.tar.gz$ ]] ||
+	    fail "log: ${log[*]}"
+}
+
 # ---------------------------------------------------------- gb-write
 
 # The media of a gb-write sweep, made once per test and copied back
