@@ -72,7 +72,7 @@ static int anyfd;
 static unsigned long counts[NKIND];
 static char comm[32];
 static __thread const char *curpath;	/* the call's file, for the log */
-static __thread char whatbuf[PATH_MAX];
+static __thread char pathbuf[PATH_MAX];
 
 static const struct { const char *name; int err; } errnames[] = {
 	{ "EIO", EIO }, { "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT },
@@ -255,8 +255,8 @@ fd_counts(int fd)
 	if ((n = readlink(link, path, sizeof path - 1)) < 0)
 		n = 0;
 	path[n] = '\0';
-	snprintf(whatbuf, sizeof whatbuf, "%s", path);
-	curpath = whatbuf;
+	snprintf(pathbuf, sizeof pathbuf, "%s", path);
+	curpath = pathbuf;
 	return !prefix || path_ok(path);
 }
 
