@@ -95,4 +95,15 @@ clean:
 	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc src/gym-schema.inc
 	rm -rf demo
 
+# The LD_PRELOAD shim of the fault and kill -9 sweeps (tests/faults.bats),
+# built plain: no sanitizer runtime in a preloaded library.
+FAULTSO = tests/faultinject.so
+$(FAULTSO): tests/faultinject.c
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared -o $@ tests/faultinject.c -ldl
+check: $(FAULTSO)
+clean: clean-faultinject
+clean-faultinject:
+	rm -f $(FAULTSO)
+.PHONY: clean-faultinject
+
 .PHONY: all deps check memcheck demo bench install clean

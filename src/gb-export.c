@@ -748,10 +748,18 @@ finish_dir(struct export *x)
 		gb_err(GB_EXIT_RUN, "cannot sync %s", x->work);
 	if (rename(x->work, x->outdir) == -1)
 		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", x->work, x->outdir);
-	gb_cleanup_clear();	/* the files are DIR's now */
-	if (gb_fsync_parent(x->outdir) == -1)
+	if (gb_fsync_parent(x->outdir) == -1) {
+		/*
+		 * Not durable: a failure keeps no output.  Back under the
+		 * work name, where the cleanup removes it.
+		 */
+		int e = errno;
+		(void)rename(x->outdir, x->work);
+		errno = e;
 		gb_err(GB_EXIT_RUN, "cannot sync the directory holding %s",
 		    x->outdir);
+	}
+	gb_cleanup_clear();	/* the files are DIR's now */
 }
 
 static _Noreturn void
