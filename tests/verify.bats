@@ -310,6 +310,23 @@ seal_crafted() {
 	assert_tmpdir_empty
 }
 
+@test "verify --deep: a record longer than 64 MiB (one field of 300 MiB in a small archive) fails cleanly in bounded memory" {
+	local rss
+	sqlite3 -bail big.db "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO big VALUES (1, 'x')"
+	gb-export -s sqlite:big.db -o set 2>/dev/null
+	craft_packed set big.tar.gz "$FX/spool/a.tar.gz" "big:big.csv:$((300 << 20))"
+	as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool <big.tar.gz 2>/dev/null
+	[ "$(stat -c %s spool.tar.gz.gpg)" -lt $((1 << 20)) ] || fail "the archive is not small"
+	run --separate-stderr env GNUPGHOME="$KEYS/restore" /usr/bin/time -f %M -o rss \
+	    gb-verify --signer "$SIGNER" --deep spool.seal
+	rss=$(tail -n 1 rss)
+	[ "$rss" -lt 200000 ] || fail "peak RSS $rss KiB"
+	assert_failure 1
+	assert_output "spool.tar.gz.gpg: FAIL: big.csv: line 2: record longer than 64 MiB, the most a record may have
+1 checked, 0 OK, 1 failed"
+	assert_tmpdir_empty
+}
+
 # ------------------------------------------------------------ reporting
 
 @test "verify: several arguments, one line each and the summary; exit 1 if any fails" {
