@@ -155,9 +155,11 @@ reserve(struct gb_csv_reader *r, size_t n)
 	}
 }
 
+/* These two name the line the record starts on; the reader is done. */
 static int
 toolong(struct gb_csv_reader *r)
 {
+	r->line = r->recline - 1;
 	return fail(r, "record longer than %d MiB, the most a record may "
 	    "have", GB_CSV_RECORD_MAX >> 20);
 }
@@ -204,9 +206,11 @@ copyrun(struct gb_csv_reader *r, const unsigned char *stop)
 static inline int
 addfield(struct gb_csv_reader *r, size_t off)
 {
-	if (r->nf == GB_CSV_FIELDS_MAX)
+	if (r->nf == GB_CSV_FIELDS_MAX) {
+		r->line = r->recline - 1;
 		return fail(r, "record of more than %d fields, the most a "
 		    "record may have", GB_CSV_FIELDS_MAX);
+	}
 	if (r->nf == r->fcap) {
 		r->fcap *= 2;
 		r->f = gb_realloc(r->f, r->fcap * sizeof *r->f);
