@@ -352,10 +352,11 @@ int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
  * the seal's, SCHEMA.sql (its hash checked) and every table once, each
  * of the size the MANIFEST gives, nothing else, nothing missing; then the
  * inner signature by signer, the packed size and hash, and the size and
- * hash of the sealed file as read (the seal's).  MANIFEST and SCHEMA.sql go to small (if set)
- * whole; each table's bytes are for table to read through gb_unpack_read,
- * checking them (gb_check_table).  Callbacks return 0, -1 or -2 as
- * gb_check_table does.  0; -1 a check failed; -2 could not run.
+ * hash of the sealed file as read (the seal's).  MANIFEST and SCHEMA.sql
+ * go to small (if set) whole; each table's bytes are for table to read
+ * through gb_unpack_read, checking them (gb_check_table).  Callbacks
+ * return 0, -1 or -2 as gb_check_table does.  0; -1 a check failed; -2
+ * could not run.
  */
 struct gb_unpack;
 struct gb_walk {
