@@ -280,11 +280,7 @@ seal_crafted() {
 	craft_packed "$FX/set" evil.tar.gz "$FX/spool/a.tar.gz" pax:MANIFEST:SCHILY.realsize=-1
 	encrypt_unsigned evil.tar.gz evil.gpg
 	cp evil.gpg swap.gpg
-	mkdir again
-	as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o again/a \
-	    <"$FX/spool/a.tar.gz" 2>/dev/null
-	[ "$(stat -c %s again/a.tar.gz.gpg)" = "$(stat -c %s "$FX/spool/a.tar.gz.gpg")" ] ||
-	    fail "the archive sealed again has another size"
+	reseal "$FX/spool/a.tar.gz" "$FX/spool/a.tar.gz.gpg" again/a
 	# Replaced once the first reader of the file closes it: only the
 	# bytes read once count, and they are the sealed ones.
 	copy_a
