@@ -229,17 +229,47 @@ out_done:
 
 #define SMALL_MAX (16 << 20)	/* MANIFEST and SCHEMA.sql are read whole */
 
+/*
+ * A member read whole into a buffer of the size the MANIFEST gives it,
+ * never more: one byte past it means the member is longer than its size.
+ */
+static char *
+read_small(struct gb_unpack *u, const char *name, uint64_t size, size_t *len,
+    char *err, size_t errlen)
+{
+	char *buf, extra;
+	ssize_t n;
+
+	if (size > SMALL_MAX) {
+		snprintf(err, errlen, "%s: %" PRIu64 " bytes, more than the %d "
+		    "MiB it may have", name, size, SMALL_MAX >> 20);
+		return NULL;
+	}
+	buf = gb_malloc((size_t)size + 1);
+	n = gb_read_full_cb(gb_unpack_read, u, buf, (size_t)size);
+	if (n < 0 || (size_t)n != size ||
+	    gb_read_full_cb(gb_unpack_read, u, &extra, 1) != 0) {
+		snprintf(err, errlen, "%s: %s", name, n < 0 ? "read error" :
+		    "not of the size its header gives");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
 int
 gb_walk_archive(const char *archive, const struct gb_seal *s,
     const char *signer, const struct gb_walk *w, char *err, size_t errlen)
 {
 	const struct gb_manifest *m = &s->manifest;
 	struct gb_unpack *u;
+	struct gb_unpack_sums sums;
 	char *seen = gb_calloc(m->ntables + 1, 1), hex[65], why[512];
 	const char *name;
 	int64_t size;
-	uint64_t psize;
-	int rc = 0, status = 0, nentry = 0;
+	int rc = 0, status = 0, nentry = 0, closed;
 
 	err[0] = '\0';
 	if (!(u = gb_unpack_open(archive, err, errlen))) {
@@ -250,6 +280,7 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 	    errlen)) == 1) {
 		size_t i = m->ntables;	/* SCHEMA.sql's slot in seen */
 		int first = ++nentry == 1;
+		uint64_t want;
 
 		if (first != (strcmp(name, "MANIFEST") == 0)) {
 			snprintf(err, errlen, "MANIFEST is not the first member");
@@ -272,31 +303,40 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 			status = -1;
 			break;
 		}
+		/* Every member is of the size the seal's MANIFEST gives. */
+		want = first ? s->manifest_len : i == m->ntables ?
+		    m->schema_bytes : m->tables[i].bytes;
+		if ((uint64_t)size != want) {
+			snprintf(err, errlen, "%s: %" PRId64 " bytes in the "
+			    "archive, the %s says %" PRIu64, name, size, first ?
+			    "seal" : "MANIFEST", want);
+			status = -1;
+			break;
+		}
 		if (first || i == m->ntables) {	/* read whole, checked here */
-			char *buf = gb_malloc((size_t)(size > 0 ? size : 0) + 1);
-			ssize_t n = size > SMALL_MAX ? -1 :
-			    gb_read_full_cb(gb_unpack_read, u, buf, (size_t)size);
 			struct gb_sha256 h;
-			if (n >= 0)
-				buf[n] = '\0';
-			if (first && (n != size || (size_t)n != s->manifest_len ||
-			    memcmp(buf, s->manifest_text, (size_t)n))) {
+			size_t n;
+			char *buf = read_small(u, name, want, &n, err, errlen);
+			if (!buf) {
+				status = -1;
+				break;
+			}
+			if (first && memcmp(buf, s->manifest_text, n)) {
 				snprintf(err, errlen, "MANIFEST differs from the "
 				    "one in the seal");
 				status = -1;
 			} else if (!first) {
 				gb_sha256_init(&h);
-				gb_sha256_update(&h, buf, n > 0 ? (size_t)n : 0);
+				gb_sha256_update(&h, buf, n);
 				gb_sha256_final(&h, hex);
-				if (n != size || (uint64_t)n != m->schema_bytes ||
-				    strcmp(hex, m->schema_sha256)) {
+				if (strcmp(hex, m->schema_sha256)) {
 					snprintf(err, errlen, "SCHEMA.sql differs "
 					    "from the MANIFEST");
 					status = -1;
 				}
 			}
 			if (status == 0 && w->small)
-				status = w->small(w->arg, name, buf, (size_t)n, err,
+				status = w->small(w->arg, name, buf, n, err,
 				    errlen);
 			free(buf);
 		} else
@@ -310,12 +350,23 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 			    m->tables[i].file : "SCHEMA.sql");
 			status = -1;
 		}
-	/* The signature and the decryption outrank what was found above. */
-	if (gb_unpack_close(u, signer, &psize, hex, why, sizeof why) == -1) {
+	/*
+	 * What was read of the file is what the seal is of, before all; then
+	 * the signature and the decryption outrank what was found above.
+	 */
+	closed = gb_unpack_close(u, signer, &sums, why, sizeof why);
+	if (closed == -2) {
+		snprintf(err, errlen, "%s: %s", archive, why);
+		status = -2;
+	} else if (sums.size != s->size || strcmp(sums.sha256, s->sha256)) {
+		snprintf(err, errlen, "size or SHA-256 of the bytes read differs "
+		    "from the seal (truncated, altered or replaced)");
+		status = -1;
+	} else if (closed == -1) {
 		snprintf(err, errlen, "%s", why);
 		status = -1;
-	} else if (status == 0 && (psize != s->packed_size ||
-	    strcmp(hex, s->packed_sha256) != 0)) {
+	} else if (status == 0 && (sums.packed_size != s->packed_size ||
+	    strcmp(sums.packed_sha256, s->packed_sha256) != 0)) {
 		snprintf(err, errlen, "the packed archive differs from the "
 		    "seal's hash");
 		status = -1;

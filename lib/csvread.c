@@ -12,8 +12,11 @@
 /*
  * Input is read in large blocks; field bytes are unescaped into one record
  * buffer reused for every record, so memory is bounded by the longest
- * record (plus one block).  Fields are kept as offsets while the record buffer may still
- * move, and turned into pointers when the record is complete.
+ * record (plus one block), and a record is refused past GB_CSV_RECORD_MAX
+ * bytes or GB_CSV_FIELDS_MAX fields: one hostile field must not take all
+ * the memory there is.  Fields are kept as offsets while the record
+ * buffer may still move, and turned into pointers when the record is
+ * complete.
  */
 struct gb_csv_reader {
 	gb_read_fn fn;
@@ -139,47 +142,75 @@ fill(struct gb_csv_reader *r)
 	return n > 0;
 }
 
-/* Room for n more bytes in the record buffer. */
+/* Room for n more bytes in the record buffer; n <= GB_CSV_RECORD_MAX - rlen. */
 static inline void
 reserve(struct gb_csv_reader *r, size_t n)
 {
 	if (n > r->rcap - r->rlen) {
 		while (n > r->rcap - r->rlen)
 			r->rcap *= 2;
+		if (r->rcap > GB_CSV_RECORD_MAX)
+			r->rcap = GB_CSV_RECORD_MAX;
 		r->rec = gb_realloc(r->rec, r->rcap);
 	}
 }
 
-static void
+/* These two name the line the record starts on; the reader is done. */
+static int
+toolong(struct gb_csv_reader *r)
+{
+	r->line = r->recline - 1;
+	return fail(r, "record longer than %d MiB, the most a record may "
+	    "have", GB_CSV_RECORD_MAX >> 20);
+}
+
+/* 0, or -1 when the record is full. */
+static int
 append1(struct gb_csv_reader *r, char c)
 {
+	if (r->rlen == GB_CSV_RECORD_MAX)
+		return toolong(r);
 	reserve(r, 1);
 	r->rec[r->rlen++] = c;
+	return 0;
 }
 
 /*
  * Copies input bytes up to the next one in stop[] (or the end of the
  * block) into the record.  Most fields are short: a byte loop into space
  * reserved for the whole rest of the block beats a memcpy call per field.
+ * NULL at the end of the block, or when the record is full (r->failed).
  */
 static inline const unsigned char *
 copyrun(struct gb_csv_reader *r, const unsigned char *stop)
 {
-	const unsigned char *q = r->in + r->pos, *e = r->in + r->len;
+	const unsigned char *q = r->in + r->pos, *e = r->in + r->len, *lim = e;
 	char *w;
 
-	reserve(r, (size_t)(e - q));
+	if ((size_t)(e - q) > GB_CSV_RECORD_MAX - r->rlen)
+		lim = q + (GB_CSV_RECORD_MAX - r->rlen);
+	reserve(r, (size_t)(lim - q));
 	w = r->rec + r->rlen;
-	while (q < e && !stop[*q])
+	while (q < lim && !stop[*q])
 		*w++ = (char)*q++;
 	r->rlen = (size_t)(w - r->rec);
 	r->pos = (size_t)(q - r->in);
+	if (q < e && !stop[*q]) {
+		toolong(r);
+		return NULL;
+	}
 	return q < e ? q : NULL;
 }
 
-static inline void
+/* 0, or -1 when the record has too many fields. */
+static inline int
 addfield(struct gb_csv_reader *r, size_t off)
 {
+	if (r->nf == GB_CSV_FIELDS_MAX) {
+		r->line = r->recline - 1;
+		return fail(r, "record of more than %d fields, the most a "
+		    "record may have", GB_CSV_FIELDS_MAX);
+	}
 	if (r->nf == r->fcap) {
 		r->fcap *= 2;
 		r->f = gb_realloc(r->f, r->fcap * sizeof *r->f);
@@ -188,6 +219,7 @@ addfield(struct gb_csv_reader *r, size_t off)
 	r->off[r->nf] = off;
 	r->f[r->nf].n = off == NOOFF ? 0 : r->rlen - off;
 	r->nf++;
+	return 0;
 }
 
 /* After a CR: 1 if an LF follows (and is taken), else -1. */
@@ -221,8 +253,11 @@ plain(struct gb_csv_reader *r)
 			c = EOF;
 			break;
 		}
-		if (!(q = copyrun(r, plain_stop)))
+		if (!(q = copyrun(r, plain_stop))) {
+			if (r->failed)
+				return ERR;
 			continue;
+		}
 		c = *q;
 		r->pos++;
 		if (c == ',' || c == '\n')
@@ -236,7 +271,8 @@ plain(struct gb_csv_reader *r)
 		c = '\n';
 		break;
 	}
-	addfield(r, r->rlen == off ? NOOFF : off);
+	if (addfield(r, r->rlen == off ? NOOFF : off) == -1)
+		return ERR;
 	return c;
 }
 
@@ -258,12 +294,16 @@ quoted(struct gb_csv_reader *r)
 			    "%llu)", (unsigned long long)opened);
 			return ERR;
 		}
-		if (!(q = copyrun(r, quoted_stop)))
+		if (!(q = copyrun(r, quoted_stop))) {
+			if (r->failed)
+				return ERR;
 			continue;
+		}
 		r->pos++;
 		if (*q == '\n') {
 			r->line++;
-			append1(r, '\n');
+			if (append1(r, '\n') == -1)
+				return ERR;
 			continue;
 		}
 		/* A quote: doubled, or the end of the field. */
@@ -275,7 +315,8 @@ quoted(struct gb_csv_reader *r)
 		}
 		c = r->in[r->pos++];
 		if (c == '"') {
-			append1(r, '"');
+			if (append1(r, '"') == -1)
+				return ERR;
 			continue;
 		}
 		if (c == ',' || c == '\n')
@@ -294,7 +335,8 @@ quoted(struct gb_csv_reader *r)
 			    "',' or end of line)", c);
 		return ERR;
 	}
-	addfield(r, off);
+	if (addfield(r, off) == -1)
+		return ERR;
 	return c;
 }
 

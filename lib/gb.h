@@ -209,8 +209,12 @@ int gb_fmt_real(char *buf, size_t len, double v);
 
 /*
  * csvread.c: a streaming CSV reader for the same dialect.  A field is
- * NULL (unquoted and empty) or a string that may hold NUL bytes.
+ * NULL (unquoted and empty) or a string that may hold NUL bytes.  A
+ * record holds at most GB_CSV_RECORD_MAX bytes of field data and
+ * GB_CSV_FIELDS_MAX fields; a longer one is an error (gb-manifest(5)).
  */
+#define GB_CSV_RECORD_MAX (64 << 20)
+#define GB_CSV_FIELDS_MAX 32767
 struct gb_csv_field {
 	const char *p;		/* NULL for SQL NULL */
 	size_t n;
@@ -327,9 +331,11 @@ char *gb_seal_path(const char *archive_or_seal);
 char *gb_archive_path(const char *archive_or_seal);
 
 /*
- * unpack.c: reads a sealed archive: decrypts in a thread, checks the
- * inner signature, hashes the packed bytes, gunzips and walks the tar.
- * Entries must be regular files with plain names, or reading fails.
+ * unpack.c: reads a sealed archive: opens it once, hashes every byte
+ * read of it while decrypting them in a thread, checks the inner
+ * signature, hashes the packed bytes, gunzips and walks the tar.
+ * Entries must be regular files with plain names and sane sizes (not
+ * negative, under 1 TiB), or reading fails.
  */
 struct gb_unpack;
 struct gb_unpack *gb_unpack_open(const char *archive, char *err,
@@ -339,11 +345,17 @@ int gb_unpack_next(struct gb_unpack *u, const char **name, int64_t *size,
     char *err, size_t errlen);
 ssize_t gb_unpack_read(void *u, void *buf, size_t n);	/* a gb_read_fn */
 /*
- * Drains and joins; checks decryption, the inner signature (pinned) and
- * fills the packed archive's size and hash.  0, or -1 and why.
+ * Drains and joins; checks decryption and the inner signature (pinned),
+ * and fills the size and hash of the bytes read of the sealed file (all
+ * of it, the very bytes decrypted) and of the packed archive inside.
+ * 0; -1 and why; -2 the file could not be read.
  */
+struct gb_unpack_sums {
+	uint64_t size, packed_size;
+	char sha256[65], packed_sha256[65];
+};
 int gb_unpack_close(struct gb_unpack *u, const char *pinned,
-    uint64_t *packed_size, char packed_hex[65], char *err, size_t errlen);
+    struct gb_unpack_sums *sums, char *err, size_t errlen);
 
 /*
  * check.c: reads one file of an export set and compares it with its
@@ -361,12 +373,14 @@ int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen);
 /*
  * Walks a sealed archive against its seal: MANIFEST first and equal to
- * the seal's, SCHEMA.sql (its hash checked) and every table once, nothing
- * else, nothing missing; then the inner signature by signer and the
- * packed size and hash.  MANIFEST and SCHEMA.sql go to small (if set)
- * whole; each table's bytes are for table to read through gb_unpack_read,
- * checking them (gb_check_table).  Callbacks return 0, -1 or -2 as
- * gb_check_table does.  0; -1 a check failed; -2 could not run.
+ * the seal's, SCHEMA.sql (its hash checked) and every table once, each
+ * of the size the MANIFEST gives, nothing else, nothing missing; then the
+ * inner signature by signer, the packed size and hash, and the size and
+ * hash of the sealed file as read (the seal's).  MANIFEST and SCHEMA.sql
+ * go to small (if set) whole; each table's bytes are for table to read
+ * through gb_unpack_read, checking them (gb_check_table).  Callbacks
+ * return 0, -1 or -2 as gb_check_table does.  0; -1 a check failed; -2
+ * could not run.
  */
 struct gb_unpack;
 struct gb_walk {

@@ -1,8 +1,12 @@
 /*
  * unpack.c - read a sealed archive back: gpg decrypts in a thread into a
  * pipe; this side hashes the packed bytes and walks the tar.gz through
- * libarchive.  The inner signature is known only at the end, so nothing
- * read may be made usable before gb_unpack_close says so.
+ * libarchive.  The sealed file is opened once and every byte gpg reads
+ * of it is hashed on the way in, so the hash compared with the seal is
+ * of the very bytes decrypted: a file swapped after some other check
+ * cannot slip in.  The inner signature and that hash are known only at
+ * the end, so nothing read may be made usable before gb_unpack_close
+ * says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +23,8 @@
 #include "gb.h"
 
 #define BUFSZ (1 << 20)
+/* No member of an export set comes near this; a bigger size is hostile. */
+#define MEMBER_MAX ((int64_t)1 << 40)
 
 struct gb_unpack {
 	gpgme_ctx_t ctx;
@@ -26,7 +32,9 @@ struct gb_unpack {
 	int cipherfd, pipe[2];
 	pthread_t thread;
 	gpgme_error_t result;
-	int write_errno;
+	int write_errno, read_errno;
+	struct gb_sha256 sealed;	/* of the bytes read from cipherfd */
+	uint64_t sealed_bytes;
 	struct archive *a;
 	struct gb_gzr *gz;	/* inflates the members on all cores */
 	struct gb_sha256 hash;
@@ -45,6 +53,25 @@ to_pipe(void *arg, const void *buf, size_t n)
 		return -1;
 	}
 	return (ssize_t)n;
+}
+
+/* gpg's input: the sealed file, each byte hashed as it is handed over. */
+static ssize_t
+from_file(void *arg, void *buf, size_t n)
+{
+	struct gb_unpack *u = arg;
+	ssize_t r;
+
+	do
+		r = read(u->cipherfd, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		u->read_errno = errno;
+		return -1;
+	}
+	gb_sha256_update(&u->sealed, buf, (size_t)r);
+	u->sealed_bytes += (uint64_t)r;
+	return r;
 }
 
 static void *
@@ -99,6 +126,7 @@ struct gb_unpack *
 gb_unpack_open(const char *archive, char *err, size_t errlen)
 {
 	static struct gpgme_data_cbs cbs = { .write = to_pipe };
+	static struct gpgme_data_cbs incbs = { .read = from_file };
 	struct gb_unpack *u = gb_calloc(1, sizeof *u);
 
 	/* A reader that stops early must see EPIPE, not die of it. */
@@ -114,7 +142,8 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 	u->buf = gb_malloc(BUFSZ);
 	u->ctx = gb_pgp_new();
 	gb_sha256_init(&u->hash);
-	if (gpgme_data_new_from_fd(&u->cipher, u->cipherfd) ||
+	gb_sha256_init(&u->sealed);
+	if (gpgme_data_new_from_cbs(&u->cipher, &incbs, u) ||
 	    gpgme_data_new_from_cbs(&u->plain, &cbs, u))
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
 	if (pthread_create(&u->thread, NULL, decrypt, u))
@@ -158,6 +187,17 @@ gb_unpack_next(struct gb_unpack *u, const char **name, int64_t *size,
 		    "regular file", n);
 		return -1;
 	}
+	/*
+	 * A pax header can set any size (SCHILY.realsize=-1 makes it -1):
+	 * whoever reads the member sizes a buffer by it.
+	 */
+	if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
+	    archive_entry_size(e) > MEMBER_MAX) {
+		snprintf(err, errlen, "refused: archive member %s has no sane "
+		    "size (%lld)", n, archive_entry_size_is_set(e) ?
+		    (long long)archive_entry_size(e) : -1LL);
+		return -1;
+	}
 	*name = n;
 	*size = archive_entry_size(e);
 	return 1;
@@ -174,7 +214,7 @@ gb_unpack_read(void *arg, void *buf, size_t n)
 
 int
 gb_unpack_close(struct gb_unpack *u, const char *pinned,
-    uint64_t *packed_size, char packed_hex[65], char *err, size_t errlen)
+    struct gb_unpack_sums *sums, char *err, size_t errlen)
 {
 	int r = 0;
 	char why[512];
@@ -186,9 +226,17 @@ gb_unpack_close(struct gb_unpack *u, const char *pinned,
 	close(u->pipe[0]);	/* a writer still going gets EPIPE */
 	pthread_join(u->thread, NULL);
 	archive_read_free(u->a);
-	gb_sha256_final(&u->hash, packed_hex);
-	*packed_size = u->bytes;
-	if (u->result) {
+	/* The sealed hash covers the whole file, whatever gpg left unread. */
+	while (!u->read_errno && from_file(u, u->buf, BUFSZ) > 0)
+		;
+	gb_sha256_final(&u->sealed, sums->sha256);
+	sums->size = u->sealed_bytes;
+	gb_sha256_final(&u->hash, sums->packed_sha256);
+	sums->packed_size = u->bytes;
+	if (u->read_errno) {
+		snprintf(err, errlen, "read error: %s", strerror(u->read_errno));
+		r = -2;
+	} else if (u->result) {
 		snprintf(err, errlen, "cannot decrypt: %s%s",
 		    gpgme_strerror(u->result),
 		    gpg_err_code(u->result) == GPG_ERR_NO_SECKEY ?

@@ -2,9 +2,12 @@
  * gb-restore - bring sealed archives back: to a directory (the export
  * set), or into a new SQLite database (a full, then its incrementals in
  * chain order), or as the restore drill (--test) into a scratch database.
- * Every seal is verified before anything is read; the inner signature is
- * checked before anything is made usable; output is built under a
- * temporary name and renamed at the end.
+ * Every seal is verified before anything is read; each sealed file is
+ * read once, its bytes hashed as they are decrypted; its hash and the
+ * inner signature are checked before anything is made usable: output is
+ * built under a temporary name (a database in one transaction) and
+ * renamed into place only when every archive checked, and taken away
+ * again when its directory cannot be synced.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,7 +100,7 @@ load_and_order(struct restore *r, char **args, size_t n)
 	size_t full = n;
 
 	for (size_t i = 0; i < n; i++) {
-		char *sealpath = gb_seal_path(args[i]), err[1024], hex[65];
+		char *sealpath = gb_seal_path(args[i]), err[1024];
 		const char *base;
 		struct stat sb;
 		int rc;
@@ -116,11 +119,14 @@ load_and_order(struct restore *r, char **args, size_t n)
 		if (strcmp(base, in[i].seal.archive) != 0)
 			gb_errx(GB_EXIT_CHECK, "%s: the seal is of %s; nothing "
 			    "restored", sealpath, in[i].seal.archive);
+		/*
+		 * The size, early; the hash is of the bytes decrypted, taken
+		 * as they are read (gb_walk_archive): hashing the file now
+		 * would prove nothing about what is read later.
+		 */
 		if (stat(in[i].path, &sb) == -1)
 			gb_err(GB_EXIT_RUN, "cannot read %s", in[i].path);
-		if ((uint64_t)sb.st_size != in[i].seal.size ||
-		    gb_sha256_file(in[i].path, hex, NULL) == -1 ||
-		    strcmp(hex, in[i].seal.sha256) != 0)
+		if ((uint64_t)sb.st_size != in[i].seal.size)
 			gb_errx(GB_EXIT_CHECK, "%s: size or SHA-256 differs from "
 			    "its seal (truncated or altered); nothing restored",
 			    in[i].path);
@@ -736,6 +742,24 @@ prepare_target(struct restore *r)
 	open_db(r);
 }
 
+/*
+ * The rename of tmp to path may not last (the directory cannot be
+ * synced): the output goes back under its temporary name, which the
+ * cleanup removes on the way out, and the restore fails.
+ */
+static _Noreturn void
+unrename(const char *tmp, const char *path)
+{
+	int e = errno;
+
+	if (rename(path, tmp) == -1)
+		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s (%s), nor "
+		    "take it back", path, strerror(e));
+	errno = e;
+	gb_err(GB_EXIT_RUN, "cannot sync the directory of %s; nothing restored",
+	    path);
+}
+
 static void
 finish_db(struct restore *r)
 {
@@ -753,9 +777,9 @@ finish_db(struct restore *r)
 		gb_err(GB_EXIT_RUN, "cannot sync %s", r->tmpdb);
 	if (rename(r->tmpdb, r->dbpath) == -1)
 		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", r->tmpdb, r->dbpath);
-	gb_cleanup_forget(r->tmpdb);
 	if (gb_fsync_parent(r->dbpath) == -1)
-		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s", r->dbpath);
+		unrename(r->tmpdb, r->dbpath);
+	gb_cleanup_forget(r->tmpdb);
 }
 
 static void
@@ -789,9 +813,9 @@ restore_dirs(struct restore *r)
 	}
 	if (rename(tmp, r->outdir) == -1)
 		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", tmp, r->outdir);
-	gb_cleanup_clear();
 	if (gb_fsync_parent(r->outdir) == -1)
-		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s", r->outdir);
+		unrename(tmp, r->outdir);
+	gb_cleanup_clear();
 	free(tmp);
 }
 

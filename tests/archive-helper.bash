@@ -455,3 +455,339 @@ assert_db_equal() {
 	local why
 	why=$(db_equal "$1" "$2") || fail "databases $1 and $2 differ: $why"
 }
+
+# ------------------------------------------------------ hostile archives
+
+# craft_packed SET OUT PACKED [SPEC...]: export set SET packed as gb-pack
+# lays it out (MANIFEST alone in the first gzip member, then SCHEMA.sql and
+# the tables in MANIFEST order, then PACKED's end mark), made hostile by
+# each SPEC:
+#   pax:MEMBER:KEY=VALUE  a pax header record KEY=VALUE on MEMBER (e.g.
+#                         SCHILY.realsize=-1, or size=HUGE)
+#   big:FILE:N            FILE (a table of one row) holds instead its
+#                         header and one row whose last field is N bytes
+#                         of 'a'; the MANIFEST's bytes and sha256 follow
+# The big field is generated as it is written: nothing of its size is on
+# disk or in memory.
+craft_packed() {
+	pack_trailer "$3" >"$2.trailer" || return 1
+	"$PY" - "$@" <<'EOF' || return 1
+import sys, tarfile, zlib, hashlib
+sdir, out, packed = sys.argv[1:4]
+pax, big = {}, {}
+for spec in sys.argv[4:]:
+    kind, member, arg = spec.split(':', 2)
+    if kind == 'pax':
+        k, v = arg.split('=', 1)
+        pax.setdefault(member, {})[k] = v
+    elif kind == 'big':
+        big[member] = int(arg)
+    else:
+        sys.exit('craft_packed: unknown spec ' + spec)
+
+class Gen:
+    """The bytes of FILE: head, then n bytes of 'a', then a newline."""
+    def __init__(self, head, n):
+        self.parts = [head]; self.n = n; self.tail = b'\n'
+    def read(self, k):
+        if self.parts:
+            return self.parts.pop()
+        if self.n:
+            m = min(k, self.n, 1 << 20); self.n -= m
+            return b'a' * m
+        t, self.tail = self.tail, b''
+        return t
+
+def source(name):
+    if name in big:
+        lines = open(sdir + '/' + name, 'rb').read().split(b'\n')
+        if len(lines) != 3 or lines[2]:
+            sys.exit('craft_packed: %s must hold a header and one row' % name)
+        row = lines[1].split(b',')
+        head = lines[0] + b'\n' + b','.join(row[:-1]) + b','
+        return Gen(head, big[name]), len(head) + big[name] + 1
+    data = open(sdir + '/' + name, 'rb').read()
+    import io
+    return io.BytesIO(data), len(data)
+
+manifest = open(sdir + '/MANIFEST', 'rb').read().decode()
+files = ['SCHEMA.sql']
+tables = {}
+for line in manifest.split('\n'):
+    f = line.split('\t')
+    if f[0] == 'table':
+        files.append(f[2]); tables[f[2]] = f[1]
+# The MANIFEST tells the truth about the big files.
+lines = manifest.split('\n')
+for name, n in big.items():
+    g, size = source(name)
+    h = hashlib.sha256()
+    while True:
+        b = g.read(1 << 20)
+        if not b:
+            break
+        h.update(b)
+    t = tables[name]
+    lines = [('bytes\t%s\t%d' % (t, size)) if l.startswith('bytes\t%s\t' % t) else
+             ('sha256\t%s\t%s' % (t, h.hexdigest())) if l.startswith('sha256\t%s\t' % t) else l
+             for l in lines]
+manifest = '\n'.join(lines).encode()
+open(out + '.manifest', 'wb').write(manifest)
+
+class GzOut:
+    """Writes gzip members to a file: one per begin() ... end()."""
+    def __init__(self, f):
+        self.f = f
+    def begin(self):
+        self.z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    def write(self, b):
+        self.f.write(self.z.compress(b))
+        return len(b)
+    def end(self):
+        self.f.write(self.z.flush())
+
+def info(name, size):
+    ti = tarfile.TarInfo(name)
+    ti.size = size; ti.mode = 0o600; ti.mtime = 1700000000
+    ti.uid = ti.gid = 0; ti.uname = ti.gname = ''
+    ti.pax_headers = dict(pax.get(name, {}))
+    return ti
+
+with open(out, 'wb') as f:
+    gz = GzOut(f)
+    gz.begin()
+    ti = info('MANIFEST', len(manifest))
+    gz.write(ti.tobuf(tarfile.PAX_FORMAT, 'utf-8', 'surrogateescape'))
+    gz.write(manifest + b'\0' * (-len(manifest) % 512))
+    gz.end()
+    gz.begin()
+    for name in files:
+        src, size = source(name)
+        ti = info(name, size)
+        gz.write(ti.tobuf(tarfile.PAX_FORMAT, 'utf-8', 'surrogateescape'))
+        left = size
+        while left:
+            b = src.read(min(left, 1 << 20))
+            if not b:
+                sys.exit('craft_packed: %s ended early' % name)
+            gz.write(b); left -= len(b)
+        gz.write(b'\0' * (-size % 512))
+    gz.write(b'\0' * 1024)
+    gz.end()
+    f.write(open(out + '.trailer', 'rb').read())
+EOF
+	rm -f "$2.trailer"
+}
+
+# encrypt_unsigned IN OUT: IN encrypted to RCPT1 and RCPT2 and not signed,
+# as anyone with the recipients' public keys can make it.
+encrypt_unsigned() {
+	gpgk backup --trust-model always --compress-algo none -r "$RCPT1" \
+	    -r "$RCPT2" -o "$2" --encrypt "$1"
+}
+
+# forge_sealed PACKED OUT SEAL: OUT.tar.gz.gpg, PACKED signed by $SIGNER
+# and encrypted to RCPT1 and RCPT2 with stock gpg, and OUT.seal, the
+# signed text of SEAL with the archive's name, sizes and hashes put right,
+# clear-signed by $SIGNER: what a holder of the signer's key can make of
+# anything, even what gb-seal refuses to seal.
+forge_sealed() {
+	local base=${2##*/}.tar.gz.gpg
+	gpgk backup --trust-model always --compress-algo none -u "$SIGNER" \
+	    -r "$RCPT1" -r "$RCPT2" -o "$2.tar.gz.gpg" --sign --encrypt "$1" ||
+	    return 1
+	seal_text "$3" | awk -F'\t' -v a="$base" \
+	    -v size="$(stat -c %s "$2.tar.gz.gpg")" \
+	    -v sha="$(sha256sum <"$2.tar.gz.gpg" | cut -d' ' -f1)" \
+	    -v psize="$(stat -c %s "$1")" -v psha="$(sha256sum <"$1" | cut -d' ' -f1)" '
+	m { print; next }
+	$0 == "manifest" { m = 1 }
+	$1 == "archive" { $0 = "archive\t" a }
+	$1 == "size" { $0 = "size\t" size }
+	/^[0-9a-f]+  [^ ]+$/ { $0 = sha "  " a }
+	$1 == "packed-size" { $0 = "packed-size\t" psize }
+	$1 == "packed-sha256" { $0 = "packed-sha256\t" psha }
+	{ print }' >"$2.text" || return 1
+	gpgk backup -u "$SIGNER" -o "$2.seal" --clearsign "$2.text" &&
+	    rm "$2.text"
+}
+
+# reseal PACKED SEALED OUT: PACKED sealed again by gb-seal as OUT (to RCPT1
+# and RCPT2), until OUT.tar.gz.gpg is of SEALED's size and other bytes
+# (a signature's numbers are sometimes a byte shorter).
+reseal() {
+	local i
+	mkdir -p "${3%/*}"
+	for i in $(seq 20); do
+		as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$3" \
+		    <"$1" 2>/dev/null || return 1
+		if [ "$(stat -c %s "$3.tar.gz.gpg")" = "$(stat -c %s "$2")" ] &&
+		    ! cmp -s "$3.tar.gz.gpg" "$2"; then
+			return 0
+		fi
+		rm -f "$3.tar.gz.gpg" "$3.seal"
+	done
+	echo "reseal: no archive of the size of $2 in 20 tries" >&2
+	return 1
+}
+
+# build_shim OUT.so: an LD_PRELOAD shim for what tests cannot otherwise
+# make happen at the right moment, set by environment variables read when
+# it loads (it then takes itself out of LD_PRELOAD: gpg and other children
+# run without it):
+#   GB_SHIM_SWAP=PATH GB_SHIM_WITH=FILE GB_SHIM_WHEN=open|close
+#       FILE is renamed over PATH (as the program names it) just before
+#       the first open of PATH, or just after the first descriptor opened
+#       on PATH is closed: a file swapped after it was checked.  FILE is
+#       gone then: compare with a copy.
+#   GB_SHIM_DIRSYNC=1
+#       fsync and fdatasync of a directory fail with EIO.
+build_shim() {
+	cat >"$1.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *swap_path, *swap_with;
+static int swap_on_close, dirsync, swapped, watched = -1;
+static pid_t pid;	/* not in a child between fork and exec */
+
+static char *
+dupenv(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? strdup(v) : NULL;
+}
+
+__attribute__((constructor)) static void
+init(void)
+{
+	const char *when = getenv("GB_SHIM_WHEN");
+
+	swap_path = dupenv("GB_SHIM_SWAP");
+	swap_with = dupenv("GB_SHIM_WITH");
+	swap_on_close = when && strcmp(when, "close") == 0;
+	dirsync = getenv("GB_SHIM_DIRSYNC") != NULL;
+	pid = getpid();
+	unsetenv("LD_PRELOAD");
+}
+
+static void
+swap(void)
+{
+	if (!swapped && swap_path && swap_with && getpid() == pid) {
+		swapped = 1;
+		if (rename(swap_with, swap_path) == -1)
+			perror("gb test shim: rename");
+	}
+}
+
+static int
+opened(const char *path, int fd)
+{
+	if (fd >= 0 && swap_path && swap_on_close && !swapped && watched < 0 &&
+	    strcmp(path, swap_path) == 0)
+		watched = fd;
+	return fd;
+}
+
+static void
+opening(const char *path)
+{
+	if (swap_path && !swap_on_close && strcmp(path, swap_path) == 0)
+		swap();
+}
+
+#define MODE(flags) mode_t mode = 0; if ((flags) & (O_CREAT | __O_TMPFILE)) { \
+	va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+
+#define OPEN(name) int name(const char *path, int flags, ...) { \
+	static int (*real)(const char *, int, ...); MODE(flags) \
+	if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+	opening(path); return opened(path, real(path, flags, mode)); }
+#define OPENAT(name) int name(int dfd, const char *path, int flags, ...) { \
+	static int (*real)(int, const char *, int, ...); MODE(flags) \
+	if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+	opening(path); return opened(path, real(dfd, path, flags, mode)); }
+OPEN(open)
+OPEN(open64)
+OPENAT(openat)
+OPENAT(openat64)
+
+int
+__open_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+int
+__open64_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+int
+close(int fd)
+{
+	static int (*real)(int);
+	int r;
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	r = real(fd);
+	if (fd == watched) {
+		watched = -1;
+		swap();
+	}
+	return r;
+}
+
+static int
+dirfail(int fd)
+{
+	struct stat sb;
+
+	if (dirsync && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		errno = EIO;
+		return 1;
+	}
+	return 0;
+}
+
+int
+fsync(int fd)
+{
+	static int (*real)(int);
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	return dirfail(fd) ? -1 : real(fd);
+}
+
+int
+fdatasync(int fd)
+{
+	static int (*real)(int);
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	return dirfail(fd) ? -1 : real(fd);
+}
+EOF
+	cc -shared -fPIC -O1 -o "$1" "$1.c" -ldl
+}
+
+# shimmed [NAME=VALUE...] CMD...: CMD with the variables set and the shim
+# of build_shim ($SHIM) preloaded (an ASan build is told that it need not
+# come first).
+shimmed() {
+	env LD_PRELOAD="$SHIM" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}

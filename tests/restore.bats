@@ -428,3 +428,110 @@ refused() {
 		cd "$W"
 	done
 }
+
+@test "restore refuses members of size -1, of an absurd size or not the MANIFEST's, sealed with the signer's key, and creates nothing" {
+	local spec i=0
+	mkdir spool
+	for spec in "pax:MANIFEST:SCHILY.realsize=-1|refused: archive member MANIFEST has no sane size (-1)" \
+	    "pax:SCHEMA.sql:SCHILY.realsize=-1|refused: archive member SCHEMA.sql has no sane size (-1)" \
+	    "pax:members.csv:SCHILY.realsize=-1|refused: archive member members.csv has no sane size (-1)" \
+	    "pax:SCHEMA.sql:size=1125899906842624|refused: archive member SCHEMA.sql has no sane size (1125899906842624)" \
+	    "pax:stores.csv:SCHILY.realsize=10000000|stores.csv: 10000000 bytes in the archive, the MANIFEST says $(mf "$FX/gym/MANIFEST" bytes stores)"; do
+		i=$((i + 1))
+		craft_packed "$FX/gym" "h$i.tar.gz" "$FX/spool/gym.tar.gz" "${spec%%|*}"
+		forge_sealed "h$i.tar.gz" "spool/h$i" "$FX/spool/gym.seal"
+		refused 1 "spool/h$i.tar.gz.gpg: ${spec#*|}; nothing restored" "spool/h$i.seal"
+	done
+}
+
+@test "restore reads the bytes it hashed: a file swapped after it was first read is never restored, one swapped before it is read restores nothing" {
+	local mode with
+	build_shim "$BATS_TEST_TMPDIR/shim.so"
+	SHIM=$BATS_TEST_TMPDIR/shim.so
+	# Unsigned, made with the recipients' public keys alone, with a
+	# MANIFEST of size -1; and the same archive sealed again (other
+	# bytes, all good).
+	craft_packed "$FX/gym" "$BATS_TEST_TMPDIR/evil.tar.gz" "$FX/spool/gym.tar.gz" \
+	    pax:MANIFEST:SCHILY.realsize=-1
+	encrypt_unsigned "$BATS_TEST_TMPDIR/evil.tar.gz" "$BATS_TEST_TMPDIR/evil.gpg"
+	reseal "$FX/spool/gym.tar.gz" "$FX/spool/gym.tar.gz.gpg" "$BATS_TEST_TMPDIR/again/gym"
+	# Replaced as soon as the first reader closes it: what is restored is
+	# what was sealed.
+	for mode in "-o out" "-d sqlite:r.db" "--test"; do
+		rm -rf s out r.db
+		mkdir s
+		cp "$FX/spool/gym.tar.gz.gpg" "$FX/spool/gym.seal" s/
+		cp "$BATS_TEST_TMPDIR/evil.gpg" swap.gpg
+		run shimmed GB_SHIM_SWAP=s/gym.tar.gz.gpg GB_SHIM_WITH=swap.gpg GB_SHIM_WHEN=close \
+		    GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" $mode s/gym.seal
+		assert_success
+		cmp -s s/gym.tar.gz.gpg "$BATS_TEST_TMPDIR/evil.gpg" || fail "the file was not swapped"
+		case $mode in
+		-o*) assert_same_tree out "$FX/gym" ;;
+		-d*) assert_db_equal r.db "$FX/gym.db" ;;
+		*) assert_line "restore test: 1 archive, OK" ;;
+		esac
+		assert_tmpdir_empty
+	done
+	rm -rf s out r.db
+	# Replaced before it is opened (after the seal and the size were
+	# checked): nothing is restored.
+	for with in evil.gpg again/gym.tar.gz.gpg; do
+		mkdir s
+		cp "$FX/spool/gym.tar.gz.gpg" "$FX/spool/gym.seal" s/
+		before
+		for mode in "-o out" "-d sqlite:r.db" "--test"; do
+			cp "$BATS_TEST_TMPDIR/$with" s/swap.gpg
+			run shimmed GB_SHIM_SWAP=s/gym.tar.gz.gpg GB_SHIM_WITH=s/swap.gpg GB_SHIM_WHEN=open \
+			    GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" $mode s/gym.seal
+			assert_failure 1
+			assert_output "gb-restore: s/gym.tar.gz.gpg: size or SHA-256 of the bytes read differs from the seal (truncated, altered or replaced); nothing restored"
+			cmp -s s/gym.tar.gz.gpg "$BATS_TEST_TMPDIR/$with" || fail "the file was not swapped"
+			rm s/gym.tar.gz.gpg
+			cp "$FX/spool/gym.tar.gz.gpg" s/
+			assert_nothing_left
+		done
+		rm -r s
+	done
+}
+
+@test "restore -o and -d: when the directory cannot be synced after the rename, exit 3 and nothing is kept" {
+	local mode
+	build_shim "$BATS_TEST_TMPDIR/shim.so"
+	SHIM=$BATS_TEST_TMPDIR/shim.so
+	before
+	for mode in "-o out" "-d sqlite:r.db"; do
+		run shimmed GB_SHIM_DIRSYNC=1 GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
+		    $mode "$FX/spool/gym.seal"
+		assert_failure 3
+		assert_nothing_left
+		assert_output --regexp "^gb-restore: cannot sync the directory of [^ ]*(out|r\.db); nothing restored: Input/output error$"
+	done
+	# Without the fault the same restores work.
+	run rst -o out "$FX/spool/gym.seal"
+	assert_success
+	assert_same_tree out "$FX/gym"
+}
+
+@test "restore: a record longer than 64 MiB (one field of 300 MiB in a small archive) is refused in bounded memory, nothing left" {
+	local mode rss
+	sqlite3 -bail "$BATS_TEST_TMPDIR/big.db" "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT);
+	    INSERT INTO big VALUES (1, 'x')"
+	gb-export -s "sqlite:$BATS_TEST_TMPDIR/big.db" -o "$BATS_TEST_TMPDIR/set" 2>/dev/null
+	craft_packed "$BATS_TEST_TMPDIR/set" "$BATS_TEST_TMPDIR/big.tar.gz" "$FX/spool/gym.tar.gz" \
+	    "big:big.csv:$((300 << 20))"
+	mkdir s
+	as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o s/big \
+	    <"$BATS_TEST_TMPDIR/big.tar.gz" 2>/dev/null
+	before
+	for mode in "--test" "-d sqlite:r.db" "-o out"; do
+		run env GNUPGHOME="$KEYS/restore" /usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/rss" \
+		    gb-restore --signer "$SIGNER" $mode s/big.seal
+		rss=$(tail -n 1 "$BATS_TEST_TMPDIR/rss")
+		[ "$rss" -lt 200000 ] || fail "$mode: peak RSS $rss KiB"
+		assert_failure 1
+		assert_line "gb-restore: s/big.tar.gz.gpg: big.csv: line 2: record longer than 64 MiB, the most a record may have; nothing restored"
+		[ "$mode" != --test ] || assert_line "restore test: 1 archive, FAILED"
+		assert_nothing_left
+	done
+}

@@ -1092,6 +1092,99 @@ test_csvread_errors(void)
 	}
 }
 
+/* Input made of strings, each repeated: big records without big buffers. */
+struct rep {
+	const char *s[6];
+	size_t n[6];
+};
+struct repstate {
+	struct rep in;
+	size_t part, done, off;
+};
+
+static ssize_t
+rep_read(void *arg, void *buf, size_t n)
+{
+	struct repstate *g = arg;
+	size_t k = 0;
+
+	while (k < n && g->part < 6 && g->in.s[g->part]) {
+		const char *s = g->in.s[g->part];
+		size_t len = strlen(s), m = len - g->off < n - k ?
+		    len - g->off : n - k;
+		memcpy((char *)buf + k, s + g->off, m);
+		k += m;
+		if ((g->off += m) == len) {
+			g->off = 0;
+			if (++g->done == g->in.n[g->part]) {
+				g->done = 0;
+				g->part++;
+			}
+		}
+	}
+	return (ssize_t)k;
+}
+
+#define MAX GB_CSV_RECORD_MAX
+static void
+test_csvread_limits(void)
+{
+	static const struct {
+		const char *name;
+		struct rep in;
+		int good;		/* records read before the end or error */
+		size_t bytes;		/* of the first record's fields */
+		const char *why;
+	} cases[] = {
+		{ "a field of the most bytes a record may have",
+		    { { "a", "\nx\n" }, { MAX, 1 } }, 2, MAX, NULL },
+		{ "a field one byte longer",
+		    { { "h\n", "a", "\n" }, { 1, MAX + 1, 1 } }, 1, 1,
+		    "line 2: record longer than 64 MiB" },
+		{ "two fields of half each",
+		    { { "a", ",", "a", "\n" }, { MAX / 2, 1, MAX / 2, 1 } }, 1,
+		    MAX, NULL },
+		{ "two fields of half each and one byte",
+		    { { "a", ",", "a", "b\n" }, { MAX / 2, 1, MAX / 2, 1 } }, 0, 0,
+		    "line 1: record longer than 64 MiB" },
+		{ "a quoted field: doubled quotes and newlines count once",
+		    { { "\"", "a\"\"", "\nb\"\n" }, { 1, MAX / 2 - 1, 1 } }, 1,
+		    MAX, NULL },
+		{ "a quoted field one byte too long at a doubled quote",
+		    { { "\"", "ab", "\"\"\"\n" }, { 1, MAX / 2, 1 } }, 0, 0,
+		    "line 1: record longer than 64 MiB" },
+		{ "a quoted field one byte too long at a newline",
+		    { { "x\n\"", "ab", "\n\"\n" }, { 1, MAX / 2, 1 } }, 1, 1,
+		    "line 2: record longer than 64 MiB" },
+		{ "the most fields a record may have",
+		    { { ",", "\n" }, { GB_CSV_FIELDS_MAX - 1, 1 } }, 1, 0, NULL },
+		{ "one field more",
+		    { { "x\n", ",", "\n" }, { 1, GB_CSV_FIELDS_MAX, 1 } }, 1, 1,
+		    "line 2: record of more than 32767 fields" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct repstate in = { cases[i].in, 0, 0, 0 };
+		struct gb_csv_reader *r = gb_csv_open_cb(rep_read, &in);
+		struct gb_csv_field *f;
+		size_t nf, first = 0;
+		int k, n = 0;
+
+		while ((k = gb_csv_next(r, &f, &nf)) == 1)
+			if (n++ == 0)
+				for (size_t j = 0; j < nf; j++)
+					first += f[j].n;
+		if (!ok(n == cases[i].good && first == cases[i].bytes &&
+		    (cases[i].why ? k == -1 && strstr(gb_csv_error(r),
+		    cases[i].why) : k == 0), "csvread limits: %s",
+		    cases[i].name))
+			diag("k=%d after %d records (first %zu bytes): %s", k, n,
+			    first, gb_csv_error(r));
+		gb_csv_close(r);
+	}
+}
+#undef MAX
+
 /* A random field value; NULL returns p NULL.  Uses the shared PRNG. */
 static void
 rnd_field(char *buf, const char **p, size_t *n)
@@ -2231,6 +2324,7 @@ main(int argc, char *argv[])
 	test_csvread_basic();
 	test_csvread_boundary();
 	test_csvread_errors();
+	test_csvread_limits();
 	test_roundtrip();
 	test_manifest_roundtrip();
 	test_manifest_reader();
