@@ -248,3 +248,90 @@ pg_tables() {
 	assert_failure 3
 	assert_output --partial 'database "nosuchdb" does not exist'
 }
+
+# The table name of issue 10, item 1: a line end, then SQL that makes a
+# table and runs a program on the server (touch pw, in the server's
+# working directory: its data directory) once anything takes the name out
+# of its quotes.  63 bytes, the longest name PostgreSQL keeps.  The
+# second one ends a -- comment with a CR, as PostgreSQL's lexer does.
+HOSTILE=$'\nCREATE TABLE b AS SELECT E\'\\\'\';COPY b TO PROGRAM \'touch pw\';--'
+HOSTILE_CR=$'cr\rCREATE TABLE c AS SELECT 1;--'
+
+# hostile_tables DB: the schema.table names in DB, one per line, each as
+# PostgreSQL's quote_ident gives it (line ends and all).
+hostile_tables() {
+	psqlc -d "$1" -c "SELECT string_agg(quote_ident(schemaname) || '.' || quote_ident(tablename), '|'
+	    ORDER BY tablename COLLATE \"C\") FROM pg_tables
+	    WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+}
+
+@test "a table named to inject SQL: restored under its exact name, nothing run (-d, --test, psql -f)" {
+	[ ${#HOSTILE} = 63 ] || fail "the name is ${#HOSTILE} bytes"
+	local q qcr want
+	new_db h
+	q=$(psqlc -d h -c "SELECT quote_ident(\$n\$$HOSTILE\$n\$)")
+	qcr=$(psqlc -d h -c "SELECT quote_ident(\$n\$$HOSTILE_CR\$n\$)")
+	psqlc -d h -c "CREATE TABLE $q (id integer PRIMARY KEY, v text)" \
+	    -c "INSERT INTO $q VALUES (1, \$v\$it's;\"--\$v\$), (2, NULL)" \
+	    -c "CREATE INDEX \"ix;\$HOSTILE_CR\" ON $q (v)" \
+	    -c "CREATE TABLE $qcr (k text PRIMARY KEY)" -c "INSERT INTO $qcr VALUES ('x')"
+	want=$(hostile_tables h)
+	assert_equal "$(psqlc -d h -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 2
+	gb-export -s postgresql:///h -o set
+	seal_set set "$W/hs"
+	# into a database: the two tables by their exact names, the same rows
+	new_db r
+	run restore -d postgresql:///r "$W/hs.seal"
+	assert_success
+	assert_equal "$(hostile_tables r)" "$want"
+	assert_pg_same h "public.$q" r "public.$q"
+	assert_pg_same h "public.$qcr" r "public.$qcr"
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_indexes WHERE tablename = \$n\$$HOSTILE\$n\$")" 2
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran on the server"
+	# the drill: OK, and nothing made
+	new_db r2
+	run restore --test -d postgresql:///r2 "$W/hs.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+	assert_equal "$(hostile_tables r2)" ""
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran in the drill"
+	# SCHEMA.sql as PostgreSQL's own lexer reads it (psql -f) makes the
+	# same two tables and nothing else
+	new_db r3
+	psqlc -d r3 -f set/SCHEMA.sql >/dev/null
+	assert_equal "$(hostile_tables r3)" "$want"
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran under psql -f"
+	# and into SQLite, by the same names
+	run restore -d "sqlite:$W/h.db" "$W/hs.seal"
+	assert_success
+	assert_equal "$(sqlite3 h.db "SELECT count(*) FROM sqlite_schema WHERE type = 'table'")" 2
+	assert_equal "$(sqlite3 h.db "SELECT count(*) FROM \"$HOSTILE\"")" 2
+	assert_equal "$(sqlite3 h.db "SELECT v FROM \"$HOSTILE\" WHERE id = 1")" "it's;\"--"
+	assert_equal "$(sqlite3 h.db "SELECT k FROM \"$HOSTILE_CR\"")" x
+}
+
+@test "an SQLite table named to inject SQL: restored under its exact name into SQLite and PostgreSQL" {
+	sqlite3 -bail h.db "CREATE TABLE \"$HOSTILE\" (id INTEGER PRIMARY KEY, v TEXT);
+	    INSERT INTO \"$HOSTILE\" VALUES (1, 'it''s;\"--'), (2, NULL);
+	    CREATE INDEX \"ix$HOSTILE_CR\" ON \"$HOSTILE\" (v);
+	    CREATE TABLE \"$HOSTILE_CR\" (k TEXT PRIMARY KEY); INSERT INTO \"$HOSTILE_CR\" VALUES ('x')"
+	gb-export -s sqlite:h.db -o set
+	seal_set set "$W/hs"
+	run restore -d "sqlite:$W/r.db" "$W/hs.seal"
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT name FROM sqlite_schema ORDER BY name" | od -c)" \
+	    "$(sqlite3 h.db "SELECT name FROM sqlite_schema ORDER BY name" | od -c)"
+	assert_equal "$(sqlite3 r.db "SELECT id, v FROM \"$HOSTILE\" ORDER BY id")" "$(printf '1|it'"'"'s;"--\n2|')"
+	new_db r
+	run restore -d postgresql:///r "$W/hs.seal"
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
+	    AND tablename IN (\$n\$$HOSTILE\$n\$, \$n\$$HOSTILE_CR\$n\$)")" 2
+	assert_equal "$(psqlc -d r -c "SELECT v FROM public.\"$HOSTILE\" WHERE id = 1")" "it's;\"--"
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_indexes WHERE tablename = \$n\$$HOSTILE\$n\$")" 2
+	new_db r2
+	run restore --test -d postgresql:///r2 "$W/hs.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran on the server"
+}
