@@ -566,7 +566,10 @@ int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
 void gb_ddl_free(struct gb_ddl *v, size_t n);
 /* The statement with IF NOT EXISTS before its name (malloc'd). */
 char *gb_ddl_if_not_exists(const struct gb_ddl *d);
-/* Runs the tables (indexes 0) or the indexes (1), each one statement. */
+/*
+ * Runs the tables (indexes 0; -1: into a fresh database, where a table
+ * already there is refused) or the indexes (1), each one statement.
+ */
 int gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *v, size_t n,
     int indexes, char *err, size_t errlen);
 /*

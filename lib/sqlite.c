@@ -943,8 +943,32 @@ gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *d, size_t n, int indexes,
 		const char *tail;
 		int rc;
 
-		if ((d[i].kind == GB_DDL_INDEX) != indexes)
+		if ((d[i].kind == GB_DDL_INDEX) != (indexes > 0))
 			continue;
+		if (indexes < 0 && d[i].kind != GB_DDL_INDEX) {
+			/*
+			 * A fresh database: a table there already is made twice,
+			 * or is a shadow table of a virtual one (whose rows its
+			 * own content makes anew).
+			 */
+			int there;
+			if (sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+			    "sqlite_schema WHERE name = ?1 COLLATE NOCASE", -1, &st,
+			    NULL) != SQLITE_OK)
+				gb_errx(GB_EXIT_RUN, "sqlite3: %s", sqlite3_errmsg(db));
+			sqlite3_bind_text(st, 1, d[i].name, -1, SQLITE_STATIC);
+			there = sqlite3_step(st) == SQLITE_ROW &&
+			    sqlite3_column_int(st, 0) > 0;
+			sqlite3_finalize(st);
+			if (there) {
+				char buf[100];
+				shown(buf, sizeof buf, d[i].name, strlen(d[i].name));
+				snprintf(err, errlen, "SCHEMA.sql: table %s is made "
+				    "twice, or is a shadow table of a virtual table",
+				    buf);
+				return -1;
+			}
+		}
 		sql = gb_ddl_if_not_exists(&d[i]);
 		/* one statement, whole: the lexer and SQLite agree on it */
 		rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
@@ -992,7 +1016,7 @@ gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
 		return -1;
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
 		gb_errx(GB_EXIT_RUN, "sqlite3: out of memory");
-	r = gb_sqlite_ddl_run(db, d, n, 0, err, errlen) == -1 ||
+	r = gb_sqlite_ddl_run(db, d, n, -1, err, errlen) == -1 ||
 	    gb_sqlite_ddl_run(db, d, n, 1, err, errlen) == -1 ? -1 : 0;
 	sqlite3_close(db);
 	gb_ddl_free(d, n);

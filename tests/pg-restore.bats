@@ -335,3 +335,65 @@ hostile_tables() {
 	assert_line "restore test: 1 archive, OK"
 	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran on the server"
 }
+
+# schema_lie SRC DST SEDEXPR: a copy of export set SRC whose SCHEMA.sql is
+# edited with sed and its MANIFEST's schema line made to match.
+schema_lie() {
+	local n h
+	cp -a "$1" "$2" || return 1
+	sed -i "$3" "$2/SCHEMA.sql"
+	! cmp -s "$1/SCHEMA.sql" "$2/SCHEMA.sql" ||
+	    { echo "schema_lie: $3 changed nothing" >&2; return 1; }
+	n=$(stat -c %s "$2/SCHEMA.sql")
+	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
+	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
+}
+
+@test "a PostgreSQL SCHEMA.sql with statements the export never writes: refused (exit 1) by -d, --test and verify --deep" {
+	local e stmt i=0 mode
+	mkdir spool
+	while IFS='|' read -r e stmt; do
+		i=$((i + 1))
+		schema_lie "$FX/pgfull" "bad$i" "$e"
+		seal_set "bad$i" "spool/bad$i"
+		for mode in "-d postgresql:///r" "--test -d postgresql:///r"; do
+			new_db r
+			run restore $mode "spool/bad$i.seal"
+			assert_failure 1
+			assert_output --partial "SCHEMA.sql: refused statement"
+			assert_output --partial "$stmt"
+			assert_output --partial "nothing restored"
+			assert_equal "$(pg_tables r)" ""
+		done
+		run env GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep "spool/bad$i.seal"
+		assert_failure 1
+		assert_output --partial "FAIL: SCHEMA.sql: refused statement"
+		assert_output --partial "$stmt"
+		[ ! -e "$PGROOT/data/pw2" ] || fail "a refused statement ran"
+	done <<-'EOF'
+	$a CREATE TABLE x AS SELECT 1;|CREATE TABLE x AS SELECT 1
+	$a CREATE TABLE y (a int) ; COPY y TO PROGRAM 'touch pw2';|COPY y TO PROGRAM 'touch pw2'
+	$a DO $q$ BEGIN PERFORM 1; END $q$;|DO $q$ BEGIN PERFORM 1; END $q$
+	$a CREATE TABLE z (a text DEFAULT E'\\';COPY z TO PROGRAM ''touch pw2'';--');CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$SELECT 1$$;|CREATE FUNCTION f() RETURNS int
+	0,/^SET search_path = .*;$/s//SET search_path = public, pg_temp;/|SET search_path = public, pg_temp
+	$a CREATE INDEX i ON members USING btree (id); ALTER TABLE members OWNER TO gbauth;|ALTER TABLE members OWNER TO gbauth
+	EOF
+}
+
+@test "an FTS5 table of SQLite into PostgreSQL: a plain table keyed by its rowid, every row" {
+	sqlite3 -bail fts.db "CREATE VIRTUAL TABLE search USING fts5(name, note);
+	    INSERT INTO search(rowid, name, note) VALUES (7, 'Alice', 'x'), (1000, '张伟', NULL)"
+	gb-export -s sqlite:fts.db -o set
+	seal_set set "$W/fts"
+	new_db r
+	run restore -d postgresql:///r "$W/fts.seal"
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT rowid, name, coalesce(note, 'NULL') FROM search ORDER BY rowid" | paste -sd' ')" \
+	    "7|Alice|x 1000|张伟|NULL"
+	assert_equal "$(psqlc -d r -c "SELECT indexdef FROM pg_indexes WHERE tablename = 'search'")" \
+	    "CREATE UNIQUE INDEX search_pkey ON public.search USING btree (rowid)"
+	new_db r2
+	run restore --test -d postgresql:///r2 "$W/fts.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+}
