@@ -377,6 +377,10 @@ schema_lie() {
 	$a CREATE TABLE z (a text DEFAULT E'\\';COPY z TO PROGRAM ''touch pw2'';--');CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$SELECT 1$$;|CREATE FUNCTION f() RETURNS int
 	0,/^SET search_path = .*;$/s//SET search_path = public, pg_temp;/|SET search_path = public, pg_temp
 	$a CREATE INDEX i ON members USING btree (id); ALTER TABLE members OWNER TO gbauth;|ALTER TABLE members OWNER TO gbauth
+	$a /* a /* nested */ ; CREATE TABLE n (a int); */ DROP TABLE x;|DROP TABLE x
+	$a CREATE TABLE u (a text DEFAULT U&'\\0027;'); DROP TABLE y;|DROP TABLE y
+	$a CREATE TABLE d (a text DEFAULT $x$;$$ DROP TABLE z;$x$) WITH (fillfactor = 50);|CREATE TABLE d (a text DEFAULT $x$;$$ DROP TABLE z;$x$) WITH
+	$a CREATE TABLE "q"";DROP TABLE w;--" (a int); CREATE TABLE public.v (a int);|CREATE TABLE public.v
 	EOF
 }
 

@@ -569,3 +569,24 @@ small_set() {
 	assert_output --partial "member_search: 4 rows"
 	assert_output --partial "restore test: 1 archive, OK"
 }
+
+@test "restore -d: an FTS5 table through a chain: the incremental's rows replace theirs by rowid" {
+	sqlite3 -bail s.db "CREATE VIRTUAL TABLE m USING fts5(name, updated_at UNINDEXED);
+	    INSERT INTO m(rowid, name, updated_at) VALUES (5, 'alice', '2026-01-01'), (9, 'bob', '2026-01-02')"
+	printf '[site]\nname = s\n[source]\nuri = sqlite:s.db\n[table m]\nwatermark = updated_at\nclass = master\n' >s.conf
+	gb-export -c s.conf -o full
+	sqlite3 -bail s.db "UPDATE m SET name = 'bobby', updated_at = '2026-02-01' WHERE rowid = 9;
+	    INSERT INTO m(rowid, name, updated_at) VALUES (12, 'carol', '2026-02-02')"
+	gb-export -c s.conf -i full/MANIFEST -o inc
+	mkdir spool
+	seal_set full spool/full
+	seal_set inc spool/inc
+	run rst -d sqlite:r.db spool/inc.seal spool/full.seal
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT rowid, name FROM m ORDER BY rowid" | paste -sd' ')" "5|alice 9|bobby 12|carol"
+	assert_equal "$(sqlite3 r.db "SELECT rowid FROM m WHERE m MATCH 'bobby OR carol' ORDER BY rowid" | paste -sd' ')" "9 12"
+	assert_equal "$(sqlite3 r.db "SELECT count(*) FROM m WHERE m MATCH 'bob'")" 0
+	run rst --test spool/full.seal spool/inc.seal
+	assert_success
+	assert_line "restore test: 2 archives, OK"
+}
