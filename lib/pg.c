@@ -930,7 +930,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 	sql = gb_asprintf("COPY (SELECT %s FROM %s%s%s%s) TO STDOUT "
 	    "(FORMAT csv)", *cols ? cols : "", rel, where ? where : "",
 	    *order ? " ORDER BY " : "", order);
-	res = PQexec(p->conn, sql);
+	res = PQexecParams(p->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COPY_OUT)
 		pg_fail(p, "cannot read", ti->name, res);
 	PQclear(res);

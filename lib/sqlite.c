@@ -904,6 +904,11 @@ gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **out,
 			d[nd].text = gb_strndup(v[0].s, (size_t)(end - v[0].s));
 			d[nd].at = (size_t)(v[name].s - v[0].s);
 			d[nd].name = name_text(&v[name]);
+			/* PostgreSQL folds a bare name to lower case */
+			for (char *c = d[nd].name; pg && v[name].kind == 'w' &&
+			    *c; c++)
+				if (*c >= 'A' && *c <= 'Z')
+					*c = (char)(*c - 'A' + 'a');
 			nd++;
 			nv = 0;
 		}
