@@ -559,7 +559,7 @@ struct gb_ddl {
 	int kind;
 	char *text;		/* the statement, without its ';' */
 	size_t at;		/* where its name starts in text */
-	char *name;		/* the name it makes (PATH: the schema), unquoted */
+	char *name;		/* what it makes (PATH: the schema), unquoted */
 };
 int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
     size_t *n, char *err, size_t errlen);

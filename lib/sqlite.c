@@ -366,7 +366,7 @@ gb_sqlite_schema(struct gb_sqlite *s, char *const *tables, size_t n,
 			struct gb_ddl *d;
 			size_t nd;
 			char why[512];
-			/* nothing a restore would refuse: it could not be had back */
+			/* nothing a restore would refuse: it would not come back */
 			if (gb_ddl_parse(0, text, (size_t)sqlite3_column_bytes(st,
 			    0), &d, &nd, why, sizeof why) == 0 && nd != 1)
 				snprintf(why, sizeof why, "SCHEMA.sql: not one "

@@ -357,7 +357,7 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 				    "VALUES(%s) ON CONFLICT(%s) DO UPDATE SET %s", q,
 				    cols, vals, keys, sets);
 			free(keys);
-		} else	/* OR ABORT: no ON CONFLICT IGNORE of SCHEMA.sql drops a row */
+		} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
 			sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) VALUES(%s)",
 			    q, cols, vals);
 		if (sqlite3_prepare_v2(r->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
