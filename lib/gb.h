@@ -585,6 +585,7 @@ struct gb_tinfo {
 	size_t npk;
 	int rowid;		/* rows have a rowid to order by */
 	int rowid_key;		/* the one key column is the rowid itself */
+	int fts5;		/* an FTS5 table: cols[0] is its rowid */
 };
 struct gb_dump {
 	const char *wm_column;	/* export rows with wm_column > wm_from ... */
@@ -624,6 +625,39 @@ int gb_sqlite_rowids(struct gb_sqlite *db, const char *table, int64_t *min,
 char *gb_quote_ident(const char *name);
 /* Past white space and SQL comments. */
 const char *gb_sql_skip(const char *s);
+/*
+ * SCHEMA.sql as the export writes it, and only that (gb_ddl_parse, pg 1
+ * for PostgreSQL's dialect): CREATE TABLE name (...) [WITHOUT ROWID]
+ * [STRICT]; CREATE VIRTUAL TABLE name USING fts5(...) with its own content;
+ * CREATE [UNIQUE] INDEX name ON table ...; PostgreSQL's also CREATE
+ * SCHEMA IF NOT EXISTS name and SET search_path = name.  Any other
+ * statement is refused with -1 and why, naming it.
+ */
+enum { GB_DDL_TABLE = 1, GB_DDL_VTABLE, GB_DDL_INDEX, GB_DDL_SCHEMA,
+    GB_DDL_PATH };
+struct gb_ddl {
+	int kind;
+	char *text;		/* the statement, without its ';' */
+	size_t at;		/* where its name starts in text */
+	char *name;		/* what it makes (PATH: the schema), unquoted */
+};
+int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
+    size_t *n, char *err, size_t errlen);
+void gb_ddl_free(struct gb_ddl *v, size_t n);
+/* The statement with IF NOT EXISTS before its name (malloc'd). */
+char *gb_ddl_if_not_exists(const struct gb_ddl *d);
+/*
+ * Runs the tables (indexes 0; -1: into a fresh database, where a table
+ * already there is refused) or the indexes (1), each one statement.
+ */
+int gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *v, size_t n,
+    int indexes, char *err, size_t errlen);
+/*
+ * What gb-restore refuses of a SCHEMA.sql, for any target; gb-verify
+ * --deep calls it too.  0, or -1 with why.
+ */
+int gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
+    char *err, size_t errlen);
 /* Column index by name as SQLite compares identifiers, or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
 /* CREATE statements of the tables and their indexes. */
@@ -722,6 +756,12 @@ int gb_pgtarget_schema_sql(struct gb_pgtarget *t, const struct gb_manifest *m,
 int gb_pgtarget_load(struct gb_pgtarget *t, const struct gb_manifest *m,
     const struct gb_mtable *mt, int incremental, gb_read_fn fn, void *arg,
     char *err, size_t errlen);
+/*
+ * Rows in a table of the target now (past 1: only those above the
+ * watermark mt was cut from); -1 when the table is not there.
+ */
+int64_t gb_pgtarget_rows(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const struct gb_mtable *mt, int past);
 int gb_pgtarget_finish(struct gb_pgtarget *t, char *err, size_t errlen);
 void gb_pgtarget_close(struct gb_pgtarget *t);
 

@@ -492,24 +492,50 @@ put(struct gb_out *o, const char *s)
 	gb_out_write(o, s, strlen(s));
 }
 
-/* Lines of s, each after "-- sqlite: ". */
+/*
+ * Lines of s, each after "-- sqlite: ".  PostgreSQL ends a -- comment at
+ * a CR as well: one in s (a name may hold one) is followed by "-- sqlite+ "
+ * so that the rest of the line stays a comment (gb_pg_sqlite_ddl takes it
+ * off again).
+ */
 static void
 put_lite(struct gb_out *o, const char *s)
 {
 	while (*s) {
 		size_t n = strcspn(s, "\n");
 		put(o, "-- sqlite: ");
-		gb_out_write(o, s, n);
+		for (size_t i = 0; i < n; i++) {
+			gb_out_putc(o, s[i]);
+			if (s[i] == '\r')
+				put(o, "-- sqlite+ ");
+		}
 		gb_out_putc(o, '\n');
 		s += n + (s[n] == '\n');
 	}
+}
+
+/*
+ * Text from the catalog made safe inside a comment: no line ends, no
+ * control characters, nothing that opens or closes a block comment.
+ */
+static char *
+comment_text(const char *s)
+{
+	char *c = gb_strdup(s);
+
+	for (size_t i = 0; c[i]; i++)
+		if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f ||
+		    (c[i] == '/' && ((i > 0 && s[i - 1] == '*') ||
+		    s[i + 1] == '*')))
+			c[i] = '?';
+	return c;
 }
 
 static void
 schema_table(struct gb_pg *p, const char *table, const char *flat,
     struct gb_out *o)
 {
-	char *oid = table_oid(p, table), *s, *t, *lite, *qt, *ql, *x;
+	char *oid = table_oid(p, table), *s, *t, *lite, *qt, *ql, *x, *shown;
 	char **pk;
 	size_t npk;
 	PGresult *res;
@@ -524,8 +550,7 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 	res = columns(p, table, oid);
 	pk = primary_key(p, table, oid, &npk);
 
-	put(o, "\n-- ");
-	put(o, table);
+	/* no name in a comment: a line end in it would end the comment */
 	put(o, "\nCREATE TABLE ");
 	put(o, qt);
 	put(o, " (");
@@ -539,16 +564,17 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 		put(o, PQgetvalue(res, i, C_DECL));
 		if (nn)
 			put(o, " NOT NULL");
+		shown = comment_text(PQgetvalue(res, i, C_SHOWN));
 		if (strcmp(PQgetvalue(res, i, C_DECL), "text") == 0 &&
-		    strcmp(PQgetvalue(res, i, C_SHOWN), "text") != 0) {
+		    strcmp(shown, "text") != 0) {
 			put(o, " /* ");
-			put(o, PQgetvalue(res, i, C_SHOWN));
+			put(o, shown);
 			put(o, " */");
 		}
 		/* SQLite keeps the PostgreSQL type as a comment. */
 		x = gb_asprintf("%s%s\t%s %s%s /* %s */", lite, i ? ",\n" : "\n",
-		    qc, PQgetvalue(res, i, C_LITE), nn ? " NOT NULL" : "",
-		    PQgetvalue(res, i, C_SHOWN));
+		    qc, PQgetvalue(res, i, C_LITE), nn ? " NOT NULL" : "", shown);
+		free(shown);
 		free(lite);
 		lite = x;
 		free(qc);
@@ -619,8 +645,11 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 			x = gb_asprintf("CREATE %sINDEX %s ON %s (%s);",
 			    PQgetvalue(res, i, 1)[0] == 't' ? "UNIQUE " : "", qi,
 			    ql, PQgetvalue(res, i, 4));
-		else
-			x = gb_asprintf("-- (not in SQLite: index %s)", qi);
+		else {
+			char *c = comment_text(qi);
+			x = gb_asprintf("-- (not in SQLite: index %s)", c);
+			free(c);
+		}
 		put_lite(o, x);
 		free(x);
 		free(qi);
@@ -901,7 +930,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 	sql = gb_asprintf("COPY (SELECT %s FROM %s%s%s%s) TO STDOUT "
 	    "(FORMAT csv)", *cols ? cols : "", rel, where ? where : "",
 	    *order ? " ORDER BY " : "", order);
-	res = PQexec(p->conn, sql);
+	res = PQexecParams(p->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COPY_OUT)
 		pg_fail(p, "cannot read", ti->name, res);
 	PQclear(res);
@@ -1018,7 +1047,9 @@ gb_pg_wm_max(struct gb_pg *p, const char *table, const char *column,
 int
 gb_pg_exec(struct gb_pg *p, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = PQexec(p->conn, sql);
+	/* the extended protocol: the server runs one statement, or none */
+	PGresult *res = PQexecParams(p->conn, sql, 0, NULL, NULL, NULL, NULL,
+	    0);
 	ExecStatusType st = PQresultStatus(res);
 	int r = 0;
 
@@ -1053,7 +1084,8 @@ gb_pg_value(struct gb_pg *p, const char *sql, const char *param,
 int
 gb_pg_copy_begin(struct gb_pg *p, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = PQexec(p->conn, sql);
+	PGresult *res = PQexecParams(p->conn, sql, 0, NULL, NULL, NULL, NULL,
+	    0);
 	int r = 0;
 
 	p->copyerr[0] = '\0';
@@ -1122,8 +1154,8 @@ struct gb_pgtarget {
 	struct gb_pg *p;
 	char *schema;		/* every table into it; NULL: each its own */
 	int scratch;		/* the restore test's: rolled back */
-	char **late;		/* "SET search_path ...; CREATE INDEX ..." */
-	size_t nlate;
+	char **late;		/* pairs: search path, CREATE INDEX ... */
+	size_t nlate;		/* pairs */
 };
 
 static int
@@ -1179,6 +1211,10 @@ gb_pgtarget_open(const char *conninfo, const char *schema, int scratch)
 		    "schema with --schema", t->p->name);
 	if (gb_pg_exec(t->p, "BEGIN", err, sizeof err) == -1)
 		gb_errx(GB_EXIT_RUN, "%s: BEGIN: %s", t->p->name, err);
+	/* '...' as SCHEMA.sql was lexed: a backslash is a backslash */
+	if (gb_pg_exec(t->p, "SET LOCAL standard_conforming_strings = on", err,
+	    sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "%s: %s", t->p->name, err);
 	if (t->schema) {
 		q = gb_quote_ident(t->schema);
 		sql = gb_asprintf("CREATE SCHEMA %s%s", scratch ? "" :
@@ -1234,131 +1270,85 @@ gb_pgtarget_table(struct gb_pgtarget *t, const struct gb_manifest *m,
 	return q;
 }
 
-static int
-word(const char *s, const char *w)
-{
-	size_t n = strlen(w);
-
-	return strncasecmp(s, w, n) == 0 && strchr(" \t\n\r(\"=", s[n]);
-}
-
-
-/* Past a word and the blank after it. */
-static const char *
-skip_word(const char *s)
-{
-	while (*s && !strchr(" \t\r\n(\"=", *s))
-		s++;
-	return gb_sql_skip(s);
-}
-
-/*
- * The next statement of a SQL text: from its first word to before its
- * ';' (malloc'd), or NULL at the end.  Quoted text and comments may hold
- * a ';'.
- */
-static char *
-next_statement(const char **pp)
-{
-	const char *s = gb_sql_skip(*pp), *e = s;
-
-	if (!*s)
-		return NULL;
-	while (*e && *e != ';') {
-		if (*e == '\'' || *e == '"') {
-			char q = *e++;
-			while (*e && (*e != q || e[1] == q))
-				e += *e == q ? 2 : 1;
-			if (*e)
-				e++;
-		} else if (e[0] == '-' && e[1] == '-')
-			e += strcspn(e, "\n");
-		else if (e[0] == '/' && e[1] == '*') {
-			const char *c = strstr(e + 2, "*/");
-			e = c ? c + 2 : e + strlen(e);
-		} else
-			e++;
-	}
-	*pp = *e ? e + 1 : e;
-	return gb_strndup(s, (size_t)(e - s));
-}
-
-/* CREATE [UNIQUE] TABLE|INDEX made to leave what exists alone. */
-static char *
-if_not_exists(const char *text)
-{
-	const char *p = gb_sql_skip(skip_word(text));	/* past CREATE */
-
-	if (word(p, "UNIQUE"))
-		p = skip_word(p);
-	p = skip_word(p);				/* TABLE or INDEX */
-	if (word(p, "IF"))
-		return gb_strdup(text);
-	return gb_asprintf("%.*sIF NOT EXISTS %s", (int)(p - text), text, p);
-}
-
 static void
 keep_late(struct gb_pgtarget *t, const char *path, const char *stmt)
 {
-	t->late = gb_realloc(t->late, (t->nlate + 1) * sizeof *t->late);
-	t->late[t->nlate++] = gb_asprintf("SET search_path = %s; %s", path,
-	    stmt);
+	t->late = gb_realloc(t->late, 2 * (t->nlate + 1) * sizeof *t->late);
+	t->late[2 * t->nlate] = gb_strdup(path);
+	t->late[2 * t->nlate++ + 1] = gb_strdup(stmt);
+}
+
+/* SET search_path = path, then stmt: one statement per call. */
+static int
+exec_in(struct gb_pgtarget *t, const char *path, const char *stmt,
+    char *err, size_t errlen)
+{
+	char *set = gb_asprintf("SET search_path = %s", path);
+	int r = gb_pg_exec(t->p, set, err, errlen);
+
+	free(set);
+	return r == -1 ? -1 : gb_pg_exec(t->p, stmt, err, errlen);
 }
 
 /*
- * SCHEMA.sql of a PostgreSQL export: its statements are run as written,
- * into the schemas they name, or with every table put into the target
- * schema (its CREATE SCHEMA and SET search_path then left out).
+ * SCHEMA.sql of a PostgreSQL export: only the statements the export
+ * writes (gb_ddl_parse), each run alone, into the schemas they name, or
+ * with every table put into the target schema (its CREATE SCHEMA and SET
+ * search_path then left out).  Schemas and search paths are made anew
+ * from the names they give.
  */
 static int
 schema_pg(struct gb_pgtarget *t, const char *sql, char *err, size_t errlen)
 {
-	const char *p = sql;
-	char *st, *path = gb_strdup("pg_catalog"), why[512];
+	struct gb_ddl *d;
+	size_t n;
+	char *path = gb_strdup("pg_catalog"), why[512];
 	int r = 0;
 
+	if (gb_ddl_parse(1, sql, strlen(sql), &d, &n, err, errlen) == -1) {
+		free(path);
+		return -1;
+	}
 	if (t->schema) {
 		free(path);
 		path = gb_quote_ident(t->schema);
 	}
-	while (r == 0 && (st = next_statement(&p)) != NULL) {
-		const char *w = skip_word(st);
-		char *run = NULL;
-
-		if (word(st, "SET") && word(w, "search_path")) {
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char *q = gb_quote_ident(d[i].name), *run;
+		switch (d[i].kind) {
+		case GB_DDL_PATH:
 			if (!t->schema) {
-				const char *v = strchr(w, '=');
 				free(path);
-				path = gb_strdup(v ? gb_sql_skip(v + 1) : "pg_catalog");
+				path = gb_strdup(q);
 			}
-		} else if (word(st, "CREATE") && word(w, "SCHEMA")) {
-			if (!t->schema)
-				run = gb_strdup(st);
-		} else if (word(st, "CREATE") && word(w, "TABLE"))
-			run = if_not_exists(st);
-		else if (word(st, "CREATE") && (word(w, "INDEX") ||
-		    word(w, "UNIQUE"))) {
-			char *ix = if_not_exists(st);
-			keep_late(t, path, ix);
-			free(ix);
-		} else {
-			snprintf(err, errlen, "SCHEMA.sql: refused statement (only "
-			    "CREATE SCHEMA, SET search_path, CREATE TABLE and "
-			    "CREATE INDEX): %.60s", st);
-			r = -1;
-		}
-		if (run) {
-			char *full = gb_asprintf("SET search_path = %s; %s", path,
-			    run);
-			if (gb_pg_exec(t->p, full, why, sizeof why) == -1) {
+			break;
+		case GB_DDL_SCHEMA:
+			if (t->schema)
+				break;
+			run = gb_asprintf("CREATE SCHEMA IF NOT EXISTS %s", q);
+			if (gb_pg_exec(t->p, run, why, sizeof why) == -1) {
 				snprintf(err, errlen, "SCHEMA.sql: %s", why);
 				r = -2;
 			}
-			free(full);
 			free(run);
+			break;
+		case GB_DDL_TABLE:
+			run = gb_ddl_if_not_exists(&d[i]);
+			if (exec_in(t, path, run, why, sizeof why) == -1) {
+				snprintf(err, errlen, "SCHEMA.sql: %s", why);
+				r = -2;
+			}
+			free(run);
+			break;
+		case GB_DDL_INDEX:
+			run = gb_ddl_if_not_exists(&d[i]);
+			keep_late(t, path, run);
+			free(run);
+			break;
 		}
-		free(st);
+		free(q);
 	}
+	gb_ddl_free(d, n);
 	free(path);
 	if (gb_pg_exec(t->p, "SET search_path = pg_catalog", why,
 	    sizeof why) == -1 && r == 0) {
@@ -1404,34 +1394,18 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 {
 	sqlite3 *db;
 	sqlite3_stmt *st, *ix, *cols;
-	const char *tail = sql;
+	struct gb_ddl *d;
+	size_t nd;
 	char why[512];
 	int r = 0;
 
+	if (gb_ddl_parse(0, sql, strlen(sql), &d, &nd, err, errlen) == -1)
+		return -1;
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
 		gb_errx(GB_EXIT_RUN, "sqlite3: out of memory");
-	while (r == 0 && *tail) {
-		const char *text;
-		if (sqlite3_prepare_v2(db, tail, -1, &st, &tail) != SQLITE_OK) {
-			snprintf(err, errlen, "SCHEMA.sql: %s", sqlite3_errmsg(db));
-			r = -1;
-			break;
-		}
-		if (!st)
-			continue;
-		text = gb_sql_skip(sqlite3_sql(st));
-		if (!word(text, "CREATE") || !(word(skip_word(text), "TABLE") ||
-		    word(skip_word(text), "INDEX") ||
-		    word(skip_word(text), "UNIQUE"))) {
-			snprintf(err, errlen, "SCHEMA.sql: refused statement (only "
-			    "CREATE TABLE and CREATE INDEX): %.60s", text);
-			r = -1;
-		} else if (sqlite3_step(st) != SQLITE_DONE) {
-			snprintf(err, errlen, "SCHEMA.sql: %s", sqlite3_errmsg(db));
-			r = -1;
-		}
-		sqlite3_finalize(st);
-	}
+	if (gb_sqlite_ddl_run(db, d, nd, 0, err, errlen) == -1 ||
+	    gb_sqlite_ddl_run(db, d, nd, 1, err, errlen) == -1)
+		r = -1;
 	sqlite3_prepare_v2(db, "SELECT name, type, \"notnull\", pk FROM "
 	    "pragma_table_info(?1) ORDER BY cid", -1, &st, NULL);
 	sqlite3_prepare_v2(db, "SELECT name, \"unique\", origin, partial FROM "
@@ -1448,6 +1422,17 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 		qt = gb_quote_ident(tb);
 		rel = gb_asprintf("%s.%s", qs, qt);
 		ddl = gb_asprintf("CREATE TABLE IF NOT EXISTS %s (", rel);
+		/* an FTS5 table: a plain one here, its rowid the key */
+		for (size_t k = 0; k < nd; k++)
+			if (d[k].kind == GB_DDL_VTABLE &&
+			    strcasecmp(d[k].name, name) == 0) {
+				x = gb_asprintf("%s\n\trowid bigint NOT NULL", ddl);
+				free(ddl);
+				ddl = x;
+				free(pk);
+				pk = gb_strdup("rowid");
+				n++;
+			}
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char *qc = gb_quote_ident((const char *)
@@ -1556,6 +1541,7 @@ schema_sqlite(struct gb_pgtarget *t, const struct gb_manifest *m,
 	sqlite3_finalize(ix);
 	sqlite3_finalize(cols);
 	sqlite3_close(db);
+	gb_ddl_free(d, nd);
 	return r;
 }
 
@@ -1611,9 +1597,11 @@ upsert(struct gb_pgtarget *t, const struct gb_manifest *m,
 		r = -2;
 	} else {
 		sql = gb_asprintf("INSERT INTO %s SELECT * FROM pg_temp.gb_incr "
-		    "ON CONFLICT (%s) DO %s%s; DROP TABLE pg_temp.gb_incr", rel,
-		    keys, *sets ? "UPDATE SET " : "NOTHING", sets);
-		if (gb_pg_exec(t->p, sql, why, sizeof why) == -1) {
+		    "ON CONFLICT (%s) DO %s%s", rel, keys, *sets ?
+		    "UPDATE SET " : "NOTHING", sets);
+		if (gb_pg_exec(t->p, sql, why, sizeof why) == -1 ||
+		    gb_pg_exec(t->p, "DROP TABLE pg_temp.gb_incr", why,
+		    sizeof why) == -1) {
 			snprintf(err, errlen, "table %s: %s", mt->name, why);
 			r = -2;
 		}
@@ -1680,6 +1668,50 @@ gb_pgtarget_load(struct gb_pgtarget *t, const struct gb_manifest *m,
 	return status;
 }
 
+int64_t
+gb_pgtarget_rows(struct gb_pgtarget *t, const struct gb_manifest *m,
+    const struct gb_mtable *mt, int past)
+{
+	char *s, *tb, *qs, *qt, *qc, *sql, *v, err[512];
+	const char *params[2];
+	int64_t n = -1, there;
+	PGresult *res;
+
+	target_parts(t, m, mt->name, &s, &tb);
+	params[0] = s;
+	params[1] = tb;
+	res = PQexecParams(t->p->conn, "SELECT count(*) FROM pg_class c JOIN "
+	    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 "
+	    "AND c.relname = $2 AND c.relkind IN ('r', 'p')", 2, NULL, params,
+	    NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		gb_errx(GB_EXIT_RUN, "%s: cannot read the catalog: %s",
+		    t->p->name, res_msg(t->p, res));
+	there = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (there) {
+		qs = gb_quote_ident(s);
+		qt = gb_quote_ident(tb);
+		qc = past ? gb_quote_ident(mt->wm_column) : NULL;
+		/* the parameter takes the column's type, as in the export */
+		sql = gb_asprintf("SELECT count(*) FROM %s.%s%s%s%s", qs, qt,
+		    past ? " WHERE " : "", past ? qc : "", past ? " > $1" : "");
+		if (gb_pg_value(t->p, sql, past ? mt->wm_from : NULL, &v, err,
+		    sizeof err) == -1)
+			gb_errx(GB_EXIT_RUN, "%s: table %s: cannot count the rows: "
+			    "%s", t->p->name, mt->name, err);
+		n = v ? strtoll(v, NULL, 10) : 0;
+		free(v);
+		free(sql);
+		free(qc);
+		free(qs);
+		free(qt);
+	}
+	free(s);
+	free(tb);
+	return n;
+}
+
 /* Indexes, then COMMIT; the restore test's scratch schema is rolled back. */
 int
 gb_pgtarget_finish(struct gb_pgtarget *t, char *err, size_t errlen)
@@ -1687,7 +1719,8 @@ gb_pgtarget_finish(struct gb_pgtarget *t, char *err, size_t errlen)
 	char why[512];
 
 	for (size_t i = 0; i < t->nlate; i++)
-		if (gb_pg_exec(t->p, t->late[i], why, sizeof why) == -1) {
+		if (exec_in(t, t->late[2 * i], t->late[2 * i + 1], why,
+		    sizeof why) == -1) {
 			snprintf(err, errlen, "index: %s", why);
 			return -1;
 		}
@@ -1705,7 +1738,7 @@ gb_pgtarget_close(struct gb_pgtarget *t)
 	if (!t)
 		return;
 	gb_pg_close(t->p);
-	for (size_t i = 0; i < t->nlate; i++)
+	for (size_t i = 0; i < 2 * t->nlate; i++)
 		free(t->late[i]);
 	free(t->late);
 	free(t->schema);
@@ -1725,8 +1758,13 @@ gb_pg_sqlite_ddl(const char *sql)
 	while (*sql) {
 		size_t n = strcspn(sql, "\n");
 		if (strncmp(sql, "-- sqlite: ", 11) == 0 && n >= 11) {
-			memcpy(out + len, sql + 11, n - 11);
-			len += n - 11;
+			for (size_t i = 11; i < n; i++) {
+				out[len++] = sql[i];
+				/* put_lite's mark after a CR */
+				if (sql[i] == '\r' && n - i > 11 &&
+				    strncmp(sql + i + 1, "-- sqlite+ ", 11) == 0)
+					i += 11;
+			}
 			out[len++] = '\n';
 		}
 		sql += n + (sql[n] == '\n');

@@ -272,6 +272,23 @@ text:
 	sqlite3_bind_text(st, i, f->p, (int)f->n, SQLITE_TRANSIENT);
 }
 
+/* A virtual table (FTS5, as SCHEMA.sql may make one)? */
+static int
+is_virtual(struct restore *r, const char *table)
+{
+	sqlite3_stmt *st;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT sql LIKE 'CREATE VIRTUAL %' "
+	    "FROM sqlite_schema WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+		db_fail(r, "cannot read the schema");
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 static int
 load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
     size_t errlen)
@@ -305,14 +322,17 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 				db_fail(r, "cannot read the schema");
 			sqlite3_bind_text(info, 1, l->table, -1, SQLITE_STATIC);
 			sqlite3_bind_text(info, 2, name, -1, SQLITE_STATIC);
-			if (sqlite3_step(info) != SQLITE_ROW) {
+			if (sqlite3_step(info) == SQLITE_ROW)
+				l->affinity[i] = affinity((const char *)
+				    sqlite3_column_text(info, 0));
+			else if (strcasecmp(name, "rowid") == 0)
+				l->affinity[i] = 'i';	/* an FTS5 table's */
+			else {
 				snprintf(err, errlen, "table %s has no column %s "
 				    "in SCHEMA.sql", l->mt->name, name);
 				sqlite3_finalize(info);
 				return -1;
 			}
-			l->affinity[i] = affinity((const char *)
-			    sqlite3_column_text(info, 0));
 			sqlite3_finalize(info);
 			free(name);
 			free(qc);
@@ -334,13 +354,18 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 				    "incremental cannot be applied", l->mt->name);
 				return -1;
 			}
-			sql = gb_asprintf("INSERT INTO %s(%s) VALUES(%s) ON "
-			    "CONFLICT(%s) DO UPDATE SET %s", q, cols, vals, keys,
-			    sets);
+			/* a virtual table takes no upsert; FTS5 replaces */
+			if (is_virtual(r, l->table))
+				sql = gb_asprintf("INSERT OR REPLACE INTO %s(%s) "
+				    "VALUES(%s)", q, cols, vals);
+			else
+				sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) "
+				    "VALUES(%s) ON CONFLICT(%s) DO UPDATE SET %s", q,
+				    cols, vals, keys, sets);
 			free(keys);
-		} else
-			sql = gb_asprintf("INSERT INTO %s(%s) VALUES(%s)", q, cols,
-			    vals);
+		} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
+			sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) VALUES(%s)",
+			    q, cols, vals);
 		if (sqlite3_prepare_v2(r->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "table %s: %s", l->mt->name,
 			    sqlite3_errmsg(r->db));
@@ -365,93 +390,31 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 	return 0;
 }
 
-static int
-starts_with_word(const char *s, const char *word)
-{
-	size_t n = strlen(word);
-
-	return strncasecmp(s, word, n) == 0 && (s[n] == ' ' || s[n] == '\t' ||
-	    s[n] == '\n' || s[n] == '\r');
-}
-
-
-/*
- * A CREATE TABLE or INDEX statement made to leave what exists alone: an
- * incremental's SCHEMA.sql brings tables new since the full, and repeats
- * the others.
- */
-static char *
-if_not_exists(const char *text)
-{
-	const char *p = gb_sql_skip(text + 6);	/* past CREATE */
-
-	if (starts_with_word(p, "UNIQUE"))
-		p = gb_sql_skip(p + 6);
-	p = gb_sql_skip(p + 5);			/* past TABLE or INDEX */
-	if (starts_with_word(p, "IF"))
-		return gb_strdup(text);
-	return gb_asprintf("%.*sIF NOT EXISTS %s", (int)(p - text), text, p);
-}
-
 /*
  * Runs SCHEMA.sql's CREATE TABLE statements now and keeps its CREATE
- * INDEX statements for after the load; anything else is refused.
+ * INDEX statements for after the load; anything the export does not
+ * write is refused (gb_ddl_parse).  IF NOT EXISTS: an incremental's
+ * SCHEMA.sql brings tables new since the full, and repeats the others.
  */
 static int
-create_schema(struct restore *r, const char *sql, char *err, size_t errlen)
+create_schema(struct restore *r, const char *sql, size_t len, char *err,
+    size_t errlen)
 {
-	const char *start = sql;
+	struct gb_ddl *d;
+	size_t n;
+	int rc;
 
-	/*
-	 * Statements are split where SQLite says one is complete, not by
-	 * preparing them: a CREATE TABLE of a table that exists fails to
-	 * prepare, and an incremental's SCHEMA.sql repeats the full's.
-	 */
-	for (const char *p = sql; *p; p++) {
-		char *stmt, *ddl;
-		const char *text;
-		int rc;
-		if (*p != ';')
-			continue;
-		stmt = gb_strndup(start, (size_t)(p - start + 1));
-		if (!sqlite3_complete(stmt)) {
-			free(stmt);
-			continue;
-		}
-		start = p + 1;
-		text = gb_sql_skip(stmt);
-		if (starts_with_word(text, "CREATE") &&
-		    (starts_with_word(gb_sql_skip(text + 6), "INDEX") ||
-		    starts_with_word(gb_sql_skip(text + 6), "UNIQUE"))) {
+	if (gb_ddl_parse(0, sql, len, &d, &n, err, errlen) == -1)
+		return -1;
+	rc = gb_sqlite_ddl_run(r->db, d, n, 0, err, errlen);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (d[i].kind == GB_DDL_INDEX) {
 			r->indexes = gb_realloc(r->indexes, (r->nindexes + 1) *
 			    sizeof *r->indexes);
-			r->indexes[r->nindexes++] = if_not_exists(text);
-			free(stmt);
-			continue;
+			r->indexes[r->nindexes++] = gb_ddl_if_not_exists(&d[i]);
 		}
-		if (!starts_with_word(text, "CREATE") ||
-		    !starts_with_word(gb_sql_skip(text + 6), "TABLE")) {
-			snprintf(err, errlen, "SCHEMA.sql: refused statement "
-			    "(only CREATE TABLE and CREATE INDEX): %.60s", text);
-			free(stmt);
-			return -1;
-		}
-		ddl = if_not_exists(text);
-		rc = sqlite3_exec(r->db, ddl, NULL, NULL, NULL);
-		free(ddl);
-		free(stmt);
-		if (rc != SQLITE_OK) {
-			snprintf(err, errlen, "SCHEMA.sql: %s",
-			    sqlite3_errmsg(r->db));
-			return -1;
-		}
-	}
-	if (*gb_sql_skip(start)) {
-		snprintf(err, errlen, "SCHEMA.sql: an incomplete statement at "
-		    "the end");
-		return -1;
-	}
-	return 0;
+	gb_ddl_free(d, n);
+	return rc;
 }
 
 /*
@@ -474,20 +437,25 @@ lite_name(const struct gb_manifest *m, const char *name)
 	return flat;
 }
 
-/* SCHEMA.sql into the target, whichever dialect each side speaks. */
+/*
+ * SCHEMA.sql into the target, whichever dialect each side speaks; first
+ * held to what the export writes, as gb-verify --deep holds it.
+ */
 static int
 make_schema(struct restore *r, const struct gb_manifest *m, const char *sql,
-    char *err, size_t errlen)
+    size_t len, char *err, size_t errlen)
 {
 	char *lite;
 	int rc;
 
+	if (gb_schema_check(m, sql, len, err, errlen) == -1)
+		return -1;
 	if (r->pgt)
 		return gb_pgtarget_schema_sql(r->pgt, m, sql, err, errlen);
 	if (strcmp(m->source_kind, "postgresql") != 0)
-		return create_schema(r, sql, err, errlen);
+		return create_schema(r, sql, len, err, errlen);
 	lite = gb_pg_sqlite_ddl(sql);
-	rc = create_schema(r, lite, err, errlen);
+	rc = create_schema(r, lite, strlen(lite), err, errlen);
 	free(lite);
 	return rc;
 }
@@ -552,7 +520,8 @@ into_small(void *arg, const char *name, const char *buf, size_t n,
 		return status;
 	}
 	if (strcmp(name, "SCHEMA.sql") == 0 && (r->db || r->pgt))
-		return make_schema(r, &t->a->seal.manifest, buf, err, errlen);
+		return make_schema(r, &t->a->seal.manifest, buf, n, err,
+		    errlen);
 	return 0;
 }
 
@@ -672,6 +641,91 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 	if (db)
 		gb_sqlite_close(db);
 	return bad;
+}
+
+/*
+ * The rows in a table of the target now (past 1: only those above the
+ * watermark the incremental was cut from); -1 when it is not there.
+ */
+static int64_t
+target_rows(struct restore *r, const struct gb_manifest *m,
+    const struct gb_mtable *mt, int past)
+{
+	char *name, *q, *qc, *sql;
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	if (r->pgt)
+		return gb_pgtarget_rows(r->pgt, m, mt, past);
+	name = lite_name(m, mt->name);
+	q = gb_quote_ident(name);
+	qc = past ? gb_quote_ident(mt->wm_column) : NULL;
+	sql = gb_asprintf("SELECT count(*) FROM %s%s%s%s", q, past ? " WHERE " :
+	    "", past ? qc : "", past ? " > ?1" : "");
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		/* the watermark bound as the export bound it */
+		if (past && strcmp(mt->wm_type, "integer") == 0)
+			sqlite3_bind_int64(st, 1, strtoll(mt->wm_from, NULL, 10));
+		else if (past && strcmp(mt->wm_type, "real") == 0)
+			sqlite3_bind_double(st, 1, strtod(mt->wm_from, NULL));
+		else if (past)
+			sqlite3_bind_text(st, 1, mt->wm_from, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			db_fail(r, "cannot count the rows");
+		n = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	free(qc);
+	free(q);
+	free(name);
+	return n;
+}
+
+/*
+ * After -d, the rows the target holds against the MANIFEST, table by
+ * table.  A full: exactly its rows.  An incremental holds upserts and no
+ * deletions, so the table lost none, gained at most the incremental's
+ * rows, held at least them, and (with a watermark) holds exactly its rows
+ * past the watermark it was cut from.  before: the counts before it.
+ */
+static void
+check_rows(struct restore *r, const struct archive_in *a,
+    const int64_t *before)
+{
+	const struct gb_manifest *m = &a->seal.manifest;
+
+	for (size_t i = 0; i < m->ntables; i++) {
+		const struct gb_mtable *mt = &m->tables[i];
+		int64_t got = target_rows(r, m, mt, 0), past = -1;
+		int64_t want = (int64_t)mt->rows;
+		int ok;
+
+		if (!before)
+			ok = got == want;
+		else {
+			ok = got >= before[i] && got <= before[i] + want &&
+			    got >= want;
+			if (ok && mt->wm_column && mt->wm_from)
+				ok = (past = target_rows(r, m, mt, 1)) == want;
+		}
+		if (ok)
+			continue;
+		if (past >= 0)
+			gb_errx(GB_EXIT_CHECK, "%s: table %s: %" PRId64 " rows "
+			    "past the watermark in the target after loading, the "
+			    "MANIFEST says %" PRId64 "; nothing restored", a->path,
+			    mt->name, past, want);
+		if (before)
+			gb_errx(GB_EXIT_CHECK, "%s: table %s: %" PRId64 " rows in "
+			    "the target after loading (%" PRId64 " before), which "
+			    "the MANIFEST's %" PRId64 " upserted rows do not "
+			    "account for; nothing restored", a->path, mt->name,
+			    got, before[i], want);
+		gb_errx(GB_EXIT_CHECK, "%s: table %s: %" PRId64 " rows in the "
+		    "target after loading, the MANIFEST says %" PRId64 "; "
+		    "nothing restored", a->path, mt->name, got, want);
+	}
 }
 
 static void
@@ -969,8 +1023,19 @@ main(int argc, char *argv[])
 	if (r.db)
 		exec(&r, "BEGIN");
 	for (size_t i = 0; i < r.nin; i++) {
+		const struct gb_manifest *m = &r.in[i].seal.manifest;
+		int64_t *before = NULL;
 		char err[1024];
-		int rc = restore_one(&r, &r.in[i], NULL, err, sizeof err);
+		int rc;
+
+		if (!r.test && strcmp(m->level, "incremental") == 0) {
+			before = gb_calloc(m->ntables, sizeof *before);
+			for (size_t k = 0; k < m->ntables; k++)
+				if ((before[k] = target_rows(&r, m, &m->tables[k],
+				    0)) < 0)
+					before[k] = 0;	/* new since the full */
+		}
+		rc = restore_one(&r, &r.in[i], NULL, err, sizeof err);
 		if (rc == -1 && r.test && r.mismatch) {	/* the drill's finding */
 			printf("FAIL: %s: %s\n", r.in[i].seal.manifest.id, err);
 			printf("restore test: %zu archive%s, FAILED\n", r.nin,
@@ -983,6 +1048,9 @@ main(int argc, char *argv[])
 		if (rc)
 			gb_errx(rc == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s: %s; "
 			    "nothing restored", r.in[i].path, err);
+		if (!r.test)
+			check_rows(&r, &r.in[i], before);
+		free(before);
 		if (r.test && r.pgt)
 			r.failures += test_tables(&r, &r.in[i].seal.manifest);
 		else if (r.test) {

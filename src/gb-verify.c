@@ -3,7 +3,8 @@
  * keys only): the seal's signature by the pinned signer, then the sealed
  * file's size and SHA-256.  --deep (a recipient's secret key): decrypt,
  * check the inner signature, read every member and entry, and compare each
- * table's rows, SHA-256 and money sums with the MANIFEST and the seal.
+ * table's rows, SHA-256 and money sums with the MANIFEST and the seal;
+ * SCHEMA.sql must be one gb-restore takes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,13 +55,26 @@ deep_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	return r;
 }
 
+/* SCHEMA.sql: refused here whatever gb-restore would refuse. */
+static int
+deep_small(void *arg, const char *name, const char *buf, size_t n,
+    char *err, size_t errlen)
+{
+	struct deep *d = arg;
+
+	if (strcmp(name, "SCHEMA.sql") != 0)
+		return 0;
+	return gb_schema_check(&d->s->manifest, buf, n, err, errlen);
+}
+
 /* Deep check of the content; 0, or -1 with why. */
 static int
 deep(struct verify *v, const char *archive, const struct gb_seal *s,
     char *err, size_t errlen)
 {
 	struct deep d = { v, s };
-	struct gb_walk w = { .table = deep_table, .arg = &d };
+	struct gb_walk w = { .small = deep_small, .table = deep_table,
+	    .arg = &d };
 
 	return gb_walk_archive(archive, s, v->signer, &w, err, errlen) ? -1 : 0;
 }

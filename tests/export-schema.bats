@@ -197,3 +197,34 @@ check_hostile_files() {
 	assert_line --index 2 --regexp '^trail( |\\s)$'
 	verify_set out sp.db
 }
+
+@test "virtual tables: FTS5 exported as its rows by rowid, no shadow tables; others refused naming the table" {
+	sqlite3 -bail v.db <<-'EOF'
+	CREATE TABLE plain(id INTEGER PRIMARY KEY, x TEXT);
+	INSERT INTO plain VALUES (1, 'one');
+	CREATE VIRTUAL TABLE search USING fts5(title, body);
+	INSERT INTO search(rowid, title, body) VALUES (42, 'a,b', 'x"y'), (3, 'c', NULL);
+	EOF
+	run gb-export -s "sqlite:$W/v.db" -o out
+	assert_success
+	assert_equal "$(ls out | paste -sd' ')" "MANIFEST SCHEMA.sql plain.csv search.csv"
+	assert_equal "$(cat out/search.csv)" "$(printf 'rowid,title,body\n3,c,\n42,"a,b","x""y"')"
+	assert_equal "$(mf out/MANIFEST key search)" rowid
+	grep -qxF 'CREATE VIRTUAL TABLE search USING fts5(title, body);' out/SCHEMA.sql
+	! grep -q 'search_' out/SCHEMA.sql || fail "shadow tables in SCHEMA.sql"
+	# an R*Tree, an FTS5 table whose content lives elsewhere: no restore
+	# could make them, so no backup is made of them
+	sqlite3 -bail v.db "CREATE VIRTUAL TABLE box USING rtree(id, x0, x1);
+	    INSERT INTO box VALUES (1, 0, 5);
+	    CREATE VIRTUAL TABLE ext USING fts5(x, content='plain', content_rowid='id')"
+	run gb-export -s "sqlite:$W/v.db" -o out2
+	assert_failure 3
+	assert_output --partial "table box cannot be backed up so that it restores"
+	assert_output --partial "CREATE VIRTUAL TABLE box USING rtree"
+	[ ! -e out2 ] || fail "out2 was left"
+	run gb-export -s "sqlite:$W/v.db" -t plain -t ext -o out2
+	assert_failure 3
+	assert_output --partial "table ext cannot be backed up"
+	[ ! -e out2 ] || fail "out2 was left"
+	assert_tmpdir_empty
+}

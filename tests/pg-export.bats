@@ -359,3 +359,24 @@ EOF
 	verify_set x
 	assert_tmpdir_empty
 }
+
+@test "names that would end a comment stay in it: psql -f SCHEMA.sql and sqlite3 make the table and nothing else" {
+	new_db cm
+	psqlc -d cm -c "CREATE TYPE \"e */ CREATE TABLE pwn (a int); /* x\" AS ENUM ('a', 'b')" \
+	    -c "CREATE DOMAIN \"d$(printf '\n')*/ CREATE TABLE pwn2 (a int); --\" AS text" \
+	    -c "CREATE TABLE \"t$(printf '\r')CREATE TABLE pwn3 (a int);--\" (id int PRIMARY KEY,
+	        e \"e */ CREATE TABLE pwn (a int); /* x\", d \"d$(printf '\n')*/ CREATE TABLE pwn2 (a int); --\")" \
+	    -c "CREATE INDEX \"i$(printf '\n')CREATE TABLE pwn4 (a int);\" ON \"t$(printf '\r')CREATE TABLE pwn3 (a int);--\" ((lower(d)))" \
+	    -c "INSERT INTO \"t$(printf '\r')CREATE TABLE pwn3 (a int);--\" VALUES (1, 'a', 'x'), (2, 'b', NULL)"
+	run gb-export -s postgresql:///cm -o out
+	assert_success
+	new_db cm2
+	psqlc -d cm2 -f out/SCHEMA.sql 2>&1 | grep -v 'NOTICE:  schema "public" already exists' && fail "psql -f said the above"
+	assert_equal "$(psqlc -d cm2 -c "SELECT count(*), string_agg(quote_ident(tablename), ',') FROM pg_tables WHERE schemaname = 'public'")" \
+	    "1|\"t$(printf '\r')CREATE TABLE pwn3 (a int);--\""
+	assert_equal "$(psqlc -d cm2 -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")" 2
+	# the SQLite dialect in the same file
+	sed -n 's/^-- sqlite: //p' out/SCHEMA.sql | sqlite3 -bail lite.db
+	assert_equal "$(sqlite3 lite.db "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'pwn%'")" 0
+	assert_equal "$(sqlite3 lite.db "SELECT count(*) FROM sqlite_schema WHERE type = 'table'")" 1
+}

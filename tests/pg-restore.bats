@@ -248,3 +248,156 @@ pg_tables() {
 	assert_failure 3
 	assert_output --partial 'database "nosuchdb" does not exist'
 }
+
+# The table name of issue 10, item 1: a line end, then SQL that makes a
+# table and runs a program on the server (touch pw, in the server's
+# working directory: its data directory) once anything takes the name out
+# of its quotes.  63 bytes, the longest name PostgreSQL keeps.  The
+# second one ends a -- comment with a CR, as PostgreSQL's lexer does.
+HOSTILE=$'\nCREATE TABLE b AS SELECT E\'\\\'\';COPY b TO PROGRAM \'touch pw\';--'
+HOSTILE_CR=$'cr\rCREATE TABLE c AS SELECT 1;--'
+
+# hostile_tables DB: the schema.table names in DB, one per line, each as
+# PostgreSQL's quote_ident gives it (line ends and all).
+hostile_tables() {
+	psqlc -d "$1" -c "SELECT string_agg(quote_ident(schemaname) || '.' || quote_ident(tablename), '|'
+	    ORDER BY tablename COLLATE \"C\") FROM pg_tables
+	    WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+}
+
+@test "a table named to inject SQL: restored under its exact name, nothing run (-d, --test, psql -f)" {
+	[ ${#HOSTILE} = 63 ] || fail "the name is ${#HOSTILE} bytes"
+	local q qcr want
+	new_db h
+	q=$(psqlc -d h -c "SELECT quote_ident(\$n\$$HOSTILE\$n\$)")
+	qcr=$(psqlc -d h -c "SELECT quote_ident(\$n\$$HOSTILE_CR\$n\$)")
+	psqlc -d h -c "CREATE TABLE $q (id integer PRIMARY KEY, v text)" \
+	    -c "INSERT INTO $q VALUES (1, \$v\$it's;\"--\$v\$), (2, NULL)" \
+	    -c "CREATE INDEX \"ix;\$HOSTILE_CR\" ON $q (v)" \
+	    -c "CREATE TABLE $qcr (k text PRIMARY KEY)" -c "INSERT INTO $qcr VALUES ('x')"
+	want=$(hostile_tables h)
+	assert_equal "$(psqlc -d h -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 2
+	gb-export -s postgresql:///h -o set
+	seal_set set "$W/hs"
+	# into a database: the two tables by their exact names, the same rows
+	new_db r
+	run restore -d postgresql:///r "$W/hs.seal"
+	assert_success
+	assert_equal "$(hostile_tables r)" "$want"
+	assert_pg_same h "public.$q" r "public.$q"
+	assert_pg_same h "public.$qcr" r "public.$qcr"
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_indexes WHERE tablename = \$n\$$HOSTILE\$n\$")" 2
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran on the server"
+	# the drill: OK, and nothing made
+	new_db r2
+	run restore --test -d postgresql:///r2 "$W/hs.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+	assert_equal "$(hostile_tables r2)" ""
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran in the drill"
+	# SCHEMA.sql as PostgreSQL's own lexer reads it (psql -f) makes the
+	# same two tables and nothing else
+	new_db r3
+	psqlc -d r3 -f set/SCHEMA.sql >/dev/null
+	assert_equal "$(hostile_tables r3)" "$want"
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran under psql -f"
+	# and into SQLite, by the same names
+	run restore -d "sqlite:$W/h.db" "$W/hs.seal"
+	assert_success
+	assert_equal "$(sqlite3 h.db "SELECT count(*) FROM sqlite_schema WHERE type = 'table'")" 2
+	assert_equal "$(sqlite3 h.db "SELECT count(*) FROM \"$HOSTILE\"")" 2
+	assert_equal "$(sqlite3 h.db "SELECT v FROM \"$HOSTILE\" WHERE id = 1")" "it's;\"--"
+	assert_equal "$(sqlite3 h.db "SELECT k FROM \"$HOSTILE_CR\"")" x
+}
+
+@test "an SQLite table named to inject SQL: restored under its exact name into SQLite and PostgreSQL" {
+	sqlite3 -bail h.db "CREATE TABLE \"$HOSTILE\" (id INTEGER PRIMARY KEY, v TEXT);
+	    INSERT INTO \"$HOSTILE\" VALUES (1, 'it''s;\"--'), (2, NULL);
+	    CREATE INDEX \"ix$HOSTILE_CR\" ON \"$HOSTILE\" (v);
+	    CREATE TABLE \"$HOSTILE_CR\" (k TEXT PRIMARY KEY); INSERT INTO \"$HOSTILE_CR\" VALUES ('x')"
+	gb-export -s sqlite:h.db -o set
+	seal_set set "$W/hs"
+	run restore -d "sqlite:$W/r.db" "$W/hs.seal"
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT name FROM sqlite_schema ORDER BY name" | od -c)" \
+	    "$(sqlite3 h.db "SELECT name FROM sqlite_schema ORDER BY name" | od -c)"
+	assert_equal "$(sqlite3 r.db "SELECT id, v FROM \"$HOSTILE\" ORDER BY id")" "$(printf '1|it'"'"'s;"--\n2|')"
+	new_db r
+	run restore -d postgresql:///r "$W/hs.seal"
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
+	    AND tablename IN (\$n\$$HOSTILE\$n\$, \$n\$$HOSTILE_CR\$n\$)")" 2
+	assert_equal "$(psqlc -d r -c "SELECT v FROM public.\"$HOSTILE\" WHERE id = 1")" "it's;\"--"
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_indexes WHERE tablename = \$n\$$HOSTILE\$n\$")" 2
+	new_db r2
+	run restore --test -d postgresql:///r2 "$W/hs.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran on the server"
+}
+
+# schema_lie SRC DST SEDEXPR: a copy of export set SRC whose SCHEMA.sql is
+# edited with sed and its MANIFEST's schema line made to match.
+schema_lie() {
+	local n h
+	cp -a "$1" "$2" || return 1
+	sed -i "$3" "$2/SCHEMA.sql"
+	! cmp -s "$1/SCHEMA.sql" "$2/SCHEMA.sql" ||
+	    { echo "schema_lie: $3 changed nothing" >&2; return 1; }
+	n=$(stat -c %s "$2/SCHEMA.sql")
+	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
+	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
+}
+
+@test "a PostgreSQL SCHEMA.sql with statements the export never writes: refused (exit 1) by -d, --test and verify --deep" {
+	local e stmt i=0 mode
+	mkdir spool
+	while IFS='|' read -r e stmt; do
+		i=$((i + 1))
+		schema_lie "$FX/pgfull" "bad$i" "$e"
+		seal_set "bad$i" "spool/bad$i"
+		for mode in "-d postgresql:///r" "--test -d postgresql:///r"; do
+			new_db r
+			run restore $mode "spool/bad$i.seal"
+			assert_failure 1
+			assert_output --partial "SCHEMA.sql: refused statement"
+			assert_output --partial "$stmt"
+			assert_output --partial "nothing restored"
+			assert_equal "$(pg_tables r)" ""
+		done
+		run env GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep "spool/bad$i.seal"
+		assert_failure 1
+		assert_output --partial "FAIL: SCHEMA.sql: refused statement"
+		assert_output --partial "$stmt"
+		[ ! -e "$PGROOT/data/pw2" ] || fail "a refused statement ran"
+	done <<-'EOF'
+	$a CREATE TABLE x AS SELECT 1;|CREATE TABLE x AS SELECT 1
+	$a CREATE TABLE y (a int) ; COPY y TO PROGRAM 'touch pw2';|COPY y TO PROGRAM 'touch pw2'
+	$a DO $q$ BEGIN PERFORM 1; END $q$;|DO $q$ BEGIN PERFORM 1; END $q$
+	$a CREATE TABLE z (a text DEFAULT E'\\';COPY z TO PROGRAM ''touch pw2'';--');CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$SELECT 1$$;|CREATE FUNCTION f() RETURNS int
+	0,/^SET search_path = .*;$/s//SET search_path = public, pg_temp;/|SET search_path = public, pg_temp
+	$a CREATE INDEX i ON members USING btree (id); ALTER TABLE members OWNER TO gbauth;|ALTER TABLE members OWNER TO gbauth
+	$a /* a /* nested */ ; CREATE TABLE n (a int); */ DROP TABLE x;|DROP TABLE x
+	$a CREATE TABLE u (a text DEFAULT U&'\\0027;'); DROP TABLE y;|DROP TABLE y
+	$a CREATE TABLE d (a text DEFAULT $x$;$$ DROP TABLE z;$x$) WITH (fillfactor = 50);|CREATE TABLE d (a text DEFAULT $x$;$$ DROP TABLE z;$x$) WITH
+	$a CREATE TABLE "q"";DROP TABLE w;--" (a int); CREATE TABLE public.v (a int);|CREATE TABLE public.v
+	EOF
+}
+
+@test "an FTS5 table of SQLite into PostgreSQL: a plain table keyed by its rowid, every row" {
+	sqlite3 -bail fts.db "CREATE VIRTUAL TABLE search USING fts5(name, note);
+	    INSERT INTO search(rowid, name, note) VALUES (7, 'Alice', 'x'), (1000, '张伟', NULL)"
+	gb-export -s sqlite:fts.db -o set
+	seal_set set "$W/fts"
+	new_db r
+	run restore -d postgresql:///r "$W/fts.seal"
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT rowid, name, coalesce(note, 'NULL') FROM search ORDER BY rowid" | paste -sd' ')" \
+	    "7|Alice|x 1000|张伟|NULL"
+	assert_equal "$(psqlc -d r -c "SELECT indexdef FROM pg_indexes WHERE tablename = 'search'")" \
+	    "CREATE UNIQUE INDEX search_pkey ON public.search USING btree (rowid)"
+	new_db r2
+	run restore --test -d postgresql:///r2 "$W/fts.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+}

@@ -534,4 +534,165 @@ refused() {
 		[ "$mode" != --test ] || assert_line "restore test: 1 archive, FAILED"
 		assert_nothing_left
 	done
+
+# ------------------------------------ SCHEMA.sql: the export's own forms
+
+# schema_lie SRC DST SEDEXPR: a copy of export set SRC whose SCHEMA.sql is
+# edited with sed and its MANIFEST's schema line made to match, as a
+# source with a doctored schema, or a signer fed one, would seal it.
+schema_lie() {
+	local n h
+	cp -a "$1" "$2" || return 1
+	sed -i "$3" "$2/SCHEMA.sql"
+	! cmp -s "$1/SCHEMA.sql" "$2/SCHEMA.sql" ||
+	    { echo "schema_lie: $3 changed nothing" >&2; return 1; }
+	n=$(stat -c %s "$2/SCHEMA.sql")
+	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
+	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
+}
+
+# small_set DIR: the export set of a small table t (id, v, updated_at)
+# with a NULL in v.
+small_set() {
+	sqlite3 -bail small.db "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);
+	    INSERT INTO t VALUES (1, 'a', '2026-01-01'), (2, NULL, '2026-01-02'), (3, 'c', '2026-01-03')"
+	gb-export -s sqlite:small.db -o "$1"
+}
+
+@test "restore refuses SCHEMA.sql statements the export never writes: exit 1 naming each, nothing restored" {
+	local i=0 e stmt mode gbv_out
+	small_set set
+	mkdir spool
+	# sed expression | the statement the message names
+	while IFS='|' read -r e stmt; do
+		i=$((i + 1))
+		schema_lie set "bad$i" "$e"
+		seal_set "bad$i" "spool/bad$i"
+		before
+		for mode in "-d sqlite:r.db" "--test"; do
+			# a recursive CREATE TABLE ... AS SELECT ran for ever
+			run timeout 60 env GNUPGHOME="$KEYS/restore" gb-restore \
+			    --signer "$SIGNER" $mode "spool/bad$i.seal"
+			assert_failure 1
+			assert_output --partial "SCHEMA.sql: refused statement"
+			assert_output --partial "$stmt"
+			assert_output --partial "nothing restored"
+			assert_nothing_left
+		done
+		gbv_out=$(GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep "spool/bad$i.seal") &&
+		    fail "gb-verify --deep passed what gb-restore refuses: $stmt"
+		[[ "$gbv_out" == *"FAIL: SCHEMA.sql: refused statement"*"$stmt"* ]] ||
+		    fail "gb-verify --deep: $gbv_out"
+	done <<-'EOF'
+	s/^CREATE TABLE t /CREATE TABLE temp.t /|CREATE TABLE temp.t (id
+	s/^CREATE TABLE t /CREATE TEMP TABLE t /|CREATE TEMP TABLE t (id
+	$a CREATE TABLE x AS WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT n FROM c;|CREATE TABLE x AS WITH RECURSIVE
+	$a CREATE TABLE y (a) AS SELECT 1;|CREATE TABLE y (a) AS SELECT 1
+	$a CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM t; END;|CREATE TRIGGER tr AFTER INSERT
+	$a CREATE VIEW w AS SELECT * FROM t;|CREATE VIEW w AS
+	$a PRAGMA writable_schema = 1;|PRAGMA writable_schema = 1
+	$a ATTACH 'x.db' AS x;|ATTACH 'x.db' AS x
+	$a CREATE INDEX i ON t (v); DELETE FROM t;|DELETE FROM t
+	$a CREATE VIRTUAL TABLE r USING rtree(id, x0, x1);|CREATE VIRTUAL TABLE r USING rtree
+	$a CREATE VIRTUAL TABLE f USING fts5(a, content='t');|CREATE VIRTUAL TABLE f USING fts5(a, content=
+	EOF
+}
+
+@test "restore: an ON CONFLICT IGNORE in SCHEMA.sql drops no row: the row is refused (exit 3) naming the table, nothing restored" {
+	small_set set
+	schema_lie set bad 's/v TEXT/v TEXT NOT NULL ON CONFLICT IGNORE/'
+	mkdir spool
+	seal_set bad spool/bad
+	# as any row the target refuses (pg-restore.bats): exit 3
+	MODES="-d sqlite:r.db,--test" refused 3 "table t: NOT NULL constraint failed: t.v" spool/bad.seal
+	# the same with the good schema: all three rows
+	seal_set set spool/good
+	run rst -d sqlite:r.db spool/good.seal
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT count(*) FROM t WHERE v IS NULL")" 1
+}
+
+@test "restore -d: rows in the target counted against the MANIFEST: an incremental holding one key twice is exit 1" {
+	sqlite3 -bail small.db "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);
+	    INSERT INTO t VALUES (1, 'a', '2026-01-01'), (2, 'b', '2026-01-02')"
+	printf '[site]\nname = s\n[source]\nuri = sqlite:small.db\n[table t]\nkey = id\nwatermark = updated_at\nclass = master\n' >s.conf
+	gb-export -c s.conf -o full
+	sqlite3 -bail small.db "UPDATE t SET v = 'b2', updated_at = '2026-02-01' WHERE id = 2"
+	gb-export -c s.conf -i full/MANIFEST -o inc
+	assert_equal "$(tail -n +2 inc/t.csv)" "2,b2,2026-02-01"
+	# key 2 twice: the upsert keeps one row where the MANIFEST counts two
+	cp -a inc twice
+	echo "2,b3,2026-02-02" >>twice/t.csv
+	sed -i -e "s/^rows\tt\t1\$/rows\tt\t2/" \
+	    -e "s/^bytes\tt\t.*/bytes\tt\t$(stat -c %s twice/t.csv)/" \
+	    -e "s/^sha256\tt\t.*/sha256\tt\t$(sha256sum <twice/t.csv | cut -d' ' -f1)/" twice/MANIFEST
+	mkdir spool
+	seal_set full spool/full
+	seal_set inc spool/inc
+	seal_set twice spool/twice
+	MODES="-d sqlite:r.db" refused 1 "table t: 1 rows past the watermark in the target after loading, the MANIFEST says 2" \
+	    spool/full.seal spool/twice.seal
+	# the true chain passes the same count
+	run rst -d sqlite:r.db spool/full.seal spool/inc.seal
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT id, v FROM t ORDER BY id" | paste -sd' ')" "1|a 2|b2"
+}
+
+# ----------------------------------------------------------- FTS5 tables
+
+@test "restore: an FTS5 table comes back with its rowids and a working index (-d, --test, verify --deep)" {
+	sqlite3 -bail fts.db <<-'EOF'
+	CREATE TABLE members (id INTEGER PRIMARY KEY, name TEXT);
+	INSERT INTO members VALUES (7, 'Alice Smith'), (10, 'Bob Jones'), (25, '张伟');
+	CREATE VIRTUAL TABLE member_search USING fts5(name, note, tokenize = 'unicode61 remove_diacritics 2');
+	INSERT INTO member_search (rowid, name, note) VALUES
+	  (7, 'Alice Smith', 'gold; "VIP"'), (10, 'Bob Jones', 'Alice''s friend'),
+	  (25, '张伟', NULL), (1000, 'Zoë Café', 'line1' || char(10) || 'line2');
+	EOF
+	gb-export -s sqlite:fts.db -o set
+	# the table and its content, not its shadow tables as data
+	assert_equal "$(ls set | paste -sd' ')" "MANIFEST SCHEMA.sql member_search.csv members.csv"
+	assert_equal "$(head -n 1 set/member_search.csv)" "rowid,name,note"
+	mkdir spool
+	seal_set set spool/fts
+	run --separate-stderr env GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep spool/fts.seal
+	assert_success
+	run rst -d sqlite:r.db spool/fts.seal
+	assert_success
+	local q
+	for q in "'alice'" "'smith OR jones'" "'zoe AND cafe'" "'vip'" "'张伟'" "'line2'"; do
+		assert_equal "$(sqlite3 r.db "SELECT rowid, name, note FROM member_search WHERE member_search MATCH $q ORDER BY rank, rowid")" \
+		    "$(sqlite3 fts.db "SELECT rowid, name, note FROM member_search WHERE member_search MATCH $q ORDER BY rank, rowid")"
+		[ -n "$(sqlite3 r.db "SELECT rowid FROM member_search WHERE member_search MATCH $q")" ] ||
+		    fail "MATCH $q found nothing"
+	done
+	assert_equal "$(sqlite3 r.db "SELECT group_concat(rowid) FROM member_search WHERE member_search MATCH 'alice'")" "7,10"
+	assert_equal "$(sqlite3 r.db "INSERT INTO member_search(member_search) VALUES('integrity-check'); SELECT 'ok'")" ok
+	assert_equal "$(sqlite3 r.db "SELECT type FROM sqlite_schema WHERE name = 'member_search'")" table
+	run rst --test spool/fts.seal
+	assert_success
+	assert_output --partial "OK: "
+	assert_output --partial "member_search: 4 rows"
+	assert_output --partial "restore test: 1 archive, OK"
+}
+
+@test "restore -d: an FTS5 table through a chain: the incremental's rows replace theirs by rowid" {
+	sqlite3 -bail s.db "CREATE VIRTUAL TABLE m USING fts5(name, updated_at UNINDEXED);
+	    INSERT INTO m(rowid, name, updated_at) VALUES (5, 'alice', '2026-01-01'), (9, 'bob', '2026-01-02')"
+	printf '[site]\nname = s\n[source]\nuri = sqlite:s.db\n[table m]\nwatermark = updated_at\nclass = master\n' >s.conf
+	gb-export -c s.conf -o full
+	sqlite3 -bail s.db "UPDATE m SET name = 'bobby', updated_at = '2026-02-01' WHERE rowid = 9;
+	    INSERT INTO m(rowid, name, updated_at) VALUES (12, 'carol', '2026-02-02')"
+	gb-export -c s.conf -i full/MANIFEST -o inc
+	mkdir spool
+	seal_set full spool/full
+	seal_set inc spool/inc
+	run rst -d sqlite:r.db spool/inc.seal spool/full.seal
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT rowid, name FROM m ORDER BY rowid" | paste -sd' ')" "5|alice 9|bobby 12|carol"
+	assert_equal "$(sqlite3 r.db "SELECT rowid FROM m WHERE m MATCH 'bobby OR carol' ORDER BY rowid" | paste -sd' ')" "9 12"
+	assert_equal "$(sqlite3 r.db "SELECT count(*) FROM m WHERE m MATCH 'bob'")" 0
+	run rst --test spool/full.seal spool/inc.seal
+	assert_success
+	assert_line "restore test: 2 archives, OK"
 }

@@ -347,3 +347,51 @@ lie-money\.tar\.gz\.gpg: FAIL: [^
 b\.tar\.gz\.gpg: OK \(deep\)
 3 checked, 2 OK, 1 failed$"
 }
+
+# ------------------------------------------------------------ SCHEMA.sql
+
+# schema_lie SRC DST SEDEXPR: a copy of export set SRC whose SCHEMA.sql is
+# edited with sed and its MANIFEST's schema line made to match.
+schema_lie() {
+	local n h
+	cp -a "$1" "$2" || return 1
+	sed -i "$3" "$2/SCHEMA.sql"
+	! cmp -s "$1/SCHEMA.sql" "$2/SCHEMA.sql" ||
+	    { echo "schema_lie: $3 changed nothing" >&2; return 1; }
+	n=$(stat -c %s "$2/SCHEMA.sql")
+	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
+	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
+}
+
+@test "verify --deep refuses a SCHEMA.sql that gb-restore refuses; an FTS5 archive passes" {
+	sqlite3 -bail fts.db "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+	    INSERT INTO t VALUES (1, 'alice');
+	    CREATE VIRTUAL TABLE search USING fts5(name);
+	    INSERT INTO search(rowid, name) VALUES (1, 'alice')"
+	gb-export -s sqlite:fts.db -o set
+	mkdir spool
+	seal_set set spool/a
+	run --separate-stderr gbv restore --deep spool/a.seal
+	assert_success
+	assert_line --index 0 "a.tar.gz.gpg: OK (deep)"
+	rm spool/a.*
+	local e why
+	while IFS='|' read -r e why; do
+		schema_lie set bad "$e"
+		seal_set bad spool/a
+		run --separate-stderr gbv auditor spool/a.seal
+		assert_success
+		verify_fails restore "$why" --deep spool/a.seal
+		# gb-restore says the same
+		run env GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" -d sqlite:r.db spool/a.seal
+		assert_failure 1
+		assert_output --regexp "$why"
+		[ ! -e r.db ] || fail "r.db was left"
+		rm -r bad spool/a.*
+	done <<-'EOF'
+	s/^CREATE TABLE t (/CREATE TABLE main.t (/|SCHEMA.sql: refused statement .*: CREATE TABLE main.t \(id
+	$a CREATE VIEW w AS SELECT * FROM t;|SCHEMA.sql: refused statement .*: CREATE VIEW w AS SELECT
+	$a CREATE TABLE 'search_data'(id INTEGER PRIMARY KEY, block BLOB);|SCHEMA.sql: table search_data is made twice, or is a shadow table
+	$a CREATE TABLE t2(a) /* no end|SCHEMA.sql: a quote or comment that does not end
+	EOF
+}
