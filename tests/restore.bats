@@ -534,6 +534,7 @@ refused() {
 		[ "$mode" != --test ] || assert_line "restore test: 1 archive, FAILED"
 		assert_nothing_left
 	done
+}
 
 # ------------------------------------ SCHEMA.sql: the export's own forms
 
