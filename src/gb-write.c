@@ -746,6 +746,8 @@ positioned:
 		    gb_atomic_commit(&sa) == -1) {
 			int e = errno;
 			gb_atomic_abort(&sa);
+			/* renamed or not: the seal goes, then its archive */
+			unlink(sdst);
 			unlink(dst);
 			if (e == ENOSPC || e == EDQUOT)
 				media_full(w, copy, spoolname);

@@ -752,9 +752,10 @@ dir_whole() {
 	mkdir usb/GYMBACKUP.INDEX
 	run gb-write usb "$A1"
 	[ "$status" -eq 3 ] || fail "exit $status (want 3): $output"
+	[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ] ||
+	    fail "a failed run recorded: $(copy_rows a1.tar.gz.gpg U1)"
 	assert_output --partial "cannot write the index"
 	assert_output --partial "run gb-write again to finish it"
-	[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ]
 	rmdir usb/GYMBACKUP.INDEX
 	run -0 gb-write usb "$A1"
 	after_rename_ok
@@ -785,9 +786,9 @@ dir_whole() {
 		run -0 tap_files t1.tap
 		assert_output "$(printf 'file %d: 1 records of 262144\n' 0 1 2)"
 		run -0 gb-write tape:t1.tap "$A1"
-		assert_output --partial "finished the copy"
 		[ "$(copy_rows a1.tar.gz.gpg T1)" = "good|1" ] ||
-		    fail "$how: $(copy_rows a1.tar.gz.gpg T1)"
+		    fail "$how: $(copy_rows a1.tar.gz.gpg T1 | tr '\n' ' ')"
+		assert_output --partial "finished the copy"
 		# written once: label, archive, seal; the next goes to file 3
 		run -0 tap_files t1.tap
 		assert_output "$(printf 'file %d: 1 records of 262144\n' 0 1 2)"
