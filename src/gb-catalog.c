@@ -584,9 +584,8 @@ cmd_log(struct cat *x, int argc, char **argv)
 	sqlite3_stmt *st;
 
 	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
-		char host[256], pid[24];
-		/* the gb-backup that runs us, unless it says */
-		snprintf(pid, sizeof pid, "%ld", (long)getppid());
+		char host[256];
+		/* without --pid (not run by gb-backup) no process is known */
 		if (x->pid && (strspn(x->pid, "0123456789") != strlen(x->pid) ||
 		    !*x->pid || strlen(x->pid) > 9))
 			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
@@ -596,7 +595,7 @@ cmd_log(struct cat *x, int argc, char **argv)
 		gb_catalog_begin(x->c);
 		gb_catalog_run(x->c, "INSERT INTO runs(job, started, status, pid, "
 		    "host) VALUES(?1, ?2, 'running', ?3, ?4)", 4, argv[1], x->now,
-		    x->pid ? x->pid : pid, host);
+		    x->pid, host);
 		printf("%lld\n", (long long)sqlite3_last_insert_rowid(x->c->db));
 		gb_catalog_commit(x->c);
 		return GB_EXIT_OK;
