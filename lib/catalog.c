@@ -20,6 +20,26 @@ static const char catalog_sql[] =
 
 #define BUSY_MS 60000
 
+/*
+ * How long to wait for a catalog another tool is writing: a minute, or
+ * GB_CATALOG_TIMEOUT seconds (the tests make it short).
+ */
+static int
+busy_ms(void)
+{
+	const char *v = getenv("GB_CATALOG_TIMEOUT");
+	char *end;
+	long s;
+
+	if (!v || !*v)
+		return BUSY_MS;
+	s = strtol(v, &end, 10);
+	if (*end || s < 0 || s > 86400)
+		gb_errx(GB_EXIT_USAGE, "GB_CATALOG_TIMEOUT wants seconds (0 to "
+		    "86400), not %s", v);
+	return (int)(s * 1000);
+}
+
 _Noreturn void
 gb_catalog_fail(struct gb_catalog *c, const char *what)
 {
@@ -38,6 +58,20 @@ gb_catalog_path(const struct gb_conf *conf)
 	return p && *p ? p : NULL;
 }
 
+/* Columns added since version 1: a catalog made before gets them. */
+static void
+add_columns(struct gb_catalog *c)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
+	    "pragma_table_info('runs') WHERE name = 'pid'");
+	int has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+
+	sqlite3_finalize(st);
+	if (!has)
+		gb_catalog_exec(c, "ALTER TABLE runs ADD COLUMN pid INTEGER; "
+		    "ALTER TABLE runs ADD COLUMN host TEXT");
+}
+
 struct gb_catalog *
 gb_catalog_open(const char *path)
 {
@@ -50,7 +84,7 @@ gb_catalog_open(const char *path)
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		gb_errx(GB_EXIT_RUN, "cannot open the catalog %s: %s", path,
 		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
-	sqlite3_busy_timeout(c->db, BUSY_MS);
+	sqlite3_busy_timeout(c->db, busy_ms());
 	/* WAL: readers never wait for a writer; FULL: a commit survives. */
 	gb_catalog_exec(c, "PRAGMA journal_mode=WAL");
 	gb_catalog_exec(c, "PRAGMA synchronous=FULL");
@@ -67,6 +101,7 @@ gb_catalog_open(const char *path)
 	else if (version != 1)
 		gb_errx(GB_EXIT_RUN, "catalog %s: version %d is not known to "
 		    "gymbackup " GB_VERSION, path, version);
+	add_columns(c);
 	gb_catalog_commit(c);
 	return c;
 }

@@ -319,10 +319,16 @@ struct gb_seal {
 	char *manifest_text;
 	size_t manifest_len;
 	struct gb_manifest manifest;
+	char *signed_text;	/* the clear-signed message, as verified */
+	size_t signed_len;
 };
 /* 0; -1 bad signature or format (exit 1); -2 could not run (exit 3). */
 int gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
     char *err, size_t errlen);
+/* The same for a seal in memory (text around its one signed message is
+ * ignored); 0 or -1. */
+int gb_seal_verify(struct gb_seal *s, const char *text, size_t len,
+    const char *pinned, char *err, size_t errlen);
 int gb_seal_parse(struct gb_seal *s, const char *text, size_t len,
     char *err, size_t errlen);
 void gb_seal_free(struct gb_seal *s);

@@ -127,6 +127,17 @@ is_fpr(const char *s)
 	return n == 40 || n == 64;
 }
 
+/* A user ID of k with exactly this e-mail address (case aside). */
+static int
+uid_has_email(gpgme_key_t k, const char *addr, size_t n)
+{
+	for (gpgme_user_id_t u = k->uids; u; u = u->next)
+		if (!u->revoked && !u->invalid && u->email &&
+		    strlen(u->email) == n && strncasecmp(u->email, addr, n) == 0)
+			return 1;
+	return 0;
+}
+
 int
 gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr, char *err,
     size_t errlen)
@@ -136,12 +147,34 @@ gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr, char *err,
 	gpgme_key_t named = NULL;
 	int good = 0;
 
-	/* An e-mail pins the one public key it names, by its fingerprint. */
+	/*
+	 * An e-mail pins the one public key it names, by its fingerprint:
+	 * the whole address, never a part of one (signer@ is not xsigner@).
+	 */
 	if (!is_fpr(pinned)) {
 		gpgme_ctx_t lc = gb_pgp_new();
-		char why[256];
-		named = gb_pgp_key(lc, pinned, 'v', why, sizeof why);
+		char why[256], *pat;
+		const char *addr = pinned;
+		size_t n = strlen(pinned);
+		if (n > 2 && addr[0] == '<' && addr[n - 1] == '>')
+			addr++, n -= 2;
+		if (n == 0 || !memchr(addr, '@', n) || memchr(addr, '<', n) ||
+		    memchr(addr, '>', n)) {
+			snprintf(err, errlen, "pinned signer %s: give a fingerprint "
+			    "or an e-mail address", pinned);
+			return -1;
+		}
+		/* <addr> asks GnuPG for that exact address */
+		pat = gb_asprintf("<%.*s>", (int)n, addr);
+		named = gb_pgp_key(lc, pat, 'v', why, sizeof why);
 		gpgme_release(lc);
+		free(pat);
+		if (named && !uid_has_email(named, addr, n)) {
+			gpgme_key_unref(named);
+			named = NULL;
+			snprintf(why, sizeof why, "pinned signer %s: no key with "
+			    "exactly that address in the keyring", pinned);
+		}
 		if (!named) {
 			snprintf(err, errlen, "%s", why);
 			return -1;

@@ -126,16 +126,120 @@ fail:
 	return -1;
 }
 
-int
-gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
+/* The length of the line at p (without its end), and where the next starts. */
+static size_t
+line_len(const char *p, const char *end, const char **next)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+	*next = nl ? nl + 1 : end;
+	/* armor lines may end in CR LF and blanks (RFC 4880, 7.1) */
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+static int
+is_line(const char *p, size_t n, const char *what)
+{
+	return n == strlen(what) && memcmp(p, what, n) == 0;
+}
+
+/*
+ * The one clear-signed message in text: from its BEGIN line to the end of
+ * its signature.  Text before or after it is no part of the seal.
+ */
+static int
+find_block(const char *text, size_t len, const char **start, size_t *blen,
     char *err, size_t errlen)
+{
+	const char *p = text, *end = text + len, *next, *b = NULL, *e = NULL;
+	int nbegin = 0;
+
+	while (p < end) {
+		size_t n = line_len(p, end, &next);
+		if (is_line(p, n, "-----BEGIN PGP SIGNED MESSAGE-----")) {
+			if (nbegin++ == 0)
+				b = p;
+		} else if (b && !e && is_line(p, n, "-----END PGP SIGNATURE-----"))
+			e = next;
+		p = next;
+	}
+	if (nbegin == 0 || !e) {
+		snprintf(err, errlen, "not a clear-signed seal");
+		return -1;
+	}
+	if (nbegin > 1) {
+		snprintf(err, errlen, "more than one signed message in the seal");
+		return -1;
+	}
+	*start = b;
+	*blen = (size_t)(e - b);
+	return 0;
+}
+
+int
+gb_seal_verify(struct gb_seal *s, const char *text, size_t len,
+    const char *pinned, char *err, size_t errlen)
 {
 	gpgme_ctx_t c;
 	gpgme_data_t sig, plain;
 	gpgme_error_t e;
+	const char *block;
+	char *out, *q, why[512];
+	size_t blen, olen, qlen = 0;
+	int r;
+
+	memset(s, 0, sizeof *s);
+	if (find_block(text, len, &block, &blen, err, errlen) == -1)
+		return -1;
+	c = gb_pgp_new();
+	if (gpgme_data_new_from_mem(&sig, block, blen, 0) ||
+	    gpgme_data_new(&plain))
+		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
+	e = gpgme_op_verify(c, sig, NULL, plain);
+	gpgme_data_release(sig);
+	if (e) {
+		snprintf(err, errlen, "not a signed seal: %s", gpgme_strerror(e));
+		gpgme_data_release(plain);
+		gpgme_release(c);
+		return -1;
+	}
+	if (gb_pgp_check_sigs(c, pinned, NULL, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s", why);
+		gpgme_data_release(plain);
+		gpgme_release(c);
+		return -1;
+	}
+	gpgme_release(c);
+	/*
+	 * Only what the signature covers is parsed.  A text signature
+	 * does not cover line ends: CR LF reads as LF.
+	 */
+	out = gpgme_data_release_and_get_mem(plain, &olen);
+	q = gb_malloc(olen + 1);
+	for (size_t i = 0; i < olen; i++)
+		if (!(out[i] == '\r' && i + 1 < olen && out[i + 1] == '\n'))
+			q[qlen++] = out[i];
+	gpgme_free(out);
+	r = gb_seal_parse(s, q, qlen, err, errlen);
+	free(q);
+	if (r == -1)
+		return -1;
+	/* kept exactly as verified: what the catalog and the media get */
+	s->signed_text = gb_strndup(block, blen);
+	s->signed_len = blen;
+	return 0;
+}
+
+int
+gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
+    char *err, size_t errlen)
+{
 	struct stat sb;
 	char *text, why[512];
-	size_t len;
+	ssize_t n;
 	int fd, r;
 
 	memset(s, 0, sizeof *s);
@@ -151,32 +255,23 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 		snprintf(err, errlen, "%s: too large for a seal", path);
 		return -1;
 	}
-	c = gb_pgp_new();
-	gpgme_data_new_from_fd(&sig, fd);
-	gpgme_data_new(&plain);
-	e = gpgme_op_verify(c, sig, NULL, plain);
+	/* read once: what is verified is what is parsed and kept */
+	text = gb_malloc(SEAL_MAX + 1);
+	n = gb_read_full(fd, text, SEAL_MAX + 1);
 	close(fd);
-	if (e) {
-		snprintf(err, errlen, "%s: not a signed seal: %s", path,
-		    gpgme_strerror(e));
-		gpgme_data_release(sig);
-		gpgme_data_release(plain);
-		gpgme_release(c);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		free(text);
+		return -2;
+	}
+	if (n > SEAL_MAX) {
+		snprintf(err, errlen, "%s: too large for a seal", path);
+		free(text);
 		return -1;
 	}
-	if (gb_pgp_check_sigs(c, pinned, NULL, why, sizeof why) == -1) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		gpgme_data_release(sig);
-		gpgme_data_release(plain);
-		gpgme_release(c);
-		return -1;
-	}
-	gpgme_data_release(sig);
-	gpgme_release(c);
-	/* Only what the signature covers is parsed. */
-	text = gpgme_data_release_and_get_mem(plain, &len);
-	r = gb_seal_parse(s, text ? text : "", text ? len : 0, why, sizeof why);
-	gpgme_free(text);
+	r = gb_seal_verify(s, text, (size_t)n, pinned, why, sizeof why);
+	free(text);
 	if (r == -1)
 		snprintf(err, errlen, "%s: %s", path, why);
 	return r;
@@ -193,6 +288,7 @@ gb_seal_free(struct gb_seal *s)
 	free(s->sealed);
 	free(s->signer);
 	free(s->manifest_text);
+	free(s->signed_text);
 	gb_manifest_free(&s->manifest);
 	memset(s, 0, sizeof *s);
 }

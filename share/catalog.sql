@@ -90,7 +90,9 @@ CREATE TABLE runs (
 	archive  TEXT,
 	rows     INTEGER,
 	bytes    INTEGER,
-	error    TEXT
+	error    TEXT,
+	pid      INTEGER,                  -- the gb-backup that runs it, on
+	host     TEXT                      -- host: gone while 'running' = killed
 );
 
 -- Restore tests (the policy's 恢复测试) and verifications.

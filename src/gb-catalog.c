@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ struct cat {
 	char now[21];		/* --date, or the present */
 	int csv, dry_run, verify;
 	const char *to, *by, *why, *kind, *pool, *capacity, *job, *at, *detail;
-	const char *archive, *rows, *bytes, *error, *medium, *status;
+	const char *archive, *rows, *bytes, *error, *medium, *status, *pid;
 	int limit;
 	struct gb_out out;	/* stdout, for --csv */
 	const char **jobs;	/* every --job, for latest */
@@ -44,7 +45,7 @@ usage(FILE *fp, int status)
 	    "       gb-catalog [-c conf] chain [--at TIME] [--job JOB]\n"
 	    "       gb-catalog [-c conf] expire [--dry-run] [--date D]\n"
 	    "       gb-catalog [-c conf] log [--job JOB] [-n N] [--csv]\n"
-	    "       gb-catalog [-c conf] log start JOB [--date D]\n"
+	    "       gb-catalog [-c conf] log start JOB [--pid PID] [--date D]\n"
 	    "       gb-catalog [-c conf] log end ID ok|failed [--archive A] "
 	    "[--rows N] [--bytes N] [--error TEXT] [--date D]\n"
 	    "       gb-catalog [-c conf] tested|verified ARCHIVE ok|failed "
@@ -568,15 +569,34 @@ csv_row(struct cat *x, sqlite3_stmt *st, int n)
 	gb_out_putc(&x->out, '\n');
 }
 
+static void
+this_host(char host[256])
+{
+	if (gethostname(host, 256) == -1)
+		snprintf(host, 256, "?");
+	host[255] = '\0';
+}
+
+static int reap_runs(struct cat *x, const char *job, int check);
+
 static int
 cmd_log(struct cat *x, int argc, char **argv)
 {
 	sqlite3_stmt *st;
 
 	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
+		char host[256];
+		/* without --pid (not run by gb-backup) no process is known */
+		if (x->pid && (strspn(x->pid, "0123456789") != strlen(x->pid) ||
+		    !*x->pid || strlen(x->pid) > 9))
+			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
+			    x->pid);
+		this_host(host);
+		reap_runs(x, argv[1], 0);
 		gb_catalog_begin(x->c);
-		gb_catalog_run(x->c, "INSERT INTO runs(job, started, status) "
-		    "VALUES(?1, ?2, 'running')", 2, argv[1], x->now);
+		gb_catalog_run(x->c, "INSERT INTO runs(job, started, status, pid, "
+		    "host) VALUES(?1, ?2, 'running', ?3, ?4)", 4, argv[1], x->now,
+		    x->pid, host);
 		printf("%lld\n", (long long)sqlite3_last_insert_rowid(x->c->db));
 		gb_catalog_commit(x->c);
 		return GB_EXIT_OK;
@@ -787,6 +807,93 @@ check_tmpfiles(struct cat *x)
 	return bad;
 }
 
+/* runs left running ------------------------------------------------- */
+
+/* Is pid a live gb-backup (or, when /proc cannot say, a live process)? */
+static int
+backup_alive(long pid)
+{
+	char path[64], buf[4096];
+	FILE *fp;
+	size_t n;
+
+	if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	if (!(fp = fopen(path, "r")))
+		return 1;
+	n = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	for (size_t i = 0; i < n; i++)	/* NUL-separated words */
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = '\0';
+	/* the pid was given to another program since */
+	return strstr(buf, "gb-backup") != NULL;
+}
+
+/*
+ * Runs a gb-backup left 'running' when it was killed outright (SIGKILL,
+ * out of memory, power cut): its process on this host is gone.  They are
+ * marked failed, each said on stderr (log start) or as a problem (check);
+ * check also names runs it cannot judge (another host, no pid recorded)
+ * that have run longer than their job's period.  The number found.
+ */
+static int
+reap_runs(struct cat *x, const char *job, int check)
+{
+	sqlite3_stmt *st;
+	char host[256], **ids = NULL;
+	size_t nids = 0;
+	int found = 0;
+
+	this_host(host);
+	gb_catalog_begin(x->c);
+	st = q(x, "SELECT id, job, started, pid, host FROM runs WHERE status = "
+	    "'running' AND (?1 IS NULL OR job = ?1) ORDER BY id");
+	bind(st, 1, job);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = gb_col(st, 0), *j = gb_col(st, 1);
+		const char *started = gb_col(st, 2), *h = gb_col(st, 4);
+		long pid = sqlite3_column_int64(st, 3);
+		if (pid > 0 && strcmp(h, host) == 0) {
+			if (backup_alive(pid))
+				continue;
+			ids = gb_realloc(ids, (nids + 1) * sizeof *ids);
+			ids[nids++] = gb_asprintf("%s\t%s: killed: its gb-backup "
+			    "(pid %ld on %s) ended without logging the run", id,
+			    started, pid, h);
+			if (check)
+				problem("run %s of job %s (started %s): its gb-backup "
+				    "(pid %ld) is gone, killed; marked failed", id, j,
+				    started, pid);
+			else
+				gb_warnx("warning: run %s of job %s (started %s) was "
+				    "left running by a gb-backup that was killed (pid "
+				    "%ld); marked failed", id, j, started, pid);
+			found++;
+		} else if (check && parse_time(started) < parse_time(x->now) -
+		    job_period_hours(x, j) * 3600) {
+			problem("run %s of job %s: running since %s%s%s; if no "
+			    "gb-backup runs it, it was killed", id, j, started,
+			    *h ? " on " : "", h);
+			found++;
+		}
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < nids; i++) {
+		char *tab = strchr(ids[i], '\t');
+		*tab = '\0';
+		gb_catalog_run(x->c, "UPDATE runs SET status = 'failed', ended = "
+		    "?2, error = ?3 WHERE id = ?1 AND status = 'running'", 3,
+		    ids[i], x->now, tab + 1);
+		free(ids[i]);
+	}
+	free(ids);
+	gb_catalog_commit(x->c);
+	return found;
+}
+
 static int
 cmd_check(struct cat *x)
 {
@@ -829,6 +936,8 @@ cmd_check(struct cat *x)
 		bad += problem("restore test: none within %ld days (last %s)",
 		    days, gb_col(st, 0));
 	sqlite3_finalize(st);
+
+	bad += reap_runs(x, NULL, 1);
 
 	/* a writer that died leaves its copy 'writing': say so after a while */
 	st = q(x, "SELECT archive, medium, started_at FROM copies WHERE status "
@@ -1017,33 +1126,37 @@ cmd_latest(struct cat *x)
 	return found ? GB_EXIT_OK : GB_EXIT_CHECK;
 }
 
-/* The MANIFEST of an archive, from its seal as the catalog keeps it. */
+/*
+ * The MANIFEST of an archive, from its seal as the catalog keeps it,
+ * verified again against the pinned signer: what an incremental builds
+ * on is only ever what the signer signed.
+ */
 static int
 cmd_manifest(struct cat *x, const char *archive)
 {
 	sqlite3_stmt *st = q(x, "SELECT seal FROM archives WHERE name = ?1");
+	const char *signer = gb_conf_get(&x->conf, "keys", "signer");
 	struct gb_seal s;
-	char err[512];
-	int r = GB_EXIT_OK;
+	char err[1024];
 
 	bind(st, 1, archive);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", archive);
-	/* the seal is parsed, not verified: the catalog vouched when writing */
-	{
-		const char *text = gb_col(st, 0), *body = strstr(text,
-		    "\ngymbackup-seal\t"), *sig = strstr(text,
-		    "\n-----BEGIN PGP SIGNATURE");
-		if (!body || !sig || sig < body ||
-		    gb_seal_parse(&s, body + 1, (size_t)(sig - body), err,
-		    sizeof err) == -1)
-			gb_errx(GB_EXIT_RUN, "archive %s: the catalog's seal is "
-			    "unreadable", archive);
-	}
+	if (!signer || !*signer)
+		gb_errx(GB_EXIT_USAGE, "no signer pinned: set signer in the [keys] "
+		    "section of the config; the seal in the catalog is verified "
+		    "before its manifest is used");
+	if (gb_seal_verify(&s, (const char *)sqlite3_column_blob(st, 0),
+	    (size_t)sqlite3_column_bytes(st, 0), signer, err, sizeof err) == -1)
+		gb_errx(GB_EXIT_CHECK, "archive %s: the seal in the catalog does "
+		    "not verify: %s", archive, err);
+	if (strcmp(s.archive, archive) != 0)
+		gb_errx(GB_EXIT_CHECK, "archive %s: the seal in the catalog is of "
+		    "%s", archive, s.archive);
 	fwrite(s.manifest_text, 1, s.manifest_len, stdout);
 	gb_seal_free(&s);
 	sqlite3_finalize(st);
-	return r;
+	return GB_EXIT_OK;
 }
 
 int
@@ -1064,6 +1177,7 @@ main(int argc, char *argv[])
 		{ "job", required_argument, NULL, 'j' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "medium", required_argument, NULL, 'm' },
+		{ "pid", required_argument, NULL, 'P' },
 		{ "pool", required_argument, NULL, 'p' },
 		{ "rows", required_argument, NULL, 'R' },
 		{ "to", required_argument, NULL, 't' },
@@ -1115,6 +1229,7 @@ main(int argc, char *argv[])
 			x.dry_run = 1;
 			break;
 		case 'p': x.pool = optarg; break;
+		case 'P': x.pid = optarg; break;
 		case 'R': x.rows = optarg; break;
 		case 't': x.to = optarg; break;
 		case 'V': x.verify = 1; break;

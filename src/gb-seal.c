@@ -245,6 +245,28 @@ write_seal(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
 	gpgme_data_release(in);
 }
 
+/* A commit into the spool failed: neither file is left, renamed or not. */
+static _Noreturn void
+spool_fail(struct seal *s, struct gb_atomic *sl, const char *what)
+{
+	int e = errno;
+	char *apath = gb_asprintf("%s.tar.gz.gpg", s->spool);
+	char *spath = gb_asprintf("%s.seal", s->spool);
+	int gone;
+
+	gb_atomic_abort(sl);
+	/* the seal goes first: for no moment a seal without its archive */
+	gone = unlink(spath) == 0;
+	gone |= unlink(apath) == 0;
+	if (gone)
+		gb_fsync_parent(apath);
+	free(apath);
+	free(spath);
+	errno = e;
+	gb_err(GB_EXIT_RUN, "cannot write %s.%s; nothing is left in the "
+	    "spool", s->spool, what);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -384,16 +406,15 @@ main(int argc, char *argv[])
 	if (s.spool) {
 		text = seal_text(&s, name, signer, keys, in_hex, out_hex);
 		write_seal(c, signer, text, &sl);
-		/* The archive first: a seal never names a missing archive. */
+		/*
+		 * The archive first, renamed and its directory synced, then
+		 * the seal: a seal never names a missing archive.  Either
+		 * failing after its rename takes both away again.
+		 */
 		if (gb_atomic_commit(&arc) == -1)
-			gb_err(GB_EXIT_RUN, "cannot write %s.tar.gz.gpg", s.spool);
-		if (gb_atomic_commit(&sl) == -1) {
-			int e2 = errno;
-			char *apath = gb_asprintf("%s.tar.gz.gpg", s.spool);
-			unlink(apath);
-			errno = e2;
-			gb_err(GB_EXIT_RUN, "cannot write %s.seal", s.spool);
-		}
+			spool_fail(&s, &sl, "tar.gz.gpg");
+		if (gb_atomic_commit(&sl) == -1)
+			spool_fail(&s, &sl, "seal");
 		free(text);
 	}
 	for (size_t i = 0; keys[i]; i++)

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <glob.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,28 +211,19 @@ cmd_label(struct writer *w)
 	return GB_EXIT_OK;
 }
 
-/* Loads the whole seal file (small) and verifies it. */
-static char *
-load_seal(struct writer *w, const char *path, struct gb_seal *s, size_t *len)
+/*
+ * Verifies the seal; what is written to the media and kept in the catalog
+ * is its signed message exactly as verified, never text around it.
+ */
+static void
+load_seal(struct writer *w, const char *path, struct gb_seal *s)
 {
-	char err[1024], *text = NULL;
-	FILE *fp;
+	char err[1024];
 	int r;
 
 	if ((r = gb_seal_load(s, path, w->signer, err, sizeof err)) != 0)
 		gb_errx(r == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s; not written",
 		    err);
-	if (!(fp = fopen(path, "r")))
-		gb_err(GB_EXIT_RUN, "cannot read %s", path);
-	{
-		FILE *mem = open_memstream(&text, len);
-		size_t n;
-		while ((n = fread(w->buf, 1, COPY_BUF, fp)) > 0)
-			fwrite(w->buf, 1, n, mem);
-		fclose(mem);
-	}
-	fclose(fp);
-	return text;
 }
 
 static void
@@ -306,35 +298,62 @@ read_back_tape(struct writer *w, int fileno, uint64_t size, char hex[65])
 	return r < 0 || got != size ? -1 : 0;
 }
 
-/* Writes the index that lets a drive found in a vault describe itself. */
-static void
-write_index(struct writer *w)
+/*
+ * Writes the index that lets a drive found in a vault describe itself,
+ * with the copy being finished (not yet good: that is recorded last).
+ */
+static int
+write_index(struct writer *w, long long copy)
 {
 	char *path = gb_asprintf("%s/" GB_INDEX_FILE, w->media);
 	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT c.archive, a.size, "
-	    "a.sha256, a.job, a.level, a.snapshot, c.written_at FROM copies c "
+	    "a.sha256, a.job, a.level, a.snapshot, coalesce(c.written_at, ?3) "
+	    "FROM copies c "
 	    "JOIN archives a ON a.name = c.archive WHERE c.medium = ?1 AND "
-	    "c.status = 'good' ORDER BY c.id");
+	    "(c.status = 'good' OR c.id = ?2) ORDER BY c.id");
 	struct gb_atomic a;
+	char now[21];
 	FILE *fp;
+	int e;
 
-	if (gb_atomic_open(&a, path, 0644) == -1 ||
-	    !(fp = fdopen(dup(a.fd), "w")))
-		gb_err(GB_EXIT_RUN, "cannot write %s", path);
+	if (gb_atomic_open(&a, path, 0644) == -1)
+		goto fail;
+	if (!(fp = fdopen(dup(a.fd), "w"))) {
+		e = errno;
+		gb_atomic_abort(&a);
+		errno = e;
+		goto fail;
+	}
 	fprintf(fp, "# gymbackup medium %s, pool %s: its archives, written by "
 	    "gb-write.\n# Each NAME.tar.gz.gpg has its NAME.seal beside it; "
 	    "check one with\n#   gpg --verify NAME.seal && sha256sum -c "
 	    "NAME.seal\n# archive\tbytes\tsha256\tjob\tlevel\tsnapshot\twritten\n",
 	    w->id, w->mpool);
 	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, copy);
+	gb_now(now);
+	sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		fprintf(fp, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", gb_col(st, 0),
 		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
 		    gb_col(st, 5), gb_col(st, 6));
 	sqlite3_finalize(st);
-	if (fclose(fp) == EOF || gb_atomic_commit(&a) == -1)
-		gb_err(GB_EXIT_RUN, "cannot write %s", path);
+	if (fclose(fp) == EOF) {
+		e = errno;
+		gb_atomic_abort(&a);
+		errno = e;
+		goto fail;
+	}
+	if (gb_atomic_commit(&a) == -1)
+		goto fail;
 	free(path);
+	return 0;
+fail:
+	e = errno;
+	gb_warn("cannot write %s", path);
+	free(path);
+	errno = e;
+	return -1;
 }
 
 static _Noreturn void
@@ -481,23 +500,116 @@ tape_position(struct writer *w)
 	return f;
 }
 
+/*
+ * The copy a gb-write that did not finish left 'writing' (killed, or the
+ * catalog locked past its timeout after the archive was in place): its id
+ * and position, or 0.  The medium is ours alone (locked), so no other
+ * writer is behind it.
+ */
+static long long
+stale_copy(struct writer *w, const char *name, char **pos)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT id, position FROM "
+	    "copies WHERE archive = ?1 AND medium = ?2 AND status = 'writing' "
+	    "ORDER BY id DESC LIMIT 1");
+	long long id = 0;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, w->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		*pos = gb_strdup(gb_col(st, 1));
+	}
+	sqlite3_finalize(st);
+	return id;
+}
+
+/*
+ * Is NAME on the directory medium, whole, as its seal says?  Then the
+ * copy is finished rather than written again: its seal is (re)written
+ * and both are made durable.  1 finished, 0 not the sealed bytes (the
+ * caller replaces them), -1 and errno when the medium failed.
+ */
+static int
+resume_dir(struct writer *w, const struct gb_seal *s, const char *dst,
+    const char *sdst)
+{
+	struct gb_atomic sa;
+	char hex[65];
+	uint64_t n;
+	int fd, r, e;
+
+	if (read_back_dir(w, dst, hex, &n) == -1)
+		return -1;
+	if (n != s->size || strcmp(hex, s->sha256) != 0)
+		return 0;
+	/* durable, whoever renamed it: the file, then the directory */
+	if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	if (r == -1 || gb_atomic_open(&sa, sdst, 0644) == -1)
+		return -1;
+	if (gb_write_all(sa.fd, s->signed_text, s->signed_len) == -1) {
+		e = errno;
+		gb_atomic_abort(&sa);
+		errno = e;
+		return -1;
+	}
+	return gb_atomic_commit(&sa) == -1 ? -1 : 1;
+}
+
+/*
+ * The same on a tape: the archive at file pos, read back equal to its
+ * seal, its seal in the next file, and nothing after them.
+ */
+static int
+resume_tape(struct writer *w, const struct gb_seal *s, const char *pos)
+{
+	struct gb_tfile seal, after = { 0 };
+	char hex[65], *end;
+	long p = strtol(pos, &end, 10);
+	int ok;
+
+	if (*end || end == pos || p < 1 || p > INT_MAX - 2)
+		return 0;
+	if (read_back_tape(w, (int)p, s->size, hex) == -1 ||
+	    strcmp(hex, s->sha256) != 0)
+		return 0;
+	if (gb_tfile_read(&w->t, w->buf, &seal) == -1)
+		return 0;
+	ok = seal.kind == GB_TF_SEAL && seal.bad < 0 && seal.marked &&
+	    seal.len == s->signed_len &&
+	    memcmp(seal.text, s->signed_text, s->signed_len) == 0 &&
+	    gb_tfile_read(&w->t, w->buf, &after) == -1;
+	gb_tfile_free(&seal);
+	if (ok)
+		return 1;
+	gb_tfile_free(&after);
+	return 0;
+}
+
 static int
 cmd_write(struct writer *w, const char *spoolname)
 {
 	char *archive = gb_asprintf("%s.tar.gz.gpg", spoolname);
 	char *sealpath = gb_asprintf("%s.seal", spoolname), *sealtext;
-	char hex[65], rhex[65], *pos, *job = NULL;
+	char hex[65], rhex[65], *pos, *job = NULL, *oldpos = NULL;
 	const char *name;
 	struct gb_seal s;
 	struct gb_hasher h;
 	size_t seallen;
 	sqlite3_stmt *st;
-	long long copy;
+	long long copy, stale;
 	uint64_t written = 0;
-	int fd, fileno = 0, verified = 0;
+	int fd, fileno = 0, verified = 0, resumed = 0;
 	ssize_t n;
 
-	sealtext = load_seal(w, sealpath, &s, &seallen);
+	load_seal(w, sealpath, &s);
+	sealtext = s.signed_text;
+	seallen = s.signed_len;
 	name = s.archive;
 	open_media(w, 1);
 	read_label(w);
@@ -538,34 +650,85 @@ cmd_write(struct writer *w, const char *spoolname)
 	sqlite3_finalize(st);
 	if ((fd = open(archive, O_RDONLY | O_CLOEXEC)) < 0)
 		gb_err(GB_EXIT_RUN, "cannot read %s", archive);
+	stale = stale_copy(w, name, &oldpos);
 	if (w->tape) {
-		fileno = tape_position(w);
+		/* a copy left 'writing' may be whole where it was written */
+		if (stale && (resumed = resume_tape(w, &s, oldpos)))
+			fileno = atoi(oldpos);
+		else
+			fileno = tape_position(w);
 		pos = gb_asprintf("%d", fileno);
 	} else {
 		char *dst = gb_asprintf("%s/%s", w->media, name);
+		char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
+		    name) - strlen(".tar.gz.gpg")), name);
 		struct stat sb;
 		reclaim_dir(w);
 		remove_stale(w, name);
-		if (lstat(dst, &sb) == 0)
-			gb_errx(GB_EXIT_USAGE, "%s exists on the medium", dst);
+		/*
+		 * Left by a gb-write that failed after its rename: finished
+		 * when it is the sealed bytes, else replaced.
+		 */
+		if (lstat(dst, &sb) == 0) {
+			if (!S_ISREG(sb.st_mode))
+				gb_errx(GB_EXIT_USAGE, "%s exists on the medium and "
+				    "is not a file", dst);
+			if ((resumed = resume_dir(w, &s, dst, sdst)) == -1)
+				gb_err(GB_EXIT_RUN, "%s", dst);
+			if (!resumed) {
+				gb_warnx("warning: %s is not the archive its seal "
+				    "describes (left by a gb-write that did not "
+				    "finish?); writing it again", dst);
+				if (unlink(dst) == -1 ||
+				    (unlink(sdst) == -1 && errno != ENOENT))
+					gb_err(GB_EXIT_RUN, "cannot remove %s", dst);
+			}
+		}
 		free(dst);
+		free(sdst);
 		pos = gb_strdup(name);
 	}
 	job = gb_strdup(s.manifest.job ? s.manifest.job : "manual");
 
-	/* 'writing' until durable and read back: a crash leaves no 'good' */
+	/*
+	 * 'writing' until durable and read back: a crash leaves no 'good'.
+	 * A copy left 'writing' by a gb-write that did not finish is this
+	 * one: resumed or written again, never a second row.
+	 */
 	gb_catalog_begin(w->c);
-	gb_catalog_record_archive(w->c, &s, sealtext, job);
+	gb_catalog_record_archive(w->c, &s, s.signed_text, job);
 	{
-		char now[21];
+		char now[21], id[24];
 		gb_now(now);
-		gb_catalog_run(w->c, "INSERT INTO copies(archive, medium, position, "
-		    "status, started_at) VALUES(?1, ?2, ?3, 'writing', ?4)", 4,
-		    name, w->id, pos, now);
-		copy = sqlite3_last_insert_rowid(w->c->db);
+		snprintf(id, sizeof id, "%lld", stale);
+		if (stale) {
+			gb_catalog_run(w->c, "UPDATE copies SET position = ?2, "
+			    "started_at = ?3, error = NULL WHERE id = ?1", 3, id,
+			    pos, now);
+			gb_catalog_run(w->c, "UPDATE copies SET status = 'failed', "
+			    "error = 'left by a gb-write that did not finish' "
+			    "WHERE archive = ?1 AND medium = ?2 AND status = "
+			    "'writing' AND id <> ?3", 3, name, w->id, id);
+			gb_catalog_audit(w->c, "write-resume", w->id, "copy %lld "
+			    "of %s, left writing: %s", stale, name, resumed ?
+			    "whole on the medium, finished" : "written again");
+			copy = stale;
+		} else {
+			gb_catalog_run(w->c, "INSERT INTO copies(archive, medium, "
+			    "position, status, started_at) VALUES(?1, ?2, ?3, "
+			    "'writing', ?4)", 4, name, w->id, pos, now);
+			copy = sqlite3_last_insert_rowid(w->c->db);
+		}
 	}
 	gb_catalog_commit(w->c);
 
+	if (resumed) {
+		/* what was read back is what the seal says */
+		written = s.size;
+		memcpy(hex, s.sha256, sizeof hex);
+		verified = 1;
+		goto finish;
+	}
 	gb_hasher_start(&h);
 	if (!w->tape) {
 		char *dst = gb_asprintf("%s/%s", w->media, name);
@@ -603,11 +766,17 @@ cmd_write(struct writer *w, const char *spoolname)
 		}
 		if (n != 0 || gb_atomic_commit(&a) == -1) {
 			int e = errno;
+			struct stat sb;
 			gb_atomic_abort(&a);
+			/* renamed, but not durable: as after a crash */
+			if (n == 0 && lstat(dst, &sb) == 0)
+				gb_errx(GB_EXIT_RUN, "%s: %s after it was renamed into "
+				    "place; it is not recorded: run gb-write again to "
+				    "finish it", dst, strerror(e));
 			if (e == ENOSPC || e == EDQUOT)
 				media_full(w, copy, spoolname);
-			errno = e;
 			end_copy(w, copy, "failed", strerror(e), 0, 0, 0);
+			errno = e;
 			gb_err(GB_EXIT_RUN, "cannot write %s", dst);
 		}
 		if (gb_atomic_open(&sa, sdst, 0644) == -1 ||
@@ -615,6 +784,8 @@ cmd_write(struct writer *w, const char *spoolname)
 		    gb_atomic_commit(&sa) == -1) {
 			int e = errno;
 			gb_atomic_abort(&sa);
+			/* renamed or not: the seal goes, then its archive */
+			unlink(sdst);
 			unlink(dst);
 			if (e == ENOSPC || e == EDQUOT)
 				media_full(w, copy, spoolname);
@@ -699,24 +870,30 @@ cmd_write(struct writer *w, const char *spoolname)
 			verified = 1;
 		}
 	}
-	close(fd);
 	if (written != s.size || strcmp(hex, s.sha256) != 0) {
 		end_copy(w, copy, "failed", "spool file differs from its seal", 0,
 		    0, 0);
 		gb_errx(GB_EXIT_CHECK, "%s differs from its seal; not recorded",
 		    archive);
 	}
+finish:
+	close(fd);
+	/* 'good' is recorded last, once everything else is durable */
+	if (!w->tape && write_index(w, copy) == -1)
+		/* as after a crash: whole on the medium, the copy 'writing' */
+		gb_errx(GB_EXIT_RUN, "%s: cannot write the index: %s; %s is "
+		    "on %s but not recorded: run gb-write again to finish it",
+		    w->media, strerror(errno), name, w->id);
 	end_copy(w, copy, "good", NULL, written, w->tape ? fileno + 2 : 0,
 	    verified);
-	if (!w->tape)
-		write_index(w);
-	printf("%s: written to %s (%s %s)%s\n", name, w->id, w->tape ?
-	    "tape file" : "file", pos, verified ? ", read back OK" : "");
+	printf("%s: written to %s (%s %s)%s%s\n", name, w->id, w->tape ?
+	    "tape file" : "file", pos, verified ? ", read back OK" : "",
+	    resumed ? " (finished the copy an earlier gb-write left)" : "");
 	free(job);
 	free(pos);
+	free(oldpos);
 	free(archive);
 	free(sealpath);
-	free(sealtext);
 	gb_seal_free(&s);
 	return GB_EXIT_OK;
 tape_fail:

@@ -347,6 +347,37 @@ members-weekly"
 	assert_line "restore test: 3 archives, OK"
 }
 
+@test "an incremental builds on the signed manifest of its base, never on unsigned text kept around the seal in the catalog" {
+	bk members-weekly
+	full=$(run_archive 1)
+	full_id=$(q "SELECT export_id FROM archives WHERE name = '$full'")
+	# unsigned text before and after the clear-signed seal, as an older
+	# gb-write kept it: a forged manifest with another id and no rows
+	q "SELECT writefile('$W/full.seal', seal) FROM archives WHERE name = '$full'" >/dev/null
+	seal_text "$W/full.seal" | awk -F'\t' -v OFS='\t' '$1 == "id" { $2 = "FORGED-ID" }
+	    $1 == "rows" && NF == 3 { $3 = 0 } 1' >"$W/forged.txt"
+	grep -q FORGED-ID "$W/forged.txt"
+	"$PY" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+f = open(sys.argv[2]).read()
+s = open(sys.argv[3]).read()
+c.execute("UPDATE archives SET seal = ? WHERE name = ?", ("x\n" + f + "\n" + s + f, sys.argv[4]))
+c.commit()' "$CAT" "$W/forged.txt" "$W/full.seal" "$full"
+
+	sqlite3 -bail "$W/gym.db" "UPDATE members SET balance = balance + 1, updated_at = '2099-01-01 00:00:00' WHERE id % 5 = 0"
+	run bk members-daily
+	assert_success
+	inc=$(run_archive 2)
+	s1="$W/usb1/${inc%.tar.gz.gpg}.seal"
+	assert_equal "$(seal_manifest "$s1" | awk -F'\t' '$1 == "level" || $1 == "base" { print $2 }' | paste -sd' ')" \
+	    "incremental $full_id"
+	want=$(sqlite3 "$W/gym.db" "SELECT count(*) FROM members WHERE updated_at = '2099-01-01 00:00:00'")
+	[ "$want" -gt 0 ]
+	assert_equal "$(q "SELECT rows FROM runs WHERE id = 2")" "$want"
+	assert_equal "$(q "SELECT level, chain FROM archives WHERE name = '$inc'")" "incremental|$full_id"
+}
+
 @test "an incremental with nothing to build on makes a full and says so" {
 	run bk members-daily
 	assert_success
@@ -578,16 +609,22 @@ ok"
 	gb-catalog -c "$W/gb.conf" audit --verify >/dev/null
 }
 
-@test "gb-backup killed with KILL: the run stays 'running', nothing half-written counts; the next run waits for the orphans, cleans up and works" {
+@test "gb-backup killed with KILL: the next run marks the killed run failed, nothing half-written counts; it waits for the orphans, cleans up and works" {
 	start_big transactions-daily
+	assert_equal "$(q "SELECT status, pid, host FROM runs")" "running|$BK_PID|$(hostname)"
 	kill -KILL "$BK_PID"
 	wait "$BK_PID" || true
+	assert_equal "$(q "SELECT status FROM runs")" "running"
 	# the next run waits for the spool the orphaned pipeline still holds
 	run bk transactions-daily
 	assert_success
 	assert_output --partial "was never written to a medium"
-	assert_equal "$(q "SELECT status FROM runs ORDER BY id")" "running
+	assert_output --partial "gb-catalog: warning: run 1 of job transactions-daily (started $(q "SELECT started FROM runs WHERE id = 1")) was left running by a gb-backup that was killed (pid $BK_PID); marked failed"
+	assert_equal "$(q "SELECT status FROM runs ORDER BY id")" "failed
 ok"
+	[[ $(q "SELECT error FROM runs WHERE id = 1") == *"killed: its gb-backup (pid $BK_PID on $(hostname)) ended without logging the run"* ]] ||
+	    fail "error: $(q "SELECT error FROM runs WHERE id = 1")"
+	[ -n "$(q "SELECT ended FROM runs WHERE id = 1")" ]
 	good=$(q "SELECT archive FROM copies WHERE status = 'good'")
 	assert_equal "$good" "$(run_archive 2)"
 	assert_no_tmp "$W/spool" "$W/usb1" "$W/usb2"
@@ -597,6 +634,33 @@ ok"
 	for s in "$W"/spool/*.seal; do
 		[ -e "$s" ] || continue
 		gb-verify -c "$W/gb.conf" "$s" >/dev/null
+	done
+}
+
+@test "gb-backup killed with KILL: gb-catalog check reports the run its killed gb-backup left running, and marks it failed" {
+	start_big transactions-daily
+	# a run of another job that is still going is left alone
+	(exec -a gb-backup sleep 600) &
+	local live=$!
+	q "INSERT INTO runs(job, started, status, pid, host) VALUES('members-daily', '2026-01-01T00:00:00Z', 'running', $live, '$(hostname)')"
+	kill -KILL "$BK_PID"
+	wait "$BK_PID" || true
+	local started
+	started=$(q "SELECT started FROM runs WHERE id = 1")
+	run gb-catalog -c "$W/gb.conf" check
+	assert_failure 1
+	assert_line "run 1 of job transactions-daily (started $started): its gb-backup (pid $BK_PID) is gone, killed; marked failed"
+	refute_output --partial "run 2 of"
+	assert_equal "$(q "SELECT id, status FROM runs ORDER BY id")" "1|failed
+2|running"
+	# reported once: it is failed now
+	run gb-catalog -c "$W/gb.conf" check
+	refute_output --partial "run 1 of"
+	kill "$live"
+	# the orphaned pipeline finishes before the test's files go
+	for _ in $(seq 600); do
+		pgrep -f "$W/gb.conf" >/dev/null || break
+		sleep 0.1
 	done
 }
 

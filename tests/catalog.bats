@@ -664,6 +664,18 @@ fpr_of() {
 	refute_output --partial "still being written"
 }
 
+@test "check: a run left 'running' that cannot be looked for (no pid, another host) is reported past its job's period, and left as it is" {
+	check_ok
+	cq "INSERT INTO runs(job, started, status) VALUES('w', '$(date -u -d '-3 days' +%Y-%m-%dT%H:%M:%SZ)', 'running')"
+	cq "INSERT INTO runs(job, started, status, pid, host) VALUES('w', '$(date -u -d '-9 days' +%Y-%m-%dT%H:%M:%SZ)', 'running', 1, 'elsewhere')"
+	cq "INSERT INTO runs(job, started, status) VALUES('w', '$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)', 'running')"
+	run -1 gb-catalog check
+	assert_line --regexp "^run 1 of job w: running since [0-9T:-]+Z; if no gb-backup runs it, it was killed\$"
+	assert_line --regexp "^run 2 of job w: running since [0-9T:-]+Z on elsewhere; if no gb-backup runs it, it was killed\$"
+	refute_output --partial "run 3 of"
+	[ "$(cq "SELECT group_concat(status) FROM runs")" = "running,running,running" ]
+}
+
 # ---------------------------------------------------------------- report
 
 # Fulls and an incremental over three months, with their tables, and

@@ -288,5 +288,43 @@ wait_for() {
 	return 1
 }
 
+# flip_bit FILE OFFSET: one bit of the byte at OFFSET inverted, so the file
+# always changes (writing a fixed byte does not when it is already there).
+flip_bit() {
+	"$PY" -c '
+import sys
+p, o = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(o)
+    b = f.read(1)
+    f.seek(o)
+    f.write(bytes([b[0] ^ 1]))
+' "$1" "$2"
+}
+
 # Size in bytes of a file (0 if missing).
 fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# ------------------------------------------------------ a locked catalog
+
+# lock_catalog: another process holds the catalog $CAT in an EXCLUSIVE
+# transaction until unlock_catalog (LOCK_PID its pid).
+lock_catalog() {
+	rm -f "$W/unlock" "$W/locked"
+	"$PY" -c '
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2] + "/locked", "w").close()
+while not os.path.exists(sys.argv[2] + "/unlock"):
+    time.sleep(0.02)
+c.execute("ROLLBACK")
+' "$CAT" "$W" 3>&- &
+	LOCK_PID=$!
+	wait_for test -e "$W/locked"
+}
+
+unlock_catalog() {
+	touch "$W/unlock"
+	wait "$LOCK_PID"
+}

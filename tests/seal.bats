@@ -6,6 +6,7 @@
 
 load helper
 load archive-helper
+load shim-helper
 
 setup_file() {
 	archive_setup_file
@@ -340,4 +341,102 @@ refuse_key() {
 	assert_output --partial "members.csv"
 	assert_empty_dir spool
 	assert_tmpdir_empty
+}
+
+# ------------------------------------------------- crash safety, checking
+
+@test "seal -o: a directory fsync that fails after either rename leaves neither file (never a seal without its archive)" {
+	mkdir spool
+	local n
+	for n in 1 2; do
+		run with_shim SHIM_DIRSYNC_PATH="$(realpath spool)" SHIM_DIRSYNC_FAIL=$n \
+		    GNUPGHOME="$KEYS/backup" gb-seal -r "$RCPT1" -r "$RCPT2" \
+		    -u "$SIGNER" -o spool/x "$FX/a.tar.gz"
+		assert_failure 3
+		[ -z "$(ls -A spool)" ] || fail "fsync $n: left in the spool: $(ls -A spool)"
+		assert_output --partial "Input/output error"
+		assert_output --partial "nothing is left in the spool"
+	done
+	assert_tmpdir_empty
+	# and the plain rerun seals
+	run as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/x "$FX/a.tar.gz"
+	assert_success
+	run as auditor gb-verify --signer "$SIGNER" spool/x.seal
+	assert_success
+}
+
+# crlf_seal DIR: DIR/a.tar.gz.gpg and DIR/a.seal, the seal with CR LF line
+# ends (as a Windows editor or a mail gateway leaves it).
+crlf_seal() {
+	mkdir -p "$1"
+	cp "$FX/spool/a.tar.gz.gpg" "$1/"
+	sed 's/$/\r/' "$FX/spool/a.seal" >"$1/a.seal"
+	[ "$(grep -c $'\r$' "$1/a.seal")" = "$(wc -l <"$FX/spool/a.seal")" ]
+}
+
+# cat_conf: a config pinning SIGNER (default $SIGNER) with the catalog
+# $W/cat.db; a medium U1 labelled at usb.
+cat_conf() {
+	printf '[keys]\nsigner = %s\n\n[catalog]\npath = %s\n' "${1:-$SIGNER}" \
+	    "$W/cat.db" >"$W/gb.conf"
+	mkdir -p usb
+	[ -e usb/GYMBACKUP.LABEL ] ||
+	    gb-write -c "$W/gb.conf" --label U1 --pool p usb >/dev/null 2>&1
+}
+
+@test "a seal with CR LF line ends and a good signature is accepted by gb-verify and gb-write, its manifest read as signed" {
+	crlf_seal crlf
+	# stock gpg agrees: the signature covers the text, not its line ends
+	run gpgk auditor --verify crlf/a.seal
+	assert_success
+	run as auditor gb-verify --signer "$SIGNER" crlf/a.seal
+	assert_success
+	assert_line "a.tar.gz.gpg: OK"
+	cat_conf
+	run as backup gb-write -c "$W/gb.conf" usb crlf/a
+	assert_success
+	assert_line --partial "a.tar.gz.gpg: written to U1"
+	cmp usb/a.tar.gz.gpg "$FX/spool/a.tar.gz.gpg"
+	cmp usb/a.seal crlf/a.seal
+	run as backup gb-catalog -c "$W/gb.conf" manifest a.tar.gz.gpg
+	assert_success
+	assert_equal "$output" "$(seal_manifest "$FX/spool/a.seal")"
+	# a CR LF seal whose text was changed still fails
+	sed 's/^\(packed-size\t\)/\11/' crlf/a.seal >crlf/b.seal
+	cp crlf/a.tar.gz.gpg crlf/b.tar.gz.gpg
+	run as auditor gb-verify --signer "$SIGNER" crlf/b.seal
+	assert_failure 1
+	assert_output --partial "BAD signature"
+}
+
+@test "a signer pinned by e-mail matches the whole address: xsigner@ is not signer@; case does not matter" {
+	# an impostor whose address contains the pinned one; the keyring
+	# holds the recipients and the impostor, not the real signer
+	local imp="$W/imp"
+	new_keyring "$imp"
+	gpgk "$imp" --passphrase '' --quick-gen-key 'Impostor <xsigner@gym.example>' ed25519 sign 2y
+	gpgk all --export "$RCPT1" "$RCPT2" | gpgk "$imp" --import 2>/dev/null
+	mkdir spool
+	run as "$imp" gb-seal -r "$RCPT1" -r "$RCPT2" -u xsigner@gym.example -o spool/a "$FX/a.tar.gz"
+	assert_success
+	run as "$imp" gb-verify --signer signer@gym.example spool/a.seal
+	assert_failure 1
+	assert_output --partial "a.tar.gz.gpg: FAIL: "
+	assert_output --partial "signer@gym.example"
+	refute_output --partial ": OK"
+	cat_conf signer@gym.example
+	run as "$imp" gb-write -c "$W/gb.conf" usb spool/a
+	assert_failure 1
+	assert_output --partial "not written"
+	[ ! -e usb/a.tar.gz.gpg ]
+	[ "$(sqlite3 "$W/cat.db" "SELECT count(*) FROM archives")" = 0 ]
+	# the real signer, pinned by its address in any case, is accepted
+	local s
+	for s in signer@gym.example '<signer@gym.example>' SIGNER@Gym.Example; do
+		run as auditor gb-verify --signer "$s" "$FX/spool/a.seal"
+		assert_success
+		assert_line "a.tar.gz.gpg: OK"
+	done
+	run as auditor gb-verify --signer gym.example "$FX/spool/a.seal"
+	assert_failure 1
 }

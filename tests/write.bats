@@ -7,6 +7,7 @@
 
 load helper
 load media-helper
+load shim-helper
 
 setup_file() {
 	media_setup_file
@@ -397,8 +398,10 @@ copy_status_is() {
 	mkdir usb sp
 	label U1 daily usb
 	cp "$A1.tar.gz.gpg" "$A1.seal" sp/
-	# one digit of the size line changed in the signed text
-	sed -i 's/^\(size\t[0-9]*\)[0-9]$/\19/; t; s/^\(size\t[0-9]*\)[0-9]$/\18/' sp/a1.seal
+	# the last digit of the size line changed in the signed text (one
+	# more, 9 becoming 0: always a change)
+	awk -F'\t' -v OFS='\t' '$1 == "size" { d = substr($2, length($2)) + 0
+	    $2 = substr($2, 1, length($2) - 1) ((d + 1) % 10) } 1' "$A1.seal" >sp/a1.seal
 	cmp -s sp/a1.seal "$A1.seal" && fail "the seal was not changed"
 	run -1 gb-write usb sp/a1
 	assert_output --partial "not written"
@@ -422,7 +425,7 @@ copy_status_is() {
 	mkdir usb sp
 	label U1 daily usb
 	cp "$A1.tar.gz.gpg" "$A1.seal" sp/
-	printf 'X' | dd of=sp/a1.tar.gz.gpg bs=1 seek=200 conv=notrunc 2>/dev/null
+	flip_bit sp/a1.tar.gz.gpg 200
 	cmp -s sp/a1.tar.gz.gpg "$A1.tar.gz.gpg" && fail "not changed"
 	run gb-write usb sp/a1
 	[ "$status" -eq 1 ] || fail "exit $status (want 1, a check failed): $output"
@@ -439,7 +442,7 @@ copy_status_is() {
 	mkdir sp
 	label T1 weekly tape:t1.tap
 	cp "$A1.tar.gz.gpg" "$A1.seal" sp/
-	printf 'X' | dd of=sp/a1.tar.gz.gpg bs=1 seek=200 conv=notrunc 2>/dev/null
+	flip_bit sp/a1.tar.gz.gpg 200
 	run gb-write tape:t1.tap sp/a1
 	[ "$status" -eq 1 ] || fail "exit $status (want 1, a check failed): $output"
 	assert_output --partial "sp/a1.tar.gz.gpg differs from its seal"
@@ -567,8 +570,9 @@ kill_mid_write() {
 	assert_line --regexp '^big\.tar\.gz\.gpg +U1 +onsite +big\.tar\.gz\.gpg +writing +'
 	run -0 gb-write usb "$W/sp/big"
 	cmp usb/big.tar.gz.gpg "$BIG.tar.gz.gpg"
+	# the copy left 'writing' is the one the rerun finished
 	[ "$(copy_rows big.tar.gz.gpg U1 | tr '\n' ' ')" = \
-	    "writing|big.tar.gz.gpg good|big.tar.gz.gpg " ]
+	    "good|big.tar.gz.gpg " ]
 	grep -q "^big.tar.gz.gpg	$(arch_size "$BIG")	$(arch_sha "$BIG")	" usb/GYMBACKUP.INDEX
 }
 
@@ -647,4 +651,212 @@ kill_mid_write() {
 	[ "$(cq "SELECT count(*) FROM audit WHERE action = 'reclaim' AND object = 'U1'")" -eq 1 ]
 	# the other drive's live archive is untouched
 	cmp usb2/a2.tar.gz.gpg "$A2.tar.gz.gpg"
+}
+
+# ------------------------------------------- failures after the rename
+
+# after_rename_ok MEDIUM ARCHIVE: the copy on MEDIUM is good, exactly one
+# row, read back, and no copy of ARCHIVE is left 'writing'.
+after_rename_ok() {
+	[ "$(cq "SELECT group_concat(status) FROM copies WHERE archive =
+	    'a1.tar.gz.gpg'")" = good ] ||
+	    fail "copies of a1: $(cq "SELECT id, medium, status, position FROM copies")"
+	[ -n "$(cq "SELECT verified_at FROM copies WHERE status = 'good'")" ]
+}
+
+# dir_whole: usb holds a1 and its seal as in the spool, and the index
+# lists a1 once.
+dir_whole() {
+	cmp usb/a1.tar.gz.gpg "$A1.tar.gz.gpg"
+	cmp usb/a1.seal "$A1.seal"
+	[ "$(grep -c '^a1\.tar\.gz\.gpg	' usb/GYMBACKUP.INDEX)" = 1 ]
+	[ "$(ls -A usb | sort | tr '\n' ' ')" = \
+	    "GYMBACKUP.INDEX GYMBACKUP.LABEL a1.seal a1.tar.gz.gpg " ] ||
+	    fail "on the drive: $(ls -A usb | tr '\n' ' ')"
+}
+
+@test "a catalog locked past its timeout after the rename (directory): exit 3, copy 'writing'; the plain rerun finishes it, good once" {
+	mkdir usb
+	label U1 daily usb
+	fifo_archive "$W/sp/a1" "$A1"
+	GB_CATALOG_TIMEOUT=1 gb-write usb "$W/sp/a1" >w.out 2>&1 &
+	local p=$!
+	feed "$W/sp/a1.tar.gz.gpg" "$A1.tar.gz.gpg" 0 "$W/go"
+	wait_for writing_rows 1 || fail "no copy 'writing': $(cat w.out)"
+	lock_catalog
+	touch "$W/go"
+	local rc=0
+	wait "$p" || rc=$?
+	unlock_catalog
+	[ "$rc" = 3 ] || fail "exit $rc (want 3): $(cat w.out)"
+	grep -q "locked" w.out || fail "$(cat w.out)"
+	# the archive is in place, whole, and not recorded good
+	cmp usb/a1.tar.gz.gpg "$A1.tar.gz.gpg"
+	[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ]
+	run -0 gb-write usb "$A1"
+	assert_output --partial "a1.tar.gz.gpg: written to U1"
+	refute_output --partial "exists on the medium"
+	after_rename_ok
+	dir_whole
+}
+
+@test "a directory fsync that fails after the rename (EIO): exit 3, nothing good; the plain rerun finishes the copy, good once" {
+	mkdir usb
+	label U1 daily usb
+	run with_shim SHIM_DIRSYNC_PATH="$(realpath usb)" SHIM_DIRSYNC_FAIL=1 \
+	    gb-write usb "$A1"
+	[ "$status" -eq 3 ] || fail "exit $status (want 3): $output"
+	assert_output --partial "Input/output error"
+	assert_output --partial "run gb-write again to finish it"
+	[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ]
+	cmp usb/a1.tar.gz.gpg "$A1.tar.gz.gpg"
+	run -0 gb-write usb "$A1"
+	refute_output --partial "exists on the medium"
+	after_rename_ok
+	dir_whole
+}
+
+@test "gb-write killed -9 right after the archive's rename, or the seal's: the plain rerun finishes the copy, good once" {
+	local at
+	for at in a1.tar.gz.gpg a1.seal; do
+		rm -rf usb "$CAT"
+		mkdir usb
+		label U1 daily usb
+		run with_shim SHIM_KILL_AFTER_RENAME="usb/$at" gb-write usb "$A1"
+		[ "$status" -eq 137 ] || fail "$at: exit $status (want SIGKILL): $output"
+		[ -e "usb/$at" ]
+		[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ]
+		run -0 gb-write usb "$A1"
+		assert_output --partial "finished the copy"
+		after_rename_ok
+		dir_whole
+	done
+}
+
+@test "an archive on the medium that is not the sealed one (same name) is replaced by the rerun, never recorded good" {
+	mkdir usb
+	label U1 daily usb
+	run with_shim SHIM_KILL_AFTER_RENAME=usb/a1.seal gb-write usb "$A1"
+	[ "$status" -eq 137 ]
+	flip_bit usb/a1.tar.gz.gpg 1000
+	run -0 gb-write usb "$A1"
+	assert_output --partial "not the archive its seal describes"
+	after_rename_ok
+	dir_whole
+}
+
+@test "the index is written before the copy is recorded good: a failing index leaves nothing good, the rerun finishes" {
+	mkdir usb
+	label U1 daily usb
+	# the index cannot be renamed into place: a directory of its name
+	mkdir usb/GYMBACKUP.INDEX
+	run gb-write usb "$A1"
+	[ "$status" -eq 3 ] || fail "exit $status (want 3): $output"
+	[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ] ||
+	    fail "a failed run recorded: $(copy_rows a1.tar.gz.gpg U1)"
+	assert_output --partial "cannot write the index"
+	assert_output --partial "run gb-write again to finish it"
+	rmdir usb/GYMBACKUP.INDEX
+	run -0 gb-write usb "$A1"
+	after_rename_ok
+	dir_whole
+}
+
+@test "tape image: a catalog locked after the seal's mark, and a kill -9 there: the plain rerun finishes the copy at its file, good once" {
+	local how
+	for how in lock kill; do
+		rm -f t1.tap "$CAT"
+		label T1 weekly tape:t1.tap
+		if [ "$how" = lock ]; then
+			fifo_archive "$W/sp/a1" "$A1"
+			GB_CATALOG_TIMEOUT=1 gb-write tape:t1.tap "$W/sp/a1" >w.out 2>&1 &
+			local p=$! rc=0
+			feed "$W/sp/a1.tar.gz.gpg" "$A1.tar.gz.gpg" 0 "$W/go"
+			wait_for writing_rows 1 || fail "no copy 'writing': $(cat w.out)"
+			lock_catalog
+			touch "$W/go"
+			wait "$p" || rc=$?
+			unlock_catalog
+			[ "$rc" = 3 ] || fail "exit $rc (want 3): $(cat w.out)"
+		else
+			run with_shim SHIM_KILL_AFTER_FSYNC=/t1.tap gb-write tape:t1.tap "$A1"
+			[ "$status" -eq 137 ] || fail "exit $status (want SIGKILL): $output"
+		fi
+		[ "$(copy_rows a1.tar.gz.gpg T1)" = "writing|1" ]
+		run -0 tap_files t1.tap
+		assert_output "$(printf 'file %d: 1 records of 262144\n' 0 1 2)"
+		run -0 gb-write tape:t1.tap "$A1"
+		[ "$(copy_rows a1.tar.gz.gpg T1)" = "good|1" ] ||
+		    fail "$how: $(copy_rows a1.tar.gz.gpg T1 | tr '\n' ' ')"
+		assert_output --partial "finished the copy"
+		# written once: label, archive, seal; the next goes to file 3
+		run -0 tap_files t1.tap
+		assert_output "$(printf 'file %d: 1 records of 262144\n' 0 1 2)"
+		tap_data t1.tap 1 "$(arch_size "$A1")" | cmp - "$A1.tar.gz.gpg"
+		[ "$(cq "SELECT next_file || ' ' || bytes_used FROM media")" = \
+		    "3 $(arch_size "$A1")" ]
+		run -0 gb-write tape:t1.tap "$A2"
+		[ "$(copy_rows a2.tar.gz.gpg T1)" = "good|3" ]
+	done
+}
+
+# ------------------------------------------------ text around the seal
+
+# forge SEAL OUT: SEAL with a forged, unsigned statement before its
+# clear-signed message and another after it (the export id of the
+# manifest replaced, the rows of every table zero).
+forge() {
+	local plain
+	plain=$(gpg --batch --quiet --decrypt "$1" 2>/dev/null |
+	    awk -F'\t' -v OFS='\t' '$1 == "id" { $2 = "FORGED-ID" }
+	    $1 == "rows" && NF == 3 { $3 = 0 } 1')
+	[ -n "$plain" ] || return 1
+	{
+		printf 'Forged statement:\n%s\n\n' "$plain"
+		cat "$1"
+		printf '\n%s\n' "$plain"
+	} >"$2"
+}
+
+@test "a seal with unsigned text around its signed message: gb-write keeps only the signed message; gb-catalog manifest gives the signed manifest" {
+	mkdir usb sp
+	label U1 daily usb
+	cp "$A1.tar.gz.gpg" sp/
+	forge "$A1.seal" sp/a1.seal
+	grep -q FORGED-ID sp/a1.seal
+	run -0 gb-write usb sp/a1
+	# the catalog and the medium hold the signed message exactly as made
+	sqlite3 "$CAT" "SELECT writefile('$W/stored', seal) FROM archives" >/dev/null
+	cmp "$W/stored" "$A1.seal"
+	cmp usb/a1.seal "$A1.seal"
+	[ "$(cq "SELECT export_id FROM archives")" = \
+	    "$(awk -F'\t' '$1 == "id" { print $2 }' "$A1.set/MANIFEST")" ]
+	[ "$(cq "SELECT rows FROM archives")" -gt 0 ]
+	run -0 gb-catalog manifest a1.tar.gz.gpg
+	assert_equal "$output" "$(cat "$A1.set/MANIFEST")"
+	refute_output --partial FORGED
+
+	# a catalog that kept such text (written by an older gb-write): only
+	# the signed message is read
+	"$PY" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE archives SET seal = ?", (open(sys.argv[2]).read(),))
+c.commit()' "$CAT" sp/a1.seal
+	run -0 gb-catalog manifest a1.tar.gz.gpg
+	assert_equal "$output" "$(cat "$A1.set/MANIFEST")"
+	# and a stored seal whose signed text was changed is refused
+	"$PY" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+s = open(sys.argv[2]).read().replace("\ntables\t", "\ntables\t1", 1)
+c.execute("UPDATE archives SET seal = ?", (s,))
+c.commit()' "$CAT" "$A1.seal"
+	run -1 gb-catalog manifest a1.tar.gz.gpg
+	assert_output --partial "the seal in the catalog does not verify"
+	# two signed messages in one seal file: which one counts is not ours
+	# to guess
+	cat "$A1.seal" "$A2.seal" >sp/a1.seal
+	run -1 gb-write usb sp/a1
+	assert_output --partial "more than one signed message"
 }
