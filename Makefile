@@ -13,11 +13,27 @@ SANITIZE =
 ifneq ($(SANITIZE),)
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-PKGS     = libarchive gpgme sqlite3 libpq zlib libisal
-PKGCFLAGS != pkg-config --cflags $(PKGS) 2>/dev/null || true
-PKGLIBS   != pkg-config --libs $(PKGS) 2>/dev/null || true
+# The libraries, as pkg-config module:Debian package.  Their flags are
+# asked for when the first compile needs them, once, not when make reads
+# this file: make demo and make check install the packages (deps) first,
+# and a module still missing then stops the build with its package's name.
+PKGDEB   = libarchive:libarchive-dev gpgme:libgpgme-dev sqlite3:libsqlite3-dev \
+           libpq:libpq-dev zlib:zlib1g-dev libisal:libisal-dev \
+           libgcrypt:libgcrypt20-dev
+PKGS     = $(foreach p,$(PKGDEB),$(firstword $(subst :, ,$(p))))
+PKGCFLAGS = $(eval PKGCFLAGS := $(call pkgconfig,--cflags))$(PKGCFLAGS)
+PKGLIBS   = $(eval PKGLIBS := $(call pkgconfig,--libs))$(PKGLIBS)
+pkgconfig = $(eval pkgmiss := $(pkgmissing))$(if $(pkgmiss),$(error \
+    $(if $(filter pkg-config:%,$(pkgmiss)),there is no pkg-config,pkg-config \
+    cannot find $(foreach p,$(pkgmiss),$(firstword $(subst :, ,$(p))))): \
+    install the Debian packages $(foreach p,$(pkgmiss),$(lastword \
+    $(subst :, ,$(p)))) (make deps does, as root) and run make again),$(shell \
+    pkg-config $(1) $(PKGS)))
+pkgmissing = $(shell command -v pkg-config >/dev/null || \
+    { echo pkg-config:pkg-config; exit; }; \
+    for p in $(PKGDEB); do pkg-config --exists $${p%%:*} || echo $$p; done)
 ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
-LIBS      = lib/libgb.a $(PKGLIBS) -lgcrypt -lpthread
+LIBS      = lib/libgb.a $(PKGLIBS) -lpthread
 
 LIBSRC = lib/err.c lib/io.c lib/sha256.c lib/conf.c lib/csv.c lib/csvread.c \
          lib/manifest.c lib/sqlite.c lib/gzip.c lib/gzread.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c lib/catalog.c lib/tape.c lib/media.c lib/pg.c
@@ -65,21 +81,28 @@ $(UNIT): tests/unit/test-lib.c lib/libgb.a lib/gb.h
 deps:
 	@sh scripts/deps.sh
 
+# The targets that install packages build only after deps has finished,
+# in a make of their own (make -j would otherwise compile beside apt-get).
+#
 # Under the sanitizers the unit tests keep leak detection; the tools'
 # error paths exit with memory still allocated, which is no leak worth a
 # failed test, so the bats run checks memory errors only.  Leaks on the
 # good path are checked by memcheck (valgrind).
-check: deps all $(UNIT)
+check: deps
+	$(MAKE) all $(UNIT)
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
 
-memcheck: deps all
+memcheck: deps
+	$(MAKE) all
 	sh scripts/memcheck.sh
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	sh scripts/demo.sh
 
-bench: deps all
+bench: deps
+	$(MAKE) all
 	sh scripts/bench.sh
 
 install: all
