@@ -89,7 +89,7 @@ deps:
 # failed test, so the bats run checks memory errors only.  Leaks on the
 # good path are checked by memcheck (valgrind).
 check: deps
-	$(MAKE) all $(UNIT)
+	$(MAKE) all $(UNIT) $(REPLAY)
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
 
@@ -114,8 +114,47 @@ install: all
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
 	install -m 644 share/gym-schema.sql share/gymbackup.conf share/crontab.example $(DESTDIR)$(DATADIR)
 
+# ---- make fuzz: libFuzzer targets for the parsers of outside bytes ----
+# tests/fuzz/fuzz-NAME.c, built with clang and the sanitizers into
+# build/fuzz/.  Each runs FUZZ_SECONDS from its seeds: those committed in
+# tests/fuzz/seed/NAME/ and those tests/fuzz/seeds.sh makes from a small
+# run of the tools; any crash fails make fuzz and is kept in build/fuzz/.
+# clang is installed for make fuzz only (scripts/deps.sh fuzz).  make check
+# replays the committed seeds with gcc (tests/fuzz/replay-NAME).
+FUZZ_SECONDS = 30
+FUZZCC   = clang
+FUZZDIR  = build/fuzz
+FUZZ     = manifest seal label conf csv gzip tape tar
+FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+           -fno-omit-frame-pointer
+FUZZCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) -g -O1 $(FUZZSAN)
+FUZZOBJ  = $(LIBSRC:lib/%.c=$(FUZZDIR)/%.o)
+FUZZBIN  = $(FUZZ:%=$(FUZZDIR)/fuzz-%)
+REPLAY   = $(FUZZ:%=tests/fuzz/replay-%)
+
+fuzz:
+	@sh scripts/deps.sh fuzz
+	$(MAKE) all $(FUZZBIN)
+	sh tests/fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS) $(FUZZ)
+
+$(FUZZDIR)/%.o: lib/%.c lib/gb.h
+	@mkdir -p $(FUZZDIR)
+	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZDIR)/catalog.o: lib/catalog-schema.inc
+$(FUZZDIR)/libgb.a: $(FUZZOBJ)
+	rm -f $@
+	ar rcs $@ $(FUZZOBJ)
+$(FUZZDIR)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FUZZDIR)/libgb.a
+	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZDIR)/libgb.a \
+	    $(PKGLIBS) -lpthread
+
+tests/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c tests/fuzz/fuzz.h lib/libgb.a
+	$(CC) $(ALLCFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBS) $(LDFLAGS)
+# ---- end of make fuzz ----
+
 clean:
 	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc src/gym-schema.inc
-	rm -rf demo
+	rm -f $(REPLAY)
+	rm -rf demo build
 
-.PHONY: all deps check memcheck demo bench install clean
+.PHONY: all deps check memcheck demo bench install clean fuzz
