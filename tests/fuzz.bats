@@ -9,7 +9,7 @@ load helper
 setup() {
 	gb_setup
 	[ -x "$TOP/tests/fuzz/replay-tar" ] ||
-		skip "tests/fuzz/replay-* are not built (make check builds them)"
+		fail "tests/fuzz/replay-* are not built: make check builds them"
 }
 teardown() { gb_teardown; }
 
