@@ -79,11 +79,20 @@ first_manifest(const uint8_t *data, size_t size, size_t *len)
 	return text;
 }
 
+/* How far an input got: members read whole, tables that checked out. */
+struct walked {
+	struct gb_seal s;
+	int small, tables;
+};
+
 static int
 small(void *arg, const char *name, const char *buf, size_t n, char *err,
     size_t errlen)
 {
+	struct walked *wk = arg;
+
 	fuzz_touch(buf, n);
+	wk->small++;
 	return 0;
 }
 
@@ -99,17 +108,22 @@ rec(void *arg, struct gb_csv_field *f, size_t n, char *err, size_t errlen)
 static int
 table(void *arg, size_t i, struct gb_unpack *u, char *err, size_t errlen)
 {
-	const struct gb_seal *s = arg;
-
-	return gb_check_table_to(&s->manifest.tables[i], gb_unpack_read, u,
+	struct walked *wk = arg;
+	int r = gb_check_table_to(&wk->s.manifest.tables[i], gb_unpack_read, u,
 	    NULL, NULL, rec, NULL, err, errlen);
+
+	if (r == 0)
+		wk->tables++;
+	return r;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct gb_seal s = { 0 };
-	struct gb_walk w = { small, table, &s };
+	struct walked wk = { 0 };
+	struct gb_seal *s = &wk.s;
+	struct gb_walk w = { small, table, &wk };
+	struct gb_sha256 h;
 	unsigned char *gz = NULL;
 	char *path, *text, err[512];
 	size_t len = 0;
@@ -122,19 +136,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = first_manifest(data, size, &len);
 
 	if (text && (fp = fmemopen(text, len ? len : 1, "r"))) {
-		if (gb_manifest_read(&s.manifest, fp, err, sizeof err) == -1)
-			memset(&s.manifest, 0, sizeof s.manifest);
+		if (gb_manifest_read(&s->manifest, fp, err, sizeof err) == -1)
+			memset(&s->manifest, 0, sizeof s->manifest);
 		fclose(fp);
 	}
-	s.manifest_text = text ? text : gb_strdup("");
-	s.manifest_len = len;
-	s.packed_size = size;
-	r = gb_walk_archive(path, &s, "0000000000000000000000000000000000000000",
+	s->manifest_text = text ? text : gb_strdup("");
+	s->manifest_len = len;
+	/* the seal's sums of the file and of the packed archive: both these
+	 * bytes, as decryption is the identity */
+	gb_sha256_init(&h);
+	gb_sha256_update(&h, data, size);
+	gb_sha256_final(&h, s->sha256);
+	memcpy(s->packed_sha256, s->sha256, sizeof s->sha256);
+	s->size = s->packed_size = size;
+	r = gb_walk_archive(path, s, "0000000000000000000000000000000000000000",
 	    &w, err, sizeof err);
-	if (getenv("FUZZ_VERBOSE"))	/* how far an input gets */
-		fprintf(stderr, "fuzz-tar: %d: %s\n", r, err);
-	gb_manifest_free(&s.manifest);
-	free(s.manifest_text);
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "fuzz-tar: %d small, %d of %zu tables checked; "
+		    "%d: %s\n", wk.small, wk.tables, s->manifest.ntables, r, err);
+	gb_manifest_free(&s->manifest);
+	free(s->manifest_text);
 	free(path);
 	free(gz);
 	return 0;
