@@ -150,11 +150,16 @@ $(FUZZDIR)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FUZZDIR)/libgb.a
 
 tests/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c tests/fuzz/fuzz.h lib/libgb.a
 	$(CC) $(ALLCFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBS) $(LDFLAGS)
+
+clean: clean-fuzz
+clean-fuzz:
+	rm -f $(REPLAY)
+	rm -rf build
+.PHONY: fuzz clean-fuzz
 # ---- end of make fuzz ----
 
 clean:
 	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc src/gym-schema.inc
-	rm -f $(REPLAY)
-	rm -rf demo build
+	rm -rf demo
 
-.PHONY: all deps check memcheck demo bench install clean fuzz
+.PHONY: all deps check memcheck demo bench install clean
