@@ -13,11 +13,27 @@ SANITIZE =
 ifneq ($(SANITIZE),)
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-PKGS     = libarchive gpgme sqlite3 libpq zlib libisal
-PKGCFLAGS != pkg-config --cflags $(PKGS) 2>/dev/null || true
-PKGLIBS   != pkg-config --libs $(PKGS) 2>/dev/null || true
+# The libraries, as pkg-config module:Debian package.  Their flags are
+# asked for when the first compile needs them, once, not when make reads
+# this file: make demo and make check install the packages (deps) first,
+# and a module still missing then stops the build with its package's name.
+PKGDEB   = libarchive:libarchive-dev gpgme:libgpgme-dev sqlite3:libsqlite3-dev \
+           libpq:libpq-dev zlib:zlib1g-dev libisal:libisal-dev \
+           libgcrypt:libgcrypt20-dev
+PKGS     = $(foreach p,$(PKGDEB),$(firstword $(subst :, ,$(p))))
+PKGCFLAGS = $(eval PKGCFLAGS := $(call pkgconfig,--cflags))$(PKGCFLAGS)
+PKGLIBS   = $(eval PKGLIBS := $(call pkgconfig,--libs))$(PKGLIBS)
+pkgconfig = $(eval pkgmiss := $(pkgmissing))$(if $(pkgmiss),$(error \
+    $(if $(filter pkg-config:%,$(pkgmiss)),there is no pkg-config,pkg-config \
+    cannot find $(foreach p,$(pkgmiss),$(firstword $(subst :, ,$(p))))): \
+    install the Debian packages $(foreach p,$(pkgmiss),$(lastword \
+    $(subst :, ,$(p)))) (make deps does, as root) and run make again),$(shell \
+    pkg-config $(1) $(PKGS)))
+pkgmissing = $(shell command -v pkg-config >/dev/null || \
+    { echo pkg-config:pkg-config; exit; }; \
+    for p in $(PKGDEB); do pkg-config --exists $${p%%:*} || echo $$p; done)
 ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
-LIBS      = lib/libgb.a $(PKGLIBS) -lgcrypt -lpthread
+LIBS      = lib/libgb.a $(PKGLIBS) -lpthread
 
 LIBSRC = lib/err.c lib/io.c lib/sha256.c lib/conf.c lib/csv.c lib/csvread.c \
          lib/manifest.c lib/sqlite.c lib/gzip.c lib/gzread.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c lib/catalog.c lib/tape.c lib/media.c lib/pg.c
@@ -65,21 +81,28 @@ $(UNIT): tests/unit/test-lib.c lib/libgb.a lib/gb.h
 deps:
 	@sh scripts/deps.sh
 
+# The targets that install packages build only after deps has finished,
+# in a make of their own (make -j would otherwise compile beside apt-get).
+#
 # Under the sanitizers the unit tests keep leak detection; the tools'
 # error paths exit with memory still allocated, which is no leak worth a
 # failed test, so the bats run checks memory errors only.  Leaks on the
 # good path are checked by memcheck (valgrind).
-check: deps all $(UNIT)
+check: deps
+	$(MAKE) all $(UNIT) $(REPLAY)
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
 
-memcheck: deps all
+memcheck: deps
+	$(MAKE) all
 	sh scripts/memcheck.sh
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	sh scripts/demo.sh
 
-bench: deps all
+bench: deps
+	$(MAKE) all
 	sh scripts/bench.sh
 
 install: all
@@ -90,6 +113,50 @@ install: all
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
 	install -m 644 share/gym-schema.sql share/gymbackup.conf share/crontab.example $(DESTDIR)$(DATADIR)
+
+# ---- make fuzz: libFuzzer targets for the parsers of outside bytes ----
+# tests/fuzz/fuzz-NAME.c, built with clang and the sanitizers into
+# build/fuzz/.  Each runs FUZZ_SECONDS from its seeds: those committed in
+# tests/fuzz/seed/NAME/ and those tests/fuzz/seeds.sh makes from a small
+# run of the tools; any crash fails make fuzz and is kept in build/fuzz/.
+# clang is installed for make fuzz only (scripts/deps.sh fuzz).  make check
+# replays the committed seeds with gcc (tests/fuzz/replay-NAME).
+FUZZ_SECONDS = 30
+FUZZCC   = clang
+FUZZDIR  = build/fuzz
+FUZZ     = manifest seal label conf csv gzip tape tar
+FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+           -fno-omit-frame-pointer
+FUZZCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) -g -O1 $(FUZZSAN)
+FUZZOBJ  = $(LIBSRC:lib/%.c=$(FUZZDIR)/%.o)
+FUZZBIN  = $(FUZZ:%=$(FUZZDIR)/fuzz-%)
+REPLAY   = $(FUZZ:%=tests/fuzz/replay-%)
+
+fuzz:
+	@sh scripts/deps.sh fuzz
+	$(MAKE) all $(FUZZBIN)
+	sh tests/fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS) $(FUZZ)
+
+$(FUZZDIR)/%.o: lib/%.c lib/gb.h
+	@mkdir -p $(FUZZDIR)
+	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZDIR)/catalog.o: lib/catalog-schema.inc
+$(FUZZDIR)/libgb.a: $(FUZZOBJ)
+	rm -f $@
+	ar rcs $@ $(FUZZOBJ)
+$(FUZZDIR)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FUZZDIR)/libgb.a
+	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZDIR)/libgb.a \
+	    $(PKGLIBS) -lpthread
+
+tests/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c tests/fuzz/fuzz.h lib/libgb.a
+	$(CC) $(ALLCFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBS) $(LDFLAGS)
+
+clean: clean-fuzz
+clean-fuzz:
+	rm -f $(REPLAY)
+	rm -rf build
+.PHONY: fuzz clean-fuzz
+# ---- end of make fuzz ----
 
 clean:
 	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc src/gym-schema.inc

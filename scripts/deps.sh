@@ -1,9 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages gymbackup needs to build, test, demo and
-# benchmark, when run as root; otherwise prints the apt-get line to run.
+# deps.sh [fuzz] - installs the Debian packages gymbackup needs to build,
+# test, demo and benchmark (with "fuzz": also what make fuzz needs: clang
+# and its libFuzzer runtime), when run as root; otherwise prints the
+# apt-get line to run.
 PKGS="gcc make pkg-config libarchive-dev libgpgme-dev libgcrypt20-dev zlib1g-dev libisal-dev
 libsqlite3-dev libpq-dev sqlite3 gnupg tar gzip libarchive-tools bats bats-assert
 bats-support postgresql valgrind time restic"
+[ "${1-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
