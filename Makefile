@@ -89,7 +89,7 @@ deps:
 # failed test, so the bats run checks memory errors only.  Leaks on the
 # good path are checked by memcheck (valgrind).
 check: deps
-	$(MAKE) all $(UNIT) $(REPLAY)
+	$(MAKE) all $(UNIT) $(REPLAY) $(FAULTSO)
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
 
@@ -167,7 +167,6 @@ clean:
 FAULTSO = tests/faultinject.so
 $(FAULTSO): tests/faultinject.c
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared -o $@ tests/faultinject.c -ldl
-check: $(FAULTSO)
 clean: clean-faultinject
 clean-faultinject:
 	rm -f $(FAULTSO)
