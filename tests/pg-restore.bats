@@ -336,19 +336,6 @@ hostile_tables() {
 	[ ! -e "$PGROOT/data/pw" ] || fail "the program in the table name ran on the server"
 }
 
-# schema_lie SRC DST SEDEXPR: a copy of export set SRC whose SCHEMA.sql is
-# edited with sed and its MANIFEST's schema line made to match.
-schema_lie() {
-	local n h
-	cp -a "$1" "$2" || return 1
-	sed -i "$3" "$2/SCHEMA.sql"
-	! cmp -s "$1/SCHEMA.sql" "$2/SCHEMA.sql" ||
-	    { echo "schema_lie: $3 changed nothing" >&2; return 1; }
-	n=$(stat -c %s "$2/SCHEMA.sql")
-	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
-	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
-}
-
 @test "a PostgreSQL SCHEMA.sql with statements the export never writes: refused (exit 1) by -d, --test and verify --deep" {
 	local e stmt i=0 mode
 	mkdir spool

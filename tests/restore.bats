@@ -538,20 +538,6 @@ refused() {
 
 # ------------------------------------ SCHEMA.sql: the export's own forms
 
-# schema_lie SRC DST SEDEXPR: a copy of export set SRC whose SCHEMA.sql is
-# edited with sed and its MANIFEST's schema line made to match, as a
-# source with a doctored schema, or a signer fed one, would seal it.
-schema_lie() {
-	local n h
-	cp -a "$1" "$2" || return 1
-	sed -i "$3" "$2/SCHEMA.sql"
-	! cmp -s "$1/SCHEMA.sql" "$2/SCHEMA.sql" ||
-	    { echo "schema_lie: $3 changed nothing" >&2; return 1; }
-	n=$(stat -c %s "$2/SCHEMA.sql")
-	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
-	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
-}
-
 # small_set DIR: the export set of a small table t (id, v, updated_at)
 # with a NULL in v.
 small_set() {

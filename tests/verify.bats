@@ -350,19 +350,6 @@ b\.tar\.gz\.gpg: OK \(deep\)
 
 # ------------------------------------------------------------ SCHEMA.sql
 
-# schema_lie SRC DST SEDEXPR: a copy of export set SRC whose SCHEMA.sql is
-# edited with sed and its MANIFEST's schema line made to match.
-schema_lie() {
-	local n h
-	cp -a "$1" "$2" || return 1
-	sed -i "$3" "$2/SCHEMA.sql"
-	! cmp -s "$1/SCHEMA.sql" "$2/SCHEMA.sql" ||
-	    { echo "schema_lie: $3 changed nothing" >&2; return 1; }
-	n=$(stat -c %s "$2/SCHEMA.sql")
-	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
-	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
-}
-
 @test "verify --deep refuses a SCHEMA.sql that gb-restore refuses; an FTS5 archive passes" {
 	sqlite3 -bail fts.db "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
 	    INSERT INTO t VALUES (1, 'alice');

@@ -97,20 +97,11 @@ small(void *arg, const char *name, const char *buf, size_t n, char *err,
 }
 
 static int
-rec(void *arg, struct gb_csv_field *f, size_t n, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < n; i++)
-		if (f[i].p)
-			fuzz_touch(f[i].p, f[i].n);
-	return 0;
-}
-
-static int
 table(void *arg, size_t i, struct gb_unpack *u, char *err, size_t errlen)
 {
 	struct walked *wk = arg;
 	int r = gb_check_table_to(&wk->s.manifest.tables[i], gb_unpack_read, u,
-	    NULL, NULL, rec, NULL, err, errlen);
+	    NULL, NULL, fuzz_rec, NULL, err, errlen);
 
 	if (r == 0)
 		wk->tables++;
