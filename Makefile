@@ -162,7 +162,7 @@ clean:
 	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc src/gym-schema.inc
 	rm -rf demo
 
-# The LD_PRELOAD shim of the fault and kill -9 sweeps (tests/faults.bats),
+# The LD_PRELOAD shim of the fault and kill -9 tests (faults.bats, faulty),
 # built plain: no sanitizer runtime in a preloaded library.
 FAULTSO = tests/faultinject.so
 $(FAULTSO): tests/faultinject.c

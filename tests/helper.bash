@@ -411,3 +411,16 @@ schema_lie() {
 	h=$(sha256sum <"$2/SCHEMA.sql" | cut -d' ' -f1)
 	sed -i "s/^schema\tSCHEMA.sql\t.*/schema\tSCHEMA.sql\t$n\t$h/" "$2/MANIFEST"
 }
+
+# faulty RULES [NAME=VALUE...] CMD...: CMD with tests/faultinject.so
+# preloaded (built by make if need be) and GB_FAULT=RULES: a failed call,
+# a kill -9 or a swapped file at a chosen moment (see the top of
+# tests/faultinject.c).  Only gb-* processes count; gpg runs without it.
+# Under make SANITIZE=1 the shim comes before ASan's runtime.
+faulty() {
+	local rules=$1
+	shift
+	make -s -C "$TOP" tests/faultinject.so >/dev/null || return 125
+	env LD_PRELOAD="$TOP/tests/faultinject.so" GB_FAULT="$rules" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}

@@ -446,8 +446,6 @@ refused() {
 
 @test "restore reads the bytes it hashed: a file swapped after it was first read is never restored, one swapped before it is read restores nothing" {
 	local mode with
-	build_shim "$BATS_TEST_TMPDIR/shim.so"
-	SHIM=$BATS_TEST_TMPDIR/shim.so
 	# Unsigned, made with the recipients' public keys alone, with a
 	# MANIFEST of size -1; and the same archive sealed again (other
 	# bytes, all good).
@@ -462,7 +460,7 @@ refused() {
 		mkdir s
 		cp "$FX/spool/gym.tar.gz.gpg" "$FX/spool/gym.seal" s/
 		cp "$BATS_TEST_TMPDIR/evil.gpg" swap.gpg
-		run shimmed GB_SHIM_SWAP=s/gym.tar.gz.gpg GB_SHIM_WITH=swap.gpg GB_SHIM_WHEN=close \
+		run faulty swapafter:close:1:swap.gpg@s/gym.tar.gz.gpg \
 		    GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" $mode s/gym.seal
 		assert_success
 		cmp -s s/gym.tar.gz.gpg "$BATS_TEST_TMPDIR/evil.gpg" || fail "the file was not swapped"
@@ -482,7 +480,7 @@ refused() {
 		before
 		for mode in "-o out" "-d sqlite:r.db" "--test"; do
 			cp "$BATS_TEST_TMPDIR/$with" s/swap.gpg
-			run shimmed GB_SHIM_SWAP=s/gym.tar.gz.gpg GB_SHIM_WITH=s/swap.gpg GB_SHIM_WHEN=open \
+			run faulty swap:open:1:s/swap.gpg@s/gym.tar.gz.gpg \
 			    GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" $mode s/gym.seal
 			assert_failure 1
 			assert_output "gb-restore: s/gym.tar.gz.gpg: size or SHA-256 of the bytes read differs from the seal (truncated, altered or replaced); nothing restored"
@@ -497,11 +495,9 @@ refused() {
 
 @test "restore -o and -d: when the directory cannot be synced after the rename, exit 3 and nothing is kept" {
 	local mode
-	build_shim "$BATS_TEST_TMPDIR/shim.so"
-	SHIM=$BATS_TEST_TMPDIR/shim.so
 	before
 	for mode in "-o out" "-d sqlite:r.db"; do
-		run shimmed GB_SHIM_DIRSYNC=1 GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
+		run faulty "fsync:1+@$PWD" GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
 		    $mode "$FX/spool/gym.seal"
 		assert_failure 3
 		assert_nothing_left

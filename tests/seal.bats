@@ -6,7 +6,6 @@
 
 load helper
 load archive-helper
-load shim-helper
 
 setup_file() {
 	archive_setup_file
@@ -349,8 +348,7 @@ refuse_key() {
 	mkdir spool
 	local n
 	for n in 1 2; do
-		run with_shim SHIM_DIRSYNC_PATH="$(realpath spool)" SHIM_DIRSYNC_FAIL=$n \
-		    GNUPGHOME="$KEYS/backup" gb-seal -r "$RCPT1" -r "$RCPT2" \
+		run faulty "fsync:$n@spool" GNUPGHOME="$KEYS/backup" gb-seal -r "$RCPT1" -r "$RCPT2" \
 		    -u "$SIGNER" -o spool/x "$FX/a.tar.gz"
 		assert_failure 3
 		[ -z "$(ls -A spool)" ] || fail "fsync $n: left in the spool: $(ls -A spool)"

@@ -273,8 +273,6 @@ seal_crafted() {
 }
 
 @test "verify --deep checks the bytes it decrypts: swapped after a check or before the read, never taken" {
-	build_shim shim.so
-	SHIM=$W/shim.so
 	# Unsigned, made with the recipients' public keys alone, with a member
 	# of size -1; and the same archive sealed again (other bytes, all good).
 	craft_packed "$FX/set" evil.tar.gz "$FX/spool/a.tar.gz" pax:MANIFEST:SCHILY.realsize=-1
@@ -284,8 +282,8 @@ seal_crafted() {
 	# Replaced once the first reader of the file closes it: only the
 	# bytes read once count, and they are the sealed ones.
 	copy_a
-	run --separate-stderr shimmed GB_SHIM_SWAP=s/a.tar.gz.gpg GB_SHIM_WITH=swap.gpg \
-	    GB_SHIM_WHEN=close GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep s/a.seal
+	run --separate-stderr faulty swapafter:close:1:swap.gpg@s/a.tar.gz.gpg \
+	    GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep s/a.seal
 	assert_success
 	assert_output "a.tar.gz.gpg: OK (deep)
 1 checked, 1 OK, 0 failed"
@@ -297,8 +295,8 @@ seal_crafted() {
 		rm -rf s
 		copy_a
 		cp "$with" swap.gpg
-		run --separate-stderr shimmed GB_SHIM_SWAP=s/a.tar.gz.gpg GB_SHIM_WITH=swap.gpg \
-		    GB_SHIM_WHEN=open GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep s/a.seal
+		run --separate-stderr faulty swap:open:1:swap.gpg@s/a.tar.gz.gpg \
+		    GNUPGHOME="$KEYS/restore" gb-verify --signer "$SIGNER" --deep s/a.seal
 		assert_failure 1
 		assert_line --index 0 "a.tar.gz.gpg: FAIL: size or SHA-256 of the bytes read differs from the seal (truncated, altered or replaced)"
 		cmp -s s/a.tar.gz.gpg "$with" || fail "the file was not swapped"

@@ -7,7 +7,6 @@
 
 load helper
 load media-helper
-load shim-helper
 
 setup_file() {
 	media_setup_file
@@ -703,8 +702,7 @@ dir_whole() {
 @test "a directory fsync that fails after the rename (EIO): exit 3, nothing good; the plain rerun finishes the copy, good once" {
 	mkdir usb
 	label U1 daily usb
-	run with_shim SHIM_DIRSYNC_PATH="$(realpath usb)" SHIM_DIRSYNC_FAIL=1 \
-	    gb-write usb "$A1"
+	run faulty fsync:1@usb gb-write usb "$A1"
 	[ "$status" -eq 3 ] || fail "exit $status (want 3): $output"
 	assert_output --partial "Input/output error"
 	assert_output --partial "run gb-write again to finish it"
@@ -722,7 +720,7 @@ dir_whole() {
 		rm -rf usb "$CAT"
 		mkdir usb
 		label U1 daily usb
-		run with_shim SHIM_KILL_AFTER_RENAME="usb/$at" gb-write usb "$A1"
+		run faulty "killafter:rename:1@usb/$at" gb-write usb "$A1"
 		[ "$status" -eq 137 ] || fail "$at: exit $status (want SIGKILL): $output"
 		[ -e "usb/$at" ]
 		[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ]
@@ -736,7 +734,7 @@ dir_whole() {
 @test "an archive on the medium that is not the sealed one (same name) is replaced by the rerun, never recorded good" {
 	mkdir usb
 	label U1 daily usb
-	run with_shim SHIM_KILL_AFTER_RENAME=usb/a1.seal gb-write usb "$A1"
+	run faulty killafter:rename:1@usb/a1.seal gb-write usb "$A1"
 	[ "$status" -eq 137 ]
 	flip_bit usb/a1.tar.gz.gpg 1000
 	run -0 gb-write usb "$A1"
@@ -779,7 +777,7 @@ dir_whole() {
 			unlock_catalog
 			[ "$rc" = 3 ] || fail "exit $rc (want 3): $(cat w.out)"
 		else
-			run with_shim SHIM_KILL_AFTER_FSYNC=/t1.tap gb-write tape:t1.tap "$A1"
+			run faulty killafter:fsync:1@t1.tap gb-write tape:t1.tap "$A1"
 			[ "$status" -eq 137 ] || fail "exit $status (want SIGKILL): $output"
 		fi
 		[ "$(copy_rows a1.tar.gz.gpg T1)" = "writing|1" ]
