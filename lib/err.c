@@ -569,9 +569,13 @@ gb_mktemp(char *template, int dir)
 		hold(&old);
 		fd = dir ? (mkdtemp(template) ? 0 : -1) :
 		    mkostemp(template, O_CLOEXEC);
-		/* a file's lock lives on in a dup when fd is closed */
-		if (fd >= 0 && (t->lockfd = dir ? open(template, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC) : fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		/*
+		 * The lock is on a read-only descriptor of its own: it lives
+		 * on when fd is closed, and fd's close, the last of what was
+		 * written, is the caller's to check.
+		 */
+		if (fd >= 0 && (t->lockfd = open(template, O_RDONLY |
+		    O_NOFOLLOW | O_CLOEXEC | (dir ? O_DIRECTORY : 0))) < 0) {
 			e = errno;
 			if (dir)
 				rmdir(template);
@@ -600,7 +604,9 @@ gb_mktemp(char *template, int dir)
 		while (flock(t->lockfd, LOCK_EX) == -1 && errno == EINTR)
 			;
 		if (fstat(t->lockfd, &sb) == 0 && lstat(template, &lsb) == 0 &&
-		    sb.st_ino == lsb.st_ino && sb.st_dev == lsb.st_dev) {
+		    sb.st_ino == lsb.st_ino && sb.st_dev == lsb.st_dev &&
+		    (dir || (fstat(fd, &lsb) == 0 && sb.st_ino == lsb.st_ino &&
+		    sb.st_dev == lsb.st_dev))) {
 			free(copy);
 			return fd;
 		}
