@@ -423,6 +423,9 @@ void gb_catalog_close(struct gb_catalog *c);
 void gb_catalog_exec(struct gb_catalog *c, const char *sql);
 void gb_catalog_begin(struct gb_catalog *c);	/* BEGIN IMMEDIATE */
 void gb_catalog_commit(struct gb_catalog *c);
+/* 0, or -1, rolled back, with the reason in err; then reopen. */
+int gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen);
+struct gb_catalog *gb_catalog_reopen(struct gb_catalog *c);
 sqlite3_stmt *gb_catalog_prepare(struct gb_catalog *c, const char *sql);
 /* A statement with n text parameters (NULL binds NULL), no result rows. */
 void gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...);

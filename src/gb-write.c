@@ -226,11 +226,48 @@ load_seal(struct writer *w, const char *path, struct gb_seal *s)
 		    err);
 }
 
+/*
+ * The commit of 'good' failed, perhaps after SQLite had put it in its WAL
+ * (a failed fsync): the next tool to open the catalog may read it good,
+ * or may not.  Read it as that tool will, from a new connection: good is
+ * good (the copy is whole and was read back), with a warning.  Else the
+ * copy stays 'writing', its row written again, which overwrites what the
+ * failed commit left in the WAL, and the rerun finishes it.
+ */
+static void
+good_failed(struct writer *w, long long copy, const char *err)
+{
+	sqlite3_stmt *st;
+	char id[24];
+	int good;
+
+	snprintf(id, sizeof id, "%lld", copy);
+	w->c = gb_catalog_reopen(w->c);
+	gb_catalog_begin(w->c);
+	st = gb_catalog_prepare(w->c, "SELECT status = 'good' FROM copies "
+	    "WHERE id = ?1");
+	sqlite3_bind_int64(st, 1, copy);
+	good = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (good) {
+		gb_catalog_commit(w->c);
+		gb_warnx("warning: catalog %s: %s while recording copy %lld "
+		    "good; it reads good now", w->c->path, err, copy);
+		return;
+	}
+	gb_catalog_run(w->c, "UPDATE copies SET error = ?2 WHERE id = ?1 AND "
+	    "status = 'writing'", 2, id, "recording it good failed");
+	gb_catalog_commit(w->c);
+	gb_errx(GB_EXIT_RUN, "catalog %s: cannot record copy %lld good: %s; "
+	    "the copy is whole on %s but left 'writing': run gb-write again to "
+	    "finish it", w->c->path, copy, err, w->id);
+}
+
 static void
 end_copy(struct writer *w, long long copy, const char *status,
     const char *error, uint64_t bytes, int next_file, int verified)
 {
-	char now[21], id[24];
+	char now[21], id[24], err[256];
 
 	gb_now(now);
 	snprintf(id, sizeof id, "%lld", copy);
@@ -252,7 +289,10 @@ end_copy(struct writer *w, long long copy, const char *status,
 	gb_catalog_audit(w->c, strcmp(status, "good") == 0 ? "write" :
 	    "write-failed", w->id, "copy %lld %s%s%s", copy, status,
 	    error ? ": " : "", error ? error : "");
-	gb_catalog_commit(w->c);
+	if (strcmp(status, "good") != 0)
+		gb_catalog_commit(w->c);
+	else if (gb_catalog_try_commit(w->c, err, sizeof err) == -1)
+		good_failed(w, copy, err);
 }
 
 /* Hash of the first n bytes of a file or tape file, read back. */
