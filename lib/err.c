@@ -506,6 +506,32 @@ gb_tmp_stale(const char *dir, const char *prefix,
 	return each_stale(dir, prefix, report_one, &l);
 }
 
+long
+gb_tmp_owner(const char *dir, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	int dirfd, lockfd;
+	long pid, owner = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	if (!(d = fdopendir(dirfd))) {
+		close(dirfd);
+		return 0;
+	}
+	while (!owner && (e = readdir(d)))
+		if ((pid = own_name(e->d_name, prefix, plen)) > 0) {
+			if (stale_at(dirfd, e->d_name, pid, &lockfd))
+				close(lockfd);
+			else
+				owner = pid;
+		}
+	closedir(d);
+	return owner;
+}
+
 static void
 reap_one(void *arg, int dirfd, int lockfd, const char *name, long pid)
 {

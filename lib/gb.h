@@ -84,6 +84,11 @@ int gb_tmp_reap(const char *dir, const char *prefix);
  */
 int gb_tmp_stale(const char *dir, const char *prefix,
     void (*fn)(void *arg, const char *path, long pid), void *arg);
+/*
+ * The pid of a process that holds (is not known to be gone) a
+ * prefix.PID.XXXXXX in dir, else 0: a writer still at work.
+ */
+long gb_tmp_owner(const char *dir, const char *prefix);
 
 /* io.c: loops over short reads and writes and EINTR. */
 ssize_t gb_read_full(int fd, void *buf, size_t n);	/* < n only at EOF */

@@ -267,6 +267,31 @@ spool_fail(struct seal *s, struct gb_atomic *sl, const char *what)
 	    "spool", s->spool, what);
 }
 
+/*
+ * An archive without its seal is no finished gb-seal: one killed between
+ * the two renames left it, or one still at work holds its seal's
+ * temporary file (locked, its pid alive) until the second rename.  The
+ * first is sealed again, over it; the second is left alone.
+ */
+static void
+lone_archive(const char *apath, const char *spath)
+{
+	char *copy = gb_strdup(spath), *slash = strrchr(copy, '/');
+	char *pfx = gb_asprintf("%s.tmp", slash ? slash + 1 : copy);
+	long pid;
+
+	if (slash)
+		*slash = '\0';
+	pid = gb_tmp_owner(slash ? (*copy ? copy : "/") : ".", pfx);
+	if (pid)
+		gb_errx(GB_EXIT_USAGE, "%s exists, and process %ld is writing "
+		    "its seal; an archive is never overwritten", apath, pid);
+	gb_warnx("warning: %s has no seal (left by a gb-seal that did not "
+	    "finish); sealing it again", apath);
+	free(pfx);
+	free(copy);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -344,9 +369,12 @@ main(int argc, char *argv[])
 		if (slash && slash[1] == '\0')
 			gb_errx(GB_EXIT_USAGE, "-o wants SPOOL/NAME, not a "
 			    "directory");
-		if (lstat(apath, &sb) == 0 || lstat(spath, &sb) == 0)
+		if (lstat(spath, &sb) == 0 || (lstat(apath, &sb) == 0 &&
+		    !S_ISREG(sb.st_mode)))
 			gb_errx(GB_EXIT_USAGE, "%s or %s exists; an archive is "
 			    "never overwritten", apath, spath);
+		if (lstat(apath, &sb) == 0)
+			lone_archive(apath, spath);
 		gb_cleanup_signals();
 		if (gb_atomic_open(&arc, apath, 0640) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", apath);
