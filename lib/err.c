@@ -58,6 +58,8 @@ gb_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void cleanup_exit(void);
+
 void
 gb_errx(int status, const char *fmt, ...)
 {
@@ -66,7 +68,7 @@ gb_errx(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(0, fmt, ap);
 	va_end(ap);
-	gb_cleanup_run();
+	cleanup_exit();
 	exit(status);
 }
 
@@ -79,7 +81,7 @@ gb_err(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(e, fmt, ap);
 	va_end(ap);
-	gb_cleanup_run();
+	cleanup_exit();
 	exit(status);
 }
 
@@ -220,6 +222,18 @@ gb_cleanup_add(const char *path)
 	release(&old);
 }
 
+int
+gb_cleanup_create(const char *path, mode_t mode)
+{
+	sigset_t old;
+	int fd;
+
+	hold(&old);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	release(&old);
+	return fd;
+}
+
 void
 gb_cleanup_forget(const char *path)
 {
@@ -269,6 +283,31 @@ drain(int remove)
 			close(t->lockfd);
 		free(t);
 	}
+}
+
+/*
+ * On the way out of a failure: the registered paths go, and the registry
+ * stays held until the exit, so that no other thread makes a file after
+ * they are gone (each is registered before it is made: a worker of
+ * gb-export would fill the work directory the cleanup just emptied).
+ * Once only: a second failure on the way out exits at once.
+ */
+static void
+cleanup_exit(void)
+{
+	static pthread_t owner;
+	static int once;
+	sigset_t old;
+
+	if (__atomic_exchange_n(&once, 1, __ATOMIC_SEQ_CST)) {
+		if (pthread_equal(owner, pthread_self()))
+			_exit(GB_EXIT_RUN);
+		for (;;)	/* another thread is on its way out */
+			pause();
+	}
+	owner = pthread_self();
+	hold(&old);
+	cleanup_paths();
 }
 
 void

@@ -55,6 +55,12 @@ char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * on their number.
  */
 void gb_cleanup_add(const char *path);
+/*
+ * Creates path, registered already, with the registry held: a failure
+ * on the way out, which holds it from its cleanup to the exit, is never
+ * followed by a file made by another thread.
+ */
+int gb_cleanup_create(const char *path, mode_t mode);
 void gb_cleanup_forget(const char *path);
 void gb_cleanup_run(void);	/* remove them all now */
 void gb_cleanup_clear(void);	/* forget them all: they are kept */
