@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -454,21 +453,15 @@ reclaim_dir(struct writer *w)
 	sqlite3_finalize(st);
 }
 
-/* Temporary files of this archive that a killed gb-write left behind. */
+/*
+ * Temporary files that a killed gb-write left on the medium, of any
+ * archive (a job's rerun names a new one) or index: each of ours whose
+ * process is gone (gb_tmp_reap).  Ours is locked: no live gb-write.
+ */
 static void
-remove_stale(struct writer *w, const char *name)
+remove_stale(struct writer *w)
 {
-	char *pat = gb_asprintf("%s/%s.tmp.*", w->media, name);
-	glob_t g;
-
-	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			if (unlink(g.gl_pathv[i]) == 0)
-				gb_warnx("removed %s, left by a gb-write that did not "
-				    "finish", g.gl_pathv[i]);
-		globfree(&g);
-	}
-	free(pat);
+	gb_tmp_reap(w->media, NULL);
 }
 
 /*
@@ -704,7 +697,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		    name) - strlen(".tar.gz.gpg")), name);
 		struct stat sb;
 		reclaim_dir(w);
-		remove_stale(w, name);
+		remove_stale(w);
 		/*
 		 * Left by a gb-write that failed after its rename: finished
 		 * when it is the sealed bytes, else replaced.
