@@ -542,13 +542,21 @@ tape_position(struct writer *w)
 static long long
 stale_copy(struct writer *w, const char *name, char **pos)
 {
+	/*
+	 * On a tape, not one that a good copy was written at or after
+	 * since: the tape file it names holds another archive now, and it
+	 * stays as it was left.
+	 */
 	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT id, position FROM "
-	    "copies WHERE archive = ?1 AND medium = ?2 AND status = 'writing' "
-	    "ORDER BY id DESC LIMIT 1");
+	    "copies c WHERE archive = ?1 AND medium = ?2 AND status = 'writing' "
+	    "AND NOT (?3 AND EXISTS (SELECT 1 FROM copies g WHERE g.medium = "
+	    "?2 AND g.status = 'good' AND CAST(g.position AS INTEGER) >= "
+	    "CAST(c.position AS INTEGER))) ORDER BY id DESC LIMIT 1");
 	long long id = 0;
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, w->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, w->tape);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
 		*pos = gb_strdup(gb_col(st, 1));
