@@ -267,27 +267,38 @@ spool_fail(struct seal *s, struct gb_atomic *sl, const char *what)
 	    "spool", s->spool, what);
 }
 
+static void
+found(void *arg, const char *path, long pid)
+{
+	(void)path;
+	*(long *)arg = pid;
+}
+
 /*
  * An archive without its seal is no finished gb-seal: one killed between
- * the two renames left it, or one still at work holds its seal's
- * temporary file (locked, its pid alive) until the second rename.  The
- * first is sealed again, over it; the second is left alone.
+ * the two renames left it, with its seal's temporary file, which is
+ * locked (and its pid alive) while a gb-seal is still at work.  Left by a
+ * gb-seal that is gone: sealed again, over it.  Else, at work or put
+ * there by someone else: never overwritten.
  */
 static void
 lone_archive(const char *apath, const char *spath)
 {
 	char *copy = gb_strdup(spath), *slash = strrchr(copy, '/');
 	char *pfx = gb_asprintf("%s.tmp", slash ? slash + 1 : copy);
-	long pid;
+	const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
+	long pid, dead = 0;
 
 	if (slash)
 		*slash = '\0';
-	pid = gb_tmp_owner(slash ? (*copy ? copy : "/") : ".", pfx);
-	if (pid)
+	if ((pid = gb_tmp_owner(dir, pfx)))
 		gb_errx(GB_EXIT_USAGE, "%s exists, and process %ld is writing "
 		    "its seal; an archive is never overwritten", apath, pid);
-	gb_warnx("warning: %s has no seal (left by a gb-seal that did not "
-	    "finish); sealing it again", apath);
+	if (gb_tmp_stale(dir, pfx, found, &dead) == 0)
+		gb_errx(GB_EXIT_USAGE, "%s or %s exists; an archive is never "
+		    "overwritten", apath, spath);
+	gb_warnx("warning: %s has no seal (left by gb-seal process %ld, "
+	    "which did not finish); sealing it again", apath, dead);
 	free(pfx);
 	free(copy);
 }
