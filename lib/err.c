@@ -406,12 +406,13 @@ owner_gone(long pid, time_t mtime)
 		if (n <= 0)
 			return 0;
 		buf[n] = '\0';
-		/* after the name in parentheses: state, then field 22 */
+		/* after the name in parentheses: state (field 3), then the
+		 * space before field 22, the start time */
 		if (!(p = strrchr(buf, ')')) || p[1] != ' ')
 			return 0;
 		if (p[2] == 'Z' || p[2] == 'X')
 			return 1;
-		for (int f = 3; f < 22; f++)
+		for (int f = 3; f <= 22; f++)
 			if (!(p = strchr(p + 1, ' ')))
 				return 0;
 		start = strtoull(p + 1, NULL, 10);
