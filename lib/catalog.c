@@ -117,6 +117,37 @@ gb_catalog_close(struct gb_catalog *c)
 	free(c);
 }
 
+/*
+ * A COMMIT that may fail: 0, or -1 with the transaction rolled back and
+ * the reason in err.
+ */
+int
+gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen)
+{
+	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	if (!sqlite3_get_autocommit(c->db))
+		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * After a failed commit: the connection closed whatever its state, and a
+ * new one opened, which reads the catalog as the next tool will.
+ */
+struct gb_catalog *
+gb_catalog_reopen(struct gb_catalog *c)
+{
+	char *path = c->path;
+
+	(void)sqlite3_close_v2(c->db);
+	free(c);
+	c = gb_catalog_open(path);
+	free(path);
+	return c;
+}
+
 void
 gb_catalog_exec(struct gb_catalog *c, const char *sql)
 {

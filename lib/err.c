@@ -58,6 +58,8 @@ gb_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void cleanup_exit(void);
+
 void
 gb_errx(int status, const char *fmt, ...)
 {
@@ -66,7 +68,7 @@ gb_errx(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(0, fmt, ap);
 	va_end(ap);
-	gb_cleanup_run();
+	cleanup_exit();
 	exit(status);
 }
 
@@ -79,7 +81,7 @@ gb_err(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(e, fmt, ap);
 	va_end(ap);
-	gb_cleanup_run();
+	cleanup_exit();
 	exit(status);
 }
 
@@ -220,6 +222,18 @@ gb_cleanup_add(const char *path)
 	release(&old);
 }
 
+int
+gb_cleanup_create(const char *path, mode_t mode)
+{
+	sigset_t old;
+	int fd;
+
+	hold(&old);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	release(&old);
+	return fd;
+}
+
 void
 gb_cleanup_forget(const char *path)
 {
@@ -269,6 +283,31 @@ drain(int remove)
 			close(t->lockfd);
 		free(t);
 	}
+}
+
+/*
+ * On the way out of a failure: the registered paths go, and the registry
+ * stays held until the exit, so that no other thread makes a file after
+ * they are gone (each is registered before it is made: a worker of
+ * gb-export would fill the work directory the cleanup just emptied).
+ * Once only: a second failure on the way out exits at once.
+ */
+static void
+cleanup_exit(void)
+{
+	static pthread_t owner;
+	static int once;
+	sigset_t old;
+
+	if (__atomic_exchange_n(&once, 1, __ATOMIC_SEQ_CST)) {
+		if (pthread_equal(owner, pthread_self()))
+			_exit(GB_EXIT_RUN);
+		for (;;)	/* another thread is on its way out */
+			pause();
+	}
+	owner = pthread_self();
+	hold(&old);
+	cleanup_paths();
 }
 
 void
@@ -367,12 +406,13 @@ owner_gone(long pid, time_t mtime)
 		if (n <= 0)
 			return 0;
 		buf[n] = '\0';
-		/* after the name in parentheses: state, then field 22 */
+		/* after the name in parentheses: state (field 3), then the
+		 * space before field 22, the start time */
 		if (!(p = strrchr(buf, ')')) || p[1] != ' ')
 			return 0;
 		if (p[2] == 'Z' || p[2] == 'X')
 			return 1;
-		for (int f = 3; f < 22; f++)
+		for (int f = 3; f <= 22; f++)
 			if (!(p = strchr(p + 1, ' ')))
 				return 0;
 		start = strtoull(p + 1, NULL, 10);
@@ -506,6 +546,32 @@ gb_tmp_stale(const char *dir, const char *prefix,
 	return each_stale(dir, prefix, report_one, &l);
 }
 
+long
+gb_tmp_owner(const char *dir, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	int dirfd, lockfd;
+	long pid, owner = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	if (!(d = fdopendir(dirfd))) {
+		close(dirfd);
+		return 0;
+	}
+	while (!owner && (e = readdir(d)))
+		if ((pid = own_name(e->d_name, prefix, plen)) > 0) {
+			if (stale_at(dirfd, e->d_name, pid, &lockfd))
+				close(lockfd);
+			else
+				owner = pid;
+		}
+	closedir(d);
+	return owner;
+}
+
 static void
 reap_one(void *arg, int dirfd, int lockfd, const char *name, long pid)
 {
@@ -569,9 +635,13 @@ gb_mktemp(char *template, int dir)
 		hold(&old);
 		fd = dir ? (mkdtemp(template) ? 0 : -1) :
 		    mkostemp(template, O_CLOEXEC);
-		/* a file's lock lives on in a dup when fd is closed */
-		if (fd >= 0 && (t->lockfd = dir ? open(template, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC) : fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		/*
+		 * The lock is on a read-only descriptor of its own: it lives
+		 * on when fd is closed, and fd's close, the last of what was
+		 * written, is the caller's to check.
+		 */
+		if (fd >= 0 && (t->lockfd = open(template, O_RDONLY |
+		    O_NOFOLLOW | O_CLOEXEC | (dir ? O_DIRECTORY : 0))) < 0) {
 			e = errno;
 			if (dir)
 				rmdir(template);
@@ -600,7 +670,9 @@ gb_mktemp(char *template, int dir)
 		while (flock(t->lockfd, LOCK_EX) == -1 && errno == EINTR)
 			;
 		if (fstat(t->lockfd, &sb) == 0 && lstat(template, &lsb) == 0 &&
-		    sb.st_ino == lsb.st_ino && sb.st_dev == lsb.st_dev) {
+		    sb.st_ino == lsb.st_ino && sb.st_dev == lsb.st_dev &&
+		    (dir || (fstat(fd, &lsb) == 0 && sb.st_ino == lsb.st_ino &&
+		    sb.st_dev == lsb.st_dev))) {
 			free(copy);
 			return fd;
 		}

@@ -55,6 +55,12 @@ char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * on their number.
  */
 void gb_cleanup_add(const char *path);
+/*
+ * Creates path, registered already, with the registry held: a failure
+ * on the way out, which holds it from its cleanup to the exit, is never
+ * followed by a file made by another thread.
+ */
+int gb_cleanup_create(const char *path, mode_t mode);
 void gb_cleanup_forget(const char *path);
 void gb_cleanup_run(void);	/* remove them all now */
 void gb_cleanup_clear(void);	/* forget them all: they are kept */
@@ -84,6 +90,11 @@ int gb_tmp_reap(const char *dir, const char *prefix);
  */
 int gb_tmp_stale(const char *dir, const char *prefix,
     void (*fn)(void *arg, const char *path, long pid), void *arg);
+/*
+ * The pid of a process that holds (is not known to be gone) a
+ * prefix.PID.XXXXXX in dir, else 0: a writer still at work.
+ */
+long gb_tmp_owner(const char *dir, const char *prefix);
 
 /* io.c: loops over short reads and writes and EINTR. */
 ssize_t gb_read_full(int fd, void *buf, size_t n);	/* < n only at EOF */
@@ -423,6 +434,9 @@ void gb_catalog_close(struct gb_catalog *c);
 void gb_catalog_exec(struct gb_catalog *c, const char *sql);
 void gb_catalog_begin(struct gb_catalog *c);	/* BEGIN IMMEDIATE */
 void gb_catalog_commit(struct gb_catalog *c);
+/* 0, or -1, rolled back, with the reason in err; then reopen. */
+int gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen);
+struct gb_catalog *gb_catalog_reopen(struct gb_catalog *c);
 sqlite3_stmt *gb_catalog_prepare(struct gb_catalog *c, const char *sql);
 /* A statement with n text parameters (NULL binds NULL), no result rows. */
 void gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...);

@@ -325,7 +325,7 @@ add_file(struct export *x, const char *name)
 static int
 open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = gb_cleanup_create(path, 0600);
 
 	if (fd < 0)
 		gb_err(GB_EXIT_RUN, "cannot create %s", path);

@@ -267,6 +267,42 @@ spool_fail(struct seal *s, struct gb_atomic *sl, const char *what)
 	    "spool", s->spool, what);
 }
 
+static void
+found(void *arg, const char *path, long pid)
+{
+	(void)path;
+	*(long *)arg = pid;
+}
+
+/*
+ * An archive without its seal is no finished gb-seal: one killed between
+ * the two renames left it, with its seal's temporary file, which is
+ * locked (and its pid alive) while a gb-seal is still at work.  Left by a
+ * gb-seal that is gone: sealed again, over it.  Else, at work or put
+ * there by someone else: never overwritten.
+ */
+static void
+lone_archive(const char *apath, const char *spath)
+{
+	char *copy = gb_strdup(spath), *slash = strrchr(copy, '/');
+	char *pfx = gb_asprintf("%s.tmp", slash ? slash + 1 : copy);
+	const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
+	long pid, dead = 0;
+
+	if (slash)
+		*slash = '\0';
+	if ((pid = gb_tmp_owner(dir, pfx)))
+		gb_errx(GB_EXIT_USAGE, "%s exists, and process %ld is writing "
+		    "its seal; an archive is never overwritten", apath, pid);
+	if (gb_tmp_stale(dir, pfx, found, &dead) == 0)
+		gb_errx(GB_EXIT_USAGE, "%s or %s exists; an archive is never "
+		    "overwritten", apath, spath);
+	gb_warnx("warning: %s has no seal (left by gb-seal process %ld, "
+	    "which did not finish); sealing it again", apath, dead);
+	free(pfx);
+	free(copy);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -344,9 +380,12 @@ main(int argc, char *argv[])
 		if (slash && slash[1] == '\0')
 			gb_errx(GB_EXIT_USAGE, "-o wants SPOOL/NAME, not a "
 			    "directory");
-		if (lstat(apath, &sb) == 0 || lstat(spath, &sb) == 0)
+		if (lstat(spath, &sb) == 0 || (lstat(apath, &sb) == 0 &&
+		    !S_ISREG(sb.st_mode)))
 			gb_errx(GB_EXIT_USAGE, "%s or %s exists; an archive is "
 			    "never overwritten", apath, spath);
+		if (lstat(apath, &sb) == 0)
+			lone_archive(apath, spath);
 		gb_cleanup_signals();
 		if (gb_atomic_open(&arc, apath, 0640) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", apath);

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -226,11 +225,48 @@ load_seal(struct writer *w, const char *path, struct gb_seal *s)
 		    err);
 }
 
+/*
+ * The commit of 'good' failed, perhaps after SQLite had put it in its WAL
+ * (a failed fsync): the next tool to open the catalog may read it good,
+ * or may not.  Read it as that tool will, from a new connection: good is
+ * good (the copy is whole and was read back), with a warning.  Else the
+ * copy stays 'writing', its row written again, which overwrites what the
+ * failed commit left in the WAL, and the rerun finishes it.
+ */
+static void
+good_failed(struct writer *w, long long copy, const char *err)
+{
+	sqlite3_stmt *st;
+	char id[24];
+	int good;
+
+	snprintf(id, sizeof id, "%lld", copy);
+	w->c = gb_catalog_reopen(w->c);
+	gb_catalog_begin(w->c);
+	st = gb_catalog_prepare(w->c, "SELECT status = 'good' FROM copies "
+	    "WHERE id = ?1");
+	sqlite3_bind_int64(st, 1, copy);
+	good = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (good) {
+		gb_catalog_commit(w->c);
+		gb_warnx("warning: catalog %s: %s while recording copy %lld "
+		    "good; it reads good now", w->c->path, err, copy);
+		return;
+	}
+	gb_catalog_run(w->c, "UPDATE copies SET error = ?2 WHERE id = ?1 AND "
+	    "status = 'writing'", 2, id, "recording it good failed");
+	gb_catalog_commit(w->c);
+	gb_errx(GB_EXIT_RUN, "catalog %s: cannot record copy %lld good: %s; "
+	    "the copy is whole on %s but left 'writing': run gb-write again to "
+	    "finish it", w->c->path, copy, err, w->id);
+}
+
 static void
 end_copy(struct writer *w, long long copy, const char *status,
     const char *error, uint64_t bytes, int next_file, int verified)
 {
-	char now[21], id[24];
+	char now[21], id[24], err[256];
 
 	gb_now(now);
 	snprintf(id, sizeof id, "%lld", copy);
@@ -252,7 +288,10 @@ end_copy(struct writer *w, long long copy, const char *status,
 	gb_catalog_audit(w->c, strcmp(status, "good") == 0 ? "write" :
 	    "write-failed", w->id, "copy %lld %s%s%s", copy, status,
 	    error ? ": " : "", error ? error : "");
-	gb_catalog_commit(w->c);
+	if (strcmp(status, "good") != 0)
+		gb_catalog_commit(w->c);
+	else if (gb_catalog_try_commit(w->c, err, sizeof err) == -1)
+		good_failed(w, copy, err);
 }
 
 /* Hash of the first n bytes of a file or tape file, read back. */
@@ -414,21 +453,15 @@ reclaim_dir(struct writer *w)
 	sqlite3_finalize(st);
 }
 
-/* Temporary files of this archive that a killed gb-write left behind. */
+/*
+ * Temporary files that a killed gb-write left on the medium, of any
+ * archive (a job's rerun names a new one) or index: each of ours whose
+ * process is gone (gb_tmp_reap).  Ours is locked: no live gb-write.
+ */
 static void
-remove_stale(struct writer *w, const char *name)
+remove_stale(struct writer *w)
 {
-	char *pat = gb_asprintf("%s/%s.tmp.*", w->media, name);
-	glob_t g;
-
-	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			if (unlink(g.gl_pathv[i]) == 0)
-				gb_warnx("removed %s, left by a gb-write that did not "
-				    "finish", g.gl_pathv[i]);
-		globfree(&g);
-	}
-	free(pat);
+	gb_tmp_reap(w->media, NULL);
 }
 
 /*
@@ -509,13 +542,21 @@ tape_position(struct writer *w)
 static long long
 stale_copy(struct writer *w, const char *name, char **pos)
 {
+	/*
+	 * On a tape, not one that a good copy was written at or after
+	 * since: the tape file it names holds another archive now, and it
+	 * stays as it was left.
+	 */
 	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT id, position FROM "
-	    "copies WHERE archive = ?1 AND medium = ?2 AND status = 'writing' "
-	    "ORDER BY id DESC LIMIT 1");
+	    "copies c WHERE archive = ?1 AND medium = ?2 AND status = 'writing' "
+	    "AND NOT (?3 AND EXISTS (SELECT 1 FROM copies g WHERE g.medium = "
+	    "?2 AND g.status = 'good' AND CAST(g.position AS INTEGER) >= "
+	    "CAST(c.position AS INTEGER))) ORDER BY id DESC LIMIT 1");
 	long long id = 0;
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, w->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, w->tape);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
 		*pos = gb_strdup(gb_col(st, 1));
@@ -664,7 +705,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		    name) - strlen(".tar.gz.gpg")), name);
 		struct stat sb;
 		reclaim_dir(w);
-		remove_stale(w, name);
+		remove_stale(w);
 		/*
 		 * Left by a gb-write that failed after its rename: finished
 		 * when it is the sealed bytes, else replaced.

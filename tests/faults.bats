@@ -457,6 +457,36 @@ seal_good() {
 	verdict
 }
 
+@test "gb-seal -o: an archive left without its seal by a killed gb-seal is sealed again over; one whose seal a live gb-seal holds, or that no gb-seal left, is refused" {
+	export GNUPGHOME="$KEYS/backup"
+	spool_reset
+	run inj kill:rename:2 seal_b
+	assert_failure 137
+	# the seal's temporary file is still locked by a live process
+	local live
+	(exec -a gb-seal sleep 60) &
+	live=$!
+	GB_BG_PIDS+=("$live")
+	mv "$W"/spool/b.seal.tmp.* "$W/spool/b.seal.tmp.$live.abcdef"
+	run -2 seal_b
+	assert_output "gb-seal: $W/spool/b.tar.gz.gpg exists, and process $live is writing its seal; an archive is never overwritten"
+	kill "$live"
+	wait "$live" 2>/dev/null || true
+	run -0 seal_b
+	assert_line -n 0 "gb-seal: warning: $W/spool/b.tar.gz.gpg has no seal (left by gb-seal process $live, which did not finish); sealing it again"
+	assert_line -n 1 "gb-seal: removed $W/spool/b.seal.tmp.$live.abcdef, left by process $live, which did not finish"
+	BAD=()
+	seal_good
+	verdict
+	# a seal that exists is never overwritten, nor an archive without
+	# its seal that no gb-seal left
+	run -2 seal_b
+	assert_output "gb-seal: $W/spool/b.tar.gz.gpg or $W/spool/b.seal exists; an archive is never overwritten"
+	rm "$W/spool/b.seal"
+	run -2 seal_b
+	assert_output "gb-seal: $W/spool/b.tar.gz.gpg or $W/spool/b.seal exists; an archive is never overwritten"
+}
+
 # --------------------------------------------------------- gb-restore
 
 out_reset() {

@@ -575,6 +575,25 @@ kill_mid_write() {
 	grep -q "^big.tar.gz.gpg	$(arch_size "$BIG")	$(arch_sha "$BIG")	" usb/GYMBACKUP.INDEX
 }
 
+@test "gb-write of another archive removes every stale temporary file of ours on the medium (a job's rerun names a new archive), never a live writer's" {
+	mkdir usb
+	label U1 daily usb
+	kill_mid_write usb 2000000 'usb/big.tar.gz.gpg.tmp.*'
+	local stale pid live
+	stale=$(compgen -G 'usb/big.tar.gz.gpg.tmp.*')
+	pid=${stale%.*}
+	pid=${pid##*.}
+	sleep 60 &
+	live=$!
+	GB_BG_PIDS+=("$live")
+	: >"usb/other.tar.gz.gpg.tmp.$live.abcdef"
+	run -0 gb-write usb "$A1"
+	assert_line "gb-write: removed $stale, left by process $pid, which did not finish"
+	[ ! -e "$stale" ]
+	[ -e "usb/other.tar.gz.gpg.tmp.$live.abcdef" ]
+	[ "$(copy_rows a1.tar.gz.gpg U1)" = "good|a1.tar.gz.gpg" ]
+}
+
 @test "a killed gb-write (tape image) leaves its copy 'writing'; a rerun writes a whole, good copy" {
 	label T1 weekly -b 64k tape:t1.tap
 	kill_mid_write tape:t1.tap 2000000 t1.tap -b 64k
