@@ -29,15 +29,10 @@
 # calls on paths under PREFIX.  GB_FAULT_LOG=FILE gets a line per fault
 # and, at exit, each process's counts.  See the top of tests/faultinject.c.
 #
-# The calls a run makes on the tiny database of this file (gb-demodata
-# -n 20), write/fsync/rename/close (of files open for writing): gb-write to
-# a directory 49/12/3/6 (most of them the catalog's), to a tape image
-# 34/7/0/4 and 4 ftruncate, gb-seal -o 4/4/2/2, gb-restore -o 9/10/1/9,
-# -d 33/2/1/2, gb-export -o 17/11/1/14 (the source's -wal and -shm
-# included), to a stream 18/0/0/14, gb-pack 3/0/0/0.  Every call is swept,
-# except where a test's name gives a stride (every 2nd to 8th write), and
-# the gb-backup job, which is killed at a few points of each stage: so
-# the file stays within about 90 seconds on two cores.
+# Every call is swept, except where a test's name gives a stride (every
+# 2nd to 8th write), and the gb-backup job, which is killed at a few
+# points of each stage: so the file stays within about 90 seconds on two
+# cores.  GB_FAULT_LOG shows how many calls of each kind a run makes.
 
 load helper
 load media-helper
