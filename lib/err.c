@@ -160,8 +160,11 @@ gb_asprintf(const char *fmt, ...)
  * it with nothing but unlink(2) and rmdir(2).  It has no bound (an export
  * of 2,000 tables registers 2,000 files), and it changes only with the
  * cleanup signals blocked and under a mutex: a node is whole before one
- * store links it in, and one store unlinks it, so the handler never sees
- * a half-made list.
+ * store links it in, and one store unlinks it.  pthread_sigmask blocks
+ * them in the calling thread only, so every worker is made by
+ * gb_thread_create with them blocked for good: the handler runs only on
+ * a thread that blocks them itself while it changes the list, and never
+ * sees a half-made list or a freed node.
  */
 struct tmpnode {
 	struct tmpnode *volatile next;
@@ -189,6 +192,22 @@ release(const sigset_t *old)
 {
 	pthread_mutex_unlock(&cleanup_mu);
 	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* A worker thread, with the cleanup signals blocked from its start. */
+int
+gb_thread_create(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+	sigset_t set, old;
+	int e;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof cleanup_sigs / sizeof *cleanup_sigs; i++)
+		sigaddset(&set, cleanup_sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	e = pthread_create(tid, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
 }
 
 static struct tmpnode *

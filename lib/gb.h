@@ -66,6 +66,12 @@ void gb_cleanup_run(void);	/* remove them all now */
 void gb_cleanup_clear(void);	/* forget them all: they are kept */
 void gb_cleanup_signals(void);
 /*
+ * pthread_create for every worker: the cleanup signals stay blocked in it,
+ * so that they run their handler only on a thread that blocks them while
+ * it changes the registry.
+ */
+int gb_thread_create(pthread_t *tid, void *(*fn)(void *), void *arg);
+/*
  * What SIGKILL, the OOM killer or a power cut leaves is found by its name,
  * PREFIX.PID.XXXXXX (PREFIX gb-WORD in $TMPDIR, or PATH.tmp beside PATH),
  * and by a flock its process holds on it as long as it lives: one whose

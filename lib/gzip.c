@@ -192,7 +192,7 @@ gb_gzw_open(int fd, int level, int threads, size_t chunk)
 	if (g->threads > 1) {
 		g->tid = gb_calloc((size_t)g->threads, sizeof *g->tid);
 		for (int i = 0; i < g->threads; i++)
-			if (pthread_create(&g->tid[i], NULL, worker, g))
+			if (gb_thread_create(&g->tid[i], worker, g))
 				gb_errx(GB_EXIT_RUN, "cannot start a thread");
 	}
 	return g;

@@ -137,7 +137,7 @@ gb_gzr_open(gb_read_fn fn, void *arg, int threads)
 	if (g->threads > 1) {
 		g->tid = gb_calloc((size_t)g->threads, sizeof *g->tid);
 		for (int i = 0; i < g->threads; i++)
-			if (pthread_create(&g->tid[i], NULL, worker, g))
+			if (gb_thread_create(&g->tid[i], worker, g))
 				gb_errx(GB_EXIT_RUN, "cannot start a thread");
 	}
 	return g;

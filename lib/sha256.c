@@ -117,7 +117,7 @@ gb_hasher_start(struct gb_hasher *h)
 	gb_sha256_init(&h->sha);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
-	if (pthread_create(&h->tid, NULL, hasher_run, h))
+	if (gb_thread_create(&h->tid, hasher_run, h))
 		gb_errx(GB_EXIT_RUN, "cannot start a thread");
 }
 

@@ -146,7 +146,7 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 	if (gpgme_data_new_from_cbs(&u->cipher, &incbs, u) ||
 	    gpgme_data_new_from_cbs(&u->plain, &cbs, u))
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
-	if (pthread_create(&u->thread, NULL, decrypt, u))
+	if (gb_thread_create(&u->thread, decrypt, u))
 		gb_errx(GB_EXIT_RUN, "cannot start a thread");
 	u->gz = gb_gzr_open(pull_packed, u, gb_ncpu(64));
 	u->a = archive_read_new();

@@ -956,7 +956,7 @@ main(int argc, char *argv[])
 	 */
 	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-	if ((e = pthread_create(&helper, NULL, fill_aux, &p)) != 0)
+	if ((e = gb_thread_create(&helper, fill_aux, &p)) != 0)
 		gb_errx(GB_EXIT_RUN, "cannot start a thread: %s", strerror(e));
 	ix = open_db(&d, tmp, &nix);
 	fill_consumptions(&d, p.seed, p.cons, p.members, p.stores);

@@ -698,7 +698,7 @@ export_tables(struct export *x, char **tables, size_t n)
 		for (int i = 0; i < x->nthreads; i++) {
 			t[i].x = x;
 			t[i].db = x->conns[i];
-			if (pthread_create(&t[i].tid, NULL, worker, &t[i]))
+			if (gb_thread_create(&t[i].tid, worker, &t[i]))
 				gb_errx(GB_EXIT_RUN, "cannot start a thread");
 		}
 		for (int i = 0; i < x->nthreads; i++)
