@@ -113,6 +113,7 @@ void gb_pipe_grow(int fd);	/* a pipe on fd holds 1 MiB */
 /* After writing a file up to offset to: starts its write-back from from. */
 void gb_write_behind(int fd, uint64_t *from, uint64_t to);
 int gb_fsync_parent(const char *path);	/* fsync the directory holding path */
+int gb_rename_durable(const char *tmp, const char *path); /* 0, -1, -2, -3: io.c */
 /* "1000", "10G", "1.5"-free sizes with K, M, G, T (1024s); 0 or -1. */
 int gb_parse_size(const char *s, long long *v);
 /* The cores online, at least 1, at most max: the default thread count. */

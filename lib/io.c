@@ -184,6 +184,28 @@ gb_out_finish(struct gb_out *o, char *hex)
 	return 0;
 }
 
+/*
+ * rename(2) of tmp to path, then fsync of the directory holding path.  If
+ * the sync fails the rename may not last: path goes back to tmp, so that
+ * the caller's failure keeps no output.  0; -1 and errno: not renamed;
+ * -2 and the sync's errno: taken back (tmp as before); -3 and the sync's
+ * errno: nor taken back, path stays and the caller must say so.
+ */
+int
+gb_rename_durable(const char *tmp, const char *path)
+{
+	int e, r;
+
+	if (rename(tmp, path) == -1)
+		return -1;
+	if (gb_fsync_parent(path) == 0)
+		return 0;
+	e = errno;
+	r = rename(path, tmp) == -1 ? -3 : -2;
+	errno = e;
+	return r;
+}
+
 int
 gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode)
 {
@@ -226,7 +248,11 @@ gb_atomic_commit(struct gb_atomic *a)
 	a->path = a->tmp = NULL;
 	return 0;
 fail_renamed:
-	/* The rename happened; the file is whole but may not be durable. */
+	/*
+	 * The rename happened; the file is whole but may not be durable.
+	 * Not gb_rename_durable: it stays, as after a crash, for the caller
+	 * to finish (gb-write) or take away (gb-seal).
+	 */
 	e = errno;
 	free(a->path);
 	free(a->tmp);

@@ -746,18 +746,16 @@ finish_dir(struct export *x)
 
 	if (fd < 0 || fsync(fd) == -1 || close(fd) == -1)
 		gb_err(GB_EXIT_RUN, "cannot sync %s", x->work);
-	if (rename(x->work, x->outdir) == -1)
+	/* Not durable: back under the work name, where the cleanup removes it. */
+	switch (gb_rename_durable(x->work, x->outdir)) {
+	case -1:
 		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", x->work, x->outdir);
-	if (gb_fsync_parent(x->outdir) == -1) {
-		/*
-		 * Not durable: a failure keeps no output.  Back under the
-		 * work name, where the cleanup removes it.
-		 */
-		int e = errno;
-		(void)rename(x->outdir, x->work);
-		errno = e;
+	case -2:
 		gb_err(GB_EXIT_RUN, "cannot sync the directory holding %s",
 		    x->outdir);
+	case -3:
+		gb_err(GB_EXIT_RUN, "cannot sync the directory holding %s, nor "
+		    "take it back: it stays", x->outdir);
 	}
 	gb_cleanup_clear();	/* the files are DIR's now */
 }

@@ -801,17 +801,19 @@ prepare_target(struct restore *r)
  * synced): the output goes back under its temporary name, which the
  * cleanup removes on the way out, and the restore fails.
  */
-static _Noreturn void
-unrename(const char *tmp, const char *path)
+static void
+rename_durable(const char *tmp, const char *path)
 {
-	int e = errno;
-
-	if (rename(path, tmp) == -1)
-		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s (%s), nor "
-		    "take it back", path, strerror(e));
-	errno = e;
-	gb_err(GB_EXIT_RUN, "cannot sync the directory of %s; nothing restored",
-	    path);
+	switch (gb_rename_durable(tmp, path)) {
+	case -1:
+		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", tmp, path);
+	case -2:
+		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s; nothing "
+		    "restored", path);
+	case -3:
+		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s, nor take "
+		    "it back: it stays", path);
+	}
 }
 
 static void
@@ -829,10 +831,7 @@ finish_db(struct restore *r)
 	if ((fd = open(r->tmpdb, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) ||
 	    close(fd))
 		gb_err(GB_EXIT_RUN, "cannot sync %s", r->tmpdb);
-	if (rename(r->tmpdb, r->dbpath) == -1)
-		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", r->tmpdb, r->dbpath);
-	if (gb_fsync_parent(r->dbpath) == -1)
-		unrename(r->tmpdb, r->dbpath);
+	rename_durable(r->tmpdb, r->dbpath);
 	gb_cleanup_forget(r->tmpdb);
 }
 
@@ -865,10 +864,7 @@ restore_dirs(struct restore *r)
 		if (dir != tmp)
 			free(dir);
 	}
-	if (rename(tmp, r->outdir) == -1)
-		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", tmp, r->outdir);
-	if (gb_fsync_parent(r->outdir) == -1)
-		unrename(tmp, r->outdir);
+	rename_durable(tmp, r->outdir);
 	gb_cleanup_clear();
 	free(tmp);
 }
