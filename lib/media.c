@@ -83,6 +83,20 @@ gb_media_is_tape(const char *media)
 	    (stat(media, &sb) == 0 && S_ISCHR(sb.st_mode));
 }
 
+/* Closes fd on every path: r, what was done with it, or close's failure. */
+static int
+close_after(int fd, int r)
+{
+	int e = errno;
+
+	if (r == -1) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
 /* A tape file's records into fd, at most limit bytes (the rest is pad). */
 static int
 copy_tape_file(struct gb_tape *t, unsigned char *buf, int fd, uint64_t limit)
@@ -303,14 +317,14 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 	gb_cleanup_add(*seal);
 	gb_cleanup_add(*archive);
 	if ((fd = open(*seal, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-	    gb_write_all(fd, s.text, s.len) == -1 || close(fd) == -1) {
+	    close_after(fd, gb_write_all(fd, s.text, s.len)) == -1) {
 		snprintf(err, errlen, "cannot write %s: %s", *seal,
 		    strerror(errno));
 		goto out;
 	}
 	if ((fd = open(*archive, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) < 0 || gb_tape_seek_file(&t, found) == -1 ||
-	    copy_tape_file(&t, buf, fd, s.size) == -1 || close(fd) == -1) {
+	    0600)) < 0 || close_after(fd, gb_tape_seek_file(&t, found) == -1 ?
+	    -1 : copy_tape_file(&t, buf, fd, s.size)) == -1) {
 		if (errno == EIO && t.bad >= 0)
 			snprintf(err, errlen, "cannot read %s from %s file %d: "
 			    "damaged record at byte %lld", name, media, found,
