@@ -406,8 +406,8 @@ own_name(const char *name, const char *prefix, size_t plen)
  * after the change, so it cannot have made it).  Without /proc to ask, a
  * live pid counts as the owner.
  */
-static int
-owner_gone(long pid, time_t mtime)
+int
+gb_pid_gone(long pid, time_t mtime)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start, btime = 0;
@@ -471,7 +471,7 @@ stale_at(int dirfd, const char *name, long pid, int *lockfd)
 	if (fstat(fd, &fsb) == -1 || fsb.st_ino != sb.st_ino ||
 	    fsb.st_dev != sb.st_dev || (flock(fd, LOCK_EX | LOCK_NB) == -1 &&
 	    (errno == EWOULDBLOCK || errno == EINTR)) ||
-	    !owner_gone(pid, fsb.st_mtime)) {
+	    !gb_pid_gone(pid, fsb.st_mtime)) {
 		close(fd);
 		return 0;
 	}

@@ -66,6 +66,11 @@ void gb_cleanup_run(void);	/* remove them all now */
 void gb_cleanup_clear(void);	/* forget them all: they are kept */
 void gb_cleanup_signals(void);
 /*
+ * Did process pid, the owner of something made or changed at since, end?
+ * Gone, a zombie, or a newer process under the same pid.  1 or 0.
+ */
+int gb_pid_gone(long pid, time_t since);
+/*
  * pthread_create for every worker: the cleanup signals stay blocked in it,
  * so that they run their handler only on a thread that blocks them while
  * it changes the registry.

@@ -809,29 +809,6 @@ check_tmpfiles(struct cat *x)
 
 /* runs left running ------------------------------------------------- */
 
-/* Is pid a live gb-backup (or, when /proc cannot say, a live process)? */
-static int
-backup_alive(long pid)
-{
-	char path[64], buf[4096];
-	FILE *fp;
-	size_t n;
-
-	if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
-		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-	if (!(fp = fopen(path, "r")))
-		return 1;
-	n = fread(buf, 1, sizeof buf - 1, fp);
-	fclose(fp);
-	for (size_t i = 0; i < n; i++)	/* NUL-separated words */
-		if (!buf[i])
-			buf[i] = ' ';
-	buf[n] = '\0';
-	/* the pid was given to another program since */
-	return strstr(buf, "gb-backup") != NULL;
-}
-
 /*
  * Runs a gb-backup left 'running' when it was killed outright (SIGKILL,
  * out of memory, power cut): its process on this host is gone.  They are
@@ -857,7 +834,8 @@ reap_runs(struct cat *x, const char *job, int check)
 		const char *started = gb_col(st, 2), *h = gb_col(st, 4);
 		long pid = sqlite3_column_int64(st, 3);
 		if (pid > 0 && strcmp(h, host) == 0) {
-			if (backup_alive(pid))
+			/* a process started after the run is not its gb-backup */
+			if (!gb_pid_gone(pid, parse_time(started)))
 				continue;
 			ids = gb_realloc(ids, (nids + 1) * sizeof *ids);
 			ids[nids++] = gb_asprintf("%s\t%s: killed: its gb-backup "
