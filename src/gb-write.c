@@ -720,8 +720,10 @@ cmd_write(struct writer *w, const char *spoolname)
 				gb_warnx("warning: %s is not the archive its seal "
 				    "describes (left by a gb-write that did not "
 				    "finish?); writing it again", dst);
-				if (unlink(dst) == -1 ||
-				    (unlink(sdst) == -1 && errno != ENOENT))
+				/* the seal first: never a seal without its archive */
+				if (unlink(sdst) == -1 && errno != ENOENT)
+					gb_err(GB_EXIT_RUN, "cannot remove %s", sdst);
+				if (unlink(dst) == -1)
 					gb_err(GB_EXIT_RUN, "cannot remove %s", dst);
 			}
 		}
