@@ -649,6 +649,7 @@ gb_mktemp(char *template, int dir)
 	for (int tries = 0; tries < 3; tries++) {
 		struct tmpnode *t = new_node(copy, -1);
 		struct stat sb, lsb;
+		int busy;
 
 		strcpy(template, copy);
 		hold(&old);
@@ -683,17 +684,26 @@ gb_mktemp(char *template, int dir)
 		}
 		/*
 		 * A later run looking for stale ones may hold the lock a
-		 * moment, and if it took this one away, make another.  A
-		 * file system without flock leaves the owner's pid to tell.
+		 * moment, and if it took this one away, make another.  Never
+		 * wait for it: while it holds the lock, this one goes and
+		 * another is made.  A file system without flock leaves the
+		 * owner's pid to tell.
 		 */
-		while (flock(t->lockfd, LOCK_EX) == -1 && errno == EINTR)
+		while ((busy = flock(t->lockfd, LOCK_EX | LOCK_NB) == -1) &&
+		    errno == EINTR)
 			;
+		busy = busy && errno == EWOULDBLOCK;
 		if (fstat(t->lockfd, &sb) == 0 && lstat(template, &lsb) == 0 &&
-		    sb.st_ino == lsb.st_ino && sb.st_dev == lsb.st_dev &&
-		    (dir || (fstat(fd, &lsb) == 0 && sb.st_ino == lsb.st_ino &&
-		    sb.st_dev == lsb.st_dev))) {
-			free(copy);
-			return fd;
+		    sb.st_ino == lsb.st_ino && sb.st_dev == lsb.st_dev) {
+			if (busy && dir)
+				rmdir(template);
+			else if (busy)
+				unlink(template);
+			else if (dir || (fstat(fd, &lsb) == 0 &&
+			    sb.st_ino == lsb.st_ino && sb.st_dev == lsb.st_dev)) {
+				free(copy);
+				return fd;
+			}
 		}
 		e = ESTALE;
 		gb_cleanup_forget(template);
