@@ -353,12 +353,14 @@ write_index(struct writer *w, long long copy)
 	struct gb_atomic a;
 	char now[21];
 	FILE *fp;
-	int e;
+	int e, fd;
 
 	if (gb_atomic_open(&a, path, 0644) == -1)
 		goto fail;
-	if (!(fp = fdopen(dup(a.fd), "w"))) {
+	if ((fd = dup(a.fd)) < 0 || !(fp = fdopen(fd, "w"))) {
 		e = errno;
+		if (fd >= 0)
+			close(fd);
 		gb_atomic_abort(&a);
 		errno = e;
 		goto fail;
@@ -377,6 +379,7 @@ write_index(struct writer *w, long long copy)
 		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
 		    gb_col(st, 5), gb_col(st, 6));
 	sqlite3_finalize(st);
+	st = NULL;
 	if (fclose(fp) == EOF) {
 		e = errno;
 		gb_atomic_abort(&a);
@@ -389,6 +392,7 @@ write_index(struct writer *w, long long copy)
 	return 0;
 fail:
 	e = errno;
+	sqlite3_finalize(st);	/* NULL once done */
 	gb_warn("cannot write %s", path);
 	free(path);
 	errno = e;
