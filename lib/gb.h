@@ -543,8 +543,9 @@ int gb_media_fetch(const char *media, const char *name, int fileno,
  * A tape file read to its mark and known by its content: a seal is a
  * clear-signed text (its archive's name and size read from it, not yet
  * verified), an archive an OpenPGP binary message.  The buf of these
- * functions holds a record of up to 16 MiB.
+ * functions holds a record of up to GB_MAX_BLOCK.
  */
+#define GB_MAX_BLOCK (16 << 20)	/* the largest tape record */
 #define GB_SEAL_BEGIN "-----BEGIN PGP SIGNED MESSAGE-----"
 #define GB_SEAL_MAX (16 << 20)
 enum { GB_TF_NONE, GB_TF_ARCHIVE, GB_TF_SEAL, GB_TF_OTHER };

@@ -12,8 +12,6 @@
 
 #include "gb.h"
 
-#define MAX_BLOCK (16 << 20)
-
 int
 gb_label_parse(const char *text, size_t len, char **id, char **pool)
 {
@@ -64,8 +62,8 @@ gb_media_label(const char *media, char **id, char **pool)
 		struct gb_tape t;
 		if (gb_tape_open(&t, media, 0, 0) == -1)
 			return -1;
-		buf = gb_malloc(MAX_BLOCK);
-		n = gb_tape_read(&t, buf, MAX_BLOCK);
+		buf = gb_malloc(GB_MAX_BLOCK);
+		n = gb_tape_read(&t, buf, GB_MAX_BLOCK);
 		gb_tape_close(&t);
 	}
 	n = n > 0 ? gb_label_parse((char *)buf, strnlen((char *)buf, (size_t)n),
@@ -104,7 +102,7 @@ copy_tape_file(struct gb_tape *t, unsigned char *buf, int fd, uint64_t limit)
 	uint64_t got = 0;
 	ssize_t r;
 
-	while ((r = gb_tape_read(t, buf, MAX_BLOCK)) > 0) {
+	while ((r = gb_tape_read(t, buf, GB_MAX_BLOCK)) > 0) {
 		size_t use = (uint64_t)r > limit - got ? (size_t)(limit - got) :
 		    (size_t)r;
 		if (use && gb_write_all(fd, buf, use) == -1)
@@ -148,7 +146,7 @@ gb_tfile_read(struct gb_tape *t, unsigned char *buf, struct gb_tfile *f)
 	for (;;) {
 		/* an archive's data is not needed, only its length */
 		r = gb_tape_read(t, f->kind == GB_TF_ARCHIVE && t->image ? NULL :
-		    buf, MAX_BLOCK);
+		    buf, GB_MAX_BLOCK);
 		if (r == 0) {
 			f->marked = 1;
 			break;
@@ -246,7 +244,7 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 		    strerror(errno));
 		return -1;
 	}
-	buf = gb_malloc(MAX_BLOCK);
+	buf = gb_malloc(GB_MAX_BLOCK);
 	/* the catalog's hint first: the archive, then its seal */
 	if (fileno > 0 && gb_tape_seek_file(&t, fileno) == 0 &&
 	    gb_tfile_read(&t, buf, &a) == 0 && gb_tfile_read(&t, buf, &s) == 0 &&

@@ -9,8 +9,6 @@
 
 #include "gb.h"
 
-#define SEAL_MAX (16 << 20)
-
 static int
 is_hex64(const char *s, size_t n)
 {
@@ -159,7 +157,7 @@ find_block(const char *text, size_t len, const char **start, size_t *blen,
 
 	while (p < end) {
 		size_t n = line_len(p, end, &next);
-		if (is_line(p, n, "-----BEGIN PGP SIGNED MESSAGE-----")) {
+		if (is_line(p, n, GB_SEAL_BEGIN)) {
 			if (nbegin++ == 0)
 				b = p;
 		} else if (b && !e && is_line(p, n, "-----END PGP SIGNATURE-----"))
@@ -250,14 +248,14 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 			close(fd);
 		return -2;
 	}
-	if (sb.st_size > SEAL_MAX) {
+	if (sb.st_size > GB_SEAL_MAX) {
 		close(fd);
 		snprintf(err, errlen, "%s: too large for a seal", path);
 		return -1;
 	}
 	/* read once: what is verified is what is parsed and kept */
-	text = gb_malloc(SEAL_MAX + 1);
-	n = gb_read_full(fd, text, SEAL_MAX + 1);
+	text = gb_malloc(GB_SEAL_MAX + 1);
+	n = gb_read_full(fd, text, GB_SEAL_MAX + 1);
 	close(fd);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", path,
@@ -265,7 +263,7 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 		free(text);
 		return -2;
 	}
-	if (n > SEAL_MAX) {
+	if (n > GB_SEAL_MAX) {
 		snprintf(err, errlen, "%s: too large for a seal", path);
 		free(text);
 		return -1;

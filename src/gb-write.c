@@ -20,7 +20,6 @@
 #include "gb.h"
 
 #define COPY_BUF (1 << 20)
-#define MAX_BLOCK (16 << 20)
 
 struct writer {
 	struct gb_conf conf;
@@ -99,7 +98,7 @@ read_label(struct writer *w)
 	}
 	if (gb_tape_rewind(&w->t) == -1)
 		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
-	ssize_t n = gb_tape_read(&w->t, w->buf, MAX_BLOCK);
+	ssize_t n = gb_tape_read(&w->t, w->buf, GB_MAX_BLOCK);
 	if (n > 0)
 		gb_label_parse((char *)w->buf, (size_t)n, &w->id, &w->mpool);
 }
@@ -327,7 +326,7 @@ read_back_tape(struct writer *w, int fileno, uint64_t size, char hex[65])
 	if (gb_tape_seek_file(&w->t, fileno) == -1)
 		return -1;
 	gb_sha256_init(&h);
-	while ((r = gb_tape_read(&w->t, w->buf, MAX_BLOCK)) > 0) {
+	while ((r = gb_tape_read(&w->t, w->buf, GB_MAX_BLOCK)) > 0) {
 		size_t use = (uint64_t)r > size - got ? (size_t)(size - got) :
 		    (size_t)r;
 		gb_sha256_update(&h, w->buf, use);
@@ -977,8 +976,8 @@ main(int argc, char *argv[])
 			else if (*end == 'm' || *end == 'M')
 				w.blocksize *= 1024 * 1024, end++;
 			/* 0: variable blocks, 256 KiB records and a short last */
-			if (*end || end == optarg || w.blocksize > MAX_BLOCK ||
-			    w.blocksize % 512)
+			if (*end || end == optarg || w.blocksize % 512 ||
+			    w.blocksize > GB_MAX_BLOCK)
 				gb_errx(GB_EXIT_USAGE, "-b wants 0 (variable blocks) "
 				    "or a block size, a multiple of 512 up to 16M, not "
 				    "%s", optarg);
@@ -1008,8 +1007,8 @@ main(int argc, char *argv[])
 	if (!w.label && (!w.signer || !*w.signer))
 		gb_errx(GB_EXIT_USAGE, "no signer pinned: set signer in the [keys] "
 		    "section of the config; gb-write checks each seal first");
-	w.buf = gb_malloc(MAX_BLOCK);
-	w.buf2 = gb_malloc(MAX_BLOCK);
+	w.buf = gb_malloc(GB_MAX_BLOCK);
+	w.buf2 = gb_malloc(GB_MAX_BLOCK);
 	gb_cleanup_signals();
 	w.c = gb_catalog_open(path);
 	r = w.label ? cmd_label(&w) : cmd_write(&w, argv[1]);
