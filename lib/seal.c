@@ -237,6 +237,7 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 {
 	struct stat sb;
 	char *text, why[512];
+	size_t cap, len = 0;
 	ssize_t n;
 	int fd, r;
 
@@ -253,9 +254,20 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 		snprintf(err, errlen, "%s: too large for a seal", path);
 		return -1;
 	}
-	/* read once: what is verified is what is parsed and kept */
-	text = gb_malloc(GB_SEAL_MAX + 1);
-	n = gb_read_full(fd, text, GB_SEAL_MAX + 1);
+	/*
+	 * Read once: what is verified is what is parsed and kept.  Its size
+	 * and a byte more, to its end: a file that grew since, or a pipe,
+	 * which tells no size, gets more room up to the limit.
+	 */
+	cap = (size_t)sb.st_size + 1;
+	text = gb_malloc(cap);
+	while ((n = gb_read_full(fd, text + len, cap - len)) >= 0) {
+		len += (size_t)n;
+		if (len < cap || cap > GB_SEAL_MAX)
+			break;
+		cap = cap > GB_SEAL_MAX / 2 ? GB_SEAL_MAX + 1 : cap * 2;
+		text = gb_realloc(text, cap);
+	}
 	close(fd);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", path,
@@ -263,12 +275,12 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 		free(text);
 		return -2;
 	}
-	if (n > GB_SEAL_MAX) {
+	if (len > GB_SEAL_MAX) {
 		snprintf(err, errlen, "%s: too large for a seal", path);
 		free(text);
 		return -1;
 	}
-	r = gb_seal_verify(s, text, (size_t)n, pinned, why, sizeof why);
+	r = gb_seal_verify(s, text, len, pinned, why, sizeof why);
 	free(text);
 	if (r == -1)
 		snprintf(err, errlen, "%s: %s", path, why);
