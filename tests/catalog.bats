@@ -908,3 +908,20 @@ churn() {
 	assert_output --partial "102 entries"
 	audit_check "$CAT" >/dev/null
 }
+
+@test "check: a run whose pid now belongs to a later process, even one named gb-backup, is marked failed; a run its process started before is left running" {
+	check_ok
+	(exec -a gb-backup sleep 600) &
+	local live=$!
+	# the pid's process started after this run began: not its gb-backup
+	cq "INSERT INTO runs(job, started, status, pid, host) VALUES('w', '2026-01-01T00:00:00Z', 'running', $live, '$(hostname)')"
+	# and one it may own, begun after it started
+	sleep 1
+	cq "INSERT INTO runs(job, started, status, pid, host) VALUES('w', '$(date -u +%Y-%m-%dT%H:%M:%SZ)', 'running', $live, '$(hostname)')"
+	run gb-catalog check
+	kill "$live"
+	assert_failure 1
+	assert_line "run 1 of job w (started 2026-01-01T00:00:00Z): its gb-backup (pid $live) is gone, killed; marked failed"
+	refute_output --partial "run 2 of"
+	[ "$(cq "SELECT group_concat(status) FROM runs ORDER BY id")" = "failed,running" ]
+}
