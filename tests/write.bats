@@ -877,3 +877,20 @@ c.commit()' "$CAT" "$A1.seal"
 	run -1 gb-write usb sp/a1
 	assert_output --partial "more than one signed message"
 }
+
+@test "an archive on the medium that is not the sealed one, whose seal cannot be removed: exit 3, the archive stays (never a seal without its archive)" {
+	mkdir usb
+	label U1 daily usb
+	run faulty killafter:rename:1@usb/a1.seal gb-write usb "$A1"
+	[ "$status" -eq 137 ]
+	flip_bit usb/a1.tar.gz.gpg 1000
+	cp usb/a1.tar.gz.gpg flipped
+	# a seal that unlink(2) cannot take: a directory of its name
+	rm usb/a1.seal
+	mkdir -p usb/a1.seal/x
+	run gb-write usb "$A1"
+	[ "$status" -eq 3 ] || fail "exit $status (want 3): $output"
+	assert_output --partial "not the archive its seal describes"
+	assert_output --partial "cannot remove usb/a1.seal: Is a directory"
+	cmp usb/a1.tar.gz.gpg flipped
+}
