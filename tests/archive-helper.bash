@@ -613,12 +613,14 @@ forge_sealed() {
 }
 
 # reseal PACKED SEALED OUT: PACKED sealed again by gb-seal as OUT (to RCPT1
-# and RCPT2), until OUT.tar.gz.gpg is of SEALED's size and other bytes
-# (a signature's numbers are sometimes a byte shorter).
+# and RCPT2), until OUT.tar.gz.gpg is of SEALED's size and other bytes.
+# A signature's numbers are a byte shorter about once in 128: the first
+# try nearly always matches, but a SEALED of the short kind takes about
+# 128 tries, so up to 1,000 (fewer would fail about one run in a hundred).
 reseal() {
 	local i
 	mkdir -p "${3%/*}"
-	for i in $(seq 20); do
+	for i in $(seq 1000); do
 		as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$3" \
 		    <"$1" 2>/dev/null || return 1
 		if [ "$(stat -c %s "$3.tar.gz.gpg")" = "$(stat -c %s "$2")" ] &&
@@ -627,6 +629,6 @@ reseal() {
 		fi
 		rm -f "$3.tar.gz.gpg" "$3.seal"
 	done
-	echo "reseal: no archive of the size of $2 in 20 tries" >&2
+	echo "reseal: no archive of the size of $2 in 1,000 tries" >&2
 	return 1
 }
