@@ -509,11 +509,12 @@ remove_under(int fd, int depth)
 
 /*
  * Each stale entry of ours in dir, named prefix.PID.XXXXXX (any of ours
- * with a NULL prefix), goes to fn with its lock held; fn may remove it.
- * The number found.
+ * with a NULL prefix), goes to fn (if any) with its lock held; fn may
+ * remove it.  With live set, the walk stops at the first entry whose
+ * owner lives, and *live gets its pid.  The number of stale ones found.
  */
 static int
-each_stale(const char *dir, const char *prefix,
+each_stale(const char *dir, const char *prefix, long *live,
     void (*fn)(void *, int, int, const char *, long), void *arg)
 {
 	size_t plen = prefix ? strlen(prefix) : 0;
@@ -530,10 +531,16 @@ each_stale(const char *dir, const char *prefix,
 	while ((e = readdir(d))) {
 		long pid = own_name(e->d_name, prefix, plen);
 		int lockfd;
-		if (pid > 0 && stale_at(dirfd, e->d_name, pid, &lockfd)) {
+		if (pid <= 0)
+			continue;
+		if (stale_at(dirfd, e->d_name, pid, &lockfd)) {
 			found++;
-			fn(arg, dirfd, lockfd, e->d_name, pid);
+			if (fn)
+				fn(arg, dirfd, lockfd, e->d_name, pid);
 			close(lockfd);
+		} else if (live) {
+			*live = pid;
+			break;
 		}
 	}
 	closedir(d);
@@ -562,32 +569,15 @@ gb_tmp_stale(const char *dir, const char *prefix,
 {
 	struct stale_list l = { dir, fn, arg };
 
-	return each_stale(dir, prefix, report_one, &l);
+	return each_stale(dir, prefix, NULL, report_one, &l);
 }
 
 long
 gb_tmp_owner(const char *dir, const char *prefix)
 {
-	size_t plen = strlen(prefix);
-	int dirfd, lockfd;
-	long pid, owner = 0;
-	struct dirent *e;
-	DIR *d;
+	long owner = 0;
 
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 0;
-	if (!(d = fdopendir(dirfd))) {
-		close(dirfd);
-		return 0;
-	}
-	while (!owner && (e = readdir(d)))
-		if ((pid = own_name(e->d_name, prefix, plen)) > 0) {
-			if (stale_at(dirfd, e->d_name, pid, &lockfd))
-				close(lockfd);
-			else
-				owner = pid;
-		}
-	closedir(d);
+	each_stale(dir, prefix, &owner, NULL, NULL);
 	return owner;
 }
 
@@ -615,7 +605,7 @@ reap_one(void *arg, int dirfd, int lockfd, const char *name, long pid)
 int
 gb_tmp_reap(const char *dir, const char *prefix)
 {
-	return each_stale(dir, prefix, reap_one, (void *)dir);
+	return each_stale(dir, prefix, NULL, reap_one, (void *)dir);
 }
 
 /*
