@@ -178,12 +178,7 @@ static const int cleanup_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 static void
 hold(sigset_t *old)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof cleanup_sigs / sizeof *cleanup_sigs; i++)
-		sigaddset(&set, cleanup_sigs[i]);
-	pthread_sigmask(SIG_BLOCK, &set, old);
+	gb_signals_defer(old);
 	pthread_mutex_lock(&cleanup_mu);
 }
 
@@ -191,22 +186,19 @@ static void
 release(const sigset_t *old)
 {
 	pthread_mutex_unlock(&cleanup_mu);
-	pthread_sigmask(SIG_SETMASK, old, NULL);
+	gb_signals_resume(old);
 }
 
 /* A worker thread, with the cleanup signals blocked from its start. */
 int
 gb_thread_create(pthread_t *tid, void *(*fn)(void *), void *arg)
 {
-	sigset_t set, old;
+	sigset_t old;
 	int e;
 
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof cleanup_sigs / sizeof *cleanup_sigs; i++)
-		sigaddset(&set, cleanup_sigs[i]);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
+	gb_signals_defer(&old);
 	e = pthread_create(tid, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	gb_signals_resume(&old);
 	return e;
 }
 
@@ -712,6 +704,28 @@ on_signal(int sig)
 	cleanup_paths();
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/*
+ * Holds the cleanup signals off a step that must not be cut in two (an
+ * archive renamed into place and its seal): one that comes meanwhile is
+ * acted on by gb_signals_resume.
+ */
+void
+gb_signals_defer(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof cleanup_sigs / sizeof *cleanup_sigs; i++)
+		sigaddset(&set, cleanup_sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+void
+gb_signals_resume(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 void

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -65,6 +66,8 @@ void gb_cleanup_forget(const char *path);
 void gb_cleanup_run(void);	/* remove them all now */
 void gb_cleanup_clear(void);	/* forget them all: they are kept */
 void gb_cleanup_signals(void);
+void gb_signals_defer(sigset_t *);
+void gb_signals_resume(const sigset_t *);
 /*
  * Did process pid, the owner of something made or changed at since, end?
  * Gone, a zombie, or a newer process under the same pid.  1 or 0.

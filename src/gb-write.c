@@ -781,6 +781,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
 		    name) - strlen(".tar.gz.gpg")), name);
 		struct gb_atomic a, sa;
+		sigset_t held;
 		if (gb_atomic_open(&a, dst, 0640) == -1)
 			gb_err(GB_EXIT_RUN, "cannot create %s", dst);
 		/* a block is hashed while it is written and the next read */
@@ -810,6 +811,8 @@ cmd_write(struct writer *w, const char *spoolname)
 			gb_errx(GB_EXIT_CHECK, "%s differs from its seal; nothing "
 			    "written", archive);
 		}
+		/* from the archive's rename to its seal's: one step */
+		gb_signals_defer(&held);
 		if (n != 0 || gb_atomic_commit(&a) == -1) {
 			int e = errno;
 			struct stat sb;
@@ -839,6 +842,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			errno = e;
 			gb_err(GB_EXIT_RUN, "cannot write %s", sdst);
 		}
+		gb_signals_resume(&held);
 		if (w->verify) {
 			uint64_t rn;
 			if (read_back_dir(w, dst, rhex, &rn) == -1 ||

@@ -12,6 +12,8 @@
  *				number); N+ fails the Nth and every later one
  *		kill:KIND:N	SIGKILL just before the Nth call of KIND
  *		killafter:KIND:N  SIGKILL just after it returns
+ *		termafter:KIND:N  SIGTERM just after it returns (the
+ *				process's own handler, if any, runs)
  *		swap:KIND:N:FILE  FILE is renamed over the rule's PATH just
  *				before the Nth call of KIND on it
  *		swapafter:KIND:N:FILE  the same, just after the call
@@ -36,7 +38,7 @@
  *				only regular files and directories count,
  *				not pipes, sockets, terminals or /dev/null
  *	GB_FAULT_LOG=FILE	each fault that fires appends "COMM PID fault
- *				KIND N ERRNO|kill|killafter|swap|swapafter
+ *				KIND N ERRNO|kill|killafter|termafter|swap|swapafter
  *				PATH" to FILE; each counting process appends
  *				"COMM PID count write=.. fsync=.. rename=..
  *				close=.. ftruncate=.. any=.." at exit
@@ -67,9 +69,9 @@ enum { K_WRITE, K_FSYNC, K_RENAME, K_CLOSE, K_FTRUNCATE, K_ANY, K_OPEN, NKIND };
 static const char *kinds[NKIND] = {
 	"write", "fsync", "rename", "close", "ftruncate", "any", "open"
 };
-enum { A_FAIL, A_KILL, A_KILLAFTER, A_SWAP, A_SWAPAFTER, NACT };
+enum { A_FAIL, A_KILL, A_KILLAFTER, A_TERMAFTER, A_SWAP, A_SWAPAFTER, NACT };
 static const char *acts[NACT] = {
-	"", "kill", "killafter", "swap", "swapafter"
+	"", "kill", "killafter", "termafter", "swap", "swapafter"
 };
 
 struct rule {
@@ -388,7 +390,9 @@ act(struct rule *r, int k)
 	    curpath ? curpath : "-");
 	if (r->act == A_KILL || r->act == A_KILLAFTER)
 		kill(getpid(), SIGKILL);
-	if (r->act == A_FAIL)
+	if (r->act == A_TERMAFTER)
+		kill(getpid(), SIGTERM);
+	if (r->act == A_FAIL || r->act == A_TERMAFTER)
 		return;
 	if (!rr)
 		rr = (int (*)(const char *, const char *))dlsym(RTLD_NEXT,
@@ -423,7 +427,8 @@ hit(int k, int ro)
 		r->seen++;
 		if (r->seen != r->n && !(r->sticky && r->seen > r->n))
 			continue;
-		if (r->act == A_KILLAFTER || r->act == A_SWAPAFTER)
+		if (r->act == A_KILLAFTER || r->act == A_TERMAFTER ||
+		    r->act == A_SWAPAFTER)
 			a |= 1u << i;
 		else if (r->act != A_FAIL)
 			act(r, k);

@@ -750,6 +750,21 @@ dir_whole() {
 	done
 }
 
+@test "gb-write sent TERM right after the archive's rename: it ends once the seal is in place too (never an archive without its seal); the rerun finishes" {
+	mkdir usb
+	label U1 daily usb
+	run faulty "termafter:rename:1@usb/a1.tar.gz.gpg" gb-write usb "$A1"
+	[ "$status" -eq 143 ] || fail "exit $status (want SIGTERM): $output"
+	cmp usb/a1.tar.gz.gpg "$A1.tar.gz.gpg"
+	cmp usb/a1.seal "$A1.seal"
+	gb-verify usb/a1.tar.gz.gpg >/dev/null
+	[ "$(copy_rows a1.tar.gz.gpg U1)" = "writing|a1.tar.gz.gpg" ]
+	run -0 gb-write usb "$A1"
+	assert_output --partial "finished the copy"
+	after_rename_ok
+	dir_whole
+}
+
 @test "an archive on the medium that is not the sealed one (same name) is replaced by the rerun, never recorded good" {
 	mkdir usb
 	label U1 daily usb
