@@ -5,7 +5,8 @@
  * files), io.c (whole reads and writes, buffered hashed output, atomic
  * files), sha256.c, conf.c (INI config), csv.c (CSV writer), csvread.c (CSV
  * reader), manifest.c (MANIFEST writer and reader), sqlite.c (SQLite source),
- * pg.c (PostgreSQL source and restore target).
+ * pg.c (PostgreSQL source), sql.c (SQL text), restore-sqlite.c and
+ * restore-pg.c (the targets of a restore).
  */
 #ifndef GB_H
 #define GB_H
@@ -609,6 +610,57 @@ int gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr,
     char *err, size_t errlen);
 
 /*
+ * sql.c: SQL as text, both dialects.  Errors return -1 and why.
+ */
+/* An SQL identifier in double quotes, quotes within doubled (malloc'd). */
+char *gb_quote_ident(const char *name);
+/* "schema"."table", both parts quoted (malloc'd). */
+char *gb_sql_rel(const char *schema, const char *table);
+/* A MANIFEST's key "a,b" as "a", "b" (malloc'd; "" for none). */
+char *gb_sql_keys(const char *key);
+/* SELECT count(*) of rel, or of its rows with wm_column > param. */
+char *gb_sql_count(const char *rel, const char *wm_column, const char *param);
+/* Past white space and SQL comments. */
+const char *gb_sql_skip(const char *s);
+/* SQLite's affinity of a declared type: i, t, b (or none), r, n. */
+char gb_sql_affinity(const char *decl);
+/* The "-- sqlite: " lines of a PostgreSQL SCHEMA.sql, prefix removed. */
+char *gb_pg_sqlite_ddl(const char *schema_sql);
+/*
+ * SCHEMA.sql as the export writes it, and only that (gb_ddl_parse, pg 1
+ * for PostgreSQL's dialect): CREATE TABLE name (...) [WITHOUT ROWID]
+ * [STRICT]; CREATE VIRTUAL TABLE name USING fts5(...) with its own content;
+ * CREATE [UNIQUE] INDEX name ON table ...; PostgreSQL's also CREATE
+ * SCHEMA IF NOT EXISTS name and SET search_path = name.  Any other
+ * statement is refused with -1 and why, naming it.
+ */
+enum { GB_DDL_TABLE = 1, GB_DDL_VTABLE, GB_DDL_INDEX, GB_DDL_SCHEMA,
+    GB_DDL_PATH };
+struct gb_ddl {
+	int kind;
+	char *text;		/* the statement, without its ';' */
+	size_t at;		/* where its name starts in text */
+	char *name;		/* what it makes (PATH: the schema), unquoted */
+};
+int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
+    size_t *n, char *err, size_t errlen);
+void gb_ddl_free(struct gb_ddl *v, size_t n);
+/* The statement with IF NOT EXISTS before its name (malloc'd). */
+char *gb_ddl_if_not_exists(const struct gb_ddl *d);
+/*
+ * Runs the tables (indexes 0; -1: into a fresh database, where a table
+ * already there is refused) or the indexes (1), each one statement.
+ */
+int gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *v, size_t n,
+    int indexes, char *err, size_t errlen);
+/*
+ * What gb-restore refuses of a SCHEMA.sql, for any target; gb-verify
+ * --deep calls it too.  0, or -1 with why.
+ */
+int gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
+    char *err, size_t errlen);
+
+/*
  * sqlite.c: the SQLite source.  Database errors end the program with
  * GB_EXIT_RUN and a message naming the database (and table).
  */
@@ -657,43 +709,6 @@ void gb_tinfo_free(struct gb_tinfo *ti);
 /* The lowest and highest rowid of a table; -1 if it has none. */
 int gb_sqlite_rowids(struct gb_sqlite *db, const char *table, int64_t *min,
     int64_t *max);
-/* An SQL identifier in double quotes, quotes within doubled (malloc'd). */
-char *gb_quote_ident(const char *name);
-/* Past white space and SQL comments. */
-const char *gb_sql_skip(const char *s);
-/*
- * SCHEMA.sql as the export writes it, and only that (gb_ddl_parse, pg 1
- * for PostgreSQL's dialect): CREATE TABLE name (...) [WITHOUT ROWID]
- * [STRICT]; CREATE VIRTUAL TABLE name USING fts5(...) with its own content;
- * CREATE [UNIQUE] INDEX name ON table ...; PostgreSQL's also CREATE
- * SCHEMA IF NOT EXISTS name and SET search_path = name.  Any other
- * statement is refused with -1 and why, naming it.
- */
-enum { GB_DDL_TABLE = 1, GB_DDL_VTABLE, GB_DDL_INDEX, GB_DDL_SCHEMA,
-    GB_DDL_PATH };
-struct gb_ddl {
-	int kind;
-	char *text;		/* the statement, without its ';' */
-	size_t at;		/* where its name starts in text */
-	char *name;		/* what it makes (PATH: the schema), unquoted */
-};
-int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
-    size_t *n, char *err, size_t errlen);
-void gb_ddl_free(struct gb_ddl *v, size_t n);
-/* The statement with IF NOT EXISTS before its name (malloc'd). */
-char *gb_ddl_if_not_exists(const struct gb_ddl *d);
-/*
- * Runs the tables (indexes 0; -1: into a fresh database, where a table
- * already there is refused) or the indexes (1), each one statement.
- */
-int gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *v, size_t n,
-    int indexes, char *err, size_t errlen);
-/*
- * What gb-restore refuses of a SCHEMA.sql, for any target; gb-verify
- * --deep calls it too.  0, or -1 with why.
- */
-int gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
-    char *err, size_t errlen);
 /* Column index by name as SQLite compares identifiers, or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
 /* CREATE statements of the tables and their indexes. */
@@ -712,7 +727,7 @@ void gb_sqlite_wm_max(struct gb_sqlite *db, const char *table,
 void gb_free_strv(char **v);
 
 /*
- * ---- pg.c: PostgreSQL, as a source and as a restore target (libpq) ----
+ * ---- pg.c: PostgreSQL, as a source, and its connection (libpq) ----
  *
  * A source or target is a libpq connection string: a URI (postgresql://,
  * postgres://) or key=value pairs.  One holding a password is refused:
@@ -755,50 +770,79 @@ int gb_pg_splitname(const char *name, char **schema, char **table);
  */
 char *gb_pg_flatname(const char *name, char *const *names, size_t n);
 
-/* Target side: each returns 0, or -1 with the server's message in err. */
-int gb_pg_exec(struct gb_pg *p, const char *sql, char *err, size_t errlen);
-/* First value of the first row (*value NULL if none); param may be NULL. */
-int gb_pg_value(struct gb_pg *p, const char *sql, const char *param,
-    char **value, char *err, size_t errlen);
+/*
+ * For restore-pg.c: the connection under it, and a result's error message
+ * (or, res NULL, the connection's) on one line, in a static buffer.
+ */
+struct pg_conn;
+struct pg_result;
+struct pg_conn *gb_pg_conn(struct gb_pg *p);
+const char *gb_pg_msg(struct gb_pg *p, const struct pg_result *res);
 int gb_pg_server_version(const struct gb_pg *p);
-/* COPY ... FROM STDIN: begin, feed (a gb_write_fn), end (ok 0 aborts). */
-int gb_pg_copy_begin(struct gb_pg *p, const char *sql, char *err,
-    size_t errlen);
-int gb_pg_copy_put(void *p, const void *buf, size_t n);
-int gb_pg_copy_end(struct gb_pg *p, int ok, char *err, size_t errlen);
-/* The "-- sqlite: " lines of a PostgreSQL SCHEMA.sql, prefix removed. */
-char *gb_pg_sqlite_ddl(const char *schema_sql);
 
 /*
- * A restore into PostgreSQL, all in one transaction: into a database
- * (schema NULL: tables into the schemas they came from, SQLite's into
- * public; it must have no tables) or into one schema (it must have none),
- * or into a new scratch schema that gb_pgtarget_finish rolls back (the
- * restore test).  Open exits on errors, the others return 0, -1 (a check
- * failed or SCHEMA.sql refused) or -2 (the database failed) and why.
+ * ---- restore-sqlite.c, restore-pg.c: the targets of a restore ----
+ *
+ * gb-restore reads the archives and drives a target through these calls,
+ * chosen once when it is opened (as bsdtar's reader drives the writer it
+ * is given).  In order: schema (SCHEMA.sql, already held to what the
+ * export writes by gb_schema_check: tables now, indexes kept for finish);
+ * load, per table (its CSV from fn, checked against the MANIFEST as it
+ * streams; an incremental's rows upserted on the table's key); rows (what
+ * a table holds now, past 1: only above the watermark mt was cut from; *n
+ * -1 when it is not there); dump, for the drill (a table exported again
+ * as gb-export does, into o); finish (indexes, then commit, the output
+ * made usable; the drill's scratch rolled back); close (frees; without
+ * finish nothing is kept).
+ *
+ * Each returns 0, or -1 (a check failed, SCHEMA.sql refused; for open: the
+ * target refused, a usage error) or -2 (the target failed) with why in
+ * err: schema and load name the table, gb-restore the archive; the others
+ * give the whole message.  None ends the program, but through the
+ * connection (gb_pg_open), the source calls dump makes (sqlite.c, pg.c)
+ * and running out of memory.
+ *
+ * Open fills in tg even when it fails: close it.  There is no call for
+ * deletions: no export writes any (an incremental holds upserts only, and
+ * gb-restore checks that a table lost no rows), so the form of its list
+ * of keys waits for the export that writes one.
  */
-struct gb_pgtarget;
-struct gb_pgtarget *gb_pgtarget_open(const char *conninfo, const char *schema,
-    int scratch);
-struct gb_pg *gb_pgtarget_pg(struct gb_pgtarget *t);
-const char *gb_pgtarget_schema(const struct gb_pgtarget *t);
-/* The schema.table a table of the export set m is restored as. */
-char *gb_pgtarget_table(struct gb_pgtarget *t, const struct gb_manifest *m,
-    const char *name);
-/* Tables now (CREATE ... IF NOT EXISTS), indexes kept for the end. */
-int gb_pgtarget_schema_sql(struct gb_pgtarget *t, const struct gb_manifest *m,
-    const char *sql, char *err, size_t errlen);
-/* COPY FROM STDIN, checked against the manifest as it streams. */
-int gb_pgtarget_load(struct gb_pgtarget *t, const struct gb_manifest *m,
-    const struct gb_mtable *mt, int incremental, gb_read_fn fn, void *arg,
+struct gb_target {
+	void *t;
+	int (*schema)(void *t, const struct gb_manifest *m, const char *sql,
+	    size_t len, char *err, size_t errlen);
+	int (*load)(void *t, const struct gb_manifest *m,
+	    const struct gb_mtable *mt, gb_read_fn fn, void *arg, char *err,
+	    size_t errlen);
+	int (*rows)(void *t, const struct gb_manifest *m,
+	    const struct gb_mtable *mt, int past, int64_t *n, char *err,
+	    size_t errlen);
+	int (*dump)(void *t, const struct gb_manifest *m,
+	    const struct gb_mtable *mt, const struct gb_dump *d,
+	    struct gb_out *o, struct gb_mtable *got, char *err, size_t errlen);
+	int (*finish)(void *t, char *err, size_t errlen);
+	void (*close)(void *t);
+};
+/*
+ * A new SQLite database at path, built under a temporary name and renamed
+ * into place by finish; path NULL: the drill's scratch database, in a
+ * directory of its own that the cleanup removes.
+ */
+int gb_restore_sqlite_open(struct gb_target *tg, const char *path,
     char *err, size_t errlen);
 /*
- * Rows in a table of the target now (past 1: only those above the
- * watermark mt was cut from); -1 when the table is not there.
+ * PostgreSQL, all in one transaction: into a database (schema NULL:
+ * tables into the schemas they came from, SQLite's into public; it must
+ * have no tables), into one schema (it must have none), or (scratch) into
+ * a new scratch schema that finish rolls back.
  */
-int64_t gb_pgtarget_rows(struct gb_pgtarget *t, const struct gb_manifest *m,
-    const struct gb_mtable *mt, int past);
-int gb_pgtarget_finish(struct gb_pgtarget *t, char *err, size_t errlen);
-void gb_pgtarget_close(struct gb_pgtarget *t);
+int gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
+    const char *schema, int scratch, char *err, size_t errlen);
+/*
+ * gb_rename_durable, with why it failed (-2): a restore's output is kept
+ * only when its rename lasts (restore-sqlite.c).
+ */
+int gb_restore_rename(const char *tmp, const char *path, char *err,
+    size_t errlen);
 
 #endif

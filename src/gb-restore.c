@@ -13,15 +13,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "gb.h"
 
@@ -37,7 +33,7 @@ struct restore {
 	const char *outdir;
 	const char *target;	/* sqlite:PATH or a PostgreSQL connection */
 	const char *pgschema;	/* --schema: PostgreSQL's tables all go there */
-	struct gb_pgtarget *pgt;	/* the PostgreSQL target, or NULL */
+	struct gb_target t;	/* -d or --test: the target, t.t NULL if none */
 	int test, verbose;
 	const char **media;	/* --media: the archives are on these */
 	size_t nmedia;
@@ -47,23 +43,8 @@ struct restore {
 	size_t nfrom;
 	struct archive_in *in;	/* in chain order once ordered */
 	size_t nin;
-	char *dbpath, *tmpdb, *scratchdir;
-	sqlite3 *db;
-	char **indexes;		/* CREATE INDEX statements, run after the load */
 	int mismatch;		/* a table differs from its MANIFEST */
-	size_t nindexes;
 	int failures;
-};
-
-/* The table being loaded: one prepared INSERT or upsert. */
-struct load {
-	struct restore *r;
-	const struct gb_mtable *mt;
-	char *table;		/* its name in the database */
-	int incremental;
-	sqlite3_stmt *st;
-	char *affinity;		/* per column: i r n t b (SQLite affinities) */
-	size_t ncols;
 };
 
 static void
@@ -75,20 +56,6 @@ usage(FILE *fp, int status)
 	    "[--test]\n"
 	    "                  -d postgresql://... [--schema name] archive...\n");
 	exit(status);
-}
-
-static _Noreturn void
-db_fail(struct restore *r, const char *what)
-{
-	gb_errx(GB_EXIT_RUN, "%s: %s: %s", r->dbpath ? r->dbpath : "scratch "
-	    "database", what, sqlite3_errmsg(r->db));
-}
-
-static void
-exec(struct restore *r, const char *sql)
-{
-	if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		db_fail(r, sql);
 }
 
 /* Verifies every seal, then puts the archives in chain order. */
@@ -175,268 +142,6 @@ load_and_order(struct restore *r, char **args, size_t n)
 	free(in);
 }
 
-/* SQLite's column affinity rules, from the declared type. */
-static char
-affinity(const char *decl)
-{
-	char *u = gb_strdup(decl ? decl : ""), a;
-
-	for (char *p = u; *p; p++)
-		*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-	if (strstr(u, "INT"))
-		a = 'i';
-	else if (strstr(u, "CHAR") || strstr(u, "CLOB") || strstr(u, "TEXT"))
-		a = 't';
-	else if (strstr(u, "BLOB") || !*u)
-		a = 'b';
-	else if (strstr(u, "REAL") || strstr(u, "FLOA") || strstr(u, "DOUB"))
-		a = 'r';
-	else
-		a = 'n';
-	free(u);
-	return a;
-}
-
-static int
-hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
-	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/*
- * Binds one CSV field the way the export wrote it: numbers to numeric
- * columns as numbers, \x hex to BLOB columns as bytes, text as text.
- */
-static void
-bind_field(sqlite3_stmt *st, int i, char aff, const struct gb_csv_field *f)
-{
-	char tmp[64], *end;
-
-	if (!f->p) {
-		sqlite3_bind_null(st, i);
-		return;
-	}
-	if (aff == 't') {
-		sqlite3_bind_text(st, i, f->p, (int)f->n, SQLITE_TRANSIENT);
-		return;
-	}
-	if (aff == 'b' && f->n >= 2 && f->p[0] == '\\' && f->p[1] == 'x' &&
-	    f->n % 2 == 0) {
-		size_t n = (f->n - 2) / 2;
-		unsigned char *b = gb_malloc(n ? n : 1);
-		size_t k;
-		for (k = 0; k < n; k++) {
-			int hi = hexval((unsigned char)f->p[2 + 2 * k]);
-			int lo = hexval((unsigned char)f->p[3 + 2 * k]);
-			if (hi < 0 || lo < 0)
-				break;
-			b[k] = (unsigned char)(hi << 4 | lo);
-		}
-		if (k == n) {
-			sqlite3_bind_blob(st, i, b, (int)n, free);
-			return;
-		}
-		free(b);
-	}
-	if (f->n > 0 && f->n < sizeof tmp && !memchr(f->p, '\0', f->n)) {
-		memcpy(tmp, f->p, f->n);
-		tmp[f->n] = '\0';
-		errno = 0;
-		long long v = strtoll(tmp, &end, 10);
-		if (!*end && !errno && tmp[0] != ' ' && tmp[0] != '+' &&
-		    !(tmp[0] == '0' && tmp[1]) && !(tmp[0] == '-' &&
-		    (tmp[1] == '0' || !tmp[1]))) {
-			sqlite3_bind_int64(st, i, v);
-			return;
-		}
-		double d;
-		if (strcmp(tmp, "Infinity") == 0)
-			d = INFINITY;
-		else if (strcmp(tmp, "-Infinity") == 0)
-			d = -INFINITY;
-		else {
-			d = strtod(tmp, &end);
-			if (*end || tmp[0] == ' ' || isnan(d) || isinf(d))
-				goto text;
-			/* only what the export writes: no hex, no padding */
-			char back[32];
-			gb_fmt_real(back, sizeof back, d);
-			if (strcmp(back, tmp) != 0)
-				goto text;
-		}
-		sqlite3_bind_double(st, i, d);
-		return;
-	}
-text:
-	sqlite3_bind_text(st, i, f->p, (int)f->n, SQLITE_TRANSIENT);
-}
-
-/* A virtual table (FTS5, as SCHEMA.sql may make one)? */
-static int
-is_virtual(struct restore *r, const char *table)
-{
-	sqlite3_stmt *st;
-	int v = 0;
-
-	if (sqlite3_prepare_v2(r->db, "SELECT sql LIKE 'CREATE VIRTUAL %' "
-	    "FROM sqlite_schema WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
-		db_fail(r, "cannot read the schema");
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static int
-load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
-    size_t errlen)
-{
-	struct load *l = arg;
-	struct restore *r = l->r;
-
-	if (!l->st) {		/* the header: prepare the statement */
-		char *cols = gb_strdup(""), *vals = gb_strdup(""), *sets =
-		    gb_strdup(""), *q = gb_quote_ident(l->table), *sql;
-		sqlite3_stmt *info;
-		l->affinity = gb_calloc(n, 1);
-		l->ncols = n;
-		for (size_t i = 0; i < n; i++) {
-			char *name = gb_strndup(f[i].p ? f[i].p : "", f[i].n);
-			char *qc = gb_quote_ident(name), *t;
-			t = gb_asprintf("%s%s%s", cols, i ? "," : "", qc);
-			free(cols);
-			cols = t;
-			t = gb_asprintf("%s%s?%zu", vals, i ? "," : "", i + 1);
-			free(vals);
-			vals = t;
-			t = gb_asprintf("%s%s%s=excluded.%s", sets, i ? "," : "",
-			    qc, qc);
-			free(sets);
-			sets = t;
-			/* the declared type decides how values are bound */
-			if (sqlite3_prepare_v2(r->db, "SELECT type FROM "
-			    "pragma_table_info(?1) WHERE name = ?2 COLLATE NOCASE",
-			    -1, &info, NULL) != SQLITE_OK)
-				db_fail(r, "cannot read the schema");
-			sqlite3_bind_text(info, 1, l->table, -1, SQLITE_STATIC);
-			sqlite3_bind_text(info, 2, name, -1, SQLITE_STATIC);
-			if (sqlite3_step(info) == SQLITE_ROW)
-				l->affinity[i] = affinity((const char *)
-				    sqlite3_column_text(info, 0));
-			else if (strcasecmp(name, "rowid") == 0)
-				l->affinity[i] = 'i';	/* an FTS5 table's */
-			else {
-				snprintf(err, errlen, "table %s has no column %s "
-				    "in SCHEMA.sql", l->mt->name, name);
-				sqlite3_finalize(info);
-				return -1;
-			}
-			sqlite3_finalize(info);
-			free(name);
-			free(qc);
-		}
-		if (l->incremental) {
-			char *keys = gb_strdup(""), *kv = gb_strdup(l->mt->key ?
-			    l->mt->key : ""), *tok, *save;
-			for (tok = strtok_r(kv, ",", &save); tok;
-			    tok = strtok_r(NULL, ",", &save)) {
-				char *qk = gb_quote_ident(tok), *t;
-				t = gb_asprintf("%s%s%s", keys, *keys ? "," : "", qk);
-				free(keys);
-				free(qk);
-				keys = t;
-			}
-			free(kv);
-			if (!*keys) {
-				snprintf(err, errlen, "table %s has no key; an "
-				    "incremental cannot be applied", l->mt->name);
-				return -1;
-			}
-			/* a virtual table takes no upsert; FTS5 replaces */
-			if (is_virtual(r, l->table))
-				sql = gb_asprintf("INSERT OR REPLACE INTO %s(%s) "
-				    "VALUES(%s)", q, cols, vals);
-			else
-				sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) "
-				    "VALUES(%s) ON CONFLICT(%s) DO UPDATE SET %s", q,
-				    cols, vals, keys, sets);
-			free(keys);
-		} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
-			sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) VALUES(%s)",
-			    q, cols, vals);
-		if (sqlite3_prepare_v2(r->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "table %s: %s", l->mt->name,
-			    sqlite3_errmsg(r->db));
-			free(sql);
-			return -1;
-		}
-		free(sql);
-		free(cols);
-		free(vals);
-		free(sets);
-		free(q);
-		return 0;
-	}
-	for (size_t i = 0; i < n && i < l->ncols; i++)
-		bind_field(l->st, (int)i + 1, l->affinity[i], &f[i]);
-	if (sqlite3_step(l->st) != SQLITE_DONE) {
-		snprintf(err, errlen, "table %s: %s", l->mt->name,
-		    sqlite3_errmsg(r->db));
-		return -1;
-	}
-	sqlite3_reset(l->st);
-	return 0;
-}
-
-/*
- * Runs SCHEMA.sql's CREATE TABLE statements now and keeps its CREATE
- * INDEX statements for after the load; anything the export does not
- * write is refused (gb_ddl_parse).  IF NOT EXISTS: an incremental's
- * SCHEMA.sql brings tables new since the full, and repeats the others.
- */
-static int
-create_schema(struct restore *r, const char *sql, size_t len, char *err,
-    size_t errlen)
-{
-	struct gb_ddl *d;
-	size_t n;
-	int rc;
-
-	if (gb_ddl_parse(0, sql, len, &d, &n, err, errlen) == -1)
-		return -1;
-	rc = gb_sqlite_ddl_run(r->db, d, n, 0, err, errlen);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (d[i].kind == GB_DDL_INDEX) {
-			r->indexes = gb_realloc(r->indexes, (r->nindexes + 1) *
-			    sizeof *r->indexes);
-			r->indexes[r->nindexes++] = gb_ddl_if_not_exists(&d[i]);
-		}
-	gb_ddl_free(d, n);
-	return rc;
-}
-
-/*
- * The name a table has in an SQLite database: a PostgreSQL table's
- * without its schema, as the "-- sqlite: " lines of its SCHEMA.sql make
- * it (gb_pg_flatname).
- */
-static char *
-lite_name(const struct gb_manifest *m, const char *name)
-{
-	char **names, *flat;
-
-	if (strcmp(m->source_kind, "postgresql") != 0)
-		return gb_strdup(name);
-	names = gb_calloc(m->ntables + 1, sizeof *names);
-	for (size_t i = 0; i < m->ntables; i++)
-		names[i] = m->tables[i].name;
-	flat = gb_pg_flatname(name, names, m->ntables);
-	free(names);
-	return flat;
-}
-
 /*
  * SCHEMA.sql into the target, whichever dialect each side speaks; first
  * held to what the export writes, as gb-verify --deep holds it.
@@ -445,21 +150,10 @@ static int
 make_schema(struct restore *r, const struct gb_manifest *m, const char *sql,
     size_t len, char *err, size_t errlen)
 {
-	char *lite;
-	int rc;
-
 	if (gb_schema_check(m, sql, len, err, errlen) == -1)
 		return -1;
-	if (r->pgt)
-		return gb_pgtarget_schema_sql(r->pgt, m, sql, err, errlen);
-	if (strcmp(m->source_kind, "postgresql") != 0)
-		return create_schema(r, sql, len, err, errlen);
-	lite = gb_pg_sqlite_ddl(sql);
-	rc = create_schema(r, lite, strlen(lite), err, errlen);
-	free(lite);
-	return rc;
+	return r->t.schema(r->t.t, m, sql, len, err, errlen);
 }
-
 
 /* Where restore_one puts what the walk of one archive reads. */
 struct into {
@@ -519,7 +213,7 @@ into_small(void *arg, const char *name, const char *buf, size_t n,
 		free(path);
 		return status;
 	}
-	if (strcmp(name, "SCHEMA.sql") == 0 && (r->db || r->pgt))
+	if (strcmp(name, "SCHEMA.sql") == 0 && r->t.t)
 		return make_schema(r, &t->a->seal.manifest, buf, n, err,
 		    errlen);
 	return 0;
@@ -534,31 +228,24 @@ into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	struct restore *r = t->r;
 	const struct gb_manifest *m = &t->a->seal.manifest;
 	const struct gb_mtable *mt = &m->tables[i];
-	struct load l = { .r = r, .mt = mt, .incremental =
-	    strcmp(m->level, "incremental") == 0, .table = lite_name(m,
-	    mt->name) };
 	char *path = NULL;
 	int fd = -1, status = 0;
 
 	if (t->dir && (status = create_in(t, mt->file, &path, &fd, err,
 	    errlen)) != 0) {
 		free(path);
-		free(l.table);
 		return status;
 	}
-	if (r->pgt)	/* COPY FROM STDIN as the bytes stream */
-		status = gb_pgtarget_load(r->pgt, m, mt, l.incremental,
-		    gb_unpack_read, u, err, errlen);
+	if (t->dir)
+		status = gb_check_table(mt, gb_unpack_read, u, fd, NULL, NULL,
+		    err, errlen);
 	else
-		status = gb_check_table(mt, gb_unpack_read, u, fd, r->db ?
-		    load_record : NULL, &l, err, errlen);
+		status = r->t.load(r->t.t, m, mt, gb_unpack_read, u, err,
+		    errlen);
 	if (status == -1)
 		r->mismatch = 1;
 	if (fd >= 0)
 		status = close_in(fd, path, status, err, errlen);
-	sqlite3_finalize(l.st);
-	free(l.affinity);
-	free(l.table);
 	free(path);
 	if (status == 0 && r->verbose)
 		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows\n",
@@ -585,28 +272,16 @@ restore_one(struct restore *r, struct archive_in *a, const char *dir,
 static int
 test_tables(struct restore *r, const struct gb_manifest *m)
 {
-	/* PostgreSQL: in the restore's own transaction, which sees it all */
-	struct gb_pg *pg = r->pgt ? gb_pgtarget_pg(r->pgt) : NULL;
-	struct gb_sqlite *db = pg ? NULL : gb_sqlite_open(r->tmpdb, 5);
 	int bad = 0, devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
-	if (db)
-		gb_sqlite_snapshot(db);
 	for (size_t i = 0; i < m->ntables; i++) {
 		const struct gb_mtable *mt = &m->tables[i];
 		struct gb_mtable got = { 0 };
 		struct gb_dump d = { 0 };
-		struct gb_tinfo ti;
 		struct gb_out o;
-		char hex[65], *name = pg ? gb_pgtarget_table(r->pgt, m,
-		    mt->name) : lite_name(m, mt->name);
+		char hex[65], err[1024];
 		int ok;
 
-		if ((pg ? gb_pg_tinfo(pg, name, &ti) :
-		    gb_sqlite_tinfo(db, name, &ti)) == -1)
-			gb_errx(GB_EXIT_RUN, "restored database lacks table %s",
-			    name);
-		free(name);
 		d.money = gb_calloc(mt->nmoney + 1, sizeof *d.money);
 		for (size_t k = 0; k < mt->nmoney; k++)
 			d.money[k] = mt->money[k].column;
@@ -617,10 +292,8 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 			d.wm_from = mt->wm_from;
 		}
 		gb_out_init(&o, devnull, 1);
-		if (pg)
-			gb_pg_dump(pg, &ti, &d, &o, &got);
-		else
-			gb_sqlite_dump(db, &ti, &d, &o, &got);
+		if (r->t.dump(r->t.t, m, mt, &d, &o, &got, err, sizeof err))
+			gb_errx(GB_EXIT_RUN, "%s", err);
 		gb_out_finish(&o, hex);
 		ok = got.rows == mt->rows && o.bytes == mt->bytes &&
 		    strcmp(hex, mt->sha256) == 0;
@@ -635,11 +308,8 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 			free(got.money[k].column);
 		free(got.money);
 		free(d.money);
-		gb_tinfo_free(&ti);
 	}
 	close(devnull);
-	if (db)
-		gb_sqlite_close(db);
 	return bad;
 }
 
@@ -651,34 +321,11 @@ static int64_t
 target_rows(struct restore *r, const struct gb_manifest *m,
     const struct gb_mtable *mt, int past)
 {
-	char *name, *q, *qc, *sql;
-	sqlite3_stmt *st;
-	int64_t n = -1;
+	char err[1024];
+	int64_t n;
 
-	if (r->pgt)
-		return gb_pgtarget_rows(r->pgt, m, mt, past);
-	name = lite_name(m, mt->name);
-	q = gb_quote_ident(name);
-	qc = past ? gb_quote_ident(mt->wm_column) : NULL;
-	sql = gb_asprintf("SELECT count(*) FROM %s%s%s%s", q, past ? " WHERE " :
-	    "", past ? qc : "", past ? " > ?1" : "");
-	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
-		/* the watermark bound as the export bound it */
-		if (past && strcmp(mt->wm_type, "integer") == 0)
-			sqlite3_bind_int64(st, 1, strtoll(mt->wm_from, NULL, 10));
-		else if (past && strcmp(mt->wm_type, "real") == 0)
-			sqlite3_bind_double(st, 1, strtod(mt->wm_from, NULL));
-		else if (past)
-			sqlite3_bind_text(st, 1, mt->wm_from, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_ROW)
-			db_fail(r, "cannot count the rows");
-		n = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	free(sql);
-	free(qc);
-	free(q);
-	free(name);
+	if (r->t.rows(r->t.t, m, mt, past, &n, err, sizeof err))
+		gb_errx(GB_EXIT_RUN, "%s", err);
 	return n;
 }
 
@@ -728,118 +375,33 @@ check_rows(struct restore *r, const struct archive_in *a,
 	}
 }
 
+/* -d or --test: the target, chosen once. */
 static void
-open_db(struct restore *r)
+open_target(struct restore *r)
 {
-	if (sqlite3_open_v2(r->tmpdb, &r->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-		gb_errx(GB_EXIT_RUN, "cannot create %s: %s", r->tmpdb,
-		    sqlite3_errmsg(r->db));
-	/* A file nobody uses until the rename: no journal needed. */
-	exec(r, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-	    "PRAGMA cache_size=-16384");
-}
+	char err[1024];
+	int rc;
 
-static void
-prepare_target(struct restore *r)
-{
-	struct stat sb;
-
-	if (r->target && gb_pg_is_conninfo(r->target)) {
-		r->pgt = gb_pgtarget_open(r->target, r->pgschema, r->test);
-		return;
-	}
-	if (r->test) {
-		int fd;
-		r->scratchdir = gb_tmp_template("%s/gb-restore", gb_tmpdir());
-		if (gb_mktemp(r->scratchdir, 1) == -1)
-			gb_err(GB_EXIT_RUN, "cannot create %s", r->scratchdir);
-		r->tmpdb = gb_asprintf("%s/scratch.db", r->scratchdir);
-		/* 0600, not SQLite's 0644; its journals take the same mode */
-		gb_cleanup_add(r->tmpdb);
-		if ((fd = open(r->tmpdb, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600)) < 0 || close(fd) == -1)
-			gb_err(GB_EXIT_RUN, "cannot create %s", r->tmpdb);
-		open_db(r);
-		return;
-	}
-	if (!r->target)
-		return;
-	if (strncmp(r->target, "sqlite:", 7) != 0 || !r->target[7])
+	if (r->target && gb_pg_is_conninfo(r->target))
+		rc = gb_restore_pg_open(&r->t, r->target, r->pgschema, r->test,
+		    err, sizeof err);
+	else if (r->test)
+		rc = gb_restore_sqlite_open(&r->t, NULL, err, sizeof err);
+	else if (strncmp(r->target, "sqlite:", 7) != 0 || !r->target[7])
 		gb_errx(GB_EXIT_USAGE, "%s: unknown target; use sqlite:PATH or "
 		    "a PostgreSQL URI (postgresql://...)", r->target);
-	r->dbpath = gb_strdup(r->target + 7);
-	if (stat(r->dbpath, &sb) == 0) {
-		sqlite3 *db;
-		int tables = 1;
-		if (sqlite3_open_v2(r->dbpath, &db, SQLITE_OPEN_READONLY, NULL) ==
-		    SQLITE_OK) {
-			sqlite3_stmt *st;
-			if (sqlite3_prepare_v2(db, "SELECT count(*) FROM "
-			    "sqlite_schema", -1, &st, NULL) == SQLITE_OK &&
-			    sqlite3_step(st) == SQLITE_ROW)
-				tables = sqlite3_column_int(st, 0);
-			sqlite3_finalize(st);
-		}
-		sqlite3_close(db);
-		if (tables)
-			gb_errx(GB_EXIT_USAGE, "%s is not empty; restore into a "
-			    "new database", r->dbpath);
-	}
-	r->tmpdb = gb_tmp_template("%s.tmp", r->dbpath);
-	{
-		int fd = gb_mktemp(r->tmpdb, 0);	/* 0600 */
-		if (fd < 0)
-			gb_err(GB_EXIT_RUN, "cannot create %s", r->tmpdb);
-		close(fd);
-	}
-	open_db(r);
-}
-
-/*
- * The rename of tmp to path may not last (the directory cannot be
- * synced): the output goes back under its temporary name, which the
- * cleanup removes on the way out, and the restore fails.
- */
-static void
-rename_durable(const char *tmp, const char *path)
-{
-	switch (gb_rename_durable(tmp, path)) {
-	case -1:
-		gb_err(GB_EXIT_RUN, "cannot rename %s to %s", tmp, path);
-	case -2:
-		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s; nothing "
-		    "restored", path);
-	case -3:
-		gb_err(GB_EXIT_RUN, "cannot sync the directory of %s, nor take "
-		    "it back: it stays", path);
-	}
-}
-
-static void
-finish_db(struct restore *r)
-{
-	int fd;
-
-	for (size_t i = 0; i < r->nindexes; i++)
-		exec(r, r->indexes[i]);
-	if (sqlite3_close(r->db) != SQLITE_OK)
-		gb_errx(GB_EXIT_RUN, "%s: cannot close", r->tmpdb);
-	r->db = NULL;
-	if (r->test)
-		return;
-	if ((fd = open(r->tmpdb, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) ||
-	    close(fd))
-		gb_err(GB_EXIT_RUN, "cannot sync %s", r->tmpdb);
-	rename_durable(r->tmpdb, r->dbpath);
-	gb_cleanup_forget(r->tmpdb);
+	else
+		rc = gb_restore_sqlite_open(&r->t, r->target + 7, err,
+		    sizeof err);
+	if (rc)
+		gb_errx(rc == -1 ? GB_EXIT_USAGE : GB_EXIT_RUN, "%s", err);
 }
 
 static void
 restore_dirs(struct restore *r)
 {
 	struct stat sb;
-	char *tmp;
+	char *tmp, err[1024];
 
 	if (lstat(r->outdir, &sb) == 0)
 		gb_errx(GB_EXIT_USAGE, "%s exists; restore into a new directory",
@@ -848,7 +410,7 @@ restore_dirs(struct restore *r)
 	if (gb_mktemp(tmp, 1) == -1)
 		gb_err(GB_EXIT_RUN, "cannot create %s", tmp);
 	for (size_t i = 0; i < r->nin; i++) {
-		char err[1024], *dir = tmp;
+		char *dir = tmp;
 		int rc;
 		if (r->nin > 1) {	/* one export set per archive */
 			dir = gb_asprintf("%s/%.*s", tmp, (int)(strlen(
@@ -864,7 +426,8 @@ restore_dirs(struct restore *r)
 		if (dir != tmp)
 			free(dir);
 	}
-	rename_durable(tmp, r->outdir);
+	if (gb_restore_rename(tmp, r->outdir, err, sizeof err))
+		gb_errx(GB_EXIT_RUN, "%s", err);
 	gb_cleanup_clear();
 	free(tmp);
 }
@@ -940,19 +503,14 @@ restore_free(struct restore *r)
 		gb_seal_free(&r->in[i].seal);
 	}
 	free(r->in);
-	for (size_t i = 0; i < r->nindexes; i++)
-		free(r->indexes[i]);
-	free(r->indexes);
-	free(r->dbpath);
-	free(r->tmpdb);
-	free(r->scratchdir);
 	gb_conf_free(&r->conf);
 	for (size_t k = 0; k < r->nmedia; k++)
 		gb_medium_close(&r->medium[k]);
 	free(r->medium);
 	free(r->media);
 	free(r->from);
-	gb_pgtarget_close(r->pgt);
+	if (r->t.t)
+		r->t.close(r->t.t);
 }
 
 int
@@ -1015,9 +573,7 @@ main(int argc, char *argv[])
 		restore_free(&r);
 		return GB_EXIT_OK;
 	}
-	prepare_target(&r);
-	if (r.db)
-		exec(&r, "BEGIN");
+	open_target(&r);
 	for (size_t i = 0; i < r.nin; i++) {
 		const struct gb_manifest *m = &r.in[i].seal.manifest;
 		int64_t *before = NULL;
@@ -1047,22 +603,13 @@ main(int argc, char *argv[])
 		if (!r.test)
 			check_rows(&r, &r.in[i], before);
 		free(before);
-		if (r.test && r.pgt)
+		if (r.test)
 			r.failures += test_tables(&r, &r.in[i].seal.manifest);
-		else if (r.test) {
-			exec(&r, "COMMIT");
-			r.failures += test_tables(&r, &r.in[i].seal.manifest);
-			exec(&r, "BEGIN");
-		}
 	}
-	if (r.pgt) {
+	{
 		char err[1024];
-		if (gb_pgtarget_finish(r.pgt, err, sizeof err) == -1)
-			gb_errx(GB_EXIT_RUN, "%s: %s; nothing restored",
-			    gb_pg_name(gb_pgtarget_pg(r.pgt)), err);
-	} else {
-		exec(&r, "COMMIT");
-		finish_db(&r);
+		if (r.t.finish(r.t.t, err, sizeof err))
+			gb_errx(GB_EXIT_RUN, "%s", err);
 	}
 	if (r.test) {
 		printf("restore test: %zu archive%s, %s\n", r.nin, r.nin == 1 ?
