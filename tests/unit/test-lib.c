@@ -24,6 +24,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "gb.h"
 
 #define INBUF (256 * 1024)	/* the CSV reader's block size */
@@ -2280,9 +2282,6 @@ test_pg_names(void)
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		ok(gb_pg_splitname(bad[i], &s, &t) == -1 && !s && !t,
 		    "pg: %s is not schema.table", bad[i]);
-	q = gb_quote_ident("a\"b");
-	ok(strcmp(q, "\"a\"\"b\"") == 0, "pg: ident doubles quotes");
-	free(q);
 	q = gb_pg_flatname("public.stores", names, 4);
 	ok(strcmp(q, "stores") == 0, "pg: flatname drops the schema");
 	free(q);
@@ -2292,16 +2291,233 @@ test_pg_names(void)
 	q = gb_pg_flatname("x.\"a.b\"", names, 4);
 	ok(strcmp(q, "a.b") == 0, "pg: flatname unquotes");
 	free(q);
-	q = gb_pg_sqlite_ddl("CREATE TABLE \"t\" (x int);\n-- sqlite: CREATE "
-	    "TABLE \"t\" (\n-- sqlite: \tx INTEGER);\n-- other\n");
-	ok(strcmp(q, "CREATE TABLE \"t\" (\n\tx INTEGER);\n") == 0,
-	    "pg: the SQLite lines of SCHEMA.sql");
-	free(q);
 	ok(gb_pg_is_conninfo("postgresql:///gym") &&
 	    gb_pg_is_conninfo("postgres://h/db") &&
 	    gb_pg_is_conninfo("host=/tmp dbname=gym") &&
 	    !gb_pg_is_conninfo("sqlite:/a=b.db") &&
 	    !gb_pg_is_conninfo("/var/gym.db"), "pg: what a connection string is");
+}
+
+/* ---- sql.c ---- */
+
+static void
+test_sql(void)
+{
+	static const struct {
+		const char *decl;
+		char aff;
+	} decls[] = {
+		{ "INTEGER", 'i' }, { "bigint", 'i' }, { "VARCHAR(20)", 't' },
+		{ "CLOB", 't' }, { "text", 't' }, { "BLOB", 'b' }, { "", 'b' },
+		{ NULL, 'b' }, { "REAL", 'r' }, { "double precision", 'r' },
+		{ "FLOAT", 'r' }, { "NUMERIC(10,2)", 'n' }, { "DATE", 'n' },
+		{ "CHARINT", 'i' },	/* INT wins, as in SQLite */
+	};
+	static const char two[] = "CREATE TABLE \"a;b\" (x);\n-- c;\n"
+	    "CREATE INDEX i ON \"a;b\" (x);";
+	static const char drop[] = "CREATE TABLE t (x int); DROP TABLE t;";
+	static const char dollar[] = "CREATE TABLE t (x text DEFAULT $q$;$q$);";
+	struct gb_ddl *d;
+	size_t n;
+	char err[256], *q;
+
+	q = gb_quote_ident("a\"b");
+	ok(strcmp(q, "\"a\"\"b\"") == 0, "pg: ident doubles quotes");
+	free(q);
+	q = gb_pg_sqlite_ddl("CREATE TABLE \"t\" (x int);\n-- sqlite: CREATE "
+	    "TABLE \"t\" (\n-- sqlite: \tx INTEGER);\n-- other\n");
+	ok(strcmp(q, "CREATE TABLE \"t\" (\n\tx INTEGER);\n") == 0,
+	    "pg: the SQLite lines of SCHEMA.sql");
+	free(q);
+	for (size_t i = 0; i < sizeof decls / sizeof *decls; i++)
+		ok(gb_sql_affinity(decls[i].decl) == decls[i].aff,
+		    "sql: affinity of %s is %c", decls[i].decl ? decls[i].decl :
+		    "(null)", decls[i].aff);
+	ok_str(gb_sql_skip("  -- a\n/* b */\t x"), "x",
+	    "sql: skip passes comments and space");
+	q = gb_sql_rel("a\"b", "t.u");
+	ok_str(q, "\"a\"\"b\".\"t.u\"", "sql: rel quotes both parts");
+	free(q);
+	q = gb_sql_keys("id,\"x");
+	ok_str(q, "\"id\", \"\"\"x\"", "sql: a MANIFEST key as quoted names");
+	free(q);
+	q = gb_sql_keys("");
+	ok_str(q, "", "sql: no key, no names");
+	free(q);
+	q = gb_sql_count("\"t\"", NULL, "?1");
+	ok_str(q, "SELECT count(*) FROM \"t\"", "sql: count of every row");
+	free(q);
+	q = gb_sql_count("\"t\"", "at", "$1");
+	ok_str(q, "SELECT count(*) FROM \"t\" WHERE \"at\" > $1",
+	    "sql: count past a watermark");
+	free(q);
+	ok(gb_ddl_parse(0, two, strlen(two), &d, &n, err, sizeof err) == 0 &&
+	    n == 2 && d[0].kind == GB_DDL_TABLE && strcmp(d[0].name,
+	    "a;b") == 0 && d[1].kind == GB_DDL_INDEX &&
+	    strcmp(d[1].name, "i") == 0,
+	    "sql: SCHEMA.sql split past a quoted ';'");
+	if (n == 2) {
+		q = gb_ddl_if_not_exists(&d[1]);
+		ok_str(q, "CREATE INDEX IF NOT EXISTS i ON \"a;b\" (x)",
+		    "sql: IF NOT EXISTS before the name");
+		free(q);
+	}
+	gb_ddl_free(d, n);
+	ok(gb_ddl_parse(1, drop, strlen(drop), &d, &n, err, sizeof err) == -1,
+	    "sql: a statement the export never writes is refused");
+	ok_has(err, "refused statement", "sql: ... and named as refused");
+	ok(gb_ddl_parse(1, dollar, strlen(dollar), &d, &n, err,
+	    sizeof err) == 0 && n == 1, "sql: a PostgreSQL $q$ string holds "
+	    "its ';'");
+	gb_ddl_free(d, n);
+}
+
+/* ---- restore-sqlite.c: the SQLite target ---- */
+
+struct memread {
+	const char *p;
+	size_t n;
+};
+
+static ssize_t
+mem_read(void *arg, void *buf, size_t n)
+{
+	struct memread *m = arg;
+
+	if (n > m->n)
+		n = m->n;
+	memcpy(buf, m->p, n);
+	m->p += n;
+	m->n -= n;
+	return (ssize_t)n;
+}
+
+/* A table of m with its CSV's rows, size and hash, as an export writes. */
+static void
+csv_table(struct gb_manifest *m, const char *name, const char *csv,
+    uint64_t rows, const char *key)
+{
+	struct gb_mtable *t = gb_manifest_add_table(m, name);
+	struct gb_sha256 h;
+
+	gb_sha256_init(&h);
+	gb_sha256_update(&h, csv, strlen(csv));
+	gb_sha256_final(&h, t->sha256);
+	t->file = gb_table_filename(name);
+	t->rows = rows;
+	t->bytes = strlen(csv);
+	t->key = gb_strdup(key);
+}
+
+static int
+load_csv(struct gb_target *tg, const struct gb_manifest *m,
+    const struct gb_mtable *mt, const char *csv, char *err, size_t errlen)
+{
+	struct memread r = { csv, strlen(csv) };
+
+	return tg->load(tg->t, m, mt, mem_read, &r, err, errlen);
+}
+
+/* A manifest of one level, from one kind of source (gb_manifest_free). */
+static void
+manifest_of(struct gb_manifest *m, const char *level, const char *kind)
+{
+	memset(m, 0, sizeof *m);
+	m->level = gb_strdup(level);
+	m->source_kind = gb_strdup(kind);
+}
+
+static void
+test_restore_sqlite(void)
+{
+	static const char schema[] = "CREATE TABLE m (id INTEGER PRIMARY KEY, "
+	    "name TEXT, fee REAL, pic BLOB, n NUMERIC);\n"
+	    "CREATE INDEX m_name ON m (name);\n";
+	static const char full[] = "id,name,fee,pic,n\r\n"
+	    "1,007,1.5,\\x00ff,12\r\n2,,2,\\xzz,x\r\n";
+	static const char incr[] = "id,name,fee,pic,n\r\n2,Bo,3,,\r\n"
+	    "3,Cy,0.25,,7\r\n";
+	static const char bad[] = "CREATE TABLE m (x); DROP TABLE m;";
+	struct gb_manifest m, mi, mg;
+	struct gb_target tg;
+	char err[512], *db = tpath("restored.db");
+	sqlite3 *lite;
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int rc;
+
+	manifest_of(&m, "full", "sqlite");
+	manifest_of(&mi, "incremental", "sqlite");
+	manifest_of(&mg, "full", "sqlite");
+	csv_table(&m, "m", full, 2, "id");
+	csv_table(&mi, "m", incr, 2, "id");
+	csv_table(&mg, "gone", "x\r\n", 0, "");
+	rc = gb_restore_sqlite_open(&tg, db, err, sizeof err);
+	ok(rc == 0, "restore-sqlite: opens a new database");
+	if (rc) {
+		diag("%s", err);
+		return;
+	}
+	ok(tg.schema(tg.t, &m, schema, strlen(schema), err, sizeof err) == 0,
+	    "restore-sqlite: SCHEMA.sql's tables made");
+	ok(load_csv(&tg, &m, &m.tables[0], full, err, sizeof err) == 0,
+	    "restore-sqlite: a full's rows loaded");
+	ok(tg.rows(tg.t, &m, &m.tables[0], 0, &n, err, sizeof err) == 0 &&
+	    n == 2, "restore-sqlite: rows counts them");
+	ok(load_csv(&tg, &mi, &mi.tables[0], incr, err, sizeof err) == 0,
+	    "restore-sqlite: an incremental's rows upserted by key");
+	ok(tg.rows(tg.t, &mi, &mi.tables[0], 0, &n, err, sizeof err) == 0 &&
+	    n == 3, "restore-sqlite: one row new, one replaced");
+	ok(tg.rows(tg.t, &mg, &mg.tables[0], 0, &n, err, sizeof err) == 0 &&
+	    n == -1, "restore-sqlite: rows is -1 for a table not there");
+	ok(access(db, F_OK) == -1, "restore-sqlite: nothing at the path "
+	    "before finish");
+	ok(tg.finish(tg.t, err, sizeof err) == 0 && access(db, F_OK) == 0,
+	    "restore-sqlite: finish renames the database into place");
+	tg.close(tg.t);
+
+	sqlite3_open_v2(db, &lite, SQLITE_OPEN_READONLY, NULL);
+	sqlite3_prepare_v2(lite, "SELECT group_concat(id || ':' || "
+	    "typeof(name) || ':' || typeof(fee) || ':' || quote(pic) || ':' || "
+	    "typeof(n), ' ') FROM (SELECT * FROM m ORDER BY id)", -1, &st,
+	    NULL);
+	ok(sqlite3_step(st) == SQLITE_ROW, "restore-sqlite: the rows read back");
+	ok_str((const char *)sqlite3_column_text(st, 0), "1:text:real:X'00FF':"
+	    "integer 2:text:real:NULL:null 3:text:real:NULL:integer",
+	    "restore-sqlite: fields bound as the export wrote them, by the "
+	    "declared type");
+	sqlite3_finalize(st);
+	sqlite3_prepare_v2(lite, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type = 'index' AND name = 'm_name'", -1, &st, NULL);
+	ok(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1,
+	    "restore-sqlite: the index made at finish");
+	sqlite3_finalize(st);
+	sqlite3_close(lite);
+
+	rc = gb_restore_sqlite_open(&tg, db, err, sizeof err);
+	ok(rc == -1, "restore-sqlite: a database with tables is refused (-1)");
+	ok_has(err, "is not empty; restore into a new database",
+	    "restore-sqlite: ... saying why");
+	tg.close(tg.t);
+
+	/* the drill's scratch database: a mismatch found, nothing kept */
+	rc = gb_restore_sqlite_open(&tg, NULL, err, sizeof err);
+	ok(rc == 0, "restore-sqlite: opens a scratch database");
+	if (rc == 0) {
+		ok(tg.schema(tg.t, &m, schema, strlen(schema), err,
+		    sizeof err) == 0 && load_csv(&tg, &m, &m.tables[0],
+		    "id,name\r\n9,x\r\n", err, sizeof err) == -1,
+		    "restore-sqlite: CSV that differs from the MANIFEST is -1");
+		ok(tg.schema(tg.t, &m, bad, strlen(bad), err,
+		    sizeof err) == -1, "restore-sqlite: SCHEMA.sql's statements "
+		    "held to what the export writes");
+		tg.close(tg.t);
+	}
+	gb_cleanup_run();
+	free(db);
+	gb_manifest_free(&m);
+	gb_manifest_free(&mi);
+	gb_manifest_free(&mg);
 }
 
 int
@@ -2338,6 +2554,8 @@ main(int argc, char *argv[])
 	test_pipe_io();
 	test_fmt_time();
 	test_pg_names();
+	test_sql();
+	test_restore_sqlite();
 
 	rmtree(tmpdir);
 	printf("%d passed, %d failed\n", ntest - nfail, nfail);
