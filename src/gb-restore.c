@@ -397,6 +397,16 @@ open_target(struct restore *r)
 		gb_errx(rc == -1 ? GB_EXIT_USAGE : GB_EXIT_RUN, "%s", err);
 }
 
+/* Indexes and commit: the output usable (the drill's rolled back). */
+static void
+finish_target(struct restore *r)
+{
+	char err[1024];
+
+	if (r->t.finish(r->t.t, err, sizeof err))
+		gb_errx(GB_EXIT_RUN, "%s", err);
+}
+
 static void
 restore_dirs(struct restore *r)
 {
@@ -606,11 +616,7 @@ main(int argc, char *argv[])
 		if (r.test)
 			r.failures += test_tables(&r, &r.in[i].seal.manifest);
 	}
-	{
-		char err[1024];
-		if (r.t.finish(r.t.t, err, sizeof err))
-			gb_errx(GB_EXIT_RUN, "%s", err);
-	}
+	finish_target(&r);
 	if (r.test) {
 		printf("restore test: %zu archive%s, %s\n", r.nin, r.nin == 1 ?
 		    "" : "s", r.failures ? "FAILED" : "OK");
