@@ -332,6 +332,28 @@ extern const unsigned char gb_pack_trailer[];
 extern const size_t gb_pack_trailer_len;
 
 /*
+ * tar.c: the tar entries of the export stream and of the packed archive:
+ * each a regular file, mode 0600, owner 0, the snapshot's time, in a pax
+ * restricted tar of blocks of block bytes (0: unblocked).  The setters
+ * return 0, or -1 with the error in the archive.
+ */
+struct archive;
+struct archive_entry;
+int gb_tar_format(struct archive *a, int block);
+int gb_tar_header(struct archive *a, struct archive_entry *e,
+    const char *name, int64_t size, time_t mtime);
+/* The size of tar's first entry if it is name, whole within len; or -1. */
+int64_t gb_tar_first(const void *tar, size_t len, const char *name);
+/*
+ * MANIFEST (malloc'd) from the first gzip member of a packed archive on
+ * fd, which holds it alone; every byte read from fd, past that member
+ * too, is in *prefix (malloc'd).  0; -1 no packed archive; -2 a failed
+ * read (errno).
+ */
+int gb_pack_manifest(int fd, unsigned char **prefix, size_t *prefix_len,
+    char **text, size_t *len);
+
+/*
  * seal.c: the seal (gb-seal(5)), a clear-signed statement of one sealed
  * archive.  gb_seal_load verifies the signature against the pinned
  * signer and parses what it signed, never the text around it.
@@ -358,6 +380,16 @@ int gb_seal_verify(struct gb_seal *s, const char *text, size_t len,
     const char *pinned, char *err, size_t errlen);
 int gb_seal_parse(struct gb_seal *s, const char *text, size_t len,
     char *err, size_t errlen);
+/* What gb_seal_parse reads, from s's fields up to manifest (malloc'd). */
+char *gb_seal_format(const struct gb_seal *s);
+/* text clear-signed by signer, armored (malloc'd, *len); NULL and why. */
+char *gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
+    size_t *len, char *err, size_t errlen);
+/*
+ * The archive (malloc'd, or NULL) and size (or 0) a clear-signed seal's
+ * text states, unverified: only to find an archive, e.g. on a tape.
+ */
+void gb_seal_peek(const char *text, char **archive, uint64_t *size);
 void gb_seal_free(struct gb_seal *s);
 /* The seal beside an archive or the archive beside a seal (malloc'd). */
 char *gb_seal_path(const char *archive_or_seal);
@@ -534,6 +566,17 @@ int gb_label_parse(const char *text, size_t len, char **id, char **pool);
 int gb_media_is_tape(const char *media);
 /* The label on a medium: 0, or -1 when it has none or cannot be read. */
 int gb_media_label(const char *media, char **id, char **pool);
+/* The same from GB_LABEL_FILE open on fd, or the record at t's position. */
+int gb_label_read(int fd, char **id, char **pool);
+int gb_label_read_tape(struct gb_tape *t, unsigned char *buf, char **id,
+    char **pool);
+/*
+ * Labels a medium: GB_LABEL_FILE on the directory media (t NULL), or
+ * file 0 of the tape t, one record of blocksize bytes (0: the label's
+ * own length).  0, or -1 + errno.
+ */
+int gb_label_write(const char *media, struct gb_tape *t, size_t blocksize,
+    const char *id, const char *pool);
 /*
  * Where NAME.tar.gz.gpg and its seal are on MEDIA: in place on a
  * directory; from a tape (at file fileno when > 0, else found by the

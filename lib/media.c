@@ -1,6 +1,7 @@
 /*
- * media.c - what the tools share about media: the label, and finding an
- * archive and its seal on a directory, a tape device or a tape image.
+ * media.c - what the tools share about media: the label, written and read,
+ * and finding an archive and its seal on a directory, a tape device or a
+ * tape image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,33 +44,93 @@ gb_label_parse(const char *text, size_t len, char **id, char **pool)
 }
 
 int
+gb_label_read(int fd, char **id, char **pool)
+{
+	char buf[4096];
+	ssize_t n = gb_read_full(fd, buf, sizeof buf);
+
+	*id = *pool = NULL;
+	return n > 0 ? gb_label_parse(buf, strnlen(buf, (size_t)n), id, pool) :
+	    -1;
+}
+
+int
+gb_label_read_tape(struct gb_tape *t, unsigned char *buf, char **id,
+    char **pool)
+{
+	ssize_t n = gb_tape_read(t, buf, GB_MAX_BLOCK);
+
+	*id = *pool = NULL;
+	return n > 0 ? gb_label_parse((char *)buf, strnlen((char *)buf,
+	    (size_t)n), id, pool) : -1;
+}
+
+int
 gb_media_label(const char *media, char **id, char **pool)
 {
 	unsigned char *buf;
-	ssize_t n = -1;
+	struct gb_tape t;
+	int fd, r;
 
 	*id = *pool = NULL;
 	if (!gb_media_is_tape(media)) {
 		char *path = gb_asprintf("%s/" GB_LABEL_FILE, media);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 		free(path);
 		if (fd < 0)
 			return -1;
-		buf = gb_malloc(4096);
-		n = gb_read_full(fd, buf, 4096);
+		r = gb_label_read(fd, id, pool);
 		close(fd);
-	} else {
-		struct gb_tape t;
-		if (gb_tape_open(&t, media, 0, 0) == -1)
-			return -1;
-		buf = gb_malloc(GB_MAX_BLOCK);
-		n = gb_tape_read(&t, buf, GB_MAX_BLOCK);
-		gb_tape_close(&t);
+		return r;
 	}
-	n = n > 0 ? gb_label_parse((char *)buf, strnlen((char *)buf, (size_t)n),
-	    id, pool) : -1;
+	if (gb_tape_open(&t, media, 0, 0) == -1)
+		return -1;
+	buf = gb_malloc(GB_MAX_BLOCK);
+	r = gb_label_read_tape(&t, buf, id, pool);
 	free(buf);
-	return (int)n;
+	gb_tape_close(&t);
+	return r;
+}
+
+int
+gb_label_write(const char *media, struct gb_tape *t, size_t blocksize,
+    const char *id, const char *pool)
+{
+	char now[21], *text, *path;
+	unsigned char *rec;
+	size_t n, len;
+	int r, e;
+
+	gb_now(now);
+	text = gb_asprintf("gymbackup-label\t1\nmedium\t%s\npool\t%s\n"
+	    "kind\t%s\nlabelled\t%s\n", id, pool, t ? "tape" : "dir", now);
+	n = strlen(text);
+	if (!t) {
+		struct gb_atomic a;
+		path = gb_asprintf("%s/" GB_LABEL_FILE, media);
+		r = gb_atomic_open(&a, path, 0644);
+		if (r == 0 && (gb_write_all(a.fd, text, n) == -1 ||
+		    gb_atomic_commit(&a) == -1)) {
+			e = errno;
+			gb_atomic_abort(&a);
+			errno = e;
+			r = -1;
+		}
+		free(path);
+		free(text);
+		return r;
+	}
+	/* one record, the label and zeros to the block size */
+	len = blocksize ? blocksize : n;
+	rec = gb_calloc(1, len > n ? len : n);
+	memcpy(rec, text, n);
+	r = gb_tape_rewind(t) == -1 || gb_tape_write(t, rec, len) == -1 ||
+	    gb_tape_mark(t, 1) == -1 ? -1 : 0;
+	e = errno;
+	free(rec);
+	free(text);
+	errno = e;
+	return r;
 }
 
 int
@@ -119,20 +180,6 @@ gb_tfile_free(struct gb_tfile *f)
 	free(f->name);
 	memset(f, 0, sizeof *f);
 	f->bad = -1;
-}
-
-/* A field of a seal's signed text, unverified: only to find things. */
-static char *
-seal_field(const char *text, const char *field)
-{
-	size_t n = strlen(field);
-	const char *end = strstr(text, "\n-----BEGIN PGP SIGNATURE-----");
-
-	for (const char *p = strchr(text, '\n'); p && (!end || p < end);
-	    p = strchr(p + 1, '\n'))
-		if (strncmp(p + 1, field, n) == 0 && p[1 + n] == '\t')
-			return gb_strndup(p + 2 + n, strcspn(p + 2 + n, "\r\n"));
-	return NULL;
 }
 
 int
@@ -185,15 +232,9 @@ gb_tfile_read(struct gb_tape *t, unsigned char *buf, struct gb_tfile *f)
 		f->last = (size_t)r;
 	}
 	if (f->kind == GB_TF_SEAL) {
-		char *size = seal_field(f->text, "size"), *end;
 		f->len = strlen(f->text);	/* the padding goes */
-		f->name = seal_field(f->text, "archive");
-		if (size) {
-			f->size = strtoull(size, &end, 10);
-			if (*end || end == size)
-				f->size = 0;
-		}
-		free(size);
+		/* unverified: only to find things */
+		gb_seal_peek(f->text, &f->name, &f->size);
 	}
 	return f->records || f->marked || f->bad >= 0 ? 0 : -1;
 }

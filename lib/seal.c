@@ -1,4 +1,7 @@
-/* seal.c - the seal: verify its signature, then parse what was signed */
+/*
+ * seal.c - the seal (gb-seal(5)): its text written and clear-signed, its
+ * signature verified, then what was signed parsed.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +11,62 @@
 #include <unistd.h>
 
 #include "gb.h"
+
+char *
+gb_seal_format(const struct gb_seal *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	fprintf(f, "gymbackup-seal\t1\n");
+	fprintf(f, "archive\t%s\n", s->archive);
+	fprintf(f, "size\t%llu\n", (unsigned long long)s->size);
+	/* The one sha256sum line: `sha256sum -c NAME.seal` checks it. */
+	fprintf(f, "%s  %s\n", s->sha256, s->archive);
+	fprintf(f, "packed-size\t%llu\n", (unsigned long long)s->packed_size);
+	fprintf(f, "packed-sha256\t%s\n", s->packed_sha256);
+	fprintf(f, "sealed\t%s\n", s->sealed);
+	fprintf(f, "signer\t%s\n", s->signer);
+	for (size_t i = 0; s->recipients[i]; i++)
+		fprintf(f, "recipient\t%s\n", s->recipients[i]);
+	fprintf(f, "manifest\n");
+	fwrite(s->manifest_text, 1, s->manifest_len, f);
+	if (fclose(f) != 0)
+		gb_errx(GB_EXIT_RUN, "out of memory");
+	return text;
+}
+
+char *
+gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
+    size_t *len, char *err, size_t errlen)
+{
+	gpgme_data_t in, out;
+	gpgme_error_t e;
+	char *buf, *signed_text;
+
+	gpgme_signers_clear(c);
+	gpgme_signers_add(c, signer);
+	gpgme_set_armor(c, 1);
+	gpgme_set_textmode(c, 1);
+	if (gpgme_data_new_from_mem(&in, text, strlen(text), 0) ||
+	    gpgme_data_new(&out))
+		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
+	e = gpgme_op_sign(c, in, out, GPGME_SIG_MODE_CLEAR);
+	gpgme_data_release(in);
+	if (e) {
+		snprintf(err, errlen, "cannot sign the seal: %s",
+		    gpgme_strerror(e));
+		gpgme_data_release(out);
+		return NULL;
+	}
+	buf = gpgme_data_release_and_get_mem(out, len);
+	signed_text = gb_malloc(*len + 1);
+	memcpy(signed_text, buf, *len);
+	signed_text[*len] = '\0';
+	gpgme_free(buf);
+	return signed_text;
+}
 
 static int
 is_hex64(const char *s, size_t n)
@@ -285,6 +344,35 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 	if (r == -1)
 		snprintf(err, errlen, "%s: %s", path, why);
 	return r;
+}
+
+/* A field of a clear-signed seal's text, unverified. */
+static char *
+peek_field(const char *text, const char *field)
+{
+	size_t n = strlen(field);
+	const char *end = strstr(text, "\n-----BEGIN PGP SIGNATURE-----");
+
+	for (const char *p = strchr(text, '\n'); p && (!end || p < end);
+	    p = strchr(p + 1, '\n'))
+		if (strncmp(p + 1, field, n) == 0 && p[1 + n] == '\t')
+			return gb_strndup(p + 2 + n, strcspn(p + 2 + n, "\r\n"));
+	return NULL;
+}
+
+void
+gb_seal_peek(const char *text, char **archive, uint64_t *size)
+{
+	char *v = peek_field(text, "size"), *end;
+
+	*archive = peek_field(text, "archive");
+	*size = 0;
+	if (v) {
+		*size = strtoull(v, &end, 10);
+		if (*end || end == v)
+			*size = 0;
+	}
+	free(v);
 }
 
 void

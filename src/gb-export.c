@@ -778,10 +778,8 @@ stream_tar(struct export *x, time_t snaptime)
 	char *buf = gb_malloc(BUFSZ);
 
 	gb_pipe_grow(STDOUT_FILENO);
-	/* big writes, and no padding of the last one beyond tar's own end */
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, 1 << 16) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	/* big writes */
+	if (gb_tar_format(a, 1 << 16) == -1 ||
 	    archive_write_open_fd(a, STDOUT_FILENO) != ARCHIVE_OK)
 		stream_fail(a);
 	for (size_t i = 0; i < x->nfiles; i++) {
@@ -792,15 +790,7 @@ stream_tar(struct export *x, time_t snaptime)
 
 		if (fd < 0 || fstat(fd, &sb) == -1)
 			gb_err(GB_EXIT_RUN, "cannot read %s", x->files[i]);
-		archive_entry_clear(e);
-		archive_entry_set_pathname(e, base);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0600);
-		archive_entry_set_size(e, sb.st_size);
-		archive_entry_set_mtime(e, snaptime, 0);
-		archive_entry_set_uid(e, 0);
-		archive_entry_set_gid(e, 0);
-		if (archive_write_header(a, e) != ARCHIVE_OK)
+		if (gb_tar_header(a, e, base, sb.st_size, snaptime) == -1)
 			stream_fail(a);
 		while ((n = gb_read_full(fd, buf, BUFSZ)) > 0)
 			if (archive_write_data(a, buf, (size_t)n) != n)

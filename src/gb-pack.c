@@ -91,17 +91,7 @@ which_file(struct pack *k, const char *name)
 static void
 header(struct pack *k, const char *name, int64_t size)
 {
-	struct archive_entry *e = k->entry;
-
-	archive_entry_clear(e);
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0600);
-	archive_entry_set_size(e, size);
-	archive_entry_set_mtime(e, k->mtime, 0);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	if (archive_write_header(k->out, e) != ARCHIVE_OK)
+	if (gb_tar_header(k->out, k->entry, name, size, k->mtime) == -1)
 		gb_errx(GB_EXIT_RUN, "cannot write the archive: %s",
 		    archive_error_string(k->out));
 }
@@ -139,10 +129,8 @@ start(struct pack *k)
 	k->out = archive_write_new();
 	k->entry = archive_entry_new();
 	/* Unblocked, so MANIFEST's bytes reach its own member at once. */
-	if (archive_write_set_format_pax_restricted(k->out) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(k->out, 0) != ARCHIVE_OK ||
-	    archive_write_open2(k->out, k, NULL, out_write, NULL, NULL) !=
-	    ARCHIVE_OK)
+	if (gb_tar_format(k->out, 0) == -1 || archive_write_open2(k->out, k,
+	    NULL, out_write, NULL, NULL) != ARCHIVE_OK)
 		gb_errx(GB_EXIT_RUN, "cannot start the archive: %s",
 		    archive_error_string(k->out));
 	header(k, "MANIFEST", (int64_t)k->manifest_len);

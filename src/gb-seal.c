@@ -11,11 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "gb.h"
-
-#define PREFIX_MAX (16 << 20)	/* MANIFEST's gzip member must fit */
 
 struct seal {
 	const char *confpath;
@@ -101,17 +97,6 @@ write_cb(void *arg, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
-/* octal field of a tar header */
-static uint64_t
-tar_size(const unsigned char *h)
-{
-	uint64_t v = 0;
-
-	for (int i = 124; i < 136 && h[i] >= '0' && h[i] <= '7'; i++)
-		v = v * 8 + (uint64_t)(h[i] - '0');
-	return v;
-}
-
 /*
  * Reads the input's first gzip member, which holds MANIFEST alone, and
  * keeps the bytes read so they are sealed too.
@@ -119,58 +104,15 @@ tar_size(const unsigned char *h)
 static void
 read_manifest(struct seal *s)
 {
-	z_stream z;
-	unsigned char *tar = NULL;
-	size_t tarcap = 0, cap = 0;
-	int r = Z_OK;
-
-	memset(&z, 0, sizeof z);
-	if (inflateInit2(&z, 15 + 16) != Z_OK)
-		gb_errx(GB_EXIT_RUN, "zlib: cannot start");
-	while (r != Z_STREAM_END) {
-		ssize_t n;
-		if (s->prefix_len == cap) {
-			if (cap >= PREFIX_MAX)
-				break;
-			cap = cap ? 2 * cap : 65536;
-			s->prefix = gb_realloc(s->prefix, cap);
-		}
-		n = read(s->infd, s->prefix + s->prefix_len, cap - s->prefix_len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			gb_err(GB_EXIT_RUN, "cannot read the packed archive");
-		if (n == 0)
-			break;
-		z.next_in = s->prefix + s->prefix_len;
-		z.avail_in = (uInt)n;
-		s->prefix_len += (size_t)n;
-		while (z.avail_in > 0 && r != Z_STREAM_END) {
-			if (z.total_out == tarcap) {
-				if (tarcap >= PREFIX_MAX)
-					break;
-				tarcap = tarcap ? 2 * tarcap : 65536;
-				tar = gb_realloc(tar, tarcap);
-			}
-			z.next_out = tar + z.total_out;
-			z.avail_out = (uInt)(tarcap - z.total_out);
-			r = inflate(&z, Z_NO_FLUSH);
-			if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
-				break;
-		}
-		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
-			break;
-	}
-	if (r != Z_STREAM_END || z.total_out < 512 ||
-	    memcmp(tar, "MANIFEST", 9) != 0 ||
-	    tar_size(tar) > z.total_out - 512)
+	switch (gb_pack_manifest(s->infd, &s->prefix, &s->prefix_len,
+	    &s->manifest, &s->manifest_len)) {
+	case -2:
+		gb_err(GB_EXIT_RUN, "cannot read the packed archive");
+	case -1:
 		gb_errx(GB_EXIT_CHECK, "%s: not a packed archive (it must start "
 		    "with MANIFEST in a gzip member of its own, as gb-pack "
 		    "writes it)", s->input ? s->input : "stdin");
-	s->manifest_len = tar_size(tar);
-	s->manifest = gb_strndup((char *)tar + 512, s->manifest_len);
-	inflateEnd(&z);
-	free(tar);
+	}
 }
 
 static gpgme_key_t *
@@ -192,57 +134,33 @@ resolve_keys(struct seal *s, gpgme_ctx_t c, gpgme_key_t *signer)
 	return keys;
 }
 
-static char *
-seal_text(struct seal *s, const char *name, gpgme_key_t signer,
-    gpgme_key_t *keys, const char *in_hex, const char *out_hex)
-{
-	char *text = NULL, when[21];
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	gb_fmt_time(when, time(NULL));
-	fprintf(f, "gymbackup-seal\t1\n");
-	fprintf(f, "archive\t%s\n", name);
-	fprintf(f, "size\t%llu\n", (unsigned long long)s->out_bytes);
-	/* The one sha256sum line: `sha256sum -c NAME.seal` checks it. */
-	fprintf(f, "%s  %s\n", out_hex, name);
-	fprintf(f, "packed-size\t%llu\n", (unsigned long long)s->in_bytes);
-	fprintf(f, "packed-sha256\t%s\n", in_hex);
-	fprintf(f, "sealed\t%s\n", when);
-	fprintf(f, "signer\t%s\n", signer->fpr);
-	for (size_t i = 0; keys[i]; i++)
-		fprintf(f, "recipient\t%s\n", keys[i]->fpr);
-	fprintf(f, "manifest\n");
-	fwrite(s->manifest, 1, s->manifest_len, f);
-	if (fclose(f) != 0)
-		gb_errx(GB_EXIT_RUN, "out of memory");
-	return text;
-}
-
+/* The seal's text, clear-signed, into the spool's NAME.seal. */
 static void
-write_seal(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
-    struct gb_atomic *a)
+write_seal(struct seal *s, char *name, gpgme_ctx_t c,
+    gpgme_key_t signer, gpgme_key_t *keys, const char *in_hex,
+    const char *out_hex, struct gb_atomic *a)
 {
-	gpgme_data_t in, out;
-	gpgme_error_t e;
-	char *buf;
+	struct gb_seal sl = { .archive = name, .size = s->out_bytes,
+	    .packed_size = s->in_bytes, .signer = signer->fpr,
+	    .manifest_text = s->manifest, .manifest_len = s->manifest_len };
+	char when[21], *text, *signed_text, err[512];
 	size_t n;
 
-	gpgme_signers_clear(c);
-	gpgme_signers_add(c, signer);
-	gpgme_set_armor(c, 1);
-	gpgme_set_textmode(c, 1);
-	if (gpgme_data_new_from_mem(&in, text, strlen(text), 0) ||
-	    gpgme_data_new(&out))
-		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
-	if ((e = gpgme_op_sign(c, in, out, GPGME_SIG_MODE_CLEAR)))
-		gb_errx(GB_EXIT_RUN, "cannot sign the seal: %s",
-		    gpgme_strerror(e));
-	buf = gpgme_data_release_and_get_mem(out, &n);
-	if (gb_write_all(a->fd, buf, n) == -1)
+	gb_fmt_time(when, time(NULL));
+	sl.sealed = when;
+	memcpy(sl.sha256, out_hex, sizeof sl.sha256);
+	memcpy(sl.packed_sha256, in_hex, sizeof sl.packed_sha256);
+	sl.recipients = gb_calloc(s->nrcpt + 1, sizeof *sl.recipients);
+	for (size_t i = 0; i < s->nrcpt; i++)
+		sl.recipients[i] = keys[i]->fpr;
+	text = gb_seal_format(&sl);
+	if (!(signed_text = gb_seal_sign(c, signer, text, &n, err, sizeof err)))
+		gb_errx(GB_EXIT_RUN, "%s", err);
+	if (gb_write_all(a->fd, signed_text, n) == -1)
 		gb_err(GB_EXIT_RUN, "cannot write %s", a->path);
-	gpgme_free(buf);
-	gpgme_data_release(in);
+	free(signed_text);
+	free(text);
+	free(sl.recipients);
 }
 
 /* A commit into the spool failed: neither file is left, renamed or not. */
@@ -316,7 +234,7 @@ main(int argc, char *argv[])
 	gpgme_error_t e;
 	gpgme_encrypt_result_t er;
 	gpgme_sign_result_t sr;
-	char in_hex[65], out_hex[65], *name = NULL, *text;
+	char in_hex[65], out_hex[65], *name = NULL;
 	int ch;
 
 	gb_setprogname(argv[0]);
@@ -443,8 +361,7 @@ main(int argc, char *argv[])
 	gb_sha256_final(&s.out_hash, out_hex);
 
 	if (s.spool) {
-		text = seal_text(&s, name, signer, keys, in_hex, out_hex);
-		write_seal(c, signer, text, &sl);
+		write_seal(&s, name, c, signer, keys, in_hex, out_hex, &sl);
 		/*
 		 * The archive first, renamed and its directory synced, then
 		 * the seal: a seal never names a missing archive.  Either
@@ -454,7 +371,6 @@ main(int argc, char *argv[])
 			spool_fail(&s, &sl, "tar.gz.gpg");
 		if (gb_atomic_commit(&sl) == -1)
 			spool_fail(&s, &sl, "seal");
-		free(text);
 	}
 	for (size_t i = 0; keys[i]; i++)
 		gpgme_key_unref(keys[i]);

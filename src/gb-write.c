@@ -45,24 +45,12 @@ usage(FILE *fp, int status)
 	exit(status);
 }
 
-static char *
-label_text(const char *id, const char *pool, const char *kind)
-{
-	char now[21];
-
-	gb_now(now);
-	return gb_asprintf("gymbackup-label\t1\nmedium\t%s\npool\t%s\nkind\t%s\n"
-	    "labelled\t%s\n", id, pool, kind, now);
-}
-
 static void
 open_media(struct writer *w, int writing)
 {
 	struct stat sb;
 
-	w->tape = strncmp(w->media, "tape:", 5) == 0 ||
-	    (stat(w->media, &sb) == 0 && S_ISCHR(sb.st_mode));
-	if (!w->tape) {
+	if (!(w->tape = gb_media_is_tape(w->media))) {
 		if (stat(w->media, &sb) == -1 || !S_ISDIR(sb.st_mode))
 			gb_errx(GB_EXIT_USAGE, "%s: not a directory, a tape device "
 			    "or tape:PATH.tap", w->media);
@@ -81,15 +69,11 @@ read_label(struct writer *w)
 {
 	if (!w->tape) {
 		char *path = gb_asprintf("%s/" GB_LABEL_FILE, w->media);
-		FILE *fp = fopen(path, "r");
-		char buf[4096];
-		size_t n;
-		if (fp) {
-			n = fread(buf, 1, sizeof buf, fp);
-			fclose(fp);
-			gb_label_parse(buf, n, &w->id, &w->mpool);
-			w->lockfd = open(path, O_RDONLY | O_CLOEXEC);
-			if (w->lockfd >= 0 && flock(w->lockfd, LOCK_EX | LOCK_NB))
+		/* the label file, held open, is the medium's lock */
+		w->lockfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (w->lockfd >= 0) {
+			gb_label_read(w->lockfd, &w->id, &w->mpool);
+			if (flock(w->lockfd, LOCK_EX | LOCK_NB))
 				gb_err(GB_EXIT_RUN, "%s is in use by another "
 				    "gb-write", w->media);
 		}
@@ -98,9 +82,7 @@ read_label(struct writer *w)
 	}
 	if (gb_tape_rewind(&w->t) == -1)
 		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
-	ssize_t n = gb_tape_read(&w->t, w->buf, GB_MAX_BLOCK);
-	if (n > 0)
-		gb_label_parse((char *)w->buf, (size_t)n, &w->id, &w->mpool);
+	gb_label_read_tape(&w->t, w->buf, &w->id, &w->mpool);
 }
 
 /* A pool the config gives a kind takes media of that kind only. */
@@ -154,7 +136,6 @@ registered_unused(struct writer *w)
 static int
 cmd_label(struct writer *w)
 {
-	char *text;
 	sqlite3_stmt *st;
 	int known = 0;
 
@@ -185,27 +166,15 @@ cmd_label(struct writer *w)
 	} else	/* the catalog refuses a duplicate id before anything is written */
 		gb_catalog_add_medium(w->c, &w->conf, w->label, w->tape ? "tape" :
 		    "dir", w->pool, w->capacity, w->media);
-	text = label_text(w->label, w->pool, w->tape ? "tape" : "dir");
-	if (!w->tape) {
-		char *path = gb_asprintf("%s/" GB_LABEL_FILE, w->media);
-		struct gb_atomic a;
-		if (gb_atomic_open(&a, path, 0644) == -1 ||
-		    gb_write_all(a.fd, text, strlen(text)) == -1 ||
-		    gb_atomic_commit(&a) == -1)
-			gb_err(GB_EXIT_RUN, "cannot write the label %s", path);
-		free(path);
-	} else {
-		size_t n = strlen(text), len = w->blocksize ? w->blocksize : n;
-		memset(w->buf, 0, len);
-		memcpy(w->buf, text, n);
-		if (gb_tape_rewind(&w->t) == -1 ||
-		    gb_tape_write(&w->t, w->buf, len) == -1 ||
-		    gb_tape_mark(&w->t, 1) == -1)
-			gb_err(GB_EXIT_RUN, "cannot write the label on %s", w->media);
+	if (gb_label_write(w->media, w->tape ? &w->t : NULL, w->blocksize,
+	    w->label, w->pool) == -1) {
+		if (!w->tape)
+			gb_err(GB_EXIT_RUN, "cannot write the label %s/"
+			    GB_LABEL_FILE, w->media);
+		gb_err(GB_EXIT_RUN, "cannot write the label on %s", w->media);
 	}
 	gb_catalog_commit(w->c);
 	printf("%s: labelled %s, pool %s\n", w->media, w->label, w->pool);
-	free(text);
 	return GB_EXIT_OK;
 }
 

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <archive.h>
+#include <archive_entry.h>
 
 #include "gb.h"
 
@@ -2518,6 +2520,262 @@ test_restore_sqlite(void)
 	gb_manifest_free(&m);
 	gb_manifest_free(&mi);
 	gb_manifest_free(&mg);
+/* gb_seal_format writes what gb_seal_parse reads; gb_seal_peek finds. */
+static void
+test_seal_format(void)
+{
+	char *rcpt[] = { "AAAA1111", "BBBB2222", NULL }, err[256], *text;
+	char *signed_text, *name;
+	struct gb_seal in = { .archive = "gym-full.tar.gz.gpg", .size = 12345,
+	    .packed_size = 6789, .sealed = "2026-11-24T18:18:56Z",
+	    .signer = "CCCC3333", .recipients = rcpt,
+	    .manifest_text = (char *)good_manifest,
+	    .manifest_len = sizeof good_manifest - 1 }, out;
+	uint64_t size;
+
+	memset(in.sha256, 'a', 64);
+	memset(in.packed_sha256, 'b', 64);
+	text = gb_seal_format(&in);
+	ok_has(text, "gymbackup-seal\t1\narchive\tgym-full.tar.gz.gpg\n"
+	    "size\t12345\n", "seal: format 1, archive and size first");
+	ok_has(text, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaa  gym-full.tar.gz.gpg\n", "seal: the sha256sum line");
+	if (ok(gb_seal_parse(&out, text, strlen(text), err, sizeof err) == 0,
+	    "seal: what is written parses")) {
+		ok_str(out.archive, in.archive, "seal: archive read back");
+		ok(out.size == 12345 && out.packed_size == 6789,
+		    "seal: sizes read back");
+		ok_str(out.sha256, in.sha256, "seal: sha256 read back");
+		ok_str(out.packed_sha256, in.packed_sha256,
+		    "seal: packed-sha256 read back");
+		ok_str(out.sealed, in.sealed, "seal: time read back");
+		ok_str(out.signer, in.signer, "seal: signer read back");
+		ok(out.recipients[0] && out.recipients[1] && !out.recipients[2] &&
+		    strcmp(out.recipients[0], "AAAA1111") == 0 &&
+		    strcmp(out.recipients[1], "BBBB2222") == 0,
+		    "seal: recipients read back in order");
+		ok_bytes(out.manifest_text, out.manifest_len, good_manifest,
+		    sizeof good_manifest - 1, "seal: manifest read back");
+		ok(out.manifest.ntables == 1, "seal: its manifest parsed");
+		gb_seal_free(&out);
+	} else
+		diag("%s", err);
+
+	/* as on a tape: armor around it, CR LF, the signature after */
+	signed_text = gb_asprintf(GB_SEAL_BEGIN "\r\nHash: SHA256\r\n\r\n%s"
+	    "-----BEGIN PGP SIGNATURE-----\r\n\r\nsize\t99\r\n"
+	    "-----END PGP SIGNATURE-----\r\n", text);
+	gb_seal_peek(signed_text, &name, &size);
+	ok(name && strcmp(name, in.archive) == 0 && size == 12345,
+	    "seal: peek finds archive and size in a clear-signed text");
+	free(name);
+	free(signed_text);
+	gb_seal_peek(GB_SEAL_BEGIN "\nHash: SHA256\n\ngymbackup-seal\t1\n"
+	    "size\t12x\n-----BEGIN PGP SIGNATURE-----\narchive\tx\n", &name,
+	    &size);
+	ok(!name && size == 0, "seal: peek finds nothing past the signature "
+	    "and no bad size");
+	free(text);
+}
+
+static void
+test_label(void)
+{
+	char *dir = tpath("medium"), *tap = tpath("label.tap"), *media, *path;
+	char *id, *pool, *text;
+	const char *want = "gymbackup-label\t1\nmedium\tUSB-01\npool\toffsite\n"
+	    "kind\tdir\nlabelled\t";
+	struct gb_tape t;
+	unsigned char *buf = gb_malloc(GB_MAX_BLOCK);
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	mkdir(dir, 0755);
+	ok(gb_media_label(dir, &id, &pool) == -1 && !id && !pool,
+	    "label: none on a new directory");
+	ok(gb_label_write(dir, NULL, 0, "USB-01", "offsite") == 0,
+	    "label: written to a directory");
+	path = gb_asprintf("%s/" GB_LABEL_FILE, dir);
+	text = readfile(path, &len);
+	ok(strncmp(text, want, strlen(want)) == 0 &&
+	    len == strlen(want) + 21 && text[len - 1] == '\n',
+	    "label: the directory's label text");
+	free(text);
+	ok(gb_media_label(dir, &id, &pool) == 0 && strcmp(id, "USB-01") == 0 &&
+	    strcmp(pool, "offsite") == 0, "label: read from the directory");
+	free(id);
+	free(pool);
+	fd = open(path, O_RDONLY);
+	ok(gb_label_read(fd, &id, &pool) == 0 && strcmp(id, "USB-01") == 0,
+	    "label: read from an open label file");
+	close(fd);
+	free(id);
+	free(pool);
+	ok(!gb_media_is_tape(dir), "label: a directory is no tape");
+
+	media = gb_asprintf("tape:%s", tap);
+	ok(gb_media_is_tape(media), "label: tape:PATH is a tape");
+	if (gb_tape_open(&t, media, 1, 4096) == -1)
+		gb_err(1, "cannot open %s", media);
+	ok(gb_label_write(media, &t, 4096, "TAPE-01", "weekly") == 0,
+	    "label: written to a tape image");
+	gb_tape_close(&t);
+	if (gb_tape_open(&t, media, 0, 0) == -1)
+		gb_err(1, "cannot open %s", media);
+	n = gb_tape_read(&t, buf, GB_MAX_BLOCK);
+	ok(n == 4096 && memcmp(buf, "gymbackup-label\t1\nmedium\tTAPE-01\n"
+	    "pool\tweekly\nkind\ttape\nlabelled\t", 56) == 0 &&
+	    buf[4095] == 0, "label: one record of the block size, zero padded");
+	ok(gb_tape_read(&t, buf, GB_MAX_BLOCK) == 0, "label: then a tape mark");
+	ok(gb_tape_rewind(&t) == 0 &&
+	    gb_label_read_tape(&t, buf, &id, &pool) == 0 &&
+	    strcmp(id, "TAPE-01") == 0 && strcmp(pool, "weekly") == 0,
+	    "label: read from the tape's first record");
+	free(id);
+	free(pool);
+	gb_tape_close(&t);
+	ok(gb_media_label(media, &id, &pool) == 0 &&
+	    strcmp(id, "TAPE-01") == 0 && strcmp(pool, "weekly") == 0,
+	    "label: read from the tape image");
+	free(id);
+	free(pool);
+	free(media);
+	free(path);
+	free(buf);
+	free(tap);
+	free(dir);
+}
+
+static la_ssize_t
+to_gzw(struct archive *a, void *arg, const void *p, size_t n)
+{
+	gb_gzw_write(arg, p, n);
+	return (la_ssize_t)n;
+}
+
+/*
+ * A packed archive as gb-pack writes it: MANIFEST in a member of its own
+ * (cut 1; 0: no cut; 2: a cut halfway through its data), then a second
+ * entry (first: the name of the first entry).
+ */
+static char *
+write_packed(const char *file, const char *first, const char *body,
+    int cut)
+{
+	size_t half = cut == 2 ? strlen(body) / 2 : 0;
+	char *path = tpath(file);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	struct gb_gzw *g = gb_gzw_open(fd, 1, 1, 1 << 20);
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	uint64_t total;
+
+	if (fd < 0 || gb_tar_format(a, 0) == -1 ||
+	    archive_write_open2(a, g, NULL, to_gzw, NULL, NULL) != ARCHIVE_OK ||
+	    gb_tar_header(a, e, first, (int64_t)strlen(body), 1764008336) == -1 ||
+	    archive_write_data(a, body, half) != (la_ssize_t)half)
+		gb_errx(1, "test setup: cannot write %s", path);
+	if (cut == 2)
+		gb_gzw_cut(g);
+	if (archive_write_data(a, body + half, strlen(body) - half) !=
+	    (la_ssize_t)(strlen(body) - half))
+		gb_errx(1, "test setup: cannot write %s", path);
+	archive_write_finish_entry(a);
+	if (cut == 1)
+		gb_gzw_cut(g);
+	if (gb_tar_header(a, e, "SCHEMA.sql", 3, 1764008336) == -1 ||
+	    archive_write_data(a, "x;\n", 3) != 3 ||
+	    archive_write_close(a) != ARCHIVE_OK ||
+	    gb_gzw_close(g, &total) == -1 || close(fd) == -1)
+		gb_errx(1, "test setup: cannot finish %s", path);
+	archive_write_free(a);
+	archive_entry_free(e);
+	return path;
+}
+
+/* gb_pack_manifest on the file at path: its return, text in *text. */
+static int
+pack_manifest(const char *path, char **text, size_t *len, int whole)
+{
+	unsigned char *prefix;
+	size_t plen, flen;
+	char *file = readfile(path, &flen);
+	int fd = open(path, O_RDONLY), r;
+
+	r = gb_pack_manifest(fd, &prefix, &plen, text, len);
+	close(fd);
+	if (whole)
+		ok(plen <= flen && memcmp(prefix, file, plen) == 0 &&
+		    plen > 0, "tar: the bytes read are kept, in order");
+	free(prefix);
+	free(file);
+	return r;
+}
+
+static void
+test_tar(void)
+{
+	struct archive *a = archive_write_new(), *rd = archive_read_new();
+	struct archive_entry *e = archive_entry_new(), *re;
+	char tar[10240], *path, *text;
+	unsigned char *prefix;
+	size_t used = 0, len, plen;
+
+	/* the entry as gb-export and gb-pack write it */
+	if (gb_tar_format(a, 0) == -1 ||
+	    archive_write_open_memory(a, tar, sizeof tar, &used) != ARCHIVE_OK)
+		gb_errx(1, "test setup: libarchive");
+	ok(gb_tar_header(a, e, "members.csv", 5, 1764008336) == 0 &&
+	    archive_write_data(a, "1,2\n\n", 5) == 5 &&
+	    archive_write_close(a) == ARCHIVE_OK, "tar: an entry written");
+	ok(gb_tar_first(tar, used, "members.csv") == 5,
+	    "tar: the first entry's size");
+	ok(gb_tar_first(tar, used, "members") == -1 &&
+	    gb_tar_first(tar, used, "MANIFEST") == -1,
+	    "tar: the first entry is that name only");
+	ok(gb_tar_first(tar, 516, "members.csv") == -1 &&
+	    gb_tar_first(tar, 511, "members.csv") == -1,
+	    "tar: its data must be whole");
+	archive_read_support_format_tar(rd);
+	ok(archive_read_open_memory(rd, tar, used) == ARCHIVE_OK &&
+	    archive_read_next_header(rd, &re) == ARCHIVE_OK &&
+	    strcmp(archive_entry_pathname(re), "members.csv") == 0 &&
+	    archive_entry_filetype(re) == AE_IFREG &&
+	    archive_entry_perm(re) == 0600 && archive_entry_uid(re) == 0 &&
+	    archive_entry_gid(re) == 0 && archive_entry_size(re) == 5 &&
+	    archive_entry_mtime(re) == 1764008336,
+	    "tar: libarchive reads the entry back: regular, 0600, root, "
+	    "the snapshot's time");
+	archive_read_free(rd);
+	archive_write_free(a);
+	archive_entry_free(e);
+
+	/* MANIFEST read back from a packed archive's first member */
+	path = write_packed("good.tar.gz", "MANIFEST", good_manifest, 1);
+	if (ok(pack_manifest(path, &text, &len, 1) == 0,
+	    "tar: MANIFEST from the first member")) {
+		ok_bytes(text, len, good_manifest, sizeof good_manifest - 1,
+		    "tar: MANIFEST's text");
+		free(text);
+	}
+	free(path);
+	path = write_packed("half.tar.gz", "MANIFEST", good_manifest, 2);
+	ok(pack_manifest(path, &text, &len, 0) == -1 && !text,
+	    "tar: refused when MANIFEST's first member ends inside it");
+	free(path);
+	path = write_packed("first.tar.gz", "SCHEMA.sql", good_manifest, 1);
+	ok(pack_manifest(path, &text, &len, 0) == -1 && !text,
+	    "tar: refused when MANIFEST is not first");
+	free(path);
+	path = tpath("plain.txt");
+	writestr(path, "no gzip here\n");
+	ok(pack_manifest(path, &text, &len, 0) == -1 && !text,
+	    "tar: refused when not gzip");
+	free(path);
+	ok(gb_pack_manifest(-1, &prefix, &plen, &text, &len) == -2 &&
+	    errno == EBADF && !text, "tar: a failed read is -2 with errno");
+	free(prefix);
 }
 
 int
@@ -2556,6 +2814,9 @@ main(int argc, char *argv[])
 	test_pg_names();
 	test_sql();
 	test_restore_sqlite();
+	test_seal_format();
+	test_label();
+	test_tar();
 
 	rmtree(tmpdir);
 	printf("%d passed, %d failed\n", ntest - nfail, nfail);
