@@ -295,51 +295,58 @@ find_pool(const struct gb_report *r, const char *name)
  * bytes fill and what the rotation keeps busy (each write needing as many
  * media as one night's bytes fill).
  */
+static int
+by_pool(const void *a, const void *b)
+{
+	return strcmp(((const struct need *)a)->pool,
+	    ((const struct need *)b)->pool);
+}
+
 static struct need *
 load_needs(const struct gb_report *r, size_t *np)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, "WITH pools AS (SELECT "
-	    "pool FROM media UNION SELECT value FROM json_each(?2)), w AS "
-	    "(SELECT m.pool, a.size, substr(c.written_at, 1, 10) AS day FROM "
-	    "copies c JOIN archives a ON a.name = c.archive JOIN media m ON "
-	    "m.id = c.medium WHERE c.status IN ('good', 'expired') AND "
-	    "c.written_at >= strftime('%Y-%m-%dT%H:%M:%SZ', ?1, '-90 days')) "
-	    "SELECT p.pool, (SELECT coalesce(sum(size), 0) FROM w WHERE w.pool "
-	    "= p.pool), (SELECT count(DISTINCT day) FROM w WHERE w.pool = "
-	    "p.pool), (SELECT avg(capacity) FROM media n WHERE n.pool = p.pool "
-	    "AND n.capacity > 0 AND n.state <> 'retired'), (SELECT count(*) "
-	    "FROM media n WHERE n.pool = p.pool AND n.state <> 'retired') FROM "
-	    "pools p ORDER BY p.pool");
-	char *names = gb_strdup("["), *t;
-	time_t now = utc(r->now);
+	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT pool FROM "
+	    "media");
 	struct need *nd = NULL;
+	time_t now = utc(r->now);
 	size_t n = 0;
 
-	/* the config's pools as a JSON array, quoted by SQLite itself */
-	for (size_t i = 0; i < r->npools; i++) {
-		sqlite3_stmt *qs = gb_catalog_prepare(r->c, "SELECT json_quote(?1)");
-		sqlite3_bind_text(qs, 1, r->pools[i].name, -1, SQLITE_STATIC);
-		sqlite3_step(qs);
-		t = gb_asprintf("%s%s%s", names, i ? "," : "", gb_col(qs, 0));
-		sqlite3_finalize(qs);
-		free(names);
-		names = t;
-	}
-	t = gb_asprintf("%s]", names);
-	free(names);
-	names = t;
-	sqlite3_bind_text(st, 1, r->now, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, names, -1, SQLITE_STATIC);
+	/* the pools of the media, and those of the config, by name */
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct need *e;
-		long long days;
 		nd = gb_realloc(nd, (n + 1) * sizeof *nd);
-		e = &nd[n++];
-		e->pool = gb_strdup(gb_col(st, 0));
-		e->bytes90 = sqlite3_column_int64(st, 1);
-		days = sqlite3_column_int64(st, 2);
-		e->cap = sqlite3_column_double(st, 3);
-		e->have = sqlite3_column_int64(st, 4);
+		nd[n++].pool = gb_strdup(gb_col(st, 0));
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0, j; i < r->npools; i++) {
+		for (j = 0; j < n && strcmp(nd[j].pool, r->pools[i].name); j++)
+			;
+		if (j < n)
+			continue;
+		nd = gb_realloc(nd, (n + 1) * sizeof *nd);
+		nd[n++].pool = gb_strdup(r->pools[i].name);
+	}
+	qsort(nd, n, sizeof *nd, by_pool);
+	st = gb_catalog_prepare(r->c, "WITH w AS (SELECT a.size, substr("
+	    "c.written_at, 1, 10) AS day FROM copies c JOIN archives a ON a.name "
+	    "= c.archive JOIN media m ON m.id = c.medium WHERE m.pool = ?2 AND "
+	    "c.status IN ('good', 'expired') AND c.written_at >= strftime("
+	    "'%Y-%m-%dT%H:%M:%SZ', ?1, '-90 days')) SELECT (SELECT coalesce("
+	    "sum(size), 0) FROM w), (SELECT count(DISTINCT day) FROM w), (SELECT "
+	    "avg(capacity) FROM media WHERE pool = ?2 AND capacity > 0 AND state "
+	    "<> 'retired'), (SELECT count(*) FROM media WHERE pool = ?2 AND state "
+	    "<> 'retired')");
+	for (size_t i = 0; i < n; i++) {
+		struct need *e = &nd[i];
+		long long days;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, r->now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, e->pool, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			gb_catalog_fail(r->c, "cannot read the media of a pool");
+		e->bytes90 = sqlite3_column_int64(st, 0);
+		days = sqlite3_column_int64(st, 1);
+		e->cap = sqlite3_column_double(st, 2);
+		e->have = sqlite3_column_int64(st, 3);
 		e->rotation = rotation(r, find_pool(r, e->pool), now);
 		e->volume = e->slot = e->need = -1;
 		if (e->cap > 0) {
@@ -354,7 +361,6 @@ load_needs(const struct gb_report *r, size_t *np)
 			e->need = e->rotation;
 	}
 	sqlite3_finalize(st);
-	free(names);
 	*np = n;
 	return nd;
 }
@@ -732,11 +738,11 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 		hf(o, "<p>No jobs.</p>\n");
 	for (size_t j = 0; j < nj; j++) {
 		const char *sched = job_schedule(r, jobs[j]);
-		char st_[QUARTER_DAYS][8], first[11] = "";
+		char status[QUARTER_DAYS][8], first[11] = "";
 		int cnt[5] = { 0 }, lead = tm0.tm_wday;
 		static const char *names[] = { "ok", "failed", "missing",
 		    "running", "none" };
-		memset(st_, 0, sizeof st_);
+		memset(status, 0, sizeof status);
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, jobs[j], -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
@@ -756,12 +762,12 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 			if (d == QUARTER_DAYS)
 				continue;
 			if (strcmp(gb_col(st, 1), "ok") == 0)
-				strcpy(st_[d], "ok");
+				strcpy(status[d], "ok");
 			else if (strcmp(gb_col(st, 1), "failed") == 0 &&
-			    strcmp(st_[d], "ok"))
-				strcpy(st_[d], "failed");
-			else if (!*st_[d])
-				strcpy(st_[d], "running");
+			    strcmp(status[d], "ok"))
+				strcpy(status[d], "failed");
+			else if (!*status[d])
+				strcpy(status[d], "running");
 		}
 		hf(o, "<div class=\"job\" data-job=\"");
 		he(o, jobs[j]);
@@ -784,8 +790,8 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 			const char *s;
 			long cell = d + lead;
 			local_day(start + d * 86400, day, &tm);
-			if (*st_[d])
-				s = st_[d];
+			if (*status[d])
+				s = status[d];
 			else if (sched && d < QUARTER_DAYS - 1 && *first &&
 			    strcmp(day, first) >= 0 && cron_day(sched, &tm) == 1)
 				s = "missing";
