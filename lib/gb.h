@@ -468,6 +468,28 @@ int gb_check_table_to(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     char *err, size_t errlen);
 
 /*
+ * text.c: listings for people.  gb_width is the display width of a UTF-8
+ * string (wcwidth: two columns for CJK).  gb_fmt_size: bytes with K, M,
+ * G, T of 1024 ("5.4K", "12G"), or the plain number when raw.  A table
+ * collects cells row by row (align: 'l' or 'r' per column) and prints
+ * them aligned by display width, then frees them.
+ */
+size_t gb_width(const char *s);
+#define GB_SIZE_LEN 32
+void gb_fmt_size(char buf[GB_SIZE_LEN], long long v, int raw);
+struct gb_table {
+	const char *align;
+	size_t ncol, ncell, cap;
+	char **cell;
+};
+void gb_table_init(struct gb_table *t, const char *align);
+void gb_table_add(struct gb_table *t, const char *cell);	/* NULL: "" */
+void gb_table_addf(struct gb_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void gb_table_size(struct gb_table *t, long long v, int raw);
+void gb_table_print(struct gb_table *t, FILE *fp, const char *indent);
+
+/*
  * catalog.c: the catalog database (gb-catalog(1), share/catalog.sql).
  * Errors end the program with GB_EXIT_RUN naming the catalog.
  */
@@ -517,6 +539,34 @@ int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
 void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
     const char *archive, const char *medium, int ok, const char *detail,
     const char *at);	/* at: NULL for now */
+
+/*
+ * report.c: the quarterly assessment (gb-catalog(1) GROWTH REPORT) of the
+ * catalog as of now (a UTC timestamp), with the pools' rotation and the
+ * jobs' schedules from the config.  Text and CSV to stdout or o; HTML to
+ * path, whole or not at all.  Each returns an exit status.
+ */
+struct gb_report_pool {
+	const char *name;
+	int offsite;
+	long offsite_days;	/* 0: no due date */
+};
+struct gb_report_job {
+	const char *name, *pool, *schedule;
+};
+struct gb_report {
+	struct gb_catalog *c;
+	const char *catalog;	/* its path, named on the page */
+	const char *now;
+	int raw;		/* sizes in bytes */
+	struct gb_report_pool *pools;
+	size_t npools;
+	struct gb_report_job *jobs;
+	size_t njobs;
+};
+int gb_report_text(const struct gb_report *r);
+int gb_report_csv(const struct gb_report *r, struct gb_out *o);
+int gb_report_html(const struct gb_report *r, const char *path);
 
 /*
  * tape.c: records and tape marks on a Linux st device or a tape image

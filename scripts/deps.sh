@@ -3,9 +3,11 @@
 # test, demo and benchmark (with "fuzz": also what make fuzz needs: clang
 # and its libFuzzer runtime), when run as root; otherwise prints the
 # apt-get line to run.
+# chromium (and a CJK font for its screenshot): tests/report.bats loads
+# the HTML report in a real browser.
 PKGS="gcc make pkg-config libarchive-dev libgpgme-dev libgcrypt20-dev zlib1g-dev libisal-dev
 libsqlite3-dev libpq-dev sqlite3 gnupg tar gzip libarchive-tools bats bats-assert
-bats-support postgresql valgrind time restic"
+bats-support postgresql valgrind time restic chromium fonts-wqy-microhei"
 [ "${1-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=
 for p in $PKGS; do

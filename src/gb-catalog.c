@@ -20,7 +20,8 @@ struct cat {
 	struct gb_conf conf;
 	struct gb_catalog *c;
 	char now[21];		/* --date, or the present */
-	int csv, dry_run, verify;
+	int csv, dry_run, verify, raw;
+	const char *html;	/* report --html FILE */
 	const char *to, *by, *why, *kind, *pool, *capacity, *job, *at, *detail;
 	const char *archive, *rows, *bytes, *error, *medium, *status, *pid;
 	int limit;
@@ -33,11 +34,11 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp,
-	    "usage: gb-catalog [-c conf] media [list | show ID | retire ID "
-	    "[--why TEXT] |\n"
+	    "usage: gb-catalog [-c conf] media [list [-b] | show ID [-b] | "
+	    "retire ID [--why TEXT] |\n"
 	    "                  add ID --kind dir|tape --pool POOL "
 	    "[--capacity BYTES]]\n"
-	    "       gb-catalog [-c conf] archives [--job JOB]\n"
+	    "       gb-catalog [-c conf] archives [-b] [--job JOB]\n"
 	    "       gb-catalog [-c conf] copies [ARCHIVE]\n"
 	    "       gb-catalog [-c conf] move MEDIUM --to onsite|transit|offsite "
 	    "[--by NAME] [--why TEXT] [--date D]\n"
@@ -51,7 +52,8 @@ usage(FILE *fp, int status)
 	    "       gb-catalog [-c conf] tested|verified ARCHIVE ok|failed "
 	    "[--medium M] [--detail TEXT] [--date D]\n"
 	    "       gb-catalog [-c conf] check [--date D]\n"
-	    "       gb-catalog [-c conf] report [--csv] [--date D]\n"
+	    "       gb-catalog [-c conf] report [-b] [--csv | --html FILE] "
+	    "[--date D]\n"
 	    "       gb-catalog [-c conf] audit [--verify]\n"
 	    "       gb-catalog [-c conf] latest --job JOB [--job JOB]...\n"
 	    "       gb-catalog [-c conf] manifest ARCHIVE\n");
@@ -147,15 +149,25 @@ cmd_media(struct cat *x, int argc, char **argv)
 		    "m.bytes_used, coalesce(m.capacity, ''), coalesce(m.due_back, "
 		    "''), (SELECT count(*) FROM copies c WHERE c.medium = m.id AND "
 		    "c.status = 'good') FROM media m ORDER BY m.pool, m.id");
-		printf("%-16s %-5s %-10s %-8s %-8s %14s %14s %5s %s\n", "MEDIUM",
-		    "KIND", "POOL", "STATE", "WHERE", "USED", "CAPACITY",
-		    "COPIES", "DUE BACK");
-		while (sqlite3_step(st) == SQLITE_ROW)
-			printf("%-16s %-5s %-10s %-8s %-8s %14s %14s %5s %s\n",
-			    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2),
-			    gb_col(st, 3), gb_col(st, 4), gb_col(st, 5),
-			    gb_col(st, 6), gb_col(st, 8), gb_col(st, 7));
+		struct gb_table t;
+		gb_table_init(&t, "lllllrrrl");
+		for (int i = 0; i < 9; i++)
+			gb_table_add(&t, (const char *[]){ "MEDIUM", "KIND", "POOL",
+			    "STATE", "WHERE", "USED", "CAPACITY", "COPIES",
+			    "DUE BACK" }[i]);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			for (int i = 0; i < 5; i++)
+				gb_table_add(&t, gb_col(st, i));
+			gb_table_size(&t, sqlite3_column_int64(st, 5), x->raw);
+			if (sqlite3_column_int64(st, 6) > 0)
+				gb_table_size(&t, sqlite3_column_int64(st, 6), x->raw);
+			else
+				gb_table_add(&t, "");
+			gb_table_add(&t, gb_col(st, 8));
+			gb_table_add(&t, gb_col(st, 7));
+		}
 		sqlite3_finalize(st);
+		gb_table_print(&t, stdout, "");
 		return GB_EXIT_OK;
 	}
 	if (argc < 2)
@@ -173,8 +185,13 @@ cmd_media(struct cat *x, int argc, char **argv)
 			static const char *names[] = { "medium", "kind", "pool",
 			    "state", "location", "capacity", "used", "labelled",
 			    "last written", "due back", "next tape file", "device" };
-			for (int i = 0; i < 12; i++)
-				printf("%-15s %s\n", names[i], gb_col(st, i));
+			for (int i = 0; i < 12; i++) {
+				char sz[GB_SIZE_LEN] = "";
+				if ((i == 5 || i == 6) && sqlite3_column_type(st, i) !=
+				    SQLITE_NULL)
+					gb_fmt_size(sz, sqlite3_column_int64(st, i), x->raw);
+				printf("%-15s %s\n", names[i], *sz ? sz : gb_col(st, i));
+			}
 		}
 		sqlite3_finalize(st);
 		printf("\ncopies:\n");
@@ -237,14 +254,21 @@ cmd_archives(struct cat *x)
 	    "a.name AND c.status = 'good'), coalesce(a.expired_at, '') FROM "
 	    "archives a WHERE ?1 IS NULL OR a.job = ?1 ORDER BY a.snapshot");
 
+	struct gb_table t;
+
 	bind(st, 1, x->job);
-	printf("%-44s %-16s %-11s %-20s %12s %10s %6s %s\n", "ARCHIVE", "JOB",
-	    "LEVEL", "SNAPSHOT", "BYTES", "ROWS", "COPIES", "EXPIRED");
+	gb_table_init(&t, "llllrrrl");
+	for (int i = 0; i < 8; i++)
+		gb_table_add(&t, (const char *[]){ "ARCHIVE", "JOB", "LEVEL",
+		    "SNAPSHOT", "SIZE", "ROWS", "COPIES", "EXPIRED" }[i]);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		printf("%-44s %-16s %-11s %-20s %12s %10s %6s %s\n", gb_col(st, 0),
-		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
-		    gb_col(st, 5), gb_col(st, 6), gb_col(st, 7));
+		for (int i = 0; i < 8; i++)
+			if (i == 4)
+				gb_table_size(&t, sqlite3_column_int64(st, i), x->raw);
+			else
+				gb_table_add(&t, gb_col(st, i));
 	sqlite3_finalize(st);
+	gb_table_print(&t, stdout, "");
 	return GB_EXIT_OK;
 }
 
@@ -257,14 +281,18 @@ cmd_copies(struct cat *x, const char *archive)
 	    "copies c JOIN media m ON m.id = c.medium WHERE ?1 IS NULL OR "
 	    "c.archive = ?1 ORDER BY c.id");
 
+	struct gb_table t;
+
 	bind(st, 1, archive);
-	printf("%-44s %-14s %-8s %-8s %-8s %-20s %-20s %s\n", "ARCHIVE", "MEDIUM",
-	    "WHERE", "POSITION", "STATUS", "WRITTEN", "VERIFIED", "ERROR");
+	gb_table_init(&t, "llllllll");
+	for (int i = 0; i < 8; i++)
+		gb_table_add(&t, (const char *[]){ "ARCHIVE", "MEDIUM", "WHERE",
+		    "POSITION", "STATUS", "WRITTEN", "VERIFIED", "ERROR" }[i]);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		printf("%-44s %-14s %-8s %-8s %-8s %-20s %-20s %s\n", gb_col(st, 0),
-		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
-		    gb_col(st, 5), gb_col(st, 6), gb_col(st, 7));
+		for (int i = 0; i < 8; i++)
+			gb_table_add(&t, gb_col(st, i));
 	sqlite3_finalize(st);
+	gb_table_print(&t, stdout, "");
 	return GB_EXIT_OK;
 }
 
@@ -965,89 +993,42 @@ cmd_check(struct cat *x)
 
 /* report --------------------------------------------------------------- */
 
-/*
- * The policy's quarterly assessment: rows and bytes per table per month
- * and quarter (from the full archives), archive bytes per month, and the
- * media the next quarter needs at the last quarter's rate.
- */
+/* The report (lib/report.c), with the rotation and schedules it needs. */
 static int
 cmd_report(struct cat *x)
 {
-	sqlite3_stmt *st;
-	static const char *periods[][2] = {
-		{ "month", "substr(snapshot, 1, 7)" },
-		{ "quarter", "substr(snapshot, 1, 4) || '-Q' || "
-		    "((cast(substr(snapshot, 6, 2) AS integer) + 2) / 3)" },
-	};
-	char *sql;
+	struct gb_report r = { .c = x->c, .catalog = x->c->path, .now = x->now,
+	    .raw = x->raw };
+	const char *name;
+	size_t it = 0;
+	int st;
 
-	if (x->csv)
-		csv_line(x, "period_kind,period,table,rows,bytes,archive_bytes");
-	for (int p = 0; p < 2; p++) {
-		/* a table's size in a period: its last full archive's */
-		sql = gb_asprintf("WITH p AS (SELECT name, level, size, snapshot, "
-		    "%s AS per FROM archives), last AS (SELECT t.tbl, p.per, "
-		    "max(p.snapshot) AS snap FROM archive_tables t JOIN p ON "
-		    "p.name = t.archive WHERE p.level = 'full' GROUP BY t.tbl, "
-		    "p.per) SELECT '%s', l.per, l.tbl, max(t.rows), max(t.bytes), "
-		    "(SELECT sum(size) FROM p q WHERE q.per = l.per) FROM last l "
-		    "JOIN p ON p.per = l.per AND p.snapshot = l.snap AND p.level = "
-		    "'full' JOIN archive_tables t ON t.archive = p.name AND t.tbl = "
-		    "l.tbl GROUP BY l.per, l.tbl ORDER BY l.per, l.tbl",
-		    periods[p][1], periods[p][0]);
-		st = q(x, sql);
-		if (!x->csv)
-			printf("%s by %s:\n  %-10s %-26s %12s %14s %16s\n",
-			    p ? "\ngrowth" : "growth", periods[p][0], periods[p][0],
-			    "TABLE", "ROWS", "CSV BYTES", "ARCHIVE BYTES");
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			if (x->csv)
-				csv_row(x, st, 6);
-			else
-				printf("  %-10s %-26s %12s %14s %16s\n", gb_col(st, 1),
-				    gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
-				    gb_col(st, 5));
-		}
-		sqlite3_finalize(st);
-		free(sql);
+	while ((name = gb_conf_next_section(&x->conf, "pool", &it))) {
+		char *sec = gb_asprintf("pool %s", name);
+		r.pools = gb_realloc(r.pools, (r.npools + 1) * sizeof *r.pools);
+		r.pools[r.npools++] = (struct gb_report_pool){ name,
+		    conf_yes(x, sec, "offsite"),
+		    conf_num(x, sec, "offsite_days", 0) };
+		free(sec);
 	}
-	/* media for the next quarter, per pool, at the last 90 days' rate */
-	sql = gb_asprintf("SELECT m.pool, sum(a.size), (SELECT avg(capacity) "
-	    "FROM media n WHERE n.pool = m.pool AND n.capacity > 0) FROM copies "
-	    "c JOIN archives a ON a.name = c.archive JOIN media m ON m.id = "
-	    "c.medium WHERE c.status IN ('good', 'expired') AND c.written_at >= "
-	    "strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', ?1, '-90 days') GROUP BY m.pool "
-	    "ORDER BY m.pool");
-	st = q(x, sql);
-	bind(st, 1, x->now);
-	if (x->csv)
-		csv_line(x, "pool,bytes_last_90_days,average_capacity,media_next_quarter");
+	it = 0;
+	while ((name = gb_conf_next_section(&x->conf, "job", &it))) {
+		char *sec = gb_asprintf("job %s", name);
+		const char *pool = gb_conf_get(&x->conf, sec, "pool");
+		r.jobs = gb_realloc(r.jobs, (r.njobs + 1) * sizeof *r.jobs);
+		r.jobs[r.njobs++] = (struct gb_report_job){ name, pool ? pool : "",
+		    gb_conf_get(&x->conf, sec, "schedule") };
+		free(sec);
+	}
+	if (x->html)
+		st = gb_report_html(&r, x->html);
+	else if (x->csv)
+		st = gb_report_csv(&r, &x->out);
 	else
-		printf("\nnext quarter, at the last 90 days' rate:\n  %-10s %16s "
-		    "%16s %s\n", "POOL", "BYTES/90 DAYS", "AVG CAPACITY",
-		    "MEDIA NEEDED");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		double bytes = sqlite3_column_double(st, 1);
-		double cap = sqlite3_column_double(st, 2);
-		char need[32];
-		if (cap > 0)
-			snprintf(need, sizeof need, "%lld", (long long)((bytes +
-			    cap - 1) / cap));
-		else
-			snprintf(need, sizeof need, "%s", x->csv ? "" :
-			    "(capacity unknown)");
-		if (x->csv) {
-			char line[256];
-			snprintf(line, sizeof line, "%s,%.0f,%.0f,%s", gb_col(st, 0),
-			    bytes, cap, need);
-			csv_line(x, line);
-		} else
-			printf("  %-10s %16.0f %16.0f %s\n", gb_col(st, 0), bytes,
-			    cap, need);
-	}
-	sqlite3_finalize(st);
-	free(sql);
-	return GB_EXIT_OK;
+		st = gb_report_text(&r);
+	free(r.pools);
+	free(r.jobs);
+	return st;
 }
 
 /* audit ---------------------------------------------------------------- */
@@ -1143,7 +1124,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "archive", required_argument, NULL, 'A' },
 		{ "at", required_argument, NULL, 'a' },
-		{ "by", required_argument, NULL, 'b' },
+		{ "by", required_argument, NULL, 'y' },
 		{ "bytes", required_argument, NULL, 'B' },
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "csv", no_argument, NULL, 'x' },
@@ -1152,11 +1133,13 @@ main(int argc, char *argv[])
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "error", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "job", required_argument, NULL, 'j' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "medium", required_argument, NULL, 'm' },
 		{ "pid", required_argument, NULL, 'P' },
 		{ "pool", required_argument, NULL, 'p' },
+		{ "raw", no_argument, NULL, 'b' },
 		{ "rows", required_argument, NULL, 'R' },
 		{ "to", required_argument, NULL, 't' },
 		{ "verify", no_argument, NULL, 'V' },
@@ -1181,17 +1164,19 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* GNU getopt: start afresh on the command's words */
-	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "bn:h", longopts, NULL)) != -1)
 		switch (c) {
 		case 'A': x.archive = optarg; break;
 		case 'a': case 'd': date = optarg; break;
-		case 'b': x.by = optarg; break;
+		case 'b': x.raw = 1; break;
+		case 'y': x.by = optarg; break;
 		case 'B': x.bytes = optarg; break;
 		case 'C': x.capacity = optarg; break;
 		case 'x': x.csv = 1; break;
 		case 'D': x.detail = optarg; break;
 		case 'E': x.error = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'H': x.html = optarg; break;
 		case 'j':
 			x.job = optarg;
 			x.jobs = gb_realloc(x.jobs, (x.njobs + 1) * sizeof *x.jobs);

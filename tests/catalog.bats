@@ -414,7 +414,7 @@ offsite|onsite|$(id -un)|-"
 	run -0 gb-catalog media add T9 --kind tape --pool weekly --capacity 12000000000000
 	[ "$(cq "SELECT kind, pool, capacity, state, location FROM media WHERE
 	    id = 'T9'")" = "tape|weekly|12000000000000|usable|onsite" ]
-	run -0 gb-catalog media list
+	run -0 gb-catalog media list -b
 	assert_line --regexp '^T9 +tape +weekly +usable +onsite +0 +12000000000000 +0 *$'
 }
 
@@ -704,20 +704,167 @@ craft_report() {
 	craft_copy f1120 T1 3 good "$(stamp -4)"
 }
 
-@test "report: growth per table per month and quarter, and media for the next quarter" {
+@test "report: growth per table per month and quarter with the change in percent; archive bytes once per period; media for the next quarter" {
 	craft_report
-	run -0 gb-catalog report
+	run -0 gb-catalog report -b
 	assert_line "growth by month:"
-	assert_line --regexp '^  2026-09 +members +110 +5500 +2250$'
-	assert_line --regexp '^  2026-09 +stores +3 +100 +2250$'
-	assert_line --regexp '^  2026-10 +members +150 +7500 +1500$'
-	assert_line --regexp '^  2026-11 +members +200 +10000 +2000$'
-	assert_line --regexp '^  2026-11 +stores +5 +160 +2000$'
-	assert_line --regexp '^  2026-Q3 +members +110 +5500 +2250$'
-	assert_line --regexp '^  2026-Q4 +members +200 +10000 +3500$'
-	assert_line --regexp '^  2026-Q4 +stores +5 +160 +3500$'
-	assert_line --regexp '^  weekly +3500 +2000 +2$'
-	assert_line --regexp '^  daily +50 +0 +\(capacity unknown\)$'
+	assert_line --regexp '^  MONTH +TABLE +ROWS +CHANGE +CSV BYTES +CHANGE$'
+	assert_line --regexp '^  2026-09 +members +110 +- +5500 +-$'
+	assert_line --regexp '^  2026-10 +members +150 +\+36\.4% +7500 +\+36\.4%$'
+	assert_line --regexp '^  2026-11 +members +200 +\+33\.3% +10000 +\+33\.3%$'
+	assert_line --regexp '^  2026-09 +stores +3 +- +100 +-$'
+	assert_line --regexp '^  2026-10 +stores +4 +\+33\.3% +130 +\+30\.0%$'
+	assert_line --regexp '^  2026-11 +stores +5 +\+25\.0% +160 +\+23\.1%$'
+	# the bytes of all archives of a period: once, in a table of their own
+	assert_line "archives by month:"
+	assert_line --regexp '^  MONTH +ARCHIVES +ARCHIVE BYTES +CHANGE$'
+	assert_line --regexp '^  2026-09 +3 +2250 +-$'
+	assert_line --regexp '^  2026-10 +1 +1500 +-33\.3%$'
+	assert_line --regexp '^  2026-11 +1 +2000 +\+33\.3%$'
+	[ "$(printf '%s\n' "$output" | grep -c '2250')" -eq 2 ]	# month, quarter
+	assert_line --regexp '^  2026-Q3 +members +110 +- +5500 +-$'
+	assert_line --regexp '^  2026-Q4 +members +200 +\+81\.8% +10000 +\+81\.8%$'
+	assert_line --regexp '^  2026-Q4 +stores +5 +\+66\.7% +160 +\+60\.0%$'
+	assert_line --regexp '^  2026-Q3 +3 +2250 +-$'
+	assert_line --regexp '^  2026-Q4 +2 +3500 +\+55\.6%$'
+	assert_line --regexp '^  POOL +BYTES/90 DAYS +AVG CAPACITY +HAVE +BY BYTES +BY ROTATION +MEDIA NEEDED$'
+	assert_line --regexp '^  weekly +3500 +2000 +2 +2 +0 +2$'
+	assert_line --regexp '^  daily +50 +- +1 +- +0 +\(capacity unknown\)$'
+}
+
+@test "report: sizes in K, M, G, T of 1024 unless -b or --raw gives bytes" {
+	craft_report
+	cq "UPDATE archive_tables SET bytes = 10737418240 WHERE archive = 'f1120'
+	    AND tbl = 'members'"
+	cq "UPDATE archives SET size = 1649267441664 WHERE name = 'f1120'"
+	run -0 gb-catalog report
+	assert_line --regexp '^  2026-09 +members +110 +- +5\.4K +-$'
+	assert_line --regexp '^  2026-11 +members +200 +\+33\.3% +10G +\+[0-9.]+%$'
+	assert_line --regexp '^  2026-09 +stores +3 +- +100 +-$'
+	assert_line --regexp '^  2026-09 +3 +2\.2K +-$'
+	assert_line --regexp '^  2026-11 +1 +1\.5T +'
+	assert_line --regexp '^  weekly +1\.5T +2\.0K +2 +'
+	run -0 gb-catalog report --raw
+	assert_line --regexp '^  2026-11 +members +200 +\+33\.3% +10737418240 +'
+	assert_line --regexp '^  2026-11 +1 +1649267441664 +'
+	run -0 gb-catalog media list
+	assert_line --regexp '^T1 +tape +weekly +usable +onsite +0 +1000 +2 *$'
+	gb-catalog media add T5 --kind tape --pool weekly --capacity 1536M 2>/dev/null
+	run -0 gb-catalog media list
+	assert_line --regexp '^T5 +tape +weekly +usable +onsite +0 +1\.5G +0 *$'
+	run -0 gb-catalog media show T5
+	assert_line "capacity        1.5G"
+	run -0 gb-catalog media show T5 -b
+	assert_line "capacity        1610612736"
+	run -0 gb-catalog archives
+	assert_line --regexp '^f1120 +w +full +2026-11-20T01:00:00Z +1\.5T +1 +1 *$'
+	run -0 gb-catalog archives -b
+	assert_line --regexp '^f1120 +w +full +2026-11-20T01:00:00Z +1649267441664 +1 +1 *$'
+}
+
+@test "report: media needed count the rotation: a pool written every night with 7 days offsite needs 8 (gymbackup.conf(5))" {
+	mkconf "$CONF" '[pool daily]
+offsite = yes
+offsite_days = 7
+
+[pool weekly]
+offsite = yes
+offsite_days = 28
+
+[job members-daily]
+schedule = 30 2 * * *
+pool = daily
+media = /mnt/usb
+
+[job full]
+schedule = 0 3 * * sun
+pool = weekly
+media = /dev/nst0'
+	gb-catalog media add U1 --kind dir --pool daily --capacity 1T
+	gb-catalog media add T1 --kind tape --pool weekly --capacity 1T
+	craft_archive n1 members-daily full "$(stamp -3)" n1 $((5 << 30))
+	craft_copy n1 U1 n1 good "$(stamp -3)"
+	run -0 gb-catalog report -b
+	# by bytes one drive; by the rotation 7 away and the one written
+	assert_line --regexp '^  daily +5368709120 +1099511627776 +1 +1 +8 +8$'
+	# weekly, 28 days away: five Sundays in any 29 days
+	assert_line --regexp '^  weekly +0 +1099511627776 +1 +0 +5 +5$'
+	run -0 gb-catalog report --csv
+	assert_line "daily,5368709120,1099511627776,8"
+	assert_line "weekly,0,1099511627776,5"
+	# a night's bytes larger than a drive: each night takes two
+	craft_archive n2 members-daily full "$(stamp -2)" n2 $((3000 << 30))
+	craft_copy n2 U1 n2 good "$(stamp -2)"
+	run -0 gb-catalog report -b
+	assert_line --regexp "^  daily +$(((5 + 3000) << 30)) +1099511627776 +1 +3 +8 +16\$"
+	# without a due date every night's drive stays away: one a night
+	mkconf "$CONF" '[pool daily]
+offsite = yes
+
+[job members-daily]
+schedule = 30 2 * * 1-5
+pool = daily
+media = /mnt/usb'
+	run -0 gb-catalog report -b --date "$(day 0)"
+	local nights
+	nights=$("$PY" -c 'import datetime as d, sys
+t = d.date.fromisoformat(sys.argv[1])
+print(sum((t + d.timedelta(days=i)).weekday() < 5 for i in range(1, 92)))' "$(day 0)")
+	assert_line --regexp "^  daily +[0-9]+ +[0-9]+ +1 +3 +$nights +$((nights * 2))\$"
+}
+
+@test "report: retired media do not count in the average capacity" {
+	craft_report
+	gb-catalog media add T3 --kind tape --pool weekly --capacity 1000000 2>/dev/null
+	run -0 gb-catalog media retire T3
+	run -0 gb-catalog report -b
+	assert_line --regexp '^  weekly +3500 +2000 +2 +2 +0 +2$'
+	run -0 gb-catalog report --csv
+	assert_line "weekly,3500,2000,2"
+}
+
+@test "report, media, archives, copies: names in CJK align by display width" {
+	craft_report
+	cq "INSERT INTO archive_tables VALUES('f1120', '会员', 7, 70, 'x', NULL)"
+	cq "INSERT INTO media(id, kind, pool, labelled_at) VALUES('会员盘1', 'dir',
+	    '每日池', '2026-11-01T00:00:00Z')"
+	craft_archive 会员-1120 w full 2026-11-21T01:00:00Z 会员-1120 10
+	craft_copy 会员-1120 会员盘1 会员-1120 good 2026-11-21T02:00:00Z
+	gb-catalog report >report.txt
+	gb-catalog media list >media.txt
+	gb-catalog archives >archives.txt
+	gb-catalog copies >copies.txt
+	grep -q '会员' report.txt
+	grep -q '会员盘1' media.txt
+	grep -q '会员-1120' archives.txt
+	grep -q '会员盘1' copies.txt
+	# every field of a table starts where its header starts (left
+	# aligned) or ends where it ends (right aligned), in display columns
+	# measured here with Python's own East Asian widths
+	"$PY" - report.txt media.txt archives.txt copies.txt <<'EOF'
+import re, sys, unicodedata
+def width(s):
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+def fields(line):
+    return [(width(line[:m.start()]), width(line[:m.end()]))
+            for m in re.finditer(r"\S+(?: \S+)*", line)]
+n = 0
+for path in sys.argv[1:]:
+    head = None
+    for line in open(path, encoding="utf-8").read().split("\n"):
+        if not line.strip() or line.endswith(":"):
+            head = None
+        elif re.fullmatch(r" *[A-Z][A-Z /0-9]*(?:  +[A-Z][A-Z /0-9]*)+", line):
+            head = fields(line)
+        elif head:
+            for s, e in fields(line):
+                assert any(s == hs or e == he for hs, he in head), \
+                    (path, line, (s, e), head)
+            n += 1
+        else:
+            raise AssertionError((path, "a line outside a table", line))
+assert n >= 20, n
+EOF
 }
 
 @test "report --csv: parsed, its numbers equal the catalog's" {
