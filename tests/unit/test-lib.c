@@ -2520,6 +2520,8 @@ test_restore_sqlite(void)
 	gb_manifest_free(&m);
 	gb_manifest_free(&mi);
 	gb_manifest_free(&mg);
+}
+
 /* gb_seal_format writes what gb_seal_parse reads; gb_seal_peek finds. */
 static void
 test_seal_format(void)
