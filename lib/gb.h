@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <getopt.h>
 #include <gpgme.h>
 #include <sqlite3.h>
 
@@ -35,6 +36,10 @@ enum {
 /* err.c */
 extern const char *gb_progname;
 void gb_setprogname(const char *argv0);
+/* --version of every tool: getopt_long's value for it, and its printer */
+#define GB_OPT_VERSION 256
+extern const struct option gb_stdopts[];	/* --help and --version */
+_Noreturn void gb_version(void);
 void gb_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void gb_errx(int status, const char *fmt, ...)
@@ -126,6 +131,18 @@ int gb_rename_durable(const char *tmp, const char *path); /* 0, -1, -2, -3: io.c
 int gb_parse_size(const char *s, long long *v);
 /* The cores online, at least 1, at most max: the default thread count. */
 int gb_ncpu(int max);
+
+/*
+ * progress.c: one line on stderr, redrawn a few times a second, for long
+ * work; only when stderr is a terminal and no -q was given.  start names
+ * the work ("read", "written") and its total (0: unknown) and counts from
+ * 0 again; add counts bytes, or rows when rows is set; end erases the line.
+ */
+void gb_progress_quiet(void);
+void gb_progress_start(const char *what, int rows, uint64_t total);
+void gb_progress_add(uint64_t n);
+void gb_progress_end(void);
+void gb_progress_clear(void);	/* before a message: err.c */
 
 /*
  * Buffered output to a file descriptor that counts bytes and, when asked,

@@ -33,28 +33,32 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp,
-	    "usage: gb-catalog [-c conf] media [list | show ID | retire ID "
-	    "[--why TEXT] |\n"
-	    "                  add ID --kind dir|tape --pool POOL "
-	    "[--capacity BYTES]]\n"
-	    "       gb-catalog [-c conf] archives [--job JOB]\n"
-	    "       gb-catalog [-c conf] copies [ARCHIVE]\n"
-	    "       gb-catalog [-c conf] move MEDIUM --to onsite|transit|offsite "
-	    "[--by NAME] [--why TEXT] [--date D]\n"
-	    "       gb-catalog [-c conf] due [--date D]\n"
-	    "       gb-catalog [-c conf] chain [--at TIME] [--job JOB]\n"
-	    "       gb-catalog [-c conf] expire [--dry-run] [--date D]\n"
-	    "       gb-catalog [-c conf] log [--job JOB] [-n N] [--csv]\n"
-	    "       gb-catalog [-c conf] log start JOB [--pid PID] [--date D]\n"
-	    "       gb-catalog [-c conf] log end ID ok|failed [--archive A] "
-	    "[--rows N] [--bytes N] [--error TEXT] [--date D]\n"
-	    "       gb-catalog [-c conf] tested|verified ARCHIVE ok|failed "
-	    "[--medium M] [--detail TEXT] [--date D]\n"
-	    "       gb-catalog [-c conf] check [--date D]\n"
-	    "       gb-catalog [-c conf] report [--csv] [--date D]\n"
+	    "usage: gb-catalog [-c conf] media [list | show id | retire id "
+	    "[--why text] |\n"
+	    "                  add id --kind dir|tape --pool pool "
+	    "[--capacity bytes]]\n"
+	    "       gb-catalog [-c conf] archives [--job job]\n"
+	    "       gb-catalog [-c conf] copies [archive]\n"
+	    "       gb-catalog [-c conf] move medium --to onsite|transit|offsite "
+	    "[--by name]\n"
+	    "                  [--why text] [--date date]\n"
+	    "       gb-catalog [-c conf] due [--date date]\n"
+	    "       gb-catalog [-c conf] chain [--at time] [--job job]\n"
+	    "       gb-catalog [-c conf] expire [--dry-run] [--date date]\n"
+	    "       gb-catalog [-c conf] log [--job job] [-n count] [--csv]\n"
+	    "       gb-catalog [-c conf] log start job [--pid pid] "
+	    "[--date date]\n"
+	    "       gb-catalog [-c conf] log end id ok|failed [--archive archive] "
+	    "[--rows n]\n"
+	    "                  [--bytes n] [--error text] [--date date]\n"
+	    "       gb-catalog [-c conf] tested|verified archive ok|failed "
+	    "[--medium medium]\n"
+	    "                  [--detail text] [--date date]\n"
+	    "       gb-catalog [-c conf] check [--date date]\n"
+	    "       gb-catalog [-c conf] report [--csv] [--date date]\n"
 	    "       gb-catalog [-c conf] audit [--verify]\n"
-	    "       gb-catalog [-c conf] latest --job JOB [--job JOB]...\n"
-	    "       gb-catalog [-c conf] manifest ARCHIVE\n");
+	    "       gb-catalog [-c conf] latest --job job ...\n"
+	    "       gb-catalog [-c conf] manifest archive\n");
 	exit(status);
 }
 
@@ -1152,6 +1156,7 @@ main(int argc, char *argv[])
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "error", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ "job", required_argument, NULL, 'j' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "medium", required_argument, NULL, 'm' },
@@ -1173,6 +1178,7 @@ main(int argc, char *argv[])
 		switch (c) {
 		case 'c': confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	if (optind >= argc)

@@ -57,9 +57,9 @@ static const char *table_keys[] = { "key", "watermark", "money", "class" };
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-export [-v] [-c conf] [-s source] [-t table]... "
-	    "[-i prev_manifest]\n"
-	    "                 [-j job] [-P threads] [-w seconds] [-o dir]\n");
+	fprintf(fp, "usage: gb-export [-qv] [-c conf] [-i prev_manifest] [-j job] "
+	    "[-o dir] [-P threads]\n"
+	    "                 [-s source] [-t table ...] [-w seconds]\n");
 	exit(status);
 }
 
@@ -844,7 +844,8 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt(argc, argv, "c:hi:j:o:P:s:t:vw:")) != -1)
+	while ((c = getopt_long(argc, argv, "c:hi:j:o:P:qs:t:vw:",
+	    gb_stdopts, NULL)) != -1)
 		switch (c) {
 		case 'c': x.confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
@@ -860,6 +861,7 @@ main(int argc, char *argv[])
 			x.nthreads = (int)n;
 			break;
 		}
+		case 'q': gb_progress_quiet(); break;
 		case 's': x.source = optarg; break;
 		case 't':
 			x.want = gb_realloc(x.want, (x.nwant + 1) * sizeof *x.want);
@@ -875,6 +877,7 @@ main(int argc, char *argv[])
 			x.wait = (int)w;
 			break;
 		}
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	if (optind != argc)

@@ -39,7 +39,7 @@ struct pack {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-pack [-l level] [-j threads] [dir | -]\n");
+	fprintf(fp, "usage: gb-pack [-q] [-l level] [-j threads] [dir | -]\n");
 	exit(status);
 }
 
@@ -368,7 +368,7 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt(argc, argv, "hj:l:")) != -1)
+	while ((c = getopt_long(argc, argv, "hj:l:q", gb_stdopts, NULL)) != -1)
 		switch (c) {
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'j':
@@ -385,6 +385,8 @@ main(int argc, char *argv[])
 				    "to 9, not %s", optarg);
 			k.level = (int)v;
 			break;
+		case 'q': gb_progress_quiet(); break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;

@@ -69,11 +69,12 @@ struct load {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-restore [-v] [-c conf] [--signer fpr] "
-	    "[--media media] [--test | -o dir | -d target] archive...\n"
-	    "       gb-restore [-v] [-c conf] [--signer fpr] [--media media] "
+	fprintf(fp, "usage: gb-restore [-qv] [-c conf] [--signer fpr] "
+	    "[--media media]\n"
+	    "                  --test | -o dir | -d target archive ...\n"
+	    "       gb-restore [-qv] [-c conf] [--signer fpr] [--media media] "
 	    "[--test]\n"
-	    "                  -d postgresql://... [--schema name] archive...\n");
+	    "                  -d postgresql://... [--schema name] archive ...\n");
 	exit(status);
 }
 
@@ -964,13 +965,14 @@ main(int argc, char *argv[])
 		{ "media", required_argument, NULL, 'M' },
 		{ "schema", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct restore r = { 0 };
 	int c;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "c:d:ho:v", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:d:ho:qv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': r.confpath = optarg; break;
 		case 'd': r.target = optarg; break;
@@ -983,8 +985,10 @@ main(int argc, char *argv[])
 			r.media[r.nmedia++] = optarg;
 			break;
 		case 'P': r.pgschema = optarg; break;
+		case 'q': gb_progress_quiet(); break;
 		case 'T': r.test = 1; break;
 		case 'v': r.verbose = 1; break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;

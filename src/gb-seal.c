@@ -40,8 +40,9 @@ struct seal {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-seal [-c conf] -r recipient... -u signer "
-	    "[-o spool/name] [file | -]\n");
+	fprintf(fp, "usage: gb-seal [-q] [-c conf] [-r recipient ...] [-u signer] "
+	    "[-o spool/name]\n"
+	    "               [file | -]\n");
 	exit(status);
 }
 
@@ -320,7 +321,7 @@ main(int argc, char *argv[])
 	int ch;
 
 	gb_setprogname(argv[0]);
-	while ((ch = getopt(argc, argv, "c:ho:r:u:")) != -1)
+	while ((ch = getopt_long(argc, argv, "c:ho:qr:u:", gb_stdopts, NULL)) != -1)
 		switch (ch) {
 		case 'c': s.confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
@@ -329,7 +330,9 @@ main(int argc, char *argv[])
 			s.rcpt = gb_realloc(s.rcpt, (s.nrcpt + 1) * sizeof *s.rcpt);
 			s.rcpt[s.nrcpt++] = gb_strdup(optarg);
 			break;
+		case 'q': gb_progress_quiet(); break;
 		case 'u': s.signer = optarg; break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;

@@ -30,8 +30,9 @@ struct verify {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-verify [-v] [-c conf] [--deep] [--signer fpr] "
-	    "[--media media] archive_or_seal...\n");
+	fprintf(fp, "usage: gb-verify [-qv] [-c conf] [--deep] [--signer fpr] "
+	    "[--media media]\n"
+	    "                 archive_or_seal ...\n");
 	exit(status);
 }
 
@@ -152,6 +153,7 @@ main(int argc, char *argv[])
 		{ "signer", required_argument, NULL, 'S' },
 		{ "media", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct verify v = { 0 };
@@ -159,14 +161,16 @@ main(int argc, char *argv[])
 	int c, failed = 0;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "c:hv", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:hqv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': v.confpath = optarg; break;
 		case 'D': v.deep = 1; break;
 		case 'S': v.signer = optarg; break;
 		case 'M': v.media = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'q': gb_progress_quiet(); break;
 		case 'v': v.verbose = 1; break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;

@@ -38,8 +38,9 @@ struct writer {
 static _Noreturn void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-write [-c conf] [--pool pool] [--no-verify] "
-	    "[-b blocksize] media spool/name\n"
+	fprintf(fp, "usage: gb-write [-q] [-c conf] [--pool pool] [--no-verify] "
+	    "[-b blocksize] media\n"
+	    "                spool/name\n"
 	    "       gb-write [-c conf] --label id --pool pool [--capacity bytes] "
 	    "[-b blocksize] media\n");
 	exit(status);
@@ -959,6 +960,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ "label", required_argument, NULL, 'L' },
 		{ "no-verify", no_argument, NULL, 'N' },
 		{ "pool", required_argument, NULL, 'p' },
@@ -971,7 +973,7 @@ main(int argc, char *argv[])
 
 	gb_setprogname(argv[0]);
 	w.t.fd = -1;
-	while ((c = getopt_long(argc, argv, "b:c:h", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "b:c:hq", longopts, NULL)) != -1)
 		switch (c) {
 		case 'b':
 			w.blocksize = strtoul(optarg, &end, 10);
@@ -996,6 +998,8 @@ main(int argc, char *argv[])
 		case 'L': w.label = optarg; break;
 		case 'N': w.verify = 0; break;
 		case 'p': w.pool = optarg; break;
+		case 'q': gb_progress_quiet(); break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;
