@@ -143,6 +143,7 @@ void gb_progress_start(const char *what, int rows, uint64_t total);
 void gb_progress_add(uint64_t n);
 void gb_progress_end(void);
 void gb_progress_clear(void);	/* before a message: err.c */
+uint64_t gb_progress_size(int fd);	/* a file's size; 0 for a pipe */
 
 /*
  * Buffered output to a file descriptor that counts bytes and, when asked,

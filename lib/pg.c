@@ -952,6 +952,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 		}
 		PQfreemem(row);
 		mt->rows++;
+		gb_progress_add(1);
 		if (o->err)
 			break;
 	}

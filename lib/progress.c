@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ static struct {
 	pthread_cond_t wake;
 	pthread_t thread;
 	int started, quiet, stopped;
+	int held;		/* a message was just printed: skip a turn */
 	pid_t pid;
 	const char *what;
 	int rows;
@@ -116,24 +118,35 @@ draw(void)
 	P.shown = (size_t)n - 1;
 }
 
+static void
+after_ms(struct timespec *t, const struct timespec *from, long ms)
+{
+	t->tv_sec = from->tv_sec + ms / 1000;
+	t->tv_nsec = from->tv_nsec + ms % 1000 * 1000000L;
+	if (t->tv_nsec >= 1000000000L)
+		t->tv_sec++, t->tv_nsec -= 1000000000L;
+}
+
+/* draws FIRST_MS after the work began, then every EVERY_MS */
 static void *
 run(void *arg)
 {
-	struct timespec at;
+	struct timespec at, next, last = { 0, 0 };
 
 	(void)arg;
 	pthread_mutex_lock(&P.lock);
-	clock_gettime(CLOCK_MONOTONIC, &at);
-	at.tv_nsec += FIRST_MS * 1000000L;
 	while (!P.stopped) {
-		if (at.tv_nsec >= 1000000000L)
-			at.tv_sec++, at.tv_nsec -= 1000000000L;
-		if (pthread_cond_timedwait(&P.wake, &P.lock, &at) == ETIMEDOUT) {
-			if (P.what && !P.stopped)
-				draw();
-			clock_gettime(CLOCK_MONOTONIC, &at);
-			at.tv_nsec += EVERY_MS * 1000000L;
-		}
+		after_ms(&at, &P.t0, FIRST_MS);
+		after_ms(&next, &last, EVERY_MS);
+		if (next.tv_sec > at.tv_sec || (next.tv_sec == at.tv_sec &&
+		    next.tv_nsec > at.tv_nsec))
+			at = next;
+		if (pthread_cond_timedwait(&P.wake, &P.lock, &at) != ETIMEDOUT)
+			continue;
+		if (P.what && !P.stopped && !P.held)
+			draw();
+		P.held = 0;
+		clock_gettime(CLOCK_MONOTONIC, &last);
 	}
 	pthread_mutex_unlock(&P.lock);
 	return NULL;
@@ -173,6 +186,8 @@ gb_progress_start(const char *what, int rows, uint64_t total)
 	P.total = total;
 	__atomic_store_n(&P.done, 0, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_MONOTONIC, &P.t0);
+	if (P.started)
+		pthread_cond_signal(&P.wake);	/* FIRST_MS from now */
 	pthread_mutex_unlock(&P.lock);
 	if (P.started)
 		return;
@@ -216,5 +231,15 @@ gb_progress_clear(void)
 		return;
 	pthread_mutex_lock(&P.lock);
 	erase();
+	P.held = 1;
 	pthread_mutex_unlock(&P.lock);
+}
+
+uint64_t
+gb_progress_size(int fd)
+{
+	struct stat sb;
+
+	return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ?
+	    (uint64_t)sb.st_size : 0;
 }

@@ -519,6 +519,7 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 		}
 		gb_out_putc(o, '\n');
 		mt->rows++;
+		gb_progress_add(1);
 		if (o->err)
 			break;
 	}

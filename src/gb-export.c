@@ -499,11 +499,13 @@ finish_table(struct export *x, struct tjob *t)
 		add_part(x, mt, &t->part[k].acc);
 	close_file(x, &t->o, t->path, mt->sha256);
 	mt->bytes = t->o.bytes;
-	if (x->verbose)
+	if (x->verbose) {
+		gb_progress_clear();
 		fprintf(stderr, "gb-export: %s: %llu rows, %llu bytes%s\n",
 		    mt->name, (unsigned long long)mt->rows,
 		    (unsigned long long)mt->bytes, t->nparts > 1 ?
 		    ", read in parts" : "");
+	}
 	gb_free_strv(t->d.money);
 	gb_tinfo_free(&t->ti);
 	free(t->part);
@@ -909,6 +911,7 @@ main(int argc, char *argv[])
 	if (ntables == 0)
 		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
 	make_workdir(&x);
+	gb_progress_start("exported", 1, 0);
 
 	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 1);
 	if (x.pg)
@@ -918,6 +921,7 @@ main(int argc, char *argv[])
 	close_file(&x, &o, path, x.m.schema_sha256);
 	x.m.schema_bytes = o.bytes;
 	export_tables(&x, tables, ntables);
+	gb_progress_end();
 	gb_pg_close(x.pg);	/* ends the read transaction */
 	for (int i = 0; x.conns && i < x.nthreads; i++)
 		gb_sqlite_close(x.conns[i]);

@@ -200,6 +200,7 @@ pack_file(struct pack *k, const char *name, int64_t size, int fd,
 		gb_sha256_update(&h, k->buf, (size_t)n);
 		data(k, k->buf, (size_t)n);
 		got += (uint64_t)n;
+		gb_progress_add((uint64_t)n);
 	}
 	gb_sha256_final(&h, hex);
 	if (got != want_size || strcmp(hex, want_hash) != 0) {
@@ -406,12 +407,14 @@ main(int argc, char *argv[])
 	if (!k.input)
 		gb_pipe_grow(STDIN_FILENO);
 	k.buf = gb_malloc(CHUNK);
+	gb_progress_start("read", 0, 0);
 
 	if (k.input)
 		pack_dir(&k);
 	else
 		pack_stream(&k);
 	check_complete(&k);
+	gb_progress_end();
 	if (archive_write_close(k.out) != ARCHIVE_OK)
 		gb_errx(GB_EXIT_RUN, "cannot write the archive: %s",
 		    archive_error_string(k.out));

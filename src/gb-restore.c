@@ -561,9 +561,11 @@ into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	free(l.affinity);
 	free(l.table);
 	free(path);
-	if (status == 0 && r->verbose)
+	if (status == 0 && r->verbose) {
+		gb_progress_clear();
 		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows\n",
 		    t->a->seal.archive, mt->name, mt->rows);
+	}
 	return status;
 }
 

@@ -84,6 +84,7 @@ read_cb(void *arg, void *buf, size_t n)
 	}
 	gb_sha256_update(&s->in_hash, buf, (size_t)r);
 	s->in_bytes += (uint64_t)r;
+	gb_progress_add((uint64_t)r);
 	keep_tail(s, buf, (size_t)r);
 	return r;
 }
@@ -413,9 +414,11 @@ main(int argc, char *argv[])
 	    gpgme_data_new_from_cbs(&out, &out_cbs, &s))
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
 	gpgme_data_set_encoding(out, GPGME_DATA_ENCODING_BINARY);
+	gb_progress_start("sealed", 0, gb_progress_size(s.infd));
 	/* Keys are pinned by the operator: no web of trust is consulted. */
 	e = gpgme_op_encrypt_sign(c, keys, GPGME_ENCRYPT_ALWAYS_TRUST |
 	    GPGME_ENCRYPT_NO_COMPRESS, in, out);
+	gb_progress_end();
 	if (s.in_errno) {
 		errno = s.in_errno;
 		gb_err(GB_EXIT_RUN, "cannot read the packed archive");

@@ -50,9 +50,11 @@ deep_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	int r = gb_check_table(mt, gb_unpack_read, u, -1, NULL, NULL, err,
 	    errlen);
 
-	if (r == 0 && d->v->verbose)
+	if (r == 0 && d->v->verbose) {
+		gb_progress_clear();
 		fprintf(stderr, "gb-verify: %s: %s: %llu rows OK\n",
 		    d->s->archive, mt->name, (unsigned long long)mt->rows);
+	}
 	return r;
 }
 
@@ -127,6 +129,7 @@ verify_one(struct verify *v, const char *arg, char *name, size_t namelen,
 		r = deep(v, archive, &s, err, errlen) ? 1 : 0;
 		goto out_seal;
 	}
+	gb_progress_start("checked", 0, s.size);
 	if (gb_sha256_file(archive, hex, &size) == -1) {
 		snprintf(err, errlen, "cannot read %s: %s", archive,
 		    strerror(errno));
@@ -203,6 +206,7 @@ main(int argc, char *argv[])
 		} else
 			bad = verify_one(&v, archive ? archive : argv[i], name,
 			    sizeof name, err, sizeof err);
+		gb_progress_end();
 		if (bad) {
 			printf("%s: FAIL: %s\n", name, err);
 			failed++;

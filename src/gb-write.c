@@ -311,6 +311,7 @@ read_back_dir(struct writer *w, const char *path, char hex[65], uint64_t *n)
 	while ((r = gb_read_full(fd, w->buf, COPY_BUF)) > 0) {
 		gb_sha256_update(&h, w->buf, (size_t)r);
 		*n += (uint64_t)r;
+		gb_progress_add((uint64_t)r);
 	}
 	gb_sha256_final(&h, hex);
 	close(fd);
@@ -332,6 +333,7 @@ read_back_tape(struct writer *w, int fileno, uint64_t size, char hex[65])
 		    (size_t)r;
 		gb_sha256_update(&h, w->buf, use);
 		got += use;
+		gb_progress_add(use);
 	}
 	gb_sha256_final(&h, hex);
 	return r < 0 || got != size ? -1 : 0;
@@ -776,6 +778,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		verified = 1;
 		goto finish;
 	}
+	gb_progress_start("written", 0, s.size);
 	gb_hasher_start(&h);
 	if (!w->tape) {
 		char *dst = gb_asprintf("%s/%s", w->media, name);
@@ -799,6 +802,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			if (r == -1)
 				break;
 			written += (uint64_t)n;
+			gb_progress_add((uint64_t)n);
 			gb_write_behind(a.fd, &behind, written);
 			n = m;
 			t = cur, cur = next, next = t;
@@ -846,6 +850,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		gb_signals_resume(&held);
 		if (w->verify) {
 			uint64_t rn;
+			gb_progress_start("read back", 0, s.size);
 			if (read_back_dir(w, dst, rhex, &rn) == -1 ||
 			    rn != s.size || strcmp(rhex, s.sha256) != 0) {
 				end_copy(w, copy, "failed", "read back differs", 0, 0,
@@ -881,6 +886,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			if (r == -1)
 				goto tape_fail;
 			written += (uint64_t)n;
+			gb_progress_add((uint64_t)n);
 			n = m;
 			t = cur, cur = next, next = t;
 		}
@@ -910,6 +916,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			    "on %s is recorded as failed", archive, w->id);
 		}
 		if (w->verify) {
+			gb_progress_start("read back", 0, s.size);
 			if (read_back_tape(w, fileno, s.size, rhex) == -1 ||
 			    strcmp(rhex, s.sha256) != 0) {
 				end_copy(w, copy, "failed", "read back differs", 0, 0,
@@ -928,6 +935,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		    archive);
 	}
 finish:
+	gb_progress_end();
 	close(fd);
 	/* 'good' is recorded last, once everything else is durable */
 	if (!w->tape && write_index(w, copy) == -1)
