@@ -610,6 +610,13 @@ void gb_medium_close(struct gb_medium *m);	/* removes the copies */
 /* pgp.c: OpenPGP through GPGME. */
 gpgme_ctx_t gb_pgp_new(void);	/* binary, no pinentry prompts */
 int gb_pgp_fpr_eq(const char *a, const char *b);
+/* A key's first valid user ID ("Name <addr>"), else its fingerprint. */
+const char *gb_pgp_uid(gpgme_key_t k);
+/*
+ * Why GnuPG could not sign with signer, in a new string: a passphrase it
+ * may not ask for names the way out (gpg-preset-passphrase).
+ */
+char *gb_pgp_sign_why(gpgme_error_t e, gpgme_key_t signer);
 /*
  * The one key NAME (fingerprint or e-mail) names, usable to encrypt
  * (usage 'e', public key) or sign (usage 's', secret key), or any public

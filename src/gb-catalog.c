@@ -740,7 +740,7 @@ check_key(struct cat *x, gpgme_ctx_t c, const char *name, int usage,
 		gb_fmt_time(when, k->subkeys->expires);
 		bad = problem("key: %s %s (%s) expires %s, within %ld days; "
 		    "extend it or replace it", usage == 'e' ? "recipient" :
-		    "signer", name, k->fpr, when, days);
+		    "signer", name, gb_pgp_uid(k), when, days);
 		gpgme_key_unref(k);
 		return bad;
 	}
@@ -753,7 +753,7 @@ check_key(struct cat *x, gpgme_ctx_t c, const char *name, int usage,
 			gb_fmt_time(when, s->expires);
 			bad = problem("key: %s %s (%s) expires %s, within %ld days; "
 			    "extend it or replace it", usage == 'e' ? "recipient" :
-			    "signer", name, k->fpr, when, days);
+			    "signer", name, gb_pgp_uid(k), when, days);
 			break;
 		}
 	}

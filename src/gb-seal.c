@@ -239,7 +239,7 @@ write_seal(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
 	if ((e = gpgme_op_sign(c, in, out, GPGME_SIG_MODE_CLEAR)))
 		gb_errx(GB_EXIT_RUN, "cannot sign the seal: %s",
-		    gpgme_strerror(e));
+		    gb_pgp_sign_why(e, signer));
 	buf = gpgme_data_release_and_get_mem(out, &n);
 	if (gb_write_all(a->fd, buf, n) == -1)
 		gb_err(GB_EXIT_RUN, "cannot write %s", a->path);
@@ -430,7 +430,7 @@ main(int argc, char *argv[])
 	}
 	if (e)
 		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s",
-		    gpgme_strerror(e));
+		    gb_pgp_sign_why(e, signer));
 	er = gpgme_op_encrypt_result(c);
 	sr = gpgme_op_sign_result(c);
 	if ((er && er->invalid_recipients) || !sr || sr->invalid_signers ||
