@@ -78,9 +78,10 @@ $(UNIT): tests/unit/test-lib.c lib/libgb.a lib/gb.h
 	$(CC) $(ALLCFLAGS) -o $@ tests/unit/test-lib.c $(LIBS) $(LDFLAGS)
 
 # Installs the Debian packages the project needs when run as root,
-# prints the exact apt-get line otherwise.
+# prints the exact apt-get line otherwise: make deps those to build and
+# test; make demo, memcheck and bench each their own group (deps.sh).
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh check
 
 # The targets that install packages build only after deps has finished,
 # in a make of their own (make -j would otherwise compile beside apt-get).
@@ -94,15 +95,18 @@ check: deps
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
 
-memcheck: deps
+memcheck:
+	@sh scripts/deps.sh memcheck
 	$(MAKE) all
 	sh scripts/memcheck.sh
 
-demo: deps
+demo:
+	@sh scripts/deps.sh demo
 	$(MAKE) all
 	sh scripts/demo.sh
 
-bench: deps
+bench:
+	@sh scripts/deps.sh bench
 	$(MAKE) all
 	sh scripts/bench.sh
 
