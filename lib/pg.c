@@ -78,8 +78,9 @@ pg_fail(struct gb_pg *p, const char *what, const char *table, PGresult *res)
 	if (res_is(res, "55P03"))	/* lock_not_available */
 		gb_errx(GB_EXIT_RUN, "%s: %s%s is locked (waited %d s): a "
 		    "schema change (ALTER, DROP, TRUNCATE, VACUUM FULL) holds "
-		    "it; retry when it is done, or wait longer: busy_timeout in "
-		    "the [source] section of the config (gb-export -w)", p->name,
+		    "it; retry when it is done, or wait longer: busy_timeout "
+		    "in the [source] section of the config (gb-export -w)",
+		    p->name,
 		    table ? "table " : "a table", table ? table : "", p->wait);
 	if (table)
 		gb_errx(GB_EXIT_RUN, "%s: table %s: %s: %s", p->name, table,

@@ -166,10 +166,11 @@ gb_pgp_key(gpgme_ctx_t c, const char *name, int usage, char *err,
 			    usage == 'e' ? "its encryption subkey" :
 			    "its signing subkey");
 		else
-			snprintf(err, errlen, "%s %s (%s): no valid subkey that "
-			    "can %s%s; add one, or name another key", role, name,
-			    gb_pgp_uid(k), usage == 'e' ? "encrypt" : "sign",
-			    usage == 's' ? " here (the secret key is needed)" : "");
+			snprintf(err, errlen, "%s %s (%s): no valid subkey "
+			    "that can %s%s; add one, or name another key", role,
+			    name, gb_pgp_uid(k), usage == 'e' ? "encrypt" :
+			    "sign", usage == 's' ?
+			    " here (the secret key is needed)" : "");
 		gpgme_key_unref(k);
 		return NULL;
 	}

@@ -84,8 +84,8 @@ db_fail(struct gb_sqlite *s, const char *what, const char *table)
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		gb_errx(GB_EXIT_RUN, "%s: database is locked by a writer "
 		    "(waited %d s); retry when the writer is done, or wait "
-		    "longer: busy_timeout in the [source] section of the config "
-		    "(gb-export -w)", s->path,
+		    "longer: busy_timeout in the [source] section of the "
+		    "config (gb-export -w)", s->path,
 		    since ? (int)((mono_ns() - since) / 1000000000) : 0);
 	if (code == SQLITE_READONLY &&
 	    sqlite3_extended_errcode(s->db) != SQLITE_READONLY_ROLLBACK)

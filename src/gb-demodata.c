@@ -901,7 +901,8 @@ main(int argc, char *argv[])
 	int ch, e;
 
 	gb_setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "hs:n:S:o:", gb_stdopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hs:n:S:o:", gb_stdopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout, GB_EXIT_OK);

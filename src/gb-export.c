@@ -57,8 +57,8 @@ static const char *table_keys[] = { "key", "watermark", "money", "class" };
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-export [-qv] [-c conf] [-i prev_manifest] [-j job] "
-	    "[-o dir] [-P threads]\n"
+	fprintf(fp, "usage: gb-export [-qv] [-c conf] [-i prev_manifest] "
+	    "[-j job] [-o dir] [-P threads]\n"
 	    "                 [-s source] [-t table ...] [-w seconds]\n");
 	exit(status);
 }

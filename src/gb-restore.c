@@ -74,7 +74,8 @@ usage(FILE *fp, int status)
 	    "                  --test | -o dir | -d target archive ...\n"
 	    "       gb-restore [-qv] [-c conf] [--signer fpr] [--media media] "
 	    "[--test]\n"
-	    "                  -d postgresql://... [--schema name] archive ...\n");
+	    "                  -d postgresql://... [--schema name] "
+	    "archive ...\n");
 	exit(status);
 }
 

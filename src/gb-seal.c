@@ -40,8 +40,8 @@ struct seal {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-seal [-q] [-c conf] [-r recipient ...] [-u signer] "
-	    "[-o spool/name]\n"
+	fprintf(fp, "usage: gb-seal [-q] [-c conf] [-r recipient ...] "
+	    "[-u signer] [-o spool/name]\n"
 	    "               [file | -]\n");
 	exit(status);
 }
@@ -322,7 +322,8 @@ main(int argc, char *argv[])
 	int ch;
 
 	gb_setprogname(argv[0]);
-	while ((ch = getopt_long(argc, argv, "c:ho:qr:u:", gb_stdopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:ho:qr:u:", gb_stdopts,
+	    NULL)) != -1)
 		switch (ch) {
 		case 'c': s.confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;

@@ -38,8 +38,8 @@ struct writer {
 static _Noreturn void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-write [-q] [-c conf] [--pool pool] [--no-verify] "
-	    "[-b blocksize] media\n"
+	fprintf(fp, "usage: gb-write [-q] [-c conf] [--pool pool] "
+	    "[--no-verify] [-b blocksize] media\n"
 	    "                spool/name\n"
 	    "       gb-write [-c conf] --label id --pool pool [--capacity bytes] "
 	    "[-b blocksize] media\n");
