@@ -39,7 +39,7 @@ LIBSRC = lib/catalog.c lib/check.c lib/conf.c lib/csv.c lib/csvread.c \
          lib/err.c lib/gzip.c lib/gzread.c lib/io.c lib/manifest.c \
          lib/media.c lib/pg.c lib/pgp.c lib/report.c lib/restore-pg.c \
          lib/restore-sqlite.c lib/seal.c lib/sha256.c lib/sql.c lib/sqlite.c \
-         lib/tape.c lib/tar.c lib/text.c lib/unpack.c
+         lib/tape.c lib/tar.c lib/text.c lib/unpack.c lib/progress.c
 LIBOBJ = $(LIBSRC:.c=.o)
 TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-catalog bin/gb-write bin/gb-demodata
 UNIT   = tests/unit/test-lib
@@ -80,9 +80,10 @@ $(UNIT): tests/unit/test-lib.c lib/libgb.a lib/gb.h
 	$(CC) $(ALLCFLAGS) -o $@ tests/unit/test-lib.c $(LIBS) $(LDFLAGS)
 
 # Installs the Debian packages the project needs when run as root,
-# prints the exact apt-get line otherwise.
+# prints the exact apt-get line otherwise: make deps those to build and
+# test; make demo, memcheck and bench each their own group (deps.sh).
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh check
 
 # The targets that install packages build only after deps has finished,
 # in a make of their own (make -j would otherwise compile beside apt-get).
@@ -96,15 +97,18 @@ check: deps
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
 
-memcheck: deps
+memcheck:
+	@sh scripts/deps.sh memcheck
 	$(MAKE) all
 	sh scripts/memcheck.sh
 
-demo: deps
+demo:
+	@sh scripts/deps.sh demo
 	$(MAKE) all
 	sh scripts/demo.sh
 
-bench: deps
+bench:
+	@sh scripts/deps.sh bench
 	$(MAKE) all
 	sh scripts/bench.sh
 

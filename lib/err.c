@@ -27,9 +27,27 @@ gb_setprogname(const char *argv0)
 		gb_progname = p ? p + 1 : argv0;
 }
 
+/* The long options of a tool that has no others. */
+const struct option gb_stdopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, GB_OPT_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* --version: GB_VERSION, the one the manifest's creator line names too */
+_Noreturn void
+gb_version(void)
+{
+	printf("%s (gymbackup) %s\n", gb_progname, GB_VERSION);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		gb_err(GB_EXIT_RUN, "stdout");
+	exit(GB_EXIT_OK);
+}
+
 static void
 vmsg(int errnum, const char *fmt, va_list ap)
 {
+	gb_progress_clear();	/* a message on a line of its own */
 	fprintf(stderr, "%s: ", gb_progname);
 	vfprintf(stderr, fmt, ap);
 	if (errnum)

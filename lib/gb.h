@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <getopt.h>
 #include <gpgme.h>
 #include <sqlite3.h>
 
@@ -36,6 +37,10 @@ enum {
 /* err.c */
 extern const char *gb_progname;
 void gb_setprogname(const char *argv0);
+/* --version of every tool: getopt_long's value for it, and its printer */
+#define GB_OPT_VERSION 256
+extern const struct option gb_stdopts[];	/* --help and --version */
+_Noreturn void gb_version(void);
 void gb_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void gb_errx(int status, const char *fmt, ...)
@@ -127,6 +132,19 @@ int gb_rename_durable(const char *tmp, const char *path); /* 0, -1, -2, -3: io.c
 int gb_parse_size(const char *s, long long *v);
 /* The cores online, at least 1, at most max: the default thread count. */
 int gb_ncpu(int max);
+
+/*
+ * progress.c: one line on stderr, redrawn a few times a second, for long
+ * work; only when stderr is a terminal and no -q was given.  start names
+ * the work ("read", "written") and its total (0: unknown) and counts from
+ * 0 again; add counts bytes, or rows when rows is set; end erases the line.
+ */
+void gb_progress_quiet(void);
+void gb_progress_start(const char *what, int rows, uint64_t total);
+void gb_progress_add(uint64_t n);
+void gb_progress_end(void);
+void gb_progress_clear(void);	/* before a message: err.c */
+uint64_t gb_progress_size(int fd);	/* a file's size; 0 for a pipe */
 
 /*
  * Buffered output to a file descriptor that counts bytes and, when asked,
@@ -686,6 +704,13 @@ void gb_medium_close(struct gb_medium *m);	/* removes the copies */
 /* pgp.c: OpenPGP through GPGME. */
 gpgme_ctx_t gb_pgp_new(void);	/* binary, no pinentry prompts */
 int gb_pgp_fpr_eq(const char *a, const char *b);
+/* A key's first valid user ID ("Name <addr>"), else its fingerprint. */
+const char *gb_pgp_uid(gpgme_key_t k);
+/*
+ * Why GnuPG could not sign with signer, in a new string: a passphrase it
+ * may not ask for names the way out (gpg-preset-passphrase).
+ */
+char *gb_pgp_sign_why(gpgme_error_t e, gpgme_key_t signer);
 /*
  * The one key NAME (fingerprint or e-mail) names, usable to encrypt
  * (usage 'e', public key) or sign (usage 's', secret key), or any public

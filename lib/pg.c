@@ -76,7 +76,9 @@ pg_fail(struct gb_pg *p, const char *what, const char *table, PGresult *res)
 	if (res_is(res, "55P03"))	/* lock_not_available */
 		gb_errx(GB_EXIT_RUN, "%s: %s%s is locked (waited %d s): a "
 		    "schema change (ALTER, DROP, TRUNCATE, VACUUM FULL) holds "
-		    "it; retry when it is done, or wait longer with -w", p->name,
+		    "it; retry when it is done, or wait longer: busy_timeout "
+		    "in the [source] section of the config (gb-export -w)",
+		    p->name,
 		    table ? "table " : "a table", table ? table : "", p->wait);
 	if (table)
 		gb_errx(GB_EXIT_RUN, "%s: table %s: %s: %s", p->name, table,
@@ -952,6 +954,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 		}
 		PQfreemem(row);
 		mt->rows++;
+		gb_progress_add(1);
 		if (o->err)
 			break;
 	}

@@ -54,6 +54,52 @@ gb_pgp_fpr_eq(const char *a, const char *b)
 	}
 }
 
+/* Who a key is to a person: its first valid user ID, else its fingerprint. */
+const char *
+gb_pgp_uid(gpgme_key_t k)
+{
+	for (gpgme_user_id_t u = k->uids; u; u = u->next)
+		if (!u->revoked && !u->invalid && u->uid && *u->uid)
+			return u->uid;
+	return k->uids && k->uids->uid ? k->uids->uid : k->fpr;
+}
+
+/*
+ * An expired key, or its expired subkey for usage: the gpg commands that
+ * extend them, where the secret key is ('*' would skip expired subkeys).
+ */
+static void
+expired(char *err, size_t errlen, const char *role, const char *name,
+    gpgme_key_t k, int usage, time_t when, const char *what)
+{
+	char day[21], cmd[1024] = "";
+	size_t n = 0;
+	int subs = 0;
+
+	gb_fmt_time(day, when);
+	day[10] = '\0';
+	if (k->expired)
+		n = (size_t)snprintf(cmd, sizeof cmd, "gpg --quick-set-expire "
+		    "%s 2y", k->fpr);
+	for (gpgme_subkey_t s = k->subkeys ? k->subkeys->next : NULL; s &&
+	    n < sizeof cmd; s = s->next) {
+		if (!s->expired || s->revoked || !s->fpr ||
+		    !(usage == 'e' ? s->can_encrypt : s->can_sign))
+			continue;
+		if (!subs++)
+			n += (size_t)snprintf(cmd + n, sizeof cmd - n, "%sgpg "
+			    "--quick-set-expire %s 2y", n ? "; " : "", k->fpr);
+		if (n < sizeof cmd)
+			n += (size_t)snprintf(cmd + n, sizeof cmd - n, " %s",
+			    s->fpr);
+	}
+	snprintf(err, errlen, "%s %s (%s): %s expired on %s; extend it where "
+	    "its secret key is (%s), then %s; or name another key", role,
+	    name, gb_pgp_uid(k), what, day, cmd, *role == 'r' ?
+	    "import its public key here again" : "give its public key to "
+	    "those who verify the archives");
+}
+
 static int
 subkey_can(gpgme_key_t k, int usage)
 {
@@ -96,20 +142,66 @@ gb_pgp_key(gpgme_ctx_t c, const char *name, int usage, char *err,
 	}
 	if (usage == 'v')	/* its signatures are judged one by one */
 		return k;
-	if (k->revoked || k->expired || k->disabled || k->invalid) {
-		snprintf(err, errlen, "%s %s (%s): key is %s", role, name,
-		    k->fpr, k->revoked ? "revoked" : k->expired ? "expired" :
+	if (k->expired && !k->revoked && k->subkeys) {
+		expired(err, errlen, role, name, k, usage, k->subkeys->expires,
+		    "the key");
+		gpgme_key_unref(k);
+		return NULL;
+	}
+	if (k->revoked || k->disabled || k->invalid) {
+		snprintf(err, errlen, "%s %s (%s): the key is %s; name another "
+		    "key", role, name, gb_pgp_uid(k), k->revoked ? "revoked" :
 		    k->disabled ? "disabled" : "invalid");
 		gpgme_key_unref(k);
 		return NULL;
 	}
 	if (!subkey_can(k, usage)) {
-		snprintf(err, errlen, "%s %s (%s): no valid subkey that can %s",
-		    role, name, k->fpr, usage == 'e' ? "encrypt" : "sign");
+		gpgme_subkey_t s;
+		for (s = k->subkeys; s; s = s->next)
+			if (s->expired && !s->revoked && (usage == 'e' ?
+			    s->can_encrypt : s->can_sign))
+				break;
+		if (s)
+			expired(err, errlen, role, name, k, usage, s->expires,
+			    usage == 'e' ? "its encryption subkey" :
+			    "its signing subkey");
+		else
+			snprintf(err, errlen, "%s %s (%s): no valid subkey "
+			    "that can %s%s; add one, or name another key", role,
+			    name, gb_pgp_uid(k), usage == 'e' ? "encrypt" :
+			    "sign", usage == 's' ?
+			    " here (the secret key is needed)" : "");
 		gpgme_key_unref(k);
 		return NULL;
 	}
 	return k;
+}
+
+char *
+gb_pgp_sign_why(gpgme_error_t e, gpgme_key_t signer)
+{
+	gpgme_subkey_t s;
+
+	switch (gpg_err_code(e)) {
+	case GPG_ERR_NO_PIN_ENTRY:
+	case GPG_ERR_NO_PASSPHRASE:
+	case GPG_ERR_BAD_PASSPHRASE:
+	case GPG_ERR_CANCELED:
+		break;
+	default:
+		return gb_strdup(gpgme_strerror(e));
+	}
+	for (s = signer->subkeys; s; s = s->next)
+		if (s->can_sign && !s->expired && !s->revoked && s->keygrip)
+			break;
+	return gb_asprintf("signer %s (%s): its secret key has a passphrase, "
+	    "and no one is here to type it (%s); give it to gpg-agent ahead: "
+	    "allow-preset-passphrase in gpg-agent.conf, gpgconf --launch "
+	    "gpg-agent, then $(gpgconf --list-dirs libexecdir)/"
+	    "gpg-preset-passphrase --preset %s reading the passphrase; or "
+	    "sign with a key without one (gb-seal(1))",
+	    signer->fpr, gb_pgp_uid(signer), gpgme_strerror(e),
+	    s ? s->keygrip : "KEYGRIP");
 }
 
 static int

@@ -55,8 +55,9 @@ gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
 	e = gpgme_op_sign(c, in, out, GPGME_SIG_MODE_CLEAR);
 	gpgme_data_release(in);
 	if (e) {
-		snprintf(err, errlen, "cannot sign the seal: %s",
-		    gpgme_strerror(e));
+		char *why = gb_pgp_sign_why(e, signer);
+		snprintf(err, errlen, "cannot sign the seal: %s", why);
+		free(why);
 		gpgme_data_release(out);
 		return NULL;
 	}

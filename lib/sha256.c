@@ -70,6 +70,7 @@ gb_sha256_file(const char *path, char hex[65], uint64_t *size)
 	while ((n = gb_read_full(fd, buf, BUFSZ)) > 0) {
 		gb_sha256_update(&h, buf, (size_t)n);
 		total += (uint64_t)n;
+		gb_progress_add((uint64_t)n);
 	}
 	e = errno;
 	gb_sha256_final(&h, hex);

@@ -1,9 +1,12 @@
 /* sqlite.c - the SQLite source: one read transaction, tables streamed as CSV */
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -12,18 +15,81 @@
 struct gb_sqlite {
 	sqlite3 *db;
 	char *path;
-	int wait;
 };
+
+/*
+ * The wait for a writer (-w, busy_timeout) is one budget for the process,
+ * counted from the first time any statement found the database locked:
+ * each connection, pragma and BEGIN waiting it anew made -w 3 wait 9 s.
+ */
+static struct {
+	int wait;		/* seconds */
+	int64_t since;		/* ns, CLOCK_MONOTONIC; 0: no wait yet */
+} busy;
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int
+busy_wait(void *arg, int count)
+{
+	struct timespec pause = { 0, 20000000 };
+	int64_t now = mono_ns(), none = 0;
+
+	(void)arg;
+	(void)count;
+	/* the connections of the parallel export may get here at once */
+	__atomic_compare_exchange_n(&busy.since, &none, now, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	if (now - __atomic_load_n(&busy.since, __ATOMIC_RELAXED) >=
+	    (int64_t)busy.wait * 1000000000)
+		return 0;
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
+/*
+ * Reading a WAL database writes its -shm index: without -wal and -shm
+ * files (no one has it open) a reader must create them beside it.
+ */
+static _Noreturn void
+readonly_wal(struct gb_sqlite *s)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	char *dir = gb_strdup(s->path), *slash = strrchr(dir, '/');
+	const char *user = pw ? pw->pw_name : "?";
+
+	if (slash)
+		*slash = '\0';
+	gb_errx(GB_EXIT_RUN, "%s: %s: a WAL database is read through its "
+	    "-wal and -shm files, which are missing, and user %s may not "
+	    "create them in %s; give %s write access to that directory, or "
+	    "export while they exist (the application has the database "
+	    "open): see gb-export(1)", s->path, sqlite3_errmsg(s->db), user,
+	    slash ? (*dir ? dir : "/") : ".", user);
+}
 
 static _Noreturn void
 db_fail(struct gb_sqlite *s, const char *what, const char *table)
 {
 	int code = sqlite3_extended_errcode(s->db) & 0xff;
+	int64_t since = __atomic_load_n(&busy.since, __ATOMIC_RELAXED);
 
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-		gb_errx(GB_EXIT_RUN, "%s: database is locked (waited %d s); "
-		    "retry when the writer is done, or wait longer with -w",
-		    s->path, s->wait);
+		gb_errx(GB_EXIT_RUN, "%s: database is locked by a writer "
+		    "(waited %d s); retry when the writer is done, or wait "
+		    "longer: busy_timeout in the [source] section of the "
+		    "config (gb-export -w)", s->path,
+		    since ? (int)((mono_ns() - since) / 1000000000) : 0);
+	if (code == SQLITE_READONLY &&
+	    sqlite3_extended_errcode(s->db) != SQLITE_READONLY_ROLLBACK)
+		readonly_wal(s);
 	if (code == SQLITE_NOTADB)
 		gb_errx(GB_EXIT_RUN, "%s: not an SQLite database", s->path);
 	if (table)
@@ -55,7 +121,6 @@ gb_sqlite_open(const char *path, int wait_seconds)
 		gb_errx(GB_EXIT_RUN, "cannot open database %s: is a directory",
 		    path);
 	s->path = gb_strdup(path);
-	s->wait = wait_seconds;
 	/* No memory statistics: they take a lock shared by every thread. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* NOMUTEX: one thread uses the connection; a lock per column costs */
@@ -63,7 +128,8 @@ gb_sqlite_open(const char *path, int wait_seconds)
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		gb_errx(GB_EXIT_RUN, "cannot open database %s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-	sqlite3_busy_timeout(s->db, wait_seconds * 1000);
+	busy.wait = wait_seconds;
+	sqlite3_busy_handler(s->db, busy_wait, NULL);
 	/* A database nobody here wrote must not run its code in our reads. */
 	sqlite3_exec(s->db, "PRAGMA trusted_schema=OFF", NULL, NULL, NULL);
 	/* Reads go through each table once: a small cache keeps memory flat. */
@@ -124,7 +190,7 @@ gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
 	if (n > 1 && wal) {
 		if (sqlite3_open_v2(path, &lock, SQLITE_OPEN_READWRITE |
 		    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-		    sqlite3_busy_timeout(lock, wait_seconds * 1000) != SQLITE_OK ||
+		    sqlite3_busy_handler(lock, busy_wait, NULL) != SQLITE_OK ||
 		    sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 		    SQLITE_OK)
 			n = 1;
@@ -486,6 +552,7 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 		}
 		gb_out_putc(o, '\n');
 		mt->rows++;
+		gb_progress_add(1);
 		if (o->err)
 			break;
 	}

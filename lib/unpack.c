@@ -71,6 +71,7 @@ from_file(void *arg, void *buf, size_t n)
 	}
 	gb_sha256_update(&u->sealed, buf, (size_t)r);
 	u->sealed_bytes += (uint64_t)r;
+	gb_progress_add((uint64_t)r);
 	return r;
 }
 
@@ -140,6 +141,7 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 	if (pipe2(u->pipe, O_CLOEXEC) == -1)
 		gb_err(GB_EXIT_RUN, "pipe");
 	u->buf = gb_malloc(BUFSZ);
+	gb_progress_start("read", 0, gb_progress_size(u->cipherfd));
 	u->ctx = gb_pgp_new();
 	gb_sha256_init(&u->hash);
 	gb_sha256_init(&u->sealed);
@@ -229,6 +231,7 @@ gb_unpack_close(struct gb_unpack *u, const char *pinned,
 	/* The sealed hash covers the whole file, whatever gpg left unread. */
 	while (!u->read_errno && from_file(u, u->buf, BUFSZ) > 0)
 		;
+	gb_progress_end();
 	gb_sha256_final(&u->sealed, sums->sha256);
 	sums->size = u->sealed_bytes;
 	gb_sha256_final(&u->hash, sums->packed_sha256);

@@ -41,7 +41,7 @@
 # Environment: BENCH_ROWS (default 10000000), BENCH_SEED (1), BENCH_RUNS
 # (3; 1 for a quick run), GB_BENCH_DIR (bench/data), TMPDIR (the scratch
 # space: several times the CSV size).  Needs GNU time (/usr/bin/time,
-# Debian package "time"), gpg, sqlite3 and restic: make deps installs them.
+# Debian package "time"), gpg, sqlite3 and restic: make bench installs them.
 # Without restic the restic yardstick is the fixed figure of the issue.
 set -eu
 
@@ -100,7 +100,7 @@ check_tools() {
 		HAVE_RESTIC=1
 	else
 		HAVE_RESTIC=
-		echo "bench: restic is missing (make deps installs it); the" \
+		echo "bench: restic is missing (make bench installs it); the" \
 		    "restic yardstick is the issue's fixed $RESTIC_REF s" >&2
 	fi
 }

@@ -34,29 +34,33 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp,
-	    "usage: gb-catalog [-c conf] media [list [-b] | show ID [-b] | "
-	    "retire ID [--why TEXT] |\n"
-	    "                  add ID --kind dir|tape --pool POOL "
-	    "[--capacity BYTES]]\n"
-	    "       gb-catalog [-c conf] archives [-b] [--job JOB]\n"
-	    "       gb-catalog [-c conf] copies [ARCHIVE]\n"
-	    "       gb-catalog [-c conf] move MEDIUM --to onsite|transit|offsite "
-	    "[--by NAME] [--why TEXT] [--date D]\n"
-	    "       gb-catalog [-c conf] due [--date D]\n"
-	    "       gb-catalog [-c conf] chain [--at TIME] [--job JOB]\n"
-	    "       gb-catalog [-c conf] expire [--dry-run] [--date D]\n"
-	    "       gb-catalog [-c conf] log [--job JOB] [-n N] [--csv]\n"
-	    "       gb-catalog [-c conf] log start JOB [--pid PID] [--date D]\n"
-	    "       gb-catalog [-c conf] log end ID ok|failed [--archive A] "
-	    "[--rows N] [--bytes N] [--error TEXT] [--date D]\n"
-	    "       gb-catalog [-c conf] tested|verified ARCHIVE ok|failed "
-	    "[--medium M] [--detail TEXT] [--date D]\n"
-	    "       gb-catalog [-c conf] check [--date D]\n"
-	    "       gb-catalog [-c conf] report [-b] [--csv | --html FILE] "
-	    "[--date D]\n"
+	    "usage: gb-catalog [-c conf] media [list [-b] | show id [-b] | retire id "
+	    "[--why text] |\n"
+	    "                  add id --kind dir|tape --pool pool "
+	    "[--capacity bytes]]\n"
+	    "       gb-catalog [-c conf] archives [-b] [--job job]\n"
+	    "       gb-catalog [-c conf] copies [archive]\n"
+	    "       gb-catalog [-c conf] move medium "
+	    "--to onsite|transit|offsite [--by name]\n"
+	    "                  [--why text] [--date date]\n"
+	    "       gb-catalog [-c conf] due [--date date]\n"
+	    "       gb-catalog [-c conf] chain [--at time] [--job job]\n"
+	    "       gb-catalog [-c conf] expire [--dry-run] [--date date]\n"
+	    "       gb-catalog [-c conf] log [--job job] [-n count] [--csv]\n"
+	    "       gb-catalog [-c conf] log start job [--pid pid] "
+	    "[--date date]\n"
+	    "       gb-catalog [-c conf] log end id ok|failed "
+	    "[--archive archive] [--rows n]\n"
+	    "                  [--bytes n] [--error text] [--date date]\n"
+	    "       gb-catalog [-c conf] tested|verified archive ok|failed "
+	    "[--medium medium]\n"
+	    "                  [--detail text] [--date date]\n"
+	    "       gb-catalog [-c conf] check [--date date]\n"
+	    "       gb-catalog [-c conf] report [-b] [--csv | --html file] "
+	    "[--date date]\n"
 	    "       gb-catalog [-c conf] audit [--verify]\n"
-	    "       gb-catalog [-c conf] latest --job JOB [--job JOB]...\n"
-	    "       gb-catalog [-c conf] manifest ARCHIVE\n");
+	    "       gb-catalog [-c conf] latest --job job ...\n"
+	    "       gb-catalog [-c conf] manifest archive\n");
 	exit(status);
 }
 
@@ -764,7 +768,7 @@ check_key(struct cat *x, gpgme_ctx_t c, const char *name, int usage,
 		gb_fmt_time(when, k->subkeys->expires);
 		bad = problem("key: %s %s (%s) expires %s, within %ld days; "
 		    "extend it or replace it", usage == 'e' ? "recipient" :
-		    "signer", name, k->fpr, when, days);
+		    "signer", name, gb_pgp_uid(k), when, days);
 		gpgme_key_unref(k);
 		return bad;
 	}
@@ -777,7 +781,7 @@ check_key(struct cat *x, gpgme_ctx_t c, const char *name, int usage,
 			gb_fmt_time(when, s->expires);
 			bad = problem("key: %s %s (%s) expires %s, within %ld days; "
 			    "extend it or replace it", usage == 'e' ? "recipient" :
-			    "signer", name, k->fpr, when, days);
+			    "signer", name, gb_pgp_uid(k), when, days);
 			break;
 		}
 	}
@@ -1134,6 +1138,7 @@ main(int argc, char *argv[])
 		{ "error", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "html", required_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ "job", required_argument, NULL, 'j' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "medium", required_argument, NULL, 'm' },
@@ -1156,6 +1161,7 @@ main(int argc, char *argv[])
 		switch (c) {
 		case 'c': confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	if (optind >= argc)

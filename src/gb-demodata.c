@@ -35,7 +35,7 @@ static int64_t epoch_days;		/* days from 1970-01-01 to 2023-01-01 */
 static _Noreturn void
 usage(FILE *f, int status)
 {
-	fprintf(f, "usage: %s [-s SEED] [-n ROWS] [-S STORES] -o PATH.db\n",
+	fprintf(f, "usage: %s [-s seed] [-n rows] [-S stores] -o path\n",
 	    gb_progname);
 	exit(status);
 }
@@ -901,7 +901,8 @@ main(int argc, char *argv[])
 	int ch, e;
 
 	gb_setprogname(argv[0]);
-	while ((ch = getopt(argc, argv, "hs:n:S:o:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "hs:n:S:o:", gb_stdopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout, GB_EXIT_OK);
@@ -917,6 +918,8 @@ main(int argc, char *argv[])
 		case 'o':
 			out = optarg;
 			break;
+		case GB_OPT_VERSION:
+			gb_version();
 		default:
 			usage(stderr, GB_EXIT_USAGE);
 		}

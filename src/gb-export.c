@@ -57,9 +57,9 @@ static const char *table_keys[] = { "key", "watermark", "money", "class" };
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-export [-v] [-c conf] [-s source] [-t table]... "
-	    "[-i prev_manifest]\n"
-	    "                 [-j job] [-P threads] [-w seconds] [-o dir]\n");
+	fprintf(fp, "usage: gb-export [-qv] [-c conf] [-i prev_manifest] "
+	    "[-j job] [-o dir] [-P threads]\n"
+	    "                 [-s source] [-t table ...] [-w seconds]\n");
 	exit(status);
 }
 
@@ -499,11 +499,13 @@ finish_table(struct export *x, struct tjob *t)
 		add_part(x, mt, &t->part[k].acc);
 	close_file(x, &t->o, t->path, mt->sha256);
 	mt->bytes = t->o.bytes;
-	if (x->verbose)
+	if (x->verbose) {
+		gb_progress_clear();
 		fprintf(stderr, "gb-export: %s: %llu rows, %llu bytes%s\n",
 		    mt->name, (unsigned long long)mt->rows,
 		    (unsigned long long)mt->bytes, t->nparts > 1 ?
 		    ", read in parts" : "");
+	}
 	gb_free_strv(t->d.money);
 	gb_tinfo_free(&t->ti);
 	free(t->part);
@@ -834,7 +836,8 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt(argc, argv, "c:hi:j:o:P:s:t:vw:")) != -1)
+	while ((c = getopt_long(argc, argv, "c:hi:j:o:P:qs:t:vw:",
+	    gb_stdopts, NULL)) != -1)
 		switch (c) {
 		case 'c': x.confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
@@ -850,6 +853,7 @@ main(int argc, char *argv[])
 			x.nthreads = (int)n;
 			break;
 		}
+		case 'q': gb_progress_quiet(); break;
 		case 's': x.source = optarg; break;
 		case 't':
 			x.want = gb_realloc(x.want, (x.nwant + 1) * sizeof *x.want);
@@ -865,6 +869,7 @@ main(int argc, char *argv[])
 			x.wait = (int)w;
 			break;
 		}
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	if (optind != argc)
@@ -896,6 +901,7 @@ main(int argc, char *argv[])
 	if (ntables == 0)
 		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
 	make_workdir(&x);
+	gb_progress_start("exported", 1, 0);
 
 	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 1);
 	if (x.pg)
@@ -905,6 +911,7 @@ main(int argc, char *argv[])
 	close_file(&x, &o, path, x.m.schema_sha256);
 	x.m.schema_bytes = o.bytes;
 	export_tables(&x, tables, ntables);
+	gb_progress_end();
 	gb_pg_close(x.pg);	/* ends the read transaction */
 	for (int i = 0; x.conns && i < x.nthreads; i++)
 		gb_sqlite_close(x.conns[i]);

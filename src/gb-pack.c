@@ -39,7 +39,7 @@ struct pack {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-pack [-l level] [-j threads] [dir | -]\n");
+	fprintf(fp, "usage: gb-pack [-q] [-l level] [-j threads] [dir | -]\n");
 	exit(status);
 }
 
@@ -188,6 +188,7 @@ pack_file(struct pack *k, const char *name, int64_t size, int fd,
 		gb_sha256_update(&h, k->buf, (size_t)n);
 		data(k, k->buf, (size_t)n);
 		got += (uint64_t)n;
+		gb_progress_add((uint64_t)n);
 	}
 	gb_sha256_final(&h, hex);
 	if (got != want_size || strcmp(hex, want_hash) != 0) {
@@ -356,7 +357,7 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt(argc, argv, "hj:l:")) != -1)
+	while ((c = getopt_long(argc, argv, "hj:l:q", gb_stdopts, NULL)) != -1)
 		switch (c) {
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'j':
@@ -373,6 +374,8 @@ main(int argc, char *argv[])
 				    "to 9, not %s", optarg);
 			k.level = (int)v;
 			break;
+		case 'q': gb_progress_quiet(); break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;
@@ -392,12 +395,14 @@ main(int argc, char *argv[])
 	if (!k.input)
 		gb_pipe_grow(STDIN_FILENO);
 	k.buf = gb_malloc(CHUNK);
+	gb_progress_start("read", 0, 0);
 
 	if (k.input)
 		pack_dir(&k);
 	else
 		pack_stream(&k);
 	check_complete(&k);
+	gb_progress_end();
 	if (archive_write_close(k.out) != ARCHIVE_OK)
 		gb_errx(GB_EXIT_RUN, "cannot write the archive: %s",
 		    archive_error_string(k.out));

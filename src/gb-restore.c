@@ -50,11 +50,13 @@ struct restore {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-restore [-v] [-c conf] [--signer fpr] "
-	    "[--media media] [--test | -o dir | -d target] archive...\n"
-	    "       gb-restore [-v] [-c conf] [--signer fpr] [--media media] "
+	fprintf(fp, "usage: gb-restore [-qv] [-c conf] [--signer fpr] "
+	    "[--media media]\n"
+	    "                  --test | -o dir | -d target archive ...\n"
+	    "       gb-restore [-qv] [-c conf] [--signer fpr] [--media media] "
 	    "[--test]\n"
-	    "                  -d postgresql://... [--schema name] archive...\n");
+	    "                  -d postgresql://... [--schema name] "
+	    "archive ...\n");
 	exit(status);
 }
 
@@ -247,9 +249,11 @@ into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	if (fd >= 0)
 		status = close_in(fd, path, status, err, errlen);
 	free(path);
-	if (status == 0 && r->verbose)
+	if (status == 0 && r->verbose) {
+		gb_progress_clear();
 		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows\n",
 		    t->a->seal.archive, mt->name, mt->rows);
+	}
 	return status;
 }
 
@@ -532,13 +536,14 @@ main(int argc, char *argv[])
 		{ "media", required_argument, NULL, 'M' },
 		{ "schema", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct restore r = { 0 };
 	int c;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "c:d:ho:v", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:d:ho:qv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': r.confpath = optarg; break;
 		case 'd': r.target = optarg; break;
@@ -551,8 +556,10 @@ main(int argc, char *argv[])
 			r.media[r.nmedia++] = optarg;
 			break;
 		case 'P': r.pgschema = optarg; break;
+		case 'q': gb_progress_quiet(); break;
 		case 'T': r.test = 1; break;
 		case 'v': r.verbose = 1; break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;

@@ -36,8 +36,9 @@ struct seal {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-seal [-c conf] -r recipient... -u signer "
-	    "[-o spool/name] [file | -]\n");
+	fprintf(fp, "usage: gb-seal [-q] [-c conf] [-r recipient ...] "
+	    "[-u signer] [-o spool/name]\n"
+	    "               [file | -]\n");
 	exit(status);
 }
 
@@ -79,6 +80,7 @@ read_cb(void *arg, void *buf, size_t n)
 	}
 	gb_sha256_update(&s->in_hash, buf, (size_t)r);
 	s->in_bytes += (uint64_t)r;
+	gb_progress_add((uint64_t)r);
 	keep_tail(s, buf, (size_t)r);
 	return r;
 }
@@ -238,7 +240,8 @@ main(int argc, char *argv[])
 	int ch;
 
 	gb_setprogname(argv[0]);
-	while ((ch = getopt(argc, argv, "c:ho:r:u:")) != -1)
+	while ((ch = getopt_long(argc, argv, "c:ho:qr:u:", gb_stdopts,
+	    NULL)) != -1)
 		switch (ch) {
 		case 'c': s.confpath = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
@@ -247,7 +250,9 @@ main(int argc, char *argv[])
 			s.rcpt = gb_realloc(s.rcpt, (s.nrcpt + 1) * sizeof *s.rcpt);
 			s.rcpt[s.nrcpt++] = gb_strdup(optarg);
 			break;
+		case 'q': gb_progress_quiet(); break;
 		case 'u': s.signer = optarg; break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;
@@ -328,9 +333,11 @@ main(int argc, char *argv[])
 	    gpgme_data_new_from_cbs(&out, &out_cbs, &s))
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
 	gpgme_data_set_encoding(out, GPGME_DATA_ENCODING_BINARY);
+	gb_progress_start("sealed", 0, gb_progress_size(s.infd));
 	/* Keys are pinned by the operator: no web of trust is consulted. */
 	e = gpgme_op_encrypt_sign(c, keys, GPGME_ENCRYPT_ALWAYS_TRUST |
 	    GPGME_ENCRYPT_NO_COMPRESS, in, out);
+	gb_progress_end();
 	if (s.in_errno) {
 		errno = s.in_errno;
 		gb_err(GB_EXIT_RUN, "cannot read the packed archive");
@@ -342,7 +349,7 @@ main(int argc, char *argv[])
 	}
 	if (e)
 		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s",
-		    gpgme_strerror(e));
+		    gb_pgp_sign_why(e, signer));
 	er = gpgme_op_encrypt_result(c);
 	sr = gpgme_op_sign_result(c);
 	if ((er && er->invalid_recipients) || !sr || sr->invalid_signers ||

@@ -30,8 +30,9 @@ struct verify {
 static void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-verify [-v] [-c conf] [--deep] [--signer fpr] "
-	    "[--media media] archive_or_seal...\n");
+	fprintf(fp, "usage: gb-verify [-qv] [-c conf] [--deep] [--signer fpr] "
+	    "[--media media]\n"
+	    "                 archive_or_seal ...\n");
 	exit(status);
 }
 
@@ -49,9 +50,11 @@ deep_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	int r = gb_check_table(mt, gb_unpack_read, u, -1, NULL, NULL, err,
 	    errlen);
 
-	if (r == 0 && d->v->verbose)
+	if (r == 0 && d->v->verbose) {
+		gb_progress_clear();
 		fprintf(stderr, "gb-verify: %s: %s: %llu rows OK\n",
 		    d->s->archive, mt->name, (unsigned long long)mt->rows);
+	}
 	return r;
 }
 
@@ -126,6 +129,7 @@ verify_one(struct verify *v, const char *arg, char *name, size_t namelen,
 		r = deep(v, archive, &s, err, errlen) ? 1 : 0;
 		goto out_seal;
 	}
+	gb_progress_start("checked", 0, s.size);
 	if (gb_sha256_file(archive, hex, &size) == -1) {
 		snprintf(err, errlen, "cannot read %s: %s", archive,
 		    strerror(errno));
@@ -152,6 +156,7 @@ main(int argc, char *argv[])
 		{ "signer", required_argument, NULL, 'S' },
 		{ "media", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct verify v = { 0 };
@@ -159,14 +164,16 @@ main(int argc, char *argv[])
 	int c, failed = 0;
 
 	gb_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "c:hv", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:hqv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': v.confpath = optarg; break;
 		case 'D': v.deep = 1; break;
 		case 'S': v.signer = optarg; break;
 		case 'M': v.media = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'q': gb_progress_quiet(); break;
 		case 'v': v.verbose = 1; break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;
@@ -199,6 +206,7 @@ main(int argc, char *argv[])
 		} else
 			bad = verify_one(&v, archive ? archive : argv[i], name,
 			    sizeof name, err, sizeof err);
+		gb_progress_end();
 		if (bad) {
 			printf("%s: FAIL: %s\n", name, err);
 			failed++;

@@ -38,8 +38,9 @@ struct writer {
 static _Noreturn void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: gb-write [-c conf] [--pool pool] [--no-verify] "
-	    "[-b blocksize] media spool/name\n"
+	fprintf(fp, "usage: gb-write [-q] [-c conf] [--pool pool] "
+	    "[--no-verify] [-b blocksize] media\n"
+	    "                spool/name\n"
 	    "       gb-write [-c conf] --label id --pool pool [--capacity bytes] "
 	    "[-b blocksize] media\n");
 	exit(status);
@@ -279,6 +280,7 @@ read_back_dir(struct writer *w, const char *path, char hex[65], uint64_t *n)
 	while ((r = gb_read_full(fd, w->buf, COPY_BUF)) > 0) {
 		gb_sha256_update(&h, w->buf, (size_t)r);
 		*n += (uint64_t)r;
+		gb_progress_add((uint64_t)r);
 	}
 	gb_sha256_final(&h, hex);
 	close(fd);
@@ -300,6 +302,7 @@ read_back_tape(struct writer *w, int fileno, uint64_t size, char hex[65])
 		    (size_t)r;
 		gb_sha256_update(&h, w->buf, use);
 		got += use;
+		gb_progress_add(use);
 	}
 	gb_sha256_final(&h, hex);
 	return r < 0 || got != size ? -1 : 0;
@@ -744,6 +747,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		verified = 1;
 		goto finish;
 	}
+	gb_progress_start("written", 0, s.size);
 	gb_hasher_start(&h);
 	if (!w->tape) {
 		char *dst = gb_asprintf("%s/%s", w->media, name);
@@ -767,6 +771,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			if (r == -1)
 				break;
 			written += (uint64_t)n;
+			gb_progress_add((uint64_t)n);
 			gb_write_behind(a.fd, &behind, written);
 			n = m;
 			t = cur, cur = next, next = t;
@@ -814,6 +819,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		gb_signals_resume(&held);
 		if (w->verify) {
 			uint64_t rn;
+			gb_progress_start("read back", 0, s.size);
 			if (read_back_dir(w, dst, rhex, &rn) == -1 ||
 			    rn != s.size || strcmp(rhex, s.sha256) != 0) {
 				end_copy(w, copy, "failed", "read back differs", 0, 0,
@@ -849,6 +855,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			if (r == -1)
 				goto tape_fail;
 			written += (uint64_t)n;
+			gb_progress_add((uint64_t)n);
 			n = m;
 			t = cur, cur = next, next = t;
 		}
@@ -878,6 +885,7 @@ cmd_write(struct writer *w, const char *spoolname)
 			    "on %s is recorded as failed", archive, w->id);
 		}
 		if (w->verify) {
+			gb_progress_start("read back", 0, s.size);
 			if (read_back_tape(w, fileno, s.size, rhex) == -1 ||
 			    strcmp(rhex, s.sha256) != 0) {
 				end_copy(w, copy, "failed", "read back differs", 0, 0,
@@ -896,6 +904,7 @@ cmd_write(struct writer *w, const char *spoolname)
 		    archive);
 	}
 finish:
+	gb_progress_end();
 	close(fd);
 	/* 'good' is recorded last, once everything else is durable */
 	if (!w->tape && write_index(w, copy) == -1)
@@ -928,6 +937,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ "label", required_argument, NULL, 'L' },
 		{ "no-verify", no_argument, NULL, 'N' },
 		{ "pool", required_argument, NULL, 'p' },
@@ -940,7 +950,7 @@ main(int argc, char *argv[])
 
 	gb_setprogname(argv[0]);
 	w.t.fd = -1;
-	while ((c = getopt_long(argc, argv, "b:c:h", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "b:c:hq", longopts, NULL)) != -1)
 		switch (c) {
 		case 'b':
 			w.blocksize = strtoul(optarg, &end, 10);
@@ -965,6 +975,8 @@ main(int argc, char *argv[])
 		case 'L': w.label = optarg; break;
 		case 'N': w.verify = 0; break;
 		case 'p': w.pool = optarg; break;
+		case 'q': gb_progress_quiet(); break;
+		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;

@@ -79,3 +79,30 @@ teardown() { gb_teardown; }
 	PATH=$FAKE/nopc run -2 make -C "$SRC" all
 	assert_output --partial 'there is no pkg-config: install the Debian packages pkg-config'
 }
+
+@test "make demo installs no benchmark tool (restic); make bench installs its own (scripts/deps.sh groups)" {
+	# restic, GNU time and valgrind not installed either
+	cat >"$FAKE/bin/dpkg-query" <<-EOF
+	#!/bin/sh
+	case "\$*" in
+	*restic|*" time"|*valgrind) exit 1;;
+	*libarchive-dev|*libisal-dev) [ -e "$FAKE/installed" ] || exit 1;;
+	esac
+	exec /usr/bin/dpkg-query "\$@"
+	EOF
+	run -0 make -n -C "$SRC" demo bench memcheck
+	assert_line --regexp '^sh scripts/deps.sh demo$'
+	assert_line --regexp '^sh scripts/deps.sh bench$'
+	assert_line --regexp '^sh scripts/deps.sh memcheck$'
+	(cd "$SRC" && PATH=$FRESH_PATH run -0 sh scripts/deps.sh demo)
+	run -0 cat "$FAKE/apt.log"
+	assert_line --index 1 --regexp '^apt-get install -y -qq --no-install-recommends +libarchive-dev libisal-dev$'
+	rm -f "$FAKE/apt.log" "$FAKE/installed"
+	(cd "$SRC" && PATH=$FRESH_PATH run -0 sh scripts/deps.sh bench)
+	run -0 cat "$FAKE/apt.log"
+	assert_line --index 1 --regexp '^apt-get install -y -qq --no-install-recommends +libarchive-dev libisal-dev time restic$'
+	rm -f "$FAKE/apt.log" "$FAKE/installed"
+	(cd "$SRC" && PATH=$FRESH_PATH run -0 sh scripts/deps.sh)
+	run -0 cat "$FAKE/apt.log"
+	assert_line --index 1 --regexp '^apt-get install -y -qq --no-install-recommends +libarchive-dev libisal-dev time$'
+}

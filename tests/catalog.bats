@@ -486,7 +486,7 @@ check_ok() {
 assert_recipient_expiry_warned() {
 	sed -i "s/^recipients = .*/recipients = $RCPT1 $1/" "$CONF"
 	run -1 gb-catalog check
-	assert_output --regexp "^key: recipient $1 \\($1\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
+	assert_output --regexp "^key: recipient $1 \\(Short Escrow <short@gym\\.example>\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
 	sed -i 's/^key_expiry_days = .*/key_expiry_days = 3/' "$CONF"
 	run -0 gb-catalog check
 	assert_output "OK: no problems"
@@ -633,7 +633,7 @@ fpr_of() {
 	g --quick-add-key "$SIGNER" ed25519 sign 5d
 	check_ok
 	run -1 gb-catalog check
-	assert_output --regexp "^key: signer $SIGNER \\($SIGNER\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
+	assert_output --regexp "^key: signer $SIGNER \\(Gym Backup Signer <signer@gym\\.example>\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
 }
 
 @test "check: a copy never verified (gb-write --no-verify); 'verified ... ok --medium' clears it" {

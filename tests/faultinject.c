@@ -12,6 +12,9 @@
  *				number); N+ fails the Nth and every later one
  *		kill:KIND:N	SIGKILL just before the Nth call of KIND
  *		killafter:KIND:N  SIGKILL just after it returns
+ *		stopafter:KIND:N  SIGSTOP just after it returns: the
+ *				test looks at the stopped process, then
+ *				sends SIGCONT
  *		termafter:KIND:N  SIGTERM just after it returns (the
  *				process's own handler, if any, runs)
  *		swap:KIND:N:FILE  FILE is renamed over the rule's PATH just
@@ -38,7 +41,7 @@
  *				only regular files and directories count,
  *				not pipes, sockets, terminals or /dev/null
  *	GB_FAULT_LOG=FILE	each fault that fires appends "COMM PID fault
- *				KIND N ERRNO|kill|killafter|termafter|swap|swapafter
+ *				KIND N ERRNO|kill|killafter|termafter|stopafter|swap|swapafter
  *				PATH" to FILE; each counting process appends
  *				"COMM PID count write=.. fsync=.. rename=..
  *				close=.. ftruncate=.. any=.." at exit
@@ -69,9 +72,10 @@ enum { K_WRITE, K_FSYNC, K_RENAME, K_CLOSE, K_FTRUNCATE, K_ANY, K_OPEN, NKIND };
 static const char *kinds[NKIND] = {
 	"write", "fsync", "rename", "close", "ftruncate", "any", "open"
 };
-enum { A_FAIL, A_KILL, A_KILLAFTER, A_TERMAFTER, A_SWAP, A_SWAPAFTER, NACT };
+enum { A_FAIL, A_KILL, A_KILLAFTER, A_TERMAFTER, A_STOPAFTER, A_SWAP,
+    A_SWAPAFTER, NACT };
 static const char *acts[NACT] = {
-	"", "kill", "killafter", "termafter", "swap", "swapafter"
+	"", "kill", "killafter", "termafter", "stopafter", "swap", "swapafter"
 };
 
 struct rule {
@@ -392,7 +396,9 @@ act(struct rule *r, int k)
 		kill(getpid(), SIGKILL);
 	if (r->act == A_TERMAFTER)
 		kill(getpid(), SIGTERM);
-	if (r->act == A_FAIL || r->act == A_TERMAFTER)
+	if (r->act == A_STOPAFTER)
+		kill(getpid(), SIGSTOP);
+	if (r->act == A_FAIL || r->act == A_TERMAFTER || r->act == A_STOPAFTER)
 		return;
 	if (!rr)
 		rr = (int (*)(const char *, const char *))dlsym(RTLD_NEXT,
@@ -428,7 +434,7 @@ hit(int k, int ro)
 		if (r->seen != r->n && !(r->sticky && r->seen > r->n))
 			continue;
 		if (r->act == A_KILLAFTER || r->act == A_TERMAFTER ||
-		    r->act == A_SWAPAFTER)
+		    r->act == A_STOPAFTER || r->act == A_SWAPAFTER)
 			a |= 1u << i;
 		else if (r->act != A_FAIL)
 			act(r, k);
