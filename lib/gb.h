@@ -441,10 +441,18 @@ int gb_check_table_to(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
 struct gb_catalog {
 	sqlite3 *db;
 	char *path;
+	int readonly;	/* opened to read only: no transactions */
 };
 /* $GB_CATALOG, else [catalog] path, else NULL. */
 const char *gb_catalog_path(const struct gb_conf *conf);
-struct gb_catalog *gb_catalog_open(const char *path);
+struct gb_catalog *gb_catalog_open(const char *path);	/* to write */
+/*
+ * GB_CATALOG_READ never writes (a read-only file, directory or mount will
+ * do; a missing catalog is an error); GB_CATALOG_ANY writes when it can
+ * and reads otherwise; GB_CATALOG_WRITE is gb_catalog_open.
+ */
+enum { GB_CATALOG_WRITE, GB_CATALOG_READ, GB_CATALOG_ANY };
+struct gb_catalog *gb_catalog_open_as(const char *path, int mode);
 void gb_catalog_close(struct gb_catalog *c);
 void gb_catalog_exec(struct gb_catalog *c, const char *sql);
 void gb_catalog_begin(struct gb_catalog *c);	/* BEGIN IMMEDIATE */
@@ -484,6 +492,10 @@ int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
 void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
     const char *archive, const char *medium, int ok, const char *detail,
     const char *at);	/* at: NULL for now */
+/* The same, told by a person (gb-catalog tested, verified): manual. */
+void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at);
 
 /*
  * tape.c: records and tape marks on a Linux st device or a tape image
