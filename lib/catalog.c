@@ -301,7 +301,7 @@ gb_catalog_open_as(const char *path, int mode)
 	int version = 0;
 
 	c->path = gb_strdup(path);
-	if (stat(path, &sb) == -1 && (errno != ENOENT || mode != GB_CATALOG_WRITE))
+	if (stat(path, &sb) == -1 && (errno != ENOENT || mode == GB_CATALOG_READ))
 		no_catalog(path, errno, GB_CATALOG_READ);
 	if (mode == GB_CATALOG_READ || open_rw(c, mode) == -1)
 		open_ro(c);

@@ -448,8 +448,9 @@ const char *gb_catalog_path(const struct gb_conf *conf);
 struct gb_catalog *gb_catalog_open(const char *path);	/* to write */
 /*
  * GB_CATALOG_READ never writes (a read-only file, directory or mount will
- * do; a missing catalog is an error); GB_CATALOG_ANY writes when it can
- * and reads otherwise; GB_CATALOG_WRITE is gb_catalog_open.
+ * do; a missing catalog is an error); GB_CATALOG_ANY writes (and makes)
+ * it when it can, and reads it otherwise; GB_CATALOG_WRITE is
+ * gb_catalog_open.
  */
 enum { GB_CATALOG_WRITE, GB_CATALOG_READ, GB_CATALOG_ANY };
 struct gb_catalog *gb_catalog_open_as(const char *path, int mode);
