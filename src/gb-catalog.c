@@ -55,8 +55,10 @@ static const char *const synopsis[] = {
 	"manifest ARCHIVE",
 };
 
-/* Does the synopsis line s show command cmd (its first word, or one of
- * its '|' alternatives)? */
+/*
+ * Does the synopsis line s show command cmd (its first word, or one of
+ * its '|' alternatives)?
+ */
 static int
 shows(const char *s, const char *cmd)
 {
@@ -1400,6 +1402,10 @@ main(int argc, char *argv[])
 	argv += optind;
 	k = command(cmd, argc, argv, seen);
 	free(seen);
+	if (strcmp(cmd, "latest") == 0 && !x.njobs) {
+		gb_warnx("latest needs --job JOB");
+		usage_of(stderr, cmd, GB_EXIT_USAGE);
+	}
 
 	path = gb_conf_open(&x.conf, confpath);
 	if (!(path = gb_catalog_path(&x.conf)))
@@ -1440,7 +1446,7 @@ main(int argc, char *argv[])
 		r = cmd_report(&x);
 	else if (strcmp(cmd, "audit") == 0)
 		r = cmd_audit(&x);
-	else if (strcmp(cmd, "latest") == 0 && x.njobs)
+	else if (strcmp(cmd, "latest") == 0)
 		r = cmd_latest(&x);
 	else if (strcmp(cmd, "manifest") == 0)
 		r = cmd_manifest(&x, argv[0]);

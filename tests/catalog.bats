@@ -488,6 +488,8 @@ usage: gb-catalog [-c conf] due [--date D]"
 	assert_output "gb-catalog: -n wants a number of runs (1 or more), not 0"
 	run -2 gb-catalog frob
 	assert_line -n 0 "gb-catalog: frob: no such command"
+	run -2 gb-catalog latest
+	assert_line -n 0 "gb-catalog: latest needs --job JOB"
 	# nothing of it reached the catalog
 	[ "$(cq "SELECT group_concat(id || ':' || state) FROM media")" = "M1:usable" ]
 	[ "$(cq "SELECT count(*) FROM runs")" -eq 0 ]
