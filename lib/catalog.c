@@ -4,6 +4,7 @@
  * Short transactions and a busy timeout let several jobs share it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,52 +59,277 @@ gb_catalog_path(const struct gb_conf *conf)
 	return p && *p ? p : NULL;
 }
 
-/* Columns added since version 1: a catalog made before gets them. */
+/*
+ * Columns added since version 1: a catalog made before gets them, or,
+ * opened only to read, a view of each table with them (def as value).
+ */
+static const struct {
+	const char *table, *column, *decl, *def;
+} added[] = {
+	{ "runs", "pid", "INTEGER", "NULL" },
+	{ "runs", "host", "TEXT", "NULL" },
+	{ "checks", "manual", "INTEGER NOT NULL DEFAULT 0", "0" },
+};
+
+static int
+has_column(struct gb_catalog *c, const char *table, const char *column)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
+	    "pragma_table_info(?1) WHERE name = ?2");
+	int has;
+
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+	has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return has;
+}
+
 static void
 add_columns(struct gb_catalog *c)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
-	    "pragma_table_info('runs') WHERE name = 'pid'");
-	int has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	const size_t n = sizeof added / sizeof *added;
 
-	sqlite3_finalize(st);
-	if (!has)
-		gb_catalog_exec(c, "ALTER TABLE runs ADD COLUMN pid INTEGER; "
-		    "ALTER TABLE runs ADD COLUMN host TEXT");
+	for (size_t i = 0, k; i < n; i = k) {
+		char *extra = gb_strdup(""), *sql;
+		for (k = i; k < n && strcmp(added[k].table, added[i].table) == 0;
+		    k++) {
+			if (has_column(c, added[k].table, added[k].column))
+				continue;
+			if (c->readonly) {
+				sql = gb_asprintf("%s, %s AS %s", extra, added[k].def,
+				    added[k].column);
+				free(extra);
+				extra = sql;
+				continue;
+			}
+			sql = gb_asprintf("ALTER TABLE %s ADD COLUMN %s %s",
+			    added[k].table, added[k].column, added[k].decl);
+			gb_catalog_exec(c, sql);
+			free(sql);
+		}
+		/* TEMP objects come first in name lookup: the view is the table */
+		if (*extra) {
+			sql = gb_asprintf("CREATE TEMP VIEW %s AS SELECT *%s FROM "
+			    "main.%s", added[i].table, extra, added[i].table);
+			gb_catalog_exec(c, sql);
+			free(sql);
+		}
+		free(extra);
+	}
+}
+
+/* The directory a catalog is in: for messages. */
+static char *
+catalog_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return gb_strdup(".");
+	return slash == path ? gb_strdup("/") : gb_strndup(path, (size_t)(slash -
+	    path));
+}
+
+/*
+ * No catalog file at path (errno e), or none could be made there: say
+ * whether its directory is missing, and what to do.
+ */
+static _Noreturn void
+no_catalog(const char *path, int e, int mode)
+{
+	char *dir = catalog_dir(path);
+	struct stat sb;
+
+	if (e == ENOENT && stat(dir, &sb) == -1 && errno == ENOENT)
+		gb_errx(GB_EXIT_RUN, "catalog %s: its directory %s does not "
+		    "exist; create it (mkdir -p %s, writable by the user who runs "
+		    "the backups), or set path in the [catalog] section of the "
+		    "config, or GB_CATALOG, to where the catalog is", path, dir,
+		    dir);
+	if (e == ENOENT && mode == GB_CATALOG_READ)
+		gb_errx(GB_EXIT_RUN, "catalog %s: no such file; if the catalog "
+		    "is elsewhere, set path in the [catalog] section of the config "
+		    "or GB_CATALOG; a new one is made by the first gb-write --label "
+		    "or gb-catalog media add", path);
+	if (e == ENOENT && access(dir, W_OK) == -1)
+		gb_errx(GB_EXIT_RUN, "catalog %s: cannot make it in %s: %s; run "
+		    "%s as the user who may write there, or set path in the "
+		    "[catalog] section of the config, or GB_CATALOG", path, dir,
+		    strerror(errno), gb_progname);
+	gb_errx(GB_EXIT_RUN, "catalog %s: %s; the user running %s needs "
+	    "search access to %s and read access to the catalog", path,
+	    strerror(e), gb_progname, dir);
+}
+
+/*
+ * Opened to write, the catalog or its directory is read-only: why, and
+ * what access writing needs.
+ */
+static _Noreturn void
+cannot_write(struct gb_catalog *c)
+{
+	char *dir = catalog_dir(c->path), why[512];
+	int fd = open(c->path, O_RDWR | O_CLOEXEC);
+
+	if (fd == -1)
+		snprintf(why, sizeof why, "%s", strerror(errno));
+	else if (close(fd), access(dir, W_OK) == -1)
+		snprintf(why, sizeof why, "its directory %s: %s", dir,
+		    strerror(errno));
+	else
+		snprintf(why, sizeof why, "%s", sqlite3_errmsg(c->db));
+	gb_errx(GB_EXIT_RUN, "catalog %s cannot be written (%s): %s needs write "
+	    "access to it and to its directory %s, where SQLite keeps its -wal "
+	    "and -shm files (the commands of "
+	    "gb-catalog that only read need read access only)", c->path, why,
+	    gb_progname, dir);
+}
+
+/* A URI for path with query (file: URIs escape '?', '#', '%' and more). */
+static char *
+catalog_uri(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *uri = gb_malloc(strlen(path) * 3 + strlen(query) + 16), *u = uri;
+
+	u += sprintf(u, "file:");
+	if (*path == '/')	/* "file:" then "//" would start an authority */
+		u += sprintf(u, "//");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		if (strchr("/-_.~", *p) || (*p >= '0' && *p <= '9') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
+			*u++ = (char)*p;
+		else {
+			*u++ = '%';
+			*u++ = hex[*p >> 4];
+			*u++ = hex[*p & 15];
+		}
+	sprintf(u, "?%s", query);
+	return uri;
+}
+
+/* SQLite's result of reading the schema: the first read opens the WAL. */
+static int
+probe(struct gb_catalog *c)
+{
+	return sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL,
+	    NULL, NULL) & 0xff;
+}
+
+/*
+ * Read-only: no lock taken, nothing made.  A catalog in WAL mode needs
+ * its -shm file, which a read-only directory cannot get: then it is read
+ * as immutable, which is right for a copy nobody writes.
+ */
+static void
+open_ro(struct gb_catalog *c)
+{
+	int r = SQLITE_CANTOPEN;
+
+	for (int immutable = 0; immutable < 2 && (r == SQLITE_CANTOPEN ||
+	    r == SQLITE_READONLY); immutable++) {
+		char *uri = catalog_uri(c->path, immutable ? "mode=ro&immutable=1" :
+		    "mode=ro");
+		if (c->db)
+			(void)sqlite3_close_v2(c->db);
+		c->db = NULL;
+		if (sqlite3_open_v2(uri, &c->db, SQLITE_OPEN_READONLY |
+		    SQLITE_OPEN_URI, NULL) != SQLITE_OK)
+			gb_errx(GB_EXIT_RUN, "cannot open the catalog %s: %s",
+			    c->path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		free(uri);
+		sqlite3_busy_timeout(c->db, busy_ms());
+		r = probe(c);
+		if (r == SQLITE_OK && immutable) {
+			struct stat sb;
+			char *wal = gb_asprintf("%s-wal", c->path);
+			if (stat(wal, &sb) == 0 && sb.st_size > 0)
+				gb_warnx("warning: catalog %s: read without %s, whose "
+				    "changes are left out: copy a catalog with sqlite3 "
+				    "CATALOG '.backup COPY', which takes them in",
+				    c->path, wal);
+			free(wal);
+		}
+	}
+	if (r != SQLITE_OK)
+		gb_catalog_fail(c, "cannot read");
+	c->readonly = 1;
+}
+
+/*
+ * Read-write: made if missing.  -1 when it cannot be written and mode is
+ * GB_CATALOG_ANY (the caller reads it instead).
+ */
+static int
+open_rw(struct gb_catalog *c, int mode)
+{
+	int r;
+
+	if (sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		if (c->db && (sqlite3_errcode(c->db) & 0xff) == SQLITE_CANTOPEN &&
+		    access(c->path, F_OK) == -1)
+			no_catalog(c->path, errno, mode);
+		gb_errx(GB_EXIT_RUN, "cannot open the catalog %s: %s", c->path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+	}
+	sqlite3_busy_timeout(c->db, busy_ms());
+	/* WAL: readers never wait for a writer; FULL: a commit survives. */
+	r = sqlite3_db_readonly(c->db, "main") == 1 ? SQLITE_READONLY :
+	    sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) &
+	    0xff;
+	if (r == SQLITE_READONLY || r == SQLITE_CANTOPEN) {
+		if (mode == GB_CATALOG_ANY)
+			return -1;
+		cannot_write(c);
+	}
+	if (r != SQLITE_OK)
+		gb_catalog_fail(c, "cannot read");
+	gb_catalog_exec(c, "PRAGMA synchronous=FULL");
+	gb_catalog_exec(c, "PRAGMA foreign_keys=ON");
+	chmod(c->path, 0600);
+	return 0;
 }
 
 struct gb_catalog *
-gb_catalog_open(const char *path)
+gb_catalog_open_as(const char *path, int mode)
 {
 	struct gb_catalog *c = gb_calloc(1, sizeof *c);
+	struct stat sb;
 	sqlite3_stmt *st;
 	int version = 0;
 
 	c->path = gb_strdup(path);
-	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-		gb_errx(GB_EXIT_RUN, "cannot open the catalog %s: %s", path,
-		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
-	sqlite3_busy_timeout(c->db, busy_ms());
-	/* WAL: readers never wait for a writer; FULL: a commit survives. */
-	gb_catalog_exec(c, "PRAGMA journal_mode=WAL");
-	gb_catalog_exec(c, "PRAGMA synchronous=FULL");
-	gb_catalog_exec(c, "PRAGMA foreign_keys=ON");
-	chmod(path, 0600);
-	gb_catalog_begin(c);
+	if (stat(path, &sb) == -1 && (errno != ENOENT || mode == GB_CATALOG_READ))
+		no_catalog(path, errno, GB_CATALOG_READ);
+	if (mode == GB_CATALOG_READ || open_rw(c, mode) == -1)
+		open_ro(c);
+	if (!c->readonly)
+		gb_catalog_begin(c);
 	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) !=
 	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
 		gb_catalog_fail(c, "cannot read");
 	version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	if (version == 0 && c->readonly)
+		gb_errx(GB_EXIT_RUN, "catalog %s is empty: not a gymbackup catalog, "
+		    "or one no tool has written yet", path);
 	if (version == 0)
 		gb_catalog_exec(c, catalog_sql);
 	else if (version != 1)
 		gb_errx(GB_EXIT_RUN, "catalog %s: version %d is not known to "
 		    "gymbackup " GB_VERSION, path, version);
 	add_columns(c);
-	gb_catalog_commit(c);
+	if (!c->readonly)
+		gb_catalog_commit(c);
 	return c;
+}
+
+struct gb_catalog *
+gb_catalog_open(const char *path)
+{
+	return gb_catalog_open_as(path, GB_CATALOG_WRITE);
 }
 
 void
@@ -431,10 +657,10 @@ gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
 	    device ? " at " : "", device ? device : "");
 }
 
-void
-gb_catalog_record_check(struct gb_catalog *c, const char *kind,
-    const char *archive, const char *medium, int ok, const char *detail,
-    const char *at)
+static void
+record_check(struct gb_catalog *c, const char *kind, const char *archive,
+    const char *medium, int ok, const char *detail, const char *at,
+    int manual)
 {
 	char now[21];
 
@@ -444,14 +670,30 @@ gb_catalog_record_check(struct gb_catalog *c, const char *kind,
 		gb_now(now);
 	gb_catalog_begin(c);
 	gb_catalog_run(c, "INSERT INTO checks(kind, archive, medium, at, ok, "
-	    "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, kind, archive, medium,
-	    now, ok ? "1" : "0", detail);
+	    "detail, manual) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, kind,
+	    archive, medium, now, ok ? "1" : "0", detail, manual ? "1" : "0");
 	if (ok && medium && strcmp(kind, "restore-test") != 0)
 		gb_catalog_run(c, "UPDATE copies SET verified_at = ?3 WHERE "
 		    "archive = ?1 AND medium = ?2 AND status = 'good'", 3, archive,
 		    medium, now);
-	gb_catalog_audit(c, kind, archive, "%s%s%s%s%s", ok ? "ok" : "FAILED",
-	    medium ? " on " : "", medium ? medium : "", detail ? ": " : "",
-	    detail ? detail : "");
+	gb_catalog_audit(c, kind, archive, "%s%s%s%s%s%s", ok ? "ok" : "FAILED",
+	    manual ? " (recorded by hand)" : "", medium ? " on " : "",
+	    medium ? medium : "", detail ? ": " : "", detail ? detail : "");
 	gb_catalog_commit(c);
+}
+
+void
+gb_catalog_record_check(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at)
+{
+	record_check(c, kind, archive, medium, ok, detail, at, 0);
+}
+
+void
+gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at)
+{
+	record_check(c, kind, archive, medium, ok, detail, at, 1);
 }

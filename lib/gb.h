@@ -514,10 +514,19 @@ void gb_table_print(struct gb_table *t, FILE *fp, const char *indent);
 struct gb_catalog {
 	sqlite3 *db;
 	char *path;
+	int readonly;	/* opened to read only: no transactions */
 };
 /* $GB_CATALOG, else [catalog] path, else NULL. */
 const char *gb_catalog_path(const struct gb_conf *conf);
-struct gb_catalog *gb_catalog_open(const char *path);
+struct gb_catalog *gb_catalog_open(const char *path);	/* to write */
+/*
+ * GB_CATALOG_READ never writes (a read-only file, directory or mount will
+ * do; a missing catalog is an error); GB_CATALOG_ANY writes (and makes)
+ * it when it can, and reads it otherwise; GB_CATALOG_WRITE is
+ * gb_catalog_open.
+ */
+enum { GB_CATALOG_WRITE, GB_CATALOG_READ, GB_CATALOG_ANY };
+struct gb_catalog *gb_catalog_open_as(const char *path, int mode);
 void gb_catalog_close(struct gb_catalog *c);
 void gb_catalog_exec(struct gb_catalog *c, const char *sql);
 void gb_catalog_begin(struct gb_catalog *c);	/* BEGIN IMMEDIATE */
@@ -557,6 +566,10 @@ int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
 void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
     const char *archive, const char *medium, int ok, const char *detail,
     const char *at);	/* at: NULL for now */
+/* The same, told by a person (gb-catalog tested, verified): manual. */
+void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at);
 
 /*
  * report.c: the quarterly assessment (gb-catalog(1) GROWTH REPORT) of the

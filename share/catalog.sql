@@ -103,7 +103,8 @@ CREATE TABLE checks (
 	medium  TEXT,
 	at      TEXT NOT NULL,
 	ok      INTEGER NOT NULL,
-	detail  TEXT
+	detail  TEXT,
+	manual  INTEGER NOT NULL DEFAULT 0     -- 1: told by gb-catalog, not run
 );
 
 -- Append-only audit trail; each entry's hash covers the one before.

@@ -20,7 +20,8 @@ struct cat {
 	struct gb_conf conf;
 	struct gb_catalog *c;
 	char now[21];		/* --date, or the present */
-	int csv, dry_run, verify, raw;
+	int csv, dry_run, verify, verbose, raw;
+	int dated;		/* now is --date's */
 	const char *html;	/* report --html FILE */
 	const char *to, *by, *why, *kind, *pool, *capacity, *job, *at, *detail;
 	const char *archive, *rows, *bytes, *error, *medium, *status, *pid;
@@ -30,38 +31,67 @@ struct cat {
 	size_t njobs;
 };
 
+/* One entry per command, as usage and gb-catalog(1) show it. */
+static const char *const synopsis[] = {
+	"media [list [-b] | show id [-b] | retire id [--why text] |\n"
+	"                  add id --kind dir|tape --pool pool "
+	"[--capacity bytes]]",
+	"archives [-b] [--job job]",
+	"copies [archive]",
+	"move medium --to onsite|transit|offsite [--by name]\n"
+	"                  [--why text] [--date date]",
+	"due [--date date]",
+	"chain [--at time] [--job job]",
+	"expire [--dry-run] [--date date]",
+	"log [--job job] [-n count] [--csv]",
+	"log start job [--pid pid] [--date date]",
+	"log end id ok|failed [--archive archive] [--rows n]\n"
+	"                  [--bytes n] [--error text] [--date date]",
+	"tested|verified archive ok|failed [--medium medium]\n"
+	"                  [--detail text] [--date date]",
+	"check [-v] [--date date]",
+	"report [-b] [--csv | --html file] [--date date]",
+	"audit [--verify]",
+	"latest --job job ...",
+	"manifest archive",
+};
+
+/*
+ * Does the synopsis line s show command cmd (its first word, or one of
+ * its '|' alternatives)?
+ */
+static int
+shows(const char *s, const char *cmd)
+{
+	size_t n = strlen(cmd);
+
+	for (;;) {
+		if (strncmp(s, cmd, n) == 0 && (s[n] == ' ' || s[n] == '|' ||
+		    !s[n]))
+			return 1;
+		s += strcspn(s, "| ");
+		if (*s++ != '|')
+			return 0;
+	}
+}
+
+/* The usage of every command, or of cmd (NULL: every). */
+static _Noreturn void
+usage_of(FILE *fp, const char *cmd, int status)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof synopsis / sizeof *synopsis; i++)
+		if (!cmd || shows(synopsis[i], cmd))
+			fprintf(fp, "%s gb-catalog [-c conf] %s\n", n++ ? "      " :
+			    "usage:", synopsis[i]);
+	exit(status);
+}
+
 static _Noreturn void
 usage(FILE *fp, int status)
 {
-	fprintf(fp,
-	    "usage: gb-catalog [-c conf] media [list [-b] | show id [-b] | retire id "
-	    "[--why text] |\n"
-	    "                  add id --kind dir|tape --pool pool "
-	    "[--capacity bytes]]\n"
-	    "       gb-catalog [-c conf] archives [-b] [--job job]\n"
-	    "       gb-catalog [-c conf] copies [archive]\n"
-	    "       gb-catalog [-c conf] move medium "
-	    "--to onsite|transit|offsite [--by name]\n"
-	    "                  [--why text] [--date date]\n"
-	    "       gb-catalog [-c conf] due [--date date]\n"
-	    "       gb-catalog [-c conf] chain [--at time] [--job job]\n"
-	    "       gb-catalog [-c conf] expire [--dry-run] [--date date]\n"
-	    "       gb-catalog [-c conf] log [--job job] [-n count] [--csv]\n"
-	    "       gb-catalog [-c conf] log start job [--pid pid] "
-	    "[--date date]\n"
-	    "       gb-catalog [-c conf] log end id ok|failed "
-	    "[--archive archive] [--rows n]\n"
-	    "                  [--bytes n] [--error text] [--date date]\n"
-	    "       gb-catalog [-c conf] tested|verified archive ok|failed "
-	    "[--medium medium]\n"
-	    "                  [--detail text] [--date date]\n"
-	    "       gb-catalog [-c conf] check [--date date]\n"
-	    "       gb-catalog [-c conf] report [-b] [--csv | --html file] "
-	    "[--date date]\n"
-	    "       gb-catalog [-c conf] audit [--verify]\n"
-	    "       gb-catalog [-c conf] latest --job job ...\n"
-	    "       gb-catalog [-c conf] manifest archive\n");
-	exit(status);
+	usage_of(fp, NULL, status);
 }
 
 /* "2026-11-24" or a full UTC timestamp, as the catalog writes times. */
@@ -302,6 +332,29 @@ cmd_copies(struct cat *x, const char *archive)
 
 /* move and due ------------------------------------------------------- */
 
+/*
+ * A move --date may not come before what the catalog knows of the medium:
+ * custody cannot change before it was labelled, last written or last
+ * moved.
+ */
+static void
+custody_in_order(struct cat *x, const char *medium)
+{
+	static const char *what[] = { "labelled", "last written", "last moved" };
+	sqlite3_stmt *st = q(x, "SELECT labelled_at, last_written, (SELECT "
+	    "max(at) FROM movements WHERE medium = ?1) FROM media WHERE id = ?1");
+
+	bind(st, 1, medium);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		for (int i = 2; i >= 0; i--)
+			if (strcmp(gb_col(st, i), x->now) > 0)
+				gb_errx(GB_EXIT_USAGE, "medium %s was %s at %s, after "
+				    "--date %s: custody cannot move before that; give "
+				    "the date it really moved (or no --date, for now)",
+				    medium, what[i], gb_col(st, i), x->now);
+	sqlite3_finalize(st);
+}
+
 static int
 cmd_move(struct cat *x, const char *medium)
 {
@@ -318,6 +371,8 @@ cmd_move(struct cat *x, const char *medium)
 		gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog", medium);
 	if (strcmp(from, x->to) == 0)
 		gb_errx(GB_EXIT_USAGE, "medium %s is already %s", medium, x->to);
+	if (x->dated)
+		custody_in_order(x, medium);
 	st = q(x, "SELECT pool FROM media WHERE id = ?1");
 	bind(st, 1, medium);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -349,12 +404,15 @@ cmd_move(struct cat *x, const char *medium)
 	return GB_EXIT_OK;
 }
 
-/* Did the medium come back onsite after time t? */
+/*
+ * Was the medium offsite since time t (its last write)?  A trip to transit
+ * and back (the courier did not come) is no trip to the vault.
+ */
 static int
-last_move_after(struct cat *x, const char *id, const char *t)
+offsite_since(struct cat *x, const char *id, const char *t)
 {
 	sqlite3_stmt *st = q(x, "SELECT 1 FROM movements WHERE medium = ?1 AND "
-	    "to_loc = 'onsite' AND at > ?2");
+	    "to_loc = 'offsite' AND at >= ?2");
 	int r;
 
 	bind(st, 1, id);
@@ -381,7 +439,7 @@ cmd_due(struct cat *x)
 		char *section = gb_asprintf("pool %s", gb_col(st, 1));
 		const char *loc = gb_col(st, 2), *written = gb_col(st, 3);
 		if (conf_yes(x, section, "offsite") && strcmp(loc, "onsite") == 0 &&
-		    *written && !last_move_after(x, gb_col(st, 0), written)) {
+		    *written && !offsite_since(x, gb_col(st, 0), written)) {
 			printf("  %-16s pool %-10s written %s\n", gb_col(st, 0),
 			    gb_col(st, 1), written);
 			out++;
@@ -695,8 +753,11 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 	if (sqlite3_step(st) != SQLITE_ROW)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", argv[0]);
 	sqlite3_finalize(st);
-	gb_catalog_record_check(x->c, kind, argv[0], x->medium,
+	gb_catalog_record_by_hand(x->c, kind, argv[0], x->medium,
 	    strcmp(argv[1], "ok") == 0, x->detail, x->now);
+	if (strcmp(kind, "restore-test") == 0)
+		gb_warnx("note: a restore test recorded by hand is kept as such; "
+		    "check wants one that gb-restore --test ran and recorded");
 	return GB_EXIT_OK;
 }
 
@@ -857,7 +918,8 @@ reap_runs(struct cat *x, const char *job, int check)
 	int found = 0;
 
 	this_host(host);
-	gb_catalog_begin(x->c);
+	if (!x->c->readonly)
+		gb_catalog_begin(x->c);
 	st = q(x, "SELECT id, job, started, pid, host FROM runs WHERE status = "
 	    "'running' AND (?1 IS NULL OR job = ?1) ORDER BY id");
 	bind(st, 1, job);
@@ -875,8 +937,9 @@ reap_runs(struct cat *x, const char *job, int check)
 			    started, pid, h);
 			if (check)
 				problem("run %s of job %s (started %s): its gb-backup "
-				    "(pid %ld) is gone, killed; marked failed", id, j,
-				    started, pid);
+				    "(pid %ld) is gone, killed; %s", id, j, started, pid,
+				    x->c->readonly ? "not marked failed: the catalog is "
+				    "read-only here" : "marked failed");
 			else
 				gb_warnx("warning: run %s of job %s (started %s) was "
 				    "left running by a gb-backup that was killed (pid "
@@ -894,13 +957,15 @@ reap_runs(struct cat *x, const char *job, int check)
 	for (size_t i = 0; i < nids; i++) {
 		char *tab = strchr(ids[i], '\t');
 		*tab = '\0';
-		gb_catalog_run(x->c, "UPDATE runs SET status = 'failed', ended = "
-		    "?2, error = ?3 WHERE id = ?1 AND status = 'running'", 3,
-		    ids[i], x->now, tab + 1);
+		if (!x->c->readonly)
+			gb_catalog_run(x->c, "UPDATE runs SET status = 'failed', "
+			    "ended = ?2, error = ?3 WHERE id = ?1 AND status = "
+			    "'running'", 3, ids[i], x->now, tab + 1);
 		free(ids[i]);
 	}
 	free(ids);
-	gb_catalog_commit(x->c);
+	if (!x->c->readonly)
+		gb_catalog_commit(x->c);
 	return found;
 }
 
@@ -937,10 +1002,14 @@ cmd_check(struct cat *x)
 	sqlite3_finalize(st);
 
 	days = conf_num(x, "check", "restore_test_days", 30);
-	st = q(x, "SELECT max(at) FROM checks WHERE kind = 'restore-test' AND "
-	    "ok = 1");
+	st = q(x, "SELECT max(at) FILTER (WHERE NOT manual), max(at) FILTER "
+	    "(WHERE manual) FROM checks WHERE kind = 'restore-test' AND ok = 1");
 	sqlite3_step(st);
-	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL &&
+	    sqlite3_column_type(st, 1) != SQLITE_NULL)
+		bad += problem("restore test: only one recorded by hand (%s), "
+		    "which does not count; run gb-restore --test", gb_col(st, 1));
+	else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
 		bad += problem("restore test: none recorded; run gb-restore --test");
 	else if (parse_time(gb_col(st, 0)) < now - days * 86400)
 		bad += problem("restore test: none within %ld days (last %s)",
@@ -990,7 +1059,7 @@ cmd_check(struct cat *x)
 		free(copy);
 	}
 	bad += check_tmpfiles(x);
-	if (!bad)
+	if (!bad && x->verbose)	/* silent on success, for cron */
 		printf("OK: no problems\n");
 	return bad ? GB_EXIT_CHECK : GB_EXIT_OK;
 }
@@ -1122,37 +1191,137 @@ cmd_manifest(struct cat *x, const char *archive)
 	return GB_EXIT_OK;
 }
 
+/*
+ * What each command (with its sub-command: the first operand, NULL for
+ * any other) takes: its options, as getopt codes, and how many operands,
+ * the sub-command counted; and how it opens the catalog.
+ */
+static const struct command {
+	const char *name, *sub, *opts;
+	int min, max, mode;
+} commands[] = {
+	{ "media", "add", "kpC", 2, 2, GB_CATALOG_WRITE },
+	{ "media", "retire", "w", 2, 2, GB_CATALOG_WRITE },
+	{ "media", "show", "b", 2, 2, GB_CATALOG_READ },
+	{ "media", "list", "b", 1, 1, GB_CATALOG_READ },
+	{ "media", NULL, "b", 0, 0, GB_CATALOG_READ },
+	{ "archives", NULL, "bj", 0, 0, GB_CATALOG_READ },
+	{ "copies", NULL, "", 0, 1, GB_CATALOG_READ },
+	{ "move", NULL, "tywd", 1, 1, GB_CATALOG_WRITE },
+	{ "due", NULL, "d", 0, 0, GB_CATALOG_READ },
+	{ "chain", NULL, "aj", 0, 0, GB_CATALOG_READ },
+	{ "expire", NULL, "Nd", 0, 0, GB_CATALOG_WRITE },
+	{ "log", "start", "Pd", 2, 2, GB_CATALOG_WRITE },
+	{ "log", "end", "ABREd", 3, 3, GB_CATALOG_WRITE },
+	{ "log", NULL, "jnx", 0, 0, GB_CATALOG_READ },
+	{ "tested", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
+	{ "verified", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
+	/* check marks runs of killed gb-backups failed when it can write */
+	{ "check", NULL, "vd", 0, 0, GB_CATALOG_ANY },
+	{ "report", NULL, "bxHd", 0, 0, GB_CATALOG_READ },
+	{ "audit", NULL, "V", 0, 0, GB_CATALOG_READ },
+	{ "latest", NULL, "j", 0, 0, GB_CATALOG_READ },
+	{ "manifest", NULL, "", 1, 1, GB_CATALOG_READ },
+};
+
+static const struct option longopts[] = {
+	{ "archive", required_argument, NULL, 'A' },
+	{ "at", required_argument, NULL, 'a' },
+	{ "by", required_argument, NULL, 'y' },
+	{ "bytes", required_argument, NULL, 'B' },
+	{ "capacity", required_argument, NULL, 'C' },
+	{ "csv", no_argument, NULL, 'x' },
+	{ "date", required_argument, NULL, 'd' },
+	{ "detail", required_argument, NULL, 'D' },
+	{ "dry-run", no_argument, NULL, 'N' },
+	{ "error", required_argument, NULL, 'E' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "html", required_argument, NULL, 'H' },
+	{ "job", required_argument, NULL, 'j' },
+	{ "kind", required_argument, NULL, 'k' },
+	{ "medium", required_argument, NULL, 'm' },
+	{ "pid", required_argument, NULL, 'P' },
+	{ "pool", required_argument, NULL, 'p' },
+	{ "raw", no_argument, NULL, 'b' },
+	{ "rows", required_argument, NULL, 'R' },
+	{ "to", required_argument, NULL, 't' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "version", no_argument, NULL, GB_OPT_VERSION },
+	{ "why", required_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* An option's name for messages: its long name, or -n, -v. */
+static const char *
+opt_name(int code, char buf[32])
+{
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == code) {
+			snprintf(buf, 32, "--%s", o->name);
+			return buf;
+		}
+	snprintf(buf, 32, "-%c", code);
+	return buf;
+}
+
+/*
+ * The command of argv (operands) and its options: an option it does not
+ * take, or too many or too few operands, is a usage error naming it.
+ */
+static const struct command *
+command(const char *cmd, int argc, char **argv, const char *seen)
+{
+	const struct command *k = NULL;
+	char name[64], a[32], b[32];
+
+	for (size_t i = 0; i < sizeof commands / sizeof *commands && !k; i++)
+		if (strcmp(commands[i].name, cmd) == 0 && (!commands[i].sub ||
+		    (argc > 0 && strcmp(commands[i].sub, argv[0]) == 0)))
+			k = &commands[i];
+	if (!k) {
+		gb_warnx("%s: no such command", cmd);
+		usage(stderr, GB_EXIT_USAGE);
+	}
+	snprintf(name, sizeof name, "%s%s%s", cmd, k->sub ? " " : "",
+	    k->sub ? k->sub : "");
+	for (; *seen; seen++) {
+		if (strchr(k->opts, *seen))
+			continue;
+		if (!*k->opts)
+			gb_warnx("%s takes no options, not %s", name,
+			    opt_name(*seen, a));
+		else {
+			char *list = gb_strdup("");
+			for (const char *o = k->opts; *o; o++) {
+				char *n = gb_asprintf("%s%s%s", list, *list ? ", " :
+				    "", opt_name(*o, b));
+				free(list);
+				list = n;
+			}
+			gb_warnx("%s does not take %s (it takes %s)", name,
+			    opt_name(*seen, a), list);
+			free(list);
+		}
+		usage_of(stderr, cmd, GB_EXIT_USAGE);
+	}
+	if (argc > k->max)
+		gb_warnx("%s: extra operand '%s'", name, argv[k->max]);
+	else if (argc < k->min)
+		gb_warnx("%s: missing operand", name);
+	else
+		return k;
+	usage_of(stderr, cmd, GB_EXIT_USAGE);
+}
+
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "archive", required_argument, NULL, 'A' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "by", required_argument, NULL, 'y' },
-		{ "bytes", required_argument, NULL, 'B' },
-		{ "capacity", required_argument, NULL, 'C' },
-		{ "csv", no_argument, NULL, 'x' },
-		{ "date", required_argument, NULL, 'd' },
-		{ "detail", required_argument, NULL, 'D' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "error", required_argument, NULL, 'E' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "html", required_argument, NULL, 'H' },
-		{ "version", no_argument, NULL, GB_OPT_VERSION },
-		{ "job", required_argument, NULL, 'j' },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "medium", required_argument, NULL, 'm' },
-		{ "pid", required_argument, NULL, 'P' },
-		{ "pool", required_argument, NULL, 'p' },
-		{ "raw", no_argument, NULL, 'b' },
-		{ "rows", required_argument, NULL, 'R' },
-		{ "to", required_argument, NULL, 't' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "why", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct cat x = { 0 };
+	const struct command *k;
 	const char *confpath = NULL, *path, *cmd, *date = NULL;
+	char *seen;
+	size_t nseen = 0;
 	int c, r;
 
 	gb_setprogname(argv[0]);
@@ -1170,8 +1339,11 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* GNU getopt: start afresh on the command's words */
-	while ((c = getopt_long(argc, argv, "bn:h", longopts, NULL)) != -1)
+	seen = gb_calloc((size_t)argc + 1, 1);
+	/* -c may follow the command too, as getopt_long takes options */
+	while ((c = getopt_long(argc, argv, "bc:hn:v", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'c': confpath = optarg; continue;
 		case 'A': x.archive = optarg; break;
 		case 'a': case 'd': date = optarg; break;
 		case 'b': x.raw = 1; break;
@@ -1181,8 +1353,9 @@ main(int argc, char *argv[])
 		case 'x': x.csv = 1; break;
 		case 'D': x.detail = optarg; break;
 		case 'E': x.error = optarg; break;
-		case 'h': usage(stdout, GB_EXIT_OK); break;
+		case 'h': usage_of(stdout, cmd, GB_EXIT_OK); break;
 		case 'H': x.html = optarg; break;
+		case GB_OPT_VERSION: gb_version();
 		case 'j':
 			x.job = optarg;
 			x.jobs = gb_realloc(x.jobs, (x.njobs + 1) * sizeof *x.jobs);
@@ -1190,33 +1363,47 @@ main(int argc, char *argv[])
 			break;
 		case 'k': x.kind = optarg; break;
 		case 'm': x.medium = optarg; break;
-		case 'n':
-			if (optarg) {
-				x.limit = atoi(optarg);
-				break;
-			}
-			x.dry_run = 1;
+		case 'n': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 1000000)
+				gb_errx(GB_EXIT_USAGE, "-n wants a number of runs "
+				    "(1 or more), not %s", optarg);
+			x.limit = (int)n;
 			break;
+		}
+		case 'N': x.dry_run = 1; break;
 		case 'p': x.pool = optarg; break;
 		case 'P': x.pid = optarg; break;
 		case 'R': x.rows = optarg; break;
 		case 't': x.to = optarg; break;
+		case 'v': x.verbose = 1; break;
 		case 'V': x.verify = 1; break;
 		case 'w': x.why = optarg; break;
-		default: usage(stderr, GB_EXIT_USAGE);
+		default: usage_of(stderr, cmd, GB_EXIT_USAGE);
 		}
+		if (!memchr(seen, c, nseen))
+			seen[nseen++] = (char)c;
+	}
 	argc -= optind;
 	argv += optind;
+	k = command(cmd, argc, argv, seen);
+	free(seen);
+	if (strcmp(cmd, "latest") == 0 && !x.njobs) {
+		gb_warnx("latest needs --job JOB");
+		usage_of(stderr, cmd, GB_EXIT_USAGE);
+	}
 
 	path = gb_conf_open(&x.conf, confpath);
 	if (!(path = gb_catalog_path(&x.conf)))
 		gb_errx(GB_EXIT_USAGE, "no catalog: set GB_CATALOG or path in the "
 		    "[catalog] section of the config");
-	if (date)
+	if (date) {
 		parse_date(date, x.now);
-	else
+		x.dated = 1;
+	} else
 		gb_now(x.now);
-	x.c = gb_catalog_open(path);
+	x.c = gb_catalog_open_as(path, k->mode);
 	if (x.csv)
 		gb_out_init(&x.out, STDOUT_FILENO, 0);
 
@@ -1226,7 +1413,7 @@ main(int argc, char *argv[])
 		r = cmd_archives(&x);
 	else if (strcmp(cmd, "copies") == 0)
 		r = cmd_copies(&x, argc ? argv[0] : NULL);
-	else if (strcmp(cmd, "move") == 0 && argc == 1)
+	else if (strcmp(cmd, "move") == 0)
 		r = cmd_move(&x, argv[0]);
 	else if (strcmp(cmd, "due") == 0)
 		r = cmd_due(&x);
@@ -1246,12 +1433,12 @@ main(int argc, char *argv[])
 		r = cmd_report(&x);
 	else if (strcmp(cmd, "audit") == 0)
 		r = cmd_audit(&x);
-	else if (strcmp(cmd, "latest") == 0 && x.njobs)
+	else if (strcmp(cmd, "latest") == 0)
 		r = cmd_latest(&x);
-	else if (strcmp(cmd, "manifest") == 0 && argc == 1)
+	else if (strcmp(cmd, "manifest") == 0)
 		r = cmd_manifest(&x, argv[0]);
 	else
-		usage(stderr, GB_EXIT_USAGE);
+		usage_of(stderr, cmd, GB_EXIT_USAGE);
 	if (x.csv && gb_out_finish(&x.out, NULL) == -1)
 		gb_err(GB_EXIT_RUN, "stdout");
 	gb_catalog_close(x.c);

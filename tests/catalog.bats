@@ -374,6 +374,166 @@ recall \\(due back by $(day 0)\\):
 	assert_line --regexp "^  R1 +pool rot +written "
 }
 
+@test "due: a medium taken to transit and brought back onsite (the courier did not come) is still to send offsite; one the vault had is not" {
+	mkconf "$CONF" '[pool rot]
+offsite = yes
+offsite_days = 30'
+	mkdir r1 r2
+	label R1 rot r1
+	label R2 rot r2
+	put r1 f1
+	put r2 f2
+	sleep 1
+	gb-catalog move R1 --to transit --by courier --why 'courier did not come' >/dev/null
+	gb-catalog move R1 --to onsite --by courier --why 'courier did not come' >/dev/null
+	gb-catalog move R2 --to transit --by courier >/dev/null
+	gb-catalog move R2 --to offsite --by vault >/dev/null
+	gb-catalog move R2 --to onsite --by vault >/dev/null
+	run -0 gb-catalog due
+	assert_output --regexp "^send offsite:
+  R1 +pool rot +written [0-9T:-]+Z
+recall \\(due back by $(day 0)\\):
+  \\(none\\)\$"
+}
+
+@test "move --date before the medium was labelled, last written or last moved is refused with the time; nothing is recorded" {
+	mkdir u1
+	label U1 daily u1
+	put u1 f1
+	local labelled written
+	labelled=$(cq "SELECT labelled_at FROM media WHERE id = 'U1'")
+	written=$(cq "SELECT last_written FROM media WHERE id = 'U1'")
+	run -2 gb-catalog move U1 --to offsite --date 2020-01-01
+	assert_output "gb-catalog: medium U1 was last written at $written, after --date 2020-01-01T23:59:59Z: custody cannot move before that; give the date it really moved (or no --date, for now)"
+	cq "UPDATE media SET last_written = NULL WHERE id = 'U1'"
+	run -2 gb-catalog move U1 --to offsite --date 2020-01-01T00:00:00Z
+	assert_output "gb-catalog: medium U1 was labelled at $labelled, after --date 2020-01-01T00:00:00Z: custody cannot move before that; give the date it really moved (or no --date, for now)"
+	cq "UPDATE media SET last_written = '$written' WHERE id = 'U1'"
+	[ "$(cq "SELECT count(*) FROM movements")" -eq 0 ]
+	[ "$(cq "SELECT location FROM media WHERE id = 'U1'")" = onsite ]
+	# at the moment of the write and later: recorded
+	run -0 gb-catalog move U1 --to transit --by li --date "$written"
+	run -0 gb-catalog move U1 --to offsite --by li --date "$(day 1)"
+	# before the last move: refused, not put in before it
+	run -2 gb-catalog move U1 --to onsite --date "$written"
+	assert_output "gb-catalog: medium U1 was last moved at $(day 1)T23:59:59Z, after --date $written: custody cannot move before that; give the date it really moved (or no --date, for now)"
+	[ "$(cq "SELECT group_concat(at || ' ' || to_loc, ',') FROM movements")" = \
+	    "$written transit,$(day 1)T23:59:59Z offsite" ]
+}
+
+@test "gb-backup: a medium mounted here that the catalog has offsite is skipped with a warning naming it and the fix; the next medium takes the archive" {
+	write_gym_conf "$CONF" "$FX/gym.db"
+	sed -i '/^\[keys\]/,$d' "$CONF"
+	cat >>"$CONF" <<EOF
+[keys]
+signer = $SIGNER
+recipients = $RCPT1 $RCPT2
+
+[catalog]
+path = $CAT
+
+[spool]
+dir = $W/spool
+
+[pool daily]
+kind = dir
+offsite = yes
+offsite_days = 7
+
+[job tx]
+schedule = 0 2 * * *
+tables = consumptions, recharges
+level = full
+pool = daily
+media = $W/usb1 $W/usb2
+EOF
+	mkdir spool usb1 usb2
+	label D1 daily usb1
+	label D2 daily usb2
+	gb-catalog move D1 --to offsite --by vault >/dev/null
+	run -0 gb-backup -c "$CONF" tx
+	assert_line "gb-backup: tx: warning: $W/usb1: medium D1 is offsite; only onsite media are written (gb-catalog move D1 --to onsite when it is back)"
+	[ "$(cq "SELECT group_concat(medium) FROM copies WHERE status = 'good'")" = D2 ]
+	# a medium that is merely full is still passed over quietly
+	gb-catalog move D1 --to onsite --by vault >/dev/null
+	cq "UPDATE media SET state = 'full' WHERE id = 'D1'"
+	run -0 gb-backup -c "$CONF" tx
+	assert_output ""
+}
+
+# ----------------------------------------------------- options and messages
+
+@test "options per command: one a command does not take is a usage error naming both; extra operands too" {
+	gb-catalog media add M1 --kind tape --pool p 2>/dev/null
+	run -2 gb-catalog due --why x --kind tape --csv
+	assert_output "gb-catalog: due does not take --why (it takes --date)
+usage: gb-catalog [-c conf] due [--date D]"
+	run -2 gb-catalog manifest a.tar.gz.gpg --csv
+	assert_line -n 0 "gb-catalog: manifest takes no options, not --csv"
+	run -2 gb-catalog media add M2 --kind tape --pool p --why because
+	assert_line -n 0 "gb-catalog: media add does not take --why (it takes --kind, --pool, --capacity)"
+	run -2 gb-catalog media retire M1 --kind tape
+	assert_line -n 0 "gb-catalog: media retire does not take --kind (it takes --why)"
+	run -2 gb-catalog log start j --archive a
+	assert_line -n 0 "gb-catalog: log start does not take --archive (it takes --pid, --date)"
+	run -2 gb-catalog chain --date 2026-11-20
+	assert_line -n 0 "gb-catalog: chain does not take --date (it takes --at, --job)"
+	run -2 gb-catalog check --dry-run
+	assert_line -n 0 "gb-catalog: check does not take --dry-run (it takes --verbose, --date)"
+	run -2 gb-catalog due tomorrow
+	assert_line -n 0 "gb-catalog: due: extra operand 'tomorrow'"
+	run -2 gb-catalog move
+	assert_line -n 0 "gb-catalog: move: missing operand"
+	run -2 gb-catalog log -n 0
+	assert_output "gb-catalog: -n wants a number of runs (1 or more), not 0"
+	run -2 gb-catalog frob
+	assert_line -n 0 "gb-catalog: frob: no such command"
+	run -2 gb-catalog latest
+	assert_line -n 0 "gb-catalog: latest needs --job JOB"
+	# nothing of it reached the catalog
+	[ "$(cq "SELECT group_concat(id || ':' || state) FROM media")" = "M1:usable" ]
+	[ "$(cq "SELECT count(*) FROM runs")" -eq 0 ]
+	run -0 gb-catalog media -h
+	assert_output "usage: gb-catalog [-c conf] media [list [-b] | show id [-b] | retire id [--why text] |
+                  add id --kind dir|tape --pool pool [--capacity bytes]]"
+}
+
+@test "-c conf after the command is taken as before it" {
+	mkconf "$W/other.conf" '[pool rot]
+offsite = yes'
+	sed -i "s|^path = .*|path = $W/other.db|" "$W/other.conf"
+	run -0 gb-catalog media add O1 --kind dir --pool rot -c "$W/other.conf"
+	run -0 gb-catalog media list -c "$W/other.conf"
+	assert_line --regexp '^O1 +dir +rot '
+	run -1 gb-catalog check -c "$W/other.conf"
+	assert_output "restore test: none recorded; run gb-restore --test"
+	run -0 gb-catalog -c "$W/other.conf" media
+	assert_line --regexp '^O1 '
+	[ ! -e "$CAT" ]
+	[ "$(sqlite3 "$W/other.db" "SELECT id FROM media")" = O1 ]
+}
+
+@test "a missing catalog directory: the path, the cause and the next step, for writing and reading commands and gb-write" {
+	sed -i "s|^path = .*|path = $W/nodir/catalog.db|" "$CONF"
+	local msg="catalog $W/nodir/catalog.db: its directory $W/nodir does not exist; create it (mkdir -p $W/nodir, writable by the user who runs the backups), or set path in the [catalog] section of the config, or GB_CATALOG, to where the catalog is"
+	run -3 gb-catalog media add M1 --kind dir --pool p
+	assert_output "gb-catalog: $msg"
+	run -3 gb-catalog media
+	assert_output "gb-catalog: $msg"
+	mkdir u1
+	run -3 gb-write --label U1 --pool daily u1
+	assert_output --partial "gb-write: $msg"
+	[ ! -e nodir ]
+	# a directory that is there but no catalog: reading commands make none
+	mkdir nodir
+	run -3 gb-catalog due
+	assert_output "gb-catalog: catalog $W/nodir/catalog.db: no such file; if the catalog is elsewhere, set path in the [catalog] section of the config or GB_CATALOG; a new one is made by the first gb-write --label or gb-catalog media add"
+	[ -z "$(ls -A nodir)" ]
+	run -0 gb-catalog media add M1 --kind dir --pool p
+	run -0 gb-catalog media
+	assert_line --regexp '^M1 '
+}
+
 @test "move: chain of custody with who, when and why; a move to where the medium is refused" {
 	gb-catalog media add M1 --kind tape --pool weekly 2>/dev/null
 	local t0 t1
@@ -471,6 +631,18 @@ offsite_days = 7
 restore_test_days = 30
 key_expiry_days = 30'
 
+# restore_test ARCHIVE...: gb-restore --test of spool archives, which
+# records a real restore test in the catalog.
+restore_test() {
+	local a args=()
+	for a in "$@"; do
+		args+=("$SP/$a.seal")
+	done
+	GNUPGHOME="$KEYS/restore" gb-restore -c "$CONF" --signer "$SIGNER" \
+	    --test "${args[@]}" >/dev/null 2>&1 ||
+	    fail "gb-restore --test $* failed"
+}
+
 # A catalog where all is well: both jobs have a good, verified copy, a
 # restore test passed today, the keys are fine.
 check_ok() {
@@ -478,7 +650,7 @@ check_ok() {
 	mkdir usb
 	label U1 daily usb
 	put usb f2 n1
-	gb-catalog tested f2.tar.gz.gpg ok --detail drill >/dev/null
+	restore_test f2
 }
 
 # assert_recipient_expiry_warned FPR: with FPR, a key that expires in 5
@@ -489,12 +661,17 @@ assert_recipient_expiry_warned() {
 	assert_output --regexp "^key: recipient $1 \\(Short Escrow <short@gym\\.example>\\) expires [0-9T:-]+Z, within 30 days; extend it or replace it\$"
 	sed -i 's/^key_expiry_days = .*/key_expiry_days = 3/' "$CONF"
 	run -0 gb-catalog check
-	assert_output "OK: no problems"
+	assert_output ""
 }
 
-@test "check: all is well: exit 0, 'OK: no problems'" {
+@test "check: all is well: exit 0 and silent, for cron; -v says 'OK: no problems'" {
 	check_ok
-	run -0 gb-catalog check
+	run --separate-stderr -0 gb-catalog check
+	assert_output ""
+	[ -z "$stderr" ] || fail "check wrote to stderr: $stderr"
+	run -0 gb-catalog check -v
+	assert_output "OK: no problems"
+	run -0 gb-catalog -c "$CONF" check --verbose
 	assert_output "OK: no problems"
 }
 
@@ -537,7 +714,7 @@ alert_after = 1"
 	due=$(cq "SELECT due_back FROM media WHERE id = 'U1'")
 	[ -n "$due" ]
 	run -0 gb-catalog check
-	assert_output "OK: no problems"
+	assert_output ""
 	run -1 gb-catalog check --date "$(day 6)"
 	refute_line --partial "medium U1"
 	run -1 gb-catalog check --date "$(day 8)"
@@ -555,7 +732,7 @@ alert_after = 1"
 	assert_line --regexp '^medium U1: overdue to come back \(transit, due [0-9T:-]+Z\)$'
 }
 
-@test "check: no restore test within N days; 'tested ... ok' clears it" {
+@test "check: no restore test within N days; 'tested ... ok' is kept as manual and does not clear it; gb-restore --test does" {
 	mkconf "$CONF" "$CHECK_JOBS"
 	mkdir usb
 	label U1 daily usb
@@ -563,19 +740,30 @@ alert_after = 1"
 	run -1 gb-catalog check
 	assert_output "restore test: none recorded; run gb-restore --test"
 	# a failed test does not count
-	gb-catalog tested f2.tar.gz.gpg failed --detail 'members: sha256 DIFFER' >/dev/null
+	gb-catalog tested f2.tar.gz.gpg failed --detail 'members: sha256 DIFFER' 2>/dev/null
 	run -1 gb-catalog check
 	assert_output "restore test: none recorded; run gb-restore --test"
-	run -0 gb-catalog tested f2.tar.gz.gpg ok --detail drill
+	# one told by hand is recorded, marked manual, and does not count
+	run --separate-stderr -0 gb-catalog tested f2.tar.gz.gpg ok --detail drill
+	assert_equal "$stderr" "gb-catalog: note: a restore test recorded by hand is kept as such; check wants one that gb-restore --test ran and recorded"
+	local hand
+	hand=$(cq "SELECT at FROM checks WHERE ok = 1 AND manual = 1")
+	[ -n "$hand" ]
+	run -1 gb-catalog check
+	assert_output "restore test: only one recorded by hand ($hand), which does not count; run gb-restore --test"
+	[ "$(cq "SELECT detail FROM audit WHERE action = 'restore-test' ORDER BY
+	    seq DESC LIMIT 1")" = "ok (recorded by hand): drill" ]
+	restore_test f2
 	run -0 gb-catalog check
-	assert_output "OK: no problems"
-	[ "$(cq "SELECT kind || '|' || archive || '|' || ok || '|' || detail
-	    FROM checks ORDER BY id")" = \
-	    "restore-test|f2.tar.gz.gpg|0|members: sha256 DIFFER
-restore-test|f2.tar.gz.gpg|1|drill" ]
+	assert_output ""
+	[ "$(cq "SELECT kind || '|' || archive || '|' || ok || '|' || manual ||
+	    '|' || detail FROM checks ORDER BY id")" = \
+	    "restore-test|f2.tar.gz.gpg|0|1|members: sha256 DIFFER
+restore-test|f2.tar.gz.gpg|1|1|drill
+restore-test|f2.tar.gz.gpg|1|0|chain of 1, 0 tables differ" ]
 	# 31 days on, that test is too old; 29 days on, it is not
 	local at
-	at=$(cq "SELECT at FROM checks WHERE ok = 1")
+	at=$(cq "SELECT at FROM checks WHERE ok = 1 AND manual = 0")
 	run -1 gb-catalog check --date "$(day 31)"
 	assert_line "restore test: none within 30 days (last $at)"
 	run -1 gb-catalog check --date "$(day 29)"
@@ -646,7 +834,7 @@ fpr_of() {
 	assert_output --regexp "^copy of f1\\.tar\\.gz\\.gpg on T1: never verified \\(written [0-9T:-]+Z\\)\$"
 	run -0 gb-catalog verified f1.tar.gz.gpg ok --medium T1 --detail 'gb-verify --deep'
 	run -0 gb-catalog check
-	assert_output "OK: no problems"
+	assert_output ""
 	[ -n "$(cq "SELECT verified_at FROM copies WHERE medium = 'T1'")" ]
 }
 
