@@ -128,31 +128,6 @@ int gb_parse_size(const char *s, long long *v);
 int gb_ncpu(int max);
 
 /*
- * Buffered output to a file descriptor that counts bytes and, when asked,
- * hashes them with SHA-256.  Errors are sticky: check gb_out_finish.
- */
-struct gb_out {
-	int fd;
-	unsigned char *buf;
-	size_t len, cap;
-	uint64_t bytes;
-	void *md;		/* gcry_md_hd_t, or NULL */
-	int err;		/* errno of the first failed write, or 0 */
-};
-void gb_out_init(struct gb_out *o, int fd, int hash);
-int gb_out_flushbuf(struct gb_out *o);
-void gb_out_write(struct gb_out *o, const void *p, size_t n);
-/* Flush, take the hash (hex, 65 bytes) if any, free buffers; 0 or -1. */
-int gb_out_finish(struct gb_out *o, char *hex);
-
-static inline void gb_out_putc(struct gb_out *o, int c)
-{
-	if (o->len == o->cap)
-		gb_out_flushbuf(o);
-	o->buf[o->len++] = (unsigned char)c;
-}
-
-/*
  * A file that appears whole or not at all: written under a temporary name
  * in the same directory, fsync'd, renamed, and the directory fsync'd.
  */
@@ -187,6 +162,32 @@ void gb_hasher_start(struct gb_hasher *h);
 void gb_hasher_feed(struct gb_hasher *h, const void *p, size_t n);
 void gb_hasher_wait(struct gb_hasher *h);	/* then the buffer is free */
 void gb_hasher_final(struct gb_hasher *h, char hex[65]);
+
+/*
+ * out.c: buffered output to a file descriptor that counts bytes and, when
+ * asked, hashes them with SHA-256.  Errors are sticky: check gb_out_finish.
+ */
+struct gb_out {
+	int fd;
+	unsigned char *buf;
+	size_t len, cap;
+	uint64_t bytes;
+	int hash;		/* sha is in use */
+	struct gb_sha256 sha;
+	int err;		/* errno of the first failed write, or 0 */
+};
+void gb_out_init(struct gb_out *o, int fd, int hash);
+int gb_out_flushbuf(struct gb_out *o);
+void gb_out_write(struct gb_out *o, const void *p, size_t n);
+/* Flush, take the hash (hex, 65 bytes) if any, free buffers; 0 or -1. */
+int gb_out_finish(struct gb_out *o, char *hex);
+
+static inline void gb_out_putc(struct gb_out *o, int c)
+{
+	if (o->len == o->cap)
+		gb_out_flushbuf(o);
+	o->buf[o->len++] = (unsigned char)c;
+}
 /* Hash a whole file, streaming; 0, or -1 + errno. */
 int gb_sha256_file(const char *path, char hex[65], uint64_t *size);
 
