@@ -38,7 +38,7 @@ ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CF
 LIBS      = lib/libgb.a -Wl,--as-needed $(PKGLIBS) -lpthread
 
 LIBSRC = lib/err.c lib/io.c lib/out.c lib/sha256.c lib/conf.c lib/csv.c lib/csvread.c \
-         lib/manifest.c lib/sqlite.c lib/gzip.c lib/gzread.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c lib/catalog.c lib/tape.c lib/media.c lib/pg.c
+         lib/manifest.c lib/sqlite.c lib/workers.c lib/gzip.c lib/gzread.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c lib/catalog.c lib/tape.c lib/media.c lib/pg.c
 LIBOBJ = $(LIBSRC:.c=.o)
 TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-catalog bin/gb-write bin/gb-demodata
 UNIT   = tests/unit/test-lib

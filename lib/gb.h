@@ -305,6 +305,24 @@ char *gb_table_filename(const char *table);
 void gb_fmt_time(char buf[21], time_t t);
 
 /*
+ * workers.c: worker threads that run jobs the caller takes back in order
+ * (gzip.c, gzread.c).  A job embeds a gb_work first; the caller keeps
+ * gb_workers_jobs() of them in flight, puts each, and waits for the oldest.
+ * One thread: a job runs in the caller's thread when it is put.
+ */
+struct gb_work {
+	int done, failed;
+	struct gb_work *next;	/* the work queue */
+};
+struct gb_workers;
+struct gb_workers *gb_workers_open(int threads,
+    int (*run)(struct gb_work *j, void *arg), void *arg);
+size_t gb_workers_jobs(const struct gb_workers *p);	/* the limit in flight */
+void gb_workers_put(struct gb_workers *p, struct gb_work *j);
+int gb_workers_wait(struct gb_workers *p, struct gb_work *j);	/* run's 0 or -1 */
+void gb_workers_close(struct gb_workers *p);	/* drops queued jobs, joins */
+
+/*
  * gzip.c: a multi-member gzip writer that deflates on several threads and
  * writes members in order.  gb_gzw_cut ends the current member (MANIFEST
  * gets one of its own); members also end every chunk bytes of input.
