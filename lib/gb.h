@@ -47,6 +47,8 @@ void *gb_realloc(void *p, size_t n);
 char *gb_strdup(const char *s);
 char *gb_strndup(const char *s, size_t n);
 char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* atexit(gb_close_stdout) in every tool: exit 3 if stdout failed. */
+void gb_close_stdout(void);
 
 /*
  * Temporary paths that must not outlive a failure.  Registered paths are

@@ -901,6 +901,7 @@ main(int argc, char *argv[])
 	int ch, e;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((ch = getopt(argc, argv, "hs:n:S:o:")) != -1) {
 		switch (ch) {
 		case 'h':

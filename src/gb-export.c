@@ -844,6 +844,7 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((c = getopt(argc, argv, "c:hi:j:o:P:s:t:vw:")) != -1)
 		switch (c) {
 		case 'c': x.confpath = optarg; break;

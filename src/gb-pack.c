@@ -368,6 +368,7 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((c = getopt(argc, argv, "hj:l:")) != -1)
 		switch (c) {
 		case 'h': usage(stdout, GB_EXIT_OK); break;

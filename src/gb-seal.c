@@ -320,6 +320,7 @@ main(int argc, char *argv[])
 	int ch;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((ch = getopt(argc, argv, "c:ho:r:u:")) != -1)
 		switch (ch) {
 		case 'c': s.confpath = optarg; break;
