@@ -239,7 +239,7 @@ gb_gzr_read(void *arg, void *buf, size_t n)
 			ssize_t r = read_stream(g, j, buf, n);
 			if (r != 0 || j->stream == 1)
 				return r;
-		} else {
+		} else if (j->stream == 0) {	/* 2: a stream member, used up */
 			if (gb_workers_wait(g->workers, &j->pj) == -1)
 				return fail(g, "corrupt gzip member (CRC or length)");
 			if (j->outpos < j->outlen) {
