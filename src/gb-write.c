@@ -294,7 +294,10 @@ end_copy(struct writer *w, long long copy, const char *status,
 		good_failed(w, copy, err);
 }
 
-/* Hash of the first n bytes of a file or tape file, read back. */
+/*
+ * Read back: the hash of a file, and its size; of the first size bytes of
+ * a tape file.
+ */
 static int
 read_back_dir(struct writer *w, const char *path, char hex[65], uint64_t *n)
 {

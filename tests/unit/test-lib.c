@@ -2314,7 +2314,7 @@ fd_read(void *arg, void *buf, size_t n)
 	return read(*(int *)arg, buf, n);
 }
 
-/* A plain gzip member, as gzip(1) writes it: no size field, inflated streaming. */
+/* A plain gzip member, as gzip(1) writes it: no size field, read streaming. */
 static size_t
 plain_member(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
 {
