@@ -165,6 +165,7 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 		unpack_free(u);
 		return NULL;
 	}
+	u->ctx = gb_pgp_new();	/* first: it readies GPGME */
 	if (gpgme_data_new_from_cbs(&u->cipher, &incbs, u) ||
 	    gpgme_data_new_from_cbs(&u->plain, &cbs, u)) {
 		snprintf(err, errlen, "gpgme: out of memory");
@@ -172,7 +173,6 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 		return NULL;
 	}
 	u->buf = gb_malloc(BUFSZ);
-	u->ctx = gb_pgp_new();
 	gb_sha256_init(&u->hash);
 	gb_sha256_init(&u->sealed);
 	if (gb_thread_create(&u->thread, decrypt, u)) {
