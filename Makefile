@@ -33,13 +33,15 @@ pkgmissing = $(shell command -v pkg-config >/dev/null || \
     { echo pkg-config:pkg-config; exit; }; \
     for p in $(PKGDEB); do pkg-config --exists $${p%%:*} || echo $$p; done)
 ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
-LIBS      = lib/libgb.a $(PKGLIBS) -lpthread
+# --as-needed: each tool links only the libraries it calls (gb-demodata
+# no libgcrypt, gpgme or libpq), whatever the compiler's default.
+LIBS      = lib/libgb.a -Wl,--as-needed $(PKGLIBS) -lpthread
 
 LIBSRC = lib/catalog.c lib/check.c lib/conf.c lib/csv.c lib/csvread.c \
-         lib/err.c lib/gzip.c lib/gzread.c lib/io.c lib/manifest.c \
+         lib/err.c lib/gzip.c lib/gzread.c lib/io.c lib/out.c lib/manifest.c \
          lib/media.c lib/pg.c lib/pgp.c lib/report.c lib/restore-pg.c \
          lib/restore-sqlite.c lib/seal.c lib/sha256.c lib/sql.c lib/sqlite.c \
-         lib/tape.c lib/tar.c lib/text.c lib/unpack.c lib/progress.c
+         lib/tape.c lib/tar.c lib/text.c lib/unpack.c lib/progress.c lib/workers.c
 LIBOBJ = $(LIBSRC:.c=.o)
 TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-catalog bin/gb-write bin/gb-demodata
 UNIT   = tests/unit/test-lib

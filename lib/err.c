@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -74,6 +75,30 @@ gb_warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(e, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Each tool's atexit (as coreutils' close_stdout): what it printed reached
+ * standard output, or it exits 3 saying so; another program may read it
+ * (gb-backup reads gb-write's).  Its work is done: nothing is cleaned up.
+ * A standard output closed with nothing pending is no error.
+ */
+void
+gb_close_stdout(void)
+{
+	int pending = __fpending(stdout) != 0, failed = ferror(stdout), r;
+
+	errno = 0;
+	r = fclose(stdout);
+	if (!failed && (r == 0 || (!pending && errno == EBADF)))
+		return;
+	if (errno)
+		fprintf(stderr, "%s: cannot write standard output: %s\n",
+		    gb_progname, strerror(errno));
+	else
+		fprintf(stderr, "%s: cannot write standard output\n",
+		    gb_progname);
+	_exit(GB_EXIT_RUN);
 }
 
 static void cleanup_exit(void);

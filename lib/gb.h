@@ -53,6 +53,8 @@ void *gb_realloc(void *p, size_t n);
 char *gb_strdup(const char *s);
 char *gb_strndup(const char *s, size_t n);
 char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* atexit(gb_close_stdout) in every tool: exit 3 if stdout failed. */
+void gb_close_stdout(void);
 
 /*
  * Temporary paths that must not outlive a failure.  Registered paths are
@@ -146,30 +148,6 @@ void gb_progress_end(void);
 void gb_progress_clear(void);	/* before a message: err.c */
 uint64_t gb_progress_size(int fd);	/* a file's size; 0 for a pipe */
 
-/*
- * Buffered output to a file descriptor that counts bytes and, when asked,
- * hashes them with SHA-256.  Errors are sticky: check gb_out_finish.
- */
-struct gb_out {
-	int fd;
-	unsigned char *buf;
-	size_t len, cap;
-	uint64_t bytes;
-	void *md;		/* gcry_md_hd_t, or NULL */
-	int err;		/* errno of the first failed write, or 0 */
-};
-void gb_out_init(struct gb_out *o, int fd, int hash);
-int gb_out_flushbuf(struct gb_out *o);
-void gb_out_write(struct gb_out *o, const void *p, size_t n);
-/* Flush, take the hash (hex, 65 bytes) if any, free buffers; 0 or -1. */
-int gb_out_finish(struct gb_out *o, char *hex);
-
-static inline void gb_out_putc(struct gb_out *o, int c)
-{
-	if (o->len == o->cap)
-		gb_out_flushbuf(o);
-	o->buf[o->len++] = (unsigned char)c;
-}
 
 /*
  * A file that appears whole or not at all: written under a temporary name
@@ -206,6 +184,32 @@ void gb_hasher_start(struct gb_hasher *h);
 void gb_hasher_feed(struct gb_hasher *h, const void *p, size_t n);
 void gb_hasher_wait(struct gb_hasher *h);	/* then the buffer is free */
 void gb_hasher_final(struct gb_hasher *h, char hex[65]);
+
+/*
+ * out.c: buffered output to a file descriptor that counts bytes and, when
+ * asked, hashes them with SHA-256.  Errors are sticky: check gb_out_finish.
+ */
+struct gb_out {
+	int fd;
+	unsigned char *buf;
+	size_t len, cap;
+	uint64_t bytes;
+	int hash;		/* sha is in use */
+	struct gb_sha256 sha;
+	int err;		/* errno of the first failed write, or 0 */
+};
+void gb_out_init(struct gb_out *o, int fd, int hash);
+int gb_out_flushbuf(struct gb_out *o);
+void gb_out_write(struct gb_out *o, const void *p, size_t n);
+/* Flush, take the hash (hex, 65 bytes) if any, free buffers; 0 or -1. */
+int gb_out_finish(struct gb_out *o, char *hex);
+
+static inline void gb_out_putc(struct gb_out *o, int c)
+{
+	if (o->len == o->cap)
+		gb_out_flushbuf(o);
+	o->buf[o->len++] = (unsigned char)c;
+}
 /* Hash a whole file, streaming; 0, or -1 + errno. */
 int gb_sha256_file(const char *path, char hex[65], uint64_t *size);
 
@@ -321,6 +325,24 @@ struct gb_mtable *gb_manifest_add_table(struct gb_manifest *m,
 char *gb_table_filename(const char *table);
 /* Format a time_t as the manifest's UTC timestamp (21 bytes). */
 void gb_fmt_time(char buf[21], time_t t);
+
+/*
+ * workers.c: worker threads that run jobs the caller takes back in order
+ * (gzip.c, gzread.c).  A job embeds a gb_work first; the caller keeps
+ * gb_workers_jobs() of them in flight, puts each, and waits for the oldest.
+ * One thread: a job runs in the caller's thread when it is put.
+ */
+struct gb_work {
+	int done, failed;
+	struct gb_work *next;	/* the work queue */
+};
+struct gb_workers;
+struct gb_workers *gb_workers_open(int threads,
+    int (*run)(struct gb_work *j, void *arg), void *arg);
+size_t gb_workers_jobs(const struct gb_workers *p);	/* the limit in flight */
+void gb_workers_put(struct gb_workers *p, struct gb_work *j);
+int gb_workers_wait(struct gb_workers *p, struct gb_work *j);	/* run's 0 or -1 */
+void gb_workers_close(struct gb_workers *p);	/* drops queued jobs, joins */
 
 /*
  * gzip.c: a multi-member gzip writer that deflates on several threads and

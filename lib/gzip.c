@@ -4,10 +4,9 @@
  * reader accepts the whole, and members compress and decompress in
  * parallel.  Writer: the caller fills chunks; workers deflate them; the
  * caller's thread writes the results in order.  Memory is bounded by
- * the chunks in flight: 2 * threads, at least 8.
+ * the chunks in flight (gb_workers_jobs).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,24 +17,19 @@
 #include "gb.h"
 
 struct job {
+	struct gb_work pj;	/* first: the workers hand it back */
 	unsigned char *in, *out;
 	size_t inlen, outlen, outcap;
 	unsigned char *isalbuf;	/* ISA-L's hash tables, levels 1 to 3 */
-	int done, failed;
-	struct job *next;	/* work queue */
 };
 
 struct gb_gzw {
-	int fd, level, threads, err;
+	int fd, level, err;
 	size_t chunk;
-	struct job *ring;	/* 2 * threads jobs, used round robin */
+	struct gb_workers *workers;
+	struct job *ring;	/* the jobs in flight, round robin */
 	size_t nring, head, count;	/* oldest job in flight, how many */
 	struct job *cur;	/* being filled, not yet queued */
-	struct job *qhead, *qtail;
-	int stop;
-	pthread_t *tid;
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
 	uint64_t bytes_out;
 };
 
@@ -137,31 +131,12 @@ deflate_job(struct job *j, int level)
 	return 0;
 }
 
-static void *
-worker(void *arg)
+static int
+run(struct gb_work *pj, void *arg)
 {
-	struct gb_gzw *g = arg;
+	const struct gb_gzw *g = arg;
 
-	pthread_mutex_lock(&g->mu);
-	for (;;) {
-		struct job *j;
-		while (!g->qhead && !g->stop)
-			pthread_cond_wait(&g->work, &g->mu);
-		if (!g->qhead)
-			break;
-		j = g->qhead;
-		g->qhead = j->next;
-		if (!g->qhead)
-			g->qtail = NULL;
-		pthread_mutex_unlock(&g->mu);
-		int r = deflate_job(j, g->level);
-		pthread_mutex_lock(&g->mu);
-		j->failed = r != 0;
-		j->done = 1;
-		pthread_cond_broadcast(&g->done);
-	}
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
+	return deflate_job((struct job *)pj, g->level);
 }
 
 struct gb_gzw *
@@ -171,30 +146,13 @@ gb_gzw_open(int fd, int level, int threads, size_t chunk)
 
 	g->fd = fd;
 	g->level = level;
-	g->threads = threads < 1 ? 1 : threads;
 	g->chunk = chunk;
-	/*
-	 * Jobs in flight: twice the threads, and at least 8, so that the
-	 * workers still have queued chunks while the caller reads and
-	 * hashes the next one (with 4 at -j 2, gb-pack sped up 1.79
-	 * times over -j 1; with 8, 1.90 times).
-	 */
-	g->nring = g->threads > 1 ? 2 * (size_t)g->threads : 1;
-	if (g->threads > 1 && g->nring < 8)
-		g->nring = 8;
+	g->workers = gb_workers_open(threads, run, g);
+	g->nring = gb_workers_jobs(g->workers);
 	g->ring = gb_calloc(g->nring, sizeof *g->ring);
 	for (size_t i = 0; i < g->nring; i++)
 		g->ring[i].in = gb_malloc(chunk);
 	g->cur = &g->ring[0];
-	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->work, NULL);
-	pthread_cond_init(&g->done, NULL);
-	if (g->threads > 1) {
-		g->tid = gb_calloc((size_t)g->threads, sizeof *g->tid);
-		for (int i = 0; i < g->threads; i++)
-			if (gb_thread_create(&g->tid[i], worker, g))
-				gb_errx(GB_EXIT_RUN, "cannot start a thread");
-	}
 	return g;
 }
 
@@ -204,16 +162,11 @@ retire(struct gb_gzw *g)
 {
 	struct job *j = &g->ring[g->head];
 
-	pthread_mutex_lock(&g->mu);
-	while (!j->done)
-		pthread_cond_wait(&g->done, &g->mu);
-	pthread_mutex_unlock(&g->mu);
-	if (j->failed && !g->err)
+	if (gb_workers_wait(g->workers, &j->pj) == -1 && !g->err)
 		g->err = ENOMEM;
 	if (!g->err && gb_write_all(g->fd, j->out, j->outlen) == -1)
 		g->err = errno;
 	g->bytes_out += j->outlen;
-	j->done = 0;
 	j->inlen = 0;
 	g->head = (g->head + 1) % g->nring;
 	g->count--;
@@ -226,25 +179,7 @@ gb_gzw_cut(struct gb_gzw *g)
 
 	if (j->inlen == 0)
 		return;
-	if (g->threads == 1) {
-		if (deflate_job(j, g->level) && !g->err)
-			g->err = ENOMEM;
-		j->done = 1;
-		g->count = 1;
-		g->head = 0;
-		retire(g);
-		return;
-	}
-	pthread_mutex_lock(&g->mu);
-	j->next = NULL;
-	j->done = 0;
-	if (g->qtail)
-		g->qtail->next = j;
-	else
-		g->qhead = j;
-	g->qtail = j;
-	pthread_cond_signal(&g->work);
-	pthread_mutex_unlock(&g->mu);
+	gb_workers_put(g->workers, &j->pj);
 	g->count++;
 	if (g->count == g->nring)
 		retire(g);
@@ -272,24 +207,13 @@ gb_gzw_write(struct gb_gzw *g, const void *p, size_t n)
 static void
 gzw_free(struct gb_gzw *g)
 {
-	if (g->tid) {
-		pthread_mutex_lock(&g->mu);
-		g->stop = 1;
-		pthread_cond_broadcast(&g->work);
-		pthread_mutex_unlock(&g->mu);
-		for (int i = 0; i < g->threads; i++)
-			pthread_join(g->tid[i], NULL);
-		free(g->tid);
-	}
+	gb_workers_close(g->workers);
 	for (size_t i = 0; i < g->nring; i++) {
 		free(g->ring[i].in);
 		free(g->ring[i].out);
 		free(g->ring[i].isalbuf);
 	}
 	free(g->ring);
-	pthread_mutex_destroy(&g->mu);
-	pthread_cond_destroy(&g->work);
-	pthread_cond_destroy(&g->done);
 	free(g);
 }
 

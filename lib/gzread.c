@@ -4,10 +4,9 @@
  * cut from the input without inflating and handed to workers; output comes
  * back in order.  Any other member (the end mark, or gzip from elsewhere)
  * is inflated in the reader's own thread, streaming.  Memory is bounded by
- * 2 * threads members.
+ * the members in flight (gb_workers_jobs).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +20,25 @@
 #define INBUF (1 << 20)
 
 struct rjob {
+	struct gb_work pj;	/* first: the workers hand it back */
 	unsigned char *in, *out;
 	size_t inlen, incap, outlen, outcap, outpos;
 	int stream;		/* inflate in the reader thread */
-	int done, failed;
-	struct rjob *next;
 };
 
 struct gb_gzr {
 	gb_read_fn fn;
 	void *arg;
-	int threads, eof, err;
+	int eof, err;
 	char errmsg[128];
 	unsigned char *in;	/* compressed input not yet cut into members */
 	size_t inpos, inlen, incap;
-	struct rjob *ring;
+	struct gb_workers *workers;
+	struct rjob *ring;	/* the jobs in flight, round robin */
 	size_t nring, head, count;
 	int blocked;		/* a stream member is queued: parse no further */
 	z_stream z;		/* for stream members */
 	int zactive;
-	struct rjob *qhead, *qtail;
-	int stop;
-	pthread_t *tid;
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
 };
 
 static uint32_t
@@ -58,8 +52,9 @@ get32(const unsigned char *p)
  * reference gym) and checks its CRC and length.
  */
 static int
-inflate_job(struct rjob *j)
+inflate_job(struct gb_work *pj, void *unused)
 {
+	struct rjob *j = (struct rjob *)pj;
 	const unsigned char *m = j->in;
 	size_t hdr = 10 + 2 + (m[10] | m[11] << 8);
 	uint32_t isize, crc;
@@ -93,32 +88,6 @@ inflate_job(struct rjob *j)
 	return 0;
 }
 
-static void *
-worker(void *arg)
-{
-	struct gb_gzr *g = arg;
-
-	pthread_mutex_lock(&g->mu);
-	for (;;) {
-		struct rjob *j;
-		while (!g->qhead && !g->stop)
-			pthread_cond_wait(&g->work, &g->mu);
-		if (!g->qhead)
-			break;
-		j = g->qhead;
-		if (!(g->qhead = j->next))
-			g->qtail = NULL;
-		pthread_mutex_unlock(&g->mu);
-		int r = inflate_job(j);
-		pthread_mutex_lock(&g->mu);
-		j->failed = r != 0;
-		j->done = 1;
-		pthread_cond_broadcast(&g->done);
-	}
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
-}
-
 struct gb_gzr *
 gb_gzr_open(gb_read_fn fn, void *arg, int threads)
 {
@@ -126,20 +95,11 @@ gb_gzr_open(gb_read_fn fn, void *arg, int threads)
 
 	g->fn = fn;
 	g->arg = arg;
-	g->threads = threads < 1 ? 1 : threads;
-	g->nring = 2 * (size_t)g->threads;
+	g->workers = gb_workers_open(threads, inflate_job, NULL);
+	g->nring = gb_workers_jobs(g->workers);
 	g->ring = gb_calloc(g->nring, sizeof *g->ring);
 	g->incap = INBUF;
 	g->in = gb_malloc(g->incap);
-	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->work, NULL);
-	pthread_cond_init(&g->done, NULL);
-	if (g->threads > 1) {
-		g->tid = gb_calloc((size_t)g->threads, sizeof *g->tid);
-		for (int i = 0; i < g->threads; i++)
-			if (gb_thread_create(&g->tid[i], worker, g))
-				gb_errx(GB_EXIT_RUN, "cannot start a thread");
-	}
 	return g;
 }
 
@@ -198,9 +158,7 @@ queue_member(struct gb_gzr *g)
 		    h[14] == 4 && h[15] == 0)
 			size = get32(h + 16);
 	}
-	j->done = j->failed = 0;
 	j->outpos = j->outlen = 0;
-	j->next = NULL;
 	g->count++;
 	if (!size) {		/* not one of ours: inflate it streaming */
 		j->stream = 1;
@@ -220,19 +178,7 @@ queue_member(struct gb_gzr *g)
 	memcpy(j->in, g->in + g->inpos, size);
 	j->inlen = size;
 	g->inpos += size;
-	if (g->threads == 1) {
-		j->failed = inflate_job(j) != 0;
-		j->done = 1;
-		return 1;
-	}
-	pthread_mutex_lock(&g->mu);
-	if (g->qtail)
-		g->qtail->next = j;
-	else
-		g->qhead = j;
-	g->qtail = j;
-	pthread_cond_signal(&g->work);
-	pthread_mutex_unlock(&g->mu);
+	gb_workers_put(g->workers, &j->pj);
 	return 1;
 }
 
@@ -263,7 +209,6 @@ read_stream(struct gb_gzr *g, struct rjob *j, unsigned char *buf, size_t n)
 	if (r == Z_STREAM_END) {
 		inflateEnd(&g->z);
 		g->zactive = 0;
-		j->done = 1;
 		j->outpos = j->outlen = 0;	/* used up */
 		j->stream = 2;			/* finished */
 	}
@@ -294,12 +239,8 @@ gb_gzr_read(void *arg, void *buf, size_t n)
 			ssize_t r = read_stream(g, j, buf, n);
 			if (r != 0 || j->stream == 1)
 				return r;
-		} else {
-			pthread_mutex_lock(&g->mu);
-			while (!j->done)
-				pthread_cond_wait(&g->done, &g->mu);
-			pthread_mutex_unlock(&g->mu);
-			if (j->failed)
+		} else if (j->stream == 0) {	/* 2: a stream member, used up */
+			if (gb_workers_wait(g->workers, &j->pj) == -1)
 				return fail(g, "corrupt gzip member (CRC or length)");
 			if (j->outpos < j->outlen) {
 				size_t k = j->outlen - j->outpos < n ?
@@ -328,16 +269,7 @@ gb_gzr_close(struct gb_gzr *g)
 {
 	if (!g)
 		return;
-	if (g->tid) {
-		pthread_mutex_lock(&g->mu);
-		g->stop = 1;
-		g->qhead = g->qtail = NULL;	/* queued work is dropped */
-		pthread_cond_broadcast(&g->work);
-		pthread_mutex_unlock(&g->mu);
-		for (int i = 0; i < g->threads; i++)
-			pthread_join(g->tid[i], NULL);
-		free(g->tid);
-	}
+	gb_workers_close(g->workers);	/* queued work is dropped */
 	if (g->zactive)
 		inflateEnd(&g->z);
 	for (size_t i = 0; i < g->nring; i++) {
@@ -346,8 +278,5 @@ gb_gzr_close(struct gb_gzr *g)
 	}
 	free(g->ring);
 	free(g->in);
-	pthread_mutex_destroy(&g->mu);
-	pthread_cond_destroy(&g->work);
-	pthread_cond_destroy(&g->done);
 	free(g);
 }

@@ -1,4 +1,4 @@
-/* io.c - whole reads and writes, buffered hashed output, atomic files */
+/* io.c - whole reads and writes, durable renames, atomic files */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -7,8 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gcrypt.h>
 
 #include "gb.h"
 
@@ -114,74 +112,6 @@ gb_fsync_parent(const char *path)
 	}
 	free(copy);
 	return r;
-}
-
-#define OUTBUF (256 * 1024)
-
-void
-gb_out_init(struct gb_out *o, int fd, int hash)
-{
-	memset(o, 0, sizeof *o);
-	o->fd = fd;
-	o->cap = OUTBUF;
-	o->buf = gb_malloc(o->cap);
-	if (hash) {
-		struct gb_sha256 h;
-		gb_sha256_init(&h);
-		o->md = h.md;
-	}
-}
-
-int
-gb_out_flushbuf(struct gb_out *o)
-{
-	if (o->len == 0)
-		return o->err ? -1 : 0;
-	if (o->md)
-		gcry_md_write(o->md, o->buf, o->len);
-	if (!o->err && gb_write_all(o->fd, o->buf, o->len) == -1)
-		o->err = errno;
-	o->bytes += o->len;
-	o->len = 0;
-	return o->err ? -1 : 0;
-}
-
-void
-gb_out_write(struct gb_out *o, const void *p, size_t n)
-{
-	if (n > o->cap - o->len) {
-		gb_out_flushbuf(o);
-		if (n >= o->cap) {	/* large writes go straight through */
-			if (o->md)
-				gcry_md_write(o->md, p, n);
-			if (!o->err && gb_write_all(o->fd, p, n) == -1)
-				o->err = errno;
-			o->bytes += n;
-			return;
-		}
-	}
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
-}
-
-int
-gb_out_finish(struct gb_out *o, char *hex)
-{
-	gb_out_flushbuf(o);
-	if (o->md) {
-		struct gb_sha256 h = { o->md };
-		char unused[65];
-		gb_sha256_final(&h, hex ? hex : unused);
-		o->md = NULL;
-	}
-	free(o->buf);
-	o->buf = NULL;
-	o->cap = o->len = 0;
-	if (o->err) {
-		errno = o->err;
-		return -1;
-	}
-	return 0;
 }
 
 /*

@@ -1,11 +1,8 @@
 /* sha256.c - SHA-256 through libgcrypt */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <gcrypt.h>
 
@@ -51,38 +48,6 @@ gb_sha256_final(struct gb_sha256 *h, char hex[65])
 		sprintf(hex + 2 * i, "%02x", d[i]);
 	gcry_md_close(h->md);
 	h->md = NULL;
-}
-
-int
-gb_sha256_file(const char *path, char hex[65], uint64_t *size)
-{
-	enum { BUFSZ = 1 << 20 };
-	struct gb_sha256 h;
-	char *buf;
-	uint64_t total = 0;
-	ssize_t n;
-	int fd, e;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	buf = gb_malloc(BUFSZ);
-	gb_sha256_init(&h);
-	while ((n = gb_read_full(fd, buf, BUFSZ)) > 0) {
-		gb_sha256_update(&h, buf, (size_t)n);
-		total += (uint64_t)n;
-		gb_progress_add((uint64_t)n);
-	}
-	e = errno;
-	gb_sha256_final(&h, hex);
-	free(buf);
-	close(fd);
-	if (n < 0) {
-		errno = e;
-		return -1;
-	}
-	if (size)
-		*size = total;
-	return 0;
 }
 
 /*

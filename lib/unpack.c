@@ -123,6 +123,28 @@ pull(struct archive *a, void *arg, const void **p)
 	return n;
 }
 
+/* What open made, whatever it got to; the hashes are closed by then. */
+static void
+unpack_free(struct gb_unpack *u)
+{
+	gpgme_data_release(u->cipher);
+	gpgme_data_release(u->plain);
+	if (u->ctx)
+		gpgme_release(u->ctx);
+	close(u->cipherfd);
+	if (u->pipe[0] >= 0)
+		close(u->pipe[0]);
+	if (u->pipe[1] >= 0)
+		close(u->pipe[1]);
+	free(u->buf);
+	free(u);
+}
+
+/*
+ * NULL and why when the archive cannot be read or the reading cannot
+ * start; else the unpacker, with why when it is no packed archive inside
+ * (gb_unpack_close tells the rest).
+ */
 struct gb_unpack *
 gb_unpack_open(const char *archive, char *err, size_t errlen)
 {
@@ -138,18 +160,31 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 		free(u);
 		return NULL;
 	}
-	if (pipe2(u->pipe, O_CLOEXEC) == -1)
-		gb_err(GB_EXIT_RUN, "pipe");
+	u->pipe[0] = u->pipe[1] = -1;
+	if (pipe2(u->pipe, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+		unpack_free(u);
+		return NULL;
+	}
+	u->ctx = gb_pgp_new();	/* first: it readies GPGME */
+	if (gpgme_data_new_from_cbs(&u->cipher, &incbs, u) ||
+	    gpgme_data_new_from_cbs(&u->plain, &cbs, u)) {
+		snprintf(err, errlen, "gpgme: out of memory");
+		unpack_free(u);
+		return NULL;
+	}
 	u->buf = gb_malloc(BUFSZ);
 	gb_progress_start("read", 0, gb_progress_size(u->cipherfd));
-	u->ctx = gb_pgp_new();
 	gb_sha256_init(&u->hash);
 	gb_sha256_init(&u->sealed);
-	if (gpgme_data_new_from_cbs(&u->cipher, &incbs, u) ||
-	    gpgme_data_new_from_cbs(&u->plain, &cbs, u))
-		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
-	if (gb_thread_create(&u->thread, decrypt, u))
-		gb_errx(GB_EXIT_RUN, "cannot start a thread");
+	if (gb_thread_create(&u->thread, decrypt, u)) {
+		char unused[65];
+		gb_sha256_final(&u->hash, unused);
+		gb_sha256_final(&u->sealed, unused);
+		snprintf(err, errlen, "cannot start a thread");
+		unpack_free(u);
+		return NULL;
+	}
 	u->gz = gb_gzr_open(pull_packed, u, gb_ncpu(64));
 	u->a = archive_read_new();
 	archive_read_support_format_tar(u->a);
@@ -226,6 +261,7 @@ gb_unpack_close(struct gb_unpack *u, const char *pinned,
 		;
 	gb_gzr_close(u->gz);
 	close(u->pipe[0]);	/* a writer still going gets EPIPE */
+	u->pipe[0] = -1;
 	pthread_join(u->thread, NULL);
 	archive_read_free(u->a);
 	/* The sealed hash covers the whole file, whatever gpg left unread. */
@@ -250,13 +286,6 @@ gb_unpack_close(struct gb_unpack *u, const char *pinned,
 		snprintf(err, errlen, "inner signature: %s", why);
 		r = -1;
 	}
-	gpgme_data_release(u->cipher);
-	gpgme_data_release(u->plain);
-	gpgme_release(u->ctx);
-	close(u->cipherfd);
-	if (u->pipe[1] >= 0)
-		close(u->pipe[1]);
-	free(u->buf);
-	free(u);
+	unpack_free(u);
 	return r;
 }

@@ -1325,6 +1325,7 @@ main(int argc, char *argv[])
 	int c, r;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	/* "+": options end at the command, then its own options follow */
 	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1)
 		switch (c) {
@@ -1444,7 +1445,5 @@ main(int argc, char *argv[])
 	gb_catalog_close(x.c);
 	gb_conf_free(&x.conf);
 	free(x.jobs);
-	if (fflush(stdout) == EOF)
-		gb_err(GB_EXIT_RUN, "stdout");
 	return r;
 }

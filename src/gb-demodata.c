@@ -901,6 +901,7 @@ main(int argc, char *argv[])
 	int ch, e;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((ch = getopt_long(argc, argv, "hs:n:S:o:", gb_stdopts,
 	    NULL)) != -1) {
 		switch (ch) {

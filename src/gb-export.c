@@ -836,6 +836,7 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((c = getopt_long(argc, argv, "c:hi:j:o:P:qs:t:vw:",
 	    gb_stdopts, NULL)) != -1)
 		switch (c) {

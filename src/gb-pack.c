@@ -357,6 +357,7 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((c = getopt_long(argc, argv, "hj:l:q", gb_stdopts, NULL)) != -1)
 		switch (c) {
 		case 'h': usage(stdout, GB_EXIT_OK); break;

@@ -543,6 +543,7 @@ main(int argc, char *argv[])
 	int c;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((c = getopt_long(argc, argv, "c:d:ho:qv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': r.confpath = optarg; break;

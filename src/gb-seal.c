@@ -240,6 +240,7 @@ main(int argc, char *argv[])
 	int ch;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((ch = getopt_long(argc, argv, "c:ho:qr:u:", gb_stdopts,
 	    NULL)) != -1)
 		switch (ch) {

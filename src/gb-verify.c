@@ -164,6 +164,7 @@ main(int argc, char *argv[])
 	int c, failed = 0;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	while ((c = getopt_long(argc, argv, "c:hqv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': v.confpath = optarg; break;
@@ -225,7 +226,5 @@ main(int argc, char *argv[])
 	}
 	printf("%d checked, %d OK, %d failed\n", argc, argc - failed, failed);
 	gb_conf_free(&v.conf);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		gb_err(GB_EXIT_RUN, "stdout");
 	return failed ? GB_EXIT_CHECK : GB_EXIT_OK;
 }

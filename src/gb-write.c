@@ -28,6 +28,7 @@ struct writer {
 	size_t blocksize;
 	long long capacity;
 	int verify;
+	int tsv;		/* records for a program, not prose */
 	int tape;		/* media is a tape device or image */
 	struct gb_tape t;
 	int lockfd;
@@ -39,8 +40,8 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-write [-q] [-c conf] [--pool pool] "
-	    "[--no-verify] [-b blocksize] media\n"
-	    "                spool/name\n"
+	    "[--no-verify] [--tsv] [-b blocksize]\n"
+	    "                media spool/name\n"
 	    "       gb-write [-c conf] --label id --pool pool [--capacity bytes] "
 	    "[-b blocksize] media\n");
 	exit(status);
@@ -263,7 +264,10 @@ end_copy(struct writer *w, long long copy, const char *status,
 		good_failed(w, copy, err);
 }
 
-/* Hash of the first n bytes of a file or tape file, read back. */
+/*
+ * Read back: the hash of a file, and its size; of the first size bytes of
+ * a tape file.
+ */
 static int
 read_back_dir(struct writer *w, const char *path, char hex[65], uint64_t *n)
 {
@@ -388,6 +392,8 @@ media_full(struct writer *w, long long copy, const char *spoolname)
 		others = o;
 	}
 	sqlite3_finalize(st);
+	if (w->tsv)
+		printf("full\t%s\n", w->id);
 	gb_errx(GB_EXIT_RUN, "%s: nothing of %s is recorded on it; mount the "
 	    "next medium of pool %s (%s) and run: gb-write MEDIA %s", msg,
 	    spoolname, w->mpool, *others ? others : "none usable onsite: label "
@@ -607,28 +613,30 @@ resume_tape(struct writer *w, const struct gb_seal *s, const char *pos)
 	return 0;
 }
 
-static int
-cmd_write(struct writer *w, const char *spoolname)
-{
-	char *archive = gb_asprintf("%s.tar.gz.gpg", spoolname);
-	char *sealpath = gb_asprintf("%s.seal", spoolname), *sealtext;
-	char hex[65], rhex[65], *pos, *job = NULL, *oldpos = NULL;
-	const char *name;
+/* One archive on its way to the medium. */
+struct copy {
+	const char *spoolname;
+	char *archive;		/* SPOOLNAME.tar.gz.gpg */
+	int fd;			/* it, open */
 	struct gb_seal s;
-	struct gb_hasher h;
-	size_t seallen;
-	sqlite3_stmt *st;
-	long long copy, stale;
-	uint64_t written = 0;
-	int fd, fileno = 0, verified = 0, resumed = 0;
-	ssize_t n;
+	const char *name;	/* its name, as the seal says */
+	long long id;		/* its copies row */
+	long long stale;	/* a row left 'writing' for it, or 0 */
+	char *oldpos;		/* the position of that row */
+	char *pos;		/* its position on the medium */
+	int fileno;		/* a tape's */
+	int resumed;		/* finished, not written again */
+	int verified;		/* read back */
+	uint64_t written;
+	char hex[65];		/* of the bytes written */
+};
 
-	load_seal(w, sealpath, &s);
-	sealtext = s.signed_text;
-	seallen = s.signed_len;
-	name = s.archive;
-	open_media(w, 1);
-	read_label(w);
+/* The labelled medium, known to the catalog, may take the archive. */
+static void
+check_medium(struct writer *w, const char *name)
+{
+	sqlite3_stmt *st;
+
 	if (!w->id)
 		gb_errx(GB_EXIT_USAGE, "%s has no gymbackup label; label it first: "
 		    "gb-write --label ID --pool POOL %s", w->media, w->media);
@@ -664,271 +672,329 @@ cmd_write(struct writer *w, const char *spoolname)
 		gb_errx(GB_EXIT_USAGE, "%s already has a good copy on %s", name,
 		    w->id);
 	sqlite3_finalize(st);
-	if ((fd = open(archive, O_RDONLY | O_CLOEXEC)) < 0)
-		gb_err(GB_EXIT_RUN, "cannot read %s", archive);
-	stale = stale_copy(w, name, &oldpos);
-	if (w->tape) {
-		/* a copy left 'writing' may be whole where it was written */
-		if (stale && (resumed = resume_tape(w, &s, oldpos)))
-			fileno = atoi(oldpos);
-		else
-			fileno = tape_position(w);
-		pos = gb_asprintf("%d", fileno);
-	} else {
-		char *dst = gb_asprintf("%s/%s", w->media, name);
-		char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
-		    name) - strlen(".tar.gz.gpg")), name);
-		struct stat sb;
-		reclaim_dir(w);
-		remove_stale(w);
-		/*
-		 * Left by a gb-write that failed after its rename: finished
-		 * when it is the sealed bytes, else replaced.
-		 */
-		if (lstat(dst, &sb) == 0) {
-			if (!S_ISREG(sb.st_mode))
-				gb_errx(GB_EXIT_USAGE, "%s exists on the medium and "
-				    "is not a file", dst);
-			if ((resumed = resume_dir(w, &s, dst, sdst)) == -1)
-				gb_err(GB_EXIT_RUN, "%s", dst);
-			if (!resumed) {
-				gb_warnx("warning: %s is not the archive its seal "
-				    "describes (left by a gb-write that did not "
-				    "finish?); writing it again", dst);
-				/* the seal first: never a seal without its archive */
-				if (unlink(sdst) == -1 && errno != ENOENT)
-					gb_err(GB_EXIT_RUN, "cannot remove %s", sdst);
-				if (unlink(dst) == -1)
-					gb_err(GB_EXIT_RUN, "cannot remove %s", dst);
-			}
-		}
-		free(dst);
-		free(sdst);
-		pos = gb_strdup(name);
-	}
-	job = gb_strdup(s.manifest.job ? s.manifest.job : "manual");
+}
 
-	/*
-	 * 'writing' until durable and read back: a crash leaves no 'good'.
-	 * A copy left 'writing' by a gb-write that did not finish is this
-	 * one: resumed or written again, never a second row.
-	 */
+/*
+ * 'writing' until durable and read back: a crash leaves no 'good'.  A
+ * copy left 'writing' by a gb-write that did not finish is this one:
+ * resumed or written again, never a second row.
+ */
+static void
+begin_copy(struct writer *w, struct copy *k)
+{
+	char *job = gb_strdup(k->s.manifest.job ? k->s.manifest.job : "manual");
+	char now[21], id[24];
+
 	gb_catalog_begin(w->c);
-	gb_catalog_record_archive(w->c, &s, s.signed_text, job);
-	{
-		char now[21], id[24];
-		gb_now(now);
-		snprintf(id, sizeof id, "%lld", stale);
-		if (stale) {
-			gb_catalog_run(w->c, "UPDATE copies SET position = ?2, "
-			    "started_at = ?3, error = NULL WHERE id = ?1", 3, id,
-			    pos, now);
-			gb_catalog_run(w->c, "UPDATE copies SET status = 'failed', "
-			    "error = 'left by a gb-write that did not finish' "
-			    "WHERE archive = ?1 AND medium = ?2 AND status = "
-			    "'writing' AND id <> ?3", 3, name, w->id, id);
-			gb_catalog_audit(w->c, "write-resume", w->id, "copy %lld "
-			    "of %s, left writing: %s", stale, name, resumed ?
-			    "whole on the medium, finished" : "written again");
-			copy = stale;
-		} else {
-			gb_catalog_run(w->c, "INSERT INTO copies(archive, medium, "
-			    "position, status, started_at) VALUES(?1, ?2, ?3, "
-			    "'writing', ?4)", 4, name, w->id, pos, now);
-			copy = sqlite3_last_insert_rowid(w->c->db);
-		}
+	gb_catalog_record_archive(w->c, &k->s, k->s.signed_text, job);
+	gb_now(now);
+	snprintf(id, sizeof id, "%lld", k->stale);
+	if (k->stale) {
+		gb_catalog_run(w->c, "UPDATE copies SET position = ?2, "
+		    "started_at = ?3, error = NULL WHERE id = ?1", 3, id, k->pos,
+		    now);
+		gb_catalog_run(w->c, "UPDATE copies SET status = 'failed', "
+		    "error = 'left by a gb-write that did not finish' WHERE "
+		    "archive = ?1 AND medium = ?2 AND status = 'writing' AND id "
+		    "<> ?3", 3, k->name, w->id, id);
+		gb_catalog_audit(w->c, "write-resume", w->id, "copy %lld of %s, "
+		    "left writing: %s", k->stale, k->name, k->resumed ?
+		    "whole on the medium, finished" : "written again");
+		k->id = k->stale;
+	} else {
+		gb_catalog_run(w->c, "INSERT INTO copies(archive, medium, "
+		    "position, status, started_at) VALUES(?1, ?2, ?3, 'writing', "
+		    "?4)", 4, k->name, w->id, k->pos, now);
+		k->id = sqlite3_last_insert_rowid(w->c->db);
 	}
 	gb_catalog_commit(w->c);
-
-	if (resumed) {
+	free(job);
+	if (k->resumed) {
 		/* what was read back is what the seal says */
-		written = s.size;
-		memcpy(hex, s.sha256, sizeof hex);
-		verified = 1;
-		goto finish;
+		k->written = k->s.size;
+		memcpy(k->hex, k->s.sha256, sizeof k->hex);
+		k->verified = 1;
 	}
-	gb_progress_start("written", 0, s.size);
+}
+
+/* Are the bytes written those the seal describes? */
+static int
+as_sealed(const struct copy *k)
+{
+	return k->written == k->s.size && strcmp(k->hex, k->s.sha256) == 0;
+}
+
+static _Noreturn void
+differs(struct writer *w, struct copy *k, const char *what)
+{
+	end_copy(w, k->id, "failed", "spool file differs from its seal", 0, 0,
+	    0);
+	gb_errx(GB_EXIT_CHECK, "%s differs from its seal; %s", k->archive, what);
+}
+
+/*
+ * The archive to a new file under a temporary name, hashed while it is
+ * written and checked before its rename (a bad copy never appears), then
+ * its seal; both made durable, and read back.
+ */
+static void
+copy_dir(struct writer *w, struct copy *k, const char *dst, const char *sdst)
+{
+	unsigned char *cur = w->buf, *next = w->buf2, *t;
+	struct gb_hasher h;
+	struct gb_atomic a, sa;
+	sigset_t held;
+	uint64_t behind = 0;
+	ssize_t n;
+
+	gb_progress_start("written", 0, k->s.size);
 	gb_hasher_start(&h);
-	if (!w->tape) {
-		char *dst = gb_asprintf("%s/%s", w->media, name);
-		char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
-		    name) - strlen(".tar.gz.gpg")), name);
-		struct gb_atomic a, sa;
-		sigset_t held;
-		if (gb_atomic_open(&a, dst, 0640) == -1)
-			gb_err(GB_EXIT_RUN, "cannot create %s", dst);
-		/* a block is hashed while it is written and the next read */
-		unsigned char *cur = w->buf, *next = w->buf2, *t;
-		uint64_t behind = 0;
-		n = gb_read_full(fd, cur, COPY_BUF);
-		while (n > 0) {
-			ssize_t m;
-			int r;
-			gb_hasher_feed(&h, cur, (size_t)n);
-			r = gb_write_all(a.fd, cur, (size_t)n);
-			m = r == -1 ? 0 : gb_read_full(fd, next, COPY_BUF);
-			gb_hasher_wait(&h);
-			if (r == -1)
-				break;
-			written += (uint64_t)n;
-			gb_progress_add((uint64_t)n);
-			gb_write_behind(a.fd, &behind, written);
-			n = m;
-			t = cur, cur = next, next = t;
+	if (gb_atomic_open(&a, dst, 0640) == -1)
+		gb_err(GB_EXIT_RUN, "cannot create %s", dst);
+	/* a block is hashed while it is written and the next read */
+	n = gb_read_full(k->fd, cur, COPY_BUF);
+	while (n > 0) {
+		ssize_t m;
+		int r;
+		gb_hasher_feed(&h, cur, (size_t)n);
+		r = gb_write_all(a.fd, cur, (size_t)n);
+		m = r == -1 ? 0 : gb_read_full(k->fd, next, COPY_BUF);
+		gb_hasher_wait(&h);
+		if (r == -1)
+			break;
+		k->written += (uint64_t)n;
+		gb_progress_add((uint64_t)n);
+		gb_write_behind(a.fd, &behind, k->written);
+		n = m;
+		t = cur, cur = next, next = t;
+	}
+	gb_hasher_final(&h, k->hex);
+	if (n == 0 && !as_sealed(k)) {
+		gb_atomic_abort(&a);
+		differs(w, k, "nothing written");
+	}
+	/* from the archive's rename to its seal's: one step */
+	gb_signals_defer(&held);
+	if (n != 0 || gb_atomic_commit(&a) == -1) {
+		int e = errno;
+		struct stat sb;
+		gb_atomic_abort(&a);
+		/* renamed, but not durable: as after a crash */
+		if (n == 0 && lstat(dst, &sb) == 0)
+			gb_errx(GB_EXIT_RUN, "%s: %s after it was renamed into "
+			    "place; it is not recorded: run gb-write again to "
+			    "finish it", dst, strerror(e));
+		if (e == ENOSPC || e == EDQUOT)
+			media_full(w, k->id, k->spoolname);
+		end_copy(w, k->id, "failed", strerror(e), 0, 0, 0);
+		errno = e;
+		gb_err(GB_EXIT_RUN, "cannot write %s", dst);
+	}
+	if (gb_atomic_open(&sa, sdst, 0644) == -1 ||
+	    gb_write_all(sa.fd, k->s.signed_text, k->s.signed_len) == -1 ||
+	    gb_atomic_commit(&sa) == -1) {
+		int e = errno;
+		gb_atomic_abort(&sa);
+		/* renamed or not: the seal goes, then its archive */
+		unlink(sdst);
+		unlink(dst);
+		if (e == ENOSPC || e == EDQUOT)
+			media_full(w, k->id, k->spoolname);
+		end_copy(w, k->id, "failed", strerror(e), 0, 0, 0);
+		errno = e;
+		gb_err(GB_EXIT_RUN, "cannot write %s", sdst);
+	}
+	gb_signals_resume(&held);
+	if (w->verify) {
+		char rhex[65];
+		uint64_t rn;
+		gb_progress_start("read back", 0, k->s.size);
+		if (read_back_dir(w, dst, rhex, &rn) == -1 ||
+		    rn != k->s.size || strcmp(rhex, k->s.sha256) != 0) {
+			end_copy(w, k->id, "failed", "read back differs", 0, 0, 0);
+			gb_errx(GB_EXIT_RUN, "%s: read back differs from the "
+			    "seal; the medium may be failing", dst);
 		}
-		gb_hasher_final(&h, hex);
-		/* checked before the rename: a bad copy never appears */
-		if (n == 0 && (written != s.size || strcmp(hex, s.sha256))) {
-			gb_atomic_abort(&a);
-			end_copy(w, copy, "failed", "spool file differs from its "
-			    "seal", 0, 0, 0);
-			gb_errx(GB_EXIT_CHECK, "%s differs from its seal; nothing "
-			    "written", archive);
-		}
-		/* from the archive's rename to its seal's: one step */
-		gb_signals_defer(&held);
-		if (n != 0 || gb_atomic_commit(&a) == -1) {
-			int e = errno;
-			struct stat sb;
-			gb_atomic_abort(&a);
-			/* renamed, but not durable: as after a crash */
-			if (n == 0 && lstat(dst, &sb) == 0)
-				gb_errx(GB_EXIT_RUN, "%s: %s after it was renamed into "
-				    "place; it is not recorded: run gb-write again to "
-				    "finish it", dst, strerror(e));
-			if (e == ENOSPC || e == EDQUOT)
-				media_full(w, copy, spoolname);
-			end_copy(w, copy, "failed", strerror(e), 0, 0, 0);
-			errno = e;
-			gb_err(GB_EXIT_RUN, "cannot write %s", dst);
-		}
-		if (gb_atomic_open(&sa, sdst, 0644) == -1 ||
-		    gb_write_all(sa.fd, sealtext, seallen) == -1 ||
-		    gb_atomic_commit(&sa) == -1) {
-			int e = errno;
-			gb_atomic_abort(&sa);
-			/* renamed or not: the seal goes, then its archive */
-			unlink(sdst);
-			unlink(dst);
-			if (e == ENOSPC || e == EDQUOT)
-				media_full(w, copy, spoolname);
-			end_copy(w, copy, "failed", strerror(e), 0, 0, 0);
-			errno = e;
-			gb_err(GB_EXIT_RUN, "cannot write %s", sdst);
-		}
-		gb_signals_resume(&held);
-		if (w->verify) {
-			uint64_t rn;
-			gb_progress_start("read back", 0, s.size);
-			if (read_back_dir(w, dst, rhex, &rn) == -1 ||
-			    rn != s.size || strcmp(rhex, s.sha256) != 0) {
-				end_copy(w, copy, "failed", "read back differs", 0, 0,
-				    0);
-				gb_errx(GB_EXIT_RUN, "%s: read back differs from the "
-				    "seal; the medium may be failing", dst);
-			}
-			verified = 1;
-		}
-		free(dst);
-		free(sdst);
-	} else {
-		size_t bs = w->blocksize ? w->blocksize : 256 * 1024;
-		/*
-		 * A record at a time, hashed while it is written.  In
-		 * fixed-block mode the last record is padded to a full block;
-		 * in variable mode (-b 0) it is as long as what is left.
-		 */
-		unsigned char *cur = w->buf, *next = w->buf2, *t;
-		n = gb_read_full(fd, cur, bs);
-		while (n > 0) {
-			ssize_t m = 0;
-			int r;
-			/* hashed while it is written and the next one read */
-			gb_hasher_feed(&h, cur, (size_t)n);
-			if ((size_t)n < bs && w->blocksize)
-				memset(cur + n, 0, bs - (size_t)n);
-			r = gb_tape_write(&w->t, cur, w->blocksize ? bs :
-			    (size_t)n);
-			if (r == 0 && (size_t)n == bs)
-				m = gb_read_full(fd, next, bs);
-			gb_hasher_wait(&h);
-			if (r == -1)
-				goto tape_fail;
-			written += (uint64_t)n;
-			gb_progress_add((uint64_t)n);
-			n = m;
-			t = cur, cur = next, next = t;
-		}
-		if (n < 0)
-			gb_err(GB_EXIT_RUN, "cannot read %s", archive);
-		/* the seal's mark makes both durable: one fsync */
-		if (gb_tape_mark(&w->t, 0) == -1)
-			goto tape_fail;
-		/*
-		 * The seal in records as the archive's: as many as it needs,
-		 * the last padded with zeros (fixed blocks) or short.
-		 */
-		for (size_t off = 0; off < seallen; off += bs) {
-			size_t k = seallen - off < bs ? seallen - off : bs;
-			memset(w->buf, 0, bs);
-			memcpy(w->buf, sealtext + off, k);
-			if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : k) == -1)
-				goto tape_fail;
-		}
-		if (gb_tape_mark(&w->t, 1) == -1)
-			goto tape_fail;
-		gb_hasher_final(&h, hex);
-		if (written != s.size || strcmp(hex, s.sha256) != 0) {
-			end_copy(w, copy, "failed", "spool file differs from its "
-			    "seal", 0, 0, 0);
-			gb_errx(GB_EXIT_CHECK, "%s differs from its seal; the copy "
-			    "on %s is recorded as failed", archive, w->id);
-		}
-		if (w->verify) {
-			gb_progress_start("read back", 0, s.size);
-			if (read_back_tape(w, fileno, s.size, rhex) == -1 ||
-			    strcmp(rhex, s.sha256) != 0) {
-				end_copy(w, copy, "failed", "read back differs", 0, 0,
-				    0);
-				gb_errx(GB_EXIT_RUN, "%s file %d: read back differs "
-				    "from the seal; the tape may be failing", w->media,
-				    fileno);
-			}
-			verified = 1;
+		k->verified = 1;
+	}
+}
+
+static void
+write_dir(struct writer *w, struct copy *k)
+{
+	char *dst = gb_asprintf("%s/%s", w->media, k->name);
+	char *sdst = gb_asprintf("%s/%.*s.seal", w->media, (int)(strlen(
+	    k->name) - strlen(".tar.gz.gpg")), k->name);
+	struct stat sb;
+
+	reclaim_dir(w);
+	remove_stale(w);
+	/*
+	 * Left by a gb-write that failed after its rename: finished when
+	 * it is the sealed bytes, else replaced.
+	 */
+	if (lstat(dst, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode))
+			gb_errx(GB_EXIT_USAGE, "%s exists on the medium and is not "
+			    "a file", dst);
+		if ((k->resumed = resume_dir(w, &k->s, dst, sdst)) == -1)
+			gb_err(GB_EXIT_RUN, "%s", dst);
+		if (!k->resumed) {
+			gb_warnx("warning: %s is not the archive its seal "
+			    "describes (left by a gb-write that did not "
+			    "finish?); writing it again", dst);
+			/* the seal first: never a seal without its archive */
+			if (unlink(sdst) == -1 && errno != ENOENT)
+				gb_err(GB_EXIT_RUN, "cannot remove %s", sdst);
+			if (unlink(dst) == -1)
+				gb_err(GB_EXIT_RUN, "cannot remove %s", dst);
 		}
 	}
-	if (written != s.size || strcmp(hex, s.sha256) != 0) {
-		end_copy(w, copy, "failed", "spool file differs from its seal", 0,
-		    0, 0);
-		gb_errx(GB_EXIT_CHECK, "%s differs from its seal; not recorded",
-		    archive);
-	}
-finish:
-	gb_progress_end();
-	close(fd);
-	/* 'good' is recorded last, once everything else is durable */
-	if (!w->tape && write_index(w, copy) == -1)
+	k->pos = gb_strdup(k->name);
+	begin_copy(w, k);
+	if (!k->resumed)
+		copy_dir(w, k, dst, sdst);
+	/* 'good' is recorded after the index, once everything is durable */
+	if (write_index(w, k->id) == -1)
 		/* as after a crash: whole on the medium, the copy 'writing' */
 		gb_errx(GB_EXIT_RUN, "%s: cannot write the index: %s; %s is "
 		    "on %s but not recorded: run gb-write again to finish it",
-		    w->media, strerror(errno), name, w->id);
-	end_copy(w, copy, "good", NULL, written, w->tape ? fileno + 2 : 0,
-	    verified);
-	printf("%s: written to %s (%s %s)%s%s\n", name, w->id, w->tape ?
-	    "tape file" : "file", pos, verified ? ", read back OK" : "",
-	    resumed ? " (finished the copy an earlier gb-write left)" : "");
-	free(job);
-	free(pos);
-	free(oldpos);
-	free(archive);
-	free(sealpath);
-	gb_seal_free(&s);
-	return GB_EXIT_OK;
-tape_fail:
+		    w->media, strerror(errno), k->name, w->id);
+	free(dst);
+	free(sdst);
+}
+
+static _Noreturn void
+tape_failed(struct writer *w, struct copy *k)
+{
 	if (errno == ENOSPC || errno == EIO)
-		media_full(w, copy, spoolname);
-	end_copy(w, copy, "failed", strerror(errno), 0, 0, 0);
+		media_full(w, k->id, k->spoolname);
+	end_copy(w, k->id, "failed", strerror(errno), 0, 0, 0);
 	gb_err(GB_EXIT_RUN, "cannot write to %s", w->media);
+}
+
+/*
+ * The archive in records, hashed while it is written, a tape mark, its
+ * seal in records, a mark that makes both durable; read back.  In
+ * fixed-block mode a file's last record is padded to a full block; in
+ * variable mode (-b 0) it is as long as what is left.
+ */
+static void
+copy_tape(struct writer *w, struct copy *k)
+{
+	size_t bs = w->blocksize ? w->blocksize : 256 * 1024;
+	unsigned char *cur = w->buf, *next = w->buf2, *t;
+	const char *seal = k->s.signed_text;
+	size_t seallen = k->s.signed_len;
+	struct gb_hasher h;
+	ssize_t n;
+
+	gb_progress_start("written", 0, k->s.size);
+	gb_hasher_start(&h);
+	n = gb_read_full(k->fd, cur, bs);
+	while (n > 0) {
+		ssize_t m = 0;
+		int r;
+		/* hashed while it is written and the next one read */
+		gb_hasher_feed(&h, cur, (size_t)n);
+		if ((size_t)n < bs && w->blocksize)
+			memset(cur + n, 0, bs - (size_t)n);
+		r = gb_tape_write(&w->t, cur, w->blocksize ? bs : (size_t)n);
+		if (r == 0 && (size_t)n == bs)
+			m = gb_read_full(k->fd, next, bs);
+		gb_hasher_wait(&h);
+		if (r == -1)
+			tape_failed(w, k);
+		k->written += (uint64_t)n;
+		gb_progress_add((uint64_t)n);
+		n = m;
+		t = cur, cur = next, next = t;
+	}
+	if (n < 0)
+		gb_err(GB_EXIT_RUN, "cannot read %s", k->archive);
+	/* the seal's mark makes both durable: one fsync */
+	if (gb_tape_mark(&w->t, 0) == -1)
+		tape_failed(w, k);
+	for (size_t off = 0; off < seallen; off += bs) {
+		size_t len = seallen - off < bs ? seallen - off : bs;
+		memset(w->buf, 0, bs);
+		memcpy(w->buf, seal + off, len);
+		if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : len) == -1)
+			tape_failed(w, k);
+	}
+	if (gb_tape_mark(&w->t, 1) == -1)
+		tape_failed(w, k);
+	gb_hasher_final(&h, k->hex);
+	if (!as_sealed(k))
+		differs(w, k, gb_asprintf("the copy on %s is recorded as failed",
+		    w->id));
+	if (w->verify) {
+		char rhex[65];
+		gb_progress_start("read back", 0, k->s.size);
+		if (read_back_tape(w, k->fileno, k->s.size, rhex) == -1 ||
+		    strcmp(rhex, k->s.sha256) != 0) {
+			end_copy(w, k->id, "failed", "read back differs", 0, 0, 0);
+			gb_errx(GB_EXIT_RUN, "%s file %d: read back differs from "
+			    "the seal; the tape may be failing", w->media,
+			    k->fileno);
+		}
+		k->verified = 1;
+	}
+}
+
+static void
+write_tape(struct writer *w, struct copy *k)
+{
+	/* a copy left 'writing' may be whole where it was written */
+	if (k->stale && (k->resumed = resume_tape(w, &k->s, k->oldpos)))
+		k->fileno = atoi(k->oldpos);
+	else
+		k->fileno = tape_position(w);
+	k->pos = gb_asprintf("%d", k->fileno);
+	begin_copy(w, k);
+	if (!k->resumed)
+		copy_tape(w, k);
+}
+
+static int
+cmd_write(struct writer *w, const char *spoolname)
+{
+	char *sealpath = gb_asprintf("%s.seal", spoolname);
+	struct copy k = { .spoolname = spoolname };
+
+	k.archive = gb_asprintf("%s.tar.gz.gpg", spoolname);
+	load_seal(w, sealpath, &k.s);
+	k.name = k.s.archive;
+	open_media(w, 1);
+	read_label(w);
+	check_medium(w, k.name);
+	if ((k.fd = open(k.archive, O_RDONLY | O_CLOEXEC)) < 0)
+		gb_err(GB_EXIT_RUN, "cannot read %s", k.archive);
+	k.stale = stale_copy(w, k.name, &k.oldpos);
+	if (w->tape)
+		write_tape(w, &k);
+	else
+		write_dir(w, &k);
+	gb_progress_end();
+	close(k.fd);
+	/* 'good' is recorded last, once everything else is durable */
+	end_copy(w, k.id, "good", NULL, k.written, w->tape ? k.fileno + 2 : 0,
+	    k.verified);
+	if (w->tsv)
+		printf("written\t%s\t%s\t%s\t%s\t%s\t%s\n", k.name, w->id,
+		    w->tape ? "tape" : "file", k.pos, k.verified ? "read-back" :
+		    "unverified", k.resumed ? "finished" : "new");
+	else
+		printf("%s: written to %s (%s %s)%s%s\n", k.name, w->id, w->tape ?
+		    "tape file" : "file", k.pos, k.verified ? ", read back OK" :
+		    "", k.resumed ? " (finished the copy an earlier gb-write "
+		    "left)" : "");
+	free(k.pos);
+	free(k.oldpos);
+	free(k.archive);
+	free(sealpath);
+	gb_seal_free(&k.s);
+	return GB_EXIT_OK;
 }
 
 int
@@ -941,6 +1007,7 @@ main(int argc, char *argv[])
 		{ "label", required_argument, NULL, 'L' },
 		{ "no-verify", no_argument, NULL, 'N' },
 		{ "pool", required_argument, NULL, 'p' },
+		{ "tsv", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct writer w = { .verify = 1, .lockfd = -1, .blocksize = 256 * 1024 };
@@ -949,6 +1016,7 @@ main(int argc, char *argv[])
 	int c, r;
 
 	gb_setprogname(argv[0]);
+	atexit(gb_close_stdout);
 	w.t.fd = -1;
 	while ((c = getopt_long(argc, argv, "b:c:hq", longopts, NULL)) != -1)
 		switch (c) {
@@ -977,11 +1045,12 @@ main(int argc, char *argv[])
 		case 'p': w.pool = optarg; break;
 		case 'q': gb_progress_quiet(); break;
 		case GB_OPT_VERSION: gb_version();
+		case 'T': w.tsv = 1; break;
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;
 	argv += optind;
-	if (argc != (w.label ? 1 : 2))
+	if (argc != (w.label ? 1 : 2) || (w.label && w.tsv))
 		usage(stderr, GB_EXIT_USAGE);
 	w.media = argv[0];
 	path = gb_conf_open(&w.conf, confpath);

@@ -909,3 +909,68 @@ c.commit()' "$CAT" "$A1.seal"
 	assert_output --partial "cannot remove usb/a1.seal: Is a directory"
 	cmp usb/a1.tar.gz.gpg flipped
 }
+
+# ------------------------------------------------ output for a program
+
+@test "--tsv: one 'written' record per copy, tab-separated, on stdout alone: a directory, a tape image, --no-verify" {
+	mkdir usb
+	label U1 daily usb
+	run -0 --separate-stderr gb-write --tsv usb "$A1"
+	assert_output "$(printf 'written\ta1.tar.gz.gpg\tU1\tfile\ta1.tar.gz.gpg\tread-back\tnew')"
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+	label T1 weekly tape:t1.tap
+	run -0 --separate-stderr gb-write --tsv tape:t1.tap "$A1"
+	assert_output "$(printf 'written\ta1.tar.gz.gpg\tT1\ttape\t1\tread-back\tnew')"
+	run -0 --separate-stderr gb-write --tsv --no-verify tape:t1.tap "$A2"
+	assert_output "$(printf 'written\ta2.tar.gz.gpg\tT1\ttape\t3\tunverified\tnew')"
+	[ "$(copy_rows a2.tar.gz.gpg T1)" = "good|3" ]
+	# --tsv is for writing only
+	run -2 gb-write --tsv --label U2 --pool daily usb
+	assert_output --partial "usage: gb-write"
+}
+
+@test "--tsv: a copy an earlier gb-write left is 'finished' (directory, after a kill -9; tape image, after a kill -9 at the seal's mark)" {
+	mkdir usb
+	label U1 daily usb
+	run faulty "killafter:rename:1@usb/a1.seal" gb-write usb "$A1"
+	[ "$status" -eq 137 ] || fail "exit $status (want SIGKILL): $output"
+	run -0 --separate-stderr gb-write --tsv usb "$A1"
+	assert_output "$(printf 'written\ta1.tar.gz.gpg\tU1\tfile\ta1.tar.gz.gpg\tread-back\tfinished')"
+	[ "$(copy_rows a1.tar.gz.gpg U1)" = "good|a1.tar.gz.gpg" ]
+	label T1 weekly tape:t1.tap
+	run faulty killafter:fsync:1@t1.tap gb-write tape:t1.tap "$A1"
+	[ "$status" -eq 137 ] || fail "exit $status (want SIGKILL): $output"
+	run -0 --separate-stderr gb-write --tsv tape:t1.tap "$A1"
+	assert_output "$(printf 'written\ta1.tar.gz.gpg\tT1\ttape\t1\tread-back\tfinished')"
+	[ "$(copy_rows a1.tar.gz.gpg T1)" = "good|1" ]
+}
+
+@test "--tsv: a medium that fills up gives 'full' and its id on stdout, exit 3, the reason on stderr" {
+	label T1 weekly --capacity 300000 tape:t1.tap
+	run -3 --separate-stderr gb-write --tsv tape:t1.tap "$A1"
+	assert_output "$(printf 'full\tT1')"
+	[[ $stderr == *"medium T1 is full"* ]] || fail "stderr: $stderr"
+	[ "$(cq "SELECT state FROM media WHERE id = 'T1'")" = full ]
+}
+
+@test "standard output that cannot be written: exit 3 and a message (gb-write's line, gb-catalog's list, a usage)" {
+	mkdir usb
+	label U1 daily usb
+	local rc=0
+	gb-write usb "$A1" >/dev/full 2>err || rc=$?
+	[ "$rc" = 3 ] || fail "gb-write: exit $rc (want 3): $(cat err)"
+	[ "$(cat err)" = "gb-write: cannot write standard output: No space left on device" ] ||
+	    fail "gb-write: $(cat err)"
+	rc=0
+	gb-catalog media list >/dev/full 2>err || rc=$?
+	[ "$rc" = 3 ] || fail "gb-catalog: exit $rc (want 3): $(cat err)"
+	[ "$(cat err)" = "gb-catalog: cannot write standard output: No space left on device" ] ||
+	    fail "gb-catalog: $(cat err)"
+	rc=0
+	gb-verify --help >/dev/full 2>err || rc=$?
+	[ "$rc" = 3 ] || fail "gb-verify --help: exit $rc (want 3): $(cat err)"
+	grep -q "^gb-verify: cannot write standard output" err
+	# stdout that works: nothing changes
+	run -0 gb-catalog media list
+	assert_output --partial "U1"
+}

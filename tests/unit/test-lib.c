@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 #include <archive.h>
 #include <archive_entry.h>
+#include <zlib.h>
 
 #include "gb.h"
 
@@ -1736,7 +1737,7 @@ test_table_filename(void)
 	}
 }
 
-/* ---- sha256.c ---- */
+/* ---- sha256.c, and out.c's gb_sha256_file ---- */
 
 static void
 test_sha256(void)
@@ -1805,7 +1806,7 @@ test_sha256(void)
 	free(a);
 }
 
-/* ---- io.c ---- */
+/* ---- out.c, io.c, err.c ---- */
 
 static void
 test_out(void)
@@ -2780,6 +2781,115 @@ test_tar(void)
 	free(prefix);
 }
 
+/* ---- workers.c, gzip.c, gzread.c ---- */
+
+static ssize_t
+fd_read(void *arg, void *buf, size_t n)
+{
+	return read(*(int *)arg, buf, n);
+}
+
+/* A plain gzip member, as gzip(1) writes it: no size field, read streaming. */
+static size_t
+plain_member(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
+{
+	z_stream z;
+
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		gb_errx(1, "test setup: deflateInit2");
+	z.next_in = (unsigned char *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		gb_errx(1, "test setup: deflate");
+	n = z.total_out;
+	deflateEnd(&z);
+	return n;
+}
+
+/*
+ * Members of gb-pack's (on 1 and 3 threads) around plain ones read back
+ * whole, in order, on 1, 2 and 4 threads; a damaged member is an error.
+ */
+static void
+test_gzip(void)
+{
+	size_t n = 300000, cut = 123457, hlen, plen, got;
+	unsigned char *data = gb_malloc(n), *back = gb_malloc(n + 1);
+	unsigned char *plain = gb_malloc(n + 1024), *head = gb_malloc(2048);
+	char *path = tpath("gz");
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i % 251 < 100 ? i % 7 : i * 31 >> 5);
+	/* plain members first (a slot never used before) and between */
+	hlen = plain_member(data, 1000, head, 2048);
+	plen = plain_member(data + cut, 1000, plain, n + 1024);
+	for (int wt = 1; wt <= 3; wt += 2) {
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		struct gb_gzw *g = gb_gzw_open(fd, wt == 1 ? 1 : 6, wt, 10000);
+		uint64_t b1, b2;
+		int r1, r2;
+		if (gb_write_all(fd, head, hlen) == -1)
+			gb_err(1, "test setup: %s", path);
+		gb_gzw_write(g, data + 1000, cut - 1000);
+		r1 = gb_gzw_close(g, &b1);
+		if (gb_write_all(fd, plain, plen) == -1)
+			gb_err(1, "test setup: %s", path);
+		g = gb_gzw_open(fd, wt == 1 ? 1 : 6, wt, 10000);
+		gb_gzw_write(g, data + cut + 1000, 5000);
+		gb_gzw_cut(g);
+		gb_gzw_write(g, data + cut + 6000, n - cut - 6000);
+		r2 = gb_gzw_close(g, &b2);
+		ok(r1 == 0 && r2 == 0 && b1 > 0 && b2 > 0 &&
+		    hlen + b1 + b2 + plen == (uint64_t)lseek(fd, 0, SEEK_CUR),
+		    "gzip: %d thread(s) write the members", wt);
+		if (gb_write_all(fd, gb_pack_trailer, gb_pack_trailer_len) == -1)
+			gb_err(1, "test setup: %s", path);
+		for (int rt = 1; rt <= 4; rt *= 2) {
+			struct gb_gzr *r;
+			ssize_t k;
+			lseek(fd, 0, SEEK_SET);
+			r = gb_gzr_open(fd_read, &fd, rt);
+			got = 0;
+			while ((k = gb_gzr_read(r, back + got, n + 1 - got)) > 0)
+				got += (size_t)k;
+			ok(k == 0 && got == n && memcmp(back, data, n) == 0 &&
+			    !gb_gzr_error(r), "gzread: written on %d, read on %d "
+			    "thread(s): every byte, in order, plain members too",
+			    wt, rt);
+			gb_gzr_close(r);
+		}
+		/* a byte of the first gb-pack member's deflate data changed */
+		{
+			unsigned char b;
+			struct gb_gzr *r;
+			ssize_t k;
+			if (pread(fd, &b, 1, (off_t)hlen + 40) != 1)
+				gb_err(1, "test setup: %s", path);
+			b ^= 0x55;
+			if (pwrite(fd, &b, 1, (off_t)hlen + 40) != 1)
+				gb_err(1, "test setup: %s", path);
+			lseek(fd, 0, SEEK_SET);
+			r = gb_gzr_open(fd_read, &fd, 2);
+			while ((k = gb_gzr_read(r, back, n)) > 0)
+				;
+			ok(k == -1 && gb_gzr_error(r), "gzread: a damaged member "
+			    "is an error (%s)", gb_gzr_error(r) ? gb_gzr_error(r) :
+			    "none");
+			gb_gzr_close(r);
+		}
+		close(fd);
+	}
+	free(path);
+	free(data);
+	free(back);
+	free(plain);
+	free(head);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -2812,6 +2922,7 @@ main(int argc, char *argv[])
 	test_cleanup_many();
 	test_tmp_stale();
 	test_pipe_io();
+	test_gzip();
 	test_fmt_time();
 	test_pg_names();
 	test_sql();
