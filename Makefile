@@ -35,7 +35,7 @@ pkgmissing = $(shell command -v pkg-config >/dev/null || \
 ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
 LIBS      = lib/libgb.a $(PKGLIBS) -lpthread
 
-LIBSRC = lib/err.c lib/io.c lib/sha256.c lib/conf.c lib/csv.c lib/csvread.c \
+LIBSRC = lib/err.c lib/io.c lib/sha256.c lib/conf.c lib/job.c lib/csv.c lib/csvread.c \
          lib/manifest.c lib/sqlite.c lib/gzip.c lib/gzread.c lib/pgp.c lib/seal.c lib/unpack.c lib/check.c lib/catalog.c lib/tape.c lib/media.c lib/pg.c
 LIBOBJ = $(LIBSRC:.c=.o)
 TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-catalog bin/gb-write bin/gb-demodata

@@ -28,6 +28,7 @@ struct writer {
 	size_t blocksize;
 	long long capacity;
 	int verify;
+	int tsv;		/* --tsv: records for gb-backup, not prose */
 	int tape;		/* media is a tape device or image */
 	struct gb_tape t;
 	int lockfd;
@@ -39,7 +40,7 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-write [-c conf] [--pool pool] [--no-verify] "
-	    "[-b blocksize] media spool/name\n"
+	    "[--tsv] [-b blocksize] media spool/name\n"
 	    "       gb-write [-c conf] --label id --pool pool [--capacity bytes] "
 	    "[-b blocksize] media\n");
 	exit(status);
@@ -416,6 +417,10 @@ media_full(struct writer *w, long long copy, const char *spoolname)
 		others = o;
 	}
 	sqlite3_finalize(st);
+	if (w->tsv) {
+		printf("full\t%s\n", w->id);
+		fflush(stdout);
+	}
 	gb_errx(GB_EXIT_RUN, "%s: nothing of %s is recorded on it; mount the "
 	    "next medium of pool %s (%s) and run: gb-write MEDIA %s", msg,
 	    spoolname, w->mpool, *others ? others : "none usable onsite: label "
@@ -936,9 +941,15 @@ finish:
 		    w->media, strerror(errno), name, w->id);
 	end_copy(w, copy, "good", NULL, written, w->tape ? fileno + 2 : 0,
 	    verified);
-	printf("%s: written to %s (%s %s)%s%s\n", name, w->id, w->tape ?
-	    "tape file" : "file", pos, verified ? ", read back OK" : "",
-	    resumed ? " (finished the copy an earlier gb-write left)" : "");
+	if (w->tsv)
+		printf("written\t%s\t%s\t%s\t%s\t%s\t%s\n", name, w->id,
+		    w->tape ? "tape" : "file", pos, verified ? "read-back" :
+		    "unverified", resumed ? "finished" : "new");
+	else
+		printf("%s: written to %s (%s %s)%s%s\n", name, w->id, w->tape ?
+		    "tape file" : "file", pos, verified ? ", read back OK" : "",
+		    resumed ? " (finished the copy an earlier gb-write left)" :
+		    "");
 	free(job);
 	free(pos);
 	free(oldpos);
@@ -962,6 +973,7 @@ main(int argc, char *argv[])
 		{ "label", required_argument, NULL, 'L' },
 		{ "no-verify", no_argument, NULL, 'N' },
 		{ "pool", required_argument, NULL, 'p' },
+		{ "tsv", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct writer w = { .verify = 1, .lockfd = -1, .blocksize = 256 * 1024 };
@@ -996,6 +1008,7 @@ main(int argc, char *argv[])
 		case 'L': w.label = optarg; break;
 		case 'N': w.verify = 0; break;
 		case 'p': w.pool = optarg; break;
+		case 'T': w.tsv = 1; break;
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
 	argc -= optind;
