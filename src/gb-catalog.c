@@ -386,6 +386,19 @@ check_pools(struct cat *x)
 		exit(GB_EXIT_USAGE);
 }
 
+/* Do the pool's media rotate to the vault?  (A pool without a section: no.) */
+static int
+pool_offsite(struct cat *x, const char *name)
+{
+	char *s = gb_asprintf("pool %s", name);
+	struct gb_pool p;
+	int r = gb_conf_has_section(&x->conf, s) &&
+	    gb_pool_read(&x->conf, name, &p) == 0 && p.offsite;
+
+	free(s);
+	return r;
+}
+
 /* Did the medium come back onsite after time t? */
 static int
 last_move_after(struct cat *x, const char *id, const char *t)
@@ -412,22 +425,17 @@ cmd_due(struct cat *x)
 	    "last_written, ''), coalesce(due_back, '') FROM media WHERE state "
 	    "<> 'retired' ORDER BY pool, id");
 	int out = 0, back = 0;
-	struct gb_pool p;
 
 	check_pools(x);
 	printf("send offsite:\n");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		char *section = gb_asprintf("pool %s", gb_col(st, 1));
 		const char *loc = gb_col(st, 2), *written = gb_col(st, 3);
-		if (gb_conf_has_section(&x->conf, section) &&
-		    gb_pool_read(&x->conf, gb_col(st, 1), &p) == 0 && p.offsite &&
-		    strcmp(loc, "onsite") == 0 && *written &&
-		    !last_move_after(x, gb_col(st, 0), written)) {
+		if (pool_offsite(x, gb_col(st, 1)) && strcmp(loc, "onsite") == 0 &&
+		    *written && !last_move_after(x, gb_col(st, 0), written)) {
 			printf("  %-16s pool %-10s written %s\n", gb_col(st, 0),
 			    gb_col(st, 1), written);
 			out++;
 		}
-		free(section);
 	}
 	if (!out)
 		printf("  (none)\n");
