@@ -81,9 +81,10 @@ keys_known(const struct gb_conf *c, const char *sect, const char *const *known)
 	char list[512] = "";
 	int n = 0;
 
-	for (const char *const *k = known; *k; k++)
-		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-		    k == known ? "" : ", ", *k);
+	for (const char *const *k = known; *k; k++) {
+		size_t l = strlen(list);
+		snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", *k);
+	}
 	for (size_t i = 0; i < c->n; i++) {
 		const char *const *k;
 		if (strcmp(c->e[i].section, sect) != 0)
@@ -91,8 +92,8 @@ keys_known(const struct gb_conf *c, const char *sect, const char *const *known)
 		for (k = known; *k && strcmp(*k, c->e[i].key) != 0; k++)
 			;
 		if (!*k)
-			n += bad(c, c->e[i].line, "[%s]: unknown key %s (known: "
-			    "%s)", sect, c->e[i].key, list);
+			n += bad(c, c->e[i].line, "[%s]: unknown key %s "
+			    "(known: %s)", sect, c->e[i].key, list);
 	}
 	return n;
 }
@@ -128,7 +129,8 @@ cron_num(const char *s, size_t len, const char *const *names, int first)
 	if (len >= 1 && len <= 2 && strspn(s, "0123456789") >= len)
 		return len == 1 ? s[0] - '0' : (s[0] - '0') * 10 + s[1] - '0';
 	for (int i = 0; names && names[i]; i++)
-		if (strlen(names[i]) == len && strncasecmp(s, names[i], len) == 0)
+		if (strlen(names[i]) == len &&
+		    strncasecmp(s, names[i], len) == 0)
 			return first + i;
 	return -1;
 }
@@ -228,7 +230,8 @@ gb_cron_words(const char *schedule)
 	FILE *m;
 	int weekdays;
 
-	if (cron_split(schedule, f, l) != 5 || !all_of(f[0], l[0], "0123456789"))
+	if (cron_split(schedule, f, l) != 5 ||
+	    !all_of(f[0], l[0], "0123456789"))
 		return gb_strdup("see schedule");
 	/* the hours: digits and commas, no empty one */
 	if (!all_of(f[1], l[1], "0123456789,") || f[1][0] == ',' ||
@@ -296,8 +299,9 @@ gb_pool_read(const struct gb_conf *c, const char *name, struct gb_pool *p)
 		    "tape, not %s", s, p->kind);
 	for (size_t i = 0; i < 2; i++)
 		if ((v = get(c, s, days_keys[i])) && !is_count(v))
-			n += bad(c, line_of(c, s, days_keys[i]), "[%s]: %s must "
-			    "be a number of days, not %s", s, days_keys[i], v);
+			n += bad(c, line_of(c, s, days_keys[i]), "[%s]: %s "
+			    "must be a number of days, not %s", s, days_keys[i],
+			    v);
 	v = get(c, s, "retention_days");
 	p->retention_days = v ? atol(v) : RETENTION_DAYS;
 	v = get(c, s, "offsite_days");
@@ -415,17 +419,18 @@ check_media(const struct gb_conf *c, const char *s, const struct gb_pool *p,
 	const char *w;
 
 	while (p->kind && (w = word(&media, " \t\n", &len))) {
-		int tape = strncmp(w, "tape:", 5) == 0 || strncmp(w, "/dev/", 5) == 0;
+		int tape = strncmp(w, "tape:", 5) == 0 ||
+		    strncmp(w, "/dev/", 5) == 0;
 		if (strcmp(p->kind, "dir") == 0 && tape)
 			n += bad(c, line, "[%s]: %.*s is a tape; pool %s holds "
 			    "directory media", s, (int)len, w, p->name);
 		else if (strcmp(p->kind, "dir") == 0 && *w != '/')
-			n += bad(c, line, "[%s]: %.*s: give the directory as an "
-			    "absolute path", s, (int)len, w);
+			n += bad(c, line, "[%s]: %.*s: give the directory as "
+			    "an absolute path", s, (int)len, w);
 		else if (strcmp(p->kind, "tape") == 0 && !tape)
-			n += bad(c, line, "[%s]: %.*s is not a tape (pool %s holds "
-			    "tapes: /dev/nstN or tape:PATH.tap)", s, (int)len, w,
-			    p->name);
+			n += bad(c, line, "[%s]: %.*s is not a tape (pool %s "
+			    "holds tapes: /dev/nstN or tape:PATH.tap)", s,
+			    (int)len, w, p->name);
 	}
 	return n;
 }
@@ -446,22 +451,22 @@ gb_job_read(const struct gb_conf *c, const char *name, struct gb_job *j)
 		    "and '-' (it names files and cron lines)", s);
 	n += keys_known(c, s, job_keys);
 	if (!(j->schedule = get(c, s, "schedule")))
-		n += bad(c, hl, "[%s]: no schedule; set schedule = MIN HOUR DOM "
-		    "MON DOW (a cron time)", s);
+		n += bad(c, hl, "[%s]: no schedule; set schedule = MIN HOUR "
+		    "DOM MON DOW (a cron time)", s);
 	else if (!gb_cron_valid(j->schedule))
-		n += bad(c, line_of(c, s, "schedule"), "[%s]: schedule must be a "
-		    "cron time of five fields (minute hour day-of-month month "
-		    "day-of-week), not \"%s\"", s, j->schedule);
+		n += bad(c, line_of(c, s, "schedule"), "[%s]: schedule must be "
+		    "a cron time of five fields (minute hour day-of-month "
+		    "month day-of-week), not \"%s\"", s, j->schedule);
 	if (!(j->level = get(c, s, "level")))
 		j->level = "full";
 	if (strcmp(j->level, "full") && strcmp(j->level, "incremental"))
-		n += bad(c, line_of(c, s, "level"), "[%s]: level must be full or "
-		    "incremental, not %s", s, j->level);
+		n += bad(c, line_of(c, s, "level"), "[%s]: level must be full "
+		    "or incremental, not %s", s, j->level);
 	if (!(j->verify = get(c, s, "verify")))
 		j->verify = "seal";
 	if (strcmp(j->verify, "seal") && strcmp(j->verify, "deep"))
-		n += bad(c, line_of(c, s, "verify"), "[%s]: verify must be seal "
-		    "or deep, not %s", s, j->verify);
+		n += bad(c, line_of(c, s, "verify"), "[%s]: verify must be "
+		    "seal or deep, not %s", s, j->verify);
 	if ((v = get(c, s, "retention_days")) && !is_count(v))
 		n += bad(c, line_of(c, s, "retention_days"), "[%s]: "
 		    "retention_days must be a number, not %s", s, v);
@@ -472,8 +477,8 @@ gb_job_read(const struct gb_conf *c, const char *name, struct gb_job *j)
 	j->tables = get(c, s, "tables");
 	j->media = get(c, s, "media");
 	if (!(j->pool = get(c, s, "pool"))) {
-		n += bad(c, hl, "[%s]: no pool; set pool = NAME of a [pool NAME] "
-		    "section", s);
+		n += bad(c, hl, "[%s]: no pool; set pool = NAME of a [pool "
+		    "NAME] section", s);
 		goto out;
 	}
 	ps = gb_asprintf("pool %s", j->pool);

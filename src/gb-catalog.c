@@ -945,6 +945,7 @@ cmd_check(struct cat *x)
 	int bad = 0;
 	long days;
 
+	check_pools(x);
 	while ((job = gb_conf_next_section(&x->conf, "job", &it))) {
 		long hours = job_period_hours(x, job);
 		st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE a.job = ?1 "

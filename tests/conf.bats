@@ -116,6 +116,9 @@ line_of() {
 		run gb-catalog -c "$W/gb.conf" expire --dry-run
 		assert_failure 2
 		assert_output "gb-catalog: $want"
+		run gb-catalog -c "$W/gb.conf" check
+		assert_failure 2
+		assert_output "gb-catalog: $want"
 		run gb-catalog -c "$W/gb.conf" pool daily
 		assert_failure 2
 		assert_output "gb-catalog: $want"
