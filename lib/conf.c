@@ -322,13 +322,62 @@ gb_conf_has_section(const struct gb_conf *c, const char *section)
 	return 0;
 }
 
+int
+gb_conf_section_line(const struct gb_conf *c, const char *section)
+{
+	if (!c || !c->e)
+		return 0;
+	for (const struct gb_conf_entry *s = c->e + c->n; s->section; s++)
+		if (strcmp(s->section, section) == 0)
+			return s->line;
+	return 0;
+}
+
+/*
+ * The kinds of section gymbackup.conf(5) knows: a typo in a header would
+ * otherwise make a whole section vanish while every tool says OK.
+ */
+int
+gb_conf_check_sections(const struct gb_conf *c, char *err, size_t errlen)
+{
+	static const char *const plain[] = { "site", "source", "keys",
+	    "catalog", "spool", "check" };
+	static const char *const named[] = { "table", "pool", "job" };
+	size_t i, n;
+
+	if (!c || !c->e)
+		return 0;
+	for (const struct gb_conf_entry *s = c->e + c->n; s->section; s++) {
+		for (i = 0; i < sizeof plain / sizeof *plain; i++)
+			if (strcmp(s->section, plain[i]) == 0)
+				break;
+		if (i < sizeof plain / sizeof *plain)
+			continue;
+		for (i = 0; i < sizeof named / sizeof *named; i++) {
+			n = strlen(named[i]);
+			if (strncmp(s->section, named[i], n) == 0 &&
+			    s->section[n] == ' ')
+				break;
+		}
+		if (i < sizeof named / sizeof *named)
+			continue;
+		seterr(err, errlen, "%s:%d: unknown section [%s] (known: "
+		    "[site], [source], [keys], [catalog], [spool], [check], "
+		    "[table NAME], [pool NAME], [job NAME])", c->path, s->line,
+		    s->section);
+		return -1;
+	}
+	return 0;
+}
+
 const char *
 gb_conf_open(struct gb_conf *c, const char *opt)
 {
 	const char *path = gb_conf_path(opt);
 	char why[512];
 
-	if (path && gb_conf_load(c, path, why, sizeof why) == -1)
+	if (path && (gb_conf_load(c, path, why, sizeof why) == -1 ||
+	    gb_conf_check_sections(c, why, sizeof why) == -1))
 		gb_errx(GB_EXIT_USAGE, "config: %s", why);
 	return path;
 }

@@ -231,7 +231,8 @@ struct gb_conf {
 const char *gb_conf_path(const char *opt);
 /*
  * Loads the config gb_conf_path names into c, or leaves c empty when there
- * is none; a config that does not parse ends the program (exit 2).
+ * is none; a config that does not parse, or has a section of a kind
+ * gymbackup.conf(5) does not know, ends the program (exit 2).
  * Returns its path, or NULL.
  */
 const char *gb_conf_open(struct gb_conf *c, const char *opt);
@@ -244,6 +245,53 @@ const char *gb_conf_get(const struct gb_conf *c, const char *section,
 const char *gb_conf_next_section(const struct gb_conf *c, const char *type,
     size_t *it);
 int gb_conf_has_section(const struct gb_conf *c, const char *section);
+/* The line of a section's first header; 0 when there is none. */
+int gb_conf_section_line(const struct gb_conf *c, const char *section);
+/*
+ * 0 when every section is of a kind gymbackup.conf(5) describes, else -1
+ * with "FILE:LINE: unknown section [...]" in err.  gb_conf_open checks it.
+ */
+int gb_conf_check_sections(const struct gb_conf *c, char *err,
+    size_t errlen);
+
+/*
+ * job.c: the backup task table, [pool NAME] and [job NAME] (gymbackup.conf(5)),
+ * judged and with its defaults.  The judging calls print every error as
+ * "config: FILE:LINE: [SECTION]: why" and return how many (0: valid).
+ */
+struct gb_pool {
+	const char *name, *kind;	/* kind: "dir", "tape" or NULL */
+	long retention_days;
+	long offsite_days;		/* -1: not set */
+	int offsite;
+};
+struct gb_job {
+	const char *name, *schedule, *level, *chain, *pool, *verify;
+	const char *tables, *media;	/* as written: lists of words */
+	long retention_days;		/* the job's, else its pool's */
+	long alert_hours;		/* alert_after, else from the schedule */
+};
+int gb_pool_read(const struct gb_conf *c, const char *name, struct gb_pool *p);
+/*
+ * The job judged as gb-backup runs it; its pool must be described, and
+ * what is wrong with the pool counts but is said by gb_pool_read only.
+ */
+int gb_job_read(const struct gb_conf *c, const char *name, struct gb_job *j);
+int gb_spool_check(const struct gb_conf *c);
+const char *gb_spool_dir(const struct gb_conf *c);
+/*
+ * What gb-catalog reads of a job without judging the rest of it: days of
+ * retention (the job's, its pool's, 30) and hours without a good backup
+ * before check complains; -1 after printing why the value is wrong.
+ */
+long gb_job_retention(const struct gb_conf *c, const char *job);
+long gb_job_alert_hours(const struct gb_conf *c, const char *job);
+/* The KEY<TAB>VALUE records of gb-catalog job and pool (gb-catalog(1)). */
+void gb_job_print(FILE *fp, const struct gb_conf *c, const struct gb_job *j);
+void gb_pool_print(FILE *fp, const struct gb_pool *p);
+int gb_cron_valid(const char *schedule);
+/* "daily 02:00", "weekly Sun 01:30", ..., "see schedule"; malloc'd. */
+char *gb_cron_words(const char *schedule);
 
 /*
  * csv.c: the export CSV (gb-manifest(5)): RFC 4180 fields, LF line ends,

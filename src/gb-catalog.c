@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ static const char *const synopsis[] = {
 	"audit [--verify]",
 	"latest --job job ...",
 	"manifest archive",
+	"job|pool [name ...]",
 };
 
 /*
@@ -134,15 +136,6 @@ conf_num(struct cat *x, const char *section, const char *key, long def)
 	return n;
 }
 
-static int
-conf_yes(struct cat *x, const char *section, const char *key)
-{
-	const char *v = gb_conf_get(&x->conf, section, key);
-
-	return v && (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
-	    strcmp(v, "1") == 0);
-}
-
 static sqlite3_stmt *
 q(struct cat *x, const char *sql)
 {
@@ -168,6 +161,65 @@ medium_exists(struct cat *x, const char *id, char *loc, size_t loclen)
 		snprintf(loc, loclen, "%s", gb_col(st, 0));
 	sqlite3_finalize(st);
 	return found;
+}
+
+/* job, pool ------------------------------------------------------------ */
+
+/*
+ * The task table as gb-backup reads it (gb-catalog(1)): without names an
+ * index, with names their records, each judged; exit 2 after every error.
+ */
+static int
+cmd_job(struct cat *x, const char *cmd, int argc, char **argv)
+{
+	int pool = strcmp(cmd, "pool") == 0, bad = 0, i;
+	union { struct gb_job j; struct gb_pool p; } *r;
+	struct gb_pool p;
+	const char *name, *cat = gb_catalog_path(&x->conf);
+	size_t it = 0;
+
+	if (argc == 0) {
+		if (cat)
+			printf("catalog\t%s\n", cat);
+		printf("spool\t%s\n", gb_spool_dir(&x->conf));
+		while ((name = gb_conf_next_section(&x->conf, "job", &it)))
+			printf("job\t%s\n", name);
+		it = 0;
+		while ((name = gb_conf_next_section(&x->conf, "pool", &it)))
+			printf("pool\t%s\n", name);
+		return GB_EXIT_OK;
+	}
+	r = gb_calloc((size_t)argc, sizeof *r);
+	if (!pool)
+		bad += gb_spool_check(&x->conf);
+	for (i = 0; i < argc; i++) {
+		char *s = gb_asprintf("%s %s", cmd, argv[i]);
+		if (!gb_conf_has_section(&x->conf, s))
+			bad += (gb_warnx("config: %s: no [%s] section", x->conf.path,
+			    s), 1);
+		else
+			bad += pool ? gb_pool_read(&x->conf, argv[i], &r[i].p) :
+			    gb_job_read(&x->conf, argv[i], &r[i].j);
+		free(s);
+	}
+	/* the pools of the jobs, each judged once */
+	for (i = 0; !pool && i < argc; i++) {
+		const char *pn = r[i].j.pool;
+		char *s = gb_asprintf("pool %s", pn ? pn : "");
+		int k = 0;
+		while (pn && k < i && (!r[k].j.pool || strcmp(r[k].j.pool, pn)))
+			k++;
+		if (pn && k == i && gb_conf_has_section(&x->conf, s))
+			bad += gb_pool_read(&x->conf, pn, &p);
+		free(s);
+	}
+	for (i = 0; !bad && i < argc; i++)
+		if (pool)
+			gb_pool_print(stdout, &r[i].p);
+		else
+			gb_job_print(stdout, &x->conf, &r[i].j);
+	free(r);
+	return bad ? GB_EXIT_USAGE : GB_EXIT_OK;
 }
 
 /* media ------------------------------------------------------------- */
@@ -405,6 +457,37 @@ cmd_move(struct cat *x, const char *medium)
 }
 
 /*
+ * Every pool judged as gb-backup judges it (lib/job.c), before a command
+ * that reads them: a pool the config gets wrong must not pass unnoticed.
+ */
+static void
+check_pools(struct cat *x)
+{
+	struct gb_pool p;
+	const char *name;
+	size_t it = 0;
+	int bad = 0;
+
+	while ((name = gb_conf_next_section(&x->conf, "pool", &it)))
+		bad += gb_pool_read(&x->conf, name, &p);
+	if (bad)
+		exit(GB_EXIT_USAGE);
+}
+
+/* Do the pool's media rotate to the vault?  (A pool without a section: no.) */
+static int
+pool_offsite(struct cat *x, const char *name)
+{
+	char *s = gb_asprintf("pool %s", name);
+	struct gb_pool p;
+	int r = gb_conf_has_section(&x->conf, s) &&
+	    gb_pool_read(&x->conf, name, &p) == 0 && p.offsite;
+
+	free(s);
+	return r;
+}
+
+/*
  * Was the medium offsite since time t (its last write)?  A trip to transit
  * and back (the courier did not come) is no trip to the vault.
  */
@@ -434,17 +517,16 @@ cmd_due(struct cat *x)
 	    "<> 'retired' ORDER BY pool, id");
 	int out = 0, back = 0;
 
+	check_pools(x);
 	printf("send offsite:\n");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		char *section = gb_asprintf("pool %s", gb_col(st, 1));
 		const char *loc = gb_col(st, 2), *written = gb_col(st, 3);
-		if (conf_yes(x, section, "offsite") && strcmp(loc, "onsite") == 0 &&
+		if (pool_offsite(x, gb_col(st, 1)) && strcmp(loc, "onsite") == 0 &&
 		    *written && !offsite_since(x, gb_col(st, 0), written)) {
 			printf("  %-16s pool %-10s written %s\n", gb_col(st, 0),
 			    gb_col(st, 1), written);
 			out++;
 		}
-		free(section);
 	}
 	if (!out)
 		printf("  (none)\n");
@@ -535,15 +617,10 @@ cmd_chain(struct cat *x)
 static long
 retention_days(struct cat *x, const char *job)
 {
-	char *jsec = gb_asprintf("job %s", job), *psec;
-	const char *pool = gb_conf_get(&x->conf, jsec, "pool");
-	long d;
+	long d = gb_job_retention(&x->conf, job);
 
-	psec = gb_asprintf("pool %s", pool ? pool : "");
-	d = conf_num(x, jsec, "retention_days",
-	    conf_num(x, psec, "retention_days", 30));
-	free(jsec);
-	free(psec);
+	if (d < 0)
+		exit(GB_EXIT_USAGE);
 	return d;
 }
 
@@ -561,6 +638,7 @@ cmd_expire(struct cat *x)
 	char **names = NULL, **chains = NULL;
 	size_t n = 0, expired = 0;
 
+	check_pools(x);
 	memset(&tm, 0, sizeof tm);
 	strptime(x->now, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	now = timegm(&tm);
@@ -767,24 +845,10 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 static long
 job_period_hours(struct cat *x, const char *job)
 {
-	char *sec = gb_asprintf("job %s", job), *f[5] = { 0 }, *copy, *save;
-	const char *sched = gb_conf_get(&x->conf, sec, "schedule");
-	long h = conf_num(x, sec, "alert_after", 0);
-	int n = 0;
+	long h = gb_job_alert_hours(&x->conf, job);
 
-	if (!h) {
-		h = 26;		/* daily, and two hours' grace */
-		copy = gb_strdup(sched ? sched : "");
-		for (char *t = strtok_r(copy, " \t", &save); t && n < 5;
-		    t = strtok_r(NULL, " \t", &save))
-			f[n++] = t;
-		if (n == 5 && strcmp(f[2], "*") != 0)
-			h = 31 * 24 + 2;	/* monthly */
-		else if (n == 5 && strcmp(f[4], "*") != 0 && !strpbrk(f[4], ",-/"))
-			h = 7 * 24 + 2;		/* weekly */
-		free(copy);
-	}
-	free(sec);
+	if (h < 0)
+		exit(GB_EXIT_USAGE);
 	return h;
 }
 
@@ -979,6 +1043,7 @@ cmd_check(struct cat *x)
 	int bad = 0;
 	long days;
 
+	check_pools(x);
 	while ((job = gb_conf_next_section(&x->conf, "job", &it))) {
 		long hours = job_period_hours(x, job);
 		st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE a.job = ?1 "
@@ -1076,13 +1141,13 @@ cmd_report(struct cat *x)
 	size_t it = 0;
 	int st;
 
+	check_pools(x);
 	while ((name = gb_conf_next_section(&x->conf, "pool", &it))) {
-		char *sec = gb_asprintf("pool %s", name);
+		struct gb_pool p;
+		gb_pool_read(&x->conf, name, &p);
 		r.pools = gb_realloc(r.pools, (r.npools + 1) * sizeof *r.pools);
-		r.pools[r.npools++] = (struct gb_report_pool){ name,
-		    conf_yes(x, sec, "offsite"),
-		    conf_num(x, sec, "offsite_days", 0) };
-		free(sec);
+		r.pools[r.npools++] = (struct gb_report_pool){ name, p.offsite,
+		    p.offsite_days < 0 ? 0 : p.offsite_days };
 	}
 	it = 0;
 	while ((name = gb_conf_next_section(&x->conf, "job", &it))) {
@@ -1222,6 +1287,9 @@ static const struct command {
 	{ "audit", NULL, "V", 0, 0, GB_CATALOG_READ },
 	{ "latest", NULL, "j", 0, 0, GB_CATALOG_READ },
 	{ "manifest", NULL, "", 1, 1, GB_CATALOG_READ },
+	/* the config alone: no catalog is opened */
+	{ "job", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
+	{ "pool", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
 };
 
 static const struct option longopts[] = {
@@ -1396,6 +1464,18 @@ main(int argc, char *argv[])
 	}
 
 	path = gb_conf_open(&x.conf, confpath);
+	/* the config alone, no catalog */
+	if (strcmp(cmd, "job") == 0 || strcmp(cmd, "pool") == 0) {
+		if (!path)
+			gb_errx(GB_EXIT_USAGE, "no config: give -c CONF or set "
+			    "GB_CONF");
+		r = cmd_job(&x, cmd, argc, argv);
+		gb_conf_free(&x.conf);
+		free(x.jobs);
+		if (fflush(stdout) == EOF)
+			gb_err(GB_EXIT_RUN, "stdout");
+		return r;
+	}
 	if (!(path = gb_catalog_path(&x.conf)))
 		gb_errx(GB_EXIT_USAGE, "no catalog: set GB_CATALOG or path in the "
 		    "[catalog] section of the config");

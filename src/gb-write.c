@@ -392,8 +392,10 @@ media_full(struct writer *w, long long copy, const char *spoolname)
 		others = o;
 	}
 	sqlite3_finalize(st);
-	if (w->tsv)
+	if (w->tsv) {
 		printf("full\t%s\n", w->id);
+		fflush(stdout);
+	}
 	gb_errx(GB_EXIT_RUN, "%s: nothing of %s is recorded on it; mount the "
 	    "next medium of pool %s (%s) and run: gb-write MEDIA %s", msg,
 	    spoolname, w->mpool, *others ? others : "none usable onsite: label "

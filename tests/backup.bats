@@ -471,6 +471,59 @@ c.commit()' "$CAT" "$W/forged.txt" "$W/full.seal" "$full"
 	assert_equal "$(q "SELECT medium FROM copies WHERE archive = '$(run_archive 3)' AND status = 'good'")" "D2"
 }
 
+# read_only DIR: DIR cannot be written to, as the backup user sees it: a
+# read-only bind mount as root (who may write through any mode), else
+# mode 0555.
+read_only() {
+	if [ "$(id -u)" = 0 ]; then
+		mount --bind "$1" "$1" || skip "cannot bind-mount $1"
+		GB_MOUNTS+=("$1")
+		mount -o remount,ro,bind "$1" || skip "cannot remount $1 read-only"
+		RO_WHY="Read-only file system"
+	else
+		chmod 0555 "$1"
+		RO_WHY="Permission denied"
+	fi
+}
+
+@test "a spool the backup user cannot write to is named, with the cause and what to do; nothing leaks from bash" {
+	read_only "$W/spool"
+	run bk members-weekly
+	assert_failure 3
+	assert_output "gb-backup: members-weekly: lock failed: spool $W/spool: user $(id -un) cannot write to it ($RO_WHY); sealed archives wait there: give that user write access (its owner, mode 0750) or set dir in [spool] of $W/gb.conf"
+	[[ $(q "SELECT status, error FROM runs") == "failed|lock: spool $W/spool: user $(id -un) cannot write to it ($RO_WHY);"* ]] ||
+	    fail "run: $(q "SELECT status, error FROM runs")"
+	assert_equal "$(q "SELECT count(*) FROM copies")" "0"
+}
+
+@test "a catalog the backup user may only read is named, with the cause and what to do, not as SQL" {
+	mkdir "$W/cat"
+	mv "$W"/catalog.db* "$W/cat/"
+	set_key "$W/gb.conf" catalog path "$W/cat/catalog.db"
+	read_only "$W/cat"
+	run bk members-weekly
+	assert_failure 3
+	assert_output "gb-backup: members-weekly: cannot log the run: user $(id -un) cannot write to the catalog $W/cat/catalog.db ($W/cat/catalog.db: $RO_WHY); give that user write access to the catalog and its directory, or run gb-backup as their owner"
+	assert_empty_dir "$W/spool"
+	# the auditor's copy is still read
+	run -0 gb-catalog -c "$W/gb.conf" job members-weekly
+}
+
+@test "a full USB drive: the warning says where the archive went, a second line what to do with the full drive" {
+	mkdir "$W/full"
+	gb-write -c "$W/gb.conf" --label D2 --pool daily "$W/usb2" >/dev/null
+	set_key "$W/gb.conf" "job transactions-daily" media "$W/full $W/usb2"
+	# the drive at $W/full: labelled, with room for little else
+	run_small_fs "$W/full" 64k sh -c 'gb-write -c "$1" --label D9 --pool daily "$2" >/dev/null &&
+	    dd if=/dev/zero of="$2/filler" bs=4k count=8 2>/dev/null; gb-backup -c "$1" transactions-daily' sh "$W/gb.conf" "$W/full"
+	assert_success
+	assert_output "gb-backup: transactions-daily: warning: $W/full: medium D9 is full; written to $W/usb2 instead
+gb-backup: transactions-daily: medium D9 ($W/full) is full and is passed over from now on; put a new medium of pool daily in its place: gb-write -c $W/gb.conf --label ID --pool daily $W/full"
+	assert_equal "$(q "SELECT medium, status FROM copies ORDER BY id")" "D9|failed
+D2|good"
+	assert_equal "$(q "SELECT state FROM media WHERE id = 'D9'")" "full"
+}
+
 @test "a config error in the job is logged as the config stage; unknown job and bad usage exit 2" {
 	set_key "$W/gb.conf" "job members-daily" level weekly
 	run bk members-daily

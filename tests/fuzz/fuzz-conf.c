@@ -1,4 +1,4 @@
-/* fuzz-conf.c - the config file (gb_conf_load) and lookups in it */
+/* fuzz-conf.c - the config file (gb_conf_load), lookups in it, cron times */
 #include "fuzz.h"
 
 int
@@ -24,6 +24,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fuzz_touch(name, strlen(name));
 		}
 		gb_conf_get(&c, "keys", "signer");
+		gb_conf_check_sections(&c, err, sizeof err);
+		/* the cron times of lib/job.c, valid or not */
+		for (size_t i = 0; i < c.n; i++)
+			if (strcmp(c.e[i].key, "schedule") == 0) {
+				char *w = gb_cron_words(c.e[i].value);
+				/* a valid time is said in words */
+				if (gb_cron_valid(c.e[i].value) && !*w)
+					abort();
+				fuzz_touch(w, strlen(w));
+				free(w);
+			}
 		gb_conf_free(&c);
 	}
 	free(path);

@@ -502,6 +502,113 @@ test_conf_path(void)
 	    "conf_path: no $GB_CONF -> system file if present, else NULL");
 }
 
+/* ---- conf.c section kinds, job.c ---- */
+
+static void
+test_conf_sections(void)
+{
+	static const struct {
+		const char *text;
+		int line;	/* of the unknown section, 0: all known */
+	} cases[] = {
+		{ "[site]\n[source]\n[keys]\n[catalog]\n[spool]\n[check]\n"
+		    "[table a]\n[pool b]\n[job c]\n", 0 },
+		{ "[site]\nname = x\n\n[tabel sales]\nkey = id\n", 4 },
+		{ "[jobs members-daily]\n", 1 },
+		{ "[job]\n", 1 },
+		{ "[site x]\n", 1 },
+		{ "[Site]\n", 1 },
+	};
+	char err[512], want[PATH_MAX + 32], *path = tpath("sect.conf");
+	struct gb_conf c;
+	int r;
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		err[0] = '\0';
+		c = conf_from("sect.conf", cases[i].text, &r, err, sizeof err);
+		r = r == 0 ? gb_conf_check_sections(&c, err, sizeof err) : -2;
+		snprintf(want, sizeof want, "%s:%d: unknown section [", path,
+		    cases[i].line);
+		if (!ok(cases[i].line ? r == -1 && strncmp(err, want,
+		    strlen(want)) == 0 : r == 0, "conf: sections of %s -> %s",
+		    show(cases[i].text, strlen(cases[i].text)), cases[i].line ?
+		    "refused" : "known"))
+			diag("r=%d err=%s", r, err);
+		gb_conf_free(&c);
+	}
+	free(path);
+}
+
+static void
+test_job_cron(void)
+{
+	static const char *const valid[] = { "0 2 * * *", "*/15 * * * *",
+	    "0 2 * * mon-fri", "5 4 1,15 jan,jul *", "0 0-23/6 * * 7",
+	    "30 1 * * 1-6", " 0\t2 * * SUN " };
+	static const char *const invalid[] = { "30 25 * * *", "0 2 * *",
+	    "0 2 * * 8", "0 2 31 13 *", "x 2 * * *", "0 2 * * 1-", "0 2 ,1 * *",
+	    "0 2 * * * *", "*/0 * * * *", "0 2 1-2-3 * *", "", "0 2 0 * *" };
+	static const struct {
+		const char *sched, *words;
+	} when[] = {
+		{ "0 2 * * *", "daily 02:00" },
+		{ "30 1 * * 0", "weekly Sun 01:30" },
+		{ "30 1 * * 7", "weekly Sun 01:30" },
+		{ "30 1 * * 1-6", "Mon-Sat 01:30" },
+		{ "0 3,15 * * mon,wed-fri", "Mon,Wed-Fri 03:00,15:00" },
+		{ "0 3 1 * *", "monthly day 1 03:00" },
+		{ "*/15 * * * *", "see schedule" },
+		{ "5 4 1,15 jan,jul *", "see schedule" },
+		{ "0 0-23/6 * * 7", "see schedule" },
+	};
+	char *w;
+
+	for (size_t i = 0; i < sizeof valid / sizeof *valid; i++)
+		ok(gb_cron_valid(valid[i]), "job: cron time \"%s\" valid",
+		    valid[i]);
+	for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++)
+		ok(!gb_cron_valid(invalid[i]), "job: cron time \"%s\" refused",
+		    invalid[i]);
+	for (size_t i = 0; i < sizeof when / sizeof *when; i++) {
+		w = gb_cron_words(when[i].sched);
+		ok_str(w, when[i].words, when[i].sched);
+		free(w);
+	}
+}
+
+static void
+test_job_defaults(void)
+{
+	static const char text[] =
+	    "[pool p]\nretention_days = 35\n"
+	    "[job a]\nschedule = 0 2 * * *\npool = p\nmedia = /m\n"
+	    "[job b]\nschedule = 30 1 * * 0\npool = p\nmedia = /m\n"
+	    "retention_days = 7\nchain = a\n"
+	    "[job c]\nschedule = 0 3 1 * *\nalert_after = 5\n";
+	struct gb_conf c;
+	struct gb_job j;
+	struct gb_pool p;
+	char err[512];
+	int r;
+
+	c = conf_from("job.conf", text, &r, err, sizeof err);
+	ok(r == 0, "job: config loads");
+	ok(gb_job_retention(&c, "a") == 35, "job: retention from the pool");
+	ok(gb_job_retention(&c, "b") == 7, "job: retention of the job");
+	ok(gb_job_retention(&c, "c") == 30, "job: retention without a pool");
+	ok(gb_job_retention(&c, "gone") == 30, "job: retention of an old job");
+	ok(gb_job_alert_hours(&c, "a") == 26, "job: daily alert 26 hours");
+	ok(gb_job_alert_hours(&c, "b") == 170, "job: weekly alert 170 hours");
+	ok(gb_job_alert_hours(&c, "c") == 5, "job: alert_after");
+	ok(gb_job_read(&c, "b", &j) == 0 && j.retention_days == 7 &&
+	    strcmp(j.chain, "a") == 0 && strcmp(j.level, "full") == 0 &&
+	    strcmp(j.verify, "seal") == 0 && j.alert_hours == 170,
+	    "job: a valid job and its defaults");
+	ok(gb_pool_read(&c, "p", &p) == 0 && !p.offsite && !p.kind &&
+	    p.offsite_days == -1 && p.retention_days == 35, "job: pool defaults");
+	gb_conf_free(&c);
+}
+
 /* ---- csv.c ---- */
 
 static void
@@ -2904,6 +3011,9 @@ main(int argc, char *argv[])
 	test_conf_good();
 	test_conf_bad();
 	test_conf_path();
+	test_conf_sections();
+	test_job_cron();
+	test_job_defaults();
 	test_csv_text();
 	test_csv_numbers();
 	test_csv_blob();
