@@ -58,7 +58,8 @@ lib/libgb.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $(LIBOBJ)
 
-$(LIBOBJ): lib/gb.h
+HDRS   = lib/gb.h lib/gb-db.h lib/gb-media.h lib/gb-pgp.h
+$(LIBOBJ): $(HDRS)
 lib/catalog.o: lib/catalog-schema.inc
 
 # SQL files of share/ as C string literals, so the tools need no data files.
@@ -74,11 +75,11 @@ src/gym-schema.inc: share/gym-schema.sql
 .c.o:
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
-bin/gb-%: src/gb-%.c lib/libgb.a lib/gb.h
+bin/gb-%: src/gb-%.c lib/libgb.a $(HDRS)
 	@mkdir -p bin
 	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBS) $(LDFLAGS)
 
-$(UNIT): tests/unit/test-lib.c lib/libgb.a lib/gb.h
+$(UNIT): tests/unit/test-lib.c lib/libgb.a $(HDRS)
 	$(CC) $(ALLCFLAGS) -o $@ tests/unit/test-lib.c $(LIBS) $(LDFLAGS)
 
 # Installs the Debian packages the project needs when run as root,
@@ -146,7 +147,7 @@ fuzz:
 	$(MAKE) all $(FUZZBIN)
 	sh tests/fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS) $(FUZZ)
 
-$(FUZZDIR)/%.o: lib/%.c lib/gb.h
+$(FUZZDIR)/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(FUZZDIR)
 	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(FUZZDIR)/catalog.o: lib/catalog-schema.inc

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-pgp.h"
 
 static const char catalog_sql[] =
 #include "catalog-schema.inc"

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "gb.h"
+#include "gb-pgp.h"
 
 /* Reads through to the source, hashing, counting and copying. */
 struct tee {

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-media.h"
+#include "gb-pgp.h"
 
 int
 gb_label_parse(const char *text, size_t len, char **id, char **pool)

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "gb.h"
+#include "gb-db.h"
 
 struct gb_pg {
 	PGconn *conn;

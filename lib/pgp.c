@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "gb.h"
+#include "gb-pgp.h"
 
 gpgme_ctx_t
 gb_pgp_new(void)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "gb.h"
+#include "gb-db.h"
 
 #define QUARTER_DAYS 91		/* thirteen weeks */
 

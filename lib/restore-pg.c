@@ -19,6 +19,8 @@
 #include <sqlite3.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-pgp.h"
 
 struct pgt {
 	struct gb_pg *p;

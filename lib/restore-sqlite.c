@@ -20,6 +20,8 @@
 #include <sqlite3.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-pgp.h"
 
 struct lite {
 	sqlite3 *db;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-media.h"
+#include "gb-pgp.h"
 
 char *
 gb_seal_format(const struct gb_seal *s)

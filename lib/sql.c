@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "gb.h"
+#include "gb-db.h"
 
 /* "name" with embedded quotes doubled: a safe SQL identifier. */
 char *

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "gb.h"
+#include "gb-db.h"
 
 struct gb_sqlite {
 	sqlite3 *db;

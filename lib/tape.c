@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-media.h"
 
 static int
 st_op(struct gb_tape *t, short op, int count)

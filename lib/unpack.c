@@ -21,6 +21,7 @@
 #include <archive_entry.h>
 
 #include "gb.h"
+#include "gb-pgp.h"
 
 #define BUFSZ (1 << 20)
 /* No member of an export set comes near this; a bigger size is hostile. */

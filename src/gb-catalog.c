@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-pgp.h"
 
 struct cat {
 	struct gb_conf conf;

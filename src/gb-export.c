@@ -19,6 +19,7 @@
 #include <archive_entry.h>
 
 #include "gb.h"
+#include "gb-db.h"
 
 /* Everything the run knows, bsdtar-style in one place. */
 struct export {

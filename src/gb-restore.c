@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-media.h"
+#include "gb-pgp.h"
 
 struct archive_in {
 	char *path;		/* the .tar.gz.gpg */

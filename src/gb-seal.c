@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-pgp.h"
 
 struct seal {
 	const char *confpath;

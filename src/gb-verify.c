@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-media.h"
+#include "gb-pgp.h"
 
 struct verify {
 	const char *confpath;

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-media.h"
+#include "gb-pgp.h"
 
 #define COPY_BUF (1 << 20)
 

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-media.h"
+#include "gb-pgp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

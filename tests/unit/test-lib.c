@@ -30,6 +30,9 @@
 #include <zlib.h>
 
 #include "gb.h"
+#include "gb-db.h"
+#include "gb-media.h"
+#include "gb-pgp.h"
 
 #define INBUF (256 * 1024)	/* the CSV reader's block size */
 

@@ -1,0 +1,342 @@
+/*
+ * gb-db.h - databases: the catalog (catalog.c) and its report (report.c), SQL
+ * text (sql.c), the sources (sqlite.c, pg.c) and the restore targets
+ * (restore-sqlite.c, restore-pg.c).
+ */
+#ifndef GB_DB_H
+#define GB_DB_H
+
+#include <sqlite3.h>
+
+#include "gb.h"
+
+struct gb_seal;
+
+/*
+ * catalog.c: the catalog database (gb-catalog(1), share/catalog.sql).
+ * Errors end the program with GB_EXIT_RUN naming the catalog.
+ */
+struct gb_catalog {
+	sqlite3 *db;
+	char *path;
+	int readonly;	/* opened to read only: no transactions */
+};
+/* $GB_CATALOG, else [catalog] path, else NULL. */
+const char *gb_catalog_path(const struct gb_conf *conf);
+struct gb_catalog *gb_catalog_open(const char *path);	/* to write */
+/*
+ * GB_CATALOG_READ never writes (a read-only file, directory or mount will
+ * do; a missing catalog is an error); GB_CATALOG_ANY writes (and makes)
+ * it when it can, and reads it otherwise; GB_CATALOG_WRITE is
+ * gb_catalog_open.
+ */
+enum { GB_CATALOG_WRITE, GB_CATALOG_READ, GB_CATALOG_ANY };
+struct gb_catalog *gb_catalog_open_as(const char *path, int mode);
+void gb_catalog_close(struct gb_catalog *c);
+void gb_catalog_exec(struct gb_catalog *c, const char *sql);
+void gb_catalog_begin(struct gb_catalog *c);	/* BEGIN IMMEDIATE */
+void gb_catalog_commit(struct gb_catalog *c);
+/* 0, or -1, rolled back, with the reason in err; then reopen. */
+int gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen);
+struct gb_catalog *gb_catalog_reopen(struct gb_catalog *c);
+sqlite3_stmt *gb_catalog_prepare(struct gb_catalog *c, const char *sql);
+/* A statement with n text parameters (NULL binds NULL), no result rows. */
+void gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...);
+_Noreturn void gb_catalog_fail(struct gb_catalog *c, const char *what);
+/* Appends to the audit trail, inside the caller's transaction. */
+void gb_catalog_audit(struct gb_catalog *c, const char *action,
+    const char *object, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 0 when the chain is whole; head gets the newest hash (65 bytes). */
+int gb_catalog_audit_verify(struct gb_catalog *c, char *head, char *err,
+    size_t errlen);
+void gb_now(char buf[21]);
+const char *gb_actor(void);	/* who runs this: $SUDO_USER or the user */
+const char *gb_col(sqlite3_stmt *st, int i);	/* "" for NULL */
+/*
+ * Records a sealed archive and its tables (once; 1 if new), inside the
+ * caller's transaction.
+ */
+struct gb_seal;
+void gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
+    const char *id, const char *kind, const char *pool, long long capacity,
+    const char *device);
+int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
+    const char *seal_text, const char *job);
+/*
+ * A verification ("verify", "deep-verify") or restore test
+ * ("restore-test") of an archive, on a medium or not; a good check of a
+ * copy also marks the copy verified.  Its own transaction.
+ */
+void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at);	/* at: NULL for now */
+/* The same, told by a person (gb-catalog tested, verified): manual. */
+void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at);
+
+/*
+ * report.c: the quarterly assessment (gb-catalog(1) GROWTH REPORT) of the
+ * catalog as of now (a UTC timestamp), with the pools' rotation and the
+ * jobs' schedules from the config.  Text and CSV to stdout or o; HTML to
+ * path, whole or not at all.  Each returns an exit status.
+ */
+struct gb_report_pool {
+	const char *name;
+	int offsite;
+	long offsite_days;	/* 0: no due date */
+};
+struct gb_report_job {
+	const char *name, *pool, *schedule;
+};
+struct gb_report {
+	struct gb_catalog *c;
+	const char *catalog;	/* its path, named on the page */
+	const char *now;
+	int raw;		/* sizes in bytes */
+	struct gb_report_pool *pools;
+	size_t npools;
+	struct gb_report_job *jobs;
+	size_t njobs;
+};
+int gb_report_text(const struct gb_report *r);
+int gb_report_csv(const struct gb_report *r, struct gb_out *o);
+int gb_report_html(const struct gb_report *r, const char *path);
+
+/*
+ * sql.c: SQL as text, both dialects.  Errors return -1 and why.
+ */
+/* An SQL identifier in double quotes, quotes within doubled (malloc'd). */
+char *gb_quote_ident(const char *name);
+/* "schema"."table", both parts quoted (malloc'd). */
+char *gb_sql_rel(const char *schema, const char *table);
+/* A MANIFEST's key "a,b" as "a", "b" (malloc'd; "" for none). */
+char *gb_sql_keys(const char *key);
+/* SELECT count(*) of rel, or of its rows with wm_column > param. */
+char *gb_sql_count(const char *rel, const char *wm_column, const char *param);
+/* Past white space and SQL comments. */
+const char *gb_sql_skip(const char *s);
+/* SQLite's affinity of a declared type: i, t, b (or none), r, n. */
+char gb_sql_affinity(const char *decl);
+/* The "-- sqlite: " lines of a PostgreSQL SCHEMA.sql, prefix removed. */
+char *gb_pg_sqlite_ddl(const char *schema_sql);
+/*
+ * SCHEMA.sql as the export writes it, and only that (gb_ddl_parse, pg 1
+ * for PostgreSQL's dialect): CREATE TABLE name (...) [WITHOUT ROWID]
+ * [STRICT]; CREATE VIRTUAL TABLE name USING fts5(...) with its own content;
+ * CREATE [UNIQUE] INDEX name ON table ...; PostgreSQL's also CREATE
+ * SCHEMA IF NOT EXISTS name and SET search_path = name.  Any other
+ * statement is refused with -1 and why, naming it.
+ */
+enum { GB_DDL_TABLE = 1, GB_DDL_VTABLE, GB_DDL_INDEX, GB_DDL_SCHEMA,
+    GB_DDL_PATH };
+struct gb_ddl {
+	int kind;
+	char *text;		/* the statement, without its ';' */
+	size_t at;		/* where its name starts in text */
+	char *name;		/* what it makes (PATH: the schema), unquoted */
+};
+int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
+    size_t *n, char *err, size_t errlen);
+void gb_ddl_free(struct gb_ddl *v, size_t n);
+/* The statement with IF NOT EXISTS before its name (malloc'd). */
+char *gb_ddl_if_not_exists(const struct gb_ddl *d);
+/*
+ * Runs the tables (indexes 0; -1: into a fresh database, where a table
+ * already there is refused) or the indexes (1), each one statement.
+ */
+int gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *v, size_t n,
+    int indexes, char *err, size_t errlen);
+/*
+ * What gb-restore refuses of a SCHEMA.sql, for any target; gb-verify
+ * --deep calls it too.  0, or -1 with why.
+ */
+int gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
+    char *err, size_t errlen);
+
+/*
+ * sqlite.c: the SQLite source.  Database errors end the program with
+ * GB_EXIT_RUN and a message naming the database (and table).
+ */
+struct gb_sqlite;
+struct gb_tinfo {
+	char *name;
+	char **cols;		/* column names, in table order */
+	size_t ncols;
+	char **pk;		/* primary key columns, in key order */
+	size_t npk;
+	int rowid;		/* rows have a rowid to order by */
+	int rowid_key;		/* the one key column is the rowid itself */
+	int fts5;		/* an FTS5 table: cols[0] is its rowid */
+};
+struct gb_dump {
+	const char *wm_column;	/* export rows with wm_column > wm_from ... */
+	const char *wm_type;	/* ... compared as integer, real or text */
+	const char *wm_from;	/* NULL: every row */
+	char **money;		/* money columns to sum (integer cents) */
+	size_t nmoney;
+	/*
+	 * A table split for threads (SQLite, ordered by rowid): this part
+	 * reads rowids lo to hi, both included; parts after the first write
+	 * no header line.
+	 */
+	int ranged, part;
+	int64_t lo, hi;
+};
+struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds);
+void gb_sqlite_close(struct gb_sqlite *db);
+/* Starts the read transaction all later reads share: one instant. */
+void gb_sqlite_snapshot(struct gb_sqlite *db);
+/*
+ * Opens up to n connections on one snapshot, for exporting tables in
+ * parallel; returns how many (1 when they cannot be lined up).
+ */
+int gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
+    int wait_seconds);
+/* User tables in name order; a NULL-terminated array. */
+char **gb_sqlite_tables(struct gb_sqlite *db);
+/* 0, or -1 when there is no such table. */
+int gb_sqlite_tinfo(struct gb_sqlite *db, const char *table,
+    struct gb_tinfo *ti);
+void gb_tinfo_free(struct gb_tinfo *ti);
+/* About how many rows a table holds, cheaply; 0 when it cannot tell. */
+/* The lowest and highest rowid of a table; -1 if it has none. */
+int gb_sqlite_rowids(struct gb_sqlite *db, const char *table, int64_t *min,
+    int64_t *max);
+/* Column index by name as SQLite compares identifiers, or -1. */
+int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
+/* CREATE statements of the tables and their indexes. */
+void gb_sqlite_schema(struct gb_sqlite *db, char *const *tables, size_t n,
+    struct gb_out *o);
+/* Writes the table's CSV; fills rows and money sums of mt. */
+void gb_sqlite_dump(struct gb_sqlite *db, const struct gb_tinfo *ti,
+    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt);
+/*
+ * Highest watermark value above from (every value when from is NULL), as
+ * text with its type; *value NULL when there is none.
+ */
+void gb_sqlite_wm_max(struct gb_sqlite *db, const char *table,
+    const char *column, const char *from_type, const char *from,
+    char **type, char **value);
+void gb_free_strv(char **v);
+
+/*
+ * ---- pg.c: PostgreSQL, as a source, and its connection (libpq) ----
+ *
+ * A source or target is a libpq connection string: a URI (postgresql://,
+ * postgres://) or key=value pairs.  One holding a password is refused:
+ * passwords come from ~/.pgpass or PGPASSFILE.  Tables are named
+ * schema.table, always; a part holding '.' or '"' (or empty) is written
+ * in double quotes with quotes doubled: public."odd.name".
+ *
+ * The source API mirrors sqlite.c: errors end the program with
+ * GB_EXIT_RUN (GB_EXIT_USAGE for a bad connection string) and a message
+ * naming the database, as host/port/dbname, and the table.
+ */
+struct gb_pg;
+int gb_pg_is_conninfo(const char *s);
+struct gb_pg *gb_pg_open(const char *conninfo, int wait_seconds);
+void gb_pg_close(struct gb_pg *p);
+/* host/port/dbname: the manifest's source name; never a password. */
+const char *gb_pg_name(const struct gb_pg *p);
+/* BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; the snapshot taken. */
+void gb_pg_snapshot(struct gb_pg *p);
+/* User tables as schema.table, in name order; each is locked ACCESS SHARE. */
+char **gb_pg_tables(struct gb_pg *p);
+int gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti);
+/* PostgreSQL DDL, with the SQLite dialect in "-- sqlite: " lines. */
+void gb_pg_schema(struct gb_pg *p, char *const *tables, size_t n,
+    struct gb_out *o);
+/* COPY (SELECT ...) TO STDOUT, rewritten into the export CSV dialect. */
+void gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
+    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt);
+void gb_pg_wm_max(struct gb_pg *p, const char *table, const char *column,
+    const char *from_type, const char *from, char **type, char **value);
+
+/* Names: "schema.table" made and split (0, or -1: not of that form). */
+char *gb_pg_qualname(const char *schema, const char *table);
+int gb_pg_splitname(const char *name, char **schema, char **table);
+/*
+ * The name a PostgreSQL table takes where there are no schemas (SQLite):
+ * its table part, or its whole name when another of names has the same
+ * table part.
+ */
+char *gb_pg_flatname(const char *name, char *const *names, size_t n);
+
+/*
+ * For restore-pg.c: the connection under it, and a result's error message
+ * (or, res NULL, the connection's) on one line, in a static buffer.
+ */
+struct pg_conn;
+struct pg_result;
+struct pg_conn *gb_pg_conn(struct gb_pg *p);
+const char *gb_pg_msg(struct gb_pg *p, const struct pg_result *res);
+int gb_pg_server_version(const struct gb_pg *p);
+
+/*
+ * ---- restore-sqlite.c, restore-pg.c: the targets of a restore ----
+ *
+ * gb-restore reads the archives and drives a target through these calls,
+ * chosen once when it is opened (as bsdtar's reader drives the writer it
+ * is given).  In order: schema (SCHEMA.sql, already held to what the
+ * export writes by gb_schema_check: tables now, indexes kept for finish);
+ * load, per table (its CSV from fn, checked against the MANIFEST as it
+ * streams; an incremental's rows upserted on the table's key); rows (what
+ * a table holds now, past 1: only above the watermark mt was cut from; *n
+ * -1 when it is not there); dump, for the drill (a table exported again
+ * as gb-export does, into o); finish (indexes, then commit, the output
+ * made usable; the drill's scratch rolled back); close (frees; without
+ * finish nothing is kept).
+ *
+ * Each returns 0, or -1 (a check failed, SCHEMA.sql refused; for open: the
+ * target refused, a usage error) or -2 (the target failed) with why in
+ * err: schema and load name the table, gb-restore the archive; the others
+ * give the whole message.  None ends the program, but through the
+ * connection (gb_pg_open), the source calls dump makes (sqlite.c, pg.c)
+ * and running out of memory.
+ *
+ * Open fills in tg even when it fails: close it.  There is no call for
+ * deletions: no export writes any (an incremental holds upserts only, and
+ * gb-restore checks that a table lost no rows), so the form of its list
+ * of keys waits for the export that writes one.
+ */
+struct gb_target {
+	void *t;
+	int (*schema)(void *t, const struct gb_manifest *m, const char *sql,
+	    size_t len, char *err, size_t errlen);
+	int (*load)(void *t, const struct gb_manifest *m,
+	    const struct gb_mtable *mt, gb_read_fn fn, void *arg, char *err,
+	    size_t errlen);
+	int (*rows)(void *t, const struct gb_manifest *m,
+	    const struct gb_mtable *mt, int past, int64_t *n, char *err,
+	    size_t errlen);
+	int (*dump)(void *t, const struct gb_manifest *m,
+	    const struct gb_mtable *mt, const struct gb_dump *d,
+	    struct gb_out *o, struct gb_mtable *got, char *err, size_t errlen);
+	int (*finish)(void *t, char *err, size_t errlen);
+	void (*close)(void *t);
+};
+/*
+ * A new SQLite database at path, built under a temporary name and renamed
+ * into place by finish; path NULL: the drill's scratch database, in a
+ * directory of its own that the cleanup removes.
+ */
+int gb_restore_sqlite_open(struct gb_target *tg, const char *path,
+    char *err, size_t errlen);
+/*
+ * PostgreSQL, all in one transaction: into a database (schema NULL:
+ * tables into the schemas they came from, SQLite's into public; it must
+ * have no tables), into one schema (it must have none), or (scratch) into
+ * a new scratch schema that finish rolls back.
+ */
+int gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
+    const char *schema, int scratch, char *err, size_t errlen);
+/*
+ * gb_rename_durable, with why it failed (-2): a restore's output is kept
+ * only when its rename lasts (restore-sqlite.c).
+ */
+int gb_restore_rename(const char *tmp, const char *path, char *err,
+    size_t errlen);
+
+#endif
