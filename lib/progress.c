@@ -44,25 +44,16 @@ since(const struct timespec *t0)
 	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* 1.5 MiB, 230 KiB, 17 B: three digits are enough to watch */
-static void
-human(char *buf, size_t len, double v)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-
-	while (v >= 1024 && u < 4)
-		v /= 1024, u++;
-	snprintf(buf, len, u && v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
-
 static void
 amount(char *buf, size_t len, int rows, double v)
 {
 	if (rows)
 		snprintf(buf, len, "%.0f rows", v);
-	else
-		human(buf, len, v);
+	else {
+		char b[GB_SIZE_LEN];
+		gb_fmt_size(b, (long long)v, 0);	/* as the listings print */
+		snprintf(buf, len, "%s", b);
+	}
 }
 
 /* with the lock held */

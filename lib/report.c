@@ -556,6 +556,17 @@ he(struct gb_out *o, const char *s)
 		}
 }
 
+/* A table row's start and its first cell, the month (catalog text). */
+static void
+month_row(struct gb_out *o, const char *month)
+{
+	hf(o, "<tr data-month=\"");
+	he(o, month);
+	hf(o, "\"><td>");
+	he(o, month);
+	hf(o, "</td>");
+}
+
 static void
 hsize(struct gb_out *o, long long v)
 {
@@ -593,13 +604,16 @@ svg_bars(struct gb_out *o, const char *what, const char *key,
 			snprintf(val, sizeof val, "%lld", v[i]);
 		pct(ch, v[i], i ? v[i - 1] : 0, i > 0);
 		hf(o, "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"40\" "
-		    "height=\"%d\" data-period=\"%s\" data-value=\"%lld\">"
-		    "<title>%s: %lld</title></rect>", x, base - bh, bh > 0 ? bh : 0,
-		    per[i], v[i], per[i], v[i]);
+		    "height=\"%d\" data-period=\"", x, base - bh, bh > 0 ? bh : 0);
+		he(o, per[i]);
+		hf(o, "\" data-value=\"%lld\"><title>", v[i]);
+		he(o, per[i]);
+		hf(o, ": %lld</title></rect>", v[i]);
 		hf(o, "<text class=\"val\" x=\"%d\" y=\"%d\">%s</text>", x + 20,
 		    base - bh - 4, val);
-		hf(o, "<text class=\"per\" x=\"%d\" y=\"%d\">%s</text>", x + 20,
-		    base + 16, per[i]);
+		hf(o, "<text class=\"per\" x=\"%d\" y=\"%d\">", x + 20, base + 16);
+		he(o, per[i]);
+		hf(o, "</text>");
 		hf(o, "<text class=\"change %s\" x=\"%d\" y=\"%d\">%s</text>\n",
 		    *ch == '-' && ch[1] ? "down" : *ch == '+' ? "up" : "", x + 20,
 		    base + 32, ch);
@@ -642,9 +656,9 @@ html_growth(const struct gb_report *r, struct gb_out *o)
 			char a[24], b[24];
 			pct(a, rows[m], m ? rows[m - 1] : 0, m > 0);
 			pct(b, bytes[m], m ? bytes[m - 1] : 0, m > 0);
-			hf(o, "<tr data-month=\"%s\"><td>%s</td><td class=\"rows\">"
-			    "%lld</td><td>%s</td><td class=\"bytes\" data-bytes=\"%lld\">",
-			    per[m], per[m], rows[m], a, bytes[m]);
+			month_row(o, per[m]);
+			hf(o, "<td class=\"rows\">%lld</td><td>%s</td><td class=\"bytes\" "
+			    "data-bytes=\"%lld\">", rows[m], a, bytes[m]);
 			hsize(o, bytes[m]);
 			hf(o, "</td><td>%s</td></tr>\n", b);
 		}
@@ -662,9 +676,9 @@ html_growth(const struct gb_report *r, struct gb_out *o)
 	for (i = 0; i < np; i++) {
 		char a[24];
 		pct(a, p[i].bytes, i ? p[i - 1].bytes : 0, i > 0);
-		hf(o, "<tr data-month=\"%s\"><td>%s</td><td class=\"n\">%lld</td>"
-		    "<td class=\"bytes\" data-bytes=\"%lld\">", p[i].per, p[i].per,
-		    p[i].n, p[i].bytes);
+		month_row(o, p[i].per);
+		hf(o, "<td class=\"n\">%lld</td><td class=\"bytes\" "
+		    "data-bytes=\"%lld\">", p[i].n, p[i].bytes);
 		hsize(o, p[i].bytes);
 		hf(o, "</td><td>%s</td></tr>\n", a);
 	}
@@ -824,6 +838,25 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 	free(jobs);
 }
 
+/*
+ * A restore test recorded by hand (gb-catalog tested) is shown apart, as
+ * gb-catalog check does not count it: only gb-restore --test proves.
+ */
+static const char *
+result_class(sqlite3_stmt *st)
+{
+	return sqlite3_column_int(st, 5) ? "manual" :
+	    sqlite3_column_int(st, 3) ? "ok" : "failed";
+}
+
+static const char *
+result_text(sqlite3_stmt *st)
+{
+	return sqlite3_column_int(st, 5) ? (sqlite3_column_int(st, 3) ?
+	    "ok, recorded by hand" : "FAILED, recorded by hand") :
+	    sqlite3_column_int(st, 3) ? "ok" : "FAILED";
+}
+
 /* The restore tests of the thirteen weeks, on a time line and listed. */
 static void
 html_restores(const struct gb_report *r, struct gb_out *o)
@@ -831,9 +864,10 @@ html_restores(const struct gb_report *r, struct gb_out *o)
 	time_t now = utc(r->now), start = now - QUARTER_DAYS * 86400L;
 	char from[21];
 	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT at, archive, "
-	    "coalesce(medium, ''), ok, coalesce(detail, '') FROM checks WHERE "
+	    "coalesce(medium, ''), ok, coalesce(detail, ''), manual FROM checks "
+	    "WHERE "
 	    "kind = 'restore-test' AND at >= ?1 AND at <= ?2 ORDER BY at, id");
-	int n = 0, good = 0;
+	int n = 0, good = 0, by_hand = 0;
 
 	gb_fmt_time(from, start);
 	sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
@@ -844,34 +878,37 @@ html_restores(const struct gb_report *r, struct gb_out *o)
 	    20 + QUARTER_DAYS * 8, 10 + QUARTER_DAYS * 8);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		long x = 10 + (utc(gb_col(st, 0)) - start) / 86400 * 8;
-		int ok = sqlite3_column_int(st, 3);
 		hf(o, "<circle class=\"test %s\" cx=\"%ld\" cy=\"20\" r=\"6\"><title>",
-		    ok ? "ok" : "failed", x < 10 ? 10 : x);
+		    result_class(st), x < 10 ? 10 : x);
 		he(o, gb_col(st, 0));
 		hf(o, " ");
 		he(o, gb_col(st, 1));
-		hf(o, ": %s</title></circle>", ok ? "ok" : "failed");
+		hf(o, ": %s</title></circle>", result_text(st));
 	}
 	hf(o, "</svg>\n<table class=\"restores\"><tr><th>when</th><th>archive"
 	    "</th><th>medium</th><th>result</th><th>detail</th></tr>\n");
 	sqlite3_reset(st);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		int ok = sqlite3_column_int(st, 3);
+		int ok = sqlite3_column_int(st, 3), manual =
+		    sqlite3_column_int(st, 5);
 		n++;
-		good += ok;
-		hf(o, "<tr class=\"%s\"><td>", ok ? "ok" : "failed");
+		good += ok && !manual;
+		by_hand += manual;
+		hf(o, "<tr class=\"%s\"><td>", result_class(st));
 		for (int i = 0; i < 5; i++) {
 			if (i == 3)
-				hf(o, "%s", ok ? "ok" : "FAILED");
+				hf(o, "%s", result_text(st));
 			else
 				he(o, gb_col(st, i));
 			hf(o, "%s", i < 4 ? "</td><td>" : "</td></tr>\n");
 		}
 	}
 	sqlite3_finalize(st);
-	hf(o, "</table>\n<p class=\"counts\" data-tests=\"%d\" data-ok=\"%d\">"
-	    "%d restore test%s in these 13 weeks, %d ok, %d failed.</p>"
-	    "</section>\n", n, good, n, n == 1 ? "" : "s", good, n - good);
+	hf(o, "</table>\n<p class=\"counts\" data-tests=\"%d\" data-ok=\"%d\" "
+	    "data-manual=\"%d\">%d restore test%s in these 13 weeks: %d ok, "
+	    "%d recorded by hand (they do not count), %d failed.</p>"
+	    "</section>\n", n, good, by_hand, n, n == 1 ? "" : "s", good,
+	    by_hand, n - good - by_hand);
 }
 
 /* The media in use of each pool, by where they are; retired ones apart. */
@@ -1014,6 +1051,7 @@ static const char css[] =
     ".change.down{fill:#cf222e}"
     ".day.ok,.legend .ok,circle.ok{fill:#2da44e;background:#2da44e}"
     ".day.failed,.legend .failed,circle.failed{fill:#cf222e;background:#cf222e}"
+    "circle.manual{fill:#bf8700}tr.manual td{color:#9a6700}"
     ".day.missing,.legend .missing{fill:#d4a72c;background:#d4a72c}"
     ".day.running,.legend .running{fill:#54aeff;background:#54aeff}"
     ".day.none,.legend .none{fill:#ebedf0;background:#ebedf0}"

@@ -23,7 +23,7 @@ struct cat {
 	struct gb_conf conf;
 	struct gb_catalog *c;
 	char now[21];		/* --date, or the present */
-	int csv, dry_run, verify, verbose, raw;
+	int csv, dry_run, verify, verbose, raw, quiet;
 	int dated;		/* now is --date's */
 	const char *html;	/* report --html FILE */
 	const char *to, *by, *why, *kind, *pool, *capacity, *job, *at, *detail;
@@ -43,7 +43,7 @@ static const char *const synopsis[] = {
 	"copies [archive]",
 	"move medium --to onsite|transit|offsite [--by name]\n"
 	"                  [--why text] [--date date]",
-	"due [--date date]",
+	"due [-q] [--date date]",
 	"chain [--at time] [--job job]",
 	"expire [--dry-run] [--date date]",
 	"log [--job job] [-n count] [--csv]",
@@ -517,35 +517,46 @@ cmd_due(struct cat *x)
 	sqlite3_stmt *st = q(x, "SELECT id, pool, location, coalesce("
 	    "last_written, ''), coalesce(due_back, '') FROM media WHERE state "
 	    "<> 'retired' ORDER BY pool, id");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 	int out = 0, back = 0;
 
+	if (!f)
+		gb_err(GB_EXIT_RUN, "out of memory");
 	check_pools(x);
-	printf("send offsite:\n");
+	fprintf(f, "send offsite:\n");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *loc = gb_col(st, 2), *written = gb_col(st, 3);
 		if (pool_offsite(x, gb_col(st, 1)) && strcmp(loc, "onsite") == 0 &&
 		    *written && !offsite_since(x, gb_col(st, 0), written)) {
-			printf("  %-16s pool %-10s written %s\n", gb_col(st, 0),
+			fprintf(f, "  %-16s pool %-10s written %s\n", gb_col(st, 0),
 			    gb_col(st, 1), written);
 			out++;
 		}
 	}
 	if (!out)
-		printf("  (none)\n");
+		fprintf(f, "  (none)\n");
 	sqlite3_reset(st);
-	printf("recall (due back by %.10s):\n", x->now);
+	fprintf(f, "recall (due back by %.10s):\n", x->now);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *due = gb_col(st, 4);
 		if (strcmp(gb_col(st, 2), "offsite") == 0 && *due &&
 		    strcmp(due, x->now) <= 0) {
-			printf("  %-16s pool %-10s due %s\n", gb_col(st, 0),
+			fprintf(f, "  %-16s pool %-10s due %s\n", gb_col(st, 0),
 			    gb_col(st, 1), due);
 			back++;
 		}
 	}
 	if (!back)
-		printf("  (none)\n");
+		fprintf(f, "  (none)\n");
 	sqlite3_finalize(st);
+	if (fclose(f) != 0)
+		gb_err(GB_EXIT_RUN, "out of memory");
+	/* -q: nothing to do, nothing said (cron mails only work) */
+	if (out || back || !x->quiet)
+		fwrite(text, 1, len, stdout);
+	free(text);
 	return GB_EXIT_OK;
 }
 
@@ -1143,6 +1154,11 @@ cmd_report(struct cat *x)
 	size_t it = 0;
 	int st;
 
+	if (x->csv && x->html) {
+		gb_warnx("report: --csv or --html, not both");
+		usage_of(stderr, "report", GB_EXIT_USAGE);
+	}
+
 	check_pools(x);
 	while ((name = gb_conf_next_section(&x->conf, "pool", &it))) {
 		struct gb_pool p;
@@ -1275,7 +1291,7 @@ static const struct command {
 	{ "archives", NULL, "bj", 0, 0, GB_CATALOG_READ },
 	{ "copies", NULL, "", 0, 1, GB_CATALOG_READ },
 	{ "move", NULL, "tywd", 1, 1, GB_CATALOG_WRITE },
-	{ "due", NULL, "d", 0, 0, GB_CATALOG_READ },
+	{ "due", NULL, "qd", 0, 0, GB_CATALOG_READ },
 	{ "chain", NULL, "aj", 0, 0, GB_CATALOG_READ },
 	{ "expire", NULL, "Nd", 0, 0, GB_CATALOG_WRITE },
 	{ "log", "start", "Pd", 2, 2, GB_CATALOG_WRITE },
@@ -1312,6 +1328,7 @@ static const struct option longopts[] = {
 	{ "medium", required_argument, NULL, 'm' },
 	{ "pid", required_argument, NULL, 'P' },
 	{ "pool", required_argument, NULL, 'p' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "raw", no_argument, NULL, 'b' },
 	{ "rows", required_argument, NULL, 'R' },
 	{ "to", required_argument, NULL, 't' },
@@ -1412,7 +1429,7 @@ main(int argc, char *argv[])
 	optind = 0;	/* GNU getopt: start afresh on the command's words */
 	seen = gb_calloc((size_t)argc + 1, 1);
 	/* -c may follow the command too, as getopt_long takes options */
-	while ((c = getopt_long(argc, argv, "bc:hn:v", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "bc:hn:qv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': confpath = optarg; continue;
 		case 'A': x.archive = optarg; break;
@@ -1448,6 +1465,7 @@ main(int argc, char *argv[])
 		case 'P': x.pid = optarg; break;
 		case 'R': x.rows = optarg; break;
 		case 't': x.to = optarg; break;
+		case 'q': x.quiet = 1; break;
 		case 'v': x.verbose = 1; break;
 		case 'V': x.verify = 1; break;
 		case 'w': x.why = optarg; break;
@@ -1474,8 +1492,6 @@ main(int argc, char *argv[])
 		r = cmd_job(&x, cmd, argc, argv);
 		gb_conf_free(&x.conf);
 		free(x.jobs);
-		if (fflush(stdout) == EOF)
-			gb_err(GB_EXIT_RUN, "stdout");
 		return r;
 	}
 	if (!(path = gb_catalog_path(&x.conf)))

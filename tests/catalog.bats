@@ -354,6 +354,13 @@ recall \\(due back by $(day 0)\\):
 	assert_output "R1: onsite -> offsite, due back $due"
 	run -0 gb-catalog due
 	assert_output "$(printf 'send offsite:\n  (none)\nrecall (due back by %s):\n  (none)' "$(day 0)")"
+	# -q, as the crontab's morning line: silent when nothing is due ...
+	run -0 gb-catalog due -q
+	assert_output ""
+	# ... and the whole list when something is
+	run -0 gb-catalog due -q --date "${due:0:10}"
+	assert_line -n 0 "send offsite:"
+	assert_line --regexp "^  R1 +pool rot +due $due\$"
 	run -0 gb-catalog due --date "${due:0:10}"
 	assert_line --regexp "^  R1 +pool rot +due $due\$"
 	run -0 gb-catalog due --date "$(date -u -d "${due:0:10} -1 day" +%Y-%m-%d)"
