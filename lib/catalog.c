@@ -224,6 +224,8 @@ probe(struct gb_catalog *c)
  * its -shm file, which a read-only directory cannot get: then it is read
  * as immutable, which is right for a copy nobody writes.
  */
+static int immutable_ok(struct gb_catalog *c);
+
 static void
 open_ro(struct gb_catalog *c)
 {
@@ -231,7 +233,10 @@ open_ro(struct gb_catalog *c)
 
 	for (int immutable = 0; immutable < 2 && (r == SQLITE_CANTOPEN ||
 	    r == SQLITE_READONLY); immutable++) {
-		char *uri = catalog_uri(c->path, immutable ? "mode=ro&immutable=1" :
+		char *uri;
+		if (immutable && !immutable_ok(c))
+			break;
+		uri = catalog_uri(c->path, immutable ? "mode=ro&immutable=1" :
 		    "mode=ro");
 		if (c->db)
 			(void)sqlite3_close_v2(c->db);
@@ -243,20 +248,39 @@ open_ro(struct gb_catalog *c)
 		free(uri);
 		sqlite3_busy_timeout(c->db, busy_ms());
 		r = probe(c);
-		if (r == SQLITE_OK && immutable) {
-			struct stat sb;
-			char *wal = gb_asprintf("%s-wal", c->path);
-			if (stat(wal, &sb) == 0 && sb.st_size > 0)
-				gb_warnx("warning: catalog %s: read without %s, whose "
-				    "changes are left out: copy a catalog with sqlite3 "
-				    "CATALOG '.backup COPY', which takes them in",
-				    c->path, wal);
-			free(wal);
-		}
 	}
 	if (r != SQLITE_OK)
 		gb_catalog_fail(c, "cannot read");
 	c->readonly = 1;
+}
+
+/*
+ * Immutable (no locks, no -wal read) only for what it is right for: a
+ * copy in a directory nobody may write, with no -shm to read the -wal
+ * through.  A -wal with changes in it is never left out unsaid: what it
+ * holds may be what check must see.
+ */
+static int
+immutable_ok(struct gb_catalog *c)
+{
+	char *dir = gb_strdup(c->path), *slash = strrchr(dir, '/');
+	char *wal = gb_asprintf("%s-wal", c->path);
+	char *shm = gb_asprintf("%s-shm", c->path);
+	struct stat sb;
+	int ok;
+
+	if (slash)
+		slash[slash == dir] = '\0';
+	ok = access(slash ? dir : ".", W_OK) == -1 && stat(shm, &sb) == -1;
+	if (ok && stat(wal, &sb) == 0 && sb.st_size > 0)
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s holds changes that cannot "
+		    "be read in a read-only directory without %s; copy the "
+		    "catalog with sqlite3 %s '.backup COPY' (which takes them "
+		    "in) and read the copy", c->path, wal, shm, c->path);
+	free(dir);
+	free(wal);
+	free(shm);
+	return ok;
 }
 
 /*

@@ -409,10 +409,27 @@ custody_in_order(struct cat *x, const char *medium)
 	sqlite3_finalize(st);
 }
 
+/*
+ * Days a medium of the pool stays in the vault, read as gb-backup reads
+ * them: 0 when unset (or a pool without a section).
+ */
+static long
+pool_offsite_days(struct cat *x, const char *name)
+{
+	char *s = gb_asprintf("pool %s", name);
+	struct gb_pool p;
+	long r = gb_conf_has_section(&x->conf, s) &&
+	    gb_pool_read(&x->conf, name, &p) == 0 && p.offsite_days > 0 ?
+	    p.offsite_days : 0;
+
+	free(s);
+	return r;
+}
+
 static int
 cmd_move(struct cat *x, const char *medium)
 {
-	char from[16], *pool = NULL, *section, due[21] = "";
+	char from[16], *pool = NULL, due[21] = "";
 	sqlite3_stmt *st;
 	long days;
 
@@ -432,9 +449,8 @@ cmd_move(struct cat *x, const char *medium)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		pool = gb_strdup(gb_col(st, 0));
 	sqlite3_finalize(st);
-	section = gb_asprintf("pool %s", pool ? pool : "");
-	if (strcmp(x->to, "offsite") == 0 &&
-	    (days = conf_num(x, section, "offsite_days", 0)) > 0) {
+	if (strcmp(x->to, "offsite") == 0 && pool &&
+	    (days = pool_offsite_days(x, pool)) > 0) {
 		struct tm tm;
 		memset(&tm, 0, sizeof tm);
 		strptime(x->now, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -453,7 +469,6 @@ cmd_move(struct cat *x, const char *medium)
 	gb_catalog_commit(x->c);
 	printf("%s: %s -> %s%s%s\n", medium, from, x->to, *due ?
 	    ", due back " : "", due);
-	free(section);
 	free(pool);
 	return GB_EXIT_OK;
 }

@@ -473,8 +473,8 @@ EOF
 @test "options per command: one a command does not take is a usage error naming both; extra operands too" {
 	gb-catalog media add M1 --kind tape --pool p 2>/dev/null
 	run -2 gb-catalog due --why x --kind tape --csv
-	assert_output "gb-catalog: due does not take --why (it takes --date)
-usage: gb-catalog [-c conf] due [--date date]"
+	assert_output "gb-catalog: due does not take --why (it takes --quiet, --date)
+usage: gb-catalog [-c conf] due [-q] [--date date]"
 	run -2 gb-catalog manifest a.tar.gz.gpg --csv
 	assert_line -n 0 "gb-catalog: manifest takes no options, not --csv"
 	run -2 gb-catalog media add M2 --kind tape --pool p --why because

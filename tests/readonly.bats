@@ -38,7 +38,9 @@ offsite = yes
 offsite_days = 7
 
 [job weekly]
-schedule = 30 1 * * 0'
+schedule = 30 1 * * 0
+pool = daily
+media = u1'
 	mkdir u1
 	gb-write --label U1 --pool daily u1 >/dev/null 2>&1
 	gb-write u1 "$SP/f1" >/dev/null
@@ -155,6 +157,31 @@ in_ro_mount() {
 	assert_output "OK: no problems"
 	run -1 gb-catalog -c "$CONF" check --date "$(day 0)"
 	assert_output --partial "restore test: only one recorded by hand"
+}
+
+@test "read-only mount: a copy whose -wal holds changes is refused (exit 3), never read as the older catalog" {
+	make_catalog
+	mkdir ro
+	# a medium added in the -wal, copied while a writer still holds it
+	python3 - "$CAT" "$W/ro" <<-'EOF'
+	import shutil, sqlite3, sys
+	db = sqlite3.connect(sys.argv[1])
+	db.execute("PRAGMA wal_autocheckpoint = 0")
+	db.execute("INSERT INTO media(id, kind, pool, state, location, labelled_at) "
+	           "VALUES('U2', 'dir', 'daily', 'usable', 'onsite', '2030-01-01T00:00:00Z')")
+	db.commit()
+	shutil.copy(sys.argv[1], sys.argv[2] + "/catalog.db")
+	shutil.copy(sys.argv[1] + "-wal", sys.argv[2] + "/catalog.db-wal")
+	db.close()
+	EOF
+	[ -s ro/catalog.db-wal ]
+	[ "$(sqlite3 "$CAT" "SELECT count(*) FROM media WHERE id = 'U2'")" = 1 ]
+	sed "s|^path = .*|path = $W/ro/catalog.db|" "$CONF" >ro.conf
+	run in_ro_mount "$W/ro" gb-catalog -c "$W/ro.conf" media
+	assert_failure 3
+	assert_output "gb-catalog: catalog $W/ro/catalog.db: $W/ro/catalog.db-wal holds changes that cannot be read in a read-only directory without $W/ro/catalog.db-shm; copy the catalog with sqlite3 $W/ro/catalog.db '.backup COPY' (which takes them in) and read the copy"
+	run in_ro_mount "$W/ro" gb-catalog -c "$W/ro.conf" check --date "$(day 0)"
+	assert_failure 3
 }
 
 # as_reader CMD...: CMD as an unprivileged user: nobody when the tests run
