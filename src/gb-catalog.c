@@ -46,7 +46,7 @@ static const char *const synopsis[] = {
 	"due [-q] [--date date]",
 	"chain [--at time] [--job job]",
 	"expire [--dry-run] [--date date]",
-	"log [--job job] [-n count] [--csv]",
+	"log [-b] [--job job] [-n count] [--csv]",
 	"log start job [--pid pid] [--date date]",
 	"log end id ok|failed [--archive archive] [--rows n]\n"
 	"                  [--bytes n] [--error text] [--date date]",
@@ -826,23 +826,29 @@ cmd_log(struct cat *x, int argc, char **argv)
 	    "job = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id");
 	bind(st, 1, x->job);
 	sqlite3_bind_int(st, 2, x->limit > 0 ? x->limit : 50);
-	if (x->csv)
+	if (x->csv) {
 		csv_line(x, "id,job,started,ended,status,rows,bytes,archive,error");
-	else
-		printf("%5s %-16s %-20s %-20s %-7s %10s %12s %s\n", "RUN", "JOB",
-		    "STARTED", "ENDED", "STATUS", "ROWS", "BYTES",
-		    "ARCHIVE / ERROR");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (x->csv) {
+		while (sqlite3_step(st) == SQLITE_ROW)
 			csv_row(x, st, 9);
-			continue;
-		}
-		printf("%5s %-16s %-20s %-20s %-7s %10s %12s %s\n", gb_col(st, 0),
-		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
-		    gb_col(st, 5), gb_col(st, 6), *gb_col(st, 8) ?
-		    gb_col(st, 8) : gb_col(st, 7));
+		sqlite3_finalize(st);
+		return GB_EXIT_OK;
+	}
+	struct gb_table t;
+	gb_table_init(&t, "rllllrrl");
+	for (int i = 0; i < 8; i++)
+		gb_table_add(&t, (const char *[]){ "RUN", "JOB", "STARTED",
+		    "ENDED", "STATUS", "ROWS", "BYTES", "ARCHIVE / ERROR" }[i]);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < 6; i++)
+			gb_table_add(&t, gb_col(st, i));
+		if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+			gb_table_add(&t, "");
+		else
+			gb_table_size(&t, sqlite3_column_int64(st, 6), x->raw);
+		gb_table_add(&t, *gb_col(st, 8) ? gb_col(st, 8) : gb_col(st, 7));
 	}
 	sqlite3_finalize(st);
+	gb_table_print(&t, stdout, "");
 	return GB_EXIT_OK;
 }
 
@@ -1311,7 +1317,7 @@ static const struct command {
 	{ "expire", NULL, "Nd", 0, 0, GB_CATALOG_WRITE },
 	{ "log", "start", "Pd", 2, 2, GB_CATALOG_WRITE },
 	{ "log", "end", "ABREd", 3, 3, GB_CATALOG_WRITE },
-	{ "log", NULL, "jnx", 0, 0, GB_CATALOG_READ },
+	{ "log", NULL, "bjnx", 0, 0, GB_CATALOG_READ },
 	{ "tested", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
 	{ "verified", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
 	/* check marks runs of killed gb-backups failed when it can write */

@@ -612,15 +612,19 @@ offsite|onsite|$(id -un)|-"
 
 	run -0 gb-catalog log
 	[ "${#lines[@]}" -eq 4 ]
-	assert_line -n 1 --regexp '^ +1 nightly +2026-11-20T02:00:00Z 2026-11-20T02:03:00Z ok +1234 +56789 tx\.tar\.gz\.gpg$'
-	assert_line -n 2 --regexp '^ +2 weekly +2026-11-22T01:30:00Z 2026-11-22T01:40:00Z failed +gb-write: medium W1 is full$'
-	assert_line -n 3 --regexp '^ +3 nightly +2026-11-21T02:00:00Z +running'
+	assert_line -n 0 --regexp '^RUN  JOB +STARTED +ENDED +STATUS +ROWS +BYTES  ARCHIVE / ERROR$'
+	assert_line -n 1 --regexp '^  1  nightly +2026-11-20T02:00:00Z  2026-11-20T02:03:00Z  ok +1234 +55K  tx\.tar\.gz\.gpg$'
+	assert_line -n 2 --regexp '^  2  weekly +2026-11-22T01:30:00Z  2026-11-22T01:40:00Z  failed +gb-write: medium W1 is full$'
+	assert_line -n 3 --regexp '^  3  nightly +2026-11-21T02:00:00Z +running$'
+	# -b: bytes as a number
+	run -0 gb-catalog log -b
+	assert_line -n 1 --regexp ' 1234  56789  tx\.tar\.gz\.gpg$'
 	run -0 gb-catalog log --job nightly
 	[ "${#lines[@]}" -eq 3 ]
 	refute_output --partial weekly
 	run -0 gb-catalog log -n 1
 	[ "${#lines[@]}" -eq 2 ]
-	assert_line -n 1 --regexp '^ +3 nightly'
+	assert_line -n 1 --regexp '^  3  nightly'
 }
 
 # ----------------------------------------------------------------- check
