@@ -746,6 +746,25 @@ fields() {
 	done
 }
 
+@test "--list aligns by display width: a table named 会员 takes two columns a character" {
+	sed -i '0,/^tables = stores, members, promotions$/s//tables = 会员, members/' "$W/gb.conf"
+	run bk --list
+	assert_success
+	local line
+	line=$(printf '%s\n' "${lines[@]}" | grep '会员')
+	# each column (after two blanks) starts at the display column of its
+	# header, a wide character counted as two (Python's East Asian Width)
+	python3 - "${lines[1]}" "$line" <<-'EOF'
+	import re, sys, unicodedata
+	def width(s):
+	    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+	def starts(s):
+	    return [width(s[:m.start()]) for m in re.finditer(r"(?:^|(?<=  ))\S", s)]
+	head, line = sys.argv[1], sys.argv[2]
+	assert starts(head) == starts(line), (starts(head), starts(line), line)
+	EOF
+}
+
 @test "--list of the shipped config: the policy's task table" {
 	run gb-backup -c "$TOP/share/gymbackup.conf" --list
 	assert_success
