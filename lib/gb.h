@@ -570,6 +570,26 @@ void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
 void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
     const char *archive, const char *medium, int ok, const char *detail,
     const char *at);
+/*
+ * The chains current at time at (a catalog timestamp): for each job (of
+ * jobs, or every job when njobs is 0) the newest unexpired full at or
+ * before at, then the incrementals resting on it up to at, in order.
+ * gb-catalog chain shows them, gb-restore --at restores them.
+ */
+struct gb_link {
+	char *job, *name, *level, *snapshot;
+};
+struct gb_link *gb_catalog_chains(struct gb_catalog *c, const char *at,
+    const char *const *jobs, size_t njobs, size_t *n);
+void gb_links_free(struct gb_link *v, size_t n);
+/*
+ * The good copies of an archive, but those on the media skip names:
+ * "T1 (offsite), U2 (onsite)"; NULL when there are none.
+ */
+char *gb_catalog_where(struct gb_catalog *c, const char *archive,
+    const char *const *skip, size_t nskip);
+/* "2026-11-24" (all that day) or a UTC timestamp into out; -1 if neither. */
+int gb_parse_date(const char *s, char out[21]);
 
 /*
  * report.c: the quarterly assessment (gb-catalog(1) GROWTH REPORT) of the
@@ -662,7 +682,8 @@ int gb_label_write(const char *media, struct gb_tape *t, size_t blocksize,
  * Where NAME.tar.gz.gpg and its seal are on MEDIA: in place on a
  * directory; from a tape (at file fileno when > 0, else found by the
  * content of each tape file in turn) copied into tmpdir, registered for
- * cleanup.
+ * cleanup; -1 and why ("NAME is not on MEDIA") when the medium does not
+ * hold both.
  */
 int gb_media_fetch(const char *media, const char *name, int fileno,
     const char *tmpdir, char **archive, char **seal, char *err,
@@ -712,6 +733,12 @@ int gb_medium_open(struct gb_medium *m, const char *path, char *err,
 /* The path of NAME (.tar.gz.gpg, .seal or bare) on it; NULL and why. */
 char *gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
     const char *name, char *err, size_t errlen);
+/*
+ * NAME on whichever of the n media holds it, *on its id; NULL and why:
+ * also where the catalog, when given, has good copies on other media.
+ */
+char *gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
+    const char *name, const char **on, char *err, size_t errlen);
 void gb_medium_close(struct gb_medium *m);	/* removes the copies */
 
 /* pgp.c: OpenPGP through GPGME. */
@@ -772,6 +799,7 @@ struct gb_ddl {
 	char *text;		/* the statement, without its ';' */
 	size_t at;		/* where its name starts in text */
 	char *name;		/* what it makes (PATH: the schema), unquoted */
+	char *on;		/* INDEX: the table it is on, unquoted */
 };
 int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
     size_t *n, char *err, size_t errlen);

@@ -270,6 +270,7 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 	*archive = *seal = NULL;
 	if (!gb_media_is_tape(media)) {
 		size_t n = strlen(name);
+		int ha, hs, e;
 		if (n <= 11 || strcmp(name + n - 11, ".tar.gz.gpg") != 0 ||
 		    strchr(name, '/')) {
 			snprintf(err, errlen, "%s: not an archive name "
@@ -278,7 +279,24 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 		}
 		*archive = gb_asprintf("%s/%s", media, name);
 		*seal = gb_asprintf("%s/%.*s.seal", media, (int)(n - 11), name);
-		return 0;
+		/* a chain spans media: claim only what this one holds */
+		ha = access(*archive, F_OK) == 0;
+		e = ha ? 0 : errno;
+		hs = access(*seal, F_OK) == 0;
+		e = e ? e : hs ? 0 : errno;
+		if (ha && hs)
+			return 0;
+		if (e != ENOENT)
+			snprintf(err, errlen, "cannot read %s: %s", ha ? *seal :
+			    *archive, strerror(e));
+		else
+			snprintf(err, errlen, "%s is not on %s%s", name, media,
+			    ha ? " (its seal is not there)" : hs ? " (only its "
+			    "seal is there)" : "");
+		free(*archive);
+		free(*seal);
+		*archive = *seal = NULL;
+		return -1;
 	}
 	if (gb_tape_open(&t, media, 0, 0) == -1) {
 		snprintf(err, errlen, "cannot open the tape %s: %s", media,
@@ -450,18 +468,25 @@ gb_medium_open(struct gb_medium *m, const char *path, char *err,
 	return 0;
 }
 
+/* NAME.tar.gz.gpg of NAME, NAME.seal or NAME.tar.gz.gpg (malloc'd). */
+static char *
+full_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 11 && strcmp(name + n - 11, ".tar.gz.gpg") == 0 ?
+	    gb_strdup(name) : n > 5 && strcmp(name + n - 5, ".seal") == 0 ?
+	    gb_asprintf("%.*s.tar.gz.gpg", (int)(n - 5), name) :
+	    gb_asprintf("%s.tar.gz.gpg", name);
+}
+
 char *
 gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
     const char *name, char *err, size_t errlen)
 {
-	char *full, *archive, *seal;
-	size_t n = strlen(name);
+	char *full = full_name(name), *archive, *seal;
 	int fileno = 0;
 
-	full = n > 11 && strcmp(name + n - 11, ".tar.gz.gpg") == 0 ?
-	    gb_strdup(name) : n > 5 && strcmp(name + n - 5, ".seal") == 0 ?
-	    gb_asprintf("%.*s.tar.gz.gpg", (int)(n - 5), name) :
-	    gb_asprintf("%s.tar.gz.gpg", name);
 	if (c) {	/* the catalog knows where on the tape it is */
 		sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT position FROM "
 		    "copies WHERE archive = ?1 AND medium = ?2 AND status = "
@@ -484,6 +509,39 @@ gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
 	free(seal);
 	free(full);
 	return archive;
+}
+
+char *
+gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
+    const char *name, const char **on, char *err, size_t errlen)
+{
+	const char **ids;
+	char *path = NULL, *full, *where;
+	size_t k, len;
+
+	*on = NULL;
+	for (k = 0; k < n && !path; k++)
+		if ((path = gb_medium_archive(&m[k], c, name, err, errlen)))
+			*on = m[k].id;
+	if (path || !n)
+		return path;
+	if (n > 1 && (len = strlen(err)) + 1 < errlen)
+		snprintf(err + len, errlen - len, " (nor on the other media)");
+	if (!c)
+		return NULL;
+	/* the medium to bring: its label and where the catalog has it */
+	ids = gb_calloc(n, sizeof *ids);
+	for (k = 0; k < n; k++)
+		ids[k] = m[k].id;
+	full = full_name(name);
+	where = gb_catalog_where(c, full, ids, n);
+	if (where && (len = strlen(err)) + 1 < errlen)
+		snprintf(err + len, errlen - len, "; the catalog has it on %s",
+		    where);
+	free(where);
+	free(full);
+	free(ids);
+	return NULL;
 }
 
 void
