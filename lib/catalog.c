@@ -759,9 +759,9 @@ char *
 gb_catalog_where(struct gb_catalog *c, const char *archive,
     const char *const *skip, size_t nskip)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, m.location "
-	    "FROM copies c JOIN media m ON m.id = c.medium WHERE c.archive = ?1 "
-	    "AND c.status = 'good' ORDER BY c.id");
+	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, "
+	    "m.location FROM copies c JOIN media m ON m.id = c.medium WHERE "
+	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
 	char *s = NULL;
 
 	sqlite3_bind_text(st, 1, archive, -1, SQLITE_STATIC);
@@ -790,11 +790,11 @@ gb_parse_date(const char *s, char out[21])
 	memset(&tm, 0, sizeof tm);
 	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) && !*end)
 		;
-	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d %H:%M:%S",
-	    &tm)) && !*end)
+	else if (memset(&tm, 0, sizeof tm), (end = strptime(s,
+	    "%Y-%m-%d %H:%M:%S", &tm)) && !*end)
 		;
-	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d", &tm)) &&
-	    !*end) {
+	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d",
+	    &tm)) && !*end) {
 		tm.tm_hour = 23;	/* a day means all of that day */
 		tm.tm_min = 59;
 		tm.tm_sec = 59;

@@ -730,12 +730,11 @@ struct gb_medium {
 };
 int gb_medium_open(struct gb_medium *m, const char *path, char *err,
     size_t errlen);
-/* The path of NAME (.tar.gz.gpg, .seal or bare) on it; NULL and why. */
-char *gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
-    const char *name, char *err, size_t errlen);
 /*
- * NAME on whichever of the n media holds it, *on its id; NULL and why:
- * also where the catalog, when given, has good copies on other media.
+ * NAME (.tar.gz.gpg, .seal or bare) on whichever of the n media holds it
+ * (the path of its archive; *on the medium's id), the catalog, when
+ * given, saying where on a tape; NULL and why, with where the catalog
+ * has good copies on other media.
  */
 char *gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
     const char *name, const char **on, char *err, size_t errlen);

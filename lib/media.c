@@ -480,34 +480,48 @@ full_name(const char *name)
 	    gb_asprintf("%s.tar.gz.gpg", name);
 }
 
-char *
-gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
-    const char *name, char *err, size_t errlen)
+/*
+ * Has the catalog a good copy of archive on medium id?  *fileno: where
+ * on a tape it is.
+ */
+static int
+catalog_copy(struct gb_catalog *c, const char *archive, const char *id,
+    int *fileno)
 {
-	char *full = full_name(name), *archive, *seal;
-	int fileno = 0;
+	sqlite3_stmt *st;
+	int found;
 
-	if (c) {	/* the catalog knows where on the tape it is */
-		sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT position FROM "
-		    "copies WHERE archive = ?1 AND medium = ?2 AND status = "
-		    "'good' ORDER BY id DESC LIMIT 1");
-		sqlite3_bind_text(st, 1, full, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, m->id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			fileno = atoi(gb_col(st, 0));
-		sqlite3_finalize(st);
-	}
+	*fileno = 0;
+	if (!c)
+		return 0;
+	st = gb_catalog_prepare(c, "SELECT position FROM copies WHERE "
+	    "archive = ?1 AND medium = ?2 AND status = 'good' ORDER BY id "
+	    "DESC LIMIT 1");
+	sqlite3_bind_text(st, 1, archive, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if ((found = sqlite3_step(st) == SQLITE_ROW))
+		*fileno = atoi(gb_col(st, 0));
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* The path of archive full on one medium; NULL and why. */
+static char *
+medium_archive(struct gb_medium *m, const char *full, int fileno,
+    char *err, size_t errlen)
+{
+	char *archive, *seal;
+
 	if (gb_media_fetch(m->path, full, fileno, m->tmpdir, &archive, &seal,
 	    err, errlen) == -1)
-		archive = NULL;
-	else if (m->tmpdir) {
+		return NULL;
+	if (m->tmpdir) {
 		m->files = gb_realloc(m->files, (m->nfiles + 2) * sizeof *m->files);
 		m->files[m->nfiles++] = gb_strdup(archive);
 		m->files[m->nfiles++] = seal;
 		seal = NULL;
 	}
 	free(seal);
-	free(full);
 	return archive;
 }
 
@@ -516,24 +530,31 @@ gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
     const char *name, const char **on, char *err, size_t errlen)
 {
 	const char **ids;
-	char *path = NULL, *full, *where;
+	char *path = NULL, *full = full_name(name), *where;
 	size_t k, len;
+	int fileno;
 
 	*on = NULL;
-	for (k = 0; k < n && !path; k++)
-		if ((path = gb_medium_archive(&m[k], c, name, err, errlen)))
-			*on = m[k].id;
-	if (path || !n)
-		return path;
-	if (n > 1 && (len = strlen(err)) + 1 < errlen)
+	/*
+	 * First the media the catalog has a copy on, then the others: a
+	 * tape is not read to its end for an archive on a USB drive.
+	 */
+	for (int pass = 0; pass < 2 && !path; pass++)
+		for (k = 0; k < n && !path; k++)
+			if (catalog_copy(c, full, m[k].id, &fileno) == !pass &&
+			    (path = medium_archive(&m[k], full, fileno, err,
+			    errlen)))
+				*on = m[k].id;
+	if (!path && n > 1 && (len = strlen(err)) + 1 < errlen)
 		snprintf(err + len, errlen - len, " (nor on the other media)");
-	if (!c)
-		return NULL;
+	if (path || !c) {
+		free(full);
+		return path;
+	}
 	/* the medium to bring: its label and where the catalog has it */
 	ids = gb_calloc(n, sizeof *ids);
 	for (k = 0; k < n; k++)
 		ids[k] = m[k].id;
-	full = full_name(name);
 	where = gb_catalog_where(c, full, ids, n);
 	if (where && (len = strlen(err)) + 1 < errlen)
 		snprintf(err + len, errlen - len, "; the catalog has it on %s",

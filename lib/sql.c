@@ -481,11 +481,9 @@ gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **out,
 			d[nd].at = (size_t)(v[name].s - v[0].s);
 			d[nd].name = name_text(&v[name]);
 			d[nd].on = NULL;
-			if (kind == GB_DDL_INDEX) {	/* the table it is on */
-				size_t j = name + 2 + (pg && is_word(&v[name + 2],
-				    "ONLY"));
-				d[nd].on = name_text(&v[j]);
-			}
+			if (kind == GB_DDL_INDEX)	/* the table it is on */
+				d[nd].on = name_text(&v[name + 2 + (pg &&
+				    is_word(&v[name + 2], "ONLY"))]);
 			/* PostgreSQL folds a bare name to lower case */
 			for (char *c = d[nd].name; pg && v[name].kind == 'w' &&
 			    *c; c++)

@@ -489,8 +489,8 @@ cmd_chain(struct cat *x)
 			printf("job %s:\n  full         %s  %s\n", v[i].job,
 			    v[i].snapshot, v[i].name);
 		else
-			printf("  incremental  %s  %s (job %s)\n", v[i].snapshot,
-			    v[i].name, v[i].job);
+			printf("  incremental  %s  %s (job %s)\n",
+			    v[i].snapshot, v[i].name, v[i].job);
 		print_copies(x, v[i].name);
 	}
 	gb_links_free(v, n);

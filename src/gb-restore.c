@@ -135,6 +135,19 @@ load_seal(struct restore *r, struct archive_in *in, const char *arg)
 	free(sealpath);
 }
 
+/* A manifest's job, "" for none: chains are ordered and matched by it. */
+static const char *
+job_of(const struct archive_in *a)
+{
+	return a->seal.manifest.job ? a->seal.manifest.job : "";
+}
+
+static int
+is_full(const struct archive_in *a)
+{
+	return strcmp(a->seal.manifest.level, "full") == 0;
+}
+
 /* The full not yet used of the first job by name, or n. */
 static size_t
 next_full(const struct archive_in *in, const char *used, size_t n)
@@ -142,12 +155,51 @@ next_full(const struct archive_in *in, const char *used, size_t n)
 	size_t best = n;
 
 	for (size_t i = 0; i < n; i++)
-		if (!used[i] && strcmp(in[i].seal.manifest.level, "full") == 0 &&
-		    (best == n || strcmp(in[i].seal.manifest.job ?
-		    in[i].seal.manifest.job : "", in[best].seal.manifest.job ?
-		    in[best].seal.manifest.job : "") < 0))
+		if (!used[i] && is_full(&in[i]) && (best == n ||
+		    strcmp(job_of(&in[i]), job_of(&in[best])) < 0))
 			best = i;
 	return best;
+}
+
+/* The archive not yet used that builds on prev, or n. */
+static size_t
+next_on(const struct archive_in *in, const char *used, size_t n,
+    const struct archive_in *prev)
+{
+	const struct gb_manifest *p = &prev->seal.manifest;
+	size_t next = n;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct gb_manifest *m = &in[i].seal.manifest;
+		if (used[i] || !m->base || strcmp(m->base, p->id) != 0)
+			continue;
+		if (next != n)
+			gb_errx(GB_EXIT_USAGE, "%s and %s both build on %s; "
+			    "give one chain", in[next].path, in[i].path, p->id);
+		next = i;
+	}
+	if (next < n && (strcmp(in[next].seal.manifest.site, p->site) ||
+	    strcmp(in[next].seal.manifest.source_name ?
+	    in[next].seal.manifest.source_name : "", p->source_name ?
+	    p->source_name : "")))
+		gb_errx(GB_EXIT_USAGE, "%s is from another site or source",
+		    in[next].path);
+	return next;
+}
+
+/* An archive on no chain: the gap is after the chain of its job. */
+static _Noreturn void
+gap(const struct restore *r, size_t k, const struct archive_in *a)
+{
+	size_t end = k - 1;
+
+	for (size_t j = 0; j < k; j++)
+		if ((j + 1 == k || is_full(&r->in[j + 1])) &&
+		    strcmp(job_of(&r->in[j]), job_of(a)) == 0)
+			end = j;
+	gb_errx(GB_EXIT_USAGE, "the chain has a gap: no archive builds on %s "
+	    "(%s), and %s builds on %s", r->in[end].seal.manifest.id,
+	    r->in[end].path, a->path, a->seal.manifest.base);
 }
 
 /*
@@ -161,70 +213,32 @@ load_and_order(struct restore *r, char **args, size_t n)
 {
 	struct archive_in *in = gb_calloc(n, sizeof *in);
 	char *used = gb_calloc(n, 1);
-	size_t k = 0, end;
+	const char *t;
+	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++)
 		load_seal(r, &in[i], args[i]);
+	for (size_t f = 0; f < n; f++)
+		for (size_t g = 0; g < f && is_full(&in[f]); g++)
+			if (is_full(&in[g]) && (t = shared_table(r, &in[g],
+			    &in[f])))
+				gb_errx(GB_EXIT_USAGE, "%s and %s are both "
+				    "full exports holding table %s; restore one "
+				    "chain per job", in[g].path, in[f].path, t);
 	r->in = gb_calloc(n, sizeof *r->in);
-	for (size_t f = 0; f < n; f++) {
-		const char *t;
-		if (strcmp(in[f].seal.manifest.level, "full") != 0)
-			continue;
-		for (size_t g = 0; g < f; g++)
-			if (strcmp(in[g].seal.manifest.level, "full") == 0 &&
-			    (t = shared_table(r, &in[g], &in[f])))
-				gb_errx(GB_EXIT_USAGE, "%s and %s are both full "
-				    "exports holding table %s; restore one chain "
-				    "per job", in[g].path, in[f].path, t);
-	}
 	/* chain after chain in the order of their jobs, as the catalog's */
-	for (size_t f; (f = next_full(in, used, n)) < n;) {
-		r->in[k++] = in[f];
-		used[f] = 1;
-		for (;;) {
-			const struct gb_manifest *prev = &r->in[k - 1].seal.manifest;
-			size_t next = n;
-			for (size_t i = 0; i < n; i++) {
-				const struct gb_manifest *m = &in[i].seal.manifest;
-				if (!used[i] && m->base && strcmp(m->base,
-				    prev->id) == 0) {
-					if (next != n)
-						gb_errx(GB_EXIT_USAGE, "%s and %s both "
-						    "build on %s; give one chain",
-						    in[next].path, in[i].path, prev->id);
-					next = i;
-				}
-			}
-			if (next == n)
-				break;
-			if (strcmp(in[next].seal.manifest.site, prev->site) ||
-			    strcmp(in[next].seal.manifest.source_name ?
-			    in[next].seal.manifest.source_name : "",
-			    prev->source_name ? prev->source_name : ""))
-				gb_errx(GB_EXIT_USAGE, "%s is from another site or "
-				    "source", in[next].path);
-			r->in[k++] = in[next];
-			used[next] = 1;
-		}
+	for (size_t i = next_full(in, used, n); i < n;) {
+		r->in[k++] = in[i];
+		used[i] = 1;
+		if ((i = next_on(in, used, n, &r->in[k - 1])) == n)
+			i = next_full(in, used, n);
 	}
 	if (k == 0)
 		gb_errx(GB_EXIT_USAGE, "no full export among the archives; an "
 		    "incremental needs the full it builds on");
-	for (size_t i = 0; i < n; i++) {
-		if (used[i])
-			continue;
-		/* the end of the chain of its job: where the gap is */
-		end = k - 1;
-		for (size_t j = 0; j < k; j++)
-			if ((j + 1 == k || strcmp(r->in[j + 1].seal.manifest.level,
-			    "full") == 0) && strcmp(r->in[j].seal.manifest.job ?
-			    r->in[j].seal.manifest.job : "", in[i].seal.manifest.job ?
-			    in[i].seal.manifest.job : "") == 0)
-				end = j;
-		gb_errx(GB_EXIT_USAGE, "the chain has a gap: no archive builds on "
-		    "%s (%s), and %s builds on %s", r->in[end].seal.manifest.id,
-		    r->in[end].path, in[i].path, in[i].seal.manifest.base);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!used[i])
+			gap(r, k, &in[i]);
 	r->nin = n;
 	free(used);
 	free(in);
@@ -341,9 +355,9 @@ into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	char *path = NULL;
 	int fd = -1, status = 0;
 
-	if (!chosen(r, mt->name))	/* -t: checked all the same, kept nowhere */
-		return gb_check_table(mt, gb_unpack_read, u, -1, NULL, NULL, err,
-		    errlen);
+	if (!chosen(r, mt->name))	/* -t: checked, kept nowhere */
+		return gb_check_table(mt, gb_unpack_read, u, -1, NULL, NULL,
+		    err, errlen);
 	if (t->dir && (status = create_in(t, mt->file, &path, &fd, err,
 	    errlen)) != 0) {
 		free(path);
@@ -586,8 +600,8 @@ find_on_media(struct restore *r, int argc, char **argv)
 	r->from = gb_calloc((size_t)argc, sizeof *r->from);
 	for (int i = 0; i < argc; i++) {
 		const char *on;
-		char *found = gb_medium_find(r->medium, r->nmedia, r->cat, argv[i],
-		    &on, err, sizeof err);
+		char *found = gb_medium_find(r->medium, r->nmedia, r->cat,
+		    argv[i], &on, err, sizeof err);
 		if (!found)
 			gb_errx(GB_EXIT_RUN, "%s; nothing restored", err);
 		r->from[i] = (char *)on;
@@ -672,9 +686,9 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 		int here = 0, copies = 0;
 		if (strcmp(v[i].level, "full") == 0)
 			printf("job %s:\n", v[i].job);
-		printf("  %zu  %-11s  %s  %s\n", i + 1, v[i].level, v[i].snapshot,
-		    v[i].name);
-		if (!st) {	/* no catalog: found on a medium given, or a file */
+		printf("  %zu  %-11s  %s  %s\n", i + 1, v[i].level,
+		    v[i].snapshot, v[i].name);
+		if (!st) {	/* no catalog: the medium given, or a file */
 			on = medium_of(r, r->in[i].path);
 			printf("      %s %s\n", on ? "on" : "at", on ? on :
 			    r->in[i].path);
@@ -716,6 +730,31 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 	return lost;
 }
 
+/*
+ * --at: the chains current then, of every job or of each job named, from
+ * the catalog; a job without one is exit 1.
+ */
+static struct gb_link *
+at_plan(struct restore *r, const char *catpath, size_t *n)
+{
+	struct gb_link *v = gb_catalog_chains(r->cat, r->when, r->jobs,
+	    r->njobs, n);
+
+	if (!*n && !r->njobs)
+		gb_errx(GB_EXIT_CHECK, "no full archive at or before %s in the "
+		    "catalog %s", r->when, catpath);
+	for (size_t j = 0; j < r->njobs; j++) {
+		size_t i = 0;
+		while (i < *n && strcmp(v[i].job, r->jobs[j]) != 0)
+			i++;
+		if (i == *n)
+			gb_errx(GB_EXIT_CHECK, "job %s: no full archive at or "
+			    "before %s in the catalog %s", r->jobs[j], r->when,
+			    catpath);
+	}
+	return v;
+}
+
 /* Adds s to a list of options' arguments. */
 static void
 push(const char ***v, size_t *n, const char *s)
@@ -737,13 +776,15 @@ check_tables(const struct restore *r)
 		    r->tables[t]))
 			i++;
 		if (i == r->nin)
-			gb_errx(GB_EXIT_USAGE, "-t %s: no table of that name in "
-			    "the archives; nothing restored", r->tables[t]);
+			gb_errx(GB_EXIT_USAGE, "-t %s: no table of that name "
+			    "in the archives; nothing restored", r->tables[t]);
 	}
 	for (size_t i = 0; i < r->nin && r->ntables; i++)
-		if (strcmp(r->in[i].seal.manifest.source_kind, "postgresql") == 0)
-			gb_errx(GB_EXIT_USAGE, "%s: an export of PostgreSQL; -t "
-			    "restores tables of SQLite exports only", r->in[i].path);
+		if (strcmp(r->in[i].seal.manifest.source_kind,
+		    "postgresql") == 0)
+			gb_errx(GB_EXIT_USAGE, "%s: an export of PostgreSQL; "
+			    "-t restores tables of SQLite exports only",
+			    r->in[i].path);
 }
 
 /* The policy's restore test goes into the catalog, when there is one. */
@@ -838,14 +879,14 @@ main(int argc, char *argv[])
 	    1 + (r.test && r.target && gb_pg_is_conninfo(r.target)) : 0))
 		usage(stderr, GB_EXIT_USAGE);
 	if (r.njobs && !r.at)
-		gb_errx(GB_EXIT_USAGE, "-j goes with --at: restore the chains of "
-		    "jobs at a time, or name the archives");
+		gb_errx(GB_EXIT_USAGE, "-j goes with --at: restore the chains "
+		    "of jobs at a time, or name the archives");
 	if (r.at && gb_parse_date(r.at, r.when) == -1)
 		gb_errx(GB_EXIT_USAGE, "--at %s: not a time (YYYY-MM-DD or "
 		    "YYYY-MM-DDTHH:MM:SSZ)", r.at);
 	if (r.at && modes && !r.nmedia)
-		gb_errx(GB_EXIT_USAGE, "--at needs --media: the media that hold "
-		    "the archives (--at %s --list shows which)", r.at);
+		gb_errx(GB_EXIT_USAGE, "--at needs --media: the media that "
+		    "hold the archives (--at %s --list shows which)", r.at);
 	if (r.pgschema && (!r.target || !gb_pg_is_conninfo(r.target) ||
 	    r.test || !*r.pgschema))
 		gb_errx(GB_EXIT_USAGE, "--schema goes with -d postgresql://..., "
@@ -864,26 +905,14 @@ main(int argc, char *argv[])
 	 */
 	catpath = gb_catalog_path(&r.conf);
 	if (r.at && !catpath)
-		gb_errx(GB_EXIT_USAGE, "--at needs the catalog: set GB_CATALOG "
-		    "or path in the [catalog] section of the config; without it, "
-		    "name the archives");
+		gb_errx(GB_EXIT_USAGE, "--at needs the catalog: set "
+		    "GB_CATALOG or path in the [catalog] section of the "
+		    "config; without it, name the archives");
 	if (catpath && (r.at || ((r.nmedia || r.list) && access(catpath,
 	    F_OK) == 0)))
 		r.cat = gb_catalog_open_as(catpath, GB_CATALOG_READ);
-	if (r.at) {
-		plan = gb_catalog_chains(r.cat, r.when, r.jobs, r.njobs, &nplan);
-		for (size_t j = 0; j < r.njobs || (!r.njobs && !nplan); j++) {
-			size_t i = 0;
-			while (i < nplan && (!r.njobs || strcmp(plan[i].job,
-			    r.jobs[j])))
-				i++;
-			if (i == nplan)
-				gb_errx(GB_EXIT_CHECK, "%s%s%sno full archive at or "
-				    "before %s in the catalog %s", r.njobs ? "job " :
-				    "", r.njobs ? r.jobs[j] : "", r.njobs ? ": " : "",
-				    r.when, catpath);
-		}
-	}
+	if (r.at)
+		plan = at_plan(&r, catpath, &nplan);
 	gb_cleanup_signals();
 	gb_tmp_reap(gb_tmpdir(), "gb-restore");	/* a killed drill's scratch */
 	if (r.nmedia)
@@ -910,8 +939,9 @@ main(int argc, char *argv[])
 		for (size_t i = 0; i < r.nin; i++) {
 			const struct gb_manifest *m = &r.in[i].seal.manifest;
 			/* borrowed, not freed */
-			plan[i] = (struct gb_link){ m->job ? m->job : (char *)"-",
-			    r.in[i].seal.archive, m->level, m->snapshot };
+			plan[i] = (struct gb_link){ m->job ? m->job :
+			    (char *)"-", r.in[i].seal.archive, m->level,
+			    m->snapshot };
 		}
 		lost = print_plan(&r, plan, r.nin);
 		free(plan);
@@ -940,8 +970,8 @@ main(int argc, char *argv[])
 			before = gb_calloc(m->ntables, sizeof *before);
 			for (size_t k = 0; k < m->ntables; k++)
 				if (!chosen(&r, m->tables[k].name) ||
-				    (before[k] = target_rows(&r, m, &m->tables[k],
-				    0)) < 0)
+				    (before[k] = target_rows(&r, m,
+				    &m->tables[k], 0)) < 0)
 					before[k] = 0;	/* new since the full */
 		}
 		rc = restore_one(&r, &r.in[i], NULL, err, sizeof err);

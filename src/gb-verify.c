@@ -204,8 +204,8 @@ main(int argc, char *argv[])
 		/* a read-only catalog (an auditor's copy) still finds copies */
 		if ((path = gb_catalog_path(&v.conf)) &&
 		    (v.c = gb_catalog_open_as(path, GB_CATALOG_ANY))->readonly)
-			gb_warnx("warning: catalog %s cannot be written: the checks "
-			    "are not recorded", path);
+			gb_warnx("warning: catalog %s cannot be written: the "
+			    "checks are not recorded", path);
 	}
 	for (int i = 0; i < argc; i++) {
 		char name[256], err[1024], *archive = NULL;

@@ -191,10 +191,19 @@ spread() {
 	spread
 	mkdir ro
 	sqlite3 "$CAT" ".backup ro/catalog.db"
-	chmod 444 ro/catalog.db
-	chmod 555 ro
-	run -0 env GB_CATALOG="$PWD/ro/catalog.db" gb-restore --at "$(snap m2)" --list
-	chmod 755 ro
+	cp ro/catalog.db before.db
+	# a real read-only view, even for root: a read-only bind mount
+	run -0 in_ro_mount "$W/ro" env GB_CATALOG="$W/ro/catalog.db" \
+	    gb-restore --at "$(snap m2)" --list
+	local plan=$output
+	# gb-verify reads it too, and says it cannot record
+	run -0 in_ro_mount "$W/ro" env GB_CATALOG="$W/ro/catalog.db" \
+	    gb-verify --media u2 --media tape:t1.tap m2 m0
+	assert_line "m2.tar.gz.gpg: OK on U2"
+	assert_line "m0.tar.gz.gpg: OK on T1"
+	assert_line "gb-verify: warning: catalog $W/ro/catalog.db cannot be written: the checks are not recorded"
+	cmp before.db ro/catalog.db
+	output=$plan
 	local tp
 	tp=$(cq "SELECT position FROM copies WHERE archive = 'm0.tar.gz.gpg'")
 	assert_output "plan for the state at $(snap m2): 2 chains, 4 archives
