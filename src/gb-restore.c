@@ -61,18 +61,21 @@ usage(FILE *fp, int status)
 	fprintf(fp, "usage: gb-restore [-qv] [-c conf] [--signer fpr] "
 	    "[--media media ...]\n"
 	    "                  [-t table ...] [--list] "
-	    "--test | -o dir | -d target archive ...\n"
+	    "--test | -o dir | -d target\n"
+	    "                  archive ...\n"
 	    "       gb-restore [-qv] [-c conf] [--signer fpr] "
 	    "[--media media ...]\n"
 	    "                  [-t table ...] [--list] [--test] "
-	    "-d postgresql://... [--schema name]\n"
-	    "                  archive ...\n"
+	    "-d postgresql://...\n"
+	    "                  [--schema name] archive ...\n"
 	    "       gb-restore [-qv] [-c conf] [--signer fpr] "
-	    "[--media media ...] --at time\n"
-	    "                  [-j job ...] [-t table ...] [--list] "
-	    "[--test | -o dir | -d target]\n"
-	    "       gb-restore [-c conf] [--signer fpr] [--media media ...] "
-	    "--list archive ...\n");
+	    "[--media media ...]\n"
+	    "                  --at time [-j job ...] [-t table ...] "
+	    "[--list]\n"
+	    "                  [--test | -o dir | -d target]\n"
+	    "       gb-restore [-c conf] [--signer fpr] "
+	    "[--media media ...] --list\n"
+	    "                  archive ...\n");
 	exit(status);
 }
 

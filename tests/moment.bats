@@ -223,6 +223,14 @@ fetch from the vault: U2"
 	assert_line "fetch from the vault: nothing"
 	assert_line -n 0 "plan for the state at $(snap m2): 2 chains, 4 archives"
 	[ -s r.db ] || fail "no r.db"
+	# only on its way back: in transit; no good copy at all: exit 1
+	gb-catalog move U2 --to transit --by test >/dev/null
+	run -0 rs --at "$(snap m2)" --list -j members
+	assert_line -n 8 "fetch from the vault: nothing"
+	assert_line -n 9 "in transit: U2"
+	cq "UPDATE copies SET status = 'failed' WHERE archive = 'm1.tar.gz.gpg'"
+	run -1 rs --at "$(snap m2)" --list -j members
+	assert_line -n 5 "      NO GOOD COPY on any medium"
 	# the moment before: t0 on the tape, nothing offsite needed
 	run -0 rs --at "$(snap t0)" --list -j tx
 	assert_output "plan for the state at $(snap t0): 1 chain, 1 archive
