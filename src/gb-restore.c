@@ -1,7 +1,10 @@
 /*
  * gb-restore - bring sealed archives back: to a directory (the export
  * set), or into a new SQLite database (a full, then its incrementals in
- * chain order), or as the restore drill (--test) into a scratch database.
+ * chain order; the chains of several jobs one after the other), or as
+ * the restore drill (--test) into a scratch database.  --at takes the
+ * chains current at a time from the catalog; --media finds each archive
+ * on whichever medium given holds it.
  * Every seal is verified before anything is read; each sealed file is
  * read once, its bytes hashed as they are decrypted; its hash and the
  * inner signature are checked before anything is made usable: output is
