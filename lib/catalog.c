@@ -723,3 +723,109 @@ gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
 {
 	record_check(c, kind, archive, medium, ok, detail, at, 1);
 }
+
+static void
+add_link(struct gb_link **v, size_t *n, sqlite3_stmt *st, const char *level)
+{
+	*v = gb_realloc(*v, (*n + 1) * sizeof **v);
+	(*v)[*n] = (struct gb_link){ gb_strdup(gb_col(st, 0)),
+	    gb_strdup(gb_col(st, 1)), gb_strdup(level),
+	    gb_strdup(gb_col(st, 2)) };
+	(*n)++;
+}
+
+struct gb_link *
+gb_catalog_chains(struct gb_catalog *c, const char *at,
+    const char *const *jobs, size_t njobs, size_t *n)
+{
+	sqlite3_stmt *fulls = gb_catalog_prepare(c, "SELECT a.job, a.name, "
+	    "a.snapshot, a.chain FROM archives a WHERE a.name = (SELECT b.name "
+	    "FROM archives b WHERE b.job = a.job AND b.level = 'full' AND "
+	    "b.expired_at IS NULL AND b.snapshot <= ?1 ORDER BY b.snapshot "
+	    "DESC, b.rowid DESC LIMIT 1) ORDER BY a.job");
+	sqlite3_stmt *incr = gb_catalog_prepare(c, "SELECT job, name, snapshot "
+	    "FROM archives WHERE chain = ?1 AND level = 'incremental' AND "
+	    "snapshot <= ?2 AND expired_at IS NULL ORDER BY snapshot");
+	struct gb_link *v = NULL;
+
+	*n = 0;
+	sqlite3_bind_text(fulls, 1, at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(incr, 2, at, -1, SQLITE_STATIC);
+	while (sqlite3_step(fulls) == SQLITE_ROW) {
+		size_t k = 0;
+		while (k < njobs && strcmp(jobs[k], gb_col(fulls, 0)) != 0)
+			k++;
+		if (njobs && k == njobs)
+			continue;
+		add_link(&v, n, fulls, "full");
+		sqlite3_reset(incr);
+		sqlite3_bind_text(incr, 1, gb_col(fulls, 3), -1,
+		    SQLITE_TRANSIENT);
+		while (sqlite3_step(incr) == SQLITE_ROW)
+			add_link(&v, n, incr, "incremental");
+	}
+	sqlite3_finalize(fulls);
+	sqlite3_finalize(incr);
+	return v;
+}
+
+void
+gb_links_free(struct gb_link *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].job);
+		free(v[i].name);
+		free(v[i].level);
+		free(v[i].snapshot);
+	}
+	free(v);
+}
+
+char *
+gb_catalog_where(struct gb_catalog *c, const char *archive,
+    const char *const *skip, size_t nskip)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, "
+	    "m.location FROM copies c JOIN media m ON m.id = c.medium WHERE "
+	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
+	char *s = NULL;
+
+	sqlite3_bind_text(st, 1, archive, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t k = 0;
+		char *t;
+		while (k < nskip && strcmp(skip[k], gb_col(st, 0)) != 0)
+			k++;
+		if (k < nskip)
+			continue;
+		t = gb_asprintf("%s%s%s (%s)", s ? s : "", s ? ", " : "",
+		    gb_col(st, 0), gb_col(st, 1));
+		free(s);
+		s = t;
+	}
+	sqlite3_finalize(st);
+	return s;
+}
+
+int
+gb_parse_date(const char *s, char out[21])
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof tm);
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) && !*end)
+		;
+	else if (memset(&tm, 0, sizeof tm), (end = strptime(s,
+	    "%Y-%m-%d %H:%M:%S", &tm)) && !*end)
+		;
+	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d",
+	    &tm)) && !*end) {
+		tm.tm_hour = 23;	/* a day means all of that day */
+		tm.tm_min = 59;
+		tm.tm_sec = 59;
+	} else
+		return -1;
+	gb_fmt_time(out, timegm(&tm));
+	return 0;
+}

@@ -75,6 +75,26 @@ void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
 void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
     const char *archive, const char *medium, int ok, const char *detail,
     const char *at);
+/*
+ * The chains current at time at (a catalog timestamp): for each job (of
+ * jobs, or every job when njobs is 0) the newest unexpired full at or
+ * before at, then the incrementals resting on it up to at, in order.
+ * gb-catalog chain shows them, gb-restore --at restores them.
+ */
+struct gb_link {
+	char *job, *name, *level, *snapshot;
+};
+struct gb_link *gb_catalog_chains(struct gb_catalog *c, const char *at,
+    const char *const *jobs, size_t njobs, size_t *n);
+void gb_links_free(struct gb_link *v, size_t n);
+/*
+ * The good copies of an archive, but those on the media skip names:
+ * "T1 (offsite), U2 (onsite)"; NULL when there are none.
+ */
+char *gb_catalog_where(struct gb_catalog *c, const char *archive,
+    const char *const *skip, size_t nskip);
+/* "2026-11-24" (all that day) or a UTC timestamp into out; -1 if neither. */
+int gb_parse_date(const char *s, char out[21]);
 
 /*
  * report.c: the quarterly assessment (gb-catalog(1) GROWTH REPORT) of the
@@ -136,6 +156,7 @@ struct gb_ddl {
 	char *text;		/* the statement, without its ';' */
 	size_t at;		/* where its name starts in text */
 	char *name;		/* what it makes (PATH: the schema), unquoted */
+	char *on;		/* INDEX: the table it is on, unquoted */
 };
 int gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **v,
     size_t *n, char *err, size_t errlen);

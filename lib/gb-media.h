@@ -73,7 +73,8 @@ int gb_label_write(const char *media, struct gb_tape *t, size_t blocksize,
  * Where NAME.tar.gz.gpg and its seal are on MEDIA: in place on a
  * directory; from a tape (at file fileno when > 0, else found by the
  * content of each tape file in turn) copied into tmpdir, registered for
- * cleanup.
+ * cleanup; -1 and why ("NAME is not on MEDIA") when the medium does not
+ * hold both.
  */
 int gb_media_fetch(const char *media, const char *name, int fileno,
     const char *tmpdir, char **archive, char **seal, char *err,
@@ -120,9 +121,14 @@ struct gb_medium {
 };
 int gb_medium_open(struct gb_medium *m, const char *path, char *err,
     size_t errlen);
-/* The path of NAME (.tar.gz.gpg, .seal or bare) on it; NULL and why. */
-char *gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
-    const char *name, char *err, size_t errlen);
+/*
+ * NAME (.tar.gz.gpg, .seal or bare) on whichever of the n media holds it
+ * (the path of its archive; *on the medium's id), the catalog, when
+ * given, saying where on a tape; NULL and why, with where the catalog
+ * has good copies on other media.
+ */
+char *gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
+    const char *name, const char **on, char *err, size_t errlen);
 void gb_medium_close(struct gb_medium *m);	/* removes the copies */
 
 #endif

@@ -273,6 +273,7 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 	*archive = *seal = NULL;
 	if (!gb_media_is_tape(media)) {
 		size_t n = strlen(name);
+		int ha, hs, e;
 		if (n <= 11 || strcmp(name + n - 11, ".tar.gz.gpg") != 0 ||
 		    strchr(name, '/')) {
 			snprintf(err, errlen, "%s: not an archive name "
@@ -281,7 +282,24 @@ gb_media_fetch(const char *media, const char *name, int fileno,
 		}
 		*archive = gb_asprintf("%s/%s", media, name);
 		*seal = gb_asprintf("%s/%.*s.seal", media, (int)(n - 11), name);
-		return 0;
+		/* a chain spans media: claim only what this one holds */
+		ha = access(*archive, F_OK) == 0;
+		e = ha ? 0 : errno;
+		hs = access(*seal, F_OK) == 0;
+		e = e ? e : hs ? 0 : errno;
+		if (ha && hs)
+			return 0;
+		if (e != ENOENT)
+			snprintf(err, errlen, "cannot read %s: %s", ha ? *seal :
+			    *archive, strerror(e));
+		else
+			snprintf(err, errlen, "%s is not on %s%s", name, media,
+			    ha ? " (its seal is not there)" : hs ? " (only its "
+			    "seal is there)" : "");
+		free(*archive);
+		free(*seal);
+		*archive = *seal = NULL;
+		return -1;
 	}
 	if (gb_tape_open(&t, media, 0, 0) == -1) {
 		snprintf(err, errlen, "cannot open the tape %s: %s", media,
@@ -453,40 +471,101 @@ gb_medium_open(struct gb_medium *m, const char *path, char *err,
 	return 0;
 }
 
-char *
-gb_medium_archive(struct gb_medium *m, struct gb_catalog *c,
-    const char *name, char *err, size_t errlen)
+/* NAME.tar.gz.gpg of NAME, NAME.seal or NAME.tar.gz.gpg (malloc'd). */
+static char *
+full_name(const char *name)
 {
-	char *full, *archive, *seal;
 	size_t n = strlen(name);
-	int fileno = 0;
 
-	full = n > 11 && strcmp(name + n - 11, ".tar.gz.gpg") == 0 ?
+	return n > 11 && strcmp(name + n - 11, ".tar.gz.gpg") == 0 ?
 	    gb_strdup(name) : n > 5 && strcmp(name + n - 5, ".seal") == 0 ?
 	    gb_asprintf("%.*s.tar.gz.gpg", (int)(n - 5), name) :
 	    gb_asprintf("%s.tar.gz.gpg", name);
-	if (c) {	/* the catalog knows where on the tape it is */
-		sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT position FROM "
-		    "copies WHERE archive = ?1 AND medium = ?2 AND status = "
-		    "'good' ORDER BY id DESC LIMIT 1");
-		sqlite3_bind_text(st, 1, full, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, m->id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			fileno = atoi(gb_col(st, 0));
-		sqlite3_finalize(st);
-	}
+}
+
+/*
+ * Has the catalog a good copy of archive on medium id?  *fileno: where
+ * on a tape it is.
+ */
+static int
+catalog_copy(struct gb_catalog *c, const char *archive, const char *id,
+    int *fileno)
+{
+	sqlite3_stmt *st;
+	int found;
+
+	*fileno = 0;
+	if (!c)
+		return 0;
+	st = gb_catalog_prepare(c, "SELECT position FROM copies WHERE "
+	    "archive = ?1 AND medium = ?2 AND status = 'good' ORDER BY id "
+	    "DESC LIMIT 1");
+	sqlite3_bind_text(st, 1, archive, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if ((found = sqlite3_step(st) == SQLITE_ROW))
+		*fileno = atoi(gb_col(st, 0));
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* The path of archive full on one medium; NULL and why. */
+static char *
+medium_archive(struct gb_medium *m, const char *full, int fileno,
+    char *err, size_t errlen)
+{
+	char *archive, *seal;
+
 	if (gb_media_fetch(m->path, full, fileno, m->tmpdir, &archive, &seal,
 	    err, errlen) == -1)
-		archive = NULL;
-	else if (m->tmpdir) {
+		return NULL;
+	if (m->tmpdir) {
 		m->files = gb_realloc(m->files, (m->nfiles + 2) * sizeof *m->files);
 		m->files[m->nfiles++] = gb_strdup(archive);
 		m->files[m->nfiles++] = seal;
 		seal = NULL;
 	}
 	free(seal);
-	free(full);
 	return archive;
+}
+
+char *
+gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
+    const char *name, const char **on, char *err, size_t errlen)
+{
+	const char **ids;
+	char *path = NULL, *full = full_name(name), *where;
+	size_t k, len;
+	int fileno;
+
+	*on = NULL;
+	/*
+	 * First the media the catalog has a copy on, then the others: a
+	 * tape is not read to its end for an archive on a USB drive.
+	 */
+	for (int pass = 0; pass < 2 && !path; pass++)
+		for (k = 0; k < n && !path; k++)
+			if (catalog_copy(c, full, m[k].id, &fileno) == !pass &&
+			    (path = medium_archive(&m[k], full, fileno, err,
+			    errlen)))
+				*on = m[k].id;
+	if (!path && n > 1 && (len = strlen(err)) + 1 < errlen)
+		snprintf(err + len, errlen - len, " (nor on the other media)");
+	if (path || !c) {
+		free(full);
+		return path;
+	}
+	/* the medium to bring: its label and where the catalog has it */
+	ids = gb_calloc(n, sizeof *ids);
+	for (k = 0; k < n; k++)
+		ids[k] = m[k].id;
+	where = gb_catalog_where(c, full, ids, n);
+	if (where && (len = strlen(err)) + 1 < errlen)
+		snprintf(err + len, errlen - len, "; the catalog has it on %s",
+		    where);
+	free(where);
+	free(full);
+	free(ids);
+	return NULL;
 }
 
 void

@@ -423,6 +423,7 @@ gb_ddl_free(struct gb_ddl *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].text);
 		free(v[i].name);
+		free(v[i].on);
 	}
 	free(v);
 }
@@ -480,6 +481,10 @@ gb_ddl_parse(int pg, const char *sql, size_t len, struct gb_ddl **out,
 			d[nd].text = gb_strndup(v[0].s, (size_t)(end - v[0].s));
 			d[nd].at = (size_t)(v[name].s - v[0].s);
 			d[nd].name = name_text(&v[name]);
+			d[nd].on = NULL;
+			if (kind == GB_DDL_INDEX)	/* the table it is on */
+				d[nd].on = name_text(&v[name + 2 + (pg &&
+				    is_word(&v[name + 2], "ONLY"))]);
 			/* PostgreSQL folds a bare name to lower case */
 			for (char *c = d[nd].name; pg && v[name].kind == 'w' &&
 			    *c; c++)

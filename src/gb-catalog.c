@@ -102,24 +102,9 @@ usage(FILE *fp, int status)
 static void
 parse_date(const char *s, char out[21])
 {
-	struct tm tm;
-	const char *end;
-
-	memset(&tm, 0, sizeof tm);
-	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) && !*end)
-		;
-	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d %H:%M:%S",
-	    &tm)) && !*end)
-		;
-	else if (memset(&tm, 0, sizeof tm), (end = strptime(s, "%Y-%m-%d", &tm)) &&
-	    !*end) {
-		tm.tm_hour = 23;	/* a day means all of that day */
-		tm.tm_min = 59;
-		tm.tm_sec = 59;
-	} else
+	if (gb_parse_date(s, out) == -1)
 		gb_errx(GB_EXIT_USAGE, "%s: not a date (YYYY-MM-DD or "
 		    "YYYY-MM-DDTHH:MM:SSZ)", s);
-	gb_fmt_time(out, timegm(&tm));
 }
 
 static long
@@ -604,35 +589,21 @@ print_copies(struct cat *x, const char *archive)
 static int
 cmd_chain(struct cat *x)
 {
-	sqlite3_stmt *fulls = q(x, "SELECT a.job, a.name, a.chain, a.snapshot "
-	    "FROM archives a WHERE a.name = (SELECT b.name FROM archives b "
-	    "WHERE b.job = a.job AND b.level = 'full' AND b.expired_at IS NULL "
-	    "AND b.snapshot <= ?1 ORDER BY b.snapshot DESC, b.rowid DESC LIMIT "
-	    "1) AND (?2 IS NULL OR a.job = ?2) ORDER BY a.job");
-	sqlite3_stmt *incr = q(x, "SELECT name, snapshot, job FROM archives "
-	    "WHERE chain = ?1 AND level = 'incremental' AND snapshot <= ?2 AND "
-	    "expired_at IS NULL ORDER BY snapshot");
-	int n = 0;
+	size_t n;
+	struct gb_link *v = gb_catalog_chains(x->c, x->now, &x->job, !!x->job,
+	    &n);
 
-	bind(fulls, 1, x->now);
-	bind(fulls, 2, x->job);
 	printf("to restore the state at %s:\n", x->now);
-	while (sqlite3_step(fulls) == SQLITE_ROW) {
-		printf("job %s:\n  full         %s  %s\n", gb_col(fulls, 0),
-		    gb_col(fulls, 3), gb_col(fulls, 1));
-		print_copies(x, gb_col(fulls, 1));
-		sqlite3_reset(incr);
-		bind(incr, 1, gb_col(fulls, 2));
-		bind(incr, 2, x->now);
-		while (sqlite3_step(incr) == SQLITE_ROW) {
-			printf("  incremental  %s  %s (job %s)\n", gb_col(incr, 1),
-			    gb_col(incr, 0), gb_col(incr, 2));
-			print_copies(x, gb_col(incr, 0));
-		}
-		n++;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].level, "full") == 0)
+			printf("job %s:\n  full         %s  %s\n", v[i].job,
+			    v[i].snapshot, v[i].name);
+		else
+			printf("  incremental  %s  %s (job %s)\n",
+			    v[i].snapshot, v[i].name, v[i].job);
+		print_copies(x, v[i].name);
 	}
-	sqlite3_finalize(fulls);
-	sqlite3_finalize(incr);
+	gb_links_free(v, n);
 	if (!n) {
 		printf("  no full archive at or before that time\n");
 		return GB_EXIT_CHECK;

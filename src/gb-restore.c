@@ -1,7 +1,10 @@
 /*
  * gb-restore - bring sealed archives back: to a directory (the export
  * set), or into a new SQLite database (a full, then its incrementals in
- * chain order), or as the restore drill (--test) into a scratch database.
+ * chain order; the chains of several jobs one after the other), or as
+ * the restore drill (--test) into a scratch database.  --at takes the
+ * chains current at a time from the catalog; --media finds each archive
+ * on whichever medium given holds it.
  * Every seal is verified before anything is read; each sealed file is
  * read once, its bytes hashed as they are decrypted; its hash and the
  * inner signature are checked before anything is made usable: output is
@@ -40,6 +43,14 @@ struct restore {
 	int test, verbose;
 	const char **media;	/* --media: the archives are on these */
 	size_t nmedia;
+	const char *at;		/* --at: the moment restored */
+	char when[21];		/* ... as the catalog writes times */
+	const char **jobs;	/* -j: only the chains of these jobs */
+	size_t njobs;
+	const char **tables;	/* -t: only these tables */
+	size_t ntables;
+	int list;		/* --list: the plan first (or only) */
+	struct gb_catalog *cat;	/* read only; NULL without a catalog */
 	struct gb_medium *medium;
 	char **from;		/* per archive path: the medium it is on */
 	char **argv;		/* ... those paths */
@@ -54,96 +65,191 @@ static void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-restore [-qv] [-c conf] [--signer fpr] "
-	    "[--media media]\n"
-	    "                  --test | -o dir | -d target archive ...\n"
-	    "       gb-restore [-qv] [-c conf] [--signer fpr] [--media media] "
-	    "[--test]\n"
-	    "                  -d postgresql://... [--schema name] "
-	    "archive ...\n");
+	    "[--media media ...]\n"
+	    "                  [-t table ...] [--list] "
+	    "--test | -o dir | -d target\n"
+	    "                  archive ...\n"
+	    "       gb-restore [-qv] [-c conf] [--signer fpr] "
+	    "[--media media ...]\n"
+	    "                  [-t table ...] [--list] [--test] "
+	    "-d postgresql://...\n"
+	    "                  [--schema name] archive ...\n"
+	    "       gb-restore [-qv] [-c conf] [--signer fpr] "
+	    "[--media media ...]\n"
+	    "                  --at time [-j job ...] [-t table ...] "
+	    "[--list]\n"
+	    "                  [--test | -o dir | -d target]\n"
+	    "       gb-restore [-c conf] [--signer fpr] "
+	    "[--media media ...] --list\n"
+	    "                  archive ...\n");
 	exit(status);
 }
 
-/* Verifies every seal, then puts the archives in chain order. */
+/* Is table name one to restore (-t, or every table)? */
+static int
+chosen(const struct restore *r, const char *name)
+{
+	for (size_t i = 0; i < r->ntables; i++)
+		if (strcmp(r->tables[i], name) == 0)
+			return 1;
+	return r->ntables == 0;
+}
+
+/* A table restored that both fulls hold, or NULL. */
+static const char *
+shared_table(const struct restore *r, const struct archive_in *a,
+    const struct archive_in *b)
+{
+	const struct gb_manifest *m = &a->seal.manifest;
+
+	for (size_t i = 0; i < m->ntables; i++)
+		if (chosen(r, m->tables[i].name) &&
+		    gb_manifest_table(&b->seal.manifest, m->tables[i].name))
+			return m->tables[i].name;
+	return NULL;
+}
+
+/* Loads and checks the seal of one archive named on the command line. */
+static void
+load_seal(struct restore *r, struct archive_in *in, const char *arg)
+{
+	char *sealpath = gb_seal_path(arg), err[1024];
+	const char *base;
+	struct stat sb;
+	int rc;
+
+	in->path = gb_archive_path(arg);
+	if (strcmp(sealpath, in->path) == 0)
+		gb_errx(GB_EXIT_USAGE, "%s: not an archive (.tar.gz.gpg) "
+		    "or a seal (.seal)", arg);
+	rc = gb_seal_load(&in->seal, sealpath, r->signer, err, sizeof err);
+	if (rc)
+		gb_errx(rc == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s; "
+		    "nothing restored", err);
+	base = strrchr(in->path, '/') ? strrchr(in->path, '/') + 1 : in->path;
+	if (strcmp(base, in->seal.archive) != 0)
+		gb_errx(GB_EXIT_CHECK, "%s: the seal is of %s; nothing "
+		    "restored", sealpath, in->seal.archive);
+	/*
+	 * The size, early; the hash is of the bytes decrypted, taken
+	 * as they are read (gb_walk_archive): hashing the file now
+	 * would prove nothing about what is read later.
+	 */
+	if (stat(in->path, &sb) == -1)
+		gb_err(GB_EXIT_RUN, "cannot read %s", in->path);
+	if ((uint64_t)sb.st_size != in->seal.size)
+		gb_errx(GB_EXIT_CHECK, "%s: size or SHA-256 differs from "
+		    "its seal (truncated or altered); nothing restored",
+		    in->path);
+	free(sealpath);
+}
+
+/* A manifest's job, "" for none: chains are ordered and matched by it. */
+static const char *
+job_of(const struct archive_in *a)
+{
+	return a->seal.manifest.job ? a->seal.manifest.job : "";
+}
+
+static int
+is_full(const struct archive_in *a)
+{
+	return strcmp(a->seal.manifest.level, "full") == 0;
+}
+
+/* The full not yet used of the first job by name, or n. */
+static size_t
+next_full(const struct archive_in *in, const char *used, size_t n)
+{
+	size_t best = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (!used[i] && is_full(&in[i]) && (best == n ||
+		    strcmp(job_of(&in[i]), job_of(&in[best])) < 0))
+			best = i;
+	return best;
+}
+
+/* The archive not yet used that builds on prev, or n. */
+static size_t
+next_on(const struct archive_in *in, const char *used, size_t n,
+    const struct archive_in *prev)
+{
+	const struct gb_manifest *p = &prev->seal.manifest;
+	size_t next = n;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct gb_manifest *m = &in[i].seal.manifest;
+		if (used[i] || !m->base || strcmp(m->base, p->id) != 0)
+			continue;
+		if (next != n)
+			gb_errx(GB_EXIT_USAGE, "%s and %s both build on %s; "
+			    "give one chain", in[next].path, in[i].path, p->id);
+		next = i;
+	}
+	if (next < n && (strcmp(in[next].seal.manifest.site, p->site) ||
+	    strcmp(in[next].seal.manifest.source_name ?
+	    in[next].seal.manifest.source_name : "", p->source_name ?
+	    p->source_name : "")))
+		gb_errx(GB_EXIT_USAGE, "%s is from another site or source",
+		    in[next].path);
+	return next;
+}
+
+/* An archive on no chain: the gap is after the chain of its job. */
+static _Noreturn void
+gap(const struct restore *r, size_t k, const struct archive_in *a)
+{
+	size_t end = k - 1;
+
+	for (size_t j = 0; j < k; j++)
+		if ((j + 1 == k || is_full(&r->in[j + 1])) &&
+		    strcmp(job_of(&r->in[j]), job_of(a)) == 0)
+			end = j;
+	gb_errx(GB_EXIT_USAGE, "the chain has a gap: no archive builds on %s "
+	    "(%s), and %s builds on %s", r->in[end].seal.manifest.id,
+	    r->in[end].path, a->path, a->seal.manifest.base);
+}
+
+/*
+ * Verifies every seal, then puts the archives in chain order: a full,
+ * what builds on it in turn, then the next full and its chain.  Chains
+ * of several jobs go into one target when no table restored is in two
+ * of them.
+ */
 static void
 load_and_order(struct restore *r, char **args, size_t n)
 {
 	struct archive_in *in = gb_calloc(n, sizeof *in);
-	struct archive_in **order = gb_calloc(n, sizeof *order);
-	size_t full = n;
+	char *used = gb_calloc(n, 1);
+	const char *t;
+	size_t k = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		char *sealpath = gb_seal_path(args[i]), err[1024];
-		const char *base;
-		struct stat sb;
-		int rc;
-
-		in[i].path = gb_archive_path(args[i]);
-		if (strcmp(sealpath, in[i].path) == 0)
-			gb_errx(GB_EXIT_USAGE, "%s: not an archive (.tar.gz.gpg) "
-			    "or a seal (.seal)", args[i]);
-		rc = gb_seal_load(&in[i].seal, sealpath, r->signer, err,
-		    sizeof err);
-		if (rc)
-			gb_errx(rc == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s; "
-			    "nothing restored", err);
-		base = strrchr(in[i].path, '/') ? strrchr(in[i].path, '/') + 1 :
-		    in[i].path;
-		if (strcmp(base, in[i].seal.archive) != 0)
-			gb_errx(GB_EXIT_CHECK, "%s: the seal is of %s; nothing "
-			    "restored", sealpath, in[i].seal.archive);
-		/*
-		 * The size, early; the hash is of the bytes decrypted, taken
-		 * as they are read (gb_walk_archive): hashing the file now
-		 * would prove nothing about what is read later.
-		 */
-		if (stat(in[i].path, &sb) == -1)
-			gb_err(GB_EXIT_RUN, "cannot read %s", in[i].path);
-		if ((uint64_t)sb.st_size != in[i].seal.size)
-			gb_errx(GB_EXIT_CHECK, "%s: size or SHA-256 differs from "
-			    "its seal (truncated or altered); nothing restored",
-			    in[i].path);
-		if (strcmp(in[i].seal.manifest.level, "full") == 0) {
-			if (full != n)
-				gb_errx(GB_EXIT_USAGE, "%s and %s are both full "
-				    "exports; restore one chain at a time",
-				    in[full].path, in[i].path);
-			full = i;
-		}
-		free(sealpath);
+	for (size_t i = 0; i < n; i++)
+		load_seal(r, &in[i], args[i]);
+	for (size_t f = 0; f < n; f++)
+		for (size_t g = 0; g < f && is_full(&in[f]); g++)
+			if (is_full(&in[g]) && (t = shared_table(r, &in[g],
+			    &in[f])))
+				gb_errx(GB_EXIT_USAGE, "%s and %s are both "
+				    "full exports holding table %s; restore one "
+				    "chain per job", in[g].path, in[f].path, t);
+	r->in = gb_calloc(n, sizeof *r->in);
+	/* chain after chain in the order of their jobs, as the catalog's */
+	for (size_t i = next_full(in, used, n); i < n;) {
+		r->in[k++] = in[i];
+		used[i] = 1;
+		if ((i = next_on(in, used, n, &r->in[k - 1])) == n)
+			i = next_full(in, used, n);
 	}
-	if (full == n)
+	if (k == 0)
 		gb_errx(GB_EXIT_USAGE, "no full export among the archives; an "
 		    "incremental needs the full it builds on");
-	order[0] = &in[full];
-	for (size_t k = 1; k < n; k++) {
-		const struct gb_manifest *prev = &order[k - 1]->seal.manifest;
-		size_t next = n;
-		for (size_t i = 0; i < n; i++) {
-			const struct gb_manifest *m = &in[i].seal.manifest;
-			if (m->base && strcmp(m->base, prev->id) == 0) {
-				if (next != n)
-					gb_errx(GB_EXIT_USAGE, "%s and %s both build "
-					    "on %s; give one chain", in[next].path,
-					    in[i].path, prev->id);
-				next = i;
-			}
-		}
-		if (next == n)
-			gb_errx(GB_EXIT_USAGE, "the chain has a gap: no archive "
-			    "builds on %s (%s)", prev->id, order[k - 1]->path);
-		if (strcmp(in[next].seal.manifest.site, prev->site) ||
-		    strcmp(in[next].seal.manifest.source_name ?
-		    in[next].seal.manifest.source_name : "",
-		    prev->source_name ? prev->source_name : ""))
-			gb_errx(GB_EXIT_USAGE, "%s is from another site or source",
-			    in[next].path);
-		order[k] = &in[next];
-	}
-	r->in = gb_calloc(n, sizeof *r->in);
-	for (size_t k = 0; k < n; k++)
-		r->in[k] = *order[k];
+	for (size_t i = 0; i < n; i++)
+		if (!used[i])
+			gap(r, k, &in[i]);
 	r->nin = n;
-	free(order);
+	free(used);
 	free(in);
 }
 
@@ -155,9 +261,31 @@ static int
 make_schema(struct restore *r, const struct gb_manifest *m, const char *sql,
     size_t len, char *err, size_t errlen)
 {
+	struct gb_ddl *d;
+	size_t n;
+	char *part;
+	int rc;
+
 	if (gb_schema_check(m, sql, len, err, errlen) == -1)
 		return -1;
-	return r->t.schema(r->t.t, m, sql, len, err, errlen);
+	if (!r->ntables)
+		return r->t.schema(r->t.t, m, sql, len, err, errlen);
+	/* -t: only the tables chosen and their indexes (SQLite exports) */
+	if (gb_ddl_parse(0, sql, len, &d, &n, err, errlen) == -1)
+		return -1;
+	part = gb_strdup("");
+	for (size_t i = 0; i < n; i++) {
+		char *more;
+		if (!chosen(r, d[i].kind == GB_DDL_INDEX ? d[i].on : d[i].name))
+			continue;
+		more = gb_asprintf("%s%s;\n", part, d[i].text);
+		free(part);
+		part = more;
+	}
+	gb_ddl_free(d, n);
+	rc = r->t.schema(r->t.t, m, part, strlen(part), err, errlen);
+	free(part);
+	return rc;
 }
 
 /* Where restore_one puts what the walk of one archive reads. */
@@ -236,6 +364,9 @@ into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	char *path = NULL;
 	int fd = -1, status = 0;
 
+	if (!chosen(r, mt->name))	/* -t: checked, kept nowhere */
+		return gb_check_table(mt, gb_unpack_read, u, -1, NULL, NULL,
+		    err, errlen);
 	if (t->dir && (status = create_in(t, mt->file, &path, &fd, err,
 	    errlen)) != 0) {
 		free(path);
@@ -289,6 +420,8 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 		char hex[65], err[1024];
 		int ok;
 
+		if (!chosen(r, mt->name))
+			continue;
 		d.money = gb_calloc(mt->nmoney + 1, sizeof *d.money);
 		for (size_t k = 0; k < mt->nmoney; k++)
 			d.money[k] = mt->money[k].column;
@@ -351,10 +484,12 @@ check_rows(struct restore *r, const struct archive_in *a,
 
 	for (size_t i = 0; i < m->ntables; i++) {
 		const struct gb_mtable *mt = &m->tables[i];
-		int64_t got = target_rows(r, m, mt, 0), past = -1;
-		int64_t want = (int64_t)mt->rows;
+		int64_t got, past = -1, want = (int64_t)mt->rows;
 		int ok;
 
+		if (!chosen(r, mt->name))
+			continue;
+		got = target_rows(r, m, mt, 0);
 		if (!before)
 			ok = got == want;
 		else {
@@ -449,15 +584,10 @@ restore_dirs(struct restore *r)
 	free(tmp);
 }
 
-/*
- * The archives named are looked for on each medium in turn: a chain may
- * span a weekly tape and the daily drives.
- */
+/* The media given, by their labels. */
 static void
-find_on_media(struct restore *r, int argc, char **argv)
+open_media(struct restore *r)
 {
-	const char *path = gb_catalog_path(&r->conf);
-	struct gb_catalog *cat = path ? gb_catalog_open(path) : NULL;
 	char err[1024];
 
 	r->medium = gb_calloc(r->nmedia, sizeof *r->medium);
@@ -465,21 +595,29 @@ find_on_media(struct restore *r, int argc, char **argv)
 		if (gb_medium_open(&r->medium[k], r->media[k], err,
 		    sizeof err) == -1)
 			gb_errx(GB_EXIT_RUN, "%s", err);
+}
+
+/*
+ * Each archive named on whichever medium given holds it, in any order: a
+ * chain may span a weekly tape and the daily drives.
+ */
+static void
+find_on_media(struct restore *r, int argc, char **argv)
+{
+	char err[1024];
+
 	r->from = gb_calloc((size_t)argc, sizeof *r->from);
 	for (int i = 0; i < argc; i++) {
-		char *found = NULL;
-		for (size_t k = 0; k < r->nmedia && !found; k++)
-			if ((found = gb_medium_archive(&r->medium[k], cat, argv[i],
-			    err, sizeof err)))
-				r->from[i] = r->medium[k].id;
+		const char *on;
+		char *found = gb_medium_find(r->medium, r->nmedia, r->cat,
+		    argv[i], &on, err, sizeof err);
 		if (!found)
-			gb_errx(GB_EXIT_RUN, "%s%s; nothing restored", err,
-			    r->nmedia > 1 ? " (nor on the other media)" : "");
+			gb_errx(GB_EXIT_RUN, "%s; nothing restored", err);
+		r->from[i] = (char *)on;
 		argv[i] = found;	/* freed with the process */
 	}
 	r->nfrom = (size_t)argc;
 	r->argv = argv;
-	gb_catalog_close(cat);
 }
 
 /* The medium an archive was read from, or NULL. */
@@ -490,6 +628,172 @@ medium_of(const struct restore *r, const char *archive_path)
 		if (strcmp(r->argv[i], archive_path) == 0)
 			return r->from[i];
 	return NULL;
+}
+
+/* Is the medium id one of those given? */
+static int
+given(const struct restore *r, const char *id)
+{
+	for (size_t k = 0; k < r->nmedia; k++)
+		if (strcmp(r->medium[k].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Adds s to the list *v unless it is there. */
+static void
+add_once(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return;
+	*v = gb_realloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = gb_strdup(s);
+}
+
+static void
+print_list(const char *what, char **v, size_t n)
+{
+	printf("%s:", what);
+	for (size_t i = 0; i < n; i++) {
+		printf("%s%s", i ? ", " : " ", v[i]);
+		free(v[i]);
+	}
+	printf("%s\n", n ? "" : " nothing");
+	free(v);
+}
+
+/*
+ * --list: the archives in the order they are restored, the media that
+ * hold each and where each is (the catalog's good copies; without a
+ * catalog the medium given that holds it), and what to fetch from the
+ * vault: a medium offsite for each archive on no medium onsite or given.
+ * 1 when an archive has no good copy.
+ */
+static int
+print_plan(struct restore *r, const struct gb_link *v, size_t n)
+{
+	sqlite3_stmt *st = r->cat ? gb_catalog_prepare(r->cat, "SELECT "
+	    "c.medium, m.location, m.kind, c.position FROM copies c JOIN media "
+	    "m ON m.id = c.medium WHERE c.archive = ?1 AND c.status = 'good' "
+	    "ORDER BY c.id") : NULL;
+	char **vault = NULL, **transit = NULL;
+	size_t nvault = 0, ntransit = 0, chains = 0;
+	int lost = 0;
+
+	for (size_t i = 0; i < n; i++)
+		chains += strcmp(v[i].level, "full") == 0;
+	if (r->at)
+		printf("plan for the state at %s: ", r->when);
+	else
+		printf("plan: ");
+	printf("%zu chain%s, %zu archive%s\n", chains, chains == 1 ? "" : "s",
+	    n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		char *off = NULL, *moving = NULL;
+		const char *on;
+		int here = 0, copies = 0;
+		if (strcmp(v[i].level, "full") == 0)
+			printf("job %s:\n", v[i].job);
+		printf("  %zu  %-11s  %s  %s\n", i + 1, v[i].level,
+		    v[i].snapshot, v[i].name);
+		if (!st) {	/* no catalog: the medium given, or a file */
+			on = medium_of(r, r->in[i].path);
+			printf("      %s %s\n", on ? "on" : "at", on ? on :
+			    r->in[i].path);
+			continue;
+		}
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, v[i].name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *id = gb_col(st, 0), *loc = gb_col(st, 1);
+			printf("      on %s (%s, %s %s)\n", id, loc,
+			    strcmp(gb_col(st, 2), "tape") == 0 ? "tape file" :
+			    "file", gb_col(st, 3));
+			copies++;
+			if (strcmp(loc, "onsite") == 0 || given(r, id))
+				here = 1;
+			else if (strcmp(loc, "offsite") == 0 && !off)
+				off = gb_strdup(id);
+			else if (strcmp(loc, "transit") == 0 && !moving)
+				moving = gb_strdup(id);
+		}
+		if (!copies) {
+			printf("      NO GOOD COPY on any medium\n");
+			lost = 1;
+		} else if (!here && off)
+			add_once(&vault, &nvault, off);
+		else if (!here)
+			add_once(&transit, &ntransit, moving);
+		free(off);
+		free(moving);
+	}
+	if (!st)	/* only the catalog knows where media are */
+		return lost;
+	sqlite3_finalize(st);
+	print_list("fetch from the vault", vault, nvault);
+	if (ntransit)
+		print_list("in transit", transit, ntransit);
+	else
+		free(transit);
+	return lost;
+}
+
+/*
+ * --at: the chains current then, of every job or of each job named, from
+ * the catalog; a job without one is exit 1.
+ */
+static struct gb_link *
+at_plan(struct restore *r, const char *catpath, size_t *n)
+{
+	struct gb_link *v = gb_catalog_chains(r->cat, r->when, r->jobs,
+	    r->njobs, n);
+
+	if (!*n && !r->njobs)
+		gb_errx(GB_EXIT_CHECK, "no full archive at or before %s in the "
+		    "catalog %s", r->when, catpath);
+	for (size_t j = 0; j < r->njobs; j++) {
+		size_t i = 0;
+		while (i < *n && strcmp(v[i].job, r->jobs[j]) != 0)
+			i++;
+		if (i == *n)
+			gb_errx(GB_EXIT_CHECK, "job %s: no full archive at or "
+			    "before %s in the catalog %s", r->jobs[j], r->when,
+			    catpath);
+	}
+	return v;
+}
+
+/* Adds s to a list of options' arguments. */
+static void
+push(const char ***v, size_t *n, const char *s)
+{
+	*v = gb_realloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = s;
+}
+
+/*
+ * -t: each table is in an archive; one table alone is taken out of the
+ * SCHEMA.sql of SQLite exports only.
+ */
+static void
+check_tables(const struct restore *r)
+{
+	for (size_t t = 0; t < r->ntables; t++) {
+		size_t i = 0;
+		while (i < r->nin && !gb_manifest_table(&r->in[i].seal.manifest,
+		    r->tables[t]))
+			i++;
+		if (i == r->nin)
+			gb_errx(GB_EXIT_USAGE, "-t %s: no table of that name "
+			    "in the archives; nothing restored", r->tables[t]);
+	}
+	for (size_t i = 0; i < r->nin && r->ntables; i++)
+		if (strcmp(r->in[i].seal.manifest.source_kind,
+		    "postgresql") == 0)
+			gb_errx(GB_EXIT_USAGE, "%s: an export of PostgreSQL; "
+			    "-t restores tables of SQLite exports only",
+			    r->in[i].path);
 }
 
 /* The policy's restore test goes into the catalog, when there is one. */
@@ -526,6 +830,9 @@ restore_free(struct restore *r)
 	free(r->medium);
 	free(r->media);
 	free(r->from);
+	free(r->jobs);
+	free(r->tables);
+	gb_catalog_close(r->cat);
 	if (r->t.t)
 		r->t.close(r->t.t);
 }
@@ -538,26 +845,34 @@ main(int argc, char *argv[])
 		{ "signer", required_argument, NULL, 'S' },
 		{ "media", required_argument, NULL, 'M' },
 		{ "schema", required_argument, NULL, 'P' },
+		{ "at", required_argument, NULL, 'A' },
+		{ "list", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct restore r = { 0 };
-	int c;
+	struct gb_link *plan = NULL;
+	size_t nplan = 0;
+	const char *catpath;
+	int c, modes, lost = 0;
 
 	gb_setprogname(argv[0]);
 	atexit(gb_close_stdout);
-	while ((c = getopt_long(argc, argv, "c:d:ho:qv", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "c:d:hj:o:qt:v", longopts, NULL)) !=
+	    -1)
 		switch (c) {
+		case 'A': r.at = optarg; break;
+		case 'j': push(&r.jobs, &r.njobs, optarg); break;
+		case 'L': r.list = 1; break;
+		case 't': push(&r.tables, &r.ntables, optarg); break;
 		case 'c': r.confpath = optarg; break;
 		case 'd': r.target = optarg; break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'o': r.outdir = optarg; break;
 		case 'S': r.signer = optarg; break;
 		case 'M':
-			r.media = gb_realloc(r.media, (r.nmedia + 1) *
-			    sizeof *r.media);
-			r.media[r.nmedia++] = optarg;
+			push(&r.media, &r.nmedia, optarg);
 			break;
 		case 'P': r.pgschema = optarg; break;
 		case 'q': gb_progress_quiet(); break;
@@ -569,9 +884,19 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	/* --test goes with -d only for PostgreSQL: a scratch schema there */
-	if (argc == 0 || (!!r.outdir + !!r.target + r.test) != 1 + (r.test &&
-	    r.target && gb_pg_is_conninfo(r.target)))
+	modes = !!r.outdir + !!r.target + r.test;
+	if ((r.at ? argc != 0 : argc == 0) || (modes || !r.list ? modes !=
+	    1 + (r.test && r.target && gb_pg_is_conninfo(r.target)) : 0))
 		usage(stderr, GB_EXIT_USAGE);
+	if (r.njobs && !r.at)
+		gb_errx(GB_EXIT_USAGE, "-j goes with --at: restore the chains "
+		    "of jobs at a time, or name the archives");
+	if (r.at && gb_parse_date(r.at, r.when) == -1)
+		gb_errx(GB_EXIT_USAGE, "--at %s: not a time (YYYY-MM-DD or "
+		    "YYYY-MM-DDTHH:MM:SSZ)", r.at);
+	if (r.at && modes && !r.nmedia)
+		gb_errx(GB_EXIT_USAGE, "--at needs --media: the media that "
+		    "hold the archives (--at %s --list shows which)", r.at);
 	if (r.pgschema && (!r.target || !gb_pg_is_conninfo(r.target) ||
 	    r.test || !*r.pgschema))
 		gb_errx(GB_EXIT_USAGE, "--schema goes with -d postgresql://..., "
@@ -579,18 +904,68 @@ main(int argc, char *argv[])
 	gb_conf_open(&r.conf, r.confpath);
 	if (!r.signer)
 		r.signer = gb_conf_get(&r.conf, "keys", "signer");
-	if (!r.signer || !*r.signer)
+	if ((!r.signer || !*r.signer) && (modes || !r.at))
 		gb_errx(GB_EXIT_USAGE, "no signer pinned: give --signer "
 		    "FINGERPRINT or set signer in the [keys] section of the "
 		    "config");
+	/*
+	 * Read only, to plan and to find archives: an auditor's copy of
+	 * the catalog will do.  Lost with the server, the seals on the
+	 * media order the chains.
+	 */
+	catpath = gb_catalog_path(&r.conf);
+	if (r.at && !catpath)
+		gb_errx(GB_EXIT_USAGE, "--at needs the catalog: set "
+		    "GB_CATALOG or path in the [catalog] section of the "
+		    "config; without it, name the archives");
+	if (catpath && (r.at || ((r.nmedia || r.list) && access(catpath,
+	    F_OK) == 0)))
+		r.cat = gb_catalog_open_as(catpath, GB_CATALOG_READ);
+	if (r.at)
+		plan = at_plan(&r, catpath, &nplan);
 	gb_cleanup_signals();
 	gb_tmp_reap(gb_tmpdir(), "gb-restore");	/* a killed drill's scratch */
 	if (r.nmedia)
+		open_media(&r);
+	if (r.at && r.list)
+		lost = print_plan(&r, plan, nplan);
+	if (r.at && !modes) {
+		gb_links_free(plan, nplan);
+		restore_free(&r);
+		return lost ? GB_EXIT_CHECK : GB_EXIT_OK;
+	}
+	if (r.at) {	/* the archives of the plan, as if named */
+		argc = (int)nplan;
+		argv = gb_calloc(nplan + 1, sizeof *argv);
+		for (size_t i = 0; i < nplan; i++)
+			argv[i] = plan[i].name;
+	}
+	if (r.nmedia)
 		find_on_media(&r, argc, argv);
 	load_and_order(&r, argv, (size_t)argc);
+	check_tables(&r);
+	if (!r.at && r.list) {
+		plan = gb_calloc(r.nin, sizeof *plan);
+		for (size_t i = 0; i < r.nin; i++) {
+			const struct gb_manifest *m = &r.in[i].seal.manifest;
+			/* borrowed, not freed */
+			plan[i] = (struct gb_link){ m->job ? m->job :
+			    (char *)"-", r.in[i].seal.archive, m->level,
+			    m->snapshot };
+		}
+		lost = print_plan(&r, plan, r.nin);
+		free(plan);
+		plan = NULL;
+		if (!modes) {
+			restore_free(&r);
+			return lost ? GB_EXIT_CHECK : GB_EXIT_OK;
+		}
+	}
+	fflush(stdout);
 
 	if (r.outdir) {
 		restore_dirs(&r);
+		gb_links_free(plan, nplan);
 		restore_free(&r);
 		return GB_EXIT_OK;
 	}
@@ -604,8 +979,9 @@ main(int argc, char *argv[])
 		if (!r.test && strcmp(m->level, "incremental") == 0) {
 			before = gb_calloc(m->ntables, sizeof *before);
 			for (size_t k = 0; k < m->ntables; k++)
-				if ((before[k] = target_rows(&r, m, &m->tables[k],
-				    0)) < 0)
+				if (!chosen(&r, m->tables[k].name) ||
+				    (before[k] = target_rows(&r, m,
+				    &m->tables[k], 0)) < 0)
 					before[k] = 0;	/* new since the full */
 		}
 		rc = restore_one(&r, &r.in[i], NULL, err, sizeof err);
@@ -634,6 +1010,7 @@ main(int argc, char *argv[])
 		record_test(&r);
 		gb_cleanup_run();	/* the scratch database goes */
 	}
+	gb_links_free(plan, nplan);
 	restore_free(&r);
 	return r.failures ? GB_EXIT_CHECK : GB_EXIT_OK;
 }

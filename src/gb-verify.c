@@ -25,8 +25,9 @@ struct verify {
 	struct gb_conf conf;
 	const char *signer;
 	int deep, verbose;
-	const char *media;	/* --media: arguments are names on it */
-	struct gb_medium medium;
+	const char **media;	/* --media: arguments are names on these */
+	size_t nmedia;
+	struct gb_medium *medium;
 	struct gb_catalog *c;	/* records checks of copies, if configured */
 };
 
@@ -34,7 +35,7 @@ static void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-verify [-qv] [-c conf] [--deep] [--signer fpr] "
-	    "[--media media]\n"
+	    "[--media media ...]\n"
 	    "                 archive_or_seal ...\n");
 	exit(status);
 }
@@ -173,7 +174,11 @@ main(int argc, char *argv[])
 		case 'c': v.confpath = optarg; break;
 		case 'D': v.deep = 1; break;
 		case 'S': v.signer = optarg; break;
-		case 'M': v.media = optarg; break;
+		case 'M':
+			v.media = gb_realloc(v.media, (v.nmedia + 1) *
+			    sizeof *v.media);
+			v.media[v.nmedia++] = optarg;
+			break;
 		case 'h': usage(stdout, GB_EXIT_OK); break;
 		case 'q': gb_progress_quiet(); break;
 		case 'v': v.verbose = 1; break;
@@ -192,19 +197,26 @@ main(int argc, char *argv[])
 		    "FINGERPRINT or set signer in the [keys] section of the "
 		    "config (any key in the keyring is not enough)");
 
-	if (v.media) {
+	if (v.nmedia) {
 		char err[1024];
 		gb_cleanup_signals();
-		if (gb_medium_open(&v.medium, v.media, err, sizeof err) == -1)
-			gb_errx(GB_EXIT_RUN, "%s", err);
-		if ((path = gb_catalog_path(&v.conf)))
-			v.c = gb_catalog_open(path);
+		v.medium = gb_calloc(v.nmedia, sizeof *v.medium);
+		for (size_t k = 0; k < v.nmedia; k++)
+			if (gb_medium_open(&v.medium[k], v.media[k], err,
+			    sizeof err) == -1)
+				gb_errx(GB_EXIT_RUN, "%s", err);
+		/* a read-only catalog (an auditor's copy) still finds copies */
+		if ((path = gb_catalog_path(&v.conf)) &&
+		    (v.c = gb_catalog_open_as(path, GB_CATALOG_ANY))->readonly)
+			gb_warnx("warning: catalog %s cannot be written: the "
+			    "checks are not recorded", path);
 	}
 	for (int i = 0; i < argc; i++) {
 		char name[256], err[1024], *archive = NULL;
+		const char *on = NULL;
 		int bad;
-		if (v.media && !(archive = gb_medium_archive(&v.medium, v.c,
-		    argv[i], err, sizeof err))) {
+		if (v.nmedia && !(archive = gb_medium_find(v.medium, v.nmedia,
+		    v.c, argv[i], &on, err, sizeof err))) {
 			snprintf(name, sizeof name, "%s", argv[i]);
 			bad = 1;
 		} else
@@ -216,17 +228,18 @@ main(int argc, char *argv[])
 			failed++;
 		} else
 			printf("%s: OK%s%s%s\n", name, v.deep ? " (deep)" : "",
-			    v.media ? " on " : "", v.media ? v.medium.id : "");
+			    on ? " on " : "", on ? on : "");
 		fflush(stdout);
-		if (v.c && archive)
+		if (v.c && !v.c->readonly && archive)
 			gb_catalog_record_check(v.c, v.deep ? "deep-verify" :
-			    "verify", name, v.medium.id, !bad, bad ? err : NULL, NULL);
+			    "verify", name, on, !bad, bad ? err : NULL, NULL);
 		free(archive);
 	}
-	if (v.media) {
-		gb_medium_close(&v.medium);
-		gb_catalog_close(v.c);
-	}
+	for (size_t k = 0; k < v.nmedia; k++)
+		gb_medium_close(&v.medium[k]);
+	free(v.medium);
+	free(v.media);
+	gb_catalog_close(v.c);
 	printf("%d checked, %d OK, %d failed\n", argc, argc - failed, failed);
 	gb_conf_free(&v.conf);
 	return failed ? GB_EXIT_CHECK : GB_EXIT_OK;

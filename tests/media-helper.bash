@@ -262,6 +262,18 @@ tap_poke() { "$PY" -c "$TAP_PY" poke "$@"; }
 
 # --------------------------------------------------------------- misc
 
+# in_ro_mount DIR CMD...: CMD with DIR bind-mounted read-only over itself,
+# in a mount namespace of its own (nothing outside sees the mount).
+in_ro_mount() {
+	local dir=$1
+	shift
+	local ns=(unshare -m)
+	[ "$(id -u)" = 0 ] || ns=(unshare -rm)
+	"${ns[@]}" sh -c 'd=$1; shift; mount --bind "$d" "$d" &&
+	    mount -o remount,bind,ro "$d" && exec "$@"' sh "$dir" "$@"
+}
+
+
 # Dates relative to today, as gb-catalog --date takes them.
 day() { date -u -d "${1:-0} days" +%Y-%m-%d; }
 # A UTC timestamp N days from now.

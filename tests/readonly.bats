@@ -109,17 +109,6 @@ same_as_live() {
 	    fail "check: $(cat "$1/10")"
 }
 
-# in_ro_mount DIR CMD...: CMD with DIR bind-mounted read-only over itself,
-# in a mount namespace of its own (nothing outside sees the mount).
-in_ro_mount() {
-	local dir=$1
-	shift
-	local ns=(unshare -m)
-	[ "$(id -u)" = 0 ] || ns=(unshare -rm)
-	"${ns[@]}" sh -c 'd=$1; shift; mount --bind "$d" "$d" &&
-	    mount -o remount,bind,ro "$d" && exec "$@"' sh "$dir" "$@"
-}
-
 @test "read-only mount: every reading command gives what it gives on the live catalog; writing ones name the catalog and the access they need" {
 	make_catalog
 	outputs "$CONF" "$W/live" env
