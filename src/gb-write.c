@@ -1199,7 +1199,7 @@ cmd_check(struct writer *w)
 	size_t rs = w->blocksize ? w->blocksize : 256 * 1024;
 	uint64_t nrec = (uint64_t)w->size / rs, recs[3], bytes = 0, n;
 	const struct lto *l = NULL;
-	char *id = NULL, *pool = NULL;
+	char *id = NULL, *pool = NULL, mode[64];
 	struct mtget g;
 	double t0, t1;
 	ssize_t r;
@@ -1216,11 +1216,15 @@ cmd_check(struct writer *w)
 		if (ltos[i].density == (int)((unsigned long)g.mt_dsreg >>
 		    MT_ST_DENSITY_SHIFT & 0xff))
 			l = &ltos[i];
+	if (w->blocksize)
+		snprintf(mode, sizeof mode, "fixed blocks of %zu bytes",
+		    w->blocksize);
+	else
+		snprintf(mode, sizeof mode, "variable blocks, records of %zu "
+		    "bytes", rs);
 	printf("drive %s: density code 0x%02lx (%s), %s\n", w->media,
 	    (unsigned long)g.mt_dsreg >> MT_ST_DENSITY_SHIFT & 0xff, l ? l->name :
-	    "not an LTO-5 to 9 code: no rates to compare", w->blocksize ?
-	    gb_asprintf("fixed blocks of %zu bytes", w->blocksize) :
-	    "variable blocks, records of 262144 bytes");
+	    "not an LTO-5 to 9 code: no rates to compare", mode);
 	verdict(!w->t.comperr, "compression off%s%s", w->t.comperr ? ": " : "",
 	    w->t.comperr ? strerror(w->t.comperr) : "");
 	/* a scratch cartridge: never one of ours, unless told */
