@@ -264,6 +264,9 @@ gb_tape_read(struct gb_tape *t, void *buf, size_t cap)
 	if (!t->image) {
 		ssize_t n;
 		int e;
+		/* fixed blocks: st wants a whole number of them (EINVAL) */
+		if (t->blocksize && buf)
+			cap -= cap % t->blocksize;
 		do
 			n = read(t->fd, buf, cap);
 		while (n < 0 && errno == EINTR);

@@ -95,6 +95,17 @@ same_seal() {
 	[ "$(tail -1 "$STDRIVE_LOG")" = "MTSETBLK 0" ] || fail "$(cat "$STDRIVE_LOG")"
 }
 
+@test "stand-in drive: fixed blocks of 1536 bytes, which 16 MiB is no multiple of: read back in whole blocks" {
+	label D1 -b 1536
+	run stdrive gb-write -b 1536 "$DRIVE" "$SP/a1"
+	[ "$status" -eq 0 ] || fail "exit $status: $output"
+	assert_output --partial "read back OK"
+	run -0 tap_files "$CART"
+	assert_line -n 0 "file 0: 1 records of 1536"
+	same_archive 1 1
+	same_seal 1 2
+}
+
 @test "stand-in drive: a block size outside the drive's limits is refused with the reason (exit 2), nothing written" {
 	run stdrive env STDRIVE_MAXBLOCK=131072 gb-write --label D1 --pool weekly -b 256K "$DRIVE"
 	[ "$status" -eq 2 ] || fail "exit $status: $output"
