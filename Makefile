@@ -96,7 +96,7 @@ deps:
 # failed test, so the bats run checks memory errors only.  Leaks on the
 # good path are checked by memcheck (valgrind).
 check: deps
-	$(MAKE) all $(UNIT) $(REPLAY) $(FAULTSO)
+	$(MAKE) all $(UNIT) $(REPLAY) $(FAULTSO) $(STDRIVESO)
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
 
@@ -181,5 +181,15 @@ clean: clean-faultinject
 clean-faultinject:
 	rm -f $(FAULTSO)
 .PHONY: clean-faultinject
+
+# The stand-in tape drive of the st(4) tests (stdrive.bats, stdrive in
+# media-helper.bash): an LD_PRELOAD library, built plain like the shim.
+STDRIVESO = tests/stdrive.so
+$(STDRIVESO): tests/stdrive.c
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared -o $@ tests/stdrive.c -ldl
+clean: clean-stdrive
+clean-stdrive:
+	rm -f $(STDRIVESO)
+.PHONY: clean-stdrive
 
 .PHONY: all deps check memcheck demo bench install clean

@@ -22,10 +22,16 @@ struct gb_tape {
 	uint64_t behind;	/* image: write-back started up to here */
 	off_t bad;		/* image: the last damaged record met, or -1 */
 	off_t walked, whole, lead;	/* image: its walk back (tape.c) */
+	int setblk;		/* st: open failed at MTSETBLK (the block limits) */
+	int comperr;		/* st, writing: errno of compression off, or 0 */
+	int eom;		/* st: a write met the end of medium */
 };
 int gb_tape_open(struct gb_tape *t, const char *media, int writing,
     size_t blocksize);
 void gb_tape_close(struct gb_tape *t);
+/* A drive's MTIOCGET (ENOTTY on an image). */
+struct mtget;
+int gb_tape_status(struct gb_tape *t, struct mtget *g);
 int gb_tape_rewind(struct gb_tape *t);
 /*
  * A record's length, 0 at a tape mark, -1 at the end of data (ENODATA)

@@ -5,10 +5,14 @@
  * again; a zero length is a tape mark).  An image may have a capacity,
  * past which writes fail as a full tape does (ENOSPC).
  *
- * The st path stays thin on purpose: it is what no test here can run.
+ * The st path stays thin: what the driver reports is translated into what
+ * the image path says (ENODATA at the end of data, ENOSPC at the end of
+ * medium).  tests/stdrive.c, a stand-in drive after st(4), runs it in the
+ * tests.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -67,8 +71,48 @@ gb_tape_open(struct gb_tape *t, const char *media, int writing,
 			return -1;
 		}
 	}
-	/* 0: variable blocks, one record per write; else fixed blocks */
-	return st_op(t, MTSETBLK, (int)blocksize);
+	/*
+	 * 0: variable blocks, one record per write; else fixed blocks.  A
+	 * size outside the drive's block limits is EINVAL (st(4)).
+	 */
+	if (blocksize > INT_MAX || st_op(t, MTSETBLK, (int)blocksize) == -1) {
+		int e = errno;
+		close(t->fd);
+		t->fd = -1;
+		errno = e == EINVAL || blocksize > INT_MAX ? EINVAL : e;
+		t->setblk = 1;
+		return -1;
+	}
+	/*
+	 * Encrypted archives do not compress: the drive's compression only
+	 * costs speed.  What it said is the caller's to report.
+	 */
+	if (writing)
+		t->comperr = st_op(t, MTCOMPRESSION, 0) == -1 ? errno : 0;
+	/*
+	 * A non-rewinding device is where the last user left it: at BOT,
+	 * as fileno says, before anything is read.
+	 */
+	return gb_tape_rewind(t);
+}
+
+int
+gb_tape_status(struct gb_tape *t, struct mtget *g)
+{
+	if (t->image) {
+		errno = ENOTTY;
+		return -1;
+	}
+	return ioctl(t->fd, MTIOCGET, g);
+}
+
+/* Past the data st says 0 once, then EIO: both are its end of data. */
+static int
+st_at_eod(struct gb_tape *t)
+{
+	struct mtget g;
+
+	return ioctl(t->fd, MTIOCGET, &g) == 0 && GMT_EOD(g.mt_gstat);
 }
 
 void
@@ -220,12 +264,23 @@ gb_tape_read(struct gb_tape *t, void *buf, size_t cap)
 
 	if (!t->image) {
 		ssize_t n;
+		int e;
+		/* fixed blocks: st wants a whole number of them (EINVAL) */
+		if (t->blocksize && buf)
+			cap -= cap % t->blocksize;
 		do
 			n = read(t->fd, buf, cap);
 		while (n < 0 && errno == EINTR);
+		e = errno;
+		if (n <= 0 && (n == 0 || e == EIO || e == ENOSPC) &&
+		    st_at_eod(t)) {
+			errno = ENODATA;
+			return -1;
+		}
 		if (n == 0)
 			t->fileno++;
-		return n;	/* 0 a tape mark; EIO/ENOSPC past the data */
+		errno = e;
+		return n;	/* 0 a tape mark */
 	}
 	if ((pos = lseek(t->fd, 0, SEEK_CUR)) == -1 ||
 	    (k = elem(t, pos, &len, &next)) == -1)
@@ -266,8 +321,10 @@ gb_tape_write(struct gb_tape *t, const void *buf, size_t len)
 		do
 			n = write(t->fd, buf, len);
 		while (n < 0 && errno == EINTR);
-		if (n >= 0 && (size_t)n != len) {
+		if (n >= 0 && (size_t)n != len)
 			errno = ENOSPC;		/* a short write: end of medium */
+		if ((n >= 0 && (size_t)n != len) || (n < 0 && errno == ENOSPC)) {
+			t->eom = 1;
 			return -1;
 		}
 		return n < 0 ? -1 : 0;
@@ -365,8 +422,19 @@ gb_tape_seek_file(struct gb_tape *t, int fileno)
 	if (fileno == 0)
 		return 0;
 	if (!t->image) {
-		if (st_op(t, MTFSF, fileno) == -1)
+		struct mtget g;
+		if (st_op(t, MTFSF, fileno) == -1) {
+			if (errno == EIO && st_at_eod(t))
+				errno = ENODATA;	/* fewer files */
 			return -1;
+		}
+		/* where the drive says it is, not where it was told to go */
+		if (ioctl(t->fd, MTIOCGET, &g) == -1)
+			return -1;
+		if (g.mt_fileno != fileno || g.mt_blkno != 0) {
+			errno = EIO;
+			return -1;
+		}
 		t->fileno = fileno;
 		return 0;
 	}

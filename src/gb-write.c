@@ -9,10 +9,13 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mtio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +34,9 @@ struct writer {
 	size_t blocksize;
 	long long capacity;
 	int verify;
+	int force;		/* --check-drive on a labelled cartridge */
+	long long size;		/* --check-drive: bytes to write */
+	int fill;		/* --check-drive: on to the early warning */
 	int tsv;		/* records for a program, not prose */
 	int tape;		/* media is a tape device or image */
 	struct gb_tape t;
@@ -46,8 +52,25 @@ usage(FILE *fp, int status)
 	    "[--no-verify] [--tsv] [-b blocksize]\n"
 	    "                media spool/name\n"
 	    "       gb-write [-c conf] --label id --pool pool [--capacity bytes] "
-	    "[-b blocksize] media\n");
+	    "[-b blocksize] media\n"
+	    "       gb-write --check-drive [--force] [--fill] [--size bytes] "
+	    "[-b blocksize] device\n");
 	exit(status);
+}
+
+/* st(4): a block size or record outside the drive's block limits. */
+static _Noreturn void
+refused(struct writer *w)
+{
+	char what[64];
+
+	if (w->blocksize)
+		snprintf(what, sizeof what, "blocks of %zu bytes", w->blocksize);
+	else
+		snprintf(what, sizeof what, "variable records of up to %d bytes",
+		    256 * 1024);
+	gb_errx(GB_EXIT_USAGE, "%s: the drive refuses %s (outside its block "
+	    "limits); choose another -b", w->media, what);
 }
 
 static void
@@ -61,8 +84,15 @@ open_media(struct writer *w, int writing)
 			    "or tape:PATH.tap", w->media);
 		return;
 	}
-	if (gb_tape_open(&w->t, w->media, writing, w->blocksize) == -1)
+	if (gb_tape_open(&w->t, w->media, writing, w->blocksize) == -1) {
+		if (w->t.setblk && errno == EINVAL)
+			refused(w);
 		gb_err(GB_EXIT_RUN, "cannot open the tape %s", w->media);
+	}
+	if (writing && !w->t.image && w->t.comperr)
+		gb_warnx("warning: %s: cannot turn the drive's compression off: "
+		    "%s; the archives are encrypted and gain nothing from it",
+		    w->media, strerror(w->t.comperr));
 	/* one writer per medium: a second one waits for nothing, it fails */
 	if (w->t.image && flock(w->t.fd, LOCK_EX | LOCK_NB) == -1)
 		gb_err(GB_EXIT_RUN, "%s is in use by another gb-write", w->media);
@@ -138,6 +168,26 @@ registered_unused(struct writer *w)
 	return r;
 }
 
+/* The label just written, read back: nothing is recorded on a bad one. */
+static void
+check_label(struct writer *w)
+{
+	char *id = NULL, *pool = NULL;
+	int r;
+
+	if (w->tape)
+		r = gb_tape_rewind(&w->t) == -1 ? -1 :
+		    gb_label_read_tape(&w->t, w->buf, &id, &pool);
+	else
+		r = gb_media_label(w->media, &id, &pool);
+	if (r == -1 || !id || strcmp(id, w->label) || strcmp(pool, w->pool))
+		gb_errx(GB_EXIT_RUN, "%s: the label read back is not the one "
+		    "written (%s, pool %s); the medium or the drive is failing",
+		    w->media, w->label, w->pool);
+	free(id);
+	free(pool);
+}
+
 static int
 cmd_label(struct writer *w)
 {
@@ -178,6 +228,7 @@ cmd_label(struct writer *w)
 			    GB_LABEL_FILE, w->media);
 		gb_err(GB_EXIT_RUN, "cannot write the label on %s", w->media);
 	}
+	check_label(w);
 	gb_catalog_commit(w->c);
 	printf("%s: labelled %s, pool %s\n", w->media, w->label, w->pool);
 	return GB_EXIT_OK;
@@ -872,8 +923,24 @@ write_dir(struct writer *w, struct copy *k)
 static _Noreturn void
 tape_failed(struct writer *w, struct copy *k)
 {
-	if (errno == ENOSPC || errno == EIO)
+	if (errno == EINVAL && !w->t.image) {
+		/* st(4): a record outside the drive's block limits */
+		end_copy(w, k->id, "failed", "the drive refused the record size",
+		    0, 0, 0);
+		refused(w);
+	}
+	if (errno == ENOSPC || errno == EIO) {
+		/*
+		 * On a drive, the file is ended by its filemark (allowed past
+		 * the early warning) rather than by the driver at close: what
+		 * is on the tape is an archive without its seal, as the next
+		 * gb-write expects, and writes over.
+		 */
+		if (!w->t.image && gb_tape_mark(&w->t, 1) == -1)
+			gb_warn("warning: %s: cannot end the file with a filemark",
+			    w->media);
 		media_full(w, k->id, k->spoolname);
+	}
 	end_copy(w, k->id, "failed", strerror(errno), 0, 0, 0);
 	gb_err(GB_EXIT_RUN, "cannot write to %s", w->media);
 }
@@ -924,7 +991,14 @@ copy_tape(struct writer *w, struct copy *k)
 		size_t len = seallen - off < bs ? seallen - off : bs;
 		memset(w->buf, 0, bs);
 		memcpy(w->buf, seal + off, len);
-		if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : len) == -1)
+		/*
+		 * Past a drive's early warning st(4) refuses every other write
+		 * so that a trailer can be written: the seal is the archive's
+		 * trailer, and goes in on the second try.
+		 */
+		if (gb_tape_write(&w->t, w->buf, w->blocksize ? bs : len) == -1 &&
+		    (errno != ENOSPC || w->t.image || gb_tape_write(&w->t, w->buf,
+		    w->blocksize ? bs : len) == -1))
 			tape_failed(w, k);
 	}
 	if (gb_tape_mark(&w->t, 1) == -1)
@@ -985,6 +1059,18 @@ cmd_write(struct writer *w, const char *spoolname)
 	/* 'good' is recorded last, once everything else is durable */
 	end_copy(w, k.id, "good", NULL, k.written, w->tape ? k.fileno + 2 : 0,
 	    k.verified);
+	if (w->tape && w->t.eom) {
+		/* the seal went in past the early warning: nothing more does */
+		gb_catalog_begin(w->c);
+		gb_catalog_run(w->c, "UPDATE media SET state = 'full' WHERE id = "
+		    "?1", 1, w->id);
+		gb_catalog_audit(w->c, "full", w->id, "early warning met while "
+		    "writing %s, written whole", k.name);
+		gb_catalog_commit(w->c);
+		gb_warnx("%s: medium %s met its end of medium with %s, written "
+		    "whole; recorded full: the next archive goes to another "
+		    "medium of pool %s", w->media, w->id, k.name, w->mpool);
+	}
 	if (w->tsv)
 		printf("written\t%s\t%s\t%s\t%s\t%s\t%s\n", k.name, w->id,
 		    w->tape ? "tape" : "file", k.pos, k.verified ? "read-back" :
@@ -1002,11 +1088,259 @@ cmd_write(struct writer *w, const char *spoolname)
 	return GB_EXIT_OK;
 }
 
+/*
+ * --check-drive: what Bacula's btape "test" does, on a scratch cartridge.
+ * Native rates are the LTO Program's (lto.org) for each generation; the
+ * lowest speed-matching rates are IBM's full-height drives' (the
+ * TS4300 manual, "Speed matching", for LTO-7 to 9; 40 MB/s for LTO-5 and
+ * 6 from IBM's LTO-5/6 drive manuals).  Other drives match down to other
+ * rates: the half-height ones less far (LTO-9 HH 177 to 284 MB/s).
+ */
+static const struct lto {
+	int density;		/* the code in mt_dsreg */
+	const char *name;
+	double native, lowest;	/* MB/s, 10^6 bytes */
+} ltos[] = {
+	{ 0x58, "LTO-5", 140, 40 },
+	{ 0x5a, "LTO-6", 160, 40 },
+	{ 0x5c, "LTO-7", 300, 101.46 },
+	{ 0x5e, "LTO-8", 360, 112 },
+	{ 0x60, "LTO-9", 400, 177 },
+};
+
+/* Record rec of file f of the test: bytes that do not compress. */
+static void
+pattern(unsigned char *buf, size_t len, int f, uint64_t rec)
+{
+	uint64_t x = ((uint64_t)f << 40 | rec) * 0x9e3779b97f4a7c15ULL | 1;
+
+	/* eight bytes a step: the test must outrun the drive it measures */
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(buf + i, &x, 8);
+	}
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int check_failed;
+
+static void
+verdict(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+verdict(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s ", ok ? "ok  " : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	check_failed |= !ok;
+}
+
+static int
+mtop(struct writer *w, short op, int count)
+{
+	struct mtop mt = { .mt_op = op, .mt_count = count };
+
+	return ioctl(w->t.fd, MTIOCTOP, &mt);
+}
+
+/* Is the next record record rec of file f?  -1 when it cannot be read. */
+static int
+next_is(struct writer *w, size_t rs, int f, uint64_t rec)
+{
+	/* fixed blocks: one a read, as a variable record is */
+	ssize_t n = gb_tape_read(&w->t, w->buf, w->blocksize ? rs :
+	    GB_MAX_BLOCK);
+
+	if (n < 0)
+		return -1;
+	pattern(w->buf2, rs, f, rec);
+	return (size_t)n == rs && memcmp(w->buf, w->buf2, rs) == 0;
+}
+
+static int
+at_file(struct writer *w, int f)
+{
+	struct mtget g;
+
+	return gb_tape_status(&w->t, &g) == 0 && g.mt_fileno == f;
+}
+
+static void
+speed(const char *what, double mbs, const struct lto *l)
+{
+	if (!l) {
+		printf("     %s %.1f MB/s\n", what, mbs);
+		return;
+	}
+	/* slow is the host's fault, not the drive's: no failed check */
+	printf("%s %s %.1f MB/s: %s (%s: %.0f MB/s native, speed matching "
+	    "down to %.0f MB/s)\n", mbs >= l->lowest ? "ok  " : "SLOW", what, mbs,
+	    mbs >= l->native ? "streams at native speed" : mbs >= l->lowest ?
+	    "within speed matching: the drive slows down and keeps streaming" :
+	    "below the lowest speed-matching rate: the drive would shoe-shine",
+	    l->name, l->native, l->lowest);
+}
+
+static int
+cmd_check(struct writer *w)
+{
+	size_t rs = w->blocksize ? w->blocksize : 256 * 1024;
+	uint64_t nrec = (uint64_t)w->size / rs, recs[3], bytes = 0, n;
+	const struct lto *l = NULL;
+	char *id = NULL, *pool = NULL, mode[64];
+	struct mtget g;
+	double t0, t1;
+	ssize_t r;
+	int f;
+
+	if (!gb_media_is_tape(w->media) || strncmp(w->media, "tape:", 5) == 0)
+		gb_errx(GB_EXIT_USAGE, "%s: --check-drive tests a tape drive "
+		    "(/dev/nstN), not a directory or an image", w->media);
+	w->tape = 1;
+	open_media(w, 1);
+	if (gb_tape_status(&w->t, &g) == -1)
+		gb_err(GB_EXIT_RUN, "%s: cannot read the drive's status", w->media);
+	for (size_t i = 0; i < sizeof ltos / sizeof ltos[0]; i++)
+		if (ltos[i].density == (int)((unsigned long)g.mt_dsreg >>
+		    MT_ST_DENSITY_SHIFT & 0xff))
+			l = &ltos[i];
+	if (w->blocksize)
+		snprintf(mode, sizeof mode, "fixed blocks of %zu bytes",
+		    w->blocksize);
+	else
+		snprintf(mode, sizeof mode, "variable blocks, records of %zu "
+		    "bytes", rs);
+	printf("drive %s: density code 0x%02lx (%s), %s\n", w->media,
+	    (unsigned long)g.mt_dsreg >> MT_ST_DENSITY_SHIFT & 0xff, l ? l->name :
+	    "not an LTO-5 to 9 code: no rates to compare", mode);
+	verdict(!w->t.comperr, "compression off%s%s", w->t.comperr ? ": " : "",
+	    w->t.comperr ? strerror(w->t.comperr) : "");
+	/* a scratch cartridge: never one of ours, unless told */
+	if (gb_tape_rewind(&w->t) == -1)
+		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
+	if (gb_label_read_tape(&w->t, w->buf, &id, &pool) == 0 && !w->force)
+		gb_errx(GB_EXIT_USAGE, "%s holds gymbackup medium %s of pool %s; "
+		    "--check-drive writes over the cartridge: load a scratch one "
+		    "(or --force, and retire %s)", w->media, id, pool, id);
+	free(id);
+	free(pool);
+	if (nrec < 8)
+		nrec = 8;
+	recs[0] = nrec / 2;
+	recs[1] = 3;
+	recs[2] = nrec - recs[0] - 3;
+
+	/* three files, each ended by a filemark */
+	if (gb_tape_rewind(&w->t) == -1)
+		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
+	t0 = now_s();
+	for (f = 0; f < 3; f++) {
+		for (n = 0; n < recs[f]; n++) {
+			pattern(w->buf, rs, f, n);
+			if (gb_tape_write(&w->t, w->buf, rs) == -1)
+				gb_err(GB_EXIT_RUN, "%s: cannot write record %" PRIu64
+				    " of file %d", w->media, n, f);
+			bytes += rs;
+		}
+		if (gb_tape_mark(&w->t, 1) == -1)
+			gb_err(GB_EXIT_RUN, "%s: cannot write a filemark",
+			    w->media);
+	}
+	t1 = now_s();
+	verdict(at_file(w, 3), "wrote %" PRIu64 " records of %zu bytes in 3 "
+	    "files, each ended by a filemark", recs[0] + recs[1] + recs[2], rs);
+	speed("write", (double)bytes / 1e6 / (t1 - t0), l);
+
+	/* read back: every record, every filemark, then the end of data */
+	if (gb_tape_rewind(&w->t) == -1)
+		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
+	t0 = now_s();
+	for (f = 0; f < 3; f++) {
+		int ok = 1;
+		for (n = 0; n < recs[f] && ok == 1; n++)
+			ok = next_is(w, rs, f, n);
+		if (ok == 1)
+			ok = gb_tape_read(&w->t, w->buf, rs) == 0;
+		if (ok != 1)
+			verdict(0, "file %d: record %" PRIu64 " read back %s", f,
+			    n - 1, ok == -1 ? strerror(errno) : "differs");
+	}
+	r = gb_tape_read(&w->t, w->buf, rs);
+	t1 = now_s();
+	verdict(r == -1 && errno == ENODATA, "read back every record and "
+	    "filemark, then the end of data");
+	speed("read", (double)bytes / 1e6 / (t1 - t0), l);
+
+	/* positioning */
+	verdict(gb_tape_seek_file(&w->t, 2) == 0 && next_is(w, rs, 2, 0) == 1,
+	    "MTREW, MTFSF 2: at file 2");
+	verdict(mtop(w, MTBSF, 1) == 0 && at_file(w, 1) && mtop(w, MTFSF, 1) ==
+	    0 && next_is(w, rs, 2, 0) == 1, "MTBSF 1, MTFSF 1: back at file 2");
+	verdict(gb_tape_seek_file(&w->t, 1) == 0 && mtop(w, MTFSR, 2) == 0 &&
+	    next_is(w, rs, 1, 2) == 1 && mtop(w, MTBSR, 1) == 0 &&
+	    next_is(w, rs, 1, 2) == 1, "MTFSR 2, MTBSR 1: at record 2 of file 1");
+	verdict(gb_tape_eod(&w->t) == 0 && w->t.fileno == 3 &&
+	    gb_tape_status(&w->t, &g) == 0 && GMT_EOD(g.mt_gstat),
+	    "MTEOM: at the end of data, file 3");
+
+	/* appending at the end of data */
+	pattern(w->buf, rs, 3, 0);
+	verdict(gb_tape_write(&w->t, w->buf, rs) == 0 &&
+	    gb_tape_mark(&w->t, 1) == 0 && gb_tape_seek_file(&w->t, 3) == 0 &&
+	    next_is(w, rs, 3, 0) == 1 && gb_tape_read(&w->t, w->buf, rs) == 0 &&
+	    gb_tape_read(&w->t, w->buf, rs) == -1 && errno == ENODATA, "appended file 3 at the end of data, read "
+	    "it back");
+
+	if (w->fill) {
+		/* on to the early warning: the rest of the cartridge */
+		uint64_t filled = 0;
+		if (gb_tape_eod(&w->t) == -1)
+			gb_err(GB_EXIT_RUN, "%s: cannot go to the end of data",
+			    w->media);
+		for (n = 0;; n++) {
+			pattern(w->buf, rs, 4, n);
+			if (gb_tape_write(&w->t, w->buf, rs) == -1)
+				break;
+			filled += rs;
+		}
+		verdict(errno == ENOSPC, "end of medium after %" PRIu64 " more "
+		    "bytes: %s", filled, strerror(errno));
+		verdict(gb_tape_mark(&w->t, 1) == 0, "a filemark written past "
+		    "the early warning");
+		verdict(gb_tape_seek_file(&w->t, 4) == 0 && next_is(w, rs, 4, 0) ==
+		    1, "the first record of the filled file read back");
+	}
+	if (gb_tape_rewind(&w->t) == -1)
+		gb_err(GB_EXIT_RUN, "%s: cannot rewind", w->media);
+	printf("%s: %s; the cartridge holds test data now\n", w->media,
+	    check_failed ? "the drive FAILED a check" : "all checks passed");
+	return check_failed ? GB_EXIT_CHECK : GB_EXIT_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "capacity", required_argument, NULL, 'C' },
+		{ "check-drive", no_argument, NULL, 'D' },
+		{ "fill", no_argument, NULL, 'F' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ "label", required_argument, NULL, 'L' },
@@ -1018,7 +1352,7 @@ main(int argc, char *argv[])
 	struct writer w = { .verify = 1, .lockfd = -1, .blocksize = 256 * 1024 };
 	const char *confpath = NULL, *path;
 	char *end;
-	int c, r;
+	int c, r, check = 0;
 
 	gb_setprogname(argv[0]);
 	atexit(gb_close_stdout);
@@ -1044,6 +1378,14 @@ main(int argc, char *argv[])
 				gb_errx(GB_EXIT_USAGE, "--capacity wants bytes (with "
 				    "K, M, G or T for powers of 1024), not %s", optarg);
 			break;
+		case 'D': check = 1; break;
+		case 'F': w.fill = 1; break;
+		case 'f': w.force = 1; break;
+		case 'S':
+			if (gb_parse_size(optarg, &w.size) == -1)
+				gb_errx(GB_EXIT_USAGE, "--size wants bytes (with K, M, "
+				    "G or T for powers of 1024), not %s", optarg);
+			break;
 		case 'h': usage(stdout, GB_EXIT_OK);
 		case 'L': w.label = optarg; break;
 		case 'N': w.verify = 0; break;
@@ -1055,7 +1397,23 @@ main(int argc, char *argv[])
 		}
 	argc -= optind;
 	argv += optind;
-	if (argc != (w.label ? 1 : 2) || (w.label && w.tsv))
+	if (check) {
+		/* the drive alone: no catalog, no keys */
+		if (argc != 1 || w.label || w.tsv)
+			usage(stderr, GB_EXIT_USAGE);
+		w.media = argv[0];
+		if (!w.size)
+			w.size = 4LL << 30;
+		w.buf = gb_malloc(GB_MAX_BLOCK);
+		w.buf2 = gb_malloc(GB_MAX_BLOCK);
+		r = cmd_check(&w);
+		gb_tape_close(&w.t);
+		free(w.buf);
+		free(w.buf2);
+		return r;
+	}
+	if (argc != (w.label ? 1 : 2) || (w.label && w.tsv) || w.force ||
+	    w.fill || w.size)
 		usage(stderr, GB_EXIT_USAGE);
 	w.media = argv[0];
 	path = gb_conf_open(&w.conf, confpath);

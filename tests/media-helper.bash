@@ -340,3 +340,18 @@ unlock_catalog() {
 	touch "$W/unlock"
 	wait "$LOCK_PID"
 }
+
+# ------------------------------------------- the stand-in drive (st(4))
+
+# DRIVE is a device path that exists only under tests/stdrive.so, a
+# STAND-IN for a Linux st tape drive (no drive exists here); its cartridge
+# is the SIMH image $CART (tap_* read it).  stdrive CMD...: CMD run with
+# the stand-in preloaded; STDRIVE_* variables the caller sets go through
+# (see the top of tests/stdrive.c).
+DRIVE=/dev/nst-test0
+stdrive() {
+	make -s -C "$TOP" tests/stdrive.so >/dev/null || return 125
+	env LD_PRELOAD="$TOP/tests/stdrive.so" STDRIVE_DEV="$DRIVE" \
+	    STDRIVE_FILE="${CART:-$W/cart.tap}" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
