@@ -91,8 +91,10 @@ name = test-gym"
 }
 
 # What must come back, of catalog DB: archives (all but recorded_at),
-# their tables, copies (all but id and times), media (all but times
-# other than the label's, location and capacity), and chains.
+# their tables, copies (all but id and times), media (all but capacity,
+# location, due_back and last_written).  The media cannot tell those,
+# nor when a tape copy was written or any copy verified, nor the
+# movements, runs, checks and audit trail of the old catalog.
 facts() {
 	local db=$1
 	sqlite3 -bail "$db" "SELECT name, job, level, export_id, base_id, chain,
@@ -140,7 +142,13 @@ chains() {
 	assert_line -n 0 "T1|from tape:t1.tap: 3 archives and 3 copies new (3 good, sizes checked; 0 failed), 0 known, 0 in conflict, 0 chains completed"
 	[ "${#lines[@]}" -eq 3 ]
 	run -0 gb-catalog audit --verify
-	# the restored catalog takes the next archive on the tape after n1
+	# gb-verify and gb-restore find the copies where the new catalog says
+	run -0 gb-verify --media tape:t1.tap f2 n1
+	assert_line "f2.tar.gz.gpg: OK on T1"
+	[ "$(cq "SELECT count(*) FROM copies WHERE medium = 'T1' AND verified_at IS NOT NULL")" -eq 2 ]
+	run -0 env GNUPGHOME="$KEYS/all" gb-restore --media tape:t1.tap -o out f2
+	diff -r out "$SP/f2.set" || fail "f2 restored from T1 differs"
+	# the rebuilt catalog takes the next archive on the tape after n1
 	put tape:t1.tap i3
 	[ "$(cq "SELECT position FROM copies WHERE archive = 'i3.tar.gz.gpg' AND medium = 'T1'")" = 7 ]
 }
@@ -311,6 +319,12 @@ n1.tar.gz.gpg|good" ]
 	printf '[keys]\n' >"$W/list.conf"
 	run -2 gb-catalog -c "$W/list.conf" import --list usb1
 	assert_output "gb-catalog: no signer pinned: set signer in the [keys] section of the config; every seal on a medium is verified against it"
+	run -2 gb-catalog -c "$W/list.conf" import --list
+	assert_output "gb-catalog: import: missing operand
+usage: gb-catalog [-c conf] import [--list] [--verify] [-b] media ..."
+	printf '[keys]\nsigner = %s\n' "$SIGNER" >"$W/list.conf"
+	run -3 gb-catalog -c "$W/list.conf" import --list nowhere
+	assert_output "gb-catalog: nowhere: no gymbackup label (not a medium, or cannot be read)"
 }
 
 @test "import: a tape's label says how to read the tape; an old label without that text still reads" {
