@@ -416,7 +416,7 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 {
 	int narch = 0, ncopy = 0, nbad = 0, nknown = 0, conflicts = 0;
 	int exists, same = 1, nf;
-	char now[21], why[1024], num[24];
+	char now[21], why[1024], num[24], next[24];
 	const char *last = NULL;
 	uint64_t bytes = 0;
 	sqlite3_stmt *st;
@@ -487,13 +487,15 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 		}
 	}
 	if (narch || ncopy || nbad || !exists) {
+		/* never write over what is on it: past the last seal found */
 		snprintf(num, sizeof num, "%llu", (unsigned long long)bytes);
+		snprintf(next, sizeof next, "%d", m->next_file);
+		/* a directory has no next file: 0, as gb-write records */
 		gb_catalog_run(c, "UPDATE media SET bytes_used = bytes_used + ?2, "
 		    "device = ?3, last_written = max(coalesce(last_written, ''), "
-		    "?4), next_file = max(next_file, ?5) WHERE "
-		    "id = ?1", 5, m->id, num, media, last ? last : now, m->kind[0] ==
-		    't' ? (snprintf(why, sizeof why, "%d", m->next_file), why) :
-		    "0");
+		    "?4), next_file = coalesce(max(next_file, CAST(?5 AS "
+		    "INTEGER)), 0) WHERE id = ?1", 5, m->id, num, media, last ?
+		    last : now, strcmp(m->kind, "tape") ? NULL : next);
 		nf = complete_chains(c);
 		gb_catalog_audit(c, "import", m->id, "from %s: %d archives and %d "
 		    "copies new (%d good, %s; %d failed), %d known, %d in "
