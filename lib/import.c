@@ -500,7 +500,8 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 		gb_catalog_audit(c, "import", m->id, "from %s: %d archives and %d "
 		    "copies new (%d good, %s; %d failed), %d known, %d in "
 		    "conflict, %d chains completed", media, narch, ncopy + nbad,
-		    ncopy, m->verified ? "read through" : "sizes checked", nbad, nknown, conflicts, nf);
+		    ncopy, m->verified ? "read through" : "sizes checked", nbad,
+		    nknown, conflicts, nf);
 	}
 	gb_catalog_commit(c);
 	printf("%s: medium %s (%s, pool %s): %d archives and %d copies new "
