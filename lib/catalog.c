@@ -683,6 +683,23 @@ gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
 	    device ? " at " : "", device ? device : "");
 }
 
+void
+gb_catalog_add_check(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at, int manual)
+{
+	gb_catalog_run(c, "INSERT INTO checks(kind, archive, medium, at, ok, "
+	    "detail, manual) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, kind,
+	    archive, medium, at, ok ? "1" : "0", detail, manual ? "1" : "0");
+	if (ok && medium && strcmp(kind, "restore-test") != 0)
+		gb_catalog_run(c, "UPDATE copies SET verified_at = ?3 WHERE "
+		    "archive = ?1 AND medium = ?2 AND status = 'good'", 3, archive,
+		    medium, at);
+	gb_catalog_audit(c, kind, archive, "%s%s%s%s%s%s", ok ? "ok" : "FAILED",
+	    manual ? " (recorded by hand)" : "", medium ? " on " : "",
+	    medium ? medium : "", detail ? ": " : "", detail ? detail : "");
+}
+
 static void
 record_check(struct gb_catalog *c, const char *kind, const char *archive,
     const char *medium, int ok, const char *detail, const char *at,
@@ -695,16 +712,7 @@ record_check(struct gb_catalog *c, const char *kind, const char *archive,
 	else
 		gb_now(now);
 	gb_catalog_begin(c);
-	gb_catalog_run(c, "INSERT INTO checks(kind, archive, medium, at, ok, "
-	    "detail, manual) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, kind,
-	    archive, medium, now, ok ? "1" : "0", detail, manual ? "1" : "0");
-	if (ok && medium && strcmp(kind, "restore-test") != 0)
-		gb_catalog_run(c, "UPDATE copies SET verified_at = ?3 WHERE "
-		    "archive = ?1 AND medium = ?2 AND status = 'good'", 3, archive,
-		    medium, now);
-	gb_catalog_audit(c, kind, archive, "%s%s%s%s%s%s", ok ? "ok" : "FAILED",
-	    manual ? " (recorded by hand)" : "", medium ? " on " : "",
-	    medium ? medium : "", detail ? ": " : "", detail ? detail : "");
+	gb_catalog_add_check(c, kind, archive, medium, ok, detail, now, manual);
 	gb_catalog_commit(c);
 }
 

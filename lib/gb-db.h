@@ -71,6 +71,10 @@ int gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
 void gb_catalog_record_check(struct gb_catalog *c, const char *kind,
     const char *archive, const char *medium, int ok, const char *detail,
     const char *at);	/* at: NULL for now */
+/* The same inside the caller's transaction, at a time (not NULL). */
+void gb_catalog_add_check(struct gb_catalog *c, const char *kind,
+    const char *archive, const char *medium, int ok, const char *detail,
+    const char *at, int manual);
 /* The same, told by a person (gb-catalog tested, verified): manual. */
 void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
     const char *archive, const char *medium, int ok, const char *detail,

@@ -1,12 +1,13 @@
 /*
  * gb-media.h - media: tape records and marks (tape.c), labels, indexes and
- * archives on tapes and directories (media.c).
+ * archives on tapes and directories (media.c), and a medium read on its
+ * own to rebuild the catalog (import.c).
  */
 #ifndef GB_MEDIA_H
 #define GB_MEDIA_H
 
-
 #include "gb.h"
+#include "gb-pgp.h"	/* struct gb_seal, in struct gb_found */
 
 struct gb_catalog;
 
@@ -64,6 +65,14 @@ int gb_label_parse(const char *text, size_t len, char **id, char **pool);
 int gb_media_is_tape(const char *media);
 /* The label on a medium: 0, or -1 when it has none or cannot be read. */
 int gb_media_label(const char *media, char **id, char **pool);
+/* Its whole text (malloc'd; a tape's file 0 without padding), or -1. */
+int gb_media_label_text(const char *media, char **text, size_t *len);
+/*
+ * The value of a label's KEY<TAB>VALUE line (malloc'd), or NULL; those
+ * lines end at the first empty one, after which a tape's label says in
+ * words how to read the tape.
+ */
+char *gb_label_value(const char *text, size_t len, const char *key);
 /* The same from GB_LABEL_FILE open on fd, or the record at t's position. */
 int gb_label_read(int fd, char **id, char **pool);
 int gb_label_read_tape(struct gb_tape *t, unsigned char *buf, char **id,
@@ -136,5 +145,42 @@ int gb_medium_open(struct gb_medium *m, const char *path, char *err,
 char *gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
     const char *name, const char **on, char *err, size_t errlen);
 void gb_medium_close(struct gb_medium *m);	/* removes the copies */
+
+/*
+ * import.c: a medium read on its own (gb-catalog import): its label and
+ * each archive found on it, the seal verified against the pinned signer;
+ * with verify, every archive read through and hashed.
+ */
+struct gb_found {
+	struct gb_seal s;	/* verified when sealok */
+	char *name;		/* NAME.tar.gz.gpg */
+	char *pos;		/* tape file number, or the file name */
+	char *why;		/* why the seal or the archive is not good */
+	char *written;		/* directory: when, from its index; else NULL */
+	int sealok;		/* the seal verifies against the pinned signer */
+	int whole;		/* the archive has the size the seal states */
+	int hashed;		/* 1 its SHA-256 is the seal's, -1 not, 0 unread */
+};
+struct gb_scan {
+	char *id, *pool, *kind, *labelled;	/* from the label */
+	char *label;		/* its whole text */
+	size_t labellen;
+	struct gb_found *f;
+	size_t n;
+	int next_file;		/* tape: the file after the last seal */
+	int verified;		/* every archive was read through */
+};
+/* 0, or -1 (why in err) when MEDIA has no label or cannot be read. */
+int gb_scan_media(struct gb_scan *m, const char *media, const char *signer,
+    int verify, char *err, size_t errlen);
+void gb_scan_free(struct gb_scan *m);
+/*
+ * Records the medium, its archives, copies and chains, and an audit entry,
+ * in one transaction; refuses a medium with a seal that does not verify
+ * or of another site; reports conflicts and leaves the catalog's rows as
+ * they are.  Prints a line; returns an exit status.
+ */
+int gb_import(struct gb_catalog *c, const struct gb_conf *conf,
+    struct gb_scan *m, const char *media, const char *site);
 
 #endif

@@ -16,27 +16,37 @@
 #include "gb-media.h"
 #include "gb-pgp.h"
 
+/*
+ * The value of key in a label's KEY<TAB>VALUE lines (malloc'd), or NULL.
+ * They end at the first empty line: what follows is for people (a
+ * tape's label tells how to read the tape without this software).
+ */
+char *
+gb_label_value(const char *text, size_t len, const char *key)
+{
+	const char *p = text, *end = text + len;
+	size_t k = strlen(key);
+
+	while (p < end && *p != '\n') {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		if ((size_t)(eol - p) > k && strncmp(p, key, k) == 0 &&
+		    p[k] == '\t')
+			return gb_strndup(p + k + 1, (size_t)(eol - p) - k - 1);
+		p = nl ? nl + 1 : end;
+	}
+	return NULL;
+}
+
 int
 gb_label_parse(const char *text, size_t len, char **id, char **pool)
 {
-	char *copy = gb_strndup(text, len), *line, *save;
-	int ok = 0;
+	char *v = gb_label_value(text, len, "gymbackup-label");
+	int ok = v && strcmp(v, "1") == 0;
 
-	*id = *pool = NULL;
-	for (line = strtok_r(copy, "\n", &save); line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(line, '\t');
-		if (!tab)
-			continue;
-		*tab = '\0';
-		if (strcmp(line, "gymbackup-label") == 0)
-			ok = strcmp(tab + 1, "1") == 0;
-		else if (strcmp(line, "medium") == 0 && !*id)
-			*id = gb_strdup(tab + 1);
-		else if (strcmp(line, "pool") == 0 && !*pool)
-			*pool = gb_strdup(tab + 1);
-	}
-	free(copy);
+	free(v);
+	*id = ok ? gb_label_value(text, len, "medium") : NULL;
+	*pool = ok ? gb_label_value(text, len, "pool") : NULL;
 	if (!ok || !*id || !*pool) {
 		free(*id);
 		free(*pool);
@@ -69,30 +79,95 @@ gb_label_read_tape(struct gb_tape *t, unsigned char *buf, char **id,
 }
 
 int
-gb_media_label(const char *media, char **id, char **pool)
+gb_media_label_text(const char *media, char **text, size_t *len)
 {
 	unsigned char *buf;
 	struct gb_tape t;
-	int fd, r;
+	ssize_t n;
+	int fd;
 
-	*id = *pool = NULL;
+	*text = NULL;
+	*len = 0;
 	if (!gb_media_is_tape(media)) {
 		char *path = gb_asprintf("%s/" GB_LABEL_FILE, media);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		free(path);
 		if (fd < 0)
 			return -1;
-		r = gb_label_read(fd, id, pool);
+		*text = gb_malloc(65536);
+		n = gb_read_full(fd, *text, 65535);
 		close(fd);
-		return r;
+		if (n <= 0) {
+			free(*text);
+			*text = NULL;
+			return -1;
+		}
+		(*text)[n] = '\0';
+		*len = strlen(*text);
+		return 0;
 	}
 	if (gb_tape_open(&t, media, 0, 0) == -1)
 		return -1;
+	/* all of tape file 0: a small fixed block size spreads the label */
 	buf = gb_malloc(GB_MAX_BLOCK);
-	r = gb_label_read_tape(&t, buf, id, pool);
+	while ((n = gb_tape_read(&t, buf, GB_MAX_BLOCK)) > 0 && *len < 65536) {
+		size_t use = strnlen((char *)buf, (size_t)n);
+		*text = gb_realloc(*text, *len + use + 1);
+		memcpy(*text + *len, buf, use);
+		*len += use;
+		(*text)[*len] = '\0';
+		if (use < (size_t)n)
+			break;		/* the padding: the label ends */
+	}
 	free(buf);
 	gb_tape_close(&t);
+	return *text ? 0 : -1;
+}
+
+int
+gb_media_label(const char *media, char **id, char **pool)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	*id = *pool = NULL;
+	if (gb_media_label_text(media, &text, &len) == -1)
+		return -1;
+	r = gb_label_parse(text, len, id, pool);
+	free(text);
 	return r;
+}
+
+/* What a person needs to read a tape without this software. */
+static char *
+tape_howto(size_t blocksize)
+{
+	char bs[32];
+
+	if (blocksize)
+		snprintf(bs, sizeof bs, "%zu", blocksize);
+	else
+		snprintf(bs, sizeof bs, "256k");
+	return gb_asprintf(
+	    "This tape was written by gymbackup (gb-write(1)).  Tape file 0 is\n"
+	    "this label.  Then each archive takes two tape files: first\n"
+	    "NAME.tar.gz.gpg, an OpenPGP message (gpg --decrypt gives a gzip'd\n"
+	    "tar: MANIFEST, SCHEMA.sql and one CSV per table), in records of\n"
+	    "%s bytes%s; then NAME.seal, its clear-signed seal (gpg --verify\n"
+	    "NAME.seal; its size and sha256 lines are those of the archive).\n"
+	    "Every tape file ends with a tape mark.  To read tape file N of\n"
+	    "a drive:\n"
+	    "  mt -f /dev/nst0 rewind; mt -f /dev/nst0 fsf N\n"
+	    "  dd if=/dev/nst0 bs=%s of=FILE\n"
+	    "then cut the archive to the size its seal states (head -c SIZE).\n"
+	    "A tape image (tape:FILE.tap) is in the SIMH format: each record\n"
+	    "is its 32-bit little-endian length, the data padded to an even\n"
+	    "size, and the length again; a zero length is a tape mark.\n"
+	    "gb-catalog import --list lists the archives on this tape, and\n"
+	    "gb-catalog import rebuilds the catalog from the media.\n",
+	    blocksize ? bs : "up to 256k", blocksize ? ", the last one padded "
+	    "with zeros" : "", blocksize ? bs : "16M");
 }
 
 int
@@ -105,8 +180,15 @@ gb_label_write(const char *media, struct gb_tape *t, size_t blocksize,
 	int r, e;
 
 	gb_now(now);
-	text = gb_asprintf("gymbackup-label\t1\nmedium\t%s\npool\t%s\n"
-	    "kind\t%s\nlabelled\t%s\n", id, pool, t ? "tape" : "dir", now);
+	if (t) {
+		char *howto = tape_howto(blocksize);
+		text = gb_asprintf("gymbackup-label\t1\nmedium\t%s\npool\t%s\n"
+		    "kind\ttape\nlabelled\t%s\nblocksize\t%zu\n\n%s", id, pool,
+		    now, blocksize, howto);
+		free(howto);
+	} else
+		text = gb_asprintf("gymbackup-label\t1\nmedium\t%s\npool\t%s\n"
+		    "kind\tdir\nlabelled\t%s\n", id, pool, now);
 	n = strlen(text);
 	if (!t) {
 		struct gb_atomic a;
@@ -123,12 +205,19 @@ gb_label_write(const char *media, struct gb_tape *t, size_t blocksize,
 		free(text);
 		return r;
 	}
-	/* one record, the label and zeros to the block size */
+	/*
+	 * One record, the label and zeros to the block size; a fixed block
+	 * smaller than the label takes as many as it needs (the key lines
+	 * fit in the first).
+	 */
 	len = blocksize ? blocksize : n;
-	rec = gb_calloc(1, len > n ? len : n);
+	rec = gb_calloc(1, (n + len - 1) / len * len);
 	memcpy(rec, text, n);
-	r = gb_tape_rewind(t) == -1 || gb_tape_write(t, rec, len) == -1 ||
-	    gb_tape_mark(t, 1) == -1 ? -1 : 0;
+	r = gb_tape_rewind(t) == -1 ? -1 : 0;
+	for (size_t off = 0; r == 0 && off < n; off += len)
+		r = gb_tape_write(t, rec + off, len);
+	if (r == 0 && gb_tape_mark(t, 1) == -1)
+		r = -1;
 	e = errno;
 	free(rec);
 	free(text);

@@ -17,6 +17,7 @@
 
 #include "gb.h"
 #include "gb-db.h"
+#include "gb-media.h"
 #include "gb-pgp.h"
 
 struct cat {
@@ -24,6 +25,7 @@ struct cat {
 	struct gb_catalog *c;
 	char now[21];		/* --date, or the present */
 	int csv, dry_run, verify, verbose, raw, quiet;
+	int list;		/* import --list */
 	int dated;		/* now is --date's */
 	const char *html;	/* report --html FILE */
 	const char *to, *by, *why, *kind, *pool, *capacity, *job, *at, *detail;
@@ -57,6 +59,7 @@ static const char *const synopsis[] = {
 	"audit [--verify]",
 	"latest --job job ...",
 	"manifest archive",
+	"import [--list] [--verify] [-b] media ...",
 	"job|pool [name ...]",
 };
 
@@ -1266,6 +1269,93 @@ cmd_manifest(struct cat *x, const char *archive)
 	return GB_EXIT_OK;
 }
 
+/* import --------------------------------------------------------------- */
+
+/* What import --list says of a medium: its label, then each archive. */
+static void
+list_medium(struct cat *x, const char *media, const struct gb_scan *m)
+{
+	struct gb_table t;
+	const char *head[] = { "ARCHIVE", "JOB", "LEVEL", "SNAPSHOT", "SIZE",
+	    "POSITION", "SEAL" };
+
+	printf("%s: medium %s, pool %s, %s, labelled %s\n", media, m->id,
+	    m->pool, m->kind, m->labelled ? m->labelled : "(no time)");
+	gb_table_init(&t, "llllrll");
+	for (size_t i = 0; i < 7; i++)
+		gb_table_add(&t, head[i]);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct gb_found *f = &m->f[i];
+		const struct gb_manifest *mf = &f->s.manifest;
+		gb_table_add(&t, f->name);
+		gb_table_add(&t, f->sealok ? mf->job : "?");
+		gb_table_add(&t, f->sealok ? mf->level : "?");
+		gb_table_add(&t, f->sealok ? mf->snapshot : "?");
+		if (f->sealok)
+			gb_table_size(&t, (long long)f->s.size, x->raw);
+		else
+			gb_table_add(&t, "?");
+		gb_table_addf(&t, "%s %s", strcmp(m->kind, "tape") ? "file" :
+		    "tape file", f->pos);
+		gb_table_addf(&t, "%s%s%s", !f->sealok ? "NOT VERIFIED" :
+		    f->hashed > 0 ? "verified, bytes match" : f->whole &&
+		    !f->hashed ? "verified" : "verified, ARCHIVE BAD", f->why ?
+		    ": " : "", f->why ? f->why : "");
+	}
+	gb_table_print(&t, stdout, "  ");
+	if (!m->n)
+		printf("  no archives\n");
+}
+
+/*
+ * Each medium read on its own, its seals verified against the pinned
+ * signer: listed (--list), or recorded in the catalog (gb_import).  Exit
+ * status: the worst of the media.
+ */
+static int
+cmd_import(struct cat *x, int argc, char **argv)
+{
+	const char *signer = gb_conf_get(&x->conf, "keys", "signer");
+	const char *site = gb_conf_get(&x->conf, "site", "name");
+	char host[256], err[1024];
+	int r = GB_EXIT_OK;
+
+	if (!signer || !*signer)
+		gb_errx(GB_EXIT_USAGE, "no signer pinned: set signer in the [keys] "
+		    "section of the config; every seal on a medium is verified "
+		    "against it");
+	if (!site || !*site) {
+		/* as gb-export names the site when the config does not */
+		if (gethostname(host, sizeof host) == -1)
+			strcpy(host, "localhost");
+		host[sizeof host - 1] = '\0';
+		site = host;
+	}
+	for (int i = 0; i < argc; i++) {
+		struct gb_scan m;
+		int k;
+		if (gb_scan_media(&m, argv[i], signer, x->verify, err,
+		    sizeof err) == -1) {
+			gb_warnx("%s", err);
+			r = GB_EXIT_RUN;
+			continue;
+		}
+		if (x->list) {
+			list_medium(x, argv[i], &m);
+			k = GB_EXIT_OK;
+			for (size_t j = 0; j < m.n; j++)
+				if (!m.f[j].sealok || !m.f[j].whole ||
+				    m.f[j].hashed < 0)
+					k = GB_EXIT_CHECK;
+		} else
+			k = gb_import(x->c, &x->conf, &m, argv[i], site);
+		if (k > r)
+			r = k;
+		gb_scan_free(&m);
+	}
+	return r;
+}
+
 /*
  * What each command (with its sub-command: the first operand, NULL for
  * any other) takes: its options, as getopt codes, and how many operands,
@@ -1297,6 +1387,8 @@ static const struct command {
 	{ "audit", NULL, "V", 0, 0, GB_CATALOG_READ },
 	{ "latest", NULL, "j", 0, 0, GB_CATALOG_READ },
 	{ "manifest", NULL, "", 1, 1, GB_CATALOG_READ },
+	/* with --list, no catalog is opened */
+	{ "import", NULL, "LVb", 1, INT_MAX, GB_CATALOG_WRITE },
 	/* the config alone: no catalog is opened */
 	{ "job", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
 	{ "pool", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
@@ -1317,6 +1409,7 @@ static const struct option longopts[] = {
 	{ "html", required_argument, NULL, 'H' },
 	{ "job", required_argument, NULL, 'j' },
 	{ "kind", required_argument, NULL, 'k' },
+	{ "list", no_argument, NULL, 'L' },
 	{ "medium", required_argument, NULL, 'm' },
 	{ "pid", required_argument, NULL, 'P' },
 	{ "pool", required_argument, NULL, 'p' },
@@ -1442,6 +1535,7 @@ main(int argc, char *argv[])
 			x.jobs[x.njobs++] = optarg;
 			break;
 		case 'k': x.kind = optarg; break;
+		case 'L': x.list = 1; break;
 		case 'm': x.medium = optarg; break;
 		case 'n': {
 			char *end;
@@ -1482,6 +1576,13 @@ main(int argc, char *argv[])
 			gb_errx(GB_EXIT_USAGE, "no config: give -c CONF or set "
 			    "GB_CONF");
 		r = cmd_job(&x, cmd, argc, argv);
+		gb_conf_free(&x.conf);
+		free(x.jobs);
+		return r;
+	}
+	/* a medium's contents, from the medium alone */
+	if (strcmp(cmd, "import") == 0 && x.list) {
+		r = cmd_import(&x, argc, argv);
 		gb_conf_free(&x.conf);
 		free(x.jobs);
 		return r;
@@ -1528,6 +1629,8 @@ main(int argc, char *argv[])
 		r = cmd_latest(&x);
 	else if (strcmp(cmd, "manifest") == 0)
 		r = cmd_manifest(&x, argv[0]);
+	else if (strcmp(cmd, "import") == 0)
+		r = cmd_import(&x, argc, argv);
 	else
 		usage_of(stderr, cmd, GB_EXIT_USAGE);
 	if (x.csv && gb_out_finish(&x.out, NULL) == -1)
