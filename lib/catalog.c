@@ -507,8 +507,7 @@ gb_catalog_audit(struct gb_catalog *c, const char *action, const char *object,
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&detail, fmt, ap) < 0)
-		gb_errx(GB_EXIT_RUN, "out of memory");
+	detail = gb_vasprintf(fmt, ap);
 	va_end(ap);
 	st = gb_catalog_prepare(c, "SELECT seq, hash FROM audit ORDER BY seq "
 	    "DESC LIMIT 1");

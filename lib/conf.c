@@ -312,17 +312,6 @@ gb_conf_next_section(const struct gb_conf *c, const char *type, size_t *it)
 }
 
 int
-gb_conf_has_section(const struct gb_conf *c, const char *section)
-{
-	if (!c || !c->e)
-		return 0;
-	for (const struct gb_conf_entry *s = c->e + c->n; s->section; s++)
-		if (strcmp(s->section, section) == 0)
-			return 1;
-	return 0;
-}
-
-int
 gb_conf_section_line(const struct gb_conf *c, const char *section)
 {
 	if (!c || !c->e)
@@ -331,6 +320,13 @@ gb_conf_section_line(const struct gb_conf *c, const char *section)
 		if (strcmp(s->section, section) == 0)
 			return s->line;
 	return 0;
+}
+
+/* A header's line is 1 or more: it is found where it has one. */
+int
+gb_conf_has_section(const struct gb_conf *c, const char *section)
+{
+	return gb_conf_section_line(c, section) > 0;
 }
 
 /*

@@ -43,6 +43,21 @@ gb_version(void)
 	exit(GB_EXIT_OK);	/* gb_close_stdout checks what it wrote */
 }
 
+/*
+ * The operands after the options of a filter (gb-pack, gb-seal): at most
+ * one input, "-" or none for stdin (NULL); -1 for more.
+ */
+int
+gb_input_operand(int argc, char *argv[], const char **input)
+{
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		return -1;
+	*input = argc == 1 && strcmp(argv[0], "-") != 0 ? argv[0] : NULL;
+	return 0;
+}
+
 static void
 vmsg(int errnum, const char *fmt, va_list ap)
 {
@@ -181,17 +196,24 @@ gb_strndup(const char *s, size_t n)
 }
 
 char *
+gb_vasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		nomem();
+	return p;
+}
+
+char *
 gb_asprintf(const char *fmt, ...)
 {
 	char *p;
 	va_list ap;
-	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&p, fmt, ap);
+	p = gb_vasprintf(fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		nomem();
 	return p;
 }
 

@@ -40,6 +40,8 @@ void gb_setprogname(const char *argv0);
 #define GB_OPT_VERSION 256
 extern const struct option gb_stdopts[];	/* --help and --version */
 _Noreturn void gb_version(void);
+/* A filter's input operand, NULL for stdin; -1 for more than one. */
+int gb_input_operand(int argc, char *argv[], const char **input);
 void gb_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void gb_errx(int status, const char *fmt, ...)
@@ -52,6 +54,8 @@ void *gb_realloc(void *p, size_t n);
 char *gb_strdup(const char *s);
 char *gb_strndup(const char *s, size_t n);
 char *gb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *gb_vasprintf(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
 /* atexit(gb_close_stdout) in every tool: exit 3 if stdout failed. */
 void gb_close_stdout(void);
 
@@ -289,6 +293,12 @@ long gb_job_alert_hours(const struct gb_conf *c, const char *job);
 void gb_job_print(FILE *fp, const struct gb_conf *c, const struct gb_job *j);
 void gb_pool_print(FILE *fp, const struct gb_pool *p);
 int gb_cron_valid(const char *schedule);
+/*
+ * Does a job of this schedule run on day tm?  As cron: the month must
+ * match, and when both the day of the month and of the week are
+ * restricted, either.  -1 for a schedule it cannot read.
+ */
+int gb_cron_day(const char *schedule, const struct tm *tm);
 /* "daily 02:00", "weekly Sun 01:30", ..., "see schedule"; malloc'd. */
 char *gb_cron_words(const char *schedule);
 
@@ -372,6 +382,8 @@ struct gb_mtable *gb_manifest_add_table(struct gb_manifest *m,
 char *gb_table_filename(const char *table);
 /* Format a time_t as the manifest's UTC timestamp (21 bytes). */
 void gb_fmt_time(char buf[21], time_t t);
+/* That timestamp read back; 0 if s is not one. */
+time_t gb_parse_time(const char *s);
 
 /*
  * workers.c: worker threads that run jobs the caller takes back in order

@@ -107,6 +107,18 @@ is_count(const char *v)
 	return n > 0 && n <= 6 && v[n] == '\0';
 }
 
+/* 1 after the message if key of sect is set but not a count. */
+static int
+bad_count(const struct gb_conf *c, const char *sect, const char *key)
+{
+	const char *v = get(c, sect, key);
+
+	if (!v || is_count(v))
+		return 0;
+	return bad(c, line_of(c, sect, key), "[%s]: %s must be a number, "
+	    "not %s", sect, key, v);
+}
+
 /* The next word of *p, its length in *len; words end at one of seps. */
 static const char *
 word(const char **p, const char *seps, size_t *len)
@@ -135,37 +147,56 @@ cron_num(const char *s, size_t len, const char *const *names, int first)
 	return -1;
 }
 
+/*
+ * Does a cron field (lists, ranges, steps, names) take want?  1, else 0;
+ * -1 for a field it cannot read.  As cron, a start with a step runs to
+ * max, and 7 of the days of the week is Sunday (0).
+ */
 static int
-cron_field(const char *v, size_t len, int min, int max,
-    const char *const *names, int first)
+cron_takes(const char *v, size_t len, int min, int max,
+    const char *const *names, int first, int want)
 {
 	const char *end = v + len, *part, *next, *slash, *dash;
+	int took = 0, star;
 
 	if (len == 0 || v[0] == ',' || v[len - 1] == ',' ||
 	    memmem(v, len, ",,", 2))
-		return 0;
+		return -1;
 	for (part = v; part < end; part = next + 1) {
+		int r[2] = { min, max }, step = 0;
 		if (!(next = memchr(part, ',', (size_t)(end - part))))
 			next = end;
 		if ((slash = memchr(part, '/', (size_t)(next - part)))) {
 			size_t n = (size_t)(next - slash - 1);
 			if (n == 0 || strspn(slash + 1, "0123456789") < n ||
 			    strspn(slash + 1, "0") >= n)
-				return 0;
+				return -1;
+			for (size_t i = 1; i <= n && step <= max; i++)
+				step = step * 10 + slash[i] - '0';
 		} else
 			slash = next;
-		if (slash - part == 1 && *part == '*')
-			continue;
+		star = slash - part == 1 && *part == '*';
 		dash = memchr(part, '-', (size_t)(slash - part));
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 2 && !star; i++) {
 			const char *a = i == 0 || !dash ? part : dash + 1;
 			const char *b = i == 1 || !dash ? slash : dash;
-			int n = cron_num(a, (size_t)(b - a), names, first);
-			if (n < min || n > max)
-				return 0;
+			if ((r[i] = cron_num(a, (size_t)(b - a), names,
+			    first)) < min || r[i] > max)
+				return -1;
 		}
+		if (!star && !dash && slash != next)
+			r[1] = max;
+		for (int x = r[0]; x <= r[1]; x += step ? step : 1)
+			took |= x == want || (max == 7 && x == 7 && want == 0);
 	}
-	return 1;
+	return took;
+}
+
+static int
+cron_field(const char *v, size_t len, int min, int max,
+    const char *const *names, int first)
+{
+	return cron_takes(v, len, min, max, names, first, -1) >= 0;
 }
 
 /* Splits a cron time into its fields; how many there are. */
@@ -195,6 +226,25 @@ gb_cron_valid(const char *schedule)
 	    cron_field(f[2], l[2], 1, 31, NULL, 0) &&
 	    cron_field(f[3], l[3], 1, 12, months, 1) &&
 	    cron_field(f[4], l[4], 0, 7, days, 0);
+}
+
+int
+gb_cron_day(const char *schedule, const struct tm *tm)
+{
+	const char *f[5];
+	size_t l[5];
+	int dom, mon, dow;
+
+	if (cron_split(schedule ? schedule : "", f, l) != 5)
+		return -1;
+	dom = cron_takes(f[2], l[2], 1, 31, NULL, 0, tm->tm_mday);
+	mon = cron_takes(f[3], l[3], 1, 12, months, 1, tm->tm_mon + 1);
+	dow = cron_takes(f[4], l[4], 0, 7, days, 0, tm->tm_wday);
+	if (dom < 0 || mon < 0 || dow < 0)
+		return -1;
+	/* as cron: when both days are restricted, either will do */
+	return mon && (*f[2] != '*' && *f[4] != '*' ? dom || dow :
+	    dom && dow);
 }
 
 static int
@@ -384,9 +434,8 @@ gb_job_retention(const struct gb_conf *c, const char *job)
 	const char *v = get(c, s, "retention_days");
 	long d;
 
-	if (v && !is_count(v))
-		d = -bad(c, line_of(c, s, "retention_days"), "[%s]: "
-		    "retention_days must be a number, not %s", s, v);
+	if (bad_count(c, s, "retention_days"))
+		d = -1;
 	else
 		d = v ? atol(v) : pool_retention(c, get(c, s, "pool"));
 	free(s);
@@ -397,14 +446,13 @@ long
 gb_job_alert_hours(const struct gb_conf *c, const char *job)
 {
 	char *s = gb_asprintf("job %s", job);
-	const char *v = get(c, s, "alert_after");
 	long h;
 
-	if (v && !is_count(v))
-		h = -bad(c, line_of(c, s, "alert_after"), "[%s]: alert_after "
-		    "must be a number, not %s", s, v);
+	if (bad_count(c, s, "alert_after"))
+		h = -1;
 	else
-		h = alert_hours(v, get(c, s, "schedule"));
+		h = alert_hours(get(c, s, "alert_after"),
+		    get(c, s, "schedule"));
 	free(s);
 	return h;
 }
@@ -467,12 +515,8 @@ gb_job_read(const struct gb_conf *c, const char *name, struct gb_job *j)
 	if (strcmp(j->verify, "seal") && strcmp(j->verify, "deep"))
 		n += bad(c, line_of(c, s, "verify"), "[%s]: verify must be "
 		    "seal or deep, not %s", s, j->verify);
-	if ((v = get(c, s, "retention_days")) && !is_count(v))
-		n += bad(c, line_of(c, s, "retention_days"), "[%s]: "
-		    "retention_days must be a number, not %s", s, v);
-	if ((v = get(c, s, "alert_after")) && !is_count(v))
-		n += bad(c, line_of(c, s, "alert_after"), "[%s]: alert_after "
-		    "must be a number, not %s", s, v);
+	n += bad_count(c, s, "retention_days");
+	n += bad_count(c, s, "alert_after");
 	j->chain = chain_of(c, s, name);
 	j->tables = get(c, s, "tables");
 	j->media = get(c, s, "media");

@@ -413,6 +413,17 @@ gb_table_filename(const char *table)
 	return out;
 }
 
+time_t
+gb_parse_time(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	if (!strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return 0;
+	return timegm(&tm);
+}
+
 void
 gb_fmt_time(char buf[21], time_t t)
 {

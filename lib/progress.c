@@ -204,26 +204,31 @@ gb_progress_add(uint64_t n)
 	__atomic_add_fetch(&P.done, n, __ATOMIC_RELAXED);
 }
 
-void
-gb_progress_end(void)
+/* Erase the line; then end the task, or skip the next turn. */
+static void
+take_down(int end)
 {
 	if (!P.started)
 		return;
 	pthread_mutex_lock(&P.lock);
 	erase();
-	P.what = NULL;
+	if (end)
+		P.what = NULL;
+	else
+		P.held = 1;
 	pthread_mutex_unlock(&P.lock);
+}
+
+void
+gb_progress_end(void)
+{
+	take_down(1);
 }
 
 void
 gb_progress_clear(void)
 {
-	if (!P.started)
-		return;
-	pthread_mutex_lock(&P.lock);
-	erase();
-	P.held = 1;
-	pthread_mutex_unlock(&P.lock);
+	take_down(0);
 }
 
 uint64_t

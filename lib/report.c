@@ -43,95 +43,6 @@ static const char *kinds[][2] = {
 	    "((cast(substr(snapshot, 6, 2) AS integer) + 2) / 3)" },
 };
 
-/* ---------------------------------------------------------------- cron */
-
-static const char *const months[] = { "jan", "feb", "mar", "apr", "may",
-    "jun", "jul", "aug", "sep", "oct", "nov", "dec", NULL };
-static const char *const wdays[] = { "sun", "mon", "tue", "wed", "thu",
-    "fri", "sat", NULL };
-
-static int
-cron_num(const char **p, int lo, const char *const *names)
-{
-	char *end;
-	long v;
-
-	if (names && isalpha((unsigned char)**p)) {
-		for (int i = 0; names[i]; i++)
-			if (strncasecmp(*p, names[i], 3) == 0) {
-				*p += 3;
-				return lo + i;
-			}
-		return -1;
-	}
-	if (!isdigit((unsigned char)**p))
-		return -1;
-	v = strtol(*p, &end, 10);
-	*p = end;
-	return v > 99 ? -1 : (int)v;
-}
-
-/* Does a cron field (lists, ranges, steps, names) take v?  1, 0, -1. */
-static int
-cron_field(const char *f, int v, int lo, int hi, const char *const *names)
-{
-	const char *p = f;
-
-	for (;;) {
-		int a, b, step = 1;
-		if (*p == '*') {
-			a = lo;
-			b = hi;
-			p++;
-		} else {
-			if ((a = b = cron_num(&p, lo, names)) < 0)
-				return -1;
-			if (*p == '-' && (p++, (b = cron_num(&p, lo, names)) < 0))
-				return -1;
-			else if (*p == '/' && a == b)
-				b = hi;
-		}
-		if (*p == '/') {
-			p++;
-			if ((step = cron_num(&p, 0, NULL)) <= 0)
-				return -1;
-		}
-		if (*p && *p != ',')
-			return -1;
-		for (int x = a; x <= b; x += step)
-			if (x == v || (hi == 7 && x == 7 && v == 0))
-				return 1;
-		if (!*p++)
-			return 0;
-	}
-}
-
-/*
- * Does a job of this schedule run on day tm?  As cron: the month must
- * match, and when both the day of the month and of the week are
- * restricted, either.  -1 for a schedule it cannot read.
- */
-static int
-cron_day(const char *sched, const struct tm *tm)
-{
-	char *copy = gb_strdup(sched ? sched : ""), *f[6], *save;
-	int n = 0, r = -1, dom, mon, dow;
-
-	for (char *t = strtok_r(copy, " \t", &save); t && n < 6;
-	    t = strtok_r(NULL, " \t", &save))
-		f[n++] = t;
-	if (n == 5) {
-		dom = cron_field(f[2], tm->tm_mday, 1, 31, NULL);
-		mon = cron_field(f[3], tm->tm_mon + 1, 1, 12, months);
-		dow = cron_field(f[4], tm->tm_wday, 0, 7, wdays);
-		if (dom >= 0 && mon >= 0 && dow >= 0)
-			r = mon && (*f[2] != '*' && *f[4] != '*' ? dom || dow :
-			    dom && dow);
-	}
-	free(copy);
-	return r;
-}
-
 /* -------------------------------------------------------------- the data */
 
 /* The whole number at or above x >= 0, without libm. */
@@ -141,17 +52,6 @@ up(double x)
 	long long n = (long long)x;
 
 	return n + (x > (double)n);
-}
-
-static time_t
-utc(const char *s)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof tm);
-	if (!strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return 0;
-	return timegm(&tm);
 }
 
 /* The local day of t, as YYYY-MM-DD, and its struct tm at noon. */
@@ -259,7 +159,7 @@ rotation(const struct gb_report *r, const struct gb_report_pool *pl,
 		local_day(now + (first + d) * 86400, day, &tm);
 		for (size_t j = 0; j < r->njobs; j++)
 			if (pl && strcmp(r->jobs[j].pool, pl->name) == 0 &&
-			    cron_day(r->jobs[j].schedule, &tm) == 1)
+			    gb_cron_day(r->jobs[j].schedule, &tm) == 1)
 				ran[d] = 1;
 	}
 	for (long d = 0; d < days; d++) {
@@ -309,7 +209,7 @@ load_needs(const struct gb_report *r, size_t *np)
 	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT pool FROM "
 	    "media");
 	struct need *nd = NULL;
-	time_t now = utc(r->now);
+	time_t now = gb_parse_time(r->now);
 	size_t n = 0;
 
 	/* the pools of the media, and those of the config, by name */
@@ -534,8 +434,7 @@ hf(struct gb_out *o, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		gb_errx(GB_EXIT_RUN, "out of memory");
+	s = gb_vasprintf(fmt, ap);
 	va_end(ap);
 	gb_out_write(o, s, strlen(s));
 	free(s);
@@ -734,7 +633,8 @@ job_schedule(const struct gb_report *r, const char *job)
 static void
 html_calendar(const struct gb_report *r, struct gb_out *o)
 {
-	time_t now = utc(r->now), start = now - (QUARTER_DAYS - 1) * 86400L;
+	time_t now = gb_parse_time(r->now);
+	time_t start = now - (QUARTER_DAYS - 1) * 86400L;
 	char from[21], day0[11], **jobs;
 	struct tm tm0;
 	size_t nj;
@@ -766,8 +666,9 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 			char day[11];
 			long d;
 			if (!*first)
-				local_day(utc(gb_col(st, 2)), first, &tm);
-			local_day(utc(gb_col(st, 0)), day, &tm);
+				local_day(gb_parse_time(gb_col(st, 2)), first,
+				    &tm);
+			local_day(gb_parse_time(gb_col(st, 0)), day, &tm);
 			for (d = 0; d < QUARTER_DAYS; d++) {
 				char dd[11];
 				local_day(start + d * 86400, dd, &tm);
@@ -808,10 +709,11 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 			if (*status[d])
 				s = status[d];
 			else if (sched && d < QUARTER_DAYS - 1 && *first &&
-			    strcmp(day, first) >= 0 && cron_day(sched, &tm) == 1)
+			    strcmp(day, first) >= 0 &&
+			    gb_cron_day(sched, &tm) == 1)
 				s = "missing";
 			else if (sched && !*first && d < QUARTER_DAYS - 1 &&
-			    cron_day(sched, &tm) == 1)
+			    gb_cron_day(sched, &tm) == 1)
 				s = "missing";
 			else
 				s = "none";
@@ -861,7 +763,7 @@ result_text(sqlite3_stmt *st)
 static void
 html_restores(const struct gb_report *r, struct gb_out *o)
 {
-	time_t now = utc(r->now), start = now - QUARTER_DAYS * 86400L;
+	time_t now = gb_parse_time(r->now), start = now - QUARTER_DAYS * 86400L;
 	char from[21];
 	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT at, archive, "
 	    "coalesce(medium, ''), ok, coalesce(detail, ''), manual FROM checks "
@@ -877,7 +779,7 @@ html_restores(const struct gb_report *r, struct gb_out *o)
 	    "x1=\"10\" y1=\"20\" x2=\"%d\" y2=\"20\" class=\"axis\"/>",
 	    20 + QUARTER_DAYS * 8, 10 + QUARTER_DAYS * 8);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		long x = 10 + (utc(gb_col(st, 0)) - start) / 86400 * 8;
+		long x = 10 + (gb_parse_time(gb_col(st, 0)) - start) / 86400 * 8;
 		hf(o, "<circle class=\"test %s\" cx=\"%ld\" cy=\"20\" r=\"6\"><title>",
 		    result_class(st), x < 10 ? 10 : x);
 		he(o, gb_col(st, 0));
@@ -1079,7 +981,7 @@ gb_report_html(const struct gb_report *r, const char *path)
 	if (gb_atomic_open(&a, path, 0666 & ~um) == -1)
 		gb_err(GB_EXIT_RUN, "%s", path);
 	gb_out_init(&o, a.fd, 0);
-	local_day(utc(r->now), day, &(struct tm){ 0 });
+	local_day(gb_parse_time(r->now), day, &(struct tm){ 0 });
 	hf(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
 	    "'none'; style-src 'unsafe-inline'\"><title>gymbackup: quarterly "

@@ -116,8 +116,7 @@ gb_table_addf(struct gb_table *t, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		gb_errx(GB_EXIT_RUN, "out of memory");
+	s = gb_vasprintf(fmt, ap);
 	va_end(ap);
 	gb_table_add(t, s);
 	free(s);

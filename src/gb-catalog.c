@@ -439,10 +439,7 @@ cmd_move(struct cat *x, const char *medium)
 	sqlite3_finalize(st);
 	if (strcmp(x->to, "offsite") == 0 && pool &&
 	    (days = pool_offsite_days(x, pool)) > 0) {
-		struct tm tm;
-		memset(&tm, 0, sizeof tm);
-		strptime(x->now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		gb_fmt_time(due, timegm(&tm) + days * 86400);
+		gb_fmt_time(due, gb_parse_time(x->now) + days * 86400);
 	}
 	gb_catalog_run(x->c, "INSERT INTO movements(medium, at, from_loc, "
 	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, medium,
@@ -616,14 +613,19 @@ cmd_chain(struct cat *x)
 
 /* expire --------------------------------------------------------------- */
 
+/*
+ * A job's number by a rule of lib/job.c (retention days, alert hours):
+ * its -1 comes after the config's file:line errors.
+ */
 static long
-retention_days(struct cat *x, const char *job)
+job_rule(struct cat *x, const char *job,
+    long (*rule)(const struct gb_conf *, const char *))
 {
-	long d = gb_job_retention(&x->conf, job);
+	long v = rule(&x->conf, job);
 
-	if (d < 0)
+	if (v < 0)
 		exit(GB_EXIT_USAGE);
-	return d;
+	return v;
 }
 
 /*
@@ -634,23 +636,21 @@ retention_days(struct cat *x, const char *job)
 static int
 cmd_expire(struct cat *x)
 {
-	struct tm tm;
 	time_t now;
 	sqlite3_stmt *st;
 	char **names = NULL, **chains = NULL;
 	size_t n = 0, expired = 0;
 
 	check_pools(x);
-	memset(&tm, 0, sizeof tm);
-	strptime(x->now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	now = timegm(&tm);
+	now = gb_parse_time(x->now);
 	/* a dry run does it all, then rolls it back: it tells the truth */
 	gb_catalog_begin(x->c);
 	st = q(x, "SELECT name, job, snapshot, chain FROM archives WHERE "
 	    "expired_at IS NULL ORDER BY snapshot");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		char cutoff[21];
-		gb_fmt_time(cutoff, now - retention_days(x, gb_col(st, 1)) * 86400);
+		gb_fmt_time(cutoff, now - job_rule(x, gb_col(st, 1),
+		    gb_job_retention) * 86400);
 		if (strcmp(gb_col(st, 2), cutoff) < 0) {
 			names = gb_realloc(names, (n + 1) * sizeof *names);
 			chains = gb_realloc(chains, (n + 1) * sizeof *chains);
@@ -674,7 +674,7 @@ cmd_expire(struct cat *x)
 		long keep = 30;
 		bind(job, 1, chains[i]);
 		if (sqlite3_step(job) == SQLITE_ROW)
-			keep = retention_days(x, gb_col(job, 0));
+			keep = job_rule(x, gb_col(job, 0), gb_job_retention);
 		sqlite3_finalize(job);
 		gb_fmt_time(cutoff, now - keep * 86400);
 		sqlite3_reset(st);
@@ -849,28 +849,6 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 
 /* check ---------------------------------------------------------------- */
 
-/* Hours a job may go without a good backup: from its cron schedule. */
-static long
-job_period_hours(struct cat *x, const char *job)
-{
-	long h = gb_job_alert_hours(&x->conf, job);
-
-	if (h < 0)
-		exit(GB_EXIT_USAGE);
-	return h;
-}
-
-static time_t
-parse_time(const char *s)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof tm);
-	if (!strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return 0;
-	return timegm(&tm);
-}
-
 static int
 problem(const char *fmt, ...)
 {
@@ -1001,7 +979,7 @@ reap_runs(struct cat *x, const char *job, int check)
 		long pid = sqlite3_column_int64(st, 3);
 		if (pid > 0 && strcmp(h, host) == 0) {
 			/* a process started after the run is not its gb-backup */
-			if (!gb_pid_gone(pid, parse_time(started)))
+			if (!gb_pid_gone(pid, gb_parse_time(started)))
 				continue;
 			ids = gb_realloc(ids, (nids + 1) * sizeof *ids);
 			ids[nids++] = gb_asprintf("%s\t%s: killed: its gb-backup "
@@ -1017,8 +995,9 @@ reap_runs(struct cat *x, const char *job, int check)
 				    "left running by a gb-backup that was killed (pid "
 				    "%ld); marked failed", id, j, started, pid);
 			found++;
-		} else if (check && parse_time(started) < parse_time(x->now) -
-		    job_period_hours(x, j) * 3600) {
+		} else if (check && gb_parse_time(started) <
+		    gb_parse_time(x->now) -
+		    job_rule(x, j, gb_job_alert_hours) * 3600) {
 			problem("run %s of job %s: running since %s%s%s; if no "
 			    "gb-backup runs it, it was killed", id, j, started,
 			    *h ? " on " : "", h);
@@ -1044,7 +1023,7 @@ reap_runs(struct cat *x, const char *job, int check)
 static int
 cmd_check(struct cat *x)
 {
-	time_t now = parse_time(x->now);
+	time_t now = gb_parse_time(x->now);
 	sqlite3_stmt *st;
 	size_t it = 0;
 	const char *job;
@@ -1053,7 +1032,8 @@ cmd_check(struct cat *x)
 
 	check_pools(x);
 	while ((job = gb_conf_next_section(&x->conf, "job", &it))) {
-		long hours = job_period_hours(x, job);
+		/* hours a job may go without a good backup */
+		long hours = job_rule(x, job, gb_job_alert_hours);
 		st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE a.job = ?1 "
 		    "AND EXISTS (SELECT 1 FROM copies c WHERE c.archive = a.name "
 		    "AND c.status = 'good')");
@@ -1061,7 +1041,7 @@ cmd_check(struct cat *x)
 		sqlite3_step(st);
 		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
 			bad += problem("job %s: no good backup yet", job);
-		else if (parse_time(gb_col(st, 0)) < now - hours * 3600)
+		else if (gb_parse_time(gb_col(st, 0)) < now - hours * 3600)
 			bad += problem("job %s: no good backup within %ld hours "
 			    "(last %s)", job, hours, gb_col(st, 0));
 		sqlite3_finalize(st);
@@ -1084,7 +1064,7 @@ cmd_check(struct cat *x)
 		    "which does not count; run gb-restore --test", gb_col(st, 1));
 	else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
 		bad += problem("restore test: none recorded; run gb-restore --test");
-	else if (parse_time(gb_col(st, 0)) < now - days * 86400)
+	else if (gb_parse_time(gb_col(st, 0)) < now - days * 86400)
 		bad += problem("restore test: none within %ld days (last %s)",
 		    days, gb_col(st, 0));
 	sqlite3_finalize(st);

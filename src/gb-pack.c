@@ -379,12 +379,8 @@ main(int argc, char *argv[])
 		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
-	argc -= optind;
-	argv += optind;
-	if (argc > 1)
+	if (gb_input_operand(argc, argv, &k.input) == -1)
 		usage(stderr, GB_EXIT_USAGE);
-	if (argc == 1 && strcmp(argv[0], "-") != 0)
-		k.input = argv[0];
 	if (!k.threads)
 		k.threads = gb_ncpu(64);
 	if (isatty(STDOUT_FILENO))

@@ -257,12 +257,8 @@ main(int argc, char *argv[])
 		case GB_OPT_VERSION: gb_version();
 		default: usage(stderr, GB_EXIT_USAGE);
 		}
-	argc -= optind;
-	argv += optind;
-	if (argc > 1)
+	if (gb_input_operand(argc, argv, &s.input) == -1)
 		usage(stderr, GB_EXIT_USAGE);
-	if (argc == 1 && strcmp(argv[0], "-") != 0)
-		s.input = argv[0];
 
 	gb_conf_open(&s.conf, s.confpath);
 	if (!s.signer)

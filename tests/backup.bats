@@ -50,20 +50,9 @@ bk_conf() {
 	signer = $SIGNER
 	recipients = $rcpt
 
-	[catalog]
-	path = $W/catalog.db
-
-	[spool]
-	dir = $W/spool
-
-	[pool daily]
-	kind = dir
-	retention_days = 35
-	offsite = yes
-	offsite_days = 7
-
-	[pool weekly]
-	kind = tape
+	EOF
+	conf_pools "$conf"
+	cat >>"$conf" <<-EOF
 	retention_days = 90
 
 	[job transactions-daily]
@@ -284,11 +273,7 @@ assert_same_rows() {
 }
 
 @test "two jobs at once: the second waits for the spool, both are written" {
-	gb-demodata -s 3 -n 300000 -o "$W/big.db"
-	bk_conf "$W/gb.conf" "$W/big.db"
-	gb-backup -c "$W/gb.conf" transactions-daily >"$W/bk.out" 2>&1 &
-	BK_PID=$!
-	bg_started "$BK_PID"
+	bg_big transactions-daily
 	for _ in $(seq 200); do
 		compgen -G "$W/spool/*.tmp.*" >/dev/null && break
 		sleep 0.05
@@ -585,14 +570,20 @@ D2|good"
 
 # ---------------------------------------------------------------- killed
 
-# start_big JOB: gb-backup JOB in the background on a bigger database;
-# returns once gb-seal has its temporary file in the spool.  $BK_PID.
-start_big() {
+# bg_big JOB: gb-backup JOB in the background on a bigger database, its
+# output in bk.out, started.  $BK_PID.
+bg_big() {
 	gb-demodata -s 3 -n 300000 -o "$W/big.db"
 	bk_conf "$W/gb.conf" "$W/big.db"
 	gb-backup -c "$W/gb.conf" "$1" >"$W/bk.out" 2>&1 &
 	BK_PID=$!
 	bg_started "$BK_PID"
+}
+
+# start_big JOB: bg_big JOB, and return once gb-seal has its temporary
+# file in the spool.
+start_big() {
+	bg_big "$1"
 	for _ in $(seq 200); do
 		compgen -G "$W/spool/*.tmp.*" >/dev/null && return 0
 		sleep 0.05
@@ -625,11 +616,7 @@ ok"
 }
 
 @test "gb-backup killed with TERM while writing: no half-written copy counts, nothing partial on the medium; the next run works" {
-	gb-demodata -s 3 -n 300000 -o "$W/big.db"
-	bk_conf "$W/gb.conf" "$W/big.db"
-	gb-backup -c "$W/gb.conf" transactions-daily >"$W/bk.out" 2>&1 &
-	BK_PID=$!
-	bg_started "$BK_PID"
+	bg_big transactions-daily
 	# as soon as the medium gets the first byte (or the pipeline is past it)
 	end=$((SECONDS + 20))
 	until compgen -G "$W/usb1/*.tar.gz.gpg*" >/dev/null || [ $SECONDS -ge $end ]; do

@@ -11,22 +11,9 @@ setup() {
 	gb_setup
 	make_gym_db "$W/gym.db"
 	write_gym_conf "$W/gb.conf" "$W/gym.db"
+	echo >>"$W/gb.conf"
+	conf_pools "$W/gb.conf"
 	cat >>"$W/gb.conf" <<-EOF
-
-	[catalog]
-	path = $W/catalog.db
-
-	[spool]
-	dir = $W/spool
-
-	[pool daily]
-	kind = dir
-	retention_days = 35
-	offsite = yes
-	offsite_days = 7
-
-	[pool weekly]
-	kind = tape
 
 	[job members-weekly]
 	schedule = 30 1 * * 0

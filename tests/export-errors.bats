@@ -39,17 +39,7 @@ load helper
 	chmod 0777 "$TMPDIR"
 	if [ "$(id -u)" = 0 ]; then
 		command -v setpriv >/dev/null || skip "setpriv not installed"
-		# nobody must reach $W: give o+x to the directories bats made.
-		local p=$W
-		while [ "$p" != / ]; do
-			if [ $(( 8#$(stat -c %a "$p") & 1 )) -eq 0 ]; then
-				case $p in
-				"$BATS_RUN_TMPDIR"*) chmod o+x "$p" ;;
-				*) skip "$p is not searchable by nobody" ;;
-				esac
-			fi
-			p=$(dirname "$p")
-		done
+		nobody_reaches_w
 		run setpriv --reuid=65534 --regid=65534 --clear-groups \
 		    "$TOP/bin/gb-export" -s "sqlite:$W/gym.db" -o "$W/nb/out"
 	else
@@ -253,42 +243,39 @@ conf_case() {
 
 # ---------------------------------------------------------------- signals
 
-@test "SIGTERM during an export -o DIR leaves no DIR.tmp.*" {
-	bulk_gym_db big.db 60000 150000 >/dev/null
-	gb-export -s "sqlite:$W/big.db" -o out 3>&- &
-	local pid=$! i seen=
-	bg_started $pid
+# term_export PID TEST...: once TEST holds (within 5 s), SIGTERM the export
+# PID and reap it; skip the test where it ended before either.
+term_export() {
+	local pid=$1 i seen= st=0
+	shift
+	bg_started "$pid"
 	for i in $(seq 500); do
-		if compgen -G 'out.tmp.*/*.csv' >/dev/null; then
+		if "$@" >/dev/null; then
 			seen=1
 			break
 		fi
 		sleep 0.01
 	done
-	kill -TERM $pid 2>/dev/null || true
-	local st=0
-	wait $pid || st=$?
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || st=$?
 	[ -n "$seen" ] || skip "the export finished before it could be interrupted"
 	[ "$st" -ne 0 ] || skip "the export finished before SIGTERM arrived"
+}
+
+tmpdir_used() {
+	[ -n "$(ls -A "$TMPDIR")" ]
+}
+
+@test "SIGTERM during an export -o DIR leaves no DIR.tmp.*" {
+	bulk_gym_db big.db 60000 150000 >/dev/null
+	gb-export -s "sqlite:$W/big.db" -o out 3>&- &
+	term_export $! compgen -G 'out.tmp.*/*.csv'
 	assert_clean out
 }
 
 @test "SIGTERM during a stream export leaves nothing in TMPDIR" {
 	bulk_gym_db big.db 60000 150000 >/dev/null
 	gb-export -s "sqlite:$W/big.db" >/dev/null 3>&- &
-	local pid=$! i seen=
-	bg_started $pid
-	for i in $(seq 500); do
-		if [ -n "$(ls -A "$TMPDIR")" ]; then
-			seen=1
-			break
-		fi
-		sleep 0.01
-	done
-	kill -TERM $pid 2>/dev/null || true
-	local st=0
-	wait $pid || st=$?
-	[ -n "$seen" ] || skip "the export finished before it could be interrupted"
-	[ "$st" -ne 0 ] || skip "the export finished before SIGTERM arrived"
+	term_export $! tmpdir_used
 	assert_tmpdir_empty
 }

@@ -306,6 +306,44 @@ signer = nobody@example.org
 EOF
 }
 
+# conf_pools PATH: append the catalog, the spool and the policy's two
+# pools (daily: drives, 35 days, 7 of them offsite; weekly: tape) to a
+# config; what is appended next still belongs to [pool weekly].
+conf_pools() {
+	cat >>"$1" <<-EOF
+	[catalog]
+	path = $W/catalog.db
+
+	[spool]
+	dir = $W/spool
+
+	[pool daily]
+	kind = dir
+	retention_days = 35
+	offsite = yes
+	offsite_days = 7
+
+	[pool weekly]
+	kind = tape
+	EOF
+}
+
+# nobody_reaches_w: give o+x to the directories bats made above $W, so
+# that user nobody reaches it; skip the test where another is in the way.
+nobody_reaches_w() {
+	local p=$W
+
+	while [ "$p" != / ]; do
+		if [ $(( 8#$(stat -c %a "$p") & 1 )) -eq 0 ]; then
+			case $p in
+			"$BATS_RUN_TMPDIR"*) chmod o+x "$p" ;;
+			*) skip "$p is not searchable by nobody" ;;
+			esac
+		fi
+		p=$(dirname "$p")
+	done
+}
+
 # ---------------------------------------------------------------- tools
 
 # gb_stream OUT ARGS...: gb-export ARGS > OUT (so that `run gb_stream ...`

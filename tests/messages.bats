@@ -39,6 +39,18 @@ fpr_in() {
 	g "$W/k" --with-colons --list-keys "$1" | awk -F: '$1 == "fpr" { print $10; exit }'
 }
 
+# key_of_2020 NAME EMAIL EXPIRY: in $W/k, a key made on 2020-01-01 that
+# certifies for EXPIRY, with an encryption subkey of one day; sets fpr
+# and sub to their fingerprints.
+key_of_2020() {
+	g "$W/k" --passphrase '' --faked-system-time 20200101T000000 \
+	    --quick-gen-key "$1 <$2>" ed25519 cert "$3" 2>/dev/null
+	fpr=$(fpr_in "$2")
+	g "$W/k" --passphrase '' --faked-system-time 20200101T000000 \
+	    --quick-add-key "$fpr" cv25519 encr 1d 2>/dev/null
+	sub=$(g "$W/k" --with-colons --list-keys "$fpr" | awk -F: '$1 == "fpr" { n++ } n == 2 { print $10; exit }')
+}
+
 @test "messages: a signing key with a passphrase names gpg-preset-passphrase and its keygrip; doing so seals" {
 	keyring
 	g "$W/k" --passphrase 's3cret words' --pinentry-mode loopback \
@@ -85,13 +97,9 @@ follow_fix() {
 
 @test "messages: an expired key is named by its user ID, with the day and the gpg commands that extend it, which work" {
 	keyring
-	g "$W/k" --passphrase '' --faked-system-time 20200101T000000 \
-	    --quick-gen-key 'Old Escrow <old@gym.example>' ed25519 cert 1d 2>/dev/null
-	local old sub
-	old=$(fpr_in old@gym.example)
-	g "$W/k" --passphrase '' --faked-system-time 20200101T000000 \
-	    --quick-add-key "$old" cv25519 encr 1d 2>/dev/null
-	sub=$(g "$W/k" --with-colons --list-keys "$old" | awk -F: '$1 == "fpr" { n++ } n == 2 { print $10; exit }')
+	local fpr sub old
+	key_of_2020 'Old Escrow' old@gym.example 1d
+	old=$fpr
 	mkdir spool
 	run --separate-stderr gb-seal -r "$RCPT1" -r "$RCPT2" -u "$old" \
 	    -o spool/a "$FX/packed.tgz"
@@ -112,13 +120,8 @@ follow_fix() {
 
 @test "messages: a key whose encryption subkey alone expired says so, by user ID, and how to extend that subkey" {
 	keyring
-	g "$W/k" --passphrase '' --faked-system-time 20200101T000000 \
-	    --quick-gen-key 'Sub Escrow <sub@gym.example>' ed25519 cert 20y 2>/dev/null
 	local fpr sub
-	fpr=$(fpr_in sub@gym.example)
-	g "$W/k" --passphrase '' --faked-system-time 20200101T000000 \
-	    --quick-add-key "$fpr" cv25519 encr 1d 2>/dev/null
-	sub=$(g "$W/k" --with-colons --list-keys "$fpr" | awk -F: '$1 == "fpr" { n++ } n == 2 { print $10; exit }')
+	key_of_2020 'Sub Escrow' sub@gym.example 20y
 	mkdir spool
 	run --separate-stderr gb-seal -r "$RCPT1" -r "$fpr" -u "$SIGNER" \
 	    -o spool/a "$FX/packed.tgz"
@@ -161,16 +164,7 @@ lock_conf() {
 	chmod 0644 db/gym.db
 	[ ! -e db/gym.db-wal ] && [ ! -e db/gym.db-shm ]
 	mkdir -m 0777 nb
-	local p=$W
-	while [ "$p" != / ]; do
-		if [ $(( 8#$(stat -c %a "$p") & 1 )) -eq 0 ]; then
-			case $p in
-			"$BATS_RUN_TMPDIR"*) chmod o+x "$p" ;;
-			*) skip "$p is not searchable by nobody" ;;
-			esac
-		fi
-		p=$(dirname "$p")
-	done
+	nobody_reaches_w
 	chmod 0777 "$TMPDIR"
 	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
 	    "$TOP/bin/gb-export" -s "sqlite:$W/db/gym.db" -o "$W/nb/out"

@@ -100,11 +100,13 @@ b.tar.gz.gpg: OK (deep)
 	done
 }
 
-@test "verify: one changed byte at the start, middle, end of the seal's signed text is a FAIL" {
-	local pos off
+# flips_fail PART: one changed byte at the start, middle, end of the
+# seal's PART (text, sig) is a FAIL.
+flips_fail() {
+	local pos
 	for pos in start middle end; do
 		copy_a
-		off=$(flip_seal s/a.seal text "$pos")
+		flip_seal s/a.seal "$1" "$pos" >/dev/null
 		cmp -s s/a.seal "$FX/spool/a.seal" && fail "nothing changed"
 		# Stock gpg agrees that the seal is bad.
 		run gpgk auditor --verify s/a.seal
@@ -114,17 +116,12 @@ b.tar.gz.gpg: OK (deep)
 	done
 }
 
+@test "verify: one changed byte at the start, middle, end of the seal's signed text is a FAIL" {
+	flips_fail text
+}
+
 @test "verify: one changed byte at the start, middle, end of the seal's signature is a FAIL" {
-	local pos
-	for pos in start middle end; do
-		copy_a
-		flip_seal s/a.seal sig "$pos" >/dev/null
-		cmp -s s/a.seal "$FX/spool/a.seal" && fail "nothing changed"
-		run gpgk auditor --verify s/a.seal
-		assert_failure
-		verify_fails auditor "signature" s/a.seal
-		rm -r s
-	done
+	flips_fail sig
 }
 
 @test "verify: a truncated sealed file or seal is a FAIL" {
@@ -206,31 +203,31 @@ b.tar.gz.gpg: OK (deep)
 
 # ------------------------------------------------------- lying MANIFESTs
 
-@test "verify: a MANIFEST that lies about a row count passes the seal level, fails --deep on rows" {
-	run --separate-stderr gbv auditor "$FX/spool/lie-rows.seal"
+# deep_fails NAME REGEXP [FIRST]: the spool's NAME.seal passes the seal
+# level (its first line FIRST, if given), and --deep fails with a first
+# line that matches REGEXP.
+deep_fails() {
+	run --separate-stderr gbv auditor "$FX/spool/$1.seal"
 	assert_success
-	assert_line --index 0 "lie-rows.tar.gz.gpg: OK"
-	run --separate-stderr gbv restore --deep "$FX/spool/lie-rows.seal"
+	[ -z "${3-}" ] || assert_line --index 0 "$3"
+	run --separate-stderr gbv restore --deep "$FX/spool/$1.seal"
 	assert_failure 1
-	assert_line --index 0 --regexp "^lie-rows\.tar\.gz\.gpg: FAIL: .*consumptions.*rows"
+	assert_line --index 0 --regexp "$2"
+}
+
+@test "verify: a MANIFEST that lies about a row count passes the seal level, fails --deep on rows" {
+	deep_fails lie-rows "^lie-rows\.tar\.gz\.gpg: FAIL: .*consumptions.*rows" \
+	    "lie-rows.tar.gz.gpg: OK"
 	assert_line --index 1 "1 checked, 0 OK, 1 failed"
 }
 
 @test "verify: a MANIFEST that lies about a money sum passes the seal level, fails --deep on money" {
-	run --separate-stderr gbv auditor "$FX/spool/lie-money.seal"
-	assert_success
-	run --separate-stderr gbv restore --deep "$FX/spool/lie-money.seal"
-	assert_failure 1
-	assert_line --index 0 --regexp "^lie-money\.tar\.gz\.gpg: FAIL: .*members.*money.*balance"
+	deep_fails lie-money "^lie-money\.tar\.gz\.gpg: FAIL: .*members.*money.*balance"
 	assert_line --index 1 "1 checked, 0 OK, 1 failed"
 }
 
 @test "verify: a sealed archive whose packed bytes were cut short passes the seal level, fails --deep" {
-	run --separate-stderr gbv auditor "$FX/spool/cut.seal"
-	assert_success
-	run --separate-stderr gbv restore --deep "$FX/spool/cut.seal"
-	assert_failure 1
-	assert_line --index 0 --regexp "^cut\.tar\.gz\.gpg: FAIL: "
+	deep_fails cut "^cut\.tar\.gz\.gpg: FAIL: "
 }
 
 # ------------------------------------------------------- hostile archives

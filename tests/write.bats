@@ -455,6 +455,18 @@ copy_status_is() {
 
 # ----------------------------------------------------------- concurrency
 
+# two_writes OUT1 MEDIUM1 ARCHIVE1 OUT2 MEDIUM2 ARCHIVE2: both gb-writes in
+# the background, each started, their output to OUT1 and OUT2; their pids
+# in p1 and p2.
+two_writes() {
+	gb-write "$2" "$3" >"$1" 2>&1 &
+	p1=$!
+	gb-write "$5" "$6" >"$4" 2>&1 &
+	p2=$!
+	bg_started "$p1"
+	bg_started "$p2"
+}
+
 @test "two gb-write runs at once on one catalog, to two media: both copies good" {
 	mkdir usb
 	label U1 daily usb
@@ -464,12 +476,8 @@ copy_status_is() {
 	# each gets part of its archive and waits for the rest
 	feed "$W/s1/a1.tar.gz.gpg" "$A1.tar.gz.gpg" 1000 "$W/go"
 	feed "$W/s2/a2.tar.gz.gpg" "$A2.tar.gz.gpg" 1000 "$W/go"
-	gb-write usb "$W/s1/a1" >w1.out 2>&1 &
-	local p1=$!
-	gb-write tape:t1.tap "$W/s2/a2" >w2.out 2>&1 &
-	local p2=$!
-	bg_started "$p1"
-	bg_started "$p2"
+	local p1 p2
+	two_writes w1.out usb "$W/s1/a1" w2.out tape:t1.tap "$W/s2/a2"
 	# both are in the middle of writing at the same time
 	wait_for writing_rows 2 ||
 	    fail "not both writing: $(cat w1.out w2.out)"
@@ -485,12 +493,7 @@ copy_status_is() {
 	mkdir usb2
 	label U2 daily usb2
 	label T2 weekly tape:t2.tap
-	gb-write usb2 "$BIG" >w3.out 2>&1 &
-	p1=$!
-	gb-write tape:t2.tap "$BIG" >w4.out 2>&1 &
-	p2=$!
-	bg_started "$p1"
-	bg_started "$p2"
+	two_writes w3.out usb2 "$BIG" w4.out tape:t2.tap "$BIG"
 	wait "$p1" || fail "third: $(cat w3.out)"
 	wait "$p2" || fail "fourth: $(cat w4.out)"
 	[ "$(copy_rows big.tar.gz.gpg U2)" = "good|big.tar.gz.gpg" ]

@@ -564,6 +564,19 @@ test_job_cron(void)
 		{ "5 4 1,15 jan,jul *", "see schedule" },
 		{ "0 0-23/6 * * 7", "see schedule" },
 	};
+	static const struct {
+		const char *sched;
+		int sunday, runs;
+	} day[] = {
+		{ "0 2 * * *", 0, 1 }, { "0 2 * * thu", 0, 1 },
+		{ "0 2 * * fri", 0, 0 }, { "0 2 1,15 * *", 0, 0 },
+		{ "0 2 1-31/2 * *", 0, 1 }, { "0 2 3/7 * *", 0, 1 },
+		{ "0 2 2/7 * *", 0, 0 }, { "0 2 1 * thu", 0, 1 },
+		{ "0 2 1 * fri", 0, 0 }, { "0 2 * jan *", 0, 0 },
+		{ "0 2 * dec mon-fri", 0, 1 }, { "0 2 * * 7", 1, 1 },
+		{ "0 2 * * 1-6", 1, 0 }, { "0 2 40 * *", 0, -1 },
+		{ "0 2 * *", 0, -1 }, { NULL, 0, -1 },
+	};
 	char *w;
 
 	for (size_t i = 0; i < sizeof valid / sizeof *valid; i++)
@@ -576,6 +589,15 @@ test_job_cron(void)
 		w = gb_cron_words(when[i].sched);
 		ok_str(w, when[i].words, when[i].sched);
 		free(w);
+	}
+	/* Thursday 3 December 2026, then Sunday the 6th */
+	for (size_t i = 0; i < sizeof day / sizeof *day; i++) {
+		struct tm tm = { .tm_mday = 3, .tm_mon = 11, .tm_wday = 4 };
+		if (day[i].sunday)
+			tm.tm_mday = 6, tm.tm_wday = 0;
+		ok(gb_cron_day(day[i].sched, &tm) == day[i].runs,
+		    "job: \"%s\" runs on day %d: %d", day[i].sched,
+		    tm.tm_mday, day[i].runs);
 	}
 }
 
