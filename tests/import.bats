@@ -149,6 +149,16 @@ chains() {
 	[ "$(cq "SELECT count(*) FROM copies WHERE medium = 'T1' AND verified_at IS NOT NULL")" -eq 2 ]
 	run -0 env GNUPGHOME="$KEYS/all" gb-restore --media tape:t1.tap -o out f2
 	diff -r out "$SP/f2.set" || fail "f2 restored from T1 differs"
+	# gb-restore --at plans the same archives from the rebuilt catalog
+	local now
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	run -0 gb-restore --at "$now" --list
+	local planned=$output
+	run -0 env GB_CATALOG="$old" gb-restore --at "$now" --list
+	[ "$(grep -o '[a-z0-9]*\.tar\.gz\.gpg' <<<"$planned")" = \
+	    "$(grep -o '[a-z0-9]*\.tar\.gz\.gpg' <<<"$output")" ] ||
+	    fail "plans differ: $planned --- $output"
+	grep -q 'tar\.gz\.gpg' <<<"$planned"
 	# the rebuilt catalog takes the next archive on the tape after n1
 	put tape:t1.tap i3
 	[ "$(cq "SELECT position FROM copies WHERE archive = 'i3.tar.gz.gpg' AND medium = 'T1'")" = 7 ]
