@@ -225,3 +225,24 @@ pg_rows() {
 	assert_equal "$(sqlite3 r.db 'SELECT count(*), sum(balance) FROM members')" \
 	    "$(psqlc -d snap4 -c 'SELECT count(*) || $$|$$ || sum(balance) FROM public.members')"
 }
+
+@test "gb-verify --deep checks the lists of deleted keys like the tables" {
+	seed_gym
+	round 1
+	gb-export -c gym.conf -S state -i full/MANIFEST -t members -o inc
+	local n
+	n=$(mf inc/MANIFEST deletes members | cut -f2)
+	[ "$n" -gt 0 ]
+	seal_set inc spool/inc
+	run env GNUPGHOME="$KEYS/restore" gb-verify --deep --signer "$SIGNER" spool/inc.seal
+	assert_success
+	# a MANIFEST that counts one key more than its list holds
+	lie_set inc lie "s/^\(deletes\tmembers\tmembers+deleted.csv\t\)$n\t/\1$((n + 1))\t/"
+	seal_set lie spool/lie
+	run env GNUPGHOME="$KEYS/restore" gb-verify --deep --signer "$SIGNER" spool/lie.seal
+	assert_failure 1
+	assert_output --partial "members+deleted.csv: $n rows, the MANIFEST says $((n + 1))"
+	# without --deep the seal alone is checked, and holds
+	run env GNUPGHOME="$KEYS/auditor" gb-verify --signer "$SIGNER" spool/lie.seal
+	assert_success
+}
