@@ -142,7 +142,8 @@ check_conf(struct export *x)
 /*
  * -S DIR, else $XDG_STATE_HOME/gymbackup or ~/.local/state/gymbackup (as
  * duplicity keeps its signatures under ~/.cache): one that cannot be
- * made only costs the next incremental its deltas, given one fails.
+ * made only costs the next incremental its deltas: -S given, one that
+ * cannot be made is an error.
  */
 static void
 state_setup(struct export *x)
@@ -178,8 +179,10 @@ state_setup(struct export *x)
 		}
 	} else
 		snprintf(why, sizeof why, "neither XDG_STATE_HOME nor HOME set");
-	gb_warnx("warning: no state kept (%s); give -S DIR: an incremental "
-	    "on this export takes its tables whole", why);
+	/* a full says nothing: the incremental on it will, where it matters */
+	if (x->prevpath)
+		gb_warnx("warning: no state kept (%s); give -S DIR: an "
+		    "incremental on this export takes its tables whole", why);
 }
 
 static void
