@@ -885,7 +885,7 @@ remove_state(const char *dir)
  * The export is out: its state becomes STATEDIR/JOB/ID, which the next
  * incremental on it reads.  A later failure (pack, seal, write) leaves
  * the base's state too, since the next incremental names its base: of
- * this job's states, the newest KEEP_STATES and the base's stay.
+ * this job's states, its own, the base's and KEEP_STATES others stay.
  */
 #define KEEP_STATES 3
 static void
@@ -914,8 +914,10 @@ commit_state(struct export *x)
 		int kept = 0;
 		while (n-- > 0) {
 			const char *name = v[n]->d_name;
+			/* this one and its base stay, whatever their names */
 			if (name[0] != '.' && !strchr(name, '.') &&
-			    ++kept > KEEP_STATES && (!base || strcmp(name, base))) {
+			    strcmp(name, x->m.id) && (!base || strcmp(name,
+			    base)) && ++kept > KEEP_STATES) {
 				char *p = gb_asprintf("%s/%s", x->stjob, name);
 				remove_state(p);
 				free(p);
