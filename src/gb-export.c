@@ -628,10 +628,12 @@ finish_table(struct export *x, struct tjob *t)
 	gb_free_strv(t->d.money);
 	gb_free_strv(t->d.key);
 	free(t->oldstate);
-	if (t->newstate) {
+	if (t->newstate) {	/* tables finish on any thread */
+		pthread_mutex_lock(&x->mu);
 		x->stfiles = gb_realloc(x->stfiles, (x->nstfiles + 1) *
 		    sizeof *x->stfiles);
 		x->stfiles[x->nstfiles++] = t->newstate;
+		pthread_mutex_unlock(&x->mu);
 	}
 	gb_tinfo_free(&t->ti);
 	free(t->part);
