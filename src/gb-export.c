@@ -851,20 +851,6 @@ export_tables(struct export *x, char **tables, size_t n)
 	pthread_mutex_destroy(&x->mu);
 }
 
-/* The new state goes in a directory of its own until the export is out. */
-static void
-make_statedir(struct export *x)
-{
-	if (!x->statedir)
-		return;
-	x->stjob = gb_asprintf("%s/%s", x->statedir, x->job);
-	if (mkdir(x->stjob, 0700) == -1 && errno != EEXIST)
-		gb_err(GB_EXIT_RUN, "cannot make %s", x->stjob);
-	x->stwork = gb_tmp_template("%s/gb-state", x->stjob);
-	if (gb_mktemp(x->stwork, 1) == -1)
-		gb_err(GB_EXIT_RUN, "cannot create %s", x->stwork);
-}
-
 static void
 remove_state(const char *dir)
 {
@@ -881,6 +867,28 @@ remove_state(const char *dir)
 		closedir(d);
 	if (rmdir(dir) == -1)
 		gb_warn("warning: cannot remove the old state %s", dir);
+}
+
+static void
+drop_state(void *arg, const char *path, long pid)
+{
+	remove_state(path);
+}
+
+/* The new state goes in a directory of its own until the export is out. */
+static void
+make_statedir(struct export *x)
+{
+	if (!x->statedir)
+		return;
+	x->stjob = gb_asprintf("%s/%s", x->statedir, x->job);
+	if (mkdir(x->stjob, 0700) == -1 && errno != EEXIST)
+		gb_err(GB_EXIT_RUN, "cannot make %s", x->stjob);
+	/* a killed export's new state is no plaintext: it goes quietly */
+	gb_tmp_stale(x->stjob, "gb-state", drop_state, NULL);
+	x->stwork = gb_tmp_template("%s/gb-state", x->stjob);
+	if (gb_mktemp(x->stwork, 1) == -1)
+		gb_err(GB_EXIT_RUN, "cannot create %s", x->stwork);
 }
 
 /*
@@ -910,7 +918,6 @@ commit_state(struct export *x)
 	}
 	gb_cleanup_forget(x->stwork);
 	base = x->prevpath ? x->prev.id : NULL;
-	gb_tmp_reap(x->stjob, "gb-state");
 	/* ids begin with their time: the newest sort last */
 	if ((n = scandir(x->stjob, &v, NULL, alphasort)) >= 0) {
 		int kept = 0;
