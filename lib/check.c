@@ -267,7 +267,7 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 	const struct gb_manifest *m = &s->manifest;
 	struct gb_unpack *u;
 	struct gb_unpack_sums sums;
-	char *seen = gb_calloc(m->ntables + 1, 1), hex[65], why[512];
+	char *seen = gb_calloc(2 * m->ntables + 1, 1), hex[65], why[512];
 	const char *name;
 	int64_t size;
 	int rc = 0, status = 0, nentry = 0, closed;
@@ -279,7 +279,7 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 	}
 	while (status == 0 && (rc = gb_unpack_next(u, &name, &size, err,
 	    errlen)) == 1) {
-		size_t i = m->ntables;	/* SCHEMA.sql's slot in seen */
+		size_t i = 2 * m->ntables;	/* SCHEMA.sql's slot in seen */
 		int first = ++nentry == 1;
 		uint64_t want;
 
@@ -289,10 +289,11 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 			break;
 		}
 		if (!first && strcmp(name, "SCHEMA.sql") != 0) {
-			for (i = 0; i < m->ntables; i++)
-				if (strcmp(m->tables[i].file, name) == 0)
+			for (i = 0; i < 2 * m->ntables; i++)
+				if (gb_manifest_file(m, i) &&
+				    strcmp(gb_manifest_file(m, i)->file, name) == 0)
 					break;
-			if (i == m->ntables) {
+			if (i == 2 * m->ntables) {
 				snprintf(err, errlen, "%s is not in the MANIFEST",
 				    name);
 				status = -1;
@@ -305,8 +306,8 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 			break;
 		}
 		/* Every member is of the size the seal's MANIFEST gives. */
-		want = first ? s->manifest_len : i == m->ntables ?
-		    m->schema_bytes : m->tables[i].bytes;
+		want = first ? s->manifest_len : i == 2 * m->ntables ?
+		    m->schema_bytes : gb_manifest_file(m, i)->bytes;
 		if ((uint64_t)size != want) {
 			snprintf(err, errlen, "%s: %" PRId64 " bytes in the "
 			    "archive, the %s says %" PRIu64, name, size, first ?
@@ -314,7 +315,7 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 			status = -1;
 			break;
 		}
-		if (first || i == m->ntables) {	/* read whole, checked here */
+		if (first || i == 2 * m->ntables) {	/* read whole, checked */
 			struct gb_sha256 h;
 			size_t n;
 			char *buf = read_small(u, name, want, &n, err, errlen);
@@ -340,15 +341,20 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 				status = w->small(w->arg, name, buf, n, err,
 				    errlen);
 			free(buf);
-		} else
+		} else if (i < m->ntables)
 			status = w->table(w->arg, i, u, err, errlen);
+		else if (w->deletes)
+			status = w->deletes(w->arg, i - m->ntables, u, err, errlen);
+		else	/* a list of deleted keys: checked as a table is */
+			status = gb_check_table(gb_manifest_file(m, i),
+			    gb_unpack_read, u, -1, NULL, NULL, err, errlen);
 	}
 	if (status == 0 && rc == -1)
 		status = -1;
-	for (size_t i = 0; status == 0 && i <= m->ntables; i++)
-		if (!seen[i]) {
-			snprintf(err, errlen, "%s is missing", i < m->ntables ?
-			    m->tables[i].file : "SCHEMA.sql");
+	for (size_t i = 0; status == 0 && i <= 2 * m->ntables; i++)
+		if (!seen[i] && (i == 2 * m->ntables || gb_manifest_file(m, i))) {
+			snprintf(err, errlen, "%s is missing", i < 2 * m->ntables ?
+			    gb_manifest_file(m, i)->file : "SCHEMA.sql");
 			status = -1;
 		}
 	/*

@@ -208,6 +208,14 @@ struct gb_dump {
 	 */
 	int ranged, part;
 	int64_t lo, hi;
+	/*
+	 * Rows in the order of these columns (NULL: the primary key's), text
+	 * in bytes (BINARY, COLLATE "C"); with delta, each row goes through
+	 * it (state.c) instead of straight into the output.
+	 */
+	char **key;
+	size_t nkey;
+	struct gb_delta *delta;
 };
 struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds);
 void gb_sqlite_close(struct gb_sqlite *db);
@@ -245,6 +253,47 @@ void gb_sqlite_wm_max(struct gb_sqlite *db, const char *table,
     const char *column, const char *from_type, const char *from,
     char **type, char **value);
 void gb_free_strv(char **v);
+
+/*
+ * state.c: exact incrementals (gb-export -S).  A key part as the source
+ * has it; the merge compares them as SQLite orders them (NULL, numbers,
+ * text and blobs in bytes), PostgreSQL's NULLs (GB_K_LAST) last.
+ */
+enum { GB_K_NULL = 'n', GB_K_INT = 'i', GB_K_REAL = 'r', GB_K_TEXT = 't',
+    GB_K_BLOB = 'b', GB_K_LAST = 'z' };
+struct gb_kval {
+	int type;
+	int64_t i;
+	double r;
+	const char *p;
+	size_t n;
+};
+#define GB_STATE_KEY 32
+/* The digest key of the state directory dir, made (0600) at its first use. */
+int gb_state_key(const char *dir, unsigned char key[GB_STATE_KEY], char *err,
+    size_t errlen);
+/* Is the state file at path whole, of this key, and made with keycols? */
+int gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
+    const char *keycols, char *err, size_t errlen);
+/*
+ * One table's merge: rows come in key order into gb_delta_buf (the
+ * header first, then gb_delta_head), each then given with its key to
+ * gb_delta_row and its money added to gb_delta_sums.  Changed and new
+ * rows go to o and count in mt (rows, money); with an old state, keys
+ * no longer there go to del as CSV, counted in mt->del.  finish writes
+ * the rest of the deletes and the new state (0, or -1 + errno), and with
+ * totals the whole table's rows, SHA-256 and sums into mt.
+ */
+struct gb_delta;
+struct gb_delta *gb_delta_open(const char *table, const char *oldpath,
+    int newfd, const unsigned char key[GB_STATE_KEY], const char *keycols,
+    size_t nkey, struct gb_out *o, struct gb_out *del, struct gb_mtable *mt,
+    size_t nmoney);
+struct gb_out *gb_delta_buf(struct gb_delta *d);
+struct gb_money *gb_delta_sums(struct gb_delta *d);
+void gb_delta_head(struct gb_delta *d);
+void gb_delta_row(struct gb_delta *d, const struct gb_kval *k);
+int gb_delta_finish(struct gb_delta *d, int totals);
 
 /*
  * ---- pg.c: PostgreSQL, as a source, and its connection (libpq) ----
@@ -307,7 +356,10 @@ int gb_pg_server_version(const struct gb_pg *p);
  * is given).  In order: schema (SCHEMA.sql, already held to what the
  * export writes by gb_schema_check: tables now, indexes kept for finish);
  * load, per table (its CSV from fn, checked against the MANIFEST as it
- * streams; an incremental's rows upserted on the table's key); rows (what
+ * streams; an incremental's rows upserted on the table's key, or, change
+ * "whole", replacing the table's); deletes, per table of change "delta"
+ * (its list of deleted keys from fn, checked against mt->del: each key
+ * deletes exactly one row, else -1); rows (what
  * a table holds now, past 1: only above the watermark mt was cut from; *n
  * -1 when it is not there); dump, for the drill (a table exported again
  * as gb-export does, into o); finish (indexes, then commit, the output
@@ -321,16 +373,16 @@ int gb_pg_server_version(const struct gb_pg *p);
  * connection (gb_pg_open), the source calls dump makes (sqlite.c, pg.c)
  * and running out of memory.
  *
- * Open fills in tg even when it fails: close it.  There is no call for
- * deletions: no export writes any (an incremental holds upserts only, and
- * gb-restore checks that a table lost no rows), so the form of its list
- * of keys waits for the export that writes one.
+ * Open fills in tg even when it fails: close it.
  */
 struct gb_target {
 	void *t;
 	int (*schema)(void *t, const struct gb_manifest *m, const char *sql,
 	    size_t len, char *err, size_t errlen);
 	int (*load)(void *t, const struct gb_manifest *m,
+	    const struct gb_mtable *mt, gb_read_fn fn, void *arg, char *err,
+	    size_t errlen);
+	int (*deletes)(void *t, const struct gb_manifest *m,
 	    const struct gb_mtable *mt, gb_read_fn fn, void *arg, char *err,
 	    size_t errlen);
 	int (*rows)(void *t, const struct gb_manifest *m,

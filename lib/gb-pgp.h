@@ -94,8 +94,9 @@ int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     int copyfd, gb_record_fn rec, void *recarg, char *err, size_t errlen);
 /*
  * Walks a sealed archive against its seal: MANIFEST first and equal to
- * the seal's, SCHEMA.sql (its hash checked) and every table once, each
- * of the size the MANIFEST gives, nothing else, nothing missing; then the
+ * the seal's, SCHEMA.sql (its hash checked) and every table (and list of
+ * deleted keys) once, each of the size the MANIFEST gives, nothing else,
+ * nothing missing; then the
  * inner signature by signer, the packed size and hash, and the size and
  * hash of the sealed file as read (the seal's).  MANIFEST and SCHEMA.sql
  * go to small (if set) whole; each table's bytes are for table to read
@@ -110,6 +111,9 @@ struct gb_walk {
 	int (*table)(void *arg, size_t i, struct gb_unpack *u, char *err,
 	    size_t errlen);
 	void *arg;
+	/* table i's list of deleted keys; NULL: checked, nothing more */
+	int (*deletes)(void *arg, size_t i, struct gb_unpack *u, char *err,
+	    size_t errlen);
 };
 struct gb_seal;
 int gb_walk_archive(const char *archive, const struct gb_seal *s,

@@ -191,6 +191,7 @@ void gb_hasher_final(struct gb_hasher *h, char hex[65]);
 /*
  * out.c: buffered output to a file descriptor that counts bytes and, when
  * asked, hashes them with SHA-256.  Errors are sticky: check gb_out_finish.
+  * On fd -1 it is a growing buffer in memory, never flushed.
  */
 struct gb_out {
 	int fd;
@@ -356,6 +357,21 @@ struct gb_mtable {
 	char *wm_to;		/* highest value at the snapshot; NULL: none */
 	struct gb_money *money;
 	size_t nmoney;
+	/*
+	 * An incremental's table: change "delta" (its file holds the rows
+	 * new or changed since the export base, del the keys of the rows
+	 * deleted since) or "whole" (its file is the whole table, which
+	 * replaces the one restored so far: a table without a key, or with
+	 * no state of the base).  NULL: a full's, or an incremental of an
+	 * older gymbackup (upserts past the watermark).
+	 */
+	char *change;
+	struct gb_mtable *del;	/* delta: file, rows (keys), bytes, sha256 */
+	/* The whole table at the snapshot (has_total): rows, CSV, sums. */
+	int has_total;
+	uint64_t total_rows;
+	char total_sha256[65];
+	struct gb_money *total_money;	/* nmoney of them, as money */
 };
 struct gb_manifest {
 	int format;
@@ -378,8 +394,17 @@ struct gb_mtable *gb_manifest_table(const struct gb_manifest *m,
     const char *name);
 struct gb_mtable *gb_manifest_add_table(struct gb_manifest *m,
     const char *name);
+/*
+ * The files of an export set beside MANIFEST and SCHEMA.sql, 2 * ntables
+ * slots: i < ntables the table's, else the list of deleted keys of table
+ * i - ntables, or NULL when it has none.
+ */
+const struct gb_mtable *gb_manifest_file(const struct gb_manifest *m,
+    size_t i);
 /* The file name an export set uses for a table: safe on any filesystem. */
 char *gb_table_filename(const char *table);
+/* ... and for its list of deleted keys (a name no table's file takes). */
+char *gb_deletes_filename(const char *table);
 /* Format a time_t as the manifest's UTC timestamp (21 bytes). */
 void gb_fmt_time(char buf[21], time_t t);
 /* That timestamp read back; 0 if s is not one. */

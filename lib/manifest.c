@@ -57,9 +57,14 @@ put_line(struct gb_out *o, const char *field, int n, ...)
 int
 gb_manifest_write(const struct gb_manifest *m, struct gb_out *o)
 {
-	char num[32];
+	char num[32], num2[32];
+	int v2 = 0;
 
-	gb_out_write(o, "format\tgymbackup-manifest\t1\n", 28);
+	/* Deletes an older reader would skip: it must refuse the set. */
+	for (size_t i = 0; i < m->ntables; i++)
+		v2 |= m->tables[i].change != NULL;
+	gb_out_write(o, v2 ? "format\tgymbackup-manifest\t2\n" :
+	    "format\tgymbackup-manifest\t1\n", 28);
 	put_line(o, "creator", 1, m->creator ? m->creator :
 	    "gymbackup " GB_VERSION);
 	put_line(o, "site", 1, m->site);
@@ -88,6 +93,24 @@ gb_manifest_write(const struct gb_manifest *m, struct gb_out *o)
 		for (size_t k = 0; k < t->nmoney; k++) {
 			snprintf(num, sizeof num, "%" PRId64, t->money[k].sum);
 			put_line(o, "money", 3, t->name, t->money[k].column, num);
+		}
+		if (t->change)
+			put_line(o, "change", 2, t->name, t->change);
+		if (t->del) {
+			snprintf(num, sizeof num, "%" PRIu64, t->del->rows);
+			snprintf(num2, sizeof num2, "%" PRIu64, t->del->bytes);
+			put_line(o, "deletes", 5, t->name, t->del->file, num, num2,
+			    t->del->sha256);
+		}
+		if (t->has_total) {
+			snprintf(num, sizeof num, "%" PRIu64, t->total_rows);
+			put_line(o, "total", 3, t->name, num, t->total_sha256);
+			for (size_t k = 0; k < t->nmoney; k++) {
+				snprintf(num, sizeof num, "%" PRId64,
+				    t->total_money[k].sum);
+				put_line(o, "total-money", 3, t->name,
+				    t->money[k].column, num);
+			}
 		}
 	}
 	gb_out_write(o, "end\n", 4);
@@ -212,11 +235,11 @@ gb_manifest_read(struct gb_manifest *m, FILE *fp, char *err, size_t errlen)
 			if (n != 3 || !f[0] || strcmp(f[0], "format") ||
 			    !f[1] || strcmp(f[1], "gymbackup-manifest"))
 				BAD("not a gymbackup manifest");
-			if (!f[2] || strcmp(f[2], "1"))
+			if (!f[2] || (strcmp(f[2], "1") && strcmp(f[2], "2")))
 				BAD("manifest format %s is not supported "
-				    "(this is gymbackup " GB_VERSION ", format 1)",
-				    f[2] ? f[2] : "-");
-			m->format = 1;
+				    "(this is gymbackup " GB_VERSION ", formats 1 "
+				    "and 2)", f[2] ? f[2] : "-");
+			m->format = f[2][0] - '0';
 			continue;
 		}
 		if (!f[0])
@@ -273,7 +296,10 @@ gb_manifest_read(struct gb_manifest *m, FILE *fp, char *err, size_t errlen)
 		/* Per-table fields name a table listed before. */
 		if (strcmp(f[0], "rows") && strcmp(f[0], "bytes") &&
 		    strcmp(f[0], "sha256") && strcmp(f[0], "key") &&
-		    strcmp(f[0], "watermark") && strcmp(f[0], "money"))
+		    strcmp(f[0], "watermark") && strcmp(f[0], "money") &&
+		    (m->format < 2 || (strcmp(f[0], "change") &&
+		    strcmp(f[0], "deletes") && strcmp(f[0], "total") &&
+		    strcmp(f[0], "total-money"))))
 			continue;	/* unknown field of format 1: ignored */
 		if (n < 3 || !f[1] || !(t = gb_manifest_table(m, f[1])))
 			BAD("line %d: %s of a table not listed before", lineno,
@@ -305,7 +331,44 @@ gb_manifest_read(struct gb_manifest *m, FILE *fp, char *err, size_t errlen)
 			t->wm_type = gb_strdup(f[3]);
 			t->wm_from = dup_or_null(f[4]);
 			t->wm_to = dup_or_null(f[5]);
+		} else if (strcmp(f[0], "change") == 0) {
+			if (n != 3 || !f[2] || (strcmp(f[2], "delta") &&
+			    strcmp(f[2], "whole")) || t->change)
+				BAD("line %d: bad change", lineno);
+			t->change = gb_strdup(f[2]);
+		} else if (strcmp(f[0], "deletes") == 0) {
+			struct gb_mtable *d;
+			if (n != 6 || !f[2] || t->del)
+				BAD("line %d: bad deletes", lineno);
+			d = t->del = gb_calloc(1, sizeof *d);
+			d->name = gb_strdup(t->name);
+			d->file = gb_strdup(f[2]);
+			if (parse_u64(f[3], &d->rows) || parse_u64(f[4], &d->bytes) ||
+			    !is_sha256(f[5]))
+				BAD("line %d: bad deletes", lineno);
+			memcpy(d->sha256, f[5], 65);
+		} else if (strcmp(f[0], "total") == 0) {
+			if (n != 4 || parse_u64(f[2], &t->total_rows) ||
+			    !is_sha256(f[3]) || t->has_total)
+				BAD("line %d: bad total", lineno);
+			memcpy(t->total_sha256, f[3], 65);
+			t->has_total = 1;
+		} else if (strcmp(f[0], "total-money") == 0) {
+			size_t k;
+			for (k = 0; k < t->nmoney; k++)
+				if (f[2] && strcmp(t->money[k].column, f[2]) == 0)
+					break;
+			if (n != 4 || k == t->nmoney || !t->has_total)
+				BAD("line %d: total-money of no money column "
+				    "after total", lineno);
+			if (!t->total_money)
+				t->total_money = gb_calloc(t->nmoney,
+				    sizeof *t->total_money);
+			if (parse_i64(f[3], &t->total_money[k].sum))
+				BAD("line %d: bad money sum", lineno);
 		} else {	/* money */
+			if (t->has_total)
+				BAD("line %d: money after total", lineno);
 			struct gb_money *mo;
 			if (n != 4 || !f[2])
 				BAD("line %d: money needs column and sum", lineno);
@@ -331,9 +394,31 @@ gb_manifest_read(struct gb_manifest *m, FILE *fp, char *err, size_t errlen)
 	if (ntables != m->ntables)
 		BAD("manifest says %" PRIu64 " tables but lists %zu", ntables,
 		    m->ntables);
-	for (size_t i = 0; i < m->ntables; i++)
-		if (!m->tables[i].sha256[0])
-			BAD("table %s has no sha256", m->tables[i].name);
+	for (size_t i = 0; i < m->ntables; i++) {
+		struct gb_mtable *t = &m->tables[i];
+		if (!t->sha256[0])
+			BAD("table %s has no sha256", t->name);
+		if (t->change && strcmp(m->level, "incremental"))
+			BAD("table %s: a full has no change line", t->name);
+		if ((t->del != NULL) != (t->change &&
+		    strcmp(t->change, "delta") == 0))
+			BAD("table %s: a delta has deletes, nothing else has",
+			    t->name);
+		if (t->del) {
+			if (!t->key || !*t->key)
+				BAD("table %s: deletes without a key", t->name);
+			t->del->key = gb_strdup(t->key);
+			for (size_t k = 0; k < 2 * m->ntables; k++) {
+				const struct gb_mtable *o = gb_manifest_file(m, k);
+				if (o && o != t->del && strcmp(o->file,
+				    t->del->file) == 0)
+					BAD("file %s listed twice", o->file);
+			}
+		}
+		if (t->has_total && !t->total_money && t->nmoney)
+			t->total_money = gb_calloc(t->nmoney,
+			    sizeof *t->total_money);
+	}
 	free(line);
 	return 0;
 fail:
@@ -376,6 +461,14 @@ gb_manifest_free(struct gb_manifest *m)
 		for (size_t k = 0; k < t->nmoney; k++)
 			free(t->money[k].column);
 		free(t->money);
+		free(t->change);
+		free(t->total_money);
+		if (t->del) {
+			free(t->del->name);
+			free(t->del->file);
+			free(t->del->key);
+			free(t->del);
+		}
 	}
 	free(m->tables);
 	free(m->site);
@@ -388,6 +481,25 @@ gb_manifest_free(struct gb_manifest *m)
 	free(m->snapshot);
 	free(m->creator);
 	memset(m, 0, sizeof *m);
+}
+
+const struct gb_mtable *
+gb_manifest_file(const struct gb_manifest *m, size_t i)
+{
+	return i < m->ntables ? &m->tables[i] : i < 2 * m->ntables ?
+	    m->tables[i - m->ntables].del : NULL;
+}
+
+/* '+' is escaped in a table's file name: TABLE+deleted.csv is no table's. */
+char *
+gb_deletes_filename(const char *table)
+{
+	char *f = gb_table_filename(table), *d;
+
+	f[strlen(f) - 4] = '\0';
+	d = gb_asprintf("%s+deleted.csv", f);
+	free(f);
+	return d;
 }
 
 char *

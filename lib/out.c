@@ -30,6 +30,11 @@ gb_out_flushbuf(struct gb_out *o)
 {
 	if (o->len == 0)
 		return o->err ? -1 : 0;
+	if (o->fd == -1) {	/* in memory: grows */
+		o->cap *= 2;
+		o->buf = gb_realloc(o->buf, o->cap);
+		return 0;
+	}
 	if (o->hash)
 		gb_sha256_update(&o->sha, o->buf, o->len);
 	if (!o->err && gb_write_all(o->fd, o->buf, o->len) == -1)
@@ -42,6 +47,8 @@ gb_out_flushbuf(struct gb_out *o)
 void
 gb_out_write(struct gb_out *o, const void *p, size_t n)
 {
+	while (o->fd == -1 && n > o->cap - o->len)
+		gb_out_flushbuf(o);
 	if (n > o->cap - o->len) {
 		gb_out_flushbuf(o);
 		if (n >= o->cap) {	/* large writes go straight through */

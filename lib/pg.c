@@ -723,6 +723,7 @@ struct dumpstate {
 	size_t *fn;
 	char *buf;		/* unquoted field bytes of the record */
 	size_t cap;
+	struct gb_money *sums;	/* mt's, or the row's (state.c) */
 };
 
 static _Noreturn void
@@ -827,7 +828,7 @@ put_record(struct dumpstate *s)
 		} else
 			gb_csv_text(s->o, f, n);
 		if (s->money[c]) {
-			int64_t v, *sum = &s->mt->money[s->money[c] - 1].sum;
+			int64_t v, *sum = &s->sums[s->money[c] - 1].sum;
 			char tmp[32], *end;
 			int ok = n > 0 && n < sizeof tmp;
 			if (ok) {
@@ -853,6 +854,36 @@ put_record(struct dumpstate *s)
 	gb_out_putc(s->o, '\n');
 }
 
+/* A key part of the record, as its type orders it (state.c). */
+static void
+key_value(struct dumpstate *s, int c, int type, struct gb_kval *k)
+{
+	char tmp[64], *end;
+
+	memset(k, 0, sizeof *k);
+	if (!s->f[c]) {
+		k->type = GB_K_LAST;	/* NULLS LAST */
+		return;
+	}
+	k->type = GB_K_TEXT;
+	k->p = s->f[c];
+	k->n = s->fn[c];
+	if (type == GB_K_TEXT || s->fn[c] >= sizeof tmp)
+		return;
+	memcpy(tmp, s->f[c], s->fn[c]);
+	tmp[s->fn[c]] = '\0';
+	errno = 0;
+	if (type == GB_K_INT) {
+		k->i = strtoll(tmp, &end, 10);
+		if (!*end && !errno)
+			k->type = GB_K_INT;
+	} else {
+		k->r = strtod(tmp, &end);
+		if (!*end)
+			k->type = GB_K_REAL;
+	}
+}
+
 /*
  * COPY's CSV differs from the export dialect in details (edge spaces and
  * "\." unquoted, floats in their shortest digits), so each record is
@@ -863,9 +894,14 @@ void
 gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
     const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
 {
-	struct dumpstate s = { .p = p, .ti = ti, .mt = mt, .o = o };
+	struct dumpstate s = { .p = p, .ti = ti, .mt = mt, .o = d->delta ?
+	    gb_delta_buf(d->delta) : o };
 	char *oid = table_oid(p, ti->name), *rel, *cols = gb_strdup(""),
-	    *order = gb_strdup(""), *where = NULL, *sql, *x, *row;
+	    *order = gb_strdup(""), *where = NULL, *sql, *x, *row, *ktype;
+	char **key = d->key ? d->key : ti->pk;
+	size_t nkey = d->key ? d->nkey : ti->npk;
+	int *kcol;
+	struct gb_kval *kv;
 	PGresult *res;
 	int n;
 
@@ -900,12 +936,30 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 				s.pkcol[k] = (int)c;
 		free(qc);
 	}
-	/* Key order as SQLite's BINARY collation has it: bytes. */
-	for (size_t k = 0; k < ti->npk; k++) {
-		char *qc = gb_quote_ident(ti->pk[k]);
-		int coll = PQgetvalue(res, s.pkcol[k], C_COLL)[0] == 't';
+	/*
+	 * Key order as SQLite's BINARY collation has it: bytes.  A key given
+	 * (d->key): numbers by value, any other type by its text in bytes,
+	 * as the merge of state.c compares them.
+	 */
+	kcol = gb_calloc(nkey + 1, sizeof *kcol);
+	ktype = gb_calloc(nkey + 1, 1);
+	kv = gb_calloc(nkey + 1, sizeof *kv);
+	for (size_t k = 0; k < nkey; k++) {
+		char *qc = gb_quote_ident(key[k]);
+		int c = gb_tinfo_column(ti, key[k]), coll;
+		const char *lite;
+		if (c < 0)
+			gb_errx(GB_EXIT_RUN, "%s: table %s has no column %s",
+			    p->name, ti->name, key[k]);
+		kcol[k] = c;
+		coll = PQgetvalue(res, c, C_COLL)[0] == 't';
+		lite = PQgetvalue(res, c, C_LITE);
+		ktype[k] = !strcmp(lite, "INTEGER") ? GB_K_INT :
+		    !strcmp(lite, "REAL") ? GB_K_REAL : GB_K_TEXT;
 		x = gb_asprintf("%s%s%s%s", order, k ? ", " : "", qc,
-		    coll ? " COLLATE \"C\"" : "");
+		    coll || (d->key && ktype[k] == GB_K_TEXT) ?
+		    d->key && !coll ? "::text COLLATE \"C\"" : " COLLATE \"C\"" :
+		    "");
 		free(order);
 		order = x;
 		free(qc);
@@ -938,23 +992,31 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 		pg_fail(p, "cannot read", ti->name, res);
 	PQclear(res);
 
+	s.sums = d->delta ? gb_delta_sums(d->delta) : mt->money;
 	for (size_t c = 0; c < ti->ncols; c++) {
 		if (c)
-			gb_out_putc(o, ',');
-		gb_csv_text(o, ti->cols[c], strlen(ti->cols[c]));
+			gb_out_putc(s.o, ',');
+		gb_csv_text(s.o, ti->cols[c], strlen(ti->cols[c]));
 	}
-	gb_out_putc(o, '\n');
+	gb_out_putc(s.o, '\n');
+	if (d->delta)
+		gb_delta_head(d->delta);
 	mt->rows = 0;
 	while ((n = PQgetCopyData(p->conn, &row, 0)) > 0) {
 		if (ti->ncols == 0) {
 			/* a table without columns: COPY sends empty records */
-			gb_out_putc(o, '\n');
+			gb_out_putc(s.o, '\n');
 		} else {
 			split_record(&s, row, (size_t)n);
 			put_record(&s);
 		}
+		if (d->delta) {
+			for (size_t k = 0; k < nkey; k++)
+				key_value(&s, kcol[k], ktype[k], &kv[k]);
+			gb_delta_row(d->delta, kv);
+		} else
+			mt->rows++;
 		PQfreemem(row);
-		mt->rows++;
 		gb_progress_add(1);
 		if (o->err)
 			break;
@@ -968,6 +1030,9 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 			PQclear(res);
 		}
 	}
+	free(kcol);
+	free(ktype);
+	free(kv);
 	free(s.isfloat);
 	free(s.money);
 	free(s.pkcol);

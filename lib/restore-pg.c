@@ -9,6 +9,7 @@
  * which end the program on theirs.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,6 +551,18 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 	free(s);
 	free(tb);
 	into = rel;
+	if (incremental && mt->change && strcmp(mt->change, "whole") == 0) {
+		/* the whole table: it replaces what the chain gave so far */
+		sql = gb_asprintf("DELETE FROM %s", rel);
+		status = pexec(t, sql, why, sizeof why);
+		free(sql);
+		if (status == -1) {
+			snprintf(err, errlen, "table %s: %s", mt->name, why);
+			free(rel);
+			return -2;
+		}
+		incremental = 0;
+	}
 	if (incremental) {
 		/* rows go to a copy of the table first, then are upserted */
 		sql = gb_asprintf("CREATE TEMP TABLE gb_incr (LIKE %s)", rel);
@@ -586,6 +599,81 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 }
 
 /* Rows in a table now (past 1: above the watermark); *n -1: no table. */
+/*
+ * An incremental's deleted keys: copied into a table of the key's
+ * columns, then deleted by a join, each key exactly one row.
+ */
+static int
+deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
+    gb_read_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct pgt *t = targ;
+	char *s, *tb, *rel, *sql, *keys = gb_sql_keys(mt->key), *on, *x, why[512];
+	char *pat = gb_strdup(mt->key), *k, *sv;
+	PGresult *res;
+	int status;
+
+	target_parts(t, m, mt->name, &s, &tb);
+	rel = gb_sql_rel(s, tb);
+	free(s);
+	free(tb);
+	on = gb_strdup("");
+	for (k = strtok_r(pat, ",", &sv); k; k = strtok_r(NULL, ",", &sv)) {
+		char *qc = gb_quote_ident(k);
+		x = gb_asprintf("%s%s%s.%s IS NOT DISTINCT FROM d.%s", on,
+		    *on ? " AND " : "", rel, qc, qc);
+		free(on);
+		on = x;
+		free(qc);
+	}
+	free(pat);
+	sql = gb_asprintf("CREATE TEMP TABLE gb_del AS SELECT %s FROM %s "
+	    "WITH NO DATA", keys, rel);
+	status = pexec(t, sql, why, sizeof why) == -1 ? -2 : 0;
+	free(sql);
+	if (status == 0) {
+		sql = gb_asprintf("COPY pg_temp.gb_del FROM STDIN (FORMAT csv, "
+		    "HEADER%s)", gb_pg_server_version(t->p) >= 150000 ?
+		    " MATCH" : "");
+		status = copy_begin(t, sql, why, sizeof why) == -1 ? -2 : 0;
+		free(sql);
+	}
+	if (status == 0) {
+		status = gb_check_table_to(mt->del, fn, arg, copy_put, t, NULL,
+		    NULL, err, errlen);
+		if (copy_end(t, status == 0, why, sizeof why) == -1 &&
+		    (status == 0 || (status == -2 && *why)))
+			status = -2;
+		else if (status)
+			snprintf(why, sizeof why, "%s", err);
+	}
+	if (status == 0) {
+		sql = gb_asprintf("DELETE FROM %s USING pg_temp.gb_del d WHERE "
+		    "%s", rel, on);
+		res = PQexecParams(t->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+		free(sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(why, sizeof why, "%s", gb_pg_msg(t->p, res));
+			status = -2;
+		} else if (strtoull(PQcmdTuples(res), NULL, 10) != mt->del->rows) {
+			snprintf(why, sizeof why, "%s rows deleted, the MANIFEST "
+			    "lists %" PRIu64 " keys: the chain is broken",
+			    PQcmdTuples(res), mt->del->rows);
+			status = -1;
+		}
+		PQclear(res);
+	}
+	if (status == 0 && pexec(t, "DROP TABLE pg_temp.gb_del", why,
+	    sizeof why) == -1)
+		status = -2;
+	if (status)
+		snprintf(err, errlen, "table %s: deletes: %s", mt->name, why);
+	free(on);
+	free(keys);
+	free(rel);
+	return status;
+}
+
 static int
 rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
     int past, int64_t *n, char *err, size_t errlen)
@@ -701,7 +789,7 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
 	char why[512], *q, *sql;
 	int n, r;
 
-	*tg = (struct gb_target){ t, schema_sql, load, rows, dump, finish,
+	*tg = (struct gb_target){ t, schema_sql, load, deletes, rows, dump, finish,
 	    close_target };
 	t->p = gb_pg_open(conninfo, 30);
 	t->conn = gb_pg_conn(t->p);

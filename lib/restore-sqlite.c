@@ -41,6 +41,7 @@ struct load {
 	sqlite3_stmt *st;
 	char *affinity;		/* per column: i r n t b (SQLite affinities) */
 	size_t ncols;
+	size_t line;		/* deletes: the record */
 };
 
 static int
@@ -159,6 +160,92 @@ is_virtual(struct lite *t, const char *table, char *err, size_t errlen)
 	return v;
 }
 
+/* The declared type of a column decides how its values are bound. */
+static int
+affinity(struct load *l, const char *name, char *aff, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *info;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(l->t->db, "SELECT type FROM "
+	    "pragma_table_info(?1) WHERE name = ?2 COLLATE NOCASE", -1, &info,
+	    NULL) != SQLITE_OK)
+		return db_fail(l->t, "cannot read the schema", err, errlen);
+	sqlite3_bind_text(info, 1, l->table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(info, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(info) == SQLITE_ROW)
+		*aff = gb_sql_affinity((const char *)sqlite3_column_text(info,
+		    0));
+	else if (strcasecmp(name, "rowid") == 0)
+		*aff = 'i';	/* an FTS5 table's */
+	else {
+		snprintf(err, errlen, "table %s has no column %s in SCHEMA.sql",
+		    l->mt->name, name);
+		r = -1;
+	}
+	sqlite3_finalize(info);
+	return r;
+}
+
+/* A deleted key: its header prepares the DELETE; each deletes one row. */
+static int
+delete_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
+    size_t errlen)
+{
+	struct load *l = arg;
+	char *where = gb_strdup(""), *q, *sql, *x;
+
+	if (l->st) {
+		for (size_t i = 0; i < n && i < l->ncols; i++)
+			bind_field(l->st, (int)i + 1, l->affinity[i], &f[i]);
+		if (sqlite3_step(l->st) != SQLITE_DONE) {
+			snprintf(err, errlen, "table %s: %s", l->mt->name,
+			    sqlite3_errmsg(l->t->db));
+			return -1;
+		}
+		sqlite3_reset(l->st);
+		if (sqlite3_changes(l->t->db) != 1) {
+			snprintf(err, errlen, "table %s: a deleted key (line "
+			    "%zu of %s) is not in the table: the chain is "
+			    "broken", l->mt->name, l->line + 1, l->mt->del->file);
+			return -1;
+		}
+		l->line++;
+		free(where);
+		return 0;
+	}
+	l->affinity = gb_calloc(n + 1, 1);
+	l->ncols = n;
+	for (size_t i = 0; i < n; i++) {
+		char *name = gb_strndup(f[i].p ? f[i].p : "", f[i].n);
+		char *qc = gb_quote_ident(name);
+		int r = affinity(l, name, &l->affinity[i], err, errlen);
+		x = gb_asprintf("%s%s%s IS ?%zu", where, i ? " AND " : "", qc,
+		    i + 1);
+		free(where);
+		where = x;
+		free(name);
+		free(qc);
+		if (r) {
+			free(where);
+			return -1;
+		}
+	}
+	q = gb_quote_ident(l->table);
+	sql = gb_asprintf("DELETE FROM %s WHERE %s", q, where);
+	if (sqlite3_prepare_v2(l->t->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "table %s: %s", l->mt->name,
+		    sqlite3_errmsg(l->t->db));
+		l->st = NULL;
+	}
+	l->line = 1;
+	free(sql);
+	free(q);
+	free(where);
+	return l->st ? 0 : -1;
+}
+
 static int
 load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
     size_t errlen)
@@ -169,7 +256,6 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 	if (!l->st) {		/* the header: prepare the statement */
 		char *cols = gb_strdup(""), *vals = gb_strdup(""), *sets =
 		    gb_strdup(""), *q = gb_quote_ident(l->table), *sql;
-		sqlite3_stmt *info;
 		l->affinity = gb_calloc(n, 1);
 		l->ncols = n;
 		for (size_t i = 0; i < n; i++) {
@@ -185,26 +271,8 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			    qc, qc);
 			free(sets);
 			sets = t;
-			/* the declared type decides how values are bound */
-			if (sqlite3_prepare_v2(lt->db, "SELECT type FROM "
-			    "pragma_table_info(?1) WHERE name = ?2 COLLATE NOCASE",
-			    -1, &info, NULL) != SQLITE_OK)
-				return db_fail(lt, "cannot read the schema", err,
-				    errlen);
-			sqlite3_bind_text(info, 1, l->table, -1, SQLITE_STATIC);
-			sqlite3_bind_text(info, 2, name, -1, SQLITE_STATIC);
-			if (sqlite3_step(info) == SQLITE_ROW)
-				l->affinity[i] = gb_sql_affinity((const char *)
-				    sqlite3_column_text(info, 0));
-			else if (strcasecmp(name, "rowid") == 0)
-				l->affinity[i] = 'i';	/* an FTS5 table's */
-			else {
-				snprintf(err, errlen, "table %s has no column %s "
-				    "in SCHEMA.sql", l->mt->name, name);
-				sqlite3_finalize(info);
+			if (affinity(l, name, &l->affinity[i], err, errlen))
 				return -1;
-			}
-			sqlite3_finalize(info);
 			free(name);
 			free(qc);
 		}
@@ -327,7 +395,36 @@ load(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	    mt->name) };
 	int status;
 
+	if (l.incremental && mt->change && strcmp(mt->change, "whole") == 0) {
+		/* the whole table: it replaces what the chain gave so far */
+		char *q = gb_quote_ident(l.table), *sql = gb_asprintf("DELETE "
+		    "FROM %s", q);
+		status = exec(l.t, sql, err, errlen);
+		free(sql);
+		free(q);
+		if (status) {
+			free(l.table);
+			return status;
+		}
+		l.incremental = 0;
+	}
 	status = gb_check_table(mt, fn, fnarg, -1, load_record, &l, err,
+	    errlen);
+	sqlite3_finalize(l.st);
+	free(l.affinity);
+	free(l.table);
+	return status;
+}
+
+static int
+deletes(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
+    gb_read_fn fn, void *fnarg, char *err, size_t errlen)
+{
+	struct load l = { .t = arg, .mt = mt, .table = lite_name(m,
+	    mt->name) };
+	int status;
+
+	status = gb_check_table(mt->del, fn, fnarg, -1, delete_record, &l, err,
 	    errlen);
 	sqlite3_finalize(l.st);
 	free(l.affinity);
@@ -504,7 +601,7 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 	struct lite *t = gb_calloc(1, sizeof *t);
 	int fd;
 
-	*tg = (struct gb_target){ t, schema, load, rows, dump, finish,
+	*tg = (struct gb_target){ t, schema, load, deletes, rows, dump, finish,
 	    close_target };
 	if (!path) {
 		t->scratchdir = gb_tmp_template("%s/gb-restore", gb_tmpdir());

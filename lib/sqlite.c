@@ -455,6 +455,34 @@ row_key(sqlite3_stmt *st, const struct gb_tinfo *ti)
 	return k;
 }
 
+/* A key part of the row, typed as SQLite holds it (state.c). */
+static void
+key_value(sqlite3_stmt *st, int c, struct gb_kval *k)
+{
+	switch (sqlite3_column_type(st, c)) {
+	case SQLITE_NULL:
+		k->type = GB_K_NULL;
+		break;
+	case SQLITE_INTEGER:
+		k->type = GB_K_INT;
+		k->i = sqlite3_column_int64(st, c);
+		break;
+	case SQLITE_FLOAT:
+		k->type = GB_K_REAL;
+		k->r = sqlite3_column_double(st, c);
+		break;
+	case SQLITE_TEXT:
+		k->type = GB_K_TEXT;
+		k->p = (const char *)sqlite3_column_text(st, c);
+		k->n = (size_t)sqlite3_column_bytes(st, c);
+		break;
+	default:
+		k->type = GB_K_BLOB;
+		k->p = sqlite3_column_blob(st, c);
+		k->n = (size_t)sqlite3_column_bytes(st, c);
+	}
+}
+
 void
 gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
     const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
@@ -464,14 +492,26 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 	sqlite3_stmt *st;
 	int ncol = (int)ti->ncols, rc;
 
-	for (size_t i = 0; i < ti->npk; i++) {
-		char *c = gb_quote_ident(ti->pk[i]);
-		char *no = gb_asprintf("%s%s%s", order ? order : "",
-		    order ? ", " : "", c);
+	char **kcols = d->key ? d->key : ti->pk;
+	size_t nkey = d->key ? d->nkey : ti->npk;
+	int *kcol = gb_calloc(nkey + 1, sizeof *kcol);
+	struct gb_kval *kv = gb_calloc(nkey + 1, sizeof *kv);
+	struct gb_out *out = d->delta ? gb_delta_buf(d->delta) : o;
+	struct gb_money *sums;
+
+	/* text in bytes: the order PostgreSQL's COLLATE "C" gives too */
+	for (size_t i = 0; i < nkey; i++) {
+		char *c = gb_quote_ident(kcols[i]);
+		char *no = gb_asprintf("%s%s%s%s", order ? order : "",
+		    order ? ", " : "", c, d->key ? " COLLATE BINARY" : "");
 		free(order);
 		free(c);
 		order = no;
+		kcol[i] = gb_tinfo_column(ti, kcols[i]);
 	}
+	if (d->ranged && d->key)
+		gb_errx(GB_EXIT_RUN, "table %s: a split table has no key order",
+		    ti->name);
 	if (!order && ti->rowid)
 		order = gb_strdup("_rowid_");
 	if (d->wm_column && d->wm_from) {
@@ -506,25 +546,28 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 			money[c] = (int)k + 1;
 	}
 
+	sums = d->delta ? gb_delta_sums(d->delta) : mt->money;
 	for (int i = 0; i < ncol && !d->part; i++) {
 		const char *name = sqlite3_column_name(st, i);
-		gb_csv_text(o, name, strlen(name));
-		gb_out_putc(o, i + 1 < ncol ? ',' : '\n');
+		gb_csv_text(out, name, strlen(name));
+		gb_out_putc(out, i + 1 < ncol ? ',' : '\n');
 	}
+	if (d->delta)
+		gb_delta_head(d->delta);
 
 	mt->rows = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		for (int i = 0; i < ncol; i++) {
 			if (i)
-				gb_out_putc(o, ',');
+				gb_out_putc(out, ',');
 			switch (sqlite3_column_type(st, i)) {
 			case SQLITE_NULL:
 				break;
 			case SQLITE_INTEGER: {
 				int64_t v = sqlite3_column_int64(st, i);
-				gb_csv_int(o, v);
+				gb_csv_int(out, v);
 				if (money[i]) {
-					int64_t *sum = &mt->money[money[i] - 1].sum;
+					int64_t *sum = &sums[money[i] - 1].sum;
 					if (__builtin_add_overflow(*sum, v, sum))
 						gb_errx(GB_EXIT_RUN, "%s: table %s: sum "
 						    "of money column %s overflows 64 bits",
@@ -533,14 +576,14 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 				continue;
 			}
 			case SQLITE_FLOAT:
-				gb_csv_real(o, sqlite3_column_double(st, i));
+				gb_csv_real(out, sqlite3_column_double(st, i));
 				break;
 			case SQLITE_TEXT:
-				gb_csv_text(o, (const char *)sqlite3_column_text(st, i),
-				    (size_t)sqlite3_column_bytes(st, i));
+				gb_csv_text(out, (const char *)sqlite3_column_text(st,
+				    i), (size_t)sqlite3_column_bytes(st, i));
 				break;
 			default:
-				gb_csv_blob(o, sqlite3_column_blob(st, i),
+				gb_csv_blob(out, sqlite3_column_blob(st, i),
 				    (size_t)sqlite3_column_bytes(st, i));
 			}
 			if (money[i] && sqlite3_column_type(st, i) != SQLITE_NULL) {
@@ -551,8 +594,13 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 				    ti->name, ti->cols[i], key);
 			}
 		}
-		gb_out_putc(o, '\n');
-		mt->rows++;
+		gb_out_putc(out, '\n');
+		if (d->delta) {
+			for (size_t k = 0; k < nkey; k++)
+				key_value(st, kcol[k], &kv[k]);
+			gb_delta_row(d->delta, kv);
+		} else
+			mt->rows++;
 		gb_progress_add(1);
 		if (o->err)
 			break;
@@ -565,6 +613,8 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 	free(where);
 	free(order);
 	free(q);
+	free(kcol);
+	free(kv);
 }
 
 void

@@ -3,6 +3,7 @@
  * the export set: MANIFEST, SCHEMA.sql and one CSV per table, as a pax tar
  * stream on stdout or as a directory.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -48,6 +49,13 @@ struct export {
 	char *work;		/* directory the files are written into */
 	char **files;		/* paths written under work, in stream order */
 	size_t nfiles;
+	const char *statedir;	/* -S: the state of exact incrementals */
+	char *statedef;		/* the default one */
+	unsigned char statekey[GB_STATE_KEY];
+	char *stjob;		/* statedir/JOB */
+	char *stwork;		/* the new state, until the export is out */
+	char **stfiles;		/* its files */
+	size_t nstfiles;
 };
 
 #define MIN_PART 65536		/* rows: a smaller table is read whole */
@@ -60,7 +68,8 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: gb-export [-qv] [-c conf] [-i prev_manifest] "
 	    "[-j job] [-o dir] [-P threads]\n"
-	    "                 [-s source] [-t table ...] [-w seconds]\n");
+	    "                 [-S statedir] [-s source] [-t table ...] "
+	    "[-w seconds]\n");
 	exit(status);
 }
 
@@ -131,6 +140,52 @@ check_conf(struct export *x)
 	}
 }
 
+/*
+ * -S DIR, else $XDG_STATE_HOME/gymbackup or ~/.local/state/gymbackup (as
+ * duplicity keeps its signatures under ~/.cache): one that cannot be
+ * made only costs the next incremental its deltas: -S given, one that
+ * cannot be made is an error.
+ */
+static void
+state_setup(struct export *x)
+{
+	const char *base = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char why[1024];
+
+	if (x->statedir) {
+		if (gb_state_key(x->statedir, x->statekey, why, sizeof why))
+			gb_errx(GB_EXIT_RUN, "%s", why);
+		return;
+	}
+	if (base && *base == '/')
+		x->statedef = gb_asprintf("%s/gymbackup", base);
+	else if (home && *home == '/')
+		x->statedef = gb_asprintf("%s/.local/state/gymbackup", home);
+	if (x->statedef) {
+		/* its parents as mkdir -p makes them, only they 0700 */
+		for (char *p = strchr(x->statedef + 1, '/'); p;
+		    p = strchr(p + 1, '/')) {
+			*p = '\0';
+			if (mkdir(x->statedef, 0700) == -1 && errno != EEXIST)
+				p = NULL;
+			if (p)
+				*p = '/';
+			else
+				break;
+		}
+		if (gb_state_key(x->statedef, x->statekey, why,
+		    sizeof why) == 0) {
+			x->statedir = x->statedef;
+			return;
+		}
+	} else
+		snprintf(why, sizeof why, "neither XDG_STATE_HOME nor HOME set");
+	/* a full says nothing: the incremental on it will, where it matters */
+	if (x->prevpath)
+		gb_warnx("warning: no state kept (%s); give -S DIR: an "
+		    "incremental on this export takes its tables whole", why);
+}
+
 static void
 setup(struct export *x)
 {
@@ -151,6 +206,7 @@ setup(struct export *x)
 		if (gb_manifest_load(&x->prev, x->prevpath, why, sizeof why))
 			gb_errx(GB_EXIT_USAGE, "previous manifest %s", why);
 	}
+	state_setup(x);
 	if (x->wait < 0) {
 		x->wait = 30;
 		if ((v = gb_conf_get(&x->conf, "source", "busy_timeout"))) {
@@ -354,6 +410,11 @@ close_file(struct export *x, struct gb_out *o, const char *path, char *hex)
 struct tjob {
 	struct gb_tinfo ti;
 	struct gb_dump d;
+	char *oldstate;		/* the base's state of it: a delta */
+	char *newstate;		/* its new state, or NULL: none kept */
+	int newfd;
+	char *delpath;		/* a delta's list of deleted keys */
+	struct gb_out del;
 	size_t mt;		/* its entry in the manifest */
 	char *path;
 	struct gb_out o;	/* its file, open from its first part's start
@@ -402,7 +463,6 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 		keys = split_list(v, &nkeys);
 		check_columns(x, &ti, keys, nkeys, "key");
 		mt->key = gb_strdup(v);
-		gb_free_strv(keys);
 	} else {
 		size_t len = 1;
 		for (size_t i = 0; i < ti.npk; i++)
@@ -413,6 +473,7 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 				strcat(mt->key, ",");
 			strcat(mt->key, ti.pk[i]);
 		}
+		keys = split_list(mt->key, &nkeys);
 	}
 	if ((v = conf_table(x, table, "money"))) {
 		d.money = split_list(v, &d.nmoney);
@@ -424,28 +485,77 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 		/* PostgreSQL's names are exact: use the column's own */
 		d.wm_column = x->pg ? ti.cols[gb_tinfo_column(&ti, v)] : v;
 	}
+	if (nkeys && x->statedir && !ti.fts5) {
+		d.key = keys;
+		d.nkey = nkeys;
+		keys = NULL;
+		j->newstate = gb_asprintf("%s/%s.state", x->stwork, mt->file);
+	}
+	gb_free_strv(keys);
+	/*
+	 * An incremental is exact: every row is read and merged with the
+	 * state its base left; a watermark decides nothing.  A table with no
+	 * key, or no usable state of the base, goes whole.
+	 */
 	if (x->prevpath) {
-		if (!d.wm_column)
-			gb_errx(GB_EXIT_USAGE, "table %s has no watermark column; "
-			    "set watermark = COLUMN in [table %s] or export it in "
-			    "a full job", table, table);
+		char why[1024], *old;
+		d.wm_column = NULL;
 		pt = gb_manifest_table(&x->prev, table);
-		if (pt && pt->wm_column && strcasecmp(pt->wm_column,
-		    d.wm_column) != 0)
-			gb_errx(GB_EXIT_USAGE, "table %s: previous export used "
-			    "watermark %s, the config says %s; take a full "
-			    "export first", table, pt->wm_column, d.wm_column);
-		if (pt && pt->wm_to) {
-			d.wm_from = pt->wm_to;
-			d.wm_type = pt->wm_type;
+		old = gb_asprintf("%s/%s/%s/%s.state", x->statedir ? x->statedir :
+		    "", x->prev.job ?
+		    x->prev.job : "manual", x->prev.id, mt->file);
+		if (!d.key)
+			mt->change = gb_strdup("whole");
+		else if (!pt || !x->statedir) {
+			mt->change = gb_strdup("whole");
+			free(old);
+		} else if (gb_state_usable(old, x->statekey, mt->key, why,
+		    sizeof why) == -1) {
+			gb_warnx("warning: table %s: no state of the base %s "
+			    "(%s); the table goes whole", table, x->prev.id, why);
+			mt->change = gb_strdup("whole");
+			free(old);
+		} else {
+			mt->change = gb_strdup("delta");
+			j->oldstate = old;
+			old = NULL;
+		}
+		if (!d.key) {
+			gb_warnx("table %s has no key%s: exported whole", table,
+			    x->statedir ? "" : " or no state");
+			free(old);
 		}
 	}
 
 	/* named now, in stream order; made when its rows are read */
 	j->path = add_file(x, mt->file);
+	if (j->oldstate) {
+		char *name = gb_deletes_filename(table);
+		mt->del = gb_calloc(1, sizeof *mt->del);
+		mt->del->name = gb_strdup(table);
+		mt->del->file = name;
+		mt->del->key = gb_strdup(mt->key);
+		j->delpath = add_file(x, name);
+	}
 	j->mt = (size_t)(mt - x->m.tables);
 	j->ti = ti;
 	j->d = d;
+}
+
+/* The header of a list of deleted keys: the key's columns. */
+static void
+write_keys(struct gb_out *o, const char *key)
+{
+	size_t n;
+	char **v = split_list(key, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			gb_out_putc(o, ',');
+		gb_csv_text(o, v[i], strlen(v[i]));
+	}
+	gb_out_putc(o, '\n');
+	gb_free_strv(v);
 }
 
 /* Adds a part's rows and money sums to the table's. */
@@ -498,6 +608,15 @@ finish_table(struct export *x, struct tjob *t)
 
 	for (int k = 0; k < t->nparts && t->nparts > 1; k++)
 		add_part(x, mt, &t->part[k].acc);
+	if (t->d.delta) {
+		if (gb_delta_finish(t->d.delta, x->prevpath != NULL) == -1 ||
+		    fsync(t->newfd) == -1 || close(t->newfd) == -1)
+			gb_err(GB_EXIT_RUN, "cannot write %s", t->newstate);
+		if (t->delpath) {
+			close_file(x, &t->del, t->delpath, mt->del->sha256);
+			mt->del->bytes = t->del.bytes;
+		}
+	}
 	close_file(x, &t->o, t->path, mt->sha256);
 	mt->bytes = t->o.bytes;
 	if (x->verbose) {
@@ -508,6 +627,15 @@ finish_table(struct export *x, struct tjob *t)
 		    ", read in parts" : "");
 	}
 	gb_free_strv(t->d.money);
+	gb_free_strv(t->d.key);
+	free(t->oldstate);
+	if (t->newstate) {	/* tables finish on any thread */
+		pthread_mutex_lock(&x->mu);
+		x->stfiles = gb_realloc(x->stfiles, (x->nstfiles + 1) *
+		    sizeof *x->stfiles);
+		x->stfiles[x->nstfiles++] = t->newstate;
+		pthread_mutex_unlock(&x->mu);
+	}
 	gb_tinfo_free(&t->ti);
 	free(t->part);
 }
@@ -552,6 +680,17 @@ run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
 
 	if (p->k == 0)
 		gb_out_init(&t->o, open_file(t->path), 1);
+	if (p->k == 0 && t->newstate) {
+		gb_cleanup_add(t->newstate);
+		t->newfd = open_file(t->newstate);
+		if (t->delpath) {
+			gb_out_init(&t->del, open_file(t->delpath), 1);
+			write_keys(&t->del, mt->key);
+		}
+		d.delta = t->d.delta = gb_delta_open(mt->name, t->oldstate,
+		    t->newfd, x->statekey, mt->key, d.nkey, &t->o,
+		    t->delpath ? &t->del : NULL, mt, d.nmoney);
+	}
 	if (p->k == 0 && d.wm_column) {
 		char *wmtype = NULL, *wmto = NULL;
 		src_wm_max(x, db, mt->name, d.wm_column, d.wm_type, d.wm_from,
@@ -640,8 +779,10 @@ split_table(struct export *x, struct tjob *t, int64_t min, int64_t max,
 	if (__builtin_sub_overflow(max, min, &size) || size == INT64_MAX)
 		size = INT64_MAX - 1;	/* rowids all over: split evenly anyway */
 	size++;
-	if (x->nthreads > 1 && (t->ti.rowid_key || (t->ti.npk == 0 &&
-	    t->ti.rowid)) && size > share && size >= 2 * MIN_PART) {
+	/* a merge with the state reads the table in one piece, in order */
+	if (x->nthreads > 1 && !t->newstate && (t->ti.rowid_key ||
+	    (t->ti.npk == 0 && t->ti.rowid)) && size > share &&
+	    size >= 2 * MIN_PART) {
 		int64_t want = size / (share > MIN_PART ? share : MIN_PART) + 1;
 		n = want > MAX_PARTS ? MAX_PARTS : (int)want;
 	}
@@ -709,6 +850,93 @@ export_tables(struct export *x, char **tables, size_t n)
 		free(t);
 	}
 	pthread_mutex_destroy(&x->mu);
+}
+
+static void
+remove_state(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			char *p = gb_asprintf("%s/%s", dir, de->d_name);
+			unlink(p);
+			free(p);
+		}
+	if (d)
+		closedir(d);
+	if (rmdir(dir) == -1)
+		gb_warn("warning: cannot remove the old state %s", dir);
+}
+
+static void
+drop_state(void *arg, const char *path, long pid)
+{
+	remove_state(path);
+}
+
+/* The new state goes in a directory of its own until the export is out. */
+static void
+make_statedir(struct export *x)
+{
+	if (!x->statedir)
+		return;
+	x->stjob = gb_asprintf("%s/%s", x->statedir, x->job);
+	if (mkdir(x->stjob, 0700) == -1 && errno != EEXIST)
+		gb_err(GB_EXIT_RUN, "cannot make %s", x->stjob);
+	/* a killed export's new state is no plaintext: it goes quietly */
+	gb_tmp_stale(x->stjob, "gb-state", drop_state, NULL);
+	x->stwork = gb_tmp_template("%s/gb-state", x->stjob);
+	if (gb_mktemp(x->stwork, 1) == -1)
+		gb_err(GB_EXIT_RUN, "cannot create %s", x->stwork);
+}
+
+/*
+ * The export is out: its state becomes STATEDIR/JOB/ID, which the next
+ * incremental on it reads.  A later failure (pack, seal, write) leaves
+ * the base's state too, since the next incremental names its base: of
+ * this job's states, its own, the base's and KEEP_STATES others stay.
+ */
+#define KEEP_STATES 3
+static void
+commit_state(struct export *x)
+{
+	char *final, *base;
+	struct dirent **v;
+	int fd, n;
+
+	if (!x->stwork)
+		return;
+	final = gb_asprintf("%s/%s", x->stjob, x->m.id);
+	if ((fd = open(x->stwork, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fsync(fd) == -1 || close(fd) == -1 ||
+	    gb_rename_durable(x->stwork, final) != 0)
+		gb_err(GB_EXIT_RUN, "cannot keep the state %s", final);
+	for (size_t i = 0; i < x->nstfiles; i++) {
+		gb_cleanup_forget(x->stfiles[i]);
+		free(x->stfiles[i]);
+	}
+	gb_cleanup_forget(x->stwork);
+	base = x->prevpath ? x->prev.id : NULL;
+	/* ids begin with their time: the newest sort last */
+	if ((n = scandir(x->stjob, &v, NULL, alphasort)) >= 0) {
+		int kept = 0;
+		while (n-- > 0) {
+			const char *name = v[n]->d_name;
+			/* this one and its base stay, whatever their names */
+			if (name[0] != '.' && !strchr(name, '.') &&
+			    strcmp(name, x->m.id) && (!base || strcmp(name,
+			    base)) && ++kept > KEEP_STATES) {
+				char *p = gb_asprintf("%s/%s", x->stjob, name);
+				remove_state(p);
+				free(p);
+			}
+			free(v[n]);
+		}
+		free(v);
+	}
+	free(final);
 }
 
 static void
@@ -804,6 +1032,7 @@ stream_tar(struct export *x, time_t snaptime)
 	}
 	if (archive_write_close(a) != ARCHIVE_OK)
 		stream_fail(a);
+	commit_state(x);
 	archive_entry_free(e);
 	archive_write_free(a);
 	free(buf);
@@ -838,7 +1067,7 @@ main(int argc, char *argv[])
 
 	gb_setprogname(argv[0]);
 	atexit(gb_close_stdout);
-	while ((c = getopt_long(argc, argv, "c:hi:j:o:P:qs:t:vw:",
+	while ((c = getopt_long(argc, argv, "c:hi:j:o:P:qS:s:t:vw:",
 	    gb_stdopts, NULL)) != -1)
 		switch (c) {
 		case 'c': x.confpath = optarg; break;
@@ -856,6 +1085,7 @@ main(int argc, char *argv[])
 			break;
 		}
 		case 'q': gb_progress_quiet(); break;
+		case 'S': x.statedir = optarg; break;
 		case 's': x.source = optarg; break;
 		case 't':
 			x.want = gb_realloc(x.want, (x.nwant + 1) * sizeof *x.want);
@@ -903,6 +1133,7 @@ main(int argc, char *argv[])
 	if (ntables == 0)
 		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
 	make_workdir(&x);
+	make_statedir(&x);
 	gb_progress_start("exported", 1, 0);
 
 	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 1);
@@ -919,9 +1150,10 @@ main(int argc, char *argv[])
 		gb_sqlite_close(x.conns[i]);
 	write_manifest(&x);
 
-	if (x.outdir)
+	if (x.outdir) {
 		finish_dir(&x);
-	else
+		commit_state(&x);
+	} else
 		stream_tar(&x, snaptime);
 
 	gb_free_strv(tables);
@@ -934,6 +1166,10 @@ main(int argc, char *argv[])
 	free(x.conns);
 	free(x.jobs);
 	free(x.parts);
+	free(x.stjob);
+	free(x.statedef);
+	free(x.stwork);
+	free(x.stfiles);
 	gb_manifest_free(&x.m);
 	gb_manifest_free(&x.prev);
 	gb_conf_free(&x.conf);

@@ -73,7 +73,7 @@ load_manifest(struct pack *k, FILE *fp)
 	if (gb_manifest_read(&k->m, fp, why, sizeof why) == -1)
 		gb_errx(GB_EXIT_CHECK, "not an export set: MANIFEST: %s", why);
 	k->mtime = parse_snapshot(k->m.snapshot);
-	k->seen = gb_calloc(k->m.ntables, 1);
+	k->seen = gb_calloc(2 * k->m.ntables + 1, 1);
 }
 
 /* Which file of the set a name is: -1 SCHEMA.sql, table index, or -2. */
@@ -82,8 +82,9 @@ which_file(struct pack *k, const char *name)
 {
 	if (strcmp(name, "SCHEMA.sql") == 0)
 		return -1;
-	for (size_t i = 0; i < k->m.ntables; i++)
-		if (strcmp(k->m.tables[i].file, name) == 0)
+	for (size_t i = 0; i < 2 * k->m.ntables; i++)
+		if (gb_manifest_file(&k->m, i) &&
+		    strcmp(gb_manifest_file(&k->m, i)->file, name) == 0)
 			return (long)i;
 	return -2;
 }
@@ -165,8 +166,8 @@ pack_file(struct pack *k, const char *name, int64_t size, int fd,
 		want_size = k->m.schema_bytes;
 	} else {
 		k->seen[w] = 1;
-		want_hash = k->m.tables[w].sha256;
-		want_size = k->m.tables[w].bytes;
+		want_hash = gb_manifest_file(&k->m, (size_t)w)->sha256;
+		want_size = gb_manifest_file(&k->m, (size_t)w)->bytes;
 	}
 	if ((uint64_t)size != want_size)
 		gb_errx(GB_EXIT_CHECK, "%s: %lld bytes, the MANIFEST says %llu; "
@@ -204,10 +205,11 @@ check_complete(struct pack *k)
 {
 	if (!k->schema_seen)
 		gb_errx(GB_EXIT_CHECK, "not an export set: SCHEMA.sql is missing");
-	for (size_t i = 0; i < k->m.ntables; i++)
-		if (!k->seen[i])
+	for (size_t i = 0; i < 2 * k->m.ntables; i++)
+		if (gb_manifest_file(&k->m, i) && !k->seen[i])
 			gb_errx(GB_EXIT_CHECK, "not an export set: %s (table %s) "
-			    "is missing", k->m.tables[i].file, k->m.tables[i].name);
+			    "is missing", gb_manifest_file(&k->m, i)->file,
+			    gb_manifest_file(&k->m, i)->name);
 }
 
 /* MANIFEST is small: kept whole, packed byte for byte, then parsed. */
@@ -281,10 +283,12 @@ pack_dir(struct pack *k)
 			gb_errx(GB_EXIT_CHECK, "not an export set: %s/%s is not "
 			    "listed in the MANIFEST", k->input, de->d_name);
 	closedir(d);
-	for (long i = -1; i < (long)k->m.ntables; i++) {
+	for (long i = -1; i < 2 * (long)k->m.ntables; i++) {
 		struct stat sb;
+		if (i >= 0 && !gb_manifest_file(&k->m, (size_t)i))
+			continue;
 		path = gb_asprintf("%s/%s", k->input, i < 0 ? "SCHEMA.sql" :
-		    k->m.tables[i].file);
+		    gb_manifest_file(&k->m, (size_t)i)->file);
 		if (stat(path, &sb) == -1)
 			gb_err(errno == ENOENT ? GB_EXIT_CHECK : GB_EXIT_RUN,
 			    "not an export set: %s", path);
@@ -292,11 +296,15 @@ pack_dir(struct pack *k)
 	}
 
 	start(k);
-	for (long i = -1; i < (long)k->m.ntables; i++) {
-		const char *name = i < 0 ? "SCHEMA.sql" : k->m.tables[i].file;
+	for (long i = -1; i < 2 * (long)k->m.ntables; i++) {
+		const struct gb_mtable *f = i < 0 ? NULL :
+		    gb_manifest_file(&k->m, (size_t)i);
+		const char *name = f ? f->file : "SCHEMA.sql";
 		struct stat sb;
 		int fd;
 
+		if (i >= 0 && !f)
+			continue;
 		path = gb_asprintf("%s/%s", k->input, name);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			gb_err(errno == ENOENT ? GB_EXIT_CHECK : GB_EXIT_RUN,

@@ -391,13 +391,49 @@ into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	return status;
 }
 
+/* A list of deleted keys, checked as it streams: to a file, or applied. */
+static int
+into_deletes(void *arg, size_t i, struct gb_unpack *u, char *err,
+    size_t errlen)
+{
+	struct into *t = arg;
+	struct restore *r = t->r;
+	const struct gb_manifest *m = &t->a->seal.manifest;
+	const struct gb_mtable *mt = &m->tables[i];
+	char *path = NULL;
+	int fd = -1, status = 0;
+
+	if (t->dir && (status = create_in(t, mt->del->file, &path, &fd, err,
+	    errlen)) != 0) {
+		free(path);
+		return status;
+	}
+	if (t->dir)
+		status = gb_check_table(mt->del, gb_unpack_read, u, fd, NULL,
+		    NULL, err, errlen);
+	else
+		status = r->t.deletes(r->t.t, m, mt, gb_unpack_read, u, err,
+		    errlen);
+	if (status == -1)
+		r->mismatch = 1;
+	if (fd >= 0)
+		status = close_in(fd, path, status, err, errlen);
+	free(path);
+	if (status == 0 && r->verbose) {
+		gb_progress_clear();
+		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows deleted\n",
+		    t->a->seal.archive, mt->name, mt->del->rows);
+	}
+	return status;
+}
+
 /* Reads one archive into the database or directory; 0, -1 or -2 and why. */
 static int
 restore_one(struct restore *r, struct archive_in *a, const char *dir,
     char *err, size_t errlen)
 {
 	struct into t = { r, a, dir };
-	struct gb_walk w = { into_small, into_table, &t };
+	struct gb_walk w = { into_small, into_table, &t, into_deletes };
 
 	return gb_walk_archive(a->path, &a->seal, r->signer, &w, err, errlen);
 }
@@ -405,7 +441,8 @@ restore_one(struct restore *r, struct archive_in *a, const char *dir,
 /*
  * The drill's proof: what the database now holds, exported again the way
  * gb-export does, hashes to what the MANIFEST says (a full: every row;
- * an incremental: the rows past its watermark).
+ * an exact incremental: the whole table at its snapshot; an older one:
+ * the rows past its watermark).
  */
 static int
 test_tables(struct restore *r, const struct gb_manifest *m)
@@ -418,6 +455,7 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 		struct gb_dump d = { 0 };
 		struct gb_out o;
 		char hex[65], err[1024];
+		const char *want_sha;
 		int ok;
 
 		if (!chosen(r, mt->name))
@@ -426,23 +464,43 @@ test_tables(struct restore *r, const struct gb_manifest *m)
 		for (size_t k = 0; k < mt->nmoney; k++)
 			d.money[k] = mt->money[k].column;
 		d.nmoney = mt->nmoney;
-		if (mt->wm_column && mt->wm_from) {
+		if (mt->wm_column && mt->wm_from && !mt->change) {
 			d.wm_column = mt->wm_column;
 			d.wm_type = mt->wm_type;
 			d.wm_from = mt->wm_from;
+		}
+		if (mt->has_total && mt->key && *mt->key) {
+			/* in key order, as the export hashed the whole table */
+			char *keys = gb_strdup(mt->key), *k, *sv;
+			d.key = gb_calloc(strlen(keys) + 2, sizeof *d.key);
+			for (k = strtok_r(keys, ",", &sv); k; k = strtok_r(NULL,
+			    ",", &sv))
+				d.key[d.nkey++] = gb_strdup(k);
+			free(keys);
 		}
 		gb_out_init(&o, devnull, 1);
 		if (r->t.dump(r->t.t, m, mt, &d, &o, &got, err, sizeof err))
 			gb_errx(GB_EXIT_RUN, "%s", err);
 		gb_out_finish(&o, hex);
-		ok = got.rows == mt->rows && o.bytes == mt->bytes &&
-		    strcmp(hex, mt->sha256) == 0;
-		for (size_t k = 0; k < mt->nmoney; k++)
-			ok = ok && got.money[k].sum == mt->money[k].sum;
+		if (mt->has_total) {
+			want_sha = mt->total_sha256;
+			ok = got.rows == mt->total_rows &&
+			    strcmp(hex, want_sha) == 0;
+			for (size_t k = 0; k < mt->nmoney; k++)
+				ok = ok && got.money[k].sum ==
+				    mt->total_money[k].sum;
+		} else {
+			want_sha = mt->sha256;
+			ok = got.rows == mt->rows && o.bytes == mt->bytes &&
+			    strcmp(hex, want_sha) == 0;
+			for (size_t k = 0; k < mt->nmoney; k++)
+				ok = ok && got.money[k].sum == mt->money[k].sum;
+		}
 		printf("%s: %s %s: %" PRIu64 " rows, sha256 %s, money sums %s\n",
 		    ok ? "OK" : "FAIL", m->id, mt->name, got.rows,
-		    strcmp(hex, mt->sha256) == 0 ? "match" : "DIFFER",
+		    strcmp(hex, want_sha) == 0 ? "match" : "DIFFER",
 		    ok ? "match" : "checked");
+		gb_free_strv(d.key);
 		bad += !ok;
 		for (size_t k = 0; k < got.nmoney; k++)
 			free(got.money[k].column);
@@ -490,7 +548,10 @@ check_rows(struct restore *r, const struct archive_in *a,
 		if (!chosen(r, mt->name))
 			continue;
 		got = target_rows(r, m, mt, 0);
-		if (!before)
+		if (mt->has_total)	/* an exact incremental: the whole table */
+			ok = got == (int64_t)mt->total_rows;
+		else if (!before || (mt->change && strcmp(mt->change,
+		    "whole") == 0))
 			ok = got == want;
 		else {
 			ok = got >= before[i] && got <= before[i] + want &&
@@ -505,6 +566,11 @@ check_rows(struct restore *r, const struct archive_in *a,
 			    "past the watermark in the target after loading, the "
 			    "MANIFEST says %" PRId64 "; nothing restored", a->path,
 			    mt->name, past, want);
+		if (mt->has_total)
+			gb_errx(GB_EXIT_CHECK, "%s: table %s: %" PRId64 " rows in "
+			    "the target after loading, the source held %" PRIu64
+			    " at the snapshot; nothing restored", a->path,
+			    mt->name, got, mt->total_rows);
 		if (before)
 			gb_errx(GB_EXIT_CHECK, "%s: table %s: %" PRId64 " rows in "
 			    "the target after loading (%" PRId64 " before), which "

@@ -478,11 +478,49 @@ def verify(d, db=None):
             if str(tot) != s:
                 errs.append("table %r: money %s sum %s, CSV sums to %d"
                             % (name, col, s, tot))
+        extra = {f[0]: f[2:] for f in m["unknown"]
+                 if len(f) > 1 and mfunesc(f[1]) == name}
+        dl = extra.get("deletes")
+        dkeys = []
+        if dl:
+            want_files.add(mfunesc(dl[0]))
+            with open(os.path.join(d, mfunesc(dl[0])), "rb") as f:
+                ddata = f.read()
+            if str(len(ddata)) != dl[2] or \
+                    hashlib.sha256(ddata).hexdigest() != dl[3]:
+                errs.append("table %r: deletes file differs from its line"
+                            % name)
+            drecs = parse_csv(ddata)
+            if str(len(drecs) - 1) != dl[1]:
+                errs.append("table %r: %s deletes, file has %d"
+                            % (name, dl[1], len(drecs) - 1))
+            dkeys = [value(r[0]) for r in drecs[1:]]
         if con is None:
             continue
         where, params = None, ()
         wm = t.get("watermark")
-        if wm and wm[2] != "-":
+        if "change" in extra and extra["change"] == ["delta"]:
+            # an exact incremental: its rows are the source's of those
+            # keys, its deleted keys are gone, its totals the table's
+            key = t.get("key")
+            ks = [value(r[cols.index(key)]) for r in recs[1:]]
+            where = "%s IN (%s)" % (qi(key), ",".join("?" * len(ks)))
+            params = tuple(int(k) if re.fullmatch(rb"-?\d+", k) else bytes(k).decode("utf-8", "surrogateescape")
+                           for k in ks)
+            for k in dkeys:
+                kv = int(k) if re.fullmatch(rb"-?\d+", k) else bytes(k).decode("utf-8", "surrogateescape")
+                if con.execute("SELECT count(*) FROM %s WHERE %s = ?"
+                               % (qi(name), qi(key)), (kv,)).fetchone()[0]:
+                    errs.append("table %r: deleted key %r is there"
+                                % (name, k))
+            n = con.execute("SELECT count(*) FROM %s" % qi(name)).fetchone()[0]
+            if extra.get("total", ["-"])[0] != str(n):
+                errs.append("table %r: total %r, the table has %d rows"
+                            % (name, extra.get("total"), n))
+            wm = None
+        elif "change" in extra:
+            wm = None
+        elif wm and wm[2] != "-":
             where, params = "%s > ?" % qi(wm[0]), (typed(wm[1], wm[2]),)
         errs += compare(con, name, path, where, params,
                         label="table %r" % name)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# gb-export -i PREV_MANIFEST: exactly the rows whose watermark is greater
-# than the previous export's "to".
+# gb-export -i PREV_MANIFEST: exactly the rows inserted or changed since
+# the previous export, whatever their watermark, and the keys of the rows
+# deleted since (the state under $XDG_STATE_HOME, helper.bash).
 
 load helper
 
@@ -11,7 +12,7 @@ keys() {
 	csvcheck col "$1" id | sort -n | paste -sd' '
 }
 
-@test "incremental: three rounds pick exactly the changed rows" {
+@test "incremental: three rounds pick exactly the changed rows, a watermark left alone too" {
 	make_gym_db gym.db
 	write_gym_conf gym.conf "$W/gym.db"
 
@@ -38,16 +39,20 @@ keys() {
 	local m=inc1/MANIFEST
 	assert_equal "$(mf $m level)" "incremental"
 	assert_equal "$(mf $m base)" "$(mf full/MANIFEST id)"
-	assert_equal "$(keys inc1/members.csv)" "2 5 13"
+	assert_equal "$(keys inc1/members.csv)" "2 5 9 13"
 	assert_equal "$(keys inc1/stores.csv)" "3"
 	assert_equal "$(keys inc1/promotions.csv)" ""
-	assert_equal "$(mf $m rows members)" 3
+	assert_equal "$(mf $m rows members)" 4
 	assert_equal "$(mf $m rows promotions)" 0
-	assert_equal "$(mf $m watermark members)" "updated_at	text	$to_m	2026-02-01 10:00:01"
-	assert_equal "$(mf $m watermark stores)" "updated_at	text	$to_s	2026-02-01 11:00:00"
-	assert_equal "$(mf $m watermark promotions)" "updated_at	text	$to_p	$to_p"
+	assert_equal "$(mf $m change members)" delta
+	# an incremental records no watermark: none decided what it holds
+	assert_equal "$(mf $m watermark members)" ""
+	assert_equal "$(mf $m deletes members | cut -f2-)" "0	3	$(printf 'id\n' | sha256sum | cut -d' ' -f1)"
+	assert_equal "$(mf $m total members | cut -f1)" 13
 	assert_equal "$(mf $m money members)" \
-	    "balance	$(sqlite3 gym.db 'SELECT sum(balance) FROM members WHERE id IN (2, 5, 13)')"
+	    "balance	$(sqlite3 gym.db 'SELECT sum(balance) FROM members WHERE id IN (2, 5, 9, 13)')"
+	assert_equal "$(mf $m total-money members)" \
+	    "balance	$(sqlite3 gym.db 'SELECT sum(balance) FROM members')"
 	assert_equal "$(head -n 1 inc1/promotions.csv)" \
 	    "id,code,title,kind,discount_pct,bonus_amount,starts_on,ends_on,updated_at"
 	assert_equal "$(wc -l <inc1/promotions.csv)" 1
@@ -67,18 +72,28 @@ keys() {
 	assert_equal "$(keys inc2/members.csv)" "1 7 13"
 	assert_equal "$(keys inc2/stores.csv)" ""
 	assert_equal "$(keys inc2/promotions.csv)" "4 17"
-	assert_equal "$(mf $m watermark members)" "updated_at	text	2026-02-01 10:00:01	2026-03-01 09:00:01"
-	assert_equal "$(mf $m watermark stores)" "updated_at	text	2026-02-01 11:00:00	2026-02-01 11:00:00"
-	assert_equal "$(mf $m watermark promotions)" "updated_at	text	$to_p	2026-03-01 12:00:01"
 	# The rows are today's values, not round 1's.
 	assert_equal "$(csvcheck col inc2/members.csv id balance | grep '^13' )" "13	0"
 	run csvcheck compare gym.db members inc2/members.csv \
-	    --where "updated_at > '2026-02-01 10:00:01'"
+	    --where "id IN (1, 7, 13)"
 	assert_success
+
+	# Round 3: deletes, and an update under a clock set back.
+	sqlite3 -bail gym.db "DELETE FROM members WHERE id IN (4, 13);
+	    UPDATE members SET balance = 7, updated_at = '2001-01-01 00:00:00' WHERE id = 6;
+	    DELETE FROM promotions WHERE id = 17;"
+	run gb-export -c gym.conf "${MASTER[@]}" -i inc2/MANIFEST -o inc3
+	assert_success
+	verify_set inc3 gym.db
+	assert_equal "$(keys inc3/members.csv)" "6"
+	assert_equal "$(cat inc3/members+deleted.csv)" "$(printf 'id\n4\n13')"
+	assert_equal "$(cat inc3/promotions+deleted.csv)" "$(printf 'id\n17')"
+	assert_equal "$(mf inc3/MANIFEST deletes members | cut -f1,2)" "members+deleted.csv	2"
+	assert_equal "$(mf inc3/MANIFEST total members | cut -f1)" 11
 	assert_tmpdir_empty
 }
 
-@test "incremental: a table the previous manifest lacks is exported whole" {
+@test "incremental: a table the previous manifest lacks is exported whole, and says so" {
 	make_gym_db gym.db
 	write_gym_conf gym.conf "$W/gym.db"
 	gb-export -c gym.conf -t members -o full
@@ -87,12 +102,12 @@ keys() {
 	assert_success
 	assert_equal "$(keys inc/members.csv)" "4"
 	assert_equal "$(keys inc/stores.csv)" "1 2 3"
-	assert_equal "$(mf inc/MANIFEST watermark stores)" \
-	    "updated_at	text	-	$(sqlite3 gym.db 'SELECT max(updated_at) FROM stores')"
+	assert_equal "$(mf inc/MANIFEST change stores)" whole
+	assert_equal "$(mf inc/MANIFEST change members)" delta
 	verify_set inc gym.db
 }
 
-@test "incremental: an integer watermark is compared as a number (9 < 10)" {
+@test "incremental: a change that moves the watermark back or past others is found (9 < 10)" {
 	sqlite3 -bail ev.db "CREATE TABLE ev(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, v TEXT);
 	    WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 10)
 	    INSERT INTO ev SELECT i, i, 'v' || i FROM s;"
@@ -105,7 +120,7 @@ keys() {
 	run gb-export -c ev.conf -s "sqlite:$W/ev.db" -i full/MANIFEST -o inc
 	assert_success
 	assert_equal "$(keys inc/ev.csv)" "2 11 12"
-	assert_equal "$(mf inc/MANIFEST watermark ev)" "seq	integer	10	100"
+	assert_equal "$(mf inc/MANIFEST watermark ev)" ""
 	verify_set inc ev.db
 }
 
@@ -119,7 +134,6 @@ keys() {
 	run gb-export -c e.conf -s "sqlite:$W/e.db" -i full/MANIFEST -o inc
 	assert_success
 	assert_equal "$(keys inc/t.csv)" "1 2"
-	assert_equal "$(mf inc/MANIFEST watermark t | cut -f1,3,4)" "ts	-	2026-01-01"
 }
 
 @test "incremental: the stream form carries level, base and only the changed rows" {
@@ -138,20 +152,21 @@ keys() {
 	assert_tmpdir_empty
 }
 
-@test "incremental: a table without a watermark column exits 2 naming it" {
+@test "incremental: tables without a watermark are exact all the same; one without a key goes whole" {
 	make_gym_db gym.db
 	write_gym_conf gym.conf "$W/gym.db"
-	gb-export -c gym.conf -o full
+	sqlite3 -bail gym.db "CREATE TABLE log (at TEXT, what TEXT); INSERT INTO log VALUES ('a', 'b')"
+	gb-export -c gym.conf -o full 2>/dev/null
+	sqlite3 -bail gym.db "DELETE FROM recharges WHERE id = 2; UPDATE checkins SET checked_out_at = 'x' WHERE id = 5;
+	    INSERT INTO log VALUES ('c', 'd')"
 	run gb-export -c gym.conf -i full/MANIFEST -o inc
-	assert_failure 2
-	assert_output --partial "watermark"
-	assert_output --regexp "checkins|consumptions|recharges|promotion_participations"
-	assert_clean inc
-	run gb-export -c gym.conf -t members -t recharges -i full/MANIFEST -o inc
-	assert_failure 2
-	assert_output --partial "recharges"
-	assert_output --partial "watermark"
-	assert_clean inc
+	assert_success
+	assert_output --partial "table log has no key: exported whole"
+	assert_equal "$(cat inc/recharges+deleted.csv)" "$(printf 'id\n2')"
+	assert_equal "$(keys inc/checkins.csv)" "5"
+	assert_equal "$(mf inc/MANIFEST change log)" whole
+	assert_equal "$(mf inc/MANIFEST rows log)" 2
+	assert_equal "$(mf inc/MANIFEST deletes log)" ""
 }
 
 @test "incremental: a previous manifest from another site exits 2" {
@@ -195,10 +210,10 @@ keys() {
 	assert_output --partial "trunc.manifest"
 	assert_clean inc
 	# And one of another format version.
-	sed 's/^format\tgymbackup-manifest\t1$/format\tgymbackup-manifest\t2/' full/MANIFEST >v2.manifest
-	run gb-export -c gym.conf -t members -i v2.manifest -o inc
+	sed 's/^format\tgymbackup-manifest\t1$/format\tgymbackup-manifest\t3/' full/MANIFEST >v3.manifest
+	run gb-export -c gym.conf -t members -i v3.manifest -o inc
 	[ "$status" -eq 2 ] || [ "$status" -eq 3 ] || fail "status $status: $output"
-	assert_output --partial "v2.manifest"
+	assert_output --partial "v3.manifest"
 	assert_clean inc
 	# And one that does not exist.
 	run gb-export -c gym.conf -t members -i nosuch.manifest -o inc

@@ -19,6 +19,10 @@ SCHEMA_SQL="$TOP/share/gym-schema.sql"
 CSVCHECK="$BATS_TEST_DIRNAME/csvcheck.py"
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 
+# gb-export keeps the state of exact incrementals under $XDG_STATE_HOME
+# unless given -S: one per test file, never the user's.
+export XDG_STATE_HOME="${BATS_FILE_TMPDIR:-${BATS_RUN_TMPDIR:-/tmp}}/state"
+
 # Background processes and mounts a test made; teardown ends/undoes them.
 GB_BG_PIDS=()
 GB_MOUNTS=()

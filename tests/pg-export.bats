@@ -148,7 +148,7 @@ load_back() {
 	assert_clean out2
 }
 
-@test "incremental: rows past the timestamptz watermark, in one snapshot" {
+@test "incremental: the changed rows whatever their timestamptz watermark, in one snapshot" {
 	pg_gym_db gym
 	pg_conf gym.conf gym
 	gb-export -c gym.conf -t public.members -t public.stores -o full
@@ -162,22 +162,21 @@ load_back() {
 	assert_success
 	assert_equal "$(mf incr/MANIFEST level)" incremental
 	assert_equal "$(mf incr/MANIFEST base)" "$(mf full/MANIFEST id)"
-	assert_equal "$(mf incr/MANIFEST watermark public.members)" \
-	    $'updated_at\ttimestamptz\t2026-01-01 00:00:12+00\t2026-02-01 00:00:01+00'
+	# exact: the changed and new rows; no watermark recorded
+	assert_equal "$(mf incr/MANIFEST watermark public.members)" ""
+	assert_equal "$(mf incr/MANIFEST change public.members)" delta
 	assert_equal "$(csvcheck col incr/public.members.csv id | tr '\n' ' ')" '2 5 14 '
 	assert_equal "$(mf incr/MANIFEST money public.members)" $'balance\t206'
-	# nothing new: no rows, the mark stays
+	# nothing new: no rows
 	assert_equal "$(mf incr/MANIFEST rows public.stores)" 0
-	assert_equal "$(mf incr/MANIFEST watermark public.stores)" \
-	    $'updated_at\ttimestamptz\t2026-01-02 02:30:00+00\t2026-01-02 02:30:00+00'
-	# an integer watermark as well
-	sed -i 's/^watermark = updated_at/watermark = id/' gym.conf
-	gb-export -c gym.conf -t public.members -o full2
-	psqlc -d gym -c "INSERT INTO members SELECT 15, 'C0015', name, phone, level, balance,
-	    status, home_store_id, note, photo, created_at, updated_at FROM members WHERE id = 1"
-	gb-export -c gym.conf -i full2/MANIFEST -t public.members -o incr2
-	assert_equal "$(mf incr2/MANIFEST watermark public.members)" $'id\tinteger\t14\t15'
-	assert_equal "$(mf incr2/MANIFEST rows public.members)" 1
+	# a row changed under a watermark that went back, and one deleted
+	psqlc -d gym -c "UPDATE members SET note = 'back', updated_at = '2000-01-01+00' WHERE id = 7" \
+	    -c "DELETE FROM members WHERE id = 14"
+	gb-export -c gym.conf -i incr/MANIFEST -t public.members -o incr2
+	assert_equal "$(csvcheck col incr2/public.members.csv id | tr '\n' ' ')" '7 '
+	assert_equal "$(cat incr2/public.members+deleted.csv)" "$(printf 'id\n14')"
+	assert_equal "$(mf incr2/MANIFEST total public.members | cut -f1)" \
+	    "$(psqlc -d gym -c 'SELECT count(*) FROM members')"
 }
 
 @test "incremental from another server or database: exit 2" {

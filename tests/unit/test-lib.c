@@ -1768,7 +1768,7 @@ test_manifest_reader(void)
 	static const struct {
 		const char *from, *to, *name;
 	} bad[] = {
-		{ "manifest\t1\n", "manifest\t2\n", "format version 2" },
+		{ "manifest\t1\n", "manifest\t3\n", "format version 3" },
 		{ "manifest\t1\n", "manifest\t0\n", "format version 0" },
 		{ "format\tgymbackup-manifest", "format\tother-manifest",
 		    "another format" },
@@ -1813,8 +1813,8 @@ test_manifest_reader(void)
 		if (r == 0)
 			gb_manifest_free(&m);
 	}
-	r = read_variant("manifest\t1\n", "manifest\t2\n", &m, err, sizeof err);
-	ok_has(err, "2", "manifest reader: the error names the version");
+	r = read_variant("manifest\t1\n", "manifest\t3\n", &m, err, sizeof err);
+	ok_has(err, "3", "manifest reader: the error names the version");
 	r = read_variant("end\n", NULL, &m, err, sizeof err);
 	ok_has(err, "end", "manifest reader: the error says end is missing");
 
