@@ -403,6 +403,9 @@ into_deletes(void *arg, size_t i, struct gb_unpack *u, char *err,
 	char *path = NULL;
 	int fd = -1, status = 0;
 
+	if (!chosen(r, mt->name))	/* -t: checked, kept nowhere */
+		return gb_check_table(mt->del, gb_unpack_read, u, -1, NULL, NULL,
+		    err, errlen);
 	if (t->dir && (status = create_in(t, mt->del->file, &path, &fd, err,
 	    errlen)) != 0) {
 		free(path);
