@@ -172,24 +172,17 @@ clean:
 	rm -f $(LIBOBJ) lib/libgb.a $(TOOLS) $(UNIT) lib/catalog-schema.inc src/gym-schema.inc
 	rm -rf demo
 
-# The LD_PRELOAD shim of the fault and kill -9 tests (faults.bats, faulty),
-# built plain: no sanitizer runtime in a preloaded library.
+# The LD_PRELOAD libraries of the tests: the shim of the fault and kill -9
+# tests (faults.bats, faulty) and the stand-in tape drive of the st(4)
+# tests (stdrive.bats, stdrive in media-helper.bash), built plain: no
+# sanitizer runtime in a preloaded library.
 FAULTSO = tests/faultinject.so
-$(FAULTSO): tests/faultinject.c
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared -o $@ tests/faultinject.c -ldl
-clean: clean-faultinject
-clean-faultinject:
-	rm -f $(FAULTSO)
-.PHONY: clean-faultinject
-
-# The stand-in tape drive of the st(4) tests (stdrive.bats, stdrive in
-# media-helper.bash): an LD_PRELOAD library, built plain like the shim.
 STDRIVESO = tests/stdrive.so
-$(STDRIVESO): tests/stdrive.c
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared -o $@ tests/stdrive.c -ldl
-clean: clean-stdrive
-clean-stdrive:
-	rm -f $(STDRIVESO)
-.PHONY: clean-stdrive
+$(FAULTSO) $(STDRIVESO): tests/%.so: tests/%.c
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+clean: clean-preload
+clean-preload:
+	rm -f $(FAULTSO) $(STDRIVESO)
+.PHONY: clean-preload
 
 .PHONY: all deps check memcheck demo bench install clean

@@ -398,20 +398,28 @@ custody_in_order(struct cat *x, const char *medium)
 }
 
 /*
- * Days a medium of the pool stays in the vault, read as gb-backup reads
- * them: 0 when unset (or a pool without a section).
+ * The pool's section, read as gb-backup reads it into *p: 0 for a pool
+ * without a section (or one it refuses).
  */
-static long
-pool_offsite_days(struct cat *x, const char *name)
+static int
+pool_conf(struct cat *x, const char *name, struct gb_pool *p)
 {
 	char *s = gb_asprintf("pool %s", name);
-	struct gb_pool p;
-	long r = gb_conf_has_section(&x->conf, s) &&
-	    gb_pool_read(&x->conf, name, &p) == 0 && p.offsite_days > 0 ?
-	    p.offsite_days : 0;
+	int r = gb_conf_has_section(&x->conf, s) &&
+	    gb_pool_read(&x->conf, name, p) == 0;
 
 	free(s);
 	return r;
+}
+
+/* Days a medium of the pool stays in the vault: 0 when unset. */
+static long
+pool_offsite_days(struct cat *x, const char *name)
+{
+	struct gb_pool p;
+
+	return pool_conf(x, name, &p) && p.offsite_days > 0 ?
+	    p.offsite_days : 0;
 }
 
 static int
@@ -480,13 +488,9 @@ check_pools(struct cat *x)
 static int
 pool_offsite(struct cat *x, const char *name)
 {
-	char *s = gb_asprintf("pool %s", name);
 	struct gb_pool p;
-	int r = gb_conf_has_section(&x->conf, s) &&
-	    gb_pool_read(&x->conf, name, &p) == 0 && p.offsite;
 
-	free(s);
-	return r;
+	return pool_conf(x, name, &p) && p.offsite;
 }
 
 /*

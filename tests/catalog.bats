@@ -7,56 +7,11 @@
 load helper
 load media-helper
 
-# next_second: wait for the clock to pass into the next second, so that
-# exports get distinct snapshot times.
-next_second() {
-	local s
-	s=$(date +%s)
-	while [ "$(date +%s)" = "$s" ]; do
-		sleep 0.05
-	done
-}
-
-setup_file() {
-	media_setup_file
-	make_gym_db "$FX/gym.db"
-	write_gym_conf "$FX/gym.conf" "$FX/gym.db"
-	local m=(-c "$FX/gym.conf" -t stores -t members) s=$FX/spool
-	# member records: full f1, incrementals i1 and i2 on it, full f2 and
-	# incremental i3 on it, each in its own second; transactions n1
-	export_seal "$FX/gym.db" "$s/f1" weekly "${m[@]}"
-	next_second
-	export_seal "$FX/gym.db" "$s/i1" daily "${m[@]}" -i "$s/f1.set/MANIFEST"
-	next_second
-	export_seal "$FX/gym.db" "$s/i2" daily "${m[@]}" -i "$s/i1.set/MANIFEST"
-	next_second
-	export_seal "$FX/gym.db" "$s/f2" weekly "${m[@]}"
-	next_second
-	export_seal "$FX/gym.db" "$s/i3" daily "${m[@]}" -i "$s/f2.set/MANIFEST"
-	export_seal "$FX/gym.db" "$s/n1" nightly -c "$FX/gym.conf" \
-	    -t consumptions -t recharges
-}
+setup_file() { chains_setup_file; }
 
 teardown_file() { media_teardown_file; }
 
 SP=$BATS_FILE_TMPDIR/fx/spool
-
-label() {
-	local id=$1 pool=$2
-	shift 2
-	gb-write --label "$id" --pool "$pool" "$@" 2>/dev/null ||
-	    fail "gb-write --label $id --pool $pool $* failed"
-}
-
-# put MEDIA NAME...: gb-write each spool archive NAME to MEDIA.
-put() {
-	local media=$1 n
-	shift
-	for n in "$@"; do
-		gb-write "$media" "$SP/$n" >/dev/null ||
-		    fail "gb-write $media $SP/$n failed"
-	done
-}
 
 # chain_names ARGS...: the archives `gb-catalog chain ARGS` lists, in order.
 chain_names() {

@@ -10,33 +10,7 @@
 load helper
 load media-helper
 
-next_second() {
-	local s
-	s=$(date +%s)
-	while [ "$(date +%s)" = "$s" ]; do
-		sleep 0.05
-	done
-}
-
-setup_file() {
-	media_setup_file
-	make_gym_db "$FX/gym.db"
-	write_gym_conf "$FX/gym.conf" "$FX/gym.db"
-	local m=(-c "$FX/gym.conf" -t stores -t members) s=$FX/spool
-	# fulls f1, f2 of job weekly; incrementals i1, i2 on f1 and i3 on f2
-	# (job daily); n1 of job nightly; each in its own second
-	export_seal "$FX/gym.db" "$s/f1" weekly "${m[@]}"
-	next_second
-	export_seal "$FX/gym.db" "$s/i1" daily "${m[@]}" -i "$s/f1.set/MANIFEST"
-	next_second
-	export_seal "$FX/gym.db" "$s/i2" daily "${m[@]}" -i "$s/i1.set/MANIFEST"
-	next_second
-	export_seal "$FX/gym.db" "$s/f2" weekly "${m[@]}"
-	next_second
-	export_seal "$FX/gym.db" "$s/i3" daily "${m[@]}" -i "$s/f2.set/MANIFEST"
-	export_seal "$FX/gym.db" "$s/n1" nightly -c "$FX/gym.conf" \
-	    -t consumptions -t recharges
-}
+setup_file() { chains_setup_file; }
 
 teardown_file() { media_teardown_file; }
 
@@ -48,22 +22,6 @@ name = test-gym"
 }
 
 SP=$BATS_FILE_TMPDIR/fx/spool
-
-label() {
-	local id=$1 pool=$2
-	shift 2
-	gb-write --label "$id" --pool "$pool" "$@" 2>/dev/null ||
-	    fail "gb-write --label $id --pool $pool $* failed"
-}
-
-put() {
-	local media=$1 n
-	shift
-	for n in "$@"; do
-		gb-write "$media" "$SP/$n" >/dev/null ||
-		    fail "gb-write $media $SP/$n failed"
-	done
-}
 
 # The vault: tape T1 (f1, f2, n1), USB drives U1 (i1, i2) and U2 (i3, and
 # a second copy of f1), written with the catalog $W/catalog.db.

@@ -45,6 +45,25 @@ media_teardown() {
 setup() { media_setup; }
 teardown() { media_teardown; }
 
+# label ID POOL MEDIA [ARGS...]: gb-write --label, which must succeed.
+# (A file whose media take no pool defines its own, as with setup.)
+label() {
+	local id=$1 pool=$2
+	shift 2
+	gb-write --label "$id" --pool "$pool" "$@" 2>/dev/null ||
+	    fail "gb-write --label $id --pool $pool $* failed"
+}
+
+# put MEDIA NAME...: gb-write each archive NAME of the spool $SP to MEDIA.
+put() {
+	local media=$1 n
+	shift
+	for n in "$@"; do
+		gb-write "$media" "$SP/$n" >/dev/null ||
+		    fail "gb-write $media $SP/$n failed"
+	done
+}
+
 # mkconf PATH [EXTRA]: a config with the test keys, the catalog $CAT, and
 # EXTRA (more sections) appended.
 mkconf() {
@@ -81,6 +100,49 @@ export_seal() {
 	gb-export -s "sqlite:$db" -j "$job" "$@" -o "$out.set" 2>/dev/null ||
 	    return 1
 	seal_dir "$out.set" "$out"
+}
+
+# next_second: wait for the clock to pass into the next second, so that
+# exports get distinct snapshot times.
+next_second() {
+	local s
+	s=$(date +%s)
+	while [ "$(date +%s)" = "$s" ]; do
+		sleep 0.05
+	done
+}
+
+# chains_setup_file: media_setup_file, the gym database $FX/gym.db, its
+# $FX/gym.conf, and in $FX/spool fulls f1, f2 of job weekly with
+# incrementals i1, i2 on f1 and i3 on f2 (job daily, members and stores),
+# n1 of job nightly (transactions), each in its own second.
+chains_setup_file() {
+	media_setup_file
+	make_gym_db "$FX/gym.db"
+	write_gym_conf "$FX/gym.conf" "$FX/gym.db"
+	local m=(-c "$FX/gym.conf" -t stores -t members) s=$FX/spool
+	export_seal "$FX/gym.db" "$s/f1" weekly "${m[@]}"
+	next_second
+	export_seal "$FX/gym.db" "$s/i1" daily "${m[@]}" -i "$s/f1.set/MANIFEST"
+	next_second
+	export_seal "$FX/gym.db" "$s/i2" daily "${m[@]}" -i "$s/i1.set/MANIFEST"
+	next_second
+	export_seal "$FX/gym.db" "$s/f2" weekly "${m[@]}"
+	next_second
+	export_seal "$FX/gym.db" "$s/i3" daily "${m[@]}" -i "$s/f2.set/MANIFEST"
+	export_seal "$FX/gym.db" "$s/n1" nightly -c "$FX/gym.conf" \
+	    -t consumptions -t recharges
+}
+
+# members_setup_file N: media_setup_file and $FX/spool/a1..aN, sealed
+# exports of the members of a fresh gym database.
+members_setup_file() {
+	media_setup_file
+	make_gym_db "$FX/gym.db"
+	local n
+	for n in $(seq "$1"); do
+		export_seal "$FX/gym.db" "$FX/spool/a$n" members
+	done
 }
 
 # big_archive OUT MB: a sealed archive of MB megabytes of random bytes (as

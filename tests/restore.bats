@@ -145,6 +145,22 @@ refused() {
 	done
 }
 
+# refused_by HOME SIGNER WHAT ARCHIVE: gb-restore with keyring HOME,
+# pinned to SIGNER, refuses ARCHIVE in -o out, -d sqlite:r.db and --test,
+# each with exit 1 and a message holding WHAT and "nothing restored";
+# nothing is left.
+refused_by() {
+	local mode
+	before
+	for mode in "-o out" "-d sqlite:r.db" "--test"; do
+		run env GNUPGHOME="$1" gb-restore --signer "$2" $mode "$4"
+		assert_failure 1
+		assert_output --partial "$3"
+		assert_output --partial "nothing restored"
+		assert_nothing_left
+	done
+}
+
 # ------------------------------------------------------------ round trips
 
 @test "restore -d: the demo gym comes back equal to the source, table by table" {
@@ -379,15 +395,7 @@ refused() {
 	# gym1 is sealed to RCPT1 only; $R2 holds RCPT2's secret key only.
 	run gpgk "$R2" --with-colons -K
 	[[ "$output" == *"$RCPT2"* && "$output" != *"$RCPT1"* ]] || fail "R2 keyring: $output"
-	before
-	local mode
-	for mode in "-o out" "-d sqlite:r.db" "--test"; do
-		run env GNUPGHOME="$R2" gb-restore --signer "$SIGNER" $mode "$FX/spool/gym1.seal"
-		assert_failure 1
-		assert_output --partial "secret key"
-		assert_output --partial "nothing restored"
-		assert_nothing_left
-	done
+	refused_by "$R2" "$SIGNER" "secret key" "$FX/spool/gym1.seal"
 	# The same archive restores with RCPT1's key.
 	run rst -o ok "$FX/spool/gym1.seal"
 	assert_success
@@ -395,15 +403,7 @@ refused() {
 }
 
 @test "restore refuses archives of an unknown signer" {
-	before
-	local mode
-	for mode in "-o out" "-d sqlite:r.db" "--test"; do
-		run env GNUPGHOME="$KEYS/restore" gb-restore --signer "$RCPT1" $mode "$FX/spool/gym.seal"
-		assert_failure 1
-		assert_output --partial "$RCPT1"
-		assert_output --partial "nothing restored"
-		assert_nothing_left
-	done
+	refused_by "$KEYS/restore" "$RCPT1" "$RCPT1" "$FX/spool/gym.seal"
 }
 
 @test "restore refuses hostile member names and types, for -o and -d, and creates nothing" {

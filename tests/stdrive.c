@@ -798,19 +798,28 @@ chardev(struct stat *sb)
 	sb->st_blksize = 512;
 }
 
+/* stat(2) or lstat(2), by NAME: the device as a character device, any
+ * other path by the real call (found once, kept in *REAL). */
+static int
+statpath(const char *name, int (**real)(const char *, struct stat *),
+    const char *path, struct stat *sb)
+{
+	if (isdev(path)) {
+		chardev(sb);
+		return 0;
+	}
+	if (!*real)
+		*real = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT,
+		    name);
+	return (*real)(path, sb);
+}
+
 int
 stat(const char *path, struct stat *sb)
 {
 	static int (*real_stat)(const char *, struct stat *);
 
-	if (isdev(path)) {
-		chardev(sb);
-		return 0;
-	}
-	if (!real_stat)
-		real_stat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT,
-		    "stat");
-	return real_stat(path, sb);
+	return statpath("stat", &real_stat, path, sb);
 }
 
 /* struct stat64 is struct stat on the 64-bit systems the tests run on */
@@ -825,14 +834,7 @@ lstat(const char *path, struct stat *sb)
 {
 	static int (*real_lstat)(const char *, struct stat *);
 
-	if (isdev(path)) {
-		chardev(sb);
-		return 0;
-	}
-	if (!real_lstat)
-		real_lstat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT,
-		    "lstat");
-	return real_lstat(path, sb);
+	return statpath("lstat", &real_lstat, path, sb);
 }
 
 int

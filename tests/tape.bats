@@ -8,14 +8,7 @@
 load helper
 load media-helper
 
-setup_file() {
-	media_setup_file
-	make_gym_db "$FX/gym.db"
-	local n
-	for n in 1 2 3 4; do
-		export_seal "$FX/gym.db" "$FX/spool/a$n" members
-	done
-}
+setup_file() { members_setup_file 4; }
 
 teardown_file() { media_teardown_file; }
 

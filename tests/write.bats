@@ -24,14 +24,6 @@ A2=$BATS_FILE_TMPDIR/fx/spool/a2
 A3=$BATS_FILE_TMPDIR/fx/spool/a3
 BIG=$BATS_FILE_TMPDIR/fx/spool/big
 
-# label ID POOL MEDIA [ARGS...]: gb-write --label, which must succeed.
-label() {
-	local id=$1 pool=$2
-	shift 2
-	gb-write --label "$id" --pool "$pool" "$@" 2>/dev/null ||
-	    fail "gb-write --label $id --pool $pool $* failed"
-}
-
 # The copies rows of an archive on a medium: "status|position".
 copy_rows() {
 	cq "SELECT status || '|' || position FROM copies WHERE archive = '$1'
@@ -685,6 +677,15 @@ after_rename_ok() {
 	[ -n "$(cq "SELECT verified_at FROM copies WHERE status = 'good'")" ]
 }
 
+# killed_after_rename: a1 written to a fresh directory medium usb (U1) by
+# a gb-write killed (kill -9) right after its seal's rename.
+killed_after_rename() {
+	mkdir usb
+	label U1 daily usb
+	run faulty killafter:rename:1@usb/a1.seal gb-write usb "$A1"
+	[ "$status" -eq 137 ] || fail "exit $status (want SIGKILL): $output"
+}
+
 # dir_whole: usb holds a1 and its seal as in the spool, and the index
 # lists a1 once.
 dir_whole() {
@@ -769,10 +770,7 @@ dir_whole() {
 }
 
 @test "an archive on the medium that is not the sealed one (same name) is replaced by the rerun, never recorded good" {
-	mkdir usb
-	label U1 daily usb
-	run faulty killafter:rename:1@usb/a1.seal gb-write usb "$A1"
-	[ "$status" -eq 137 ]
+	killed_after_rename
 	flip_bit usb/a1.tar.gz.gpg 1000
 	run -0 gb-write usb "$A1"
 	assert_output --partial "not the archive its seal describes"
@@ -897,10 +895,7 @@ c.commit()' "$CAT" "$A1.seal"
 }
 
 @test "an archive on the medium that is not the sealed one, whose seal cannot be removed: exit 3, the archive stays (never a seal without its archive)" {
-	mkdir usb
-	label U1 daily usb
-	run faulty killafter:rename:1@usb/a1.seal gb-write usb "$A1"
-	[ "$status" -eq 137 ]
+	killed_after_rename
 	flip_bit usb/a1.tar.gz.gpg 1000
 	cp usb/a1.tar.gz.gpg flipped
 	# a seal that unlink(2) cannot take: a directory of its name
@@ -933,10 +928,7 @@ c.commit()' "$CAT" "$A1.seal"
 }
 
 @test "--tsv: a copy an earlier gb-write left is 'finished' (directory, after a kill -9; tape image, after a kill -9 at the seal's mark)" {
-	mkdir usb
-	label U1 daily usb
-	run faulty "killafter:rename:1@usb/a1.seal" gb-write usb "$A1"
-	[ "$status" -eq 137 ] || fail "exit $status (want SIGKILL): $output"
+	killed_after_rename
 	run -0 --separate-stderr gb-write --tsv usb "$A1"
 	assert_output "$(printf 'written\ta1.tar.gz.gpg\tU1\tfile\ta1.tar.gz.gpg\tread-back\tfinished')"
 	[ "$(copy_rows a1.tar.gz.gpg U1)" = "good|a1.tar.gz.gpg" ]
