@@ -536,6 +536,35 @@ upsert(struct pgt *t, const struct gb_manifest *m,
 }
 
 /* COPY FROM STDIN, checked against the manifest as it streams. */
+/*
+ * f's CSV into table into by COPY, checked as it streams (HEADER MATCH,
+ * 15 and later, also checks the columns' order).  0; -1 the CSV differs
+ * from the MANIFEST, -2 it could not be done; the server's words in why,
+ * else (why empty) the check's in err.
+ */
+static int
+copy_in(struct pgt *t, const char *into, const struct gb_mtable *f,
+    gb_read_fn fn, void *arg, char *err, size_t errlen, char *why,
+    size_t whylen)
+{
+	char *sql = gb_asprintf("COPY %s FROM STDIN (FORMAT csv, HEADER%s)",
+	    into, gb_pg_server_version(t->p) >= 150000 ? " MATCH" : "");
+	int status;
+
+	*why = '\0';
+	status = copy_begin(t, sql, why, whylen) == -1 ? -2 : 0;
+	free(sql);
+	if (status)
+		return status;
+	status = gb_check_table_to(f, fn, arg, copy_put, t, NULL, NULL, err,
+	    errlen);
+	if (copy_end(t, status == 0, why, whylen) == -1 &&
+	    (status == 0 || (status == -2 && *why)))
+		return -2;
+	*why = '\0';
+	return status;
+}
+
 static int
 load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
     gb_read_fn fn, void *arg, char *err, size_t errlen)
@@ -575,30 +604,15 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 		}
 		into = "pg_temp.gb_incr";
 	}
-	/* HEADER MATCH (15 and later) also checks the columns' order */
-	sql = gb_asprintf("COPY %s FROM STDIN (FORMAT csv, HEADER%s)", into,
-	    gb_pg_server_version(t->p) >= 150000 ? " MATCH" : "");
-	if (copy_begin(t, sql, why, sizeof why) == -1) {
+	status = copy_in(t, into, mt, fn, arg, err, errlen, why, sizeof why);
+	if (status && *why)
 		snprintf(err, errlen, "table %s: %s", mt->name, why);
-		free(sql);
-		free(rel);
-		return -2;
-	}
-	free(sql);
-	status = gb_check_table_to(mt, fn, arg, copy_put, t, NULL,
-	    NULL, err, errlen);
-	if (copy_end(t, status == 0, why, sizeof why) == -1 &&
-	    (status == 0 || (status == -2 && *why))) {
-		snprintf(err, errlen, "table %s: %s", mt->name, why);
-		status = -2;
-	}
 	if (status == 0 && incremental)
 		status = upsert(t, m, mt, rel, err, errlen);
 	free(rel);
 	return status;
 }
 
-/* Rows in a table now (past 1: above the watermark); *n -1: no table. */
 /*
  * An incremental's deleted keys: copied into a table of the key's
  * columns, then deleted by a join, each key exactly one row.
@@ -631,22 +645,9 @@ deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 	    "WITH NO DATA", keys, rel);
 	status = pexec(t, sql, why, sizeof why) == -1 ? -2 : 0;
 	free(sql);
-	if (status == 0) {
-		sql = gb_asprintf("COPY pg_temp.gb_del FROM STDIN (FORMAT csv, "
-		    "HEADER%s)", gb_pg_server_version(t->p) >= 150000 ?
-		    " MATCH" : "");
-		status = copy_begin(t, sql, why, sizeof why) == -1 ? -2 : 0;
-		free(sql);
-	}
-	if (status == 0) {
-		status = gb_check_table_to(mt->del, fn, arg, copy_put, t, NULL,
-		    NULL, err, errlen);
-		if (copy_end(t, status == 0, why, sizeof why) == -1 &&
-		    (status == 0 || (status == -2 && *why)))
-			status = -2;
-		else if (status)
-			snprintf(why, sizeof why, "%s", err);
-	}
+	if (status == 0 && (status = copy_in(t, "pg_temp.gb_del", mt->del, fn,
+	    arg, err, errlen, why, sizeof why)) && !*why)
+		snprintf(why, sizeof why, "%s", err);
 	if (status == 0) {
 		sql = gb_asprintf("DELETE FROM %s USING pg_temp.gb_del d WHERE "
 		    "%s", rel, on);
@@ -674,6 +675,7 @@ deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 	return status;
 }
 
+/* Rows in a table now (past 1: above the watermark); *n -1: no table. */
 static int
 rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
     int past, int64_t *n, char *err, size_t errlen)

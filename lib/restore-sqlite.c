@@ -386,6 +386,19 @@ schema(void *arg, const struct gb_manifest *m, const char *sql, size_t len,
 	return rc;
 }
 
+/* The rows (or deleted keys) of f through rec, checked; l freed after. */
+static int
+stream(struct load *l, const struct gb_mtable *f, gb_read_fn fn,
+    void *fnarg, gb_record_fn rec, char *err, size_t errlen)
+{
+	int status = gb_check_table(f, fn, fnarg, -1, rec, l, err, errlen);
+
+	sqlite3_finalize(l->st);
+	free(l->affinity);
+	free(l->table);
+	return status;
+}
+
 static int
 load(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
     gb_read_fn fn, void *fnarg, char *err, size_t errlen)
@@ -408,12 +421,7 @@ load(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 		}
 		l.incremental = 0;
 	}
-	status = gb_check_table(mt, fn, fnarg, -1, load_record, &l, err,
-	    errlen);
-	sqlite3_finalize(l.st);
-	free(l.affinity);
-	free(l.table);
-	return status;
+	return stream(&l, mt, fn, fnarg, load_record, err, errlen);
 }
 
 static int
@@ -422,14 +430,8 @@ deletes(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 {
 	struct load l = { .t = arg, .mt = mt, .table = lite_name(m,
 	    mt->name) };
-	int status;
 
-	status = gb_check_table(mt->del, fn, fnarg, -1, delete_record, &l, err,
-	    errlen);
-	sqlite3_finalize(l.st);
-	free(l.affinity);
-	free(l.table);
-	return status;
+	return stream(&l, mt->del, fn, fnarg, delete_record, err, errlen);
 }
 
 static int

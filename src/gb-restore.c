@@ -352,32 +352,35 @@ into_small(void *arg, const char *name, const char *buf, size_t n,
 	return 0;
 }
 
-/* A table's CSV, checked as it streams: to a file, or loaded. */
+/*
+ * A table's CSV (deleted 0) or its list of deleted keys (deleted 1),
+ * checked as it streams: to a file, or loaded or applied.
+ */
 static int
-into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
-    size_t errlen)
+into_file(struct into *t, size_t i, int deleted, struct gb_unpack *u,
+    char *err, size_t errlen)
 {
-	struct into *t = arg;
 	struct restore *r = t->r;
 	const struct gb_manifest *m = &t->a->seal.manifest;
 	const struct gb_mtable *mt = &m->tables[i];
+	const struct gb_mtable *f = deleted ? mt->del : mt;
 	char *path = NULL;
 	int fd = -1, status = 0;
 
 	if (!chosen(r, mt->name))	/* -t: checked, kept nowhere */
-		return gb_check_table(mt, gb_unpack_read, u, -1, NULL, NULL,
+		return gb_check_table(f, gb_unpack_read, u, -1, NULL, NULL,
 		    err, errlen);
-	if (t->dir && (status = create_in(t, mt->file, &path, &fd, err,
+	if (t->dir && (status = create_in(t, f->file, &path, &fd, err,
 	    errlen)) != 0) {
 		free(path);
 		return status;
 	}
 	if (t->dir)
-		status = gb_check_table(mt, gb_unpack_read, u, fd, NULL, NULL,
+		status = gb_check_table(f, gb_unpack_read, u, fd, NULL, NULL,
 		    err, errlen);
 	else
-		status = r->t.load(r->t.t, m, mt, gb_unpack_read, u, err,
-		    errlen);
+		status = (deleted ? r->t.deletes : r->t.load)(r->t.t, m, mt,
+		    gb_unpack_read, u, err, errlen);
 	if (status == -1)
 		r->mismatch = 1;
 	if (fd >= 0)
@@ -385,49 +388,25 @@ into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	free(path);
 	if (status == 0 && r->verbose) {
 		gb_progress_clear();
-		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows\n",
-		    t->a->seal.archive, mt->name, mt->rows);
+		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows%s\n",
+		    t->a->seal.archive, mt->name, f->rows, deleted ?
+		    " deleted" : "");
 	}
 	return status;
 }
 
-/* A list of deleted keys, checked as it streams: to a file, or applied. */
+static int
+into_table(void *arg, size_t i, struct gb_unpack *u, char *err,
+    size_t errlen)
+{
+	return into_file(arg, i, 0, u, err, errlen);
+}
+
 static int
 into_deletes(void *arg, size_t i, struct gb_unpack *u, char *err,
     size_t errlen)
 {
-	struct into *t = arg;
-	struct restore *r = t->r;
-	const struct gb_manifest *m = &t->a->seal.manifest;
-	const struct gb_mtable *mt = &m->tables[i];
-	char *path = NULL;
-	int fd = -1, status = 0;
-
-	if (!chosen(r, mt->name))	/* -t: checked, kept nowhere */
-		return gb_check_table(mt->del, gb_unpack_read, u, -1, NULL, NULL,
-		    err, errlen);
-	if (t->dir && (status = create_in(t, mt->del->file, &path, &fd, err,
-	    errlen)) != 0) {
-		free(path);
-		return status;
-	}
-	if (t->dir)
-		status = gb_check_table(mt->del, gb_unpack_read, u, fd, NULL,
-		    NULL, err, errlen);
-	else
-		status = r->t.deletes(r->t.t, m, mt, gb_unpack_read, u, err,
-		    errlen);
-	if (status == -1)
-		r->mismatch = 1;
-	if (fd >= 0)
-		status = close_in(fd, path, status, err, errlen);
-	free(path);
-	if (status == 0 && r->verbose) {
-		gb_progress_clear();
-		fprintf(stderr, "gb-restore: %s: %s: %" PRIu64 " rows deleted\n",
-		    t->a->seal.archive, mt->name, mt->del->rows);
-	}
-	return status;
+	return into_file(arg, i, 1, u, err, errlen);
 }
 
 /* Reads one archive into the database or directory; 0, -1 or -2 and why. */
