@@ -169,16 +169,23 @@ keys() {
 	assert_equal "$(mf inc/MANIFEST deletes log)" ""
 }
 
+# refused_base CONF INC_CONF REGEX: a full by CONF is no base for an
+# incremental by INC_CONF: exit 2, saying why (REGEX) and naming the
+# MANIFEST, nothing left.
+refused_base() {
+	gb-export -c "$1" -t members -o full
+	run gb-export -c "$2" -t members -i full/MANIFEST -o inc
+	assert_failure 2
+	assert_output --regexp "$3"
+	assert_output --partial "MANIFEST"
+	assert_clean inc
+}
+
 @test "incremental: a previous manifest from another site exits 2" {
 	make_gym_db gym.db
 	write_gym_conf a.conf "$W/gym.db" gym-north
 	write_gym_conf b.conf "$W/gym.db" gym-south
-	gb-export -c a.conf -t members -o full
-	run gb-export -c b.conf -t members -i full/MANIFEST -o inc
-	assert_failure 2
-	assert_output --regexp "gym-north|site"
-	assert_output --partial "MANIFEST"
-	assert_clean inc
+	refused_base a.conf b.conf "gym-north|site"
 	run gb_stream s.tar -c b.conf -t members -i full/MANIFEST
 	assert_failure 2
 	assert_tmpdir_empty
@@ -189,12 +196,7 @@ keys() {
 	make_gym_db two.db
 	write_gym_conf one.conf "$W/one.db" gym
 	write_gym_conf two.conf "$W/two.db" gym
-	gb-export -c one.conf -t members -o full
-	run gb-export -c two.conf -t members -i full/MANIFEST -o inc
-	assert_failure 2
-	assert_output --regexp "one\.db|source"
-	assert_output --partial "MANIFEST"
-	assert_clean inc
+	refused_base one.conf two.conf "one\.db|source"
 	# The same path spelled differently is the same source.
 	run gb-export -c one.conf -s "sqlite:$W/./one.db" -t members -i full/MANIFEST -o inc
 	assert_success
