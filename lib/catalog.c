@@ -73,6 +73,56 @@ static const struct {
 	{ "checks", "manual", "INTEGER NOT NULL DEFAULT 0", "0" },
 };
 
+/*
+ * Tables added since version 1: the end of catalog.sql from this line on,
+ * run where they are missing; opened only to read, empty TEMP tables.
+ */
+#define ADDED_TABLES "-- Tables added since the first catalogs"
+
+static int
+has_table(struct gb_catalog *c, const char *table)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
+	    "main.sqlite_master WHERE type = 'table' AND name = ?1");
+	int has;
+
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return has;
+}
+
+static void
+add_tables(struct gb_catalog *c)
+{
+	const char *sql = strstr(catalog_sql, ADDED_TABLES), *p;
+	char *s;
+
+	if (!sql)
+		gb_errx(GB_EXIT_RUN, "catalog schema: no \"%s\" line",
+		    ADDED_TABLES);
+	if (has_table(c, "checkpoints"))
+		return;
+	if (!c->readonly) {
+		gb_catalog_exec(c, sql);
+		return;
+	}
+	/* CREATE TABLE -> CREATE TEMP TABLE, each of them */
+	s = gb_strdup("");
+	while ((p = strstr(sql, "CREATE TABLE "))) {
+		char *t = gb_asprintf("%s%.*sCREATE TEMP TABLE ", s, (int)(p -
+		    sql), sql);
+		free(s);
+		s = t;
+		sql = p + strlen("CREATE TABLE ");
+	}
+	p = s;
+	s = gb_asprintf("%s%s", p, sql);
+	free((char *)p);
+	gb_catalog_exec(c, s);
+	free(s);
+}
+
 static int
 has_column(struct gb_catalog *c, const char *table, const char *column)
 {
@@ -347,6 +397,7 @@ gb_catalog_open_as(const char *path, int mode)
 		gb_errx(GB_EXIT_RUN, "catalog %s: version %d is not known to "
 		    "gymbackup " GB_VERSION, path, version);
 	add_columns(c);
+	add_tables(c);
 	if (!c->readonly)
 		gb_catalog_commit(c);
 	return c;
@@ -529,6 +580,15 @@ int
 gb_catalog_audit_verify(struct gb_catalog *c, char *head, char *err,
     size_t errlen)
 {
+	long long n;
+
+	return gb_catalog_audit_head(c, &n, head, err, errlen);
+}
+
+int
+gb_catalog_audit_head(struct gb_catalog *c, long long *n, char *head,
+    char *err, size_t errlen)
+{
 	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT seq, at, actor, "
 	    "action, object, detail, prev, hash FROM audit ORDER BY seq");
 	char prev[65] = "0", hex[65];
@@ -572,7 +632,53 @@ out:
 	sqlite3_finalize(st);
 	if (head)
 		snprintf(head, 65, "%s", prev);
+	*n = expect - 1;
 	return r;
+}
+
+int
+gb_catalog_audit_hash_at(struct gb_catalog *c, long long seq, char hash[65])
+{
+	sqlite3_stmt *st;
+	int r = -1;
+
+	if (seq == 0) {	/* before the first entry: its prev */
+		snprintf(hash, 65, "0");
+		return 0;
+	}
+	st = gb_catalog_prepare(c, "SELECT hash FROM audit WHERE seq = ?1");
+	sqlite3_bind_int64(st, 1, seq);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(hash, 65, "%s", gb_col(st, 0));
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+long long
+gb_catalog_audit_count(struct gb_catalog *c)
+{
+	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM audit");
+	long long n = 0;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+void
+gb_catalog_add_checkpoint(struct gb_catalog *c, long long entries,
+    const char *head, const char *issued, const char *medium,
+    const char *place, const char *text)
+{
+	char n[24];
+
+	snprintf(n, sizeof n, "%lld", entries);
+	gb_catalog_run(c, "INSERT INTO checkpoints(issued, entries, head, "
+	    "medium, place, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, issued, n,
+	    head, medium, place, text);
 }
 
 /* Text of column i, or "" for NULL: for printing. */

@@ -50,6 +50,42 @@ void gb_catalog_audit(struct gb_catalog *c, const char *action,
 /* 0 when the chain is whole; head gets the newest hash (65 bytes). */
 int gb_catalog_audit_verify(struct gb_catalog *c, char *head, char *err,
     size_t errlen);
+/*
+ * The same, with *n the entries that verify: the whole trail, or those
+ * before the first that does not (-1 and why); head is the hash of the
+ * last of them ("0" for none).
+ */
+int gb_catalog_audit_head(struct gb_catalog *c, long long *n, char *head,
+    char *err, size_t errlen);
+/* The hash stored for entry seq ("0" for 0); -1 when there is none. */
+int gb_catalog_audit_hash_at(struct gb_catalog *c, long long seq,
+    char hash[65]);
+long long gb_catalog_audit_count(struct gb_catalog *c);
+/*
+ * Records a checkpoint issued (gb-checkpoint(5)): its signed text and
+ * where it went (medium NULL: a file, place its path), inside the
+ * caller's transaction.
+ */
+void gb_catalog_add_checkpoint(struct gb_catalog *c, long long entries,
+    const char *head, const char *issued, const char *medium,
+    const char *place, const char *text);
+/*
+ * checkpoint.c: a checkpoint of the catalog's trail (its part that
+ * verifies), issued for site (and medium, or NULL) and signed by the
+ * secret key of signer: 0, or -1 and why (no key, cannot sign).
+ */
+struct gb_checkpoint;
+int gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
+    const char *site, const char *signer, const char *medium, char *err,
+    size_t errlen);
+/*
+ * Is the verified checkpoint k a prefix of the catalog's trail: as many
+ * entries at least, the same hash at its count?  0, or -1 and why.
+ */
+int gb_checkpoint_check(struct gb_catalog *c, const struct gb_checkpoint *k,
+    char *why, size_t whylen);
+/* The site: [site] name, else the host's name (as gb-export has it). */
+const char *gb_site_name(const struct gb_conf *conf);
 void gb_now(char buf[21]);
 const char *gb_actor(void);	/* who runs this: $SUDO_USER or the user */
 const char *gb_col(sqlite3_stmt *st, int i);	/* "" for NULL */

@@ -54,12 +54,14 @@ int gb_tape_truncate(struct gb_tape *t);
 
 /*
  * media.c: labels, and archives on media.  A directory medium has
- * GB_LABEL_FILE and GB_INDEX_FILE at its root; a tape has its label in
- * file 0, then each archive in a file followed by its seal in the next
- * (as many records as it needs).
+ * GB_LABEL_FILE, GB_INDEX_FILE and GB_CHECKPOINT_FILE at its root; a
+ * tape has its label in file 0, then each archive in a file followed by
+ * its seal in the next (as many records as it needs), the seal ended by
+ * a NUL and followed by the checkpoint written with it (gb-checkpoint(5)).
  */
 #define GB_LABEL_FILE "GYMBACKUP.LABEL"
 #define GB_INDEX_FILE "GYMBACKUP.INDEX"
+#define GB_CHECKPOINT_FILE "GYMBACKUP.CHECKPOINT"
 /* A label's medium id and pool; 0, or -1 when the text is no label. */
 int gb_label_parse(const char *text, size_t len, char **id, char **pool);
 int gb_media_is_tape(const char *media);
@@ -112,6 +114,7 @@ struct gb_tfile {
 	size_t last;		/* the last record's length */
 	char *text, *name;	/* a seal: its text (no padding), its archive */
 	size_t len;
+	char *ck;		/* a seal's: the checkpoint after it, or NULL */
 	uint64_t size;		/* a seal: the archive's size */
 };
 /* The file at the tape's position, to its mark; -1 at the end of data. */
@@ -126,6 +129,19 @@ int gb_tfile_pair(const struct gb_tfile *a, const struct gb_tfile *s);
  */
 int gb_tape_pairs_end(struct gb_tape *t, int from, unsigned char *buf,
     struct gb_tfile *after);
+/*
+ * checkpoint.c: the checkpoints, unverified, on a medium (every one on a
+ * tape, GB_CHECKPOINT_FILE of a directory) or in a file, appended to *v
+ * (text NUL-ended, place: where it was found); 0, -1 not one (a file too
+ * large), -2 could not read.
+ */
+struct gb_cptext {
+	char *text, *place;
+	size_t len;
+};
+int gb_checkpoints_read(const char *path, struct gb_cptext **v, size_t *n,
+    char *err, size_t errlen);
+void gb_cptexts_free(struct gb_cptext *v, size_t n);
 /* A labelled medium that gb-verify or gb-restore reads archives from. */
 struct gb_medium {
 	const char *path;

@@ -42,6 +42,43 @@ char *gb_seal_format(const struct gb_seal *s);
 char *gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
     size_t *len, char *err, size_t errlen);
 /*
+ * Any clear-signed text (what names it in messages: "seal"): text signed
+ * by signer, armored (malloc'd, *len), or NULL and why; the one signed
+ * message in text verified against the pinned signer, *plain (malloc'd,
+ * NUL-ended, CR LF read as LF) what it signed and *block the message
+ * itself, in text, or -1 and why; a file of one read whole (at most
+ * GB_SEAL_MAX bytes), 0, -1 too large, -2 could not read.
+ */
+char *gb_clearsign(gpgme_ctx_t c, gpgme_key_t signer, const char *what,
+    const char *text, size_t *len, char *err, size_t errlen);
+int gb_signed_verify(const char *what, const char *text, size_t len,
+    const char *pinned, char **plain, size_t *plainlen, const char **block,
+    size_t *blen, char *err, size_t errlen);
+int gb_signed_read(const char *what, const char *path, char **text,
+    size_t *len, char *err, size_t errlen);
+
+/*
+ * checkpoint.c: the checkpoint (gb-checkpoint(5)), a clear-signed
+ * statement of the audit trail's entry count and head hash.  Verified
+ * against the pinned signer, then what was signed parsed.
+ */
+struct gb_checkpoint {
+	char *site, *issued, *signer;
+	char *medium;		/* written on it, or NULL */
+	long long entries;
+	char head[65];		/* hash of entry `entries`, "0" for none */
+	char *signed_text;	/* the clear-signed message */
+	size_t signed_len;
+};
+char *gb_checkpoint_format(const struct gb_checkpoint *k);
+int gb_checkpoint_parse(struct gb_checkpoint *k, const char *text,
+    size_t len, char *err, size_t errlen);
+/* 0, or -1: not signed by pinned, or not a checkpoint (why in err). */
+int gb_checkpoint_verify(struct gb_checkpoint *k, const char *text,
+    size_t len, const char *pinned, char *err, size_t errlen);
+void gb_checkpoint_free(struct gb_checkpoint *k);
+
+/*
  * The archive (malloc'd, or NULL) and size (or 0) a clear-signed seal's
  * text states, unverified: only to find an archive, e.g. on a tape.
  */

@@ -270,6 +270,7 @@ gb_tfile_free(struct gb_tfile *f)
 {
 	free(f->text);
 	free(f->name);
+	free(f->ck);
 	memset(f, 0, sizeof *f);
 	f->bad = -1;
 }
@@ -324,9 +325,16 @@ gb_tfile_read(struct gb_tape *t, unsigned char *buf, struct gb_tfile *f)
 		f->last = (size_t)r;
 	}
 	if (f->kind == GB_TF_SEAL) {
+		size_t all = f->len;
+		const char *ck;
 		f->len = strlen(f->text);	/* the padding goes */
 		/* unverified: only to find things */
 		gb_seal_peek(f->text, &f->name, &f->size);
+		/* after the seal's NUL, past any padding: the checkpoint */
+		for (ck = f->text + f->len; ck < f->text + all && !*ck; ck++)
+			;
+		if (ck < f->text + all)
+			f->ck = gb_strdup(ck);
 	}
 	return f->records || f->marked || f->bad >= 0 ? 0 : -1;
 }

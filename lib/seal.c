@@ -40,8 +40,8 @@ gb_seal_format(const struct gb_seal *s)
 }
 
 char *
-gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
-    size_t *len, char *err, size_t errlen)
+gb_clearsign(gpgme_ctx_t c, gpgme_key_t signer, const char *what,
+    const char *text, size_t *len, char *err, size_t errlen)
 {
 	gpgme_data_t in, out;
 	gpgme_error_t e;
@@ -58,7 +58,7 @@ gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
 	gpgme_data_release(in);
 	if (e) {
 		char *why = gb_pgp_sign_why(e, signer);
-		snprintf(err, errlen, "cannot sign the seal: %s", why);
+		snprintf(err, errlen, "cannot sign the %s: %s", what, why);
 		free(why);
 		gpgme_data_release(out);
 		return NULL;
@@ -69,6 +69,13 @@ gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
 	signed_text[*len] = '\0';
 	gpgme_free(buf);
 	return signed_text;
+}
+
+char *
+gb_seal_sign(gpgme_ctx_t c, gpgme_key_t signer, const char *text,
+    size_t *len, char *err, size_t errlen)
+{
+	return gb_clearsign(c, signer, "seal", text, len, err, errlen);
 }
 
 static int
@@ -211,8 +218,8 @@ is_line(const char *p, size_t n, const char *what)
  * its signature.  Text before or after it is no part of the seal.
  */
 static int
-find_block(const char *text, size_t len, const char **start, size_t *blen,
-    char *err, size_t errlen)
+find_block(const char *what, const char *text, size_t len, const char **start,
+    size_t *blen, char *err, size_t errlen)
 {
 	const char *p = text, *end = text + len, *next, *b = NULL, *e = NULL;
 	int nbegin = 0;
@@ -227,11 +234,12 @@ find_block(const char *text, size_t len, const char **start, size_t *blen,
 		p = next;
 	}
 	if (nbegin == 0 || !e) {
-		snprintf(err, errlen, "not a clear-signed seal");
+		snprintf(err, errlen, "not a clear-signed %s", what);
 		return -1;
 	}
 	if (nbegin > 1) {
-		snprintf(err, errlen, "more than one signed message in the seal");
+		snprintf(err, errlen, "more than one signed message in the %s",
+		    what);
 		return -1;
 	}
 	*start = b;
@@ -240,49 +248,65 @@ find_block(const char *text, size_t len, const char **start, size_t *blen,
 }
 
 int
-gb_seal_verify(struct gb_seal *s, const char *text, size_t len,
-    const char *pinned, char *err, size_t errlen)
+gb_signed_verify(const char *what, const char *text, size_t len,
+    const char *pinned, char **plain, size_t *plainlen, const char **block,
+    size_t *blen, char *err, size_t errlen)
 {
 	gpgme_ctx_t c;
-	gpgme_data_t sig, plain;
+	gpgme_data_t sig, out;
 	gpgme_error_t e;
-	const char *block;
-	char *out, *q, why[512];
-	size_t blen, olen, qlen = 0;
-	int r;
+	char *o, *q, why[512];
+	size_t olen, qlen = 0;
 
-	memset(s, 0, sizeof *s);
-	if (find_block(text, len, &block, &blen, err, errlen) == -1)
+	if (find_block(what, text, len, block, blen, err, errlen) == -1)
 		return -1;
 	c = gb_pgp_new();
-	if (gpgme_data_new_from_mem(&sig, block, blen, 0) ||
-	    gpgme_data_new(&plain))
+	if (gpgme_data_new_from_mem(&sig, *block, *blen, 0) ||
+	    gpgme_data_new(&out))
 		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
-	e = gpgme_op_verify(c, sig, NULL, plain);
+	e = gpgme_op_verify(c, sig, NULL, out);
 	gpgme_data_release(sig);
 	if (e) {
-		snprintf(err, errlen, "not a signed seal: %s", gpgme_strerror(e));
-		gpgme_data_release(plain);
+		snprintf(err, errlen, "not a signed %s: %s", what,
+		    gpgme_strerror(e));
+		gpgme_data_release(out);
 		gpgme_release(c);
 		return -1;
 	}
 	if (gb_pgp_check_sigs(c, pinned, NULL, why, sizeof why) == -1) {
 		snprintf(err, errlen, "%s", why);
-		gpgme_data_release(plain);
+		gpgme_data_release(out);
 		gpgme_release(c);
 		return -1;
 	}
 	gpgme_release(c);
-	/*
-	 * Only what the signature covers is parsed.  A text signature
-	 * does not cover line ends: CR LF reads as LF.
-	 */
-	out = gpgme_data_release_and_get_mem(plain, &olen);
+	/* A text signature does not cover line ends: CR LF reads as LF. */
+	o = gpgme_data_release_and_get_mem(out, &olen);
 	q = gb_malloc(olen + 1);
 	for (size_t i = 0; i < olen; i++)
-		if (!(out[i] == '\r' && i + 1 < olen && out[i + 1] == '\n'))
-			q[qlen++] = out[i];
-	gpgme_free(out);
+		if (!(o[i] == '\r' && i + 1 < olen && o[i + 1] == '\n'))
+			q[qlen++] = o[i];
+	q[qlen] = '\0';
+	gpgme_free(o);
+	*plain = q;
+	*plainlen = qlen;
+	return 0;
+}
+
+int
+gb_seal_verify(struct gb_seal *s, const char *text, size_t len,
+    const char *pinned, char *err, size_t errlen)
+{
+	const char *block;
+	char *q;
+	size_t blen, qlen;
+	int r;
+
+	memset(s, 0, sizeof *s);
+	if (gb_signed_verify("seal", text, len, pinned, &q, &qlen, &block,
+	    &blen, err, errlen) == -1)
+		return -1;
+	/* only what the signature covers is parsed */
 	r = gb_seal_parse(s, q, qlen, err, errlen);
 	free(q);
 	if (r == -1)
@@ -294,16 +318,15 @@ gb_seal_verify(struct gb_seal *s, const char *text, size_t len,
 }
 
 int
-gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
+gb_signed_read(const char *what, const char *path, char **textp, size_t *lenp,
     char *err, size_t errlen)
 {
 	struct stat sb;
-	char *text, why[512];
+	char *text;
 	size_t cap, len = 0;
 	ssize_t n;
-	int fd, r;
+	int fd;
 
-	memset(s, 0, sizeof *s);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb)) {
 		snprintf(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
@@ -313,7 +336,7 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 	}
 	if (sb.st_size > GB_SEAL_MAX) {
 		close(fd);
-		snprintf(err, errlen, "%s: too large for a seal", path);
+		snprintf(err, errlen, "%s: too large for a %s", path, what);
 		return -1;
 	}
 	/*
@@ -338,10 +361,26 @@ gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
 		return -2;
 	}
 	if (len > GB_SEAL_MAX) {
-		snprintf(err, errlen, "%s: too large for a seal", path);
+		snprintf(err, errlen, "%s: too large for a %s", path, what);
 		free(text);
 		return -1;
 	}
+	*textp = text;
+	*lenp = len;
+	return 0;
+}
+
+int
+gb_seal_load(struct gb_seal *s, const char *path, const char *pinned,
+    char *err, size_t errlen)
+{
+	char *text, why[512];
+	size_t len;
+	int r;
+
+	memset(s, 0, sizeof *s);
+	if ((r = gb_signed_read("seal", path, &text, &len, err, errlen)) != 0)
+		return r;
 	r = gb_seal_verify(s, text, len, pinned, why, sizeof why);
 	free(text);
 	if (r == -1)

@@ -122,3 +122,19 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+
+-- Tables added since the first catalogs: gb-catalog and the tools make
+-- them in a catalog that lacks them (an older one still opens).
+
+-- Signed checkpoints of the audit trail (gb-checkpoint(5)), every one
+-- issued: its entry count and head hash, and where it went.  What is
+-- used of one is read from its text, verified, never from the columns.
+CREATE TABLE IF NOT EXISTS checkpoints (
+	id      INTEGER PRIMARY KEY,
+	issued  TEXT NOT NULL,
+	entries INTEGER NOT NULL,
+	head    TEXT NOT NULL,
+	medium  TEXT,                          -- written on it, or NULL: a file
+	place   TEXT NOT NULL,                 -- tape file, file name, or path
+	text    TEXT NOT NULL                  -- the clear-signed checkpoint
+);

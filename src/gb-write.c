@@ -685,6 +685,8 @@ struct copy {
 	int verified;		/* read back */
 	uint64_t written;
 	char hex[65];		/* of the bytes written */
+	struct gb_checkpoint ck;	/* of the audit trail, written with it */
+	char *ckplace;		/* where it went; NULL: not written */
 };
 
 /* The labelled medium, known to the catalog, may take the archive. */
@@ -875,6 +877,38 @@ copy_dir(struct writer *w, struct copy *k, const char *dst, const char *sdst)
 	}
 }
 
+/*
+ * The checkpoint beside the index, replacing the one there: the newest
+ * vouches for all before it.
+ */
+static int
+write_checkpoint(struct writer *w, struct copy *k)
+{
+	char *path = gb_asprintf("%s/" GB_CHECKPOINT_FILE, w->media);
+	struct gb_atomic a;
+	int e;
+
+	if (gb_atomic_open(&a, path, 0644) == -1)
+		goto fail;
+	if (gb_write_all(a.fd, k->ck.signed_text, k->ck.signed_len) == -1) {
+		e = errno;
+		gb_atomic_abort(&a);
+		errno = e;
+		goto fail;
+	}
+	if (gb_atomic_commit(&a) == -1)
+		goto fail;
+	free(path);
+	k->ckplace = gb_strdup(GB_CHECKPOINT_FILE);
+	return 0;
+fail:
+	e = errno;
+	gb_warn("cannot write %s", path);
+	free(path);
+	errno = e;
+	return -1;
+}
+
 static void
 write_dir(struct writer *w, struct copy *k)
 {
@@ -910,11 +944,18 @@ write_dir(struct writer *w, struct copy *k)
 	begin_copy(w, k);
 	if (!k->resumed)
 		copy_dir(w, k, dst, sdst);
-	/* 'good' is recorded after the index, once everything is durable */
+	/*
+	 * 'good' is recorded after the index and the checkpoint, once
+	 * everything is durable
+	 */
 	if (write_index(w, k->id) == -1)
 		/* as after a crash: whole on the medium, the copy 'writing' */
 		gb_errx(GB_EXIT_RUN, "%s: cannot write the index: %s; %s is "
 		    "on %s but not recorded: run gb-write again to finish it",
+		    w->media, strerror(errno), k->name, w->id);
+	if (write_checkpoint(w, k) == -1)
+		gb_errx(GB_EXIT_RUN, "%s: cannot write the checkpoint: %s; %s "
+		    "is on %s but not recorded: run gb-write again to finish it",
 		    w->media, strerror(errno), k->name, w->id);
 	free(dst);
 	free(sdst);
@@ -956,10 +997,16 @@ copy_tape(struct writer *w, struct copy *k)
 {
 	size_t bs = w->blocksize ? w->blocksize : 256 * 1024;
 	unsigned char *cur = w->buf, *next = w->buf2, *t;
-	const char *seal = k->s.signed_text;
-	size_t seallen = k->s.signed_len;
+	/* the seal, a NUL, the checkpoint (gb-checkpoint(5)) */
+	size_t seallen = k->s.signed_len, textlen = seallen + 1 +
+	    k->ck.signed_len;
+	char *text = gb_malloc(textlen);
 	struct gb_hasher h;
 	ssize_t n;
+
+	memcpy(text, k->s.signed_text, seallen);
+	text[seallen] = '\0';
+	memcpy(text + seallen + 1, k->ck.signed_text, k->ck.signed_len);
 
 	gb_progress_start("written", 0, k->s.size);
 	gb_hasher_start(&h);
@@ -987,10 +1034,16 @@ copy_tape(struct writer *w, struct copy *k)
 	/* the seal's mark makes both durable: one fsync */
 	if (gb_tape_mark(&w->t, 0) == -1)
 		tape_failed(w, k);
-	for (size_t off = 0; off < seallen; off += bs) {
-		size_t len = seallen - off < bs ? seallen - off : bs;
+	for (size_t off = 0, len; off < textlen; off += len) {
+		/*
+		 * Fixed blocks: the checkpoint goes on in the seal's padding.
+		 * Variable ones: the seal's records are as long as the seal,
+		 * the checkpoint's, the NUL first, come after them.
+		 */
+		size_t end = w->blocksize || off >= seallen ? textlen : seallen;
+		len = end - off < bs ? end - off : bs;
 		memset(w->buf, 0, bs);
-		memcpy(w->buf, seal + off, len);
+		memcpy(w->buf, text + off, len);
 		/*
 		 * Past a drive's early warning st(4) refuses every other write
 		 * so that a trailer can be written: the seal is the archive's
@@ -1001,8 +1054,10 @@ copy_tape(struct writer *w, struct copy *k)
 		    w->blocksize ? bs : len) == -1))
 			tape_failed(w, k);
 	}
+	free(text);
 	if (gb_tape_mark(&w->t, 1) == -1)
 		tape_failed(w, k);
+	k->ckplace = gb_asprintf("%d", k->fileno + 1);
 	gb_hasher_final(&h, k->hex);
 	if (!as_sealed(k))
 		differs(w, k, gb_asprintf("the copy on %s is recorded as failed",
@@ -1038,7 +1093,7 @@ write_tape(struct writer *w, struct copy *k)
 static int
 cmd_write(struct writer *w, const char *spoolname)
 {
-	char *sealpath = gb_asprintf("%s.seal", spoolname);
+	char *sealpath = gb_asprintf("%s.seal", spoolname), err[1024];
 	struct copy k = { .spoolname = spoolname };
 
 	k.archive = gb_asprintf("%s.tar.gz.gpg", spoolname);
@@ -1047,6 +1102,10 @@ cmd_write(struct writer *w, const char *spoolname)
 	open_media(w, 1);
 	read_label(w);
 	check_medium(w, k.name);
+	/* signed before anything is written: no key, nothing written */
+	if (gb_checkpoint_issue(&k.ck, w->c, gb_site_name(&w->conf), w->signer,
+	    w->id, err, sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "%s; nothing written", err);
 	if ((k.fd = open(k.archive, O_RDONLY | O_CLOEXEC)) < 0)
 		gb_err(GB_EXIT_RUN, "cannot read %s", k.archive);
 	k.stale = stale_copy(w, k.name, &k.oldpos);
@@ -1056,6 +1115,12 @@ cmd_write(struct writer *w, const char *spoolname)
 		write_dir(w, &k);
 	gb_progress_end();
 	close(k.fd);
+	if (k.ckplace) {	/* a tape copy finished as it was has none new */
+		gb_catalog_begin(w->c);
+		gb_catalog_add_checkpoint(w->c, k.ck.entries, k.ck.head,
+		    k.ck.issued, w->id, k.ckplace, k.ck.signed_text);
+		gb_catalog_commit(w->c);
+	}
 	/* 'good' is recorded last, once everything else is durable */
 	end_copy(w, k.id, "good", NULL, k.written, w->tape ? k.fileno + 2 : 0,
 	    k.verified);
@@ -1083,8 +1148,10 @@ cmd_write(struct writer *w, const char *spoolname)
 	free(k.pos);
 	free(k.oldpos);
 	free(k.archive);
+	free(k.ckplace);
 	free(sealpath);
 	gb_seal_free(&k.s);
+	gb_checkpoint_free(&k.ck);
 	return GB_EXIT_OK;
 }
 

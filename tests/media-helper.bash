@@ -255,7 +255,11 @@ elif cmd == "data":
     sys.stdout.buffer.write(data)
 elif cmd == "text":
     recs, marked = files(path)[int(sys.argv[3])]
-    sys.stdout.buffer.write(b"".join(recs).rstrip(b"\0"))
+    sys.stdout.buffer.write(b"".join(recs).split(b"\0")[0])
+elif cmd == "checkpoint":
+    recs, marked = files(path)[int(sys.argv[3])]
+    sys.stdout.buffer.write(b"".join(recs).split(b"\0")[1:] and
+        b"".join(recs).split(b"\0", 1)[1].lstrip(b"\0").split(b"\0")[0] or b"")
 elif cmd == "offsets":
     i, n, r = 0, 0, 0
     for rec in records(path):
@@ -306,8 +310,12 @@ tap_files() { "$PY" -c "$TAP_PY" files "$1"; }
 # tap_data IMAGE N [SIZE]: the data of file N; with SIZE, cut to SIZE bytes
 # after checking that only zeros follow (the padding of the last record).
 tap_data() { "$PY" -c "$TAP_PY" data "$@"; }
-# tap_text IMAGE N: file N without its trailing zero padding.
+# tap_text IMAGE N: file N up to its first NUL: without its zero padding,
+# and of a seal's tape file, the seal without the checkpoint after it.
 tap_text() { "$PY" -c "$TAP_PY" text "$@"; }
+# tap_checkpoint IMAGE N: the checkpoint in a seal's tape file N: after
+# the seal's NUL and any zeros, to the next NUL (empty: none).
+tap_checkpoint() { "$PY" -c "$TAP_PY" checkpoint "$@"; }
 # tap_offset IMAGE N R: the byte offset of record R of tape file N (of the
 # leading length word; the trailing one is at offset + 4 + length + pad).
 tap_offset() {

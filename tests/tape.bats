@@ -80,6 +80,10 @@ restored() {
 	assert_output --partial "written to T1 (tape file 1), read back OK"
 	run -0 gb-write -b 512 tape:t1.tap "$SP/a2"
 	assert_output --partial "(tape file 3)"
+	# each seal's tape file holds the seal, a NUL and the checkpoint
+	recs=$(((seal + 1 + $(tap_checkpoint t1.tap 2 | wc -c) + 511) / 512))
+	recs2=$((($(stat -c %s "$SP/a2.seal") + 1 + $(tap_checkpoint t1.tap 4 |
+	    wc -c) + 511) / 512))
 	run -0 tap_files t1.tap
 	assert_line -n 2 "file 2: $recs records of 512"
 	assert_line -n 4 "file 4: $recs2 records of 512"

@@ -297,9 +297,10 @@ copy_status_is() {
 	assert_output --partial "medium S1 is full"
 	assert_output --partial "next medium of pool daily"
 	# what the small drive holds: the label, the first archive and its
-	# seal, the index; nothing of the big one, no temporary file
+	# seal, the index and the checkpoint; nothing of the big one, no
+	# temporary file
 	[ "$(sort <<<"$small_left" | tr '\n' ' ')" = \
-	    "GYMBACKUP.INDEX GYMBACKUP.LABEL a1.seal a1.tar.gz.gpg " ] ||
+	    "GYMBACKUP.CHECKPOINT GYMBACKUP.INDEX GYMBACKUP.LABEL a1.seal a1.tar.gz.gpg " ] ||
 	    fail "left on the drive: $small_left"
 	cmp usb/a1.tar.gz.gpg "$A1.tar.gz.gpg"
 	[ "$(grep -vc '^#' usb/GYMBACKUP.INDEX)" -eq 1 ]
@@ -656,7 +657,7 @@ kill_mid_write() {
 	[ -e usb/a1.tar.gz.gpg ]
 	run -0 gb-write usb "$A3"
 	[ "$(ls -A usb | sort | tr '\n' ' ')" = \
-	    "GYMBACKUP.INDEX GYMBACKUP.LABEL a3.seal a3.tar.gz.gpg " ]
+	    "GYMBACKUP.CHECKPOINT GYMBACKUP.INDEX GYMBACKUP.LABEL a3.seal a3.tar.gz.gpg " ]
 	cmp usb/a3.tar.gz.gpg "$A3.tar.gz.gpg"
 	run -0 grep -v '^#' usb/GYMBACKUP.INDEX
 	assert_output --regexp '^a3\.tar\.gz\.gpg	'
@@ -693,7 +694,7 @@ dir_whole() {
 	cmp usb/a1.seal "$A1.seal"
 	[ "$(grep -c '^a1\.tar\.gz\.gpg	' usb/GYMBACKUP.INDEX)" = 1 ]
 	[ "$(ls -A usb | sort | tr '\n' ' ')" = \
-	    "GYMBACKUP.INDEX GYMBACKUP.LABEL a1.seal a1.tar.gz.gpg " ] ||
+	    "GYMBACKUP.CHECKPOINT GYMBACKUP.INDEX GYMBACKUP.LABEL a1.seal a1.tar.gz.gpg " ] ||
 	    fail "on the drive: $(ls -A usb | tr '\n' ' ')"
 }
 
