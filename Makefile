@@ -49,7 +49,8 @@ MAN1   = share/man/gb-export.1 share/man/gb-pack.1 share/man/gb-seal.1 \
          share/man/gb-verify.1 share/man/gb-restore.1 share/man/gb-catalog.1 \
          share/man/gb-write.1 share/man/gb-backup.1 \
          share/man/gb-demodata.1
-MAN5   = share/man/gb-manifest.5 share/man/gb-seal.5 share/man/gymbackup.conf.5
+MAN5   = share/man/gb-manifest.5 share/man/gb-seal.5 share/man/gb-checkpoint.5 \
+         share/man/gymbackup.conf.5
 MAN7   = share/man/gb.7
 
 all: $(TOOLS)
@@ -134,7 +135,7 @@ install: all
 FUZZ_SECONDS = 30
 FUZZCC   = clang
 FUZZDIR  = build/fuzz
-FUZZ     = manifest seal label conf csv gzip tape tar
+FUZZ     = manifest seal checkpoint label conf csv gzip tape tar
 FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer
 FUZZCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) -g -O1 $(FUZZSAN)

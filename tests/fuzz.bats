@@ -15,12 +15,12 @@ teardown() { gb_teardown; }
 
 @test "every fuzz target replays its committed seeds without a crash" {
 	local t n=0
-	for t in manifest seal label conf csv gzip tape tar; do
+	for t in manifest seal checkpoint label conf csv gzip tape tar; do
 		run -0 "$TOP/tests/fuzz/replay-$t" "$TOP"/tests/fuzz/seed/$t/*
 		assert_output ''
 		n=$((n + 1))
 	done
-	assert_equal "$n" 8
+	assert_equal "$n" 9
 	assert_tmpdir_empty
 }
 

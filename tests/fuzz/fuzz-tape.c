@@ -3,7 +3,8 @@
  * (gb_tape_read), its label and an archive found on it as gb-verify
  * --media and gb-restore --media find them (gb_media_label,
  * gb_media_fetch), and the end of data found and appended to as gb-write
- * does (gb_tape_eod).
+ * does (gb_tape_eod), and the checkpoints after its seals
+ * (gb_checkpoints_read).
  */
 #include "fuzz.h"
 
@@ -55,6 +56,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gb_cleanup_forget(seal);
 		free(archive);
 		free(seal);
+	}
+
+	/* gb-catalog audit --checkpoints: each after its seal */
+	{
+		struct gb_cptext *v = NULL;
+		size_t n = 0;
+		(void)gb_checkpoints_read(media, &v, &n, err, sizeof err);
+		for (size_t i = 0; i < n; i++)
+			fuzz_touch(v[i].text, v[i].len);
+		gb_cptexts_free(v, n);
 	}
 
 	/* gb-write: to the end of data, then one more file */

@@ -36,7 +36,7 @@ record() {
 	[ $((n % 2)) = 0 ] || printf '\000'
 	le32 "$n"
 }
-for t in manifest seal label conf csv gzip tape tar; do
+for t in manifest seal checkpoint label conf csv gzip tape tar; do
 	rm -rf "${out:?}/$t"
 	mkdir "$out/$t"
 done
@@ -68,6 +68,9 @@ GNUPGHOME=$w/keys/backup "$bin/gb-write" --label U1 --pool daily "$w/usb" >/dev/
 GNUPGHOME=$w/keys/backup "$bin/gb-write" --label T1 --pool weekly tape:"$w/t.tap" >/dev/null
 GNUPGHOME=$w/keys/backup "$bin/gb-write" tape:"$w/t.tap" "$w/a" >/dev/null
 cp "$w/usb/GYMBACKUP.LABEL" "$out/label/usb"
+GNUPGHOME=$w/keys/backup "$bin/gb-write" "$w/usb" "$w/a" >/dev/null
+gpg --homedir "$w/keys/auditor" --batch --quiet --decrypt \
+    "$w/usb/GYMBACKUP.CHECKPOINT" >"$out/checkpoint/demo" 2>/dev/null
 # The image's files with records of their own length, not padded to
 # 256 KiB blocks: as valid, and small enough to mutate quickly.
 dd if="$w/t.tap" bs=4 skip=1 count=65536 2>/dev/null | tr -d '\000' >"$w/label"
@@ -79,5 +82,15 @@ dd if="$w/t.tap" bs=4 skip=1 count=65536 2>/dev/null | tr -d '\000' >"$w/label"
 	record "$w/a.seal"
 	le32 0
 } >"$out/tape/demo"
+# a seal's tape file as gb-write writes it: the seal, a NUL, the checkpoint
+{ cat "$w/a.seal"; printf '\000'; cat "$w/usb/GYMBACKUP.CHECKPOINT"; } >"$w/sealck"
+{
+	record "$w/label"
+	le32 0
+	record "$w/a.tar.gz.gpg"
+	le32 0
+	record "$w/sealck"
+	le32 0
+} >"$out/tape/checkpoint"
 cp "$top/share/gymbackup.conf" "$out/conf/share"
 cp "$w/gb.conf" "$out/conf/keys"
