@@ -1346,77 +1346,93 @@ rep_copies(struct cat *x, struct rep *o, const char *archive)
 	sqlite3_finalize(st);
 }
 
-/* Each archive whose snapshot is in the period, from its verified seal. */
+/*
+ * Each archive whose snapshot is in the period, from its verified seal:
+ * every seal is verified, and its own snapshot decides (a seal that does
+ * not verify, the catalog's column, and it is shown as such).
+ */
 static int
 rep_archives(struct cat *x, struct rep *o, const char *signer,
     const char *from, const char *to)
 {
-	sqlite3_stmt *st = q(x, "SELECT name, job, seal FROM archives WHERE "
-	    "snapshot BETWEEN ?1 AND ?2 ORDER BY snapshot, name");
-	sqlite3_stmt *cnt = q(x, "SELECT count(*) FROM archives WHERE "
-	    "snapshot BETWEEN ?1 AND ?2");
+	sqlite3_stmt *st = q(x, "SELECT name, job, seal, snapshot FROM "
+	    "archives ORDER BY snapshot, name");
+	char *lines = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&lines, &len);
+	/* its count comes first: the lines wait */
+	struct rep b = { f, o->csv };
 	int bad = 0;
 
-	bind(cnt, 1, from);
-	bind(cnt, 2, to);
-	if (!o->csv && sqlite3_step(cnt) == SQLITE_ROW)
-		fprintf(o->f, "\narchives made in the period: %lld\n",
-		    sqlite3_column_int64(cnt, 0));
-	sqlite3_finalize(cnt);
-	bind(st, 1, from);
-	bind(st, 2, to);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = gb_col(st, 0);
+		const char *name = gb_col(st, 0), *seal = (const char *)
+		    sqlite3_column_blob(st, 2);
+		size_t seallen = (size_t)sqlite3_column_bytes(st, 2);
 		struct gb_seal s;
-		char err[1024], sealsha[65], size[24], *fpr = NULL;
+		char err[1024], sealsha[65], size[24];
 		struct gb_sha256 h;
+
 		err[0] = '\0';
 		gb_sha256_init(&h);
-		gb_sha256_update(&h, sqlite3_column_blob(st, 2),
-		    (size_t)sqlite3_column_bytes(st, 2));
+		gb_sha256_update(&h, seal, seallen);
 		gb_sha256_final(&h, sealsha);
-		if (gb_seal_verify(&s, (const char *)sqlite3_column_blob(st, 2),
-		    (size_t)sqlite3_column_bytes(st, 2), signer, err,
+		if (gb_seal_verify(&s, seal, seallen, signer, err,
 		    sizeof err) == -1 || strcmp(s.archive, name) != 0) {
-			if (!err[0])
+			if (!err[0]) {
 				snprintf(err, sizeof err, "the seal is of %s",
 				    s.archive);
+				gb_seal_free(&s);
+			}
+			if (strcmp(gb_col(st, 3), from) < 0 ||
+			    strcmp(gb_col(st, 3), to) > 0)
+				continue;
 			bad = 1;
+			n++;
 			if (o->csv) {
-				const char *f[R_NCOLS] = { "archive", NULL, name,
+				const char *fl[R_NCOLS] = { "archive", NULL, name,
 				    gb_col(st, 1) };
-				f[R_SEALSHA] = sealsha;
-				f[R_STATUS] = "SEAL NOT VERIFIED";
-				f[R_DETAIL] = err;
-				rep_row(o, f);
+				fl[R_SEALSHA] = sealsha;
+				fl[R_STATUS] = "SEAL NOT VERIFIED";
+				fl[R_DETAIL] = err;
+				rep_row(&b, fl);
 			} else
-				fprintf(o->f, "  %s  job %s: SEAL NOT VERIFIED: %s\n"
+				fprintf(f, "  %s  job %s: SEAL NOT VERIFIED: %s\n"
 				    "    seal sha256 %s\n", name, gb_col(st, 1), err,
 				    sealsha);
-			rep_copies(x, o, name);
+			rep_copies(x, &b, name);
 			continue;
 		}
-		/* the signer as the verified seal states it */
-		fpr = gb_strdup(s.signer);
+		if (strcmp(s.manifest.snapshot, from) < 0 ||
+		    strcmp(s.manifest.snapshot, to) > 0) {
+			gb_seal_free(&s);
+			continue;
+		}
+		n++;
 		snprintf(size, sizeof size, "%llu", (unsigned long long)s.size);
 		if (o->csv) {
-			const char *f[R_NCOLS] = { "archive", s.manifest.snapshot,
+			const char *fl[R_NCOLS] = { "archive", s.manifest.snapshot,
 			    name, s.manifest.job, s.manifest.level, size, s.sha256,
-			    sealsha, fpr };
-			f[R_STATUS] = "sealed";
-			f[R_DETAIL] = s.sealed;
-			rep_row(o, f);
+			    sealsha, s.signer };
+			fl[R_STATUS] = "sealed";
+			fl[R_DETAIL] = s.sealed;
+			rep_row(&b, fl);
 		} else
-			fprintf(o->f, "  %s  job %s, %s, snapshot %s\n"
+			fprintf(f, "  %s  job %s, %s, snapshot %s\n"
 			    "    sealed %s, %s bytes, sha256 %s\n"
 			    "    seal sha256 %s, signed by %s\n", name,
 			    s.manifest.job, s.manifest.level, s.manifest.snapshot,
-			    s.sealed, size, s.sha256, sealsha, fpr);
-		rep_copies(x, o, name);
-		free(fpr);
+			    s.sealed, size, s.sha256, sealsha, s.signer);
+		rep_copies(x, &b, name);
 		gb_seal_free(&s);
 	}
 	sqlite3_finalize(st);
+	if (fclose(f) != 0)
+		gb_errx(GB_EXIT_RUN, "out of memory");
+	if (!o->csv) {
+		fprintf(o->f, "\narchives made in the period: %zu\n", n);
+		fputs(lines, o->f);
+	}
+	free(lines);
 	return bad;
 }
 

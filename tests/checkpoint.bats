@@ -394,3 +394,20 @@ assert all(len(r) == 16 for r in rows), rows' r.csv
 	run -2 gb-backup -c "$CONF" members-daily
 	[ "$(ls "$(dirname "$CAT")/checkpoints" | wc -l)" = 1 ]
 }
+
+@test "the report trusts no unsigned text: the period and every field from the seal verified again; an edited seal is shown, exit 1" {
+	label U1 daily usb
+	put usb a1 a2
+	# the catalog's snapshot column moved out of the period: the seal decides
+	cq "UPDATE archives SET snapshot = '2001-01-01T00:00:00Z', job = 'forged' WHERE name = 'a1.tar.gz.gpg'"
+	run -0 gb-catalog audit --report "$(day)" "$(day)"
+	assert_line "archives made in the period: 2"
+	assert_line --regexp '^  a1\.tar\.gz\.gpg  job members, full, snapshot [0-9T:-]+Z$'
+	run -0 gb-catalog audit --report 2001-01-01 2001-01-01
+	assert_line "archives made in the period: 0"
+	# the seal kept in the catalog edited: it does not verify
+	cq "UPDATE archives SET snapshot = '$(day)T12:00:00Z', seal = replace(seal, 'job	members', 'job	forged') WHERE name = 'a2.tar.gz.gpg'"
+	run -1 gb-catalog audit --report "$(day)" "$(day)"
+	assert_line "archives made in the period: 2"
+	assert_line --regexp '^  a2\.tar\.gz\.gpg  job members: SEAL NOT VERIFIED: BAD signature by [0-9A-F]+$'
+}
