@@ -155,7 +155,8 @@ from_tape() {
 	local img=$1 n=$2 dir=$3 name size
 	mkdir -p "$dir"
 	tap_file "$img" $((n + 1)) "$dir/seal.raw" || return 1
-	tr -d '\000' <"$dir/seal.raw" >"$dir/x.seal"
+	# the seal ends at its first NUL; the checkpoint follows (gb-checkpoint(5))
+	head -z -n 1 <"$dir/seal.raw" | tr -d '\000' >"$dir/x.seal"
 	name=$(seal_field "$dir/x.seal" archive)
 	size=$(seal_field "$dir/x.seal" size)
 	[ -n "$name" ] && [ -n "$size" ] || { echo "no seal in tape file $((n + 1))" >&2; return 1; }

@@ -274,7 +274,7 @@ recharges.csv stores.csv"
 	# and gb-write of a to the medium, those on it
 	run -0 gb-write "$W/usb" "$W/spool/a"
 	assert_equal "$(ls -A usb | paste -sd' ')" \
-	    "GYMBACKUP.INDEX GYMBACKUP.LABEL a.seal a.tar.gz.gpg"
+	    "GYMBACKUP.CHECKPOINT GYMBACKUP.INDEX GYMBACKUP.LABEL a.seal a.tar.gz.gpg"
 	cmp usb/a.tar.gz.gpg spool/a.tar.gz.gpg
 	run -1 gb-catalog check
 	refute_line --partial "temporary "
