@@ -156,8 +156,6 @@ tape_howto(size_t blocksize)
 	    "tar: MANIFEST, SCHEMA.sql and one CSV per table), in records of\n"
 	    "%s bytes%s; then NAME.seal, its clear-signed seal (gpg --verify\n"
 	    "NAME.seal; its size and sha256 lines are those of the archive).\n"
-	    "A NUL byte ends the seal; after it comes a checkpoint of the\n"
-	    "catalog's audit trail (gb-checkpoint(5); gpg --verify it too).\n"
 	    "Every tape file ends with a tape mark.  To read tape file N of\n"
 	    "a drive:\n"
 	    "  mt -f /dev/nst0 rewind; mt -f /dev/nst0 fsf N\n"
