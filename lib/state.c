@@ -45,13 +45,22 @@
 #define DIGEST 16
 #define MAC 32
 
+/* A segment being read, buffered; its bytes before the MAC counted down. */
+struct rd {
+	int fd;			/* -1: none open */
+	unsigned char *buf;
+	size_t pos, len;
+	uint64_t left;
+	off_t size;
+};
+#define RDBUF (1 << 17)
+
 struct gb_delta {
 	uint64_t rowkey[2];	/* a row's digest's key */
 	gcry_md_hd_t mac;	/* the new file's HMAC */
 	const char *oldpath;	/* the base's state, or NULL */
 	int oldseg;		/* its segment open in old, from 0 */
-	FILE *old;		/* NULL: none, or none left in range */
-	uint64_t oldleft;	/* its bytes before the MAC, not yet read */
+	struct rd old;		/* fd -1: none, or none left in range */
 	struct gb_kval *ok;	/* its current record, parts into obuf */
 	unsigned char odig[DIGEST];
 	unsigned char *obuf;
@@ -59,6 +68,8 @@ struct gb_delta {
 	int ohave;
 	int64_t lo, hi;		/* the range: lowest and highest, no bound */
 	struct gb_out st;	/* the new state */
+	unsigned char *sb;	/* its records not yet through the MAC */
+	size_t sblen;
 	struct gb_out buf;	/* the row being written, in memory */
 	struct gb_out *o;	/* upserts */
 	struct gb_out *del;	/* the deletes' file, or NULL */
@@ -353,25 +364,92 @@ row_key(const unsigned char key[GB_STATE_KEY], uint64_t rk[2])
 	gcry_md_close(h);
 }
 
+static int
+rd_open(struct rd *r, const char *path)
+{
+	struct stat sb;
+
+	r->pos = r->len = 0;
+	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(r->fd, &sb) == -1 || sb.st_size < MAC) {
+		int e = sb.st_size < MAC ? EINVAL : errno;
+		close(r->fd);
+		r->fd = -1;
+		errno = e;
+		return -1;
+	}
+	if (!r->buf)
+		r->buf = gb_malloc(RDBUF);
+	r->size = sb.st_size;
+	r->left = (uint64_t)sb.st_size - MAC;
+	return 0;
+}
+
+/* Refills the buffer when it is used up; 0, or -1 at the end or an error. */
+static int
+rd_fill(struct rd *r)
+{
+	ssize_t k;
+
+	if (r->pos < r->len)
+		return 0;
+	if ((k = gb_read_full(r->fd, r->buf, RDBUF)) <= 0)
+		return -1;
+	r->pos = 0;
+	r->len = (size_t)k;
+	return 0;
+}
+
+static int
+rd_read(struct rd *r, void *p, size_t n)
+{
+	unsigned char *to = p;
+
+	if (r->left < n)
+		return -1;
+	r->left -= n;
+	while (n) {
+		size_t c;
+		if (rd_fill(r) == -1)
+			return -1;
+		c = n < r->len - r->pos ? n : r->len - r->pos;
+		memcpy(to, r->buf + r->pos, c);
+		r->pos += c;
+		to += c;
+		n -= c;
+	}
+	return 0;
+}
+
+static void
+rd_close(struct rd *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
 /*
  * Reads a segment's header, up to its records, checking it is of keycols
- * (NULL: not checked); its range into lo, hi.  0, or -1.
+ * (NULL: not checked) and putting it through h (NULL: none); its range
+ * into lo, hi.  0, or -1.
  */
 static int
-seg_head(FILE *f, const char *keycols, gcry_md_hd_t h, int64_t *lo,
+seg_head(struct rd *r, const char *keycols, gcry_md_hd_t h, int64_t *lo,
     int64_t *hi)
 {
 	unsigned char head[HEAD], range[RANGE], *names;
 	uint32_t n;
 	int ok;
 
-	if (fread(head, 1, HEAD, f) != HEAD || memcmp(head, MAGIC, 8) ||
+	if (rd_read(r, head, HEAD) || memcmp(head, MAGIC, 8) ||
 	    (n = get_u32(head + 8)) > 65536)
 		return -1;
 	names = gb_malloc(n + 1);
-	ok = fread(names, 1, n, f) == n && fread(range, 1, RANGE, f) ==
-	    RANGE && (!keycols || (n == strlen(keycols) && memcmp(names,
-	    keycols, n) == 0));
+	ok = rd_read(r, names, n) == 0 && rd_read(r, range, RANGE) == 0 &&
+	    (!keycols || (n == strlen(keycols) && memcmp(names, keycols,
+	    n) == 0));
 	if (ok && h) {
 		gcry_md_write(h, head, HEAD);
 		gcry_md_write(h, names, n);
@@ -391,33 +469,29 @@ static int
 seg_check(const char *path, const unsigned char key[GB_STATE_KEY],
     const char *keycols, int64_t *lo, int64_t *hi, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	struct rd r = { .fd = -1 };
 	gcry_md_hd_t h;
-	unsigned char buf[1 << 16], mac[MAC];
-	struct stat sb;
-	uint64_t left;
-	size_t n;
+	unsigned char mac[MAC];
 	int ok;
 
-	if (!f) {
+	if (rd_open(&r, path) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? -2 : -1;
 	}
 	h = hmac(key);
-	ok = fstat(fileno(f), &sb) == 0 && seg_head(f, keycols, h, lo,
-	    hi) == 0 && sb.st_size >= ftello(f) + MAC;
-	left = ok ? (uint64_t)(sb.st_size - ftello(f) - MAC) : 0;
-	while (ok && left > 0) {
-		n = left < sizeof buf ? (size_t)left : sizeof buf;
-		if (fread(buf, 1, n, f) != n)
-			ok = 0;
-		gcry_md_write(h, buf, n);
-		left -= n;
+	ok = seg_head(&r, keycols, h, lo, hi) == 0;
+	while (ok && r.left > 0 && rd_fill(&r) == 0) {	/* a buffer at a time */
+		size_t n = r.len - r.pos < r.left ? r.len - r.pos :
+		    (size_t)r.left;
+		gcry_md_write(h, r.buf + r.pos, n);
+		r.pos += n;
+		r.left -= n;
 	}
-	ok = ok && fread(mac, 1, MAC, f) == MAC &&
+	ok = ok && r.left == 0 && pread(r.fd, mac, MAC, r.size - MAC) == MAC &&
 	    memcmp(mac, gcry_md_read(h, GCRY_MD_SHA256), MAC) == 0;
 	gcry_md_close(h);
-	fclose(f);
+	rd_close(&r);
+	free(r.buf);
 	if (!ok)
 		snprintf(err, errlen, "%s: not the state of this key (%s), or "
 		    "damaged", path, keycols);
@@ -454,18 +528,7 @@ gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
 static int
 old_read(struct gb_delta *d, void *p, size_t n)
 {
-	if (d->oldleft < n || fread_unlocked(p, 1, n, d->old) != n)
-		return -1;
-	d->oldleft -= n;
-	return 0;
-}
-
-static void
-old_close(struct gb_delta *d)
-{
-	if (d->old)
-		fclose(d->old);
-	d->old = NULL;
+	return rd_read(&d->old, p, n);
 }
 
 /*
@@ -478,27 +541,23 @@ old_seg(struct gb_delta *d)
 {
 	for (;;) {
 		char *p;
-		struct stat sb;
 		int64_t lo, hi;
 
-		old_close(d);
+		rd_close(&d->old);
 		if (!d->oldpath)
 			return 0;
 		p = seg_path(d->oldpath, ++d->oldseg);
-		if (!(d->old = fopen(p, "re")) && errno == ENOENT && d->oldseg) {
+		if (rd_open(&d->old, p) == -1 && errno == ENOENT && d->oldseg) {
 			free(p);
 			return 0;
 		}
-		if (!d->old || fstat(fileno(d->old), &sb) == -1)
+		if (d->old.fd < 0)
 			gb_err(GB_EXIT_RUN, "cannot read %s", p);
-		setvbuf(d->old, NULL, _IOFBF, 1 << 18);
-		if (seg_head(d->old, NULL, NULL, &lo, &hi) == -1 ||
-		    sb.st_size < ftello(d->old) + MAC)
+		if (seg_head(&d->old, NULL, NULL, &lo, &hi) == -1)
 			gb_errx(GB_EXIT_RUN, "%s: changed while read", p);
 		free(p);
-		d->oldleft = (uint64_t)(sb.st_size - ftello(d->old) - MAC);
 		if (lo > d->hi) {
-			old_close(d);
+			rd_close(&d->old);
 			return 0;
 		}
 		if (hi >= d->lo)
@@ -515,9 +574,9 @@ static int
 old_next(struct gb_delta *d)
 {
 	d->ohave = 0;
-	while (d->old) {
+	while (d->old.fd >= 0) {
 		size_t len = 0;
-		if (d->oldleft == 0) {
+		if (d->old.left == 0) {
 			old_seg(d);
 			continue;
 		}
@@ -539,7 +598,7 @@ old_next(struct gb_delta *d)
 			len += extra;
 			if (extra == 4) {
 				uint32_t n = get_u32(l);
-				if (n > d->oldleft)
+				if (n > d->old.left)
 					return -1;
 				if (len + n > d->ocap) {
 					d->ocap = (len + n) * 2;
@@ -556,7 +615,7 @@ old_next(struct gb_delta *d)
 		if (below(d->ok, d->lo))	/* a part before's */
 			continue;
 		if (above(d->ok, d->hi)) {	/* the rest: a part after's */
-			old_close(d);
+			rd_close(&d->old);
 			break;
 		}
 		d->ohave = 1;
@@ -565,11 +624,28 @@ old_next(struct gb_delta *d)
 	return 0;
 }
 
+/* The new state's bytes, through its MAC a buffer at a time. */
+static void
+st_flush(struct gb_delta *d)
+{
+	gcry_md_write(d->mac, d->sb, d->sblen);
+	gb_out_write(&d->st, d->sb, d->sblen);
+	d->sblen = 0;
+}
+
 static void
 st_write(struct gb_delta *d, const void *p, size_t n)
 {
-	gcry_md_write(d->mac, p, n);
-	gb_out_write(&d->st, p, n);
+	if (n > RDBUF - d->sblen) {
+		st_flush(d);
+		if (n > RDBUF) {
+			gcry_md_write(d->mac, p, n);
+			gb_out_write(&d->st, p, n);
+			return;
+		}
+	}
+	memcpy(d->sb + d->sblen, p, n);
+	d->sblen += n;
 }
 
 /* The header: the key's column names, the range. */
@@ -612,9 +688,11 @@ gb_delta_open(const char *table, const char *oldpath, int newfd,
 	d->total_money = gb_calloc(nmoney + 1, sizeof *d->total_money);
 	gb_out_init(&d->buf, -1, 0);
 	gb_out_init(&d->st, newfd, 0);
+	d->sb = gb_malloc(RDBUF);
 	st_header(d, keycols);
 	d->oldpath = oldpath;
 	d->oldseg = -1;
+	d->old.fd = -1;
 	if (oldpath && old_seg(d) && old_next(d) == -1)
 		gb_errx(GB_EXIT_RUN, "%s: changed while read", oldpath);
 	return d;
@@ -736,6 +814,7 @@ gb_delta_finish(struct gb_delta *d, int totals)
 		put_delete(d, d->ok);
 		old_advance(d);
 	}
+	st_flush(d);
 	gb_out_write(&d->st, gcry_md_read(d->mac, GCRY_MD_SHA256), MAC);
 	if (gb_out_finish(&d->st, NULL) == -1)
 		rc = -1;
@@ -747,7 +826,9 @@ gb_delta_finish(struct gb_delta *d, int totals)
 		for (size_t m = 0; m < d->nmoney; m++)
 			d->mt->total_money[m].sum = d->total_money[m];
 	}
-	old_close(d);
+	rd_close(&d->old);
+	free(d->old.buf);
+	free(d->sb);
 	gcry_md_close(d->mac);
 	gb_out_finish(&d->buf, NULL);
 	free(d->ok);

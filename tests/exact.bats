@@ -302,6 +302,12 @@ no_ids() {
 	run --separate-stderr rst --test spool/f4.seal spool/i44.seal
 	assert_success
 	assert_line "restore test: 2 archives, OK"
+	# a segment lost: the state is not used, the table goes whole
+	rm "s4/jobs/manual/$(mf i44/MANIFEST id)/checkins.csv.state.1"
+	run gb-export -c gym.conf -P 4 -S s4 -i i44/MANIFEST -t checkins -o i5
+	assert_success
+	assert_output --regexp "warning: table checkins: no state of the base .*checkins.csv.state.1: No such file or directory \(a segment is missing\)\); the table goes whole"
+	assert_equal "$(mf i5/MANIFEST change checkins)" whole
 }
 
 @test "state: jobs apart from the key, so a job may be called key; the layout of 0.1 only makes the next incremental go whole" {
