@@ -501,10 +501,10 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 	 * key, or no usable state of the base, goes whole.
 	 */
 	if (x->prevpath) {
+		const char *pj = x->prev.job ? x->prev.job : "manual";
 		char why[1024], *old;
 		d.wm_column = NULL;
 		pt = gb_manifest_table(&x->prev, table);
-		const char *pj = x->prev.job ? x->prev.job : "manual";
 		old = gb_asprintf("%s/jobs/%s/%s/%s.state", x->statedir ?
 		    x->statedir : "", pj, x->prev.id, mt->file);
 		if (!d.key)
