@@ -181,6 +181,8 @@ const char *gb_sql_skip(const char *s);
 char gb_sql_affinity(const char *decl);
 /* The "-- sqlite: " lines of a PostgreSQL SCHEMA.sql, prefix removed. */
 char *gb_pg_sqlite_ddl(const char *schema_sql);
+/* Its inverse: the lines of s, each after "-- sqlite: ", into o. */
+void gb_pg_put_lite(struct gb_out *o, const char *s);
 /*
  * SCHEMA.sql as the export writes it, and only that (gb_ddl_parse, pg 1
  * for PostgreSQL's dialect): CREATE TABLE name (...) [WITHOUT ROWID]
@@ -308,23 +310,29 @@ struct gb_kval {
 /* The digest key of the state directory dir, made (0600) at its first use. */
 int gb_state_key(const char *dir, unsigned char key[GB_STATE_KEY], char *err,
     size_t errlen);
-/* Is the state file at path whole, of this key, and made with keycols? */
+/*
+ * Is the state at path (its segments path, path.1, ...) whole, of this
+ * key, made with keycols, and does it cover every key?
+ */
 int gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
     const char *keycols, char *err, size_t errlen);
 /*
- * One table's merge: rows come in key order into gb_delta_buf (the
- * header first, then gb_delta_head), each then given with its key to
- * gb_delta_row and its money added to gb_delta_sums.  Changed and new
- * rows go to o and count in mt (rows, money); with an old state, keys
- * no longer there go to del as CSV, counted in mt->del.  finish writes
- * the rest of the deletes and the new state (0, or -1 + errno), and with
- * totals the whole table's rows, SHA-256 and sums into mt.
+ * One table's merge, or one part's: the rows whose key's first part is
+ * an integer from lo to hi (INT64_MIN, INT64_MAX: no bound).  Rows come
+ * in key order into gb_delta_buf (the header first, then gb_delta_head),
+ * each then given with its key to gb_delta_row and its money added to
+ * gb_delta_sums.  Changed and new rows go to o and count in mt (rows,
+ * money), every row also to all when given (the whole table's SHA-256);
+ * with an old state, keys in the range no longer there go to del as CSV,
+ * counted in mt->del.  The new state, a segment of that range, goes to
+ * newfd.  finish writes the rest of the deletes and the new state (0, or
+ * -1 + errno), and with totals the range's rows and sums into mt.
  */
 struct gb_delta;
 struct gb_delta *gb_delta_open(const char *table, const char *oldpath,
     int newfd, const unsigned char key[GB_STATE_KEY], const char *keycols,
-    size_t nkey, struct gb_out *o, struct gb_out *del, struct gb_mtable *mt,
-    size_t nmoney);
+    size_t nkey, int64_t lo, int64_t hi, struct gb_out *o, struct gb_out *del,
+    struct gb_out *all, struct gb_mtable *mt, size_t nmoney);
 struct gb_out *gb_delta_buf(struct gb_delta *d);
 struct gb_money *gb_delta_sums(struct gb_delta *d);
 void gb_delta_head(struct gb_delta *d);

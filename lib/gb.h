@@ -202,6 +202,8 @@ struct gb_out {
 	struct gb_sha256 sha;
 	int err;		/* errno of the first failed write, or 0 */
 };
+/* fd -1: kept in memory, growing; GB_OUT_SINK: counted, hashed, dropped. */
+#define GB_OUT_SINK (-2)
 void gb_out_init(struct gb_out *o, int fd, int hash);
 int gb_out_flushbuf(struct gb_out *o);
 void gb_out_write(struct gb_out *o, const void *p, size_t n);
@@ -281,6 +283,8 @@ int gb_pool_read(const struct gb_conf *c, const char *name, struct gb_pool *p);
  * what is wrong with the pool counts but is said by gb_pool_read only.
  */
 int gb_job_read(const struct gb_conf *c, const char *name, struct gb_job *j);
+/* Letters, digits, '.', '_' and '-', a letter or digit first: it names files. */
+int gb_job_name_ok(const char *name);
 int gb_spool_check(const struct gb_conf *c);
 const char *gb_spool_dir(const struct gb_conf *c);
 /*

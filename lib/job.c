@@ -484,6 +484,13 @@ check_media(const struct gb_conf *c, const char *s, const struct gb_pool *p,
 }
 
 int
+gb_job_name_ok(const char *name)
+{
+	return isalnum((unsigned char)*name) && strspn(name, ALNUM "._-") ==
+	    strlen(name);
+}
+
+int
 gb_job_read(const struct gb_conf *c, const char *name, struct gb_job *j)
 {
 	char *s = gb_asprintf("job %s", name), *ps;
@@ -493,8 +500,7 @@ gb_job_read(const struct gb_conf *c, const char *name, struct gb_job *j)
 
 	memset(j, 0, sizeof *j);
 	j->name = name;
-	if (!isalnum((unsigned char)*name) || strspn(name, ALNUM "._-") <
-	    strlen(name))
+	if (!gb_job_name_ok(name))
 		n += bad(c, hl, "[%s]: a job name is letters, digits, '.', '_' "
 		    "and '-' (it names files and cron lines)", s);
 	n += keys_known(c, s, job_keys);

@@ -37,7 +37,8 @@ gb_out_flushbuf(struct gb_out *o)
 	}
 	if (o->hash)
 		gb_sha256_update(&o->sha, o->buf, o->len);
-	if (!o->err && gb_write_all(o->fd, o->buf, o->len) == -1)
+	if (!o->err && o->fd != GB_OUT_SINK && gb_write_all(o->fd, o->buf,
+	    o->len) == -1)
 		o->err = errno;
 	o->bytes += o->len;
 	o->len = 0;
@@ -54,7 +55,8 @@ gb_out_write(struct gb_out *o, const void *p, size_t n)
 		if (n >= o->cap) {	/* large writes go straight through */
 			if (o->hash)
 				gb_sha256_update(&o->sha, p, n);
-			if (!o->err && gb_write_all(o->fd, p, n) == -1)
+			if (!o->err && o->fd != GB_OUT_SINK &&
+			    gb_write_all(o->fd, p, n) == -1)
 				o->err = errno;
 			o->bytes += n;
 			return;

@@ -496,28 +496,6 @@ put(struct gb_out *o, const char *s)
 }
 
 /*
- * Lines of s, each after "-- sqlite: ".  PostgreSQL ends a -- comment at
- * a CR as well: one in s (a name may hold one) is followed by "-- sqlite+ "
- * so that the rest of the line stays a comment (gb_pg_sqlite_ddl takes it
- * off again).
- */
-static void
-put_lite(struct gb_out *o, const char *s)
-{
-	while (*s) {
-		size_t n = strcspn(s, "\n");
-		put(o, "-- sqlite: ");
-		for (size_t i = 0; i < n; i++) {
-			gb_out_putc(o, s[i]);
-			if (s[i] == '\r')
-				put(o, "-- sqlite+ ");
-		}
-		gb_out_putc(o, '\n');
-		s += n + (s[n] == '\n');
-	}
-}
-
-/*
  * Text from the catalog made safe inside a comment: no line ends, no
  * control characters, nothing that opens or closes a block comment.
  */
@@ -636,7 +614,7 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 	    "JOIN pg_am am ON am.oid = ic.relam "
 	    "WHERE i.indrelid = $1::oid AND NOT i.indisprimary "
 	    "ORDER BY ic.relname COLLATE \"C\"", 1, params);
-	put_lite(o, lite);
+	gb_pg_put_lite(o, lite);
 	free(lite);
 	for (int i = 0; i < PQntuples(res); i++) {
 		put(o, PQgetvalue(res, i, 2));
@@ -653,7 +631,7 @@ schema_table(struct gb_pg *p, const char *table, const char *flat,
 			x = gb_asprintf("-- (not in SQLite: index %s)", c);
 			free(c);
 		}
-		put_lite(o, x);
+		gb_pg_put_lite(o, x);
 		free(x);
 		free(qi);
 	}

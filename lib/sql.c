@@ -123,6 +123,28 @@ gb_sql_affinity(const char *decl)
 }
 
 /*
+ * Lines of s, each after "-- sqlite: ".  PostgreSQL ends a -- comment at
+ * a CR as well: one in s (a name may hold one) is followed by "-- sqlite+ "
+ * so that the rest of the line stays a comment (gb_pg_sqlite_ddl takes it
+ * off again).
+ */
+void
+gb_pg_put_lite(struct gb_out *o, const char *s)
+{
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+		gb_out_write(o, "-- sqlite: ", 11);
+		for (size_t i = 0; i < n; i++) {
+			gb_out_putc(o, s[i]);
+			if (s[i] == '\r')
+				gb_out_write(o, "-- sqlite+ ", 11);
+		}
+		gb_out_putc(o, '\n');
+		s += n + (s[n] == '\n');
+	}
+}
+
+/*
  * The SQLite dialect inside a PostgreSQL export's SCHEMA.sql: its
  * "-- sqlite: " lines, prefix taken off (malloc'd).
  */
@@ -137,7 +159,7 @@ gb_pg_sqlite_ddl(const char *sql)
 		if (strncmp(sql, "-- sqlite: ", 11) == 0 && n >= 11) {
 			for (size_t i = 11; i < n; i++) {
 				out[len++] = sql[i];
-				/* put_lite's mark after a CR */
+				/* gb_pg_put_lite's mark after a CR */
 				if (sql[i] == '\r' && n - i > 11 &&
 				    strncmp(sql + i + 1, "-- sqlite+ ", 11) == 0)
 					i += 11;

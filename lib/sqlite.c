@@ -509,7 +509,9 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 		order = no;
 		kcol[i] = gb_tinfo_column(ti, kcols[i]);
 	}
-	if (d->ranged && d->key)
+	/* parts are ranges of rowids: of a key, only of the rowid's */
+	if (d->ranged && d->key && !(ti->rowid_key && d->nkey == 1 &&
+	    strcasecmp(d->key[0], ti->pk[0]) == 0))
 		gb_errx(GB_EXIT_RUN, "table %s: a split table has no key order",
 		    ti->name);
 	if (!order && ti->rowid)
@@ -520,8 +522,8 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 		free(c);
 	}
 	if (d->ranged) {	/* order is the rowid: see gb_tinfo.rowid_key */
-		char *w = gb_asprintf("%s %s %s >= ?2 AND %s <= ?3",
-		    where ? where : "", where ? "AND" : "WHERE", order, order);
+		char *w = gb_asprintf("%s %s _rowid_ >= ?2 AND _rowid_ <= ?3",
+		    where ? where : "", where ? "AND" : "WHERE");
 		free(where);
 		where = w;
 	}

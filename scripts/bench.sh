@@ -23,6 +23,14 @@
 #   despool     gb-write --no-verify, and gb-write with its read-back, to a
 #               fresh labelled tape image vs dd bs=256k conv=fsync (gb-write
 #               fsyncs at each tape mark; dd is made to sync too)
+#   incremental on a copy of the gym, a full backup that keeps its state
+#               (-S, as gb-backup runs it), then 7 rounds of changes, each
+#               followed by an incremental backup (gb-export -i | gb-pack |
+#               gb-seal): per round 1 % of the members updated, 0.1 %
+#               deleted, and 0.1 % more rows in each transaction table (a
+#               day's business); their time and archive size vs the full's,
+#               and the restore of the full and the 7 incrementals into
+#               SQLite vs the full's alone
 # and prints seconds (wall), MB/s, peak RSS and the ratios.  Each time is
 # the median of $BENCH_RUNS runs (default 3); each peak RSS the highest seen.
 # Before each timed command the page cache is synced, so that no stage
@@ -405,6 +413,85 @@ bench_dd() {
 	rm -f "$S/dd.img"
 }
 
+# inc_change N: round N of changes to the copy $S/inc.db (bench_incremental).
+inc_change() {
+	sqlite3 "$S/inc.db" "
+UPDATE members SET balance = balance + $1, note = 'round $1',
+  updated_at = '2027-01-0$1 00:00:00' WHERE (id * 7 + $1) % 100 = 0;
+DELETE FROM members WHERE (id * 13 + $1) % 1000 = 0;
+INSERT INTO consumptions (member_id, store_id, item, quantity, amount,
+  payment_method, operator, note, consumed_at)
+  SELECT member_id, store_id, item, quantity, amount, payment_method,
+  operator, note, '2027-01-0$1 12:00:00' FROM consumptions WHERE id % 1000 = $1;
+INSERT INTO recharges (member_id, store_id, amount, bonus, method, operator,
+  recharged_at) SELECT member_id, store_id, amount, bonus, method, operator,
+  '2027-01-0$1 12:00:00' FROM recharges WHERE id % 1000 = $1;
+INSERT INTO promotion_participations (promotion_id, member_id, store_id,
+  joined_at, benefit_amount) SELECT promotion_id, member_id, store_id,
+  '2027-01-0$1 12:00:00', benefit_amount FROM promotion_participations
+  WHERE id % 1000 = $1;
+INSERT INTO checkins (member_id, store_id, checked_in_at)
+  SELECT member_id, store_id, '2027-01-0$1 12:00:00' FROM checkins
+  WHERE id % 1000 = $1;" || die "cannot change $S/inc.db"
+}
+
+# inc_backup NAME [BASE]: a backup of $S/inc.db keeping its state,
+# incremental on the MANIFEST BASE when given, timed as NAME, into
+# $S/spool/NAME; its MANIFEST into $S/NAME.manifest.
+inc_backup() {
+	name=$1
+	INC_NAME=$1 INC_BASE=${2-}
+	export INC_NAME INC_BASE
+	timed_sh "$name" 'export GNUPGHOME=$BACKUP_GPG
+st gb-export "$BIN/gb-export" -c "$CONF" -s "sqlite:$S/inc.db" -j bench \
+    -S "$S/state" ${INC_BASE:+-i "$INC_BASE"} |
+st gb-pack "$BIN/gb-pack" |
+st gb-seal "$BIN/gb-seal" -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$S/spool/$INC_NAME"'
+	awk '{ print $2 }' "$S"/st.* >>"$R/$name.rss"
+	GNUPGHOME=$RESTORE_GPG gpg --batch -q -d "$S/spool/$name.tar.gz.gpg" \
+	    2>"$S/gpg.log" | tar xzf - -O MANIFEST >"$S/$name.manifest" ||
+		die "cannot read the MANIFEST of $S/spool/$name.tar.gz.gpg"
+}
+
+# The full backup of a copy of the gym that keeps state, 7 rounds of
+# changes each backed up incrementally, and the restore of the chain vs
+# the full's alone; the restored chain must equal the changed copy.
+bench_incremental() {
+	rm -rf "$S/spool" "$S/state" "$S/inc.db" "$S"/inc*.manifest
+	mkdir "$S/spool"
+	cp "$DB" "$S/inc.db"
+	inc_backup inc_full
+	stat -c %s "$S/spool/inc_full.tar.gz.gpg" >"$R/inc_full.bytes"
+	prev=inc_full chain=
+	for n in 1 2 3 4 5 6 7; do
+		inc_change "$n"
+		inc_backup "inc$n" "$S/$prev.manifest"
+		cat "$R/inc$n.runs" >>"$R/incr.runs"
+		cat "$R/inc$n.rss" >>"$R/incr.rss"
+		rm -f "$R/inc$n.runs" "$R/inc$n.rss"
+		stat -c %s "$S/spool/inc$n.tar.gz.gpg" >>"$R/incr.bytes.all"
+		chain="$chain $S/spool/inc$n.tar.gz.gpg"
+		prev=inc$n
+	done
+	sort -n "$R/incr.bytes.all" | awk '{ v[NR] = $1 }
+	    END { print v[int((NR + 1) / 2)] }' >"$R/incr.bytes"
+	rm -f "$S/r.db"
+	timed_gb gb-restore restore_full env GNUPGHOME="$RESTORE_GPG" \
+	    "$BIN/gb-restore" --signer "$SIGNER" -d "sqlite:$S/r.db" \
+	    "$S/spool/inc_full.tar.gz.gpg"
+	rm -f "$S/r.db"
+	# shellcheck disable=SC2086
+	timed_gb gb-restore restore_chain env GNUPGHOME="$RESTORE_GPG" \
+	    "$BIN/gb-restore" --signer "$SIGNER" -d "sqlite:$S/r.db" \
+	    "$S/spool/inc_full.tar.gz.gpg" $chain
+	for t in $TABLES; do
+		q="SELECT count(*), total(rowid) FROM \"$t\""
+		[ "$(sqlite3 "$S/r.db" "$q")" = "$(sqlite3 "$S/inc.db" "$q")" ] ||
+			die "the restored chain's $t differs from the source's"
+	done
+	rm -rf "$S/r.db" "$S/inc.db" "$S/state" "$S/spool" "$S"/inc*.manifest
+}
+
 # bench_size ROWS WHY: $RUNS rounds on the gym of ROWS rows.
 bench_size() {
 	size_setup "$1"
@@ -432,6 +519,7 @@ bench_round() {
 	bench_despool
 	bench_dd
 	rm -rf "$S/spool"
+	bench_incremental
 }
 
 # rss_of ROWS TOOL: the tool's highest peak RSS (kB) at that size.
@@ -530,6 +618,20 @@ print_times() {
 	    archive.bytes dd
 	report despool_verify "  gb-write tape:IMG, read back (vs dd)" \
 	    archive.bytes dd
+	print_incremental
+}
+
+# The lines of bench_incremental; an incremental's, the median of all.
+print_incremental() {
+	echo "incremental: 1 % of members changed, 0.1 % deleted, 0.1 % new" \
+	    "transactions; MB: sealed archive"
+	report inc_full "  full backup keeping state (-S)" inc_full.bytes
+	report incr "  incremental backup, median of 7 (vs full)" \
+	    incr.bytes inc_full
+	report restore_full "  gb-restore -d sqlite:NEW, the full" \
+	    inc_full.bytes
+	report restore_chain "  gb-restore, full + 7 incrementals (vs full)" \
+	    inc_full.bytes restore_full
 }
 
 print_rss() {
@@ -588,6 +690,16 @@ print_targets() {
 	    "<=" 64
 	target "peak RSS growth $RSS_ROWS -> $ROWS rows, % ($growth_tool)" \
 	    "$growth_worst" "<=" "$RSS_GROWTH"
+	target_incremental
+}
+
+# The issue's incremental targets: time vs the full's, and peak RSS.
+target_incremental() {
+	target "incremental backup / full backup keeping state, wall time" \
+	    "$(ratio "$(secs incr)" "$(secs inc_full)")" "<=" 0.50
+	target "incremental backup, highest peak RSS of a stage, MiB" \
+	    "$(sort -n "$R/incr.rss" | tail -n 1 |
+	    awk '{ printf "%.1f", $1 / 1024 }')" "<=" 64
 }
 
 # PostgreSQL: gb-export from a throwaway cluster holding the same gym vs

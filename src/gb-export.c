@@ -412,9 +412,9 @@ struct tjob {
 	struct gb_dump d;
 	char *oldstate;		/* the base's state of it: a delta */
 	char *newstate;		/* its new state, or NULL: none kept */
-	int newfd;
 	char *delpath;		/* a delta's list of deleted keys */
 	struct gb_out del;
+	struct gb_out all;	/* an incremental's every row, for its SHA-256 */
 	size_t mt;		/* its entry in the manifest */
 	char *path;
 	struct gb_out o;	/* its file, open from its first part's start
@@ -427,8 +427,9 @@ struct tjob {
 
 /*
  * The unit of work of a thread: a whole table, or a range of rowids of a
- * table too big for one thread.  A later part goes to a file of its own,
+ * table too big for one thread.  A later part goes to files of its own,
  * without a name, copied in after the first part when all are read.
+ * With a state, each part merges its range and leaves a segment of it.
  */
 struct tpart {
 	struct tjob *t;
@@ -436,6 +437,8 @@ struct tpart {
 	int64_t lo, hi, size;	/* rowids lo to hi; size: rows, about */
 	struct gb_mtable acc;	/* rows and money sums of a split part */
 	int fd;			/* a later part's file */
+	int afd, dfd;		/* and its every row and deletes, or -1 */
+	char *state;		/* its new state's segment */
 	int done;		/* its rows are all read */
 };
 
@@ -498,15 +501,15 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 	 * key, or no usable state of the base, goes whole.
 	 */
 	if (x->prevpath) {
+		const char *pj = x->prev.job ? x->prev.job : "manual";
 		char why[1024], *old;
 		d.wm_column = NULL;
 		pt = gb_manifest_table(&x->prev, table);
-		old = gb_asprintf("%s/%s/%s/%s.state", x->statedir ? x->statedir :
-		    "", x->prev.job ?
-		    x->prev.job : "manual", x->prev.id, mt->file);
+		old = gb_asprintf("%s/jobs/%s/%s/%s.state", x->statedir ?
+		    x->statedir : "", pj, x->prev.id, mt->file);
 		if (!d.key)
 			mt->change = gb_strdup("whole");
-		else if (!pt || !x->statedir) {
+		else if (!pt || !x->statedir || !gb_job_name_ok(pj)) {
 			mt->change = gb_strdup("whole");
 			free(old);
 		} else if (gb_state_usable(old, x->statekey, mt->key, why,
@@ -558,47 +561,76 @@ write_keys(struct gb_out *o, const char *key)
 	gb_free_strv(v);
 }
 
-/* Adds a part's rows and money sums to the table's. */
+static void
+add_money(struct export *x, struct gb_mtable *mt, struct gb_money *to,
+    const struct gb_money *from, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (__builtin_add_overflow(to[k].sum, from[k].sum, &to[k].sum))
+			gb_errx(GB_EXIT_RUN, "%s: table %s: sum of money column %s "
+			    "overflows 64 bits", x->dbpath, mt->name,
+			    mt->money[k].column);
+}
+
+/* Adds a part's rows, deletes, money sums and totals to the table's. */
 static void
 add_part(struct export *x, struct gb_mtable *mt, struct gb_mtable *acc)
 {
 	mt->rows += acc->rows;
+	if (acc->del) {
+		mt->del->rows += acc->del->rows;
+		free(acc->del);
+	}
 	if (!mt->money) {
 		mt->money = acc->money;
 		mt->nmoney = acc->nmoney;
-		return;
+	} else {
+		add_money(x, mt, mt->money, acc->money, acc->nmoney);
+		for (size_t k = 0; k < acc->nmoney; k++)
+			free(acc->money[k].column);
+		free(acc->money);
 	}
-	for (size_t k = 0; k < acc->nmoney; k++) {
-		if (__builtin_add_overflow(mt->money[k].sum, acc->money[k].sum,
-		    &mt->money[k].sum))
-			gb_errx(GB_EXIT_RUN, "%s: table %s: sum of money column %s "
-			    "overflows 64 bits", x->dbpath, mt->name,
-			    mt->money[k].column);
-		free(acc->money[k].column);
+	if (acc->has_total && !mt->has_total) {
+		mt->has_total = 1;
+		mt->total_money = acc->total_money;
+	} else if (acc->has_total) {
+		add_money(x, mt, mt->total_money, acc->total_money, mt->nmoney);
+		free(acc->total_money);
 	}
-	free(acc->money);
+	mt->total_rows += acc->total_rows;
 }
 
-/* Copies a later part into the table's file, through its hash. */
+/* Copies a file of a later part into one of the table's, through its hash. */
 static void
-copy_part(struct export *x, struct tjob *t, struct tpart *p)
+copy_fd(struct export *x, struct tjob *t, struct tpart *p, int fd,
+    struct gb_out *to)
 {
 	enum { BUFSZ = 1 << 18 };
 	char *buf = gb_malloc(BUFSZ);
 	off_t off = 0;
 	ssize_t n;
 
-	while ((n = pread(p->fd, buf, BUFSZ, off)) != 0) {
+	while ((n = pread(fd, buf, BUFSZ, off)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			gb_err(GB_EXIT_RUN, "cannot read back part %d of table "
 			    "%s", p->k + 1, x->m.tables[t->mt].name);
-		gb_out_write(&t->o, buf, (size_t)n);
+		gb_out_write(to, buf, (size_t)n);
 		off += n;
 	}
-	close(p->fd);
+	close(fd);
 	free(buf);
+}
+
+static void
+copy_part(struct export *x, struct tjob *t, struct tpart *p)
+{
+	copy_fd(x, t, p, p->fd, &t->o);
+	if (p->afd >= 0)
+		copy_fd(x, t, p, p->afd, &t->all);
+	if (p->dfd >= 0)
+		copy_fd(x, t, p, p->dfd, &t->del);
 }
 
 static void
@@ -608,15 +640,12 @@ finish_table(struct export *x, struct tjob *t)
 
 	for (int k = 0; k < t->nparts && t->nparts > 1; k++)
 		add_part(x, mt, &t->part[k].acc);
-	if (t->d.delta) {
-		if (gb_delta_finish(t->d.delta, x->prevpath != NULL) == -1 ||
-		    fsync(t->newfd) == -1 || close(t->newfd) == -1)
-			gb_err(GB_EXIT_RUN, "cannot write %s", t->newstate);
-		if (t->delpath) {
-			close_file(x, &t->del, t->delpath, mt->del->sha256);
-			mt->del->bytes = t->del.bytes;
-		}
+	if (t->delpath) {
+		close_file(x, &t->del, t->delpath, mt->del->sha256);
+		mt->del->bytes = t->del.bytes;
 	}
+	if (t->newstate && x->prevpath)
+		gb_out_finish(&t->all, mt->total_sha256);
 	close_file(x, &t->o, t->path, mt->sha256);
 	mt->bytes = t->o.bytes;
 	if (x->verbose) {
@@ -631,10 +660,12 @@ finish_table(struct export *x, struct tjob *t)
 	free(t->oldstate);
 	if (t->newstate) {	/* tables finish on any thread */
 		pthread_mutex_lock(&x->mu);
-		x->stfiles = gb_realloc(x->stfiles, (x->nstfiles + 1) *
-		    sizeof *x->stfiles);
-		x->stfiles[x->nstfiles++] = t->newstate;
+		x->stfiles = gb_realloc(x->stfiles, (x->nstfiles + (size_t)
+		    t->nparts) * sizeof *x->stfiles);
+		for (int k = 0; k < t->nparts; k++)
+			x->stfiles[x->nstfiles++] = t->part[k].state;
 		pthread_mutex_unlock(&x->mu);
+		free(t->newstate);
 	}
 	gb_tinfo_free(&t->ti);
 	free(t->part);
@@ -675,21 +706,40 @@ run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
 {
 	struct tjob *t = p->t;
 	struct gb_mtable *mt = &x->m.tables[t->mt];
+	struct gb_mtable *acc = t->nparts > 1 ? &p->acc : mt;
 	struct gb_dump d = t->d;
-	struct gb_out o, *out = &t->o;
+	struct gb_out o, all, del, *out = &t->o, *pall = &t->all,
+	    *pdel = &t->del;
+	int newfd = -1;
 
-	if (p->k == 0)
+	if (p->k == 0) {
 		gb_out_init(&t->o, open_file(t->path), 1);
-	if (p->k == 0 && t->newstate) {
-		gb_cleanup_add(t->newstate);
-		t->newfd = open_file(t->newstate);
 		if (t->delpath) {
 			gb_out_init(&t->del, open_file(t->delpath), 1);
 			write_keys(&t->del, mt->key);
 		}
-		d.delta = t->d.delta = gb_delta_open(mt->name, t->oldstate,
-		    t->newfd, x->statekey, mt->key, d.nkey, &t->o,
-		    t->delpath ? &t->del : NULL, mt, d.nmoney);
+		if (t->newstate && x->prevpath)
+			gb_out_init(&t->all, GB_OUT_SINK, 1);
+	} else {
+		gb_out_init(out = &o, p->fd, 0);
+		if (p->dfd >= 0)
+			gb_out_init(pdel = &del, p->dfd, 0);
+		if (p->afd >= 0)
+			gb_out_init(pall = &all, p->afd, 0);
+	}
+	if (t->newstate) {
+		/* each part merges its range, into a segment of its own */
+		p->state = p->k ? gb_asprintf("%s.%d", t->newstate, p->k) :
+		    gb_strdup(t->newstate);
+		gb_cleanup_add(p->state);
+		newfd = open_file(p->state);
+		if (t->delpath && acc != mt)
+			acc->del = gb_calloc(1, sizeof *acc->del);
+		d.delta = gb_delta_open(mt->name, t->oldstate, newfd,
+		    x->statekey, mt->key, d.nkey, t->nparts > 1 ? p->lo :
+		    INT64_MIN, t->nparts > 1 ? p->hi : INT64_MAX, out,
+		    t->delpath ? pdel : NULL, x->prevpath ? pall : NULL, acc,
+		    d.nmoney);
 	}
 	if (p->k == 0 && d.wm_column) {
 		char *wmtype = NULL, *wmto = NULL;
@@ -704,23 +754,22 @@ run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
 		mt->wm_from = d.wm_from ? gb_strdup(d.wm_from) : NULL;
 		mt->wm_to = wmto;
 	}
-	if (t->nparts == 1) {
-		src_dump(x, db, &t->ti, &d, out, mt);
-	} else {
+	if (t->nparts > 1) {
 		d.ranged = 1;
 		d.part = p->k;
 		d.lo = p->lo;
 		d.hi = p->hi;
 		p->acc.name = mt->name;
-		if (p->k > 0) {
-			out = &o;
-			gb_out_init(out, p->fd, 0);
-		}
-		src_dump(x, db, &t->ti, &d, out, &p->acc);
-		if (p->k > 0 && gb_out_finish(out, NULL) == -1)
-			gb_err(GB_EXIT_RUN, "cannot write part %d of table %s "
-			    "in %s", p->k + 1, mt->name, x->work);
 	}
+	src_dump(x, db, &t->ti, &d, out, acc);
+	if (d.delta && (gb_delta_finish(d.delta, x->prevpath != NULL) == -1 ||
+	    fsync(newfd) == -1 || close(newfd) == -1))
+		gb_err(GB_EXIT_RUN, "cannot write %s", p->state);
+	if (p->k > 0 && (gb_out_finish(out, NULL) == -1 || (pdel == &del &&
+	    gb_out_finish(pdel, NULL) == -1) || (pall == &all &&
+	    gb_out_finish(pall, NULL) == -1)))
+		gb_err(GB_EXIT_RUN, "cannot write part %d of table %s in %s",
+		    p->k + 1, mt->name, x->work);
 	part_done(x, p);
 }
 
@@ -779,8 +828,9 @@ split_table(struct export *x, struct tjob *t, int64_t min, int64_t max,
 	if (__builtin_sub_overflow(max, min, &size) || size == INT64_MAX)
 		size = INT64_MAX - 1;	/* rowids all over: split evenly anyway */
 	size++;
-	/* a merge with the state reads the table in one piece, in order */
-	if (x->nthreads > 1 && !t->newstate && (t->ti.rowid_key ||
+	/* the parts come in the order of the rows: of a merge, its key's */
+	if (x->nthreads > 1 && (t->d.key ? t->ti.rowid_key && t->d.nkey == 1 &&
+	    strcasecmp(t->d.key[0], t->ti.pk[0]) == 0 : t->ti.rowid_key ||
 	    (t->ti.npk == 0 && t->ti.rowid)) && size > share &&
 	    size >= 2 * MIN_PART) {
 		int64_t want = size / (share > MIN_PART ? share : MIN_PART) + 1;
@@ -796,6 +846,8 @@ split_table(struct export *x, struct tjob *t, int64_t min, int64_t max,
 		p->lo = k == 0 ? INT64_MIN : min + size / n * k;
 		p->hi = k == n - 1 ? INT64_MAX : min + size / n * (k + 1) - 1;
 		p->fd = k > 0 ? part_file(x) : -1;
+		p->afd = k > 0 && t->newstate && x->prevpath ? part_file(x) : -1;
+		p->dfd = k > 0 && t->delpath ? part_file(x) : -1;
 	}
 }
 
@@ -876,15 +928,28 @@ drop_state(void *arg, const char *path, long pid)
 	remove_state(path);
 }
 
-/* The new state goes in a directory of its own until the export is out. */
+/*
+ * The new state goes in a directory of its own until the export is out:
+ * STATEDIR/jobs/JOB/, beside STATEDIR/key.
+ */
 static void
 make_statedir(struct export *x)
 {
+	char *jobs;
+
 	if (!x->statedir)
 		return;
-	x->stjob = gb_asprintf("%s/%s", x->statedir, x->job);
-	if (mkdir(x->stjob, 0700) == -1 && errno != EEXIST)
+	if (!gb_job_name_ok(x->job))
+		gb_errx(GB_EXIT_USAGE, "-j %s: a job name is letters, digits, "
+		    "'.', '_' and '-', a letter or digit first (it names the "
+		    "job's state directory)", x->job);
+	/* jobs apart from the key: any job name may be "key" */
+	jobs = gb_asprintf("%s/jobs", x->statedir);
+	x->stjob = gb_asprintf("%s/%s", jobs, x->job);
+	if ((mkdir(jobs, 0700) == -1 && errno != EEXIST) ||
+	    (mkdir(x->stjob, 0700) == -1 && errno != EEXIST))
 		gb_err(GB_EXIT_RUN, "cannot make %s", x->stjob);
+	free(jobs);
 	/* a killed export's new state is no plaintext: it goes quietly */
 	gb_tmp_stale(x->stjob, "gb-state", drop_state, NULL);
 	x->stwork = gb_tmp_template("%s/gb-state", x->stjob);
@@ -893,7 +958,7 @@ make_statedir(struct export *x)
 }
 
 /*
- * The export is out: its state becomes STATEDIR/JOB/ID, which the next
+ * The export is out: its state becomes STATEDIR/jobs/JOB/ID, which the next
  * incremental on it reads.  A later failure (pack, seal, write) leaves
  * the base's state too, since the next incremental names its base: of
  * this job's states, its own, the base's and KEEP_STATES others stay.

@@ -254,6 +254,64 @@ load_and_order(struct restore *r, char **args, size_t n)
 }
 
 /*
+ * -t: the statements of SCHEMA.sql in one dialect that make the tables
+ * chosen and their indexes, into o.  A PostgreSQL export's tables are in
+ * the schema of the SET search_path before them; its SQLite ones (lite:
+ * written back as its "-- sqlite: " lines) have their flat names.
+ */
+static int
+pick_ddl(const struct restore *r, const struct gb_manifest *m, int pg,
+    int lite, const char *sql, struct gb_out *o, char *err, size_t errlen)
+{
+	struct gb_ddl *d;
+	size_t n;
+	char *path = gb_strdup("public");
+
+	if (gb_ddl_parse(pg, sql, strlen(sql), &d, &n, err, errlen) == -1) {
+		free(path);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *of = d[i].kind == GB_DDL_INDEX ? d[i].on : d[i].name;
+		char *text, *name = NULL;
+		int keep = 0;
+		if (d[i].kind == GB_DDL_PATH) {
+			free(path);
+			path = gb_strdup(d[i].name);
+		}
+		if (d[i].kind == GB_DDL_PATH || d[i].kind == GB_DDL_SCHEMA)
+			keep = 1;
+		else if (pg)
+			keep = chosen(r, name = gb_pg_qualname(path, of));
+		else if (lite) {
+			char **names = gb_calloc(m->ntables + 1, sizeof *names);
+			for (size_t k = 0; k < m->ntables; k++)
+				names[k] = m->tables[k].name;
+			for (size_t t = 0; !keep && t < r->ntables; t++) {
+				free(name);
+				name = gb_pg_flatname(r->tables[t], names,
+				    m->ntables);
+				keep = strcmp(name, of) == 0;
+			}
+			free(names);
+		} else
+			keep = chosen(r, of);
+		free(name);
+		if (!keep)
+			continue;
+		text = gb_asprintf("%s;\n", d[i].text);
+		if (lite)
+			gb_pg_put_lite(o, text);
+		else
+			gb_out_write(o, text, strlen(text));
+		free(text);
+	}
+	gb_ddl_free(d, n);
+	free(path);
+	return 0;
+}
+
+/*
  * SCHEMA.sql into the target, whichever dialect each side speaks; first
  * held to what the export writes, as gb-verify --deep holds it.
  */
@@ -261,30 +319,27 @@ static int
 make_schema(struct restore *r, const struct gb_manifest *m, const char *sql,
     size_t len, char *err, size_t errlen)
 {
-	struct gb_ddl *d;
-	size_t n;
-	char *part;
-	int rc;
+	struct gb_out o;
+	char *lite;
+	int rc, pg = strcmp(m->source_kind, "postgresql") == 0;
 
 	if (gb_schema_check(m, sql, len, err, errlen) == -1)
 		return -1;
 	if (!r->ntables)
 		return r->t.schema(r->t.t, m, sql, len, err, errlen);
-	/* -t: only the tables chosen and their indexes (SQLite exports) */
-	if (gb_ddl_parse(0, sql, len, &d, &n, err, errlen) == -1)
-		return -1;
-	part = gb_strdup("");
-	for (size_t i = 0; i < n; i++) {
-		char *more;
-		if (!chosen(r, d[i].kind == GB_DDL_INDEX ? d[i].on : d[i].name))
-			continue;
-		more = gb_asprintf("%s%s;\n", part, d[i].text);
-		free(part);
-		part = more;
+	/* -t: only the tables chosen and their indexes, in both dialects */
+	gb_out_init(&o, -1, 0);
+	rc = pick_ddl(r, m, pg, 0, sql, &o, err, errlen);
+	if (pg && rc == 0) {
+		lite = gb_pg_sqlite_ddl(sql);
+		rc = pick_ddl(r, m, 0, 1, lite, &o, err, errlen);
+		free(lite);
 	}
-	gb_ddl_free(d, n);
-	rc = r->t.schema(r->t.t, m, part, strlen(part), err, errlen);
-	free(part);
+	gb_out_putc(&o, '\0');
+	if (rc == 0)
+		rc = r->t.schema(r->t.t, m, (char *)o.buf, o.len - 1, err,
+		    errlen);
+	gb_out_finish(&o, NULL);
 	return rc;
 }
 
@@ -820,10 +875,7 @@ push(const char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = s;
 }
 
-/*
- * -t: each table is in an archive; one table alone is taken out of the
- * SCHEMA.sql of SQLite exports only.
- */
+/* -t: each table is in an archive. */
 static void
 check_tables(const struct restore *r)
 {
@@ -836,12 +888,6 @@ check_tables(const struct restore *r)
 			gb_errx(GB_EXIT_USAGE, "-t %s: no table of that name "
 			    "in the archives; nothing restored", r->tables[t]);
 	}
-	for (size_t i = 0; i < r->nin && r->ntables; i++)
-		if (strcmp(r->in[i].seal.manifest.source_kind,
-		    "postgresql") == 0)
-			gb_errx(GB_EXIT_USAGE, "%s: an export of PostgreSQL; "
-			    "-t restores tables of SQLite exports only",
-			    r->in[i].path);
 }
 
 /* The policy's restore test goes into the catalog, when there is one. */

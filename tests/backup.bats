@@ -333,6 +333,25 @@ members-weekly"
 	assert_line "restore test: 3 archives, OK"
 }
 
+@test "the state of exact incrementals is kept beside the catalog for every job: the daily incremental finds the weekly full's, deletes included" {
+	bk members-weekly
+	full=$(run_archive 1)
+	full_id=$(q "SELECT export_id FROM archives WHERE name = '$full'")
+	[ -f "$W/state/jobs/members-weekly/$full_id/members.csv.state" ] ||
+		fail "no state of $full_id in $W/state"
+	assert_equal "$(stat -c %a "$W/state")" 700
+	refute [ -e "$XDG_STATE_HOME/gymbackup" ]
+	sqlite3 -bail "$W/gym.db" "DELETE FROM members WHERE id = 2;
+	    UPDATE members SET note = 'kept time' WHERE id = 3"
+	run bk members-daily
+	assert_success
+	inc=$(run_archive 2)
+	seal_manifest "$W/usb1/${inc%.tar.gz.gpg}.seal" >m
+	assert_equal "$(mf m change members)" delta
+	assert_equal "$(mf m rows members)" 1
+	assert_equal "$(mf m deletes members | cut -f2)" 1
+}
+
 @test "an incremental builds on the signed manifest of its base, never on unsigned text kept around the seal in the catalog" {
 	bk members-weekly
 	full=$(run_archive 1)

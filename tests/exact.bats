@@ -95,7 +95,7 @@ seed_gym() {
 @test "SQLite: a lost state makes the next incremental take its tables whole, and the chain stays exact" {
 	seed_gym
 	round 1
-	rm -r state/manual
+	rm -r state/jobs/manual
 	run gb-export -c gym.conf -S state -i full/MANIFEST -o inc
 	assert_success
 	assert_output --regexp "warning: table members: no state of the base .*; the table goes whole"
@@ -109,9 +109,9 @@ seed_gym() {
 
 @test "SQLite: the state is 0600 in 0700 directories and holds no member data" {
 	seed_gym
-	assert_equal "$(stat -c %a state state/key state/manual)" "$(printf '700\n600\n700')"
+	assert_equal "$(stat -c %a state state/key state/jobs/manual)" "$(printf '700\n600\n700')"
 	local f
-	for f in state/manual/*/*.state; do
+	for f in state/jobs/manual/*/*.state; do
 		assert_equal "$(stat -c %a "$f")" 600
 	done
 	# names, notes and card numbers are nowhere in it
@@ -123,7 +123,7 @@ seed_gym() {
 	seed_gym
 	round 2
 	local f
-	f=$(ls state/manual/*/members.csv.state)
+	f=$(ls state/jobs/manual/*/members.csv.state)
 	printf '\x01' | dd of="$f" bs=1 seek=20 conv=notrunc status=none
 	run gb-export -c gym.conf -S state -i full/MANIFEST -t members -o inc
 	assert_success
@@ -246,4 +246,134 @@ pg_rows() {
 	# without --deep the seal alone is checked, and holds
 	run env GNUPGHOME="$KEYS/auditor" gb-verify --signer "$SIGNER" spool/lie.seal
 	assert_success
+}
+
+# ----------------------------------------------- parts, layout, -t of PostgreSQL
+
+# no_ids SET: its MANIFEST without the lines that name the export itself.
+no_ids() {
+	grep -v -E '^(id|snapshot|base)	' "$1/MANIFEST"
+}
+
+@test "SQLite: a table read in parts leaves a segment per part; its incremental is the same bytes with -P 4 and -P 1, either state, and restores exactly" {
+	make_gym_db gym.db
+	write_gym_conf gym.conf "$W/gym.db"
+	# checkins big enough to be split (gb-export: 2 x 65536 rows at least)
+	sqlite3 gym.db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+	    INSERT INTO checkins (id, member_id, store_id, checked_in_at, checked_out_at)
+	    SELECT 100 + i, 1 + i % 10, 1 + i % 3, '2026-01-01 ' || printf('%06d', i), NULL FROM n"
+	mkdir spool
+	run gb-export -c gym.conf -P 4 -S s4 -o f4
+	assert_success
+	run gb-export -c gym.conf -P 1 -S s1 -o f1
+	assert_success
+	[ -f s4/jobs/manual/"$(mf f4/MANIFEST id)"/checkins.csv.state.1 ]
+	refute [ -e s1/jobs/manual/"$(mf f1/MANIFEST id)"/checkins.csv.state.1 ]
+	diff -r -x MANIFEST f4 f1
+	seal_set f4 spool/f4
+	# changes in every part: updates, deletes, a new row at the end
+	local gone
+	gone=$(sqlite3 gym.db "SELECT count(*) FROM checkins WHERE id % 7919 = 1 OR id IN (101, 65636, 65637, 131172)")
+	[ "$gone" -gt 20 ]
+	sqlite3 gym.db "UPDATE checkins SET checked_out_at = '2026-02-02 00:00:00' WHERE id % 9973 = 0;
+	    DELETE FROM checkins WHERE id % 7919 = 1 OR id IN (101, 65636, 65637, 131172);
+	    INSERT INTO checkins (id, member_id, store_id, checked_in_at) VALUES (900000, 1, 1, '2026-02-02');
+	    UPDATE members SET balance = balance + 7 WHERE id = 2"
+	run gb-export -c gym.conf -P 4 -S s4 -i f4/MANIFEST -o i44
+	assert_success
+	run gb-export -c gym.conf -P 1 -S s4 -i f4/MANIFEST -o i41
+	assert_success
+	run gb-export -c gym.conf -P 4 -S s1 -i f1/MANIFEST -o i14
+	assert_success
+	run gb-export -c gym.conf -P 1 -S s1 -i f1/MANIFEST -o i11
+	assert_success
+	assert_equal "$(mf i44/MANIFEST change checkins)" delta
+	assert_equal "$(mf i44/MANIFEST rows checkins)" "$(sqlite3 gym.db "SELECT count(*) FROM checkins WHERE id % 9973 = 0 OR id = 900000")"
+	assert_equal "$(mf i44/MANIFEST deletes checkins | cut -f2)" "$gone"
+	local s
+	for s in i41 i14 i11; do
+		diff -r -x MANIFEST i44 "$s"
+		assert_equal "$(no_ids "$s")" "$(no_ids i44)"
+	done
+	seal_set i44 spool/i44
+	run rst -d sqlite:r.db spool/f4.seal spool/i44.seal
+	assert_success
+	assert_db_equal r.db gym.db
+	run --separate-stderr rst --test spool/f4.seal spool/i44.seal
+	assert_success
+	assert_line "restore test: 2 archives, OK"
+	# a segment lost: the state is not used, the table goes whole
+	rm "s4/jobs/manual/$(mf i44/MANIFEST id)/checkins.csv.state.1"
+	run gb-export -c gym.conf -P 4 -S s4 -i i44/MANIFEST -t checkins -o i5
+	assert_success
+	assert_output --regexp "warning: table checkins: no state of the base .*checkins.csv.state.1: No such file or directory \(a segment is missing\)\); the table goes whole"
+	assert_equal "$(mf i5/MANIFEST change checkins)" whole
+}
+
+@test "state: jobs apart from the key, so a job may be called key; the layout of 0.1 only makes the next incremental go whole" {
+	seed_gym
+	# gymbackup 0.1 kept a job's states beside the key: STATEDIR/JOB/ID
+	local id
+	id=$(mf full/MANIFEST id)
+	mkdir -p state/manual
+	mv "state/jobs/manual/$id" state/manual/
+	round 1
+	run gb-export -c gym.conf -S state -i full/MANIFEST -o inc
+	assert_success
+	assert_output --regexp "warning: table members: no state of the base $id .*; the table goes whole"
+	assert_equal "$(mf inc/MANIFEST change members)" whole
+	seal_set inc spool/inc
+	run rst -d sqlite:r.db spool/full.seal spool/inc.seal
+	assert_success
+	assert_db_equal r.db gym.db
+	# a job named key: its states under jobs/, the key untouched
+	run gb-export -c gym.conf -S state -j key -o k1
+	assert_success
+	round 2
+	run gb-export -c gym.conf -S state -j key -i k1/MANIFEST -o k2
+	assert_success
+	refute_output --partial warning
+	assert_equal "$(mf k2/MANIFEST change members)" delta
+	assert_equal "$(stat -c '%a %s' state/key)" '600 32'
+	[ -d "state/jobs/key/$(mf k2/MANIFEST id)" ]
+	# a job name that is no job name names no directory
+	run gb-export -c gym.conf -S state -j ../x -o k3
+	assert_failure 2
+	assert_output --partial "-j ../x: a job name is letters, digits"
+}
+
+@test "PostgreSQL: -t schema.table restores those tables alone, into PostgreSQL and SQLite, a chain and the drill" {
+	pg_gym_db gym
+	pg_conf pg.conf gym
+	mkdir spool
+	gb-export -c pg.conf -S state -o full
+	pg_round 1
+	psqlc -d gym -c "UPDATE sales.orders SET amount = amount + 1" >/dev/null
+	gb-export -c pg.conf -S state -i full/MANIFEST -o inc
+	seal_set full spool/full
+	seal_set inc spool/inc
+	psqlc -c "CREATE DATABASE r" >/dev/null
+	run rst -d postgresql:///r -t public.members -t sales.orders spool/full.seal spool/inc.seal
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT schemaname || '.' || tablename FROM pg_tables
+	    WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")" \
+	    "$(printf 'public.members\nsales.orders')"
+	local t
+	for t in public.members sales.orders; do
+		assert_equal "$(psqlc -d r -c "SELECT row_to_json(x)::text FROM $t x ORDER BY 1")" \
+		    "$(psqlc -d gym -c "SELECT row_to_json(x)::text FROM $t x ORDER BY 1")"
+	done
+	# its indexes came along, no other table's
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_indexes WHERE indexname = 'members_lower_name'")" 1
+	run rst -d sqlite:r.db -t public.members -t sales.orders spool/full.seal spool/inc.seal
+	assert_success
+	assert_equal "$(db_tables r.db | tr '\n' ' ')" 'members orders '
+	assert_equal "$(sqlite3 r.db 'SELECT count(*), sum(balance) FROM members')" \
+	    "$(psqlc -d gym -c 'SELECT count(*) || $$|$$ || sum(balance) FROM public.members')"
+	assert_equal "$(sqlite3 r.db 'SELECT sum(amount) FROM orders')" \
+	    "$(psqlc -d gym -c 'SELECT sum(amount) FROM sales.orders')"
+	run --separate-stderr rst --test -t sales.orders spool/full.seal spool/inc.seal
+	assert_success
+	assert_line --regexp "^OK: .* sales.orders: "
+	refute_line --regexp "members"
 }
