@@ -67,6 +67,7 @@ KEYS=
 R=
 S=
 export TIME BIN CONF SCHEMA
+. "$TOP/scripts/bench-lib.sh"
 
 die() {
 	echo "bench: $*" >&2
@@ -74,12 +75,7 @@ die() {
 }
 
 cleanup() {
-	if [ -n "$KEYS" ]; then
-		for k in backup restore; do
-			gpgconf --homedir "$KEYS/$k" --kill gpg-agent 2>/dev/null ||
-			    true
-		done
-	fi
+	keys_cleanup
 	[ -z "$WORK" ] || rm -rf "$WORK"
 }
 
@@ -141,22 +137,6 @@ snapshot_bin() {
 	BIN=$WORK/bin
 	BUILD="$(git -C "$TOP" describe --always --dirty 2>/dev/null ||
 	    echo unknown), binaries $(cat "$BIN"/gb-* | sha256sum | cut -c1-12)"
-}
-
-# ensure_keys: throwaway keys, made once into $DIR/keys.
-ensure_keys() {
-	KEYS=$DIR/keys
-	if [ ! -f "$KEYS/keys.env" ]; then
-		echo "bench: making throwaway keys in $KEYS"
-		rm -rf "$KEYS" "$KEYS.tmp"
-		sh "$TOP/scripts/mkkeys.sh" "$KEYS.tmp"
-		mv "$KEYS.tmp" "$KEYS"
-	fi
-	. "$KEYS/keys.env"
-	export SIGNER RCPT1 RCPT2
-	BACKUP_GPG=$KEYS/backup
-	RESTORE_GPG=$KEYS/restore
-	export BACKUP_GPG RESTORE_GPG
 }
 
 tables() {
@@ -462,19 +442,6 @@ report() {
 	ratio=-
 	[ -z "$4" ] || ratio=$(ratio "$5" "$(secs "$4")")
 	row "$2" "$5" "$7" "$(cat "$R/$3")" "$6" "$ratio"
-}
-
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
-}
-
-# target TEXT MEASURED OP LIMIT: one line of the targets table.
-target() {
-	awk -v t="$1" -v m="$2" -v op="$3" -v lim="$4" 'BEGIN {
-		ok = op == "<=" ? m + 0 <= lim + 0 : m + 0 >= lim + 0
-		printf "%-58s %9s %4s %-6s %s\n", t, m, op, lim,
-		    ok ? "PASS" : "MISS"
-	}'
 }
 
 print_times() {
