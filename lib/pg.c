@@ -821,6 +821,7 @@ struct dumpstate {
 	size_t cap;
 	struct gb_money *sums;	/* mt's, or the row's (state.c) */
 	int verbatim;		/* the record as COPY sent it is the export's */
+	size_t need;		/* the fields looked at in such a record */
 };
 
 /* A decimal integer of n bytes: 0, or -1 when it is not one of 64 bits. */
@@ -852,13 +853,34 @@ bad_record(struct dumpstate *s)
 }
 
 /*
+ * May the record (n bytes, the last a newline) go out as COPY sent it?
+ * COPY quotes what holds a separator, a quote or a line end, and the
+ * empty string, as the export does, with the same bytes; not edge
+ * spaces, nor "\." beside other fields.  Those are looked for where a
+ * space or a backslash is, erring on the safe side.
+ */
+static int
+as_sent(const char *p, size_t n)
+{
+	const char *q = p, *end = p + n - 1;
+
+	while ((q = memchr(q, ' ', (size_t)(end - q))) != NULL) {
+		if (q == p || q[-1] == ',' || q[1] == ',' || q[1] == '\n')
+			return 0;
+		q++;
+	}
+	return !memchr(p, '\\', n);
+}
+
+/*
  * Splits one record of COPY's CSV (the server sends one per message,
- * ending in a newline) into fields; quoted ones are unquoted into buf.
+ * ending in a newline) into fields, quoted ones unquoted into buf: of a
+ * record that goes out as it came, only the first s->need.
  */
 static void
 split_record(struct dumpstate *s, const char *p, size_t n)
 {
-	size_t i = 0, col = 0, w = 0;
+	size_t i = 0, col = 0, w = 0, upto;
 
 	if (n + 1 > s->cap) {
 		s->cap = n + 1 > 2 * s->cap ? n + 1 : 2 * s->cap;
@@ -866,7 +888,8 @@ split_record(struct dumpstate *s, const char *p, size_t n)
 	}
 	if (n == 0 || p[n - 1] != '\n')
 		bad_record(s);
-	s->verbatim = 1;
+	s->verbatim = as_sent(p, n);
+	upto = s->verbatim ? s->need : s->ti->ncols;
 	for (;;) {
 		if (col == s->ti->ncols)
 			bad_record(s);
@@ -892,20 +915,13 @@ split_record(struct dumpstate *s, const char *p, size_t n)
 				i++;
 			s->f[col] = i > start ? p + start : NULL;
 			s->fn[col] = i - start;
-			/*
-			 * COPY quotes what holds a separator, a quote or a line
-			 * end, and the empty string, as the export does, with
-			 * the same bytes; not edge spaces, nor "\." beside
-			 * other fields.
-			 */
-			if (i > start && (p[start] == ' ' || p[i - 1] == ' ' ||
-			    (i - start == 2 && p[start] == '\\' &&
-			    p[start + 1] == '.')))
-				s->verbatim = 0;
 		}
-		if (s->isfloat[col] && s->f[col])
+		if (s->isfloat[col] && s->f[col]) {	/* written again */
 			s->verbatim = 0;
-		col++;
+			upto = s->ti->ncols;
+		}
+		if (++col == upto && upto < s->ti->ncols)
+			return;
 		if (p[i] == '\n' && i + 1 == n)
 			break;
 		if (p[i] != ',')
@@ -965,7 +981,10 @@ put_record(struct dumpstate *s, const char *rec, size_t n)
 			continue;
 		sum = &s->sums[s->money[c] - 1].sum;
 		if (parse_int(s->f[c], s->fn[c], &v) == -1) {
-			char *key = record_key(s);
+			char *key;
+			s->need = s->ti->ncols;	/* every field, for the key */
+			split_record(s, rec, n);
+			key = record_key(s);
 			gb_errx(GB_EXIT_RUN, "%s: table %s: money column %s "
 			    "holds a value that is not an integer at %s; "
 			    "money columns hold integer cents", s->p->name,
@@ -1096,6 +1115,14 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 		if (c >= 0)
 			s.money[c] = (int)k + 1;
 	}
+	/* the fields a record that goes out as it came is split for */
+	s.need = 1;
+	for (size_t c = 0; c < ti->ncols; c++)
+		if (s.money[c] || s.isfloat[c])
+			s.need = c + 1;
+	for (size_t k = 0; k < nkey && d->delta; k++)
+		if ((size_t)kcol[k] + 1 > s.need)
+			s.need = (size_t)kcol[k] + 1;
 	if (d->wm_column && d->wm_from) {
 		/* COPY takes no parameters: a literal, typed by the column */
 		char *lit = PQescapeLiteral(p->conn, d->wm_from, strlen(d->wm_from));
