@@ -36,7 +36,8 @@
 #
 # At the end, a table of the targets, the measured ratio, and
 # PASS or MISS; then scripts/bench-pg.sh: gb-export from PostgreSQL vs
-# psql \copy on the same rows, in a throwaway cluster.  The benchmark only prints: the tests check correctness.
+# psql \copy, and the full backup from it vs pg_dump -Fc -Z1 | gpg -e -s,
+# on the same rows, in a throwaway cluster.  The benchmark only prints: the tests check correctness.
 #
 # Environment: BENCH_ROWS (default 10000000), BENCH_SEED (1), BENCH_RUNS
 # (3; 1 for a quick run), GB_BENCH_DIR (bench/data), TMPDIR (the scratch
@@ -558,7 +559,8 @@ print_targets() {
 }
 
 # PostgreSQL: gb-export from a throwaway cluster holding the same gym vs
-# psql's \copy of every table (scripts/bench-pg.sh; skipped, saying so,
+# psql's \copy of every table, the full backup vs pg_dump's
+# (scripts/bench-pg.sh; skipped, saying so,
 # without a PostgreSQL server).  Last, as it loads a cluster of its own.
 bench_pg() {
 	sh "$TOP/scripts/bench-pg.sh" "$DB" || die "the PostgreSQL bench failed"

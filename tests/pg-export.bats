@@ -344,6 +344,20 @@ same_set() {
 	verify_set out
 }
 
+@test "-P 4 where the role may open 2 connections: 2 threads, a warning saying why, the same bytes" {
+	parts_db few
+	psqlc -d few -c "CREATE ROLE gbfew LOGIN CONNECTION LIMIT 2" \
+	    -c "GRANT SELECT ON big, codes, loose TO gbfew"
+	env -u HOME -u XDG_STATE_HOME gb-export -c few.conf -s postgresql:///few -P 1 -o one
+	run env -u HOME -u XDG_STATE_HOME gb-export -v -c few.conf \
+	    -s "postgresql:///few?user=gbfew" -P 4 -o two
+	assert_success
+	assert_line --partial "gb-export: warning: $PGHOST/$PGPORT/few: 2 connections, not 4: "
+	assert_line --partial 'too many connections for role "gbfew"'
+	assert_line "gb-export: 2 threads on one snapshot"
+	same_set one two
+}
+
 @test "wrong password in .pgpass: exit 3 saying so, nothing written; the right one works" {
 	pg_gym_db gym
 	psqlc -d gym -c "GRANT USAGE ON SCHEMA sales TO gbauth" \
