@@ -326,6 +326,8 @@ int gb_pg_snapshots(struct gb_pg **conns, int n, const char *conninfo,
     int wait_seconds);
 /* User tables as schema.table, in name order; each is locked ACCESS SHARE. */
 char **gb_pg_tables(struct gb_pg *p);
+/* The tables locked ACCESS SHARE in p's transaction. */
+void gb_pg_lock(struct gb_pg *p, char *const *tables, size_t n);
 /* rowid_key set: the key is one integer column (gb_pg_rowids splits it). */
 int gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti);
 /* The lowest and highest key of a rowid_key table; -1 if none or empty. */

@@ -418,30 +418,38 @@ gb_pg_tables(struct gb_pg *p)
 	    "'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
 	    "ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"", 0, NULL);
 	int n = PQntuples(res);
-	char **v = gb_calloc((size_t)n + 1, sizeof *v), *lock = NULL, *x;
+	char **v = gb_calloc((size_t)n + 1, sizeof *v);
 
-	for (int i = 0; i < n; i++) {
-		char *rel;
+	for (int i = 0; i < n; i++)
 		v[i] = gb_pg_qualname(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-		rel = relation(p, v[i]);
+	PQclear(res);
+	/*
+	 * As pg_dump does: a table read later must not be dropped, altered
+	 * or truncated meanwhile, which the snapshot alone would not show.
+	 */
+	gb_pg_lock(p, v, (size_t)n);
+	return v;
+}
+
+void
+gb_pg_lock(struct gb_pg *p, char *const *tables, size_t n)
+{
+	char *lock = NULL, *x;
+
+	for (size_t i = 0; i < n; i++) {
+		char *rel = relation(p, tables[i]);
 		x = gb_asprintf("%s%s%s", lock ? lock : "LOCK TABLE ",
 		    i ? ", " : "", rel);
 		free(lock);
 		lock = x;
 		free(rel);
 	}
-	PQclear(res);
-	/*
-	 * As pg_dump does: a table read later must not be dropped, altered
-	 * or truncated meanwhile, which the snapshot alone would not show.
-	 */
 	if (lock) {
 		char *sql = gb_asprintf("%s IN ACCESS SHARE MODE", lock);
 		PQclear(query(p, "cannot lock the tables", NULL, sql, 0, NULL));
 		free(sql);
 		free(lock);
 	}
-	return v;
 }
 
 /* The table's oid as text, or NULL when there is no such table. */

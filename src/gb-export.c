@@ -1139,6 +1139,13 @@ main(int argc, char *argv[])
 	tables = choose_tables(&x, &ntables);
 	if (ntables == 0)
 		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
+	/*
+	 * The other connections lock them too, now: a schema change that
+	 * queues for the first one's lock would hold up their reads behind
+	 * it until -w ran out.
+	 */
+	for (int i = 1; x.pgs && i < x.nthreads; i++)
+		gb_pg_lock(x.pgs[i], tables, ntables);
 	make_workdir(&x);
 	make_statedir(&x);
 	gb_progress_start("exported", 1, 0);

@@ -358,6 +358,41 @@ same_set() {
 	same_set one two
 }
 
+@test "-P 2: a schema change queued during the export waits for it, the export goes on" {
+	parts_db queue
+	env -u HOME -u XDG_STATE_HOME gb-export -c queue.conf -s postgresql:///queue -P 1 -o before
+	# stopped once SCHEMA.sql is written: every table locked, none read
+	make -s -C "$TOP" tests/faultinject.so >/dev/null
+	env -u HOME -u XDG_STATE_HOME LD_PRELOAD="$TOP/tests/faultinject.so" \
+	    GB_FAULT="stopafter:write:1" GB_FAULT_PATH="$W/out" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    gb-export -v -w 2 -c queue.conf -s postgresql:///queue -P 2 -o out \
+	    >export.out 2>&1 &
+	local pid=$! i
+	bg_started $pid
+	for i in $(seq 200); do
+		[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+		sleep 0.05
+	done
+	[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] ||
+	    fail "gb-export did not stop: $(cat export.out)"
+	psqlc -d queue -c "ALTER TABLE big ADD COLUMN late int" >alter.out 2>&1 &
+	local alter=$!
+	bg_started $alter
+	for i in $(seq 200); do
+		[ "$(psqlc -d queue -c "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'")" = 1 ] && break
+		sleep 0.05
+	done
+	[ "$i" -lt 200 ] || fail "the ALTER TABLE did not queue"
+	kill -CONT "$pid"
+	wait "$pid" || fail "gb-export failed: $(cat export.out)"
+	wait "$alter" || fail "ALTER TABLE failed: $(cat alter.out)"
+	grep -qx 'gb-export: 2 threads on one snapshot' export.out ||
+	    fail "not two threads: $(cat export.out)"
+	same_set before out
+	assert_equal "$(psqlc -d queue -c "SELECT count(*) FROM information_schema.columns WHERE column_name = 'late'")" 1
+}
+
 @test "wrong password in .pgpass: exit 3 saying so, nothing written; the right one works" {
 	pg_gym_db gym
 	psqlc -d gym -c "GRANT USAGE ON SCHEMA sales TO gbauth" \
