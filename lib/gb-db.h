@@ -230,7 +230,8 @@ struct gb_tinfo {
 	char **pk;		/* primary key columns, in key order */
 	size_t npk;
 	int rowid;		/* rows have a rowid to order by */
-	int rowid_key;		/* the one key column is the rowid itself */
+	int rowid_key;		/* the one key column is the rowid itself (or,
+				   PostgreSQL, an integer: gb_pg_tinfo) */
 	int fts5;		/* an FTS5 table: cols[0] is its rowid */
 };
 struct gb_dump {
@@ -240,9 +241,9 @@ struct gb_dump {
 	char **money;		/* money columns to sum (integer cents) */
 	size_t nmoney;
 	/*
-	 * A table split for threads (SQLite, ordered by rowid): this part
-	 * reads rowids lo to hi, both included; parts after the first write
-	 * no header line.
+	 * A table split for threads (SQLite, ordered by rowid; PostgreSQL,
+	 * by its one integer key): this part reads rowids (keys) lo to hi,
+	 * both included; parts after the first write no header line.
 	 */
 	int ranged, part;
 	int64_t lo, hi;
@@ -360,9 +361,22 @@ void gb_pg_close(struct gb_pg *p);
 const char *gb_pg_name(const struct gb_pg *p);
 /* BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; the snapshot taken. */
 void gb_pg_snapshot(struct gb_pg *p);
+/*
+ * The snapshot on conns[0], open, and up to n - 1 more connections to
+ * conninfo on the same snapshot (pg_export_snapshot); returns how many
+ * (fewer, with a warning, when the server allows no more).
+ */
+int gb_pg_snapshots(struct gb_pg **conns, int n, const char *conninfo,
+    int wait_seconds);
 /* User tables as schema.table, in name order; each is locked ACCESS SHARE. */
 char **gb_pg_tables(struct gb_pg *p);
+/* The tables locked ACCESS SHARE in p's transaction. */
+void gb_pg_lock(struct gb_pg *p, char *const *tables, size_t n);
+/* rowid_key set: the key is one integer column (gb_pg_rowids splits it). */
 int gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti);
+/* The lowest and highest key of a rowid_key table; -1 if none or empty. */
+int gb_pg_rowids(struct gb_pg *p, const struct gb_tinfo *ti, int64_t *min,
+    int64_t *max);
 /* PostgreSQL DDL, with the SQLite dialect in "-- sqlite: " lines. */
 void gb_pg_schema(struct gb_pg *p, char *const *tables, size_t n,
     struct gb_out *o);

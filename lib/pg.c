@@ -20,9 +20,13 @@ struct gb_pg {
 	int wait;
 };
 
-/* float4, float8, bytea: the type oids COPY's text needs help with. */
+/* float4, float8: the type oids COPY's text needs help with. */
 #define FLOAT4OID 700
 #define FLOAT8OID 701
+/* int8, int2, int4: a key of one of these splits into ranges. */
+#define INT8OID 20
+#define INT2OID 21
+#define INT4OID 23
 
 /*
  * A message of libpq or the server on one line, in a static buffer: a
@@ -235,13 +239,17 @@ gb_pg_is_conninfo(const char *s)
 	    (strncmp(s, "sqlite:", 7) != 0 && strchr(s, '=') != NULL);
 }
 
-struct gb_pg *
-gb_pg_open(const char *conninfo, int wait_seconds)
+/*
+ * A connection set up as every reader of pg.c wants it; NULL, with why in
+ * msg, when the server cannot be reached.
+ */
+static struct gb_pg *
+pg_connect(const char *conninfo, int wait_seconds, char *msg, size_t len)
 {
 	struct gb_pg *p;
 	PQconninfoOption *opts;
 	PGconn *conn;
-	char *why = NULL, tmo[16], *set, msg[1024];
+	char *why = NULL, tmo[16], *set;
 	const char *kw[] = { "connect_timeout", "fallback_application_name",
 	    "dbname", NULL };
 	const char *val[] = { tmo, gb_progname, conninfo, NULL };
@@ -250,7 +258,7 @@ gb_pg_open(const char *conninfo, int wait_seconds)
 
 	/* Not echoed: a connection string may hold what must not show. */
 	if (!(opts = PQconninfoParse(conninfo, &why))) {
-		snprintf(msg, sizeof msg, "%s", why ? oneline(why) :
+		snprintf(msg, len, "%s", why ? oneline(why) :
 		    "out of memory");
 		PQfreemem(why);
 		gb_errx(GB_EXIT_USAGE, "not a PostgreSQL connection string: %s",
@@ -266,15 +274,14 @@ gb_pg_open(const char *conninfo, int wait_seconds)
 
 	/* The connection string comes last, so its connect_timeout wins. */
 	snprintf(tmo, sizeof tmo, "%d", wait_seconds > 2 ? wait_seconds : 2);
-	if (!(conn = PQconnectdbParams(kw, val, 1)))
-		gb_errx(GB_EXIT_RUN, "%s: cannot connect: out of memory",
-		    conninfo);
+	if (!(conn = PQconnectdbParams(kw, val, 1))) {
+		snprintf(msg, len, "out of memory");
+		return NULL;
+	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		snprintf(msg, sizeof msg, "%s", oneline(PQerrorMessage(conn)));
+		snprintf(msg, len, "%s", oneline(PQerrorMessage(conn)));
 		PQfinish(conn);
-		gb_errx(GB_EXIT_RUN, "%s: cannot connect: %s%s", conninfo, msg,
-		    strstr(msg, "password") ? "; check the password in "
-		    "~/.pgpass or the file PGPASSFILE names" : "");
+		return NULL;
 	}
 	p = gb_calloc(1, sizeof *p);
 	p->conn = conn;
@@ -300,6 +307,19 @@ gb_pg_open(const char *conninfo, int wait_seconds)
 	    "SET lock_timeout = %d", wait_seconds > 0 ? wait_seconds * 1000 : 1);
 	command(p, "cannot set up the session", set);
 	free(set);
+	return p;
+}
+
+struct gb_pg *
+gb_pg_open(const char *conninfo, int wait_seconds)
+{
+	struct gb_pg *p;
+	char msg[1024];
+
+	if (!(p = pg_connect(conninfo, wait_seconds, msg, sizeof msg)))
+		gb_errx(GB_EXIT_RUN, "%s: cannot connect: %s%s", conninfo, msg,
+		    strstr(msg, "password") ? "; check the password in "
+		    "~/.pgpass or the file PGPASSFILE names" : "");
 	return p;
 }
 
@@ -341,6 +361,45 @@ gb_pg_snapshot(struct gb_pg *p)
 	    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1");
 }
 
+int
+gb_pg_snapshots(struct gb_pg **conns, int n, const char *conninfo,
+    int wait_seconds)
+{
+	PGresult *res;
+	char *id, *sql, msg[1024];
+	int i;
+
+	gb_pg_snapshot(conns[0]);
+	if (n <= 1)
+		return 1;
+	/*
+	 * As pg_dump -j does: the first transaction exports its snapshot and
+	 * stays open while the others take it, so all see one instant.
+	 */
+	res = query(conns[0], "cannot export the snapshot", NULL,
+	    "SELECT pg_export_snapshot()", 0, NULL);
+	id = PQescapeLiteral(conns[0]->conn, PQgetvalue(res, 0, 0),
+	    strlen(PQgetvalue(res, 0, 0)));
+	PQclear(res);
+	if (!id)
+		pg_fail(conns[0], "cannot quote the snapshot", NULL, NULL);
+	sql = gb_asprintf("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+	    "SET TRANSACTION SNAPSHOT %s", id);
+	PQfreemem(id);
+	for (i = 1; i < n; i++) {
+		/* too few connections allowed: fewer threads */
+		if (!(conns[i] = pg_connect(conninfo, wait_seconds, msg,
+		    sizeof msg))) {
+			gb_warnx("warning: %s: %d connection%s, not %d: %s",
+			    conns[0]->name, i, i == 1 ? "" : "s", n, msg);
+			break;
+		}
+		command(conns[i], "cannot take the snapshot", sql);
+	}
+	free(sql);
+	return i;
+}
+
 char **
 gb_pg_tables(struct gb_pg *p)
 {
@@ -359,30 +418,38 @@ gb_pg_tables(struct gb_pg *p)
 	    "'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
 	    "ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"", 0, NULL);
 	int n = PQntuples(res);
-	char **v = gb_calloc((size_t)n + 1, sizeof *v), *lock = NULL, *x;
+	char **v = gb_calloc((size_t)n + 1, sizeof *v);
 
-	for (int i = 0; i < n; i++) {
-		char *rel;
+	for (int i = 0; i < n; i++)
 		v[i] = gb_pg_qualname(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-		rel = relation(p, v[i]);
+	PQclear(res);
+	/*
+	 * As pg_dump does: a table read later must not be dropped, altered
+	 * or truncated meanwhile, which the snapshot alone would not show.
+	 */
+	gb_pg_lock(p, v, (size_t)n);
+	return v;
+}
+
+void
+gb_pg_lock(struct gb_pg *p, char *const *tables, size_t n)
+{
+	char *lock = NULL, *x;
+
+	for (size_t i = 0; i < n; i++) {
+		char *rel = relation(p, tables[i]);
 		x = gb_asprintf("%s%s%s", lock ? lock : "LOCK TABLE ",
 		    i ? ", " : "", rel);
 		free(lock);
 		lock = x;
 		free(rel);
 	}
-	PQclear(res);
-	/*
-	 * As pg_dump does: a table read later must not be dropped, altered
-	 * or truncated meanwhile, which the snapshot alone would not show.
-	 */
 	if (lock) {
 		char *sql = gb_asprintf("%s IN ACCESS SHARE MODE", lock);
 		PQclear(query(p, "cannot lock the tables", NULL, sql, 0, NULL));
 		free(sql);
 		free(lock);
 	}
-	return v;
 }
 
 /* The table's oid as text, or NULL when there is no such table. */
@@ -480,11 +547,48 @@ gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti)
 	ti->cols = gb_calloc(ti->ncols + 1, sizeof *ti->cols);
 	for (size_t i = 0; i < ti->ncols; i++)
 		ti->cols[i] = gb_strdup(PQgetvalue(res, (int)i, C_NAME));
-	PQclear(res);
 	ti->pk = primary_key(p, table, oid, &ti->npk);
 	ti->rowid = 0;		/* PostgreSQL has none to order by */
+	/*
+	 * A key of one integer column plays the rowid's part: its index
+	 * gives ranges of it in order, so the table may be read in parts.
+	 */
+	if (ti->npk == 1) {
+		int c = gb_tinfo_column(ti, ti->pk[0]);
+		long type = strtol(PQgetvalue(res, c, C_TYPE), NULL, 10);
+		ti->rowid_key = type == INT2OID || type == INT4OID ||
+		    type == INT8OID;
+	}
+	PQclear(res);
 	free(oid);
 	return 0;
+}
+
+int
+gb_pg_rowids(struct gb_pg *p, const struct gb_tinfo *ti, int64_t *min,
+    int64_t *max)
+{
+	char *rel, *qc, *sql;
+	PGresult *res;
+	int r = -1;
+
+	if (!ti->rowid_key)
+		return -1;
+	rel = relation(p, ti->name);
+	qc = gb_quote_ident(ti->pk[0]);
+	/* each from an end of the key's index */
+	sql = gb_asprintf("SELECT min(%s), max(%s) FROM %s", qc, qc, rel);
+	res = query(p, "cannot read the key's range", ti->name, sql, 0, NULL);
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		*min = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		*max = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		r = 0;
+	}
+	PQclear(res);
+	free(sql);
+	free(qc);
+	free(rel);
+	return r;
 }
 
 /* ------------------------------------------------------------ schema */
@@ -702,7 +806,29 @@ struct dumpstate {
 	char *buf;		/* unquoted field bytes of the record */
 	size_t cap;
 	struct gb_money *sums;	/* mt's, or the row's (state.c) */
+	int verbatim;		/* the record as COPY sent it is the export's */
+	size_t need;		/* the fields looked at in such a record */
 };
+
+/* A decimal integer of n bytes: 0, or -1 when it is not one of 64 bits. */
+static int
+parse_int(const char *p, size_t n, int64_t *v)
+{
+	uint64_t u = 0, lim = INT64_MAX;
+	size_t i = n > 0 && *p == '-';
+
+	if (i == n)
+		return -1;
+	lim += i;		/* -2^63 */
+	for (; i < n; i++) {
+		unsigned d = (unsigned char)p[i] - '0';
+		if (d > 9 || u > (lim - d) / 10)
+			return -1;
+		u = u * 10 + d;
+	}
+	*v = *p == '-' ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
+}
 
 static _Noreturn void
 bad_record(struct dumpstate *s)
@@ -713,13 +839,34 @@ bad_record(struct dumpstate *s)
 }
 
 /*
+ * May the record (n bytes, the last a newline) go out as COPY sent it?
+ * COPY quotes what holds a separator, a quote or a line end, and the
+ * empty string, as the export does, with the same bytes; not edge
+ * spaces, nor "\." beside other fields.  Those are looked for where a
+ * space or a backslash is, erring on the safe side.
+ */
+static int
+as_sent(const char *p, size_t n)
+{
+	const char *q = p, *end = p + n - 1;
+
+	while ((q = memchr(q, ' ', (size_t)(end - q))) != NULL) {
+		if (q == p || q[-1] == ',' || q[1] == ',' || q[1] == '\n')
+			return 0;
+		q++;
+	}
+	return !memchr(p, '\\', n);
+}
+
+/*
  * Splits one record of COPY's CSV (the server sends one per message,
- * ending in a newline) into fields; quoted ones are unquoted into buf.
+ * ending in a newline) into fields, quoted ones unquoted into buf: of a
+ * record that goes out as it came, only the first s->need.
  */
 static void
 split_record(struct dumpstate *s, const char *p, size_t n)
 {
-	size_t i = 0, col = 0, w = 0;
+	size_t i = 0, col = 0, w = 0, upto;
 
 	if (n + 1 > s->cap) {
 		s->cap = n + 1 > 2 * s->cap ? n + 1 : 2 * s->cap;
@@ -727,6 +874,8 @@ split_record(struct dumpstate *s, const char *p, size_t n)
 	}
 	if (n == 0 || p[n - 1] != '\n')
 		bad_record(s);
+	s->verbatim = as_sent(p, n);
+	upto = s->verbatim ? s->need : s->ti->ncols;
 	for (;;) {
 		if (col == s->ti->ncols)
 			bad_record(s);
@@ -753,7 +902,12 @@ split_record(struct dumpstate *s, const char *p, size_t n)
 			s->f[col] = i > start ? p + start : NULL;
 			s->fn[col] = i - start;
 		}
-		col++;
+		if (s->isfloat[col] && s->f[col]) {	/* written again */
+			s->verbatim = 0;
+			upto = s->ti->ncols;
+		}
+		if (++col == upto && upto < s->ti->ncols)
+			return;
 		if (p[i] == '\n' && i + 1 == n)
 			break;
 		if (p[i] != ',')
@@ -780,56 +934,53 @@ record_key(struct dumpstate *s)
 	return k;
 }
 
+/* The record in the export dialect; its money into the sums. */
 static void
-put_record(struct dumpstate *s)
+put_record(struct dumpstate *s, const char *rec, size_t n)
 {
-	for (size_t c = 0; c < s->ti->ncols; c++) {
-		const char *f = s->f[c];
-		size_t n = s->fn[c];
-
-		if (c)
-			gb_out_putc(s->o, ',');
-		if (!f)
-			continue;
-		if (s->isfloat[c]) {
-			/* shortest %.{15,16,17}g, as for SQLite's reals */
-			char tmp[64], *end;
-			double v;
-			if (n >= sizeof tmp)
-				bad_record(s);
-			memcpy(tmp, f, n);
-			tmp[n] = '\0';
-			v = strtod(tmp, &end);
-			if (*end)
-				bad_record(s);
-			gb_csv_real(s->o, v);
-		} else
-			gb_csv_text(s->o, f, n);
-		if (s->money[c]) {
-			int64_t v, *sum = &s->sums[s->money[c] - 1].sum;
-			char tmp[32], *end;
-			int ok = n > 0 && n < sizeof tmp;
-			if (ok) {
-				memcpy(tmp, f, n);
-				tmp[n] = '\0';
-				errno = 0;
-				v = strtoll(tmp, &end, 10);
-				ok = !*end && !errno;
-			}
-			if (!ok) {
-				char *key = record_key(s);
-				gb_errx(GB_EXIT_RUN, "%s: table %s: money column %s "
-				    "holds a value that is not an integer at %s; "
-				    "money columns hold integer cents", s->p->name,
-				    s->ti->name, s->ti->cols[c], key);
-			}
-			if (__builtin_add_overflow(*sum, v, sum))
-				gb_errx(GB_EXIT_RUN, "%s: table %s: sum of money "
-				    "column %s overflows 64 bits", s->p->name,
-				    s->ti->name, s->ti->cols[c]);
+	if (s->verbatim)
+		gb_out_write(s->o, rec, n);
+	else {
+		for (size_t c = 0; c < s->ti->ncols; c++) {
+			if (c)
+				gb_out_putc(s->o, ',');
+			if (s->f[c] && s->isfloat[c]) {
+				/* shortest %.{15,16,17}g, as for SQLite's reals */
+				char tmp[64], *end;
+				double v;
+				if (s->fn[c] >= sizeof tmp)
+					bad_record(s);
+				memcpy(tmp, s->f[c], s->fn[c]);
+				tmp[s->fn[c]] = '\0';
+				v = strtod(tmp, &end);
+				if (*end)
+					bad_record(s);
+				gb_csv_real(s->o, v);
+			} else
+				gb_csv_text(s->o, s->f[c], s->fn[c]);
 		}
+		gb_out_putc(s->o, '\n');
 	}
-	gb_out_putc(s->o, '\n');
+	for (size_t c = 0; c < s->ti->ncols; c++) {
+		int64_t v, *sum;
+		if (!s->money[c] || !s->f[c])
+			continue;
+		sum = &s->sums[s->money[c] - 1].sum;
+		if (parse_int(s->f[c], s->fn[c], &v) == -1) {
+			char *key;
+			s->need = s->ti->ncols;	/* every field, for the key */
+			split_record(s, rec, n);
+			key = record_key(s);
+			gb_errx(GB_EXIT_RUN, "%s: table %s: money column %s "
+			    "holds a value that is not an integer at %s; "
+			    "money columns hold integer cents", s->p->name,
+			    s->ti->name, s->ti->cols[c], key);
+		}
+		if (__builtin_add_overflow(*sum, v, sum))
+			gb_errx(GB_EXIT_RUN, "%s: table %s: sum of money column "
+			    "%s overflows 64 bits", s->p->name, s->ti->name,
+			    s->ti->cols[c]);
+	}
 }
 
 /* A key part of the record, as its type orders it (state.c). */
@@ -848,14 +999,12 @@ key_value(struct dumpstate *s, int c, int type, struct gb_kval *k)
 	k->n = s->fn[c];
 	if (type == GB_K_TEXT || s->fn[c] >= sizeof tmp)
 		return;
-	memcpy(tmp, s->f[c], s->fn[c]);
-	tmp[s->fn[c]] = '\0';
-	errno = 0;
 	if (type == GB_K_INT) {
-		k->i = strtoll(tmp, &end, 10);
-		if (!*end && !errno)
+		if (parse_int(s->f[c], s->fn[c], &k->i) == 0)
 			k->type = GB_K_INT;
 	} else {
+		memcpy(tmp, s->f[c], s->fn[c]);
+		tmp[s->fn[c]] = '\0';
 		k->r = strtod(tmp, &end);
 		if (!*end)
 			k->type = GB_K_REAL;
@@ -865,8 +1014,8 @@ key_value(struct dumpstate *s, int c, int type, struct gb_kval *k)
 /*
  * COPY's CSV differs from the export dialect in details (edge spaces and
  * "\." unquoted, floats in their shortest digits), so each record is
- * split and written again: the same table gives the same bytes from
- * PostgreSQL and from SQLite.
+ * split, and written again where it differs: the same table gives the
+ * same bytes from PostgreSQL and from SQLite.
  */
 void
 gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
@@ -881,7 +1030,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 	int *kcol;
 	struct gb_kval *kv;
 	PGresult *res;
-	int n;
+	int n, unsent = 0;
 
 	if (!oid)
 		gb_errx(GB_EXIT_RUN, "%s: table %s is gone", p->name, ti->name);
@@ -952,6 +1101,14 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 		if (c >= 0)
 			s.money[c] = (int)k + 1;
 	}
+	/* the fields a record that goes out as it came is split for */
+	s.need = 1;
+	for (size_t c = 0; c < ti->ncols; c++)
+		if (s.money[c] || s.isfloat[c])
+			s.need = c + 1;
+	for (size_t k = 0; k < nkey && d->delta; k++)
+		if ((size_t)kcol[k] + 1 > s.need)
+			s.need = (size_t)kcol[k] + 1;
 	if (d->wm_column && d->wm_from) {
 		/* COPY takes no parameters: a literal, typed by the column */
 		char *lit = PQescapeLiteral(p->conn, d->wm_from, strlen(d->wm_from));
@@ -960,6 +1117,27 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 			pg_fail(p, "cannot quote the watermark", ti->name, NULL);
 		where = gb_asprintf(" WHERE %s > %s", qc, lit);
 		PQfreemem(lit);
+		free(qc);
+	}
+	if (d->ranged) {
+		/* a range of the key is in key order only when it is the key */
+		char *qc = gb_quote_ident(ti->pk[0]);
+		if (!ti->rowid_key || nkey != 1 || strcmp(key[0], ti->pk[0]))
+			gb_errx(GB_EXIT_RUN, "%s: table %s: a split table has no "
+			    "key order", p->name, ti->name);
+		/* no bound at an end: -2^63 would be a numeric, not a key */
+		if (d->lo != INT64_MIN) {
+			x = gb_asprintf("%s %s %s >= %lld", where ? where : "",
+			    where ? "AND" : "WHERE", qc, (long long)d->lo);
+			free(where);
+			where = x;
+		}
+		if (d->hi != INT64_MAX) {
+			x = gb_asprintf("%s %s %s <= %lld", where ? where : "",
+			    where ? "AND" : "WHERE", qc, (long long)d->hi);
+			free(where);
+			where = x;
+		}
 		free(qc);
 	}
 	sql = gb_asprintf("COPY (SELECT %s FROM %s%s%s%s) TO STDOUT "
@@ -971,12 +1149,12 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 	PQclear(res);
 
 	s.sums = d->delta ? gb_delta_sums(d->delta) : mt->money;
-	for (size_t c = 0; c < ti->ncols; c++) {
-		if (c)
-			gb_out_putc(s.o, ',');
+	for (size_t c = 0; c < ti->ncols && !d->part; c++) {
 		gb_csv_text(s.o, ti->cols[c], strlen(ti->cols[c]));
+		gb_out_putc(s.o, c + 1 < ti->ncols ? ',' : '\n');
 	}
-	gb_out_putc(s.o, '\n');
+	if (ti->ncols == 0 && !d->part)
+		gb_out_putc(s.o, '\n');
 	if (d->delta)
 		gb_delta_head(d->delta);
 	mt->rows = 0;
@@ -986,7 +1164,7 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 			gb_out_putc(s.o, '\n');
 		} else {
 			split_record(&s, row, (size_t)n);
-			put_record(&s);
+			put_record(&s, row, (size_t)n);
 		}
 		if (d->delta) {
 			for (size_t k = 0; k < nkey; k++)
@@ -995,10 +1173,15 @@ gb_pg_dump(struct gb_pg *p, const struct gb_tinfo *ti,
 		} else
 			mt->rows++;
 		PQfreemem(row);
-		gb_progress_add(1);
+		/* the count is shared by the threads: not at every row */
+		if (++unsent == 4096) {
+			gb_progress_add((uint64_t)unsent);
+			unsent = 0;
+		}
 		if (o->err)
 			break;
 	}
+	gb_progress_add((uint64_t)unsent);
 	if (!o->err) {
 		if (n == -2)
 			pg_fail(p, "cannot read", ti->name, NULL);

@@ -14,7 +14,12 @@
 #                                          the yardstick, PostgreSQL's own
 #                                          CSV dump, no checks, no hashes
 # and prints seconds (wall), MB/s of CSV, peak RSS and the ratio to psql;
-# each time the median of $BENCH_RUNS runs (default 3).  gb-export reads
+# then the full backup, in the same runs:
+#   gb-export -s postgresql:// | gb-pack | gb-seal -o SPOOL/NAME
+#   vs pg_dump -Fc -Z1 | gpg -e -s       (the keys of bench.sh's backup
+#                                          line, no OpenPGP compression)
+# with the issue's target for it.  Each time is the median of
+# $BENCH_RUNS runs (default 3).  gb-export reads
 # the reference config with table names made schema.table (money sums
 # and watermarks included), as bench.sh does for SQLite.
 #
@@ -25,6 +30,7 @@ set -eu
 
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
+. "$TOP/scripts/bench-lib.sh"
 BIN=$TOP/bin
 ROWS=${BENCH_ROWS:-10000000}
 SEED=${BENCH_SEED:-1}
@@ -32,6 +38,7 @@ RUNS=${BENCH_RUNS:-3}
 DIR=${GB_BENCH_DIR:-$TOP/bench/data}
 TIME=/usr/bin/time
 GYM=${1:-}
+KEYS=
 PGROOT=
 PGBIN=
 ASPG=
@@ -138,6 +145,31 @@ bench_export_stream() {
 	    "$BIN/gb-export" "$WORK/pg.conf"
 }
 
+# The full backup from PostgreSQL: gymbackup's pipeline and pg_dump's.
+# Peak RSS: of the pipeline's biggest process (gpg that gpgme starts is
+# not counted).
+bench_backup() {
+	rm -rf "$WORK/spool"
+	mkdir "$WORK/spool"
+	timed pg_backup bash -c 'set -o pipefail
+export GNUPGHOME=$BACKUP_GPG
+"$BIN/gb-export" -c "$1/pg.conf" -j bench | "$BIN/gb-pack" |
+"$BIN/gb-seal" -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$1/spool/gym"' \
+	    sh "$WORK"
+	cp "$WORK/pg_export_dir.bytes" "$WORK/pg_backup.bytes"
+	rm -rf "$WORK/spool"
+}
+
+bench_pg_dump() {
+	timed pg_dump bash -c 'set -o pipefail
+export GNUPGHOME=$BACKUP_GPG
+"$PGBIN/pg_dump" -Fc -Z1 gym |
+gpg --batch -q --trust-model always -e -s -r "$RCPT1" -r "$RCPT2" \
+    -u "$SIGNER" --compress-algo none >"$1/pg_dump.gpg"' sh "$WORK"
+	cp "$WORK/pg_export_dir.bytes" "$WORK/pg_dump.bytes"
+	rm -f "$WORK/pg_dump.gpg"
+}
+
 report() {
 	med=$(median "$1")
 	awk -v label="$2" -v s="${med% *}" -v kb="${med#* }" \
@@ -161,13 +193,15 @@ main() {
 	"$TIME" -f %M -o /dev/null true 2>/dev/null ||
 		die "GNU time ($TIME) is missing; run make deps (package time)"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/gb-bench-pg-work.XXXXXX")
-	trap 'pg_cleanup; rm -rf "$WORK"' EXIT
+	trap 'pg_cleanup; keys_cleanup; rm -rf "$WORK"' EXIT
 	trap 'exit 130' INT TERM HUP
 	if [ -z "$GYM" ]; then
 		mkdir -p "$DIR"
 		GYM=$DIR/gym-pg-s$SEED-n$ROWS.db
 		[ -f "$GYM" ] || "$BIN/gb-demodata" -s "$SEED" -n "$ROWS" -o "$GYM"
 	fi
+	ensure_keys
+	export BIN PGBIN TIME
 	echo "bench-pg: loading $(basename "$GYM") into a throwaway PostgreSQL cluster"
 	pg_up
 	start=$(date +%s)
@@ -184,6 +218,8 @@ main() {
 		bench_psql
 		bench_export_dir
 		bench_export_stream
+		bench_pg_dump
+		bench_backup
 	done
 	BASE=$(median psql)
 	BASE=${BASE% *}
@@ -196,6 +232,15 @@ main() {
 	report psql 'psql -c "\copy TABLE to stdout csv", each'
 	report pg_export_dir "gb-export -s postgresql:// -o DIR"
 	report pg_export_stream "gb-export -s postgresql:// > /dev/null"
+	echo "full backup (MB: of CSV; vs psql as above)"
+	report pg_dump "pg_dump -Fc -Z1 | gpg -e -s"
+	report pg_backup "gb-export | gb-pack | gb-seal -o SPOOL/NAME"
+	echo
+	echo "target (ratio from this run; load average $(cut -d' ' -f1-3 \
+	    /proc/loadavg))"
+	target "full backup from PostgreSQL / pg_dump -Fc -Z1 | gpg -e -s" \
+	    "$(ratio "$(median pg_backup | cut -d' ' -f1)" \
+	    "$(median pg_dump | cut -d' ' -f1)")" "<=" 0.60
 }
 
 main "$@"

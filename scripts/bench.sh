@@ -44,7 +44,8 @@
 #
 # At the end, a table of the issue's targets, the measured ratio, and
 # PASS or MISS; then scripts/bench-pg.sh: gb-export from PostgreSQL vs
-# psql \copy on the same rows, in a throwaway cluster.  The benchmark only prints: the tests check correctness.
+# psql \copy, and the full backup from it vs pg_dump -Fc -Z1 | gpg -e -s,
+# on the same rows, in a throwaway cluster.  The benchmark only prints: the tests check correctness.
 #
 # Environment: BENCH_ROWS (default 10000000), BENCH_SEED (1), BENCH_RUNS
 # (3; 1 for a quick run), GB_BENCH_DIR (bench/data), TMPDIR (the scratch
@@ -75,6 +76,7 @@ KEYS=
 R=
 S=
 export TIME BIN CONF SCHEMA
+. "$TOP/scripts/bench-lib.sh"
 
 die() {
 	echo "bench: $*" >&2
@@ -82,12 +84,7 @@ die() {
 }
 
 cleanup() {
-	if [ -n "$KEYS" ]; then
-		for k in backup restore; do
-			gpgconf --homedir "$KEYS/$k" --kill gpg-agent 2>/dev/null ||
-			    true
-		done
-	fi
+	keys_cleanup
 	[ -z "$WORK" ] || rm -rf "$WORK"
 }
 
@@ -149,22 +146,6 @@ snapshot_bin() {
 	BIN=$WORK/bin
 	BUILD="$(git -C "$TOP" describe --always --dirty 2>/dev/null ||
 	    echo unknown), binaries $(cat "$BIN"/gb-* | sha256sum | cut -c1-12)"
-}
-
-# ensure_keys: throwaway keys, made once into $DIR/keys.
-ensure_keys() {
-	KEYS=$DIR/keys
-	if [ ! -f "$KEYS/keys.env" ]; then
-		echo "bench: making throwaway keys in $KEYS"
-		rm -rf "$KEYS" "$KEYS.tmp"
-		sh "$TOP/scripts/mkkeys.sh" "$KEYS.tmp"
-		mv "$KEYS.tmp" "$KEYS"
-	fi
-	. "$KEYS/keys.env"
-	export SIGNER RCPT1 RCPT2
-	BACKUP_GPG=$KEYS/backup
-	RESTORE_GPG=$KEYS/restore
-	export BACKUP_GPG RESTORE_GPG
 }
 
 tables() {
@@ -552,19 +533,6 @@ report() {
 	row "$2" "$5" "$7" "$(cat "$R/$3")" "$6" "$ratio"
 }
 
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
-}
-
-# target TEXT MEASURED OP LIMIT: one line of the targets table.
-target() {
-	awk -v t="$1" -v m="$2" -v op="$3" -v lim="$4" 'BEGIN {
-		ok = op == "<=" ? m + 0 <= lim + 0 : m + 0 >= lim + 0
-		printf "%-58s %9s %4s %-6s %s\n", t, m, op, lim,
-		    ok ? "PASS" : "MISS"
-	}'
-}
-
 print_times() {
 	csv=csv.bytes
 	echo
@@ -703,7 +671,8 @@ target_incremental() {
 }
 
 # PostgreSQL: gb-export from a throwaway cluster holding the same gym vs
-# psql's \copy of every table (scripts/bench-pg.sh; skipped, saying so,
+# psql's \copy of every table, the full backup vs pg_dump's
+# (scripts/bench-pg.sh; skipped, saying so,
 # without a PostgreSQL server).  Last, as it loads a cluster of its own.
 bench_pg() {
 	sh "$TOP/scripts/bench-pg.sh" "$DB" || die "the PostgreSQL bench failed"

@@ -31,6 +31,7 @@ struct export {
 	struct gb_sqlite *db;	/* the source: one of these two */
 	struct gb_pg *pg;
 	struct gb_sqlite **conns;	/* SQLite: one per thread, one snapshot */
+	struct gb_pg **pgs;		/* PostgreSQL: the same */
 	int nthreads;
 	struct tjob *jobs;	/* one per table, in manifest order */
 	size_t njobs;
@@ -277,23 +278,25 @@ src_tinfo(struct export *x, const char *table, struct gb_tinfo *ti)
 	    gb_sqlite_tinfo(x->db, table, ti);
 }
 
+/* A thread's connection: db for SQLite, pg for PostgreSQL. */
 static void
-src_wm_max(struct export *x, struct gb_sqlite *db, const char *table,
-    const char *column, const char *from_type, const char *from, char **type,
-    char **value)
+src_wm_max(struct export *x, struct gb_sqlite *db, struct gb_pg *pg,
+    const char *table, const char *column, const char *from_type,
+    const char *from, char **type, char **value)
 {
 	if (x->pg)
-		gb_pg_wm_max(x->pg, table, column, from_type, from, type, value);
+		gb_pg_wm_max(pg, table, column, from_type, from, type, value);
 	else
 		gb_sqlite_wm_max(db, table, column, from_type, from, type, value);
 }
 
 static void
-src_dump(struct export *x, struct gb_sqlite *db, const struct gb_tinfo *ti,
-    const struct gb_dump *d, struct gb_out *o, struct gb_mtable *mt)
+src_dump(struct export *x, struct gb_sqlite *db, struct gb_pg *pg,
+    const struct gb_tinfo *ti, const struct gb_dump *d, struct gb_out *o,
+    struct gb_mtable *mt)
 {
 	if (x->pg)
-		gb_pg_dump(x->pg, ti, d, o, mt);
+		gb_pg_dump(pg, ti, d, o, mt);
 	else
 		gb_sqlite_dump(db, ti, d, o, mt);
 }
@@ -700,9 +703,16 @@ part_done(struct export *x, struct tpart *p)
 	pthread_mutex_unlock(&x->mu);
 }
 
+struct thread {
+	struct export *x;
+	struct gb_sqlite *db;	/* its connection, of one of the two */
+	struct gb_pg *pg;
+	pthread_t tid;
+};
+
 /* Reads one table's rows, or one part's, on the thread's connection. */
 static void
-run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
+run_part(struct export *x, struct thread *th, struct tpart *p)
 {
 	struct tjob *t = p->t;
 	struct gb_mtable *mt = &x->m.tables[t->mt];
@@ -743,8 +753,8 @@ run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
 	}
 	if (p->k == 0 && d.wm_column) {
 		char *wmtype = NULL, *wmto = NULL;
-		src_wm_max(x, db, mt->name, d.wm_column, d.wm_type, d.wm_from,
-		    &wmtype, &wmto);
+		src_wm_max(x, th->db, th->pg, mt->name, d.wm_column, d.wm_type,
+		    d.wm_from, &wmtype, &wmto);
 		mt->wm_column = gb_strdup(d.wm_column);
 		if (!wmto && d.wm_from) {	/* nothing new: keep the mark */
 			wmtype = gb_strdup(d.wm_type);
@@ -761,7 +771,7 @@ run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
 		d.hi = p->hi;
 		p->acc.name = mt->name;
 	}
-	src_dump(x, db, &t->ti, &d, out, acc);
+	src_dump(x, th->db, th->pg, &t->ti, &d, out, acc);
 	if (d.delta && (gb_delta_finish(d.delta, x->prevpath != NULL) == -1 ||
 	    fsync(newfd) == -1 || close(newfd) == -1))
 		gb_err(GB_EXIT_RUN, "cannot write %s", p->state);
@@ -772,12 +782,6 @@ run_part(struct export *x, struct gb_sqlite *db, struct tpart *p)
 		    p->k + 1, mt->name, x->work);
 	part_done(x, p);
 }
-
-struct thread {
-	struct export *x;
-	struct gb_sqlite *db;
-	pthread_t tid;
-};
 
 /* A thread takes the next part, biggest first, until none is left. */
 static void *
@@ -793,7 +797,7 @@ worker(void *arg)
 		pthread_mutex_unlock(&x->mu);
 		if (i >= x->nparts)
 			return NULL;
-		run_part(x, t->db, x->parts[i]);
+		run_part(x, t, x->parts[i]);
 	}
 }
 
@@ -862,8 +866,9 @@ export_tables(struct export *x, char **tables, size_t n)
 	x->njobs = n;
 	for (size_t i = 0; i < n; i++) {
 		plan_table(x, tables[i], &x->jobs[i]);
-		if (x->pg || gb_sqlite_rowids(x->db, tables[i], &ids[i][0],
-		    &ids[i][1]) == -1)
+		if ((x->pg ? gb_pg_rowids(x->pg, &x->jobs[i].ti, &ids[i][0],
+		    &ids[i][1]) : gb_sqlite_rowids(x->db, tables[i], &ids[i][0],
+		    &ids[i][1])) == -1)
 			ids[i][0] = 1, ids[i][1] = 0;	/* no rowids: size 0 */
 		else if (__builtin_sub_overflow(ids[i][1], ids[i][0], &size) ||
 		    __builtin_add_overflow(total, size, &total))
@@ -887,13 +892,14 @@ export_tables(struct export *x, char **tables, size_t n)
 		}
 	pthread_mutex_init(&x->mu, NULL);
 	if (x->nthreads <= 1) {
-		struct thread one = { .x = x, .db = x->db };
+		struct thread one = { .x = x, .db = x->db, .pg = x->pg };
 		worker(&one);
 	} else {
 		t = gb_calloc((size_t)x->nthreads, sizeof *t);
 		for (int i = 0; i < x->nthreads; i++) {
 			t[i].x = x;
-			t[i].db = x->conns[i];
+			t[i].db = x->conns ? x->conns[i] : NULL;
+			t[i].pg = x->pgs ? x->pgs[i] : NULL;
 			if (gb_thread_create(&t[i].tid, worker, &t[i]))
 				gb_errx(GB_EXIT_RUN, "cannot start a thread");
 		}
@@ -1181,8 +1187,9 @@ main(int argc, char *argv[])
 		x.nthreads = gb_ncpu(4);
 	}
 	if (x.pg) {
-		x.nthreads = 1;
-		gb_pg_snapshot(x.pg);
+		x.pgs = gb_calloc((size_t)x.nthreads, sizeof *x.pgs);
+		x.pgs[0] = x.pg;
+		x.nthreads = gb_pg_snapshots(x.pgs, x.nthreads, x.source, x.wait);
 	} else {
 		x.conns = gb_calloc((size_t)x.nthreads, sizeof *x.conns);
 		x.nthreads = gb_sqlite_snapshots(x.conns, x.nthreads, x.dbpath,
@@ -1197,6 +1204,13 @@ main(int argc, char *argv[])
 	tables = choose_tables(&x, &ntables);
 	if (ntables == 0)
 		gb_errx(GB_EXIT_RUN, "%s: the database has no tables", x.dbpath);
+	/*
+	 * The other connections lock them too, now: a schema change that
+	 * queues for the first one's lock would hold up their reads behind
+	 * it until -w ran out.
+	 */
+	for (int i = 1; x.pgs && i < x.nthreads; i++)
+		gb_pg_lock(x.pgs[i], tables, ntables);
 	make_workdir(&x);
 	make_statedir(&x);
 	gb_progress_start("exported", 1, 0);
@@ -1210,7 +1224,8 @@ main(int argc, char *argv[])
 	x.m.schema_bytes = o.bytes;
 	export_tables(&x, tables, ntables);
 	gb_progress_end();
-	gb_pg_close(x.pg);	/* ends the read transaction */
+	for (int i = 0; x.pgs && i < x.nthreads; i++)
+		gb_pg_close(x.pgs[i]);	/* ends the read transactions */
 	for (int i = 0; x.conns && i < x.nthreads; i++)
 		gb_sqlite_close(x.conns[i]);
 	write_manifest(&x);
@@ -1229,6 +1244,7 @@ main(int argc, char *argv[])
 	free(x.want);
 	free(x.dbpath);
 	free(x.conns);
+	free(x.pgs);
 	free(x.jobs);
 	free(x.parts);
 	free(x.stjob);

@@ -248,6 +248,151 @@ EOF
 	done
 }
 
+# parts_db DB: a table of 300 000 rows keyed by one bigint, from -150 000
+# up, sparse at the top (big enough to be read in parts), with values
+# COPY writes otherwise than the export (edge spaces, "\.", floats), and
+# two small tables: a text key and no key.  DB.conf sums its money.
+parts_db() {
+	new_db "$1"
+	psqlc -d "$1" <<'EOF'
+CREATE TABLE big (id bigint PRIMARY KEY, note text, amount bigint NOT NULL,
+    ratio double precision);
+INSERT INTO big SELECT CASE WHEN i < 290000 THEN i - 150000 ELSE i * 1000 END,
+    CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN ' edge ' WHEN 2 THEN '\.'
+    WHEN 3 THEN 'a,"b"' ELSE 'n' || i END, i % 1000, i / 3.0
+    FROM generate_series(0, 299999) i;
+CREATE TABLE codes (code text PRIMARY KEY, n int);
+INSERT INTO codes SELECT 'c' || i, i FROM generate_series(1, 500) i;
+CREATE TABLE loose (a int, b text);
+INSERT INTO loose SELECT i % 7, 'x' || i FROM generate_series(1, 500) i;
+EOF
+	printf '[table public.big]\nmoney = amount\n[table public.codes]\n[table public.loose]\n' \
+	    >"$1.conf"
+}
+
+# same_set A B: the export sets A and B hold the same bytes (but the
+# MANIFEST's id and times).
+same_set() {
+	local f
+	for f in "$1"/*.csv "$1"/SCHEMA.sql; do
+		cmp "$f" "$2/${f##*/}" || fail "${f##*/} differs"
+	done
+	diff <(grep -Ev '^(id|snapshot|created)	' "$1/MANIFEST") \
+	    <(grep -Ev '^(id|snapshot|created)	' "$2/MANIFEST") ||
+	    fail "the manifests differ"
+}
+
+@test "-P 1 and -P 4: the same bytes; a table keyed by one integer is read in parts" {
+	parts_db parts
+	# no state kept: the big table splits
+	env -u HOME -u XDG_STATE_HOME gb-export -c parts.conf -s postgresql:///parts -P 1 -o one
+	run env -u HOME -u XDG_STATE_HOME gb-export -v -c parts.conf -s postgresql:///parts -P 4 -o four
+	assert_success
+	assert_line "gb-export: 4 threads on one snapshot"
+	assert_line "gb-export: public.big: 300000 rows, $(stat -c %s four/public.big.csv) bytes, read in parts"
+	assert_line "gb-export: public.codes: 500 rows, $(stat -c %s four/public.codes.csv) bytes"
+	same_set one four
+	verify_set four
+	# every row once, in key order
+	assert_equal "$(tail -n +2 four/public.big.csv | cut -d, -f1 | md5sum)" \
+	    "$(psqlc -d parts -c 'SELECT id FROM big ORDER BY id' | md5sum)"
+	assert_equal "$(mf four/MANIFEST money public.big)" \
+	    "amount	$(psqlc -d parts -c 'SELECT sum(amount) FROM big')"
+	assert_equal "$(sed -n 2,5p four/public.big.csv)" '-150000,,0,0
+-149999," edge ",1,0.3333333333333333
+-149998,"\.",2,0.6666666666666666
+-149997,"a,""b""",3,1'
+	# with the state of exact incrementals kept: the same bytes again
+	gb-export -c parts.conf -s postgresql:///parts -S state -P 4 -o kept
+	same_set one kept
+}
+
+@test "-P 2: a write between the connections' starts is in no part of the export" {
+	parts_db snap
+	env -u HOME -u XDG_STATE_HOME gb-export -c snap.conf -s postgresql:///snap -P 1 -o before
+	# libpq reads the password file at each connection: gb-export stops
+	# just after the second connection's read, the first one's snapshot
+	# taken and shared, the second not yet on it
+	echo 'elsewhere:5432:*:*:none' >pgpass
+	chmod 600 pgpass
+	make -s -C "$TOP" tests/faultinject.so >/dev/null
+	env -u HOME -u XDG_STATE_HOME PGPASSFILE="$W/pgpass" \
+	    LD_PRELOAD="$TOP/tests/faultinject.so" \
+	    GB_FAULT="stopafter:open:2@$W/pgpass" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    gb-export -v -c snap.conf -s postgresql:///snap -P 2 -o out \
+	    >export.out 2>&1 &
+	local pid=$! i
+	bg_started $pid
+	for i in $(seq 200); do
+		[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+		sleep 0.05
+	done
+	[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] ||
+	    fail "gb-export did not stop at its second connection: $(cat export.out)"
+	# every row of every part changes, rows come and go
+	psqlc -d snap -c "UPDATE big SET amount = amount + 1, note = 'new'" \
+	    -c "DELETE FROM big WHERE id % 1000 = 0" \
+	    -c "INSERT INTO big SELECT i, 'late', 1 FROM generate_series(400000000, 400000999) i"
+	kill -CONT "$pid"
+	wait "$pid" || fail "gb-export failed: $(cat export.out)"
+	grep -qx 'gb-export: 2 threads on one snapshot' export.out ||
+	    fail "not two threads: $(cat export.out)"
+	grep -q '^gb-export: public.big: 300000 rows, .*, read in parts$' export.out ||
+	    fail "not read in parts: $(cat export.out)"
+	same_set before out
+	verify_set out
+}
+
+@test "-P 4 where the role may open 2 connections: 2 threads, a warning saying why, the same bytes" {
+	parts_db few
+	psqlc -d few -c "CREATE ROLE gbfew LOGIN CONNECTION LIMIT 2" \
+	    -c "GRANT SELECT ON big, codes, loose TO gbfew"
+	env -u HOME -u XDG_STATE_HOME gb-export -c few.conf -s postgresql:///few -P 1 -o one
+	run env -u HOME -u XDG_STATE_HOME gb-export -v -c few.conf \
+	    -s "postgresql:///few?user=gbfew" -P 4 -o two
+	assert_success
+	assert_line --partial "gb-export: warning: $PGHOST/$PGPORT/few: 2 connections, not 4: "
+	assert_line --partial 'too many connections for role "gbfew"'
+	assert_line "gb-export: 2 threads on one snapshot"
+	same_set one two
+}
+
+@test "-P 2: a schema change queued during the export waits for it, the export goes on" {
+	parts_db queue
+	env -u HOME -u XDG_STATE_HOME gb-export -c queue.conf -s postgresql:///queue -P 1 -o before
+	# stopped once SCHEMA.sql is written: every table locked, none read
+	make -s -C "$TOP" tests/faultinject.so >/dev/null
+	env -u HOME -u XDG_STATE_HOME LD_PRELOAD="$TOP/tests/faultinject.so" \
+	    GB_FAULT="stopafter:write:1" GB_FAULT_PATH="$W/out" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    gb-export -v -w 2 -c queue.conf -s postgresql:///queue -P 2 -o out \
+	    >export.out 2>&1 &
+	local pid=$! i
+	bg_started $pid
+	for i in $(seq 200); do
+		[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+		sleep 0.05
+	done
+	[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] ||
+	    fail "gb-export did not stop: $(cat export.out)"
+	psqlc -d queue -c "ALTER TABLE big ADD COLUMN late int" >alter.out 2>&1 &
+	local alter=$!
+	bg_started $alter
+	for i in $(seq 200); do
+		[ "$(psqlc -d queue -c "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'")" = 1 ] && break
+		sleep 0.05
+	done
+	[ "$i" -lt 200 ] || fail "the ALTER TABLE did not queue"
+	kill -CONT "$pid"
+	wait "$pid" || fail "gb-export failed: $(cat export.out)"
+	wait "$alter" || fail "ALTER TABLE failed: $(cat alter.out)"
+	grep -qx 'gb-export: 2 threads on one snapshot' export.out ||
+	    fail "not two threads: $(cat export.out)"
+	same_set before out
+	assert_equal "$(psqlc -d queue -c "SELECT count(*) FROM information_schema.columns WHERE column_name = 'late'")" 1
+}
+
 @test "wrong password in .pgpass: exit 3 saying so, nothing written; the right one works" {
 	pg_gym_db gym
 	psqlc -d gym -c "GRANT USAGE ON SCHEMA sales TO gbauth" \
