@@ -13,13 +13,20 @@
 #   psql -c "\copy TABLE to stdout csv header" > TABLE.csv, every table:
 #                                          the yardstick, PostgreSQL's own
 #                                          CSV dump, no checks, no hashes
-# and prints seconds (wall), MB/s of CSV, peak RSS and the ratio to psql;
-# each time the median of $BENCH_RUNS runs (default 3).  gb-export reads
+# and the restore into a new, empty database:
+#   pg_restore -j2 -d NEWDB                of a pg_dump -Fd -j2 of the gym
+#                                          (the dump made once, timed once)
+#   gb-restore -d postgresql:///NEWDB2     of gb-export | gb-pack | gb-seal
+#                                          of the gym (made once, as bench.sh
+#                                          makes its archive, same keys)
+# and prints seconds (wall), MB/s of CSV, peak RSS and the ratio to psql
+# (the restore: to pg_restore -j2); each time the median of $BENCH_RUNS
+# runs (default 3); then the targets, each PASS or MISS.  gb-export reads
 # the reference config with table names made schema.table (money sums
 # and watermarks included), as bench.sh does for SQLite.
 #
 # Environment: BENCH_ROWS (10000000), BENCH_SEED (1), BENCH_RUNS (3),
-# GB_BENCH_DIR (bench/data), TMPDIR.  Skipped, with a line saying so,
+# GB_BENCH_DIR (bench/data; the keys are bench.sh's, in its keys/), TMPDIR.  Skipped, with a line saying so,
 # when no PostgreSQL server is installed (Debian package postgresql).
 set -eu
 
@@ -138,15 +145,108 @@ bench_export_stream() {
 	    "$BIN/gb-export" "$WORK/pg.conf"
 }
 
+# report NAME LABEL [BASE]: NAME's line, its ratio to BASE's median
+# seconds (default psql's).
 report() {
 	med=$(median "$1")
+	base=$BASE
+	[ $# -lt 3 ] || { base=$(median "$3"); base=${base% *}; }
 	awk -v label="$2" -v s="${med% *}" -v kb="${med#* }" \
-	    -v b="$(cat "$WORK/$1.bytes")" -v base="$BASE" 'BEGIN {
+	    -v b="$(cat "$WORK/$1.bytes")" -v base="$base" 'BEGIN {
 		rate = s > 0 ? b / 1e6 / s : 0
 		ratio = base > 0 ? sprintf("%.2f", s / base) : "-"
 		printf "%-42s %8.2f %8.1f %8.1f %12.1f %8s\n", label, s,
 		    b / 1e6, rate, kb / 1024, ratio
 	}'
+}
+
+# target TEXT MEASURED OP LIMIT: one line of the targets, as bench.sh's.
+target() {
+	awk -v t="$1" -v m="$2" -v op="$3" -v lim="$4" 'BEGIN {
+		ok = op == "<=" ? m + 0 <= lim + 0 : m + 0 >= lim + 0
+		printf "%-58s %9s %4s %-6s %s\n", t, m, op, lim,
+		    ok ? "PASS" : "MISS"
+	}'
+}
+
+# The restore into PostgreSQL: the dump and the sealed archive it reads.
+
+# restore_keys: bench.sh's throwaway keys (exported by it, else read from
+# $DIR/keys, made there by scripts/mkkeys.sh when missing).
+restore_keys() {
+	if [ -z "${BACKUP_GPG:-}" ]; then
+		keys=$DIR/keys
+		if [ ! -f "$keys/keys.env" ]; then
+			rm -rf "$keys" "$keys.tmp"
+			sh "$TOP/scripts/mkkeys.sh" "$keys.tmp"
+			mv "$keys.tmp" "$keys"
+		fi
+		. "$keys/keys.env"
+		BACKUP_GPG=$keys/backup
+		RESTORE_GPG=$keys/restore
+	fi
+	export SIGNER RCPT1 RCPT2 BACKUP_GPG RESTORE_GPG
+}
+
+# restore_setup: pg_dump -Fd -j2 of the gym (timed, once) and the sealed
+# archive of the same rows (gb-export | gb-pack | gb-seal, as bench.sh).
+restore_setup() {
+	restore_keys
+	timed pg_dump "$PGBIN/pg_dump" -Fd -j2 -f "$WORK/dump" gym
+	mkdir "$WORK/spool"
+	GNUPGHOME=$BACKUP_GPG sh -c 'set -e
+"$1/gb-export" -c "$2/pg.conf" -j bench | "$1/gb-pack" |
+    "$1/gb-seal" -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$2/spool/gym"' \
+	    sh "$BIN" "$WORK" || die "the archive of the gym could not be made"
+	for n in pg_dump pg_restore gb_restore_pg; do
+		cp "$WORK/pg_export_dir.bytes" "$WORK/$n.bytes"
+	done
+}
+
+# newdb NAME: an empty database NAME, made anew.
+newdb() {
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1" \
+	    -c "CREATE DATABASE $1" >/dev/null
+}
+
+# rows_in DB: the rows of every table of the gym in DB.
+rows_in() {
+	for t in $TABLES; do
+		psql -X -At -d "$1" -c "SELECT count(*) FROM public.$t"
+	done | awk '{ n += $1 } END { print n }'
+}
+
+bench_pg_restore() {
+	newdb restore_pg
+	timed pg_restore "$PGBIN/pg_restore" -j2 -d restore_pg "$WORK/dump"
+	[ "$(rows_in restore_pg)" = "$DB_ROWS" ] ||
+		die "pg_restore did not restore the $DB_ROWS rows"
+	psql -X -q -d postgres -c "DROP DATABASE restore_pg"
+}
+
+bench_gb_restore_pg() {
+	newdb restore_gb
+	timed gb_restore_pg env GNUPGHOME="$RESTORE_GPG" "$BIN/gb-restore" \
+	    --signer "$SIGNER" -d postgresql:///restore_gb \
+	    "$WORK/spool/gym.tar.gz.gpg"
+	[ "$(rows_in restore_gb)" = "$DB_ROWS" ] ||
+		die "gb-restore did not restore the $DB_ROWS rows"
+	psql -X -q -d postgres -c "DROP DATABASE restore_gb"
+}
+
+report_restore() {
+	echo "restore into a new database"
+	report pg_dump "pg_dump -Fd -j2 (once, makes the dump)"
+	report pg_restore "pg_restore -j2 -d NEWDB (vs pg_restore)" pg_restore
+	report gb_restore_pg "gb-restore -d postgresql:// (vs pg_restore)" \
+	    pg_restore
+}
+
+target_restore() {
+	target "restore into PostgreSQL / pg_restore -j2" "$(awk \
+	    -v a="$(median gb_restore_pg)" -v b="$(median pg_restore)" \
+	    'BEGIN { split(a, x, " "); split(b, y, " ");
+		printf "%.2f", (y[1] > 0 ? x[1] / y[1] : 0) }')" "<=" 0.8
 }
 
 main() {
@@ -175,8 +275,7 @@ main() {
 	echo "bench-pg: loaded in $(($(date +%s) - start)) s"
 	TABLES=$(psql -X -At -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
 	export TABLES
-	DB_ROWS=$(for t in $TABLES; do psql -X -At -c "SELECT count(*) FROM public.$t"; done |
-	    awk '{ n += $1 } END { print n }')
+	DB_ROWS=$(rows_in gym)
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -184,6 +283,9 @@ main() {
 		bench_psql
 		bench_export_dir
 		bench_export_stream
+		[ "$i" -gt 1 ] || restore_setup
+		bench_pg_restore
+		bench_gb_restore_pg
 	done
 	BASE=$(median psql)
 	BASE=${BASE% *}
@@ -196,6 +298,12 @@ main() {
 	report psql 'psql -c "\copy TABLE to stdout csv", each'
 	report pg_export_dir "gb-export -s postgresql:// -o DIR"
 	report pg_export_stream "gb-export -s postgresql:// > /dev/null"
+	report_restore
+	echo
+	echo "targets (ratios from this run; load average $(cut -d' ' -f1-3 \
+	    /proc/loadavg) at the end)"
+	printf '%-58s %9s %4s %-6s %s\n' target measured "" limit result
+	target_restore
 }
 
 main "$@"
