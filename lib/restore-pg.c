@@ -1,12 +1,17 @@
 /*
  * restore-pg.c - the PostgreSQL target of a restore (struct gb_target):
- * one transaction, into a database (each table into the schema it came
- * from, SQLite's into public; the database must have no tables) or into
- * one schema (which must have none), or into a scratch schema rolled back
- * at the end (the restore test).  Rows go in with COPY ... FROM STDIN as
- * the archive streams.  Errors return -1 or -2 and why; the connection
- * (gb_pg_open) and the drill's export again (gb_pg_dump) are pg.c's,
- * which end the program on theirs.
+ * into a database (each table into the schema it came from, SQLite's
+ * into public; the database must have no tables) or into one schema
+ * (which must have none), or into a scratch schema dropped at the end
+ * (the restore test).  Tables are made in staging schemas of a random
+ * name, their keys held back; a full's rows, checked as the archive
+ * streams, go in chunks of whole records to worker connections that
+ * COPY them, and each table's indexes are built on them once its rows
+ * are handed out; finish makes the keys and moves every table into place
+ * in one transaction.  Any way out before that drops the staging; a
+ * killed restore's is dropped by the next (reap).  Errors return -1 or
+ * -2 and why; the connection (gb_pg_open) and the drill's export again
+ * (gb_pg_dump) are pg.c's, which end the program on theirs.
  */
 #include <errno.h>
 #include <pthread.h>
