@@ -31,8 +31,9 @@
 #include "gb-pgp.h"
 
 /* Rows go to the workers in chunks of whole records of about this size. */
-#define CHUNK (1 << 20)
-#define QUEUED 3		/* chunks waiting per worker: the memory bound */
+#define CHUNK (512 << 10)
+#define QUEUED 2		/* chunks waiting per worker: the memory bound */
+#define WORKERS_MIN 4
 #define WORKERS_MAX 8
 /* Staging schemas: gb_restore_ID_K, ID a restore's, locked while it runs. */
 #define STAGE_RE "^gb_restore_[0-9a-f]{8}_[0-9]+$"
@@ -1545,7 +1546,7 @@ close_target(void *arg)
 	free(t);
 }
 
-/* A connection as every one of a restore is set: strings as lexed. */
+/* A worker's connection. */
 static int
 setup_conn(struct pgt *t, struct conn *c, const char *conninfo, char *err,
     size_t errlen)
@@ -1554,22 +1555,33 @@ setup_conn(struct pgt *t, struct conn *c, const char *conninfo, char *err,
 
 	c->p = gb_pg_open(conninfo, 30);
 	c->conn = gb_pg_conn(c->p);
-	/* '...' as SCHEMA.sql was lexed: a backslash is a backslash */
+	/*
+	 * '...' as SCHEMA.sql was lexed: a backslash is a backslash.  The
+	 * staging's commits need not wait for the disk: the move into
+	 * place, on the control connection, waits, and WAL is written in
+	 * order, so it never lasts without them.
+	 */
 	if (cexec(c, "SET standard_conforming_strings = on", why,
-	    sizeof why) == -1) {
+	    sizeof why) == -1 || cexec(c, "SET synchronous_commit = off",
+	    why, sizeof why) == -1) {
 		snprintf(err, errlen, "%s: %s", t->name, why);
 		return -2;
 	}
 	return 0;
 }
 
-/* Worker connections: one per core, at least two, at most WORKERS_MAX. */
+/*
+ * Worker connections: one per core, and more than cores on a small
+ * machine, where a worker often waits (for rows, for a lock, for its
+ * COPY's end) while the others keep the server busy.
+ */
 static size_t
 workers_wanted(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return n < 2 ? 2 : n > WORKERS_MAX ? WORKERS_MAX : (size_t)n;
+	return n < WORKERS_MIN ? WORKERS_MIN : n > WORKERS_MAX ? WORKERS_MAX :
+	    (size_t)n;
 }
 
 int
