@@ -50,7 +50,7 @@ struct conn {
 /* A worker's job: whole records of a table, or one statement. */
 struct job {
 	struct job *next;
-	struct table *table;	/* rows of it */
+	struct table *table;	/* rows of it, or the statement's table */
 	char *buf;
 	size_t len;
 	char *path, *stmt;	/* else SET search_path = path; stmt */
@@ -71,6 +71,7 @@ struct table {
 	size_t headlen;
 	uint64_t rows;		/* the rows the server says its COPYs took */
 	int changed;		/* since, by an incremental: rows to count */
+	size_t pending;		/* chunks not yet in an open COPY (locked) */
 };
 
 /* A statement held back until the rows are in (its table's, rel). */
@@ -284,6 +285,14 @@ run_job(struct worker *w, struct job *j)
 
 	if (j->stmt) {
 		end_copy(w, 1);
+		/*
+		 * Its table's rows all in a COPY first: one still open then
+		 * holds a lock the statement waits for, not one taken after.
+		 */
+		pthread_mutex_lock(&t->lock);
+		while (tb && tb->pending && !t->failed)
+			pthread_cond_wait(&t->done, &t->lock);
+		pthread_mutex_unlock(&t->lock);
 		if (exec_in(&w->c, j->path, j->stmt, why, sizeof why) == -1)
 			fail(t, "", j->stmt, why);
 		return;
@@ -353,8 +362,10 @@ worker(void *arg)
 		pthread_mutex_unlock(&t->lock);
 		if (!t->failed)
 			run_job(w, j);
-		job_free(j);
 		pthread_mutex_lock(&t->lock);
+		if (!j->stmt)
+			j->table->pending--;
+		job_free(j);
 		w->busy = 0;
 		pthread_cond_broadcast(&t->done);
 	}
@@ -382,6 +393,8 @@ submit(struct pgt *t, struct job *j)
 		job_free(j);
 		r = -1;
 	} else {
+		if (!j->stmt)
+			j->table->pending++;
 		j->next = NULL;
 		*t->tail = j;
 		t->tail = &j->next;
@@ -421,6 +434,16 @@ drain(struct pgt *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* The table loaded by the workers as rel, or NULL. */
+static struct table *
+find_table(struct pgt *t, const char *rel)
+{
+	for (size_t i = 0; i < t->ntables; i++)
+		if (strcmp(t->tables[i]->rel, rel) == 0)
+			return t->tables[i];
+	return NULL;
+}
+
 /*
  * The keys and indexes held back while the rows of table rel (NULL: of
  * every table) went in, handed to the workers: a sort of the loaded table
@@ -441,6 +464,7 @@ submit_late(struct pgt *t, const char *rel)
 			continue;
 		}
 		j = gb_calloc(1, sizeof *j);
+		j->table = find_table(t, l->rel);
 		j->path = l->path;
 		j->stmt = l->stmt;
 		free(l->rel);
@@ -1052,6 +1076,7 @@ struct feed {
 	size_t len, cap;
 	size_t cut;		/* after the last whole record */
 	int quoted, header;
+	int sent;		/* a chunk went to the workers */
 };
 
 static int
@@ -1094,21 +1119,12 @@ feed_put(void *arg, const void *p, size_t n)
 	memcpy(f->buf, j->buf + f->cut, f->len - f->cut);
 	f->len -= f->cut;
 	f->cut = 0;
+	f->sent = 1;
 	if (submit(f->t, j) == -1) {
 		errno = EIO;
 		return -1;
 	}
 	return 0;
-}
-
-/* The table loaded by the workers as rel, or NULL. */
-static struct table *
-find_table(struct pgt *t, const char *rel)
-{
-	for (size_t i = 0; i < t->ntables; i++)
-		if (strcmp(t->tables[i]->rel, rel) == 0)
-			return t->tables[i];
-	return NULL;
 }
 
 /*
@@ -1120,7 +1136,7 @@ load_rows(struct pgt *t, const char *rel, const struct gb_mtable *mt,
     gb_read_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct table *tb = gb_calloc(1, sizeof *tb);
-	struct feed f = { t, tb, NULL, 0, 0, 0, 0, 1 };
+	struct feed f = { t, tb, NULL, 0, 0, 0, 0, 1, 0 };
 	struct job *j;
 	int status;
 
@@ -1130,7 +1146,13 @@ load_rows(struct pgt *t, const char *rel, const struct gb_mtable *mt,
 	t->tables[t->ntables++] = tb;
 	status = gb_check_table_to(mt, fn, arg, feed_put, &f, NULL, NULL, err,
 	    errlen);
-	if (status == 0 && f.len && !f.header) {
+	if (status == 0 && f.header) {	/* a header alone, no line end */
+		tb->head = gb_strndup(f.buf, f.len);
+		tb->headlen = f.len;
+		f.len = 0;
+	}
+	/* no rows: the COPY of the header alone still checks it */
+	if (status == 0 && (f.len || !f.sent)) {
 		j = gb_calloc(1, sizeof *j);
 		j->table = f.table;
 		j->buf = f.buf;

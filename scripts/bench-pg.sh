@@ -205,8 +205,8 @@ restore_setup() {
 
 # newdb NAME: an empty database NAME, made anew.
 newdb() {
-	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1" \
-	    -c "CREATE DATABASE $1" >/dev/null
+	psql -X -q -d postgres -c "SET client_min_messages = warning" \
+	    -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
 }
 
 # rows_in DB: the rows of every table of the gym in DB.
