@@ -460,10 +460,12 @@ struct gb_target {
 int gb_restore_sqlite_open(struct gb_target *tg, const char *path,
     char *err, size_t errlen);
 /*
- * PostgreSQL, all in one transaction: into a database (schema NULL:
- * tables into the schemas they came from, SQLite's into public; it must
- * have no tables), into one schema (it must have none), or (scratch) into
- * a new scratch schema that finish rolls back.
+ * PostgreSQL, loaded on several connections into staging schemas that
+ * finish moves into place in one transaction: into a database (schema
+ * NULL: tables into the schemas they came from, SQLite's into public; it
+ * must have no tables), into one schema (it must have none), or (scratch)
+ * into a staging schema that finish drops.  Leaving without finish drops
+ * the staging; a killed restore's is dropped by the next one.
  */
 int gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
     const char *schema, int scratch, char *err, size_t errlen);

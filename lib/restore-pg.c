@@ -1,20 +1,27 @@
 /*
  * restore-pg.c - the PostgreSQL target of a restore (struct gb_target):
- * one transaction, into a database (each table into the schema it came
- * from, SQLite's into public; the database must have no tables) or into
- * one schema (which must have none), or into a scratch schema rolled back
- * at the end (the restore test).  Rows go in with COPY ... FROM STDIN as
- * the archive streams.  Errors return -1 or -2 and why; the connection
- * (gb_pg_open) and the drill's export again (gb_pg_dump) are pg.c's,
- * which end the program on theirs.
+ * into a database (each table into the schema it came from, SQLite's
+ * into public; the database must have no tables) or into one schema
+ * (which must have none), or into a scratch schema dropped at the end
+ * (the restore test).  Tables are made in staging schemas of a random
+ * name, their keys held back; a full's rows, checked as the archive
+ * streams, go in chunks of whole records to worker connections that
+ * COPY them, and each table's indexes are built on them once its rows
+ * are handed out; finish makes the keys and moves every table into place
+ * in one transaction.  Any way out before that drops the staging; a
+ * killed restore's is dropped by the next (reap).  Errors return -1 or
+ * -2 and why; the connection (gb_pg_open) and the drill's export again
+ * (gb_pg_dump) are pg.c's, which end the program on theirs.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -23,32 +30,114 @@
 #include "gb-db.h"
 #include "gb-pgp.h"
 
-struct pgt {
+/* Rows go to the workers in chunks of whole records of about this size. */
+#define CHUNK (512 << 10)
+#define QUEUED 2		/* chunks waiting per worker: the memory bound */
+#define WORKERS_MIN 4
+#define WORKERS_MAX 8
+/* Staging schemas: gb_restore_ID_K, ID a restore's, locked while it runs. */
+#define STAGE_RE "^gb_restore_[0-9a-f]{8}_[0-9]+$"
+#define LOCK_KEY 1734439539	/* "gbrs": pg_advisory_lock(LOCK_KEY, ID) */
+
+/* One connection and why its last COPY write failed. */
+struct conn {
 	struct gb_pg *p;
 	PGconn *conn;
+	char copyerr[512];
+	uint64_t copied;	/* rows the last COPY took */
+};
+
+/* A worker's job: whole records of a table, or one statement. */
+struct job {
+	struct job *next;
+	struct table *table;	/* rows of it, or the statement's table */
+	char *buf;
+	size_t len;
+	char *path, *stmt;	/* else SET search_path = path; stmt */
+};
+
+struct worker {
+	struct pgt *t;
+	struct conn c;
+	pthread_t tid;
+	struct table *copying;	/* the table its COPY is open on */
+	int busy;
+};
+
+struct table {
+	char *name;		/* the MANIFEST's, for messages */
+	char *rel;		/* staging schema.table, quoted */
+	char *head;		/* the CSV header, sent before each COPY */
+	size_t headlen;
+	uint64_t rows;		/* the rows the server says its COPYs took */
+	int changed;		/* since, by an incremental: rows to count */
+	size_t pending;		/* chunks not yet in an open COPY (locked) */
+};
+
+/* A statement held back until the rows are in (its table's, rel). */
+struct late {
+	char *rel, *path, *stmt;
+};
+
+struct pgt {
+	struct conn c;		/* the control connection */
 	const char *name;	/* host/port/dbname, for messages */
 	char *schema;		/* every table into it; NULL: each its own */
-	int scratch;		/* the restore test's: rolled back */
-	char **late;		/* pairs: search path, CREATE INDEX ... */
-	size_t nlate;		/* pairs */
-	char copyerr[512];	/* why copy_put failed */
+	int scratch;		/* the restore test's: dropped at the end */
+	uint32_t id;		/* of the staging schemas */
+	char **target;		/* per staging schema K: the schema it becomes */
+	size_t nstage;
+	struct late *late;
+	size_t nlate;
+	char **final;		/* the keys made of their indexes, at the end */
+	size_t nfinal;
+	struct table **tables;	/* each its own: workers hold them */
+	size_t ntables;
+	struct worker *w;
+	size_t nw;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;	/* a job or a flush; a job taken or done */
+	struct job *head, **tail;
+	size_t queued;
+	int flush;		/* workers end their COPY when idle */
+	int stop;		/* workers abort and return */
+	int failed;		/* a worker failed: why in err */
+	char err[1024];
+	int finished;		/* in place (or, scratch, dropped) */
 };
+
+/* gb_pg_msg's line is one buffer for every connection. */
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+conn_msg(struct conn *c, const PGresult *res, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&msg_lock);
+	snprintf(err, errlen, "%s", gb_pg_msg(c->p, res));
+	pthread_mutex_unlock(&msg_lock);
+}
 
 /* One statement (the extended protocol runs one, or none); 0 or -1. */
 static int
-pexec(struct pgt *t, const char *sql, char *err, size_t errlen)
+cexec(struct conn *c, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = PQexecParams(t->conn, sql, 0, NULL, NULL, NULL, NULL,
+	PGresult *res = PQexecParams(c->conn, sql, 0, NULL, NULL, NULL, NULL,
 	    0);
 	ExecStatusType st = PQresultStatus(res);
 	int r = 0;
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "%s", gb_pg_msg(t->p, res));
+		conn_msg(c, res, err, errlen);
 		r = -1;
 	}
 	PQclear(res);
 	return r;
+}
+
+static int
+pexec(struct pgt *t, const char *sql, char *err, size_t errlen)
+{
+	return cexec(&t->c, sql, err, errlen);
 }
 
 /* First value of the first row (*value NULL if none); param may be NULL. */
@@ -57,13 +146,13 @@ value(struct pgt *t, const char *sql, const char *param, char **v,
     char *err, size_t errlen)
 {
 	const char *params[] = { param };
-	PGresult *res = PQexecParams(t->conn, sql, param ? 1 : 0, NULL, params,
-	    NULL, NULL, 0);
+	PGresult *res = PQexecParams(t->c.conn, sql, param ? 1 : 0, NULL,
+	    params, NULL, NULL, 0);
 	int r = 0;
 
 	*v = NULL;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "%s", gb_pg_msg(t->p, res));
+		conn_msg(&t->c, res, err, errlen);
 		r = -1;
 	} else if (PQntuples(res) > 0 && PQnfields(res) > 0 &&
 	    !PQgetisnull(res, 0, 0))
@@ -74,15 +163,15 @@ value(struct pgt *t, const char *sql, const char *param, char **v,
 
 /* COPY ... FROM STDIN: begin, feed (a gb_write_fn), end (ok 0 aborts). */
 static int
-copy_begin(struct pgt *t, const char *sql, char *err, size_t errlen)
+copy_begin(struct conn *c, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = PQexecParams(t->conn, sql, 0, NULL, NULL, NULL, NULL,
+	PGresult *res = PQexecParams(c->conn, sql, 0, NULL, NULL, NULL, NULL,
 	    0);
 	int r = 0;
 
-	t->copyerr[0] = '\0';
+	c->copyerr[0] = '\0';
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		snprintf(err, errlen, "%s", gb_pg_msg(t->p, res));
+		conn_msg(c, res, err, errlen);
 		r = -1;
 	}
 	PQclear(res);
@@ -92,14 +181,13 @@ copy_begin(struct pgt *t, const char *sql, char *err, size_t errlen)
 static int
 copy_put(void *arg, const void *buf, size_t n)
 {
-	struct pgt *t = arg;
+	struct conn *c = arg;
 
 	/* libpq takes an int: feed large buffers in parts */
 	while (n > 0) {
 		int k = n > (1 << 20) ? 1 << 20 : (int)n;
-		if (PQputCopyData(t->conn, buf, k) != 1) {
-			snprintf(t->copyerr, sizeof t->copyerr, "%s",
-			    gb_pg_msg(t->p, NULL));
+		if (PQputCopyData(c->conn, buf, k) != 1) {
+			conn_msg(c, NULL, c->copyerr, sizeof c->copyerr);
 			errno = EIO;
 			return -1;
 		}
@@ -110,29 +198,425 @@ copy_put(void *arg, const void *buf, size_t n)
 }
 
 static int
-copy_end(struct pgt *t, int ok, char *err, size_t errlen)
+copy_end(struct conn *c, int ok, char *err, size_t errlen)
 {
 	PGresult *res;
 	int r = 0;
 
 	err[0] = '\0';
-	if (PQputCopyEnd(t->conn, ok ? NULL : "gymbackup: the data did not "
+	if (PQputCopyEnd(c->conn, ok ? NULL : "gymbackup: the data did not "
 	    "match its manifest") != 1) {
-		snprintf(err, errlen, "%s", gb_pg_msg(t->p, NULL));
+		conn_msg(c, NULL, err, errlen);
 		return -1;
 	}
-	while ((res = PQgetResult(t->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0) {
+	c->copied = 0;
+	while ((res = PQgetResult(c->conn)) != NULL) {
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			c->copied = strtoull(PQcmdTuples(res), NULL, 10);
+		else if (r == 0) {
 			if (ok)
-				snprintf(err, errlen, "%s", gb_pg_msg(t->p, res));
+				conn_msg(c, res, err, errlen);
 			r = -1;
 		}
 		PQclear(res);
 	}
 	/* a failed write says more than the end of the COPY */
-	if (*t->copyerr)
-		snprintf(err, errlen, "%s", t->copyerr);
+	if (*c->copyerr)
+		snprintf(err, errlen, "%s", c->copyerr);
 	return ok ? r : -1;
+}
+
+/* The COPY of a table's CSV, checked against its header (15+: MATCH). */
+static char *
+copy_sql(struct conn *c, const char *into)
+{
+	return gb_asprintf("COPY %s FROM STDIN (FORMAT csv, HEADER%s)", into,
+	    gb_pg_server_version(c->p) >= 150000 ? " MATCH" : "");
+}
+
+/* SET search_path = path, then stmt: one statement per call. */
+static int
+exec_in(struct conn *c, const char *path, const char *stmt, char *err,
+    size_t errlen)
+{
+	char *set = gb_asprintf("SET search_path = %s", path);
+	int r = cexec(c, set, err, errlen);
+
+	free(set);
+	return r == -1 ? -1 : cexec(c, stmt, err, errlen);
+}
+
+/* ------------------------------------------------------------ workers */
+
+/* The first failure is the one told; the queue is then only emptied. */
+static void
+fail(struct pgt *t, const char *what, const char *name, const char *why)
+{
+	pthread_mutex_lock(&t->lock);
+	if (!t->failed)
+		snprintf(t->err, sizeof t->err, "%s%s: %s", what, name, why);
+	t->failed = 1;
+	pthread_cond_broadcast(&t->done);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Ends the worker's COPY; ok 0 aborts it. */
+static void
+end_copy(struct worker *w, int ok)
+{
+	char why[512];
+
+	if (!w->copying)
+		return;
+	if (copy_end(&w->c, ok, why, sizeof why) == -1 && ok)
+		fail(w->t, "table ", w->copying->name, why);
+	else
+		__atomic_add_fetch(&w->copying->rows, w->c.copied,
+		    __ATOMIC_RELAXED);
+	w->copying = NULL;
+}
+
+static void
+run_job(struct worker *w, struct job *j)
+{
+	struct pgt *t = w->t;
+	struct table *tb = j->table;
+	char why[512], *sql;
+
+	if (j->stmt) {
+		end_copy(w, 1);
+		/*
+		 * Its table's rows all in a COPY first: one still open then
+		 * holds a lock the statement waits for, not one taken after.
+		 */
+		pthread_mutex_lock(&t->lock);
+		while (tb && tb->pending && !t->failed)
+			pthread_cond_wait(&t->done, &t->lock);
+		pthread_mutex_unlock(&t->lock);
+		if (exec_in(&w->c, j->path, j->stmt, why, sizeof why) == -1)
+			fail(t, "", j->stmt, why);
+		return;
+	}
+	if (w->copying && w->copying != tb)
+		end_copy(w, 1);
+	if (!w->copying) {
+		sql = copy_sql(&w->c, tb->rel);
+		if (copy_begin(&w->c, sql, why, sizeof why) == -1) {
+			free(sql);
+			fail(t, "table ", tb->name, why);
+			return;
+		}
+		free(sql);
+		w->copying = tb;
+		if (copy_put(&w->c, tb->head, tb->headlen) == -1) {
+			end_copy(w, 1);
+			return;
+		}
+	}
+	if (copy_put(&w->c, j->buf, j->len) == -1)
+		end_copy(w, 1);
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->buf);
+	free(j->path);
+	free(j->stmt);
+	free(j);
+}
+
+/*
+ * Takes jobs until stopped: rows into a COPY kept open while they are of
+ * the same table, each COPY its own transaction (in staging, so no one
+ * sees it before the move), or a statement; after a failure only drops
+ * them.  On a flush it ends its COPY, so that the rows are committed.
+ */
+static void *
+worker(void *arg)
+{
+	struct worker *w = arg;
+	struct pgt *t = w->t;
+	struct job *j;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		while (!t->head && !t->stop && !(t->flush && w->copying))
+			pthread_cond_wait(&t->work, &t->lock);
+		if (t->stop)
+			break;
+		if ((j = t->head) == NULL) {	/* a flush */
+			w->busy = 1;
+			pthread_mutex_unlock(&t->lock);
+			end_copy(w, !t->failed);
+			pthread_mutex_lock(&t->lock);
+			w->busy = 0;
+			pthread_cond_broadcast(&t->done);
+			continue;
+		}
+		if (!(t->head = j->next))
+			t->tail = &t->head;
+		t->queued--;
+		w->busy = 1;
+		pthread_cond_broadcast(&t->done);
+		pthread_mutex_unlock(&t->lock);
+		if (!t->failed)
+			run_job(w, j);
+		pthread_mutex_lock(&t->lock);
+		if (!j->stmt)
+			j->table->pending--;
+		job_free(j);
+		w->busy = 0;
+		pthread_cond_broadcast(&t->done);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (w->copying) {	/* stopped: what it copied goes */
+		w->copying = NULL;
+		PQputCopyEnd(w->c.conn, "gymbackup: restore abandoned");
+		PQclear(PQgetResult(w->c.conn));
+		while (PQgetResult(w->c.conn) != NULL)
+			;
+	}
+	return NULL;
+}
+
+/* Queues a job, waiting while the queue is full; -1: a worker failed. */
+static int
+submit(struct pgt *t, struct job *j)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->failed && t->queued >= QUEUED * t->nw)
+		pthread_cond_wait(&t->done, &t->lock);
+	if (t->failed) {
+		job_free(j);
+		r = -1;
+	} else {
+		if (!j->stmt)
+			j->table->pending++;
+		j->next = NULL;
+		*t->tail = j;
+		t->tail = &j->next;
+		t->queued++;
+		pthread_cond_signal(&t->work);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+/*
+ * Waits until every job is done and every COPY ended: all that was
+ * queued is committed.  0, or -2 and the worker's failure.
+ */
+static int
+drain(struct pgt *t, char *err, size_t errlen)
+{
+	int idle;
+
+	pthread_mutex_lock(&t->lock);
+	t->flush = 1;
+	pthread_cond_broadcast(&t->work);
+	for (;;) {
+		idle = !t->head;
+		for (size_t i = 0; idle && i < t->nw; i++)
+			idle = !t->w[i].busy && !t->w[i].copying;
+		if (idle)
+			break;
+		pthread_cond_wait(&t->done, &t->lock);
+	}
+	t->flush = 0;
+	pthread_mutex_unlock(&t->lock);
+	if (t->failed) {
+		snprintf(err, errlen, "%s: %s; nothing restored", t->name, t->err);
+		return -2;
+	}
+	return 0;
+}
+
+/* The table loaded by the workers as rel, or NULL. */
+static struct table *
+find_table(struct pgt *t, const char *rel)
+{
+	for (size_t i = 0; i < t->ntables; i++)
+		if (strcmp(t->tables[i]->rel, rel) == 0)
+			return t->tables[i];
+	return NULL;
+}
+
+/*
+ * The keys and indexes held back while the rows of table rel (NULL: of
+ * every table) went in, handed to the workers: a sort of the loaded table
+ * is much cheaper than an index kept up row by row, and they are built
+ * several at a time, while other tables load.
+ */
+static int
+submit_late(struct pgt *t, const char *rel)
+{
+	size_t k = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < t->nlate; i++) {
+		struct late *l = &t->late[i];
+		struct job *j;
+		if (rel && strcmp(l->rel, rel) != 0) {
+			t->late[k++] = *l;
+			continue;
+		}
+		j = gb_calloc(1, sizeof *j);
+		j->table = find_table(t, l->rel);
+		j->path = l->path;
+		j->stmt = l->stmt;
+		free(l->rel);
+		if (r == 0 && submit(t, j) == -1)
+			r = -1;
+	}
+	t->nlate = k;
+	return r;
+}
+
+/* All of them made; then every key made of its index. */
+static int
+build_late(struct pgt *t, char *err, size_t errlen)
+{
+	submit_late(t, NULL);
+	return drain(t, err, errlen);
+}
+
+static void
+keep_late(struct pgt *t, const char *rel, const char *path, const char *stmt)
+{
+	t->late = gb_realloc(t->late, (t->nlate + 1) * sizeof *t->late);
+	t->late[t->nlate++] = (struct late){ gb_strdup(rel), gb_strdup(path),
+	    gb_strdup(stmt) };
+}
+
+/* ------------------------------------------------------------ staging */
+
+/* The staging schema (unquoted) of a target schema, made when new. */
+static int
+stage_of(struct pgt *t, const char *target, char **stage, char *err,
+    size_t errlen)
+{
+	char why[512], *q, *sql;
+	size_t k;
+	int r;
+
+	for (k = 0; k < t->nstage && strcmp(t->target[k], target) != 0; k++)
+		;
+	*stage = gb_asprintf("gb_restore_%08" PRIx32 "_%zu", t->id, k);
+	if (k < t->nstage)
+		return 0;
+	q = gb_quote_ident(*stage);
+	sql = gb_asprintf("CREATE SCHEMA %s", q);
+	r = pexec(t, sql, why, sizeof why);
+	free(sql);
+	free(q);
+	if (r == -1) {
+		snprintf(err, errlen, "%s: cannot create the staging schema %s: "
+		    "%s", t->name, *stage, why);
+		return -2;
+	}
+	t->target = gb_realloc(t->target, (k + 2) * sizeof *t->target);
+	t->target[t->nstage++] = gb_strdup(target);
+	t->target[t->nstage] = NULL;
+	return 0;
+}
+
+/*
+ * A table just made in staging: its key and unique constraints are taken
+ * off; their indexes are built after the rows (build_late), each one on
+ * its own while other indexes of the table are built, and made the
+ * constraints again at the end (finish).
+ */
+static int
+made_table(struct pgt *t, const char *rel, char *err, size_t errlen)
+{
+	const char *params[] = { rel };
+	PGresult *res = PQexecParams(t->c.conn, "SELECT conname, "
+	    "pg_get_indexdef(conindid), CASE contype WHEN 'p' THEN 'PRIMARY "
+	    "KEY' ELSE 'UNIQUE' END FROM pg_constraint WHERE conrelid = "
+	    "$1::regclass AND contype IN ('p', 'u') ORDER BY contype, conname",
+	    1, NULL, params, NULL, NULL, 0);
+	char why[512];
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		conn_msg(&t->c, res, why, sizeof why);
+		snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name,
+		    why);
+		PQclear(res);
+		return -2;
+	}
+	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+		char *qc = gb_quote_ident(PQgetvalue(res, i, 0)), *sql;
+		sql = gb_asprintf("ALTER TABLE %s DROP CONSTRAINT %s", rel, qc);
+		if (pexec(t, sql, why, sizeof why) == -1) {
+			snprintf(err, errlen, "%s: %s", rel, why);
+			r = -2;
+		}
+		free(sql);
+		keep_late(t, rel, "pg_catalog", PQgetvalue(res, i, 1));
+		t->final = gb_realloc(t->final, (t->nfinal + 1) *
+		    sizeof *t->final);
+		t->final[t->nfinal++] = gb_asprintf("ALTER TABLE %s ADD "
+		    "CONSTRAINT %s %s USING INDEX %s", rel, qc,
+		    PQgetvalue(res, i, 2), qc);
+		free(qc);
+	}
+	PQclear(res);
+	return r;
+}
+
+/*
+ * Staging schemas left by a restore that was killed: their restore's lock
+ * is free.  Dropped, saying so.
+ */
+static int
+reap(struct pgt *t, char *err, size_t errlen)
+{
+	char *q = gb_asprintf("SELECT nspname, pg_try_advisory_lock(%d, "
+	    "('x' || substr(nspname, 12, 8))::bit(32)::int) FROM pg_namespace "
+	    "WHERE nspname ~ '%s' ORDER BY 1", LOCK_KEY, STAGE_RE);
+	PGresult *res = PQexecParams(t->c.conn, q, 0, NULL, NULL, NULL, NULL,
+	    0);
+	char why[512];
+	int r = 0;
+
+	free(q);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		conn_msg(&t->c, res, why, sizeof why);
+		snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name,
+		    why);
+		PQclear(res);
+		return -2;
+	}
+	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+		char *sql;
+		if (PQgetvalue(res, i, 1)[0] != 't')
+			continue;	/* its restore runs */
+		q = gb_quote_ident(PQgetvalue(res, i, 0));
+		sql = gb_asprintf("DROP SCHEMA IF EXISTS %s CASCADE", q);
+		if (pexec(t, sql, why, sizeof why) == -1) {
+			snprintf(err, errlen, "%s: cannot drop the staging schema "
+			    "%s of a restore that did not finish: %s", t->name,
+			    PQgetvalue(res, i, 0), why);
+			r = -2;
+		} else
+			gb_warnx("%s: dropped the staging schema %s of a restore "
+			    "that did not finish", t->name, PQgetvalue(res, i, 0));
+		free(sql);
+		free(q);
+	}
+	PQclear(res);
+	/* the locks taken go with their own restore's, at the end */
+	if (r == 0 && pexec(t, "SELECT pg_advisory_unlock_all()", why,
+	    sizeof why) == -1) {
+		snprintf(err, errlen, "%s: %s", t->name, why);
+		r = -2;
+	}
+	return r;
 }
 
 /* The relations in a schema (NULL: in the database's own), in *n. */
@@ -154,7 +638,7 @@ count_relations(struct pgt *t, const char *schema, int *n, char *err,
 		    "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%' "
 		    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
 		    "'pg_class'::regclass AND d.objid = c.oid AND "
-		    "d.deptype = 'e')", kinds);
+		    "d.deptype = 'e') AND n.nspname !~ '%s'", kinds, STAGE_RE);
 	if (value(t, sql, schema, &v, why, sizeof why) == -1) {
 		snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name,
 		    why);
@@ -184,52 +668,66 @@ target_parts(struct pgt *t, const struct gb_manifest *m, const char *name,
 	*table = gb_strdup(name);
 }
 
-/* The schema.table a table of the export set m is restored as. */
-static char *
-target_table(struct pgt *t, const struct gb_manifest *m, const char *name)
+/* Staging schema and table a table of the export set m is loaded as. */
+static int
+stage_parts(struct pgt *t, const struct gb_manifest *m, const char *name,
+    char **stage, char **table, char *err, size_t errlen)
 {
-	char *s, *tb, *q;
+	char *s;
+	int r;
 
-	target_parts(t, m, name, &s, &tb);
-	q = gb_pg_qualname(s, tb);
+	target_parts(t, m, name, &s, table);
+	r = stage_of(t, s, stage, err, errlen);
+	free(s);
+	return r;
+}
+
+/* The same as a quoted relation (qual 0) or schema.table (qual 1). */
+static char *
+stage_rel(struct pgt *t, const struct gb_manifest *m, const char *name,
+    int qual, char *err, size_t errlen)
+{
+	char *s, *tb, *rel = NULL;
+
+	if (stage_parts(t, m, name, &s, &tb, err, errlen) == 0)
+		rel = qual ? gb_pg_qualname(s, tb) : gb_sql_rel(s, tb);
 	free(s);
 	free(tb);
-	return q;
+	return rel;
 }
 
-static void
-keep_late(struct pgt *t, const char *path, const char *stmt)
-{
-	t->late = gb_realloc(t->late, 2 * (t->nlate + 1) * sizeof *t->late);
-	t->late[2 * t->nlate] = gb_strdup(path);
-	t->late[2 * t->nlate++ + 1] = gb_strdup(stmt);
-}
-
-/* SET search_path = path, then stmt: one statement per call. */
+/*
+ * CREATE TABLE [IF NOT EXISTS] rel (stmt) after SET search_path = path;
+ * a table made new has its keys held back (made_table).
+ */
 static int
-exec_in(struct pgt *t, const char *path, const char *stmt, char *err,
-    size_t errlen)
+create_table(struct pgt *t, const char *path, const char *stmt,
+    const char *rel, char *err, size_t errlen)
 {
-	char *set = gb_asprintf("SET search_path = %s", path);
-	int r = pexec(t, set, err, errlen);
+	char *v, why[512];
+	int r = value(t, "SELECT to_regclass($1) IS NULL", rel, &v, why,
+	    sizeof why), isnew;
 
-	free(set);
-	return r == -1 ? -1 : pexec(t, stmt, err, errlen);
+	isnew = v && *v == 't';
+	free(v);
+	if (r == 0 && (r = exec_in(&t->c, path, stmt, why, sizeof why)) == 0)
+		return isnew ? made_table(t, rel, err, errlen) : 0;
+	snprintf(err, errlen, "SCHEMA.sql: %s", why);
+	return -2;
 }
 
 /*
  * SCHEMA.sql of a PostgreSQL export: only the statements the export
- * writes (gb_ddl_parse), each run alone, into the schemas they name, or
- * with every table put into the target schema (its CREATE SCHEMA and SET
- * search_path then left out).  Schemas and search paths are made anew
- * from the names they give.
+ * writes (gb_ddl_parse), each run alone, into the staging schemas of the
+ * schemas they name, or every table into the target schema's (its CREATE
+ * SCHEMA and SET search_path then left out).
  */
 static int
 schema_pg(struct pgt *t, const char *sql, char *err, size_t errlen)
 {
 	struct gb_ddl *d;
 	size_t n;
-	char *path = gb_strdup("pg_catalog"), why[512];
+	char *path = gb_strdup("pg_catalog"), *stage, *rel, why[512];
 	int r = 0;
 
 	if (gb_ddl_parse(1, sql, strlen(sql), &d, &n, err, errlen) == -1) {
@@ -238,38 +736,42 @@ schema_pg(struct pgt *t, const char *sql, char *err, size_t errlen)
 	}
 	if (t->schema) {
 		free(path);
-		path = gb_quote_ident(t->schema);
+		if (stage_of(t, t->schema, &stage, err, errlen)) {
+			gb_ddl_free(d, n);
+			return -2;
+		}
+		path = gb_quote_ident(stage);
+		free(stage);
 	}
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char *q = gb_quote_ident(d[i].name), *run;
 		switch (d[i].kind) {
 		case GB_DDL_PATH:
-			if (!t->schema) {
-				free(path);
-				path = gb_strdup(q);
-			}
-			break;
 		case GB_DDL_SCHEMA:
 			if (t->schema)
 				break;
-			run = gb_asprintf("CREATE SCHEMA IF NOT EXISTS %s", q);
-			if (pexec(t, run, why, sizeof why) == -1) {
-				snprintf(err, errlen, "SCHEMA.sql: %s", why);
-				r = -2;
+			if ((r = stage_of(t, d[i].name, &stage, err, errlen)))
+				break;
+			if (d[i].kind == GB_DDL_PATH) {
+				free(path);
+				path = gb_quote_ident(stage);
 			}
-			free(run);
+			free(stage);
 			break;
 		case GB_DDL_TABLE:
 			run = gb_ddl_if_not_exists(&d[i]);
-			if (exec_in(t, path, run, why, sizeof why) == -1) {
-				snprintf(err, errlen, "SCHEMA.sql: %s", why);
-				r = -2;
-			}
+			rel = gb_asprintf("%s.%s", path, q);
+			r = create_table(t, path, run, rel, err, errlen);
+			free(rel);
 			free(run);
 			break;
 		case GB_DDL_INDEX:
 			run = gb_ddl_if_not_exists(&d[i]);
-			keep_late(t, path, run);
+			free(q);
+			q = gb_quote_ident(d[i].on);
+			rel = gb_asprintf("%s.%s", path, q);
+			keep_late(t, rel, path, run);
+			free(rel);
 			free(run);
 			break;
 		}
@@ -321,7 +823,6 @@ schema_sqlite(struct pgt *t, const struct gb_manifest *m,
 	sqlite3_stmt *st, *ix, *cols;
 	struct gb_ddl *d;
 	size_t nd;
-	char why[512];
 	int r = 0;
 
 	if (gb_ddl_parse(0, sql, strlen(sql), &d, &nd, err, errlen) == -1)
@@ -346,7 +847,10 @@ schema_sqlite(struct pgt *t, const struct gb_manifest *m,
 		char *rel, *ddl, *pk = gb_strdup(""), *x, *s, *tb;
 		int maxpk = 0, n = 0;
 
-		target_parts(t, m, name, &s, &tb);
+		if ((r = stage_parts(t, m, name, &s, &tb, err, errlen))) {
+			free(pk);
+			break;
+		}
 		rel = gb_sql_rel(s, tb);
 		ddl = gb_asprintf("CREATE TABLE IF NOT EXISTS %s (", rel);
 		/* an FTS5 table: a plain one here, its rowid the key */
@@ -397,11 +901,7 @@ schema_sqlite(struct pgt *t, const struct gb_manifest *m,
 			    ",\n\tPRIMARY KEY (" : "", pk, *pk ? ")" : "");
 			free(ddl);
 			ddl = x;
-			if (pexec(t, ddl, why, sizeof why) == -1) {
-				snprintf(err, errlen, "SCHEMA.sql: table %s: %s",
-				    name, why);
-				r = -2;
-			}
+			r = create_table(t, "pg_catalog", ddl, rel, err, errlen);
 		}
 		/* indexes on plain columns; SQLite's own others are left */
 		sqlite3_bind_text(ix, 1, name, -1, SQLITE_STATIC);
@@ -444,7 +944,7 @@ schema_sqlite(struct pgt *t, const struct gb_manifest *m,
 				x = gb_asprintf("CREATE %sINDEX IF NOT EXISTS %s ON "
 				    "%s (%s)", sqlite3_column_int(ix, 1) ?
 				    "UNIQUE " : "", qi, rel, list);
-				keep_late(t, "pg_catalog", x);
+				keep_late(t, rel, "pg_catalog", x);
 				free(x);
 			} else
 				gb_warnx("warning: table %s: index %s is not made "
@@ -485,11 +985,13 @@ upsert(struct pgt *t, const struct gb_manifest *m,
     const struct gb_mtable *mt, const char *rel, char *err, size_t errlen)
 {
 	struct gb_tinfo ti;
-	char *qual = target_table(t, m, mt->name), *keys, *sets, *x, *sql,
-	    why[512];
+	char *qual = stage_rel(t, m, mt->name, 1, err, errlen), *keys, *sets,
+	    *x, *sql, why[512];
 	int r = 0;
 
-	if (gb_pg_tinfo(t->p, qual, &ti) == -1) {
+	if (!qual)
+		return -2;
+	if (gb_pg_tinfo(t->c.p, qual, &ti) == -1) {
 		snprintf(err, errlen, "%s: table %s is gone", t->name, qual);
 		free(qual);
 		return -2;
@@ -535,33 +1037,137 @@ upsert(struct pgt *t, const struct gb_manifest *m,
 	return r;
 }
 
-/* COPY FROM STDIN, checked against the manifest as it streams. */
 /*
- * f's CSV into table into by COPY, checked as it streams (HEADER MATCH,
- * 15 and later, also checks the columns' order).  0; -1 the CSV differs
- * from the MANIFEST, -2 it could not be done; the server's words in why,
- * else (why empty) the check's in err.
+ * f's CSV into table into by COPY on the control connection, checked as
+ * it streams.  0; -1 the CSV differs from the MANIFEST, -2 it could not
+ * be done; the server's words in why, else (why empty) the check's in err.
  */
 static int
 copy_in(struct pgt *t, const char *into, const struct gb_mtable *f,
     gb_read_fn fn, void *arg, char *err, size_t errlen, char *why,
     size_t whylen)
 {
-	char *sql = gb_asprintf("COPY %s FROM STDIN (FORMAT csv, HEADER%s)",
-	    into, gb_pg_server_version(t->p) >= 150000 ? " MATCH" : "");
+	char *sql = copy_sql(&t->c, into);
 	int status;
 
 	*why = '\0';
-	status = copy_begin(t, sql, why, whylen) == -1 ? -2 : 0;
+	status = copy_begin(&t->c, sql, why, whylen) == -1 ? -2 : 0;
 	free(sql);
 	if (status)
 		return status;
-	status = gb_check_table_to(f, fn, arg, copy_put, t, NULL, NULL, err,
-	    errlen);
-	if (copy_end(t, status == 0, why, whylen) == -1 &&
+	status = gb_check_table_to(f, fn, arg, copy_put, &t->c, NULL, NULL,
+	    err, errlen);
+	if (copy_end(&t->c, status == 0, why, whylen) == -1 &&
 	    (status == 0 || (status == -2 && *why)))
 		return -2;
 	*why = '\0';
+	return status;
+}
+
+/*
+ * The rows of a table cut into chunks of whole records for the workers
+ * (a gb_write_fn): a line end outside quotes ends a record.  The header
+ * is kept, to go first in each worker's COPY.
+ */
+struct feed {
+	struct pgt *t;
+	struct table *table;
+	char *buf;
+	size_t len, cap;
+	size_t cut;		/* after the last whole record */
+	int quoted, header;
+	int sent;		/* a chunk went to the workers */
+};
+
+static int
+feed_put(void *arg, const void *p, size_t n)
+{
+	struct feed *f = arg;
+	struct table *tb = f->table;
+	size_t i = f->len;
+	struct job *j;
+
+	if (f->len + n > f->cap) {
+		f->cap = f->len + n > CHUNK ? f->len + n : CHUNK;
+		f->buf = gb_realloc(f->buf, f->cap);
+	}
+	memcpy(f->buf + f->len, p, n);
+	f->len += n;
+	for (; i < f->len; i++) {
+		if (f->buf[i] == '"')
+			f->quoted = !f->quoted;
+		else if (f->buf[i] == '\n' && !f->quoted)
+			f->cut = i + 1;
+		if (f->header && f->cut) {	/* the header is whole */
+			tb->head = gb_strndup(f->buf, f->cut);
+			tb->headlen = f->cut;
+			memmove(f->buf, f->buf + f->cut, f->len - f->cut);
+			f->len -= f->cut;
+			i -= f->cut;
+			f->cut = 0;
+			f->header = 0;
+		}
+	}
+	if (f->header || f->cut < CHUNK)
+		return 0;
+	j = gb_calloc(1, sizeof *j);
+	j->table = tb;
+	j->buf = f->buf;
+	j->len = f->cut;
+	f->cap = f->len - f->cut > CHUNK ? f->len - f->cut : CHUNK;
+	f->buf = gb_malloc(f->cap);
+	memcpy(f->buf, j->buf + f->cut, f->len - f->cut);
+	f->len -= f->cut;
+	f->cut = 0;
+	f->sent = 1;
+	if (submit(f->t, j) == -1) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A full's table: its rows checked here as they stream and handed to the
+ * workers in chunks, while the next table is read.
+ */
+static int
+load_rows(struct pgt *t, const char *rel, const struct gb_mtable *mt,
+    gb_read_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct table *tb = gb_calloc(1, sizeof *tb);
+	struct feed f = { t, tb, NULL, 0, 0, 0, 0, 1, 0 };
+	struct job *j;
+	int status;
+
+	tb->name = gb_strdup(mt->name);
+	tb->rel = gb_strdup(rel);
+	t->tables = gb_realloc(t->tables, (t->ntables + 1) * sizeof *t->tables);
+	t->tables[t->ntables++] = tb;
+	status = gb_check_table_to(mt, fn, arg, feed_put, &f, NULL, NULL, err,
+	    errlen);
+	if (status == 0 && f.header) {	/* a header alone, no line end */
+		tb->head = gb_strndup(f.buf, f.len);
+		tb->headlen = f.len;
+		f.len = 0;
+	}
+	/* no rows: the COPY of the header alone still checks it */
+	if (status == 0 && (f.len || !f.sent)) {
+		j = gb_calloc(1, sizeof *j);
+		j->table = f.table;
+		j->buf = f.buf;
+		j->len = f.len;
+		f.buf = NULL;
+		if (submit(t, j) == -1)
+			status = -2;
+	}
+	if (status == 0)
+		submit_late(t, rel);
+	free(f.buf);
+	if (t->failed) {
+		snprintf(err, errlen, "%s", t->err);
+		return -2;
+	}
 	return status;
 }
 
@@ -571,16 +1177,26 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 {
 	struct pgt *t = targ;
 	int incremental = strcmp(m->level, "incremental") == 0;
-	char *s, *tb, *rel, *sql, why[512];
+	char *rel, *sql, why[512];
 	const char *into;
 	int status;
 
-	target_parts(t, m, mt->name, &s, &tb);
-	rel = gb_sql_rel(s, tb);
-	free(s);
-	free(tb);
+	if (!(rel = stage_rel(t, m, mt->name, 0, err, errlen)))
+		return -2;
+	if (!incremental) {
+		status = load_rows(t, rel, mt, fn, arg, err, errlen);
+		free(rel);
+		return status;
+	}
+	/* the keys the upserts go by, and the rows they go to, first */
+	if (build_late(t, err, errlen) == -2) {
+		free(rel);
+		return -2;
+	}
+	if (find_table(t, rel))
+		find_table(t, rel)->changed = 1;
 	into = rel;
-	if (incremental && mt->change && strcmp(mt->change, "whole") == 0) {
+	if (mt->change && strcmp(mt->change, "whole") == 0) {
 		/* the whole table: it replaces what the chain gave so far */
 		sql = gb_asprintf("DELETE FROM %s", rel);
 		status = pexec(t, sql, why, sizeof why);
@@ -622,15 +1238,18 @@ deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
     gb_read_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct pgt *t = targ;
-	char *s, *tb, *rel, *sql, *keys = gb_sql_keys(mt->key), *on, *x, why[512];
-	char *pat = gb_strdup(mt->key), *k, *sv;
+	char *rel, *sql, *keys, *on, *x, why[512];
+	char *pat, *k, *sv;
 	PGresult *res;
 	int status;
 
-	target_parts(t, m, mt->name, &s, &tb);
-	rel = gb_sql_rel(s, tb);
-	free(s);
-	free(tb);
+	if (build_late(t, err, errlen) == -2 ||
+	    !(rel = stage_rel(t, m, mt->name, 0, err, errlen)))
+		return -2;
+	if (find_table(t, rel))
+		find_table(t, rel)->changed = 1;
+	keys = gb_sql_keys(mt->key);
+	pat = gb_strdup(mt->key);
 	on = gb_strdup("");
 	for (k = strtok_r(pat, ",", &sv); k; k = strtok_r(NULL, ",", &sv)) {
 		char *qc = gb_quote_ident(k);
@@ -651,10 +1270,10 @@ deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 	if (status == 0) {
 		sql = gb_asprintf("DELETE FROM %s USING pg_temp.gb_del d WHERE "
 		    "%s", rel, on);
-		res = PQexecParams(t->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+		res = PQexecParams(t->c.conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 		free(sql);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			snprintf(why, sizeof why, "%s", gb_pg_msg(t->p, res));
+			conn_msg(&t->c, res, why, sizeof why);
 			status = -2;
 		} else if (strtoull(PQcmdTuples(res), NULL, 10) != mt->del->rows) {
 			snprintf(why, sizeof why, "%s rows deleted, the MANIFEST "
@@ -687,17 +1306,20 @@ rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	PGresult *res;
 	int r = 0;
 
-	target_parts(t, m, mt->name, &s, &tb);
+	*n = -1;
+	if (drain(t, err, errlen) == -2 ||
+	    stage_parts(t, m, mt->name, &s, &tb, err, errlen))
+		return -2;
 	params[0] = s;
 	params[1] = tb;
-	*n = -1;
-	res = PQexecParams(t->conn, "SELECT count(*) FROM pg_class c JOIN "
+	res = PQexecParams(t->c.conn, "SELECT count(*) FROM pg_class c JOIN "
 	    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 "
 	    "AND c.relname = $2 AND c.relkind IN ('r', 'p')", 2, NULL, params,
 	    NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		conn_msg(&t->c, res, why, sizeof why);
 		snprintf(err, errlen, "%s: cannot read the catalog: %s",
-		    t->name, gb_pg_msg(t->p, res));
+		    t->name, why);
 		PQclear(res);
 		free(s);
 		free(tb);
@@ -705,9 +1327,13 @@ rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	}
 	there = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	if (there) {
+	rel = gb_sql_rel(s, tb);
+	if (there && !past && find_table(t, rel) &&
+	    !find_table(t, rel)->changed)
+		/* only the workers' COPYs wrote it: no scan to count */
+		*n = (int64_t)find_table(t, rel)->rows;
+	else if (there) {
 		/* the parameter takes the column's type, as in the export */
-		rel = gb_sql_rel(s, tb);
 		sql = gb_sql_count(rel, past ? mt->wm_column : NULL, "$1");
 		if (value(t, sql, past ? mt->wm_from : NULL, &v, why,
 		    sizeof why) == -1) {
@@ -718,14 +1344,33 @@ rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 			*n = v ? strtoll(v, NULL, 10) : 0;
 		free(v);
 		free(sql);
-		free(rel);
 	}
+	free(rel);
 	free(s);
 	free(tb);
 	return r;
 }
 
-/* The drill: in the restore's own transaction, which sees it all. */
+/* Every index built, and the keys made of theirs. */
+static int
+make_keys(struct pgt *t, char *err, size_t errlen)
+{
+	char why[512];
+	int r = build_late(t, err, errlen);
+
+	for (size_t i = 0; i < t->nfinal; i++) {
+		if (r == 0 && pexec(t, t->final[i], why, sizeof why) == -1) {
+			snprintf(err, errlen, "%s: %s; nothing restored", t->name,
+			    why);
+			r = -2;
+		}
+		free(t->final[i]);
+	}
+	t->nfinal = 0;
+	return r;
+}
+
+/* The drill: what the staging schema holds once keys and indexes are made. */
 static int
 dump(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
     const struct gb_dump *d, struct gb_out *o, struct gb_mtable *got,
@@ -733,54 +1378,232 @@ dump(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 {
 	struct pgt *t = arg;
 	struct gb_tinfo ti;
-	char *name = target_table(t, m, mt->name);
+	char *name;
 
-	if (gb_pg_tinfo(t->p, name, &ti) == -1) {
+	if (make_keys(t, err, errlen) == -2 ||
+	    !(name = stage_rel(t, m, mt->name, 1, err, errlen)))
+		return -2;
+	if (gb_pg_tinfo(t->c.p, name, &ti) == -1) {
 		snprintf(err, errlen, "restored database lacks table %s", name);
 		free(name);
 		return -2;
 	}
 	free(name);
-	gb_pg_dump(t->p, &ti, d, o, got);
+	gb_pg_dump(t->c.p, &ti, d, o, got);
 	gb_tinfo_free(&ti);
 	return 0;
 }
 
-/* Indexes, then COMMIT; the restore test's scratch schema is rolled back. */
+/* Drops the staging schemas (CASCADE: with what they hold). */
+static int
+drop_stages(struct pgt *t, char *err, size_t errlen)
+{
+	char why[512];
+	int r = 0;
+
+	for (size_t k = 0; k < t->nstage; k++) {
+		char *s = gb_asprintf("gb_restore_%08" PRIx32 "_%zu", t->id, k);
+		char *q = gb_quote_ident(s), *sql = gb_asprintf("DROP SCHEMA IF "
+		    "EXISTS %s CASCADE", q);
+		if (pexec(t, sql, why, sizeof why) == -1 && r == 0) {
+			snprintf(err, errlen, "%s: cannot drop the staging schema "
+			    "%s: %s", t->name, s, why);
+			r = -2;
+		}
+		free(sql);
+		free(q);
+		free(s);
+	}
+	return r;
+}
+
+/*
+ * Every table of the staging schemas into the schemas they stand for, in
+ * one transaction: the restore is there whole, or not at all.
+ */
+static int
+move_into_place(struct pgt *t, char *why, size_t whylen)
+{
+	int r = pexec(t, "BEGIN", why, whylen);
+
+	for (size_t k = 0; r == 0 && k < t->nstage; k++) {
+		char *s = gb_asprintf("gb_restore_%08" PRIx32 "_%zu", t->id, k);
+		char *qs = gb_quote_ident(s), *qt = gb_quote_ident(t->target[k]);
+		char *sql = gb_asprintf("CREATE SCHEMA IF NOT EXISTS %s", qt);
+		const char *params[] = { s };
+		PGresult *res;
+
+		r = pexec(t, sql, why, whylen);
+		free(sql);
+		res = PQexecParams(t->c.conn, "SELECT c.relname FROM pg_class c "
+		    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+		    "n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1", 1,
+		    NULL, params, NULL, NULL, 0);
+		if (r == 0 && PQresultStatus(res) != PGRES_TUPLES_OK) {
+			conn_msg(&t->c, res, why, whylen);
+			r = -1;
+		}
+		for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+			char *qr = gb_quote_ident(PQgetvalue(res, i, 0));
+			sql = gb_asprintf("ALTER TABLE %s.%s SET SCHEMA %s", qs, qr,
+			    qt);
+			r = pexec(t, sql, why, whylen);
+			free(sql);
+			free(qr);
+		}
+		PQclear(res);
+		sql = gb_asprintf("DROP SCHEMA %s", qs);
+		if (r == 0)
+			r = pexec(t, sql, why, whylen);
+		free(sql);
+		free(qs);
+		free(qt);
+		free(s);
+	}
+	if (r == 0)
+		return pexec(t, "COMMIT", why, whylen);
+	PQclear(PQexec(t->c.conn, "ROLLBACK"));
+	return -1;
+}
+
+/*
+ * Keys and indexes, then the move into place; the restore test's staging
+ * is dropped instead.
+ */
 static int
 finish(void *arg, char *err, size_t errlen)
 {
 	struct pgt *t = arg;
 	char why[512];
 
-	for (size_t i = 0; i < t->nlate; i++)
-		if (exec_in(t, t->late[2 * i], t->late[2 * i + 1], why,
-		    sizeof why) == -1) {
-			snprintf(err, errlen, "%s: index: %s; nothing restored",
-			    t->name, why);
+	if (make_keys(t, err, errlen) == -2)
+		return -2;
+	if (t->scratch) {
+		if (drop_stages(t, err, errlen) == -2)
 			return -2;
-		}
-	if (pexec(t, t->scratch ? "ROLLBACK" : "COMMIT", why,
-	    sizeof why) == -1) {
-		snprintf(err, errlen, "%s: COMMIT: %s; nothing restored",
-		    t->name, why);
+	} else if (move_into_place(t, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s: %s; nothing restored", t->name, why);
 		return -2;
 	}
+	t->finished = 1;
 	return 0;
 }
 
-/* Without finish, the server rolls the transaction back. */
+/* Workers stopped (a COPY open is abandoned) and their connections shut. */
+static void
+stop_workers(struct pgt *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->stop = 1;
+	pthread_cond_broadcast(&t->work);
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < t->nw; i++) {
+		pthread_join(t->w[i].tid, NULL);
+		gb_pg_close(t->w[i].c.p);
+	}
+	t->nw = 0;
+	while (t->head) {
+		struct job *j = t->head;
+		t->head = j->next;
+		job_free(j);
+	}
+}
+
+/* The target open now, for the way out through gb_errx. */
+static struct pgt *open_pgt;
+
+/*
+ * Leaving without finish (gb_errx, exit): the staging schemas go.  When
+ * that cannot be done (the server gone) or the process is killed, the
+ * next restore into the database drops them (reap).
+ */
+static void
+cleanup_at_exit(void)
+{
+	struct pgt *t = open_pgt;
+	char err[1024];
+
+	if (!t || t->finished)
+		return;
+	stop_workers(t);
+	if (PQstatus(t->c.conn) != CONNECTION_OK)
+		PQreset(t->c.conn);
+	if (PQtransactionStatus(t->c.conn) != PQTRANS_IDLE)
+		PQclear(PQexec(t->c.conn, "ROLLBACK"));
+	drop_stages(t, err, sizeof err);
+	t->finished = 1;
+}
+
 static void
 close_target(void *arg)
 {
 	struct pgt *t = arg;
 
-	gb_pg_close(t->p);
-	for (size_t i = 0; i < 2 * t->nlate; i++)
-		free(t->late[i]);
+	cleanup_at_exit();
+	open_pgt = NULL;
+	stop_workers(t);
+	gb_pg_close(t->c.p);
+	for (size_t i = 0; i < t->nlate; i++) {
+		free(t->late[i].rel);
+		free(t->late[i].path);
+		free(t->late[i].stmt);
+	}
 	free(t->late);
+	for (size_t i = 0; i < t->nfinal; i++)
+		free(t->final[i]);
+	free(t->final);
+	for (size_t i = 0; i < t->ntables; i++) {
+		free(t->tables[i]->name);
+		free(t->tables[i]->rel);
+		free(t->tables[i]->head);
+		free(t->tables[i]);
+	}
+	free(t->tables);
+	gb_free_strv(t->target);
+	free(t->w);
 	free(t->schema);
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->work);
+	pthread_cond_destroy(&t->done);
 	free(t);
+}
+
+/* A worker's connection. */
+static int
+setup_conn(struct pgt *t, struct conn *c, const char *conninfo, char *err,
+    size_t errlen)
+{
+	char why[512];
+
+	c->p = gb_pg_open(conninfo, 30);
+	c->conn = gb_pg_conn(c->p);
+	/*
+	 * '...' as SCHEMA.sql was lexed: a backslash is a backslash.  The
+	 * staging's commits need not wait for the disk: the move into
+	 * place, on the control connection, waits, and WAL is written in
+	 * order, so it never lasts without them.
+	 */
+	if (cexec(c, "SET standard_conforming_strings = on", why,
+	    sizeof why) == -1 || cexec(c, "SET synchronous_commit = off",
+	    why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s: %s", t->name, why);
+		return -2;
+	}
+	return 0;
+}
+
+/*
+ * Worker connections: one per core, and more than cores on a small
+ * machine, where a worker often waits (for rows, for a lock, for its
+ * COPY's end) while the others keep the server busy.
+ */
+static size_t
+workers_wanted(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < WORKERS_MIN ? WORKERS_MIN : n > WORKERS_MAX ? WORKERS_MAX :
+	    (size_t)n;
 }
 
 int
@@ -788,23 +1611,39 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
     const char *schema, int scratch, char *err, size_t errlen)
 {
 	struct pgt *t = gb_calloc(1, sizeof *t);
-	char why[512], *q, *sql;
-	int n, r;
+	char why[512], *sql;
+	int n;
 
 	*tg = (struct gb_target){ t, schema_sql, load, deletes, rows, dump, finish,
 	    close_target };
-	t->p = gb_pg_open(conninfo, 30);
-	t->conn = gb_pg_conn(t->p);
-	t->name = gb_pg_name(t->p);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->work, NULL);
+	pthread_cond_init(&t->done, NULL);
+	t->tail = &t->head;
+	t->target = gb_calloc(1, sizeof *t->target);
+	t->c.p = gb_pg_open(conninfo, 30);
+	t->c.conn = gb_pg_conn(t->c.p);
+	t->name = gb_pg_name(t->c.p);
 	t->scratch = scratch;
-	if (scratch) {
-		uint32_t rnd;
-		if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) {
-			snprintf(err, errlen, "getrandom: %s", strerror(errno));
-			return -2;
-		}
-		t->schema = gb_asprintf("gb_restore_test_%08x", rnd);
-	} else if (schema) {
+	if (getrandom(&t->id, sizeof t->id, 0) != sizeof t->id) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -2;
+	}
+	if (reap(t, err, errlen) == -2)
+		return -2;
+	/* held while this restore runs: its staging is not reaped */
+	sql = gb_asprintf("SELECT pg_advisory_lock(%d, %" PRId32 ")", LOCK_KEY,
+	    (int32_t)t->id);
+	n = pexec(t, sql, why, sizeof why);
+	free(sql);
+	if (n == -1 || cexec(&t->c, "SET standard_conforming_strings = on",
+	    why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s: %s", t->name, why);
+		return -2;
+	}
+	if (scratch)
+		t->schema = gb_strdup("gb_restore_test");	/* never made */
+	else if (schema) {
 		t->schema = gb_strdup(schema);
 		if (count_relations(t, schema, &n, err, errlen) == -1)
 			return -2;
@@ -824,28 +1663,23 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
 			return -1;
 		}
 	}
-	if (pexec(t, "BEGIN", why, sizeof why) == -1) {
-		snprintf(err, errlen, "%s: BEGIN: %s", t->name, why);
-		return -2;
-	}
-	/* '...' as SCHEMA.sql was lexed: a backslash is a backslash */
-	if (pexec(t, "SET LOCAL standard_conforming_strings = on", why,
-	    sizeof why) == -1) {
-		snprintf(err, errlen, "%s: %s", t->name, why);
-		return -2;
-	}
-	if (t->schema) {
-		q = gb_quote_ident(t->schema);
-		sql = gb_asprintf("CREATE SCHEMA %s%s", scratch ? "" :
-		    "IF NOT EXISTS ", q);
-		r = pexec(t, sql, why, sizeof why);
-		free(sql);
-		free(q);
-		if (r == -1) {
-			snprintf(err, errlen, "%s: cannot create schema %s: %s",
-			    t->name, t->schema, why);
+	open_pgt = t;
+	atexit(cleanup_at_exit);
+	t->w = gb_calloc(workers_wanted(), sizeof *t->w);
+	for (size_t i = 0; i < workers_wanted(); i++) {
+		struct worker *w = &t->w[i];
+		w->t = t;
+		if (setup_conn(t, &w->c, conninfo, err, errlen) == -2) {
+			gb_pg_close(w->c.p);
 			return -2;
 		}
+		if (gb_thread_create(&w->tid, worker, w) != 0) {
+			snprintf(err, errlen, "cannot start a thread: %s",
+			    strerror(errno));
+			gb_pg_close(w->c.p);
+			return -2;
+		}
+		t->nw++;
 	}
 	return 0;
 }

@@ -18,13 +18,20 @@
 #   gb-export -s postgresql:// | gb-pack | gb-seal -o SPOOL/NAME
 #   vs pg_dump -Fc -Z1 | gpg -e -s       (the keys of bench.sh's backup
 #                                          line, no OpenPGP compression)
-# with the issue's target for it.  Each time is the median of
-# $BENCH_RUNS runs (default 3).  gb-export reads
+# and the restore into a new, empty database:
+#   pg_restore -j2 -d NEWDB                of a pg_dump -Fd -j2 of the gym
+#                                          (the dump made once, timed once)
+#   gb-restore -d postgresql:///NEWDB2     of gb-export | gb-pack | gb-seal
+#                                          of the gym (made once, as bench.sh
+#                                          makes its archive, same keys)
+# (the restore's ratio: to pg_restore -j2); each time the median of
+# $BENCH_RUNS runs (default 3); then the targets, each PASS or MISS.
+# gb-export reads
 # the reference config with table names made schema.table (money sums
 # and watermarks included), as bench.sh does for SQLite.
 #
 # Environment: BENCH_ROWS (10000000), BENCH_SEED (1), BENCH_RUNS (3),
-# GB_BENCH_DIR (bench/data), TMPDIR.  Skipped, with a line saying so,
+# GB_BENCH_DIR (bench/data; the keys are bench.sh's, in its keys/), TMPDIR.  Skipped, with a line saying so,
 # when no PostgreSQL server is installed (Debian package postgresql).
 set -eu
 
@@ -170,15 +177,80 @@ gpg --batch -q --trust-model always -e -s -r "$RCPT1" -r "$RCPT2" \
 	rm -f "$WORK/pg_dump.gpg"
 }
 
+# report NAME LABEL [BASE]: NAME's line, its ratio to BASE's median
+# seconds (default psql's).
 report() {
 	med=$(median "$1")
+	base=$BASE
+	[ $# -lt 3 ] || { base=$(median "$3"); base=${base% *}; }
 	awk -v label="$2" -v s="${med% *}" -v kb="${med#* }" \
-	    -v b="$(cat "$WORK/$1.bytes")" -v base="$BASE" 'BEGIN {
+	    -v b="$(cat "$WORK/$1.bytes")" -v base="$base" 'BEGIN {
 		rate = s > 0 ? b / 1e6 / s : 0
 		ratio = base > 0 ? sprintf("%.2f", s / base) : "-"
 		printf "%-42s %8.2f %8.1f %8.1f %12.1f %8s\n", label, s,
 		    b / 1e6, rate, kb / 1024, ratio
 	}'
+}
+
+# The restore into PostgreSQL: the dump and the sealed archive it reads.
+
+# restore_setup: pg_dump -Fd -j2 of the gym (timed, once) and the sealed
+# archive of the same rows (gb-export | gb-pack | gb-seal, as bench.sh).
+restore_setup() {
+	timed pg_dump_fd "$PGBIN/pg_dump" -Fd -j2 -f "$WORK/dump" gym
+	mkdir "$WORK/rspool"
+	GNUPGHOME=$BACKUP_GPG sh -c 'set -e
+"$1/gb-export" -c "$2/pg.conf" -j bench | "$1/gb-pack" |
+    "$1/gb-seal" -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$2/rspool/gym"' \
+	    sh "$BIN" "$WORK" || die "the archive of the gym could not be made"
+	for n in pg_dump_fd pg_restore gb_restore_pg; do
+		cp "$WORK/pg_export_dir.bytes" "$WORK/$n.bytes"
+	done
+}
+
+# newdb NAME: an empty database NAME, made anew.
+newdb() {
+	psql -X -q -d postgres -c "SET client_min_messages = warning" \
+	    -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+}
+
+# rows_in DB: the rows of every table of the gym in DB.
+rows_in() {
+	for t in $TABLES; do
+		psql -X -At -d "$1" -c "SELECT count(*) FROM public.$t"
+	done | awk '{ n += $1 } END { print n }'
+}
+
+bench_pg_restore() {
+	newdb restore_pg
+	timed pg_restore "$PGBIN/pg_restore" -j2 -d restore_pg "$WORK/dump"
+	[ "$(rows_in restore_pg)" = "$DB_ROWS" ] ||
+		die "pg_restore did not restore the $DB_ROWS rows"
+	psql -X -q -d postgres -c "DROP DATABASE restore_pg"
+}
+
+bench_gb_restore_pg() {
+	newdb restore_gb
+	timed gb_restore_pg env GNUPGHOME="$RESTORE_GPG" "$BIN/gb-restore" \
+	    --signer "$SIGNER" -d postgresql:///restore_gb \
+	    "$WORK/rspool/gym.tar.gz.gpg"
+	[ "$(rows_in restore_gb)" = "$DB_ROWS" ] ||
+		die "gb-restore did not restore the $DB_ROWS rows"
+	psql -X -q -d postgres -c "DROP DATABASE restore_gb"
+}
+
+report_restore() {
+	echo "restore into a new database"
+	report pg_dump_fd "pg_dump -Fd -j2 (once, makes the dump)"
+	report pg_restore "pg_restore -j2 -d NEWDB (vs pg_restore)" pg_restore
+	report gb_restore_pg "gb-restore -d postgresql:// (vs pg_restore)" \
+	    pg_restore
+}
+
+target_restore() {
+	target "restore into PostgreSQL / pg_restore -j2" \
+	    "$(ratio "$(median gb_restore_pg | cut -d' ' -f1)" \
+	    "$(median pg_restore | cut -d' ' -f1)")" "<=" 0.80
 }
 
 main() {
@@ -209,8 +281,7 @@ main() {
 	echo "bench-pg: loaded in $(($(date +%s) - start)) s"
 	TABLES=$(psql -X -At -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
 	export TABLES
-	DB_ROWS=$(for t in $TABLES; do psql -X -At -c "SELECT count(*) FROM public.$t"; done |
-	    awk '{ n += $1 } END { print n }')
+	DB_ROWS=$(rows_in gym)
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -220,6 +291,9 @@ main() {
 		bench_export_stream
 		bench_pg_dump
 		bench_backup
+		[ "$i" -gt 1 ] || restore_setup
+		bench_pg_restore
+		bench_gb_restore_pg
 	done
 	BASE=$(median psql)
 	BASE=${BASE% *}
@@ -235,12 +309,15 @@ main() {
 	echo "full backup (MB: of CSV; vs psql as above)"
 	report pg_dump "pg_dump -Fc -Z1 | gpg -e -s"
 	report pg_backup "gb-export | gb-pack | gb-seal -o SPOOL/NAME"
+	report_restore
 	echo
-	echo "target (ratio from this run; load average $(cut -d' ' -f1-3 \
-	    /proc/loadavg))"
+	echo "targets (ratios from this run; load average $(cut -d' ' -f1-3 \
+	    /proc/loadavg) at the end)"
+	printf '%-58s %9s %4s %-6s %s\n' target measured "" limit result
 	target "full backup from PostgreSQL / pg_dump -Fc -Z1 | gpg -e -s" \
 	    "$(ratio "$(median pg_backup | cut -d' ' -f1)" \
 	    "$(median pg_dump | cut -d' ' -f1)")" "<=" 0.60
+	target_restore
 }
 
 main "$@"

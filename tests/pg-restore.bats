@@ -181,6 +181,103 @@ pg_tables() {
 	assert_equal "$(psqlc -d r -c 'SELECT count(*) FROM t')" 50000
 }
 
+# pg_staging DB: the staging schemas left in DB, sorted.
+pg_staging() {
+	psqlc -d "$1" -c "SELECT nspname FROM pg_namespace
+	    WHERE nspname LIKE 'gb\_restore\_%' ORDER BY 1" ||
+	    echo "pg_staging $1 failed"
+}
+
+# two_tables NAME: an SQLite export of a table "big" (50000 rows, loaded
+# on two connections at once) and a table "d" whose key SQLite holds as
+# distinct and PostgreSQL's text key would not when dup is given; sealed.
+two_tables() {
+	sqlite3 "$1.db" "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT);
+	    WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50000)
+	    INSERT INTO big SELECT i, printf('%.100c', 'x') FROM s;
+	    CREATE TABLE d (k PRIMARY KEY, v TEXT);
+	    INSERT INTO d VALUES (1, 'integer one'), (2, 'two')"
+	[ "${2:-}" != dup ] || sqlite3 "$1.db" "INSERT INTO d VALUES ('1', 'text one')"
+	gb-export -s "sqlite:$W/$1.db" -o "$1"
+	seal_set "$1" "$1"
+}
+
+@test "a worker's connection dies in the middle of its COPY: exit 3, nothing in place, no staging left" {
+	two_tables twot
+	new_db r
+	# a trigger on each table the restore makes: the backend loading
+	# row 30000 of big ends itself, as a server killing it would
+	psqlc -d r -c "CREATE FUNCTION public.die() RETURNS trigger LANGUAGE plpgsql AS
+	    \$\$ BEGIN IF NEW.id = 30000 THEN PERFORM pg_terminate_backend(pg_backend_pid());
+	    END IF; RETURN NEW; END \$\$" \
+	    -c "CREATE FUNCTION public.arm() RETURNS event_trigger LANGUAGE plpgsql AS
+	    \$\$ DECLARE r record; BEGIN FOR r IN SELECT * FROM pg_event_trigger_ddl_commands()
+	    WHERE object_identity LIKE '%.big' LOOP EXECUTE format('CREATE TRIGGER die
+	    BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.die()',
+	    r.object_identity); END LOOP; END \$\$" \
+	    -c "CREATE EVENT TRIGGER arm ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+	    EXECUTE FUNCTION public.arm()"
+	run restore -d postgresql:///r twot.seal
+	assert_failure 3
+	# the server's words, as the write or the end of the COPY hears them
+	assert_output --regexp 'table big: .*(server closed the connection unexpectedly|FATAL: terminating connection due to administrator command)'
+	assert_output --partial "nothing restored"
+	assert_equal "$(pg_tables r)" ""
+	assert_equal "$(pg_staging r)" ""
+	psqlc -d r -c "DROP EVENT TRIGGER arm"
+	run restore -d postgresql:///r twot.seal
+	assert_success
+	assert_equal "$(psqlc -d r -c 'SELECT count(*) FROM big')" 50000
+}
+
+@test "a duplicate key found when the keys are built, other tables loaded: exit 3, nothing in place" {
+	two_tables dupt dup
+	new_db r
+	run restore -d postgresql:///r dupt.seal
+	assert_failure 3
+	assert_output --partial 'could not create unique index "d_pkey"'
+	assert_output --partial "Key (k)=(1) is duplicated"
+	assert_output --partial "nothing restored"
+	assert_equal "$(pg_tables r)" ""
+	assert_equal "$(pg_staging r)" ""
+	# the restore test says the same, and leaves nothing either
+	run restore --test -d postgresql:///r dupt.seal
+	assert_failure 3
+	assert_output --partial 'could not create unique index "d_pkey"'
+	assert_equal "$(pg_tables r)" ""
+	assert_equal "$(pg_staging r)" ""
+}
+
+@test "a killed restore's staging schema: dropped by the next restore, saying so; a running one's kept" {
+	two_tables left
+	new_db r
+	# as a kill -9 leaves it: the schema, a table, no restore holding its lock
+	psqlc -d r -c "CREATE SCHEMA gb_restore_0badf00d_0" \
+	    -c "CREATE TABLE gb_restore_0badf00d_0.big (id bigint)"
+	# a restore still running holds the lock of its id
+	psqlc -d r -c "CREATE SCHEMA gb_restore_7e57ab1e_0" \
+	    -c "CREATE TABLE gb_restore_7e57ab1e_0.big (id bigint)"
+	psql -X -q -d r -c "SELECT pg_advisory_lock(1734439539, x'7e57ab1e'::int)" \
+	    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	local holder=$!
+	local i=0
+	until [ "$(psqlc -d r -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 1 ]; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || fail "the lock was never taken"
+		sleep 0.1
+	done
+	run restore -d postgresql:///r left.seal
+	psqlc -d r -c "SELECT pg_terminate_backend(pid) FROM pg_locks
+	    WHERE locktype = 'advisory'" >/dev/null
+	wait "$holder" || true
+	assert_success
+	assert_output --partial "dropped the staging schema gb_restore_0badf00d_0 of a restore that did not finish"
+	refute_output --partial "gb_restore_7e57ab1e_0"
+	assert_equal "$(pg_staging r)" "gb_restore_7e57ab1e_0"
+	assert_equal "$(pg_tables r | tr '\n' ' ')" 'gb_restore_7e57ab1e_0.big public.big public.d '
+	assert_equal "$(psqlc -d r -c 'SELECT count(*) FROM public.big')" 50000
+}
+
 @test "SQLite into PostgreSQL: the same bytes exported again, keys, indexes" {
 	new_db r
 	run restore -d postgresql:///r "$FX/spool/litefull.seal"
