@@ -4,11 +4,11 @@
  * renamed into place by finish; or the drill's scratch database.  Each
  * CSV field is bound as the export wrote it, by the column's declared
  * type.  A table's rows are read, checked and turned into values on the
- * caller's thread and bound and inserted on a thread of their own, in
- * batches (SQLite's inserting and the reading each take about half the
- * time).  Errors return -1 or -2 and why; only the drill's export again
- * (gb_sqlite_open, gb_sqlite_dump) is sqlite.c's, which ends the program
- * on its errors.
+ * caller's thread, and inserted on a thread of their own in batches, each
+ * by one INSERT ... SELECT from a virtual table over the batch (SQLite's
+ * own loop, without a statement run per row).  Errors return -1 or -2
+ * and why; only the drill's export again (gb_sqlite_open, gb_sqlite_dump)
+ * is sqlite.c's, which ends the program on its errors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +34,8 @@ struct lite {
 	char *scratchdir;
 	char **indexes;		/* CREATE INDEX statements, run after the load */
 	size_t nindexes;
+	const struct batch *rows;	/* what temp.gb_rows reads now */
+	size_t ncols;
 };
 
 /* A field as it is bound: its SQLite type, and its value. */
@@ -87,6 +89,7 @@ struct load {
 	size_t ncols;
 	size_t line;		/* deletes: the record */
 	struct writer w;	/* rows: its thread */
+	int vtab;		/* rows: temp.gb_rows made */
 };
 
 static int
@@ -281,19 +284,154 @@ batch_free(struct batch *b)
 	free(b->data);
 }
 
+/*
+ * gb_rows: the virtual table of a load's rows, the batch at t->rows, of
+ * t->ncols columns without a type (the table loaded gives the affinity,
+ * as it does to bound values).
+ */
+struct rows_vtab {
+	sqlite3_vtab base;
+	struct lite *t;
+};
+struct rows_cursor {
+	sqlite3_vtab_cursor base;
+	size_t row;
+};
+
+static int
+rows_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
+    sqlite3_vtab **vt, char **errmsg)
+{
+	struct lite *t = aux;
+	struct rows_vtab *v;
+	char *sql = gb_strdup("CREATE TABLE x(c0"), *x;
+	int rc;
+
+	for (size_t i = 1; i < t->ncols; i++) {
+		x = gb_asprintf("%s,c%zu", sql, i);
+		free(sql);
+		sql = x;
+	}
+	x = gb_asprintf("%s)", sql);
+	free(sql);
+	rc = sqlite3_declare_vtab(db, x);
+	free(x);
+	if (rc != SQLITE_OK)
+		return rc;
+	v = gb_calloc(1, sizeof *v);
+	v->t = t;
+	*vt = &v->base;
+	return SQLITE_OK;
+}
+
+static int
+rows_free(sqlite3_vtab *vt)
+{
+	free(vt);
+	return SQLITE_OK;
+}
+
+static int
+rows_plan(sqlite3_vtab *vt, sqlite3_index_info *ii)
+{
+	ii->estimatedCost = BATCH_ROWS;
+	return SQLITE_OK;
+}
+
+static int
+rows_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **c)
+{
+	*c = gb_calloc(1, sizeof(struct rows_cursor));
+	return SQLITE_OK;
+}
+
+static int
+rows_close(sqlite3_vtab_cursor *c)
+{
+	free(c);
+	return SQLITE_OK;
+}
+
+static int
+rows_filter(sqlite3_vtab_cursor *c, int idx, const char *idxstr, int argc,
+    sqlite3_value **argv)
+{
+	((struct rows_cursor *)c)->row = 0;
+	return SQLITE_OK;
+}
+
+static int
+rows_next(sqlite3_vtab_cursor *c)
+{
+	((struct rows_cursor *)c)->row++;
+	return SQLITE_OK;
+}
+
+static int
+rows_eof(sqlite3_vtab_cursor *c)
+{
+	struct lite *t = ((struct rows_vtab *)c->pVtab)->t;
+
+	return ((struct rows_cursor *)c)->row >= t->rows->nrows;
+}
+
+static int
+rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int i)
+{
+	struct lite *t = ((struct rows_vtab *)c->pVtab)->t;
+	const struct batch *b = t->rows;
+	const struct val *v = &b->v[((struct rows_cursor *)c)->row * t->ncols +
+	    (size_t)i];
+
+	switch (v->type) {
+	case SQLITE_NULL:
+		sqlite3_result_null(ctx);
+		break;
+	case SQLITE_INTEGER:
+		sqlite3_result_int64(ctx, v->u.i);
+		break;
+	case SQLITE_FLOAT:
+		sqlite3_result_double(ctx, v->u.d);
+		break;
+	case SQLITE_TEXT:
+		sqlite3_result_text(ctx, b->data + v->u.off, v->n,
+		    SQLITE_STATIC);
+		break;
+	default:
+		sqlite3_result_blob(ctx, b->data + v->u.off, v->n,
+		    SQLITE_STATIC);
+	}
+	return SQLITE_OK;
+}
+
+static int
+rows_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *rowid)
+{
+	*rowid = (sqlite3_int64)((struct rows_cursor *)c)->row;
+	return SQLITE_OK;
+}
+
+static const sqlite3_module rows_module = {
+	.xCreate = rows_create, .xConnect = rows_create,
+	.xBestIndex = rows_plan, .xDisconnect = rows_free,
+	.xDestroy = rows_free, .xOpen = rows_open, .xClose = rows_close,
+	.xFilter = rows_filter, .xNext = rows_next, .xEof = rows_eof,
+	.xColumn = rows_column, .xRowid = rows_rowid
+};
+
 /* Inserts the rows of b; -1 and why in w->err when one fails. */
 static int
 insert_rows(struct load *l, const struct batch *b)
 {
-	for (size_t r = 0; r < b->nrows; r++) {
-		bind_row(l->st, b, b->v + r * l->ncols, l->ncols);
-		if (sqlite3_step(l->st) != SQLITE_DONE) {
-			snprintf(l->w.err, sizeof l->w.err, "table %s: %s",
-			    l->mt->name, sqlite3_errmsg(l->t->db));
-			sqlite3_reset(l->st);
-			return -1;
-		}
-		sqlite3_reset(l->st);
+	int rc;
+
+	l->t->rows = b;
+	rc = sqlite3_step(l->st);
+	sqlite3_reset(l->st);
+	if (rc != SQLITE_DONE) {
+		snprintf(l->w.err, sizeof l->w.err, "table %s: %s",
+		    l->mt->name, sqlite3_errmsg(l->t->db));
+		return -1;
 	}
 	return 0;
 }
@@ -494,8 +632,8 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 	struct batch *b;
 
 	if (!l->st) {		/* the header: prepare, start the writer */
-		char *cols = gb_strdup(""), *vals = gb_strdup(""), *sets =
-		    gb_strdup(""), *q = gb_quote_ident(l->table), *sql;
+		char *cols = gb_strdup(""), *sets = gb_strdup(""), *q =
+		    gb_quote_ident(l->table), *sql;
 		l->affinity = gb_calloc(n, 1);
 		l->ncols = n;
 		for (size_t i = 0; i < n; i++) {
@@ -504,9 +642,6 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			t = gb_asprintf("%s%s%s", cols, i ? "," : "", qc);
 			free(cols);
 			cols = t;
-			t = gb_asprintf("%s%s?%zu", vals, i ? "," : "", i + 1);
-			free(vals);
-			vals = t;
 			t = gb_asprintf("%s%s%s=excluded.%s", sets, i ? "," : "",
 			    qc, qc);
 			free(sets);
@@ -529,16 +664,25 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			if ((virt = is_virtual(lt, l->table, err, errlen)) < 0)
 				return -1;
 			if (virt)
-				sql = gb_asprintf("INSERT OR REPLACE INTO %s(%s) "
-				    "VALUES(%s)", q, cols, vals);
-			else
-				sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) "
-				    "VALUES(%s) ON CONFLICT(%s) DO UPDATE SET %s", q,
-				    cols, vals, keys, sets);
+				sql = gb_asprintf("INSERT OR REPLACE INTO "
+				    "main.%s(%s) SELECT * FROM temp.gb_rows", q,
+				    cols);
+			else	/* WHERE: an upsert's SELECT must have one */
+				sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
+				    "SELECT * FROM temp.gb_rows WHERE true "
+				    "ON CONFLICT(%s) DO UPDATE SET %s", q, cols, keys,
+				    sets);
 			free(keys);
 		} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
-			sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) VALUES(%s)",
-			    q, cols, vals);
+			sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
+			    "SELECT * FROM temp.gb_rows", q, cols);
+		lt->ncols = n;
+		if (exec(lt, "CREATE VIRTUAL TABLE temp.gb_rows USING gb_rows",
+		    err, errlen) == -2) {
+			free(sql);
+			return -1;
+		}
+		l->vtab = 1;
 		if (sqlite3_prepare_v2(lt->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "table %s: %s", l->mt->name,
 			    sqlite3_errmsg(lt->db));
@@ -547,7 +691,6 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 		}
 		free(sql);
 		free(cols);
-		free(vals);
 		free(sets);
 		free(q);
 		if (gb_thread_create(&l->w.thread, writer, l)) {
@@ -652,6 +795,11 @@ stream(struct load *l, const struct gb_mtable *f, gb_read_fn fn,
 	for (size_t i = 0; i < NBATCH; i++)
 		batch_free(&l->w.b[i]);
 	sqlite3_finalize(l->st);
+	if (l->vtab && status == 0)
+		status = exec(l->t, "DROP TABLE temp.gb_rows", err, errlen);
+	else if (l->vtab)
+		sqlite3_exec(l->t->db, "DROP TABLE temp.gb_rows", NULL, NULL,
+		    NULL);
 	free(l->affinity);
 	free(l->table);
 	return status;
@@ -894,6 +1042,9 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 		    sqlite3_errmsg(t->db));
 		return -2;
 	}
+	if (sqlite3_create_module(t->db, "gb_rows", &rows_module, t) !=
+	    SQLITE_OK)
+		return db_fail(t, "cannot add a module", err, errlen);
 	/* A file nobody uses until the rename: no journal needed. */
 	if (exec(t, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
 	    "PRAGMA cache_size=-16384", err, errlen) == -2)
