@@ -40,7 +40,7 @@ struct lite {
 
 /* A field as it is bound: its SQLite type, and its value. */
 struct val {
-	int type;		/* SQLITE_NULL, _INTEGER, _FLOAT, _TEXT, _BLOB */
+	int type;	/* SQLITE_NULL, _INTEGER, _FLOAT, _TEXT, _BLOB */
 	int n;			/* text, blob: bytes at data + off */
 	union {
 		sqlite3_int64 i;
@@ -668,10 +668,10 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 				    "main.%s(%s) SELECT * FROM temp.gb_rows", q,
 				    cols);
 			else	/* WHERE: an upsert's SELECT must have one */
-				sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
-				    "SELECT * FROM temp.gb_rows WHERE true "
-				    "ON CONFLICT(%s) DO UPDATE SET %s", q, cols, keys,
-				    sets);
+				sql = gb_asprintf("INSERT OR ABORT INTO "
+				    "main.%s(%s) SELECT * FROM temp.gb_rows WHERE "
+				    "true ON CONFLICT(%s) DO UPDATE SET %s", q, cols,
+				    keys, sets);
 			free(keys);
 		} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
 			sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
