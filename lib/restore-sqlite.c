@@ -472,6 +472,7 @@ hand_over(struct load *l, char *err, size_t errlen)
 {
 	struct writer *w = &l->w;
 	struct batch *b;
+	int failed;
 
 	pthread_mutex_lock(&w->mu);
 	w->full++;
@@ -479,10 +480,10 @@ hand_over(struct load *l, char *err, size_t errlen)
 	while (w->full == NBATCH && !w->failed)
 		pthread_cond_wait(&w->cv, &w->mu);
 	b = w->cur = &w->b[(w->head + w->full) % NBATCH];
-	if (w->failed)
+	if ((failed = w->failed))
 		snprintf(err, errlen, "%s", w->err);
 	pthread_mutex_unlock(&w->mu);
-	if (w->failed)
+	if (failed)
 		return -1;
 	batch_clear(b);
 	if (b->dcap > 2 * BATCH_BYTES) {
