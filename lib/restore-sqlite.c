@@ -123,13 +123,18 @@ hexval(int c)
 	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* Room for n more bytes of data in b. */
+/*
+ * Room for n more bytes of data in b; never NULL, even for none: SQLite
+ * takes an empty string or blob at a NULL pointer for SQL NULL.
+ */
 static char *
 data_reserve(struct batch *b, size_t n)
 {
-	if (n > b->dcap - b->dlen) {
+	if (!b->data || n > b->dcap - b->dlen) {
+		if (!b->dcap)
+			b->dcap = BATCH_BYTES;
 		while (n > b->dcap - b->dlen)
-			b->dcap = b->dcap ? 2 * b->dcap : BATCH_BYTES;
+			b->dcap *= 2;
 		b->data = gb_realloc(b->data, b->dcap);
 	}
 	return b->data + b->dlen;

@@ -620,6 +620,19 @@ small_set() {
 	    typeof(max(r)) FROM gb_rows")" "10000|1|6666|real"
 }
 
+@test "restore -d sqlite: a batch of rows whose texts and blobs are all empty keeps '' and x'', not NULL" {
+	sqlite3 -bail e.db "CREATE TABLE e (id INTEGER PRIMARY KEY, t TEXT, b BLOB);
+	    INSERT INTO e VALUES (1, '', x''), (2, NULL, NULL)"
+	gb-export -s sqlite:e.db -o set
+	mkdir spool
+	seal_set set spool/e
+	run rst -d sqlite:r.db spool/e.seal
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT id, quote(t), quote(b) FROM e")" \
+	    "$(printf "1|''|X''\n2|NULL|NULL")"
+	assert_db_equal r.db e.db
+}
+
 @test "restore -d: rows in the target counted against the MANIFEST: an incremental holding a row its source did not is exit 1" {
 	sqlite3 -bail small.db "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);
 	    INSERT INTO t VALUES (1, 'a', '2026-01-01'), (2, 'b', '2026-01-02')"
