@@ -3,13 +3,17 @@
  * a new database built under a temporary name in one transaction, and
  * renamed into place by finish; or the drill's scratch database.  Each
  * CSV field is bound as the export wrote it, by the column's declared
- * type.  Errors return -1 or -2 and why; only the drill's export again
- * (gb_sqlite_open, gb_sqlite_dump) is sqlite.c's, which ends the program
- * on its errors.
+ * type.  A table's rows are read, checked and turned into values on the
+ * caller's thread, and inserted on a thread of their own in batches, each
+ * by one INSERT ... SELECT from a virtual table over the batch (SQLite's
+ * own loop, without a statement run per row).  Errors return -1 or -2
+ * and why; only the drill's export again (gb_sqlite_open, gb_sqlite_dump)
+ * is sqlite.c's, which ends the program on its errors.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,48 @@ struct lite {
 	char *scratchdir;
 	char **indexes;		/* CREATE INDEX statements, run after the load */
 	size_t nindexes;
+	const struct batch *rows;	/* what temp.gb_rows reads now */
+	size_t ncols;
+};
+
+/* A field as it is bound: its SQLite type, and its value. */
+struct val {
+	int type;	/* SQLITE_NULL, _INTEGER, _FLOAT, _TEXT, _BLOB */
+	int n;			/* text, blob: bytes at data + off */
+	union {
+		sqlite3_int64 i;
+		double d;
+		size_t off;
+	} u;
+};
+
+/* Rows of values, their text and blob bytes in data. */
+struct batch {
+	struct val *v;
+	size_t nv, vcap, nrows;
+	char *data;
+	size_t dlen, dcap;
+};
+
+#define NBATCH 3		/* in flight: one filled, two bound */
+#define BATCH_ROWS 2048
+#define BATCH_BYTES (512 * 1024)
+
+/*
+ * The writer: binds and steps the rows of the batches the reader hands
+ * it, b[head] first, full of them waiting (the one it works on among
+ * them).  After a failure it only hands them back, so the reader never
+ * waits for good.
+ */
+struct writer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	struct batch b[NBATCH];
+	size_t head, full;
+	struct batch *cur;	/* the reader's, being filled */
+	int started, end, failed;
+	char err[512];
 };
 
 /* The table being loaded: one prepared INSERT or upsert. */
@@ -42,6 +88,8 @@ struct load {
 	char *affinity;		/* per column: i r n t b (SQLite affinities) */
 	size_t ncols;
 	size_t line;		/* deletes: the record */
+	struct writer w;	/* rows: its thread */
+	int vtab;		/* rows: temp.gb_rows made */
 };
 
 static int
@@ -76,49 +124,101 @@ hexval(int c)
 }
 
 /*
- * Binds one CSV field the way the export wrote it: numbers to numeric
- * columns as numbers, \x hex to BLOB columns as bytes, text as text.
+ * Room for n more bytes of data in b; never NULL, even for none: SQLite
+ * takes an empty string or blob at a NULL pointer for SQL NULL.
+ */
+static char *
+data_reserve(struct batch *b, size_t n)
+{
+	if (!b->data || n > b->dcap - b->dlen) {
+		if (!b->dcap)
+			b->dcap = BATCH_BYTES;
+		while (n > b->dcap - b->dlen)
+			b->dcap *= 2;
+		b->data = gb_realloc(b->data, b->dcap);
+	}
+	return b->data + b->dlen;
+}
+
+/*
+ * A plain decimal integer of at most 18 digits, without leading zeros or
+ * "-0": most fields of a numeric column, and what the full test below
+ * binds as an integer too, with the same value.
+ */
+static int
+plain_int(const char *p, size_t n, sqlite3_int64 *v)
+{
+	size_t i = p[0] == '-';
+	uint64_t x = 0;
+
+	if (n - i == 0 || n - i > 18 || (p[i] == '0' && (i || n > 1)))
+		return 0;
+	for (; i < n; i++) {
+		unsigned d = (unsigned char)p[i] - '0';
+		if (d > 9)
+			return 0;
+		x = x * 10 + d;
+	}
+	*v = p[0] == '-' ? -(sqlite3_int64)x : (sqlite3_int64)x;
+	return 1;
+}
+
+/*
+ * One CSV field turned into the value bound the way the export wrote it:
+ * numbers to numeric columns as numbers, \x hex to BLOB columns as bytes,
+ * text as text.  Appended to b.
  */
 static void
-bind_field(sqlite3_stmt *st, int i, char aff, const struct gb_csv_field *f)
+conv_field(struct batch *b, char aff, const struct gb_csv_field *f)
 {
+	struct val *v;
 	char tmp[64], *end;
 
+	if (b->nv == b->vcap) {
+		b->vcap = b->vcap ? 2 * b->vcap : 256;
+		b->v = gb_realloc(b->v, b->vcap * sizeof *b->v);
+	}
+	v = &b->v[b->nv++];
 	if (!f->p) {
-		sqlite3_bind_null(st, i);
+		v->type = SQLITE_NULL;
 		return;
 	}
-	if (aff == 't') {
-		sqlite3_bind_text(st, i, f->p, (int)f->n, SQLITE_TRANSIENT);
-		return;
-	}
+	if (aff == 't')
+		goto text;
 	if (aff == 'b' && f->n >= 2 && f->p[0] == '\\' && f->p[1] == 'x' &&
 	    f->n % 2 == 0) {
 		size_t n = (f->n - 2) / 2;
-		unsigned char *b = gb_malloc(n ? n : 1);
+		unsigned char *o = (unsigned char *)data_reserve(b, n);
 		size_t k;
 		for (k = 0; k < n; k++) {
 			int hi = hexval((unsigned char)f->p[2 + 2 * k]);
 			int lo = hexval((unsigned char)f->p[3 + 2 * k]);
 			if (hi < 0 || lo < 0)
 				break;
-			b[k] = (unsigned char)(hi << 4 | lo);
+			o[k] = (unsigned char)(hi << 4 | lo);
 		}
 		if (k == n) {
-			sqlite3_bind_blob(st, i, b, (int)n, free);
+			v->type = SQLITE_BLOB;
+			v->n = (int)n;
+			v->u.off = b->dlen;
+			b->dlen += n;
 			return;
 		}
-		free(b);
+	}
+	if (f->n > 0 && plain_int(f->p, f->n, &v->u.i)) {
+		v->type = SQLITE_INTEGER;
+		return;
 	}
 	if (f->n > 0 && f->n < sizeof tmp && !memchr(f->p, '\0', f->n)) {
 		memcpy(tmp, f->p, f->n);
 		tmp[f->n] = '\0';
 		errno = 0;
-		long long v = strtoll(tmp, &end, 10);
+		long long i = strtoll(tmp, &end, 10);
 		if (!*end && !errno && tmp[0] != ' ' && tmp[0] != '+' &&
 		    !(tmp[0] == '0' && tmp[1]) && !(tmp[0] == '-' &&
 		    (tmp[1] == '0' || !tmp[1]))) {
-			sqlite3_bind_int64(st, i, v);
+			v->type = SQLITE_INTEGER;
+			v->u.i = i;
 			return;
 		}
 		double d;
@@ -136,11 +236,291 @@ bind_field(sqlite3_stmt *st, int i, char aff, const struct gb_csv_field *f)
 			if (strcmp(back, tmp) != 0)
 				goto text;
 		}
-		sqlite3_bind_double(st, i, d);
+		v->type = SQLITE_FLOAT;
+		v->u.d = d;
 		return;
 	}
 text:
-	sqlite3_bind_text(st, i, f->p, (int)f->n, SQLITE_TRANSIENT);
+	memcpy(data_reserve(b, f->n), f->p, f->n);
+	v->type = SQLITE_TEXT;
+	v->n = (int)f->n;
+	v->u.off = b->dlen;
+	b->dlen += f->n;
+}
+
+/* A row's values bound; they stay in b until the statement is stepped. */
+static void
+bind_row(sqlite3_stmt *st, const struct batch *b, const struct val *v,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int k = (int)i + 1;
+		switch (v[i].type) {
+		case SQLITE_NULL:
+			sqlite3_bind_null(st, k);
+			break;
+		case SQLITE_INTEGER:
+			sqlite3_bind_int64(st, k, v[i].u.i);
+			break;
+		case SQLITE_FLOAT:
+			sqlite3_bind_double(st, k, v[i].u.d);
+			break;
+		case SQLITE_TEXT:
+			sqlite3_bind_text(st, k, b->data + v[i].u.off, v[i].n,
+			    SQLITE_STATIC);
+			break;
+		default:
+			sqlite3_bind_blob(st, k, b->data + v[i].u.off, v[i].n,
+			    SQLITE_STATIC);
+		}
+	}
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	b->nv = b->nrows = b->dlen = 0;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	free(b->v);
+	free(b->data);
+}
+
+/*
+ * gb_rows: the virtual table of a load's rows, the batch at t->rows, of
+ * t->ncols columns without a type (the table loaded gives the affinity,
+ * as it does to bound values).
+ */
+struct rows_vtab {
+	sqlite3_vtab base;
+	struct lite *t;
+};
+struct rows_cursor {
+	sqlite3_vtab_cursor base;
+	size_t row;
+};
+
+static int
+rows_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
+    sqlite3_vtab **vt, char **errmsg)
+{
+	struct lite *t = aux;
+	struct rows_vtab *v;
+	char *sql = gb_strdup("CREATE TABLE x(c0"), *x;
+	int rc;
+
+	for (size_t i = 1; i < t->ncols; i++) {
+		x = gb_asprintf("%s,c%zu", sql, i);
+		free(sql);
+		sql = x;
+	}
+	x = gb_asprintf("%s)", sql);
+	free(sql);
+	rc = sqlite3_declare_vtab(db, x);
+	free(x);
+	if (rc != SQLITE_OK)
+		return rc;
+	v = gb_calloc(1, sizeof *v);
+	v->t = t;
+	*vt = &v->base;
+	return SQLITE_OK;
+}
+
+static int
+rows_free(sqlite3_vtab *vt)
+{
+	free(vt);
+	return SQLITE_OK;
+}
+
+static int
+rows_plan(sqlite3_vtab *vt, sqlite3_index_info *ii)
+{
+	ii->estimatedCost = BATCH_ROWS;
+	return SQLITE_OK;
+}
+
+static int
+rows_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **c)
+{
+	*c = gb_calloc(1, sizeof(struct rows_cursor));
+	return SQLITE_OK;
+}
+
+static int
+rows_close(sqlite3_vtab_cursor *c)
+{
+	free(c);
+	return SQLITE_OK;
+}
+
+static int
+rows_filter(sqlite3_vtab_cursor *c, int idx, const char *idxstr, int argc,
+    sqlite3_value **argv)
+{
+	((struct rows_cursor *)c)->row = 0;
+	return SQLITE_OK;
+}
+
+static int
+rows_next(sqlite3_vtab_cursor *c)
+{
+	((struct rows_cursor *)c)->row++;
+	return SQLITE_OK;
+}
+
+static int
+rows_eof(sqlite3_vtab_cursor *c)
+{
+	struct lite *t = ((struct rows_vtab *)c->pVtab)->t;
+
+	return ((struct rows_cursor *)c)->row >= t->rows->nrows;
+}
+
+static int
+rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int i)
+{
+	struct lite *t = ((struct rows_vtab *)c->pVtab)->t;
+	const struct batch *b = t->rows;
+	const struct val *v = &b->v[((struct rows_cursor *)c)->row * t->ncols +
+	    (size_t)i];
+
+	switch (v->type) {
+	case SQLITE_NULL:
+		sqlite3_result_null(ctx);
+		break;
+	case SQLITE_INTEGER:
+		sqlite3_result_int64(ctx, v->u.i);
+		break;
+	case SQLITE_FLOAT:
+		sqlite3_result_double(ctx, v->u.d);
+		break;
+	case SQLITE_TEXT:
+		sqlite3_result_text(ctx, b->data + v->u.off, v->n,
+		    SQLITE_STATIC);
+		break;
+	default:
+		sqlite3_result_blob(ctx, b->data + v->u.off, v->n,
+		    SQLITE_STATIC);
+	}
+	return SQLITE_OK;
+}
+
+static int
+rows_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *rowid)
+{
+	*rowid = (sqlite3_int64)((struct rows_cursor *)c)->row;
+	return SQLITE_OK;
+}
+
+static const sqlite3_module rows_module = {
+	.xCreate = rows_create, .xConnect = rows_create,
+	.xBestIndex = rows_plan, .xDisconnect = rows_free,
+	.xDestroy = rows_free, .xOpen = rows_open, .xClose = rows_close,
+	.xFilter = rows_filter, .xNext = rows_next, .xEof = rows_eof,
+	.xColumn = rows_column, .xRowid = rows_rowid
+};
+
+/* Inserts the rows of b; -1 and why in w->err when one fails. */
+static int
+insert_rows(struct load *l, const struct batch *b)
+{
+	int rc;
+
+	l->t->rows = b;
+	rc = sqlite3_step(l->st);
+	sqlite3_reset(l->st);
+	if (rc != SQLITE_DONE) {
+		snprintf(l->w.err, sizeof l->w.err, "table %s: %s",
+		    l->mt->name, sqlite3_errmsg(l->t->db));
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+writer(void *arg)
+{
+	struct load *l = arg;
+	struct writer *w = &l->w;
+	int failed = 0;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->full && !w->end)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->full)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		if (!failed)
+			failed = insert_rows(l, &w->b[w->head]);
+		pthread_mutex_lock(&w->mu);
+		w->failed = failed;
+		w->head = (w->head + 1) % NBATCH;
+		w->full--;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/*
+ * Hands the batch being filled to the writer and waits for a free one;
+ * -1 and the writer's why when it failed.  A batch that grew for a
+ * long record is given back to the system.
+ */
+static int
+hand_over(struct load *l, char *err, size_t errlen)
+{
+	struct writer *w = &l->w;
+	struct batch *b;
+	int failed;
+
+	pthread_mutex_lock(&w->mu);
+	w->full++;
+	pthread_cond_broadcast(&w->cv);
+	while (w->full == NBATCH && !w->failed)
+		pthread_cond_wait(&w->cv, &w->mu);
+	b = w->cur = &w->b[(w->head + w->full) % NBATCH];
+	if ((failed = w->failed))
+		snprintf(err, errlen, "%s", w->err);
+	pthread_mutex_unlock(&w->mu);
+	if (failed)
+		return -1;
+	batch_clear(b);
+	if (b->dcap > 2 * BATCH_BYTES) {
+		free(b->data);
+		b->data = NULL;
+		b->dcap = 0;
+	}
+	return 0;
+}
+
+/*
+ * The rows read so far all inserted (or not), the writer gone; 0, or -1
+ * and its why.
+ */
+static int
+writer_end(struct load *l, char *err, size_t errlen)
+{
+	struct writer *w = &l->w;
+
+	if (!w->started)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	if (w->cur->nrows && !w->failed)
+		w->full++;
+	w->end = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->started = 0;
+	if (w->failed)
+		snprintf(err, errlen, "%s", w->err);
+	return w->failed ? -1 : 0;
 }
 
 /* A virtual table (FTS5, as SCHEMA.sql may make one)?  1, 0, or -1. */
@@ -197,8 +577,11 @@ delete_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 	char *where = gb_strdup(""), *q, *sql, *x;
 
 	if (l->st) {
+		struct batch *b = l->w.cur;
+		batch_clear(b);
 		for (size_t i = 0; i < n && i < l->ncols; i++)
-			bind_field(l->st, (int)i + 1, l->affinity[i], &f[i]);
+			conv_field(b, l->affinity[i], &f[i]);
+		bind_row(l->st, b, b->v, b->nv);
 		if (sqlite3_step(l->st) != SQLITE_DONE) {
 			snprintf(err, errlen, "table %s: %s", l->mt->name,
 			    sqlite3_errmsg(l->t->db));
@@ -252,10 +635,11 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 {
 	struct load *l = arg;
 	struct lite *lt = l->t;
+	struct batch *b;
 
-	if (!l->st) {		/* the header: prepare the statement */
-		char *cols = gb_strdup(""), *vals = gb_strdup(""), *sets =
-		    gb_strdup(""), *q = gb_quote_ident(l->table), *sql;
+	if (!l->st) {		/* the header: prepare, start the writer */
+		char *cols = gb_strdup(""), *sets = gb_strdup(""), *q =
+		    gb_quote_ident(l->table), *sql;
 		l->affinity = gb_calloc(n, 1);
 		l->ncols = n;
 		for (size_t i = 0; i < n; i++) {
@@ -264,9 +648,6 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			t = gb_asprintf("%s%s%s", cols, i ? "," : "", qc);
 			free(cols);
 			cols = t;
-			t = gb_asprintf("%s%s?%zu", vals, i ? "," : "", i + 1);
-			free(vals);
-			vals = t;
 			t = gb_asprintf("%s%s%s=excluded.%s", sets, i ? "," : "",
 			    qc, qc);
 			free(sets);
@@ -289,16 +670,25 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			if ((virt = is_virtual(lt, l->table, err, errlen)) < 0)
 				return -1;
 			if (virt)
-				sql = gb_asprintf("INSERT OR REPLACE INTO %s(%s) "
-				    "VALUES(%s)", q, cols, vals);
-			else
-				sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) "
-				    "VALUES(%s) ON CONFLICT(%s) DO UPDATE SET %s", q,
-				    cols, vals, keys, sets);
+				sql = gb_asprintf("INSERT OR REPLACE INTO "
+				    "main.%s(%s) SELECT * FROM temp.gb_rows", q,
+				    cols);
+			else	/* WHERE: an upsert's SELECT must have one */
+				sql = gb_asprintf("INSERT OR ABORT INTO "
+				    "main.%s(%s) SELECT * FROM temp.gb_rows WHERE "
+				    "true ON CONFLICT(%s) DO UPDATE SET %s", q, cols,
+				    keys, sets);
 			free(keys);
 		} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
-			sql = gb_asprintf("INSERT OR ABORT INTO %s(%s) VALUES(%s)",
-			    q, cols, vals);
+			sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
+			    "SELECT * FROM temp.gb_rows", q, cols);
+		lt->ncols = n;
+		if (exec(lt, "CREATE VIRTUAL TABLE temp.gb_rows USING gb_rows",
+		    err, errlen) == -2) {
+			free(sql);
+			return -1;
+		}
+		l->vtab = 1;
 		if (sqlite3_prepare_v2(lt->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "table %s: %s", l->mt->name,
 			    sqlite3_errmsg(lt->db));
@@ -307,19 +697,22 @@ load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 		}
 		free(sql);
 		free(cols);
-		free(vals);
 		free(sets);
 		free(q);
+		if (gb_thread_create(&l->w.thread, writer, l)) {
+			snprintf(err, errlen, "table %s: cannot start a thread",
+			    l->mt->name);
+			return -1;
+		}
+		l->w.started = 1;
 		return 0;
 	}
-	for (size_t i = 0; i < n && i < l->ncols; i++)
-		bind_field(l->st, (int)i + 1, l->affinity[i], &f[i]);
-	if (sqlite3_step(l->st) != SQLITE_DONE) {
-		snprintf(err, errlen, "table %s: %s", l->mt->name,
-		    sqlite3_errmsg(lt->db));
-		return -1;
-	}
-	sqlite3_reset(l->st);
+	b = l->w.cur;
+	/* the check gave the header's count of fields */
+	for (size_t i = 0; i < n; i++)
+		conv_field(b, l->affinity[i], &f[i]);
+	if (++b->nrows == BATCH_ROWS || b->dlen >= BATCH_BYTES)
+		return hand_over(l, err, errlen);
 	return 0;
 }
 
@@ -386,14 +779,33 @@ schema(void *arg, const struct gb_manifest *m, const char *sql, size_t len,
 	return rc;
 }
 
-/* The rows (or deleted keys) of f through rec, checked; l freed after. */
+/*
+ * The rows (or deleted keys) of f through rec, checked; l freed after.
+ * A row the writer could not insert comes before anything the reader
+ * found after it: its failure is the one told.
+ */
 static int
 stream(struct load *l, const struct gb_mtable *f, gb_read_fn fn,
     void *fnarg, gb_record_fn rec, char *err, size_t errlen)
 {
-	int status = gb_check_table(f, fn, fnarg, -1, rec, l, err, errlen);
+	int status;
 
+	pthread_mutex_init(&l->w.mu, NULL);
+	pthread_cond_init(&l->w.cv, NULL);
+	l->w.cur = &l->w.b[0];
+	status = gb_check_table(f, fn, fnarg, -1, rec, l, err, errlen);
+	if (writer_end(l, err, errlen) == -1)
+		status = -2;
+	pthread_mutex_destroy(&l->w.mu);
+	pthread_cond_destroy(&l->w.cv);
+	for (size_t i = 0; i < NBATCH; i++)
+		batch_free(&l->w.b[i]);
 	sqlite3_finalize(l->st);
+	if (l->vtab && status == 0)
+		status = exec(l->t, "DROP TABLE temp.gb_rows", err, errlen);
+	else if (l->vtab)
+		sqlite3_exec(l->t->db, "DROP TABLE temp.gb_rows", NULL, NULL,
+		    NULL);
 	free(l->affinity);
 	free(l->table);
 	return status;
@@ -531,7 +943,11 @@ finish(void *arg, char *err, size_t errlen)
 	struct lite *t = arg;
 	int fd;
 
-	if (exec(t, "COMMIT", err, errlen) == -2)
+	/*
+	 * SQLite's own cache size for the indexes: its sorter builds them
+	 * in runs of about the cache's size, and shorter runs sort faster.
+	 */
+	if (exec(t, "COMMIT; PRAGMA cache_size=-2000", err, errlen) == -2)
 		return -2;
 	for (size_t i = 0; i < t->nindexes; i++)
 		if (exec(t, t->indexes[i], err, errlen) == -2)
@@ -625,12 +1041,16 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 			return sys_fail("cannot create", t->tmpdb, err, errlen);
 		close(fd);
 	}
+	/* used by one thread at a time (the writer's, then ours): no mutex */
 	if (sqlite3_open_v2(t->tmpdb, &t->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot create %s: %s", t->tmpdb,
 		    sqlite3_errmsg(t->db));
 		return -2;
 	}
+	if (sqlite3_create_module(t->db, "gb_rows", &rows_module, t) !=
+	    SQLITE_OK)
+		return db_fail(t, "cannot add a module", err, errlen);
 	/* A file nobody uses until the rename: no journal needed. */
 	if (exec(t, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
 	    "PRAGMA cache_size=-16384", err, errlen) == -2)

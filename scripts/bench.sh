@@ -18,7 +18,11 @@
 #               to /dev/null
 #   restore     gb-restore -d sqlite:NEW vs gpg -d | tar xzf - and one
 #               sqlite3 that reads the schema (share/gym-schema.sql) and
-#               .import --csv --skip 1 each table
+#               .import --csv --skip 1 each table; and vs SQLite's own floor:
+#               one sqlite3 that makes the schema's tables in a new database,
+#               ATTACHes the gym and copies every table by INSERT INTO t
+#               SELECT * FROM other.t, then makes the schema's indexes (after
+#               the load, as gb-restore does), all in one transaction
 #   verify      gb-verify --deep vs gpg -d | gzip -t
 #   despool     gb-write --no-verify, and gb-write with its read-back, to a
 #               fresh labelled tape image vs dd bs=256k conv=fsync (gb-write
@@ -178,6 +182,22 @@ size_setup() {
 			    "$S" "$t" "$t"
 		done
 	} >"$R/import.sql"
+	# the floor's script: the schema's tables, the copies, its indexes
+	rm -f "$S/schema.db"
+	sqlite3 "$S/schema.db" <"$SCHEMA"
+	{
+		printf "ATTACH '%s' AS other;\nBEGIN;\n" "$DB"
+		sqlite3 "$S/schema.db" "SELECT sql || ';' FROM sqlite_schema
+		    WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+		for t in $TABLES; do
+			printf 'INSERT INTO main."%s" SELECT * FROM other."%s";\n' \
+			    "$t" "$t"
+		done
+		sqlite3 "$S/schema.db" "SELECT sql || ';' FROM sqlite_schema
+		    WHERE type = 'index' AND sql IS NOT NULL"
+		echo 'COMMIT;'
+	} >"$R/floor.sql"
+	rm -f "$S/schema.db"
 	# gb-write wants a signer pinned, and a catalog
 	printf '[keys]\nsigner = %s\n' "$SIGNER" >"$R/write.conf"
 	warm
@@ -338,6 +358,18 @@ bench_restore() {
 	rm -f "$S/restored.db"
 }
 
+# SQLite's floor: the same rows copied within SQLite (size_setup).
+bench_floor() {
+	rm -f "$S/floor.db"
+	timed floor sqlite3 "$S/floor.db" <"$R/floor.sql"
+	n=$(for t in $TABLES; do
+		sqlite3 "$S/floor.db" "SELECT count(*) FROM \"$t\""
+	done | awk '{ n += $1 } END { print n }')
+	[ "$n" = "$DB_ROWS" ] ||
+		die "the INSERT...SELECT floor copied $n rows; the database holds $DB_ROWS"
+	rm -f "$S/floor.db"
+}
+
 bench_shell_restore() {
 	rm -rf "$S/shell2" "$S/shell2.db"
 	mkdir "$S/shell2"
@@ -494,6 +526,7 @@ bench_round() {
 	bench_shell_backup
 	bench_restic
 	bench_restore
+	bench_floor
 	bench_shell_restore
 	bench_verify
 	bench_shell_verify
@@ -575,8 +608,11 @@ print_times() {
 	report pack_jn "  gb-pack -j $NPROC (vs -j 1)" $csv pack_j1
 	echo "restore into SQLite"
 	report shell_restore "  gpg -d | tar xzf; sqlite3 .import" $csv
+	report floor "  sqlite3 INSERT INTO t SELECT * FROM other.t" $csv
 	report restore "  gb-restore -d sqlite:NEW (vs shell)" $csv \
 	    shell_restore
+	row "  gb-restore -d sqlite:NEW (vs the floor)" "$(secs restore)" - \
+	    "$(cat "$R/$csv")" - "$(ratio "$(secs restore)" "$(secs floor)")"
 	echo "verify"
 	report shell_verify "  gpg -d | gzip -t" $csv
 	report verify "  gb-verify --deep (vs shell)" $csv shell_verify
@@ -651,6 +687,8 @@ print_targets() {
 	    "$(ratio "$(secs pack_j1)" "$(secs pack_jn)")" ">=" 1.80
 	target "restore into SQLite / shell route, wall time" \
 	    "$(ratio "$(secs restore)" "$(secs shell_restore)")" "<=" 0.50
+	target "restore into SQLite / INSERT…SELECT floor" \
+	    "$(ratio "$(secs restore)" "$(secs floor)")" "<=" 2
 	target "despool speed / dd speed (gb-write --no-verify)" \
 	    "$(ratio "$(secs dd)" "$(secs despool)")" ">=" 0.90
 	target "highest peak RSS, MiB ($rss_tool)" \

@@ -598,6 +598,41 @@ small_set() {
 	assert_equal "$(sqlite3 r.db "SELECT count(*) FROM t WHERE v IS NULL")" 1
 }
 
+@test "restore -d sqlite: a row refused thousands of rows in (batches later) exits 3 naming the table and constraint, nothing left; a table named gb_rows comes back" {
+	# rows are inserted in batches on a thread of their own, through a
+	# virtual table temp.gb_rows: a source table of that name is no other
+	sqlite3 -bail big.db "CREATE TABLE gb_rows (id INTEGER PRIMARY KEY, v TEXT, b BLOB, r REAL);
+	    WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10000)
+	    INSERT INTO gb_rows SELECT n, CASE n WHEN 9000 THEN NULL ELSE 'v' || n END,
+	      CASE n % 3 WHEN 0 THEN x'00ff' WHEN 1 THEN NULL ELSE x'' END, n / 7.0 FROM c;
+	    CREATE INDEX gb_rows_v ON gb_rows (v)"
+	gb-export -s sqlite:big.db -o set
+	schema_lie set bad 's/v TEXT/v TEXT NOT NULL/'
+	mkdir spool
+	seal_set bad spool/bad
+	MODES="-d sqlite:r.db,--test" refused 3 \
+	    "table gb_rows: NOT NULL constraint failed: gb_rows.v" spool/bad.seal
+	seal_set set spool/good
+	run rst -d sqlite:r.db spool/good.seal
+	assert_success
+	assert_db_equal r.db big.db
+	assert_equal "$(sqlite3 r.db "SELECT count(*), sum(v IS NULL), sum(length(b)),
+	    typeof(max(r)) FROM gb_rows")" "10000|1|6666|real"
+}
+
+@test "restore -d sqlite: a batch of rows whose texts and blobs are all empty keeps '' and x'', not NULL" {
+	sqlite3 -bail e.db "CREATE TABLE e (id INTEGER PRIMARY KEY, t TEXT, b BLOB);
+	    INSERT INTO e VALUES (1, '', x''), (2, NULL, NULL)"
+	gb-export -s sqlite:e.db -o set
+	mkdir spool
+	seal_set set spool/e
+	run rst -d sqlite:r.db spool/e.seal
+	assert_success
+	assert_equal "$(sqlite3 r.db "SELECT id, quote(t), quote(b) FROM e")" \
+	    "$(printf "1|''|X''\n2|NULL|NULL")"
+	assert_db_equal r.db e.db
+}
+
 @test "restore -d: rows in the target counted against the MANIFEST: an incremental holding a row its source did not is exit 1" {
 	sqlite3 -bail small.db "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);
 	    INSERT INTO t VALUES (1, 'a', '2026-01-01'), (2, 'b', '2026-01-02')"
