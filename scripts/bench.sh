@@ -687,7 +687,7 @@ print_targets() {
 	    "$(ratio "$(secs pack_j1)" "$(secs pack_jn)")" ">=" 1.80
 	target "restore into SQLite / shell route, wall time" \
 	    "$(ratio "$(secs restore)" "$(secs shell_restore)")" "<=" 0.50
-	target "restore into SQLite / INSERT…SELECT floor" \
+	target "restore into SQLite / INSERT...SELECT floor" \
 	    "$(ratio "$(secs restore)" "$(secs floor)")" "<=" 2
 	target "despool speed / dd speed (gb-write --no-verify)" \
 	    "$(ratio "$(secs dd)" "$(secs despool)")" ">=" 0.90

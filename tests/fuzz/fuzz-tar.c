@@ -113,7 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct walked wk = { 0 };
 	struct gb_seal *s = &wk.s;
-	struct gb_walk w = { small, table, &wk };
+	struct gb_walk w = { .small = small, .table = table, .arg = &wk };
 	struct gb_sha256 h;
 	unsigned char *gz = NULL;
 	char *path, *text, err[512];
