@@ -80,10 +80,13 @@ int gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
     size_t errlen);
 /*
  * Is the verified checkpoint k a prefix of the catalog's trail: as many
- * entries at least, the same hash at its count?  0, or -1 and why.
+ * entries at least, all of them in the part that verifies (verified and
+ * broken: the count and why of gb_catalog_audit_head, broken NULL for a
+ * whole trail), the same hash at its count?  0, or -1 and why.
  */
-int gb_checkpoint_check(struct gb_catalog *c, const struct gb_checkpoint *k,
-    char *why, size_t whylen);
+int gb_checkpoint_check(struct gb_catalog *c, long long verified,
+    const char *broken, const struct gb_checkpoint *k, char *why,
+    size_t whylen);
 /* The site: [site] name, else the host's name (as gb-export has it). */
 const char *gb_site_name(const struct gb_conf *conf);
 void gb_now(char buf[21]);

@@ -1189,13 +1189,11 @@ pinned(struct cat *x, const char *why)
 	return signer;
 }
 
-/* The trail's own chain: its line, and 0 or -1. */
+/* The trail's own chain: its line, and 0 or -1 and why in err. */
 static int
-trail(struct cat *x, long long *n, char head[65])
+trail(struct cat *x, long long *n, char head[65], char *err, size_t errlen)
 {
-	char err[256];
-
-	if (gb_catalog_audit_head(x->c, n, head, err, sizeof err) == -1) {
+	if (gb_catalog_audit_head(x->c, n, head, err, errlen) == -1) {
 		printf("FAIL: audit trail broken: %s\n", err);
 		return -1;
 	}
@@ -1216,13 +1214,13 @@ verify_checkpoints(struct cat *x, int argc, char **argv)
 	const char *site = gb_conf_get(&x->conf, "site", "name");
 	struct gb_cptext *v = NULL;
 	struct gb_checkpoint first = { 0 };
-	char head[65], err[1024], why[1024], *firstplace = NULL,
+	char head[65], err[1024], why[1024], broken[256], *firstplace = NULL,
 	    *firstwhy = NULL;
 	size_t n = 0, nok = 0, nbad = 0, nrefused = 0;
 	long long entries;
-	int r = GB_EXIT_OK;
+	int r = GB_EXIT_OK, whole;
 
-	if (trail(x, &entries, head) == -1)
+	if (!(whole = trail(x, &entries, head, broken, sizeof broken) == 0))
 		r = GB_EXIT_CHECK;
 	for (int i = 0; i < argc; i++) {
 		size_t before = n;
@@ -1248,7 +1246,8 @@ verify_checkpoints(struct cat *x, int argc, char **argv)
 			printf("FAIL %s: a checkpoint of site %s, not %s\n",
 			    v[i].place, ck.site, site);
 			nrefused++;
-		} else if (gb_checkpoint_check(x->c, &ck, why, sizeof why) == -1) {
+		} else if (gb_checkpoint_check(x->c, entries, whole ? NULL :
+		    broken, &ck, why, sizeof why) == -1) {
 			printf("FAIL %s: %lld entries, issued %s: %s\n",
 			    v[i].place, ck.entries, ck.issued, why);
 			nbad++;
@@ -1512,16 +1511,17 @@ rep_checks(struct cat *x, struct rep *o, const char *from, const char *to)
 
 /*
  * The checkpoints issued that vouch for an entry of the period (their
- * count reaches its first), from their verified text.
+ * count reaches its first), from their verified text, each held against
+ * the trail (verified entries of it, broken: why not more, or NULL).
  */
 static int
 rep_checkpoints(struct cat *x, struct rep *o, const char *signer,
-    const char *from, const char *to)
+    long long verified, const char *broken, const char *from, const char *to)
 {
 	sqlite3_stmt *st = q(x, "SELECT text, place FROM checkpoints ORDER "
 	    "BY id");
-	sqlite3_stmt *lim = q(x, "SELECT (SELECT min(seq) FROM audit WHERE at "
-	    ">= ?1), (SELECT max(seq) FROM audit WHERE at <= ?2)");
+	sqlite3_stmt *lim = q(x, "SELECT min(seq), max(seq) FROM audit WHERE "
+	    "at BETWEEN ?1 AND ?2");
 	long long firstseq = 0, lastseq = 0;
 	char *lines = NULL;
 	size_t len = 0, n = 0;
@@ -1539,7 +1539,7 @@ rep_checkpoints(struct cat *x, struct rep *o, const char *signer,
 	sqlite3_finalize(lim);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct gb_checkpoint ck;
-		char err[1024], entries[24], *covers;
+		char err[1024], why[1024], entries[24], *covers;
 		if (gb_checkpoint_verify(&ck, (const char *)sqlite3_column_blob(st,
 		    0), (size_t)sqlite3_column_bytes(st, 0), signer, err,
 		    sizeof err) == -1) {
@@ -1562,9 +1562,14 @@ rep_checkpoints(struct cat *x, struct rep *o, const char *signer,
 		}
 		n++;
 		snprintf(entries, sizeof entries, "%lld", ck.entries);
-		covers = ck.entries >= lastseq ? gb_strdup("covers the whole "
-		    "period") : gb_asprintf("covers the period to entry %lld of "
-		    "%lld", ck.entries, lastseq);
+		if (gb_checkpoint_check(x->c, verified, broken, &ck, why,
+		    sizeof why) == -1) {
+			bad = 1;
+			covers = gb_asprintf("CONTRADICTED BY THE TRAIL: %s", why);
+		} else
+			covers = ck.entries >= lastseq ? gb_strdup("covers the "
+			    "whole period") : gb_asprintf("covers the period to "
+			    "entry %lld of %lld", ck.entries, lastseq);
 		if (o->csv) {
 			const char *fl[R_NCOLS] = { "checkpoint", ck.issued };
 			fl[R_BYTES] = entries;
@@ -1657,7 +1662,7 @@ audit_report(struct cat *x, const char *fromarg, const char *toarg)
 	bad |= rep_archives(x, &o, signer, from, to);
 	rep_moves(x, &o, from, to);
 	rep_checks(x, &o, from, to);
-	bad |= rep_checkpoints(x, &o, signer, from, to);
+	bad |= rep_checkpoints(x, &o, signer, n, broken ? err : NULL, from, to);
 	if (o.csv) {
 		struct stat sb;
 		if (gb_out_finish(&csv, NULL) == -1 || fstat(fd, &sb) == -1)
@@ -1693,7 +1698,7 @@ static int
 cmd_audit(struct cat *x, int argc, char **argv)
 {
 	sqlite3_stmt *st;
-	char head[65];
+	char head[65], err[256];
 	long long n;
 
 	if (x->csv && !x->report) {
@@ -1721,7 +1726,8 @@ cmd_audit(struct cat *x, int argc, char **argv)
 		usage_of(stderr, "audit", GB_EXIT_USAGE);
 	}
 	if (x->verify)
-		return trail(x, &n, head) == -1 ? GB_EXIT_CHECK : GB_EXIT_OK;
+		return trail(x, &n, head, err, sizeof err) == -1 ? GB_EXIT_CHECK :
+		    GB_EXIT_OK;
 	st = q(x, "SELECT seq, at, actor, action, object, detail FROM audit "
 	    "ORDER BY seq");
 	while (sqlite3_step(st) == SQLITE_ROW)
