@@ -184,18 +184,23 @@ gb_checkpoint_free(struct gb_checkpoint *k)
 }
 
 const char *
-gb_site_name(const struct gb_conf *conf)
+gb_host_name(void)
 {
 	static char host[256];
-	const char *site = gb_conf_get(conf, "site", "name");
 
-	if (site && *site)
-		return site;
-	/* as gb-export names the site when the config does not */
 	if (gethostname(host, sizeof host) == -1)
 		strcpy(host, "localhost");
 	host[sizeof host - 1] = '\0';
 	return host;
+}
+
+const char *
+gb_site_name(const struct gb_conf *conf)
+{
+	const char *site = gb_conf_get(conf, "site", "name");
+
+	/* as gb-export names the site when the config does not */
+	return site && *site ? site : gb_host_name();
 }
 
 int
