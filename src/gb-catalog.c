@@ -851,6 +851,8 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 
 /* check ---------------------------------------------------------------- */
 
+#define CHECKPOINT_DAYS 2	/* gb-backup issues one a day */
+
 static int
 problem(const char *fmt, ...)
 {
@@ -1069,6 +1071,25 @@ cmd_check(struct cat *x)
 	else if (gb_parse_time(gb_col(st, 0)) < now - days * 86400)
 		bad += problem("restore test: none within %ld days (last %s)",
 		    days, gb_col(st, 0));
+	sqlite3_finalize(st);
+
+	/*
+	 * The trail is safe from a rewrite only up to its newest checkpoint
+	 * (gb-checkpoint(5)); gb-backup issues one a day.
+	 */
+	st = q(x, "SELECT (SELECT max(issued) FROM checkpoints), (SELECT "
+	    "min(at) FROM audit)");
+	sqlite3_step(st);
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    gb_parse_time(gb_col(st, 0)) < now - CHECKPOINT_DAYS * 86400)
+		bad += problem("audit trail: no checkpoint within %d days (last "
+		    "%s); write a medium or run gb-catalog checkpoint",
+		    CHECKPOINT_DAYS, gb_col(st, 0));
+	else if (sqlite3_column_type(st, 0) == SQLITE_NULL &&
+	    sqlite3_column_type(st, 1) != SQLITE_NULL &&
+	    gb_parse_time(gb_col(st, 1)) < now - CHECKPOINT_DAYS * 86400)
+		bad += problem("audit trail: no checkpoint, entries since %s; "
+		    "write a medium or run gb-catalog checkpoint", gb_col(st, 1));
 	sqlite3_finalize(st);
 
 	bad += reap_runs(x, NULL, 1);

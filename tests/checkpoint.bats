@@ -449,3 +449,22 @@ assert all(len(r) == 16 for r in rows), rows' r.csv
 	run -0 gb-catalog audit --report "$(day -2)" "$(day -1)"
 	assert_line "checkpoints that cover the period: 0"
 }
+
+@test "check: no checkpoint within 2 days, or none while the trail has entries older than that, is a problem line" {
+	label U1 daily usb
+	local first
+	first=$(cq "SELECT at FROM audit WHERE seq = 1")
+	# entries, no checkpoint: not a problem yet, one 3 days on
+	run gb-catalog check
+	refute_line --partial "audit trail"
+	run -1 gb-catalog check --date "$(day 3)"
+	assert_line "audit trail: no checkpoint, entries since $first; write a medium or run gb-catalog checkpoint"
+	put usb a1
+	local issued
+	issued=$(field usb/GYMBACKUP.CHECKPOINT issued)
+	run gb-catalog check --date "$(day 1)"
+	refute_line --partial "audit trail"
+	run -1 gb-catalog check --date "$(day 3)"
+	assert_line "audit trail: no checkpoint within 2 days (last $issued); write a medium or run gb-catalog checkpoint"
+	[ "$(grep -c '^audit trail' <<<"$output")" = 1 ]
+}
