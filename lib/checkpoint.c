@@ -184,18 +184,23 @@ gb_checkpoint_free(struct gb_checkpoint *k)
 }
 
 const char *
-gb_site_name(const struct gb_conf *conf)
+gb_host_name(void)
 {
 	static char host[256];
-	const char *site = gb_conf_get(conf, "site", "name");
 
-	if (site && *site)
-		return site;
-	/* as gb-export names the site when the config does not */
 	if (gethostname(host, sizeof host) == -1)
 		strcpy(host, "localhost");
 	host[sizeof host - 1] = '\0';
 	return host;
+}
+
+const char *
+gb_site_name(const struct gb_conf *conf)
+{
+	const char *site = gb_conf_get(conf, "site", "name");
+
+	/* as gb-export names the site when the config does not */
+	return site && *site ? site : gb_host_name();
 }
 
 int
@@ -243,8 +248,9 @@ gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
 }
 
 int
-gb_checkpoint_check(struct gb_catalog *c, const struct gb_checkpoint *k,
-    char *why, size_t whylen)
+gb_checkpoint_check(struct gb_catalog *c, long long verified,
+    const char *broken, const struct gb_checkpoint *k, char *why,
+    size_t whylen)
 {
 	long long n = gb_catalog_audit_count(c);
 	char hash[65];
@@ -253,6 +259,15 @@ gb_checkpoint_check(struct gb_catalog *c, const struct gb_checkpoint *k,
 		snprintf(why, whylen, "the audit trail has %lld entries, the "
 		    "checkpoint %lld: entries were removed (truncated)", n,
 		    k->entries);
+		return -1;
+	}
+	/*
+	 * The hash column of an entry is the chain's only where the chain
+	 * verifies: past a break it says nothing of the entries before.
+	 */
+	if (k->entries > verified) {
+		snprintf(why, whylen, "the trail does not verify up to entry "
+		    "%lld: %s", k->entries, broken ? broken : "broken");
 		return -1;
 	}
 	if (gb_catalog_audit_hash_at(c, k->entries, hash) == -1) {

@@ -1,5 +1,6 @@
 /*
- * gb-db.h - databases: the catalog (catalog.c) and its report (report.c), SQL
+ * gb-db.h - databases: the catalog (catalog.c), its checkpoints
+ * (checkpoint.c), its report (report.c) and the auditor's (audit.c), SQL
  * text (sql.c), the sources (sqlite.c, pg.c) and the restore targets
  * (restore-sqlite.c, restore-pg.c).
  */
@@ -80,12 +81,16 @@ int gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
     size_t errlen);
 /*
  * Is the verified checkpoint k a prefix of the catalog's trail: as many
- * entries at least, the same hash at its count?  0, or -1 and why.
+ * entries at least, all of them in the part that verifies (verified and
+ * broken: the count and why of gb_catalog_audit_head, broken NULL for a
+ * whole trail), the same hash at its count?  0, or -1 and why.
  */
-int gb_checkpoint_check(struct gb_catalog *c, const struct gb_checkpoint *k,
-    char *why, size_t whylen);
+int gb_checkpoint_check(struct gb_catalog *c, long long verified,
+    const char *broken, const struct gb_checkpoint *k, char *why,
+    size_t whylen);
 /* The site: [site] name, else the host's name (as gb-export has it). */
 const char *gb_site_name(const struct gb_conf *conf);
+const char *gb_host_name(void);	/* gethostname, "localhost" if none */
 void gb_now(char buf[21]);
 const char *gb_actor(void);	/* who runs this: $SUDO_USER or the user */
 const char *gb_col(sqlite3_stmt *st, int i);	/* "" for NULL */
@@ -163,6 +168,25 @@ struct gb_report {
 int gb_report_text(const struct gb_report *r);
 int gb_report_csv(const struct gb_report *r, struct gb_out *o);
 int gb_report_html(const struct gb_report *r, const char *path);
+
+/*
+ * audit.c: the auditor's questions (gb-catalog(1) audit), printed on
+ * stdout; each returns an exit status.  The trail's chain; each signed
+ * checkpoint on the media or in the files (gb_checkpoints_read) verified
+ * against the pinned signer, of the site (when not NULL), and held
+ * against the trail; the report of the period from..to (UTC timestamps),
+ * from the seals and checkpoints verified against the signer, as text or
+ * CSV, clear-signed when its secret key is at hand.
+ */
+int gb_audit_verify(struct gb_catalog *c);
+int gb_audit_checkpoints(struct gb_catalog *c, const char *signer,
+    const char *site, int argc, char **argv);
+struct gb_audit_report {
+	struct gb_catalog *c;
+	const char *signer, *site, *now, *from, *to;
+	int csv;
+};
+int gb_audit_report(const struct gb_audit_report *r);
 
 /*
  * sql.c: SQL as text, both dialects.  Errors return -1 and why.

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -751,14 +750,6 @@ csv_row(struct cat *x, sqlite3_stmt *st, int n)
 	gb_out_putc(&x->out, '\n');
 }
 
-static void
-this_host(char host[256])
-{
-	if (gethostname(host, 256) == -1)
-		snprintf(host, 256, "?");
-	host[255] = '\0';
-}
-
 static int reap_runs(struct cat *x, const char *job, int check);
 
 static int
@@ -767,13 +758,12 @@ cmd_log(struct cat *x, int argc, char **argv)
 	sqlite3_stmt *st;
 
 	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
-		char host[256];
+		const char *host = gb_host_name();
 		/* without --pid (not run by gb-backup) no process is known */
 		if (x->pid && (strspn(x->pid, "0123456789") != strlen(x->pid) ||
 		    !*x->pid || strlen(x->pid) > 9))
 			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
 			    x->pid);
-		this_host(host);
 		reap_runs(x, argv[1], 0);
 		gb_catalog_begin(x->c);
 		gb_catalog_run(x->c, "INSERT INTO runs(job, started, status, pid, "
@@ -860,6 +850,8 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 }
 
 /* check ---------------------------------------------------------------- */
+
+#define CHECKPOINT_DAYS 2	/* gb-backup issues one a day */
 
 static int
 problem(const char *fmt, ...)
@@ -975,11 +967,11 @@ static int
 reap_runs(struct cat *x, const char *job, int check)
 {
 	sqlite3_stmt *st;
-	char host[256], **ids = NULL;
+	const char *host = gb_host_name();
+	char **ids = NULL;
 	size_t nids = 0;
 	int found = 0;
 
-	this_host(host);
 	if (!x->c->readonly)
 		gb_catalog_begin(x->c);
 	st = q(x, "SELECT id, job, started, pid, host FROM runs WHERE status = "
@@ -1079,6 +1071,25 @@ cmd_check(struct cat *x)
 	else if (gb_parse_time(gb_col(st, 0)) < now - days * 86400)
 		bad += problem("restore test: none within %ld days (last %s)",
 		    days, gb_col(st, 0));
+	sqlite3_finalize(st);
+
+	/*
+	 * The trail is safe from a rewrite only up to its newest checkpoint
+	 * (gb-checkpoint(5)); gb-backup issues one a day.
+	 */
+	st = q(x, "SELECT (SELECT max(issued) FROM checkpoints), (SELECT "
+	    "min(at) FROM audit)");
+	sqlite3_step(st);
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    gb_parse_time(gb_col(st, 0)) < now - CHECKPOINT_DAYS * 86400)
+		bad += problem("audit trail: no checkpoint within %d days (last "
+		    "%s); write a medium or run gb-catalog checkpoint",
+		    CHECKPOINT_DAYS, gb_col(st, 0));
+	else if (sqlite3_column_type(st, 0) == SQLITE_NULL &&
+	    sqlite3_column_type(st, 1) != SQLITE_NULL &&
+	    gb_parse_time(gb_col(st, 1)) < now - CHECKPOINT_DAYS * 86400)
+		bad += problem("audit trail: no checkpoint, entries since %s; "
+		    "write a medium or run gb-catalog checkpoint", gb_col(st, 1));
 	sqlite3_finalize(st);
 
 	bad += reap_runs(x, NULL, 1);
@@ -1189,434 +1200,16 @@ pinned(struct cat *x, const char *why)
 	return signer;
 }
 
-/* The trail's own chain: its line, and 0 or -1. */
-static int
-trail(struct cat *x, long long *n, char head[65])
-{
-	char err[256];
-
-	if (gb_catalog_audit_head(x->c, n, head, err, sizeof err) == -1) {
-		printf("FAIL: audit trail broken: %s\n", err);
-		return -1;
-	}
-	printf("OK: audit trail intact, %lld entries, head %s\n", *n, head);
-	return 0;
-}
-
-/*
- * Each signed checkpoint on the media and in the files, by the pinned
- * signer, held against the trail: a prefix of it, or a contradiction.
- * The first checkpoint contradicted (the fewest entries) is named: the
- * trail was rewritten at or before its last entry.
- */
-static int
-verify_checkpoints(struct cat *x, int argc, char **argv)
-{
-	const char *signer = pinned(x, "each checkpoint is verified against it");
-	const char *site = gb_conf_get(&x->conf, "site", "name");
-	struct gb_cptext *v = NULL;
-	struct gb_checkpoint first = { 0 };
-	char head[65], err[1024], why[1024], *firstplace = NULL,
-	    *firstwhy = NULL;
-	size_t n = 0, nok = 0, nbad = 0, nrefused = 0;
-	long long entries;
-	int r = GB_EXIT_OK;
-
-	if (trail(x, &entries, head) == -1)
-		r = GB_EXIT_CHECK;
-	for (int i = 0; i < argc; i++) {
-		size_t before = n;
-		int k = gb_checkpoints_read(argv[i], &v, &n, err, sizeof err);
-		if (k == -2) {
-			gb_warnx("%s", err);
-			r = GB_EXIT_RUN;
-		} else if (k == -1 || n == before) {
-			printf("FAIL %s: %s\n", argv[i], k == -1 ? err :
-			    "no checkpoint on it");
-			nrefused++;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct gb_checkpoint ck;
-		if (gb_checkpoint_verify(&ck, v[i].text, v[i].len, signer, err,
-		    sizeof err) == -1) {
-			printf("FAIL %s: not trusted: %s\n", v[i].place, err);
-			nrefused++;
-			continue;
-		}
-		if (site && *site && strcmp(site, ck.site) != 0) {
-			printf("FAIL %s: a checkpoint of site %s, not %s\n",
-			    v[i].place, ck.site, site);
-			nrefused++;
-		} else if (gb_checkpoint_check(x->c, &ck, why, sizeof why) == -1) {
-			printf("FAIL %s: %lld entries, issued %s: %s\n",
-			    v[i].place, ck.entries, ck.issued, why);
-			nbad++;
-			if (!firstplace || ck.entries < first.entries ||
-			    (ck.entries == first.entries && strcmp(ck.issued,
-			    first.issued) < 0)) {
-				gb_checkpoint_free(&first);
-				free(firstplace);
-				free(firstwhy);
-				first = ck;
-				memset(&ck, 0, sizeof ck);
-				firstplace = gb_strdup(v[i].place);
-				firstwhy = gb_strdup(why);
-			}
-		} else {
-			printf("ok   %s: %lld entries, head %.16s..., issued %s\n",
-			    v[i].place, ck.entries, ck.head, ck.issued);
-			nok++;
-		}
-		gb_checkpoint_free(&ck);
-	}
-	if (firstplace)
-		printf("FAIL: the audit trail contradicts the checkpoint of %s "
-		    "(%lld entries, issued %s): %s\n", firstplace, first.entries,
-		    first.issued, firstwhy);
-	printf("%zu checkpoints: %zu agree, %zu contradict the trail, %zu "
-	    "refused\n", nok + nbad + nrefused, nok, nbad, nrefused);
-	if ((nbad || nrefused) && r == GB_EXIT_OK)
-		r = GB_EXIT_CHECK;
-	gb_checkpoint_free(&first);
-	free(firstplace);
-	free(firstwhy);
-	gb_cptexts_free(v, n);
-	return r;
-}
-
-/*
- * The report: text lines (f), or CSV records through the export's writer
- * (csv), into memory, to be signed.
- */
-struct rep {
-	FILE *f;
-	struct gb_out *csv;
-};
-
-static const char *const rep_cols[] = { "record", "time", "archive", "job",
-    "level", "bytes", "sha256", "seal_sha256", "signer", "medium", "pool",
-    "location", "position", "status", "by", "detail" };
-enum { R_RECORD, R_TIME, R_ARCHIVE, R_JOB, R_LEVEL, R_BYTES, R_SHA256,
-    R_SEALSHA, R_SIGNER, R_MEDIUM, R_POOL, R_LOCATION, R_POSITION,
-    R_STATUS, R_BY, R_DETAIL, R_NCOLS };
-
-/* One record of the CSV report: a field NULL or "" is empty. */
-static void
-rep_row(struct rep *o, const char *const *f)
-{
-	for (int i = 0; i < R_NCOLS; i++) {
-		if (i)
-			gb_out_putc(o->csv, ',');
-		if (f[i] && *f[i])
-			gb_csv_text(o->csv, f[i], strlen(f[i]));
-	}
-	gb_out_putc(o->csv, '\n');
-}
-
-static void
-rep_copies(struct cat *x, struct rep *o, const char *archive)
-{
-	sqlite3_stmt *st = q(x, "SELECT c.medium, m.pool, m.location, "
-	    "c.position, c.status, c.written_at, c.verified_at, m.kind FROM "
-	    "copies c JOIN media m ON m.id = c.medium WHERE c.archive = ?1 "
-	    "ORDER BY c.id");
-
-	bind(st, 1, archive);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *f[R_NCOLS] = { "copy", gb_col(st, 5), archive };
-		char *verified = gb_asprintf("verified %s", *gb_col(st, 6) ?
-		    gb_col(st, 6) : "never");
-		if (o->csv) {
-			f[R_MEDIUM] = gb_col(st, 0);
-			f[R_POOL] = gb_col(st, 1);
-			f[R_LOCATION] = gb_col(st, 2);
-			f[R_POSITION] = gb_col(st, 3);
-			f[R_STATUS] = gb_col(st, 4);
-			f[R_DETAIL] = verified;
-			rep_row(o, f);
-		} else
-			fprintf(o->f, "    copy on %s (pool %s, %s), %s %s: %s, "
-			    "written %s, %s\n", gb_col(st, 0), gb_col(st, 1),
-			    gb_col(st, 2), strcmp(gb_col(st, 7), "tape") ? "file" :
-			    "tape file", gb_col(st, 3), gb_col(st, 4),
-			    *gb_col(st, 5) ? gb_col(st, 5) : "never", verified);
-		free(verified);
-	}
-	sqlite3_finalize(st);
-}
-
-/*
- * Each archive whose snapshot is in the period, from its verified seal:
- * every seal is verified, and its own snapshot decides (a seal that does
- * not verify, the catalog's column, and it is shown as such).
- */
-static int
-rep_archives(struct cat *x, struct rep *o, const char *signer,
-    const char *from, const char *to)
-{
-	sqlite3_stmt *st = q(x, "SELECT name, job, seal, snapshot FROM "
-	    "archives ORDER BY snapshot, name");
-	char *lines = NULL;
-	size_t len = 0, n = 0;
-	FILE *f = open_memstream(&lines, &len);
-	/* its count comes first: the lines wait */
-	struct rep b = { f, o->csv };
-	int bad = 0;
-
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = gb_col(st, 0), *seal = (const char *)
-		    sqlite3_column_blob(st, 2);
-		size_t seallen = (size_t)sqlite3_column_bytes(st, 2);
-		struct gb_seal s;
-		char err[1024], sealsha[65], size[24];
-		struct gb_sha256 h;
-
-		err[0] = '\0';
-		gb_sha256_init(&h);
-		gb_sha256_update(&h, seal, seallen);
-		gb_sha256_final(&h, sealsha);
-		if (gb_seal_verify(&s, seal, seallen, signer, err,
-		    sizeof err) == -1 || strcmp(s.archive, name) != 0) {
-			if (!err[0]) {
-				snprintf(err, sizeof err, "the seal is of %s",
-				    s.archive);
-				gb_seal_free(&s);
-			}
-			if (strcmp(gb_col(st, 3), from) < 0 ||
-			    strcmp(gb_col(st, 3), to) > 0)
-				continue;
-			bad = 1;
-			n++;
-			if (o->csv) {
-				const char *fl[R_NCOLS] = { "archive", NULL, name,
-				    gb_col(st, 1) };
-				fl[R_SEALSHA] = sealsha;
-				fl[R_STATUS] = "SEAL NOT VERIFIED";
-				fl[R_DETAIL] = err;
-				rep_row(&b, fl);
-			} else
-				fprintf(f, "  %s  job %s: SEAL NOT VERIFIED: %s\n"
-				    "    seal sha256 %s\n", name, gb_col(st, 1), err,
-				    sealsha);
-			rep_copies(x, &b, name);
-			continue;
-		}
-		if (strcmp(s.manifest.snapshot, from) < 0 ||
-		    strcmp(s.manifest.snapshot, to) > 0) {
-			gb_seal_free(&s);
-			continue;
-		}
-		n++;
-		snprintf(size, sizeof size, "%llu", (unsigned long long)s.size);
-		if (o->csv) {
-			const char *fl[R_NCOLS] = { "archive", s.manifest.snapshot,
-			    name, s.manifest.job, s.manifest.level, size, s.sha256,
-			    sealsha, s.signer };
-			fl[R_STATUS] = "sealed";
-			fl[R_DETAIL] = s.sealed;
-			rep_row(&b, fl);
-		} else
-			fprintf(f, "  %s  job %s, %s, snapshot %s\n"
-			    "    sealed %s, %s bytes, sha256 %s\n"
-			    "    seal sha256 %s, signed by %s\n", name,
-			    s.manifest.job, s.manifest.level, s.manifest.snapshot,
-			    s.sealed, size, s.sha256, sealsha, s.signer);
-		rep_copies(x, &b, name);
-		gb_seal_free(&s);
-	}
-	sqlite3_finalize(st);
-	if (fclose(f) != 0)
-		gb_errx(GB_EXIT_RUN, "out of memory");
-	if (!o->csv) {
-		fprintf(o->f, "\narchives made in the period: %zu\n", n);
-		fputs(lines, o->f);
-	}
-	free(lines);
-	return bad;
-}
-
-static void
-rep_moves(struct cat *x, struct rep *o, const char *from, const char *to)
-{
-	sqlite3_stmt *st = q(x, "SELECT at, medium, from_loc, to_loc, by, "
-	    "coalesce(why, '') FROM movements WHERE at BETWEEN ?1 AND ?2 "
-	    "ORDER BY at, id");
-	sqlite3_stmt *cnt = q(x, "SELECT count(*) FROM movements WHERE at "
-	    "BETWEEN ?1 AND ?2");
-
-	bind(cnt, 1, from);
-	bind(cnt, 2, to);
-	if (!o->csv && sqlite3_step(cnt) == SQLITE_ROW)
-		fprintf(o->f, "\ncustody moves in the period: %lld\n",
-		    sqlite3_column_int64(cnt, 0));
-	sqlite3_finalize(cnt);
-	bind(st, 1, from);
-	bind(st, 2, to);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		char *move = gb_asprintf("%s -> %s", gb_col(st, 2), gb_col(st, 3));
-		if (o->csv) {
-			const char *f[R_NCOLS] = { "move", gb_col(st, 0) };
-			f[R_MEDIUM] = gb_col(st, 1);
-			f[R_LOCATION] = gb_col(st, 3);
-			f[R_STATUS] = move;
-			f[R_BY] = gb_col(st, 4);
-			f[R_DETAIL] = gb_col(st, 5);
-			rep_row(o, f);
-		} else
-			fprintf(o->f, "  %s  %s  %s  by %s%s%s\n", gb_col(st, 0),
-			    gb_col(st, 1), move, gb_col(st, 4), *gb_col(st, 5) ?
-			    ": " : "", gb_col(st, 5));
-		free(move);
-	}
-	sqlite3_finalize(st);
-}
-
-static void
-rep_checks(struct cat *x, struct rep *o, const char *from, const char *to)
-{
-	sqlite3_stmt *st = q(x, "SELECT at, kind, archive, coalesce(medium, "
-	    "''), ok, coalesce(detail, ''), manual FROM checks WHERE at BETWEEN "
-	    "?1 AND ?2 ORDER BY at, id");
-	sqlite3_stmt *cnt = q(x, "SELECT count(*) FROM checks WHERE at "
-	    "BETWEEN ?1 AND ?2");
-
-	bind(cnt, 1, from);
-	bind(cnt, 2, to);
-	if (!o->csv && sqlite3_step(cnt) == SQLITE_ROW)
-		fprintf(o->f, "\nverifications and restore tests in the period: "
-		    "%lld\n", sqlite3_column_int64(cnt, 0));
-	sqlite3_finalize(cnt);
-	bind(st, 1, from);
-	bind(st, 2, to);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *ok = sqlite3_column_int(st, 4) ? "ok" : "FAILED";
-		char *what = gb_asprintf("%s%s%s%s", gb_col(st, 1),
-		    sqlite3_column_int(st, 6) ? " (recorded by hand)" : "",
-		    *gb_col(st, 5) ? ": " : "", gb_col(st, 5));
-		if (o->csv) {
-			const char *f[R_NCOLS] = { "check", gb_col(st, 0),
-			    gb_col(st, 2) };
-			f[R_MEDIUM] = gb_col(st, 3);
-			f[R_STATUS] = ok;
-			f[R_DETAIL] = what;
-			rep_row(o, f);
-		} else
-			fprintf(o->f, "  %s  %s%s%s: %s, %s\n", gb_col(st, 0),
-			    gb_col(st, 2), *gb_col(st, 3) ? " on " : "",
-			    gb_col(st, 3), ok, what);
-		free(what);
-	}
-	sqlite3_finalize(st);
-}
-
-/*
- * The checkpoints issued that vouch for an entry of the period (their
- * count reaches its first), from their verified text.
- */
-static int
-rep_checkpoints(struct cat *x, struct rep *o, const char *signer,
-    const char *from, const char *to)
-{
-	sqlite3_stmt *st = q(x, "SELECT text, place FROM checkpoints ORDER "
-	    "BY id");
-	sqlite3_stmt *lim = q(x, "SELECT (SELECT min(seq) FROM audit WHERE at "
-	    ">= ?1), (SELECT max(seq) FROM audit WHERE at <= ?2)");
-	long long firstseq = 0, lastseq = 0;
-	char *lines = NULL;
-	size_t len = 0, n = 0;
-	FILE *f = open_memstream(&lines, &len);
-	/* its count comes first: the lines wait */
-	struct rep to_lines = { f, o->csv };
-	int bad = 0;
-
-	bind(lim, 1, from);
-	bind(lim, 2, to);
-	if (sqlite3_step(lim) == SQLITE_ROW) {
-		firstseq = sqlite3_column_int64(lim, 0);
-		lastseq = sqlite3_column_int64(lim, 1);
-	}
-	sqlite3_finalize(lim);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct gb_checkpoint ck;
-		char err[1024], entries[24], *covers;
-		if (gb_checkpoint_verify(&ck, (const char *)sqlite3_column_blob(st,
-		    0), (size_t)sqlite3_column_bytes(st, 0), signer, err,
-		    sizeof err) == -1) {
-			bad = 1;
-			n++;
-			if (o->csv) {
-				const char *fl[R_NCOLS] = { "checkpoint" };
-				fl[R_POSITION] = gb_col(st, 1);
-				fl[R_STATUS] = "NOT VERIFIED";
-				fl[R_DETAIL] = err;
-				rep_row(&to_lines, fl);
-			} else
-				fprintf(f, "  %s: NOT VERIFIED: %s\n", gb_col(st, 1),
-				    err);
-			continue;
-		}
-		if (!firstseq || ck.entries < firstseq) {
-			gb_checkpoint_free(&ck);
-			continue;
-		}
-		n++;
-		snprintf(entries, sizeof entries, "%lld", ck.entries);
-		covers = ck.entries >= lastseq ? gb_strdup("covers the whole "
-		    "period") : gb_asprintf("covers the period to entry %lld of "
-		    "%lld", ck.entries, lastseq);
-		if (o->csv) {
-			const char *fl[R_NCOLS] = { "checkpoint", ck.issued };
-			fl[R_BYTES] = entries;
-			fl[R_SHA256] = ck.head;
-			fl[R_SIGNER] = ck.signer;
-			fl[R_MEDIUM] = ck.medium;
-			fl[R_POSITION] = gb_col(st, 1);
-			fl[R_STATUS] = covers;
-			fl[R_DETAIL] = ck.site;
-			rep_row(&to_lines, fl);
-		} else
-			fprintf(f, "  %s  %lld entries, head %s\n    site %s, %s%s "
-			    "(%s%s), signed by %s; %s\n", ck.issued, ck.entries,
-			    ck.head, ck.site, ck.medium ? "on " : "in ", ck.medium ?
-			    ck.medium : "a file", strspn(gb_col(st, 1), "0123456789") ==
-			    strlen(gb_col(st, 1)) ? "tape file " : "", gb_col(st, 1),
-			    ck.signer, covers);
-		free(covers);
-		gb_checkpoint_free(&ck);
-	}
-	sqlite3_finalize(st);
-	if (fclose(f) != 0)
-		gb_errx(GB_EXIT_RUN, "out of memory");
-	if (!o->csv) {
-		fprintf(o->f, "\ncheckpoints that cover the period: %zu\n", n);
-		fputs(lines, o->f);
-	}
-	free(lines);
-	return bad;
-}
-
-/*
- * audit --report FROM TO: what an auditor asks of a period, from the
- * verified seals and checkpoints; clear-signed when the signer's secret
- * key is at hand.  Exit 1 when a seal or a checkpoint does not verify or
- * the trail is broken (the report says which).
- */
+/* audit --report FROM TO: FROM a day is from its start, TO to its end. */
 static int
 audit_report(struct cat *x, const char *fromarg, const char *toarg)
 {
-	const char *signer = pinned(x, "the seals and checkpoints in the "
-	    "report are verified against it");
-	char from[21], to[21], head[65], err[512], *text = NULL, *out;
-	struct rep o = { NULL, NULL };
-	struct gb_out csv;
-	size_t len = 0, olen;
-	int fd = -1;
-	long long n;
-	int bad = 0, broken;
-	gpgme_ctx_t g;
-	gpgme_key_t key;
+	struct gb_audit_report r = { .c = x->c, .site =
+	    gb_site_name(&x->conf), .now = x->now, .csv = x->csv };
+	char from[21], to[21];
 
+	r.signer = pinned(x, "the seals and checkpoints in the report are "
+	    "verified against it");
 	parse_date(fromarg, from);
 	if (strlen(fromarg) == 10)	/* a day: from its start */
 		memcpy(from + 11, "00:00:00", 8);
@@ -1624,77 +1217,15 @@ audit_report(struct cat *x, const char *fromarg, const char *toarg)
 	if (strcmp(from, to) > 0)
 		gb_errx(GB_EXIT_USAGE, "audit --report: %s is after %s", fromarg,
 		    toarg);
-	if (x->csv) {
-		if ((fd = memfd_create("gb-catalog-report", MFD_CLOEXEC)) == -1)
-			gb_err(GB_EXIT_RUN, "memfd_create");
-		gb_out_init(&csv, fd, 0);
-		o.csv = &csv;
-	} else
-		o.f = open_memstream(&text, &len);
-	broken = gb_catalog_audit_head(x->c, &n, head, err, sizeof err) == -1;
-	if (o.csv) {
-		const char *f[R_NCOLS] = { "trail", x->now };
-		char count[24];
-		rep_row(&o, rep_cols);
-		snprintf(count, sizeof count, "%lld", n);
-		f[R_BYTES] = count;
-		f[R_SHA256] = head;
-		f[R_STATUS] = broken ? "BROKEN" : "intact";
-		f[R_DETAIL] = broken ? err : gb_site_name(&x->conf);
-		rep_row(&o, f);
-	} else {
-		fprintf(o.f, "gymbackup audit report, site %s: %s to %s\n",
-		    gb_site_name(&x->conf), from, to);
-		fprintf(o.f, "made %s from the catalog %s\n", x->now, x->c->path);
-		if (broken)
-			fprintf(o.f, "audit trail: BROKEN: %s (%lld entries verify, "
-			    "head %s)\n", err, n, head);
-		else
-			fprintf(o.f, "audit trail: intact, %lld entries, head %s\n",
-			    n, head);
-	}
-	bad |= broken;
-	bad |= rep_archives(x, &o, signer, from, to);
-	rep_moves(x, &o, from, to);
-	rep_checks(x, &o, from, to);
-	bad |= rep_checkpoints(x, &o, signer, from, to);
-	if (o.csv) {
-		struct stat sb;
-		if (gb_out_finish(&csv, NULL) == -1 || fstat(fd, &sb) == -1)
-			gb_err(GB_EXIT_RUN, "the report in memory");
-		len = (size_t)sb.st_size;
-		text = gb_malloc(len + 1);
-		if (pread(fd, text, len, 0) != (ssize_t)len)
-			gb_err(GB_EXIT_RUN, "the report in memory");
-		text[len] = '\0';
-		close(fd);
-	} else if (fclose(o.f) != 0)
-		gb_errx(GB_EXIT_RUN, "out of memory");
-	/* signed when the signer's secret key is here; else said so */
-	g = gb_pgp_new();
-	if ((key = gb_pgp_key(g, signer, 's', err, sizeof err))) {
-		out = gb_clearsign(g, key, "report", text, &olen, err,
-		    sizeof err);
-		gpgme_key_unref(key);
-		if (!out)
-			gb_errx(GB_EXIT_RUN, "%s", err);
-		fwrite(out, 1, olen, stdout);
-		free(out);
-	} else {
-		gb_warnx("warning: the report is not signed: %s", err);
-		fwrite(text, 1, len, stdout);
-	}
-	gpgme_release(g);
-	free(text);
-	return bad ? GB_EXIT_CHECK : GB_EXIT_OK;
+	r.from = from;
+	r.to = to;
+	return gb_audit_report(&r);
 }
 
 static int
 cmd_audit(struct cat *x, int argc, char **argv)
 {
 	sqlite3_stmt *st;
-	char head[65];
-	long long n;
 
 	if (x->csv && !x->report) {
 		gb_warnx("audit: --csv goes with --report");
@@ -1714,14 +1245,16 @@ cmd_audit(struct cat *x, int argc, char **argv)
 			    "media or files");
 			usage_of(stderr, "audit", GB_EXIT_USAGE);
 		}
-		return verify_checkpoints(x, argc, argv);
+		return gb_audit_checkpoints(x->c, pinned(x, "each checkpoint is "
+		    "verified against it"), gb_conf_get(&x->conf, "site", "name"),
+		    argc, argv);
 	}
 	if (argc) {
 		gb_warnx("audit: extra operand '%s'", argv[0]);
 		usage_of(stderr, "audit", GB_EXIT_USAGE);
 	}
 	if (x->verify)
-		return trail(x, &n, head) == -1 ? GB_EXIT_CHECK : GB_EXIT_OK;
+		return gb_audit_verify(x->c);
 	st = q(x, "SELECT seq, at, actor, action, object, detail FROM audit "
 	    "ORDER BY seq");
 	while (sqlite3_step(st) == SQLITE_ROW)

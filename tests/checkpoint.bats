@@ -168,6 +168,27 @@ T1|4|5"
 	assert_line "1 checkpoints: 0 agree, 1 contradict the trail, 0 refused"
 }
 
+@test "an entry under a checkpoint edited, its stored hashes left as they were: the checkpoint does not agree with the stored hash of its last entry alone" {
+	label U1 daily usb
+	put usb a1 a2 a3
+	[ "$(field usb/GYMBACKUP.CHECKPOINT entries)" = 5 ]
+	local was
+	was=$(cq "SELECT quote(detail) FROM audit WHERE seq = 2")
+	# entry 2 edited; every hash column, entry 5's too, as it was
+	sqlite3 "$CAT" "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'nothing to see here' WHERE seq = 2"
+	run -1 gb-catalog audit --verify --checkpoints usb
+	assert_line -n 0 "FAIL: audit trail broken: entry 2 was edited (its hash does not match its content)"
+	assert_line "FAIL usb/GYMBACKUP.CHECKPOINT: 5 entries, issued $(field usb/GYMBACKUP.CHECKPOINT issued): the trail does not verify up to entry 5: entry 2 was edited (its hash does not match its content)"
+	assert_line "1 checkpoints: 0 agree, 1 contradict the trail, 0 refused"
+	# put back, and entry 6 edited instead: after the checkpoint's entries
+	cq "UPDATE audit SET detail = $was WHERE seq = 2"
+	cq "UPDATE audit SET detail = 'nothing to see here' WHERE seq = 6"
+	run -1 gb-catalog audit --verify --checkpoints usb
+	assert_line -n 0 "FAIL: audit trail broken: entry 6 was edited (its hash does not match its content)"
+	assert_line --regexp '^ok   usb/GYMBACKUP\.CHECKPOINT: 5 entries, '
+	assert_line "1 checkpoints: 1 agree, 0 contradict the trail, 0 refused"
+}
+
 @test "a forked trail (the catalog put back to an earlier copy, then written on): the checkpoint written since contradicts it" {
 	label T1 weekly tape:t1.tap
 	put tape:t1.tap a1
@@ -410,4 +431,40 @@ assert all(len(r) == 16 for r in rows), rows' r.csv
 	run -1 gb-catalog audit --report "$(day)" "$(day)"
 	assert_line "archives made in the period: 2"
 	assert_line --regexp '^  a2\.tar\.gz\.gpg  job members: SEAL NOT VERIFIED: BAD signature by [0-9A-F]+$'
+}
+
+@test "the report holds each checkpoint against the trail: one the rewritten trail contradicts is shown as such, exit 1; a period without entries has no checkpoint" {
+	label U1 daily usb
+	put usb a1 a2
+	# checkpoints at 1 and 3 entries; entry 2 onwards rewritten
+	rehash 2
+	run -1 gb-catalog audit --report "$(day)" "$(day)"
+	assert_line --regexp '^audit trail: intact, 5 entries, head [0-9a-f]{64}$'
+	assert_line "checkpoints that cover the period: 2"
+	assert_line --regexp "^    site gym-east, on U1 \(GYMBACKUP\.CHECKPOINT\), signed by $SIGNER; covers the period to entry 1 of 5\$"
+	assert_line --regexp "^    site gym-east, on U1 \(GYMBACKUP\.CHECKPOINT\), signed by $SIGNER; CONTRADICTED BY THE TRAIL: entry 3 has hash [0-9a-f]{16}\.\.\., the checkpoint [0-9a-f]{16}\.\.\.: the trail up to it was rewritten or forked\$"
+	run -1 gb-catalog audit --report --csv "$(day)" "$(day)"
+	assert_line --regexp '^checkpoint,[0-9T:-]+Z,,,,3,[0-9a-f]{64},,[0-9A-F]+,U1,,,GYMBACKUP\.CHECKPOINT,"CONTRADICTED BY THE TRAIL: entry 3 has hash [0-9a-f]{16}\.\.\., the checkpoint [0-9a-f]{16}\.\.\.: the trail up to it was rewritten or forked",,gym-east$'
+	# no entry in the period: no checkpoint vouches for one
+	run -0 gb-catalog audit --report "$(day -2)" "$(day -1)"
+	assert_line "checkpoints that cover the period: 0"
+}
+
+@test "check: no checkpoint within 2 days, or none while the trail has entries older than that, is a problem line" {
+	label U1 daily usb
+	local first
+	first=$(cq "SELECT at FROM audit WHERE seq = 1")
+	# entries, no checkpoint: not a problem yet, one 3 days on
+	run gb-catalog check
+	refute_line --partial "audit trail"
+	run -1 gb-catalog check --date "$(day 3)"
+	assert_line "audit trail: no checkpoint, entries since $first; write a medium or run gb-catalog checkpoint"
+	put usb a1
+	local issued
+	issued=$(field usb/GYMBACKUP.CHECKPOINT issued)
+	run gb-catalog check --date "$(day 1)"
+	refute_line --partial "audit trail"
+	run -1 gb-catalog check --date "$(day 3)"
+	assert_line "audit trail: no checkpoint within 2 days (last $issued); write a medium or run gb-catalog checkpoint"
+	[ "$(grep -c '^audit trail' <<<"$output")" = 1 ]
 }
