@@ -1112,9 +1112,7 @@ main(int argc, char *argv[])
 
 	setup(&x);
 	gb_cleanup_signals();
-	if (!x.nthreads) {	/* default: the cores, up to 4 */
-		x.nthreads = gb_ncpu(4);
-	}
+	x.nthreads = gb_threads(x.nthreads, 4);	/* default: cores, up to 4 */
 	if (x.pg) {
 		x.nthreads = 1;
 		gb_pg_snapshot(x.pg);
