@@ -441,7 +441,7 @@ gpg_spawn(const char *const *args, int fds[3], char *err, size_t errlen)
 	posix_spawnattr_setsigdefault(&at, &dfl);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
-	if ((e = posix_spawn(&pid, path, &fa, &at, (char *const *)argv,
+	if ((e = posix_spawnp(&pid, path, &fa, &at, (char *const *)argv,
 	    environ))) {
 		snprintf(err, errlen, "cannot run %s: %s", path, strerror(e));
 		pid = -1;
