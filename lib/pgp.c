@@ -456,7 +456,7 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
     size_t errlen)
 {
 	int to[2] = { -1, -1 }, from[2] = { -1, -1 }, st[2] = { -1, -1 };
-	int failed = 0, out_eof = 0, st_eof = 0, status;
+	int failed = 0, out_eof = 0, st_eof = 0, stopped = 0, status;
 	struct gpg_lines *l = gb_calloc(1, sizeof *l);
 	unsigned char *ib = NULL, *ob = NULL;
 	size_t ilen = 0, ioff = 0, olen = 0;
@@ -527,6 +527,7 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 			else if (errno != EAGAIN && errno != EINTR) {
 				close(to[1]);	/* gpg's exit says why */
 				to[1] = -1;
+				stopped = 1;
 			}
 		}
 		/* out gets whole pieces: the disk sees big writes */
@@ -570,6 +571,10 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 			    WTERMSIG(status));
 		snprintf(err, errlen, "gpg %s%s%s", how, *l->last ? ": " : "",
 		    l->last);
+		failed = 1;
+	} else if (!failed && stopped) {
+		/* its output cannot hold all of the input */
+		snprintf(err, errlen, "gpg stopped reading its input");
 		failed = 1;
 	}
 out:
