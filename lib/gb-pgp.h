@@ -189,5 +189,21 @@ gpgme_key_t gb_pgp_key(gpgme_ctx_t c, const char *name, int usage,
  */
 int gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr,
     char *err, size_t errlen);
+/*
+ * Runs GPGME's gpg with args (after --batch --no-tty --pinentry-mode
+ * error), its stdin fed from in, its stdout given to out, and each of its
+ * status lines ("KEYWORD ARGS", without "[GNUPG:] ") to status (if set),
+ * in big pieces: GPGME moves 4 KiB at a time.  0 when gpg exits 0.  -1
+ * when in or out failed (they keep their errno; gpg is stopped) or gpg
+ * could not run or failed: why in err ("" for in and out).
+ */
+struct gb_gpg_io {
+	gb_read_fn in;
+	gb_write_fn out;
+	void (*status)(void *arg, const char *line);
+	void *arg;
+};
+int gb_gpg_run(const char *const *args, const struct gb_gpg_io *io,
+    char *err, size_t errlen);
 
 #endif

@@ -135,8 +135,16 @@ int gb_fsync_parent(const char *path);	/* fsync the directory holding path */
 int gb_rename_durable(const char *tmp, const char *path); /* 0, -1, -2, -3: io.c */
 /* "1000", "10G", "1.5"-free sizes with K, M, G, T (1024s); 0 or -1. */
 int gb_parse_size(const char *s, long long *v);
-/* The cores online, at least 1, at most max: the default thread count. */
+/* The cores online, at least 1, at most max. */
 int gb_ncpu(int max);
+/*
+ * The threads a tool runs: asked (its -j or -P) if above 0, else
+ * $GB_THREADS, else one per core online up to dflt; at most
+ * GB_THREADS_MAX whatever is asked, so that memory stays bounded on any
+ * machine (gb(7)).  A bad $GB_THREADS is exit 2.
+ */
+#define GB_THREADS_MAX 16
+int gb_threads(int asked, int dflt);
 
 /*
  * progress.c: one line on stderr, redrawn a few times a second, for long
@@ -418,7 +426,9 @@ time_t gb_parse_time(const char *s);
  * workers.c: worker threads that run jobs the caller takes back in order
  * (gzip.c, gzread.c).  A job embeds a gb_work first; the caller keeps
  * gb_workers_jobs() of them in flight, puts each, and waits for the oldest.
- * One thread: a job runs in the caller's thread when it is put.
+ * One thread: a job runs in the caller's thread when it is put.  Threads
+ * and jobs in flight are at most GB_THREADS_MAX: a job holds a gzip member
+ * (up to about 2.5 MiB with its output), so 16 of them about 40 MiB.
  */
 struct gb_work {
 	int done, failed;

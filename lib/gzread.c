@@ -18,6 +18,7 @@
 
 #define MEMBER_MAX (64u << 20)	/* a GB member larger than this is bad */
 #define INBUF (1 << 20)
+#define GZR_THREADS 4	/* inflating threads, at most */
 
 struct rjob {
 	struct gb_work pj;	/* first: the workers hand it back */
@@ -95,6 +96,13 @@ gb_gzr_open(gb_read_fn fn, void *arg, int threads)
 
 	g->fn = fn;
 	g->arg = arg;
+	/*
+	 * What reads the tar (CSV checks, a database) takes it at well under
+	 * 1 GB/s, what one thread inflates: 4 threads, 8 members in flight
+	 * (about 10 MiB, where 16 held 20) keep ahead of it.
+	 */
+	if (threads > GZR_THREADS)
+		threads = GZR_THREADS;
 	g->workers = gb_workers_open(threads, inflate_job, NULL);
 	g->nring = gb_workers_jobs(g->workers);
 	g->ring = gb_calloc(g->nring, sizeof *g->ring);

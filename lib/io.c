@@ -245,3 +245,22 @@ gb_ncpu(int max)
 
 	return n < 1 ? 1 : n > max ? max : (int)n;
 }
+
+int
+gb_threads(int asked, int dflt)
+{
+	const char *env = getenv("GB_THREADS");
+	char *end;
+	long n = asked;
+
+	if (n < 1 && env && *env) {
+		errno = 0;
+		n = strtol(env, &end, 10);
+		if (*end || end == env || errno || n < 1 || n > 256)
+			gb_errx(GB_EXIT_USAGE, "GB_THREADS wants 1 to 256 "
+			    "threads, not %s", env);
+	}
+	if (n < 1)
+		n = gb_ncpu(dflt);
+	return n > GB_THREADS_MAX ? GB_THREADS_MAX : (int)n;
+}

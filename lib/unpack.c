@@ -186,7 +186,7 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 		unpack_free(u);
 		return NULL;
 	}
-	u->gz = gb_gzr_open(pull_packed, u, gb_ncpu(64));
+	u->gz = gb_gzr_open(pull_packed, u, gb_threads(0, 8));
 	u->a = archive_read_new();
 	archive_read_support_format_tar(u->a);
 	if (archive_read_open(u->a, u, NULL, pull, NULL) != ARCHIVE_OK) {

@@ -52,18 +52,23 @@ gb_workers_open(int threads, int (*run)(struct gb_work *, void *),
 {
 	struct gb_workers *p = gb_calloc(1, sizeof *p);
 
-	p->threads = threads < 1 ? 1 : threads;
+	p->threads = threads < 1 ? 1 : threads > GB_THREADS_MAX ?
+	    GB_THREADS_MAX : threads;
 	p->run = run;
 	p->arg = arg;
 	/*
 	 * Jobs in flight: twice the threads, and at least 8, so that the
 	 * workers still have queued jobs while the caller reads, hashes or
 	 * writes (with 4 at -j 2, gb-pack sped up 1.79 times over -j 1;
-	 * with 8, 1.90 times).  One thread: one job, run when it is put.
+	 * with 8, 1.90 times).  At most GB_THREADS_MAX: memory must not grow
+	 * with the cores (at 64, 128 members in flight took 300 MiB).  One
+	 * thread: one job, run when it is put.
 	 */
 	p->jobs = p->threads > 1 ? 2 * (size_t)p->threads : 1;
 	if (p->threads > 1 && p->jobs < 8)
 		p->jobs = 8;
+	if (p->jobs > GB_THREADS_MAX)
+		p->jobs = GB_THREADS_MAX;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);

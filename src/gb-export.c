@@ -1183,9 +1183,7 @@ main(int argc, char *argv[])
 
 	setup(&x);
 	gb_cleanup_signals();
-	if (!x.nthreads) {	/* default: the cores, up to 4 */
-		x.nthreads = gb_ncpu(4);
-	}
+	x.nthreads = gb_threads(x.nthreads, 4);	/* default: cores, up to 4 */
 	if (x.pg) {
 		x.pgs = gb_calloc((size_t)x.nthreads, sizeof *x.pgs);
 		x.pgs[0] = x.pg;

@@ -389,8 +389,7 @@ main(int argc, char *argv[])
 		}
 	if (gb_input_operand(argc, argv, &k.input) == -1)
 		usage(stderr, GB_EXIT_USAGE);
-	if (!k.threads)
-		k.threads = gb_ncpu(64);
+	k.threads = gb_threads(k.threads, 8);
 	if (isatty(STDOUT_FILENO))
 		gb_errx(GB_EXIT_USAGE, "the archive is binary: redirect stdout");
 	if (!k.input && isatty(STDIN_FILENO))

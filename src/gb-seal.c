@@ -32,6 +32,12 @@ struct seal {
 	unsigned char tail[64];	/* the input's last bytes: the end mark */
 	size_t tail_len;
 	int out_errno, in_errno;
+	struct gb_atomic *arc;	/* -o: the archive's temporary file */
+	/* from gpg's status lines */
+	char refused[128];	/* a key it refused (INV_RECP, INV_SGNR) */
+	char sig_fpr[128];	/* the key it signed with (SIG_CREATED) */
+	int nsigs, encrypted;	/* SIG_CREATED lines, END_ENCRYPTION */
+	gpgme_error_t failure;	/* its first FAILURE or ERROR code */
 };
 
 static void
@@ -86,7 +92,7 @@ read_cb(void *arg, void *buf, size_t n)
 	return r;
 }
 
-static ssize_t
+static int
 write_cb(void *arg, const void *buf, size_t n)
 {
 	struct seal *s = arg;
@@ -97,7 +103,111 @@ write_cb(void *arg, const void *buf, size_t n)
 	}
 	gb_sha256_update(&s->out_hash, buf, n);
 	s->out_bytes += n;
-	return (ssize_t)n;
+	return 0;
+}
+
+/* The word after n words of a status line, up to the next space. */
+static void
+word(char *dst, size_t len, const char *line, int n)
+{
+	size_t k;
+
+	while (n-- > 0 && (line = strchr(line, ' ')))
+		line++;
+	if (!line) {
+		*dst = '\0';
+		return;
+	}
+	k = strcspn(line, " ");
+	snprintf(dst, len, "%.*s", (int)k, line);
+}
+
+static void
+status_cb(void *arg, const char *line)
+{
+	struct seal *s = arg;
+	char code[32];
+
+	if ((strncmp(line, "INV_RECP ", 9) == 0 ||
+	    strncmp(line, "INV_SGNR ", 9) == 0) && !*s->refused)
+		word(s->refused, sizeof s->refused, line, 2);
+	else if (strncmp(line, "SIG_CREATED ", 12) == 0) {
+		word(s->sig_fpr, sizeof s->sig_fpr, line, 6);
+		s->nsigs++;
+	} else if (strcmp(line, "END_ENCRYPTION") == 0)
+		s->encrypted = 1;
+	else if ((strncmp(line, "FAILURE ", 8) == 0 ||
+	    strncmp(line, "ERROR ", 6) == 0) && !s->failure) {
+		word(code, sizeof code, line, 2);
+		s->failure = (gpgme_error_t)strtoul(code, NULL, 10);
+	}
+}
+
+/* The signer's key or one of its subkeys. */
+static int
+signed_by(gpgme_key_t signer, const char *fpr)
+{
+	for (gpgme_subkey_t k = signer->subkeys; k; k = k->next)
+		if (gb_pgp_fpr_eq(k->fpr, fpr))
+			return 1;
+	return 0;
+}
+
+/*
+ * gpg itself, run as GPGME runs it (gb_gpg_run): the keys as resolved,
+ * by fingerprint; trusted as pinned by the operator, no web of trust
+ * consulted; binary, without OpenPGP compression (the archive is gzip).
+ */
+static void
+encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
+{
+	const char **args = gb_calloc(2 * s->nrcpt + 16, sizeof *args);
+	struct gb_gpg_io io = { .in = read_cb, .out = write_cb,
+	    .status = status_cb, .arg = s };
+	char err[512];
+	size_t n = 0;
+	int r;
+
+	args[n++] = "--trust-model";
+	args[n++] = "always";
+	args[n++] = "--no-armor";
+	args[n++] = "-z";
+	args[n++] = "0";
+	args[n++] = "--encrypt";
+	args[n++] = "--sign";
+	args[n++] = "--local-user";
+	args[n++] = signer->fpr;
+	for (size_t i = 0; keys[i]; i++) {
+		args[n++] = "--recipient";
+		args[n++] = keys[i]->fpr;
+	}
+	args[n++] = "--output";
+	args[n++] = "-";
+	args[n] = NULL;
+	gb_progress_start("sealed", 0, gb_progress_size(s->infd));
+	r = gb_gpg_run(args, &io, err, sizeof err);
+	gb_progress_end();
+	free(args);
+	if (s->in_errno) {
+		errno = s->in_errno;
+		gb_err(GB_EXIT_RUN, "cannot read the packed archive");
+	}
+	if (s->out_errno) {
+		errno = s->out_errno;
+		gb_err(GB_EXIT_RUN, "cannot write %s", s->spool ? s->arc->tmp :
+		    "the sealed archive");
+	}
+	if (*s->refused)
+		gb_errx(GB_EXIT_RUN, "GnuPG refused a key: %s", s->refused);
+	if (s->failure)
+		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s",
+		    gb_pgp_sign_why(s->failure, signer));
+	if (r == -1)
+		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s", err);
+	if (!s->encrypted || s->nsigs != 1 || !signed_by(signer, s->sig_fpr))
+		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: gpg did not %s",
+		    !s->encrypted ? "say it encrypted" : s->nsigs != 1 ?
+		    "sign once" : "sign with the signer's key");
 }
 
 /*
@@ -228,15 +338,9 @@ int
 main(int argc, char *argv[])
 {
 	struct seal s = { .infd = STDIN_FILENO, .outfd = STDOUT_FILENO };
-	struct gpgme_data_cbs in_cbs = { .read = read_cb };
-	struct gpgme_data_cbs out_cbs = { .write = write_cb };
 	struct gb_atomic arc = { .fd = -1 }, sl = { .fd = -1 };
 	gpgme_ctx_t c;
 	gpgme_key_t *keys, signer;
-	gpgme_data_t in, out;
-	gpgme_error_t e;
-	gpgme_encrypt_result_t er;
-	gpgme_sign_result_t sr;
 	char in_hex[65], out_hex[65], *name = NULL;
 	int ch;
 
@@ -326,37 +430,8 @@ main(int argc, char *argv[])
 	read_manifest(&s);
 	gb_sha256_init(&s.in_hash);
 	gb_sha256_init(&s.out_hash);
-	gpgme_signers_add(c, signer);
-	if (gpgme_data_new_from_cbs(&in, &in_cbs, &s) ||
-	    gpgme_data_new_from_cbs(&out, &out_cbs, &s))
-		gb_errx(GB_EXIT_RUN, "gpgme: out of memory");
-	gpgme_data_set_encoding(out, GPGME_DATA_ENCODING_BINARY);
-	gb_progress_start("sealed", 0, gb_progress_size(s.infd));
-	/* Keys are pinned by the operator: no web of trust is consulted. */
-	e = gpgme_op_encrypt_sign(c, keys, GPGME_ENCRYPT_ALWAYS_TRUST |
-	    GPGME_ENCRYPT_NO_COMPRESS, in, out);
-	gb_progress_end();
-	if (s.in_errno) {
-		errno = s.in_errno;
-		gb_err(GB_EXIT_RUN, "cannot read the packed archive");
-	}
-	if (s.out_errno) {
-		errno = s.out_errno;
-		gb_err(GB_EXIT_RUN, "cannot write %s", s.spool ? arc.tmp :
-		    "the sealed archive");
-	}
-	if (e)
-		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s",
-		    gb_pgp_sign_why(e, signer));
-	er = gpgme_op_encrypt_result(c);
-	sr = gpgme_op_sign_result(c);
-	if ((er && er->invalid_recipients) || !sr || sr->invalid_signers ||
-	    !sr->signatures)
-		gb_errx(GB_EXIT_RUN, "GnuPG refused a key: %s",
-		    er && er->invalid_recipients ?
-		    er->invalid_recipients->fpr : s.signer);
-	gpgme_data_release(in);
-	gpgme_data_release(out);
+	s.arc = &arc;
+	encrypt_sign(&s, keys, signer);
 	if (s.tail_len < gb_pack_trailer_len || memcmp(s.tail + s.tail_len -
 	    gb_pack_trailer_len, gb_pack_trailer, gb_pack_trailer_len) != 0)
 		gb_errx(GB_EXIT_CHECK, "%s: the packed archive has no end mark: "

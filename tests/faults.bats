@@ -482,6 +482,30 @@ seal_good() {
 	assert_output "gb-seal: $W/spool/b.tar.gz.gpg or $W/spool/b.seal exists; an archive is never overwritten"
 }
 
+@test "gb-seal -o writes the sealed archive in pieces of 256 KiB (GPGME moved 4 KiB at a time), and it decrypts to its input" {
+	export GNUPGHOME="$KEYS/backup"
+	spool_reset
+	# a packed archive of 4 MiB that does not compress: MANIFEST first,
+	# the end mark last
+	{ cat "$FX/p.tar.gz"; head -c 4194304 /dev/urandom | gzip -1
+	    cat "$FX/p.tar.gz"; } >"$W/big.tar.gz"
+	run inj "" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$W/spool/big" \
+	    <"$W/big.tar.gz"
+	assert_success
+	local size writes
+	size=$(stat -c %s "$W/spool/big.tar.gz.gpg")
+	[ "$size" -gt 4194304 ] || fail "sealed archive of $size bytes"
+	writes=$(sed -n 's/^gb-seal [0-9]* count .*write=\([0-9]*\) .*/\1/p' \
+	    "$W/fault.log")
+	# the archive's pieces, and the seal's one write
+	[ -n "$writes" ] && [ "$writes" -le $((size / 262144 + 2)) ] ||
+	    fail "$writes writes for $size bytes: $(cat "$W/fault.log")"
+	gpg --batch --quiet --homedir "$KEYS/all" -d "$W/spool/big.tar.gz.gpg" \
+	    2>/dev/null | cmp - "$W/big.tar.gz"
+	(cd "$W/spool" && grep '  big.tar.gz.gpg$' big.seal | sha256sum -c --status)
+	rm "$W/big.tar.gz"
+}
+
 # --------------------------------------------------------- gb-restore
 
 out_reset() {

@@ -335,6 +335,63 @@ assert_refused_output() {
 	assert_same_tree x "$FX/set"
 }
 
+# pack_threads ARGS...: the threads of gb-pack ARGS (GB_THREADS from the
+# environment) once its gzip writer has started: it reads a stream held
+# open after its first 64 KiB, and the count stays put.
+pack_threads() {
+	local pid n=0 last=-1 i
+	rm -f fifo
+	mkfifo fifo
+	gb-pack "$@" <fifo >/dev/null 2>&1 &
+	pid=$!
+	exec 3>fifo
+	head -c 65536 st.tar >&3
+	for i in $(seq 100); do
+		sleep 0.1
+		n=$(awk '$1 == "Threads:" { print $2 }' "/proc/$pid/status")
+		[ "$n" -gt 1 ] && [ "$n" = "$last" ] && break
+		last=$n
+	done
+	exec 3>&-
+	wait "$pid" || true
+	echo "$n"
+}
+
+@test "threads: at most 16 compress in gb-pack or read in gb-export, whatever -j, -P or GB_THREADS asks; GB_THREADS is the default; a bad one is exit 2" {
+	local t1 t2 t16 t64 e2 e64
+	gb-export -s "sqlite:$FX/gym.db" >st.tar 2>/dev/null
+	t1=$(pack_threads -j 1)
+	t2=$(pack_threads -j 2)
+	t16=$(pack_threads -j 16)
+	t64=$(pack_threads -j 64)
+	e2=$(GB_THREADS=2 pack_threads)
+	e64=$(GB_THREADS=64 pack_threads)
+	# the workers besides the threads that -j 1 runs too
+	[ $((t2 - t1)) -eq 2 ] && [ $((t16 - t1)) -eq 16 ] ||
+	    fail "threads at -j 1, 2, 16: $t1 $t2 $t16"
+	[ "$t64" -eq "$t16" ] || fail "-j 64 runs $t64 threads, -j 16 $t16"
+	[ "$e2" -eq "$t2" ] && [ "$e64" -eq "$t16" ] ||
+	    fail "GB_THREADS=2 runs $e2 threads, =64 $e64; -j 2 $t2, -j 16 $t16"
+	# -j wins over GB_THREADS
+	[ "$(GB_THREADS=64 pack_threads -j 2)" -eq "$t2" ] || fail "GB_THREADS over -j"
+	for e in x 0 257 "2 "; do
+		run env GB_THREADS="$e" gb-pack "$FX/set"
+		assert_failure 2
+		assert_output "gb-pack: GB_THREADS wants 1 to 256 threads, not $e"
+	done
+	# gb-export's connections
+	run env GB_THREADS=3 gb-export -v -s "sqlite:$FX/gym.db" -o e3
+	assert_success
+	assert_line -n 0 "gb-export: 3 threads on one snapshot"
+	run env GB_THREADS=3 gb-export -v -P 64 -s "sqlite:$FX/gym.db" -o e64
+	assert_success
+	assert_line -n 0 "gb-export: 16 threads on one snapshot"
+	run env GB_THREADS=x gb-export -s "sqlite:$FX/gym.db" -o ex
+	assert_failure 2
+	assert_output "gb-export: GB_THREADS wants 1 to 256 threads, not x"
+	[ ! -e ex ] || fail "gb-export made ex"
+}
+
 @test "pack refuses with one thread: what was written before the refusal is no archive tar accepts" {
 	# -j 1 writes each member as soon as it is full: MANIFEST's member is
 	# out before the rest of the set is read.
