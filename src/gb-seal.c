@@ -155,8 +155,9 @@ signed_by(gpgme_key_t signer, const char *fpr)
 
 /*
  * gpg itself, run as GPGME runs it (gb_gpg_run): the keys as resolved,
- * by fingerprint; trusted as pinned by the operator, no web of trust
- * consulted; binary, without OpenPGP compression (the archive is gzip).
+ * by fingerprint, and no others (an encrypt-to in gpg.conf would add one
+ * the seal does not name); trusted as pinned by the operator, no web of
+ * trust consulted; binary, without OpenPGP compression (it is gzip).
  */
 static void
 encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
@@ -173,6 +174,7 @@ encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 	args[n++] = "--no-armor";
 	args[n++] = "-z";
 	args[n++] = "0";
+	args[n++] = "--no-encrypt-to";
 	args[n++] = "--encrypt";
 	args[n++] = "--sign";
 	args[n++] = "--local-user";
