@@ -17,11 +17,13 @@
  * range of the key's first column it covers (two i64, the lowest and the
  * highest standing for no bound), then per row each key part (a type
  * byte; an integer or real in 8 bytes, text or a blob as u32 length and
- * bytes) and 16 bytes of digest; last the HMAC-SHA256 of all before it.
- * Digests and the MAC use the directory's key (gb_state_key), so the
+ * bytes) and 16 bytes of digest; last the HMAC-SHA256 of its place (the
+ * export's id and the table's file, not written in it) and all before
+ * it.  Digests and the MAC use the directory's key (gb_state_key), so the
  * file tells a reader nothing of the rows' content and a damaged or
- * altered one is known: it is then not used, and the table is exported
- * whole.  A state of gymbackup 0.1 ("GBSTATE1") is not read: its tables
+ * altered one is known, and so is one moved from another table's or
+ * another export's place (its rows are not the base's): it is then not
+ * used, and the table is exported whole.  A state of gymbackup 0.1 ("GBSTATE1") is not read: its tables
  * go whole once.
  */
 #include <endian.h>
@@ -349,6 +351,16 @@ hmac(const unsigned char key[GB_STATE_KEY])
 	return h;
 }
 
+/* A segment's MAC, started with its place ("ID/FILE", NUL-ended). */
+static gcry_md_hd_t
+seg_mac(const unsigned char key[GB_STATE_KEY], const char *place)
+{
+	gcry_md_hd_t h = hmac(key);
+
+	gcry_md_write(h, place, strlen(place) + 1);
+	return h;
+}
+
 /* The digests' key: of the state's key, apart from the MAC's. */
 static void
 row_key(const unsigned char key[GB_STATE_KEY], uint64_t rk[2])
@@ -467,7 +479,8 @@ seg_head(struct rd *r, const char *keycols, gcry_md_hd_t h, int64_t *lo,
  */
 static int
 seg_check(const char *path, const unsigned char key[GB_STATE_KEY],
-    const char *keycols, int64_t *lo, int64_t *hi, char *err, size_t errlen)
+    const char *place, const char *keycols, int64_t *lo, int64_t *hi,
+    char *err, size_t errlen)
 {
 	struct rd r = { .fd = -1 };
 	gcry_md_hd_t h;
@@ -478,7 +491,7 @@ seg_check(const char *path, const unsigned char key[GB_STATE_KEY],
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? -2 : -1;
 	}
-	h = hmac(key);
+	h = seg_mac(key, place);
 	ok = seg_head(&r, keycols, h, lo, hi) == 0;
 	while (ok && r.left > 0 && rd_fill(&r) == 0) {	/* a buffer at a time */
 		size_t n = r.len - r.pos < r.left ? r.len - r.pos :
@@ -494,13 +507,13 @@ seg_check(const char *path, const unsigned char key[GB_STATE_KEY],
 	free(r.buf);
 	if (!ok)
 		snprintf(err, errlen, "%s: not the state of this key (%s), or "
-		    "damaged", path, keycols);
+		    "damaged, or not made as %s", path, keycols, place);
 	return ok ? 0 : -1;
 }
 
 int
 gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
-    const char *keycols, char *err, size_t errlen)
+    const char *place, const char *keycols, char *err, size_t errlen)
 {
 	int64_t lo, hi, next = INT64_MIN;
 	int rc, k;
@@ -508,7 +521,7 @@ gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
 	/* segments that cover every key, in turn, each whole */
 	for (k = 0;; k++) {
 		char *p = seg_path(path, k);
-		rc = seg_check(p, key, keycols, &lo, &hi, err, errlen);
+		rc = seg_check(p, key, place, keycols, &lo, &hi, err, errlen);
 		if (rc == 0 && lo != next) {
 			snprintf(err, errlen, "%s: does not go on from the "
 			    "segment before", p);
@@ -665,14 +678,15 @@ st_header(struct gb_delta *d, const char *keycols)
 
 struct gb_delta *
 gb_delta_open(const char *table, const char *oldpath, int newfd,
-    const unsigned char key[GB_STATE_KEY], const char *keycols, size_t nkey,
+    const unsigned char key[GB_STATE_KEY], const char *place,
+    const char *keycols, size_t nkey,
     int64_t lo, int64_t hi, struct gb_out *o, struct gb_out *del,
     struct gb_out *all, struct gb_mtable *mt, size_t nmoney)
 {
 	struct gb_delta *d = gb_calloc(1, sizeof *d);
 
 	d->table = table;
-	d->mac = hmac(key);
+	d->mac = seg_mac(key, place);
 	row_key(key, d->rowkey);
 	d->nkey = nkey;
 	d->ok = gb_calloc(nkey + 1, sizeof *d->ok);
