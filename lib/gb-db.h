@@ -88,9 +88,6 @@ int gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
 int gb_checkpoint_check(struct gb_catalog *c, long long verified,
     const char *broken, const struct gb_checkpoint *k, char *why,
     size_t whylen);
-/* The site: [site] name, else the host's name (as gb-export has it). */
-const char *gb_site_name(const struct gb_conf *conf);
-const char *gb_host_name(void);	/* gethostname, "localhost" if none */
 void gb_now(char buf[21]);
 const char *gb_actor(void);	/* who runs this: $SUDO_USER or the user */
 const char *gb_col(sqlite3_stmt *st, int i);	/* "" for NULL */

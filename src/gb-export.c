@@ -191,7 +191,7 @@ static void
 setup(struct export *x)
 {
 	const char *v;
-	char host[HOST_NAME_MAX + 1], *real;
+	char *real;
 
 	if (gb_conf_open(&x->conf, x->confpath))
 		check_conf(x);
@@ -221,14 +221,7 @@ setup(struct export *x)
 	}
 
 	x->m.format = GB_MANIFEST_FORMAT;
-	if ((v = gb_conf_get(&x->conf, "site", "name")) && *v)
-		x->m.site = gb_strdup(v);
-	else {
-		if (gethostname(host, sizeof host) == -1)
-			strcpy(host, "localhost");
-		host[sizeof host - 1] = '\0';
-		x->m.site = gb_strdup(host);
-	}
+	x->m.site = gb_strdup(gb_site_name(&x->conf));
 	x->m.job = gb_strdup(x->job);
 	if (gb_pg_is_conninfo(x->source)) {
 		/* The name comes from the connection: host/port/dbname. */
