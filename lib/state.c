@@ -62,6 +62,7 @@ struct gb_delta {
 	gcry_md_hd_t mac;	/* the new file's HMAC */
 	const char *oldpath;	/* the base's state, or NULL */
 	int oldseg;		/* its segment open in old, from 0 */
+	int oldlast;		/* that is its last (its range has no end) */
 	struct rd old;		/* fd -1: none, or none left in range */
 	struct gb_kval *ok;	/* its current record, parts into obuf */
 	unsigned char odig[DIGEST];
@@ -522,7 +523,7 @@ gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
 	for (k = 0;; k++) {
 		char *p = seg_path(path, k);
 		rc = seg_check(p, key, place, keycols, &lo, &hi, err, errlen);
-		if (rc == 0 && lo != next) {
+		if (rc == 0 && (lo != next || hi < lo)) {
 			snprintf(err, errlen, "%s: does not go on from the "
 			    "segment before", p);
 			rc = -1;
@@ -535,6 +536,16 @@ gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
 	if (rc == -2 && k > 0)
 		snprintf(err + strlen(err), errlen - strlen(err), " (a segment "
 		    "is missing)");
+	if (rc == 0) {
+		/* one after the last would be read as more of the state */
+		char *p = seg_path(path, k + 1);
+		if (access(p, F_OK) == 0 || errno != ENOENT) {
+			snprintf(err, errlen, "%s: a segment after the last",
+			    p);
+			rc = -1;
+		}
+		free(p);
+	}
 	return rc ? -1 : 0;
 }
 
@@ -557,7 +568,7 @@ old_seg(struct gb_delta *d)
 		int64_t lo, hi;
 
 		rd_close(&d->old);
-		if (!d->oldpath)
+		if (!d->oldpath || d->oldlast)
 			return 0;
 		p = seg_path(d->oldpath, ++d->oldseg);
 		if (rd_open(&d->old, p) == -1 && errno == ENOENT && d->oldseg) {
@@ -569,6 +580,7 @@ old_seg(struct gb_delta *d)
 		if (seg_head(&d->old, NULL, NULL, &lo, &hi) == -1)
 			gb_errx(GB_EXIT_RUN, "%s: changed while read", p);
 		free(p);
+		d->oldlast = hi == INT64_MAX;
 		if (lo > d->hi) {
 			rd_close(&d->old);
 			return 0;

@@ -409,3 +409,22 @@ no_ids() {
 	assert_success
 	assert_db_equal r.db gym.db
 }
+
+@test "SQLite: a state with a segment after its last (a copy of one) is not used; the chain stays exact" {
+	local base n
+	seed_gym
+	base=$(mf full/MANIFEST id)
+	n=$(ls state/jobs/manual/"$base"/members.csv.state* | wc -l)
+	cp state/jobs/manual/"$base"/members.csv.state \
+	    state/jobs/manual/"$base"/members.csv.state.$n
+	round 1
+	run gb-export -c gym.conf -S state -i full/MANIFEST -o inc
+	assert_success
+	assert_output --regexp "warning: table members: no state of the base $base \(.*/members.csv.state.$n: a segment after the last\); the table goes whole"
+	assert_equal "$(mf inc/MANIFEST change members)" whole
+	assert_equal "$(mf inc/MANIFEST rows members)" "$(sqlite3 gym.db 'SELECT count(*) FROM members')"
+	seal_set inc spool/inc
+	run rst -d sqlite:r.db spool/full.seal spool/inc.seal
+	assert_success
+	assert_db_equal r.db gym.db
+}
