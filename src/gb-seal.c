@@ -157,12 +157,13 @@ signed_by(gpgme_key_t signer, const char *fpr)
  * gpg itself, run as GPGME runs it (gb_gpg_run): the keys as resolved,
  * by fingerprint, and no others (an encrypt-to in gpg.conf would add one
  * the seal does not name); trusted as pinned by the operator, no web of
- * trust consulted; binary, without OpenPGP compression (it is gzip).
+ * trust consulted; binary (a textmode in gpg.conf would turn CR LF into
+ * LF), without OpenPGP compression (it is gzip).
  */
 static void
 encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 {
-	const char **args = gb_calloc(2 * s->nrcpt + 16, sizeof *args);
+	const char **args = gb_calloc(2 * s->nrcpt + 20, sizeof *args);
 	struct gb_gpg_io io = { .in = read_cb, .out = write_cb,
 	    .status = status_cb, .arg = s };
 	char err[512];
@@ -175,6 +176,7 @@ encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 	args[n++] = "-z";
 	args[n++] = "0";
 	args[n++] = "--no-encrypt-to";
+	args[n++] = "--no-textmode";
 	args[n++] = "--encrypt";
 	args[n++] = "--sign";
 	args[n++] = "--local-user";

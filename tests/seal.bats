@@ -504,16 +504,23 @@ new_sealer() {
 	gpgk "$1" --import "$KEYS/public.asc" 2>/dev/null
 }
 
-@test "seal: an encrypt-to in gpg.conf adds no recipient the seal does not name" {
+@test "seal: an encrypt-to or textmode in gpg.conf changes nothing: no recipient the seal does not name, CR LF bytes kept" {
 	local k="$W/k" twin got want
 	new_sealer "$k"
 	twin=$(gpgk "$FX/extra" --with-colons -k twin@gym.example |
 	    awk -F: '$1 == "fpr" { print $10; exit }')
 	gpgk "$FX/extra" --export "$twin" | gpgk "$k" --import 2>/dev/null
-	echo "encrypt-to $twin" >"$k/gpg.conf"
+	printf 'encrypt-to %s\ntextmode\n' "$twin" >"$k/gpg.conf"
+	# a packed archive with CR LF bytes: a stored gzip member between
+	# two whole ones (MANIFEST first, the end mark last)
+	{ cat "$FX/a.tar.gz"
+	    $PY -c 'import gzip, sys; sys.stdout.buffer.write(gzip.compress(b"x\r\n" * 1000, 0))'
+	    cat "$FX/a.tar.gz"; } >crlf.tar.gz
+	grep -q $'\r' crlf.tar.gz
 	mkdir spool
-	run as "$k" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/a "$FX/a.tar.gz"
+	run as "$k" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/a crlf.tar.gz
 	assert_success
+	gpgk restore -d spool/a.tar.gz.gpg 2>/dev/null | cmp - crlf.tar.gz
 	run gpgk "$k" --list-packets spool/a.tar.gz.gpg
 	got=$(sed -n 's/^:pubkey enc packet:.*keyid \([0-9A-F]*\).*/\1/p' <<<"$output" | sort)
 	want=$( (enc_keyids restore "$RCPT1"; enc_keyids restore "$RCPT2") | sort)
