@@ -546,3 +546,21 @@ new_sealer() {
 	[ "$(grep -c '^recipient' spool/a.seal)" -eq 23 ]
 	kill_agents_under "$k"
 }
+
+@test "seal: a recipient or group in gpg.conf, which would add a key the seal does not name, is refused (exit 3, names it), nothing left" {
+	local k="$W/k" twin c
+	new_sealer "$k"
+	twin=$(gpgk "$FX/extra" --with-colons -k twin@gym.example |
+	    awk -F: '$1 == "fpr" { print $10; exit }')
+	gpgk "$FX/extra" --export "$twin" | gpgk "$k" --import 2>/dev/null
+	mkdir spool
+	for c in "recipient $twin" "hidden-recipient $twin" "group $RCPT2=$RCPT2 $twin"; do
+		echo "$c" >"$k/gpg.conf"
+		run as "$k" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/a "$FX/a.tar.gz"
+		assert_failure 3
+		assert_output "gb-seal: cannot encrypt and sign: gpg took key $twin, which is neither the signer nor a recipient: is it named in gpg.conf (recipient, group)?"
+		assert_empty_dir spool
+	done
+	assert_tmpdir_empty
+	kill_agents_under "$k"
+}
