@@ -183,26 +183,6 @@ gb_checkpoint_free(struct gb_checkpoint *k)
 	memset(k, 0, sizeof *k);
 }
 
-const char *
-gb_host_name(void)
-{
-	static char host[256];
-
-	if (gethostname(host, sizeof host) == -1)
-		strcpy(host, "localhost");
-	host[sizeof host - 1] = '\0';
-	return host;
-}
-
-const char *
-gb_site_name(const struct gb_conf *conf)
-{
-	const char *site = gb_conf_get(conf, "site", "name");
-
-	/* as gb-export names the site when the config does not */
-	return site && *site ? site : gb_host_name();
-}
-
 int
 gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
     const char *site, const char *signer, const char *medium, char *err,

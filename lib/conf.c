@@ -377,3 +377,22 @@ gb_conf_open(struct gb_conf *c, const char *opt)
 		gb_errx(GB_EXIT_USAGE, "config: %s", why);
 	return path;
 }
+
+const char *
+gb_host_name(void)
+{
+	static char host[256];
+
+	if (gethostname(host, sizeof host) == -1)
+		strcpy(host, "localhost");
+	host[sizeof host - 1] = '\0';
+	return host;
+}
+
+const char *
+gb_site_name(const struct gb_conf *c)
+{
+	const char *site = gb_conf_get(c, "site", "name");
+
+	return site && *site ? site : gb_host_name();
+}

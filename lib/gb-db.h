@@ -88,9 +88,6 @@ int gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
 int gb_checkpoint_check(struct gb_catalog *c, long long verified,
     const char *broken, const struct gb_checkpoint *k, char *why,
     size_t whylen);
-/* The site: [site] name, else the host's name (as gb-export has it). */
-const char *gb_site_name(const struct gb_conf *conf);
-const char *gb_host_name(void);	/* gethostname, "localhost" if none */
 void gb_now(char buf[21]);
 const char *gb_actor(void);	/* who runs this: $SUDO_USER or the user */
 const char *gb_col(sqlite3_stmt *st, int i);	/* "" for NULL */
@@ -337,10 +334,11 @@ int gb_state_key(const char *dir, unsigned char key[GB_STATE_KEY], char *err,
     size_t errlen);
 /*
  * Is the state at path (its segments path, path.1, ...) whole, of this
- * key, made with keycols, and does it cover every key?
+ * key, made for its place ("ID/FILE": the export and the table's file)
+ * with keycols, and does it cover every key?
  */
 int gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
-    const char *keycols, char *err, size_t errlen);
+    const char *place, const char *keycols, char *err, size_t errlen);
 /*
  * One table's merge, or one part's: the rows whose key's first part is
  * an integer from lo to hi (INT64_MIN, INT64_MAX: no bound).  Rows come
@@ -349,14 +347,14 @@ int gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
  * gb_delta_sums.  Changed and new rows go to o and count in mt (rows,
  * money), every row also to all when given (the whole table's SHA-256);
  * with an old state, keys in the range no longer there go to del as CSV,
- * counted in mt->del.  The new state, a segment of that range, goes to
- * newfd.  finish writes the rest of the deletes and the new state (0, or
+ * counted in mt->del.  The new state, a segment of that range for its
+ * place (as gb_state_usable), goes to newfd.  finish writes the rest of the deletes and the new state (0, or
  * -1 + errno), and with totals the range's rows and sums into mt.
  */
 struct gb_delta;
 struct gb_delta *gb_delta_open(const char *table, const char *oldpath,
-    int newfd, const unsigned char key[GB_STATE_KEY], const char *keycols,
-    size_t nkey, int64_t lo, int64_t hi, struct gb_out *o, struct gb_out *del,
+    int newfd, const unsigned char key[GB_STATE_KEY], const char *place,
+    const char *keycols, size_t nkey, int64_t lo, int64_t hi, struct gb_out *o, struct gb_out *del,
     struct gb_out *all, struct gb_mtable *mt, size_t nmoney);
 struct gb_out *gb_delta_buf(struct gb_delta *d);
 struct gb_money *gb_delta_sums(struct gb_delta *d);

@@ -192,10 +192,11 @@ int gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr,
 /*
  * Runs GPGME's gpg with args (after --batch --no-tty --pinentry-mode
  * error), its stdin fed from in, its stdout given to out, and each of its
- * status lines ("KEYWORD ARGS", without "[GNUPG:] ") to status (if set),
- * in big pieces: GPGME moves 4 KiB at a time.  0 when gpg exits 0.  -1
- * when in or out failed (they keep their errno; gpg is stopped) or gpg
- * could not run or failed: why in err ("" for in and out).
+ * status lines ("KEYWORD ARGS", without "[GNUPG:] ", from a status fd
+ * of their own, never its stderr) to status (if set), in big pieces:
+ * GPGME moves 4 KiB at a time.  0 when gpg exits 0 having read all of
+ * in.  -1 when in or out failed (they keep their errno; gpg is stopped)
+ * or gpg could not run or failed: why in err ("" for in and out).
  */
 struct gb_gpg_io {
 	gb_read_fn in;

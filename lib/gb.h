@@ -267,6 +267,9 @@ int gb_conf_section_line(const struct gb_conf *c, const char *section);
  */
 int gb_conf_check_sections(const struct gb_conf *c, char *err,
     size_t errlen);
+/* The site: [site] name, else the host's name, which every tool gives. */
+const char *gb_site_name(const struct gb_conf *c);
+const char *gb_host_name(void);	/* gethostname, "localhost" if none */
 
 /*
  * job.c: the backup task table, [pool NAME] and [job NAME] (gymbackup.conf(5)),

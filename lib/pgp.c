@@ -354,20 +354,25 @@ bad:
  * that both see the same keyring.
  */
 #define GPG_BUF (256u << 10)
-#define GPG_ARGS 64
+#define GPG_FIXED_ARGS 16
 
 struct gpg_lines {
 	char buf[1024];		/* a line being read; longer ones are cut */
 	size_t len;
-	char last[256];		/* gpg's last message that is no status */
+	char last[256];		/* gpg's last message (its stderr) */
 };
 
+/*
+ * A whole line: from the status fd each is a status line; from stderr
+ * each is a message, never a status line, whatever it says (a key's
+ * user id or a file name may be in it).
+ */
 static void
-gpg_line(struct gpg_lines *l, const struct gb_gpg_io *io)
+gpg_line(struct gpg_lines *l, int status, const struct gb_gpg_io *io)
 {
 	l->buf[l->len] = '\0';
-	if (strncmp(l->buf, "[GNUPG:] ", 9) == 0) {
-		if (io->status)
+	if (status) {
+		if (strncmp(l->buf, "[GNUPG:] ", 9) == 0 && io->status)
 			io->status(io->arg, l->buf + 9);
 	} else if (l->len > 0) {
 		size_t n = l->len < sizeof l->last ? l->len : sizeof l->last - 1;
@@ -377,21 +382,36 @@ gpg_line(struct gpg_lines *l, const struct gb_gpg_io *io)
 	l->len = 0;
 }
 
-static void
-gpg_lines(struct gpg_lines *l, const struct gb_gpg_io *io, const char *p,
-    size_t n)
+/* Reads what fd has into lines; 1 at its end. */
+static int
+gpg_lines(struct gpg_lines *l, int fd, int status, const struct gb_gpg_io *io)
 {
-	for (; n > 0; p++, n--)
+	char sb[4096];
+	ssize_t r;
+
+	if ((r = read(fd, sb, sizeof sb)) < 0)
+		return errno != EAGAIN && errno != EINTR;
+	if (r == 0) {
+		if (l->len)
+			gpg_line(l, status, io);
+		return 1;
+	}
+	for (const char *p = sb; p < sb + r; p++)
 		if (*p == '\n')
-			gpg_line(l, io);
+			gpg_line(l, status, io);
 		else if (l->len < sizeof l->buf - 1)
 			l->buf[l->len++] = *p;
+	return 0;
 }
 
+/* gpg's status fd: its own, so that no message on stderr is read as one */
+#define GPG_STATUS_FD 3
+#define GPG_STATUS_FD_ARG "3"
+
 static pid_t
-gpg_spawn(const char *const *args, int fds[3], char *err, size_t errlen)
+gpg_spawn(const char *const *args, int fds[4], char *err, size_t errlen)
 {
-	const char *argv[GPG_ARGS];
+	const char **argv;
 	gpgme_engine_info_t info = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -402,6 +422,10 @@ gpg_spawn(const char *const *args, int fds[3], char *err, size_t errlen)
 	int e;
 
 	pgp_init();
+	for (const char *const *a = args; *a; a++)
+		n++;
+	argv = gb_calloc(n + GPG_FIXED_ARGS, sizeof *argv);
+	n = 0;
 	if (gpgme_get_engine_info(&info) == 0)
 		for (; info; info = info->next)
 			if (info->protocol == GPGME_PROTOCOL_OpenPGP) {
@@ -414,14 +438,14 @@ gpg_spawn(const char *const *args, int fds[3], char *err, size_t errlen)
 		argv[n++] = "--homedir";
 		argv[n++] = info->home_dir;
 	}
-	/* its status lines and its messages come on one pipe */
 	argv[n++] = "--batch";
 	argv[n++] = "--no-tty";
 	argv[n++] = "--status-fd";
-	argv[n++] = "2";
+	argv[n++] = GPG_STATUS_FD_ARG;
+	argv[n++] = "--exit-on-status-write-error";
 	argv[n++] = "--pinentry-mode";
 	argv[n++] = "error";
-	while (*args && n < GPG_ARGS - 1)
+	while (*args)
 		argv[n++] = *args++;
 	argv[n] = NULL;
 
@@ -429,6 +453,7 @@ gpg_spawn(const char *const *args, int fds[3], char *err, size_t errlen)
 	posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, fds[2], 2);
+	posix_spawn_file_actions_adddup2(&fa, fds[3], GPG_STATUS_FD);
 	/* gpg starts with no signal blocked or ignored (GPGME ignores SIGPIPE) */
 	posix_spawnattr_init(&at);
 	sigemptyset(&none);
@@ -448,6 +473,7 @@ gpg_spawn(const char *const *args, int fds[3], char *err, size_t errlen)
 	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
+	free(argv);
 	return pid;
 }
 
@@ -456,8 +482,10 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
     size_t errlen)
 {
 	int to[2] = { -1, -1 }, from[2] = { -1, -1 }, st[2] = { -1, -1 };
-	int failed = 0, out_eof = 0, st_eof = 0, stopped = 0, status;
-	struct gpg_lines *l = gb_calloc(1, sizeof *l);
+	int er[2] = { -1, -1 };
+	int failed = 0, out_eof = 0, st_eof = 0, er_eof = 0, stopped = 0;
+	int status;
+	struct gpg_lines *l = gb_calloc(2, sizeof *l);	/* stderr, status */
 	unsigned char *ib = NULL, *ob = NULL;
 	size_t ilen = 0, ioff = 0, olen = 0;
 	sigset_t pipeset, pending, old;
@@ -465,25 +493,27 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 
 	*err = '\0';
 	if (pipe2(to, O_CLOEXEC) == -1 || pipe2(from, O_CLOEXEC) == -1 ||
-	    pipe2(st, O_CLOEXEC) == -1) {
+	    pipe2(st, O_CLOEXEC) == -1 || pipe2(er, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
 		failed = 1;
 		goto out;
 	}
-	if ((pid = gpg_spawn(args, (int[3]){ to[0], from[1], st[1] }, err,
-	    errlen)) == -1) {
+	if ((pid = gpg_spawn(args, (int[4]){ to[0], from[1], er[1], st[1] },
+	    err, errlen)) == -1) {
 		failed = 1;
 		goto out;
 	}
 	close(to[0]);
 	close(from[1]);
 	close(st[1]);
-	to[0] = from[1] = st[1] = -1;
+	close(er[1]);
+	to[0] = from[1] = st[1] = er[1] = -1;
 	(void)fcntl(to[1], F_SETPIPE_SZ, 1 << 20);
 	(void)fcntl(from[0], F_SETPIPE_SZ, 1 << 20);
 	(void)fcntl(to[1], F_SETFL, O_NONBLOCK);
 	(void)fcntl(from[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(st[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(er[0], F_SETFL, O_NONBLOCK);
 	ib = gb_malloc(GPG_BUF);
 	ob = gb_malloc(GPG_BUF);
 	/*
@@ -493,8 +523,8 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 	sigemptyset(&pipeset);
 	sigaddset(&pipeset, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-	while (!out_eof || !st_eof) {
-		struct pollfd p[3];
+	while (!out_eof || !st_eof || !er_eof) {
+		struct pollfd p[4];
 		ssize_t r;
 
 		if (to[1] >= 0 && ioff == ilen) {
@@ -514,7 +544,9 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 		    .events = POLLIN };
 		p[2] = (struct pollfd){ .fd = st_eof ? -1 : st[0],
 		    .events = POLLIN };
-		if (poll(p, 3, -1) == -1) {
+		p[3] = (struct pollfd){ .fd = er_eof ? -1 : er[0],
+		    .events = POLLIN };
+		if (poll(p, 4, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			snprintf(err, errlen, "poll: %s", strerror(errno));
@@ -544,16 +576,10 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 			if (olen == GPG_BUF || out_eof)
 				olen = 0;
 		}
-		if (p[2].revents) {
-			char sb[4096];
-			if ((r = read(st[0], sb, sizeof sb)) > 0)
-				gpg_lines(l, io, sb, (size_t)r);
-			else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-				if (l->len)
-					gpg_line(l, io);
-				st_eof = 1;
-			}
-		}
+		if (p[2].revents && gpg_lines(&l[1], st[0], 1, io))
+			st_eof = 1;
+		if (p[3].revents && gpg_lines(&l[0], er[0], 0, io))
+			er_eof = 1;
 	}
 	if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
 		sigtimedwait(&pipeset, NULL, &(struct timespec){ 0, 0 });
@@ -572,7 +598,7 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 		snprintf(err, errlen, "gpg %s%s%s", how, *l->last ? ": " : "",
 		    l->last);
 		failed = 1;
-	} else if (!failed && stopped) {
+	} else if (!failed && (stopped || to[1] >= 0)) {
 		/* its output cannot hold all of the input */
 		snprintf(err, errlen, "gpg stopped reading its input");
 		failed = 1;
@@ -585,6 +611,8 @@ out:
 			close(from[i]);
 		if (st[i] >= 0)
 			close(st[i]);
+		if (er[i] >= 0)
+			close(er[i]);
 	}
 	free(ib);
 	free(ob);

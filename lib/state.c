@@ -17,11 +17,13 @@
  * range of the key's first column it covers (two i64, the lowest and the
  * highest standing for no bound), then per row each key part (a type
  * byte; an integer or real in 8 bytes, text or a blob as u32 length and
- * bytes) and 16 bytes of digest; last the HMAC-SHA256 of all before it.
- * Digests and the MAC use the directory's key (gb_state_key), so the
+ * bytes) and 16 bytes of digest; last the HMAC-SHA256 of its place (the
+ * export's id and the table's file, not written in it) and all before
+ * it.  Digests and the MAC use the directory's key (gb_state_key), so the
  * file tells a reader nothing of the rows' content and a damaged or
- * altered one is known: it is then not used, and the table is exported
- * whole.  A state of gymbackup 0.1 ("GBSTATE1") is not read: its tables
+ * altered one is known, and so is one moved from another table's or
+ * another export's place (its rows are not the base's): it is then not
+ * used, and the table is exported whole.  A state of gymbackup 0.1 ("GBSTATE1") is not read: its tables
  * go whole once.
  */
 #include <endian.h>
@@ -60,6 +62,7 @@ struct gb_delta {
 	gcry_md_hd_t mac;	/* the new file's HMAC */
 	const char *oldpath;	/* the base's state, or NULL */
 	int oldseg;		/* its segment open in old, from 0 */
+	int oldlast;		/* that is its last (its range has no end) */
 	struct rd old;		/* fd -1: none, or none left in range */
 	struct gb_kval *ok;	/* its current record, parts into obuf */
 	unsigned char odig[DIGEST];
@@ -349,6 +352,16 @@ hmac(const unsigned char key[GB_STATE_KEY])
 	return h;
 }
 
+/* A segment's MAC, started with its place ("ID/FILE", NUL-ended). */
+static gcry_md_hd_t
+seg_mac(const unsigned char key[GB_STATE_KEY], const char *place)
+{
+	gcry_md_hd_t h = hmac(key);
+
+	gcry_md_write(h, place, strlen(place) + 1);
+	return h;
+}
+
 /* The digests' key: of the state's key, apart from the MAC's. */
 static void
 row_key(const unsigned char key[GB_STATE_KEY], uint64_t rk[2])
@@ -467,7 +480,8 @@ seg_head(struct rd *r, const char *keycols, gcry_md_hd_t h, int64_t *lo,
  */
 static int
 seg_check(const char *path, const unsigned char key[GB_STATE_KEY],
-    const char *keycols, int64_t *lo, int64_t *hi, char *err, size_t errlen)
+    const char *place, const char *keycols, int64_t *lo, int64_t *hi,
+    char *err, size_t errlen)
 {
 	struct rd r = { .fd = -1 };
 	gcry_md_hd_t h;
@@ -478,7 +492,7 @@ seg_check(const char *path, const unsigned char key[GB_STATE_KEY],
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? -2 : -1;
 	}
-	h = hmac(key);
+	h = seg_mac(key, place);
 	ok = seg_head(&r, keycols, h, lo, hi) == 0;
 	while (ok && r.left > 0 && rd_fill(&r) == 0) {	/* a buffer at a time */
 		size_t n = r.len - r.pos < r.left ? r.len - r.pos :
@@ -494,13 +508,13 @@ seg_check(const char *path, const unsigned char key[GB_STATE_KEY],
 	free(r.buf);
 	if (!ok)
 		snprintf(err, errlen, "%s: not the state of this key (%s), or "
-		    "damaged", path, keycols);
+		    "damaged, or not made as %s", path, keycols, place);
 	return ok ? 0 : -1;
 }
 
 int
 gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
-    const char *keycols, char *err, size_t errlen)
+    const char *place, const char *keycols, char *err, size_t errlen)
 {
 	int64_t lo, hi, next = INT64_MIN;
 	int rc, k;
@@ -508,8 +522,8 @@ gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
 	/* segments that cover every key, in turn, each whole */
 	for (k = 0;; k++) {
 		char *p = seg_path(path, k);
-		rc = seg_check(p, key, keycols, &lo, &hi, err, errlen);
-		if (rc == 0 && lo != next) {
+		rc = seg_check(p, key, place, keycols, &lo, &hi, err, errlen);
+		if (rc == 0 && (lo != next || hi < lo)) {
 			snprintf(err, errlen, "%s: does not go on from the "
 			    "segment before", p);
 			rc = -1;
@@ -522,6 +536,16 @@ gb_state_usable(const char *path, const unsigned char key[GB_STATE_KEY],
 	if (rc == -2 && k > 0)
 		snprintf(err + strlen(err), errlen - strlen(err), " (a segment "
 		    "is missing)");
+	if (rc == 0) {
+		/* one after the last would be read as more of the state */
+		char *p = seg_path(path, k + 1);
+		if (access(p, F_OK) == 0 || errno != ENOENT) {
+			snprintf(err, errlen, "%s: a segment after the last",
+			    p);
+			rc = -1;
+		}
+		free(p);
+	}
 	return rc ? -1 : 0;
 }
 
@@ -544,7 +568,7 @@ old_seg(struct gb_delta *d)
 		int64_t lo, hi;
 
 		rd_close(&d->old);
-		if (!d->oldpath)
+		if (!d->oldpath || d->oldlast)
 			return 0;
 		p = seg_path(d->oldpath, ++d->oldseg);
 		if (rd_open(&d->old, p) == -1 && errno == ENOENT && d->oldseg) {
@@ -556,6 +580,7 @@ old_seg(struct gb_delta *d)
 		if (seg_head(&d->old, NULL, NULL, &lo, &hi) == -1)
 			gb_errx(GB_EXIT_RUN, "%s: changed while read", p);
 		free(p);
+		d->oldlast = hi == INT64_MAX;
 		if (lo > d->hi) {
 			rd_close(&d->old);
 			return 0;
@@ -665,14 +690,15 @@ st_header(struct gb_delta *d, const char *keycols)
 
 struct gb_delta *
 gb_delta_open(const char *table, const char *oldpath, int newfd,
-    const unsigned char key[GB_STATE_KEY], const char *keycols, size_t nkey,
+    const unsigned char key[GB_STATE_KEY], const char *place,
+    const char *keycols, size_t nkey,
     int64_t lo, int64_t hi, struct gb_out *o, struct gb_out *del,
     struct gb_out *all, struct gb_mtable *mt, size_t nmoney)
 {
 	struct gb_delta *d = gb_calloc(1, sizeof *d);
 
 	d->table = table;
-	d->mac = hmac(key);
+	d->mac = seg_mac(key, place);
 	row_key(key, d->rowkey);
 	d->nkey = nkey;
 	d->ok = gb_calloc(nkey + 1, sizeof *d->ok);

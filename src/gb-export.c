@@ -191,7 +191,7 @@ static void
 setup(struct export *x)
 {
 	const char *v;
-	char host[HOST_NAME_MAX + 1], *real;
+	char *real;
 
 	if (gb_conf_open(&x->conf, x->confpath))
 		check_conf(x);
@@ -221,14 +221,7 @@ setup(struct export *x)
 	}
 
 	x->m.format = GB_MANIFEST_FORMAT;
-	if ((v = gb_conf_get(&x->conf, "site", "name")) && *v)
-		x->m.site = gb_strdup(v);
-	else {
-		if (gethostname(host, sizeof host) == -1)
-			strcpy(host, "localhost");
-		host[sizeof host - 1] = '\0';
-		x->m.site = gb_strdup(host);
-	}
+	x->m.site = gb_strdup(gb_site_name(&x->conf));
 	x->m.job = gb_strdup(x->job);
 	if (gb_pg_is_conninfo(x->source)) {
 		/* The name comes from the connection: host/port/dbname. */
@@ -505,18 +498,20 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 	 */
 	if (x->prevpath) {
 		const char *pj = x->prev.job ? x->prev.job : "manual";
-		char why[1024], *old;
+		char why[1024], *old, *place;
 		d.wm_column = NULL;
 		pt = gb_manifest_table(&x->prev, table);
 		old = gb_asprintf("%s/jobs/%s/%s/%s.state", x->statedir ?
 		    x->statedir : "", pj, x->prev.id, mt->file);
+		/* a state is bound to its export and table: the MAC says */
+		place = gb_asprintf("%s/%s", x->prev.id, mt->file);
 		if (!d.key)
 			mt->change = gb_strdup("whole");
 		else if (!pt || !x->statedir || !gb_job_name_ok(pj)) {
 			mt->change = gb_strdup("whole");
 			free(old);
-		} else if (gb_state_usable(old, x->statekey, mt->key, why,
-		    sizeof why) == -1) {
+		} else if (gb_state_usable(old, x->statekey, place, mt->key,
+		    why, sizeof why) == -1) {
 			gb_warnx("warning: table %s: no state of the base %s "
 			    "(%s); the table goes whole", table, x->prev.id, why);
 			mt->change = gb_strdup("whole");
@@ -531,6 +526,7 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 			    x->statedir ? "" : " or no state");
 			free(old);
 		}
+		free(place);
 	}
 
 	/* named now, in stream order; made when its rows are read */
@@ -739,6 +735,7 @@ run_part(struct export *x, struct thread *th, struct tpart *p)
 	}
 	if (t->newstate) {
 		/* each part merges its range, into a segment of its own */
+		char *place = gb_asprintf("%s/%s", x->m.id, mt->file);
 		p->state = p->k ? gb_asprintf("%s.%d", t->newstate, p->k) :
 		    gb_strdup(t->newstate);
 		gb_cleanup_add(p->state);
@@ -746,10 +743,11 @@ run_part(struct export *x, struct thread *th, struct tpart *p)
 		if (t->delpath && acc != mt)
 			acc->del = gb_calloc(1, sizeof *acc->del);
 		d.delta = gb_delta_open(mt->name, t->oldstate, newfd,
-		    x->statekey, mt->key, d.nkey, t->nparts > 1 ? p->lo :
+		    x->statekey, place, mt->key, d.nkey, t->nparts > 1 ? p->lo :
 		    INT64_MIN, t->nparts > 1 ? p->hi : INT64_MAX, out,
 		    t->delpath ? pdel : NULL, x->prevpath ? pall : NULL, acc,
 		    d.nmoney);
+		free(place);
 	}
 	if (p->k == 0 && d.wm_column) {
 		char *wmtype = NULL, *wmto = NULL;

@@ -36,6 +36,8 @@ struct seal {
 	/* from gpg's status lines */
 	char refused[128];	/* a key it refused (INV_RECP, INV_SGNR) */
 	char sig_fpr[128];	/* the key it signed with (SIG_CREATED) */
+	char other[128];	/* a key it took that is not one of ours */
+	gpgme_key_t *keys, signer_key;	/* ours: the recipients, the signer */
 	int nsigs, encrypted;	/* SIG_CREATED lines, END_ENCRYPTION */
 	gpgme_error_t failure;	/* its first FAILURE or ERROR code */
 };
@@ -131,7 +133,17 @@ status_cb(void *arg, const char *line)
 	if ((strncmp(line, "INV_RECP ", 9) == 0 ||
 	    strncmp(line, "INV_SGNR ", 9) == 0) && !*s->refused)
 		word(s->refused, sizeof s->refused, line, 2);
-	else if (strncmp(line, "SIG_CREATED ", 12) == 0) {
+	else if (strncmp(line, "KEY_CONSIDERED ", 15) == 0 && !*s->other) {
+		/* gpg.conf may name more keys (recipient, group): not ours */
+		char fpr[128];
+		int ours;
+		word(fpr, sizeof fpr, line, 1);
+		ours = gb_pgp_fpr_eq(s->signer_key->fpr, fpr);
+		for (size_t i = 0; s->keys[i] && !ours; i++)
+			ours = gb_pgp_fpr_eq(s->keys[i]->fpr, fpr);
+		if (!ours)
+			snprintf(s->other, sizeof s->other, "%s", fpr);
+	} else if (strncmp(line, "SIG_CREATED ", 12) == 0) {
 		word(s->sig_fpr, sizeof s->sig_fpr, line, 6);
 		s->nsigs++;
 	} else if (strcmp(line, "END_ENCRYPTION") == 0)
@@ -155,24 +167,30 @@ signed_by(gpgme_key_t signer, const char *fpr)
 
 /*
  * gpg itself, run as GPGME runs it (gb_gpg_run): the keys as resolved,
- * by fingerprint; trusted as pinned by the operator, no web of trust
- * consulted; binary, without OpenPGP compression (the archive is gzip).
+ * by fingerprint, and no others (an encrypt-to in gpg.conf would add one
+ * the seal does not name); trusted as pinned by the operator, no web of
+ * trust consulted; binary (a textmode in gpg.conf would turn CR LF into
+ * LF), without OpenPGP compression (it is gzip).
  */
 static void
 encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 {
-	const char **args = gb_calloc(2 * s->nrcpt + 16, sizeof *args);
+	const char **args = gb_calloc(2 * s->nrcpt + 20, sizeof *args);
 	struct gb_gpg_io io = { .in = read_cb, .out = write_cb,
 	    .status = status_cb, .arg = s };
 	char err[512];
 	size_t n = 0;
 	int r;
 
+	s->keys = keys;
+	s->signer_key = signer;
 	args[n++] = "--trust-model";
 	args[n++] = "always";
 	args[n++] = "--no-armor";
 	args[n++] = "-z";
 	args[n++] = "0";
+	args[n++] = "--no-encrypt-to";
+	args[n++] = "--no-textmode";
 	args[n++] = "--encrypt";
 	args[n++] = "--sign";
 	args[n++] = "--local-user";
@@ -199,6 +217,10 @@ encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 	}
 	if (*s->refused)
 		gb_errx(GB_EXIT_RUN, "GnuPG refused a key: %s", s->refused);
+	if (*s->other)
+		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: gpg took key %s, "
+		    "which is neither the signer nor a recipient: is it named in "
+		    "gpg.conf (recipient, group)?", s->other);
 	if (s->failure)
 		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s",
 		    gb_pgp_sign_why(s->failure, signer));

@@ -377,3 +377,54 @@ no_ids() {
 	assert_line --regexp "^OK: .* sales.orders: "
 	refute_line --regexp "members"
 }
+
+@test "SQLite: a state moved from another table, or from an older export of the same table, is not used; the chain stays exact" {
+	local base inc1 f
+	seed_gym
+	base=$(mf full/MANIFEST id)
+	round 1
+	run gb-export -c gym.conf -S state -i full/MANIFEST -o inc1
+	assert_success
+	seal_set inc1 spool/inc1
+	inc1=$(mf inc1/MANIFEST id)
+	# the base's members state over the next one's, checkins' over stores'
+	rm state/jobs/manual/"$inc1"/members.csv.state* state/jobs/manual/"$inc1"/stores.csv.state*
+	for f in state/jobs/manual/"$base"/members.csv.state*; do
+		cp "$f" state/jobs/manual/"$inc1"/
+	done
+	for f in state/jobs/manual/"$inc1"/checkins.csv.state*; do
+		cp "$f" "${f/checkins/stores}"
+	done
+	round 2
+	run gb-export -c gym.conf -S state -i inc1/MANIFEST -o inc2
+	assert_success
+	assert_output --regexp "warning: table members: no state of the base $inc1 \(.*members.csv.state: not the state of this key \(id\), or damaged, or not made as $inc1/members.csv\); the table goes whole"
+	assert_output --regexp "warning: table stores: no state of the base $inc1 \(.*stores.csv.state: not the state of this key \(id\), or damaged, or not made as $inc1/stores.csv\); the table goes whole"
+	refute_output --partial "table checkins"
+	assert_equal "$(mf inc2/MANIFEST change members)" whole
+	assert_equal "$(mf inc2/MANIFEST change stores)" whole
+	assert_equal "$(mf inc2/MANIFEST change checkins)" delta
+	seal_set inc2 spool/inc2
+	run rst -d sqlite:r.db spool/full.seal spool/inc1.seal spool/inc2.seal
+	assert_success
+	assert_db_equal r.db gym.db
+}
+
+@test "SQLite: a state with a segment after its last (a copy of one) is not used; the chain stays exact" {
+	local base n
+	seed_gym
+	base=$(mf full/MANIFEST id)
+	n=$(ls state/jobs/manual/"$base"/members.csv.state* | wc -l)
+	cp state/jobs/manual/"$base"/members.csv.state \
+	    state/jobs/manual/"$base"/members.csv.state.$n
+	round 1
+	run gb-export -c gym.conf -S state -i full/MANIFEST -o inc
+	assert_success
+	assert_output --regexp "warning: table members: no state of the base $base \(.*/members.csv.state.$n: a segment after the last\); the table goes whole"
+	assert_equal "$(mf inc/MANIFEST change members)" whole
+	assert_equal "$(mf inc/MANIFEST rows members)" "$(sqlite3 gym.db 'SELECT count(*) FROM members')"
+	seal_set inc spool/inc
+	run rst -d sqlite:r.db spool/full.seal spool/inc.seal
+	assert_success
+	assert_db_equal r.db gym.db
+}

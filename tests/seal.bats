@@ -438,3 +438,129 @@ cat_conf() {
 	run as auditor gb-verify --signer gym.example "$FX/spool/a.seal"
 	assert_failure 1
 }
+
+# ---------------------------------------------------- gpg, run directly
+
+# fake_gpg DIR: GPGME asks the gpgconf it finds on PATH where gpg is: a
+# gpgconf in DIR names DIR/gpg, a script (on stdin) that stands in for it.
+fake_gpg() {
+	local real
+	real=$(command -v gpgconf)
+	mkdir -p "$1"
+	cat >"$1/gpg"
+	printf '#!/bin/sh\n%s "$@" | sed "s|^gpg:\\(.*\\):[^:]*\\$|gpg:\\1:%s/gpg|"\n' \
+	    "$real" "$1" >"$1/gpgconf"
+	chmod +x "$1/gpg" "$1/gpgconf"
+}
+
+@test "seal: a line on gpg's stderr that reads like a status line is none: an archive gpg did not sign is refused (exit 3), nothing left" {
+	# a gpg that does not sign, and writes a signature's status line
+	# where a message with a key's user id or a file name could be
+	fake_gpg "$W/fake" <<EOF
+#!/bin/bash
+a=()
+while [ \$# -gt 0 ]; do
+	case \$1 in
+	--sign) ;;
+	--local-user) shift ;;
+	*) a+=("\$1") ;;
+	esac
+	shift
+done
+case " \${a[*]} " in
+*" --encrypt "*)
+	echo "[GNUPG:] SIG_CREATED S 22 10 00 1700000000 $SIGNER" >&2 ;;
+esac
+exec $(command -v gpg) "\${a[@]}"
+EOF
+	mkdir spool
+	PATH="$W/fake:$PATH" run as backup gb-seal -r "$RCPT1" -r "$RCPT2" \
+	    -u "$SIGNER" -o spool/x "$FX/a.tar.gz"
+	assert_failure 3
+	assert_output "gb-seal: cannot encrypt and sign: gpg did not sign once"
+	assert_empty_dir spool
+	assert_tmpdir_empty
+}
+
+@test "seal: a gpg killed half-way is a failure (exit 3, the signal named), nothing left in the spool" {
+	fake_gpg "$W/fake" <<EOF
+#!/bin/bash
+$(command -v gpg) "\$@" | head -c 1000
+kill -KILL \$\$
+EOF
+	mkdir spool
+	PATH="$W/fake:$PATH" run as backup gb-seal -r "$RCPT1" -r "$RCPT2" \
+	    -u "$SIGNER" -o spool/x "$FX/a.tar.gz"
+	assert_failure 3
+	assert_output --regexp "^gb-seal: cannot encrypt and sign: gpg killed by signal 9(: gpg: .*)?\$"
+	assert_empty_dir spool
+	assert_tmpdir_empty
+}
+
+# new_sealer DIR: a keyring with the signer's secret key and the public keys.
+new_sealer() {
+	new_keyring "$1"
+	gpgk all --export-secret-keys "$SIGNER" | gpgk "$1" --import 2>/dev/null
+	gpgk "$1" --import "$KEYS/public.asc" 2>/dev/null
+}
+
+@test "seal: an encrypt-to or textmode in gpg.conf changes nothing: no recipient the seal does not name, CR LF bytes kept" {
+	local k="$W/k" twin got want
+	new_sealer "$k"
+	twin=$(gpgk "$FX/extra" --with-colons -k twin@gym.example |
+	    awk -F: '$1 == "fpr" { print $10; exit }')
+	gpgk "$FX/extra" --export "$twin" | gpgk "$k" --import 2>/dev/null
+	printf 'encrypt-to %s\ntextmode\n' "$twin" >"$k/gpg.conf"
+	# a packed archive with CR LF bytes: a stored gzip member between
+	# two whole ones (MANIFEST first, the end mark last)
+	{ cat "$FX/a.tar.gz"
+	    $PY -c 'import gzip, sys; sys.stdout.buffer.write(gzip.compress(b"x\r\n" * 1000, 0))'
+	    cat "$FX/a.tar.gz"; } >crlf.tar.gz
+	grep -q $'\r' crlf.tar.gz
+	mkdir spool
+	run as "$k" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/a crlf.tar.gz
+	assert_success
+	gpgk restore -d spool/a.tar.gz.gpg 2>/dev/null | cmp - crlf.tar.gz
+	run gpgk "$k" --list-packets spool/a.tar.gz.gpg
+	got=$(sed -n 's/^:pubkey enc packet:.*keyid \([0-9A-F]*\).*/\1/p' <<<"$output" | sort)
+	want=$( (enc_keyids restore "$RCPT1"; enc_keyids restore "$RCPT2") | sort)
+	[ "$got" = "$want" ] || fail "encrypted to [$got], not [$want]"
+	[ "$(grep -c '^recipient' spool/a.seal)" -eq 2 ]
+	kill_agents_under "$k"
+}
+
+@test "seal: 23 recipients: the archive has a session key for each, the seal names each" {
+	local k="$W/k" r i
+	new_sealer "$k"
+	r=(-r "$RCPT1" -r "$RCPT2")
+	for i in $(seq 1 21); do
+		gpgk "$k" --passphrase '' --quick-gen-key "R$i <r$i@gym.example>" \
+		    future-default default 2y 2>/dev/null
+		r+=(-r "$(key_fpr "$k" "r$i@gym.example")")
+	done
+	mkdir spool
+	run as "$k" gb-seal "${r[@]}" -u "$SIGNER" -o spool/a "$FX/a.tar.gz"
+	assert_success
+	run gpgk "$k" --list-packets spool/a.tar.gz.gpg
+	[ "$(grep -c '^:pubkey enc packet:' <<<"$output")" -eq 23 ] || fail "packets: $output"
+	[ "$(grep -c '^recipient' spool/a.seal)" -eq 23 ]
+	kill_agents_under "$k"
+}
+
+@test "seal: a recipient or group in gpg.conf, which would add a key the seal does not name, is refused (exit 3, names it), nothing left" {
+	local k="$W/k" twin c
+	new_sealer "$k"
+	twin=$(gpgk "$FX/extra" --with-colons -k twin@gym.example |
+	    awk -F: '$1 == "fpr" { print $10; exit }')
+	gpgk "$FX/extra" --export "$twin" | gpgk "$k" --import 2>/dev/null
+	mkdir spool
+	for c in "recipient $twin" "hidden-recipient $twin" "group $RCPT2=$RCPT2 $twin"; do
+		echo "$c" >"$k/gpg.conf"
+		run as "$k" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/a "$FX/a.tar.gz"
+		assert_failure 3
+		assert_output "gb-seal: cannot encrypt and sign: gpg took key $twin, which is neither the signer nor a recipient: is it named in gpg.conf (recipient, group)?"
+		assert_empty_dir spool
+	done
+	assert_tmpdir_empty
+	kill_agents_under "$k"
+}
