@@ -250,7 +250,9 @@ struct gb_tinfo {
 	size_t ncols;
 	char **pk;		/* primary key columns, in key order */
 	size_t npk;
-	int rowid;		/* rows have a rowid to order by */
+	int rowid;		/* rows have a rowid to order by ... */
+	const char *rowid_name;	/* ... by this name: the first of _rowid_,
+				   rowid, oid that no column takes */
 	int rowid_key;		/* the one key column is the rowid itself (or,
 				   PostgreSQL, an integer: gb_pg_tinfo) */
 	int fts5;		/* an FTS5 table: cols[0] is its rowid */
@@ -295,7 +297,8 @@ int gb_sqlite_tinfo(struct gb_sqlite *db, const char *table,
 void gb_tinfo_free(struct gb_tinfo *ti);
 /* About how many rows a table holds, cheaply; 0 when it cannot tell. */
 /* The lowest and highest rowid of a table; -1 if it has none. */
-int gb_sqlite_rowids(struct gb_sqlite *db, const char *table, int64_t *min,
+int gb_sqlite_rowids(struct gb_sqlite *db, const struct gb_tinfo *ti,
+    int64_t *min,
     int64_t *max);
 /* Column index by name as SQLite compares identifiers, or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);

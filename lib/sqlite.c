@@ -209,14 +209,18 @@ gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
 }
 
 int
-gb_sqlite_rowids(struct gb_sqlite *s, const char *table, int64_t *min,
-    int64_t *max)
+gb_sqlite_rowids(struct gb_sqlite *s, const struct gb_tinfo *ti,
+    int64_t *min, int64_t *max)
 {
-	char *q = gb_quote_ident(table);
-	char *sql = gb_asprintf("SELECT (SELECT min(_rowid_) FROM %s), "
-	    "(SELECT max(_rowid_) FROM %s)", q, q);
+	char *q, *sql;
 	sqlite3_stmt *st;
 	int r = -1;
+
+	if (!ti->rowid)
+		return -1;
+	q = gb_quote_ident(ti->name);
+	sql = gb_asprintf("SELECT (SELECT min(%s) FROM %s), "
+	    "(SELECT max(%s) FROM %s)", ti->rowid_name, q, ti->rowid_name, q);
 
 	/*
 	 * A rowid table answers each from an end of its b-tree; min and max
@@ -329,10 +333,26 @@ gb_sqlite_tinfo(struct gb_sqlite *s, const char *table, struct gb_tinfo *ti)
 	ti->npk = maxpk;
 	free(pkpos);
 
-	/* WITHOUT ROWID tables have none; ordering falls back to the key. */
-	{
+	/*
+	 * WITHOUT ROWID tables have none; ordering falls back to the key.  A
+	 * column may take a name of the rowid: then another of its names,
+	 * and none when columns take all three (a column called _rowid_
+	 * would otherwise be read as the rowid, and its NULLs left out of
+	 * every part of a split table).
+	 */
+	static const char *const rowid_names[] = { "_rowid_", "rowid", "oid" };
+	for (size_t i = 0; i < 3 && !ti->rowid_name; i++) {
+		size_t c = 0;
+		while (c < ti->ncols && strcasecmp(ti->cols[c],
+		    rowid_names[i]) != 0)
+			c++;
+		if (c == ti->ncols || (ti->fts5 && c == 0))
+			ti->rowid_name = rowid_names[i];
+	}
+	if (ti->rowid_name) {
 		char *q = gb_quote_ident(table);
-		char *sql = gb_asprintf("SELECT _rowid_ FROM %s LIMIT 0", q);
+		char *sql = gb_asprintf("SELECT %s FROM %s LIMIT 0",
+		    ti->rowid_name, q);
 		sqlite3_stmt *t;
 		ti->rowid = sqlite3_prepare_v2(s->db, sql, -1, &t, NULL) ==
 		    SQLITE_OK;
@@ -515,21 +535,23 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 		gb_errx(GB_EXIT_RUN, "table %s: a split table has no key order",
 		    ti->name);
 	if (!order && ti->rowid)
-		order = gb_strdup("_rowid_");
+		order = gb_strdup(ti->rowid_name);
 	if (d->wm_column && d->wm_from) {
 		char *c = gb_quote_ident(d->wm_column);
 		where = gb_asprintf(" WHERE %s > ?1", c);
 		free(c);
 	}
 	if (d->ranged) {	/* order is the rowid: see gb_tinfo.rowid_key */
-		char *w = gb_asprintf("%s %s _rowid_ >= ?2 AND _rowid_ <= ?3",
-		    where ? where : "", where ? "AND" : "WHERE");
+		char *w = gb_asprintf("%s %s %s >= ?2 AND %s <= ?3",
+		    where ? where : "", where ? "AND" : "WHERE",
+		    ti->rowid_name, ti->rowid_name);
 		free(where);
 		where = w;
 	}
 	/* The rowid rides along after the columns, for messages only. */
-	sql = gb_asprintf("SELECT %s*%s FROM %s%s%s%s", ti->fts5 ? "rowid, " :
-	    "", ti->npk == 0 && ti->rowid ? ", _rowid_" : "", q, where ? where : "",
+	sql = gb_asprintf("SELECT %s*%s%s FROM %s%s%s%s", ti->fts5 ? "rowid, " :
+	    "", ti->npk == 0 && ti->rowid ? ", " : "", ti->npk == 0 &&
+	    ti->rowid ? ti->rowid_name : "", q, where ? where : "",
 	    order ? " ORDER BY " : "", order ? order : "");
 	st = prepare(s, sql, ti->name);
 	if (d->wm_column && d->wm_from)

@@ -865,7 +865,7 @@ export_tables(struct export *x, char **tables, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		plan_table(x, tables[i], &x->jobs[i]);
 		if ((x->pg ? gb_pg_rowids(x->pg, &x->jobs[i].ti, &ids[i][0],
-		    &ids[i][1]) : gb_sqlite_rowids(x->db, tables[i], &ids[i][0],
+		    &ids[i][1]) : gb_sqlite_rowids(x->db, &x->jobs[i].ti, &ids[i][0],
 		    &ids[i][1])) == -1)
 			ids[i][0] = 1, ids[i][1] = 0;	/* no rowids: size 0 */
 		else if (__builtin_sub_overflow(ids[i][1], ids[i][0], &size) ||

@@ -506,6 +506,22 @@ print(sum(1 for _ in csv.reader(sys.stdin)))')" 150000
 	assert_tmpdir_empty
 }
 
+@test "-P: a column called _rowid_ is not taken for the rowid: its NULLs and its order stay; a WITHOUT ROWID table so named is read whole" {
+	sqlite3 gym.db "CREATE TABLE odd (_rowid_ INTEGER, v TEXT);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 140000)
+INSERT INTO odd SELECT CASE WHEN i % 3 = 0 THEN NULL ELSE 200000 - i END, 'r' || i FROM n;
+CREATE TABLE oddw (_rowid_ INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID;
+INSERT INTO oddw VALUES (2, 'b'), (1, 'a');"
+	run -0 gb-export -v -P 1 -t odd -t oddw -s sqlite:gym.db -o one
+	run -0 gb-export -v -P 3 -t odd -t oddw -s sqlite:gym.db -o three
+	assert_line --regexp "^gb-export: odd: 140000 rows, .*, read in parts$"
+	assert_same_export one three
+	# every row, its NULLs too, in the table's own (rowid) order
+	assert_equal "$(tail -n +2 three/odd.csv | sha256sum)" \
+	    "$(sqlite3 -csv gym.db 'SELECT * FROM odd ORDER BY rowid' | sha256sum)"
+	assert_equal "$(tail -n +2 three/oddw.csv)" "$(sqlite3 -csv gym.db 'SELECT * FROM oddw ORDER BY 1')"
+}
+
 @test "-P: a disk that fills while a table is read in parts: exit 3, nothing left" {
 	make_split_db gym.db
 	run_small_fs "$W/small" 3m gb-export -P 2 -s "sqlite:$W/gym.db" \
