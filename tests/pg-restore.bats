@@ -486,3 +486,23 @@ hostile_tables() {
 	assert_success
 	assert_line "restore test: 1 archive, OK"
 }
+
+@test "GB_THREADS sets the connections a restore loads on: one for control and one per thread, else at least four" {
+	psqlc -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS gblim" -c "CREATE ROLE gblim LOGIN CONNECTION LIMIT 3"
+	new_db r
+	psqlc -d postgres -c "ALTER DATABASE r OWNER TO gblim"
+	run env PGUSER=gblim GB_THREADS=2 GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
+	    -d postgresql:///r "$FX/spool/pgfull.seal"
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM public.members")" 13
+	# without GB_THREADS: four workers and the control connection
+	new_db r
+	psqlc -d postgres -c "ALTER DATABASE r OWNER TO gblim"
+	run env PGUSER=gblim GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
+	    -d postgresql:///r "$FX/spool/pgfull.seal"
+	assert_failure 3
+	assert_output --partial 'too many connections for role "gblim"'
+	assert_equal "$(pg_tables r)" ""
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'gb_restore%'")" 0
+	psqlc -d postgres -c "DROP DATABASE r" -c "DROP ROLE gblim"
+}
