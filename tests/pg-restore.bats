@@ -506,3 +506,24 @@ hostile_tables() {
 	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'gb_restore%'")" 0
 	psqlc -d postgres -c "DROP DATABASE r" -c "DROP ROLE gblim"
 }
+
+@test "into PostgreSQL: rows of 8 MiB are held a few at a time, not two chunks of them queued per connection" {
+	local rss
+	sqlite3 -bail long.db "CREATE TABLE long (id INTEGER PRIMARY KEY, v TEXT);
+	    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24)
+	    INSERT INTO long SELECT i, hex(zeroblob(4 << 20)) FROM n"
+	gb-export -s sqlite:long.db -o set
+	rm long.db
+	mkdir spool
+	seal_set set spool/long
+	rm -r set
+	new_db r
+	# ASan's quarantine would hold the freed chunks
+	run env GNUPGHOME="$KEYS/restore" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+	    /usr/bin/time -f %M -o rss gb-restore --signer "$SIGNER" -d postgresql:///r spool/long.seal
+	assert_success
+	rss=$(tail -n 1 rss)
+	# held by count (2 queued a connection), 4 connections held 13: 110 to 150 MiB
+	[ "$rss" -lt 90000 ] || fail "peak RSS $rss KiB"
+	assert_equal "$(psqlc -d r -c "SELECT count(*), sum(length(v)) FROM long")" "24|$((24 << 23))"
+}
