@@ -38,6 +38,7 @@
 /* Staging schemas: gb_restore_ID_K, ID a restore's, locked while it runs. */
 #define STAGE_RE "^gb_restore_[0-9a-f]{8}_[0-9]+$"
 #define LOCK_KEY 1734439539	/* "gbrs": pg_advisory_lock(LOCK_KEY, ID) */
+/* and pg_advisory_xact_lock(LOCK_KEY), one bigint: a move into place */
 
 /* One connection and why its last COPY write failed. */
 struct conn {
@@ -1448,13 +1449,31 @@ drop_stages(struct pgt *t, char *err, size_t errlen)
 
 /*
  * Every table of the staging schemas into the schemas they stand for, in
- * one transaction: the restore is there whole, or not at all.
+ * one transaction: the restore is there whole, or not at all.  One move
+ * at a time into a database, and only into a target still empty: tables
+ * made there since the start (by a restore that ran alongside, whose
+ * staging the start did not count) are not merged with these.
  */
 static int
 move_into_place(struct pgt *t, char *why, size_t whylen)
 {
-	int r = pexec(t, "BEGIN", why, whylen);
+	char *lock = gb_asprintf("SELECT pg_advisory_xact_lock(%d)", LOCK_KEY);
+	int r = pexec(t, "BEGIN", why, whylen), n;
 
+	if (r == 0)
+		r = pexec(t, lock, why, whylen);
+	free(lock);
+	if (r == 0 && count_relations(t, t->schema, &n, why, whylen) == -1)
+		r = -1;
+	else if (r == 0 && n) {
+		if (t->schema)
+			snprintf(why, whylen, "schema %s has tables now, made "
+			    "while this restore ran", t->schema);
+		else
+			snprintf(why, whylen, "the database has tables now, "
+			    "made while this restore ran");
+		r = -1;
+	}
 	for (size_t k = 0; r == 0 && k < t->nstage; k++) {
 		char *s = stage_name(t, k);
 		char *qs = gb_quote_ident(s), *qt = gb_quote_ident(t->target[k]);
