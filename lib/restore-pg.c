@@ -493,7 +493,7 @@ submit_late(struct pgt *t, const char *rel)
 		j->path = l->path;
 		j->stmt = l->stmt;
 		free(l->rel);
-		if (r == 0 && submit(t, j) == -1)
+		if (submit(t, j) == -1)	/* which frees it */
 			r = -1;
 	}
 	t->nlate = k;
