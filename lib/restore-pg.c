@@ -32,12 +32,13 @@
 
 /* Rows go to the workers in chunks of whole records of about this size. */
 #define CHUNK (512 << 10)
-#define QUEUED 2		/* chunks waiting per worker: the memory bound */
-#define WORKERS_MIN 4
+#define QUEUED 2		/* chunks waiting per worker */
+#define WORKERS_MIN 4		/* without GB_THREADS (gb_threads) */
 #define WORKERS_MAX 8
 /* Staging schemas: gb_restore_ID_K, ID a restore's, locked while it runs. */
 #define STAGE_RE "^gb_restore_[0-9a-f]{8}_[0-9]+$"
 #define LOCK_KEY 1734439539	/* "gbrs": pg_advisory_lock(LOCK_KEY, ID) */
+/* and pg_advisory_xact_lock(LOCK_KEY), one bigint: a move into place */
 
 /* One connection and why its last COPY write failed. */
 struct conn {
@@ -99,6 +100,7 @@ struct pgt {
 	pthread_cond_t work, done;	/* a job or a flush; a job taken or done */
 	struct job *head, **tail;
 	size_t queued;
+	size_t held;		/* bytes of rows queued or being copied */
 	int flush;		/* workers end their COPY when idle */
 	int stop;		/* workers abort and return */
 	int failed;		/* a worker failed: why in err */
@@ -260,6 +262,19 @@ fail(struct pgt *t, const char *what, const char *name, const char *why)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* A worker failed?  Then why in err, if given. */
+static int
+failed(struct pgt *t, char *err, size_t errlen)
+{
+	int f;
+
+	pthread_mutex_lock(&t->lock);
+	if ((f = t->failed) && err)
+		snprintf(err, errlen, "%s", t->err);
+	pthread_mutex_unlock(&t->lock);
+	return f;
+}
+
 /* Ends the worker's COPY; ok 0 aborts it. */
 static void
 end_copy(struct worker *w, int ok)
@@ -338,6 +353,7 @@ worker(void *arg)
 	struct worker *w = arg;
 	struct pgt *t = w->t;
 	struct job *j;
+	int ok;
 
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
@@ -345,10 +361,11 @@ worker(void *arg)
 			pthread_cond_wait(&t->work, &t->lock);
 		if (t->stop)
 			break;
+		ok = !t->failed;
 		if ((j = t->head) == NULL) {	/* a flush */
 			w->busy = 1;
 			pthread_mutex_unlock(&t->lock);
-			end_copy(w, !t->failed);
+			end_copy(w, ok);
 			pthread_mutex_lock(&t->lock);
 			w->busy = 0;
 			pthread_cond_broadcast(&t->done);
@@ -360,11 +377,12 @@ worker(void *arg)
 		w->busy = 1;
 		pthread_cond_broadcast(&t->done);
 		pthread_mutex_unlock(&t->lock);
-		if (!t->failed)
+		if (ok)
 			run_job(w, j);
 		pthread_mutex_lock(&t->lock);
 		if (!j->stmt)
 			j->table->pending--;
+		t->held -= j->len;
 		job_free(j);
 		w->busy = 0;
 		pthread_cond_broadcast(&t->done);
@@ -380,14 +398,19 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Queues a job, waiting while the queue is full; -1: a worker failed. */
+/*
+ * Queues a job, waiting while the queue is full, or while the rows held
+ * would pass QUEUED + 1 chunks a worker: chunks of long records (up to
+ * GB_CSV_RECORD_MAX) are fewer.  -1: a worker failed.
+ */
 static int
 submit(struct pgt *t, struct job *j)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	while (!t->failed && t->queued >= QUEUED * t->nw)
+	while (!t->failed && (t->queued >= QUEUED * t->nw || (t->held &&
+	    t->held + j->len > (QUEUED + 1) * t->nw * CHUNK)))
 		pthread_cond_wait(&t->done, &t->lock);
 	if (t->failed) {
 		job_free(j);
@@ -399,6 +422,7 @@ submit(struct pgt *t, struct job *j)
 		*t->tail = j;
 		t->tail = &j->next;
 		t->queued++;
+		t->held += j->len;
 		pthread_cond_signal(&t->work);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -412,6 +436,7 @@ submit(struct pgt *t, struct job *j)
 static int
 drain(struct pgt *t, char *err, size_t errlen)
 {
+	char why[sizeof t->err];
 	int idle;
 
 	pthread_mutex_lock(&t->lock);
@@ -427,8 +452,8 @@ drain(struct pgt *t, char *err, size_t errlen)
 	}
 	t->flush = 0;
 	pthread_mutex_unlock(&t->lock);
-	if (t->failed) {
-		snprintf(err, errlen, "%s: %s; nothing restored", t->name, t->err);
+	if (failed(t, why, sizeof why)) {
+		snprintf(err, errlen, "%s: %s; nothing restored", t->name, why);
 		return -2;
 	}
 	return 0;
@@ -468,7 +493,7 @@ submit_late(struct pgt *t, const char *rel)
 		j->path = l->path;
 		j->stmt = l->stmt;
 		free(l->rel);
-		if (r == 0 && submit(t, j) == -1)
+		if (submit(t, j) == -1)	/* which frees it */
 			r = -1;
 	}
 	t->nlate = k;
@@ -493,6 +518,13 @@ keep_late(struct pgt *t, const char *rel, const char *path, const char *stmt)
 
 /* ------------------------------------------------------------ staging */
 
+/* The name (unquoted) of this restore's staging schema k. */
+static char *
+stage_name(const struct pgt *t, size_t k)
+{
+	return gb_asprintf("gb_restore_%08" PRIx32 "_%zu", t->id, k);
+}
+
 /* The staging schema (unquoted) of a target schema, made when new. */
 static int
 stage_of(struct pgt *t, const char *target, char **stage, char *err,
@@ -504,7 +536,7 @@ stage_of(struct pgt *t, const char *target, char **stage, char *err,
 
 	for (k = 0; k < t->nstage && strcmp(t->target[k], target) != 0; k++)
 		;
-	*stage = gb_asprintf("gb_restore_%08" PRIx32 "_%zu", t->id, k);
+	*stage = stage_name(t, k);
 	if (k < t->nstage)
 		return 0;
 	q = gb_quote_ident(*stage);
@@ -1164,10 +1196,8 @@ load_rows(struct pgt *t, const char *rel, const struct gb_mtable *mt,
 	if (status == 0)
 		submit_late(t, rel);
 	free(f.buf);
-	if (t->failed) {
-		snprintf(err, errlen, "%s", t->err);
+	if (failed(t, err, errlen))
 		return -2;
-	}
 	return status;
 }
 
@@ -1402,7 +1432,7 @@ drop_stages(struct pgt *t, char *err, size_t errlen)
 	int r = 0;
 
 	for (size_t k = 0; k < t->nstage; k++) {
-		char *s = gb_asprintf("gb_restore_%08" PRIx32 "_%zu", t->id, k);
+		char *s = stage_name(t, k);
 		char *q = gb_quote_ident(s), *sql = gb_asprintf("DROP SCHEMA IF "
 		    "EXISTS %s CASCADE", q);
 		if (pexec(t, sql, why, sizeof why) == -1 && r == 0) {
@@ -1419,15 +1449,33 @@ drop_stages(struct pgt *t, char *err, size_t errlen)
 
 /*
  * Every table of the staging schemas into the schemas they stand for, in
- * one transaction: the restore is there whole, or not at all.
+ * one transaction: the restore is there whole, or not at all.  One move
+ * at a time into a database, and only into a target still empty: tables
+ * made there since the start (by a restore that ran alongside, whose
+ * staging the start did not count) are not merged with these.
  */
 static int
 move_into_place(struct pgt *t, char *why, size_t whylen)
 {
-	int r = pexec(t, "BEGIN", why, whylen);
+	char *lock = gb_asprintf("SELECT pg_advisory_xact_lock(%d)", LOCK_KEY);
+	int r = pexec(t, "BEGIN", why, whylen), n;
 
+	if (r == 0)
+		r = pexec(t, lock, why, whylen);
+	free(lock);
+	if (r == 0 && count_relations(t, t->schema, &n, why, whylen) == -1)
+		r = -1;
+	else if (r == 0 && n) {
+		if (t->schema)
+			snprintf(why, whylen, "schema %s has tables now, made "
+			    "while this restore ran", t->schema);
+		else
+			snprintf(why, whylen, "the database has tables now, "
+			    "made while this restore ran");
+		r = -1;
+	}
 	for (size_t k = 0; r == 0 && k < t->nstage; k++) {
-		char *s = gb_asprintf("gb_restore_%08" PRIx32 "_%zu", t->id, k);
+		char *s = stage_name(t, k);
 		char *qs = gb_quote_ident(s), *qt = gb_quote_ident(t->target[k]);
 		char *sql = gb_asprintf("CREATE SCHEMA IF NOT EXISTS %s", qt);
 		const char *params[] = { s };
@@ -1593,17 +1641,18 @@ setup_conn(struct pgt *t, struct conn *c, const char *conninfo, char *err,
 }
 
 /*
- * Worker connections: one per core, and more than cores on a small
- * machine, where a worker often waits (for rows, for a lock, for its
- * COPY's end) while the others keep the server busy.
+ * Worker connections: $GB_THREADS, else one per core up to WORKERS_MAX
+ * (gb_threads); without GB_THREADS more than cores on a small machine,
+ * where a worker often waits (for rows, for a lock, for its COPY's end)
+ * while the others keep the server busy.
  */
 static size_t
 workers_wanted(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *env = getenv("GB_THREADS");
+	int n = gb_threads(0, WORKERS_MAX);
 
-	return n < WORKERS_MIN ? WORKERS_MIN : n > WORKERS_MAX ? WORKERS_MAX :
-	    (size_t)n;
+	return !(env && *env) && n < WORKERS_MIN ? WORKERS_MIN : (size_t)n;
 }
 
 int
@@ -1612,6 +1661,7 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
 {
 	struct pgt *t = gb_calloc(1, sizeof *t);
 	char why[512], *sql;
+	size_t nw;
 	int n;
 
 	*tg = (struct gb_target){ t, schema_sql, load, deletes, rows, dump, finish,
@@ -1665,8 +1715,9 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
 	}
 	open_pgt = t;
 	atexit(cleanup_at_exit);
-	t->w = gb_calloc(workers_wanted(), sizeof *t->w);
-	for (size_t i = 0; i < workers_wanted(); i++) {
+	nw = workers_wanted();
+	t->w = gb_calloc(nw, sizeof *t->w);
+	for (size_t i = 0; i < nw; i++) {
 		struct worker *w = &t->w[i];
 		w->t = t;
 		if (setup_conn(t, &w->c, conninfo, err, errlen) == -2) {

@@ -289,6 +289,13 @@ batch_free(struct batch *b)
 	free(b->data);
 }
 
+/* The memory a batch's rows take. */
+static size_t
+batch_bytes(const struct batch *b)
+{
+	return b->dlen + b->nv * sizeof *b->v;
+}
+
 /*
  * gb_rows: the virtual table of a load's rows, the batch at t->rows, of
  * t->ncols columns without a type (the table loaded gives the affinity,
@@ -470,7 +477,7 @@ writer(void *arg)
 /*
  * Hands the batch being filled to the writer and waits for a free one;
  * -1 and the writer's why when it failed.  A batch that grew for a
- * long record is given back to the system.
+ * long record or a wide row is given back to the system.
  */
 static int
 hand_over(struct load *l, char *err, size_t errlen)
@@ -495,6 +502,11 @@ hand_over(struct load *l, char *err, size_t errlen)
 		free(b->data);
 		b->data = NULL;
 		b->dcap = 0;
+	}
+	if (b->vcap * sizeof *b->v > 2 * BATCH_BYTES) {
+		free(b->v);
+		b->v = NULL;
+		b->vcap = 0;
 	}
 	return 0;
 }
@@ -568,13 +580,38 @@ affinity(struct load *l, const char *name, char *aff, char *err,
 	return r;
 }
 
+/*
+ * A header's columns: each one's affinity in l, and their names quoted
+ * (a vector); NULL and why when one is not in the table.
+ */
+static char **
+header(struct load *l, const struct gb_csv_field *f, size_t n, char *err,
+    size_t errlen)
+{
+	char **qc = gb_calloc(n + 1, sizeof *qc);
+
+	l->affinity = gb_calloc(n + 1, 1);
+	l->ncols = n;
+	for (size_t i = 0; i < n; i++) {
+		char *name = gb_strndup(f[i].p ? f[i].p : "", f[i].n);
+		int r = affinity(l, name, &l->affinity[i], err, errlen);
+		qc[i] = gb_quote_ident(name);
+		free(name);
+		if (r) {
+			gb_free_strv(qc);
+			return NULL;
+		}
+	}
+	return qc;
+}
+
 /* A deleted key: its header prepares the DELETE; each deletes one row. */
 static int
 delete_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
     size_t errlen)
 {
 	struct load *l = arg;
-	char *where = gb_strdup(""), *q, *sql, *x;
+	char **qc, *where, *q, *sql, *x;
 
 	if (l->st) {
 		struct batch *b = l->w.cur;
@@ -595,25 +632,16 @@ delete_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 			return -1;
 		}
 		l->line++;
-		free(where);
 		return 0;
 	}
-	l->affinity = gb_calloc(n + 1, 1);
-	l->ncols = n;
+	if (!(qc = header(l, f, n, err, errlen)))
+		return -1;
+	where = gb_strdup("");
 	for (size_t i = 0; i < n; i++) {
-		char *name = gb_strndup(f[i].p ? f[i].p : "", f[i].n);
-		char *qc = gb_quote_ident(name);
-		int r = affinity(l, name, &l->affinity[i], err, errlen);
-		x = gb_asprintf("%s%s%s IS ?%zu", where, i ? " AND " : "", qc,
+		x = gb_asprintf("%s%s%s IS ?%zu", where, i ? " AND " : "", qc[i],
 		    i + 1);
 		free(where);
 		where = x;
-		free(name);
-		free(qc);
-		if (r) {
-			free(where);
-			return -1;
-		}
 	}
 	q = gb_quote_ident(l->table);
 	sql = gb_asprintf("DELETE FROM %s WHERE %s", q, where);
@@ -623,95 +651,104 @@ delete_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 		l->st = NULL;
 	}
 	l->line = 1;
+	gb_free_strv(qc);
 	free(sql);
 	free(q);
 	free(where);
 	return l->st ? 0 : -1;
 }
 
+/*
+ * The rows' header: the INSERT (an incremental's upsert) from temp.gb_rows
+ * prepared, and the writer started.
+ */
+static int
+prepare_rows(struct load *l, struct gb_csv_field *f, size_t n, char *err,
+    size_t errlen)
+{
+	struct lite *lt = l->t;
+	char **qc, *cols = gb_strdup(""), *sets = gb_strdup(""), *q = NULL,
+	    *keys = NULL, *sql = NULL, *x;
+	int virt, r = -1;
+
+	if (!(qc = header(l, f, n, err, errlen)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		x = gb_asprintf("%s%s%s", cols, i ? "," : "", qc[i]);
+		free(cols);
+		cols = x;
+		x = gb_asprintf("%s%s%s=excluded.%s", sets, i ? "," : "", qc[i],
+		    qc[i]);
+		free(sets);
+		sets = x;
+	}
+	q = gb_quote_ident(l->table);
+	if (l->incremental) {
+		keys = gb_sql_keys(l->mt->key);
+		if (!*keys) {
+			snprintf(err, errlen, "table %s has no key; an "
+			    "incremental cannot be applied", l->mt->name);
+			goto out;
+		}
+		/* a virtual table takes no upsert; FTS5 replaces */
+		if ((virt = is_virtual(lt, l->table, err, errlen)) < 0)
+			goto out;
+		if (virt)
+			sql = gb_asprintf("INSERT OR REPLACE INTO main.%s(%s) "
+			    "SELECT * FROM temp.gb_rows", q, cols);
+		else	/* WHERE: an upsert's SELECT must have one */
+			sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
+			    "SELECT * FROM temp.gb_rows WHERE true ON "
+			    "CONFLICT(%s) DO UPDATE SET %s", q, cols, keys, sets);
+	} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
+		sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) SELECT * "
+		    "FROM temp.gb_rows", q, cols);
+	lt->ncols = n;
+	if (exec(lt, "CREATE VIRTUAL TABLE temp.gb_rows USING gb_rows", err,
+	    errlen) == -2)
+		goto out;
+	l->vtab = 1;
+	if (sqlite3_prepare_v2(lt->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "table %s: %s", l->mt->name,
+		    sqlite3_errmsg(lt->db));
+		goto out;
+	}
+	if (gb_thread_create(&l->w.thread, writer, l)) {
+		snprintf(err, errlen, "table %s: cannot start a thread",
+		    l->mt->name);
+		goto out;
+	}
+	l->w.started = 1;
+	r = 0;
+out:
+	gb_free_strv(qc);
+	free(cols);
+	free(sets);
+	free(q);
+	free(keys);
+	free(sql);
+	return r;
+}
+
+/*
+ * A batch is handed over at BATCH_ROWS rows or BATCH_BYTES of values and
+ * their bytes: a table of many columns of NULLs holds 16 bytes of value
+ * per byte of CSV.
+ */
 static int
 load_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
     size_t errlen)
 {
 	struct load *l = arg;
-	struct lite *lt = l->t;
 	struct batch *b;
 
-	if (!l->st) {		/* the header: prepare, start the writer */
-		char *cols = gb_strdup(""), *sets = gb_strdup(""), *q =
-		    gb_quote_ident(l->table), *sql;
-		l->affinity = gb_calloc(n, 1);
-		l->ncols = n;
-		for (size_t i = 0; i < n; i++) {
-			char *name = gb_strndup(f[i].p ? f[i].p : "", f[i].n);
-			char *qc = gb_quote_ident(name), *t;
-			t = gb_asprintf("%s%s%s", cols, i ? "," : "", qc);
-			free(cols);
-			cols = t;
-			t = gb_asprintf("%s%s%s=excluded.%s", sets, i ? "," : "",
-			    qc, qc);
-			free(sets);
-			sets = t;
-			if (affinity(l, name, &l->affinity[i], err, errlen))
-				return -1;
-			free(name);
-			free(qc);
-		}
-		if (l->incremental) {
-			char *keys = gb_sql_keys(l->mt->key);
-			int virt;
-			if (!*keys) {
-				snprintf(err, errlen, "table %s has no key; an "
-				    "incremental cannot be applied", l->mt->name);
-				free(keys);
-				return -1;
-			}
-			/* a virtual table takes no upsert; FTS5 replaces */
-			if ((virt = is_virtual(lt, l->table, err, errlen)) < 0)
-				return -1;
-			if (virt)
-				sql = gb_asprintf("INSERT OR REPLACE INTO "
-				    "main.%s(%s) SELECT * FROM temp.gb_rows", q,
-				    cols);
-			else	/* WHERE: an upsert's SELECT must have one */
-				sql = gb_asprintf("INSERT OR ABORT INTO "
-				    "main.%s(%s) SELECT * FROM temp.gb_rows WHERE "
-				    "true ON CONFLICT(%s) DO UPDATE SET %s", q, cols,
-				    keys, sets);
-			free(keys);
-		} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
-			sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
-			    "SELECT * FROM temp.gb_rows", q, cols);
-		lt->ncols = n;
-		if (exec(lt, "CREATE VIRTUAL TABLE temp.gb_rows USING gb_rows",
-		    err, errlen) == -2) {
-			free(sql);
-			return -1;
-		}
-		l->vtab = 1;
-		if (sqlite3_prepare_v2(lt->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "table %s: %s", l->mt->name,
-			    sqlite3_errmsg(lt->db));
-			free(sql);
-			return -1;
-		}
-		free(sql);
-		free(cols);
-		free(sets);
-		free(q);
-		if (gb_thread_create(&l->w.thread, writer, l)) {
-			snprintf(err, errlen, "table %s: cannot start a thread",
-			    l->mt->name);
-			return -1;
-		}
-		l->w.started = 1;
-		return 0;
-	}
+	if (!l->st)
+		return prepare_rows(l, f, n, err, errlen);
 	b = l->w.cur;
 	/* the check gave the header's count of fields */
 	for (size_t i = 0; i < n; i++)
 		conv_field(b, l->affinity[i], &f[i]);
-	if (++b->nrows == BATCH_ROWS || b->dlen >= BATCH_BYTES)
+	if (++b->nrows == BATCH_ROWS || batch_bytes(b) >= BATCH_BYTES)
 		return hand_over(l, err, errlen);
 	return 0;
 }

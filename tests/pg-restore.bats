@@ -486,3 +486,84 @@ hostile_tables() {
 	assert_success
 	assert_line "restore test: 1 archive, OK"
 }
+
+@test "GB_THREADS sets the connections a restore loads on: one for control and one per thread, else at least four" {
+	psqlc -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS gblim" -c "CREATE ROLE gblim LOGIN CONNECTION LIMIT 3"
+	new_db r
+	psqlc -d postgres -c "ALTER DATABASE r OWNER TO gblim"
+	run env PGUSER=gblim GB_THREADS=2 GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
+	    -d postgresql:///r "$FX/spool/pgfull.seal"
+	assert_success
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM public.members")" 13
+	# without GB_THREADS: four workers and the control connection
+	new_db r
+	psqlc -d postgres -c "ALTER DATABASE r OWNER TO gblim"
+	run env PGUSER=gblim GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
+	    -d postgresql:///r "$FX/spool/pgfull.seal"
+	assert_failure 3
+	assert_output --partial 'too many connections for role "gblim"'
+	assert_equal "$(pg_tables r)" ""
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'gb_restore%'")" 0
+	psqlc -d postgres -c "DROP DATABASE r" -c "DROP ROLE gblim"
+}
+
+@test "into PostgreSQL: rows of 8 MiB are held a few at a time, not two chunks of them queued per connection" {
+	local rss
+	sqlite3 -bail long.db "CREATE TABLE long (id INTEGER PRIMARY KEY, v TEXT);
+	    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24)
+	    INSERT INTO long SELECT i, hex(zeroblob(4 << 20)) FROM n"
+	gb-export -s sqlite:long.db -o set
+	rm long.db
+	mkdir spool
+	seal_set set spool/long
+	rm -r set
+	new_db r
+	# ASan's quarantine would hold the freed chunks
+	run env GNUPGHOME="$KEYS/restore" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+	    /usr/bin/time -f %M -o rss gb-restore --signer "$SIGNER" -d postgresql:///r spool/long.seal
+	assert_success
+	rss=$(tail -n 1 rss)
+	# held by count (2 queued a connection), 4 connections held 13: 110 to 150 MiB
+	[ "$rss" -lt 90000 ] || fail "peak RSS $rss KiB"
+	assert_equal "$(psqlc -d r -c "SELECT count(*), sum(length(v)) FROM long")" "24|$((24 << 23))"
+}
+
+@test "a table made in the target while the restore ran (a restore alongside): the move refuses, exit 3, nothing of it in place, no staging left" {
+	local pid holder stage i=0 st=0
+	sqlite3 held.db "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT);
+	    WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 400000)
+	    INSERT INTO big SELECT i, printf('%.100c', 'x') FROM s"
+	gb-export -s sqlite:held.db -o held
+	seal_set held held
+	new_db r
+	restore -d postgresql:///r held.seal >out 2>&1 &
+	pid=$!
+	# hold the staging table "big" so that the restore waits before its move
+	until stage=$(psqlc -d r -c "SELECT n.nspname FROM pg_class c JOIN pg_namespace n
+	    ON n.oid = c.relnamespace WHERE c.relname = 'big' AND n.nspname LIKE 'gb\_restore\_%'") &&
+	    [ -n "$stage" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 400 ] || fail "no staging table"
+		sleep 0.05
+	done
+	psql -X -q -d r -c "BEGIN" -c "LOCK TABLE $stage.big IN ACCESS SHARE MODE" \
+	    -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+	holder=$!
+	i=0
+	until [ "$(psqlc -d r -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+	    AND query LIKE 'ALTER TABLE%CONSTRAINT%'")" = 1 ]; do
+		i=$((i + 1))
+		[ "$i" -lt 1200 ] || fail "the restore never waited for its key"
+		sleep 0.05
+	done
+	psqlc -d r -c "CREATE TABLE public.alongside (x int)"
+	psqlc -d r -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	    WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()" >/dev/null
+	wait "$holder" || true
+	wait "$pid" || st=$?
+	assert_equal "$st" 3
+	run cat out
+	assert_output --regexp "^gb-restore: [^ ]*/r: the database has tables now, made while this restore ran; nothing restored\$"
+	assert_equal "$(pg_tables r)" public.alongside
+	assert_equal "$(pg_staging r)" ""
+}

@@ -717,3 +717,22 @@ small_set() {
 	assert_success
 	assert_line "restore test: 2 archives, OK"
 }
+
+@test "restore -d sqlite: a table of 2000 columns of NULLs (16 bytes of value per byte of CSV) goes in batches bounded by bytes, every row back" {
+	local cols rss
+	cols=$(seq -f ', c%g INTEGER' 1 1999 | tr -d '\n')
+	sqlite3 -bail wide.db "CREATE TABLE wide (id INTEGER PRIMARY KEY $cols);
+	    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000)
+	    INSERT INTO wide (id, c1999) SELECT i, i FROM n"
+	gb-export -s sqlite:wide.db -o set
+	mkdir spool
+	seal_set set spool/wide
+	# ASan's quarantine would hold the freed rows
+	run env GNUPGHOME="$KEYS/restore" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+	    /usr/bin/time -f %M -o rss gb-restore --signer "$SIGNER" -d sqlite:r.db spool/wide.seal
+	assert_success
+	rss=$(tail -n 1 rss)
+	# 3 batches of 2048 rows of 2000 values of 16 bytes were 200 MiB
+	[ "$rss" -lt 150000 ] || fail "peak RSS $rss KiB"
+	assert_equal "$(sqlite3 r.db "SELECT count(*), sum(c1999), count(c1) FROM wide")" "6000|18003000|0"
+}
