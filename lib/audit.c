@@ -278,21 +278,36 @@ rep_archives(struct gb_catalog *c, struct rep *o, const char *signer,
 	return bad;
 }
 
+/* The text report's heading of a section: what of TABLE the period holds. */
+static void
+rep_count(struct gb_catalog *c, struct rep *o, const char *table,
+    const char *what, const char *from, const char *to)
+{
+	char *sql;
+	sqlite3_stmt *cnt;
+
+	if (o->csv)
+		return;
+	sql = gb_asprintf("SELECT count(*) FROM %s WHERE at BETWEEN ?1 AND ?2",
+	    table);
+	cnt = gb_catalog_prepare(c, sql);
+	bind(cnt, 1, from);
+	bind(cnt, 2, to);
+	if (sqlite3_step(cnt) == SQLITE_ROW)
+		fprintf(o->f, "\n%s in the period: %lld\n", what,
+		    sqlite3_column_int64(cnt, 0));
+	sqlite3_finalize(cnt);
+	free(sql);
+}
+
 static void
 rep_moves(struct gb_catalog *c, struct rep *o, const char *from, const char *to)
 {
 	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT at, medium, from_loc, to_loc, by, "
 	    "coalesce(why, '') FROM movements WHERE at BETWEEN ?1 AND ?2 "
 	    "ORDER BY at, id");
-	sqlite3_stmt *cnt = gb_catalog_prepare(c, "SELECT count(*) FROM movements WHERE at "
-	    "BETWEEN ?1 AND ?2");
 
-	bind(cnt, 1, from);
-	bind(cnt, 2, to);
-	if (!o->csv && sqlite3_step(cnt) == SQLITE_ROW)
-		fprintf(o->f, "\ncustody moves in the period: %lld\n",
-		    sqlite3_column_int64(cnt, 0));
-	sqlite3_finalize(cnt);
+	rep_count(c, o, "movements", "custody moves", from, to);
 	bind(st, 1, from);
 	bind(st, 2, to);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -320,15 +335,8 @@ rep_checks(struct gb_catalog *c, struct rep *o, const char *from, const char *to
 	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT at, kind, archive, coalesce(medium, "
 	    "''), ok, coalesce(detail, ''), manual FROM checks WHERE at BETWEEN "
 	    "?1 AND ?2 ORDER BY at, id");
-	sqlite3_stmt *cnt = gb_catalog_prepare(c, "SELECT count(*) FROM checks WHERE at "
-	    "BETWEEN ?1 AND ?2");
 
-	bind(cnt, 1, from);
-	bind(cnt, 2, to);
-	if (!o->csv && sqlite3_step(cnt) == SQLITE_ROW)
-		fprintf(o->f, "\nverifications and restore tests in the period: "
-		    "%lld\n", sqlite3_column_int64(cnt, 0));
-	sqlite3_finalize(cnt);
+	rep_count(c, o, "checks", "verifications and restore tests", from, to);
 	bind(st, 1, from);
 	bind(st, 2, to);
 	while (sqlite3_step(st) == SQLITE_ROW) {
