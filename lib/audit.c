@@ -17,9 +17,9 @@
 #include "gb-pgp.h"
 
 static void
-bind(sqlite3_stmt *st, int i, const char *v)
+bind(struct gb_stmt *st, int i, const char *v)
 {
-	sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	gb_bind_text(st, i, v);
 }
 
 /* The trail's own chain: its line, and 0 or -1 and why in err. */
@@ -159,13 +159,13 @@ rep_row(struct rep *o, const char *const *f)
 static void
 rep_copies(struct gb_catalog *c, struct rep *o, const char *archive)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, m.pool, m.location, "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, m.pool, m.location, "
 	    "c.position, c.status, c.written_at, c.verified_at, m.kind FROM "
 	    "copies c JOIN media m ON m.id = c.medium WHERE c.archive = ?1 "
 	    "ORDER BY c.id");
 
 	bind(st, 1, archive);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		const char *f[R_NCOLS] = { "copy", gb_col(st, 5), archive };
 		char *verified = gb_asprintf("verified %s", *gb_col(st, 6) ?
 		    gb_col(st, 6) : "never");
@@ -185,7 +185,7 @@ rep_copies(struct gb_catalog *c, struct rep *o, const char *archive)
 			    *gb_col(st, 5) ? gb_col(st, 5) : "never", verified);
 		free(verified);
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 /*
@@ -197,7 +197,7 @@ static int
 rep_archives(struct gb_catalog *c, struct rep *o, const char *signer,
     const char *from, const char *to)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT name, job, seal, snapshot FROM "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT name, job, seal, snapshot FROM "
 	    "archives ORDER BY snapshot, name");
 	char *lines = NULL;
 	size_t len = 0, n = 0;
@@ -206,10 +206,9 @@ rep_archives(struct gb_catalog *c, struct rep *o, const char *signer,
 	struct rep b = { f, o->csv };
 	int bad = 0;
 
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = gb_col(st, 0), *seal = (const char *)
-		    sqlite3_column_blob(st, 2);
-		size_t seallen = (size_t)sqlite3_column_bytes(st, 2);
+	while (gb_step(st) == GB_ROW) {
+		const char *name = gb_col(st, 0), *seal = gb_col(st, 2);
+		size_t seallen = strlen(seal);
 		struct gb_seal s;
 		char err[1024], sealsha[65], size[24];
 		struct gb_sha256 h;
@@ -267,7 +266,7 @@ rep_archives(struct gb_catalog *c, struct rep *o, const char *signer,
 		rep_copies(c, &b, name);
 		gb_seal_free(&s);
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (fclose(f) != 0)
 		gb_errx(GB_EXIT_RUN, "out of memory");
 	if (!o->csv) {
@@ -284,7 +283,7 @@ rep_count(struct gb_catalog *c, struct rep *o, const char *table,
     const char *what, const char *from, const char *to)
 {
 	char *sql;
-	sqlite3_stmt *cnt;
+	struct gb_stmt *cnt;
 
 	if (o->csv)
 		return;
@@ -293,24 +292,24 @@ rep_count(struct gb_catalog *c, struct rep *o, const char *table,
 	cnt = gb_catalog_prepare(c, sql);
 	bind(cnt, 1, from);
 	bind(cnt, 2, to);
-	if (sqlite3_step(cnt) == SQLITE_ROW)
+	if (gb_step(cnt) == GB_ROW)
 		fprintf(o->f, "\n%s in the period: %lld\n", what,
-		    sqlite3_column_int64(cnt, 0));
-	sqlite3_finalize(cnt);
+		    gb_col_int64(cnt, 0));
+	gb_finalize(cnt);
 	free(sql);
 }
 
 static void
 rep_moves(struct gb_catalog *c, struct rep *o, const char *from, const char *to)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT at, medium, from_loc, to_loc, by, "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT at, medium, from_loc, to_loc, by, "
 	    "coalesce(why, '') FROM movements WHERE at BETWEEN ?1 AND ?2 "
 	    "ORDER BY at, id");
 
 	rep_count(c, o, "movements", "custody moves", from, to);
 	bind(st, 1, from);
 	bind(st, 2, to);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		char *move = gb_asprintf("%s -> %s", gb_col(st, 2), gb_col(st, 3));
 		if (o->csv) {
 			const char *f[R_NCOLS] = { "move", gb_col(st, 0) };
@@ -326,23 +325,23 @@ rep_moves(struct gb_catalog *c, struct rep *o, const char *from, const char *to)
 			    ": " : "", gb_col(st, 5));
 		free(move);
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 static void
 rep_checks(struct gb_catalog *c, struct rep *o, const char *from, const char *to)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT at, kind, archive, coalesce(medium, "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT at, kind, archive, coalesce(medium, "
 	    "''), ok, coalesce(detail, ''), manual FROM checks WHERE at BETWEEN "
 	    "?1 AND ?2 ORDER BY at, id");
 
 	rep_count(c, o, "checks", "verifications and restore tests", from, to);
 	bind(st, 1, from);
 	bind(st, 2, to);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *ok = sqlite3_column_int(st, 4) ? "ok" : "FAILED";
+	while (gb_step(st) == GB_ROW) {
+		const char *ok = gb_col_int64(st, 4) ? "ok" : "FAILED";
 		char *what = gb_asprintf("%s%s%s%s", gb_col(st, 1),
-		    sqlite3_column_int(st, 6) ? " (recorded by hand)" : "",
+		    gb_col_int64(st, 6) ? " (recorded by hand)" : "",
 		    *gb_col(st, 5) ? ": " : "", gb_col(st, 5));
 		if (o->csv) {
 			const char *f[R_NCOLS] = { "check", gb_col(st, 0),
@@ -357,7 +356,7 @@ rep_checks(struct gb_catalog *c, struct rep *o, const char *from, const char *to
 			    gb_col(st, 3), ok, what);
 		free(what);
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 /*
@@ -369,9 +368,9 @@ static int
 rep_checkpoints(struct gb_catalog *c, struct rep *o, const char *signer,
     long long verified, const char *broken, const char *from, const char *to)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT text, place FROM checkpoints ORDER "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT text, place FROM checkpoints ORDER "
 	    "BY id");
-	sqlite3_stmt *lim = gb_catalog_prepare(c, "SELECT min(seq), max(seq) FROM audit WHERE "
+	struct gb_stmt *lim = gb_catalog_prepare(c, "SELECT min(seq), max(seq) FROM audit WHERE "
 	    "at BETWEEN ?1 AND ?2");
 	long long firstseq = 0, lastseq = 0;
 	char *lines = NULL;
@@ -383,16 +382,16 @@ rep_checkpoints(struct gb_catalog *c, struct rep *o, const char *signer,
 
 	bind(lim, 1, from);
 	bind(lim, 2, to);
-	if (sqlite3_step(lim) == SQLITE_ROW) {
-		firstseq = sqlite3_column_int64(lim, 0);
-		lastseq = sqlite3_column_int64(lim, 1);
+	if (gb_step(lim) == GB_ROW) {
+		firstseq = gb_col_int64(lim, 0);
+		lastseq = gb_col_int64(lim, 1);
 	}
-	sqlite3_finalize(lim);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	gb_finalize(lim);
+	while (gb_step(st) == GB_ROW) {
 		struct gb_checkpoint ck;
 		char err[1024], why[1024], entries[24], *covers;
-		if (gb_checkpoint_verify(&ck, (const char *)sqlite3_column_blob(st,
-		    0), (size_t)sqlite3_column_bytes(st, 0), signer, err,
+		if (gb_checkpoint_verify(&ck, gb_col(st, 0),
+		    strlen(gb_col(st, 0)), signer, err,
 		    sizeof err) == -1) {
 			bad = 1;
 			n++;
@@ -441,7 +440,7 @@ rep_checkpoints(struct gb_catalog *c, struct rep *o, const char *signer,
 		free(covers);
 		gb_checkpoint_free(&ck);
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (fclose(f) != 0)
 		gb_errx(GB_EXIT_RUN, "out of memory");
 	if (!o->csv) {

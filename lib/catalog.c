@@ -82,13 +82,13 @@ static const struct {
 static int
 has_table(struct gb_catalog *c, const char *table)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
 	    "main.sqlite_master WHERE type = 'table' AND name = ?1");
 	int has;
 
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	gb_bind_text(st, 1, table);
+	has = gb_step(st) == GB_ROW && gb_col_int64(st, 0);
+	gb_finalize(st);
 	return has;
 }
 
@@ -126,14 +126,14 @@ add_tables(struct gb_catalog *c)
 static int
 has_column(struct gb_catalog *c, const char *table, const char *column)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM "
 	    "pragma_table_info(?1) WHERE name = ?2");
 	int has;
 
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
-	has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	gb_bind_text(st, 1, table);
+	gb_bind_text(st, 2, column);
+	has = gb_step(st) == GB_ROW && gb_col_int64(st, 0);
+	gb_finalize(st);
 	return has;
 }
 
@@ -373,7 +373,7 @@ gb_catalog_open_as(const char *path, int mode)
 {
 	struct gb_catalog *c = gb_calloc(1, sizeof *c);
 	struct stat sb;
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	int version = 0;
 
 	c->path = gb_strdup(path);
@@ -383,11 +383,11 @@ gb_catalog_open_as(const char *path, int mode)
 		open_ro(c);
 	if (!c->readonly)
 		gb_catalog_begin(c);
-	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+	st = gb_catalog_prepare(c, "PRAGMA user_version");
+	if (gb_step(st) != GB_ROW)
 		gb_catalog_fail(c, "cannot read");
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	version = (int)gb_col_int64(st, 0);
+	gb_finalize(st);
 	if (version == 0 && c->readonly)
 		gb_errx(GB_EXIT_RUN, "catalog %s is empty: not a gymbackup catalog, "
 		    "or one no tool has written yet", path);
@@ -476,33 +476,23 @@ gb_catalog_commit(struct gb_catalog *c)
 	gb_catalog_exec(c, "COMMIT");
 }
 
-sqlite3_stmt *
-gb_catalog_prepare(struct gb_catalog *c, const char *sql)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-		gb_catalog_fail(c, sql);
-	return st;
-}
-
 /* Runs a statement with text parameters (NULL binds NULL); no rows. */
 void
 gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, sql);
+	struct gb_stmt *st = gb_catalog_prepare(c, sql);
 	va_list ap;
 
 	va_start(ap, n);
 	for (int i = 1; i <= n; i++) {
 		const char *v = va_arg(ap, const char *);
 		if (v)
-			sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+			gb_bind_text(st, i, v);
 	}
 	va_end(ap);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (gb_step(st) != GB_DONE)
 		gb_catalog_fail(c, sql);
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 void
@@ -551,7 +541,7 @@ void
 gb_catalog_audit(struct gb_catalog *c, const char *action, const char *object,
     const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	char prev[65] = "0", hash[65], at[21], seqs[32];
 	long long seq = 1;
 	char *detail;
@@ -562,11 +552,11 @@ gb_catalog_audit(struct gb_catalog *c, const char *action, const char *object,
 	va_end(ap);
 	st = gb_catalog_prepare(c, "SELECT seq, hash FROM audit ORDER BY seq "
 	    "DESC LIMIT 1");
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		seq = sqlite3_column_int64(st, 0) + 1;
-		snprintf(prev, sizeof prev, "%s", sqlite3_column_text(st, 1));
+	if (gb_step(st) == GB_ROW) {
+		seq = gb_col_int64(st, 0) + 1;
+		snprintf(prev, sizeof prev, "%s", gb_col_text(st, 1));
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	gb_now(at);
 	audit_hash(prev, seq, at, gb_actor(), action, object, detail, hash);
 	snprintf(seqs, sizeof seqs, "%lld", seq);
@@ -589,17 +579,17 @@ int
 gb_catalog_audit_head(struct gb_catalog *c, long long *n, char *head,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT seq, at, actor, "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT seq, at, actor, "
 	    "action, object, detail, prev, hash FROM audit ORDER BY seq");
 	char prev[65] = "0", hex[65];
 	long long expect = 1;
 	int r = 0;
 
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		long long seq = sqlite3_column_int64(st, 0);
+	while (gb_step(st) == GB_ROW) {
+		long long seq = gb_col_int64(st, 0);
 		const char *f[7];
 		for (int i = 0; i < 7; i++)
-			f[i] = (const char *)sqlite3_column_text(st, i + 1);
+			f[i] = gb_col_text(st, i + 1);
 		if (seq != expect) {
 			snprintf(err, errlen, "entry %lld is missing", expect);
 			r = -1;
@@ -629,7 +619,7 @@ gb_catalog_audit_head(struct gb_catalog *c, long long *n, char *head,
 		expect++;
 	}
 out:
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (head)
 		snprintf(head, 65, "%s", prev);
 	*n = expect - 1;
@@ -639,7 +629,7 @@ out:
 int
 gb_catalog_audit_hash_at(struct gb_catalog *c, long long seq, char hash[65])
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	int r = -1;
 
 	if (seq == 0) {	/* before the first entry: its prev */
@@ -647,24 +637,24 @@ gb_catalog_audit_hash_at(struct gb_catalog *c, long long seq, char hash[65])
 		return 0;
 	}
 	st = gb_catalog_prepare(c, "SELECT hash FROM audit WHERE seq = ?1");
-	sqlite3_bind_int64(st, 1, seq);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_int64(st, 1, seq);
+	if (gb_step(st) == GB_ROW) {
 		snprintf(hash, 65, "%s", gb_col(st, 0));
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return r;
 }
 
 long long
 gb_catalog_audit_count(struct gb_catalog *c)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM audit");
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT count(*) FROM audit");
 	long long n = 0;
 
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (gb_step(st) == GB_ROW)
+		n = gb_col_int64(st, 0);
+	gb_finalize(st);
 	return n;
 }
 
@@ -681,38 +671,29 @@ gb_catalog_add_checkpoint(struct gb_catalog *c, long long entries,
 	    head, medium, place, text);
 }
 
-/* Text of column i, or "" for NULL: for printing. */
-const char *
-gb_col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : "";
-}
-
 int
 gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
     const char *seal_text, const char *job)
 {
 	const struct gb_manifest *m = &s->manifest;
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	char *chain = NULL, now[21], size[24], psize[24], rows[24];
 	uint64_t total = 0;
 	int exists;
 
 	st = gb_catalog_prepare(c, "SELECT 1 FROM archives WHERE name = ?1");
-	sqlite3_bind_text(st, 1, s->archive, -1, SQLITE_STATIC);
-	exists = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	gb_bind_text(st, 1, s->archive);
+	exists = gb_step(st) == GB_ROW;
+	gb_finalize(st);
 	if (exists)
 		return 0;
 	if (m->base) {
 		st = gb_catalog_prepare(c, "SELECT chain FROM archives WHERE "
 		    "export_id = ?1");
-		sqlite3_bind_text(st, 1, m->base, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		gb_bind_text(st, 1, m->base);
+		if (gb_step(st) == GB_ROW)
 			chain = gb_strdup(gb_col(st, 0));
-		sqlite3_finalize(st);
+		gb_finalize(st);
 	}
 	if (!chain)	/* a full, or an incremental whose base is unknown */
 		chain = gb_strdup(m->base ? m->base : m->id);
@@ -756,7 +737,7 @@ gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
     const char *id, const char *kind, const char *pool, long long capacity,
     const char *device)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	char now[21], cap[24], *section;
 	int exists;
 
@@ -768,9 +749,9 @@ gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
 		gb_errx(GB_EXIT_USAGE, "%s: a medium id is 1 to 64 letters, digits, "
 		    "'-', '_' or '.'", id);
 	st = gb_catalog_prepare(c, "SELECT 1 FROM media WHERE id = ?1");
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	exists = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	gb_bind_text(st, 1, id);
+	exists = gb_step(st) == GB_ROW;
+	gb_finalize(st);
 	if (exists)
 		gb_errx(GB_EXIT_USAGE, "medium %s is already in the catalog", id);
 	section = gb_asprintf("pool %s", pool);
@@ -838,7 +819,7 @@ gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
 }
 
 static void
-add_link(struct gb_link **v, size_t *n, sqlite3_stmt *st, const char *level)
+add_link(struct gb_link **v, size_t *n, struct gb_stmt *st, const char *level)
 {
 	*v = gb_realloc(*v, (*n + 1) * sizeof **v);
 	(*v)[*n] = (struct gb_link){ gb_strdup(gb_col(st, 0)),
@@ -851,34 +832,33 @@ struct gb_link *
 gb_catalog_chains(struct gb_catalog *c, const char *at,
     const char *const *jobs, size_t njobs, size_t *n)
 {
-	sqlite3_stmt *fulls = gb_catalog_prepare(c, "SELECT a.job, a.name, "
+	struct gb_stmt *fulls = gb_catalog_prepare(c, "SELECT a.job, a.name, "
 	    "a.snapshot, a.chain FROM archives a WHERE a.name = (SELECT b.name "
 	    "FROM archives b WHERE b.job = a.job AND b.level = 'full' AND "
 	    "b.expired_at IS NULL AND b.snapshot <= ?1 ORDER BY b.snapshot "
 	    "DESC, b.rowid DESC LIMIT 1) ORDER BY a.job");
-	sqlite3_stmt *incr = gb_catalog_prepare(c, "SELECT job, name, snapshot "
+	struct gb_stmt *incr = gb_catalog_prepare(c, "SELECT job, name, snapshot "
 	    "FROM archives WHERE chain = ?1 AND level = 'incremental' AND "
 	    "snapshot <= ?2 AND expired_at IS NULL ORDER BY snapshot");
 	struct gb_link *v = NULL;
 
 	*n = 0;
-	sqlite3_bind_text(fulls, 1, at, -1, SQLITE_STATIC);
-	sqlite3_bind_text(incr, 2, at, -1, SQLITE_STATIC);
-	while (sqlite3_step(fulls) == SQLITE_ROW) {
+	gb_bind_text(fulls, 1, at);
+	gb_bind_text(incr, 2, at);
+	while (gb_step(fulls) == GB_ROW) {
 		size_t k = 0;
 		while (k < njobs && strcmp(jobs[k], gb_col(fulls, 0)) != 0)
 			k++;
 		if (njobs && k == njobs)
 			continue;
 		add_link(&v, n, fulls, "full");
-		sqlite3_reset(incr);
-		sqlite3_bind_text(incr, 1, gb_col(fulls, 3), -1,
-		    SQLITE_TRANSIENT);
-		while (sqlite3_step(incr) == SQLITE_ROW)
+		gb_reset(incr);
+		gb_bind_text(incr, 1, gb_col(fulls, 3));
+		while (gb_step(incr) == GB_ROW)
 			add_link(&v, n, incr, "incremental");
 	}
-	sqlite3_finalize(fulls);
-	sqlite3_finalize(incr);
+	gb_finalize(fulls);
+	gb_finalize(incr);
 	return v;
 }
 
@@ -898,13 +878,13 @@ char *
 gb_catalog_where(struct gb_catalog *c, const char *archive,
     const char *const *skip, size_t nskip)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, "
 	    "m.location FROM copies c JOIN media m ON m.id = c.medium WHERE "
 	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
 	char *s = NULL;
 
-	sqlite3_bind_text(st, 1, archive, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_text(st, 1, archive);
+	while (gb_step(st) == GB_ROW) {
 		size_t k = 0;
 		char *t;
 		while (k < nskip && strcmp(skip[k], gb_col(st, 0)) != 0)
@@ -916,7 +896,7 @@ gb_catalog_where(struct gb_catalog *c, const char *archive,
 		free(s);
 		s = t;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return s;
 }
 

@@ -17,10 +17,13 @@ struct gb_seal;
  * catalog.c: the catalog database (gb-catalog(1), share/catalog.sql).
  * Errors end the program with GB_EXIT_RUN naming the catalog.
  */
+struct pg_conn;
 struct gb_catalog {
-	sqlite3 *db;
-	char *path;
+	sqlite3 *db;		/* SQLite: a file */
+	struct pg_conn *pg;	/* or PostgreSQL: a connection string */
+	char *path;		/* the file, or the connection string */
 	int readonly;	/* opened to read only: no transactions */
+	char sqlstate[6];	/* PostgreSQL: of the last error */
 };
 /* $GB_CATALOG, else [catalog] path, else NULL. */
 const char *gb_catalog_path(const struct gb_conf *conf);
@@ -40,7 +43,28 @@ void gb_catalog_commit(struct gb_catalog *c);
 /* 0, or -1, rolled back, with the reason in err; then reopen. */
 int gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen);
 struct gb_catalog *gb_catalog_reopen(struct gb_catalog *c);
-sqlite3_stmt *gb_catalog_prepare(struct gb_catalog *c, const char *sql);
+/*
+ * db.c: the catalog's statements, the same on SQLite and PostgreSQL.
+ * Parameters are written ?1, ?2...; an error ends the program
+ * (gb_catalog_fail).  A PostgreSQL SELECT is read through a cursor, a few
+ * hundred rows at a time.
+ */
+struct gb_stmt;
+enum { GB_DONE = 0, GB_ROW = 1 };
+struct gb_stmt *gb_catalog_prepare(struct gb_catalog *c, const char *sql);
+void gb_bind_text(struct gb_stmt *st, int i, const char *v);	/* copied */
+void gb_bind_int64(struct gb_stmt *st, int i, long long v);
+void gb_bind_null(struct gb_stmt *st, int i);
+int gb_step(struct gb_stmt *st);	/* GB_ROW or GB_DONE */
+void gb_reset(struct gb_stmt *st);	/* to run it again; bindings kept */
+void gb_finalize(struct gb_stmt *st);
+const char *gb_col(struct gb_stmt *st, int i);	/* "" for NULL */
+const char *gb_col_text(struct gb_stmt *st, int i);	/* NULL for NULL */
+long long gb_col_int64(struct gb_stmt *st, int i);
+double gb_col_double(struct gb_stmt *st, int i);
+int gb_col_null(struct gb_stmt *st, int i);
+long long gb_changes(struct gb_stmt *st);	/* rows its last run changed */
+int gb_catalog_is_pg(const struct gb_catalog *c);
 /* A statement with n text parameters (NULL binds NULL), no result rows. */
 void gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...);
 _Noreturn void gb_catalog_fail(struct gb_catalog *c, const char *what);
@@ -90,7 +114,6 @@ int gb_checkpoint_check(struct gb_catalog *c, long long verified,
     size_t whylen);
 void gb_now(char buf[21]);
 const char *gb_actor(void);	/* who runs this: $SUDO_USER or the user */
-const char *gb_col(sqlite3_stmt *st, int i);	/* "" for NULL */
 /*
  * Records a sealed archive and its tables (once; 1 if new), inside the
  * caller's transaction.

@@ -318,17 +318,20 @@ gb_scan_media(struct gb_scan *m, const char *media, const char *signer,
 static int
 complete_chains(struct gb_catalog *c)
 {
-	int n = 0, k;
+	struct gb_stmt *st = gb_catalog_prepare(c, "UPDATE archives SET chain "
+	    "= (SELECT b.chain FROM archives b WHERE b.export_id = "
+	    "archives.base_id) WHERE base_id IS NOT NULL AND EXISTS (SELECT 1 "
+	    "FROM archives b WHERE b.export_id = archives.base_id AND b.chain "
+	    "<> archives.chain)");
+	long long n = 0, k;
 
 	do {
-		gb_catalog_exec(c, "UPDATE archives SET chain = (SELECT b.chain "
-		    "FROM archives b WHERE b.export_id = archives.base_id) WHERE "
-		    "base_id IS NOT NULL AND EXISTS (SELECT 1 FROM archives b "
-		    "WHERE b.export_id = archives.base_id AND b.chain <> "
-		    "archives.chain)");
-		n += k = sqlite3_changes(c->db);
+		gb_reset(st);
+		gb_step(st);
+		n += k = gb_changes(st);
 	} while (k > 0 && n < 1000000);
-	return n;
+	gb_finalize(st);
+	return (int)n;
 }
 
 /*
@@ -339,13 +342,13 @@ static int
 archive_conflict(struct gb_catalog *c, const struct gb_seal *s, char *why,
     size_t whylen)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT name, export_id, "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT name, export_id, "
 	    "sha256 FROM archives WHERE name = ?1 OR export_id = ?2");
 	int bad = 0;
 
-	sqlite3_bind_text(st, 1, s->archive, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, s->manifest.id, -1, SQLITE_STATIC);
-	while (!bad && sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_text(st, 1, s->archive);
+	gb_bind_text(st, 2, s->manifest.id);
+	while (!bad && gb_step(st) == GB_ROW) {
 		if (strcmp(gb_col(st, 0), s->archive) != 0)
 			snprintf(why, whylen, "its export %s is archive %s in the "
 			    "catalog", s->manifest.id, gb_col(st, 0));
@@ -359,7 +362,7 @@ archive_conflict(struct gb_catalog *c, const struct gb_seal *s, char *why,
 			continue;
 		bad = 1;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return bad;
 }
 
@@ -368,16 +371,16 @@ static int
 record_copy(struct gb_catalog *c, const struct gb_scan *m,
     const struct gb_found *f, const char *media, const char *now)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(c, "SELECT position, status "
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT position, status "
 	    "FROM copies WHERE archive = ?1 AND medium = ?2 ORDER BY "
 	    "position = ?3 DESC, status = 'good' DESC, id");
 	int good = f->whole && f->hashed >= 0, r = 1;
 	const char *at = f->written ? f->written : now;
 
-	sqlite3_bind_text(st, 1, f->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, m->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, f->pos, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_text(st, 1, f->name);
+	gb_bind_text(st, 2, m->id);
+	gb_bind_text(st, 3, f->pos);
+	if (gb_step(st) == GB_ROW) {
 		if (strcmp(gb_col(st, 0), f->pos) == 0)
 			r = 0;
 		else if (strcmp(gb_col(st, 1), "good") == 0) {
@@ -388,7 +391,7 @@ record_copy(struct gb_catalog *c, const struct gb_scan *m,
 			r = -1;
 		}
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (r != 1)
 		return r;
 	gb_catalog_run(c, "INSERT INTO copies(archive, medium, position, "
@@ -422,7 +425,7 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 	char now[21], why[1024], num[24], next[24];
 	const char *last = NULL;
 	uint64_t bytes = 0;
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 
 	/* a seal the pinned signer did not make, or of another site: no */
 	for (size_t i = 0; i < m->n; i++) {
@@ -444,8 +447,8 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 	gb_now(now);
 	gb_catalog_begin(c);
 	st = gb_catalog_prepare(c, "SELECT kind, pool FROM media WHERE id = ?1");
-	sqlite3_bind_text(st, 1, m->id, -1, SQLITE_STATIC);
-	if ((exists = sqlite3_step(st) == SQLITE_ROW))
+	gb_bind_text(st, 1, m->id);
+	if ((exists = gb_step(st) == GB_ROW))
 		same = strcmp(gb_col(st, 0), m->kind) == 0 &&
 		    strcmp(gb_col(st, 1), m->pool) == 0;
 	if (!same) {
@@ -453,11 +456,11 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 		    "catalog, the label says a %s of pool %s; nothing of it "
 		    "imported", media, m->id, gb_col(st, 0), gb_col(st, 1),
 		    m->kind, m->pool);
-		sqlite3_finalize(st);
+		gb_finalize(st);
 		gb_catalog_commit(c);	/* nothing was written */
 		return GB_EXIT_CHECK;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (!exists) {
 		gb_catalog_add_medium(c, conf, m->id, m->kind, m->pool, 0, media);
 		gb_catalog_run(c, "UPDATE media SET labelled_at = ?2 WHERE id = "

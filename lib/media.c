@@ -588,7 +588,7 @@ static int
 catalog_copy(struct gb_catalog *c, const char *archive, const char *id,
     int *fileno)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	int found;
 
 	*fileno = 0;
@@ -597,11 +597,11 @@ catalog_copy(struct gb_catalog *c, const char *archive, const char *id,
 	st = gb_catalog_prepare(c, "SELECT position FROM copies WHERE "
 	    "archive = ?1 AND medium = ?2 AND status = 'good' ORDER BY id "
 	    "DESC LIMIT 1");
-	sqlite3_bind_text(st, 1, archive, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if ((found = sqlite3_step(st) == SQLITE_ROW))
+	gb_bind_text(st, 1, archive);
+	gb_bind_text(st, 2, id);
+	if ((found = gb_step(st) == GB_ROW))
 		*fileno = atoi(gb_col(st, 0));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return found;
 }
 

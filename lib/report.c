@@ -88,20 +88,20 @@ load_growth(const struct gb_report *r, int k, int by_table, size_t *np)
 	    "'full' JOIN archive_tables t ON t.archive = p.name AND t.tbl = "
 	    "l.tbl GROUP BY l.per, l.tbl ORDER BY %s", kinds[k][1], by_table ?
 	    "l.tbl, l.per" : "l.per, l.tbl");
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, sql);
+	struct gb_stmt *st = gb_catalog_prepare(r->c, sql);
 	struct growth *g = NULL;
 	size_t n = 0;
 
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		g = gb_realloc(g, (n + 1) * sizeof *g);
 		snprintf(g[n].per, sizeof g[n].per, "%s", gb_col(st, 0));
 		g[n].tbl = gb_strdup(gb_col(st, 1));
-		g[n].rows = sqlite3_column_int64(st, 2);
-		g[n].bytes = sqlite3_column_int64(st, 3);
-		g[n].archive_bytes = sqlite3_column_int64(st, 4);
+		g[n].rows = gb_col_int64(st, 2);
+		g[n].bytes = gb_col_int64(st, 3);
+		g[n].archive_bytes = gb_col_int64(st, 4);
 		n++;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	free(sql);
 	*np = n;
 	return g;
@@ -121,18 +121,18 @@ load_periods(const struct gb_report *r, int k, size_t *np)
 {
 	char *sql = gb_asprintf("SELECT %s AS per, count(*), sum(size) FROM "
 	    "archives GROUP BY per ORDER BY per", kinds[k][1]);
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, sql);
+	struct gb_stmt *st = gb_catalog_prepare(r->c, sql);
 	struct period *p = NULL;
 	size_t n = 0;
 
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		p = gb_realloc(p, (n + 1) * sizeof *p);
 		snprintf(p[n].per, sizeof p[n].per, "%s", gb_col(st, 0));
-		p[n].n = sqlite3_column_int64(st, 1);
-		p[n].bytes = sqlite3_column_int64(st, 2);
+		p[n].n = gb_col_int64(st, 1);
+		p[n].bytes = gb_col_int64(st, 2);
 		n++;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	free(sql);
 	*np = n;
 	return p;
@@ -206,18 +206,18 @@ by_pool(const void *a, const void *b)
 static struct need *
 load_needs(const struct gb_report *r, size_t *np)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT pool FROM "
+	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT pool FROM "
 	    "media");
 	struct need *nd = NULL;
 	time_t now = gb_parse_time(r->now);
 	size_t n = 0;
 
 	/* the pools of the media, and those of the config, by name */
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		nd = gb_realloc(nd, (n + 1) * sizeof *nd);
 		nd[n++].pool = gb_strdup(gb_col(st, 0));
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	for (size_t i = 0, j; i < r->npools; i++) {
 		for (j = 0; j < n && strcmp(nd[j].pool, r->pools[i].name); j++)
 			;
@@ -239,15 +239,15 @@ load_needs(const struct gb_report *r, size_t *np)
 	for (size_t i = 0; i < n; i++) {
 		struct need *e = &nd[i];
 		long long days;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, r->now, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, e->pool, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_ROW)
+		gb_reset(st);
+		gb_bind_text(st, 1, r->now);
+		gb_bind_text(st, 2, e->pool);
+		if (gb_step(st) != GB_ROW)
 			gb_catalog_fail(r->c, "cannot read the media of a pool");
-		e->bytes90 = sqlite3_column_int64(st, 0);
-		days = sqlite3_column_int64(st, 1);
-		e->cap = sqlite3_column_double(st, 2);
-		e->have = sqlite3_column_int64(st, 3);
+		e->bytes90 = gb_col_int64(st, 0);
+		days = gb_col_int64(st, 1);
+		e->cap = gb_col_double(st, 2);
+		e->have = gb_col_int64(st, 3);
 		e->rotation = rotation(r, find_pool(r, e->pool), now);
 		e->volume = e->slot = e->need = -1;
 		if (e->cap > 0) {
@@ -261,7 +261,7 @@ load_needs(const struct gb_report *r, size_t *np)
 		} else if (e->rotation)
 			e->need = e->rotation;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	*np = n;
 	return nd;
 }
@@ -593,15 +593,15 @@ html_growth(const struct gb_report *r, struct gb_out *o)
 static char **
 calendar_jobs(const struct gb_report *r, const char *from, size_t *np)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT job FROM "
+	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT job FROM "
 	    "runs WHERE started >= ?1 ORDER BY job");
 	char **jobs = gb_calloc(r->njobs + 1, sizeof *jobs);
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->njobs; i++)
 		jobs[n++] = gb_strdup(r->jobs[i].name);
-	sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_text(st, 1, from);
+	while (gb_step(st) == GB_ROW) {
 		size_t i;
 		for (i = 0; i < n && strcmp(jobs[i], gb_col(st, 0)); i++)
 			;
@@ -610,7 +610,7 @@ calendar_jobs(const struct gb_report *r, const char *from, size_t *np)
 		jobs = gb_realloc(jobs, (n + 1) * sizeof *jobs);
 		jobs[n++] = gb_strdup(gb_col(st, 0));
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	*np = n;
 	return jobs;
 }
@@ -638,7 +638,7 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 	char from[21], day0[11], **jobs;
 	struct tm tm0;
 	size_t nj;
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT started, status, "
+	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT started, status, "
 	    "(SELECT min(started) FROM runs f WHERE f.job = runs.job) FROM runs "
 	    "WHERE job = ?1 AND started >= ?2 ORDER BY started");
 
@@ -658,10 +658,10 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 		static const char *names[] = { "ok", "failed", "missing",
 		    "running", "none" };
 		memset(status, 0, sizeof status);
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, jobs[j], -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		gb_reset(st);
+		gb_bind_text(st, 1, jobs[j]);
+		gb_bind_text(st, 2, from);
+		while (gb_step(st) == GB_ROW) {
 			struct tm tm;
 			char day[11];
 			long d;
@@ -734,7 +734,7 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 		    cnt[2], cnt[0], cnt[1], cnt[2], cnt[3]);
 	}
 	hf(o, "</section>\n");
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	for (size_t j = 0; j < nj; j++)
 		free(jobs[j]);
 	free(jobs);
@@ -745,18 +745,18 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
  * gb-catalog check does not count it: only gb-restore --test proves.
  */
 static const char *
-result_class(sqlite3_stmt *st)
+result_class(struct gb_stmt *st)
 {
-	return sqlite3_column_int(st, 5) ? "manual" :
-	    sqlite3_column_int(st, 3) ? "ok" : "failed";
+	return gb_col_int64(st, 5) ? "manual" :
+	    gb_col_int64(st, 3) ? "ok" : "failed";
 }
 
 static const char *
-result_text(sqlite3_stmt *st)
+result_text(struct gb_stmt *st)
 {
-	return sqlite3_column_int(st, 5) ? (sqlite3_column_int(st, 3) ?
+	return gb_col_int64(st, 5) ? (gb_col_int64(st, 3) ?
 	    "ok, recorded by hand" : "FAILED, recorded by hand") :
-	    sqlite3_column_int(st, 3) ? "ok" : "FAILED";
+	    gb_col_int64(st, 3) ? "ok" : "FAILED";
 }
 
 /* The restore tests of the thirteen weeks, on a time line and listed. */
@@ -765,20 +765,20 @@ html_restores(const struct gb_report *r, struct gb_out *o)
 {
 	time_t now = gb_parse_time(r->now), start = now - QUARTER_DAYS * 86400L;
 	char from[21];
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT at, archive, "
+	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT at, archive, "
 	    "coalesce(medium, ''), ok, coalesce(detail, ''), manual FROM checks "
 	    "WHERE "
 	    "kind = 'restore-test' AND at >= ?1 AND at <= ?2 ORDER BY at, id");
 	int n = 0, good = 0, by_hand = 0;
 
 	gb_fmt_time(from, start);
-	sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->now, -1, SQLITE_STATIC);
+	gb_bind_text(st, 1, from);
+	gb_bind_text(st, 2, r->now);
 	hf(o, "<section id=\"restores\"><h2>Restore tests</h2>\n<svg "
 	    "class=\"timeline\" width=\"%d\" height=\"40\" role=\"img\"><line "
 	    "x1=\"10\" y1=\"20\" x2=\"%d\" y2=\"20\" class=\"axis\"/>",
 	    20 + QUARTER_DAYS * 8, 10 + QUARTER_DAYS * 8);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		long x = 10 + (gb_parse_time(gb_col(st, 0)) - start) / 86400 * 8;
 		hf(o, "<circle class=\"test %s\" cx=\"%ld\" cy=\"20\" r=\"6\"><title>",
 		    result_class(st), x < 10 ? 10 : x);
@@ -789,10 +789,10 @@ html_restores(const struct gb_report *r, struct gb_out *o)
 	}
 	hf(o, "</svg>\n<table class=\"restores\"><tr><th>when</th><th>archive"
 	    "</th><th>medium</th><th>result</th><th>detail</th></tr>\n");
-	sqlite3_reset(st);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int ok = sqlite3_column_int(st, 3), manual =
-		    sqlite3_column_int(st, 5);
+	gb_reset(st);
+	while (gb_step(st) == GB_ROW) {
+		int ok = gb_col_int64(st, 3), manual =
+		    gb_col_int64(st, 5);
 		n++;
 		good += ok && !manual;
 		by_hand += manual;
@@ -805,7 +805,7 @@ html_restores(const struct gb_report *r, struct gb_out *o)
 			hf(o, "%s", i < 4 ? "</td><td>" : "</td></tr>\n");
 		}
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	hf(o, "</table>\n<p class=\"counts\" data-tests=\"%d\" data-ok=\"%d\" "
 	    "data-manual=\"%d\">%d restore test%s in these 13 weeks: %d ok, "
 	    "%d recorded by hand (they do not count), %d failed.</p>"
@@ -818,7 +818,7 @@ static void
 html_media(const struct gb_report *r, struct gb_out *o)
 {
 	static const char *locs[] = { "onsite", "transit", "offsite", "retired" };
-	sqlite3_stmt *st = gb_catalog_prepare(r->c, "SELECT pool, CASE WHEN "
+	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT pool, CASE WHEN "
 	    "state = 'retired' THEN 'retired' ELSE location END AS loc, "
 	    "count(*), group_concat(id, ' ') FROM (SELECT * FROM media ORDER BY "
 	    "id) GROUP BY pool, loc ORDER BY pool");
@@ -831,7 +831,7 @@ html_media(const struct gb_report *r, struct gb_out *o)
 	    "<table class=\"media\"><tr><th>pool</th><th>where</th><th>onsite"
 	    "</th><th>transit</th><th>offsite</th><th>retired</th></tr>\n");
 	for (int more = 1; more;) {
-		more = sqlite3_step(st) == SQLITE_ROW;
+		more = gb_step(st) == GB_ROW;
 		if (pool && (!more || strcmp(pool, gb_col(st, 0)))) {
 			long long in = c[0] + c[1] + c[2];
 			double x = 0;
@@ -869,11 +869,11 @@ html_media(const struct gb_report *r, struct gb_out *o)
 			pool = gb_strdup(gb_col(st, 0));
 		for (int i = 0; i < 4; i++)
 			if (strcmp(gb_col(st, 1), locs[i]) == 0) {
-				c[i] = sqlite3_column_int64(st, 2);
+				c[i] = gb_col_int64(st, 2);
 				ids[i] = gb_strdup(gb_col(st, 3));
 			}
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	hf(o, "</table>\n%s</section>\n", any ? "" : "<p>No media.</p>");
 }
 

@@ -133,30 +133,30 @@ conf_num(struct cat *x, const char *section, const char *key, long def)
 	return n;
 }
 
-static sqlite3_stmt *
+static struct gb_stmt *
 q(struct cat *x, const char *sql)
 {
 	return gb_catalog_prepare(x->c, sql);
 }
 
 static void
-bind(sqlite3_stmt *st, int i, const char *v)
+bind(struct gb_stmt *st, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+		gb_bind_text(st, i, v);
 }
 
 static int
 medium_exists(struct cat *x, const char *id, char *loc, size_t loclen)
 {
-	sqlite3_stmt *st = q(x, "SELECT location FROM media WHERE id = ?1");
+	struct gb_stmt *st = q(x, "SELECT location FROM media WHERE id = ?1");
 	int found;
 
 	bind(st, 1, id);
-	found = sqlite3_step(st) == SQLITE_ROW;
+	found = gb_step(st) == GB_ROW;
 	if (found && loc)
 		snprintf(loc, loclen, "%s", gb_col(st, 0));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return found;
 }
 
@@ -225,7 +225,7 @@ static int
 cmd_media(struct cat *x, int argc, char **argv)
 {
 	const char *sub = argc > 0 ? argv[0] : "list";
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 
 	if (strcmp(sub, "list") == 0) {
 		st = q(x, "SELECT m.id, m.kind, m.pool, m.state, m.location, "
@@ -238,18 +238,18 @@ cmd_media(struct cat *x, int argc, char **argv)
 			gb_table_add(&t, (const char *[]){ "MEDIUM", "KIND", "POOL",
 			    "STATE", "WHERE", "USED", "CAPACITY", "COPIES",
 			    "DUE BACK" }[i]);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		while (gb_step(st) == GB_ROW) {
 			for (int i = 0; i < 5; i++)
 				gb_table_add(&t, gb_col(st, i));
-			gb_table_size(&t, sqlite3_column_int64(st, 5), x->raw);
-			if (sqlite3_column_int64(st, 6) > 0)
-				gb_table_size(&t, sqlite3_column_int64(st, 6), x->raw);
+			gb_table_size(&t, gb_col_int64(st, 5), x->raw);
+			if (gb_col_int64(st, 6) > 0)
+				gb_table_size(&t, gb_col_int64(st, 6), x->raw);
 			else
 				gb_table_add(&t, "");
 			gb_table_add(&t, gb_col(st, 8));
 			gb_table_add(&t, gb_col(st, 7));
 		}
-		sqlite3_finalize(st);
+		gb_finalize(st);
 		gb_table_print(&t, stdout, "");
 		return GB_EXIT_OK;
 	}
@@ -264,38 +264,37 @@ cmd_media(struct cat *x, int argc, char **argv)
 		    "bytes_used, labelled_at, last_written, due_back, next_file, "
 		    "device FROM media WHERE id = ?1");
 		bind(st, 1, argv[1]);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		if (gb_step(st) == GB_ROW) {
 			static const char *names[] = { "medium", "kind", "pool",
 			    "state", "location", "capacity", "used", "labelled",
 			    "last written", "due back", "next tape file", "device" };
 			for (int i = 0; i < 12; i++) {
 				char sz[GB_SIZE_LEN] = "";
-				if ((i == 5 || i == 6) && sqlite3_column_type(st, i) !=
-				    SQLITE_NULL)
-					gb_fmt_size(sz, sqlite3_column_int64(st, i), x->raw);
+				if ((i == 5 || i == 6) && !gb_col_null(st, i))
+					gb_fmt_size(sz, gb_col_int64(st, i), x->raw);
 				printf("%-15s %s\n", names[i], *sz ? sz : gb_col(st, i));
 			}
 		}
-		sqlite3_finalize(st);
+		gb_finalize(st);
 		printf("\ncopies:\n");
 		st = q(x, "SELECT archive, position, status, coalesce(written_at, "
 		    "started_at), coalesce(verified_at, 'never') FROM copies "
 		    "WHERE medium = ?1 ORDER BY id");
 		bind(st, 1, argv[1]);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (gb_step(st) == GB_ROW)
 			printf("  %-40s %-8s %-8s %s verified %s\n", gb_col(st, 0),
 			    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3),
 			    gb_col(st, 4));
-		sqlite3_finalize(st);
+		gb_finalize(st);
 		printf("\nmovements:\n");
 		st = q(x, "SELECT at, from_loc, to_loc, by, coalesce(why, '') "
 		    "FROM movements WHERE medium = ?1 ORDER BY id");
 		bind(st, 1, argv[1]);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (gb_step(st) == GB_ROW)
 			printf("  %s %s -> %s by %s %s\n", gb_col(st, 0),
 			    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3),
 			    gb_col(st, 4));
-		sqlite3_finalize(st);
+		gb_finalize(st);
 		return GB_EXIT_OK;
 	}
 	if (strcmp(sub, "add") == 0) {
@@ -332,7 +331,7 @@ cmd_media(struct cat *x, int argc, char **argv)
 static int
 cmd_archives(struct cat *x)
 {
-	sqlite3_stmt *st = q(x, "SELECT a.name, a.job, a.level, a.snapshot, "
+	struct gb_stmt *st = q(x, "SELECT a.name, a.job, a.level, a.snapshot, "
 	    "a.size, a.rows, (SELECT count(*) FROM copies c WHERE c.archive = "
 	    "a.name AND c.status = 'good'), coalesce(a.expired_at, '') FROM "
 	    "archives a WHERE ?1 IS NULL OR a.job = ?1 ORDER BY a.snapshot");
@@ -344,13 +343,13 @@ cmd_archives(struct cat *x)
 	for (int i = 0; i < 8; i++)
 		gb_table_add(&t, (const char *[]){ "ARCHIVE", "JOB", "LEVEL",
 		    "SNAPSHOT", "SIZE", "ROWS", "COPIES", "EXPIRED" }[i]);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (gb_step(st) == GB_ROW)
 		for (int i = 0; i < 8; i++)
 			if (i == 4)
-				gb_table_size(&t, sqlite3_column_int64(st, i), x->raw);
+				gb_table_size(&t, gb_col_int64(st, i), x->raw);
 			else
 				gb_table_add(&t, gb_col(st, i));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	gb_table_print(&t, stdout, "");
 	return GB_EXIT_OK;
 }
@@ -358,7 +357,7 @@ cmd_archives(struct cat *x)
 static int
 cmd_copies(struct cat *x, const char *archive)
 {
-	sqlite3_stmt *st = q(x, "SELECT c.archive, c.medium, m.location, "
+	struct gb_stmt *st = q(x, "SELECT c.archive, c.medium, m.location, "
 	    "c.position, c.status, coalesce(c.written_at, c.started_at), "
 	    "coalesce(c.verified_at, 'never'), coalesce(c.error, '') FROM "
 	    "copies c JOIN media m ON m.id = c.medium WHERE ?1 IS NULL OR "
@@ -371,10 +370,10 @@ cmd_copies(struct cat *x, const char *archive)
 	for (int i = 0; i < 8; i++)
 		gb_table_add(&t, (const char *[]){ "ARCHIVE", "MEDIUM", "WHERE",
 		    "POSITION", "STATUS", "WRITTEN", "VERIFIED", "ERROR" }[i]);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (gb_step(st) == GB_ROW)
 		for (int i = 0; i < 8; i++)
 			gb_table_add(&t, gb_col(st, i));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	gb_table_print(&t, stdout, "");
 	return GB_EXIT_OK;
 }
@@ -390,18 +389,18 @@ static void
 custody_in_order(struct cat *x, const char *medium)
 {
 	static const char *what[] = { "labelled", "last written", "last moved" };
-	sqlite3_stmt *st = q(x, "SELECT labelled_at, last_written, (SELECT "
+	struct gb_stmt *st = q(x, "SELECT labelled_at, last_written, (SELECT "
 	    "max(at) FROM movements WHERE medium = ?1) FROM media WHERE id = ?1");
 
 	bind(st, 1, medium);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (gb_step(st) == GB_ROW)
 		for (int i = 2; i >= 0; i--)
 			if (strcmp(gb_col(st, i), x->now) > 0)
 				gb_errx(GB_EXIT_USAGE, "medium %s was %s at %s, after "
 				    "--date %s: custody cannot move before that; give "
 				    "the date it really moved (or no --date, for now)",
 				    medium, what[i], gb_col(st, i), x->now);
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 /*
@@ -433,7 +432,7 @@ static int
 cmd_move(struct cat *x, const char *medium)
 {
 	char from[16], *pool = NULL, due[21] = "";
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	long days;
 
 	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
@@ -449,9 +448,9 @@ cmd_move(struct cat *x, const char *medium)
 		custody_in_order(x, medium);
 	st = q(x, "SELECT pool FROM media WHERE id = ?1");
 	bind(st, 1, medium);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (gb_step(st) == GB_ROW)
 		pool = gb_strdup(gb_col(st, 0));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (strcmp(x->to, "offsite") == 0 && pool &&
 	    (days = pool_offsite_days(x, pool)) > 0) {
 		gb_fmt_time(due, gb_parse_time(x->now) + days * 86400);
@@ -507,14 +506,14 @@ pool_offsite(struct cat *x, const char *name)
 static int
 offsite_since(struct cat *x, const char *id, const char *t)
 {
-	sqlite3_stmt *st = q(x, "SELECT 1 FROM movements WHERE medium = ?1 AND "
+	struct gb_stmt *st = q(x, "SELECT 1 FROM movements WHERE medium = ?1 AND "
 	    "to_loc = 'offsite' AND at >= ?2");
 	int r;
 
 	bind(st, 1, id);
 	bind(st, 2, t);
-	r = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	r = gb_step(st) == GB_ROW;
+	gb_finalize(st);
 	return r;
 }
 
@@ -525,7 +524,7 @@ offsite_since(struct cat *x, const char *id, const char *t)
 static int
 cmd_due(struct cat *x)
 {
-	sqlite3_stmt *st = q(x, "SELECT id, pool, location, coalesce("
+	struct gb_stmt *st = q(x, "SELECT id, pool, location, coalesce("
 	    "last_written, ''), coalesce(due_back, '') FROM media WHERE state "
 	    "<> 'retired' ORDER BY pool, id");
 	char *text = NULL;
@@ -537,7 +536,7 @@ cmd_due(struct cat *x)
 		gb_err(GB_EXIT_RUN, "out of memory");
 	check_pools(x);
 	fprintf(f, "send offsite:\n");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		const char *loc = gb_col(st, 2), *written = gb_col(st, 3);
 		if (pool_offsite(x, gb_col(st, 1)) && strcmp(loc, "onsite") == 0 &&
 		    *written && !offsite_since(x, gb_col(st, 0), written)) {
@@ -548,9 +547,9 @@ cmd_due(struct cat *x)
 	}
 	if (!out)
 		fprintf(f, "  (none)\n");
-	sqlite3_reset(st);
+	gb_reset(st);
 	fprintf(f, "recall (due back by %.10s):\n", x->now);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		const char *due = gb_col(st, 4);
 		if (strcmp(gb_col(st, 2), "offsite") == 0 && *due &&
 		    strcmp(due, x->now) <= 0) {
@@ -561,7 +560,7 @@ cmd_due(struct cat *x)
 	}
 	if (!back)
 		fprintf(f, "  (none)\n");
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (fclose(f) != 0)
 		gb_err(GB_EXIT_RUN, "out of memory");
 	/* -q: nothing to do, nothing said (cron mails only work) */
@@ -576,13 +575,13 @@ cmd_due(struct cat *x)
 static void
 print_copies(struct cat *x, const char *archive)
 {
-	sqlite3_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
+	struct gb_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
 	    "m.kind FROM copies c JOIN media m ON m.id = c.medium WHERE "
 	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
 	int n = 0;
 
 	bind(st, 1, archive);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		printf("      on %s (%s, %s %s)\n", gb_col(st, 0), gb_col(st, 1),
 		    strcmp(gb_col(st, 3), "tape") == 0 ? "tape file" : "file",
 		    gb_col(st, 2));
@@ -590,7 +589,7 @@ print_copies(struct cat *x, const char *archive)
 	}
 	if (!n)
 		printf("      NO GOOD COPY on any medium\n");
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 /*
@@ -648,7 +647,7 @@ static int
 cmd_expire(struct cat *x)
 {
 	time_t now;
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	char **names = NULL, **chains = NULL;
 	size_t n = 0, expired = 0;
 
@@ -658,7 +657,7 @@ cmd_expire(struct cat *x)
 	gb_catalog_begin(x->c);
 	st = q(x, "SELECT name, job, snapshot, chain FROM archives WHERE "
 	    "expired_at IS NULL ORDER BY snapshot");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		char cutoff[21];
 		gb_fmt_time(cutoff, now - job_rule(x, gb_col(st, 1),
 		    gb_job_retention) * 86400);
@@ -669,7 +668,7 @@ cmd_expire(struct cat *x)
 			chains[n++] = gb_strdup(gb_col(st, 3));
 		}
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	/* a chain stays whole while any member is live or it is the newest */
 	st = q(x, "SELECT (SELECT count(*) FROM archives a WHERE a.chain = ?1 "
 	    "AND a.expired_at IS NULL AND a.snapshot >= ?2) + (SELECT count(*) "
@@ -680,18 +679,18 @@ cmd_expire(struct cat *x)
 	    "DESC, g.rowid DESC LIMIT 1))");
 	for (size_t i = 0; i < n; i++) {
 		char cutoff[21];
-		sqlite3_stmt *job = q(x, "SELECT job FROM archives WHERE "
+		struct gb_stmt *job = q(x, "SELECT job FROM archives WHERE "
 		    "export_id = ?1");
 		long keep = 30;
 		bind(job, 1, chains[i]);
-		if (sqlite3_step(job) == SQLITE_ROW)
+		if (gb_step(job) == GB_ROW)
 			keep = job_rule(x, gb_col(job, 0), gb_job_retention);
-		sqlite3_finalize(job);
+		gb_finalize(job);
 		gb_fmt_time(cutoff, now - keep * 86400);
-		sqlite3_reset(st);
+		gb_reset(st);
 		bind(st, 1, chains[i]);
 		bind(st, 2, cutoff);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0)) {
+		if (gb_step(st) == GB_ROW && gb_col_int64(st, 0)) {
 			printf("keep   %s (its chain is still needed)\n", names[i]);
 			continue;
 		}
@@ -703,19 +702,19 @@ cmd_expire(struct cat *x)
 		gb_catalog_audit(x->c, "expire", names[i], "retention");
 		expired++;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	/* media holding nothing live can be written again */
 	st = q(x, "SELECT id FROM media WHERE state = 'full' AND NOT EXISTS "
 	    "(SELECT 1 FROM copies c WHERE c.medium = media.id AND c.status = "
 	    "'good')");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		printf("%s %s: nothing live left, reusable\n", x->dry_run ?
 		    "would free" : "free", gb_col(st, 0));
 		gb_catalog_run(x->c, "UPDATE media SET state = 'usable' WHERE "
 		    "id = ?1", 1, gb_col(st, 0));
 		gb_catalog_audit(x->c, "reuse", gb_col(st, 0), "no live copies");
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	gb_catalog_exec(x->c, x->dry_run ? "ROLLBACK" : "COMMIT");
 	printf("%zu archive%s %sexpired\n", expired, expired == 1 ? "" : "s",
 	    x->dry_run ? "would be " : "");
@@ -739,12 +738,12 @@ csv_line(struct cat *x, const char *text)
 }
 
 static void
-csv_row(struct cat *x, sqlite3_stmt *st, int n)
+csv_row(struct cat *x, struct gb_stmt *st, int n)
 {
 	for (int i = 0; i < n; i++) {
 		if (i)
 			gb_out_putc(&x->out, ',');
-		if (sqlite3_column_type(st, i) != SQLITE_NULL)
+		if (!gb_col_null(st, i))
 			gb_csv_text(&x->out, gb_col(st, i), strlen(gb_col(st, i)));
 	}
 	gb_out_putc(&x->out, '\n');
@@ -755,7 +754,7 @@ static int reap_runs(struct cat *x, const char *job, int check);
 static int
 cmd_log(struct cat *x, int argc, char **argv)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 
 	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
 		const char *host = gb_host_name();
@@ -766,10 +765,16 @@ cmd_log(struct cat *x, int argc, char **argv)
 			    x->pid);
 		reap_runs(x, argv[1], 0);
 		gb_catalog_begin(x->c);
-		gb_catalog_run(x->c, "INSERT INTO runs(job, started, status, pid, "
-		    "host) VALUES(?1, ?2, 'running', ?3, ?4)", 4, argv[1], x->now,
-		    x->pid, host);
-		printf("%lld\n", (long long)sqlite3_last_insert_rowid(x->c->db));
+		st = q(x, "INSERT INTO runs(job, started, status, pid, host) "
+		    "VALUES(?1, ?2, 'running', ?3, ?4) RETURNING id");
+		bind(st, 1, argv[1]);
+		bind(st, 2, x->now);
+		bind(st, 3, x->pid);
+		bind(st, 4, host);
+		if (gb_step(st) != GB_ROW)
+			gb_catalog_fail(x->c, "cannot log");
+		printf("%lld\n", gb_col_int64(st, 0));
+		gb_finalize(st);
 		gb_catalog_commit(x->c);
 		return GB_EXIT_OK;
 	}
@@ -787,11 +792,11 @@ cmd_log(struct cat *x, int argc, char **argv)
 		bind(st, 5, x->rows);
 		bind(st, 6, x->bytes);
 		bind(st, 7, x->error);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		if (gb_step(st) != GB_DONE)
 			gb_catalog_fail(x->c, "cannot log");
-		sqlite3_finalize(st);
-		if (sqlite3_changes(x->c->db) != 1)
+		if (gb_changes(st) != 1)
 			gb_errx(GB_EXIT_USAGE, "no running job run %s", argv[1]);
+		gb_finalize(st);
 		gb_catalog_commit(x->c);
 		return GB_EXIT_OK;
 	}
@@ -801,12 +806,12 @@ cmd_log(struct cat *x, int argc, char **argv)
 	    "archive, error FROM (SELECT * FROM runs WHERE ?1 IS NULL OR "
 	    "job = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id");
 	bind(st, 1, x->job);
-	sqlite3_bind_int(st, 2, x->limit > 0 ? x->limit : 50);
+	gb_bind_int64(st, 2, x->limit > 0 ? x->limit : 50);
 	if (x->csv) {
 		csv_line(x, "id,job,started,ended,status,rows,bytes,archive,error");
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (gb_step(st) == GB_ROW)
 			csv_row(x, st, 9);
-		sqlite3_finalize(st);
+		gb_finalize(st);
 		return GB_EXIT_OK;
 	}
 	struct gb_table t;
@@ -814,16 +819,16 @@ cmd_log(struct cat *x, int argc, char **argv)
 	for (int i = 0; i < 8; i++)
 		gb_table_add(&t, (const char *[]){ "RUN", "JOB", "STARTED",
 		    "ENDED", "STATUS", "ROWS", "BYTES", "ARCHIVE / ERROR" }[i]);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		for (int i = 0; i < 6; i++)
 			gb_table_add(&t, gb_col(st, i));
-		if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+		if (gb_col_null(st, 6))
 			gb_table_add(&t, "");
 		else
-			gb_table_size(&t, sqlite3_column_int64(st, 6), x->raw);
+			gb_table_size(&t, gb_col_int64(st, 6), x->raw);
 		gb_table_add(&t, *gb_col(st, 8) ? gb_col(st, 8) : gb_col(st, 7));
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	gb_table_print(&t, stdout, "");
 	return GB_EXIT_OK;
 }
@@ -832,15 +837,15 @@ cmd_log(struct cat *x, int argc, char **argv)
 static int
 cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 
 	if (argc != 2 || (strcmp(argv[1], "ok") && strcmp(argv[1], "failed")))
 		usage(stderr, GB_EXIT_USAGE);
 	st = q(x, "SELECT 1 FROM archives WHERE name = ?1");
 	bind(st, 1, argv[0]);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	if (gb_step(st) != GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", argv[0]);
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	gb_catalog_record_by_hand(x->c, kind, argv[0], x->medium,
 	    strcmp(argv[1], "ok") == 0, x->detail, x->now);
 	if (strcmp(kind, "restore-test") == 0)
@@ -926,18 +931,18 @@ check_tmpfiles(struct cat *x)
 	const char *spool = gb_conf_get(&x->conf, "spool", "dir");
 	char **dirs = gb_calloc(2, sizeof *dirs);
 	size_t n = 0;
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	int bad = 0;
 
 	dirs[n++] = gb_strdup(gb_tmpdir());
 	dirs[n++] = gb_strdup(spool && *spool ? spool : "/var/spool/gymbackup");
 	st = q(x, "SELECT DISTINCT device FROM media WHERE kind = 'dir' AND "
 	    "device IS NOT NULL ORDER BY device");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		dirs = gb_realloc(dirs, (n + 1) * sizeof *dirs);
 		dirs[n++] = gb_strdup(gb_col(st, 0));
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	for (size_t i = 0; i < n; i++) {
 		struct stat a, b;
 		size_t k;
@@ -966,7 +971,7 @@ check_tmpfiles(struct cat *x)
 static int
 reap_runs(struct cat *x, const char *job, int check)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	const char *host = gb_host_name();
 	char **ids = NULL;
 	size_t nids = 0;
@@ -977,10 +982,10 @@ reap_runs(struct cat *x, const char *job, int check)
 	st = q(x, "SELECT id, job, started, pid, host FROM runs WHERE status = "
 	    "'running' AND (?1 IS NULL OR job = ?1) ORDER BY id");
 	bind(st, 1, job);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (gb_step(st) == GB_ROW) {
 		const char *id = gb_col(st, 0), *j = gb_col(st, 1);
 		const char *started = gb_col(st, 2), *h = gb_col(st, 4);
-		long pid = sqlite3_column_int64(st, 3);
+		long pid = gb_col_int64(st, 3);
 		if (pid > 0 && strcmp(h, host) == 0) {
 			/* a process started after the run is not its gb-backup */
 			if (!gb_pid_gone(pid, gb_parse_time(started)))
@@ -1008,7 +1013,7 @@ reap_runs(struct cat *x, const char *job, int check)
 			found++;
 		}
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	for (size_t i = 0; i < nids; i++) {
 		char *tab = strchr(ids[i], '\t');
 		*tab = '\0';
@@ -1028,7 +1033,7 @@ static int
 cmd_check(struct cat *x)
 {
 	time_t now = gb_parse_time(x->now);
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	size_t it = 0;
 	const char *job;
 	int bad = 0;
@@ -1042,36 +1047,36 @@ cmd_check(struct cat *x)
 		    "AND EXISTS (SELECT 1 FROM copies c WHERE c.archive = a.name "
 		    "AND c.status = 'good')");
 		bind(st, 1, job);
-		sqlite3_step(st);
-		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		gb_step(st);
+		if (gb_col_null(st, 0))
 			bad += problem("job %s: no good backup yet", job);
 		else if (gb_parse_time(gb_col(st, 0)) < now - hours * 3600)
 			bad += problem("job %s: no good backup within %ld hours "
 			    "(last %s)", job, hours, gb_col(st, 0));
-		sqlite3_finalize(st);
+		gb_finalize(st);
 	}
 	st = q(x, "SELECT id, location, due_back FROM media WHERE location <> "
 	    "'onsite' AND due_back IS NOT NULL AND due_back < ?1");
 	bind(st, 1, x->now);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (gb_step(st) == GB_ROW)
 		bad += problem("medium %s: overdue to come back (%s, due %s)",
 		    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 
 	days = conf_num(x, "check", "restore_test_days", 30);
 	st = q(x, "SELECT max(at) FILTER (WHERE NOT manual), max(at) FILTER "
 	    "(WHERE manual) FROM checks WHERE kind = 'restore-test' AND ok = 1");
-	sqlite3_step(st);
-	if (sqlite3_column_type(st, 0) == SQLITE_NULL &&
-	    sqlite3_column_type(st, 1) != SQLITE_NULL)
+	gb_step(st);
+	if (gb_col_null(st, 0) &&
+	    !gb_col_null(st, 1))
 		bad += problem("restore test: only one recorded by hand (%s), "
 		    "which does not count; run gb-restore --test", gb_col(st, 1));
-	else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+	else if (gb_col_null(st, 0))
 		bad += problem("restore test: none recorded; run gb-restore --test");
 	else if (gb_parse_time(gb_col(st, 0)) < now - days * 86400)
 		bad += problem("restore test: none within %ld days (last %s)",
 		    days, gb_col(st, 0));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 
 	/*
 	 * The trail is safe from a rewrite only up to its newest checkpoint
@@ -1079,18 +1084,18 @@ cmd_check(struct cat *x)
 	 */
 	st = q(x, "SELECT (SELECT max(issued) FROM checkpoints), (SELECT "
 	    "min(at) FROM audit)");
-	sqlite3_step(st);
-	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	gb_step(st);
+	if (!gb_col_null(st, 0) &&
 	    gb_parse_time(gb_col(st, 0)) < now - CHECKPOINT_DAYS * 86400)
 		bad += problem("audit trail: no checkpoint within %d days (last "
 		    "%s); write a medium or run gb-catalog checkpoint",
 		    CHECKPOINT_DAYS, gb_col(st, 0));
-	else if (sqlite3_column_type(st, 0) == SQLITE_NULL &&
-	    sqlite3_column_type(st, 1) != SQLITE_NULL &&
+	else if (gb_col_null(st, 0) &&
+	    !gb_col_null(st, 1) &&
 	    gb_parse_time(gb_col(st, 1)) < now - CHECKPOINT_DAYS * 86400)
 		bad += problem("audit trail: no checkpoint, entries since %s; "
 		    "write a medium or run gb-catalog checkpoint", gb_col(st, 1));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 
 	bad += reap_runs(x, NULL, 1);
 
@@ -1099,19 +1104,19 @@ cmd_check(struct cat *x)
 	    "= 'writing' AND started_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, "
 	    "'-6 hours')");
 	bind(st, 1, x->now);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (gb_step(st) == GB_ROW)
 		bad += problem("copy of %s on %s: still being written since %s; "
 		    "the gb-write must have died: write it again", gb_col(st, 0),
 		    gb_col(st, 1), gb_col(st, 2));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 
 	st = q(x, "SELECT c.archive, c.medium, coalesce(c.written_at, "
 	    "c.started_at) FROM copies c WHERE c.status = 'good' AND "
 	    "c.verified_at IS NULL");
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (gb_step(st) == GB_ROW)
 		bad += problem("copy of %s on %s: never verified (written %s)",
 		    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 
 	if (gb_conf_has_section(&x->conf, "keys")) {
 		const char *r = gb_conf_get(&x->conf, "keys", "recipients");
@@ -1225,7 +1230,7 @@ audit_report(struct cat *x, const char *fromarg, const char *toarg)
 static int
 cmd_audit(struct cat *x, int argc, char **argv)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 
 	if (x->csv && !x->report) {
 		gb_warnx("audit: --csv goes with --report");
@@ -1257,11 +1262,11 @@ cmd_audit(struct cat *x, int argc, char **argv)
 		return gb_audit_verify(x->c);
 	st = q(x, "SELECT seq, at, actor, action, object, detail FROM audit "
 	    "ORDER BY seq");
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (gb_step(st) == GB_ROW)
 		printf("%6s %s %-10s %-12s %-40s %s\n", gb_col(st, 0),
 		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
 		    gb_col(st, 5));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return GB_EXIT_OK;
 }
 
@@ -1279,18 +1284,18 @@ cmd_checkpoint(struct cat *x)
 	struct gb_atomic a;
 
 	if (x->daily) {
-		sqlite3_stmt *st = q(x, "SELECT issued, coalesce(medium, place) "
+		struct gb_stmt *st = q(x, "SELECT issued, coalesce(medium, place) "
 		    "FROM checkpoints WHERE issued >= ?1 ORDER BY issued DESC "
 		    "LIMIT 1");
 		snprintf(day, sizeof day, "%.10sT00:00:00Z", x->now);
 		bind(st, 1, day);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		if (gb_step(st) == GB_ROW) {
 			printf("checkpoint: one was issued today already (%s, %s)\n",
 			    gb_col(st, 0), gb_col(st, 1));
-			sqlite3_finalize(st);
+			gb_finalize(st);
 			return GB_EXIT_OK;
 		}
-		sqlite3_finalize(st);
+		gb_finalize(st);
 	}
 	if (gb_checkpoint_issue(&k, x->c, gb_site_name(&x->conf), signer, NULL,
 	    err, sizeof err) == -1)
@@ -1323,19 +1328,19 @@ cmd_checkpoint(struct cat *x)
 static int
 cmd_latest(struct cat *x)
 {
-	sqlite3_stmt *st = q(x, "SELECT a.name, a.job FROM archives a WHERE "
+	struct gb_stmt *st = q(x, "SELECT a.name, a.job FROM archives a WHERE "
 	    "a.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
 	    "c.archive = a.name AND c.status = 'good') ORDER BY a.snapshot "
 	    "DESC, a.rowid DESC");
 	int found = 0;
 
-	while (!found && sqlite3_step(st) == SQLITE_ROW)
+	while (!found && gb_step(st) == GB_ROW)
 		for (size_t i = 0; i < x->njobs && !found; i++)
 			if (strcmp(gb_col(st, 1), x->jobs[i]) == 0) {
 				printf("%s\n", gb_col(st, 0));
 				found = 1;
 			}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return found ? GB_EXIT_OK : GB_EXIT_CHECK;
 }
 
@@ -1347,20 +1352,20 @@ cmd_latest(struct cat *x)
 static int
 cmd_manifest(struct cat *x, const char *archive)
 {
-	sqlite3_stmt *st = q(x, "SELECT seal FROM archives WHERE name = ?1");
+	struct gb_stmt *st = q(x, "SELECT seal FROM archives WHERE name = ?1");
 	const char *signer = gb_conf_get(&x->conf, "keys", "signer");
 	struct gb_seal s;
 	char err[1024];
 
 	bind(st, 1, archive);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	if (gb_step(st) != GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", archive);
 	if (!signer || !*signer)
 		gb_errx(GB_EXIT_USAGE, "no signer pinned: set signer in the [keys] "
 		    "section of the config; the seal in the catalog is verified "
 		    "before its manifest is used");
-	if (gb_seal_verify(&s, (const char *)sqlite3_column_blob(st, 0),
-	    (size_t)sqlite3_column_bytes(st, 0), signer, err, sizeof err) == -1)
+	if (gb_seal_verify(&s, gb_col_text(st, 0),
+	    strlen(gb_col(st, 0)), signer, err, sizeof err) == -1)
 		gb_errx(GB_EXIT_CHECK, "archive %s: the seal in the catalog does "
 		    "not verify: %s", archive, err);
 	if (strcmp(s.archive, archive) != 0)
@@ -1368,7 +1373,7 @@ cmd_manifest(struct cat *x, const char *archive)
 		    "%s", archive, s.archive);
 	fwrite(s.manifest_text, 1, s.manifest_len, stdout);
 	gb_seal_free(&s);
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return GB_EXIT_OK;
 }
 

@@ -776,7 +776,7 @@ print_list(const char *what, char **v, size_t n)
 static int
 print_plan(struct restore *r, const struct gb_link *v, size_t n)
 {
-	sqlite3_stmt *st = r->cat ? gb_catalog_prepare(r->cat, "SELECT "
+	struct gb_stmt *st = r->cat ? gb_catalog_prepare(r->cat, "SELECT "
 	    "c.medium, m.location, m.kind, c.position FROM copies c JOIN media "
 	    "m ON m.id = c.medium WHERE c.archive = ?1 AND c.status = 'good' "
 	    "ORDER BY c.id") : NULL;
@@ -806,9 +806,9 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 			    r->in[i].path);
 			continue;
 		}
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, v[i].name, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		gb_reset(st);
+		gb_bind_text(st, 1, v[i].name);
+		while (gb_step(st) == GB_ROW) {
 			const char *id = gb_col(st, 0), *loc = gb_col(st, 1);
 			printf("      on %s (%s, %s %s)\n", id, loc,
 			    strcmp(gb_col(st, 2), "tape") == 0 ? "tape file" :
@@ -833,7 +833,7 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 	}
 	if (!st)	/* only the catalog knows where media are */
 		return lost;
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	print_list("fetch from the vault", vault, nvault);
 	if (ntransit)
 		print_list("in transit", transit, ntransit);

@@ -141,23 +141,23 @@ check_pool_kind(struct writer *w)
 static int
 registered_unused(struct writer *w)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT kind, pool, (SELECT "
+	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT kind, pool, (SELECT "
 	    "count(*) FROM copies WHERE medium = ?1) + (device IS NOT NULL) "
 	    "FROM media WHERE id = ?1");
 	int r = 0;
 
 	/* device is set once a label is written: a labelled medium is used */
-	sqlite3_bind_text(st, 1, w->label, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_text(st, 1, w->label);
+	if (gb_step(st) == GB_ROW) {
 		if (strcmp(gb_col(st, 0), w->tape ? "tape" : "dir") ||
-		    strcmp(gb_col(st, 1), w->pool) || sqlite3_column_int(st, 2))
+		    strcmp(gb_col(st, 1), w->pool) || gb_col_int64(st, 2))
 			gb_errx(GB_EXIT_USAGE, "medium %s is already in the catalog "
 			    "(a %s of pool %s%s)", w->label, gb_col(st, 0),
-			    gb_col(st, 1), sqlite3_column_int(st, 2) ?
+			    gb_col(st, 1), gb_col_int64(st, 2) ?
 			    ", labelled" : "");
 		r = 1;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (r) {
 		char cap[24];
 		snprintf(cap, sizeof cap, "%lld", w->capacity);
@@ -191,7 +191,7 @@ check_label(struct writer *w)
 static int
 cmd_label(struct writer *w)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	int known = 0;
 
 	if (!w->pool)
@@ -201,10 +201,10 @@ cmd_label(struct writer *w)
 	if (w->id) {
 		st = gb_catalog_prepare(w->c, "SELECT state FROM media WHERE "
 		    "id = ?1");
-		sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-		known = sqlite3_step(st) == SQLITE_ROW &&
+		gb_bind_text(st, 1, w->id);
+		known = gb_step(st) == GB_ROW &&
 		    strcmp(gb_col(st, 0), "retired") != 0;
-		sqlite3_finalize(st);
+		gb_finalize(st);
 		if (known)
 			gb_errx(GB_EXIT_USAGE, "%s is labelled %s, a medium in the "
 			    "catalog; retire it first (gb-catalog media retire %s)",
@@ -260,7 +260,7 @@ load_seal(struct writer *w, const char *path, struct gb_seal *s)
 static void
 good_failed(struct writer *w, long long copy, const char *err)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 	char id[24];
 	int good;
 
@@ -269,9 +269,9 @@ good_failed(struct writer *w, long long copy, const char *err)
 	gb_catalog_begin(w->c);
 	st = gb_catalog_prepare(w->c, "SELECT status = 'good' FROM copies "
 	    "WHERE id = ?1");
-	sqlite3_bind_int64(st, 1, copy);
-	good = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	gb_bind_int64(st, 1, copy);
+	good = gb_step(st) == GB_ROW && gb_col_int64(st, 0);
+	gb_finalize(st);
 	if (good) {
 		gb_catalog_commit(w->c);
 		gb_warnx("warning: catalog %s: %s while recording copy %lld "
@@ -374,7 +374,7 @@ static int
 write_index(struct writer *w, long long copy)
 {
 	char *path = gb_asprintf("%s/" GB_INDEX_FILE, w->media);
-	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT c.archive, a.size, "
+	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT c.archive, a.size, "
 	    "a.sha256, a.job, a.level, a.snapshot, coalesce(c.written_at, ?3) "
 	    "FROM copies c "
 	    "JOIN archives a ON a.name = c.archive WHERE c.medium = ?1 AND "
@@ -399,15 +399,15 @@ write_index(struct writer *w, long long copy)
 	    "check one with\n#   gpg --verify NAME.seal && sha256sum -c "
 	    "NAME.seal\n# archive\tbytes\tsha256\tjob\tlevel\tsnapshot\twritten\n",
 	    w->id, w->mpool);
-	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, copy);
+	gb_bind_text(st, 1, w->id);
+	gb_bind_int64(st, 2, copy);
 	gb_now(now);
-	sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	gb_bind_text(st, 3, now);
+	while (gb_step(st) == GB_ROW)
 		fprintf(fp, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", gb_col(st, 0),
 		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
 		    gb_col(st, 5), gb_col(st, 6));
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	st = NULL;
 	if (fclose(fp) == EOF) {
 		e = errno;
@@ -421,7 +421,7 @@ write_index(struct writer *w, long long copy)
 	return 0;
 fail:
 	e = errno;
-	sqlite3_finalize(st);	/* NULL once done */
+	gb_finalize(st);	/* NULL once done */
 	gb_warn("cannot write %s", path);
 	free(path);
 	errno = e;
@@ -433,19 +433,19 @@ media_full(struct writer *w, long long copy, const char *spoolname)
 {
 	char *msg = gb_asprintf("medium %s is full", w->id), *others =
 	    gb_strdup("");
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 
 	end_copy(w, copy, "failed", msg, 0, 0, 0);
 	st = gb_catalog_prepare(w->c, "SELECT id FROM media WHERE pool = ?1 AND "
 	    "state = 'usable' AND location = 'onsite' ORDER BY id");
-	sqlite3_bind_text(st, 1, w->mpool, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_text(st, 1, w->mpool);
+	while (gb_step(st) == GB_ROW) {
 		char *o = gb_asprintf("%s%s%s", others, *others ? ", " : "",
 		    gb_col(st, 0));
 		free(others);
 		others = o;
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	if (w->tsv) {
 		printf("full\t%s\n", w->id);
 		fflush(stdout);
@@ -463,11 +463,11 @@ media_full(struct writer *w, long long copy, const char *spoolname)
 static void
 reclaim_dir(struct writer *w)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT id, archive FROM "
+	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT id, archive FROM "
 	    "copies WHERE medium = ?1 AND status = 'expired' AND position <> ''");
 
-	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	gb_bind_text(st, 1, w->id);
+	while (gb_step(st) == GB_ROW) {
 		const char *name = gb_col(st, 1);
 		size_t n = strlen(name) - strlen(".tar.gz.gpg");
 		char *a = gb_asprintf("%s/%s", w->media, name);
@@ -487,7 +487,7 @@ reclaim_dir(struct writer *w)
 		free(a);
 		free(s);
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 /*
@@ -512,16 +512,16 @@ remove_stale(struct writer *w)
 static int
 tape_position(struct writer *w)
 {
-	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT max(CAST(position "
+	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT max(CAST(position "
 	    "AS INTEGER)) FROM copies WHERE medium = ?1 AND status = 'good'");
 	struct gb_tfile after;
 	int known = 1, f;
 
-	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)
-		known = sqlite3_column_int(st, 0) + 2;
-	sqlite3_finalize(st);
+	gb_bind_text(st, 1, w->id);
+	if (gb_step(st) == GB_ROW &&
+	    !gb_col_null(st, 0))
+		known = gb_col_int64(st, 0) + 2;
+	gb_finalize(st);
 	if (known == 1) {
 		/* nothing live: whatever follows the label is written over */
 		if (gb_tape_seek_file(&w->t, 1) == -1)
@@ -584,21 +584,21 @@ stale_copy(struct writer *w, const char *name, char **pos)
 	 * since: the tape file it names holds another archive now, and it
 	 * stays as it was left.
 	 */
-	sqlite3_stmt *st = gb_catalog_prepare(w->c, "SELECT id, position FROM "
+	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT id, position FROM "
 	    "copies c WHERE archive = ?1 AND medium = ?2 AND status = 'writing' "
 	    "AND NOT (?3 AND EXISTS (SELECT 1 FROM copies g WHERE g.medium = "
 	    "?2 AND g.status = 'good' AND CAST(g.position AS INTEGER) >= "
 	    "CAST(c.position AS INTEGER))) ORDER BY id DESC LIMIT 1");
 	long long id = 0;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, w->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, w->tape);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
+	gb_bind_text(st, 1, name);
+	gb_bind_text(st, 2, w->id);
+	gb_bind_int64(st, 3, w->tape);
+	if (gb_step(st) == GB_ROW) {
+		id = gb_col_int64(st, 0);
 		*pos = gb_strdup(gb_col(st, 1));
 	}
-	sqlite3_finalize(st);
+	gb_finalize(st);
 	return id;
 }
 
@@ -693,15 +693,15 @@ struct copy {
 static void
 check_medium(struct writer *w, const char *name)
 {
-	sqlite3_stmt *st;
+	struct gb_stmt *st;
 
 	if (!w->id)
 		gb_errx(GB_EXIT_USAGE, "%s has no gymbackup label; label it first: "
 		    "gb-write --label ID --pool POOL %s", w->media, w->media);
 	st = gb_catalog_prepare(w->c, "SELECT pool, state, location, capacity, "
 	    "next_file FROM media WHERE id = ?1");
-	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	gb_bind_text(st, 1, w->id);
+	if (gb_step(st) != GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "medium %s (%s) is not in the catalog %s; "
 		    "it belongs to another catalog, or was never registered",
 		    w->id, w->media, w->c->path);
@@ -719,17 +719,17 @@ check_medium(struct writer *w, const char *name)
 		gb_errx(GB_EXIT_USAGE, "medium %s is of pool %s, not %s", w->id,
 		    w->mpool, w->pool);
 	if (w->tape && w->t.image)
-		w->t.capacity = sqlite3_column_int64(st, 3);
-	sqlite3_finalize(st);
+		w->t.capacity = gb_col_int64(st, 3);
+	gb_finalize(st);
 
 	st = gb_catalog_prepare(w->c, "SELECT 1 FROM copies WHERE archive = ?1 "
 	    "AND medium = ?2 AND status = 'good'");
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, w->id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	gb_bind_text(st, 1, name);
+	gb_bind_text(st, 2, w->id);
+	if (gb_step(st) == GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "%s already has a good copy on %s", name,
 		    w->id);
-	sqlite3_finalize(st);
+	gb_finalize(st);
 }
 
 /*
@@ -760,10 +760,17 @@ begin_copy(struct writer *w, struct copy *k)
 		    "whole on the medium, finished" : "written again");
 		k->id = k->stale;
 	} else {
-		gb_catalog_run(w->c, "INSERT INTO copies(archive, medium, "
-		    "position, status, started_at) VALUES(?1, ?2, ?3, 'writing', "
-		    "?4)", 4, k->name, w->id, k->pos, now);
-		k->id = sqlite3_last_insert_rowid(w->c->db);
+		struct gb_stmt *st = gb_catalog_prepare(w->c, "INSERT INTO "
+		    "copies(archive, medium, position, status, started_at) "
+		    "VALUES(?1, ?2, ?3, 'writing', ?4) RETURNING id");
+		gb_bind_text(st, 1, k->name);
+		gb_bind_text(st, 2, w->id);
+		gb_bind_text(st, 3, k->pos);
+		gb_bind_text(st, 4, now);
+		if (gb_step(st) != GB_ROW)
+			gb_catalog_fail(w->c, "cannot record the copy");
+		k->id = gb_col_int64(st, 0);
+		gb_finalize(st);
 	}
 	gb_catalog_commit(w->c);
 	free(job);

@@ -1,0 +1,324 @@
+/*
+ * db.c - the catalog's statements, the same on SQLite and on PostgreSQL,
+ * so the catalog's SQL is written once.  Parameters are written ?1,
+ * ?2... (PostgreSQL gets $1, $2...) and bound as text or integers; a
+ * PostgreSQL SELECT is read through a cursor, FETCH_ROWS at a time, so no
+ * result is held whole, and statements may nest as on SQLite.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "gb.h"
+#include "gb-db.h"
+
+#define FETCH_ROWS 256
+
+struct gb_stmt {
+	struct gb_catalog *c;
+	char *sql;		/* as given: for messages */
+	sqlite3_stmt *st;	/* SQLite */
+	/* PostgreSQL: the text with $N, the parameters, the current batch */
+	char *pgsql;
+	char **params;
+	int nparams;
+	int select;		/* read through a cursor */
+	int running;		/* run since the last reset */
+	char cursor[32];	/* its name while open, else "" */
+	PGresult *res;
+	int row, nrows;
+	long long changes;
+};
+
+int
+gb_catalog_is_pg(const struct gb_catalog *c)
+{
+	return c->pg != NULL;
+}
+
+/*
+ * ?N as $N and ? as the next $N, outside quotes; *max gets the highest
+ * parameter number.
+ */
+static char *
+pg_text(const char *sql, int *max)
+{
+	char *out = gb_malloc(strlen(sql) * 4 + 1), *o = out;
+	int next = 1;
+	char quote = 0;
+
+	*max = 0;
+	for (const char *p = sql; *p; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+			*o++ = *p;
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+			*o++ = *p;
+		} else if (*p == '?') {
+			int n = next;
+			if (p[1] >= '0' && p[1] <= '9')
+				n = (int)strtol(p + 1, (char **)&p, 10), p--;
+			next = n + 1;
+			if (n > *max)
+				*max = n;
+			o += sprintf(o, "$%d", n);
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+is_select(const char *sql)
+{
+	sql += strspn(sql, " \t\n");
+	return strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "WITH", 4)
+	    == 0;
+}
+
+struct gb_stmt *
+gb_catalog_prepare(struct gb_catalog *c, const char *sql)
+{
+	struct gb_stmt *st = gb_calloc(1, sizeof *st);
+
+	st->c = c;
+	st->sql = gb_strdup(sql);
+	if (!c->pg) {
+		if (sqlite3_prepare_v2(c->db, sql, -1, &st->st, NULL) !=
+		    SQLITE_OK)
+			gb_catalog_fail(c, sql);
+		return st;
+	}
+	st->pgsql = pg_text(sql, &st->nparams);
+	st->params = gb_calloc((size_t)st->nparams + 1, sizeof *st->params);
+	st->select = is_select(sql);
+	return st;
+}
+
+static void
+pg_param(struct gb_stmt *st, int i, char *v)
+{
+	if (i < 1 || i > st->nparams)
+		gb_errx(GB_EXIT_RUN, "catalog: parameter %d of %d: %s", i,
+		    st->nparams, st->sql);
+	free(st->params[i - 1]);
+	st->params[i - 1] = v;
+}
+
+void
+gb_bind_text(struct gb_stmt *st, int i, const char *v)
+{
+	if (!st->c->pg) {
+		if (v)
+			sqlite3_bind_text(st->st, i, v, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st->st, i);
+	} else
+		pg_param(st, i, v ? gb_strdup(v) : NULL);
+}
+
+void
+gb_bind_int64(struct gb_stmt *st, int i, long long v)
+{
+	if (!st->c->pg)
+		sqlite3_bind_int64(st->st, i, v);
+	else
+		pg_param(st, i, gb_asprintf("%lld", v));
+}
+
+void
+gb_bind_null(struct gb_stmt *st, int i)
+{
+	gb_bind_text(st, i, NULL);
+}
+
+/* The statement failed on the server: its reason is the connection's. */
+static _Noreturn void
+pg_fail(struct gb_stmt *st, PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res,
+	    PG_DIAG_SQLSTATE) : NULL;
+
+	snprintf(st->c->sqlstate, sizeof st->c->sqlstate, "%s", state ? state :
+	    "");
+	PQclear(res);
+	gb_catalog_fail(st->c, st->sql);
+}
+
+static PGresult *
+pg_run(struct gb_stmt *st, const char *sql, int nparams, ExecStatusType want)
+{
+	PGresult *res = PQexecParams(st->c->pg, sql, nparams, NULL,
+	    (const char *const *)st->params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != want && !(want == PGRES_COMMAND_OK &&
+	    PQresultStatus(res) == PGRES_TUPLES_OK))
+		pg_fail(st, res);
+	return res;
+}
+
+static void
+pg_close_cursor(struct gb_stmt *st)
+{
+	char sql[48];
+
+	if (!*st->cursor)
+		return;
+	snprintf(sql, sizeof sql, "CLOSE %s", st->cursor);
+	*st->cursor = '\0';
+	PQclear(pg_run(st, sql, 0, PGRES_COMMAND_OK));
+}
+
+static int
+pg_step(struct gb_stmt *st)
+{
+	static unsigned long long cursors;
+
+	if (!st->running) {
+		st->running = 1;
+		st->row = st->nrows = 0;
+		if (!st->select) {
+			st->res = pg_run(st, st->pgsql, st->nparams,
+			    PGRES_COMMAND_OK);
+			st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
+			st->nrows = PQntuples(st->res);	/* RETURNING */
+			st->row = -1;
+			goto next;
+		}
+		/* WITH HOLD: it outlives a COMMIT while it is read */
+		snprintf(st->cursor, sizeof st->cursor, "gb_cursor_%llu",
+		    ++cursors);
+		char *sql = gb_asprintf("DECLARE %s NO SCROLL CURSOR WITH HOLD "
+		    "FOR %s", st->cursor, st->pgsql);
+		PQclear(pg_run(st, sql, st->nparams, PGRES_COMMAND_OK));
+		free(sql);
+	}
+	if (!st->select || !*st->cursor)
+		goto next;
+	if (st->row + 1 < st->nrows) {
+		st->row++;
+		return GB_ROW;
+	}
+	PQclear(st->res);
+	char sql[64];
+	snprintf(sql, sizeof sql, "FETCH %d FROM %s", FETCH_ROWS, st->cursor);
+	st->res = pg_run(st, sql, 0, PGRES_TUPLES_OK);
+	st->nrows = PQntuples(st->res);
+	st->row = 0;
+	if (st->nrows > 0)
+		return GB_ROW;
+	pg_close_cursor(st);
+	return GB_DONE;
+next:
+	if (st->row + 1 < st->nrows) {
+		st->row++;
+		return GB_ROW;
+	}
+	return GB_DONE;
+}
+
+int
+gb_step(struct gb_stmt *st)
+{
+	int r;
+
+	if (st->c->pg)
+		return pg_step(st);
+	r = sqlite3_step(st->st);
+	if (r == SQLITE_ROW)
+		return GB_ROW;
+	if (r != SQLITE_DONE)
+		gb_catalog_fail(st->c, st->sql);
+	st->changes = sqlite3_changes(st->c->db);
+	return GB_DONE;
+}
+
+void
+gb_reset(struct gb_stmt *st)
+{
+	if (!st->c->pg) {
+		sqlite3_reset(st->st);
+		return;
+	}
+	pg_close_cursor(st);
+	PQclear(st->res);
+	st->res = NULL;
+	st->running = 0;
+}
+
+void
+gb_finalize(struct gb_stmt *st)
+{
+	if (!st)
+		return;
+	if (st->c->pg) {
+		gb_reset(st);
+		for (int i = 0; i < st->nparams; i++)
+			free(st->params[i]);
+		free(st->params);
+		free(st->pgsql);
+	} else
+		sqlite3_finalize(st->st);
+	free(st->sql);
+	free(st);
+}
+
+int
+gb_col_null(struct gb_stmt *st, int i)
+{
+	if (!st->c->pg)
+		return sqlite3_column_type(st->st, i) == SQLITE_NULL;
+	return !st->res || st->row < 0 || st->row >= st->nrows ||
+	    i >= PQnfields(st->res) || PQgetisnull(st->res, st->row, i);
+}
+
+const char *
+gb_col_text(struct gb_stmt *st, int i)
+{
+	if (!st->c->pg)
+		return (const char *)sqlite3_column_text(st->st, i);
+	return gb_col_null(st, i) ? NULL : PQgetvalue(st->res, st->row, i);
+}
+
+const char *
+gb_col(struct gb_stmt *st, int i)
+{
+	const char *t = gb_col_text(st, i);
+
+	return t ? t : "";
+}
+
+long long
+gb_col_int64(struct gb_stmt *st, int i)
+{
+	const char *t;
+
+	if (!st->c->pg)
+		return sqlite3_column_int64(st->st, i);
+	if (!(t = gb_col_text(st, i)))
+		return 0;
+	if (strcmp(t, "t") == 0)	/* a boolean, as SQLite gives it */
+		return 1;
+	return strtoll(t, NULL, 10);
+}
+
+double
+gb_col_double(struct gb_stmt *st, int i)
+{
+	const char *t;
+
+	if (!st->c->pg)
+		return sqlite3_column_double(st->st, i);
+	return (t = gb_col_text(st, i)) ? strtod(t, NULL) : 0;
+}
+
+long long
+gb_changes(struct gb_stmt *st)
+{
+	return st->changes;
+}
