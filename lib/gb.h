@@ -171,7 +171,7 @@ struct gb_atomic {
 };
 int gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode);
 int gb_atomic_commit(struct gb_atomic *a);	/* 0, or -1 + errno */
-void gb_atomic_abort(struct gb_atomic *a);
+void gb_atomic_abort(struct gb_atomic *a);	/* keeps errno */
 
 /* sha256.c (libgcrypt) */
 void gb_crypto_init(void);

@@ -151,9 +151,7 @@ gb_atomic_open(struct gb_atomic *a, const char *path, mode_t mode)
 		return -1;
 	}
 	if (fchmod(a->fd, mode) == -1) {
-		int e = errno;
 		gb_atomic_abort(a);
-		errno = e;
 		return -1;
 	}
 	return 0;
@@ -190,15 +188,15 @@ fail_renamed:
 	errno = e;
 	return -1;
 fail:
-	e = errno;
 	gb_atomic_abort(a);
-	errno = e;
 	return -1;
 }
 
 void
 gb_atomic_abort(struct gb_atomic *a)
 {
+	int e = errno;	/* the caller's reason outlives the cleanup */
+
 	if (a->fd >= 0)
 		close(a->fd);
 	a->fd = -1;
@@ -209,6 +207,7 @@ gb_atomic_abort(struct gb_atomic *a)
 	free(a->path);
 	free(a->tmp);
 	a->path = a->tmp = NULL;
+	errno = e;
 }
 
 int

@@ -196,9 +196,7 @@ gb_label_write(const char *media, struct gb_tape *t, size_t blocksize,
 		r = gb_atomic_open(&a, path, 0644);
 		if (r == 0 && (gb_write_all(a.fd, text, n) == -1 ||
 		    gb_atomic_commit(&a) == -1)) {
-			e = errno;
 			gb_atomic_abort(&a);
-			errno = e;
 			r = -1;
 		}
 		free(path);

@@ -1305,9 +1305,7 @@ cmd_checkpoint(struct cat *x)
 	else if (gb_atomic_open(&a, x->output, 0644) == -1 ||
 	    gb_write_all(a.fd, k.signed_text, k.signed_len) == -1 ||
 	    gb_atomic_commit(&a) == -1) {
-		int e = errno;
 		gb_atomic_abort(&a);
-		errno = e;
 		gb_err(GB_EXIT_RUN, "cannot write %s", x->output);
 	}
 	gb_catalog_begin(x->c);

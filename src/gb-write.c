@@ -410,9 +410,7 @@ write_index(struct writer *w, long long copy)
 	gb_finalize(st);
 	st = NULL;
 	if (fclose(fp) == EOF) {
-		e = errno;
 		gb_atomic_abort(&a);
-		errno = e;
 		goto fail;
 	}
 	if (gb_atomic_commit(&a) == -1)
@@ -631,9 +629,7 @@ resume_dir(struct writer *w, const struct gb_seal *s, const char *dst,
 	if (r == -1 || gb_atomic_open(&sa, sdst, 0644) == -1)
 		return -1;
 	if (gb_write_all(sa.fd, s->signed_text, s->signed_len) == -1) {
-		e = errno;
 		gb_atomic_abort(&sa);
-		errno = e;
 		return -1;
 	}
 	return gb_atomic_commit(&sa) == -1 ? -1 : 1;
@@ -898,9 +894,7 @@ write_checkpoint(struct writer *w, struct copy *k)
 	if (gb_atomic_open(&a, path, 0644) == -1)
 		goto fail;
 	if (gb_write_all(a.fd, k->ck.signed_text, k->ck.signed_len) == -1) {
-		e = errno;
 		gb_atomic_abort(&a);
-		errno = e;
 		goto fail;
 	}
 	if (gb_atomic_commit(&a) == -1)
