@@ -15,12 +15,12 @@ teardown() { gb_teardown; }
 
 @test "every fuzz target replays its committed seeds without a crash" {
 	local t n=0
-	for t in manifest seal checkpoint label conf csv gzip tape tar; do
+	for t in manifest seal checkpoint label conf csv gzip tape tar ddl; do
 		run -0 "$TOP/tests/fuzz/replay-$t" "$TOP"/tests/fuzz/seed/$t/*
 		assert_output ''
 		n=$((n + 1))
 	done
-	assert_equal "$n" 9
+	assert_equal "$n" 10
 	assert_tmpdir_empty
 }
 
@@ -37,4 +37,14 @@ teardown() { gb_teardown; }
 	for l in 0 1 2; do
 		assert_line --index $l 'fuzz-tar: 2 small, 7 of 7 tables checked; -1: inner signature: not signed'
 	done
+}
+
+@test "the ddl target parses its seeds whole: an export's SCHEMA.sql, and PostgreSQL's with its sqlite lines" {
+	# a target that refused its seeds at the first statement would fuzz
+	# only the refusal
+	FUZZ_VERBOSE=1 run -0 "$TOP/tests/fuzz/replay-ddl" \
+	    "$TOP/tests/fuzz/seed/ddl/pg" "$TOP/tests/fuzz/seed/ddl/sqlite"
+	assert_output "fuzz-ddl: postgresql, 8 statements
+fuzz-ddl: its sqlite lines, 3 statements
+fuzz-ddl: sqlite, 18 statements"
 }

@@ -36,7 +36,7 @@ record() {
 	[ $((n % 2)) = 0 ] || printf '\000'
 	le32 "$n"
 }
-for t in manifest seal checkpoint label conf csv gzip tape tar; do
+for t in manifest seal checkpoint label conf csv gzip tape tar ddl; do
 	rm -rf "${out:?}/$t"
 	mkdir "$out/$t"
 done
@@ -49,6 +49,7 @@ export GB_CONF="$w/gb.conf"
 "$bin/gb-demodata" -s 7 -n 30 -o "$w/gym.db"
 "$bin/gb-export" -s "sqlite:$w/gym.db" -j fuzz -o "$w/set"
 cp "$w/set/MANIFEST" "$out/manifest/demo"
+{ printf '\000'; cat "$w/set/SCHEMA.sql"; } >"$out/ddl/sqlite"	# byte 0: dialect
 for f in "$w"/set/*.csv; do
 	cp "$f" "$out/csv/${f##*/}"
 done
