@@ -441,18 +441,6 @@ cat_conf() {
 
 # ---------------------------------------------------- gpg, run directly
 
-# fake_gpg DIR: GPGME asks the gpgconf it finds on PATH where gpg is: a
-# gpgconf in DIR names DIR/gpg, a script (on stdin) that stands in for it.
-fake_gpg() {
-	local real
-	real=$(command -v gpgconf)
-	mkdir -p "$1"
-	cat >"$1/gpg"
-	printf '#!/bin/sh\n%s "$@" | sed "s|^gpg:\\(.*\\):[^:]*\\$|gpg:\\1:%s/gpg|"\n' \
-	    "$real" "$1" >"$1/gpgconf"
-	chmod +x "$1/gpg" "$1/gpgconf"
-}
-
 @test "seal: a line on gpg's stderr that reads like a status line is none: an archive gpg did not sign is refused (exit 3), nothing left" {
 	# a gpg that does not sign, and writes a signature's status line
 	# where a message with a key's user id or a file name could be
