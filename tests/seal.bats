@@ -441,6 +441,21 @@ cat_conf() {
 
 # ---------------------------------------------------- gpg, run directly
 
+@test "seal: where libgcrypt does SHA-256 in hardware, gpg signs the archive's SHA-256 (digest 8), else the keys' first choice, SHA-512 (10); stock gpg -d checks it" {
+	local want=10
+	if gpgconf --show-versions 2>/dev/null |
+	    grep -Eq '^hwflist:(.*:)?(intel-shaext|arm-sha2):'; then
+		want=8
+	fi
+	mkdir spool
+	run as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/d "$FX/a.tar.gz"
+	assert_success
+	run gpgk restore --status-fd 1 --decrypt -o d.tar.gz spool/d.tar.gz.gpg
+	assert_success
+	assert_line --regexp "^\[GNUPG:\] VALIDSIG $SIGNER [-0-9]+ [0-9]+ 0 4 0 22 $want 00 $SIGNER\$"
+	cmp d.tar.gz "$FX/a.tar.gz" || fail "it does not decrypt to its input"
+}
+
 @test "seal: a line on gpg's stderr that reads like a status line is none: an archive gpg did not sign is refused (exit 3), nothing left" {
 	# a gpg that does not sign, and writes a signature's status line
 	# where a message with a key's user id or a file name could be
