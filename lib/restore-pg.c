@@ -1666,11 +1666,14 @@ setup_conn(struct pgt *t, struct conn *c, const char *conninfo, char *err,
 	 * '...' as SCHEMA.sql was lexed: a backslash is a backslash.  The
 	 * staging's commits need not wait for the disk: the move into
 	 * place, on the control connection, waits, and WAL is written in
-	 * order, so it never lasts without them.
+	 * order, so it never lasts without them.  The workers build
+	 * several indexes at once: a build's own parallel workers on top
+	 * took a third more CPU for no less time.
 	 */
 	if (cexec(c, "SET standard_conforming_strings = on", why,
 	    sizeof why) == -1 || cexec(c, "SET synchronous_commit = off",
-	    why, sizeof why) == -1) {
+	    why, sizeof why) == -1 || cexec(c, "SET "
+	    "max_parallel_maintenance_workers = 0", why, sizeof why) == -1) {
 		snprintf(err, errlen, "%s: %s", t->name, why);
 		return -2;
 	}
