@@ -106,7 +106,8 @@ ssize_t gb_unpack_read(void *u, void *buf, size_t n);	/* a gb_read_fn */
  * Drains and joins; checks decryption and the inner signature (pinned),
  * and fills the size and hash of the bytes read of the sealed file (all
  * of it, the very bytes decrypted) and of the packed archive inside.
- * 0; -1 and why; -2 the file could not be read.
+ * 0; -1 and why; -2 the file could not be read, or gpg could not run or
+ * was killed.
  */
 struct gb_unpack_sums {
 	uint64_t size, packed_size;

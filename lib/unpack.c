@@ -1,12 +1,12 @@
 /*
  * unpack.c - read a sealed archive back: gpg decrypts (gb_gpg_run, in a
  * thread) straight into a pipe; this side hashes the packed bytes and
- * walks the tar.gz through libarchive.  The sealed file is opened once and every byte gpg reads
- * of it is hashed on the way in, so the hash compared with the seal is
- * of the very bytes decrypted: a file swapped after some other check
- * cannot slip in.  The inner signature and that hash are known only at
- * the end, so nothing read may be made usable before gb_unpack_close
- * says so.
+ * walks the tar.gz through libarchive.  The sealed file is opened once
+ * and every byte gpg reads of it is hashed on the way in, so the hash
+ * compared with the seal is of the very bytes decrypted: a file swapped
+ * after some other check cannot slip in.  The inner signature and that
+ * hash are known only at the end, so nothing read may be made usable
+ * before gb_unpack_close says so.
  */
 #include <errno.h>
 #include <fcntl.h>

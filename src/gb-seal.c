@@ -39,7 +39,7 @@ struct seal {
 	char other[128];	/* a key it took that is not one of ours */
 	gpgme_key_t *keys, signer_key;	/* ours: the recipients, the signer */
 	int nsigs, encrypted;	/* SIG_CREATED lines, END_ENCRYPTION */
-	struct gb_pgp_status st;	/* its first FAILURE or ERROR code */
+	struct gb_pgp_status st;	/* the rest: its first FAILURE or ERROR */
 };
 
 static void
