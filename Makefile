@@ -41,7 +41,8 @@ LIBSRC = lib/audit.c lib/catalog.c lib/db.c lib/checkpoint.c lib/check.c lib/con
          lib/err.c lib/gzip.c lib/gzread.c lib/io.c lib/out.c lib/manifest.c \
          lib/import.c lib/media.c lib/pg.c lib/pgp.c lib/report.c lib/restore-pg.c \
          lib/restore-sqlite.c lib/seal.c lib/sha256.c lib/sql.c lib/sqlite.c \
-         lib/state.c lib/tape.c lib/tar.c lib/text.c lib/unpack.c lib/progress.c lib/workers.c
+         lib/state.c lib/tape.c lib/tar.c lib/text.c lib/unpack.c lib/progress.c lib/workers.c \
+         lib/gpg.c
 LIBOBJ = $(LIBSRC:.c=.o)
 TOOLS  = bin/gb-export bin/gb-pack bin/gb-seal bin/gb-verify bin/gb-restore bin/gb-catalog bin/gb-write bin/gb-demodata
 UNIT   = tests/unit/test-lib

@@ -106,7 +106,8 @@ ssize_t gb_unpack_read(void *u, void *buf, size_t n);	/* a gb_read_fn */
  * Drains and joins; checks decryption and the inner signature (pinned),
  * and fills the size and hash of the bytes read of the sealed file (all
  * of it, the very bytes decrypted) and of the packed archive inside.
- * 0; -1 and why; -2 the file could not be read.
+ * 0; -1 and why; -2 the file could not be read, or gpg could not run or
+ * was killed.
  */
 struct gb_unpack_sums {
 	uint64_t size, packed_size;
@@ -165,6 +166,7 @@ int gb_check_table_to(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
     char *err, size_t errlen);
 
 /* pgp.c: OpenPGP through GPGME. */
+void gb_pgp_init(void);		/* GPGME ready, or exit 3 */
 gpgme_ctx_t gb_pgp_new(void);	/* binary, no pinentry prompts */
 int gb_pgp_fpr_eq(const char *a, const char *b);
 /* A key's first valid user ID ("Name <addr>"), else its fingerprint. */
@@ -183,24 +185,51 @@ char *gb_pgp_sign_why(gpgme_error_t e, gpgme_key_t signer);
 gpgme_key_t gb_pgp_key(gpgme_ctx_t c, const char *name, int usage,
     char *err, size_t errlen);
 /*
- * After a verify or decrypt_verify: every signature good and made by the
- * pinned key (primary or subkey fingerprint).  0, or -1 and why.  *fpr
- * (if fpr) gets the signing fingerprint.
+ * After a verify or decrypt_verify: exactly one signature, good and made
+ * by the pinned key (primary or subkey fingerprint).  0, or -1 and why.
  */
-int gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char **fpr,
-    char *err, size_t errlen);
+int gb_pgp_check_sigs(gpgme_ctx_t c, const char *pinned, char *err,
+    size_t errlen);
 /*
- * Runs GPGME's gpg with args (after --batch --no-tty --pinentry-mode
- * error), its stdin fed from in, its stdout given to out, and each of its
- * status lines ("KEYWORD ARGS", without "[GNUPG:] ", from a status fd
- * of their own, never its stderr) to status (if set), in big pieces:
- * GPGME moves 4 KiB at a time.  0 when gpg exits 0 having read all of
- * in.  -1 when in or out failed (they keep their errno; gpg is stopped)
- * or gpg could not run or failed: why in err ("" for in and out).
+ * The same from gpg's own status lines (gb_gpg_run), each given to
+ * gb_pgp_status_line as it comes: one signature is its result line
+ * (GOODSIG ... ERRSIG) and its VALIDSIG, which names the primary key.
+ * gb_pgp_status_decrypt: 0 when gpg said it decrypted, else why not, as
+ * GPGME says it.  gb_pgp_word: the word after n words of a status line.
+ */
+#define GB_PGP_SIGS 4
+struct gb_pgp_sig {
+	char fpr[128];		/* signing key's fingerprint, or key id */
+	char primary[128];	/* its primary key's fingerprint; "" unknown */
+	gpgme_error_t status;	/* 0 good, GPG_ERR_BAD_SIGNATURE, ... */
+};
+struct gb_pgp_status {
+	struct gb_pgp_sig sigs[GB_PGP_SIGS];	/* the first ones */
+	size_t nsigs;				/* all of them */
+	int decrypted, failed, no_seckey, nodata;
+	gpgme_error_t failure;	/* the first FAILURE or ERROR code */
+};
+void gb_pgp_status_line(struct gb_pgp_status *st, const char *line);
+gpgme_error_t gb_pgp_status_decrypt(const struct gb_pgp_status *st);
+int gb_pgp_status_sigs(struct gb_pgp_status *st, const char *pinned,
+    char *err, size_t errlen);
+void gb_pgp_word(char *dst, size_t len, const char *line, int n);
+
+/*
+ * gpg.c: runs GPGME's gpg with args (after --batch --no-tty --pinentry-mode
+ * error), its stdin fed from in, its stdout given to out (or, when out
+ * is NULL, straight to the descriptor outfd), and each of its status
+ * lines ("KEYWORD ARGS", without "[GNUPG:] ", from a status fd of their
+ * own, never its stderr) to status (if set), in big pieces: GPGME moves
+ * 4 KiB at a time.  0 when gpg exits 0 having read all of in; -1 when
+ * gpg failed (exited non-zero, or stopped reading in); -2 when in or
+ * out failed (they keep their errno; gpg is stopped, err is ""), or gpg
+ * could not run or was killed by a signal: why in err.
  */
 struct gb_gpg_io {
 	gb_read_fn in;
 	gb_write_fn out;
+	int outfd;
 	void (*status)(void *arg, const char *line);
 	void *arg;
 };

@@ -181,6 +181,8 @@ struct gb_sha256 {
 void gb_sha256_init(struct gb_sha256 *h);
 void gb_sha256_update(struct gb_sha256 *h, const void *p, size_t n);
 void gb_sha256_final(struct gb_sha256 *h, char hex[65]);
+/* 1 when libgcrypt (and so gpg) has SHA-256 in hardware on this CPU. */
+int gb_sha256_fast(void);
 /* Hashing beside the caller, on a thread: feed, do other work, wait. */
 struct gb_hasher {
 	struct gb_sha256 sha;

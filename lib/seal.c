@@ -273,7 +273,7 @@ gb_signed_verify(const char *what, const char *text, size_t len,
 		gpgme_release(c);
 		return -1;
 	}
-	if (gb_pgp_check_sigs(c, pinned, NULL, why, sizeof why) == -1) {
+	if (gb_pgp_check_sigs(c, pinned, why, sizeof why) == -1) {
 		snprintf(err, errlen, "%s", why);
 		gpgme_data_release(out);
 		gpgme_release(c);

@@ -50,6 +50,19 @@ gb_sha256_final(struct gb_sha256 *h, char hex[65])
 	h->md = NULL;
 }
 
+int
+gb_sha256_fast(void)
+{
+	char *hw;
+	int fast;
+
+	gb_crypto_init();
+	hw = gcry_get_config(0, "hwflist");
+	fast = hw && (strstr(hw, ":intel-shaext:") || strstr(hw, ":arm-sha2:"));
+	gcry_free(hw);
+	return fast;
+}
+
 /*
  * A SHA-256 on a thread of its own, so that a copy hashes a block while
  * it writes it: the caller feeds a buffer, writes it, waits, and only

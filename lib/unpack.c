@@ -1,12 +1,12 @@
 /*
- * unpack.c - read a sealed archive back: gpg decrypts in a thread into a
- * pipe; this side hashes the packed bytes and walks the tar.gz through
- * libarchive.  The sealed file is opened once and every byte gpg reads
- * of it is hashed on the way in, so the hash compared with the seal is
- * of the very bytes decrypted: a file swapped after some other check
- * cannot slip in.  The inner signature and that hash are known only at
- * the end, so nothing read may be made usable before gb_unpack_close
- * says so.
+ * unpack.c - read a sealed archive back: gpg decrypts (gb_gpg_run, in a
+ * thread) straight into a pipe; this side hashes the packed bytes and
+ * walks the tar.gz through libarchive.  The sealed file is opened once
+ * and every byte gpg reads of it is hashed on the way in, so the hash
+ * compared with the seal is of the very bytes decrypted: a file swapped
+ * after some other check cannot slip in.  The inner signature and that
+ * hash are known only at the end, so nothing read may be made usable
+ * before gb_unpack_close says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,12 +28,12 @@
 #define MEMBER_MAX ((int64_t)1 << 40)
 
 struct gb_unpack {
-	gpgme_ctx_t ctx;
-	gpgme_data_t cipher, plain;
 	int cipherfd, pipe[2];
 	pthread_t thread;
-	gpgme_error_t result;
-	int write_errno, read_errno;
+	int result;		/* gb_gpg_run's */
+	char why[256];		/* its message */
+	struct gb_pgp_status st;	/* what gpg's status lines said */
+	int read_errno;
 	struct gb_sha256 sealed;	/* of the bytes read from cipherfd */
 	uint64_t sealed_bytes;
 	struct archive *a;
@@ -43,18 +43,6 @@ struct gb_unpack {
 	unsigned char *buf;
 	int eof;
 };
-
-static ssize_t
-to_pipe(void *arg, const void *buf, size_t n)
-{
-	struct gb_unpack *u = arg;
-
-	if (gb_write_all(u->pipe[1], buf, n) == -1) {
-		u->write_errno = errno;
-		return -1;
-	}
-	return (ssize_t)n;
-}
 
 /* gpg's input: the sealed file, each byte hashed as it is handed over. */
 static ssize_t
@@ -76,12 +64,23 @@ from_file(void *arg, void *buf, size_t n)
 	return r;
 }
 
-static void *
-decrypt(void *arg)
+static void
+status(void *arg, const char *line)
 {
 	struct gb_unpack *u = arg;
 
-	u->result = gpgme_op_decrypt_verify(u->ctx, u->cipher, u->plain);
+	gb_pgp_status_line(&u->st, line);
+}
+
+static void *
+decrypt(void *arg)
+{
+	static const char *const args[] = { "--decrypt", NULL };
+	struct gb_unpack *u = arg;
+	struct gb_gpg_io io = { .in = from_file, .outfd = u->pipe[1],
+	    .status = status, .arg = u };
+
+	u->result = gb_gpg_run(args, &io, u->why, sizeof u->why);
 	close(u->pipe[1]);
 	u->pipe[1] = -1;
 	return NULL;
@@ -128,10 +127,6 @@ pull(struct archive *a, void *arg, const void **p)
 static void
 unpack_free(struct gb_unpack *u)
 {
-	gpgme_data_release(u->cipher);
-	gpgme_data_release(u->plain);
-	if (u->ctx)
-		gpgme_release(u->ctx);
 	close(u->cipherfd);
 	if (u->pipe[0] >= 0)
 		close(u->pipe[0]);
@@ -149,8 +144,6 @@ unpack_free(struct gb_unpack *u)
 struct gb_unpack *
 gb_unpack_open(const char *archive, char *err, size_t errlen)
 {
-	static struct gpgme_data_cbs cbs = { .write = to_pipe };
-	static struct gpgme_data_cbs incbs = { .read = from_file };
 	struct gb_unpack *u = gb_calloc(1, sizeof *u);
 
 	/* A reader that stops early must see EPIPE, not die of it. */
@@ -167,13 +160,7 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 		unpack_free(u);
 		return NULL;
 	}
-	u->ctx = gb_pgp_new();	/* first: it readies GPGME */
-	if (gpgme_data_new_from_cbs(&u->cipher, &incbs, u) ||
-	    gpgme_data_new_from_cbs(&u->plain, &cbs, u)) {
-		snprintf(err, errlen, "gpgme: out of memory");
-		unpack_free(u);
-		return NULL;
-	}
+	(void)fcntl(u->pipe[0], F_SETPIPE_SZ, 1 << 20);
 	u->buf = gb_malloc(BUFSZ);
 	gb_progress_start("read", 0, gb_progress_size(u->cipherfd));
 	gb_sha256_init(&u->hash);
@@ -256,6 +243,7 @@ gb_unpack_close(struct gb_unpack *u, const char *pinned,
 {
 	int r = 0;
 	char why[512];
+	gpgme_error_t e;
 
 	/* The packed hash covers every byte, the tar's end and past it. */
 	while (!u->eof && pull_packed(u, u->buf, BUFSZ) > 0)
@@ -273,18 +261,27 @@ gb_unpack_close(struct gb_unpack *u, const char *pinned,
 	sums->size = u->sealed_bytes;
 	gb_sha256_final(&u->hash, sums->packed_sha256);
 	sums->packed_size = u->bytes;
+	/*
+	 * gpg's verdict from its status lines, before its exit status: it
+	 * exits 2 for a signature it cannot check.  A gpg killed half-way
+	 * said nothing of its end: the archive may be good, it was not read.
+	 */
 	if (u->read_errno) {
 		snprintf(err, errlen, "read error: %s", strerror(u->read_errno));
 		r = -2;
-	} else if (u->result) {
-		snprintf(err, errlen, "cannot decrypt: %s%s",
-		    gpgme_strerror(u->result),
-		    gpg_err_code(u->result) == GPG_ERR_NO_SECKEY ?
+	} else if (u->result == -2) {
+		snprintf(err, errlen, "cannot decrypt: %s", u->why);
+		r = -2;
+	} else if ((e = gb_pgp_status_decrypt(&u->st))) {
+		snprintf(err, errlen, "cannot decrypt: %s%s", gpgme_strerror(e),
+		    gpg_err_code(e) == GPG_ERR_NO_SECKEY ?
 		    " (no recipient secret key in the keyring)" : "");
 		r = -1;
-	} else if (gb_pgp_check_sigs(u->ctx, pinned, NULL, why,
-	    sizeof why) == -1) {
+	} else if (gb_pgp_status_sigs(&u->st, pinned, why, sizeof why) == -1) {
 		snprintf(err, errlen, "inner signature: %s", why);
+		r = -1;
+	} else if (u->result) {
+		snprintf(err, errlen, "cannot decrypt: %s", u->why);
 		r = -1;
 	}
 	unpack_free(u);

@@ -39,7 +39,7 @@ struct seal {
 	char other[128];	/* a key it took that is not one of ours */
 	gpgme_key_t *keys, signer_key;	/* ours: the recipients, the signer */
 	int nsigs, encrypted;	/* SIG_CREATED lines, END_ENCRYPTION */
-	gpgme_error_t failure;	/* its first FAILURE or ERROR code */
+	struct gb_pgp_status st;	/* the rest: its first FAILURE or ERROR */
 };
 
 static void
@@ -108,51 +108,31 @@ write_cb(void *arg, const void *buf, size_t n)
 	return 0;
 }
 
-/* The word after n words of a status line, up to the next space. */
-static void
-word(char *dst, size_t len, const char *line, int n)
-{
-	size_t k;
-
-	while (n-- > 0 && (line = strchr(line, ' ')))
-		line++;
-	if (!line) {
-		*dst = '\0';
-		return;
-	}
-	k = strcspn(line, " ");
-	snprintf(dst, len, "%.*s", (int)k, line);
-}
-
 static void
 status_cb(void *arg, const char *line)
 {
 	struct seal *s = arg;
-	char code[32];
 
 	if ((strncmp(line, "INV_RECP ", 9) == 0 ||
 	    strncmp(line, "INV_SGNR ", 9) == 0) && !*s->refused)
-		word(s->refused, sizeof s->refused, line, 2);
+		gb_pgp_word(s->refused, sizeof s->refused, line, 2);
 	else if (strncmp(line, "KEY_CONSIDERED ", 15) == 0 && !*s->other) {
 		/* gpg.conf may name more keys (recipient, group): not ours */
 		char fpr[128];
 		int ours;
-		word(fpr, sizeof fpr, line, 1);
+		gb_pgp_word(fpr, sizeof fpr, line, 1);
 		ours = gb_pgp_fpr_eq(s->signer_key->fpr, fpr);
 		for (size_t i = 0; s->keys[i] && !ours; i++)
 			ours = gb_pgp_fpr_eq(s->keys[i]->fpr, fpr);
 		if (!ours)
 			snprintf(s->other, sizeof s->other, "%s", fpr);
 	} else if (strncmp(line, "SIG_CREATED ", 12) == 0) {
-		word(s->sig_fpr, sizeof s->sig_fpr, line, 6);
+		gb_pgp_word(s->sig_fpr, sizeof s->sig_fpr, line, 6);
 		s->nsigs++;
 	} else if (strcmp(line, "END_ENCRYPTION") == 0)
 		s->encrypted = 1;
-	else if ((strncmp(line, "FAILURE ", 8) == 0 ||
-	    strncmp(line, "ERROR ", 6) == 0) && !s->failure) {
-		word(code, sizeof code, line, 2);
-		s->failure = (gpgme_error_t)strtoul(code, NULL, 10);
-	}
+	else
+		gb_pgp_status_line(&s->st, line);
 }
 
 /* The signer's key or one of its subkeys. */
@@ -175,7 +155,7 @@ signed_by(gpgme_key_t signer, const char *fpr)
 static void
 encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 {
-	const char **args = gb_calloc(2 * s->nrcpt + 20, sizeof *args);
+	const char **args = gb_calloc(2 * s->nrcpt + 22, sizeof *args);
 	struct gb_gpg_io io = { .in = read_cb, .out = write_cb,
 	    .status = status_cb, .arg = s };
 	char err[512];
@@ -191,6 +171,15 @@ encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 	args[n++] = "0";
 	args[n++] = "--no-encrypt-to";
 	args[n++] = "--no-textmode";
+	/*
+	 * gpg hashes what it signs with the recipients' first choice, as a
+	 * rule SHA-512; where the CPU does SHA-256 in hardware that is
+	 * several times as fast, and gpg takes it if the keys allow it.
+	 */
+	if (gb_sha256_fast()) {
+		args[n++] = "--personal-digest-preferences";
+		args[n++] = "SHA256";
+	}
 	args[n++] = "--encrypt";
 	args[n++] = "--sign";
 	args[n++] = "--local-user";
@@ -221,10 +210,10 @@ encrypt_sign(struct seal *s, gpgme_key_t *keys, gpgme_key_t signer)
 		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: gpg took key %s, "
 		    "which is neither the signer nor a recipient: is it named in "
 		    "gpg.conf (recipient, group)?", s->other);
-	if (s->failure)
+	if (s->st.failure)
 		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s",
-		    gb_pgp_sign_why(s->failure, signer));
-	if (r == -1)
+		    gb_pgp_sign_why(s->st.failure, signer));
+	if (r < 0)
 		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: %s", err);
 	if (!s->encrypted || s->nsigs != 1 || !signed_by(signer, s->sig_fpr))
 		gb_errx(GB_EXIT_RUN, "cannot encrypt and sign: gpg did not %s",

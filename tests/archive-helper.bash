@@ -59,6 +59,18 @@ as() {
 	GNUPGHOME="$h" "$@"
 }
 
+# fake_gpg DIR: GPGME asks the gpgconf it finds on PATH where gpg is: a
+# gpgconf in DIR names DIR/gpg, a script (on stdin) that stands in for it.
+fake_gpg() {
+	local real
+	real=$(command -v gpgconf)
+	mkdir -p "$1"
+	cat >"$1/gpg"
+	printf '#!/bin/sh\n%s "$@" | sed "s|^gpg:\\(.*\\):[^:]*\\$|gpg:\\1:%s/gpg|"\n' \
+	    "$real" "$1" >"$1/gpgconf"
+	chmod +x "$1/gpg" "$1/gpgconf"
+}
+
 # new_keyring DIR: an empty keyring directory (0700).
 new_keyring() {
 	mkdir -p "$1"
@@ -586,14 +598,19 @@ encrypt_unsigned() {
 	    -r "$RCPT2" -o "$2" --encrypt "$1"
 }
 
-# forge_sealed PACKED OUT SEAL: OUT.tar.gz.gpg, PACKED signed by $SIGNER
-# and encrypted to RCPT1 and RCPT2 with stock gpg, and OUT.seal, the
-# signed text of SEAL with the archive's name, sizes and hashes put right,
-# clear-signed by $SIGNER: what a holder of the signer's key can make of
-# anything, even what gb-seal refuses to seal.
+# forge_sealed PACKED OUT SEAL [KEYRING -u KEY...]: OUT.tar.gz.gpg, PACKED
+# signed by $SIGNER (or by each KEY, from KEYRING) and encrypted to RCPT1
+# and RCPT2 with stock gpg, and OUT.seal, the signed text of SEAL with the
+# archive's name, sizes and hashes put right, clear-signed by $SIGNER's
+# primary key: what a holder of the signer's key can make of anything,
+# even what gb-seal refuses to seal.
 forge_sealed() {
-	local base=${2##*/}.tar.gz.gpg
-	gpgk backup --trust-model always --compress-algo none -u "$SIGNER" \
+	local base=${2##*/}.tar.gz.gpg home=backup signers=(-u "$SIGNER")
+	if [ $# -gt 3 ]; then
+		home=$4
+		signers=("${@:5}")
+	fi
+	gpgk "$home" --trust-model always --compress-algo none "${signers[@]}" \
 	    -r "$RCPT1" -r "$RCPT2" -o "$2.tar.gz.gpg" --sign --encrypt "$1" ||
 	    return 1
 	seal_text "$3" | awk -F'\t' -v a="$base" \
@@ -608,7 +625,7 @@ forge_sealed() {
 	$1 == "packed-size" { $0 = "packed-size\t" psize }
 	$1 == "packed-sha256" { $0 = "packed-sha256\t" psha }
 	{ print }' >"$2.text" || return 1
-	gpgk backup -u "$SIGNER" -o "$2.seal" --clearsign "$2.text" &&
+	gpgk "$home" -u "$SIGNER!" -o "$2.seal" --clearsign "$2.text" &&
 	    rm "$2.text"
 }
 

@@ -507,6 +507,22 @@ hostile_tables() {
 	psqlc -d postgres -c "DROP DATABASE r" -c "DROP ROLE gblim"
 }
 
+@test "into PostgreSQL: a table's rows reach its heap in the archive's order (one connection COPYs each table), as pg_restore leaves them" {
+	sqlite3 -bail ord.db "CREATE TABLE ord (id INTEGER PRIMARY KEY, v TEXT);
+	    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000)
+	    INSERT INTO ord SELECT i, printf('%040d', i) FROM n"
+	gb-export -s sqlite:ord.db -o set
+	[ "$(stat -c %s set/ord.csv)" -gt $((2 << 20)) ] || fail "ord.csv is small: $(stat -c %s set/ord.csv)"
+	mkdir spool
+	seal_set set spool/ord
+	new_db r
+	run restore -d postgresql:///r spool/ord.seal
+	assert_success
+	# in the heap's order, never an id smaller than the one before
+	assert_equal "$(psqlc -d r -c "SELECT count(*), count(*) FILTER (WHERE id < prev)
+	    FROM (SELECT id, lag(id) OVER (ORDER BY ctid) AS prev FROM public.ord) s")" "60000|0"
+}
+
 @test "into PostgreSQL: rows of 8 MiB are held a few at a time, not two chunks of them queued per connection" {
 	local rss
 	sqlite3 -bail long.db "CREATE TABLE long (id INTEGER PRIMARY KEY, v TEXT);

@@ -406,6 +406,58 @@ refused_by() {
 	refused_by "$KEYS/restore" "$RCPT1" "$RCPT1" "$FX/spool/gym.seal"
 }
 
+@test "restore: an archive signed by a signing subkey of the pinned signer restores; one signed twice, even both times by the signer, restores nothing (exit 1)" {
+	local k=$BATS_TEST_TMPDIR/k r=$BATS_TEST_TMPDIR/r sub
+	mkdir spool
+	cp -a "$KEYS/backup" "$k"
+	cp -a "$KEYS/restore" "$r"
+	rm -f "$k"/S.* "$r"/S.*
+	gpgk "$k" --passphrase '' --quick-add-key "$SIGNER" ed25519 sign 2y
+	sub=$(gpgk "$k" --with-colons --list-keys "$SIGNER" |
+	    awk -F: '$1 == "sub" { s = 1 } s && $1 == "fpr" { f = $10 } END { print f }')
+	[ -n "$sub" ] && [ "$sub" != "$SIGNER" ] || fail "no signing subkey: $sub"
+	gpgk "$k" --export "$SIGNER" | gpgk "$r" --import
+	as "$k" gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/sub \
+	    "$FX/spool/gym.tar.gz" 2>/dev/null
+	# the subkey signed, and gpg names the signer as its primary key
+	run gpgk "$r" --status-fd 1 --decrypt -o /dev/null spool/sub.tar.gz.gpg
+	assert_success
+	assert_line --regexp "^\[GNUPG:\] VALIDSIG $sub .* $SIGNER\$"
+	run env GNUPGHOME="$r" gb-restore --signer "$SIGNER" -d sqlite:r.db spool/sub.seal
+	assert_success
+	assert_output ''
+	assert_db_equal r.db "$FX/gym.db"
+	rm r.db
+	run env GNUPGHOME="$r" gb-restore --signer signer@gym.example --test spool/sub.seal
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+	# the primary key and its subkey both sign: two signatures
+	forge_sealed "$FX/spool/gym.tar.gz" spool/twice "$FX/spool/gym.seal" "$k" \
+	    -u "$SIGNER!" -u "$sub!"
+	run gpgk "$r" --status-fd 1 --decrypt -o /dev/null spool/twice.tar.gz.gpg
+	[ "$(grep -c '^\[GNUPG:\] GOODSIG ' <<<"$output")" = 2 ] ||
+	    fail "not signed twice: $output"
+	refused_by "$r" "$SIGNER" "spool/twice.tar.gz.gpg: inner signature: signed 2 times, where one signature by the signer is expected; nothing restored" spool/twice.seal
+}
+
+@test "restore: a gpg killed half-way through the decryption fails (exit 3, the signal named) and restores nothing" {
+	fake_gpg "$W/fake" <<EOF
+#!/bin/bash
+case " \$* " in
+*" --decrypt "*)
+	$(command -v gpg) "\$@" | head -c 20000
+	kill -KILL \$\$ ;;
+*)	exec $(command -v gpg) "\$@" ;;
+esac
+EOF
+	[ "$(stat -c %s "$FX/spool/gym.tar.gz")" -gt 40000 ] || fail "the archive is small: $(stat -c %s "$FX/spool/gym.tar.gz")"
+	PATH="$W/fake:$PATH" refused 3 "$FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg killed by signal 9" "$FX/spool/gym.seal"
+	assert_output --partial "nothing restored"
+	# the same archive, with the real gpg
+	run rst --test "$FX/spool/gym.seal"
+	assert_success
+}
+
 @test "restore refuses hostile member names and types, for -o and -d, and creates nothing" {
 	local spec kind name i=0 mode
 	mkdir work spool

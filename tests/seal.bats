@@ -441,16 +441,19 @@ cat_conf() {
 
 # ---------------------------------------------------- gpg, run directly
 
-# fake_gpg DIR: GPGME asks the gpgconf it finds on PATH where gpg is: a
-# gpgconf in DIR names DIR/gpg, a script (on stdin) that stands in for it.
-fake_gpg() {
-	local real
-	real=$(command -v gpgconf)
-	mkdir -p "$1"
-	cat >"$1/gpg"
-	printf '#!/bin/sh\n%s "$@" | sed "s|^gpg:\\(.*\\):[^:]*\\$|gpg:\\1:%s/gpg|"\n' \
-	    "$real" "$1" >"$1/gpgconf"
-	chmod +x "$1/gpg" "$1/gpgconf"
+@test "seal: where libgcrypt does SHA-256 in hardware, gpg signs the archive's SHA-256 (digest 8), else the keys' first choice, SHA-512 (10); stock gpg -d checks it" {
+	local want=10
+	if gpgconf --show-versions 2>/dev/null |
+	    grep -Eq '^hwflist:(.*:)?(intel-shaext|arm-sha2):'; then
+		want=8
+	fi
+	mkdir spool
+	run as backup gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o spool/d "$FX/a.tar.gz"
+	assert_success
+	run gpgk restore --status-fd 1 --decrypt -o d.tar.gz spool/d.tar.gz.gpg
+	assert_success
+	assert_line --regexp "^\[GNUPG:\] VALIDSIG $SIGNER [-0-9]+ [0-9]+ 0 4 0 22 $want 00 $SIGNER\$"
+	cmp d.tar.gz "$FX/a.tar.gz" || fail "it does not decrypt to its input"
 }
 
 @test "seal: a line on gpg's stderr that reads like a status line is none: an archive gpg did not sign is refused (exit 3), nothing left" {

@@ -179,6 +179,33 @@ flips_fail() {
 	assert_line --index 0 --regexp "^a\.tar\.gz\.gpg: FAIL: "
 }
 
+@test "verify: a seal signed twice, by the signer's key and its subkey, is a FAIL; each signature alone passes" {
+	local k=$BATS_TEST_TMPDIR/k a=$BATS_TEST_TMPDIR/a sub u
+	cp -a "$KEYS/backup" "$k"
+	cp -a "$KEYS/auditor" "$a"
+	rm -f "$k"/S.* "$a"/S.*
+	gpgk "$k" --passphrase '' --quick-add-key "$SIGNER" ed25519 sign 2y
+	sub=$(gpgk "$k" --with-colons --list-keys "$SIGNER" |
+	    awk -F: '$1 == "sub" { s = 1 } s && $1 == "fpr" { f = $10 } END { print f }')
+	gpgk "$k" --export "$SIGNER" | gpgk "$a" --import
+	seal_text "$FX/spool/a.seal" >text
+	for u in "$SIGNER!" "$sub!"; do
+		copy_a
+		gpgk "$k" -u "$u" -o s/a.seal --yes --clearsign text
+		run --separate-stderr env GNUPGHOME="$a" gb-verify --signer "$SIGNER" s/a.seal
+		assert_success
+		assert_output "a.tar.gz.gpg: OK
+1 checked, 1 OK, 0 failed"
+	done
+	gpgk "$k" -u "$SIGNER!" -u "$sub!" -o s/a.seal --yes --clearsign text
+	run gpgk "$a" --status-fd 1 --verify s/a.seal
+	[ "$(grep -c '^\[GNUPG:\] GOODSIG ' <<<"$output")" = 2 ] || fail "not signed twice: $output"
+	run --separate-stderr env GNUPGHOME="$a" gb-verify --signer "$SIGNER" s/a.seal
+	assert_failure 1
+	assert_output "a.tar.gz.gpg: FAIL: s/a.seal: signed 2 times, where one signature by the signer is expected
+1 checked, 0 OK, 1 failed"
+}
+
 @test "verify: no signer pinned is a usage error (exit 2)" {
 	run env GNUPGHOME="$KEYS/auditor" gb-verify "$FX/spool/a.seal"
 	assert_failure 2

@@ -2655,6 +2655,81 @@ test_restore_sqlite(void)
 	gb_manifest_free(&mg);
 }
 
+/*
+ * gb_pgp_status_line and its verdicts: gpg's status lines of a decrypt as
+ * gpg 2.2 writes them (the pinned signer given by fingerprint, so no
+ * keyring is asked).
+ */
+static void
+status_lines(struct gb_pgp_status *st, const char *const *lines)
+{
+	memset(st, 0, sizeof *st);
+	for (; *lines; lines++)
+		gb_pgp_status_line(st, *lines);
+}
+
+static void
+test_pgp_status(void)
+{
+#define P "DBAA6BF8859E59A058FA685BE029D8F0D33AEA6F"
+#define S "1111111111111111111111111111111111111111"
+#define O "3333333333333333333333333333333333333333"
+	static const char *const good[] = { "NO_SECKEY A33F46275400A773",
+	    "BEGIN_DECRYPTION", "GOODSIG E029D8F0D33AEA6F Signer <s@x>",
+	    "VALIDSIG " S " 2026-12-03 1796318526 0 4 0 22 8 00 " P,
+	    "TRUST_UNDEFINED 0 pgp", "DECRYPTION_OKAY", "GOODMDC",
+	    "END_DECRYPTION", NULL };
+	static const char *const unknown[] = { "NEWSIG m@x",
+	    "ERRSIG A8215F762505EC26 22 10 00 1796320091 9 "
+	    "70CD115EBC7CD378EA509DD1A8215F762505EC26",
+	    "NO_PUBKEY A8215F762505EC26", "DECRYPTION_OKAY", NULL };
+	static const char *const twice[] = { "GOODSIG E029D8F0D33AEA6F S",
+	    "VALIDSIG " P " 2026-12-03 1 0 4 0 22 8 00 " P,
+	    "GOODSIG 2222222222222222 S",
+	    "VALIDSIG " S " 2026-12-03 1 0 4 0 22 8 00 " P,
+	    "DECRYPTION_OKAY", NULL };
+	static const char *const nokey[] = { "ENC_TO FD0EACD84F8DD4F8 18 0",
+	    "NO_SECKEY FD0EACD84F8DD4F8", "BEGIN_DECRYPTION",
+	    "DECRYPTION_FAILED", "END_DECRYPTION", NULL };
+	static const char *const cut[] = { "BEGIN_DECRYPTION",
+	    "PLAINTEXT 62 1796318526", NULL };
+	struct gb_pgp_status st;
+	char err[512];
+
+	status_lines(&st, good);
+	ok(gb_pgp_status_decrypt(&st) == 0, "status: DECRYPTION_OKAY decrypted");
+	ok(gb_pgp_status_sigs(&st, P, err, sizeof err) == 0,
+	    "status: a subkey's good signature vouches for its primary key");
+	ok(gb_pgp_status_sigs(&st, S, err, sizeof err) == 0,
+	    "status: and for the subkey itself");
+	ok(gb_pgp_status_sigs(&st, O, err, sizeof err) == -1,
+	    "status: not for another key");
+	ok_str(err, "signed by " S ", not by the pinned signer " O,
+	    "status: another key named");
+	status_lines(&st, unknown);
+	ok(gb_pgp_status_sigs(&st, P, err, sizeof err) == -1,
+	    "status: ERRSIG 9 refused");
+	ok_str(err, "signed by unknown key 70CD115EBC7CD378EA509DD1A8215F762505"
+	    "EC26 (the signer's public key is not in the keyring)",
+	    "status: ERRSIG 9 is an unknown key, by its fingerprint");
+	status_lines(&st, twice);
+	ok(gb_pgp_status_sigs(&st, P, err, sizeof err) == -1,
+	    "status: two good signatures by the signer refused");
+	ok_str(err, "signed 2 times, where one signature by the signer is "
+	    "expected", "status: two signatures counted");
+	status_lines(&st, nokey);
+	ok(gpg_err_code(gb_pgp_status_decrypt(&st)) == GPG_ERR_NO_SECKEY,
+	    "status: no secret key for any ENC_TO");
+	status_lines(&st, cut);
+	ok(gb_pgp_status_decrypt(&st) != 0,
+	    "status: no DECRYPTION_OKAY, not decrypted");
+	ok(gb_pgp_status_sigs(&st, P, err, sizeof err) == -1 &&
+	    strcmp(err, "not signed") == 0, "status: no signature, not signed");
+#undef P
+#undef S
+#undef O
+}
+
 /* gb_seal_format writes what gb_seal_parse reads; gb_seal_peek finds. */
 static void
 test_seal_format(void)
@@ -3063,6 +3138,7 @@ main(int argc, char *argv[])
 	test_sql();
 	test_restore_sqlite();
 	test_seal_format();
+	test_pgp_status();
 	test_label();
 	test_tar();
 
