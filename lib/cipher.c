@@ -65,6 +65,8 @@ chunk_start(struct gb_spool *s, uint64_t off)
 	unsigned char iv[12];
 	uint64_t i = off / CHUNK;
 
+	if (i > UINT32_MAX)	/* 4 PiB: the IV's counter is 32 bits */
+		gb_errx(GB_EXIT_RUN, "a spool file of more than 4 PiB");
 	memcpy(iv, s->nonce, 8);
 	for (int k = 0; k < 4; k++)
 		iv[8 + k] = (unsigned char)(i >> (24 - 8 * k));
