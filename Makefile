@@ -38,7 +38,7 @@ ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CF
 LIBS      = lib/libgb.a -Wl,--as-needed $(PKGLIBS) -lpthread
 
 LIBSRC = lib/audit.c lib/catalog.c lib/db.c lib/checkpoint.c lib/check.c lib/conf.c lib/job.c lib/csv.c lib/csvread.c \
-         lib/err.c lib/gzip.c lib/gzread.c lib/io.c lib/out.c lib/manifest.c \
+         lib/cipher.c lib/err.c lib/gzip.c lib/gzread.c lib/io.c lib/out.c lib/manifest.c \
          lib/import.c lib/media.c lib/pg.c lib/pgp.c lib/report.c lib/restore-pg.c \
          lib/restore-sqlite.c lib/seal.c lib/sha256.c lib/sql.c lib/sqlite.c \
          lib/state.c lib/tape.c lib/tar.c lib/text.c lib/unpack.c lib/progress.c lib/workers.c \

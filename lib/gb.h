@@ -5,9 +5,10 @@
  *
  * One .c per concern: err.c (messages, exit statuses, cleanup of temporary
  * files), io.c (whole reads and writes, atomic files), progress.c, sha256.c,
- * out.c (buffered hashed output), conf.c (the INI config) and job.c (its
- * task table), csv.c and csvread.c (the export CSV), manifest.c, workers.c
- * (the worker pool of gzip.c and gzread.c), tar.c, text.c (listings).
+ * cipher.c (encrypted spool files), out.c (buffered hashed output),
+ * conf.c (the INI config) and job.c (its task table), csv.c and csvread.c
+ * (the export CSV), manifest.c, workers.c (the worker pool of gzip.c and
+ * gzread.c), tar.c, text.c (listings).
  */
 #ifndef GB_H
 #define GB_H
@@ -199,6 +200,33 @@ void gb_hasher_wait(struct gb_hasher *h);	/* then the buffer is free */
 void gb_hasher_final(struct gb_hasher *h, char hex[65]);
 
 /*
+ * cipher.c: a spool file, written once in order and read back once in
+ * order: AES-256-GCM per MiB under a key that lives only in this
+ * process, the tags in memory, or plain.  Byte N of the file is byte N of
+ * the text.  One thread at a time uses one.
+ */
+struct gb_spool {
+	void *h;		/* gcry_cipher_hd_t; NULL: plain */
+	unsigned char nonce[8];	/* the file's: the IV's first 8 bytes */
+	unsigned char *tag;	/* 16 bytes per MiB */
+	size_t ntag;
+	uint64_t size;		/* bytes written */
+	uint64_t off;		/* bytes read back: where a check failed */
+	unsigned char *buf;	/* the MiB read back */
+};
+struct gb_spool *gb_spool_new(int encrypt);
+/* Encrypts buf in place and writes it to fd at its end; 0, or -1 + errno. */
+int gb_spool_write(struct gb_spool *s, int fd, void *buf, size_t n);
+void gb_spool_end(struct gb_spool *s);	/* after the last write */
+/*
+ * The next MiB (or less, at the end) read back from fd and checked, in
+ * *p until the next call: its length, 0 at the end, or -1 + errno;
+ * EBADMSG: the file is not what was written (changed or cut short).
+ */
+ssize_t gb_spool_read(struct gb_spool *s, int fd, const void **p);
+void gb_spool_free(struct gb_spool *s);
+
+/*
  * out.c: buffered output to a file descriptor that counts bytes and, when
  * asked, hashes them with SHA-256.  Errors are sticky: check gb_out_finish.
   * On fd -1 it is a growing buffer in memory, never flushed.
@@ -211,6 +239,7 @@ struct gb_out {
 	int hash;		/* sha is in use */
 	struct gb_sha256 sha;
 	int err;		/* errno of the first failed write, or 0 */
+	struct gb_spool *spool;	/* set after init: fd is a spool file */
 };
 /* fd -1: kept in memory, growing; GB_OUT_SINK: counted, hashed, dropped. */
 #define GB_OUT_SINK (-2)

@@ -1,8 +1,8 @@
 /*
  * out.c - hashed I/O: buffered output that counts, and hashes when asked,
- * what it writes; whole files hashed.  Apart from io.c, which needs no
- * SHA-256, so that a tool that hashes nothing (gb-demodata) links no
- * libgcrypt.
+ * what it writes, encrypted when it goes to a spool file (cipher.c);
+ * whole files hashed.  Apart from io.c, which needs no SHA-256, so that a
+ * tool that hashes nothing (gb-demodata) links no libgcrypt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +37,10 @@ gb_out_flushbuf(struct gb_out *o)
 	}
 	if (o->hash)
 		gb_sha256_update(&o->sha, o->buf, o->len);
-	if (!o->err && o->fd != GB_OUT_SINK && gb_write_all(o->fd, o->buf,
-	    o->len) == -1)
+	/* a spool encrypts the buffer in place: the hash came first */
+	if (!o->err && o->fd != GB_OUT_SINK && (o->spool ?
+	    gb_spool_write(o->spool, o->fd, o->buf, o->len) :
+	    gb_write_all(o->fd, o->buf, o->len)) == -1)
 		o->err = errno;
 	o->bytes += o->len;
 	o->len = 0;
@@ -48,11 +50,14 @@ gb_out_flushbuf(struct gb_out *o)
 void
 gb_out_write(struct gb_out *o, const void *p, size_t n)
 {
+	const unsigned char *s = p;
+
 	while (o->fd == -1 && n > o->cap - o->len)
 		gb_out_flushbuf(o);
 	if (n > o->cap - o->len) {
 		gb_out_flushbuf(o);
-		if (n >= o->cap) {	/* large writes go straight through */
+		/* large writes go straight through, but a spool's */
+		if (n >= o->cap && !o->spool) {
 			if (o->hash)
 				gb_sha256_update(&o->sha, p, n);
 			if (!o->err && o->fd != GB_OUT_SINK &&
@@ -62,7 +67,16 @@ gb_out_write(struct gb_out *o, const void *p, size_t n)
 			return;
 		}
 	}
-	memcpy(o->buf + o->len, p, n);
+	/* a spool's, through the buffer, where they are encrypted */
+	while (n > o->cap - o->len) {
+		size_t k = o->cap - o->len;
+		memcpy(o->buf + o->len, s, k);
+		o->len += k;
+		s += k;
+		n -= k;
+		gb_out_flushbuf(o);
+	}
+	memcpy(o->buf + o->len, s, n);
 	o->len += n;
 }
 
@@ -70,6 +84,8 @@ int
 gb_out_finish(struct gb_out *o, char *hex)
 {
 	gb_out_flushbuf(o);
+	if (o->spool && !o->err)
+		gb_spool_end(o->spool);
 	if (o->hash) {
 		char unused[65];
 		gb_sha256_final(&o->sha, hex ? hex : unused);

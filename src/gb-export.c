@@ -22,6 +22,12 @@
 #include "gb.h"
 #include "gb-db.h"
 
+/* A file of the export set. */
+struct sfile {
+	char *path;
+	struct gb_spool *sp;	/* a stream's: encrypted; -o DIR: NULL */
+};
+
 /* Everything the run knows, bsdtar-style in one place. */
 struct export {
 	const char *confpath;
@@ -48,7 +54,7 @@ struct export {
 	struct gb_manifest prev;
 	struct gb_manifest m;
 	char *work;		/* directory the files are written into */
-	char **files;		/* paths written under work, in stream order */
+	struct sfile *files;	/* written under work, in stream order */
 	size_t nfiles;
 	const char *statedir;	/* -S: the state of exact incrementals */
 	char *statedef;		/* the default one */
@@ -362,16 +368,18 @@ check_columns(struct export *x, const struct gb_tinfo *ti, char **cols,
 
 /*
  * A file of the set, in stream order, registered first: a signal after
- * the open finds it known.
+ * the open finds it known.  A stream's is spooled encrypted, under a key
+ * that dies with the process: what a kill -9 leaves is unreadable.
  */
 static char *
-add_file(struct export *x, const char *name)
+add_file(struct export *x, const char *name, struct gb_spool **sp)
 {
 	char *path = gb_asprintf("%s/%s", x->work, name);
 
 	gb_cleanup_add(path);
 	x->files = gb_realloc(x->files, (x->nfiles + 1) * sizeof *x->files);
-	x->files[x->nfiles++] = path;
+	x->files[x->nfiles].path = path;
+	*sp = x->files[x->nfiles++].sp = x->outdir ? NULL : gb_spool_new(1);
 	return path;
 }
 
@@ -385,11 +393,22 @@ open_file(const char *path)
 	return fd;
 }
 
-static int
-create_file(struct export *x, const char *name, char **pathp)
+/* An output to fd, encrypted when sp says so. */
+static void
+out_init(struct gb_out *o, int fd, int hash, struct gb_spool *sp)
 {
-	*pathp = add_file(x, name);
-	return open_file(*pathp);
+	gb_out_init(o, fd, hash);
+	o->spool = sp;
+}
+
+static void
+create_file(struct export *x, const char *name, char **pathp,
+    struct gb_out *o, int hash)
+{
+	struct gb_spool *sp;
+
+	*pathp = add_file(x, name, &sp);
+	out_init(o, open_file(*pathp), hash, sp);
 }
 
 /* Finish a file: flush, and for a directory export make it durable. */
@@ -413,6 +432,7 @@ struct tjob {
 	struct gb_out all;	/* an incremental's every row, for its SHA-256 */
 	size_t mt;		/* its entry in the manifest */
 	char *path;
+	struct gb_spool *sp, *delsp;	/* of path and delpath */
 	struct gb_out o;	/* its file, open from its first part's start
 				   until every part is in: not all at once */
 	struct tpart *part;	/* one, or several for a split table */
@@ -434,6 +454,7 @@ struct tpart {
 	struct gb_mtable acc;	/* rows and money sums of a split part */
 	int fd;			/* a later part's file */
 	int afd, dfd;		/* and its every row and deletes, or -1 */
+	struct gb_spool *sp, *asp, *dsp;	/* of each */
 	char *state;		/* its new state's segment */
 	int done;		/* its rows are all read */
 };
@@ -530,14 +551,14 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 	}
 
 	/* named now, in stream order; made when its rows are read */
-	j->path = add_file(x, mt->file);
+	j->path = add_file(x, mt->file, &j->sp);
 	if (j->oldstate) {
 		char *name = gb_deletes_filename(table);
 		mt->del = gb_calloc(1, sizeof *mt->del);
 		mt->del->name = gb_strdup(table);
 		mt->del->file = name;
 		mt->del->key = gb_strdup(mt->key);
-		j->delpath = add_file(x, name);
+		j->delpath = add_file(x, name, &j->delsp);
 	}
 	j->mt = (size_t)(mt - x->m.tables);
 	j->ti = ti;
@@ -599,37 +620,50 @@ add_part(struct export *x, struct gb_mtable *mt, struct gb_mtable *acc)
 	mt->total_rows += acc->total_rows;
 }
 
+/*
+ * A spool file read back short of its end: exit 3.  A changed one fails
+ * its check before any byte of the MiB that differs is passed on.
+ */
+static _Noreturn void
+read_back_fail(struct export *x, const struct gb_spool *sp, const char *what)
+{
+	if (errno == EBADMSG)
+		gb_errx(GB_EXIT_RUN, "cannot read back %s: the spool file is "
+		    "not what was written (its MiB at byte %llu fails its "
+		    "check): something altered it in %s", what,
+		    (unsigned long long)sp->off, x->work);
+	gb_err(GB_EXIT_RUN, "cannot read back %s", what);
+}
+
 /* Copies a file of a later part into one of the table's, through its hash. */
 static void
 copy_fd(struct export *x, struct tjob *t, struct tpart *p, int fd,
-    struct gb_out *to)
+    struct gb_spool *sp, struct gb_out *to)
 {
-	enum { BUFSZ = 1 << 18 };
-	char *buf = gb_malloc(BUFSZ);
-	off_t off = 0;
+	const void *buf;
 	ssize_t n;
 
-	while ((n = pread(fd, buf, BUFSZ, off)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			gb_err(GB_EXIT_RUN, "cannot read back part %d of table "
-			    "%s", p->k + 1, x->m.tables[t->mt].name);
+	while ((n = gb_spool_read(sp, fd, &buf)) > 0)
 		gb_out_write(to, buf, (size_t)n);
-		off += n;
+	if (n < 0) {
+		int e = errno;
+		char *what = gb_asprintf("part %d of table %s", p->k + 1,
+		    x->m.tables[t->mt].name);
+		errno = e;
+		read_back_fail(x, sp, what);
 	}
 	close(fd);
-	free(buf);
+	gb_spool_free(sp);
 }
 
 static void
 copy_part(struct export *x, struct tjob *t, struct tpart *p)
 {
-	copy_fd(x, t, p, p->fd, &t->o);
+	copy_fd(x, t, p, p->fd, p->sp, &t->o);
 	if (p->afd >= 0)
-		copy_fd(x, t, p, p->afd, &t->all);
+		copy_fd(x, t, p, p->afd, p->asp, &t->all);
 	if (p->dfd >= 0)
-		copy_fd(x, t, p, p->dfd, &t->del);
+		copy_fd(x, t, p, p->dfd, p->dsp, &t->del);
 }
 
 static void
@@ -719,19 +753,19 @@ run_part(struct export *x, struct thread *th, struct tpart *p)
 	int newfd = -1;
 
 	if (p->k == 0) {
-		gb_out_init(&t->o, open_file(t->path), 1);
+		out_init(&t->o, open_file(t->path), 1, t->sp);
 		if (t->delpath) {
-			gb_out_init(&t->del, open_file(t->delpath), 1);
+			out_init(&t->del, open_file(t->delpath), 1, t->delsp);
 			write_keys(&t->del, mt->key);
 		}
 		if (t->newstate && x->prevpath)
 			gb_out_init(&t->all, GB_OUT_SINK, 1);
 	} else {
-		gb_out_init(out = &o, p->fd, 0);
+		out_init(out = &o, p->fd, 0, p->sp);
 		if (p->dfd >= 0)
-			gb_out_init(pdel = &del, p->dfd, 0);
+			out_init(pdel = &del, p->dfd, 0, p->dsp);
 		if (p->afd >= 0)
-			gb_out_init(pall = &all, p->afd, 0);
+			out_init(pall = &all, p->afd, 0, p->asp);
 	}
 	if (t->newstate) {
 		/* each part merges its range, into a segment of its own */
@@ -799,9 +833,12 @@ worker(void *arg)
 	}
 }
 
-/* A file for a later part: made in the work directory, then unlinked. */
+/*
+ * A file for a later part: made in the work directory, then unlinked;
+ * a stream's encrypted, as its named files are.
+ */
 static int
-part_file(struct export *x)
+part_file(struct export *x, struct gb_spool **sp)
 {
 	char *path = gb_asprintf("%s/.part.XXXXXX", x->work);
 	int fd = mkostemp(path, O_CLOEXEC);
@@ -809,6 +846,7 @@ part_file(struct export *x)
 	if (fd < 0 || unlink(path) == -1)
 		gb_err(GB_EXIT_RUN, "cannot create a file in %s", x->work);
 	free(path);
+	*sp = gb_spool_new(!x->outdir);
 	return fd;
 }
 
@@ -847,9 +885,10 @@ split_table(struct export *x, struct tjob *t, int64_t min, int64_t max,
 		p->size = size / n;
 		p->lo = k == 0 ? INT64_MIN : min + size / n * k;
 		p->hi = k == n - 1 ? INT64_MAX : min + size / n * (k + 1) - 1;
-		p->fd = k > 0 ? part_file(x) : -1;
-		p->afd = k > 0 && t->newstate && x->prevpath ? part_file(x) : -1;
-		p->dfd = k > 0 && t->delpath ? part_file(x) : -1;
+		p->fd = k > 0 ? part_file(x, &p->sp) : -1;
+		p->afd = k > 0 && t->newstate && x->prevpath ?
+		    part_file(x, &p->asp) : -1;
+		p->dfd = k > 0 && t->delpath ? part_file(x, &p->dsp) : -1;
 	}
 }
 
@@ -1029,14 +1068,16 @@ static void
 write_manifest(struct export *x)
 {
 	struct gb_out o;
+	struct sfile f;
 	char *path;
 
-	gb_out_init(&o, create_file(x, "MANIFEST", &path), 0);
+	create_file(x, "MANIFEST", &path, &o, 0);
 	gb_manifest_write(&x->m, &o);
 	close_file(x, &o, path, NULL);
 	/* MANIFEST was made last but goes first in the stream. */
+	f = x->files[x->nfiles - 1];
 	memmove(x->files + 1, x->files, (x->nfiles - 1) * sizeof *x->files);
-	x->files[0] = path;
+	x->files[0] = f;
 }
 
 static void
@@ -1074,8 +1115,6 @@ stream_tar(struct export *x, time_t snaptime)
 {
 	struct archive *a = archive_write_new();
 	struct archive_entry *e = archive_entry_new();
-	enum { BUFSZ = 1 << 20 };
-	char *buf = gb_malloc(BUFSZ);
 
 	gb_pipe_grow(STDOUT_FILENO);
 	/* big writes */
@@ -1083,28 +1122,31 @@ stream_tar(struct export *x, time_t snaptime)
 	    archive_write_open_fd(a, STDOUT_FILENO) != ARCHIVE_OK)
 		stream_fail(a);
 	for (size_t i = 0; i < x->nfiles; i++) {
-		const char *base = strrchr(x->files[i], '/') + 1;
-		struct stat sb;
+		const char *path = x->files[i].path;
+		const char *base = strrchr(path, '/') + 1;
+		struct gb_spool *sp = x->files[i].sp;
+		const void *buf;
 		ssize_t n;
-		int fd = open(x->files[i], O_RDONLY | O_CLOEXEC);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-		if (fd < 0 || fstat(fd, &sb) == -1)
-			gb_err(GB_EXIT_RUN, "cannot read %s", x->files[i]);
-		if (gb_tar_header(a, e, base, sb.st_size, snaptime) == -1)
+		if (fd < 0)
+			gb_err(GB_EXIT_RUN, "cannot read %s", path);
+		/* the size written, whatever the file's is now */
+		if (gb_tar_header(a, e, base, (int64_t)sp->size, snaptime) == -1)
 			stream_fail(a);
-		while ((n = gb_read_full(fd, buf, BUFSZ)) > 0)
+		while ((n = gb_spool_read(sp, fd, &buf)) > 0)
 			if (archive_write_data(a, buf, (size_t)n) != n)
 				stream_fail(a);
 		if (n < 0)
-			gb_err(GB_EXIT_RUN, "cannot read %s", x->files[i]);
+			read_back_fail(x, sp, path);
 		close(fd);
+		gb_spool_free(sp);
 	}
 	if (archive_write_close(a) != ARCHIVE_OK)
 		stream_fail(a);
 	commit_state(x);
 	archive_entry_free(e);
 	archive_write_free(a);
-	free(buf);
 	gb_cleanup_run();	/* the stream is out: remove the files */
 }
 
@@ -1211,7 +1253,7 @@ main(int argc, char *argv[])
 	make_statedir(&x);
 	gb_progress_start("exported", 1, 0);
 
-	gb_out_init(&o, create_file(&x, "SCHEMA.sql", &path), 1);
+	create_file(&x, "SCHEMA.sql", &path, &o, 1);
 	if (x.pg)
 		gb_pg_schema(x.pg, tables, ntables, &o);
 	else
@@ -1234,7 +1276,7 @@ main(int argc, char *argv[])
 
 	gb_free_strv(tables);
 	for (size_t i = 0; i < x.nfiles; i++)
-		free(x.files[i]);
+		free(x.files[i].path);
 	free(x.files);
 	free(x.work);
 	free(x.want);

@@ -140,9 +140,17 @@ stale_line() {
 
 # ------------------------------------------------------------- item 5
 
-@test "kill -9 of gb-export: its plaintext stays in \$TMPDIR/gb-export.PID.*; check reports it; the next gb-export removes it and keeps only its own" {
+# member_values DB: names, phone and card numbers of some members, one a
+# line: what a file holding member data in plain text would show.
+member_values() {
+	sqlite3 "$1" "SELECT name, phone, card_no FROM members WHERE phone <> ''
+	    AND id % 997 = 1 LIMIT 4" | tr '|' '\n'
+}
+
+@test "kill -9 of gb-export: its spool stays in \$TMPDIR/gb-export.PID.*, encrypted: no member's name, phone or card number in it; check reports it; the next gb-export removes it and keeps only its own" {
+	gb-export -s "sqlite:$FX/gym.db" -o "$W/set"
 	blocked_out gb-export -s "sqlite:$FX/gym.db"
-	local dead=$PID dir
+	local dead=$PID dir f v
 	# MANIFEST is written last: every table's CSV is in the work directory
 	wait_until '[ -n "$(compgen -G "$TMPDIR/gb-export.*/MANIFEST")" ]'
 	dir=$(compgen -G "$TMPDIR/gb-export.*")
@@ -150,15 +158,23 @@ stale_line() {
 	    fail "work directory $dir is not gb-export.$dead.XXXXXX"
 	killed "$dead"
 
-	# the plaintext is still there: the members, all of them
+	# the spool is still there, as big as the export set, but unreadable
 	mode_is 700 "$dir"
-	cp "$dir/members.csv" "$W/left.csv"
-	assert_equal "$("$PY" -c 'import csv, sys
-print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))) - 1)' "$W/left.csv")" \
-	    "$(sqlite3 "$FX/gym.db" "SELECT count(*) FROM members")"
 	assert_equal "$(ls "$dir" | paste -sd' ')" "MANIFEST SCHEMA.sql checkins.csv \
 consumptions.csv members.csv promotion_participations.csv promotions.csv \
 recharges.csv stores.csv"
+	for f in "$W"/set/*; do
+		assert_equal "$(stat -c %s "$dir/${f##*/}")" "$(stat -c %s "$f")"
+	done
+	[ "$(member_values "$FX/gym.db" | wc -l)" -ge 8 ] || fail "too few values"
+	while IFS= read -r v; do
+		grep -qaF -- "$v" "$W/set/members.csv" || fail "$v is not in the export"
+		! grep -rlaF -- "$v" "$dir" || fail "$v is in the spool"
+	done < <(member_values "$FX/gym.db")
+	for v in card_no,name 'CREATE TABLE' '"members"'; do
+		! grep -rlaF -- "$v" "$dir" || fail "$v is in the spool"
+	done
+	cp "$dir/members.csv" "$W/left.csv"
 
 	run -1 gb-catalog check
 	assert_line "$(stale_line directory "$dir" "$dead")"
@@ -172,13 +188,61 @@ recharges.csv stores.csv"
 	assert_equal "$(ls -A "$TMPDIR")" "$(basename "$TMPDIR"/gb-export.$next.*)"
 	assert_equal "$(cat "$W/err.2")" \
 	    "gb-export: removed $dir, left by process $dead, which did not finish"
-	cmp "$W/left.csv" "$TMPDIR"/gb-export.$next.*/members.csv
+	# the same rows under another key: other bytes
+	assert_equal "$(stat -c %s "$TMPDIR"/gb-export.$next.*/members.csv)" \
+	    "$(stat -c %s "$W/left.csv")"
+	! cmp -s "$W/left.csv" "$TMPDIR"/gb-export.$next.*/members.csv ||
+	    fail "two runs spooled the same bytes"
 	# a live one is not stale
 	run -1 gb-catalog check
 	refute_line --partial "temporary "
 	kill -TERM "$next"
 	wait "$next" 2>/dev/null || true
 	assert_tmpdir_empty
+}
+
+# A spool file altered between its write and its read-back (by another
+# process of the backup user in the 0700 work directory, or the disk):
+# the stream is held up by a reader that does not read, the file is
+# altered, then the stream is read.  Recharges.csv comes after 5 MB of
+# the stream, more than the pipe and gb-export's buffers hold.
+@test "gb-export: a spool file changed or cut short before it is streamed fails the export with exit 3, naming it; the stream stops before its bytes; nothing is left" {
+	gb-export -s "sqlite:$FX/gym.db" -o "$W/set"
+	local how dir st n=0
+	for how in flip cut; do
+		blocked_out gb-export -s "sqlite:$FX/gym.db"
+		n=$NBLOCKED
+		wait_until '[ -n "$(compgen -G "$TMPDIR/gb-export.$PID.*/MANIFEST")" ]'
+		dir=$(compgen -G "$TMPDIR/gb-export.$PID.*")
+		if [ $how = flip ]; then
+			printf 'X' | dd of="$dir/recharges.csv" bs=1 seek=100000 \
+			    conv=notrunc status=none
+		else
+			truncate -s 1000 "$dir/recharges.csv"
+		fi
+		cat "$W/fifo.$n" >"$W/out.$n"
+		st=0
+		wait "$PID" || st=$?
+		assert_equal "$st" 3
+		assert_equal "$(cat "$W/err.$n")" "gb-export: cannot read back \
+$dir/recharges.csv: the spool file is not what was written (its MiB at \
+byte 0 fails its check): something altered it in $dir"
+		assert_tmpdir_empty
+		# the tables before it, as far as the last full tar block
+		# went out; not one byte of it
+		mkdir "$W/x.$n"
+		run tar -xf "$W/out.$n" -C "$W/x.$n"
+		assert_failure
+		for f in SCHEMA.sql checkins.csv consumptions.csv members.csv; do
+			cmp "$W/set/$f" "$W/x.$n/$f" || fail "$f differs"
+		done
+		for f in "$W/x.$n"/*.csv; do
+			cmp -s -n "$(stat -c %s "$f")" "$f" "$W/set/${f##*/}" ||
+			    fail "${f##*/} is not what the export has"
+		done
+		[ ! -s "$W/x.$n/recharges.csv" ] || fail "recharges.csv streamed"
+		[ ! -e "$W/x.$n/stores.csv" ] || fail "stores.csv streamed"
+	done
 }
 
 @test "a gb-export beside a live one leaves it alone; -o DIR removes a killed stream export's plaintext too" {

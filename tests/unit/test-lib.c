@@ -2004,6 +2004,145 @@ test_out(void)
 	free(exp);
 }
 
+/* len bytes of text through a gb_out into sp's file at path; the text. */
+static char *
+spool_fill(const char *path, struct gb_spool *sp, size_t len)
+{
+	static const char row[] = "member 张伟 13800138000\n";
+	struct gb_out o;
+	char *exp = gb_malloc(len + 1);
+	size_t n = 0;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0)
+		gb_err(1, "test setup: %s", path);
+	for (size_t i = 0; i < len; i++)
+		exp[i] = row[i % (sizeof row - 1)];
+	gb_out_init(&o, fd, 0);
+	o.spool = sp;
+	rng = 11;
+	while (n < len) {	/* small, odd and larger-than-buffer writes */
+		size_t m = rndn(3) == 0 ? rndn(700000) : rndn(5000);
+		if (m > len - n)
+			m = len - n;
+		gb_out_write(&o, exp + n, m);
+		n += m;
+	}
+	if (gb_out_finish(&o, NULL) == -1 || close(fd) == -1)
+		gb_err(1, "test setup: %s", path);
+	return exp;
+}
+
+/* Reads sp's file back from its start into got: its length, or -1. */
+static ssize_t
+spool_back(struct gb_spool *sp, const char *path, char *got, size_t cap,
+    size_t *nreads)
+{
+	const void *p;
+	ssize_t n;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY);
+
+	*nreads = 0;
+	sp->off = 0;
+	while ((n = gb_spool_read(sp, fd, &p)) > 0) {
+		if (len + (size_t)n <= cap)
+			memcpy(got + len, p, (size_t)n);
+		len += (size_t)n;
+		++*nreads;
+	}
+	close(fd);
+	return n < 0 ? -1 : (ssize_t)len;
+}
+
+static void
+test_spool(void)
+{
+	enum { MiB = 1 << 20 };
+	size_t len = 5 * MiB / 2, n, reads;
+	char *path = tpath("spool"), *path2 = tpath("spool2"), *exp, *disk,
+	    *got = gb_malloc(len), *exp2, *disk2;
+	struct gb_spool *sp = gb_spool_new(1), *sp2 = gb_spool_new(1);
+	ssize_t r;
+	int fd, found = 0;
+
+	exp = spool_fill(path, sp, len);
+	disk = readfile(path, &n);
+	ok(n == len && sp->size == len && sp->ntag == 3, "spool: the file is "
+	    "the text's size, %zu bytes, 3 tags (%zu, %zu)", len, n, sp->ntag);
+	for (size_t i = 0; i + 8 <= n && !found; i++)
+		found = memcmp(disk + i, "13800138", 8) == 0;
+	ok(!found && memcmp(disk, exp, 64) != 0, "spool: none of the text "
+	    "is in the file");
+	r = spool_back(sp, path, got, len, &reads);
+	ok(r == (ssize_t)len && memcmp(got, exp, len) == 0 && reads == 3,
+	    "spool: read back whole, a MiB at a time (%zd, %zu reads)", r,
+	    reads);
+	/* the same text in another file: another nonce, other bytes */
+	exp2 = spool_fill(path2, sp2, len);
+	disk2 = readfile(path2, &n);
+	ok(memcmp(disk, disk2, 4096) != 0, "spool: each file its own nonce");
+
+	/* a byte changed in the second MiB: the first passes, not it */
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || pwrite(fd, "\x01", 1, MiB + 77) != 1)
+		gb_err(1, "test setup: %s", path);
+	close(fd);
+	r = spool_back(sp, path, got, len, &reads);
+	ok(r == -1 && errno == EBADMSG && reads == 1 && sp->off == MiB,
+	    "spool: a changed byte fails its MiB's check (EBADMSG at %llu)",
+	    (unsigned long long)sp->off);
+	/* MiBs swapped between two files under one key: each its nonce */
+	writefile(path, disk, MiB);
+	fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0 || gb_write_all(fd, disk2 + MiB, len - MiB) == -1)
+		gb_err(1, "test setup: %s", path);
+	close(fd);
+	r = spool_back(sp, path, got, len, &reads);
+	ok(r == -1 && errno == EBADMSG && sp->off == MiB,
+	    "spool: another file's MiB fails");
+	/* cut short, and within a MiB */
+	writefile(path, disk, len - 10);
+	r = spool_back(sp, path, got, len, &reads);
+	ok(r == -1 && errno == EBADMSG && sp->off == 2 * MiB,
+	    "spool: a file cut short fails");
+	/* longer than written: only what was written is read */
+	writefile(path, disk, len);
+	fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0 || gb_write_all(fd, "trailing", 8) == -1)
+		gb_err(1, "test setup: %s", path);
+	close(fd);
+	r = spool_back(sp, path, got, len, &reads);
+	ok(r == (ssize_t)len && memcmp(got, exp, len) == 0,
+	    "spool: bytes after the end are never read");
+	gb_spool_free(sp);
+	gb_spool_free(sp2);
+	free(disk);
+	free(disk2);
+	free(exp);
+	free(exp2);
+
+	/* plain: the file is the text; empty: nothing to read */
+	sp = gb_spool_new(0);
+	exp = spool_fill(path, sp, len);
+	disk = readfile(path, &n);
+	r = spool_back(sp, path, got, len, &reads);
+	ok(n == len && memcmp(disk, exp, len) == 0 && r == (ssize_t)len &&
+	    memcmp(got, exp, len) == 0, "spool: plain, written and read as is");
+	gb_spool_free(sp);
+	free(disk);
+	free(exp);
+	sp = gb_spool_new(1);
+	exp = spool_fill(path, sp, 0);
+	r = spool_back(sp, path, got, len, &reads);
+	ok(r == 0 && reads == 0 && sp->ntag == 0, "spool: empty");
+	gb_spool_free(sp);
+	free(exp);
+	free(got);
+	free(path);
+	free(path2);
+}
+
 static void
 test_atomic(void)
 {
@@ -3127,6 +3266,7 @@ main(int argc, char *argv[])
 	test_table_filename();
 	test_sha256();
 	test_out();
+	test_spool();
 	test_atomic();
 	test_cleanup();
 	test_cleanup_many();
