@@ -1,9 +1,9 @@
 /*
- * db.c - the catalog's statements, the same on SQLite and on PostgreSQL,
- * so the catalog's SQL is written once.  Parameters are written ?1,
- * ?2... (PostgreSQL gets $1, $2...) and bound as text or integers; a
- * PostgreSQL SELECT is read through a cursor, FETCH_ROWS at a time, so no
- * result is held whole, and statements may nest as on SQLite.
+ * db.c - the catalog's connection and statements, the same on SQLite and
+ * on PostgreSQL, so the catalog's SQL is written once.  Parameters are
+ * written ?1, ?2... (PostgreSQL gets $1, $2...) and bound as text or
+ * integers; a PostgreSQL SELECT is read through a cursor, FETCH_ROWS at a
+ * time, so no result is held whole, and statements may nest as on SQLite.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +38,146 @@ gb_catalog_is_pg(const struct gb_catalog *c)
 	return c->pg != NULL;
 }
 
+/* The server's reason, its first line, without "ERROR:  ". */
+static const char *
+pg_reason(struct gb_catalog *c)
+{
+	static char why[512];
+	const char *m = PQerrorMessage(c->pg);
+
+	for (const char *const *p = (const char *const []){ "ERROR:  ",
+	    "FATAL:  ", NULL }; *p; p++)
+		if (strncmp(m, *p, strlen(*p)) == 0)
+			m += strlen(*p);
+	snprintf(why, sizeof why, "%.*s", (int)strcspn(m, "\n"), m);
+	return *why ? why : "the connection failed";
+}
+
+_Noreturn void
+gb_catalog_fail(struct gb_catalog *c, const char *what)
+{
+	gb_errx(GB_EXIT_RUN, "catalog %s: %s: %s", c->path, what, c->pg ?
+	    pg_reason(c) : sqlite3_errmsg(c->db));
+}
+
+/*
+ * A statement of the connection's own (no cursor, parameters as text):
+ * 0, or -1 with the SQLSTATE kept.
+ */
+static int
+pg_exec(struct gb_catalog *c, const char *sql, int n, const char *const *v)
+{
+	PGresult *res = PQexecParams(c->pg, sql, n, NULL, v, NULL, NULL, 0);
+	ExecStatusType s = PQresultStatus(res);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+	PQclear(res);
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
+}
+
+/* Runs SQL text, one statement or more, without parameters. */
+void
+gb_catalog_exec(struct gb_catalog *c, const char *sql)
+{
+	char *msg = NULL;
+
+	if (c->pg) {
+		PGresult *res = PQexec(c->pg, sql);
+		ExecStatusType s = PQresultStatus(res);
+		PQclear(res);
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+			gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path,
+			    pg_reason(c));
+		return;
+	}
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		char *m = gb_strdup(msg ? msg : "?");
+		sqlite3_free(msg);
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, m);
+	}
+}
+
+/*
+ * SQLite: IMMEDIATE, the write lock taken now, so two writers queue, not
+ * fail.  PostgreSQL: the site's lock, held to the end of the
+ * transaction, so the writers of a site queue and its audit chain stays
+ * one chain; other sites go on.
+ */
+void
+gb_catalog_begin(struct gb_catalog *c)
+{
+	if (!c->pg) {
+		gb_catalog_exec(c, "BEGIN IMMEDIATE");
+		return;
+	}
+	if (pg_exec(c, "BEGIN", 0, NULL) == -1 || pg_exec(c, "SELECT "
+	    "pg_advisory_xact_lock(hashtextextended('gymbackup site ' || $1, "
+	    "0))", 1, (const char *const []){ c->site }) == -1)
+		gb_catalog_fail(c, "cannot begin a transaction");
+}
+
+void
+gb_catalog_commit(struct gb_catalog *c)
+{
+	char err[512];
+
+	if (gb_catalog_try_commit(c, err, sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, err);
+}
+
+void
+gb_catalog_rollback(struct gb_catalog *c)
+{
+	if (c->pg)
+		(void)pg_exec(c, "ROLLBACK", 0, NULL);
+	else if (!sqlite3_get_autocommit(c->db))
+		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * A COMMIT that may fail: 0, or -1 with the transaction rolled back and
+ * the reason in err.
+ */
+int
+gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen)
+{
+	if (c->pg) {
+		if (pg_exec(c, "COMMIT", 0, NULL) == 0)
+			return 0;
+		snprintf(err, errlen, "%s", pg_reason(c));
+		gb_catalog_rollback(c);
+		return -1;
+	}
+	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	gb_catalog_rollback(c);
+	return -1;
+}
+
+/* The connection closed, whatever its state; 0, or -1 and why in err. */
+int
+gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (c->pg)
+		PQfinish(c->pg);
+	else if (sqlite3_close_v2(c->db) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		r = -1;
+	}
+	c->pg = NULL;
+	c->db = NULL;
+	return r;
+}
+
 /*
  * ?N as $N and ? as the next $N, outside quotes; *max gets the highest
- * parameter number.
+ * parameter number.  A parameter only tested for NULL has no type the
+ * server can infer: "?N IS [NOT] NULL" is text (the catalog's optional
+ * filters are names and times).
  */
 static char *
 pg_text(const char *sql, int *max)
@@ -65,7 +202,8 @@ pg_text(const char *sql, int *max)
 			next = n + 1;
 			if (n > *max)
 				*max = n;
-			o += sprintf(o, "$%d", n);
+			o += sprintf(o, "$%d%s", n, strncasecmp(p + 1 + strspn(p +
+			    1, " "), "IS ", 3) == 0 ? "::text" : "");
 		} else
 			*o++ = *p;
 	}

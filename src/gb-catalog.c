@@ -229,7 +229,8 @@ cmd_media(struct cat *x, int argc, char **argv)
 
 	if (strcmp(sub, "list") == 0) {
 		st = q(x, "SELECT m.id, m.kind, m.pool, m.state, m.location, "
-		    "m.bytes_used, coalesce(m.capacity, ''), coalesce(m.due_back, "
+		    "m.bytes_used, coalesce(CAST(m.capacity AS TEXT), ''), "
+		    "coalesce(m.due_back, "
 		    "''), (SELECT count(*) FROM copies c WHERE c.medium = m.id AND "
 		    "c.status = 'good') FROM media m ORDER BY m.pool, m.id");
 		struct gb_table t;
@@ -455,9 +456,9 @@ cmd_move(struct cat *x, const char *medium)
 	    (days = pool_offsite_days(x, pool)) > 0) {
 		gb_fmt_time(due, gb_parse_time(x->now) + days * 86400);
 	}
-	gb_catalog_run(x->c, "INSERT INTO movements(medium, at, from_loc, "
-	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, medium,
-	    x->now, from, x->to, x->by ? x->by : gb_actor(), x->why);
+	gb_catalog_run(x->c, "INSERT INTO movements(site, medium, at, from_loc, "
+	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, x->c->site,
+	    medium, x->now, from, x->to, x->by ? x->by : gb_actor(), x->why);
 	/* a medium on its way back stays due when it was due */
 	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = CASE "
 	    "WHEN ?2 = 'onsite' THEN NULL WHEN ?3 IS NOT NULL THEN ?3 ELSE "
@@ -676,7 +677,7 @@ cmd_expire(struct cat *x)
 	    "FROM archives g WHERE g.job = f.job AND g.level = 'full' AND "
 	    "g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
 	    "c.archive = g.name AND c.status = 'good') ORDER BY g.snapshot "
-	    "DESC, g.rowid DESC LIMIT 1))");
+	    "DESC, g.recorded_at DESC, g.name DESC LIMIT 1))");
 	for (size_t i = 0; i < n; i++) {
 		char cutoff[21];
 		struct gb_stmt *job = q(x, "SELECT job FROM archives WHERE "
@@ -765,12 +766,13 @@ cmd_log(struct cat *x, int argc, char **argv)
 			    x->pid);
 		reap_runs(x, argv[1], 0);
 		gb_catalog_begin(x->c);
-		st = q(x, "INSERT INTO runs(job, started, status, pid, host) "
-		    "VALUES(?1, ?2, 'running', ?3, ?4) RETURNING id");
+		st = q(x, "INSERT INTO runs(site, job, started, status, pid, "
+		    "host) VALUES(?5, ?1, ?2, 'running', ?3, ?4) RETURNING id");
 		bind(st, 1, argv[1]);
 		bind(st, 2, x->now);
 		bind(st, 3, x->pid);
 		bind(st, 4, host);
+		bind(st, 5, x->c->site);
 		if (gb_step(st) != GB_ROW)
 			gb_catalog_fail(x->c, "cannot log");
 		printf("%lld\n", gb_col_int64(st, 0));
@@ -804,7 +806,7 @@ cmd_log(struct cat *x, int argc, char **argv)
 		usage(stderr, GB_EXIT_USAGE);
 	st = q(x, "SELECT id, job, started, ended, status, rows, bytes, "
 	    "archive, error FROM (SELECT * FROM runs WHERE ?1 IS NULL OR "
-	    "job = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id");
+	    "job = ?1 ORDER BY id DESC LIMIT ?2) AS r ORDER BY id");
 	bind(st, 1, x->job);
 	gb_bind_int64(st, 2, x->limit > 0 ? x->limit : 50);
 	if (x->csv) {
@@ -1033,6 +1035,7 @@ static int
 cmd_check(struct cat *x)
 {
 	time_t now = gb_parse_time(x->now);
+	char cutoff[21];
 	struct gb_stmt *st;
 	size_t it = 0;
 	const char *job;
@@ -1064,8 +1067,9 @@ cmd_check(struct cat *x)
 	gb_finalize(st);
 
 	days = conf_num(x, "check", "restore_test_days", 30);
-	st = q(x, "SELECT max(at) FILTER (WHERE NOT manual), max(at) FILTER "
-	    "(WHERE manual) FROM checks WHERE kind = 'restore-test' AND ok = 1");
+	st = q(x, "SELECT max(at) FILTER (WHERE manual = 0), max(at) FILTER "
+	    "(WHERE manual <> 0) FROM checks WHERE kind = 'restore-test' AND "
+	    "ok = 1");
 	gb_step(st);
 	if (gb_col_null(st, 0) &&
 	    !gb_col_null(st, 1))
@@ -1101,9 +1105,9 @@ cmd_check(struct cat *x)
 
 	/* a writer that died leaves its copy 'writing': say so after a while */
 	st = q(x, "SELECT archive, medium, started_at FROM copies WHERE status "
-	    "= 'writing' AND started_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, "
-	    "'-6 hours')");
-	bind(st, 1, x->now);
+	    "= 'writing' AND started_at < ?1");
+	gb_fmt_time(cutoff, now - 6 * 3600);
+	bind(st, 1, cutoff);
 	while (gb_step(st) == GB_ROW)
 		bad += problem("copy of %s on %s: still being written since %s; "
 		    "the gb-write must have died: write it again", gb_col(st, 0),
@@ -1331,7 +1335,7 @@ cmd_latest(struct cat *x)
 	struct gb_stmt *st = q(x, "SELECT a.name, a.job FROM archives a WHERE "
 	    "a.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
 	    "c.archive = a.name AND c.status = 'good') ORDER BY a.snapshot "
-	    "DESC, a.rowid DESC");
+	    "DESC, a.recorded_at DESC, a.name DESC");
 	int found = 0;
 
 	while (!found && gb_step(st) == GB_ROW)
@@ -1708,7 +1712,7 @@ main(int argc, char *argv[])
 		x.dated = 1;
 	} else
 		gb_now(x.now);
-	x.c = gb_catalog_open_as(path, k->mode);
+	x.c = gb_catalog_open_as(path, gb_site_name(&x.conf), k->mode);
 	if (x.csv)
 		gb_out_init(&x.out, STDOUT_FILENO, 0);
 

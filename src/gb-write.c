@@ -761,8 +761,9 @@ begin_copy(struct writer *w, struct copy *k)
 		k->id = k->stale;
 	} else {
 		struct gb_stmt *st = gb_catalog_prepare(w->c, "INSERT INTO "
-		    "copies(archive, medium, position, status, started_at) "
-		    "VALUES(?1, ?2, ?3, 'writing', ?4) RETURNING id");
+		    "copies(site, archive, medium, position, status, started_at) "
+		    "VALUES(?5, ?1, ?2, ?3, 'writing', ?4) RETURNING id");
+		gb_bind_text(st, 5, w->c->site);
 		gb_bind_text(st, 1, k->name);
 		gb_bind_text(st, 2, w->id);
 		gb_bind_text(st, 3, k->pos);
@@ -1501,7 +1502,7 @@ main(int argc, char *argv[])
 	w.buf = gb_malloc(GB_MAX_BLOCK);
 	w.buf2 = gb_malloc(GB_MAX_BLOCK);
 	gb_cleanup_signals();
-	w.c = gb_catalog_open(path);
+	w.c = gb_catalog_open(path, gb_site_name(&w.conf));
 	r = w.label ? cmd_label(&w) : cmd_write(&w, argv[1]);
 	if (w.tape)
 		gb_tape_close(&w.t);
