@@ -1115,20 +1115,33 @@ gb_catalog_add_check(struct gb_catalog *c, const char *kind,
 	    medium ? medium : "", detail ? ": " : "", detail ? detail : "");
 }
 
+struct check {
+	const char *kind, *archive, *medium, *detail;
+	char at[21];
+	int ok, manual;
+};
+
+static void
+add_check(struct gb_catalog *c, void *arg)
+{
+	struct check *k = arg;
+
+	gb_catalog_add_check(c, k->kind, k->archive, k->medium, k->ok,
+	    k->detail, k->at, k->manual);
+}
+
 static void
 record_check(struct gb_catalog *c, const char *kind, const char *archive,
     const char *medium, int ok, const char *detail, const char *at,
     int manual)
 {
-	char now[21];
+	struct check k = { kind, archive, medium, detail, "", ok, manual };
 
 	if (at)
-		snprintf(now, sizeof now, "%s", at);
+		snprintf(k.at, sizeof k.at, "%s", at);
 	else
-		gb_now(now);
-	gb_catalog_begin(c);
-	gb_catalog_add_check(c, kind, archive, medium, ok, detail, now, manual);
-	gb_catalog_commit(c);
+		gb_now(k.at);
+	gb_catalog_txn(c, add_check, &k);
 }
 
 void

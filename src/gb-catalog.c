@@ -429,19 +429,25 @@ pool_offsite_days(struct cat *x, const char *name)
 	    p.offsite_days : 0;
 }
 
-static int
-cmd_move(struct cat *x, const char *medium)
+struct move {
+	struct cat *x;
+	const char *medium;
+	char from[16], due[21];
+};
+
+/* A move's transaction (gb_catalog_txn: it may run again). */
+static void
+move(struct gb_catalog *c, void *arg)
 {
-	char from[16], *pool = NULL, due[21] = "";
+	struct move *m = arg;
+	struct cat *x = m->x;
+	const char *medium = m->medium;
+	char *from = m->from, *due = m->due, *pool = NULL;
 	struct gb_stmt *st;
 	long days;
 
-	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
-	    strcmp(x->to, "offsite")))
-		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
-		    "offsite");
-	gb_catalog_begin(x->c);
-	if (!medium_exists(x, medium, from, sizeof from))
+	*due = '\0';
+	if (!medium_exists(x, medium, from, sizeof m->from))
 		gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog", medium);
 	if (strcmp(from, x->to) == 0)
 		gb_errx(GB_EXIT_USAGE, "medium %s is already %s", medium, x->to);
@@ -463,13 +469,24 @@ cmd_move(struct cat *x, const char *medium)
 	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = CASE "
 	    "WHEN ?2 = 'onsite' THEN NULL WHEN ?3 IS NOT NULL THEN ?3 ELSE "
 	    "due_back END WHERE id = ?1", 3, medium, x->to, *due ? due : NULL);
-	gb_catalog_audit(x->c, "move", medium, "%s -> %s by %s%s%s", from,
+	gb_catalog_audit(c, "move", medium, "%s -> %s by %s%s%s", from,
 	    x->to, x->by ? x->by : gb_actor(), x->why ? ": " : "",
 	    x->why ? x->why : "");
-	gb_catalog_commit(x->c);
-	printf("%s: %s -> %s%s%s\n", medium, from, x->to, *due ?
-	    ", due back " : "", due);
 	free(pool);
+}
+
+static int
+cmd_move(struct cat *x, const char *medium)
+{
+	struct move m = { x, medium, "", "" };
+
+	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
+	    strcmp(x->to, "offsite")))
+		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
+		    "offsite");
+	gb_catalog_txn(x->c, move, &m);
+	printf("%s: %s -> %s%s%s\n", medium, m.from, x->to, *m.due ?
+	    ", due back " : "", m.due);
 	return GB_EXIT_OK;
 }
 
@@ -752,54 +769,79 @@ csv_row(struct cat *x, struct gb_stmt *st, int n)
 
 static int reap_runs(struct cat *x, const char *job, int check);
 
+/* log start and log end: their transactions (gb_catalog_txn). */
+struct logrun {
+	struct cat *x;
+	char **argv;
+	long long id;
+};
+
+static void
+log_start(struct gb_catalog *c, void *arg)
+{
+	struct logrun *k = arg;
+	struct gb_stmt *st = q(k->x, "INSERT INTO runs(site, job, started, "
+	    "status, pid, host) VALUES(?5, ?1, ?2, 'running', ?3, ?4) RETURNING "
+	    "id");
+
+	bind(st, 1, k->argv[1]);
+	bind(st, 2, k->x->now);
+	bind(st, 3, k->x->pid);
+	bind(st, 4, gb_host_name());
+	bind(st, 5, c->site);
+	if (gb_step(st) != GB_ROW)
+		gb_catalog_fail(c, "cannot log");
+	k->id = gb_col_int64(st, 0);
+	gb_finalize(st);
+}
+
+static void
+log_end(struct gb_catalog *c, void *arg)
+{
+	struct logrun *k = arg;
+	struct cat *x = k->x;
+	struct gb_stmt *st = q(x, "UPDATE runs SET ended = ?2, status = ?3, "
+	    "archive = ?4, rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND "
+	    "status = 'running'");
+
+	bind(st, 1, k->argv[1]);
+	bind(st, 2, x->now);
+	bind(st, 3, k->argv[2]);
+	bind(st, 4, x->archive);
+	bind(st, 5, x->rows);
+	bind(st, 6, x->bytes);
+	bind(st, 7, x->error);
+	if (gb_step(st) != GB_DONE)
+		gb_catalog_fail(c, "cannot log");
+	if (gb_changes(st) != 1)
+		gb_errx(GB_EXIT_USAGE, "no running job run %s", k->argv[1]);
+	gb_finalize(st);
+}
+
 static int
 cmd_log(struct cat *x, int argc, char **argv)
 {
+	struct logrun k = { x, argv, 0 };
 	struct gb_stmt *st;
 
 	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
-		const char *host = gb_host_name();
 		/* without --pid (not run by gb-backup) no process is known */
 		if (x->pid && (strspn(x->pid, "0123456789") != strlen(x->pid) ||
 		    !*x->pid || strlen(x->pid) > 9))
 			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
 			    x->pid);
 		reap_runs(x, argv[1], 0);
-		gb_catalog_begin(x->c);
-		st = q(x, "INSERT INTO runs(site, job, started, status, pid, "
-		    "host) VALUES(?5, ?1, ?2, 'running', ?3, ?4) RETURNING id");
-		bind(st, 1, argv[1]);
-		bind(st, 2, x->now);
-		bind(st, 3, x->pid);
-		bind(st, 4, host);
-		bind(st, 5, x->c->site);
-		if (gb_step(st) != GB_ROW)
-			gb_catalog_fail(x->c, "cannot log");
-		printf("%lld\n", gb_col_int64(st, 0));
-		gb_finalize(st);
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, log_start, &k);
+		printf("%lld\n", k.id);
 		return GB_EXIT_OK;
 	}
 	if (argc >= 3 && strcmp(argv[0], "end") == 0) {
 		if (strcmp(argv[2], "ok") && strcmp(argv[2], "failed"))
 			gb_errx(GB_EXIT_USAGE, "log end ID ok|failed");
-		gb_catalog_begin(x->c);
-		st = q(x, "UPDATE runs SET ended = ?2, status = ?3, archive = ?4, "
-		    "rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND status = "
-		    "'running'");
-		bind(st, 1, argv[1]);
-		bind(st, 2, x->now);
-		bind(st, 3, argv[2]);
-		bind(st, 4, x->archive);
-		bind(st, 5, x->rows);
-		bind(st, 6, x->bytes);
-		bind(st, 7, x->error);
-		if (gb_step(st) != GB_DONE)
-			gb_catalog_fail(x->c, "cannot log");
-		if (gb_changes(st) != 1)
+		if (strspn(argv[1], "0123456789") != strlen(argv[1]) ||
+		    !*argv[1] || strlen(argv[1]) > 18)
 			gb_errx(GB_EXIT_USAGE, "no running job run %s", argv[1]);
-		gb_finalize(st);
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, log_end, &k);
 		return GB_EXIT_OK;
 	}
 	if (argc)
