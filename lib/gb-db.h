@@ -25,6 +25,7 @@ struct gb_catalog {
 	char *path;		/* the file, or the connection string */
 	char *site;		/* whose rows and audit chain it writes */
 	int readonly;	/* opened to read only: no transactions */
+	int version;	/* of the schema found (0: none, made) */
 	char sqlstate[6];	/* PostgreSQL: of the last error */
 	int retryable;	/* that error: the transaction may be run again */
 	jmp_buf *retry;	/* in gb_catalog_txn: back to its start */
@@ -81,6 +82,24 @@ int gb_catalog_try_txn(struct gb_catalog *c,
     size_t errlen);
 /* Closes the connection, whatever its state: 0, or -1 and why. */
 int gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen);
+/*
+ * The schema: made at this version, in the open transaction; the tables
+ * and columns there are (old: of an upgrade's tables set aside),
+ * NULL-ended lists freed by gb_list_free.
+ */
+void gb_catalog_create(struct gb_catalog *c);
+int gb_catalog_has_table(struct gb_catalog *c, const char *table);
+char **gb_catalog_columns(struct gb_catalog *c, const char *table, int old);
+void gb_list_free(char **v);
+int gb_list_has(char *const *v, const char *s);
+/*
+ * migrate.c: an older catalog brought to this version in place, in the
+ * open transaction (gb_catalog_open_as does it); a SQLite catalog copied
+ * into an empty PostgreSQL one in one transaction, its chains checked
+ * (gb-catalog migrate; an exit status).
+ */
+void gb_catalog_upgrade(struct gb_catalog *c);
+int gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to);
 /*
  * db.c: the catalog's statements, the same on SQLite and PostgreSQL.
  * Parameters are written ?1, ?2...; an error ends the program

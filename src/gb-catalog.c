@@ -67,6 +67,8 @@ static const char *const synopsis[] = {
 	"latest --job job ...",
 	"manifest archive",
 	"import [--list] [--verify] [-b] media ...",
+	"upgrade",
+	"migrate --to uri",
 	"job|pool [name ...]",
 };
 
@@ -1503,6 +1505,44 @@ cmd_import(struct cat *x, int argc, char **argv)
 	return r;
 }
 
+/* upgrade and migrate ------------------------------------------------- */
+
+/* The catalog at this version: made, upgraded (as it was opened), or so. */
+static int
+cmd_upgrade(struct cat *x)
+{
+	if (x->c->version == 0)
+		printf("catalog %s: made at version %d\n", x->c->path,
+		    GB_CATALOG_VERSION);
+	else if (x->c->version < GB_CATALOG_VERSION)
+		printf("catalog %s: upgraded from version %d to %d\n",
+		    x->c->path, x->c->version, GB_CATALOG_VERSION);
+	else
+		printf("catalog %s: version %d already\n", x->c->path,
+		    GB_CATALOG_VERSION);
+	return GB_EXIT_OK;
+}
+
+/* The catalog (SQLite) copied into an empty PostgreSQL catalog. */
+static int
+cmd_migrate(struct cat *x)
+{
+	struct gb_catalog *to;
+	int r;
+
+	if (!x->to || !gb_catalog_is_uri(x->to)) {
+		gb_warnx("migrate --to wants a PostgreSQL connection string "
+		    "(postgresql://... or host=... dbname=...)%s%s", x->to ?
+		    ", not " : "", x->to ? x->to : "");
+		usage_of(stderr, "migrate", GB_EXIT_USAGE);
+	}
+	to = gb_catalog_open_as(x->to, x->c->site, GB_CATALOG_WRITE);
+	r = gb_catalog_migrate(x->c, to);
+	printf("catalog %s migrated to %s\n", x->c->path, to->path);
+	gb_catalog_close(to);
+	return r;
+}
+
 /*
  * What each command (with its sub-command: the first operand, NULL for
  * any other) takes: its options, as getopt codes, and how many operands,
@@ -1537,6 +1577,8 @@ static const struct command {
 	{ "manifest", NULL, "", 1, 1, GB_CATALOG_READ },
 	/* with --list, no catalog is opened */
 	{ "import", NULL, "LVb", 1, INT_MAX, GB_CATALOG_WRITE },
+	{ "upgrade", NULL, "", 0, 0, GB_CATALOG_UPGRADE },
+	{ "migrate", NULL, "t", 0, 0, GB_CATALOG_READ },
 	/* the config alone: no catalog is opened */
 	{ "job", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
 	{ "pool", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
@@ -1792,6 +1834,10 @@ main(int argc, char *argv[])
 		r = cmd_manifest(&x, argv[0]);
 	else if (strcmp(cmd, "import") == 0)
 		r = cmd_import(&x, argc, argv);
+	else if (strcmp(cmd, "upgrade") == 0)
+		r = cmd_upgrade(&x);
+	else if (strcmp(cmd, "migrate") == 0)
+		r = cmd_migrate(&x);
 	else
 		usage_of(stderr, cmd, GB_EXIT_USAGE);
 	if (x.csv && gb_out_finish(&x.out, NULL) == -1)
