@@ -476,6 +476,13 @@ EOF
 	PATH="$W/fake:$PATH" refused 3 "$FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg exited 2: gpg: Fatal: can't create directory '/x/.gnupg': Permission denied" "$FX/spool/gym.seal"
 }
 
+@test "restore: a SIGCHLD ignored by whoever started gb-restore (inherited through exec) changes nothing: gpg's exit is still waited for" {
+	run bash -c "trap '' CHLD; GNUPGHOME=\"\$1\" exec gb-restore --signer \"\$2\" --test \"\$3\"" - \
+	    "$KEYS/restore" "$SIGNER" "$FX/spool/gym.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+}
+
 @test "restore refuses hostile member names and types, for -o and -d, and creates nothing" {
 	local spec kind name i=0 mode
 	mkdir work spool
