@@ -471,7 +471,8 @@ case " \$* " in
 esac
 EOF
 	PATH="$W/fake:$PATH" refused 3 "$FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg exited 0 and wrote no status line" "$FX/spool/gym.seal"
-	assert_output --partial "nothing restored"
+	# the archive named once
+	assert_output "gb-restore: $FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg exited 0 and wrote no status line; nothing restored"
 	touch "$W/fatal"
 	PATH="$W/fake:$PATH" refused 3 "$FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg exited 2: gpg: Fatal: can't create directory '/x/.gnupg': Permission denied" "$FX/spool/gym.seal"
 }
