@@ -106,8 +106,8 @@ ssize_t gb_unpack_read(void *u, void *buf, size_t n);	/* a gb_read_fn */
  * Drains and joins; checks decryption and the inner signature (pinned),
  * and fills the size and hash of the bytes read of the sealed file (all
  * of it, the very bytes decrypted) and of the packed archive inside.
- * 0; -1 and why; -2 the file could not be read, or gpg could not run or
- * was killed.
+ * 0; -1 and why; -2 the file could not be read, or gpg could not run,
+ * was killed or wrote no status line.
  */
 struct gb_unpack_sums {
 	uint64_t size, packed_size;
@@ -206,6 +206,7 @@ struct gb_pgp_sig {
 struct gb_pgp_status {
 	struct gb_pgp_sig sigs[GB_PGP_SIGS];	/* the first ones */
 	size_t nsigs;				/* all of them */
+	int said;		/* any status line at all */
 	int decrypted, failed, no_seckey, nodata;
 	gpgme_error_t failure;	/* the first FAILURE or ERROR code */
 };

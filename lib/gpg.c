@@ -88,6 +88,7 @@ gpg_spawn(const char *const *args, int fds[4], char *err, size_t errlen)
 	gpgme_engine_info_t info = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	struct sigaction sa;
 	sigset_t none, dfl;
 	const char *path = "gpg";
 	size_t n = 0;
@@ -127,6 +128,12 @@ gpg_spawn(const char *const *args, int fds[4], char *err, size_t errlen)
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, fds[2], 2);
 	posix_spawn_file_actions_adddup2(&fa, fds[3], GPG_STATUS_FD);
+	/*
+	 * A SIGCHLD ignored by whoever started us (it stays ignored through
+	 * exec) has the kernel reap gpg unasked: its exit would be lost.
+	 */
+	if (sigaction(SIGCHLD, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		signal(SIGCHLD, SIG_DFL);
 	/* gpg starts with no signal blocked or ignored (GPGME ignores SIGPIPE) */
 	posix_spawnattr_init(&at);
 	sigemptyset(&none);
@@ -162,7 +169,7 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 	unsigned char *ib = NULL, *ob = NULL;
 	size_t ilen = 0, ioff = 0, olen = 0;
 	sigset_t pipeset, pending, old;
-	pid_t pid;
+	pid_t pid, w;
 
 	*err = '\0';
 	if (pipe2(to, O_CLOEXEC) == -1 || (io->out && pipe2(from,
@@ -263,9 +270,12 @@ gb_gpg_run(const char *const *args, const struct gb_gpg_io *io, char *err,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (failed)
 		kill(pid, SIGTERM);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
 		;
-	if (!failed && WIFSIGNALED(status)) {
+	if (!failed && w == -1) {
+		snprintf(err, errlen, "cannot wait for gpg: %s", strerror(errno));
+		failed = -2;
+	} else if (!failed && WIFSIGNALED(status)) {
 		snprintf(err, errlen, "gpg killed by signal %d%s%s",
 		    WTERMSIG(status), *l->last ? ": " : "", l->last);
 		failed = -2;

@@ -425,6 +425,7 @@ gb_pgp_status_line(struct gb_pgp_status *st, const char *line)
 	    &st->sigs[st->nsigs - 1] : NULL;
 	char w[32];
 
+	st->said = 1;
 	for (size_t i = 0; i < sizeof res / sizeof *res; i++) {
 		if (!keyword(line, res[i].kw))
 			continue;

@@ -458,6 +458,32 @@ EOF
 	assert_success
 }
 
+@test "restore: a gpg that said nothing of the archive (no status line) could not run (exit 3, its own message), whatever its exit: the archive is not called bad" {
+	fake_gpg "$W/fake" <<EOF
+#!/bin/bash
+case " \$* " in
+*" --decrypt "*)
+	cat >/dev/null
+	[ -e "$W/fatal" ] || exit 0
+	echo "gpg: Fatal: can't create directory '/x/.gnupg': Permission denied" >&2
+	exit 2 ;;
+*)	exec $(command -v gpg) "\$@" ;;
+esac
+EOF
+	PATH="$W/fake:$PATH" refused 3 "$FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg exited 0 and wrote no status line" "$FX/spool/gym.seal"
+	# the archive named once
+	assert_output "gb-restore: $FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg exited 0 and wrote no status line; nothing restored"
+	touch "$W/fatal"
+	PATH="$W/fake:$PATH" refused 3 "$FX/spool/gym.tar.gz.gpg: cannot decrypt: gpg exited 2: gpg: Fatal: can't create directory '/x/.gnupg': Permission denied" "$FX/spool/gym.seal"
+}
+
+@test "restore: a SIGCHLD ignored by whoever started gb-restore (inherited through exec) changes nothing: gpg's exit is still waited for" {
+	run bash -c "trap '' CHLD; GNUPGHOME=\"\$1\" exec gb-restore --signer \"\$2\" --test \"\$3\"" - \
+	    "$KEYS/restore" "$SIGNER" "$FX/spool/gym.seal"
+	assert_success
+	assert_line "restore test: 1 archive, OK"
+}
+
 @test "restore refuses hostile member names and types, for -o and -d, and creates nothing" {
 	local spec kind name i=0 mode
 	mkdir work spool

@@ -500,6 +500,16 @@ EOF
 	assert_tmpdir_empty
 }
 
+@test "seal: a SIGCHLD ignored by whoever started gb-seal (inherited through exec) changes nothing: gpg's exit is still waited for" {
+	mkdir spool
+	run as backup bash -c "trap '' CHLD; exec gb-seal -r $RCPT1 -r $RCPT2 -u $SIGNER -o spool/c $FX/a.tar.gz"
+	assert_success
+	assert_output ''
+	run gpgk restore --decrypt -o c.tar.gz spool/c.tar.gz.gpg
+	assert_success
+	cmp c.tar.gz "$FX/a.tar.gz" || fail "it does not decrypt to its input"
+}
+
 # new_sealer DIR: a keyring with the signer's secret key and the public keys.
 new_sealer() {
 	new_keyring "$1"
