@@ -148,6 +148,7 @@ gb_unpack_open(const char *archive, char *err, size_t errlen)
 
 	/* A reader that stops early must see EPIPE, not die of it. */
 	signal(SIGPIPE, SIG_IGN);
+	gb_pgp_init();	/* here, not first in the decrypting thread */
 	if ((u->cipherfd = open(archive, O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", archive,
 		    strerror(errno));
