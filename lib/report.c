@@ -210,6 +210,7 @@ load_needs(const struct gb_report *r, size_t *np)
 	    "media");
 	struct need *nd = NULL;
 	time_t now = gb_parse_time(r->now);
+	char since[21];
 	size_t n = 0;
 
 	/* the pools of the media, and those of the config, by name */
@@ -230,8 +231,8 @@ load_needs(const struct gb_report *r, size_t *np)
 	st = gb_catalog_prepare(r->c, "WITH w AS (SELECT a.size, substr("
 	    "c.written_at, 1, 10) AS day FROM copies c JOIN archives a ON a.name "
 	    "= c.archive JOIN media m ON m.id = c.medium WHERE m.pool = ?2 AND "
-	    "c.status IN ('good', 'expired') AND c.written_at >= strftime("
-	    "'%Y-%m-%dT%H:%M:%SZ', ?1, '-90 days')) SELECT (SELECT coalesce("
+	    "c.status IN ('good', 'expired') AND c.written_at >= ?1) SELECT "
+	    "(SELECT coalesce("
 	    "sum(size), 0) FROM w), (SELECT count(DISTINCT day) FROM w), (SELECT "
 	    "avg(capacity) FROM media WHERE pool = ?2 AND capacity > 0 AND state "
 	    "<> 'retired'), (SELECT count(*) FROM media WHERE pool = ?2 AND state "
@@ -240,7 +241,8 @@ load_needs(const struct gb_report *r, size_t *np)
 		struct need *e = &nd[i];
 		long long days;
 		gb_reset(st);
-		gb_bind_text(st, 1, r->now);
+		gb_fmt_time(since, now - 90 * 86400);
+		gb_bind_text(st, 1, since);
 		gb_bind_text(st, 2, e->pool);
 		if (gb_step(st) != GB_ROW)
 			gb_catalog_fail(r->c, "cannot read the media of a pool");
@@ -819,9 +821,8 @@ html_media(const struct gb_report *r, struct gb_out *o)
 {
 	static const char *locs[] = { "onsite", "transit", "offsite", "retired" };
 	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT pool, CASE WHEN "
-	    "state = 'retired' THEN 'retired' ELSE location END AS loc, "
-	    "count(*), group_concat(id, ' ') FROM (SELECT * FROM media ORDER BY "
-	    "id) GROUP BY pool, loc ORDER BY pool");
+	    "state = 'retired' THEN 'retired' ELSE location END, id FROM media "
+	    "ORDER BY pool, id");
 	char *pool = NULL;
 	long long c[4] = { 0 };
 	char *ids[4] = { 0 };
@@ -867,10 +868,14 @@ html_media(const struct gb_report *r, struct gb_out *o)
 			break;
 		if (!pool)
 			pool = gb_strdup(gb_col(st, 0));
+		/* each medium counted, its id after those before it */
 		for (int i = 0; i < 4; i++)
 			if (strcmp(gb_col(st, 1), locs[i]) == 0) {
-				c[i] = gb_col_int64(st, 2);
-				ids[i] = gb_strdup(gb_col(st, 3));
+				char *s = gb_asprintf("%s%s%s", ids[i] ? ids[i] : "",
+				    ids[i] ? " " : "", gb_col(st, 2));
+				free(ids[i]);
+				ids[i] = s;
+				c[i]++;
 			}
 	}
 	gb_finalize(st);
