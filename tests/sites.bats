@@ -200,6 +200,27 @@ verify_all() {
 	[ "$(dump)" = "$before" ]
 }
 
+@test "gb-catalog upgrade keeps the sites and their roles, and the new tables get the policies: site_b still cannot write a's rows" {
+	a_rows
+	local sites policies
+	sites=$(pg_rows "$DB" sites)
+	policies=$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")
+	[ "$(q "SELECT count(DISTINCT tablename) FROM pg_policies")" = 9 ]
+	q "UPDATE catalog_version SET version = 1" >/dev/null
+	run -0 as_owner upgrade
+	assert_output --regexp '^catalog .*: upgraded from version 1 to 2$'
+	[ "$(pg_rows "$DB" sites)" = "$sites" ]
+	[ "$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")" = "$policies" ]
+	[ "$(q "SELECT count(*) FROM pg_class WHERE relrowsecurity")" = 9 ]
+	run -1 sql_as site_b -c "INSERT INTO runs(site, job, started, status) VALUES ('a', 'nightly', 't', 'ok')"
+	assert_output 'ERROR:  new row violates row-level security policy for table "runs"'
+	run -0 sql_as site_b -c "SELECT count(*) FROM media"
+	assert_output 0
+	run -0 as_a site
+	assert_line -n 1 --regexp '^a +site_a +writes +yes$'
+	verify_own as_a a
+}
+
 @test "site, move --to-site and receive on an SQLite catalog: exit 2, an SQLite catalog is one site's" {
 	export GB_CATALOG="$W/cat.db"
 	mkdir usb
