@@ -143,9 +143,8 @@ schema_text(struct gb_catalog *c)
 	return out;
 }
 
-/* Is there a table (or, SQLite, a TEMP one) of that name? */
-static int
-has_table(struct gb_catalog *c, const char *table)
+int
+gb_catalog_has_table(struct gb_catalog *c, const char *table)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, c->pg ? "SELECT "
 	    "count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
@@ -159,12 +158,8 @@ has_table(struct gb_catalog *c, const char *table)
 	return has;
 }
 
-/*
- * The columns of a table, in order, NULL-ended: of the catalog's, or of
- * the one an upgrade set aside (old: see set_aside).
- */
-static char **
-table_columns(struct gb_catalog *c, const char *table, int old)
+char **
+gb_catalog_columns(struct gb_catalog *c, const char *table, int old)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, c->pg ? "SELECT column_name "
 	    "FROM information_schema.columns WHERE table_schema = CASE WHEN ?2 "
@@ -185,21 +180,30 @@ table_columns(struct gb_catalog *c, const char *table, int old)
 	return v;
 }
 
-static void
-free_list(char **v)
+void
+gb_list_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
 }
 
-static int
-in_list(char *const *v, const char *s)
+int
+gb_list_has(char *const *v, const char *s)
 {
 	for (; *v; v++)
 		if (strcmp(*v, s) == 0)
 			return 1;
 	return 0;
+}
+
+void
+gb_catalog_create(struct gb_catalog *c)
+{
+	char *sql = schema_text(c);
+
+	gb_catalog_exec(c, sql);
+	free(sql);
 }
 
 /* The version of the catalog's schema; 0 for an empty database. */
@@ -209,7 +213,7 @@ schema_version(struct gb_catalog *c)
 	struct gb_stmt *st;
 	int v = 0;
 
-	if (c->pg && !has_table(c, "catalog_version"))
+	if (c->pg && !gb_catalog_has_table(c, "catalog_version"))
 		return 0;
 	st = gb_catalog_prepare(c, c->pg ? "SELECT max(version) FROM "
 	    "catalog_version" : "PRAGMA user_version");
@@ -218,148 +222,6 @@ schema_version(struct gb_catalog *c)
 	v = (int)gb_col_int64(st, 0);
 	gb_finalize(st);
 	return v;
-}
-
-/* Upgrades -------------------------------------------------------------- */
-
-/* Every table with rows, parents first: upgrade and migrate copy these. */
-static const char *const tables[] = { "media", "movements", "archives",
-    "archive_tables", "copies", "runs", "checks", "audit", "checkpoints" };
-#define NTABLES (sizeof tables / sizeof *tables)
-
-/*
- * An upgrade sets the old tables aside (SQLite: renamed gb_old_NAME, with
- * their indexes and triggers dropped, whose names the new ones take;
- * PostgreSQL: moved to the schema gb_old, with theirs), makes the new
- * schema, copies the rows over, and drops what was set aside.  Rows that
- * had no site get the catalog's.
- */
-static void
-set_aside(struct gb_catalog *c, const char *table)
-{
-	char *sql = c->pg ? gb_asprintf("ALTER TABLE %s SET SCHEMA gb_old",
-	    table) : gb_asprintf("ALTER TABLE %s RENAME TO gb_old_%s", table,
-	    table);
-
-	gb_catalog_exec(c, sql);
-	free(sql);
-}
-
-/* Copies the rows of the old table into the new one: the common columns. */
-static void
-copy_rows(struct gb_catalog *c, const char *table)
-{
-	char **old = table_columns(c, table, 1), **now = table_columns(c, table, 0);
-	char *cols = gb_strdup(""), *sql;
-	int site = in_list(now, "site") && !in_list(old, "site");
-
-	for (size_t i = 0; old[i]; i++) {
-		if (!in_list(now, old[i]))
-			continue;
-		sql = gb_asprintf("%s%s%s", cols, *cols ? ", " : "", old[i]);
-		free(cols);
-		cols = sql;
-	}
-	sql = gb_asprintf("INSERT INTO %s(%s%s) SELECT %s%s FROM %s%s", table,
-	    cols, site ? ", site" : "", cols, site ? ", ?1" : "", c->pg ?
-	    "gb_old." : "gb_old_", table);
-	if (site)
-		gb_catalog_run(c, sql, 1, c->site);
-	else
-		gb_catalog_run(c, sql, 0);
-	free(sql);
-	free(cols);
-	free_list(old);
-	free_list(now);
-}
-
-/*
- * PostgreSQL: an id column numbers on from the highest id copied in (an
- * identity does not see the ids given it).
- */
-static void
-renumber(struct gb_catalog *c, const char *table)
-{
-	char *sql;
-
-	if (!c->pg)
-		return;
-	sql = gb_asprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), "
-	    "max(id)) FROM %s HAVING max(id) IS NOT NULL", table, table);
-	gb_catalog_exec(c, sql);
-	free(sql);
-}
-
-static int
-has_id(struct gb_catalog *c, const char *table)
-{
-	char **v = table_columns(c, table, 0);
-	int r = in_list(v, "id") && strcmp(table, "media") != 0;
-
-	free_list(v);
-	return r;
-}
-
-/* The catalog made at the current version, in the open transaction. */
-static void
-create_schema(struct gb_catalog *c)
-{
-	char *sql = schema_text(c);
-
-	gb_catalog_exec(c, sql);
-	free(sql);
-}
-
-/* From an older version to this one, in the open transaction. */
-static void
-upgrade(struct gb_catalog *c)
-{
-	int aside[NTABLES] = { 0 };
-	struct gb_stmt *st;
-	char **drop = NULL;
-	size_t ndrop = 0;
-
-	/* SQLite: the old tables' keys hold each other up until the COMMIT */
-	gb_catalog_exec(c, c->pg ? "CREATE SCHEMA gb_old" :
-	    "PRAGMA defer_foreign_keys = ON");
-	for (size_t i = 0; i < NTABLES; i++)
-		if ((aside[i] = has_table(c, tables[i])))
-			set_aside(c, tables[i]);
-	if (c->pg)
-		set_aside(c, "catalog_version");
-	else {
-		st = gb_catalog_prepare(c, "SELECT type, name FROM sqlite_schema "
-		    "WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND "
-		    "substr(tbl_name, 1, 7) = 'gb_old_'");
-		while (gb_step(st) == GB_ROW) {
-			drop = gb_realloc(drop, (ndrop + 1) * sizeof *drop);
-			drop[ndrop++] = gb_asprintf("DROP %s \"%s\"", gb_col(st, 0),
-			    gb_col(st, 1));
-		}
-		gb_finalize(st);
-		for (size_t i = 0; i < ndrop; i++) {
-			gb_catalog_exec(c, drop[i]);
-			free(drop[i]);
-		}
-		free(drop);
-	}
-	create_schema(c);
-	for (size_t i = 0; i < NTABLES; i++)
-		if (aside[i]) {
-			copy_rows(c, tables[i]);
-			if (has_id(c, tables[i]))
-				renumber(c, tables[i]);
-		}
-	if (c->pg)
-		gb_catalog_exec(c, "DROP SCHEMA gb_old CASCADE");
-	else
-		for (size_t i = NTABLES; i-- > 0;)
-			if (aside[i]) {
-				char *sql = gb_asprintf("DROP TABLE gb_old_%s",
-				    tables[i]);
-				gb_catalog_exec(c, sql);
-				free(sql);
-			}
 }
 
 /*
@@ -399,7 +261,7 @@ add_tables(struct gb_catalog *c)
 	if (!sql)
 		gb_errx(GB_EXIT_RUN, "catalog schema: no \"%s\" line",
 		    ADDED_TABLES);
-	if (has_table(c, "checkpoints")) {
+	if (gb_catalog_has_table(c, "checkpoints")) {
 		free(text);
 		return;
 	}
@@ -447,11 +309,11 @@ add_columns(struct gb_catalog *c)
 
 	for (size_t i = 0, k; i < n; i = k) {
 		char *extra = gb_strdup(""), *sql;
-		char **have = table_columns(c, added[i].table, 0);
+		char **have = gb_catalog_columns(c, added[i].table, 0);
 		for (k = i; k < n && strcmp(added[k].table, added[i].table) == 0;
 		    k++) {
 			char *v;
-			if (in_list(have, added[k].column))
+			if (gb_list_has(have, added[k].column))
 				continue;
 			v = added[k].def ? gb_strdup(added[k].def) :
 			    literal(c->site);
@@ -467,7 +329,7 @@ add_columns(struct gb_catalog *c)
 			gb_catalog_exec(c, sql);
 			free(sql);
 		}
-		free_list(have);
+		gb_list_free(have);
 		free(extra);
 	}
 }
@@ -685,6 +547,7 @@ quiet(void *arg, const char *message)
 static void
 open_pg(struct gb_catalog *c, int mode)
 {
+	no_password(c->path);
 	c->pg = PQconnectdb(c->path);
 	if (!c->pg)
 		gb_errx(GB_EXIT_RUN, "catalog %s: out of memory", c->path);
@@ -736,6 +599,7 @@ gb_catalog_open_as(const char *path, const char *site, int mode)
 		schema_lock(c);	/* and again, now that nobody else makes it */
 		version = schema_version(c);
 	}
+	c->version = version;
 	if (version == 0 && c->readonly)
 		gb_errx(GB_EXIT_RUN, "catalog %s is empty: not a gymbackup catalog, "
 		    "or one no tool has written yet", path);
@@ -744,7 +608,7 @@ gb_catalog_open_as(const char *path, const char *site, int mode)
 		    "gymbackup " GB_VERSION " (it knows %d and older)", path,
 		    version, GB_CATALOG_VERSION);
 	if (version == 0)
-		create_schema(c);
+		gb_catalog_create(c);
 	else if (version < GB_CATALOG_VERSION && c->pg && mode !=
 	    GB_CATALOG_UPGRADE)
 		/* a site's role may not change the schema: its owner does */
@@ -752,7 +616,7 @@ gb_catalog_open_as(const char *path, const char *site, int mode)
 		    "gymbackup " GB_VERSION "'s %d; run gb-catalog upgrade (as the "
 		    "catalog's owner)", path, version, GB_CATALOG_VERSION);
 	else if (version < GB_CATALOG_VERSION && !c->readonly)
-		upgrade(c);
+		gb_catalog_upgrade(c);
 	if (!c->pg) {
 		add_tables(c);
 		if (c->readonly)
@@ -1115,20 +979,33 @@ gb_catalog_add_check(struct gb_catalog *c, const char *kind,
 	    medium ? medium : "", detail ? ": " : "", detail ? detail : "");
 }
 
+struct check {
+	const char *kind, *archive, *medium, *detail;
+	char at[21];
+	int ok, manual;
+};
+
+static void
+add_check(struct gb_catalog *c, void *arg)
+{
+	struct check *k = arg;
+
+	gb_catalog_add_check(c, k->kind, k->archive, k->medium, k->ok,
+	    k->detail, k->at, k->manual);
+}
+
 static void
 record_check(struct gb_catalog *c, const char *kind, const char *archive,
     const char *medium, int ok, const char *detail, const char *at,
     int manual)
 {
-	char now[21];
+	struct check k = { kind, archive, medium, detail, "", ok, manual };
 
 	if (at)
-		snprintf(now, sizeof now, "%s", at);
+		snprintf(k.at, sizeof k.at, "%s", at);
 	else
-		gb_now(now);
-	gb_catalog_begin(c);
-	gb_catalog_add_check(c, kind, archive, medium, ok, detail, now, manual);
-	gb_catalog_commit(c);
+		gb_now(k.at);
+	gb_catalog_txn(c, add_check, &k);
 }
 
 void

@@ -5,9 +5,11 @@
  * integers; a PostgreSQL SELECT is read through a cursor, FETCH_ROWS at a
  * time, so no result is held whole, and statements may nest as on SQLite.
  */
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -53,9 +55,42 @@ pg_reason(struct gb_catalog *c)
 	return *why ? why : "the connection failed";
 }
 
+/* Why the last attempt of a transaction failed: said when giving up. */
+static char failed[1024];
+
+/*
+ * PostgreSQL: what failed (res NULL: nothing): its SQLSTATE, and whether
+ * running the transaction again may succeed.
+ */
+static void
+pg_note(struct gb_catalog *c, PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
+	    NULL;
+	const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) :
+	    NULL;
+
+	snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+	c->retryable = state && (strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0 || (strcmp(state, "23505") == 0 &&
+	    table && strcmp(table, "audit") == 0));
+}
+
+/* Inside gb_catalog_txn, a failure worth another attempt goes back. */
+static void
+retry(struct gb_catalog *c, const char *what)
+{
+	if (!c->pg || !c->retry || !c->retryable)
+		return;
+	snprintf(failed, sizeof failed, "%s%s%s", what ? what : "", what ?
+	    ": " : "", pg_reason(c));
+	longjmp(*c->retry, 1);
+}
+
 _Noreturn void
 gb_catalog_fail(struct gb_catalog *c, const char *what)
 {
+	retry(c, what);
 	gb_errx(GB_EXIT_RUN, "catalog %s: %s: %s", c->path, what, c->pg ?
 	    pg_reason(c) : sqlite3_errmsg(c->db));
 }
@@ -69,11 +104,11 @@ pg_exec(struct gb_catalog *c, const char *sql, int n, const char *const *v)
 {
 	PGresult *res = PQexecParams(c->pg, sql, n, NULL, v, NULL, NULL, 0);
 	ExecStatusType s = PQresultStatus(res);
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 
-	snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+	pg_note(c, ok ? NULL : res);
 	PQclear(res);
-	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
+	return ok ? 0 : -1;
 }
 
 /* Runs SQL text, one statement or more, without parameters. */
@@ -85,10 +120,14 @@ gb_catalog_exec(struct gb_catalog *c, const char *sql)
 	if (c->pg) {
 		PGresult *res = PQexec(c->pg, sql);
 		ExecStatusType s = PQresultStatus(res);
+		int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+		pg_note(c, ok ? NULL : res);
 		PQclear(res);
-		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+		if (!ok) {
+			retry(c, NULL);
 			gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path,
 			    pg_reason(c));
+		}
 		return;
 	}
 	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -143,10 +182,13 @@ int
 gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen)
 {
 	if (c->pg) {
+		int again;
 		if (pg_exec(c, "COMMIT", 0, NULL) == 0)
 			return 0;
 		snprintf(err, errlen, "%s", pg_reason(c));
+		again = c->retryable;
 		gb_catalog_rollback(c);
+		c->retryable = again;
 		return -1;
 	}
 	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
@@ -154,6 +196,73 @@ gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen)
 	snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 	gb_catalog_rollback(c);
 	return -1;
+}
+
+/*
+ * The test hook of gb-catalog(1) ENVIRONMENT: GB_CATALOG_FAIL_ONCE=SQLSTATE
+ * makes the server fail the first write transaction of the process with
+ * that SQLSTATE (as a failure on the audit table), after its work and
+ * before its COMMIT.
+ */
+static void
+fail_once(struct gb_catalog *c)
+{
+	static int done;
+	const char *s = getenv("GB_CATALOG_FAIL_ONCE");
+	char *sql;
+
+	if (done || !c->pg || !s || !*s)
+		return;
+	done = 1;
+	if (strlen(s) != 5 || strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	    != 5)
+		gb_errx(GB_EXIT_USAGE, "GB_CATALOG_FAIL_ONCE wants an SQLSTATE "
+		    "(5 digits or capitals), not %s", s);
+	sql = gb_asprintf("DO $$BEGIN RAISE EXCEPTION 'GB_CATALOG_FAIL_ONCE=%s' "
+	    "USING ERRCODE = '%s', TABLE = 'audit'; END$$", s, s);
+	gb_catalog_exec(c, sql);
+	free(sql);
+}
+
+int
+gb_catalog_try_txn(struct gb_catalog *c,
+    void (*fn)(struct gb_catalog *, void *), void *arg, char *err,
+    size_t errlen)
+{
+	jmp_buf again;
+	volatile int tries = 1;
+	int r;
+
+	if (setjmp(again)) {
+		/* the server ended the transaction; the ROLLBACK makes it so */
+		c->retry = NULL;
+		gb_catalog_rollback(c);
+		if (++tries > GB_CATALOG_TRIES)
+			gb_errx(GB_EXIT_RUN, "catalog %s: %s; gave up after %d "
+			    "tries", c->path, failed, GB_CATALOG_TRIES);
+		usleep((useconds_t)(1000 * (tries * 10 + rand() % 50)));
+	}
+	c->retry = &again;
+	gb_catalog_begin(c);
+	fn(c, arg);
+	fail_once(c);
+	if ((r = gb_catalog_try_commit(c, err, errlen)) == -1 && c->pg &&
+	    c->retryable) {
+		snprintf(failed, sizeof failed, "COMMIT: %s", err);
+		longjmp(again, 1);
+	}
+	c->retry = NULL;
+	return r;
+}
+
+void
+gb_catalog_txn(struct gb_catalog *c, void (*fn)(struct gb_catalog *, void *),
+    void *arg)
+{
+	char err[512];
+
+	if (gb_catalog_try_txn(c, fn, arg, err, sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, err);
 }
 
 /* The connection closed, whatever its state; 0, or -1 and why in err. */
@@ -279,11 +388,7 @@ gb_bind_null(struct gb_stmt *st, int i)
 static _Noreturn void
 pg_fail(struct gb_stmt *st, PGresult *res)
 {
-	const char *state = res ? PQresultErrorField(res,
-	    PG_DIAG_SQLSTATE) : NULL;
-
-	snprintf(st->c->sqlstate, sizeof st->c->sqlstate, "%s", state ? state :
-	    "");
+	pg_note(st->c, res);
 	PQclear(res);
 	gb_catalog_fail(st->c, st->sql);
 }

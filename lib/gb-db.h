@@ -7,6 +7,7 @@
 #ifndef GB_DB_H
 #define GB_DB_H
 
+#include <setjmp.h>
 #include <sqlite3.h>
 
 #include "gb.h"
@@ -24,7 +25,10 @@ struct gb_catalog {
 	char *path;		/* the file, or the connection string */
 	char *site;		/* whose rows and audit chain it writes */
 	int readonly;	/* opened to read only: no transactions */
+	int version;	/* of the schema found (0: none, made) */
 	char sqlstate[6];	/* PostgreSQL: of the last error */
+	int retryable;	/* that error: the transaction may be run again */
+	jmp_buf *retry;	/* in gb_catalog_txn: back to its start */
 };
 #define GB_CATALOG_VERSION 2	/* of share/catalog.sql */
 /*
@@ -60,8 +64,42 @@ void gb_catalog_rollback(struct gb_catalog *c);
 /* 0, or -1, rolled back, with the reason in err; then reopen. */
 int gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen);
 struct gb_catalog *gb_catalog_reopen(struct gb_catalog *c);
+/*
+ * Runs fn(c, arg) as one write transaction, begun and committed.  On
+ * PostgreSQL a failure another attempt may not meet (serialization
+ * failure 40001, deadlock 40P01, two writers of a site's audit chain:
+ * 23505 on audit) rolls it back and runs it again from its start, up to
+ * GB_CATALOG_TRIES times; so fn does catalog work only, and may run more
+ * than once.  Any other error ends the program, the transaction rolled
+ * back (never half of it).  gb_catalog_try_txn: -1, rolled back, with
+ * the reason in err, when the COMMIT fails (gb-write's good copy).
+ */
+#define GB_CATALOG_TRIES 10
+void gb_catalog_txn(struct gb_catalog *c,
+    void (*fn)(struct gb_catalog *, void *), void *arg);
+int gb_catalog_try_txn(struct gb_catalog *c,
+    void (*fn)(struct gb_catalog *, void *), void *arg, char *err,
+    size_t errlen);
 /* Closes the connection, whatever its state: 0, or -1 and why. */
 int gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen);
+/*
+ * The schema: made at this version, in the open transaction; the tables
+ * and columns there are (old: of an upgrade's tables set aside),
+ * NULL-ended lists freed by gb_list_free.
+ */
+void gb_catalog_create(struct gb_catalog *c);
+int gb_catalog_has_table(struct gb_catalog *c, const char *table);
+char **gb_catalog_columns(struct gb_catalog *c, const char *table, int old);
+void gb_list_free(char **v);
+int gb_list_has(char *const *v, const char *s);
+/*
+ * migrate.c: an older catalog brought to this version in place, in the
+ * open transaction (gb_catalog_open_as does it); a SQLite catalog copied
+ * into an empty PostgreSQL one in one transaction, its chains checked
+ * (gb-catalog migrate; an exit status).
+ */
+void gb_catalog_upgrade(struct gb_catalog *c);
+int gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to);
 /*
  * db.c: the catalog's statements, the same on SQLite and PostgreSQL.
  * Parameters are written ?1, ?2...; an error ends the program

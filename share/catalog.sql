@@ -144,7 +144,7 @@ CREATE TABLE audit (
 --sqlite BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 --sqlite CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 --sqlite BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
---pg CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+--pg CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
 --pg $$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
 --pg CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
 --pg FOR EACH ROW EXECUTE FUNCTION audit_append_only();

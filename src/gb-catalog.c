@@ -70,6 +70,8 @@ static const char *const synopsis[] = {
 	"latest --job job ...",
 	"manifest archive",
 	"import [--list] [--verify] [-b] media ...",
+	"upgrade",
+	"migrate --to uri",
 	"job|pool [name ...]",
 };
 
@@ -469,19 +471,25 @@ pool_offsite_days(struct cat *x, const char *name)
 	    p.offsite_days : 0;
 }
 
-static int
-cmd_move(struct cat *x, const char *medium)
+struct move {
+	struct cat *x;
+	const char *medium;
+	char from[16], due[21];
+};
+
+/* A move's transaction (gb_catalog_txn: it may run again). */
+static void
+move(struct gb_catalog *c, void *arg)
 {
-	char from[16], *pool = NULL, due[21] = "";
+	struct move *m = arg;
+	struct cat *x = m->x;
+	const char *medium = m->medium;
+	char *from = m->from, *due = m->due, *pool = NULL;
 	struct gb_stmt *st;
 	long days;
 
-	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
-	    strcmp(x->to, "offsite")))
-		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
-		    "offsite");
-	gb_catalog_begin(x->c);
-	if (!medium_exists(x, medium, from, sizeof from))
+	*due = '\0';
+	if (!medium_exists(x, medium, from, sizeof m->from))
 		gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog", medium);
 	if (strcmp(from, x->to) == 0)
 		gb_errx(GB_EXIT_USAGE, "medium %s is already %s", medium, x->to);
@@ -503,13 +511,24 @@ cmd_move(struct cat *x, const char *medium)
 	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = CASE "
 	    "WHEN ?2 = 'onsite' THEN NULL WHEN ?3 IS NOT NULL THEN ?3 ELSE "
 	    "due_back END WHERE id = ?1", 3, medium, x->to, *due ? due : NULL);
-	gb_catalog_audit(x->c, "move", medium, "%s -> %s by %s%s%s", from,
+	gb_catalog_audit(c, "move", medium, "%s -> %s by %s%s%s", from,
 	    x->to, x->by ? x->by : gb_actor(), x->why ? ": " : "",
 	    x->why ? x->why : "");
-	gb_catalog_commit(x->c);
-	printf("%s: %s -> %s%s%s\n", medium, from, x->to, *due ?
-	    ", due back " : "", due);
 	free(pool);
+}
+
+static int
+cmd_move(struct cat *x, const char *medium)
+{
+	struct move m = { x, medium, "", "" };
+
+	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
+	    strcmp(x->to, "offsite")))
+		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
+		    "offsite");
+	gb_catalog_txn(x->c, move, &m);
+	printf("%s: %s -> %s%s%s\n", medium, m.from, x->to, *m.due ?
+	    ", due back " : "", m.due);
 	return GB_EXIT_OK;
 }
 
@@ -827,54 +846,79 @@ csv_row(struct cat *x, struct gb_stmt *st, int n)
 static int reap_runs(struct cat *x, const char *site, const char *job,
     int check);
 
+/* log start and log end: their transactions (gb_catalog_txn). */
+struct logrun {
+	struct cat *x;
+	char **argv;
+	long long id;
+};
+
+static void
+log_start(struct gb_catalog *c, void *arg)
+{
+	struct logrun *k = arg;
+	struct gb_stmt *st = q(k->x, "INSERT INTO runs(site, job, started, "
+	    "status, pid, host) VALUES(?5, ?1, ?2, 'running', ?3, ?4) RETURNING "
+	    "id");
+
+	bind(st, 1, k->argv[1]);
+	bind(st, 2, k->x->now);
+	bind(st, 3, k->x->pid);
+	bind(st, 4, gb_host_name());
+	bind(st, 5, c->site);
+	if (gb_step(st) != GB_ROW)
+		gb_catalog_fail(c, "cannot log");
+	k->id = gb_col_int64(st, 0);
+	gb_finalize(st);
+}
+
+static void
+log_end(struct gb_catalog *c, void *arg)
+{
+	struct logrun *k = arg;
+	struct cat *x = k->x;
+	struct gb_stmt *st = q(x, "UPDATE runs SET ended = ?2, status = ?3, "
+	    "archive = ?4, rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND "
+	    "status = 'running'");
+
+	bind(st, 1, k->argv[1]);
+	bind(st, 2, x->now);
+	bind(st, 3, k->argv[2]);
+	bind(st, 4, x->archive);
+	bind(st, 5, x->rows);
+	bind(st, 6, x->bytes);
+	bind(st, 7, x->error);
+	if (gb_step(st) != GB_DONE)
+		gb_catalog_fail(c, "cannot log");
+	if (gb_changes(st) != 1)
+		gb_errx(GB_EXIT_USAGE, "no running job run %s", k->argv[1]);
+	gb_finalize(st);
+}
+
 static int
 cmd_log(struct cat *x, int argc, char **argv)
 {
+	struct logrun k = { x, argv, 0 };
 	struct gb_stmt *st;
 
 	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
-		const char *host = gb_host_name();
 		/* without --pid (not run by gb-backup) no process is known */
 		if (x->pid && (strspn(x->pid, "0123456789") != strlen(x->pid) ||
 		    !*x->pid || strlen(x->pid) > 9))
 			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
 			    x->pid);
 		reap_runs(x, x->c->site, argv[1], 0);
-		gb_catalog_begin(x->c);
-		st = q(x, "INSERT INTO runs(site, job, started, status, pid, "
-		    "host) VALUES(?5, ?1, ?2, 'running', ?3, ?4) RETURNING id");
-		bind(st, 1, argv[1]);
-		bind(st, 2, x->now);
-		bind(st, 3, x->pid);
-		bind(st, 4, host);
-		bind(st, 5, x->c->site);
-		if (gb_step(st) != GB_ROW)
-			gb_catalog_fail(x->c, "cannot log");
-		printf("%lld\n", gb_col_int64(st, 0));
-		gb_finalize(st);
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, log_start, &k);
+		printf("%lld\n", k.id);
 		return GB_EXIT_OK;
 	}
 	if (argc >= 3 && strcmp(argv[0], "end") == 0) {
 		if (strcmp(argv[2], "ok") && strcmp(argv[2], "failed"))
 			gb_errx(GB_EXIT_USAGE, "log end ID ok|failed");
-		gb_catalog_begin(x->c);
-		st = q(x, "UPDATE runs SET ended = ?2, status = ?3, archive = ?4, "
-		    "rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND status = "
-		    "'running'");
-		bind(st, 1, argv[1]);
-		bind(st, 2, x->now);
-		bind(st, 3, argv[2]);
-		bind(st, 4, x->archive);
-		bind(st, 5, x->rows);
-		bind(st, 6, x->bytes);
-		bind(st, 7, x->error);
-		if (gb_step(st) != GB_DONE)
-			gb_catalog_fail(x->c, "cannot log");
-		if (gb_changes(st) != 1)
+		if (strspn(argv[1], "0123456789") != strlen(argv[1]) ||
+		    !*argv[1] || strlen(argv[1]) > 18)
 			gb_errx(GB_EXIT_USAGE, "no running job run %s", argv[1]);
-		gb_finalize(st);
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, log_end, &k);
 		return GB_EXIT_OK;
 	}
 	if (argc)
@@ -1642,6 +1686,44 @@ cmd_import(struct cat *x, int argc, char **argv)
 	return r;
 }
 
+/* upgrade and migrate ------------------------------------------------- */
+
+/* The catalog at this version: made, upgraded (as it was opened), or so. */
+static int
+cmd_upgrade(struct cat *x)
+{
+	if (x->c->version == 0)
+		printf("catalog %s: made at version %d\n", x->c->path,
+		    GB_CATALOG_VERSION);
+	else if (x->c->version < GB_CATALOG_VERSION)
+		printf("catalog %s: upgraded from version %d to %d\n",
+		    x->c->path, x->c->version, GB_CATALOG_VERSION);
+	else
+		printf("catalog %s: version %d already\n", x->c->path,
+		    GB_CATALOG_VERSION);
+	return GB_EXIT_OK;
+}
+
+/* The catalog (SQLite) copied into an empty PostgreSQL catalog. */
+static int
+cmd_migrate(struct cat *x)
+{
+	struct gb_catalog *to;
+	int r;
+
+	if (!x->to || !gb_catalog_is_uri(x->to)) {
+		gb_warnx("migrate --to wants a PostgreSQL connection string "
+		    "(postgresql://... or host=... dbname=...)%s%s", x->to ?
+		    ", not " : "", x->to ? x->to : "");
+		usage_of(stderr, "migrate", GB_EXIT_USAGE);
+	}
+	to = gb_catalog_open_as(x->to, x->c->site, GB_CATALOG_WRITE);
+	r = gb_catalog_migrate(x->c, to);
+	printf("catalog %s migrated to %s\n", x->c->path, to->path);
+	gb_catalog_close(to);
+	return r;
+}
+
 /*
  * What each command (with its sub-command: the first operand, NULL for
  * any other) takes: its options, as getopt codes, and how many operands,
@@ -1676,6 +1758,8 @@ static const struct command {
 	{ "manifest", NULL, "", 1, 1, GB_CATALOG_READ },
 	/* with --list, no catalog is opened */
 	{ "import", NULL, "LVb", 1, INT_MAX, GB_CATALOG_WRITE },
+	{ "upgrade", NULL, "", 0, 0, GB_CATALOG_UPGRADE },
+	{ "migrate", NULL, "t", 0, 0, GB_CATALOG_READ },
 	/* the config alone: no catalog is opened */
 	{ "job", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
 	{ "pool", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
@@ -1939,6 +2023,10 @@ main(int argc, char *argv[])
 		r = cmd_manifest(&x, argv[0]);
 	else if (strcmp(cmd, "import") == 0)
 		r = cmd_import(&x, argc, argv);
+	else if (strcmp(cmd, "upgrade") == 0)
+		r = cmd_upgrade(&x);
+	else if (strcmp(cmd, "migrate") == 0)
+		r = cmd_migrate(&x);
 	else
 		usage_of(stderr, cmd, GB_EXIT_USAGE);
 	if (x.csv && gb_out_finish(&x.out, NULL) == -1)
