@@ -467,6 +467,7 @@ EOF
 @test "PostgreSQL, a site's role: --all-sites shows its own site alone; another site is not one it may read" {
 	pg_three_sites
 	pg_site_conf b.conf store-b site_b
+	printf '\n[job nightly]\nschedule = 30 2 * * *\npool = daily\n' >>b.conf
 	run -1 gb-catalog -c b.conf check --all-sites --date $DATE
 	assert_output "$(grep '^site store-b: ' <<<"$CHECK_ALL")"
 	run -0 gb-catalog -c b.conf report --csv --all-sites --date $DATE
