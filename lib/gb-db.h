@@ -197,8 +197,8 @@ void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
     const char *at);
 /*
  * The chains current at time at (a catalog timestamp): for each job (of
- * jobs, or every job when njobs is 0) of the site (NULL: of each site the
- * role reads) the newest unexpired full at or before at, then the
+ * jobs, or every job when njobs is 0) of the site (NULL: of every row the
+ * role reads, as one) the newest unexpired full at or before at, then the
  * incrementals resting on it up to at, in order.  gb-catalog chain shows
  * them, gb-restore --at restores them.
  */
