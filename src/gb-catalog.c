@@ -652,14 +652,22 @@ cmd_due(struct cat *x)
 static void
 print_copies(struct cat *x, const char *archive)
 {
+	/*
+	 * A copy's medium is its site's (ids are per site), or, when the site
+	 * has none of that id now, the one that moved to another site.
+	 */
 	struct gb_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
-	    "m.kind FROM copies c JOIN media m ON m.site = c.site AND m.id = "
-	    "c.medium WHERE c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
+	    "m.kind, CASE WHEN m.site = c.site THEN '' ELSE m.site END FROM "
+	    "copies c JOIN media m ON m.id = c.medium AND (m.site = c.site OR "
+	    "NOT EXISTS (SELECT 1 FROM media o WHERE o.site = c.site AND o.id = "
+	    "c.medium)) WHERE c.archive = ?1 AND c.status = 'good' ORDER BY "
+	    "c.id, m.site");
 	int n = 0;
 
 	bind(st, 1, archive);
 	while (gb_step(st) == GB_ROW) {
-		printf("      on %s (%s, %s %s)\n", gb_col(st, 0), gb_col(st, 1),
+		printf("      on %s (%s%s%s, %s %s)\n", gb_col(st, 0),
+		    gb_col(st, 1), *gb_col(st, 4) ? " at site " : "", gb_col(st, 4),
 		    strcmp(gb_col(st, 3), "tape") == 0 ? "tape file" : "file",
 		    gb_col(st, 2));
 		n++;

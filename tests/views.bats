@@ -391,6 +391,12 @@ job nightly:
 	assert_line -n 7 "      on U1 (offsite, file b-n1101.tar.gz.gpg)"
 	assert_line -n 8 "site store-c: to restore the state at 2026-11-30T23:59:59Z:"
 	assert_line -n 11 "      NO GOOD COPY on any medium"
+	# store-a's U2 taken in by store-c (move --to-site, receive): the copy
+	# on it is where the medium is now
+	sqlite3 "$CAT" "UPDATE media SET site = 'store-c', location = 'onsite',
+	    due_back = NULL WHERE site = 'store-a' AND id = 'U2'"
+	run -0 gb-catalog -c hq.conf chain --site store-a --at 2026-11-29T12:00:00Z
+	assert_line -n 3 "      on U2 (onsite at site store-c, file a-n1129.tar.gz.gpg)"
 	# a site with no full then: exit 1, the others still shown
 	run -1 gb-catalog -c hq.conf chain --all-sites --at 2026-11-28
 	assert_line "site store-a: to restore the state at 2026-11-28T23:59:59Z:"
