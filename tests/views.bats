@@ -448,9 +448,12 @@ DO $$ BEGIN
 		CREATE ROLE hq LOGIN IN ROLE gb_head_office;
 	END IF;
 END $$;
-INSERT INTO sites(name, role) VALUES ('store-a', 'site_a'),
-    ('store-b', 'site_b'), ('store-c', 'site_c');
 EOF
+	local s
+	for s in a b c; do
+		gb-catalog -c owner.conf site add "store-$s" "site_$s" ||
+		    fail "site add store-$s"
+	done
 	fixture | psqlc -d gbcat || fail "the fixture"
 }
 
