@@ -37,7 +37,7 @@ ALLCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) $(WARN) $(SANFLAGS) $(CF
 # no libgcrypt, gpgme or libpq), whatever the compiler's default.
 LIBS      = lib/libgb.a -Wl,--as-needed $(PKGLIBS) -lpthread
 
-LIBSRC = lib/audit.c lib/catalog.c lib/db.c lib/checkpoint.c lib/check.c lib/conf.c lib/job.c lib/csv.c lib/csvread.c \
+LIBSRC = lib/audit.c lib/catalog.c lib/db.c lib/migrate.c lib/checkpoint.c lib/check.c lib/conf.c lib/job.c lib/csv.c lib/csvread.c \
          lib/err.c lib/gzip.c lib/gzread.c lib/io.c lib/out.c lib/manifest.c \
          lib/import.c lib/media.c lib/pg.c lib/pgp.c lib/report.c lib/restore-pg.c \
          lib/restore-sqlite.c lib/seal.c lib/sha256.c lib/sql.c lib/sqlite.c \

@@ -22,27 +22,100 @@ bind(struct gb_stmt *st, int i, const char *v)
 	gb_bind_text(st, i, v);
 }
 
-/* The trail's own chain: its line, and 0 or -1 and why in err. */
+/*
+ * A site's own chain (of the catalog's site when site is NULL), named in
+ * its line or not: the line, and 0 or -1 and why in err.
+ */
+static int
+site_trail(struct gb_catalog *c, const char *site, long long *n,
+    char head[65], char *err, size_t errlen, int named)
+{
+	char of[256] = "";
+
+	if (named)
+		snprintf(of, sizeof of, " of site %s", site);
+	if (gb_catalog_audit_head(c, site ? site : c->site, n, head, err,
+	    errlen) == -1) {
+		printf("FAIL: audit trail%s broken: %s\n", of, err);
+		return -1;
+	}
+	printf("OK: audit trail%s intact, %lld entries, head %s\n", of, *n,
+	    head);
+	return 0;
+}
+
+/*
+ * The sites with a trail in the catalog, NULL-ended; *n of them.  The
+ * trail of a catalog of one site is that site's, whatever the config says.
+ */
+static char **
+trail_sites(struct gb_catalog *c, size_t *n)
+{
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT DISTINCT site FROM "
+	    "audit ORDER BY site");
+	char **v = gb_calloc(1, sizeof *v);
+
+	*n = 0;
+	while (gb_step(st) == GB_ROW) {
+		v = gb_realloc(v, (*n + 2) * sizeof *v);
+		v[(*n)++] = gb_strdup(gb_col(st, 0));
+		v[*n] = NULL;
+	}
+	gb_finalize(st);
+	return v;
+}
+
+static void
+free_sites(char **v)
+{
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * The site whose trail a checkpoint or report is held against: the
+ * catalog's one site, else the config's.
+ */
+static char *
+one_site(struct gb_catalog *c)
+{
+	size_t k;
+	char **v = trail_sites(c, &k);
+	char *site = gb_strdup(k == 1 ? v[0] : c->site);
+
+	free_sites(v);
+	return site;
+}
+
 static int
 trail(struct gb_catalog *c, long long *n, char head[65], char *err,
     size_t errlen)
 {
-	if (gb_catalog_audit_head(c, n, head, err, errlen) == -1) {
-		printf("FAIL: audit trail broken: %s\n", err);
-		return -1;
-	}
-	printf("OK: audit trail intact, %lld entries, head %s\n", *n, head);
-	return 0;
+	char *site = one_site(c);
+	int r = site_trail(c, site, n, head, err, errlen, 0);
+
+	free(site);
+	return r;
 }
 
+/* Every site's chain: each named when there are more than one. */
 int
 gb_audit_verify(struct gb_catalog *c)
 {
-	char head[65], err[256];
-	long long n;
+	size_t n;
+	char head[65], err[256], **v = trail_sites(c, &n);
+	long long entries;
+	int r = GB_EXIT_OK;
 
-	return trail(c, &n, head, err, sizeof err) == -1 ? GB_EXIT_CHECK :
-	    GB_EXIT_OK;
+	if (n <= 1)
+		r = trail(c, &entries, head, err, sizeof err);
+	for (size_t i = 0; n > 1 && i < n; i++)
+		if (site_trail(c, v[i], &entries, head, err, sizeof err, 1) ==
+		    -1)
+			r = -1;
+	free_sites(v);
+	return r == -1 ? GB_EXIT_CHECK : GB_EXIT_OK;
 }
 
 /*
@@ -456,7 +529,7 @@ gb_audit_report(const struct gb_audit_report *r)
 {
 	struct gb_catalog *c = r->c;
 	const char *signer = r->signer, *from = r->from, *to = r->to;
-	char head[65], err[512], *text = NULL, *out;
+	char head[65], err[512], *text = NULL, *out, *site;
 	struct rep o = { NULL, NULL };
 	struct gb_out csv;
 	size_t len = 0, olen;
@@ -473,7 +546,9 @@ gb_audit_report(const struct gb_audit_report *r)
 		o.csv = &csv;
 	} else
 		o.f = open_memstream(&text, &len);
-	broken = gb_catalog_audit_head(c, &n, head, err, sizeof err) == -1;
+	site = one_site(c);
+	broken = gb_catalog_audit_head(c, site, &n, head, err, sizeof err) == -1;
+	free(site);
 	if (o.csv) {
 		const char *f[R_NCOLS] = { "trail", r->now };
 		char count[24];

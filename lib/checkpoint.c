@@ -204,7 +204,7 @@ gb_checkpoint_issue(struct gb_checkpoint *k, struct gb_catalog *c,
 		return -1;
 	}
 	/* a checkpoint vouches only for what verifies of the trail */
-	if (gb_catalog_audit_head(c, &k->entries, k->head, why,
+	if (gb_catalog_audit_head(c, site, &k->entries, k->head, why,
 	    sizeof why) == -1)
 		gb_warnx("warning: catalog %s: audit trail broken: %s; the "
 		    "checkpoint vouches for its %lld entries before that", c->path,
@@ -232,7 +232,7 @@ gb_checkpoint_check(struct gb_catalog *c, long long verified,
     const char *broken, const struct gb_checkpoint *k, char *why,
     size_t whylen)
 {
-	long long n = gb_catalog_audit_count(c);
+	long long n = gb_catalog_audit_count(c, k->site);
 	char hash[65];
 
 	if (k->entries > n) {
@@ -250,7 +250,7 @@ gb_checkpoint_check(struct gb_catalog *c, long long verified,
 		    "%lld: %s", k->entries, broken ? broken : "broken");
 		return -1;
 	}
-	if (gb_catalog_audit_hash_at(c, k->entries, hash) == -1) {
+	if (gb_catalog_audit_hash_at(c, k->site, k->entries, hash) == -1) {
 		snprintf(why, whylen, "entry %lld is missing", k->entries);
 		return -1;
 	}

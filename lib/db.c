@@ -1,13 +1,15 @@
 /*
- * db.c - the catalog's statements, the same on SQLite and on PostgreSQL,
- * so the catalog's SQL is written once.  Parameters are written ?1,
- * ?2... (PostgreSQL gets $1, $2...) and bound as text or integers; a
- * PostgreSQL SELECT is read through a cursor, FETCH_ROWS at a time, so no
- * result is held whole, and statements may nest as on SQLite.
+ * db.c - the catalog's connection and statements, the same on SQLite and
+ * on PostgreSQL, so the catalog's SQL is written once.  Parameters are
+ * written ?1, ?2... (PostgreSQL gets $1, $2...) and bound as text or
+ * integers; a PostgreSQL SELECT is read through a cursor, FETCH_ROWS at a
+ * time, so no result is held whole, and statements may nest as on SQLite.
  */
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -38,9 +40,253 @@ gb_catalog_is_pg(const struct gb_catalog *c)
 	return c->pg != NULL;
 }
 
+/* The server's reason, its first line, without "ERROR:  ". */
+static const char *
+pg_reason(struct gb_catalog *c)
+{
+	static char why[512];
+	const char *m = PQerrorMessage(c->pg);
+
+	for (const char *const *p = (const char *const []){ "ERROR:  ",
+	    "FATAL:  ", NULL }; *p; p++)
+		if (strncmp(m, *p, strlen(*p)) == 0)
+			m += strlen(*p);
+	snprintf(why, sizeof why, "%.*s", (int)strcspn(m, "\n"), m);
+	return *why ? why : "the connection failed";
+}
+
+/* Why the last attempt of a transaction failed: said when giving up. */
+static char failed[1024];
+
+/*
+ * PostgreSQL: what failed (res NULL: nothing): its SQLSTATE, and whether
+ * running the transaction again may succeed.
+ */
+static void
+pg_note(struct gb_catalog *c, PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
+	    NULL;
+	const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) :
+	    NULL;
+
+	snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+	c->retryable = state && (strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0 || (strcmp(state, "23505") == 0 &&
+	    table && strcmp(table, "audit") == 0));
+}
+
+/* Inside gb_catalog_txn, a failure worth another attempt goes back. */
+static void
+retry(struct gb_catalog *c, const char *what)
+{
+	if (!c->pg || !c->retry || !c->retryable)
+		return;
+	snprintf(failed, sizeof failed, "%s%s%s", what ? what : "", what ?
+	    ": " : "", pg_reason(c));
+	longjmp(*c->retry, 1);
+}
+
+_Noreturn void
+gb_catalog_fail(struct gb_catalog *c, const char *what)
+{
+	retry(c, what);
+	gb_errx(GB_EXIT_RUN, "catalog %s: %s: %s", c->path, what, c->pg ?
+	    pg_reason(c) : sqlite3_errmsg(c->db));
+}
+
+/*
+ * A statement of the connection's own (no cursor, parameters as text):
+ * 0, or -1 with the SQLSTATE kept.
+ */
+static int
+pg_exec(struct gb_catalog *c, const char *sql, int n, const char *const *v)
+{
+	PGresult *res = PQexecParams(c->pg, sql, n, NULL, v, NULL, NULL, 0);
+	ExecStatusType s = PQresultStatus(res);
+	int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+
+	pg_note(c, ok ? NULL : res);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Runs SQL text, one statement or more, without parameters. */
+void
+gb_catalog_exec(struct gb_catalog *c, const char *sql)
+{
+	char *msg = NULL;
+
+	if (c->pg) {
+		PGresult *res = PQexec(c->pg, sql);
+		ExecStatusType s = PQresultStatus(res);
+		int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+		pg_note(c, ok ? NULL : res);
+		PQclear(res);
+		if (!ok) {
+			retry(c, NULL);
+			gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path,
+			    pg_reason(c));
+		}
+		return;
+	}
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		char *m = gb_strdup(msg ? msg : "?");
+		sqlite3_free(msg);
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, m);
+	}
+}
+
+/*
+ * SQLite: IMMEDIATE, the write lock taken now, so two writers queue, not
+ * fail.  PostgreSQL: the site's lock, held to the end of the
+ * transaction, so the writers of a site queue and its audit chain stays
+ * one chain; other sites go on.
+ */
+void
+gb_catalog_begin(struct gb_catalog *c)
+{
+	if (!c->pg) {
+		gb_catalog_exec(c, "BEGIN IMMEDIATE");
+		return;
+	}
+	if (pg_exec(c, "BEGIN", 0, NULL) == -1 || pg_exec(c, "SELECT "
+	    "pg_advisory_xact_lock(hashtextextended('gymbackup site ' || $1, "
+	    "0))", 1, (const char *const []){ c->site }) == -1)
+		gb_catalog_fail(c, "cannot begin a transaction");
+}
+
+void
+gb_catalog_commit(struct gb_catalog *c)
+{
+	char err[512];
+
+	if (gb_catalog_try_commit(c, err, sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, err);
+}
+
+void
+gb_catalog_rollback(struct gb_catalog *c)
+{
+	if (c->pg)
+		(void)pg_exec(c, "ROLLBACK", 0, NULL);
+	else if (!sqlite3_get_autocommit(c->db))
+		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * A COMMIT that may fail: 0, or -1 with the transaction rolled back and
+ * the reason in err.
+ */
+int
+gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen)
+{
+	if (c->pg) {
+		int again;
+		if (pg_exec(c, "COMMIT", 0, NULL) == 0)
+			return 0;
+		snprintf(err, errlen, "%s", pg_reason(c));
+		again = c->retryable;
+		gb_catalog_rollback(c);
+		c->retryable = again;
+		return -1;
+	}
+	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	gb_catalog_rollback(c);
+	return -1;
+}
+
+/*
+ * The test hook of gb-catalog(1) ENVIRONMENT: GB_CATALOG_FAIL_ONCE=SQLSTATE
+ * makes the server fail the first write transaction of the process with
+ * that SQLSTATE (as a failure on the audit table), after its work and
+ * before its COMMIT.
+ */
+static void
+fail_once(struct gb_catalog *c)
+{
+	static int done;
+	const char *s = getenv("GB_CATALOG_FAIL_ONCE");
+	char *sql;
+
+	if (done || !c->pg || !s || !*s)
+		return;
+	done = 1;
+	if (strlen(s) != 5 || strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	    != 5)
+		gb_errx(GB_EXIT_USAGE, "GB_CATALOG_FAIL_ONCE wants an SQLSTATE "
+		    "(5 digits or capitals), not %s", s);
+	sql = gb_asprintf("DO $$BEGIN RAISE EXCEPTION 'GB_CATALOG_FAIL_ONCE=%s' "
+	    "USING ERRCODE = '%s', TABLE = 'audit'; END$$", s, s);
+	gb_catalog_exec(c, sql);
+	free(sql);
+}
+
+int
+gb_catalog_try_txn(struct gb_catalog *c,
+    void (*fn)(struct gb_catalog *, void *), void *arg, char *err,
+    size_t errlen)
+{
+	jmp_buf again;
+	volatile int tries = 1;
+	int r;
+
+	if (setjmp(again)) {
+		/* the server ended the transaction; the ROLLBACK makes it so */
+		c->retry = NULL;
+		gb_catalog_rollback(c);
+		if (++tries > GB_CATALOG_TRIES)
+			gb_errx(GB_EXIT_RUN, "catalog %s: %s; gave up after %d "
+			    "tries", c->path, failed, GB_CATALOG_TRIES);
+		usleep((useconds_t)(1000 * (tries * 10 + rand() % 50)));
+	}
+	c->retry = &again;
+	gb_catalog_begin(c);
+	fn(c, arg);
+	fail_once(c);
+	if ((r = gb_catalog_try_commit(c, err, errlen)) == -1 && c->pg &&
+	    c->retryable) {
+		snprintf(failed, sizeof failed, "COMMIT: %s", err);
+		longjmp(again, 1);
+	}
+	c->retry = NULL;
+	return r;
+}
+
+void
+gb_catalog_txn(struct gb_catalog *c, void (*fn)(struct gb_catalog *, void *),
+    void *arg)
+{
+	char err[512];
+
+	if (gb_catalog_try_txn(c, fn, arg, err, sizeof err) == -1)
+		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, err);
+}
+
+/* The connection closed, whatever its state; 0, or -1 and why in err. */
+int
+gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (c->pg)
+		PQfinish(c->pg);
+	else if (sqlite3_close_v2(c->db) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		r = -1;
+	}
+	c->pg = NULL;
+	c->db = NULL;
+	return r;
+}
+
 /*
  * ?N as $N and ? as the next $N, outside quotes; *max gets the highest
- * parameter number.
+ * parameter number.  A parameter only tested for NULL has no type the
+ * server can infer: "?N IS [NOT] NULL" is text (the catalog's optional
+ * filters are names and times).
  */
 static char *
 pg_text(const char *sql, int *max)
@@ -65,7 +311,8 @@ pg_text(const char *sql, int *max)
 			next = n + 1;
 			if (n > *max)
 				*max = n;
-			o += sprintf(o, "$%d", n);
+			o += sprintf(o, "$%d%s", n, strncasecmp(p + 1 + strspn(p +
+			    1, " "), "IS ", 3) == 0 ? "::text" : "");
 		} else
 			*o++ = *p;
 	}
@@ -141,11 +388,7 @@ gb_bind_null(struct gb_stmt *st, int i)
 static _Noreturn void
 pg_fail(struct gb_stmt *st, PGresult *res)
 {
-	const char *state = res ? PQresultErrorField(res,
-	    PG_DIAG_SQLSTATE) : NULL;
-
-	snprintf(st->c->sqlstate, sizeof st->c->sqlstate, "%s", state ? state :
-	    "");
+	pg_note(st->c, res);
 	PQclear(res);
 	gb_catalog_fail(st->c, st->sql);
 }

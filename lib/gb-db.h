@@ -7,6 +7,7 @@
 #ifndef GB_DB_H
 #define GB_DB_H
 
+#include <setjmp.h>
 #include <sqlite3.h>
 
 #include "gb.h"
@@ -22,27 +23,83 @@ struct gb_catalog {
 	sqlite3 *db;		/* SQLite: a file */
 	struct pg_conn *pg;	/* or PostgreSQL: a connection string */
 	char *path;		/* the file, or the connection string */
+	char *site;		/* whose rows and audit chain it writes */
 	int readonly;	/* opened to read only: no transactions */
+	int version;	/* of the schema found (0: none, made) */
 	char sqlstate[6];	/* PostgreSQL: of the last error */
+	int retryable;	/* that error: the transaction may be run again */
+	jmp_buf *retry;	/* in gb_catalog_txn: back to its start */
 };
-/* $GB_CATALOG, else [catalog] path, else NULL. */
+#define GB_CATALOG_VERSION 2	/* of share/catalog.sql */
+/*
+ * $GB_CATALOG, else [catalog] uri or path (both: exit 2), else NULL; a
+ * connection string with a password in it: exit 2.
+ */
 const char *gb_catalog_path(const struct gb_conf *conf);
-struct gb_catalog *gb_catalog_open(const char *path);	/* to write */
+/* A PostgreSQL connection string (postgresql://..., key=value ...)? */
+int gb_catalog_is_uri(const char *s);
 /*
  * GB_CATALOG_READ never writes (a read-only file, directory or mount will
  * do; a missing catalog is an error); GB_CATALOG_ANY writes (and makes)
  * it when it can, and reads it otherwise; GB_CATALOG_WRITE is
- * gb_catalog_open.
+ * gb_catalog_open.  A new catalog is made, an old SQLite one upgraded, as
+ * it is opened to write; an old PostgreSQL one only by GB_CATALOG_UPGRADE
+ * (gb-catalog upgrade).  site: the writer's ([site] name, gb_site_name).
  */
-enum { GB_CATALOG_WRITE, GB_CATALOG_READ, GB_CATALOG_ANY };
-struct gb_catalog *gb_catalog_open_as(const char *path, int mode);
+enum { GB_CATALOG_WRITE, GB_CATALOG_READ, GB_CATALOG_ANY,
+    GB_CATALOG_UPGRADE };
+struct gb_catalog *gb_catalog_open_as(const char *path, const char *site,
+    int mode);
+struct gb_catalog *gb_catalog_open(const char *path, const char *site);
 void gb_catalog_close(struct gb_catalog *c);
+/*
+ * db.c: the connection.  SQL text without parameters, one statement or
+ * more; a transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: with the
+ * site's lock, so a site's writers queue).
+ */
 void gb_catalog_exec(struct gb_catalog *c, const char *sql);
-void gb_catalog_begin(struct gb_catalog *c);	/* BEGIN IMMEDIATE */
+void gb_catalog_begin(struct gb_catalog *c);
 void gb_catalog_commit(struct gb_catalog *c);
+void gb_catalog_rollback(struct gb_catalog *c);
 /* 0, or -1, rolled back, with the reason in err; then reopen. */
 int gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen);
 struct gb_catalog *gb_catalog_reopen(struct gb_catalog *c);
+/*
+ * Runs fn(c, arg) as one write transaction, begun and committed.  On
+ * PostgreSQL a failure another attempt may not meet (serialization
+ * failure 40001, deadlock 40P01, two writers of a site's audit chain:
+ * 23505 on audit) rolls it back and runs it again from its start, up to
+ * GB_CATALOG_TRIES times; so fn does catalog work only, and may run more
+ * than once.  Any other error ends the program, the transaction rolled
+ * back (never half of it).  gb_catalog_try_txn: -1, rolled back, with
+ * the reason in err, when the COMMIT fails (gb-write's good copy).
+ */
+#define GB_CATALOG_TRIES 10
+void gb_catalog_txn(struct gb_catalog *c,
+    void (*fn)(struct gb_catalog *, void *), void *arg);
+int gb_catalog_try_txn(struct gb_catalog *c,
+    void (*fn)(struct gb_catalog *, void *), void *arg, char *err,
+    size_t errlen);
+/* Closes the connection, whatever its state: 0, or -1 and why. */
+int gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen);
+/*
+ * The schema: made at this version, in the open transaction; the tables
+ * and columns there are (old: of an upgrade's tables set aside),
+ * NULL-ended lists freed by gb_list_free.
+ */
+void gb_catalog_create(struct gb_catalog *c);
+int gb_catalog_has_table(struct gb_catalog *c, const char *table);
+char **gb_catalog_columns(struct gb_catalog *c, const char *table, int old);
+void gb_list_free(char **v);
+int gb_list_has(char *const *v, const char *s);
+/*
+ * migrate.c: an older catalog brought to this version in place, in the
+ * open transaction (gb_catalog_open_as does it); a SQLite catalog copied
+ * into an empty PostgreSQL one in one transaction, its chains checked
+ * (gb-catalog migrate; an exit status).
+ */
+void gb_catalog_upgrade(struct gb_catalog *c);
+int gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to);
 /*
  * db.c: the catalog's statements, the same on SQLite and PostgreSQL.
  * Parameters are written ?1, ?2...; an error ends the program
@@ -68,24 +125,22 @@ int gb_catalog_is_pg(const struct gb_catalog *c);
 /* A statement with n text parameters (NULL binds NULL), no result rows. */
 void gb_catalog_run(struct gb_catalog *c, const char *sql, int n, ...);
 _Noreturn void gb_catalog_fail(struct gb_catalog *c, const char *what);
-/* Appends to the audit trail, inside the caller's transaction. */
+/* Appends to the site's audit trail, inside the caller's transaction. */
 void gb_catalog_audit(struct gb_catalog *c, const char *action,
     const char *object, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* 0 when the chain is whole; head gets the newest hash (65 bytes). */
-int gb_catalog_audit_verify(struct gb_catalog *c, char *head, char *err,
-    size_t errlen);
 /*
- * The same, with *n the entries that verify: the whole trail, or those
- * before the first that does not (-1 and why); head is the hash of the
- * last of them ("0" for none).
+ * The audit trail of a site (each site has its own chain): 0 when it
+ * verifies whole, else -1 and why; *n the entries that verify (the
+ * whole trail, or those before the first that does not), head the hash
+ * of the last of them ("0" for none; 65 bytes).
  */
-int gb_catalog_audit_head(struct gb_catalog *c, long long *n, char *head,
-    char *err, size_t errlen);
+int gb_catalog_audit_head(struct gb_catalog *c, const char *site,
+    long long *n, char *head, char *err, size_t errlen);
 /* The hash stored for entry seq ("0" for 0); -1 when there is none. */
-int gb_catalog_audit_hash_at(struct gb_catalog *c, long long seq,
-    char hash[65]);
-long long gb_catalog_audit_count(struct gb_catalog *c);
+int gb_catalog_audit_hash_at(struct gb_catalog *c, const char *site,
+    long long seq, char hash[65]);
+long long gb_catalog_audit_count(struct gb_catalog *c, const char *site);
 /*
  * Records a checkpoint issued (gb-checkpoint(5)): its signed text and
  * where it went (medium NULL: a file, place its path), inside the

@@ -394,11 +394,11 @@ record_copy(struct gb_catalog *c, const struct gb_scan *m,
 	gb_finalize(st);
 	if (r != 1)
 		return r;
-	gb_catalog_run(c, "INSERT INTO copies(archive, medium, position, "
-	    "status, started_at, written_at, verified_at, error) VALUES(?1, "
-	    "?2, ?3, ?4, ?5, ?5, ?6, ?7)", 7, f->name, m->id, f->pos, good ?
+	gb_catalog_run(c, "INSERT INTO copies(site, archive, medium, position, "
+	    "status, started_at, written_at, verified_at, error) VALUES(?8, "
+	    "?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)", 8, f->name, m->id, f->pos, good ?
 	    "good" : "failed", at, f->hashed > 0 ? now : NULL, good ? NULL :
-	    f->why);
+	    f->why, c->site);
 	if (f->hashed)
 		gb_catalog_add_check(c, "verify", f->name, m->id, f->hashed > 0,
 		    f->hashed > 0 ? "read by gb-catalog import --verify" : f->why,

@@ -1,11 +1,19 @@
--- gymbackup catalog schema (SQLite).  gb-catalog(1) creates it; every tool
--- that writes the catalog appends to the audit trail in the same
--- transaction as the change it records.
-PRAGMA user_version = 1;
+-- gymbackup catalog schema, version 2, one text for SQLite and PostgreSQL
+-- (lib/catalog.c loads it): a line starting "--sqlite " or "--pg " is that
+-- dialect's alone (the marker taken off), and @ID@ is its integer key that
+-- numbers itself.  gb-catalog(1) creates it; every tool that writes the
+-- catalog appends to its site's audit trail in the same transaction as
+-- the change it records.  Every row names its site ([site] name): a
+-- chain of gyms shares one catalog on PostgreSQL, each site its rows.
+--sqlite PRAGMA user_version = 2;
+--pg CREATE TABLE catalog_version (version INTEGER NOT NULL);
+--pg INSERT INTO catalog_version VALUES (2);
 
 -- Media: USB drives (kind dir) and tapes (kind tape), labelled by gb-write.
+-- A medium's id is its site's: two sites may both have a T1.
 CREATE TABLE media (
-	id           TEXT PRIMARY KEY,
+	site         TEXT NOT NULL,
+	id           TEXT NOT NULL,
 	kind         TEXT NOT NULL CHECK (kind IN ('dir', 'tape')),
 	pool         TEXT NOT NULL,
 	capacity     INTEGER,                  -- bytes; NULL unknown
@@ -16,23 +24,29 @@ CREATE TABLE media (
 	labelled_at  TEXT NOT NULL,
 	last_written TEXT,
 	due_back     TEXT,                     -- when an offsite medium returns
-	bytes_used   INTEGER NOT NULL DEFAULT 0,
+	bytes_used   BIGINT NOT NULL DEFAULT 0,
 	next_file    INTEGER NOT NULL DEFAULT 1, -- tape: next file number (0 = label)
-	device       TEXT                      -- where it was last seen mounted
+	device       TEXT,                     -- where it was last seen mounted
+	to_site      TEXT,                     -- on its way to this site
+	PRIMARY KEY (site, id)
 );
 
--- Chain of custody: every move with who, when and why.
+-- Chain of custody: every move with who, when and why.  (PostgreSQL: no
+-- foreign key to media, whose id is unique only within a site and whose
+-- site changes when it moves to another.)
 CREATE TABLE movements (
-	id       INTEGER PRIMARY KEY,
-	medium   TEXT NOT NULL REFERENCES media(id),
+	id       @ID@,
+	site     TEXT NOT NULL,
+	medium   TEXT NOT NULL,
 	at       TEXT NOT NULL,
 	from_loc TEXT NOT NULL,
 	to_loc   TEXT NOT NULL,
 	by       TEXT NOT NULL,
 	why      TEXT
+--sqlite 	, FOREIGN KEY (site, medium) REFERENCES media(site, id)
 );
 
--- Sealed archives, with what their seal says.
+-- Sealed archives, with what their seal says (site: the manifest's).
 CREATE TABLE archives (
 	name          TEXT PRIMARY KEY,        -- NAME.tar.gz.gpg
 	job           TEXT NOT NULL,
@@ -43,11 +57,11 @@ CREATE TABLE archives (
 	site          TEXT NOT NULL,
 	source        TEXT NOT NULL,
 	snapshot      TEXT NOT NULL,
-	size          INTEGER NOT NULL,
+	size          BIGINT NOT NULL,
 	sha256        TEXT NOT NULL,
-	packed_size   INTEGER NOT NULL,
+	packed_size   BIGINT NOT NULL,
 	packed_sha256 TEXT NOT NULL,
-	rows          INTEGER NOT NULL,
+	rows          BIGINT NOT NULL,
 	seal          TEXT NOT NULL,           -- the clear-signed seal, verbatim
 	recorded_at   TEXT NOT NULL,
 	expired_at    TEXT
@@ -58,38 +72,42 @@ CREATE INDEX archives_snapshot ON archives(snapshot);
 CREATE TABLE archive_tables (
 	archive   TEXT NOT NULL REFERENCES archives(name),
 	tbl       TEXT NOT NULL,
-	rows      INTEGER NOT NULL,
-	bytes     INTEGER NOT NULL,
+	rows      BIGINT NOT NULL,
+	bytes     BIGINT NOT NULL,
 	sha256    TEXT NOT NULL,
 	money     TEXT,                        -- "col=sum col=sum"
 	PRIMARY KEY (archive, tbl)
 );
 
--- Copies of archives on media.  Only a durable, read-back copy is 'good'.
+-- Copies of archives on media (the medium: of the copy's site when it
+-- was written).  Only a durable, read-back copy is 'good'.
 CREATE TABLE copies (
-	id          INTEGER PRIMARY KEY,
+	id          @ID@,
+	site        TEXT NOT NULL,
 	archive     TEXT NOT NULL REFERENCES archives(name),
-	medium      TEXT NOT NULL REFERENCES media(id),
+	medium      TEXT NOT NULL,
 	position    TEXT NOT NULL,             -- tape file number, or file name
 	status      TEXT NOT NULL CHECK (status IN ('writing', 'good', 'failed', 'expired')),
 	started_at  TEXT NOT NULL,
 	written_at  TEXT,
 	verified_at TEXT,
 	error       TEXT
+--sqlite 	, FOREIGN KEY (site, medium) REFERENCES media(site, id)
 );
 CREATE INDEX copies_archive ON copies(archive);
 CREATE INDEX copies_medium ON copies(medium);
 
 -- The backup log: one row per job run.
 CREATE TABLE runs (
-	id       INTEGER PRIMARY KEY,
+	id       @ID@,
+	site     TEXT NOT NULL,
 	job      TEXT NOT NULL,
 	started  TEXT NOT NULL,
 	ended    TEXT,
 	status   TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
 	archive  TEXT,
-	rows     INTEGER,
-	bytes    INTEGER,
+	rows     BIGINT,
+	bytes    BIGINT,
 	error    TEXT,
 	pid      INTEGER,                  -- the gb-backup that runs it, on
 	host     TEXT                      -- host: gone while 'running' = killed
@@ -97,7 +115,8 @@ CREATE TABLE runs (
 
 -- Restore tests (the policy's 恢复测试) and verifications.
 CREATE TABLE checks (
-	id      INTEGER PRIMARY KEY,
+	id      @ID@,
+	site    TEXT NOT NULL,
 	kind    TEXT NOT NULL CHECK (kind IN ('verify', 'deep-verify', 'restore-test')),
 	archive TEXT NOT NULL,
 	medium  TEXT,
@@ -107,21 +126,30 @@ CREATE TABLE checks (
 	manual  INTEGER NOT NULL DEFAULT 0     -- 1: told by gb-catalog, not run
 );
 
--- Append-only audit trail; each entry's hash covers the one before.
+-- Append-only audit trail, one hash chain per site: each entry's hash
+-- covers the one before of its site (seq counts within the site).
 CREATE TABLE audit (
-	seq    INTEGER PRIMARY KEY,
+	site   TEXT NOT NULL,
+	seq    BIGINT NOT NULL,
 	at     TEXT NOT NULL,
 	actor  TEXT NOT NULL,
 	action TEXT NOT NULL,
 	object TEXT NOT NULL,
 	detail TEXT NOT NULL,
 	prev   TEXT NOT NULL,
-	hash   TEXT NOT NULL
+	hash   TEXT NOT NULL,
+	PRIMARY KEY (site, seq)
 );
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+--sqlite CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+--sqlite BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+--sqlite CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+--sqlite BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+--pg CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+--pg $$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+--pg CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+--pg FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+--pg CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+--pg FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 
 -- Tables added since the first catalogs: gb-catalog and the tools make
 -- them in a catalog that lacks them (an older one still opens).
@@ -130,9 +158,10 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 -- issued: its entry count and head hash, and where it went.  What is
 -- used of one is read from its text, verified, never from the columns.
 CREATE TABLE IF NOT EXISTS checkpoints (
-	id      INTEGER PRIMARY KEY,
+	id      @ID@,
+	site    TEXT NOT NULL,                 -- whose chain it vouches for
 	issued  TEXT NOT NULL,
-	entries INTEGER NOT NULL,
+	entries BIGINT NOT NULL,
 	head    TEXT NOT NULL,
 	medium  TEXT,                          -- written on it, or NULL: a file
 	place   TEXT NOT NULL,                 -- tape file, file name, or path

@@ -67,6 +67,8 @@ static const char *const synopsis[] = {
 	"latest --job job ...",
 	"manifest archive",
 	"import [--list] [--verify] [-b] media ...",
+	"upgrade",
+	"migrate --to uri",
 	"job|pool [name ...]",
 };
 
@@ -229,7 +231,8 @@ cmd_media(struct cat *x, int argc, char **argv)
 
 	if (strcmp(sub, "list") == 0) {
 		st = q(x, "SELECT m.id, m.kind, m.pool, m.state, m.location, "
-		    "m.bytes_used, coalesce(m.capacity, ''), coalesce(m.due_back, "
+		    "m.bytes_used, coalesce(CAST(m.capacity AS TEXT), ''), "
+		    "coalesce(m.due_back, "
 		    "''), (SELECT count(*) FROM copies c WHERE c.medium = m.id AND "
 		    "c.status = 'good') FROM media m ORDER BY m.pool, m.id");
 		struct gb_table t;
@@ -428,19 +431,25 @@ pool_offsite_days(struct cat *x, const char *name)
 	    p.offsite_days : 0;
 }
 
-static int
-cmd_move(struct cat *x, const char *medium)
+struct move {
+	struct cat *x;
+	const char *medium;
+	char from[16], due[21];
+};
+
+/* A move's transaction (gb_catalog_txn: it may run again). */
+static void
+move(struct gb_catalog *c, void *arg)
 {
-	char from[16], *pool = NULL, due[21] = "";
+	struct move *m = arg;
+	struct cat *x = m->x;
+	const char *medium = m->medium;
+	char *from = m->from, *due = m->due, *pool = NULL;
 	struct gb_stmt *st;
 	long days;
 
-	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
-	    strcmp(x->to, "offsite")))
-		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
-		    "offsite");
-	gb_catalog_begin(x->c);
-	if (!medium_exists(x, medium, from, sizeof from))
+	*due = '\0';
+	if (!medium_exists(x, medium, from, sizeof m->from))
 		gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog", medium);
 	if (strcmp(from, x->to) == 0)
 		gb_errx(GB_EXIT_USAGE, "medium %s is already %s", medium, x->to);
@@ -455,20 +464,31 @@ cmd_move(struct cat *x, const char *medium)
 	    (days = pool_offsite_days(x, pool)) > 0) {
 		gb_fmt_time(due, gb_parse_time(x->now) + days * 86400);
 	}
-	gb_catalog_run(x->c, "INSERT INTO movements(medium, at, from_loc, "
-	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6, medium,
-	    x->now, from, x->to, x->by ? x->by : gb_actor(), x->why);
+	gb_catalog_run(x->c, "INSERT INTO movements(site, medium, at, from_loc, "
+	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, x->c->site,
+	    medium, x->now, from, x->to, x->by ? x->by : gb_actor(), x->why);
 	/* a medium on its way back stays due when it was due */
 	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = CASE "
 	    "WHEN ?2 = 'onsite' THEN NULL WHEN ?3 IS NOT NULL THEN ?3 ELSE "
 	    "due_back END WHERE id = ?1", 3, medium, x->to, *due ? due : NULL);
-	gb_catalog_audit(x->c, "move", medium, "%s -> %s by %s%s%s", from,
+	gb_catalog_audit(c, "move", medium, "%s -> %s by %s%s%s", from,
 	    x->to, x->by ? x->by : gb_actor(), x->why ? ": " : "",
 	    x->why ? x->why : "");
-	gb_catalog_commit(x->c);
-	printf("%s: %s -> %s%s%s\n", medium, from, x->to, *due ?
-	    ", due back " : "", due);
 	free(pool);
+}
+
+static int
+cmd_move(struct cat *x, const char *medium)
+{
+	struct move m = { x, medium, "", "" };
+
+	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
+	    strcmp(x->to, "offsite")))
+		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
+		    "offsite");
+	gb_catalog_txn(x->c, move, &m);
+	printf("%s: %s -> %s%s%s\n", medium, m.from, x->to, *m.due ?
+	    ", due back " : "", m.due);
 	return GB_EXIT_OK;
 }
 
@@ -676,7 +696,7 @@ cmd_expire(struct cat *x)
 	    "FROM archives g WHERE g.job = f.job AND g.level = 'full' AND "
 	    "g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
 	    "c.archive = g.name AND c.status = 'good') ORDER BY g.snapshot "
-	    "DESC, g.rowid DESC LIMIT 1))");
+	    "DESC, g.recorded_at DESC, g.name DESC LIMIT 1))");
 	for (size_t i = 0; i < n; i++) {
 		char cutoff[21];
 		struct gb_stmt *job = q(x, "SELECT job FROM archives WHERE "
@@ -751,60 +771,86 @@ csv_row(struct cat *x, struct gb_stmt *st, int n)
 
 static int reap_runs(struct cat *x, const char *job, int check);
 
+/* log start and log end: their transactions (gb_catalog_txn). */
+struct logrun {
+	struct cat *x;
+	char **argv;
+	long long id;
+};
+
+static void
+log_start(struct gb_catalog *c, void *arg)
+{
+	struct logrun *k = arg;
+	struct gb_stmt *st = q(k->x, "INSERT INTO runs(site, job, started, "
+	    "status, pid, host) VALUES(?5, ?1, ?2, 'running', ?3, ?4) RETURNING "
+	    "id");
+
+	bind(st, 1, k->argv[1]);
+	bind(st, 2, k->x->now);
+	bind(st, 3, k->x->pid);
+	bind(st, 4, gb_host_name());
+	bind(st, 5, c->site);
+	if (gb_step(st) != GB_ROW)
+		gb_catalog_fail(c, "cannot log");
+	k->id = gb_col_int64(st, 0);
+	gb_finalize(st);
+}
+
+static void
+log_end(struct gb_catalog *c, void *arg)
+{
+	struct logrun *k = arg;
+	struct cat *x = k->x;
+	struct gb_stmt *st = q(x, "UPDATE runs SET ended = ?2, status = ?3, "
+	    "archive = ?4, rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND "
+	    "status = 'running'");
+
+	bind(st, 1, k->argv[1]);
+	bind(st, 2, x->now);
+	bind(st, 3, k->argv[2]);
+	bind(st, 4, x->archive);
+	bind(st, 5, x->rows);
+	bind(st, 6, x->bytes);
+	bind(st, 7, x->error);
+	if (gb_step(st) != GB_DONE)
+		gb_catalog_fail(c, "cannot log");
+	if (gb_changes(st) != 1)
+		gb_errx(GB_EXIT_USAGE, "no running job run %s", k->argv[1]);
+	gb_finalize(st);
+}
+
 static int
 cmd_log(struct cat *x, int argc, char **argv)
 {
+	struct logrun k = { x, argv, 0 };
 	struct gb_stmt *st;
 
 	if (argc >= 2 && strcmp(argv[0], "start") == 0) {
-		const char *host = gb_host_name();
 		/* without --pid (not run by gb-backup) no process is known */
 		if (x->pid && (strspn(x->pid, "0123456789") != strlen(x->pid) ||
 		    !*x->pid || strlen(x->pid) > 9))
 			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
 			    x->pid);
 		reap_runs(x, argv[1], 0);
-		gb_catalog_begin(x->c);
-		st = q(x, "INSERT INTO runs(job, started, status, pid, host) "
-		    "VALUES(?1, ?2, 'running', ?3, ?4) RETURNING id");
-		bind(st, 1, argv[1]);
-		bind(st, 2, x->now);
-		bind(st, 3, x->pid);
-		bind(st, 4, host);
-		if (gb_step(st) != GB_ROW)
-			gb_catalog_fail(x->c, "cannot log");
-		printf("%lld\n", gb_col_int64(st, 0));
-		gb_finalize(st);
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, log_start, &k);
+		printf("%lld\n", k.id);
 		return GB_EXIT_OK;
 	}
 	if (argc >= 3 && strcmp(argv[0], "end") == 0) {
 		if (strcmp(argv[2], "ok") && strcmp(argv[2], "failed"))
 			gb_errx(GB_EXIT_USAGE, "log end ID ok|failed");
-		gb_catalog_begin(x->c);
-		st = q(x, "UPDATE runs SET ended = ?2, status = ?3, archive = ?4, "
-		    "rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND status = "
-		    "'running'");
-		bind(st, 1, argv[1]);
-		bind(st, 2, x->now);
-		bind(st, 3, argv[2]);
-		bind(st, 4, x->archive);
-		bind(st, 5, x->rows);
-		bind(st, 6, x->bytes);
-		bind(st, 7, x->error);
-		if (gb_step(st) != GB_DONE)
-			gb_catalog_fail(x->c, "cannot log");
-		if (gb_changes(st) != 1)
+		if (strspn(argv[1], "0123456789") != strlen(argv[1]) ||
+		    !*argv[1] || strlen(argv[1]) > 18)
 			gb_errx(GB_EXIT_USAGE, "no running job run %s", argv[1]);
-		gb_finalize(st);
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, log_end, &k);
 		return GB_EXIT_OK;
 	}
 	if (argc)
 		usage(stderr, GB_EXIT_USAGE);
 	st = q(x, "SELECT id, job, started, ended, status, rows, bytes, "
 	    "archive, error FROM (SELECT * FROM runs WHERE ?1 IS NULL OR "
-	    "job = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id");
+	    "job = ?1 ORDER BY id DESC LIMIT ?2) AS r ORDER BY id");
 	bind(st, 1, x->job);
 	gb_bind_int64(st, 2, x->limit > 0 ? x->limit : 50);
 	if (x->csv) {
@@ -1033,6 +1079,7 @@ static int
 cmd_check(struct cat *x)
 {
 	time_t now = gb_parse_time(x->now);
+	char cutoff[21];
 	struct gb_stmt *st;
 	size_t it = 0;
 	const char *job;
@@ -1064,8 +1111,9 @@ cmd_check(struct cat *x)
 	gb_finalize(st);
 
 	days = conf_num(x, "check", "restore_test_days", 30);
-	st = q(x, "SELECT max(at) FILTER (WHERE NOT manual), max(at) FILTER "
-	    "(WHERE manual) FROM checks WHERE kind = 'restore-test' AND ok = 1");
+	st = q(x, "SELECT max(at) FILTER (WHERE manual = 0), max(at) FILTER "
+	    "(WHERE manual <> 0) FROM checks WHERE kind = 'restore-test' AND "
+	    "ok = 1");
 	gb_step(st);
 	if (gb_col_null(st, 0) &&
 	    !gb_col_null(st, 1))
@@ -1101,9 +1149,9 @@ cmd_check(struct cat *x)
 
 	/* a writer that died leaves its copy 'writing': say so after a while */
 	st = q(x, "SELECT archive, medium, started_at FROM copies WHERE status "
-	    "= 'writing' AND started_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, "
-	    "'-6 hours')");
-	bind(st, 1, x->now);
+	    "= 'writing' AND started_at < ?1");
+	gb_fmt_time(cutoff, now - 6 * 3600);
+	bind(st, 1, cutoff);
 	while (gb_step(st) == GB_ROW)
 		bad += problem("copy of %s on %s: still being written since %s; "
 		    "the gb-write must have died: write it again", gb_col(st, 0),
@@ -1331,7 +1379,7 @@ cmd_latest(struct cat *x)
 	struct gb_stmt *st = q(x, "SELECT a.name, a.job FROM archives a WHERE "
 	    "a.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
 	    "c.archive = a.name AND c.status = 'good') ORDER BY a.snapshot "
-	    "DESC, a.rowid DESC");
+	    "DESC, a.recorded_at DESC, a.name DESC");
 	int found = 0;
 
 	while (!found && gb_step(st) == GB_ROW)
@@ -1457,6 +1505,44 @@ cmd_import(struct cat *x, int argc, char **argv)
 	return r;
 }
 
+/* upgrade and migrate ------------------------------------------------- */
+
+/* The catalog at this version: made, upgraded (as it was opened), or so. */
+static int
+cmd_upgrade(struct cat *x)
+{
+	if (x->c->version == 0)
+		printf("catalog %s: made at version %d\n", x->c->path,
+		    GB_CATALOG_VERSION);
+	else if (x->c->version < GB_CATALOG_VERSION)
+		printf("catalog %s: upgraded from version %d to %d\n",
+		    x->c->path, x->c->version, GB_CATALOG_VERSION);
+	else
+		printf("catalog %s: version %d already\n", x->c->path,
+		    GB_CATALOG_VERSION);
+	return GB_EXIT_OK;
+}
+
+/* The catalog (SQLite) copied into an empty PostgreSQL catalog. */
+static int
+cmd_migrate(struct cat *x)
+{
+	struct gb_catalog *to;
+	int r;
+
+	if (!x->to || !gb_catalog_is_uri(x->to)) {
+		gb_warnx("migrate --to wants a PostgreSQL connection string "
+		    "(postgresql://... or host=... dbname=...)%s%s", x->to ?
+		    ", not " : "", x->to ? x->to : "");
+		usage_of(stderr, "migrate", GB_EXIT_USAGE);
+	}
+	to = gb_catalog_open_as(x->to, x->c->site, GB_CATALOG_WRITE);
+	r = gb_catalog_migrate(x->c, to);
+	printf("catalog %s migrated to %s\n", x->c->path, to->path);
+	gb_catalog_close(to);
+	return r;
+}
+
 /*
  * What each command (with its sub-command: the first operand, NULL for
  * any other) takes: its options, as getopt codes, and how many operands,
@@ -1491,6 +1577,8 @@ static const struct command {
 	{ "manifest", NULL, "", 1, 1, GB_CATALOG_READ },
 	/* with --list, no catalog is opened */
 	{ "import", NULL, "LVb", 1, INT_MAX, GB_CATALOG_WRITE },
+	{ "upgrade", NULL, "", 0, 0, GB_CATALOG_UPGRADE },
+	{ "migrate", NULL, "t", 0, 0, GB_CATALOG_READ },
 	/* the config alone: no catalog is opened */
 	{ "job", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
 	{ "pool", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
@@ -1708,7 +1796,7 @@ main(int argc, char *argv[])
 		x.dated = 1;
 	} else
 		gb_now(x.now);
-	x.c = gb_catalog_open_as(path, k->mode);
+	x.c = gb_catalog_open_as(path, gb_site_name(&x.conf), k->mode);
 	if (x.csv)
 		gb_out_init(&x.out, STDOUT_FILENO, 0);
 
@@ -1746,6 +1834,10 @@ main(int argc, char *argv[])
 		r = cmd_manifest(&x, argv[0]);
 	else if (strcmp(cmd, "import") == 0)
 		r = cmd_import(&x, argc, argv);
+	else if (strcmp(cmd, "upgrade") == 0)
+		r = cmd_upgrade(&x);
+	else if (strcmp(cmd, "migrate") == 0)
+		r = cmd_migrate(&x);
 	else
 		usage_of(stderr, cmd, GB_EXIT_USAGE);
 	if (x.csv && gb_out_finish(&x.out, NULL) == -1)

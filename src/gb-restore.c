@@ -900,7 +900,7 @@ record_test(struct restore *r)
 
 	if (!path)
 		return;
-	c = gb_catalog_open(path);
+	c = gb_catalog_open(path, gb_site_name(&r->conf));
 	snprintf(detail, sizeof detail, "chain of %zu, %d table%s differ%s",
 	    r->nin, r->failures, r->failures == 1 ? "" : "s",
 	    r->failures == 1 ? "s" : "");
@@ -1014,7 +1014,8 @@ main(int argc, char *argv[])
 		    "config; without it, name the archives");
 	if (catpath && (r.at || ((r.nmedia || r.list) && access(catpath,
 	    F_OK) == 0)))
-		r.cat = gb_catalog_open_as(catpath, GB_CATALOG_READ);
+		r.cat = gb_catalog_open_as(catpath, gb_site_name(&r.conf),
+		    GB_CATALOG_READ);
 	if (r.at)
 		plan = at_plan(&r, catpath, &nplan);
 	gb_cleanup_signals();

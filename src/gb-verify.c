@@ -207,7 +207,8 @@ main(int argc, char *argv[])
 				gb_errx(GB_EXIT_RUN, "%s", err);
 		/* a read-only catalog (an auditor's copy) still finds copies */
 		if ((path = gb_catalog_path(&v.conf)) &&
-		    (v.c = gb_catalog_open_as(path, GB_CATALOG_ANY))->readonly)
+		    (v.c = gb_catalog_open_as(path, gb_site_name(&v.conf),
+		    GB_CATALOG_ANY))->readonly)
 			gb_warnx("warning: catalog %s cannot be written: the "
 			    "checks are not recorded", path);
 	}

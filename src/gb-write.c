@@ -286,35 +286,52 @@ good_failed(struct writer *w, long long copy, const char *err)
 	    "finish it", w->c->path, copy, err, w->id);
 }
 
+/* The end of a copy, as end_copy records it (gb_catalog_txn). */
+struct ended {
+	struct writer *w;
+	long long copy;
+	const char *status, *error;
+	uint64_t bytes;
+	int next_file, verified;
+};
+
+static void
+end_rows(struct gb_catalog *c, void *arg)
+{
+	struct ended *e = arg;
+	char now[21], id[24];
+
+	gb_now(now);
+	snprintf(id, sizeof id, "%lld", e->copy);
+	gb_catalog_run(c, "UPDATE copies SET status = ?2, written_at = ?3, "
+	    "verified_at = ?4, error = ?5 WHERE id = ?1", 5, id, e->status,
+	    strcmp(e->status, "good") == 0 ? now : NULL, e->verified ? now :
+	    NULL, e->error);
+	if (strcmp(e->status, "good") == 0) {
+		char b[24], nf[24];
+		snprintf(b, sizeof b, "%" PRIu64, e->bytes);
+		snprintf(nf, sizeof nf, "%d", e->next_file);
+		gb_catalog_run(c, "UPDATE media SET bytes_used = bytes_used + "
+		    "?2, last_written = ?3, next_file = ?4, device = ?5 WHERE "
+		    "id = ?1", 5, e->w->id, b, now, nf, e->w->media);
+	} else if (e->error && strstr(e->error, "full"))
+		gb_catalog_run(c, "UPDATE media SET state = 'full' WHERE id = "
+		    "?1", 1, e->w->id);
+	gb_catalog_audit(c, strcmp(e->status, "good") == 0 ? "write" :
+	    "write-failed", e->w->id, "copy %lld %s%s%s", e->copy, e->status,
+	    e->error ? ": " : "", e->error ? e->error : "");
+}
+
 static void
 end_copy(struct writer *w, long long copy, const char *status,
     const char *error, uint64_t bytes, int next_file, int verified)
 {
-	char now[21], id[24], err[256];
+	struct ended e = { w, copy, status, error, bytes, next_file, verified };
+	char err[256];
 
-	gb_now(now);
-	snprintf(id, sizeof id, "%lld", copy);
-	gb_catalog_begin(w->c);
-	gb_catalog_run(w->c, "UPDATE copies SET status = ?2, written_at = ?3, "
-	    "verified_at = ?4, error = ?5 WHERE id = ?1", 5, id, status,
-	    strcmp(status, "good") == 0 ? now : NULL, verified ? now : NULL,
-	    error);
-	if (strcmp(status, "good") == 0) {
-		char b[24], nf[24];
-		snprintf(b, sizeof b, "%" PRIu64, bytes);
-		snprintf(nf, sizeof nf, "%d", next_file);
-		gb_catalog_run(w->c, "UPDATE media SET bytes_used = bytes_used + "
-		    "?2, last_written = ?3, next_file = ?4, device = ?5 WHERE "
-		    "id = ?1", 5, w->id, b, now, nf, w->media);
-	} else if (error && strstr(error, "full"))
-		gb_catalog_run(w->c, "UPDATE media SET state = 'full' WHERE id = "
-		    "?1", 1, w->id);
-	gb_catalog_audit(w->c, strcmp(status, "good") == 0 ? "write" :
-	    "write-failed", w->id, "copy %lld %s%s%s", copy, status,
-	    error ? ": " : "", error ? error : "");
 	if (strcmp(status, "good") != 0)
-		gb_catalog_commit(w->c);
-	else if (gb_catalog_try_commit(w->c, err, sizeof err) == -1)
+		gb_catalog_txn(w->c, end_rows, &e);
+	else if (gb_catalog_try_txn(w->c, end_rows, &e, err, sizeof err) == -1)
 		good_failed(w, copy, err);
 }
 
@@ -737,42 +754,59 @@ check_medium(struct writer *w, const char *name)
  * copy left 'writing' by a gb-write that did not finish is this one:
  * resumed or written again, never a second row.
  */
+struct begun {
+	struct writer *w;
+	struct copy *k;
+	const char *job;
+};
+
+/* begin_copy's transaction (gb_catalog_txn: it may run again). */
 static void
-begin_copy(struct writer *w, struct copy *k)
+begin_rows(struct gb_catalog *c, void *arg)
 {
-	char *job = gb_strdup(k->s.manifest.job ? k->s.manifest.job : "manual");
+	struct begun *b = arg;
+	struct writer *w = b->w;
+	struct copy *k = b->k;
 	char now[21], id[24];
 
-	gb_catalog_begin(w->c);
-	gb_catalog_record_archive(w->c, &k->s, k->s.signed_text, job);
+	gb_catalog_record_archive(c, &k->s, k->s.signed_text, b->job);
 	gb_now(now);
 	snprintf(id, sizeof id, "%lld", k->stale);
 	if (k->stale) {
-		gb_catalog_run(w->c, "UPDATE copies SET position = ?2, "
+		gb_catalog_run(c, "UPDATE copies SET position = ?2, "
 		    "started_at = ?3, error = NULL WHERE id = ?1", 3, id, k->pos,
 		    now);
-		gb_catalog_run(w->c, "UPDATE copies SET status = 'failed', "
+		gb_catalog_run(c, "UPDATE copies SET status = 'failed', "
 		    "error = 'left by a gb-write that did not finish' WHERE "
 		    "archive = ?1 AND medium = ?2 AND status = 'writing' AND id "
 		    "<> ?3", 3, k->name, w->id, id);
-		gb_catalog_audit(w->c, "write-resume", w->id, "copy %lld of %s, "
+		gb_catalog_audit(c, "write-resume", w->id, "copy %lld of %s, "
 		    "left writing: %s", k->stale, k->name, k->resumed ?
 		    "whole on the medium, finished" : "written again");
 		k->id = k->stale;
 	} else {
-		struct gb_stmt *st = gb_catalog_prepare(w->c, "INSERT INTO "
-		    "copies(archive, medium, position, status, started_at) "
-		    "VALUES(?1, ?2, ?3, 'writing', ?4) RETURNING id");
+		struct gb_stmt *st = gb_catalog_prepare(c, "INSERT INTO "
+		    "copies(site, archive, medium, position, status, started_at) "
+		    "VALUES(?5, ?1, ?2, ?3, 'writing', ?4) RETURNING id");
+		gb_bind_text(st, 5, c->site);
 		gb_bind_text(st, 1, k->name);
 		gb_bind_text(st, 2, w->id);
 		gb_bind_text(st, 3, k->pos);
 		gb_bind_text(st, 4, now);
 		if (gb_step(st) != GB_ROW)
-			gb_catalog_fail(w->c, "cannot record the copy");
+			gb_catalog_fail(c, "cannot record the copy");
 		k->id = gb_col_int64(st, 0);
 		gb_finalize(st);
 	}
-	gb_catalog_commit(w->c);
+}
+
+static void
+begin_copy(struct writer *w, struct copy *k)
+{
+	char *job = gb_strdup(k->s.manifest.job ? k->s.manifest.job : "manual");
+	struct begun b = { w, k, job };
+
+	gb_catalog_txn(w->c, begin_rows, &b);
 	free(job);
 	if (k->resumed) {
 		/* what was read back is what the seal says */
@@ -1501,7 +1535,7 @@ main(int argc, char *argv[])
 	w.buf = gb_malloc(GB_MAX_BLOCK);
 	w.buf2 = gb_malloc(GB_MAX_BLOCK);
 	gb_cleanup_signals();
-	w.c = gb_catalog_open(path);
+	w.c = gb_catalog_open(path, gb_site_name(&w.conf));
 	r = w.label ? cmd_label(&w) : cmd_write(&w, argv[1]);
 	if (w.tape)
 		gb_tape_close(&w.t);

@@ -702,7 +702,7 @@ ok"
 	# a run of another job that is still going is left alone
 	(exec -a gb-backup sleep 600) &
 	local live=$!
-	q "INSERT INTO runs(job, started, status, pid, host) VALUES('members-daily', '$(date -u +%Y-%m-%dT%H:%M:%SZ)', 'running', $live, '$(hostname)')"
+	q "INSERT INTO runs(site, job, started, status, pid, host) VALUES((SELECT min(site) FROM runs), 'members-daily', '$(date -u +%Y-%m-%dT%H:%M:%SZ)', 'running', $live, '$(hostname)')"
 	kill -KILL "$BK_PID"
 	wait "$BK_PID" || true
 	local started

@@ -808,8 +808,8 @@ fpr_of() {
 	check_ok
 	gb-catalog media add T9 --kind tape --pool weekly 2>/dev/null
 	craft_archive dead.tar.gz.gpg w full 2026-01-01T00:00:00Z dead
-	cq "INSERT INTO copies(archive, medium, position, status, started_at)
-	    VALUES('dead.tar.gz.gpg', 'T9', '1', 'writing', '$(date -u -d '-7 hours' +%Y-%m-%dT%H:%M:%SZ)')"
+	cq "INSERT INTO copies(site, archive, medium, position, status, started_at)
+	    VALUES('$(hostname)', 'dead.tar.gz.gpg', 'T9', '1', 'writing', '$(date -u -d '-7 hours' +%Y-%m-%dT%H:%M:%SZ)')"
 	run -1 gb-catalog check
 	assert_line --regexp "^copy of dead\.tar\.gz\.gpg on T9: still being written since [0-9T:-]+Z; the gb-write must have died: write it again\$"
 	# one that began a minute ago is a writer at work, not a problem
@@ -820,9 +820,9 @@ fpr_of() {
 
 @test "check: a run left 'running' that cannot be looked for (no pid, another host) is reported past its job's period, and left as it is" {
 	check_ok
-	cq "INSERT INTO runs(job, started, status) VALUES('w', '$(date -u -d '-3 days' +%Y-%m-%dT%H:%M:%SZ)', 'running')"
-	cq "INSERT INTO runs(job, started, status, pid, host) VALUES('w', '$(date -u -d '-9 days' +%Y-%m-%dT%H:%M:%SZ)', 'running', 1, 'elsewhere')"
-	cq "INSERT INTO runs(job, started, status) VALUES('w', '$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)', 'running')"
+	cq "INSERT INTO runs(site, job, started, status) VALUES('$(hostname)', 'w', '$(date -u -d '-3 days' +%Y-%m-%dT%H:%M:%SZ)', 'running')"
+	cq "INSERT INTO runs(site, job, started, status, pid, host) VALUES('$(hostname)', 'w', '$(date -u -d '-9 days' +%Y-%m-%dT%H:%M:%SZ)', 'running', 1, 'elsewhere')"
+	cq "INSERT INTO runs(site, job, started, status) VALUES('$(hostname)', 'w', '$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)', 'running')"
 	run -1 gb-catalog check
 	assert_line --regexp "^run 1 of job w: running since [0-9T:-]+Z; if no gb-backup runs it, it was killed\$"
 	assert_line --regexp "^run 2 of job w: running since [0-9T:-]+Z on elsewhere; if no gb-backup runs it, it was killed\$"
@@ -980,7 +980,7 @@ print(sum((t + d.timedelta(days=i)).weekday() < 5 for i in range(1, 92)))' "$(da
 @test "report, media, archives, copies: names in CJK align by display width" {
 	craft_report
 	cq "INSERT INTO archive_tables VALUES('f1120', '会员', 7, 70, 'x', NULL)"
-	cq "INSERT INTO media(id, kind, pool, labelled_at) VALUES('会员盘1', 'dir',
+	cq "INSERT INTO media(site, id, kind, pool, labelled_at) VALUES('$(hostname)', '会员盘1', 'dir',
 	    '每日池', '2026-11-01T00:00:00Z')"
 	craft_archive 会员-1120 w full 2026-11-21T01:00:00Z 会员-1120 10
 	craft_copy 会员-1120 会员盘1 会员-1120 good 2026-11-21T02:00:00Z
@@ -1215,10 +1215,10 @@ churn() {
 	(exec -a gb-backup sleep 600) &
 	local live=$!
 	# the pid's process started after this run began: not its gb-backup
-	cq "INSERT INTO runs(job, started, status, pid, host) VALUES('w', '2026-01-01T00:00:00Z', 'running', $live, '$(hostname)')"
+	cq "INSERT INTO runs(site, job, started, status, pid, host) VALUES('$(hostname)', 'w', '2026-01-01T00:00:00Z', 'running', $live, '$(hostname)')"
 	# and one it may own, begun after it started
 	sleep 1
-	cq "INSERT INTO runs(job, started, status, pid, host) VALUES('w', '$(date -u +%Y-%m-%dT%H:%M:%SZ)', 'running', $live, '$(hostname)')"
+	cq "INSERT INTO runs(site, job, started, status, pid, host) VALUES('$(hostname)', 'w', '$(date -u +%Y-%m-%dT%H:%M:%SZ)', 'running', $live, '$(hostname)')"
 	run gb-catalog check
 	kill "$live"
 	assert_failure 1

@@ -193,9 +193,9 @@ craft_archive() {
 # craft_copy ARCHIVE MEDIUM POSITION STATUS [WRITTEN]: a copies row.
 craft_copy() {
 	local w=${5:-2026-01-01T00:00:00Z}
-	cq "INSERT INTO copies(archive, medium, position, status, started_at,
-	    written_at, verified_at) VALUES('$1', '$2', '$3', '$4', '$w',
-	    '$w', '$w')"
+	cq "INSERT INTO copies(site, archive, medium, position, status,
+	    started_at, written_at, verified_at) VALUES('$(hostname)', '$1',
+	    '$2', '$3', '$4', '$w', '$w', '$w')"
 }
 
 # ------------------------------------------------------------ tape images

@@ -153,11 +153,12 @@ same_as_live() {
 	mkdir ro
 	# a medium added in the -wal, copied while a writer still holds it
 	python3 - "$CAT" "$W/ro" <<-'EOF'
-	import shutil, sqlite3, sys
+	import shutil, socket, sqlite3, sys
 	db = sqlite3.connect(sys.argv[1])
 	db.execute("PRAGMA wal_autocheckpoint = 0")
-	db.execute("INSERT INTO media(id, kind, pool, state, location, labelled_at) "
-	           "VALUES('U2', 'dir', 'daily', 'usable', 'onsite', '2030-01-01T00:00:00Z')")
+	db.execute("INSERT INTO media(site, id, kind, pool, state, location, labelled_at) "
+	           "VALUES(?, 'U2', 'dir', 'daily', 'usable', 'onsite', '2030-01-01T00:00:00Z')",
+	           (socket.gethostname(),))
 	db.commit()
 	shutil.copy(sys.argv[1], sys.argv[2] + "/catalog.db")
 	shutil.copy(sys.argv[1] + "-wal", sys.argv[2] + "/catalog.db-wal")

@@ -62,9 +62,9 @@ craft_quarter() {
 		    fail "media add $1"
 	done
 	# not the ids gb-write allows: a catalog edited by hand is hostile too
-	cq "INSERT INTO media(id, kind, pool, capacity, location, labelled_at)
-	    VALUES('M<b>&1', 'tape', 'weekly', 751619276800, 'offsite',
-	    '2026-08-01T00:00:00Z'), ('U4', 'dir', 'daily', 109951162777600,
+	cq "INSERT INTO media(site, id, kind, pool, capacity, location, labelled_at)
+	    VALUES('$(hostname)', 'M<b>&1', 'tape', 'weekly', 751619276800, 'offsite',
+	    '2026-08-01T00:00:00Z'), ('$(hostname)', 'U4', 'dir', 'daily', 109951162777600,
 	    'onsite', '2026-08-01T00:00:00Z');
 	    UPDATE media SET state = 'retired' WHERE id = 'U4';
 	    UPDATE media SET location = 'offsite' WHERE id = 'U2';
@@ -93,27 +93,27 @@ craft_quarter() {
 	# the run log: every night from August on, but for these days
 	cq "WITH RECURSIVE d(day) AS (SELECT '2026-08-01' UNION ALL SELECT
 	    date(day, '+1 day') FROM d WHERE day < '$DATE')
-	    INSERT INTO runs(job, started, ended, status)
-	    SELECT 'members-daily', day || 'T02:30:00Z', day || 'T02:40:00Z',
+	    INSERT INTO runs(site, job, started, ended, status)
+	    SELECT '$(hostname)', 'members-daily', day || 'T02:30:00Z', day || 'T02:40:00Z',
 	    CASE day WHEN '2026-11-10' THEN 'failed' ELSE 'ok' END FROM d
 	    WHERE day <> '2026-11-11'
-	    UNION ALL SELECT 'weekly-full', day || 'T03:00:00Z',
+	    UNION ALL SELECT '$(hostname)', 'weekly-full', day || 'T03:00:00Z',
 	    day || 'T04:00:00Z', CASE day WHEN '2026-09-27' THEN 'failed'
 	    ELSE 'ok' END FROM d WHERE strftime('%w', day) = '0' AND
 	    day <> '2026-10-18' AND day >= '2026-08-02';
-	    INSERT INTO runs(job, started, ended, status) VALUES('members-daily',
+	    INSERT INTO runs(site, job, started, ended, status) VALUES('$(hostname)', 'members-daily',
 	    '2026-10-05T01:00:00Z', '2026-10-05T01:10:00Z', 'failed'),
-	    ('$(sql_quote "$HOSTILE")', '2026-11-02T05:00:00Z', NULL, 'failed')"
-	cq "INSERT INTO checks(kind, archive, medium, at, ok, detail) VALUES
-	    ('restore-test', 'f0810.tar.gz.gpg', NULL, '2026-08-20T10:00:00Z', 1, NULL),
-	    ('restore-test', 'f0915.tar.gz.gpg', 'T2', '2026-10-01T10:00:00Z', 1, NULL),
+	    ('$(hostname)', '$(sql_quote "$HOSTILE")', '2026-11-02T05:00:00Z', NULL, 'failed')"
+	cq "INSERT INTO checks(kind, archive, medium, at, ok, detail, site) VALUES
+	    ('restore-test', 'f0810.tar.gz.gpg', NULL, '2026-08-20T10:00:00Z', 1, NULL, '$(hostname)'),
+	    ('restore-test', 'f0915.tar.gz.gpg', 'T2', '2026-10-01T10:00:00Z', 1, NULL, '$(hostname)'),
 	    ('restore-test', 'f1010.tar.gz.gpg', 'T1', '2026-11-15T10:00:00Z', 0,
-	     '$(sql_quote "$HOSTILE")'),
-	    ('restore-test', 'f1120.tar.gz.gpg', 'M<b>&1', '2026-11-28T10:00:00Z', 1, NULL),
-	    ('verify', 'f1120.tar.gz.gpg', 'M<b>&1', '2026-11-21T10:00:00Z', 1, NULL)"
+	     '$(sql_quote "$HOSTILE")', '$(hostname)'),
+	    ('restore-test', 'f1120.tar.gz.gpg', 'M<b>&1', '2026-11-28T10:00:00Z', 1, NULL, '$(hostname)'),
+	    ('verify', 'f1120.tar.gz.gpg', 'M<b>&1', '2026-11-21T10:00:00Z', 1, NULL, '$(hostname)')"
 	# one recorded by hand: shown apart, never counted as ok
-	cq "INSERT INTO checks(kind, archive, medium, at, ok, detail, manual)
-	    VALUES('restore-test', 'f1120.tar.gz.gpg', NULL,
+	cq "INSERT INTO checks(site, kind, archive, medium, at, ok, detail, manual)
+	    VALUES('$(hostname)', 'restore-test', 'f1120.tar.gz.gpg', NULL,
 	    '2026-11-29T10:00:00Z', 1, 'looked fine', 1)"
 }
 
