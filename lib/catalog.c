@@ -1035,14 +1035,16 @@ add_link(struct gb_link **v, size_t *n, struct gb_stmt *st, const char *level)
 }
 
 struct gb_link *
-gb_catalog_chains(struct gb_catalog *c, const char *at,
+gb_catalog_chains(struct gb_catalog *c, const char *site, const char *at,
     const char *const *jobs, size_t njobs, size_t *n)
 {
+	/* a job's chains are its site's: two sites may share a job's name */
 	struct gb_stmt *fulls = gb_catalog_prepare(c, "SELECT a.job, a.name, "
-	    "a.snapshot, a.chain FROM archives a WHERE a.name = (SELECT b.name "
-	    "FROM archives b WHERE b.job = a.job AND b.level = 'full' AND "
-	    "b.expired_at IS NULL AND b.snapshot <= ?1 ORDER BY b.snapshot "
-	    "DESC, b.recorded_at DESC, b.name DESC LIMIT 1) ORDER BY a.job");
+	    "a.snapshot, a.chain FROM archives a WHERE " GB_OF_SITE("a.site", 2)
+	    " AND a.name = (SELECT b.name FROM archives b WHERE b.site = a.site "
+	    "AND b.job = a.job AND b.level = 'full' AND b.expired_at IS NULL AND "
+	    "b.snapshot <= ?1 ORDER BY b.snapshot DESC, b.recorded_at DESC, "
+	    "b.name DESC LIMIT 1) ORDER BY a.job, a.site");
 	struct gb_stmt *incr = gb_catalog_prepare(c, "SELECT job, name, snapshot "
 	    "FROM archives WHERE chain = ?1 AND level = 'incremental' AND "
 	    "snapshot <= ?2 AND expired_at IS NULL ORDER BY snapshot");
@@ -1050,6 +1052,7 @@ gb_catalog_chains(struct gb_catalog *c, const char *at,
 
 	*n = 0;
 	gb_bind_text(fulls, 1, at);
+	gb_bind_text(fulls, 2, site);
 	gb_bind_text(incr, 2, at);
 	while (gb_step(fulls) == GB_ROW) {
 		size_t k = 0;

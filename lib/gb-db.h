@@ -197,15 +197,16 @@ void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
     const char *at);
 /*
  * The chains current at time at (a catalog timestamp): for each job (of
- * jobs, or every job when njobs is 0) the newest unexpired full at or
- * before at, then the incrementals resting on it up to at, in order.
- * gb-catalog chain shows them, gb-restore --at restores them.
+ * jobs, or every job when njobs is 0) of the site (NULL: of each site the
+ * role reads) the newest unexpired full at or before at, then the
+ * incrementals resting on it up to at, in order.  gb-catalog chain shows
+ * them, gb-restore --at restores them.
  */
 struct gb_link {
 	char *job, *name, *level, *snapshot;
 };
-struct gb_link *gb_catalog_chains(struct gb_catalog *c, const char *at,
-    const char *const *jobs, size_t njobs, size_t *n);
+struct gb_link *gb_catalog_chains(struct gb_catalog *c, const char *site,
+    const char *at, const char *const *jobs, size_t njobs, size_t *n);
 void gb_links_free(struct gb_link *v, size_t n);
 /*
  * The good copies of an archive, but those on the media skip names:
@@ -219,8 +220,9 @@ int gb_parse_date(const char *s, char out[21]);
 /*
  * report.c: the quarterly assessment (gb-catalog(1) GROWTH REPORT) of the
  * catalog as of now (a UTC timestamp), with the pools' rotation and the
- * jobs' schedules from the config.  Text and CSV to stdout or o; HTML to
- * path, whole or not at all.  Each returns an exit status.
+ * jobs' schedules from the config: of one site, or of every site of
+ * sites (nsites > 0), a summary first.  Text and CSV to stdout or o; HTML
+ * to path, whole or not at all.  Each returns an exit status.
  */
 struct gb_report_pool {
 	const char *name;
@@ -235,11 +237,28 @@ struct gb_report {
 	const char *catalog;	/* its path, named on the page */
 	const char *now;
 	int raw;		/* sizes in bytes */
+	const char *site;	/* the site reported (NULL: every row) ... */
+	int named;		/* ... and named (--site) */
+	char **sites;		/* or these, each after a summary of them */
+	size_t nsites;
+	const char *own;	/* the config's site: the jobs are its */
 	struct gb_report_pool *pools;
 	size_t npools;
 	struct gb_report_job *jobs;
 	size_t njobs;
 };
+/*
+ * The sites of the catalog's rows, and also (when not NULL), in byte
+ * order, NULL after them (gb_free_strv): on PostgreSQL, those the role
+ * may read (a site's own, or every site for head office).
+ */
+char **gb_catalog_sites(struct gb_catalog *c, const char *also, size_t *n);
+/*
+ * SQL: is the column col of the site ?n, or is ?n NULL (a view of every
+ * row the role may read)?
+ */
+#define GB_OF_SITE(col, n) \
+	"(CAST(?" #n " AS TEXT) IS NULL OR " col " = ?" #n ")"
 int gb_report_text(const struct gb_report *r);
 int gb_report_csv(const struct gb_report *r, struct gb_out *o);
 int gb_report_html(const struct gb_report *r, const char *path);

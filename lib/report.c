@@ -79,7 +79,8 @@ static struct growth *
 load_growth(const struct gb_report *r, int k, int by_table, size_t *np)
 {
 	char *sql = gb_asprintf("WITH p AS (SELECT name, level, size, snapshot, "
-	    "%s AS per FROM archives), last AS (SELECT t.tbl, p.per, "
+	    "%s AS per FROM archives WHERE " GB_OF_SITE("site", 1) "), last AS "
+	    "(SELECT t.tbl, p.per, "
 	    "max(p.snapshot) AS snap FROM archive_tables t JOIN p ON "
 	    "p.name = t.archive WHERE p.level = 'full' GROUP BY t.tbl, "
 	    "p.per) SELECT l.per, l.tbl, max(t.rows), max(t.bytes), "
@@ -92,6 +93,7 @@ load_growth(const struct gb_report *r, int k, int by_table, size_t *np)
 	struct growth *g = NULL;
 	size_t n = 0;
 
+	gb_bind_text(st, 1, r->site);
 	while (gb_step(st) == GB_ROW) {
 		g = gb_realloc(g, (n + 1) * sizeof *g);
 		snprintf(g[n].per, sizeof g[n].per, "%s", gb_col(st, 0));
@@ -120,11 +122,13 @@ static struct period *
 load_periods(const struct gb_report *r, int k, size_t *np)
 {
 	char *sql = gb_asprintf("SELECT %s AS per, count(*), sum(size) FROM "
-	    "archives GROUP BY per ORDER BY per", kinds[k][1]);
+	    "archives WHERE " GB_OF_SITE("site", 1) " GROUP BY per ORDER BY per",
+	    kinds[k][1]);
 	struct gb_stmt *st = gb_catalog_prepare(r->c, sql);
 	struct period *p = NULL;
 	size_t n = 0;
 
+	gb_bind_text(st, 1, r->site);
 	while (gb_step(st) == GB_ROW) {
 		p = gb_realloc(p, (n + 1) * sizeof *p);
 		snprintf(p[n].per, sizeof p[n].per, "%s", gb_col(st, 0));
@@ -207,12 +211,14 @@ static struct need *
 load_needs(const struct gb_report *r, size_t *np)
 {
 	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT pool FROM "
-	    "media");
+	    "media WHERE " GB_OF_SITE("site", 1));
 	struct need *nd = NULL;
 	time_t now = gb_parse_time(r->now);
+	char since[21];
 	size_t n = 0;
 
 	/* the pools of the media, and those of the config, by name */
+	gb_bind_text(st, 1, r->site);
 	while (gb_step(st) == GB_ROW) {
 		nd = gb_realloc(nd, (n + 1) * sizeof *nd);
 		nd[n++].pool = gb_strdup(gb_col(st, 0));
@@ -229,19 +235,22 @@ load_needs(const struct gb_report *r, size_t *np)
 	qsort(nd, n, sizeof *nd, by_pool);
 	st = gb_catalog_prepare(r->c, "WITH w AS (SELECT a.size, substr("
 	    "c.written_at, 1, 10) AS day FROM copies c JOIN archives a ON a.name "
-	    "= c.archive JOIN media m ON m.id = c.medium WHERE m.pool = ?2 AND "
-	    "c.status IN ('good', 'expired') AND c.written_at >= strftime("
-	    "'%Y-%m-%dT%H:%M:%SZ', ?1, '-90 days')) SELECT (SELECT coalesce("
+	    "= c.archive JOIN media m ON m.site = c.site AND m.id = c.medium "
+	    "WHERE " GB_OF_SITE("m.site", 3) " AND m.pool = ?2 AND c.status IN "
+	    "('good', 'expired') AND c.written_at >= ?1) SELECT (SELECT coalesce("
 	    "sum(size), 0) FROM w), (SELECT count(DISTINCT day) FROM w), (SELECT "
-	    "avg(capacity) FROM media WHERE pool = ?2 AND capacity > 0 AND state "
-	    "<> 'retired'), (SELECT count(*) FROM media WHERE pool = ?2 AND state "
-	    "<> 'retired')");
+	    "avg(capacity) FROM media WHERE " GB_OF_SITE("site", 3) " AND pool = "
+	    "?2 AND capacity > 0 AND state <> 'retired'), (SELECT count(*) FROM "
+	    "media WHERE " GB_OF_SITE("site", 3) " AND pool = ?2 AND state <> "
+	    "'retired')");
+	gb_fmt_time(since, now - 90 * 86400L);
 	for (size_t i = 0; i < n; i++) {
 		struct need *e = &nd[i];
 		long long days;
 		gb_reset(st);
-		gb_bind_text(st, 1, r->now);
+		gb_bind_text(st, 1, since);
 		gb_bind_text(st, 2, e->pool);
+		gb_bind_text(st, 3, r->site);
 		if (gb_step(st) != GB_ROW)
 			gb_catalog_fail(r->c, "cannot read the media of a pool");
 		e->bytes90 = gb_col_int64(st, 0);
@@ -272,6 +281,137 @@ free_needs(struct need *nd, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(nd[i].pool);
 	free(nd);
+}
+
+/*
+ * A site's line of the summary of every site: its archives, runs and
+ * restore tests of the thirteen weeks up to now, its newest archive with
+ * a good copy and newest restore test that counts (gb-restore --test's),
+ * and its media in use.
+ */
+struct summary {
+	long long archives, bytes, runs_ok, runs_failed, tests_ok,
+	    tests_failed, media, offsite;
+	char last_backup[21], last_test[21];
+};
+
+static void
+load_summary(const struct gb_report *r, const char *site, struct summary *s)
+{
+	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT (SELECT count(*) "
+	    "FROM archives WHERE site = ?1 AND snapshot >= ?2 AND snapshot <= "
+	    "?3), (SELECT coalesce(sum(size), 0) FROM archives WHERE site = ?1 "
+	    "AND snapshot >= ?2 AND snapshot <= ?3), (SELECT count(*) FROM runs "
+	    "WHERE site = ?1 AND started >= ?2 AND started <= ?3 AND status = "
+	    "'ok'), (SELECT count(*) FROM runs WHERE site = ?1 AND started >= ?2 "
+	    "AND started <= ?3 AND status = 'failed'), (SELECT count(*) FROM "
+	    "checks WHERE site = ?1 AND kind = 'restore-test' AND manual = 0 AND "
+	    "ok = 1 AND at >= ?2 AND at <= ?3), (SELECT count(*) FROM checks "
+	    "WHERE site = ?1 AND kind = 'restore-test' AND manual = 0 AND ok = 0 "
+	    "AND at >= ?2 AND at <= ?3), (SELECT count(*) FROM media WHERE site "
+	    "= ?1 AND state <> 'retired'), (SELECT count(*) FROM media WHERE "
+	    "site = ?1 AND state <> 'retired' AND location = 'offsite'), (SELECT "
+	    "max(a.snapshot) FROM archives a WHERE a.site = ?1 AND a.snapshot <= "
+	    "?3 AND EXISTS (SELECT 1 FROM copies c WHERE c.archive = a.name AND "
+	    "c.status = 'good')), (SELECT max(at) FROM checks WHERE site = ?1 "
+	    "AND kind = 'restore-test' AND manual = 0 AND ok = 1 AND at <= ?3)");
+	char from[21];
+
+	gb_fmt_time(from, gb_parse_time(r->now) - QUARTER_DAYS * 86400L);
+	gb_bind_text(st, 1, site);
+	gb_bind_text(st, 2, from);
+	gb_bind_text(st, 3, r->now);
+	if (gb_step(st) != GB_ROW)
+		gb_catalog_fail(r->c, "cannot read the summary of a site");
+	s->archives = gb_col_int64(st, 0);
+	s->bytes = gb_col_int64(st, 1);
+	s->runs_ok = gb_col_int64(st, 2);
+	s->runs_failed = gb_col_int64(st, 3);
+	s->tests_ok = gb_col_int64(st, 4);
+	s->tests_failed = gb_col_int64(st, 5);
+	s->media = gb_col_int64(st, 6);
+	s->offsite = gb_col_int64(st, 7);
+	snprintf(s->last_backup, sizeof s->last_backup, "%s", gb_col(st, 8));
+	snprintf(s->last_test, sizeof s->last_test, "%s", gb_col(st, 9));
+	gb_finalize(st);
+}
+
+/* The sum of every site's line (the newest times of them). */
+static void
+add_summary(struct summary *t, const struct summary *s)
+{
+	t->archives += s->archives;
+	t->bytes += s->bytes;
+	t->runs_ok += s->runs_ok;
+	t->runs_failed += s->runs_failed;
+	t->tests_ok += s->tests_ok;
+	t->tests_failed += s->tests_failed;
+	t->media += s->media;
+	t->offsite += s->offsite;
+	if (strcmp(s->last_backup, t->last_backup) > 0)
+		memcpy(t->last_backup, s->last_backup, sizeof t->last_backup);
+	if (strcmp(s->last_test, t->last_test) > 0)
+		memcpy(t->last_test, s->last_test, sizeof t->last_test);
+}
+
+/* Every site's line, and the total after them. */
+static struct summary *
+load_summaries(const struct gb_report *r)
+{
+	struct summary *v = gb_calloc(r->nsites + 1, sizeof *v);
+
+	for (size_t i = 0; i < r->nsites; i++) {
+		load_summary(r, r->sites[i], &v[i]);
+		add_summary(&v[r->nsites], &v[i]);
+	}
+	return v;
+}
+
+/*
+ * The report of a site (NULL: of every row the role may read, as one):
+ * the jobs and their schedules are the config's site's, so another
+ * site's has none (its calendar marks no day missing, its rotation is
+ * not known).
+ */
+static struct gb_report
+of_site(const struct gb_report *r, const char *site)
+{
+	struct gb_report s = *r;
+
+	s.site = site;
+	if (site && (!r->own || strcmp(site, r->own) != 0))
+		s.njobs = 0;
+	return s;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **
+gb_catalog_sites(struct gb_catalog *c, const char *also, size_t *np)
+{
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT site FROM media "
+	    "UNION SELECT site FROM archives UNION SELECT site FROM runs UNION "
+	    "SELECT site FROM checks UNION SELECT site FROM audit UNION SELECT "
+	    "CAST(?1 AS TEXT) WHERE CAST(?1 AS TEXT) IS NOT NULL");
+	char **v = gb_calloc(1, sizeof *v);
+	size_t n = 0;
+
+	if (also)
+		gb_bind_text(st, 1, also);
+	while (gb_step(st) == GB_ROW) {
+		v = gb_realloc(v, (n + 2) * sizeof *v);
+		v[n++] = gb_strdup(gb_col(st, 0));
+		v[n] = NULL;
+	}
+	gb_finalize(st);
+	/* in bytes, as SQLite orders them, whatever the server's collation */
+	qsort(v, n, sizeof *v, by_name);
+	*np = n;
+	return v;
 }
 
 /* ------------------------------------------------------------ text, CSV */
@@ -326,8 +466,8 @@ text_growth(const struct gb_report *r, int k)
 	free(p);
 }
 
-int
-gb_report_text(const struct gb_report *r)
+static void
+text_site(const struct gb_report *r)
 {
 	struct need *nd;
 	struct gb_table t;
@@ -368,15 +508,19 @@ gb_report_text(const struct gb_report *r)
 	}
 	gb_table_print(&t, stdout, "  ");
 	free_needs(nd, n);
-	return GB_EXIT_OK;
 }
 
+/* A CSV record: site first unless it is NULL, then n fields. */
 static void
-csv_fields(struct gb_out *o, int n, ...)
+csv_fields(struct gb_out *o, const char *site, int n, ...)
 {
 	va_list ap;
 
 	va_start(ap, n);
+	if (site) {
+		gb_csv_text(o, site, strlen(site));
+		gb_out_putc(o, ',');
+	}
 	for (int i = 0; i < n; i++) {
 		const char *s = va_arg(ap, const char *);
 		if (i)
@@ -388,14 +532,11 @@ csv_fields(struct gb_out *o, int n, ...)
 	gb_out_putc(o, '\n');
 }
 
-int
-gb_report_csv(const struct gb_report *r, struct gb_out *o)
+static void
+csv_growth(const struct gb_report *r, struct gb_out *o, const char *site)
 {
-	struct need *nd;
 	size_t n;
 
-	csv_fields(o, 6, "period_kind", "period", "table", "rows", "bytes",
-	    "archive_bytes");
 	for (int k = 0; k < 2; k++) {
 		struct growth *g = load_growth(r, k, 0, &n);
 		char a[24], b[24], c[24];
@@ -404,21 +545,130 @@ gb_report_csv(const struct gb_report *r, struct gb_out *o)
 			snprintf(a, sizeof a, "%lld", g[i].rows);
 			snprintf(b, sizeof b, "%lld", g[i].bytes);
 			snprintf(c, sizeof c, "%lld", g[i].archive_bytes);
-			csv_fields(o, 6, kinds[k][0], g[i].per, g[i].tbl, a, b, c);
+			csv_fields(o, site, 6, kinds[k][0], g[i].per, g[i].tbl, a, b,
+			    c);
 		}
 		free_growth(g, n);
 	}
-	csv_fields(o, 4, "pool", "bytes_last_90_days", "average_capacity",
-	    "media_next_quarter");
-	nd = load_needs(r, &n);
+}
+
+static void
+csv_needs(const struct gb_report *r, struct gb_out *o, const char *site)
+{
+	size_t n;
+	struct need *nd = load_needs(r, &n);
+
 	for (size_t i = 0; i < n; i++) {
 		char a[24], b[24], c[24];
 		snprintf(a, sizeof a, "%lld", nd[i].bytes90);
 		snprintf(b, sizeof b, "%.0f", nd[i].cap);
 		snprintf(c, sizeof c, "%lld", nd[i].need);
-		csv_fields(o, 4, nd[i].pool, a, b, nd[i].need >= 0 ? c : NULL);
+		csv_fields(o, site, 4, nd[i].pool, a, b, nd[i].need >= 0 ? c :
+		    NULL);
 	}
 	free_needs(nd, n);
+}
+
+/* The summary's numbers of a line, as text. */
+static void
+summary_text(const struct summary *s, char v[8][24])
+{
+	const long long n[8] = { s->archives, s->bytes, s->runs_ok,
+	    s->runs_failed, s->tests_ok, s->tests_failed, s->media, s->offsite };
+
+	for (int k = 0; k < 8; k++)
+		snprintf(v[k], 24, "%lld", n[k]);
+}
+
+/*
+ * One site's report, or (nsites) the summary of every site and then each
+ * site's, each under its name.
+ */
+int
+gb_report_text(const struct gb_report *r)
+{
+	static const char *head[] = { "SITE", "ARCHIVES", "ARCHIVE BYTES",
+	    "RUNS OK", "RUNS FAILED", "TESTS OK", "TESTS FAILED", "MEDIA",
+	    "OFFSITE", "LAST GOOD BACKUP", "LAST RESTORE TEST" };
+	struct gb_table t;
+	struct summary *sum;
+	char day[11];
+
+	if (!r->nsites) {
+		struct gb_report s = of_site(r, r->site);
+		if (r->named)
+			printf("site %s:\n", r->site);
+		text_site(&s);
+		return GB_EXIT_OK;
+	}
+	local_day(gb_parse_time(r->now), day, &(struct tm){ 0 });
+	printf("every site, the %d days up to %s (restore tests: those of "
+	    "gb-restore --test):\n", QUARTER_DAYS, day);
+	gb_table_init(&t, "lrrrrrrrrll");
+	for (size_t i = 0; i < sizeof head / sizeof *head; i++)
+		gb_table_add(&t, head[i]);
+	sum = load_summaries(r);
+	for (size_t i = 0; i <= r->nsites; i++) {
+		char v[8][24];
+		summary_text(&sum[i], v);
+		gb_table_add(&t, i < r->nsites ? r->sites[i] : "total");
+		gb_table_add(&t, v[0]);
+		gb_table_size(&t, sum[i].bytes, r->raw);
+		for (int k = 2; k < 8; k++)
+			gb_table_add(&t, v[k]);
+		gb_table_add(&t, *sum[i].last_backup ? sum[i].last_backup :
+		    "never");
+		gb_table_add(&t, *sum[i].last_test ? sum[i].last_test : "never");
+	}
+	free(sum);
+	gb_table_print(&t, stdout, "  ");
+	for (size_t i = 0; i < r->nsites; i++) {
+		struct gb_report s = of_site(r, r->sites[i]);
+		printf("\nsite %s:\n", r->sites[i]);
+		text_site(&s);
+	}
+	return GB_EXIT_OK;
+}
+
+/*
+ * One site's report; with nsites, a first part, the summary of every
+ * site, and a first column, the site, in every part.
+ */
+int
+gb_report_csv(const struct gb_report *r, struct gb_out *o)
+{
+	size_t n = r->nsites ? r->nsites : 1;
+	const char *col = r->nsites ? "site" : NULL;
+	struct summary *sum;
+
+	if (r->nsites) {
+		csv_fields(o, col, 10, "archives", "archive_bytes", "runs_ok",
+		    "runs_failed", "restore_tests_ok", "restore_tests_failed",
+		    "media", "media_offsite", "last_good_backup",
+		    "last_restore_test");
+		sum = load_summaries(r);
+		for (size_t i = 0; i < r->nsites; i++) {
+			char v[8][24];
+			summary_text(&sum[i], v);
+			csv_fields(o, r->sites[i], 10, v[0], v[1], v[2], v[3], v[4],
+			    v[5], v[6], v[7], *sum[i].last_backup ?
+			    sum[i].last_backup : NULL, *sum[i].last_test ?
+			    sum[i].last_test : NULL);
+		}
+		free(sum);
+	}
+	csv_fields(o, col, 6, "period_kind", "period", "table", "rows", "bytes",
+	    "archive_bytes");
+	for (size_t i = 0; i < n; i++) {
+		struct gb_report s = of_site(r, r->nsites ? r->sites[i] : r->site);
+		csv_growth(&s, o, r->nsites ? r->sites[i] : NULL);
+	}
+	csv_fields(o, col, 4, "pool", "bytes_last_90_days", "average_capacity",
+	    "media_next_quarter");
+	for (size_t i = 0; i < n; i++) {
+		struct gb_report s = of_site(r, r->nsites ? r->sites[i] : r->site);
+		csv_needs(&s, o, r->nsites ? r->sites[i] : NULL);
+	}
 	return GB_EXIT_OK;
 }
 
@@ -476,6 +726,34 @@ hsize(struct gb_out *o, long long v)
 }
 
 /*
+ * A site's anchor on the page of every site: "site-" and its name, each
+ * byte but an ASCII letter, digit or '-' written _XX, so that it is a
+ * fragment as it stands and two names never share one.
+ */
+static void
+site_anchor(struct gb_out *o, const char *site)
+{
+	hf(o, "site-");
+	for (const unsigned char *p = (const unsigned char *)site; *p; p++)
+		if (*p < 128 && (isalnum(*p) || *p == '-'))
+			gb_out_putc(o, (char)*p);
+		else
+			hf(o, "_%02X", *p);
+}
+
+/* A part's start; on the page of every site, its id is the site's. */
+static void
+section(const struct gb_report *r, struct gb_out *o, const char *id)
+{
+	hf(o, "<section id=\"");
+	if (r->nsites) {
+		site_anchor(o, r->site);
+		hf(o, "-");
+	}
+	hf(o, "%s\">", id);
+}
+
+/*
  * A bar chart: one bar per period, its value above it, the change under
  * the period's name.  Each bar carries its period and raw value.
  */
@@ -530,7 +808,8 @@ html_growth(const struct gb_report *r, struct gb_out *o)
 	long long *rows = gb_calloc(n + np + 1, sizeof *rows);
 	long long *bytes = gb_calloc(n + np + 1, sizeof *bytes);
 
-	hf(o, "<section id=\"growth\"><h2>Growth per table and month "
+	section(r, o, "growth");
+	hf(o, "<h2>Growth per table and month "
 	    "<small>(the last full archive of each month)</small></h2>\n");
 	if (!n)
 		hf(o, "<p>No full archive in the catalog.</p>\n");
@@ -594,13 +873,14 @@ static char **
 calendar_jobs(const struct gb_report *r, const char *from, size_t *np)
 {
 	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT DISTINCT job FROM "
-	    "runs WHERE started >= ?1 ORDER BY job");
+	    "runs WHERE " GB_OF_SITE("site", 2) " AND started >= ?1 ORDER BY job");
 	char **jobs = gb_calloc(r->njobs + 1, sizeof *jobs);
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->njobs; i++)
 		jobs[n++] = gb_strdup(r->jobs[i].name);
 	gb_bind_text(st, 1, from);
+	gb_bind_text(st, 2, r->site);
 	while (gb_step(st) == GB_ROW) {
 		size_t i;
 		for (i = 0; i < n && strcmp(jobs[i], gb_col(st, 0)); i++)
@@ -639,13 +919,15 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 	struct tm tm0;
 	size_t nj;
 	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT started, status, "
-	    "(SELECT min(started) FROM runs f WHERE f.job = runs.job) FROM runs "
-	    "WHERE job = ?1 AND started >= ?2 ORDER BY started");
+	    "(SELECT min(started) FROM runs f WHERE f.site = runs.site AND f.job "
+	    "= runs.job) FROM runs WHERE " GB_OF_SITE("site", 3) " AND job = ?1 "
+	    "AND started >= ?2 ORDER BY started");
 
 	gb_fmt_time(from, start - 86400);	/* a day more for time zones */
 	local_day(start, day0, &tm0);
 	jobs = calendar_jobs(r, from, &nj);
-	hf(o, "<section id=\"runs\"><h2>Backup runs</h2>\n<p class=\"legend\">"
+	section(r, o, "runs");
+	hf(o, "<h2>Backup runs</h2>\n<p class=\"legend\">"
 	    "<span class=\"ok\"></span>ok <span class=\"failed\"></span>failed "
 	    "<span class=\"missing\"></span>missing <span class=\"running\">"
 	    "</span>running <span class=\"none\"></span>not scheduled</p>\n");
@@ -661,6 +943,7 @@ html_calendar(const struct gb_report *r, struct gb_out *o)
 		gb_reset(st);
 		gb_bind_text(st, 1, jobs[j]);
 		gb_bind_text(st, 2, from);
+		gb_bind_text(st, 3, r->site);
 		while (gb_step(st) == GB_ROW) {
 			struct tm tm;
 			char day[11];
@@ -767,14 +1050,16 @@ html_restores(const struct gb_report *r, struct gb_out *o)
 	char from[21];
 	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT at, archive, "
 	    "coalesce(medium, ''), ok, coalesce(detail, ''), manual FROM checks "
-	    "WHERE "
-	    "kind = 'restore-test' AND at >= ?1 AND at <= ?2 ORDER BY at, id");
+	    "WHERE " GB_OF_SITE("site", 3) " AND kind = 'restore-test' AND at >= "
+	    "?1 AND at <= ?2 ORDER BY at, id");
 	int n = 0, good = 0, by_hand = 0;
 
 	gb_fmt_time(from, start);
 	gb_bind_text(st, 1, from);
 	gb_bind_text(st, 2, r->now);
-	hf(o, "<section id=\"restores\"><h2>Restore tests</h2>\n<svg "
+	gb_bind_text(st, 3, r->site);
+	section(r, o, "restores");
+	hf(o, "<h2>Restore tests</h2>\n<svg "
 	    "class=\"timeline\" width=\"%d\" height=\"40\" role=\"img\"><line "
 	    "x1=\"10\" y1=\"20\" x2=\"%d\" y2=\"20\" class=\"axis\"/>",
 	    20 + QUARTER_DAYS * 8, 10 + QUARTER_DAYS * 8);
@@ -819,15 +1104,16 @@ html_media(const struct gb_report *r, struct gb_out *o)
 {
 	static const char *locs[] = { "onsite", "transit", "offsite", "retired" };
 	struct gb_stmt *st = gb_catalog_prepare(r->c, "SELECT pool, CASE WHEN "
-	    "state = 'retired' THEN 'retired' ELSE location END AS loc, "
-	    "count(*), group_concat(id, ' ') FROM (SELECT * FROM media ORDER BY "
-	    "id) GROUP BY pool, loc ORDER BY pool");
+	    "state = 'retired' THEN 'retired' ELSE location END, id FROM media "
+	    "WHERE " GB_OF_SITE("site", 1) " ORDER BY pool, id");
 	char *pool = NULL;
 	long long c[4] = { 0 };
 	char *ids[4] = { 0 };
 	int any = 0;
 
-	hf(o, "<section id=\"media\"><h2>Media and where they are</h2>\n"
+	gb_bind_text(st, 1, r->site);
+	section(r, o, "media");
+	hf(o, "<h2>Media and where they are</h2>\n"
 	    "<table class=\"media\"><tr><th>pool</th><th>where</th><th>onsite"
 	    "</th><th>transit</th><th>offsite</th><th>retired</th></tr>\n");
 	for (int more = 1; more;) {
@@ -869,8 +1155,11 @@ html_media(const struct gb_report *r, struct gb_out *o)
 			pool = gb_strdup(gb_col(st, 0));
 		for (int i = 0; i < 4; i++)
 			if (strcmp(gb_col(st, 1), locs[i]) == 0) {
-				c[i] = gb_col_int64(st, 2);
-				ids[i] = gb_strdup(gb_col(st, 3));
+				char *s = gb_asprintf("%s%s%s", ids[i] ? ids[i] : "",
+				    ids[i] ? " " : "", gb_col(st, 2));
+				free(ids[i]);
+				ids[i] = s;
+				c[i]++;
 			}
 	}
 	gb_finalize(st);
@@ -890,7 +1179,8 @@ html_needs(const struct gb_report *r, struct gb_out *o)
 		if (nd[i].have > max)
 			max = nd[i].have;
 	}
-	hf(o, "<section id=\"next\"><h2>Media for the next quarter</h2>\n<p>At "
+	section(r, o, "next");
+	hf(o, "<h2>Media for the next quarter</h2>\n<p>At "
 	    "the rate of the last 90 days, with the rotation counted: a pool "
 	    "whose media go offsite needs one for each night they are away, "
 	    "and the one being written.</p>\n<table class=\"needs\"><tr><th>pool"
@@ -962,12 +1252,77 @@ static const char css[] =
     "rect.offsite{fill:#4a7fc1}rect.have{fill:#999}rect.needbar{fill:#4a7fc1}"
     "rect.short{fill:#cf222e}.short{color:#cf222e}tr.failed td{color:#cf222e}"
     "td.onsite,td.transit,td.offsite,td.retired{text-align:left;"
-    "max-width:18em}";
+    "max-width:18em}"
+    "tr.total td{font-weight:bold}td.failed{color:#cf222e}"
+    "h1.site{border-top:3px solid #4a7fc1;padding-top:.4em;margin-top:2em}"
+    "@media print{section.site{break-before:page}}";
+
+/*
+ * The summary of every site, each linked to its part of the page, and
+ * their total.
+ */
+static void
+html_summary(const struct gb_report *r, struct gb_out *o, const char *day)
+{
+	struct summary *sum = load_summaries(r);
+	static const char *cols[] = { "archives", "bytes", "runs-ok",
+	    "runs-failed", "tests-ok", "tests-failed", "media", "offsite" };
+
+	hf(o, "<section id=\"summary\"><h2>Every site <small>(the %d days up "
+	    "to %s)</small></h2>\n<table class=\"sites\"><tr><th>site</th><th>"
+	    "archives</th><th>archive bytes</th><th>runs ok</th><th>runs failed"
+	    "</th><th>restore tests ok</th><th>restore tests failed</th><th>"
+	    "media</th><th>offsite</th><th>last good backup</th><th>last "
+	    "restore test</th></tr>\n", QUARTER_DAYS, day);
+	for (size_t i = 0; i <= r->nsites; i++) {
+		char v[8][24];
+		summary_text(&sum[i], v);
+		if (i < r->nsites) {
+			hf(o, "<tr class=\"site\" data-site=\"");
+			he(o, r->sites[i]);
+			hf(o, "\"");
+		} else
+			hf(o, "<tr class=\"total\" data-sites=\"%zu\"", r->nsites);
+		for (int k = 0; k < 8; k++)
+			hf(o, " data-%s=\"%s\"", cols[k], v[k]);
+		hf(o, "><td>");
+		if (i < r->nsites) {
+			hf(o, "<a href=\"#");
+			site_anchor(o, r->sites[i]);
+			hf(o, "\">");
+			he(o, r->sites[i]);
+			hf(o, "</a>");
+		} else
+			hf(o, "every site");
+		hf(o, "</td><td>%s</td><td>", v[0]);
+		hsize(o, sum[i].bytes);
+		hf(o, "</td><td>%s</td><td%s>%s</td><td>%s</td><td%s>%s</td>"
+		    "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", v[2],
+		    sum[i].runs_failed ? " class=\"failed\"" : "", v[3], v[4],
+		    sum[i].tests_failed ? " class=\"failed\"" : "", v[5], v[6],
+		    v[7], *sum[i].last_backup ? sum[i].last_backup : "never",
+		    *sum[i].last_test ? sum[i].last_test : "never");
+	}
+	hf(o, "</table></section>\n");
+	free(sum);
+}
+
+/* The parts of a site's report. */
+static void
+html_site(const struct gb_report *r, struct gb_out *o)
+{
+	html_growth(r, o);
+	html_calendar(r, o);
+	html_restores(r, o);
+	html_media(r, o);
+	html_needs(r, o);
+}
 
 /*
  * The page: one file, its style inline, its charts inline SVG, no
  * script, no link, no image or font from anywhere.  Written whole or
- * not at all.
+ * not at all.  One site's, or (nsites) the summary of every site, then
+ * each site's part under its anchor, a printed page of its own.
  */
 int
 gb_report_html(const struct gb_report *r, const char *path)
@@ -975,29 +1330,50 @@ gb_report_html(const struct gb_report *r, const char *path)
 	struct gb_atomic a;
 	struct gb_out o;
 	mode_t um = umask(0);
-	char day[11];
+	char day[11], *whose;
 
 	umask(um);
 	if (gb_atomic_open(&a, path, 0666 & ~um) == -1)
 		gb_err(GB_EXIT_RUN, "%s", path);
 	gb_out_init(&o, a.fd, 0);
 	local_day(gb_parse_time(r->now), day, &(struct tm){ 0 });
+	whose = r->nsites ? gb_strdup(": every site") : r->named ?
+	    gb_asprintf(": site %s", r->site) : gb_strdup("");
 	hf(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
 	    "'none'; style-src 'unsafe-inline'\"><title>gymbackup: quarterly "
-	    "review (季度评估) %s</title><style>%s</style></head><body>\n<h1>"
-	    "Quarterly review (季度评估), %s</h1>\n<p class=\"about\">From the "
-	    "catalog ", day, css, day);
+	    "review (季度评估) %s", day);
+	he(&o, whose);
+	hf(&o, "</title><style>%s</style></head><body>\n<h1>Quarterly review "
+	    "(季度评估), %s", css, day);
+	he(&o, whose);
+	hf(&o, "</h1>\n<p class=\"about\">From the catalog ");
 	he(&o, r->catalog);
-	hf(&o, " on %s: growth per table, backup runs and restore tests of "
-	    "the %d days up to %s, the media and the next quarter's needs. "
+	hf(&o, " on %s: %sgrowth per table, backup runs and restore tests of "
+	    "the %d days up to %s, the media and the next quarter's needs%s. "
 	    "Sizes in K, M, G of 1024 bytes; the bytes in each tooltip.</p>\n",
-	    r->now, QUARTER_DAYS, day);
-	html_growth(r, &o);
-	html_calendar(r, &o);
-	html_restores(r, &o);
-	html_media(r, &o);
-	html_needs(r, &o);
+	    r->now, r->nsites ? "the summary of every site, then each site's "
+	    : "", QUARTER_DAYS, day, r->nsites ? ", each site on a page of its "
+	    "own when printed" : "");
+	free(whose);
+	if (!r->nsites) {
+		struct gb_report s = of_site(r, r->site);
+		html_site(&s, &o);
+	} else
+		html_summary(r, &o, day);
+	for (size_t i = 0; i < r->nsites; i++) {
+		struct gb_report s = of_site(r, r->sites[i]);
+		hf(&o, "<section class=\"site\" id=\"");
+		site_anchor(&o, r->sites[i]);
+		hf(&o, "\" data-site=\"");
+		he(&o, r->sites[i]);
+		hf(&o, "\"><h1 class=\"site\">Site ");
+		he(&o, r->sites[i]);
+		hf(&o, "</h1>\n<p class=\"back\"><a href=\"#summary\">The summary "
+		    "of every site</a></p>\n");
+		html_site(&s, &o);
+		hf(&o, "</section>\n");
+	}
 	hf(&o, "</body></html>\n");
 	if (gb_out_finish(&o, NULL) == -1) {
 		errno = o.err;

@@ -167,3 +167,66 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 	place   TEXT NOT NULL,                 -- tape file, file name, or path
 	text    TEXT NOT NULL                  -- the clear-signed checkpoint
 );
+
+-- Sites and who may write them (PostgreSQL only; gb-catalog(1) SITES).
+-- Each backup host logs in as its site's role (or a role that is a
+-- member of it) and writes only its site's rows: every row table has
+-- row-level security.  Head office (members of gb_head_office) reads
+-- every site's rows and writes none.  The audit trail is append-only for
+-- everyone (its trigger above); only the catalog's owner, who runs
+-- gb-catalog upgrade, migrate and site add, is not bound by the policies.
+--pg CREATE TABLE sites (
+--pg 	name TEXT PRIMARY KEY,                 -- [site] name of its hosts
+--pg 	role TEXT NOT NULL UNIQUE              -- the login or group role that writes it
+--pg );
+--pg DO $$ BEGIN
+--pg 	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gb_site_host') THEN
+--pg 		CREATE ROLE gb_site_host NOLOGIN;
+--pg 	END IF;
+--pg 	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gb_head_office') THEN
+--pg 		CREATE ROLE gb_head_office NOLOGIN;
+--pg 	END IF;
+--pg END $$;
+-- The sites the current role writes.  Its search_path is fixed to the
+-- catalog's schema with pg_temp last, so that nobody's temporary table
+-- "sites" can stand in for this one.
+--pg CREATE FUNCTION gb_own_sites() RETURNS SETOF TEXT LANGUAGE sql STABLE AS
+--pg $$ SELECT s.name FROM sites s JOIN pg_roles r ON r.rolname = s.role
+--pg WHERE pg_has_role(r.oid, 'USAGE') $$;
+--pg DO $$
+--pg DECLARE
+--pg 	t TEXT;
+--pg 	own CONSTANT TEXT := 'site IN (SELECT gb_own_sites())';
+--pg 	head CONSTANT TEXT := '(SELECT pg_has_role(''gb_head_office'', ''USAGE''))';
+--pg 	seen TEXT;
+--pg 	ok TEXT;
+--pg BEGIN
+--pg 	EXECUTE format('ALTER FUNCTION gb_own_sites() SET search_path = %I, pg_temp',
+--pg 	    current_schema());
+--pg 	EXECUTE format('GRANT USAGE ON SCHEMA %I TO gb_site_host, gb_head_office',
+--pg 	    current_schema());
+--pg 	GRANT SELECT ON catalog_version, sites TO gb_site_host, gb_head_office;
+--pg 	GRANT SELECT, INSERT, UPDATE ON media, movements, archives, archive_tables,
+--pg 	    copies, runs, checks TO gb_site_host;
+--pg 	GRANT SELECT, INSERT ON audit, checkpoints TO gb_site_host;
+--pg 	GRANT SELECT ON media, movements, archives, archive_tables, copies, runs,
+--pg 	    checks, audit, checkpoints TO gb_head_office;
+--pg 	FOREACH t IN ARRAY ARRAY['media', 'movements', 'archives', 'archive_tables',
+--pg 	    'copies', 'runs', 'checks', 'audit', 'checkpoints'] LOOP
+--pg 		-- a medium on its way to a site is that site's to see and take in
+--pg 		seen := own || CASE t WHEN 'media' THEN ' OR to_site IN (SELECT '
+--pg 		    'gb_own_sites())' ELSE '' END;
+--pg 		-- a table, copy or check is of an archive of the site's own
+--pg 		ok := own || CASE WHEN t IN ('archive_tables', 'copies', 'checks') THEN
+--pg 		    ' AND archive IN (SELECT name FROM archives WHERE ' || own || ')'
+--pg 		    ELSE '' END;
+--pg 		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+--pg 		EXECUTE format('CREATE POLICY site_read ON %I FOR SELECT USING '
+--pg 		    '(%s OR %s)', t, seen, head);
+--pg 		EXECUTE format('CREATE POLICY site_insert ON %I FOR INSERT WITH CHECK '
+--pg 		    '(%s)', t, ok);
+--pg 		CONTINUE WHEN t IN ('audit', 'checkpoints');
+--pg 		EXECUTE format('CREATE POLICY site_update ON %I FOR UPDATE USING (%s) '
+--pg 		    'WITH CHECK (%s)', t, seen, ok);
+--pg 	END LOOP;
+--pg END $$;

@@ -38,6 +38,8 @@ struct cat {
 	struct gb_out out;	/* stdout, for --csv */
 	const char **jobs;	/* every --job, for latest */
 	size_t njobs;
+	const char *site;	/* --site: the site a view shows */
+	int all_sites;		/* --all-sites */
 };
 
 /* One entry per command, as usage and gb-catalog(1) show it. */
@@ -49,8 +51,8 @@ static const char *const synopsis[] = {
 	"copies [archive]",
 	"move medium --to onsite|transit|offsite [--by name]\n"
 	"                  [--why text] [--date date]",
-	"due [-q] [--date date]",
-	"chain [--at time] [--job job]",
+	"due [-q] [--date date] [--site site | --all-sites]",
+	"chain [--at time] [--job job] [--site site | --all-sites]",
 	"expire [--dry-run] [--date date]",
 	"log [-b] [--job job] [-n count] [--csv]",
 	"log start job [--pid pid] [--date date]",
@@ -58,8 +60,9 @@ static const char *const synopsis[] = {
 	"                  [--bytes n] [--error text] [--date date]",
 	"tested|verified archive ok|failed [--medium medium]\n"
 	"                  [--detail text] [--date date]",
-	"check [-v] [--date date]",
-	"report [-b] [--csv | --html file] [--date date]",
+	"check [-v] [--date date] [--site site | --all-sites]",
+	"report [-b] [--csv | --html file] [--date date]\n"
+	"                  [--site site | --all-sites]",
 	"audit [--verify]",
 	"audit --verify --checkpoints [--signer fpr] media|file ...",
 	"audit --report [--csv] [--signer fpr] from to",
@@ -160,6 +163,43 @@ medium_exists(struct cat *x, const char *id, char *loc, size_t loclen)
 		snprintf(loc, loclen, "%s", gb_col(st, 0));
 	gb_finalize(st);
 	return found;
+}
+
+/*
+ * The sites a view (due, chain, check, report) shows, *n of them, NULL
+ * after them: --site's, one the catalog has rows of (or the writer's
+ * own); every site of the catalog and also, when not NULL (--all-sites;
+ * for an empty catalog, the writer's own); or, with neither option, NULL
+ * and *n 1: every row the role may read as one, as a single site's
+ * catalog always was (on PostgreSQL a site's role reads its own site's).
+ */
+static char **
+view_sites(struct cat *x, const char *also, size_t *n)
+{
+	char **v;
+	size_t i;
+
+	*n = 1;
+	if (!x->site && !x->all_sites)
+		return NULL;
+	v = gb_catalog_sites(x->c, also, n);
+	if (x->site) {
+		for (i = 0; i < *n && strcmp(v[i], x->site); i++)
+			;
+		if (i == *n && strcmp(x->site, x->c->site))
+			gb_errx(GB_EXIT_USAGE, "--site %s: no such site in the "
+			    "catalog%s", x->site, gb_catalog_is_pg(x->c) ? ", or "
+			    "not one this role may read" : "");
+		gb_free_strv(v);
+		v = NULL;
+	}
+	if (!v || !*n) {
+		gb_free_strv(v);
+		v = gb_calloc(2, sizeof *v);
+		v[0] = gb_strdup(x->site ? x->site : x->c->site);
+		*n = 1;
+	}
+	return v;
 }
 
 /* job, pool ------------------------------------------------------------ */
@@ -520,18 +560,20 @@ pool_offsite(struct cat *x, const char *name)
 }
 
 /*
- * Was the medium offsite since time t (its last write)?  A trip to transit
- * and back (the courier did not come) is no trip to the vault.
+ * Was the site's medium offsite since time t (its last write)?  A trip to
+ * transit and back (the courier did not come) is no trip to the vault.
  */
 static int
-offsite_since(struct cat *x, const char *id, const char *t)
+offsite_since(struct cat *x, const char *site, const char *id, const char *t)
 {
-	struct gb_stmt *st = q(x, "SELECT 1 FROM movements WHERE medium = ?1 AND "
-	    "to_loc = 'offsite' AND at >= ?2");
+	struct gb_stmt *st = q(x, "SELECT 1 FROM movements WHERE "
+	    GB_OF_SITE("site", 3) " AND medium = ?1 AND to_loc = 'offsite' AND "
+	    "at >= ?2");
 	int r;
 
 	bind(st, 1, id);
 	bind(st, 2, t);
+	bind(st, 3, site);
 	r = gb_step(st) == GB_ROW;
 	gb_finalize(st);
 	return r;
@@ -539,14 +581,15 @@ offsite_since(struct cat *x, const char *id, const char *t)
 
 /*
  * What must go out today: written media of pools that rotate offsite and
- * are still here.  What must come back: offsite media due by today.
+ * are still here.  What must come back: offsite media due by today.  Of
+ * a site, its pools' rotation as the config has it.
  */
-static int
-cmd_due(struct cat *x)
+static void
+due_site(struct cat *x, const char *site)
 {
 	struct gb_stmt *st = q(x, "SELECT id, pool, location, coalesce("
-	    "last_written, ''), coalesce(due_back, '') FROM media WHERE state "
-	    "<> 'retired' ORDER BY pool, id");
+	    "last_written, ''), coalesce(due_back, '') FROM media WHERE "
+	    GB_OF_SITE("site", 1) " AND state <> 'retired' ORDER BY pool, id");
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -554,12 +597,12 @@ cmd_due(struct cat *x)
 
 	if (!f)
 		gb_err(GB_EXIT_RUN, "out of memory");
-	check_pools(x);
+	bind(st, 1, site);
 	fprintf(f, "send offsite:\n");
 	while (gb_step(st) == GB_ROW) {
 		const char *loc = gb_col(st, 2), *written = gb_col(st, 3);
 		if (pool_offsite(x, gb_col(st, 1)) && strcmp(loc, "onsite") == 0 &&
-		    *written && !offsite_since(x, gb_col(st, 0), written)) {
+		    *written && !offsite_since(x, site, gb_col(st, 0), written)) {
 			fprintf(f, "  %-16s pool %-10s written %s\n", gb_col(st, 0),
 			    gb_col(st, 1), written);
 			out++;
@@ -584,9 +627,23 @@ cmd_due(struct cat *x)
 	if (fclose(f) != 0)
 		gb_err(GB_EXIT_RUN, "out of memory");
 	/* -q: nothing to do, nothing said (cron mails only work) */
+	if ((out || back || !x->quiet) && x->all_sites)
+		printf("site %s:\n", site);
 	if (out || back || !x->quiet)
 		fwrite(text, 1, len, stdout);
 	free(text);
+}
+
+static int
+cmd_due(struct cat *x)
+{
+	size_t n;
+	char **sites = view_sites(x, NULL, &n);
+
+	check_pools(x);
+	for (size_t i = 0; i < n; i++)
+		due_site(x, sites ? sites[i] : NULL);
+	gb_free_strv(sites);
 	return GB_EXIT_OK;
 }
 
@@ -596,8 +653,8 @@ static void
 print_copies(struct cat *x, const char *archive)
 {
 	struct gb_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
-	    "m.kind FROM copies c JOIN media m ON m.id = c.medium WHERE "
-	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
+	    "m.kind FROM copies c JOIN media m ON m.site = c.site AND m.id = "
+	    "c.medium WHERE c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
 	int n = 0;
 
 	bind(st, 1, archive);
@@ -613,16 +670,19 @@ print_copies(struct cat *x, const char *archive)
 }
 
 /*
- * For each job that makes fulls: the newest full at or before --at, and
- * the incrementals resting on it up to then, in order.
+ * For each job of a site that makes fulls: the newest full at or before
+ * --at, and the incrementals resting on it up to then, in order.  1 when
+ * there is none.
  */
 static int
-cmd_chain(struct cat *x)
+chain_site(struct cat *x, const char *site)
 {
 	size_t n;
-	struct gb_link *v = gb_catalog_chains(x->c, x->now, &x->job, !!x->job,
-	    &n);
+	struct gb_link *v = gb_catalog_chains(x->c, site, x->now, &x->job,
+	    !!x->job, &n);
 
+	if (x->all_sites)
+		printf("site %s: ", site);
 	printf("to restore the state at %s:\n", x->now);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(v[i].level, "full") == 0)
@@ -639,6 +699,20 @@ cmd_chain(struct cat *x)
 		return GB_EXIT_CHECK;
 	}
 	return GB_EXIT_OK;
+}
+
+static int
+cmd_chain(struct cat *x)
+{
+	size_t n;
+	char **sites = view_sites(x, NULL, &n);
+	int r = GB_EXIT_OK;
+
+	for (size_t i = 0; i < n; i++)
+		if (chain_site(x, sites ? sites[i] : NULL) != GB_EXIT_OK)
+			r = GB_EXIT_CHECK;
+	gb_free_strv(sites);
+	return r;
 }
 
 /* expire --------------------------------------------------------------- */
@@ -769,7 +843,8 @@ csv_row(struct cat *x, struct gb_stmt *st, int n)
 	gb_out_putc(&x->out, '\n');
 }
 
-static int reap_runs(struct cat *x, const char *job, int check);
+static int reap_runs(struct cat *x, const char *site, const char *job,
+    int check);
 
 /* log start and log end: their transactions (gb_catalog_txn). */
 struct logrun {
@@ -832,7 +907,7 @@ cmd_log(struct cat *x, int argc, char **argv)
 		    !*x->pid || strlen(x->pid) > 9))
 			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
 			    x->pid);
-		reap_runs(x, argv[1], 0);
+		reap_runs(x, x->c->site, argv[1], 0);
 		gb_catalog_txn(x->c, log_start, &k);
 		printf("%lld\n", k.id);
 		return GB_EXIT_OK;
@@ -904,11 +979,16 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 
 #define CHECKPOINT_DAYS 2	/* gb-backup issues one a day */
 
+/* --site, --all-sites: each problem names its site, this one. */
+static const char *problem_site;
+
 static int
 problem(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (problem_site)
+		printf("site %s: ", problem_site);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -982,8 +1062,10 @@ check_tmpfiles(struct cat *x)
 
 	dirs[n++] = gb_strdup(gb_tmpdir());
 	dirs[n++] = gb_strdup(spool && *spool ? spool : "/var/spool/gymbackup");
-	st = q(x, "SELECT DISTINCT device FROM media WHERE kind = 'dir' AND "
-	    "device IS NOT NULL ORDER BY device");
+	/* this host's media are its site's */
+	st = q(x, "SELECT DISTINCT device FROM media WHERE site = ?1 AND kind = "
+	    "'dir' AND device IS NOT NULL ORDER BY device");
+	bind(st, 1, x->c->site);
 	while (gb_step(st) == GB_ROW) {
 		dirs = gb_realloc(dirs, (n + 1) * sizeof *dirs);
 		dirs[n++] = gb_strdup(gb_col(st, 0));
@@ -1008,14 +1090,16 @@ check_tmpfiles(struct cat *x)
 /* runs left running ------------------------------------------------- */
 
 /*
- * Runs a gb-backup left 'running' when it was killed outright (SIGKILL,
- * out of memory, power cut): its process on this host is gone.  They are
- * marked failed, each said on stderr (log start) or as a problem (check);
- * check also names runs it cannot judge (another host, no pid recorded)
- * that have run longer than their job's period.  The number found.
+ * Runs of a site (NULL: of every site the role reads) a gb-backup left
+ * 'running' when it was killed outright (SIGKILL, out of memory, power
+ * cut): its process on this host is gone.  They are marked failed, each
+ * said on stderr (log start) or as a problem (check); check also names
+ * runs it cannot judge (another host, no pid recorded, another site's,
+ * which this host may not write) that have run longer than their job's
+ * period.  The number found.
  */
 static int
-reap_runs(struct cat *x, const char *job, int check)
+reap_runs(struct cat *x, const char *site, const char *job, int check)
 {
 	struct gb_stmt *st;
 	const char *host = gb_host_name();
@@ -1025,14 +1109,17 @@ reap_runs(struct cat *x, const char *job, int check)
 
 	if (!x->c->readonly)
 		gb_catalog_begin(x->c);
-	st = q(x, "SELECT id, job, started, pid, host FROM runs WHERE status = "
-	    "'running' AND (?1 IS NULL OR job = ?1) ORDER BY id");
+	st = q(x, "SELECT id, job, started, pid, host, site FROM runs WHERE "
+	    GB_OF_SITE("site", 2) " AND status = 'running' AND "
+	    GB_OF_SITE("job", 1) " ORDER BY id");
 	bind(st, 1, job);
+	bind(st, 2, site);
 	while (gb_step(st) == GB_ROW) {
 		const char *id = gb_col(st, 0), *j = gb_col(st, 1);
 		const char *started = gb_col(st, 2), *h = gb_col(st, 4);
 		long pid = gb_col_int64(st, 3);
-		if (pid > 0 && strcmp(h, host) == 0) {
+		if (pid > 0 && strcmp(h, host) == 0 &&
+		    strcmp(gb_col(st, 5), x->c->site) == 0) {
 			/* a process started after the run is not its gb-backup */
 			if (!gb_pid_gone(pid, gb_parse_time(started)))
 				continue;
@@ -1075,36 +1162,77 @@ reap_runs(struct cat *x, const char *job, int check)
 	return found;
 }
 
+/*
+ * The jobs check holds a site to: the config's, for its own site (and
+ * for every row as one); for another, those it has runs or archives of
+ * in the last RETIRED_DAYS (a job with none since is taken as retired).
+ * NULL after them.
+ */
+#define RETIRED_DAYS 91
+
+static char **
+check_jobs(struct cat *x, const char *site)
+{
+	char **v = gb_calloc(1, sizeof *v), since[21];
+	const char *job;
+	size_t n = 0, it = 0;
+	struct gb_stmt *st;
+
+	if (!site || strcmp(site, x->c->site) == 0) {
+		while ((job = gb_conf_next_section(&x->conf, "job", &it))) {
+			v = gb_realloc(v, (n + 2) * sizeof *v);
+			v[n++] = gb_strdup(job);
+			v[n] = NULL;
+		}
+		return v;
+	}
+	gb_fmt_time(since, gb_parse_time(x->now) - RETIRED_DAYS * 86400L);
+	st = q(x, "SELECT job FROM runs WHERE site = ?1 AND started >= ?2 UNION "
+	    "SELECT job FROM archives WHERE site = ?1 AND snapshot >= ?2 ORDER "
+	    "BY 1");
+	bind(st, 1, site);
+	bind(st, 2, since);
+	while (gb_step(st) == GB_ROW) {
+		v = gb_realloc(v, (n + 2) * sizeof *v);
+		v[n++] = gb_strdup(gb_col(st, 0));
+		v[n] = NULL;
+	}
+	gb_finalize(st);
+	return v;
+}
+
+/* The problems of a site's rows (NULL: every row) in the catalog: how many. */
 static int
-cmd_check(struct cat *x)
+check_site(struct cat *x, const char *site)
 {
 	time_t now = gb_parse_time(x->now);
-	char cutoff[21];
+	char **jobs = check_jobs(x, site), since[21];
 	struct gb_stmt *st;
-	size_t it = 0;
-	const char *job;
 	int bad = 0;
 	long days;
 
-	check_pools(x);
-	while ((job = gb_conf_next_section(&x->conf, "job", &it))) {
+	for (char **job = jobs; *job; job++) {
 		/* hours a job may go without a good backup */
-		long hours = job_rule(x, job, gb_job_alert_hours);
-		st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE a.job = ?1 "
-		    "AND EXISTS (SELECT 1 FROM copies c WHERE c.archive = a.name "
-		    "AND c.status = 'good')");
-		bind(st, 1, job);
+		long hours = job_rule(x, *job, gb_job_alert_hours);
+		st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE "
+		    GB_OF_SITE("a.site", 2) " AND a.job = ?1 AND EXISTS (SELECT 1 "
+		    "FROM copies c WHERE c.archive = a.name AND c.status = 'good')");
+		bind(st, 1, *job);
+		bind(st, 2, site);
 		gb_step(st);
 		if (gb_col_null(st, 0))
-			bad += problem("job %s: no good backup yet", job);
+			bad += problem("job %s: no good backup yet", *job);
 		else if (gb_parse_time(gb_col(st, 0)) < now - hours * 3600)
 			bad += problem("job %s: no good backup within %ld hours "
-			    "(last %s)", job, hours, gb_col(st, 0));
+			    "(last %s)", *job, hours, gb_col(st, 0));
 		gb_finalize(st);
 	}
-	st = q(x, "SELECT id, location, due_back FROM media WHERE location <> "
-	    "'onsite' AND due_back IS NOT NULL AND due_back < ?1");
+	gb_free_strv(jobs);
+	st = q(x, "SELECT id, location, due_back FROM media WHERE "
+	    GB_OF_SITE("site", 2) " AND location <> 'onsite' AND due_back IS NOT "
+	    "NULL AND due_back < ?1");
 	bind(st, 1, x->now);
+	bind(st, 2, site);
 	while (gb_step(st) == GB_ROW)
 		bad += problem("medium %s: overdue to come back (%s, due %s)",
 		    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2));
@@ -1112,8 +1240,9 @@ cmd_check(struct cat *x)
 
 	days = conf_num(x, "check", "restore_test_days", 30);
 	st = q(x, "SELECT max(at) FILTER (WHERE manual = 0), max(at) FILTER "
-	    "(WHERE manual <> 0) FROM checks WHERE kind = 'restore-test' AND "
-	    "ok = 1");
+	    "(WHERE manual <> 0) FROM checks WHERE " GB_OF_SITE("site", 1) " AND "
+	    "kind = 'restore-test' AND ok = 1");
+	bind(st, 1, site);
 	gb_step(st);
 	if (gb_col_null(st, 0) &&
 	    !gb_col_null(st, 1))
@@ -1130,8 +1259,10 @@ cmd_check(struct cat *x)
 	 * The trail is safe from a rewrite only up to its newest checkpoint
 	 * (gb-checkpoint(5)); gb-backup issues one a day.
 	 */
-	st = q(x, "SELECT (SELECT max(issued) FROM checkpoints), (SELECT "
-	    "min(at) FROM audit)");
+	st = q(x, "SELECT (SELECT max(issued) FROM checkpoints WHERE "
+	    GB_OF_SITE("site", 1) "), (SELECT min(at) FROM audit WHERE "
+	    GB_OF_SITE("site", 1) ")");
+	bind(st, 1, site);
 	gb_step(st);
 	if (!gb_col_null(st, 0) &&
 	    gb_parse_time(gb_col(st, 0)) < now - CHECKPOINT_DAYS * 86400)
@@ -1145,13 +1276,14 @@ cmd_check(struct cat *x)
 		    "write a medium or run gb-catalog checkpoint", gb_col(st, 1));
 	gb_finalize(st);
 
-	bad += reap_runs(x, NULL, 1);
+	bad += reap_runs(x, site, NULL, 1);
 
 	/* a writer that died leaves its copy 'writing': say so after a while */
-	st = q(x, "SELECT archive, medium, started_at FROM copies WHERE status "
-	    "= 'writing' AND started_at < ?1");
-	gb_fmt_time(cutoff, now - 6 * 3600);
-	bind(st, 1, cutoff);
+	gb_fmt_time(since, now - 6 * 3600);
+	st = q(x, "SELECT archive, medium, started_at FROM copies WHERE "
+	    GB_OF_SITE("site", 2) " AND status = 'writing' AND started_at < ?1");
+	bind(st, 1, since);
+	bind(st, 2, site);
 	while (gb_step(st) == GB_ROW)
 		bad += problem("copy of %s on %s: still being written since %s; "
 		    "the gb-write must have died: write it again", gb_col(st, 0),
@@ -1159,12 +1291,22 @@ cmd_check(struct cat *x)
 	gb_finalize(st);
 
 	st = q(x, "SELECT c.archive, c.medium, coalesce(c.written_at, "
-	    "c.started_at) FROM copies c WHERE c.status = 'good' AND "
-	    "c.verified_at IS NULL");
+	    "c.started_at) FROM copies c WHERE " GB_OF_SITE("c.site", 1) " AND "
+	    "c.status = 'good' AND c.verified_at IS NULL");
+	bind(st, 1, site);
 	while (gb_step(st) == GB_ROW)
 		bad += problem("copy of %s on %s: never verified (written %s)",
 		    gb_col(st, 0), gb_col(st, 1), gb_col(st, 2));
 	gb_finalize(st);
+	return bad;
+}
+
+/* The problems of this host: its config's keys, its temporary files. */
+static int
+check_host(struct cat *x)
+{
+	time_t now = gb_parse_time(x->now);
+	int bad = 0;
 
 	if (gb_conf_has_section(&x->conf, "keys")) {
 		const char *r = gb_conf_get(&x->conf, "keys", "recipients");
@@ -1172,7 +1314,7 @@ cmd_check(struct cat *x)
 		char *copy = gb_strdup(r ? r : ""), *save, *t;
 		size_t n = 0;
 		gpgme_ctx_t c = gb_pgp_new();
-		days = conf_num(x, "check", "key_expiry_days", 30);
+		long days = conf_num(x, "check", "key_expiry_days", 30);
 		for (t = strtok_r(copy, " ,\t", &save); t;
 		    t = strtok_r(NULL, " ,\t", &save), n++)
 			bad += check_key(x, c, t, 'e', now, days);
@@ -1187,7 +1329,38 @@ cmd_check(struct cat *x)
 		gpgme_release(c);
 		free(copy);
 	}
-	bad += check_tmpfiles(x);
+	return bad + check_tmpfiles(x);
+}
+
+/*
+ * Every row the role reads, then this host; or --site's, or every site's
+ * (--all-sites: those of the catalog, and the writer's own when its
+ * config has jobs), each problem then naming its site.  This host's
+ * problems are its own site's, and go with no other.
+ */
+static int
+cmd_check(struct cat *x)
+{
+	size_t n, it = 0;
+	char **sites;
+	int bad = 0, host = 0;
+
+	check_pools(x);
+	sites = view_sites(x, gb_conf_next_section(&x->conf, "job", &it) ?
+	    x->c->site : NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		problem_site = sites ? sites[i] : NULL;
+		bad += check_site(x, problem_site);
+		if (!sites || strcmp(sites[i], x->c->site) == 0) {
+			bad += check_host(x);
+			host = 1;
+		}
+	}
+	if (x->all_sites && !host) {
+		problem_site = x->c->site;
+		bad += check_host(x);
+	}
+	gb_free_strv(sites);
 	if (!bad && x->verbose)	/* silent on success, for cron */
 		printf("OK: no problems\n");
 	return bad ? GB_EXIT_CHECK : GB_EXIT_OK;
@@ -1195,12 +1368,15 @@ cmd_check(struct cat *x)
 
 /* report --------------------------------------------------------------- */
 
-/* The report (lib/report.c), with the rotation and schedules it needs. */
+/*
+ * The report (lib/report.c), with the rotation and schedules it needs:
+ * of every row the role reads, --site's, or every site's.
+ */
 static int
 cmd_report(struct cat *x)
 {
 	struct gb_report r = { .c = x->c, .catalog = x->c->path, .now = x->now,
-	    .raw = x->raw };
+	    .raw = x->raw, .own = x->c->site, .named = !!x->site };
 	const char *name;
 	size_t it = 0;
 	int st;
@@ -1227,12 +1403,17 @@ cmd_report(struct cat *x)
 		    gb_conf_get(&x->conf, sec, "schedule") };
 		free(sec);
 	}
+	r.sites = view_sites(x, NULL, &r.nsites);
+	r.site = r.sites ? r.sites[0] : NULL;
+	if (!x->all_sites)	/* one site: its report alone */
+		r.nsites = 0;
 	if (x->html)
 		st = gb_report_html(&r, x->html);
 	else if (x->csv)
 		st = gb_report_csv(&r, &x->out);
 	else
 		st = gb_report_text(&r);
+	gb_free_strv(r.sites);
 	free(r.pools);
 	free(r.jobs);
 	return st;
@@ -1560,8 +1741,8 @@ static const struct command {
 	{ "archives", NULL, "bj", 0, 0, GB_CATALOG_READ },
 	{ "copies", NULL, "", 0, 1, GB_CATALOG_READ },
 	{ "move", NULL, "tywd", 1, 1, GB_CATALOG_WRITE },
-	{ "due", NULL, "qd", 0, 0, GB_CATALOG_READ },
-	{ "chain", NULL, "aj", 0, 0, GB_CATALOG_READ },
+	{ "due", NULL, "qdGW", 0, 0, GB_CATALOG_READ },
+	{ "chain", NULL, "ajGW", 0, 0, GB_CATALOG_READ },
 	{ "expire", NULL, "Nd", 0, 0, GB_CATALOG_WRITE },
 	{ "log", "start", "Pd", 2, 2, GB_CATALOG_WRITE },
 	{ "log", "end", "ABREd", 3, 3, GB_CATALOG_WRITE },
@@ -1569,8 +1750,8 @@ static const struct command {
 	{ "tested", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
 	{ "verified", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
 	/* check marks runs of killed gb-backups failed when it can write */
-	{ "check", NULL, "vd", 0, 0, GB_CATALOG_ANY },
-	{ "report", NULL, "bxHd", 0, 0, GB_CATALOG_READ },
+	{ "check", NULL, "vdGW", 0, 0, GB_CATALOG_ANY },
+	{ "report", NULL, "bxHdGW", 0, 0, GB_CATALOG_READ },
 	{ "audit", NULL, "VKrxS", 0, INT_MAX, GB_CATALOG_READ },
 	{ "checkpoint", NULL, "YoSd", 0, 0, GB_CATALOG_WRITE },
 	{ "latest", NULL, "j", 0, 0, GB_CATALOG_READ },
@@ -1585,6 +1766,7 @@ static const struct command {
 };
 
 static const struct option longopts[] = {
+	{ "all-sites", no_argument, NULL, 'W' },
 	{ "archive", required_argument, NULL, 'A' },
 	{ "at", required_argument, NULL, 'a' },
 	{ "by", required_argument, NULL, 'y' },
@@ -1611,6 +1793,7 @@ static const struct option longopts[] = {
 	{ "report", no_argument, NULL, 'r' },
 	{ "rows", required_argument, NULL, 'R' },
 	{ "signer", required_argument, NULL, 'S' },
+	{ "site", required_argument, NULL, 'G' },
 	{ "to", required_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "verify", no_argument, NULL, 'V' },
@@ -1747,6 +1930,8 @@ main(int argc, char *argv[])
 		case 'o': x.output = optarg; break;
 		case 'r': x.report = 1; break;
 		case 'S': x.signer = optarg; break;
+		case 'G': x.site = optarg; break;
+		case 'W': x.all_sites = 1; break;
 		case 'Y': x.daily = 1; break;
 		case 'p': x.pool = optarg; break;
 		case 'P': x.pid = optarg; break;
@@ -1767,6 +1952,10 @@ main(int argc, char *argv[])
 	free(seen);
 	if (strcmp(cmd, "latest") == 0 && !x.njobs) {
 		gb_warnx("latest needs --job JOB");
+		usage_of(stderr, cmd, GB_EXIT_USAGE);
+	}
+	if (x.site && x.all_sites) {
+		gb_warnx("%s: --site or --all-sites, not both", cmd);
 		usage_of(stderr, cmd, GB_EXIT_USAGE);
 	}
 

@@ -849,7 +849,7 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 static struct gb_link *
 at_plan(struct restore *r, const char *catpath, size_t *n)
 {
-	struct gb_link *v = gb_catalog_chains(r->cat, r->when, r->jobs,
+	struct gb_link *v = gb_catalog_chains(r->cat, NULL, r->when, r->jobs,
 	    r->njobs, n);
 
 	if (!*n && !r->njobs)

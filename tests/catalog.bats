@@ -428,8 +428,8 @@ EOF
 @test "options per command: one a command does not take is a usage error naming both; extra operands too" {
 	gb-catalog media add M1 --kind tape --pool p 2>/dev/null
 	run -2 gb-catalog due --why x --kind tape --csv
-	assert_output "gb-catalog: due does not take --why (it takes --quiet, --date)
-usage: gb-catalog [-c conf] due [-q] [--date date]"
+	assert_output "gb-catalog: due does not take --why (it takes --quiet, --date, --site, --all-sites)
+usage: gb-catalog [-c conf] due [-q] [--date date] [--site site | --all-sites]"
 	run -2 gb-catalog manifest a.tar.gz.gpg --csv
 	assert_line -n 0 "gb-catalog: manifest takes no options, not --csv"
 	run -2 gb-catalog media add M2 --kind tape --pool p --why because
@@ -439,9 +439,9 @@ usage: gb-catalog [-c conf] due [-q] [--date date]"
 	run -2 gb-catalog log start j --archive a
 	assert_line -n 0 "gb-catalog: log start does not take --archive (it takes --pid, --date)"
 	run -2 gb-catalog chain --date 2026-11-20
-	assert_line -n 0 "gb-catalog: chain does not take --date (it takes --at, --job)"
+	assert_line -n 0 "gb-catalog: chain does not take --date (it takes --at, --job, --site, --all-sites)"
 	run -2 gb-catalog check --dry-run
-	assert_line -n 0 "gb-catalog: check does not take --dry-run (it takes --verbose, --date)"
+	assert_line -n 0 "gb-catalog: check does not take --dry-run (it takes --verbose, --date, --site, --all-sites)"
 	run -2 gb-catalog due tomorrow
 	assert_line -n 0 "gb-catalog: due: extra operand 'tomorrow'"
 	run -2 gb-catalog move
