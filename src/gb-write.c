@@ -142,8 +142,8 @@ static int
 registered_unused(struct writer *w)
 {
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT kind, pool, (SELECT "
-	    "count(*) FROM copies WHERE medium = ?1) + (device IS NOT NULL) "
-	    "FROM media WHERE id = ?1");
+	    "count(*) FROM copies WHERE medium = ?1) + CASE WHEN device IS NOT "
+	    "NULL THEN 1 ELSE 0 END FROM media WHERE id = ?1");
 	int r = 0;
 
 	/* device is set once a label is written: a labelled medium is used */
@@ -494,8 +494,9 @@ reclaim_dir(struct writer *w)
 			gb_catalog_begin(w->c);
 			gb_catalog_run(w->c, "UPDATE copies SET position = '' WHERE "
 			    "id = ?1", 1, gb_col(st, 0));
-			gb_catalog_run(w->c, "UPDATE media SET bytes_used = max(0, "
-			    "bytes_used - (SELECT size FROM archives WHERE name = ?2)) "
+			gb_catalog_run(w->c, "UPDATE media SET bytes_used = CASE "
+			    "WHEN bytes_used > s THEN bytes_used - s ELSE 0 END FROM "
+			    "(SELECT size AS s FROM archives WHERE name = ?2) a "
 			    "WHERE id = ?1", 2, w->id, name);
 			gb_catalog_audit(w->c, "reclaim", w->id, "removed expired %s",
 			    name);
