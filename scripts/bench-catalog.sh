@@ -112,7 +112,7 @@ site_setup() {
 	n=0
 	while [ "$n" -lt "$NIGHTS" ]; do
 		n=$((n + 1))
-		GNUPGHOME=$BACKUP_GPG sh -c 'set -e
+		sh -c 'set -e
 "$1/gb-export" -c "$2/gb.conf" -j nightly | "$1/gb-pack" |
     "$1/gb-seal" -c "$2/gb.conf" -o "$2/spool/$3"' sh "$BIN" "$d" \
 		    "$1-nightly-$n" || die "$1: cannot seal archive $n"
@@ -172,12 +172,11 @@ FROM (SELECT 'site' || lpad(i::text, 2, '0') AS site
     (VALUES ('transactions-daily', 2), ('members-daily', 1),
       ('checkins-daily', 3), ('promotions-daily', 4)) j(job, h),
     generate_series(1, :days) d(day),
-    LATERAL (SELECT date_trunc('day', now() AT TIME ZONE 'UTC')
-      - make_interval(days => :days + 1 - d.day) + make_interval(hours => j.h)
-      AS at) t;
+    LATERAL (SELECT date_trunc('second', now() AT TIME ZONE 'UTC')
+      - make_interval(days => :days - d.day, hours => 5 - j.h) AS at) t;
 INSERT INTO media(site, id, kind, pool, capacity, state, location, labelled_at,
     last_written, bytes_used, next_file)
-SELECT s.site, 'D' || k, 'dir', 'daily', 2000000000000, 'usable', 'onsite',
+SELECT s.site, 'D' || k, 'dir', 'daily', NULL, 'usable', 'onsite',
     (SELECT min(started) FROM r), (SELECT max(started) FROM r),
     (SELECT count(*) FROM r WHERE r.site = s.site) * 100000 / 8, 1
 FROM (SELECT DISTINCT site FROM r) s, generate_series(1, 8) k;
@@ -352,6 +351,10 @@ main() {
 	trap 'pg_cleanup; keys_cleanup; rm -rf "$WORK"' EXIT
 	trap 'exit 130' INT TERM HUP
 	ensure_keys
+	# every tool as the backup host runs it: the signer's secret key, the
+	# recipients' public keys
+	GNUPGHOME=$BACKUP_GPG
+	export GNUPGHOME
 	echo "bench-catalog: $NSITES sites x $NIGHTS nightly runs into a throwaway PostgreSQL cluster"
 	pg_up catalog
 	cat >"$WORK/owner.conf" <<EOF
