@@ -142,8 +142,8 @@ static int
 registered_unused(struct writer *w)
 {
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT kind, pool, (SELECT "
-	    "count(*) FROM copies WHERE medium = ?1) + CASE WHEN device IS NOT "
-	    "NULL THEN 1 ELSE 0 END FROM media WHERE id = ?1");
+	    "count(*) FROM copies WHERE medium = ?1) + CASE WHEN device IS "
+	    "NOT NULL THEN 1 ELSE 0 END FROM media WHERE id = ?1");
 	int r = 0;
 
 	/* device is set once a label is written: a labelled medium is used */

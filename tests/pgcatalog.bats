@@ -1,0 +1,301 @@
+#!/usr/bin/env bats
+# The catalog on PostgreSQL (issue 15, gb-catalog(1) CATALOG ON
+# POSTGRESQL): the schema made in an empty database, its version refused
+# when older or newer and brought up by gb-catalog upgrade; a SQLite
+# catalog of version 1 read and upgraded; gb-catalog migrate with every
+# row and the audit chain intact; passwords kept out of connection
+# strings; a write transaction run again after a serialization failure,
+# a deadlock or an audit clash; the server stopped in the middle of a
+# write: exit 3 and nothing half-recorded.  The catalog tests that run on
+# SQLite also run on PostgreSQL: make check runs them with
+# GB_TEST_CATALOG=pg (tests/pgmode.sh); the few that read the SQLite file
+# itself have their twins here.
+#
+# Independent checks: psql and sqlite3 on the catalogs, python3 for the
+# audit hashes of a hand-made old catalog.
+
+load helper
+load media-helper
+load pg
+
+setup_file() {
+	members_setup_file 2
+	pg_start
+}
+
+teardown_file() {
+	pg_stop
+	media_teardown_file
+}
+
+SP=$BATS_FILE_TMPDIR/fx/spool
+
+setup() {
+	media_setup
+	DB=cat$BATS_TEST_NUMBER
+	new_db "$DB"
+	U="host=$PGHOST port=$PGPORT dbname=$DB"
+	mkdir usb
+}
+
+# pq SQL: psql on the test's catalog database.
+pq() { psqlc -d "$DB" -c "$1"; }
+
+# as_pgcat CMD...: CMD with the PostgreSQL catalog.
+as_pgcat() { GB_CATALOG="$U" "$@"; }
+
+# wait_until TEST: TEST (shell text) true within a minute, or fail.
+wait_until() {
+	local i
+	for i in $(seq 1200); do
+		eval "$1" && return 0
+		sleep 0.05
+	done
+	fail "timed out waiting for: $1"
+}
+
+# The server started again as pg_start started it.
+pg_restart() {
+	cd / && as_pg "$PGBIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/server.log" -w -t 60 \
+	    -o "-k $PGROOT/sock -c listen_addresses= -c port=$PGPORT -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+	    start >/dev/null
+	cd "$W"
+}
+
+# The audit trail as both databases print it, one entry a line.
+AUDIT="SELECT site, seq, at, actor, action, object, detail, prev, hash FROM audit ORDER BY site, seq"
+
+@test "PostgreSQL: an empty database gets the schema at version 2; an older one is refused with the hint, gb-catalog upgrade brings it up, a newer one is refused" {
+	as_pgcat gb-catalog media add U1 --kind dir --pool daily 2>/dev/null
+	[ "$(pq "SELECT version FROM catalog_version")" = 2 ]
+	[ "$(pq "SELECT site || ' ' || id FROM media")" = "$(hostname) U1" ]
+	pq "UPDATE catalog_version SET version = 1"
+	run -3 as_pgcat gb-catalog media list
+	assert_output --regexp "^gb-catalog: catalog $U: version 1 is older than gymbackup [^ ]+'s 2; run gb-catalog upgrade \\(as the catalog's owner\\)\$"
+	run -3 as_pgcat gb-catalog log start nightly
+	assert_output --partial "run gb-catalog upgrade"
+	[ "$(pq "SELECT count(*) FROM runs")" = 0 ]
+	run -0 as_pgcat gb-catalog upgrade
+	assert_output "catalog $U: upgraded from version 1 to 2"
+	[ "$(pq "SELECT version FROM catalog_version")" = 2 ]
+	[ "$(pq "SELECT count(*) FROM pg_namespace WHERE nspname = 'gb_old'")" = 0 ]
+	run -0 as_pgcat gb-catalog media list
+	assert_line --regexp '^U1 +dir +daily +usable +onsite'
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output --regexp '^OK: audit trail intact, 1 entries, head [0-9a-f]{64}$'
+	# the ids number on after the rows copied over
+	run -0 as_pgcat gb-catalog log start nightly
+	assert_output 1
+	run -0 as_pgcat gb-catalog upgrade
+	assert_output "catalog $U: version 2 already"
+	pq "UPDATE catalog_version SET version = 3"
+	run -3 as_pgcat gb-catalog media list
+	assert_output --regexp "^gb-catalog: catalog $U: version 3 is not known to gymbackup [^ ]+ \\(it knows 2 and older\\)\$"
+}
+
+# old_catalog PATH: a catalog of version 1 made by hand, with a medium,
+# a move, a run and a two-entry audit chain hashed as gymbackup hashes.
+old_catalog() {
+	sqlite3 -bail "$1" <"$BATS_TEST_DIRNAME/catalog-v1.sql"
+	python3 - "$1" <<-'EOF'
+	import hashlib, sqlite3, sys
+	db = sqlite3.connect(sys.argv[1])
+	db.execute("PRAGMA foreign_keys = ON")
+	db.execute("INSERT INTO media(id, kind, pool, labelled_at) VALUES "
+	           "('U1', 'dir', 'daily', '2026-01-01T00:00:00Z')")
+	db.execute("INSERT INTO movements(medium, at, from_loc, to_loc, by) VALUES "
+	           "('U1', '2026-01-02T00:00:00Z', 'onsite', 'offsite', 'alice')")
+	db.execute("UPDATE media SET location = 'offsite' WHERE id = 'U1'")
+	db.execute("INSERT INTO runs(job, started, ended, status) VALUES "
+	           "('nightly', '2026-01-01T01:00:00Z', '2026-01-01T01:10:00Z', 'ok')")
+	prev = "0"
+	for seq, e in enumerate([
+	        ("2026-01-01T00:00:00Z", "alice", "label", "U1", "dir medium in pool daily"),
+	        ("2026-01-02T00:00:00Z", "alice", "move", "U1", "onsite -> offsite by alice")], 1):
+	    h = hashlib.sha256()
+	    for part in (prev, str(seq)) + e:
+	        b = part.encode()
+	        h.update(b"%d:" % len(b))
+	        h.update(b)
+	    db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	               (seq,) + e + (prev, h.hexdigest()))
+	    prev = h.hexdigest()
+	db.commit()
+	EOF
+}
+
+@test "SQLite: a catalog of version 1 is read as it is (its rows the config's site), and upgraded by the first write: every row kept with the site, the old hashes verify" {
+	mkconf "$CONF" '[site]
+name = gym-east'
+	old_catalog "$CAT"
+	local before
+	before=$(sqlite3 "$CAT" "SELECT seq, at, actor, action, object, detail, prev, hash FROM audit ORDER BY seq")
+	# read-only: nothing written, the version stays
+	run -0 gb-catalog audit --verify
+	assert_output --regexp '^OK: audit trail intact, 2 entries, head [0-9a-f]{64}$'
+	local head=${output##* }
+	run -0 gb-catalog media list
+	assert_line --regexp '^U1 +dir +daily +usable +offsite'
+	[ "$(sqlite3 "$CAT" "PRAGMA user_version")" = 1 ]
+	# a write upgrades it first, in the same transaction
+	run -0 gb-catalog log start nightly
+	assert_output 2
+	[ "$(sqlite3 "$CAT" "PRAGMA user_version")" = 2 ]
+	[ "$(sqlite3 "$CAT" "SELECT DISTINCT site FROM (SELECT site FROM media UNION ALL SELECT site FROM movements UNION ALL SELECT site FROM runs UNION ALL SELECT site FROM audit)")" = gym-east ]
+	[ "$(sqlite3 "$CAT" "SELECT count(*) FROM runs")" = 2 ]
+	[ "$(sqlite3 "$CAT" "SELECT seq, at, actor, action, object, detail, prev, hash FROM audit ORDER BY seq")" = "$before" ]
+	[ "$(sqlite3 "$CAT" "SELECT id, location FROM media")" = "U1|offsite" ]
+	[ -z "$(sqlite3 "$CAT" "PRAGMA foreign_key_check")" ]
+	[ -z "$(sqlite3 "$CAT" "SELECT name FROM sqlite_schema WHERE name LIKE 'gb_old%'")" ]
+	run -0 gb-catalog audit --verify
+	assert_output "OK: audit trail intact, 2 entries, head $head"
+	run -19 sqlite3 "$CAT" "DELETE FROM audit"
+	assert_output --partial "the audit trail is append-only"
+	run -0 gb-catalog upgrade
+	assert_output "catalog $CAT: version 2 already"
+}
+
+@test "migrate --to: every row and each site's audit chain as sqlite3 and psql show them; audit --verify and the medium's checkpoint agree on PostgreSQL; a target not empty is refused" {
+	label U1 daily usb
+	put usb a1 a2
+	gb-catalog move U1 --to offsite --by alice --why vault >/dev/null
+	gb-catalog log start nightly >/dev/null
+	gb-catalog checkpoint -o cp.txt >/dev/null
+	run -0 gb-catalog migrate --to "$U"
+	assert_line --regexp '^audit +[0-9]+$'
+	assert_line --regexp "^audit trail of site $(hostname): [0-9]+ entries, head [0-9a-f]{64}\$"
+	assert_line "catalog $CAT migrated to $U"
+	[ "$(sqlite3 "$CAT" "$AUDIT")" = "$(pq "$AUDIT")" ]
+	local q
+	for q in "SELECT site, id, kind, pool, state, location, labelled_at, last_written, bytes_used, next_file FROM media ORDER BY id" \
+	    "SELECT name, job, level, export_id, chain, site, size, sha256, seal FROM archives ORDER BY name" \
+	    "SELECT archive, tbl, rows, bytes, sha256, money FROM archive_tables ORDER BY archive, tbl" \
+	    "SELECT id, site, archive, medium, position, status, written_at, verified_at FROM copies ORDER BY id" \
+	    "SELECT id, site, medium, at, from_loc, to_loc, by, why FROM movements ORDER BY id" \
+	    "SELECT id, site, job, started, status FROM runs ORDER BY id" \
+	    "SELECT id, site, entries, head, place, text FROM checkpoints ORDER BY id"; do
+		[ "$(sqlite3 "$CAT" "$q")" = "$(pq "$q")" ] || fail "differs: $q"
+	done
+	[ -n "$(pq "SELECT seal FROM archives")" ]
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output "$(gb-catalog audit --verify)"
+	run -0 as_pgcat gb-catalog audit --verify --checkpoints usb cp.txt
+	assert_line "2 checkpoints: 2 agree, 0 contradict the trail, 0 refused"
+	# the copy goes on where the file left off: ids, the chain
+	run -0 as_pgcat gb-catalog log start nightly
+	assert_output 2
+	as_pgcat gb-catalog move U1 --to onsite >/dev/null
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output --regexp '^OK: audit trail intact, [0-9]+ entries'
+	run -2 gb-catalog migrate --to "$U"
+	assert_output "gb-catalog: catalog $U is not empty (media has rows): migrate copies into an empty catalog only"
+	run -2 gb-catalog migrate --to "$W/other.db"
+	assert_line "gb-catalog: migrate --to wants a PostgreSQL connection string (postgresql://... or host=... dbname=...), not $W/other.db"
+}
+
+@test "a password in the connection string (GB_CATALOG or [catalog] uri) is refused, exit 2; so are path and uri both, and a uri that is no connection string" {
+	local msg="gb-catalog: catalog: the connection string holds a password; put it in ~/.pgpass (or PGPASSWORD) and leave it out of the string"
+	run -2 env GB_CATALOG="postgresql://gb:secret@localhost/db" gb-catalog media list
+	assert_output "$msg"
+	run -2 env GB_CATALOG="host=$PGHOST password=secret dbname=$DB" gb-catalog media list
+	assert_output "$msg"
+	gb-catalog media add U9 --kind dir --pool daily 2>/dev/null
+	run -2 gb-catalog migrate --to "postgresql:///$DB?host=$PGHOST&password=secret"
+	assert_output "$msg"
+	rm -f "$CAT"*
+	mkconf "$CONF"
+	sed -i "s|^path = .*|uri = postgresql://gb:secret@localhost/$DB|" "$CONF"
+	run -2 gb-write --label U1 --pool daily usb
+	assert_output "gb-write: catalog: the connection string holds a password; put it in ~/.pgpass (or PGPASSWORD) and leave it out of the string"
+	[ -z "$(ls -A usb)" ]
+	mkconf "$CONF"
+	sed -i "/^path = /a uri = $U" "$CONF"
+	run -2 gb-catalog media list
+	assert_output "gb-catalog: config: $CONF: [catalog] has both path and uri; keep one: path for a file, uri for PostgreSQL"
+	mkconf "$CONF"
+	sed -i "s|^path = .*|uri = $W/catalog.db|" "$CONF"
+	run -2 gb-catalog media list
+	assert_output "gb-catalog: config: $CONF: [catalog] uri $W/catalog.db is not a PostgreSQL connection string (postgresql://... or host=... dbname=...); a file is set by path"
+	# the right one works, from the config alone
+	sed -i "s|^uri = .*|uri = postgresql:///$DB?host=$PGHOST\&port=$PGPORT|" "$CONF"
+	run -0 gb-write --label U1 --pool daily usb
+	assert_line "usb: labelled U1, pool daily"
+	[ "$(pq "SELECT id FROM media")" = U1 ]
+}
+
+@test "the server stopped in the middle of a write: exit 3 naming the catalog, nothing of the transaction recorded; the rerun records it once" {
+	as_pgcat gb-catalog media add U1 --kind dir --pool daily 2>/dev/null
+	# a session that holds media, so the move waits inside its transaction,
+	# its movement row written, its UPDATE of media not yet
+	psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE media IN EXCLUSIVE MODE" \
+	    -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+	GB_BG_PIDS+=($!)
+	wait_until '[ "$(pq "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '"'media'"' AND l.mode = '"'ExclusiveLock'"' AND l.granted")" = 1 ]'
+	(rc=0; GB_CATALOG="$U" gb-catalog move U1 --to offsite --by alice \
+	    >move.out 2>move.err || rc=$?; echo $rc >move.rc) &
+	GB_BG_PIDS+=($!)
+	wait_until '[ "$(pq "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = '"'Lock'"' AND query LIKE '"'UPDATE media%'"'")" = 1 ]'
+	(cd / && as_pg "$PGBIN/pg_ctl" -D "$PGROOT/data" -m immediate -w stop >/dev/null)
+	wait_until '[ -s move.rc ]'
+	[ "$(cat move.rc)" = 3 ]
+	[ ! -s move.out ]
+	run cat move.err
+	assert_output --regexp "^gb-catalog: catalog $U: UPDATE media SET location = .*: (server closed the connection unexpectedly|terminating connection .*)\$"
+	pg_restart
+	[ "$(pq "SELECT count(*) FROM movements")" = 0 ]
+	[ "$(pq "SELECT location FROM media")" = onsite ]
+	[ "$(pq "SELECT count(*) FROM audit")" = 1 ]
+	run -0 as_pgcat gb-catalog move U1 --to offsite --by alice
+	assert_output "U1: onsite -> offsite"
+	[ "$(pq "SELECT count(*) FROM movements")" = 1 ]
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output --regexp '^OK: audit trail intact, 2 entries'
+}
+
+@test "a serialization failure, a deadlock, an audit clash (GB_CATALOG_FAIL_ONCE): the transaction runs again from its start, recorded once; another error: exit 3, nothing recorded" {
+	as_pgcat gb-catalog media add U1 --kind dir --pool daily 2>/dev/null
+	run -0 env GB_CATALOG_FAIL_ONCE=40001 GB_CATALOG="$U" gb-catalog move U1 --to offsite
+	assert_output "U1: onsite -> offsite"
+	# the first try's row was rolled back: its id is gone, one row is left
+	[ "$(pq "SELECT id, to_loc FROM movements")" = "2|offsite" ]
+	run -0 env GB_CATALOG_FAIL_ONCE=40P01 GB_CATALOG="$U" gb-catalog log start nightly
+	assert_output 2
+	[ "$(pq "SELECT count(*) FROM runs")" = 1 ]
+	# gb-write's copy records: the archive, the copy, its audit entries
+	GB_CATALOG="$U" gb-write --label U2 --pool daily usb >/dev/null 2>&1
+	run -0 env GB_CATALOG_FAIL_ONCE=23505 GB_CATALOG="$U" gb-write usb "$SP/a1"
+	[ "$(pq "SELECT count(*) FROM archives")" = 1 ]
+	[ "$(pq "SELECT medium || ' ' || status FROM copies")" = "U2 good" ]
+	[ "$(pq "SELECT count(*) FROM audit WHERE action = 'archive'")" = 1 ]
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output --regexp '^OK: audit trail intact, [0-9]+ entries'
+	# not one to try again: the program ends, the transaction rolled back
+	run -3 env GB_CATALOG_FAIL_ONCE=42501 GB_CATALOG="$U" gb-catalog move U1 --to onsite
+	assert_output "gb-catalog: catalog $U: GB_CATALOG_FAIL_ONCE=42501"
+	[ "$(pq "SELECT count(*) FROM movements")" = 1 ]
+	[ "$(pq "SELECT location FROM media WHERE id = 'U1'")" = offsite ]
+}
+
+@test "three writers of one site and one of another, at once: every row, one unbroken chain per site" {
+	as_pgcat gb-catalog log start warmup >/dev/null
+	mkconf west.conf '[site]
+name = gym-west'
+	local i pids=()
+	for i in 1 2 3 west; do
+		(for n in $(seq 12); do
+			GB_CATALOG="$U" gb-catalog -c "$([ $i = west ] && echo west.conf || echo "$CONF")" \
+			    media add "M$i-$n" --kind dir --pool daily 2>/dev/null || exit 1
+		done) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || fail "a writer failed"
+	done
+	[ "$(pq "SELECT count(*) FROM media WHERE site = 'gym-west'")" = 12 ]
+	[ "$(pq "SELECT count(*) FROM media WHERE site <> 'gym-west'")" = 36 ]
+	[ "$(pq "SELECT max(seq) FROM audit WHERE site = 'gym-west'")" = 12 ]
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_line --regexp '^OK: audit trail of site gym-west intact, 12 entries, head [0-9a-f]{64}$'
+	assert_line --regexp "^OK: audit trail of site $(hostname) intact, 36 entries, head [0-9a-f]{64}\$"
+	[ "${#lines[@]}" = 2 ]
+}
