@@ -197,6 +197,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 --pg DECLARE
 --pg 	t TEXT;
 --pg 	own CONSTANT TEXT := 'site IN (SELECT gb_own_sites())';
+--pg 	archived CONSTANT TEXT := 'archive IN (SELECT name FROM archives WHERE '
+--pg 	    'site IN (SELECT gb_own_sites()))';
 --pg 	head CONSTANT TEXT := '(SELECT pg_has_role(''gb_head_office'', ''USAGE''))';
 --pg 	seen TEXT;
 --pg 	ok TEXT;
@@ -213,13 +215,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 --pg 	    checks, audit, checkpoints TO gb_head_office;
 --pg 	FOREACH t IN ARRAY ARRAY['media', 'movements', 'archives', 'archive_tables',
 --pg 	    'copies', 'runs', 'checks', 'audit', 'checkpoints'] LOOP
---pg 		-- a medium on its way to a site is that site's to see and take in
---pg 		seen := own || CASE t WHEN 'media' THEN ' OR to_site IN (SELECT '
---pg 		    'gb_own_sites())' ELSE '' END;
+--pg 		seen := CASE t
+--pg 		    -- a medium on its way to a site is that site's to see and take in
+--pg 		    WHEN 'media' THEN own || ' OR to_site IN (SELECT gb_own_sites())'
+--pg 		    -- an archive's tables have no site: they are its archive's
+--pg 		    WHEN 'archive_tables' THEN archived
+--pg 		    ELSE own END;
 --pg 		-- a table, copy or check is of an archive of the site's own
---pg 		ok := own || CASE WHEN t IN ('archive_tables', 'copies', 'checks') THEN
---pg 		    ' AND archive IN (SELECT name FROM archives WHERE ' || own || ')'
---pg 		    ELSE '' END;
+--pg 		ok := CASE WHEN t IN ('copies', 'checks') THEN own || ' AND ' || archived
+--pg 		    WHEN t = 'archive_tables' THEN archived ELSE own END;
 --pg 		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
 --pg 		EXECUTE format('CREATE POLICY site_read ON %I FOR SELECT USING '
 --pg 		    '(%s OR %s)', t, seen, head);

@@ -33,6 +33,7 @@ struct cat {
 	int dated;		/* now is --date's */
 	const char *html;	/* report --html FILE */
 	const char *to, *by, *why, *kind, *pool, *capacity, *job, *at, *detail;
+	const char *to_site;	/* move --to-site */
 	const char *archive, *rows, *bytes, *error, *medium, *status, *pid;
 	int limit;
 	struct gb_out out;	/* stdout, for --csv */
@@ -51,6 +52,8 @@ static const char *const synopsis[] = {
 	"copies [archive]",
 	"move medium --to onsite|transit|offsite [--by name]\n"
 	"                  [--why text] [--date date]",
+	"move medium --to-site site [--by name] [--why text] [--date date]",
+	"receive medium [--by name] [--why text] [--date date]",
 	"due [-q] [--date date] [--site site | --all-sites]",
 	"chain [--at time] [--job job] [--site site | --all-sites]",
 	"expire [--dry-run] [--date date]",
@@ -73,6 +76,7 @@ static const char *const synopsis[] = {
 	"upgrade",
 	"migrate --to uri",
 	"job|pool [name ...]",
+	"site [list | add name role]",
 };
 
 /*
@@ -507,28 +511,218 @@ move(struct gb_catalog *c, void *arg)
 	gb_catalog_run(x->c, "INSERT INTO movements(site, medium, at, from_loc, "
 	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, x->c->site,
 	    medium, x->now, from, x->to, x->by ? x->by : gb_actor(), x->why);
-	/* a medium on its way back stays due when it was due */
+	/*
+	 * a medium on its way back stays due when it was due; one on its way
+	 * to another site is no longer
+	 */
 	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = CASE "
 	    "WHEN ?2 = 'onsite' THEN NULL WHEN ?3 IS NOT NULL THEN ?3 ELSE "
-	    "due_back END WHERE id = ?1", 3, medium, x->to, *due ? due : NULL);
+	    "due_back END, to_site = NULL WHERE id = ?1", 3, medium, x->to,
+	    *due ? due : NULL);
 	gb_catalog_audit(c, "move", medium, "%s -> %s by %s%s%s", from,
 	    x->to, x->by ? x->by : gb_actor(), x->why ? ": " : "",
 	    x->why ? x->why : "");
 	free(pool);
 }
 
+static int move_to_site(struct cat *x, const char *medium);
+
 static int
 cmd_move(struct cat *x, const char *medium)
 {
 	struct move m = { x, medium, "", "" };
 
+	if (x->to_site)
+		return move_to_site(x, medium);
 	if (!x->to || (strcmp(x->to, "onsite") && strcmp(x->to, "transit") &&
 	    strcmp(x->to, "offsite")))
 		gb_errx(GB_EXIT_USAGE, "move needs --to onsite, transit or "
-		    "offsite");
+		    "offsite, or --to-site site");
 	gb_catalog_txn(x->c, move, &m);
 	printf("%s: %s -> %s%s%s\n", medium, m.from, x->to, *m.due ?
 	    ", due back " : "", m.due);
+	return GB_EXIT_OK;
+}
+
+/* sites and the media that move between them -------------------------- */
+
+/*
+ * Sites, their roles and the moves between them are kept in a chain's
+ * catalog on PostgreSQL; an SQLite catalog is one site's (a medium from
+ * another site is taken in by gb-catalog import).
+ */
+static void
+need_pg(struct cat *x, const char *what)
+{
+	if (!gb_catalog_is_pg(x->c))
+		gb_errx(GB_EXIT_USAGE, "%s needs the catalog on PostgreSQL "
+		    "([catalog] uri); %s is an SQLite catalog, one site's (a "
+		    "medium from another site is taken in with gb-catalog import)",
+		    what, x->c->path);
+}
+
+/*
+ * A medium between two sites: the sender's half (move --to-site) or the
+ * receiver's (receive).  other: the site at the other end; from: where
+ * the medium was (the sender's half); why: the movement's why.
+ */
+struct transfer {
+	struct cat *x;
+	const char *medium;
+	char *other, *why, from[16];
+};
+
+/* Starts an attempt of a transaction afresh (gb_catalog_txn may rerun). */
+static void
+transfer_reset(struct transfer *t)
+{
+	free(t->other);
+	free(t->why);
+	t->other = t->why = NULL;
+	*t->from = '\0';
+}
+
+/* The sender's transaction: the medium leaves, in transit to x->to_site. */
+static void
+send_medium(struct gb_catalog *c, void *arg)
+{
+	struct transfer *t = arg;
+	struct cat *x = t->x;
+	const char *to = x->to_site;
+	struct gb_stmt *st;
+	int known;
+
+	transfer_reset(t);
+	st = q(x, "SELECT 1 FROM sites WHERE name = ?1");
+	bind(st, 1, to);
+	known = gb_step(st) == GB_ROW;
+	gb_finalize(st);
+	if (!known)
+		gb_errx(GB_EXIT_USAGE, "no site %s in the catalog (gb-catalog "
+		    "site list shows them)", to);
+	st = q(x, "SELECT location, coalesce(to_site, '') FROM media WHERE "
+	    "site = ?1 AND id = ?2");
+	bind(st, 1, c->site);
+	bind(st, 2, t->medium);
+	if (gb_step(st) != GB_ROW)
+		gb_errx(GB_EXIT_USAGE, "no medium %s of site %s in the catalog",
+		    t->medium, c->site);
+	if (strcmp(to, c->site) == 0)
+		gb_errx(GB_EXIT_USAGE, "medium %s is site %s's already",
+		    t->medium, to);
+	if (strcmp(gb_col(st, 1), to) == 0)
+		gb_errx(GB_EXIT_USAGE, "medium %s is on its way to site %s "
+		    "already", t->medium, to);
+	snprintf(t->from, sizeof t->from, "%s", gb_col(st, 0));
+	gb_finalize(st);
+	if (x->dated)
+		custody_in_order(x, t->medium);
+	t->why = gb_asprintf("to site %s%s%s", to, x->why ? ": " : "", x->why ?
+	    x->why : "");
+	gb_catalog_run(c, "INSERT INTO movements(site, medium, at, from_loc, "
+	    "to_loc, by, why) VALUES(?1, ?2, ?3, ?4, 'transit', ?5, ?6)", 6,
+	    c->site, t->medium, x->now, t->from, x->by ? x->by : gb_actor(),
+	    t->why);
+	gb_catalog_run(c, "UPDATE media SET location = 'transit', to_site = ?3, "
+	    "due_back = NULL WHERE site = ?1 AND id = ?2", 3, c->site, t->medium,
+	    to);
+	gb_catalog_audit(c, "move", t->medium, "%s -> transit by %s, %s",
+	    t->from, x->by ? x->by : gb_actor(), t->why);
+}
+
+static int
+move_to_site(struct cat *x, const char *medium)
+{
+	struct transfer t = { x, medium, NULL, NULL, "" };
+
+	need_pg(x, "move --to-site");
+	if (x->to)
+		gb_errx(GB_EXIT_USAGE, "move takes --to or --to-site, not both");
+	gb_catalog_txn(x->c, send_medium, &t);
+	printf("%s: %s -> transit, to site %s\n", medium, t.from, x->to_site);
+	transfer_reset(&t);
+	return GB_EXIT_OK;
+}
+
+/*
+ * The receiver's transaction: the medium on its way here becomes this
+ * site's, onsite.  Its copies stay the rows of the sites that wrote them.
+ */
+static void
+receive_medium(struct gb_catalog *c, void *arg)
+{
+	struct transfer *t = arg;
+	struct cat *x = t->x;
+	struct gb_stmt *st;
+	char *pool = NULL, *section;
+	int mine;
+
+	transfer_reset(t);
+	st = q(x, "SELECT site, pool FROM media WHERE id = ?1 AND to_site = ?2 "
+	    "ORDER BY site");
+	bind(st, 1, t->medium);
+	bind(st, 2, c->site);
+	if (gb_step(st) == GB_ROW) {
+		t->other = gb_strdup(gb_col(st, 0));
+		pool = gb_strdup(gb_col(st, 1));
+	}
+	gb_finalize(st);
+	st = q(x, "SELECT 1 FROM media WHERE site = ?1 AND id = ?2");
+	bind(st, 1, c->site);
+	bind(st, 2, t->medium);
+	mine = gb_step(st) == GB_ROW;
+	gb_finalize(st);
+	if (!t->other && mine)
+		gb_errx(GB_EXIT_USAGE, "medium %s is site %s's already", t->medium,
+		    c->site);
+	if (!t->other)
+		gb_errx(GB_EXIT_USAGE, "no medium %s on its way to site %s: the "
+		    "site that sends it runs gb-catalog move %s --to-site %s",
+		    t->medium, c->site, t->medium, c->site);
+	if (mine)
+		gb_errx(GB_EXIT_USAGE, "site %s has a medium %s already, and "
+		    "site %s's %s cannot take its name; site %s takes it back "
+		    "(gb-catalog move %s --to onsite) and gives it a new label",
+		    c->site, t->medium, t->other, t->medium, t->other, t->medium);
+	if (x->dated)
+		custody_in_order(x, t->medium);
+	section = gb_asprintf("pool %s", pool);
+	if (!gb_conf_has_section(&x->conf, section))
+		gb_warnx("warning: pool %s is not described in the config; it "
+		    "gets the default rules (30 days' retention, stays onsite)",
+		    pool);
+	free(section);
+	free(pool);
+	t->why = gb_asprintf("from site %s%s%s", t->other, x->why ? ": " : "",
+	    x->why ? x->why : "");
+	/* the sender may have called the move off since */
+	st = q(x, "UPDATE media SET site = ?1, to_site = NULL, location = "
+	    "'onsite', due_back = NULL WHERE site = ?3 AND id = ?2 AND to_site "
+	    "= ?1");
+	bind(st, 1, c->site);
+	bind(st, 2, t->medium);
+	bind(st, 3, t->other);
+	if (gb_step(st) != GB_DONE || gb_changes(st) != 1)
+		gb_errx(GB_EXIT_USAGE, "medium %s is no longer on its way to site "
+		    "%s: site %s called the move off", t->medium, c->site,
+		    t->other);
+	gb_finalize(st);
+	gb_catalog_run(c, "INSERT INTO movements(site, medium, at, from_loc, "
+	    "to_loc, by, why) VALUES(?1, ?2, ?3, 'transit', 'onsite', ?4, ?5)",
+	    5, c->site, t->medium, x->now, x->by ? x->by : gb_actor(), t->why);
+	gb_catalog_audit(c, "receive", t->medium, "transit -> onsite by %s, %s",
+	    x->by ? x->by : gb_actor(), t->why);
+}
+
+static int
+cmd_receive(struct cat *x, const char *medium)
+{
+	struct transfer t = { x, medium, NULL, NULL, "" };
+
+	need_pg(x, "receive");
+	gb_catalog_txn(x->c, receive_medium, &t);
+	printf("%s: transit -> onsite, from site %s\n", medium, t.other);
+	transfer_reset(&t);
 	return GB_EXIT_OK;
 }
 
@@ -1686,6 +1880,109 @@ cmd_import(struct cat *x, int argc, char **argv)
 	return r;
 }
 
+/* site ----------------------------------------------------------------- */
+
+/*
+ * The sites of the chain and the roles that write them (gb-catalog(1)
+ * SITES): whether each role can write, and whether it is the caller's.
+ */
+static int
+site_list(struct cat *x)
+{
+	struct gb_stmt *st = q(x, "SELECT s.name, s.role, CASE WHEN r.oid IS "
+	    "NULL THEN 'no such role' WHEN pg_has_role(r.oid, 'gb_site_host', "
+	    "'USAGE') THEN 'writes' ELSE 'not in gb_site_host' END, CASE WHEN "
+	    "s.name IN (SELECT gb_own_sites()) THEN 'yes' ELSE '' END FROM "
+	    "sites s LEFT JOIN pg_roles r ON r.rolname = s.role ORDER BY "
+	    "s.name");
+	struct gb_table t;
+
+	gb_table_init(&t, "llll");
+	for (int i = 0; i < 4; i++)
+		gb_table_add(&t, (const char *[]){ "SITE", "ROLE", "STATE",
+		    "YOURS" }[i]);
+	while (gb_step(st) == GB_ROW)
+		for (int i = 0; i < 4; i++)
+			gb_table_add(&t, gb_col(st, i));
+	gb_finalize(st);
+	gb_table_print(&t, stdout, "");
+	return GB_EXIT_OK;
+}
+
+struct site_add {
+	struct cat *x;
+	const char *name, *role;
+};
+
+/* site add's transaction, in the new site's audit chain. */
+static void
+add_site(struct gb_catalog *c, void *arg)
+{
+	struct site_add *a = arg;
+	struct gb_stmt *st = q(a->x, "SELECT name, role FROM sites WHERE name "
+	    "= ?1 OR role = ?2");
+
+	bind(st, 1, a->name);
+	bind(st, 2, a->role);
+	if (gb_step(st) == GB_ROW)
+		gb_errx(GB_EXIT_USAGE, "site %s is written by role %s already; a "
+		    "site has one role, and a role one site", gb_col(st, 0),
+		    gb_col(st, 1));
+	gb_finalize(st);
+	gb_catalog_run(c, "INSERT INTO sites(name, role) VALUES(?1, ?2)", 2,
+	    a->name, a->role);
+	gb_catalog_audit(c, "site", a->name, "written by role %s, added by %s",
+	    a->role, gb_actor());
+}
+
+/*
+ * The catalog's owner gives a site to the role its backup hosts log in
+ * as; the site's audit chain starts with it.
+ */
+static int
+site_add(struct cat *x, const char *name, const char *role)
+{
+	struct site_add a = { x, name, role };
+	char *own = x->c->site;
+	struct gb_stmt *st;
+	int member;
+
+	if (!*name || strlen(name) > 64 || strcspn(name, "\t\n\r") !=
+	    strlen(name))
+		gb_errx(GB_EXIT_USAGE, "%s: a site name is 1 to 64 characters, "
+		    "no tabs or line breaks", name);
+	if (strcmp(role, "gb_site_host") == 0 || strcmp(role,
+	    "gb_head_office") == 0)
+		gb_errx(GB_EXIT_USAGE, "%s is the group of every site's (or head "
+		    "office's) roles; a site needs a role of its own", role);
+	st = q(x, "SELECT CASE WHEN pg_has_role(oid, 'gb_site_host', 'USAGE') "
+	    "THEN 1 ELSE 0 END FROM pg_roles WHERE rolname = ?1");
+	bind(st, 1, role);
+	if (gb_step(st) != GB_ROW)
+		gb_errx(GB_EXIT_USAGE, "no role %s in the database server: create "
+		    "it first (CREATE ROLE %s LOGIN; GRANT gb_site_host TO %s)",
+		    role, role, role);
+	member = (int)gb_col_int64(st, 0);
+	gb_finalize(st);
+	x->c->site = (char *)name;	/* its chain, and its writers' lock */
+	gb_catalog_txn(x->c, add_site, &a);
+	x->c->site = own;
+	if (!member)
+		gb_warnx("warning: role %s is not in gb_site_host and cannot write "
+		    "the catalog until it is: GRANT gb_site_host TO %s", role,
+		    role);
+	return GB_EXIT_OK;
+}
+
+static int
+cmd_site(struct cat *x, int argc, char **argv)
+{
+	need_pg(x, "site");
+	if (argc == 3 && strcmp(argv[0], "add") == 0)
+		return site_add(x, argv[1], argv[2]);
+	return site_list(x);
+}
+
 /* upgrade and migrate ------------------------------------------------- */
 
 /* The catalog at this version: made, upgraded (as it was opened), or so. */
@@ -1740,7 +2037,8 @@ static const struct command {
 	{ "media", NULL, "b", 0, 0, GB_CATALOG_READ },
 	{ "archives", NULL, "bj", 0, 0, GB_CATALOG_READ },
 	{ "copies", NULL, "", 0, 1, GB_CATALOG_READ },
-	{ "move", NULL, "tywd", 1, 1, GB_CATALOG_WRITE },
+	{ "move", NULL, "tTywd", 1, 1, GB_CATALOG_WRITE },
+	{ "receive", NULL, "ywd", 1, 1, GB_CATALOG_WRITE },
 	{ "due", NULL, "qdGW", 0, 0, GB_CATALOG_READ },
 	{ "chain", NULL, "ajGW", 0, 0, GB_CATALOG_READ },
 	{ "expire", NULL, "Nd", 0, 0, GB_CATALOG_WRITE },
@@ -1763,6 +2061,9 @@ static const struct command {
 	/* the config alone: no catalog is opened */
 	{ "job", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
 	{ "pool", NULL, "", 0, INT_MAX, GB_CATALOG_READ },
+	{ "site", "add", "", 3, 3, GB_CATALOG_WRITE },
+	{ "site", "list", "", 1, 1, GB_CATALOG_READ },
+	{ "site", NULL, "", 0, 0, GB_CATALOG_READ },
 };
 
 static const struct option longopts[] = {
@@ -1795,6 +2096,7 @@ static const struct option longopts[] = {
 	{ "signer", required_argument, NULL, 'S' },
 	{ "site", required_argument, NULL, 'G' },
 	{ "to", required_argument, NULL, 't' },
+	{ "to-site", required_argument, NULL, 'T' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "verify", no_argument, NULL, 'V' },
 	{ "version", no_argument, NULL, GB_OPT_VERSION },
@@ -1937,6 +2239,7 @@ main(int argc, char *argv[])
 		case 'P': x.pid = optarg; break;
 		case 'R': x.rows = optarg; break;
 		case 't': x.to = optarg; break;
+		case 'T': x.to_site = optarg; break;
 		case 'q': x.quiet = 1; break;
 		case 'v': x.verbose = 1; break;
 		case 'V': x.verify = 1; break;
@@ -2023,6 +2326,10 @@ main(int argc, char *argv[])
 		r = cmd_manifest(&x, argv[0]);
 	else if (strcmp(cmd, "import") == 0)
 		r = cmd_import(&x, argc, argv);
+	else if (strcmp(cmd, "receive") == 0)
+		r = cmd_receive(&x, argv[0]);
+	else if (strcmp(cmd, "site") == 0)
+		r = cmd_site(&x, argc, argv);
 	else if (strcmp(cmd, "upgrade") == 0)
 		r = cmd_upgrade(&x);
 	else if (strcmp(cmd, "migrate") == 0)

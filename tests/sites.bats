@@ -1,0 +1,498 @@
+#!/usr/bin/env bats
+# A chain of gyms on one catalog on PostgreSQL (gb-catalog(1) SITES):
+# each site's role writes only its own rows, enforced by the server
+# (roles and row-level security) and tried both through psql and through
+# gb-catalog; head office reads everything and writes nothing; media
+# labels are per site; a medium moves between sites with its custody in
+# both sites' audit chains; the audit trail is append-only for everyone.
+#
+# Every test has its own catalog database, made as the man page says:
+# the owner (gb, the test cluster's superuser) makes the catalog, the
+# login roles site_a, site_b and head (made once for the file: roles are
+# the server's) are granted gb_site_host / gb_head_office, and the owner
+# runs site add.  Rows are compared before and after as PostgreSQL's own
+# text of every row (pg_rows), read by the owner.
+
+load helper
+load pg
+
+setup_file() {
+	pg_start
+	psqlc -d postgres -c "CREATE ROLE site_a LOGIN" \
+	    -c "CREATE ROLE site_b LOGIN" -c "CREATE ROLE head LOGIN" \
+	    -c "CREATE ROLE site_c LOGIN"
+}
+
+teardown_file() { pg_stop; }
+
+ROW_TABLES="media movements archives archive_tables copies runs checks audit checkpoints"
+
+# of_a TABLE: the condition on TABLE's rows that are site a's (an
+# archive's tables have no site: they are their archive's).
+of_a() {
+	if [ "$1" = archive_tables ]; then
+		echo "archive IN (SELECT name FROM archives WHERE site = 'a')"
+	else
+		echo "site = 'a'"
+	fi
+}
+
+# site_conf FILE SITE ROLE: a host's config: its site, the catalog as ROLE.
+site_conf() {
+	cat >"$1" <<EOF
+[site]
+name = $2
+
+[catalog]
+uri = host=$PGHOST port=$PGPORT dbname=$DB user=$3
+
+[pool daily]
+retention_days = 30
+EOF
+}
+
+setup() {
+	gb_setup
+	DB=cat$BATS_TEST_NUMBER
+	new_db "$DB"
+	site_conf owner.conf hq gb
+	site_conf a.conf a site_a
+	site_conf b.conf b site_b
+	site_conf head.conf hq head
+	# a host of site_b whose config claims site a
+	site_conf evil.conf a site_b
+	[ "${SITES_SETUP-}" = none ] && return 0
+	gb-catalog -c owner.conf upgrade >/dev/null ||
+	    fail "the owner could not make the catalog"
+	psqlc -d postgres -c "GRANT gb_site_host TO site_a, site_b" \
+	    -c "GRANT gb_head_office TO head" 2>/dev/null
+	gb-catalog -c owner.conf site add a site_a ||
+	    fail "site add a site_a failed"
+	gb-catalog -c owner.conf site add b site_b ||
+	    fail "site add b site_b failed"
+}
+
+# as_a/as_b/as_head/as_owner/as_evil ARGS: gb-catalog as that host.
+as_a() { gb-catalog -c "$W/a.conf" "$@"; }
+as_b() { gb-catalog -c "$W/b.conf" "$@"; }
+as_head() { gb-catalog -c "$W/head.conf" "$@"; }
+as_owner() { gb-catalog -c "$W/owner.conf" "$@"; }
+as_evil() { gb-catalog -c "$W/evil.conf" "$@"; }
+
+# sql_as ROLE SQL...: psql on the test's catalog as ROLE, each command's
+# tag (UPDATE 0, ...) or error printed; stops at the first error.
+sql_as() {
+	local role=$1
+	shift
+	psql -X -v ON_ERROR_STOP=1 -At -U "$role" -d "$DB" "$@"
+}
+
+# q SQL: one query as the owner, unaligned.
+q() { psqlc -d "$DB" -c "$1"; }
+
+# dump: every row of every table of the catalog, as the owner reads it.
+dump() {
+	local t
+	for t in $ROW_TABLES sites; do
+		echo "== $t"
+		pg_rows "$DB" "$t"
+	done
+}
+
+# take TABLE: an UPDATE's SET that would make a row site b's, or change
+# it.
+take() {
+	if [ "$1" = archive_tables ]; then
+		echo "rows = 0"
+	else
+		echo "site = 'b'"
+	fi
+}
+
+# a_rows: site a has a row in every row table: a medium moved offsite, a
+# run ended and one running, an archive with a table, its copy and a
+# check, and a checkpoint; through gb-write, gb-catalog, and psql as
+# site_a where no tool writes such a row without keys.
+a_rows() {
+	mkdir -p usb_a
+	gb-write -c a.conf --label U1 --pool daily usb_a >/dev/null ||
+	    fail "a could not label U1"
+	as_a move U1 --to offsite --by courier >/dev/null || fail "a: move"
+	local id
+	id=$(as_a log start nightly) || fail "a: log start"
+	as_a log end "$id" ok --rows 5 >/dev/null || fail "a: log end"
+	RUNNING=$(as_a log start weekly) || fail "a: log start"
+	sql_as site_a -q <<'EOF' || fail "site_a could not write its own rows"
+INSERT INTO archives(name, job, level, export_id, chain, site, source,
+    snapshot, size, sha256, packed_size, packed_sha256, rows, seal,
+    recorded_at) VALUES ('A1.tar.gz.gpg', 'nightly', 'full', 'e-a1', 'e-a1',
+    'a', 'gym', '2026-12-01T01:00:00Z', 10, 'aa', 9, 'ab', 5, 'seal',
+    '2026-12-01T01:05:00Z');
+INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256)
+    VALUES ('A1.tar.gz.gpg', 'members', 5, 100, 'ac');
+INSERT INTO copies(site, archive, medium, position, status, started_at)
+    VALUES ('a', 'A1.tar.gz.gpg', 'U1', 'A1.tar.gz.gpg', 'good',
+    '2026-12-01T01:06:00Z');
+INSERT INTO checkpoints(site, issued, entries, head, place, text)
+    VALUES ('a', '2026-12-01T02:00:00Z', 1, 'ad', '/tmp/ck', 'text');
+EOF
+	as_a tested A1.tar.gz.gpg ok --detail "by hand" 2>/dev/null ||
+	    fail "a: tested"
+	local t
+	for t in $ROW_TABLES; do
+		[ "$(q "SELECT count(*) FROM $t WHERE $(of_a $t)")" -gt 0 ] ||
+		    fail "site a has no row in $t"
+	done
+}
+
+# verify_own AS SITE: gb-catalog audit --verify as a site's host: its own
+# chain, whole, as many entries as the owner counts of SITE.
+verify_own() {
+	run -0 "$1" audit --verify
+	assert_output --regexp "^OK: audit trail intact, $(q "SELECT count(*) FROM audit WHERE site = '$2'") entries, head [0-9a-f]{64}\$"
+}
+
+# verify_all: head office's audit --verify: every site's chain, whole.
+verify_all() {
+	run -0 as_head audit --verify
+	assert_line -n 0 --regexp "^OK: audit trail of site a intact, $(q "SELECT count(*) FROM audit WHERE site = 'a'") entries, head [0-9a-f]{64}\$"
+	assert_line -n 1 --regexp "^OK: audit trail of site b intact, $(q "SELECT count(*) FROM audit WHERE site = 'b'") entries, head [0-9a-f]{64}\$"
+	[ "${#lines[@]}" = 2 ]
+}
+
+# ------------------------------------------------------------ site add/list
+
+@test "site add: the owner gives each site its role, the site's chain starts with it; refused for a missing, group or taken role or name, and for a site's role" {
+	# (the owner here is a superuser, who may write every site)
+	run -0 as_owner site list
+	assert_line -n 0 --regexp '^SITE +ROLE +STATE +YOURS$'
+	assert_line -n 1 --regexp '^a +site_a +writes +yes$'
+	assert_line -n 2 --regexp '^b +site_b +writes +yes$'
+	[ "${#lines[@]}" = 3 ]
+	run -0 as_a site
+	assert_line -n 1 --regexp '^a +site_a +writes +yes$'
+	assert_line -n 2 --regexp '^b +site_b +writes *$'
+	# the chain of a begins with who may write it
+	[ "$(q "SELECT seq, action, object, detail FROM audit WHERE site = 'a'")" = \
+	    "1|site|a|written by role site_a, added by $(id -un)" ]
+
+	# site_c exists but is not in gb_site_host: added, with a warning
+	run -0 as_owner site add c site_c
+	assert_output "gb-catalog: warning: role site_c is not in gb_site_host and cannot write the catalog until it is: GRANT gb_site_host TO site_c"
+	run -0 as_owner site list
+	assert_line -n 3 --regexp '^c +site_c +not in gb_site_host +yes$'
+
+	local before
+	before=$(dump)
+	run -2 as_owner site add d nosuchrole
+	assert_output "gb-catalog: no role nosuchrole in the database server: create it first (CREATE ROLE nosuchrole LOGIN; GRANT gb_site_host TO nosuchrole)"
+	run -2 as_owner site add a site_c
+	assert_output "gb-catalog: site a is written by role site_a already; a site has one role, and a role one site"
+	run -2 as_owner site add e site_a
+	assert_output "gb-catalog: site a is written by role site_a already; a site has one role, and a role one site"
+	run -2 as_owner site add f gb_site_host
+	assert_output "gb-catalog: gb_site_host is the group of every site's (or head office's) roles; a site needs a role of its own"
+	# a site's role cannot give itself (or anyone) a site
+	run -3 as_a site add x head
+	assert_output --regexp '^gb-catalog: catalog .*: permission denied for table sites'
+	run -3 as_head site add x head
+	assert_output --regexp '^gb-catalog: catalog .*: permission denied for table sites'
+	[ "$(dump)" = "$before" ]
+}
+
+@test "site, move --to-site and receive on an SQLite catalog: exit 2, an SQLite catalog is one site's" {
+	export GB_CATALOG="$W/cat.db"
+	mkdir usb
+	gb-write --label U1 --pool daily usb 2>/dev/null
+	local msg="an SQLite catalog, one site's (a medium from another site is taken in with gb-catalog import)"
+	run -2 gb-catalog site list
+	assert_output "gb-catalog: site needs the catalog on PostgreSQL ([catalog] uri); $GB_CATALOG is $msg"
+	run -2 gb-catalog site add a site_a
+	assert_output "gb-catalog: site needs the catalog on PostgreSQL ([catalog] uri); $GB_CATALOG is $msg"
+	run -2 gb-catalog move U1 --to-site b
+	assert_output "gb-catalog: move --to-site needs the catalog on PostgreSQL ([catalog] uri); $GB_CATALOG is $msg"
+	run -2 gb-catalog receive U1
+	assert_output "gb-catalog: receive needs the catalog on PostgreSQL ([catalog] uri); $GB_CATALOG is $msg"
+	[ "$(sqlite3 "$GB_CATALOG" "SELECT location, coalesce(to_site, '-') FROM media")" = "onsite|-" ]
+	[ "$(sqlite3 "$GB_CATALOG" "SELECT count(*) FROM movements")" = 0 ]
+}
+
+# -------------------------------------------------- one site, not another's
+
+@test "site_b through psql cannot UPDATE, DELETE or INSERT site_a's rows, nor give its own away: refused, nothing changed" {
+	a_rows
+	mkdir usb_b
+	gb-write -c b.conf --label B1 --pool daily usb_b >/dev/null
+	local before t
+	before=$(dump)
+
+	for t in $ROW_TABLES; do
+		# a's rows are not there for b: an UPDATE finds none
+		if [ "$t" != audit ] && [ "$t" != checkpoints ]; then
+			run -0 sql_as site_b -c "UPDATE $t SET $(take $t) WHERE $(of_a $t)"
+			assert_output "UPDATE 0"
+		else
+			run -1 sql_as site_b -c "UPDATE $t SET $(take $t)"
+			assert_output "ERROR:  permission denied for table $t"
+		fi
+		run -1 sql_as site_b -c "DELETE FROM $t WHERE $(of_a $t)"
+		assert_output "ERROR:  permission denied for table $t"
+		run -1 sql_as site_b -c "TRUNCATE $t"
+		assert_output "ERROR:  permission denied for table $t"
+	done
+	declare -A ins=(
+	    [media]="INSERT INTO media(site, id, kind, pool, labelled_at) VALUES ('a', 'X1', 'dir', 'daily', 't')"
+	    [movements]="INSERT INTO movements(site, medium, at, from_loc, to_loc, by) VALUES ('a', 'U1', 't', 'offsite', 'onsite', 'b')"
+	    [archives]="INSERT INTO archives(name, job, level, export_id, chain, site, source, snapshot, size, sha256, packed_size, packed_sha256, rows, seal, recorded_at) VALUES ('X.tar.gz.gpg', 'j', 'full', 'e-x', 'e-x', 'a', 's', 't', 1, 'h', 1, 'h', 1, 's', 't')"
+	    [archive_tables]="INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256) VALUES ('A1.tar.gz.gpg', 'fake', 1, 1, 'h')"
+	    [copies]="INSERT INTO copies(site, archive, medium, position, status, started_at) VALUES ('a', 'A1.tar.gz.gpg', 'U1', 'x', 'good', 't')"
+	    [runs]="INSERT INTO runs(site, job, started, status) VALUES ('a', 'nightly', 't', 'ok')"
+	    [checks]="INSERT INTO checks(site, kind, archive, at, ok) VALUES ('a', 'restore-test', 'A1.tar.gz.gpg', 't', 1)"
+	    [audit]="INSERT INTO audit VALUES ('a', 99, 't', 'b', 'x', 'y', 'z', '0', 'h')"
+	    [checkpoints]="INSERT INTO checkpoints(site, issued, entries, head, place, text) VALUES ('a', 't', 1, 'h', 'p', 'x')"
+	)
+	for t in $ROW_TABLES; do
+		run -1 sql_as site_b -c "${ins[$t]}"
+		assert_output "ERROR:  new row violates row-level security policy for table \"$t\""
+	done
+	# b's own rows about a's archive: a forged restore test or copy
+	run -1 sql_as site_b -c "INSERT INTO checks(site, kind, archive, at, ok) VALUES ('b', 'restore-test', 'A1.tar.gz.gpg', 't', 1)"
+	assert_output 'ERROR:  new row violates row-level security policy for table "checks"'
+	run -1 sql_as site_b -c "INSERT INTO copies(site, archive, medium, position, status, started_at) VALUES ('b', 'A1.tar.gz.gpg', 'B1', 'x', 'good', 't')"
+	assert_output 'ERROR:  new row violates row-level security policy for table "copies"'
+	# b's own medium given to a
+	run -1 sql_as site_b -c "UPDATE media SET site = 'a' WHERE id = 'B1'"
+	assert_output 'ERROR:  new row violates row-level security policy for table "media"'
+	# a's medium is not on its way to b: b cannot take it in
+	run -0 sql_as site_b -c "UPDATE media SET site = 'b', to_site = NULL WHERE id = 'U1'"
+	assert_output "UPDATE 0"
+	# nor the sites table, nor the schema
+	run -1 sql_as site_b -c "UPDATE sites SET role = 'site_b' WHERE name = 'a'"
+	assert_output "ERROR:  permission denied for table sites"
+	run -1 sql_as site_b -c "ALTER TABLE media DISABLE ROW LEVEL SECURITY"
+	assert_output "ERROR:  must be owner of table media"
+	# a temporary table "sites" does not stand in for the catalog's
+	run -1 sql_as site_b -c "CREATE TEMP TABLE sites(name text, role text)" \
+	    -c "INSERT INTO sites VALUES ('a', 'site_b')" -c "${ins[media]}"
+	assert_line -n 0 "CREATE TABLE"
+	assert_line -n 1 "INSERT 0 1"
+	assert_line -n 2 'ERROR:  new row violates row-level security policy for table "media"'
+	[ "$(dump)" = "$before" ]
+}
+
+@test "site_b through gb-catalog cannot change site_a's rows, with its own config or one that claims site a: refused, nothing changed" {
+	a_rows
+	local before
+	before=$(dump)
+
+	run -2 as_b move U1 --to onsite
+	assert_output "gb-catalog: no medium U1 in the catalog"
+	run -2 as_b move U1 --to-site b
+	assert_output "gb-catalog: no medium U1 of site b in the catalog"
+	run -2 as_b media retire U1
+	assert_output "gb-catalog: no medium U1 in the catalog"
+	run -2 as_b receive U1
+	assert_output "gb-catalog: no medium U1 on its way to site b: the site that sends it runs gb-catalog move U1 --to-site b"
+	run -2 as_b log end "$RUNNING" failed --error sabotage
+	assert_output "gb-catalog: no running job run $RUNNING"
+	run -2 as_b tested A1.tar.gz.gpg failed
+	assert_output "gb-catalog: no archive A1.tar.gz.gpg in the catalog"
+	run -2 as_b verified A1.tar.gz.gpg ok --medium U1
+	assert_output "gb-catalog: no archive A1.tar.gz.gpg in the catalog"
+	run -0 as_b expire --date 2027-12-31
+	[ "$(dump)" = "$before" ]
+
+	# a config that names site a does not make site_b a's writer
+	run -3 as_evil media add X1 --kind dir --pool daily
+	assert_output --regexp '^gb-catalog: catalog .*new row violates row-level security policy for table "(media|audit)"'
+	run -3 as_evil log start nightly
+	assert_output --regexp '^gb-catalog: catalog .*new row violates row-level security policy for table "(runs|audit)"'
+	run -2 as_evil move U1 --to onsite
+	assert_output "gb-catalog: no medium U1 in the catalog"
+	run -2 as_evil log end "$RUNNING" failed
+	assert_output "gb-catalog: no running job run $RUNNING"
+	mkdir usb_evil
+	run -3 gb-write -c evil.conf --label X2 --pool daily usb_evil
+	assert_output --regexp 'new row violates row-level security policy for table "(media|audit)"'
+	[ "$(dump)" = "$before" ]
+}
+
+# ------------------------------------------------------------- head office
+
+@test "head office reads every site's media, archives and log through gb-catalog, and writes nothing" {
+	a_rows
+	mkdir usb_b
+	gb-write -c b.conf --label B1 --pool daily usb_b >/dev/null
+	local id
+	id=$(as_b log start nightly-b)
+	as_b log end "$id" failed --error "tape jammed" >/dev/null
+	local before
+	before=$(dump)
+
+	run -0 as_head media
+	assert_line --regexp '^U1 +dir +daily +usable +offsite '
+	assert_line --regexp '^B1 +dir +daily +usable +onsite '
+	run -0 as_head archives
+	assert_line --regexp '^A1\.tar\.gz\.gpg +nightly +full '
+	run -0 as_head log
+	assert_line --regexp '^ *[0-9]+ +nightly +.* ok '
+	assert_line --regexp '^ *[0-9]+ +weekly +.* running'
+	assert_line --regexp "^ *$id +nightly-b +.* failed .*tape jammed\$"
+	verify_all
+	# while each site sees its own alone
+	run -0 as_a media
+	refute_line --regexp '^B1 '
+	run -0 as_b log
+	refute_line --regexp ' nightly +'
+	refute_line --regexp ' weekly +'
+	run -0 as_b archives
+	refute_output --partial A1.tar.gz.gpg
+
+	run -3 as_head media add H1 --kind dir --pool daily
+	assert_output --regexp '^gb-catalog: catalog .*: permission denied for table media'
+	run -3 as_head log start nightly
+	assert_output --regexp '^gb-catalog: catalog .*: permission denied for table runs'
+	local t
+	for t in $ROW_TABLES; do
+		run -1 sql_as head -c "UPDATE $t SET $(take $t)"
+		assert_output "ERROR:  permission denied for table $t"
+		run -1 sql_as head -c "DELETE FROM $t"
+		assert_output "ERROR:  permission denied for table $t"
+	done
+	run -1 sql_as head -c "UPDATE sites SET name = name"
+	assert_output "ERROR:  permission denied for table sites"
+	run -1 sql_as head -c "INSERT INTO sites VALUES ('hq', 'head')"
+	assert_output "ERROR:  permission denied for table sites"
+	run -1 sql_as head -c "INSERT INTO runs(site, job, started, status) VALUES ('hq', 'j', 't', 'ok')"
+	assert_output "ERROR:  permission denied for table runs"
+	[ "$(dump)" = "$before" ]
+}
+
+# ------------------------------------------------------- labels and moves
+
+@test "two sites each label U1 in their own pool daily: one medium each, each site sees its own" {
+	mkdir usb_a usb_b
+	run -0 gb-write -c a.conf --label U1 --pool daily usb_a
+	run -0 gb-write -c b.conf --label U1 --pool daily usb_b
+	[ "$(q "SELECT site, id, pool FROM media ORDER BY site")" = "a|U1|daily
+b|U1|daily" ]
+	[ "$(q "SELECT site, action, object FROM audit WHERE action = 'label' ORDER BY site")" = "a|label|U1
+b|label|U1" ]
+	run -0 as_a media
+	assert_line -n 1 --regexp '^U1 +dir +daily +usable +onsite '
+	[ "${#lines[@]}" = 2 ]
+	run -0 as_b media
+	assert_line -n 1 --regexp '^U1 +dir +daily +usable +onsite '
+	[ "${#lines[@]}" = 2 ]
+	run -0 as_head media
+	assert_line -n 1 --regexp '^U1 +dir +daily +usable +onsite '
+	assert_line -n 2 --regexp '^U1 +dir +daily +usable +onsite '
+	[ "${#lines[@]}" = 3 ]
+	run -0 as_a media show U1
+	assert_line --regexp '^pool +daily$'
+	run -0 as_a move U1 --to offsite
+	assert_output "U1: onsite -> offsite"
+	[ "$(q "SELECT site, location FROM media ORDER BY site")" = "a|offsite
+b|onsite" ]
+	# a second U1 at a is still refused
+	mkdir usb_a2
+	run -2 as_a media add U1 --kind dir --pool daily
+	assert_output "gb-catalog: medium U1 is already in the catalog"
+	verify_own as_a a
+	verify_own as_b b
+}
+
+@test "U1 moves from site a to site b: transit with a, onsite with b, the movement in both chains, every chain verifies; a name b has already cannot come in" {
+	mkdir usb1 usb2 usb3
+	gb-write -c a.conf --label U1 --pool daily usb1 >/dev/null
+	gb-write -c a.conf --label U2 --pool daily usb2 >/dev/null
+	gb-write -c b.conf --label U2 --pool daily usb3 >/dev/null
+
+	run -2 as_a move U1 --to-site nowhere
+	assert_output "gb-catalog: no site nowhere in the catalog (gb-catalog site list shows them)"
+	run -2 as_a move U1 --to-site a
+	assert_output "gb-catalog: medium U1 is site a's already"
+	run -2 as_a move U1 --to-site b --to offsite
+	assert_output "gb-catalog: move takes --to or --to-site, not both"
+	run -0 as_a move U1 --to-site b --by courier --why "b's drive broke"
+	assert_output "U1: onsite -> transit, to site b"
+	[ "$(q "SELECT site, location, to_site FROM media WHERE id = 'U1'")" = "a|transit|b" ]
+	run -2 as_a move U1 --to-site b
+	assert_output "gb-catalog: medium U1 is on its way to site b already"
+	# b sees it coming, a still has it
+	run -0 as_b media
+	assert_line -n 1 --regexp '^U1 +dir +daily +usable +transit '
+	run -0 as_a media show U1
+	assert_line --regexp '^location +transit$'
+	run -0 as_b receive U1 --by alice
+	assert_output "U1: transit -> onsite, from site a"
+	[ "$(q "SELECT site, location, coalesce(to_site, '-'), pool FROM media WHERE id = 'U1'")" = "b|onsite|-|daily" ]
+	[ "$(q "SELECT site, from_loc, to_loc, by, why FROM movements WHERE medium = 'U1' ORDER BY id")" = \
+	    "a|onsite|transit|courier|to site b: b's drive broke
+b|transit|onsite|alice|from site a" ]
+	[ "$(q "SELECT action, detail FROM audit WHERE site = 'a' AND object = 'U1' ORDER BY seq DESC LIMIT 1")" = \
+	    "move|onsite -> transit by courier, to site b: b's drive broke" ]
+	[ "$(q "SELECT action, detail FROM audit WHERE site = 'b' AND object = 'U1' ORDER BY seq DESC LIMIT 1")" = \
+	    "receive|transit -> onsite by alice, from site a" ]
+	run -0 as_b media show U1
+	assert_line --regexp '^location +onsite$'
+	assert_line --regexp ' transit -> onsite by alice from site a$'
+	run -2 as_a media show U1
+	assert_output "gb-catalog: no medium U1 in the catalog"
+	run -2 as_b receive U1
+	assert_output "gb-catalog: medium U1 is site b's already"
+	verify_own as_a a
+	verify_own as_b b
+	verify_all
+
+	# b has a U2 of its own: a's U2 cannot come in under that name
+	run -0 as_a move U2 --to-site b
+	local before
+	before=$(dump)
+	run -2 as_b receive U2
+	assert_output "gb-catalog: site b has a medium U2 already, and site a's U2 cannot take its name; site a takes it back (gb-catalog move U2 --to onsite) and gives it a new label"
+	[ "$(dump)" = "$before" ]
+	run -0 as_a move U2 --to onsite
+	assert_output "U2: transit -> onsite"
+	[ "$(q "SELECT site, location, coalesce(to_site, '-') FROM media WHERE id = 'U2' ORDER BY site")" = "a|onsite|-
+b|onsite|-" ]
+	run -2 as_b receive U2
+	assert_output "gb-catalog: medium U2 is site b's already"
+	verify_all
+}
+
+# ---------------------------------------------------------------- the trail
+
+@test "the audit trail: no role changes it, the owner neither; a site reads its own trail and nobody else's rows" {
+	a_rows
+	mkdir usb_b
+	gb-write -c b.conf --label B1 --pool daily usb_b >/dev/null
+	local before t
+	before=$(dump)
+
+	for t in "UPDATE audit SET detail = 'x'" "DELETE FROM audit" "TRUNCATE audit"; do
+		run -1 sql_as site_a -c "$t"
+		assert_output "ERROR:  permission denied for table audit"
+		run -1 sql_as gb -c "$t"
+		assert_output --regexp '^ERROR:  the audit trail is append-only'
+	done
+	run -1 sql_as site_a -c "UPDATE checkpoints SET text = 'x'"
+	assert_output "ERROR:  permission denied for table checkpoints"
+	[ "$(dump)" = "$before" ]
+
+	for t in $ROW_TABLES; do
+		[ "$(sql_as site_b -c "SELECT count(*) FROM $t WHERE $(of_a $t)")" = 0 ] ||
+		    fail "site_b reads site a's rows of $t"
+		[ "$(sql_as site_a -c "SELECT count(*) FROM $t WHERE $(of_a $t)")" = \
+		    "$(q "SELECT count(*) FROM $t WHERE $(of_a $t)")" ] ||
+		    fail "site_a does not read all its rows of $t"
+	done
+	[ "$(sql_as site_b -c "SELECT count(*) FROM audit")" = \
+	    "$(q "SELECT count(*) FROM audit WHERE site = 'b'")" ]
+	run -0 as_b audit
+	refute_output --partial "U1"
+	refute_output --partial "A1.tar.gz.gpg"
+	assert_output --partial "B1"
+	verify_own as_a a
+	verify_own as_b b
+}
