@@ -113,7 +113,7 @@ site_setup() {
 	while [ "$n" -lt "$NIGHTS" ]; do
 		n=$((n + 1))
 		sh -c 'set -e
-"$1/gb-export" -c "$2/gb.conf" -j nightly | "$1/gb-pack" |
+"$1/gb-export" -c "$2/gb.conf" -j nightly -S "$2/state" | "$1/gb-pack" |
     "$1/gb-seal" -c "$2/gb.conf" -o "$2/spool/$3"' sh "$BIN" "$d" \
 		    "$1-nightly-$n" || die "$1: cannot seal archive $n"
 	done
@@ -367,7 +367,7 @@ EOF
 	"$BIN/gb-catalog" -c "$WORK/owner.conf" upgrade >/dev/null ||
 		die "cannot make the catalog"
 	for s in $(sites); do
-		psql -X -q -d postgres -c "CREATE ROLE $(role_of "$s") LOGIN" >/dev/null
+		psql -X -q -d postgres -c "CREATE ROLE $(role_of "$s") LOGIN IN ROLE gb_site_host" >/dev/null
 		"$BIN/gb-catalog" -c "$WORK/owner.conf" site add "$s" \
 		    "$(role_of "$s")" >/dev/null || die "cannot add site $s"
 	done

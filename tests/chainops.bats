@@ -61,7 +61,7 @@ chain_db() {
 site_role() {
 	local role="host_$1"
 	psqlc -d postgres -c "SET client_min_messages = warning" \
-	    -c "DROP ROLE IF EXISTS $role" -c "CREATE ROLE $role LOGIN" >/dev/null
+	    -c "DROP ROLE IF EXISTS $role" -c "CREATE ROLE $role LOGIN IN ROLE gb_site_host" >/dev/null
 	gb-catalog -c "$W/owner.conf" site add "$1" "$role" >/dev/null
 	echo "$role"
 }
@@ -218,9 +218,11 @@ desk_loop() {
 		assert_success
 		n=$(audit_chain_ok chain "$s") || fail "$s: $n"
 		assert_equal "$n" "$(cq chain "SELECT count(*) FROM audit WHERE site = '$s'")"
-		# D1 labelled; per desk round a medium labelled and moved; per
-		# backup its archive, its copy written and its verification
-		assert_equal "$n" $((1 + 2 * nd + 3 * nb))
+		# the site added, D1 labelled; per desk round a medium labelled
+		# and moved; per backup its archive, its copy written and its
+		# verification
+		assert_equal "$(cq chain "SELECT action FROM audit WHERE site = '$s' AND seq = 1")" site
+		assert_equal "$n" $((2 + 2 * nd + 3 * nb))
 		# the archives on the medium are those the catalog calls good
 		for a in $(cq chain "SELECT archive FROM copies WHERE site = '$s' AND status = 'good'"); do
 			sealed_ok "$d/usb1" "$a" || fail "$s: $a on D1 does not match its seal"
