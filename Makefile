@@ -96,10 +96,15 @@ deps:
 # error paths exit with memory still allocated, which is no leak worth a
 # failed test, so the bats run checks memory errors only.  Leaks on the
 # good path are checked by memcheck (valgrind).
+#
+# The catalog's tests run a second time with the catalog on PostgreSQL
+# (tests/pgmode.sh: one throwaway cluster, a database per test).
+PGMODE_TESTS = tests/catalog.bats tests/checkpoint.bats
 check: deps
 	$(MAKE) all $(UNIT) $(REPLAY) $(FAULTSO) $(STDRIVESO)
 	$(UNIT)
 	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bats tests
+	$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=0) bash tests/pgmode.sh $(PGMODE_TESTS)
 
 memcheck:
 	@sh scripts/deps.sh memcheck

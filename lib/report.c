@@ -1153,6 +1153,7 @@ html_media(const struct gb_report *r, struct gb_out *o)
 			break;
 		if (!pool)
 			pool = gb_strdup(gb_col(st, 0));
+		/* each medium counted, its id after those before it */
 		for (int i = 0; i < 4; i++)
 			if (strcmp(gb_col(st, 1), locs[i]) == 0) {
 				char *s = gb_asprintf("%s%s%s", ids[i] ? ids[i] : "",

@@ -16,7 +16,7 @@ CREATE TABLE media (
 	id           TEXT NOT NULL,
 	kind         TEXT NOT NULL CHECK (kind IN ('dir', 'tape')),
 	pool         TEXT NOT NULL,
-	capacity     INTEGER,                  -- bytes; NULL unknown
+	capacity     BIGINT,                   -- bytes; NULL unknown
 	state        TEXT NOT NULL DEFAULT 'usable'
 	             CHECK (state IN ('usable', 'full', 'retired')),
 	location     TEXT NOT NULL DEFAULT 'onsite'

@@ -211,19 +211,19 @@ KEPT="md-1005 md-1102 md-1120 mw-1004 mw-1101 od-0911 old-0910 tx-1120"
 	done
 	assert_line "7 archives expired"
 	[ "$(cq "SELECT group_concat(name, ' ') FROM (SELECT name FROM archives
-	    WHERE expired_at IS NOT NULL ORDER BY name)")" = "$EXPIRED" ]
+	    WHERE expired_at IS NOT NULL ORDER BY name) AS t")" = "$EXPIRED" ]
 	[ "$(cq "SELECT group_concat(name, ' ') FROM (SELECT name FROM archives
-	    WHERE expired_at IS NULL ORDER BY name)")" = "$KEPT" ]
+	    WHERE expired_at IS NULL ORDER BY name) AS t")" = "$KEPT" ]
 	[ "$(cq "SELECT DISTINCT expired_at FROM archives WHERE expired_at IS
 	    NOT NULL")" = 2026-11-24T23:59:59Z ]
 	# their good copies are expired; the failed one stays failed
 	[ "$(cq "SELECT group_concat(archive || ':' || status, ' ') FROM (SELECT
 	    archive, status FROM copies WHERE archive IN ('tx-1101', 'old-0901',
-	    'old-0915', 'tx-1120') ORDER BY archive)")" = \
+	    'old-0915', 'tx-1120') ORDER BY archive) AS t")" = \
 	    "old-0901:expired old-0915:failed tx-1101:expired tx-1120:good" ]
 	# media with nothing live are usable again; the others stay as they were
 	[ "$(cq "SELECT group_concat(id || ':' || state, ' ') FROM (SELECT id,
-	    state FROM media ORDER BY id)")" = \
+	    state FROM media ORDER BY id) AS t")" = \
 	    "MF:usable MKEEP:full MOLD:usable MTX:usable MTX2:full MW:usable" ]
 	assert_line "free MTX: nothing live left, reusable"
 	assert_line "free MOLD: nothing live left, reusable"
@@ -327,7 +327,7 @@ recall \\(due back by $(day 0)\\):
 	sleep 1
 	gb-catalog move R1 --to transit --by courier >/dev/null
 	gb-catalog move R1 --to onsite --by courier >/dev/null
-	[ "$(cq "SELECT due_back IS NULL FROM media WHERE id = 'R1'")" = 1 ]
+	[ "$(cq "SELECT CASE WHEN due_back IS NULL THEN 1 END FROM media WHERE id = 'R1'")" = 1 ]
 	run -0 gb-catalog due --date "$(day 40)"
 	refute_line --regexp "^  R1 "
 	sleep 1
@@ -461,6 +461,7 @@ usage: gb-catalog [-c conf] due [-q] [--date date] [--site site | --all-sites]"
 }
 
 @test "-c conf after the command is taken as before it" {
+	sqlite_only "the config names the catalog file (path); here GB_CATALOG names the database"
 	mkconf "$W/other.conf" '[pool rot]
 offsite = yes'
 	sed -i "s|^path = .*|path = $W/other.db|" "$W/other.conf"
@@ -476,6 +477,7 @@ offsite = yes'
 }
 
 @test "a missing catalog directory: the path, the cause and the next step, for writing and reading commands and gb-write" {
+	sqlite_only "a catalog file's directory; a database has none (pgcatalog.bats: a connection refused)"
 	sed -i "s|^path = .*|path = $W/nodir/catalog.db|" "$CONF"
 	local msg="catalog $W/nodir/catalog.db: its directory $W/nodir does not exist; create it (mkdir -p $W/nodir, writable by the user who runs the backups), or set path in the [catalog] section of the config, or GB_CATALOG, to where the catalog is"
 	run -3 gb-catalog media add M1 --kind dir --pool p
@@ -553,7 +555,8 @@ offsite|onsite|$(id -un)|-"
 	run -0 gb-catalog log end "$b" failed --error 'gb-write: medium W1 is full' \
 	    --date 2026-11-22T01:40:00Z
 	run -0 cq "SELECT id, job, started, coalesce(ended, '-'), status,
-	    coalesce(archive, '-'), coalesce(rows, '-'), coalesce(bytes, '-'),
+	    coalesce(archive, '-'), coalesce(CAST(rows AS TEXT), '-'),
+	    coalesce(CAST(bytes AS TEXT), '-'),
 	    coalesce(error, '-') FROM runs ORDER BY id"
 	assert_output "1|nightly|2026-11-20T02:00:00Z|2026-11-20T02:03:00Z|ok|tx.tar.gz.gpg|1234|56789|-
 2|weekly|2026-11-22T01:30:00Z|2026-11-22T01:40:00Z|failed|-|-|-|gb-write: medium W1 is full
@@ -795,7 +798,7 @@ fpr_of() {
 	label T1 weekly tape:t1.tap
 	run -0 gb-write --no-verify tape:t1.tap "$SP/f1"
 	refute_output --partial "read back OK"
-	[ "$(cq "SELECT status, verified_at IS NULL FROM copies WHERE medium = 'T1'")" = "good|1" ]
+	[ "$(cq "SELECT status, CASE WHEN verified_at IS NULL THEN 1 END FROM copies WHERE medium = 'T1'")" = "good|1" ]
 	run -1 gb-catalog check
 	assert_output --regexp "^copy of f1\\.tar\\.gz\\.gpg on T1: never verified \\(written [0-9T:-]+Z\\)\$"
 	run -0 gb-catalog verified f1.tar.gz.gpg ok --medium T1 --detail 'gb-verify --deep'
@@ -1025,10 +1028,19 @@ EOF
 	craft_report
 	gb-catalog report --csv >report.csv
 	# the growth rows, checked against sums made here from the catalog
-	"$PY" - report.csv "$CAT" <<'EOF'
-import csv, sqlite3, sys
+	cq_rows "SELECT name, level, snapshot, size FROM archives" >arch.rows
+	cq_rows "SELECT archive, tbl, rows, bytes FROM archive_tables" >tables.rows
+	"$PY" - report.csv <<'EOF'
+import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
-db = sqlite3.connect(sys.argv[2])
+def read(path, ints):
+    out = []
+    for r in open(path, newline="").read().split("\x1e"):
+        if r:
+            f = r.split("\x1f")
+            out.append(tuple(int(v) if i in ints else v for i, v in enumerate(f)))
+    return out
+tables = read("tables.rows", (2, 3))
 assert rows[0] == ["period_kind", "period", "table", "rows", "bytes",
     "archive_bytes"], rows[0]
 split = rows.index(["pool", "bytes_last_90_days", "average_capacity",
@@ -1038,15 +1050,14 @@ def per(kind, snap):
     if kind == "month":
         return snap[:7]
     return "%s-Q%d" % (snap[:4], (int(snap[5:7]) + 2) // 3)
-arch = db.execute("SELECT name, level, snapshot, size FROM archives").fetchall()
+arch = read("arch.rows", (3,))
 want = {}
 for kind in ("month", "quarter"):
     for p in sorted(set(per(kind, a[2]) for a in arch)):
         fulls = [a for a in arch if a[1] == "full" and per(kind, a[2]) == p]
         size = sum(a[3] for a in arch if per(kind, a[2]) == p)
         last = max(fulls, key=lambda a: a[2])
-        for t, r, b in db.execute("SELECT tbl, rows, bytes FROM archive_tables "
-                "WHERE archive = ?", (last[0],)):
+        for t, r, b in [x[1:] for x in tables if x[0] == last[0]]:
             want[(kind, p, t)] = (r, b, size)
 got = {}
 for k, p, t, r, b, s in growth:
@@ -1063,15 +1074,18 @@ EOF
 # ----------------------------------------------------------------- audit
 
 # audit_check DB: the hash chain recomputed here (SHA-256 over the
-# length-prefixed prev, seq, at, actor, action, object, detail).
+# length-prefixed prev, seq, at, actor, action, object, detail), its rows
+# read by sqlite3, or by psql in PostgreSQL mode (cq_rows).
 audit_check() {
-	"$PY" - "$1" <<'EOF'
-import hashlib, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
+	CAT=$1 cq_rows "SELECT seq, at, actor, action, object, detail, prev, hash
+	    FROM audit ORDER BY seq" | "$PY" -c '
+import hashlib, sys
 prev = "0"
-for seq, at, actor, action, obj, detail, p, h in db.execute(
-        "SELECT seq, at, actor, action, object, detail, prev, hash FROM audit "
-        "ORDER BY seq"):
+for row in sys.stdin.read().split("\x1e"):
+    if not row:
+        continue
+    seq, at, actor, action, obj, detail, p, h = row.split("\x1f")
+    seq = int(seq)
     assert p == prev, "entry %d: prev" % seq
     m = hashlib.sha256()
     for part in (prev, str(seq), at, actor, action, obj, detail):
@@ -1080,7 +1094,7 @@ for seq, at, actor, action, obj, detail, p, h in db.execute(
     assert m.hexdigest() == h, "entry %d: hash" % seq
     prev = h
 print(prev)
-EOF
+'
 }
 
 @test "audit: label, write, move, expire and tested are entries; the chain is sound; --verify says OK" {
@@ -1111,6 +1125,7 @@ retention_days = 1'
 }
 
 @test "audit --verify: an edited entry, a deleted entry, an edited entry with its hash remade: each reported, exit 1" {
+	sqlite_only "sqlite3 edits the file (twin in pgcatalog.bats, through psql)"
 	gb-catalog media add M1 --kind tape --pool p 2>/dev/null
 	local i
 	for i in 1 2 3; do
@@ -1154,6 +1169,7 @@ EOF
 }
 
 @test "audit: the triggers refuse UPDATE and DELETE" {
+	sqlite_only "sqlite3 on the file (twin in pgcatalog.bats, through psql)"
 	gb-catalog media add M1 --kind tape --pool p 2>/dev/null
 	gb-catalog move M1 --to offsite --by a >/dev/null
 	local before
@@ -1224,5 +1240,5 @@ churn() {
 	assert_failure 1
 	assert_line "run 1 of job w (started 2026-01-01T00:00:00Z): its gb-backup (pid $live) is gone, killed; marked failed"
 	refute_output --partial "run 2 of"
-	[ "$(cq "SELECT group_concat(status) FROM runs ORDER BY id")" = "failed,running" ]
+	[ "$(cq "SELECT group_concat(status) FROM (SELECT status FROM runs ORDER BY id) AS t")" = "failed,running" ]
 }

@@ -38,6 +38,48 @@ gb_setup() {
 	if [ ! -x "$TOP/bin/gb-export" ]; then
 		skip "bin/gb-export is not built (run make)"
 	fi
+	[ "${GB_TEST_CATALOG-}" != pg ] || pg_catalog_setup
+}
+
+# --------------------------------------------------------- PostgreSQL mode
+
+# GB_TEST_CATALOG=pg (tests/pgmode.sh, make check): the catalog of every
+# test is a fresh database of the cluster tests/pgmode.sh started, named
+# by GB_CATALOG, which every tool takes before the config's path.
+# $GB_TEST_PGDB is its name.
+pg_catalog_setup() {
+	[ -n "${PGHOST-}" ] ||
+	    fail "GB_TEST_CATALOG=pg: no PostgreSQL cluster; run the tests by tests/pgmode.sh"
+	GB_TEST_PGDB=gbt_$(basename "$BATS_TEST_FILENAME" .bats | tr -c 'a-z0-9\n' _)_$BATS_TEST_NUMBER
+	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
+	    -c "DROP DATABASE IF EXISTS $GB_TEST_PGDB" \
+	    -c "CREATE DATABASE $GB_TEST_PGDB" >/dev/null ||
+	    fail "cannot make the database $GB_TEST_PGDB"
+	# what the tests' own SQL takes of SQLite's, for their psql alone
+	# (cq: search_path), never for the tools
+	psql -X -q -v ON_ERROR_STOP=1 -d "$GB_TEST_PGDB" >/dev/null <<-'EOF' ||
+	CREATE SCHEMA gb_test_shim;
+	CREATE FUNCTION gb_test_shim.gc(s text, v text, sep text) RETURNS text
+	    LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN s
+	    WHEN s IS NULL THEN v ELSE s || sep || v END $$;
+	CREATE FUNCTION gb_test_shim.gc(s text, v text) RETURNS text
+	    LANGUAGE sql IMMUTABLE AS $$ SELECT gb_test_shim.gc(s, v, ',') $$;
+	CREATE AGGREGATE gb_test_shim.group_concat(text, text)
+	    (SFUNC = gb_test_shim.gc, STYPE = text);
+	CREATE AGGREGATE gb_test_shim.group_concat(text)
+	    (SFUNC = gb_test_shim.gc, STYPE = text);
+	CREATE FUNCTION gb_test_shim.strftime(f text, t text, m text)
+	    RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT to_char(
+	    t::timestamp + m::interval, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
+	EOF
+	    fail "cannot make the test's SQL helpers in $GB_TEST_PGDB"
+	export GB_TEST_PGDB GB_CATALOG="host=$PGHOST port=$PGPORT dbname=$GB_TEST_PGDB"
+}
+
+# sqlite_only WHY: a test that reads or changes the SQLite file itself
+# is skipped on PostgreSQL, saying why (its twin is in pgcatalog.bats).
+sqlite_only() {
+	[ "${GB_TEST_CATALOG-}" != pg ] || skip "PostgreSQL catalog: $*"
 }
 
 gb_teardown() {

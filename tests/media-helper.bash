@@ -170,12 +170,36 @@ arch_snap() { awk -F'\t' '$1 == "snapshot" { print $2 }' "$1.set/MANIFEST"; }
 
 # cq SQL: a query on the test's catalog, '|'-separated rows.
 cq() {
-	sqlite3 -bail -batch "$CAT" "$@"
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		PGOPTIONS="-c search_path=public,gb_test_shim" \
+		    psql -X -q -At -v ON_ERROR_STOP=1 -d "$GB_TEST_PGDB" -c "$@"
+	else
+		sqlite3 -bail -batch "$CAT" "$@"
+	fi
+}
+
+# cq_rows SQL: rows of the catalog for a parser: fields ended by US
+# (0x1f), rows by RS (0x1e), NULL as "".
+cq_rows() {
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		# psql ends its output with a newline after the last row
+		local out
+		out=$(psql -X -q -At -v ON_ERROR_STOP=1 -F $'\x1f' -R $'\x1e' \
+		    -d "$GB_TEST_PGDB" -c "$1") || return
+		printf '%s\x1e' "$out"
+	else
+		sqlite3 -bail -batch -separator $'\x1f' -newline $'\x1e' "$CAT" "$1"
+	fi
 }
 
 # cat_dump: the catalog's content, for before/after comparisons.
 cat_dump() {
-	sqlite3 -bail "$CAT" .dump
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		# pg_dump 17 marks its output with a random \restrict key
+		pg_dump --data-only -d "$GB_TEST_PGDB" | grep -Ev '^\\(un)?restrict '
+	else
+		sqlite3 -bail "$CAT" .dump
+	fi
 }
 
 # craft_archive NAME JOB LEVEL SNAPSHOT CHAIN [SIZE] [EXPORT_ID] [BASE]:

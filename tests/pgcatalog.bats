@@ -299,3 +299,137 @@ name = gym-west'
 	assert_line --regexp "^OK: audit trail of site $(hostname) intact, 36 entries, head [0-9a-f]{64}\$"
 	[ "${#lines[@]}" = 2 ]
 }
+
+# Twins of the catalog.bats tests that change the SQLite file itself,
+# which the PostgreSQL mode skips.
+
+@test "PostgreSQL twin of 'audit --verify: an edited entry, a deleted entry, an edited entry with its hash remade': each reported, exit 1" {
+	as_pgcat gb-catalog media add M1 --kind tape --pool p 2>/dev/null
+	local i
+	for i in 1 2 3; do
+		as_pgcat gb-catalog move M1 --to transit --by a >/dev/null
+		as_pgcat gb-catalog move M1 --to onsite --by a >/dev/null
+	done
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output --partial "7 entries"
+	pq "CREATE TABLE saved AS SELECT * FROM audit"
+	# restore: the trail as it was, past the trigger (as its owner could)
+	restore() {
+		pq "ALTER TABLE audit DISABLE TRIGGER USER; DELETE FROM audit;
+		    INSERT INTO audit SELECT * FROM saved;
+		    ALTER TABLE audit ENABLE TRIGGER USER"
+	}
+	pq "ALTER TABLE audit DISABLE TRIGGER USER; UPDATE audit SET detail = 'x' WHERE seq = 2; ALTER TABLE audit ENABLE TRIGGER USER"
+	run -1 as_pgcat gb-catalog audit --verify
+	assert_output "FAIL: audit trail broken: entry 2 was edited (its hash does not match its content)"
+	restore
+	run -0 as_pgcat gb-catalog audit --verify
+	pq "ALTER TABLE audit DISABLE TRIGGER USER; DELETE FROM audit WHERE seq = 4; ALTER TABLE audit ENABLE TRIGGER USER"
+	run -1 as_pgcat gb-catalog audit --verify
+	assert_output "FAIL: audit trail broken: entry 4 is missing"
+	restore
+	# the forger remakes the edited entry's hash: the next one shows it
+	local row hash
+	row=$(pq "SELECT prev || chr(31) || seq || chr(31) || at || chr(31) || actor || chr(31) || action || chr(31) || object FROM audit WHERE seq = 3")
+	hash=$(ROW=$row "$PY" -c '
+import hashlib, os
+parts = os.environ["ROW"].split("\x1f") + ["onsite -> offsite by nobody"]
+m = hashlib.sha256()
+for part in parts:
+    b = part.encode()
+    m.update(b"%d:" % len(b) + b)
+print(m.hexdigest())')
+	pq "ALTER TABLE audit DISABLE TRIGGER USER; UPDATE audit SET detail = 'onsite -> offsite by nobody', hash = '$hash' WHERE seq = 3; ALTER TABLE audit ENABLE TRIGGER USER"
+	run -1 as_pgcat gb-catalog audit --verify
+	assert_output "FAIL: audit trail broken: entry 4 does not follow entry 3 (removed or replaced)"
+}
+
+@test "PostgreSQL twin of 'audit: the triggers refuse UPDATE and DELETE' (and TRUNCATE)" {
+	as_pgcat gb-catalog media add M1 --kind tape --pool p 2>/dev/null
+	as_pgcat gb-catalog move M1 --to offsite --by a >/dev/null
+	local before
+	before=$(pq "SELECT * FROM audit ORDER BY seq")
+	run psqlc -d "$DB" -c "UPDATE audit SET detail = 'x' WHERE seq = 1"
+	[ "$status" -ne 0 ]
+	assert_output --partial "the audit trail is append-only"
+	run psqlc -d "$DB" -c "DELETE FROM audit WHERE seq = 2"
+	[ "$status" -ne 0 ]
+	assert_output --partial "the audit trail is append-only"
+	run psqlc -d "$DB" -c "TRUNCATE audit"
+	[ "$status" -ne 0 ]
+	assert_output --partial "the audit trail is append-only"
+	[ "$(pq "SELECT * FROM audit ORDER BY seq")" = "$before" ]
+	run -0 as_pgcat gb-catalog audit --verify
+}
+
+@test "PostgreSQL twin of 'a missing catalog directory' and '-c conf after the command': a database not there is exit 3 naming it; [catalog] uri in a config given after the command" {
+	run -3 env GB_CATALOG="host=$PGHOST port=$PGPORT dbname=nosuchdb" gb-catalog media list
+	assert_output --regexp "^gb-catalog: catalog host=$PGHOST port=$PGPORT dbname=nosuchdb: cannot connect: .*database \"nosuchdb\" does not exist\$"
+	mkconf other.conf
+	sed -i "s|^path = .*|uri = $U|" other.conf
+	gb-catalog media add O1 --kind dir --pool p -c other.conf 2>/dev/null
+	[ "$(pq "SELECT id FROM media")" = O1 ]
+	[ ! -e "$CAT" ]
+}
+
+# pg_rehash FROM: the trail from entry FROM on given a new detail and
+# every hash after it remade, past the trigger, as its owner could.
+pg_rehash() {
+	pq "SELECT seq, at, actor, action, object, detail FROM audit ORDER BY seq" |
+	    FROM=$1 "$PY" -c '
+import hashlib, os, sys
+prev = "0"
+print("ALTER TABLE audit DISABLE TRIGGER USER;")
+for line in sys.stdin.read().splitlines():
+    seq, at, actor, action, obj, detail = line.split("|")
+    if int(seq) == int(os.environ["FROM"]):
+        detail = "nothing to see here"
+    m = hashlib.sha256()
+    for part in (prev, seq, at, actor, action, obj, detail):
+        b = part.encode()
+        m.update(b"%d:" % len(b) + b)
+    print("UPDATE audit SET detail = %s, prev = %s, hash = %s WHERE seq = %s;" %
+        tuple("\x27%s\x27" % v.replace("\x27", "\x27\x27") for v in
+        (detail, prev, m.hexdigest(), seq)))
+    prev = m.hexdigest()
+print("ALTER TABLE audit ENABLE TRIGGER USER;")' | psqlc -d "$DB" >/dev/null
+}
+
+@test "PostgreSQL twin of checkpoint.bats' rewritten, cut and edited trails: --verify alone, then the medium's checkpoint against the trail" {
+	export GB_CATALOG=$U
+	label U1 daily usb
+	put usb a1 a2
+	run -0 gb-catalog audit --verify --checkpoints usb
+	assert_line "1 checkpoints: 1 agree, 0 contradict the trail, 0 refused"
+	local n
+	n=$(pq "SELECT count(*) FROM audit")
+	pq "CREATE TABLE saved AS SELECT * FROM audit"
+	restore() {
+		pq "ALTER TABLE audit DISABLE TRIGGER USER; DELETE FROM audit;
+		    INSERT INTO audit SELECT * FROM saved;
+		    ALTER TABLE audit ENABLE TRIGGER USER"
+	}
+	# rewritten wholesale from entry 2, its hashes remade
+	pg_rehash 2
+	run -0 gb-catalog audit --verify
+	assert_output --regexp "^OK: audit trail intact, $n entries"
+	run -1 gb-catalog audit --verify --checkpoints usb
+	assert_line --regexp '^FAIL usb/GYMBACKUP\.CHECKPOINT: [0-9]+ entries, issued [0-9T:-]+Z: entry [0-9]+ has hash [0-9a-f]{16}\.\.\., the checkpoint [0-9a-f]{16}\.\.\.: the trail up to it was rewritten or forked$'
+	assert_line "1 checkpoints: 0 agree, 1 contradict the trail, 0 refused"
+	# the last entries deleted
+	restore
+	pq "ALTER TABLE audit DISABLE TRIGGER USER; DELETE FROM audit WHERE seq > 1; ALTER TABLE audit ENABLE TRIGGER USER"
+	run -0 gb-catalog audit --verify
+	assert_output --regexp '^OK: audit trail intact, 1 entries'
+	run -1 gb-catalog audit --verify --checkpoints usb
+	assert_line --regexp '^FAIL usb/GYMBACKUP\.CHECKPOINT: [0-9]+ entries, issued [0-9T:-]+Z: the audit trail has 1 entries, the checkpoint [0-9]+: entries were removed \(truncated\)$'
+	# an entry under the checkpoint edited, the stored hashes left
+	restore
+	pq "ALTER TABLE audit DISABLE TRIGGER USER; UPDATE audit SET detail = 'nothing to see here' WHERE seq = 2; ALTER TABLE audit ENABLE TRIGGER USER"
+	run -1 gb-catalog audit --verify --checkpoints usb
+	assert_line "FAIL: audit trail broken: entry 2 was edited (its hash does not match its content)"
+	assert_line "1 checkpoints: 0 agree, 1 contradict the trail, 0 refused"
+	restore
+	run -0 gb-catalog audit --verify --checkpoints usb
+	assert_line "1 checkpoints: 1 agree, 0 contradict the trail, 0 refused"
+}
