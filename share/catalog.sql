@@ -175,7 +175,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 -- every site's rows and writes none.  The audit trail is append-only for
 -- everyone (its trigger above); only the catalog's owner, who runs
 -- gb-catalog upgrade, migrate and site add, is not bound by the policies.
---pg CREATE TABLE sites (
+-- An upgrade makes the row tables anew and runs this again: the sites
+-- and the roles stay as they are, the policies are made for the new tables.
+--pg CREATE TABLE IF NOT EXISTS sites (
 --pg 	name TEXT PRIMARY KEY,                 -- [site] name of its hosts
 --pg 	role TEXT NOT NULL UNIQUE              -- the login or group role that writes it
 --pg );
@@ -190,7 +192,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 -- The sites the current role writes.  Its search_path is fixed to the
 -- catalog's schema with pg_temp last, so that nobody's temporary table
 -- "sites" can stand in for this one.
---pg CREATE FUNCTION gb_own_sites() RETURNS SETOF TEXT LANGUAGE sql STABLE AS
+--pg CREATE OR REPLACE FUNCTION gb_own_sites() RETURNS SETOF TEXT LANGUAGE sql STABLE AS
 --pg $$ SELECT s.name FROM sites s JOIN pg_roles r ON r.rolname = s.role
 --pg WHERE pg_has_role(r.oid, 'USAGE') $$;
 --pg DO $$

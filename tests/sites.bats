@@ -11,19 +11,24 @@
 # login roles site_a, site_b and head (made once for the file: roles are
 # the server's) are granted gb_site_host / gb_head_office, and the owner
 # runs site add.  Rows are compared before and after as PostgreSQL's own
-# text of every row (pg_rows), read by the owner.
+# text of every row (pg_rows), read by the owner.  Keys (scripts/mkkeys.sh)
+# for the sealed archive a site writes and verifies.
 
 load helper
 load pg
 
 setup_file() {
+	keys_setup_file
 	pg_start
 	psqlc -d postgres -c "CREATE ROLE site_a LOGIN" \
 	    -c "CREATE ROLE site_b LOGIN" -c "CREATE ROLE head LOGIN" \
 	    -c "CREATE ROLE site_c LOGIN"
 }
 
-teardown_file() { pg_stop; }
+teardown_file() {
+	pg_stop
+	kill_agents_under "$BATS_FILE_TMPDIR"
+}
 
 ROW_TABLES="media movements archives archive_tables copies runs checks audit checkpoints"
 
@@ -37,11 +42,16 @@ of_a() {
 	fi
 }
 
-# site_conf FILE SITE ROLE: a host's config: its site, the catalog as ROLE.
+# site_conf FILE SITE ROLE: a host's config: its site, the catalog as ROLE,
+# the test keys.
 site_conf() {
 	cat >"$1" <<EOF
 [site]
 name = $2
+
+[keys]
+signer = $SIGNER
+recipients = $RCPT1 $RCPT2
 
 [catalog]
 uri = host=$PGHOST port=$PGPORT dbname=$DB user=$3
@@ -53,6 +63,7 @@ EOF
 
 setup() {
 	gb_setup
+	export GNUPGHOME="$KEYS/backup"
 	DB=cat$BATS_TEST_NUMBER
 	new_db "$DB"
 	site_conf owner.conf hq gb
@@ -200,6 +211,27 @@ verify_all() {
 	[ "$(dump)" = "$before" ]
 }
 
+@test "gb-catalog upgrade keeps the sites and their roles, and the new tables get the policies: site_b still cannot write a's rows" {
+	a_rows
+	local sites policies
+	sites=$(pg_rows "$DB" sites)
+	policies=$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")
+	[ "$(q "SELECT count(DISTINCT tablename) FROM pg_policies")" = 9 ]
+	q "UPDATE catalog_version SET version = 1" >/dev/null
+	run -0 as_owner upgrade
+	assert_output --regexp '^catalog .*: upgraded from version 1 to 2$'
+	[ "$(pg_rows "$DB" sites)" = "$sites" ]
+	[ "$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")" = "$policies" ]
+	[ "$(q "SELECT count(*) FROM pg_class WHERE relrowsecurity")" = 9 ]
+	run -1 sql_as site_b -c "INSERT INTO runs(site, job, started, status) VALUES ('a', 'nightly', 't', 'ok')"
+	assert_output 'ERROR:  new row violates row-level security policy for table "runs"'
+	run -0 sql_as site_b -c "SELECT count(*) FROM media"
+	assert_output 0
+	run -0 as_a site
+	assert_line -n 1 --regexp '^a +site_a +writes +yes$'
+	verify_own as_a a
+}
+
 @test "site, move --to-site and receive on an SQLite catalog: exit 2, an SQLite catalog is one site's" {
 	export GB_CATALOG="$W/cat.db"
 	mkdir usb
@@ -315,6 +347,48 @@ verify_all() {
 	run -3 gb-write -c evil.conf --label X2 --pool daily usb_evil
 	assert_output --regexp 'new row violates row-level security policy for table "(media|audit)"'
 	[ "$(dump)" = "$before" ]
+}
+
+@test "a site's host writes and verifies a sealed archive as its role: the archive, its tables, copy and check are its site's; the other site sees none of it" {
+	make_gym_db gym.db
+	gb-export -c a.conf -s sqlite:gym.db -j nightly -o a1.set 2>/dev/null ||
+	    fail "gb-export failed"
+	gb-pack -l 1 a1.set >a1.tar.gz
+	gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o a1 <a1.tar.gz ||
+	    fail "gb-seal failed"
+	mkdir usb
+	gb-write -c a.conf --label U1 --pool daily usb >/dev/null
+	run -0 gb-write -c a.conf usb a1
+	run -0 gb-verify -c a.conf --media usb a1
+	assert_line "a1.tar.gz.gpg: OK on U1"
+	[ "$(q "SELECT site, job FROM archives")" = "a|nightly" ]
+	[ "$(q "SELECT count(*) FROM archive_tables WHERE archive = 'a1.tar.gz.gpg'")" = \
+	    "$(awk -F'\t' '$1 == "table"' a1.set/MANIFEST | wc -l)" ]
+	[ "$(q "SELECT site, medium, status FROM copies")" = "a|U1|good" ]
+	[ "$(q "SELECT site, kind, archive, medium, ok FROM checks")" = "a|verify|a1.tar.gz.gpg|U1|1" ]
+	# b's chain has only its own beginning
+	[ "$(q "SELECT action FROM audit WHERE site = 'b'")" = site ]
+
+	run -0 as_b archives
+	refute_output --partial a1.tar.gz.gpg
+	run -0 as_b copies
+	[ "${#lines[@]}" = 1 ]
+	local before
+	before=$(dump)
+	# b verifies the file, but records nothing of a's archive
+	run -0 gb-verify -c b.conf usb/a1.tar.gz.gpg
+	assert_line "a1.tar.gz.gpg: OK"
+	run -2 as_b verified a1.tar.gz.gpg ok --medium U1
+	assert_output "gb-catalog: no archive a1.tar.gz.gpg in the catalog"
+	# nor can b write that archive to a medium of its own as its own
+	mkdir usb_b
+	gb-write -c b.conf --label B1 --pool daily usb_b >/dev/null
+	before=$(dump)
+	run -3 gb-write -c b.conf usb_b a1
+	assert_output --regexp '^gb-write: catalog .*: INSERT INTO archives.*: new row violates row-level security policy for table "archives"$'
+	[ ! -e usb_b/a1.tar.gz.gpg ] || fail "$(ls usb_b)"
+	[ "$(dump)" = "$before" ]
+	verify_own as_a a
 }
 
 # ------------------------------------------------------------- head office
