@@ -1038,13 +1038,13 @@ struct gb_link *
 gb_catalog_chains(struct gb_catalog *c, const char *site, const char *at,
     const char *const *jobs, size_t njobs, size_t *n)
 {
-	/* a job's chains are its site's: two sites may share a job's name */
+	/* a site's chains are its own: two sites may share a job's name */
 	struct gb_stmt *fulls = gb_catalog_prepare(c, "SELECT a.job, a.name, "
 	    "a.snapshot, a.chain FROM archives a WHERE " GB_OF_SITE("a.site", 2)
-	    " AND a.name = (SELECT b.name FROM archives b WHERE b.site = a.site "
-	    "AND b.job = a.job AND b.level = 'full' AND b.expired_at IS NULL AND "
-	    "b.snapshot <= ?1 ORDER BY b.snapshot DESC, b.recorded_at DESC, "
-	    "b.name DESC LIMIT 1) ORDER BY a.job, a.site");
+	    " AND a.name = (SELECT b.name FROM archives b WHERE (?2 IS NULL OR "
+	    "b.site = a.site) AND b.job = a.job AND b.level = 'full' AND "
+	    "b.expired_at IS NULL AND b.snapshot <= ?1 ORDER BY b.snapshot DESC, "
+	    "b.recorded_at DESC, b.name DESC LIMIT 1) ORDER BY a.job");
 	struct gb_stmt *incr = gb_catalog_prepare(c, "SELECT job, name, snapshot "
 	    "FROM archives WHERE chain = ?1 AND level = 'incremental' AND "
 	    "snapshot <= ?2 AND expired_at IS NULL ORDER BY snapshot");

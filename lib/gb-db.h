@@ -197,8 +197,8 @@ void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
     const char *at);
 /*
  * The chains current at time at (a catalog timestamp): for each job (of
- * jobs, or every job when njobs is 0) of the site (NULL: of each site the
- * role reads) the newest unexpired full at or before at, then the
+ * jobs, or every job when njobs is 0) of the site (NULL: of every row the
+ * role reads, as one) the newest unexpired full at or before at, then the
  * incrementals resting on it up to at, in order.  gb-catalog chain shows
  * them, gb-restore --at restores them.
  */
@@ -257,8 +257,7 @@ char **gb_catalog_sites(struct gb_catalog *c, const char *also, size_t *n);
  * SQL: is the column col of the site ?n, or is ?n NULL (a view of every
  * row the role may read)?
  */
-#define GB_OF_SITE(col, n) \
-	"(CAST(?" #n " AS TEXT) IS NULL OR " col " = ?" #n ")"
+#define GB_OF_SITE(col, n) "(?" #n " IS NULL OR " col " = ?" #n ")"
 int gb_report_text(const struct gb_report *r);
 int gb_report_csv(const struct gb_report *r, struct gb_out *o);
 int gb_report_html(const struct gb_report *r, const char *path);

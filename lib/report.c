@@ -1255,6 +1255,7 @@ static const char css[] =
     "td.onsite,td.transit,td.offsite,td.retired{text-align:left;"
     "max-width:18em}"
     "tr.total td{font-weight:bold}td.failed{color:#cf222e}"
+    "table.sites td{white-space:nowrap}"
     "h1.site{border-top:3px solid #4a7fc1;padding-top:.4em;margin-top:2em}"
     "@media print{section.site{break-before:page}}";
 

@@ -846,14 +846,22 @@ cmd_due(struct cat *x)
 static void
 print_copies(struct cat *x, const char *archive)
 {
+	/*
+	 * A copy's medium is its site's (ids are per site), or, when the site
+	 * has none of that id now, the one that moved to another site.
+	 */
 	struct gb_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
-	    "m.kind FROM copies c JOIN media m ON m.site = c.site AND m.id = "
-	    "c.medium WHERE c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
+	    "m.kind, CASE WHEN m.site = c.site THEN '' ELSE m.site END FROM "
+	    "copies c JOIN media m ON m.id = c.medium AND (m.site = c.site OR "
+	    "NOT EXISTS (SELECT 1 FROM media o WHERE o.site = c.site AND o.id = "
+	    "c.medium)) WHERE c.archive = ?1 AND c.status = 'good' ORDER BY "
+	    "c.id, m.site");
 	int n = 0;
 
 	bind(st, 1, archive);
 	while (gb_step(st) == GB_ROW) {
-		printf("      on %s (%s, %s %s)\n", gb_col(st, 0), gb_col(st, 1),
+		printf("      on %s (%s%s%s, %s %s)\n", gb_col(st, 0),
+		    gb_col(st, 1), *gb_col(st, 4) ? " at site " : "", gb_col(st, 4),
 		    strcmp(gb_col(st, 3), "tape") == 0 ? "tape file" : "file",
 		    gb_col(st, 2));
 		n++;
@@ -1356,72 +1364,63 @@ reap_runs(struct cat *x, const char *site, const char *job, int check)
 	return found;
 }
 
+/* A job of a site (NULL: of every row) without a good backup in time. */
+static int
+check_job(struct cat *x, const char *site, const char *job)
+{
+	/* hours a job may go without a good backup */
+	long hours = job_rule(x, job, gb_job_alert_hours);
+	struct gb_stmt *st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE "
+	    GB_OF_SITE("a.site", 2) " AND a.job = ?1 AND EXISTS (SELECT 1 FROM "
+	    "copies c WHERE c.archive = a.name AND c.status = 'good')");
+	int bad = 0;
+
+	bind(st, 1, job);
+	bind(st, 2, site);
+	gb_step(st);
+	if (gb_col_null(st, 0))
+		bad = problem("job %s: no good backup yet", job);
+	else if (gb_parse_time(gb_col(st, 0)) < gb_parse_time(x->now) - hours *
+	    3600)
+		bad = problem("job %s: no good backup within %ld hours (last %s)",
+		    job, hours, gb_col(st, 0));
+	gb_finalize(st);
+	return bad;
+}
+
 /*
- * The jobs check holds a site to: the config's, for its own site (and
- * for every row as one); for another, those it has runs or archives of
- * in the last RETIRED_DAYS (a job with none since is taken as retired).
- * NULL after them.
+ * The problems of a site's rows (NULL: every row) in the catalog: how
+ * many.  The jobs it holds the site to: the config's, for its own site
+ * (and every row); for another, those it has runs or archives of in the
+ * last RETIRED_DAYS (a job with none since is taken as retired).
  */
 #define RETIRED_DAYS 91
 
-static char **
-check_jobs(struct cat *x, const char *site)
-{
-	char **v = gb_calloc(1, sizeof *v), since[21];
-	const char *job;
-	size_t n = 0, it = 0;
-	struct gb_stmt *st;
-
-	if (!site || strcmp(site, x->c->site) == 0) {
-		while ((job = gb_conf_next_section(&x->conf, "job", &it))) {
-			v = gb_realloc(v, (n + 2) * sizeof *v);
-			v[n++] = gb_strdup(job);
-			v[n] = NULL;
-		}
-		return v;
-	}
-	gb_fmt_time(since, gb_parse_time(x->now) - RETIRED_DAYS * 86400L);
-	st = q(x, "SELECT job FROM runs WHERE site = ?1 AND started >= ?2 UNION "
-	    "SELECT job FROM archives WHERE site = ?1 AND snapshot >= ?2 ORDER "
-	    "BY 1");
-	bind(st, 1, site);
-	bind(st, 2, since);
-	while (gb_step(st) == GB_ROW) {
-		v = gb_realloc(v, (n + 2) * sizeof *v);
-		v[n++] = gb_strdup(gb_col(st, 0));
-		v[n] = NULL;
-	}
-	gb_finalize(st);
-	return v;
-}
-
-/* The problems of a site's rows (NULL: every row) in the catalog: how many. */
 static int
 check_site(struct cat *x, const char *site)
 {
 	time_t now = gb_parse_time(x->now);
-	char **jobs = check_jobs(x, site), since[21];
+	char since[21];
+	const char *job;
 	struct gb_stmt *st;
+	size_t it = 0;
 	int bad = 0;
 	long days;
 
-	for (char **job = jobs; *job; job++) {
-		/* hours a job may go without a good backup */
-		long hours = job_rule(x, *job, gb_job_alert_hours);
-		st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE "
-		    GB_OF_SITE("a.site", 2) " AND a.job = ?1 AND EXISTS (SELECT 1 "
-		    "FROM copies c WHERE c.archive = a.name AND c.status = 'good')");
-		bind(st, 1, *job);
-		bind(st, 2, site);
-		gb_step(st);
-		if (gb_col_null(st, 0))
-			bad += problem("job %s: no good backup yet", *job);
-		else if (gb_parse_time(gb_col(st, 0)) < now - hours * 3600)
-			bad += problem("job %s: no good backup within %ld hours "
-			    "(last %s)", *job, hours, gb_col(st, 0));
+	if (!site || strcmp(site, x->c->site) == 0)
+		while ((job = gb_conf_next_section(&x->conf, "job", &it)))
+			bad += check_job(x, site, job);
+	else {
+		gb_fmt_time(since, now - RETIRED_DAYS * 86400L);
+		st = q(x, "SELECT job FROM runs WHERE site = ?1 AND started >= ?2 "
+		    "UNION SELECT job FROM archives WHERE site = ?1 AND snapshot >= "
+		    "?2 ORDER BY 1");
+		bind(st, 1, site);
+		bind(st, 2, since);
+		while (gb_step(st) == GB_ROW)
+			bad += check_job(x, site, gb_col(st, 0));
 		gb_finalize(st);
 	}
-	gb_free_strv(jobs);
 	st = q(x, "SELECT id, location, due_back FROM media WHERE "
 	    GB_OF_SITE("site", 2) " AND location <> 'onsite' AND due_back IS NOT "
 	    "NULL AND due_back < ?1");
