@@ -55,35 +55,6 @@ die() {
 	exit 1
 }
 
-pg_cleanup() {
-	[ -n "$PGROOT" ] || return 0
-	$ASPG "$PGBIN/pg_ctl" -D "$PGROOT/data" -m immediate -w stop \
-	    >/dev/null 2>&1 || true
-	rm -rf "$PGROOT"
-}
-
-# pg_up: the cluster, its superuser gb, database gym; PG* exported.
-pg_up() {
-	PGROOT=$(mktemp -d "${TMPDIR:-/tmp}/gb-bench-pg.XXXXXX")
-	chmod 0755 "$PGROOT"
-	mkdir "$PGROOT/sock"
-	if [ "$(id -u)" = 0 ]; then
-		chown postgres: "$PGROOT" "$PGROOT/sock"
-		ASPG="runuser -u postgres --"
-	fi
-	$ASPG "$PGBIN/initdb" -D "$PGROOT/data" -U gb -A trust -E UTF8 \
-	    --locale=C.UTF-8 --no-sync >"$PGROOT/initdb.log" 2>&1 ||
-	    die "initdb failed: $(cat "$PGROOT/initdb.log")"
-	$ASPG "$PGBIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/server.log" -w \
-	    -t 120 -o "-k $PGROOT/sock -c listen_addresses= -c fsync=off \
-	    -c synchronous_commit=off -c full_page_writes=off \
-	    -c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB" \
-	    start >/dev/null || die "the server did not start: $(cat "$PGROOT/server.log")"
-	export PGHOST="$PGROOT/sock" PGPORT=5432 PGUSER=gb PGDATABASE=gym
-	unset PGPASSWORD PGSERVICE PGOPTIONS
-	psql -X -q -d postgres -c "CREATE DATABASE gym" >/dev/null
-}
-
 # pg_load WORK: the gym's tables in PostgreSQL types, rows from GYM.
 pg_load() {
 	work=$1
@@ -254,13 +225,10 @@ target_restore() {
 }
 
 main() {
-	PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-	if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
+	if ! pg_find; then
 		echo "bench-pg: no PostgreSQL server installed (package postgresql): skipped"
 		return 0
 	fi
-	[ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 ||
-		die "running as root and there is no user postgres for the server"
 	[ -x "$BIN/gb-export" ] || die "$BIN/gb-export is missing; run make all first"
 	"$TIME" -f %M -o /dev/null true 2>/dev/null ||
 		die "GNU time ($TIME) is missing; run make deps (package time)"
@@ -275,7 +243,7 @@ main() {
 	ensure_keys
 	export BIN PGBIN TIME
 	echo "bench-pg: loading $(basename "$GYM") into a throwaway PostgreSQL cluster"
-	pg_up
+	pg_up gym
 	start=$(date +%s)
 	pg_load "$WORK"
 	echo "bench-pg: loaded in $(($(date +%s) - start)) s"

@@ -53,7 +53,10 @@
 # At the end, a table of the targets, the measured ratio, and
 # PASS or MISS; then scripts/bench-pg.sh: gb-export from PostgreSQL vs
 # psql \copy, and the full backup from it vs pg_dump -Fc -Z1 | gpg -e -s,
-# on the same rows, in a throwaway cluster.  The benchmark only prints: the tests check correctness.
+# on the same rows, in a throwaway cluster; then scripts/bench-catalog.sh:
+# a chain's catalog on PostgreSQL, nightly runs of 20 sites at once and
+# check --all-sites over a year of history.  The benchmark only prints:
+# the tests check correctness.
 #
 # Environment: BENCH_ROWS (default 10000000), BENCH_SEED (1), BENCH_RUNS
 # (3; 1 for a quick run), GB_BENCH_DIR (bench/data), TMPDIR (the scratch
@@ -787,6 +790,12 @@ bench_pg() {
 	sh "$TOP/scripts/bench-pg.sh" "$DB" || die "the PostgreSQL bench failed"
 }
 
+# The catalog of a chain of gyms on PostgreSQL (scripts/bench-catalog.sh;
+# skipped, saying so, without a PostgreSQL server).
+bench_catalog() {
+	sh "$TOP/scripts/bench-catalog.sh" || die "the catalog bench failed"
+}
+
 main() {
 	check_tools
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/gb-bench.XXXXXX")
@@ -810,6 +819,7 @@ main() {
 	print_rss
 	print_targets
 	bench_pg
+	bench_catalog
 }
 
 main "$@"

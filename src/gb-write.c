@@ -492,8 +492,9 @@ reclaim_dir(struct writer *w)
 			gb_catalog_begin(w->c);
 			gb_catalog_run(w->c, "UPDATE copies SET position = '' WHERE "
 			    "id = ?1", 1, gb_col(st, 0));
-			gb_catalog_run(w->c, "UPDATE media SET bytes_used = max(0, "
-			    "bytes_used - (SELECT size FROM archives WHERE name = ?2)) "
+			gb_catalog_run(w->c, "UPDATE media SET bytes_used = CASE "
+			    "WHEN bytes_used > s THEN bytes_used - s ELSE 0 END FROM "
+			    "(SELECT size AS s FROM archives WHERE name = ?2) a "
 			    "WHERE id = ?1", 2, w->id, name);
 			gb_catalog_audit(w->c, "reclaim", w->id, "removed expired %s",
 			    name);

@@ -446,12 +446,15 @@ exit $st'
 	output=${output%$'\n'}
 }
 
-# hold_lock DB SECONDS: a background sqlite3 takes an exclusive lock on DB
-# (rollback-journal mode, where it shuts readers out) and holds it for
-# SECONDS or until $W/release exists; returns once the lock is held.
-# DB must have a table t(v).  $HOLD_PID is the sqlite3 process.
+# hold_lock DB SECONDS [wal]: a background sqlite3 takes an exclusive lock
+# on DB (rollback-journal mode, where it shuts readers out; with "wal" in
+# the mode DB is in, where it shuts out writers only, and other
+# connections may be open) and holds it for SECONDS or until $W/release
+# exists; returns once the lock is held.  DB must have a table t(v).
+# $HOLD_PID is the sqlite3 process.
 hold_lock() {
-	local db=$1 secs=$2 i
+	local db=$1 secs=$2 i mode="PRAGMA journal_mode = DELETE;"
+	[ "${3-}" != wal ] || mode=
 	rm -f "$W/locked" "$W/release"
 	cat >"$W/hold.sh" <<-EOF
 	touch "$W/locked"
@@ -462,7 +465,7 @@ hold_lock() {
 	done
 	EOF
 	sqlite3 -bail "$db" >"$W/hold.out" 2>&1 3>&- <<-EOF &
-	PRAGMA journal_mode = DELETE;
+	$mode
 	BEGIN EXCLUSIVE;
 	UPDATE t SET v = v + 1;
 	.shell sh $W/hold.sh

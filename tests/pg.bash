@@ -56,11 +56,17 @@ pg_start() {
 	# gbauth must give its password; everyone else is trusted.
 	as_pg sh -c "printf '%s\n' 'local all gbauth scram-sha-256' \
 	    'local all all trust' >'$PGROOT/data/pg_hba.conf'"
+	pg_server_start || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+	    -c "CREATE ROLE gbauth LOGIN PASSWORD 'right'" >/dev/null
+}
+
+# pg_server_start: the server of pg_start's cluster started (again, after
+# a test stopped it).
+pg_server_start() {
 	as_pg "$PGBIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/server.log" -w -t 60 \
 	    -o "-k $PGROOT/sock -c listen_addresses= -c port=$PGPORT -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
 	    start >/dev/null || { cat "$PGROOT/server.log" >&2; return 1; }
-	psql -X -q -v ON_ERROR_STOP=1 -d postgres \
-	    -c "CREATE ROLE gbauth LOGIN PASSWORD 'right'" >/dev/null
 }
 
 pg_stop() {
