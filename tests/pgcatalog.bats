@@ -225,6 +225,9 @@ name = gym-east'
 
 @test "the server stopped in the middle of a write: exit 3 naming the catalog, nothing of the transaction recorded; the rerun records it once" {
 	as_pgcat gb-catalog media add U1 --kind dir --pool daily 2>/dev/null
+	# the test server commits without waiting for its disk: what is made
+	# so far is put there, or the crash below could take the schema too
+	psql -X -q -d "$DB" -c CHECKPOINT >/dev/null
 	# a session that holds media, so the move waits inside its transaction,
 	# its movement row written, its UPDATE of media not yet
 	psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE media IN EXCLUSIVE MODE" \
