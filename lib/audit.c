@@ -234,8 +234,8 @@ rep_copies(struct gb_catalog *c, struct rep *o, const char *archive)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, m.pool, m.location, "
 	    "c.position, c.status, c.written_at, c.verified_at, m.kind FROM "
-	    "copies c JOIN media m ON m.id = c.medium WHERE c.archive = ?1 "
-	    "ORDER BY c.id");
+	    "copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m") " WHERE "
+	    "c.archive = ?1 ORDER BY c.id, m.site");
 
 	bind(st, 1, archive);
 	while (gb_step(st) == GB_ROW) {

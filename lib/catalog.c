@@ -972,8 +972,8 @@ gb_catalog_add_check(struct gb_catalog *c, const char *kind,
 	    "1" : "0");
 	if (ok && medium && strcmp(kind, "restore-test") != 0)
 		gb_catalog_run(c, "UPDATE copies SET verified_at = ?3 WHERE "
-		    "archive = ?1 AND medium = ?2 AND status = 'good'", 3, archive,
-		    medium, at);
+		    "site = ?4 AND archive = ?1 AND medium = ?2 AND status = "
+		    "'good'", 4, archive, medium, at, c->site);
 	gb_catalog_audit(c, kind, archive, "%s%s%s%s%s%s", ok ? "ok" : "FAILED",
 	    manual ? " (recorded by hand)" : "", medium ? " on " : "",
 	    medium ? medium : "", detail ? ": " : "", detail ? detail : "");
@@ -1088,8 +1088,8 @@ gb_catalog_where(struct gb_catalog *c, const char *archive,
     const char *const *skip, size_t nskip)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, "
-	    "m.location FROM copies c JOIN media m ON m.id = c.medium WHERE "
-	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
+	    "m.location FROM copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m")
+	    " WHERE c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
 	char *s = NULL;
 
 	gb_bind_text(st, 1, archive);

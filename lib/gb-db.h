@@ -258,6 +258,15 @@ char **gb_catalog_sites(struct gb_catalog *c, const char *also, size_t *n);
  * row the role may read)?
  */
 #define GB_OF_SITE(col, n) "(?" #n " IS NULL OR " col " = ?" #n ")"
+/*
+ * SQL: is the medium m (an alias of media) the one the copy c holds?
+ * Labels are per site, so it is the medium of the copy's site (the site
+ * that wrote it owned the medium then), or, when that site has none of
+ * that id now, the one that moved to another site.
+ */
+#define GB_COPY_MEDIUM(c, m) m ".id = " c ".medium AND (" m ".site = " c \
+    ".site OR NOT EXISTS (SELECT 1 FROM media o WHERE o.site = " c ".site " \
+    "AND o.id = " c ".medium))"
 int gb_report_text(const struct gb_report *r);
 int gb_report_csv(const struct gb_report *r, struct gb_out *o);
 int gb_report_html(const struct gb_report *r, const char *path);

@@ -446,8 +446,10 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 	qsort(m->f, m->n, sizeof *m->f, by_snapshot);
 	gb_now(now);
 	gb_catalog_begin(c);
-	st = gb_catalog_prepare(c, "SELECT kind, pool FROM media WHERE id = ?1");
+	st = gb_catalog_prepare(c, "SELECT kind, pool FROM media WHERE site = "
+	    "?2 AND id = ?1");
 	gb_bind_text(st, 1, m->id);
+	gb_bind_text(st, 2, c->site);
 	if ((exists = gb_step(st) == GB_ROW))
 		same = strcmp(gb_col(st, 0), m->kind) == 0 &&
 		    strcmp(gb_col(st, 1), m->pool) == 0;
@@ -463,8 +465,9 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 	gb_finalize(st);
 	if (!exists) {
 		gb_catalog_add_medium(c, conf, m->id, m->kind, m->pool, 0, media);
-		gb_catalog_run(c, "UPDATE media SET labelled_at = ?2 WHERE id = "
-		    "?1", 2, m->id, m->labelled ? m->labelled : now);
+		gb_catalog_run(c, "UPDATE media SET labelled_at = ?2 WHERE site "
+		    "= ?3 AND id = ?1", 3, m->id, m->labelled ? m->labelled : now,
+		    c->site);
 	}
 	for (size_t i = 0; i < m->n; i++) {
 		struct gb_found *f = &m->f[i];
@@ -500,8 +503,9 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 		gb_catalog_run(c, "UPDATE media SET bytes_used = bytes_used + ?2, "
 		    "device = ?3, last_written = max(coalesce(last_written, ''), "
 		    "?4), next_file = coalesce(max(next_file, CAST(?5 AS "
-		    "INTEGER)), 0) WHERE id = ?1", 5, m->id, num, media, last ?
-		    last : now, strcmp(m->kind, "tape") ? NULL : next);
+		    "INTEGER)), 0) WHERE site = ?6 AND id = ?1", 6, m->id, num,
+		    media, last ? last : now, strcmp(m->kind, "tape") ? NULL :
+		    next, c->site);
 		nf = complete_chains(c);
 		gb_catalog_audit(c, "import", m->id, "from %s: %d archives and %d "
 		    "copies new (%d good, %s; %d failed), %d known, %d in "

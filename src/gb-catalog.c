@@ -158,10 +158,12 @@ bind(struct gb_stmt *st, int i, const char *v)
 static int
 medium_exists(struct cat *x, const char *id, char *loc, size_t loclen)
 {
-	struct gb_stmt *st = q(x, "SELECT location FROM media WHERE id = ?1");
+	struct gb_stmt *st = q(x, "SELECT location FROM media WHERE site = ?2 "
+	    "AND id = ?1");
 	int found;
 
 	bind(st, 1, id);
+	bind(st, 2, x->c->site);
 	found = gb_step(st) == GB_ROW;
 	if (found && loc)
 		snprintf(loc, loclen, "%s", gb_col(st, 0));
@@ -277,8 +279,9 @@ cmd_media(struct cat *x, int argc, char **argv)
 		st = q(x, "SELECT m.id, m.kind, m.pool, m.state, m.location, "
 		    "m.bytes_used, coalesce(CAST(m.capacity AS TEXT), ''), "
 		    "coalesce(m.due_back, "
-		    "''), (SELECT count(*) FROM copies c WHERE c.medium = m.id AND "
-		    "c.status = 'good') FROM media m ORDER BY m.pool, m.id");
+		    "''), (SELECT count(*) FROM copies c WHERE "
+		    GB_COPY_MEDIUM("c", "m") " AND c.status = 'good') FROM media "
+		    "m ORDER BY m.pool, m.id, m.site");
 		struct gb_table t;
 		gb_table_init(&t, "lllllrrrl");
 		for (int i = 0; i < 9; i++)
@@ -309,8 +312,9 @@ cmd_media(struct cat *x, int argc, char **argv)
 			    argv[1]);
 		st = q(x, "SELECT id, kind, pool, state, location, capacity, "
 		    "bytes_used, labelled_at, last_written, due_back, next_file, "
-		    "device FROM media WHERE id = ?1");
+		    "device FROM media WHERE site = ?2 AND id = ?1");
 		bind(st, 1, argv[1]);
+		bind(st, 2, x->c->site);
 		if (gb_step(st) == GB_ROW) {
 			static const char *names[] = { "medium", "kind", "pool",
 			    "state", "location", "capacity", "used", "labelled",
@@ -324,10 +328,12 @@ cmd_media(struct cat *x, int argc, char **argv)
 		}
 		gb_finalize(st);
 		printf("\ncopies:\n");
-		st = q(x, "SELECT archive, position, status, coalesce(written_at, "
-		    "started_at), coalesce(verified_at, 'never') FROM copies "
-		    "WHERE medium = ?1 ORDER BY id");
+		st = q(x, "SELECT c.archive, c.position, c.status, coalesce("
+		    "c.written_at, c.started_at), coalesce(c.verified_at, "
+		    "'never') FROM copies c JOIN media m ON " GB_COPY_MEDIUM("c",
+		    "m") " WHERE m.site = ?2 AND m.id = ?1 ORDER BY c.id");
 		bind(st, 1, argv[1]);
+		bind(st, 2, x->c->site);
 		while (gb_step(st) == GB_ROW)
 			printf("  %-40s %-8s %-8s %s verified %s\n", gb_col(st, 0),
 			    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3),
@@ -335,8 +341,9 @@ cmd_media(struct cat *x, int argc, char **argv)
 		gb_finalize(st);
 		printf("\nmovements:\n");
 		st = q(x, "SELECT at, from_loc, to_loc, by, coalesce(why, '') "
-		    "FROM movements WHERE medium = ?1 ORDER BY id");
+		    "FROM movements WHERE site = ?2 AND medium = ?1 ORDER BY id");
 		bind(st, 1, argv[1]);
+		bind(st, 2, x->c->site);
 		while (gb_step(st) == GB_ROW)
 			printf("  %s %s -> %s by %s %s\n", gb_col(st, 0),
 			    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3),
@@ -364,7 +371,7 @@ cmd_media(struct cat *x, int argc, char **argv)
 			    argv[1]);
 		gb_catalog_begin(x->c);
 		gb_catalog_run(x->c, "UPDATE media SET state = 'retired' WHERE "
-		    "id = ?1", 1, argv[1]);
+		    "site = ?2 AND id = ?1", 2, argv[1], x->c->site);
 		gb_catalog_audit(x->c, "retire", argv[1], "retired by %s%s%s",
 		    gb_actor(), x->why ? ": " : "", x->why ? x->why : "");
 		gb_catalog_commit(x->c);
@@ -407,8 +414,8 @@ cmd_copies(struct cat *x, const char *archive)
 	struct gb_stmt *st = q(x, "SELECT c.archive, c.medium, m.location, "
 	    "c.position, c.status, coalesce(c.written_at, c.started_at), "
 	    "coalesce(c.verified_at, 'never'), coalesce(c.error, '') FROM "
-	    "copies c JOIN media m ON m.id = c.medium WHERE ?1 IS NULL OR "
-	    "c.archive = ?1 ORDER BY c.id");
+	    "copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m") " WHERE ?1 IS "
+	    "NULL OR c.archive = ?1 ORDER BY c.id, m.site");
 
 	struct gb_table t;
 
@@ -433,13 +440,15 @@ cmd_copies(struct cat *x, const char *archive)
  * moved.
  */
 static void
-custody_in_order(struct cat *x, const char *medium)
+custody_in_order(struct cat *x, const char *site, const char *medium)
 {
 	static const char *what[] = { "labelled", "last written", "last moved" };
 	struct gb_stmt *st = q(x, "SELECT labelled_at, last_written, (SELECT "
-	    "max(at) FROM movements WHERE medium = ?1) FROM media WHERE id = ?1");
+	    "max(at) FROM movements WHERE site = ?2 AND medium = ?1) FROM media "
+	    "WHERE site = ?2 AND id = ?1");
 
 	bind(st, 1, medium);
+	bind(st, 2, site);
 	if (gb_step(st) == GB_ROW)
 		for (int i = 2; i >= 0; i--)
 			if (strcmp(gb_col(st, i), x->now) > 0)
@@ -498,9 +507,10 @@ move(struct gb_catalog *c, void *arg)
 	if (strcmp(from, x->to) == 0)
 		gb_errx(GB_EXIT_USAGE, "medium %s is already %s", medium, x->to);
 	if (x->dated)
-		custody_in_order(x, medium);
-	st = q(x, "SELECT pool FROM media WHERE id = ?1");
+		custody_in_order(x, x->c->site, medium);
+	st = q(x, "SELECT pool FROM media WHERE site = ?2 AND id = ?1");
 	bind(st, 1, medium);
+	bind(st, 2, x->c->site);
 	if (gb_step(st) == GB_ROW)
 		pool = gb_strdup(gb_col(st, 0));
 	gb_finalize(st);
@@ -517,8 +527,8 @@ move(struct gb_catalog *c, void *arg)
 	 */
 	gb_catalog_run(x->c, "UPDATE media SET location = ?2, due_back = CASE "
 	    "WHEN ?2 = 'onsite' THEN NULL WHEN ?3 IS NOT NULL THEN ?3 ELSE "
-	    "due_back END, to_site = NULL WHERE id = ?1", 3, medium, x->to,
-	    *due ? due : NULL);
+	    "due_back END, to_site = NULL WHERE site = ?4 AND id = ?1", 4, medium,
+	    x->to, *due ? due : NULL, x->c->site);
 	gb_catalog_audit(c, "move", medium, "%s -> %s by %s%s%s", from,
 	    x->to, x->by ? x->by : gb_actor(), x->why ? ": " : "",
 	    x->why ? x->why : "");
@@ -616,7 +626,7 @@ send_medium(struct gb_catalog *c, void *arg)
 	snprintf(t->from, sizeof t->from, "%s", gb_col(st, 0));
 	gb_finalize(st);
 	if (x->dated)
-		custody_in_order(x, t->medium);
+		custody_in_order(x, c->site, t->medium);
 	t->why = gb_asprintf("to site %s%s%s", to, x->why ? ": " : "", x->why ?
 	    x->why : "");
 	gb_catalog_run(c, "INSERT INTO movements(site, medium, at, from_loc, "
@@ -685,7 +695,7 @@ receive_medium(struct gb_catalog *c, void *arg)
 		    "(gb-catalog move %s --to onsite) and gives it a new label",
 		    c->site, t->medium, t->other, t->medium, t->other, t->medium);
 	if (x->dated)
-		custody_in_order(x, t->medium);
+		custody_in_order(x, t->other, t->medium);
 	section = gb_asprintf("pool %s", pool);
 	if (!gb_conf_has_section(&x->conf, section))
 		gb_warnx("warning: pool %s is not described in the config; it "
@@ -852,9 +862,8 @@ print_copies(struct cat *x, const char *archive)
 	 */
 	struct gb_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
 	    "m.kind, CASE WHEN m.site = c.site THEN '' ELSE m.site END FROM "
-	    "copies c JOIN media m ON m.id = c.medium AND (m.site = c.site OR "
-	    "NOT EXISTS (SELECT 1 FROM media o WHERE o.site = c.site AND o.id = "
-	    "c.medium)) WHERE c.archive = ?1 AND c.status = 'good' ORDER BY "
+	    "copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m") " WHERE "
+	    "c.archive = ?1 AND c.status = 'good' ORDER BY "
 	    "c.id, m.site");
 	int n = 0;
 
@@ -1000,14 +1009,15 @@ cmd_expire(struct cat *x)
 	}
 	gb_finalize(st);
 	/* media holding nothing live can be written again */
-	st = q(x, "SELECT id FROM media WHERE state = 'full' AND NOT EXISTS "
-	    "(SELECT 1 FROM copies c WHERE c.medium = media.id AND c.status = "
-	    "'good')");
+	st = q(x, "SELECT id FROM media m WHERE site = ?1 AND state = 'full' "
+	    "AND NOT EXISTS (SELECT 1 FROM copies c WHERE " GB_COPY_MEDIUM("c",
+	    "m") " AND c.status = 'good')");
+	bind(st, 1, x->c->site);
 	while (gb_step(st) == GB_ROW) {
 		printf("%s %s: nothing live left, reusable\n", x->dry_run ?
 		    "would free" : "free", gb_col(st, 0));
 		gb_catalog_run(x->c, "UPDATE media SET state = 'usable' WHERE "
-		    "id = ?1", 1, gb_col(st, 0));
+		    "site = ?2 AND id = ?1", 2, gb_col(st, 0), x->c->site);
 		gb_catalog_audit(x->c, "reuse", gb_col(st, 0), "no live copies");
 	}
 	gb_finalize(st);

@@ -778,8 +778,8 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 {
 	struct gb_stmt *st = r->cat ? gb_catalog_prepare(r->cat, "SELECT "
 	    "c.medium, m.location, m.kind, c.position FROM copies c JOIN media "
-	    "m ON m.id = c.medium WHERE c.archive = ?1 AND c.status = 'good' "
-	    "ORDER BY c.id") : NULL;
+	    "m ON " GB_COPY_MEDIUM("c", "m") " WHERE c.archive = ?1 AND "
+	    "c.status = 'good' ORDER BY c.id, m.site") : NULL;
 	char **vault = NULL, **transit = NULL;
 	size_t nvault = 0, ntransit = 0, chains = 0;
 	int lost = 0;

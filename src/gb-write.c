@@ -142,12 +142,14 @@ static int
 registered_unused(struct writer *w)
 {
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT kind, pool, (SELECT "
-	    "count(*) FROM copies WHERE medium = ?1) + CASE WHEN device IS "
-	    "NOT NULL THEN 1 ELSE 0 END FROM media WHERE id = ?1");
+	    "count(*) FROM copies WHERE site = ?2 AND medium = ?1) + CASE WHEN "
+	    "device IS NOT NULL THEN 1 ELSE 0 END FROM media WHERE site = ?2 "
+	    "AND id = ?1");
 	int r = 0;
 
 	/* device is set once a label is written: a labelled medium is used */
 	gb_bind_text(st, 1, w->label);
+	gb_bind_text(st, 2, w->c->site);
 	if (gb_step(st) == GB_ROW) {
 		if (strcmp(gb_col(st, 0), w->tape ? "tape" : "dir") ||
 		    strcmp(gb_col(st, 1), w->pool) || gb_col_int64(st, 2))
@@ -162,8 +164,8 @@ registered_unused(struct writer *w)
 		char cap[24];
 		snprintf(cap, sizeof cap, "%lld", w->capacity);
 		gb_catalog_run(w->c, "UPDATE media SET device = ?2, capacity = "
-		    "coalesce(?3, capacity) WHERE id = ?1", 3, w->label, w->media,
-		    w->capacity > 0 ? cap : NULL);
+		    "coalesce(?3, capacity) WHERE site = ?4 AND id = ?1", 4,
+		    w->label, w->media, w->capacity > 0 ? cap : NULL, w->c->site);
 	}
 	return r;
 }
@@ -200,8 +202,9 @@ cmd_label(struct writer *w)
 	read_label(w);
 	if (w->id) {
 		st = gb_catalog_prepare(w->c, "SELECT state FROM media WHERE "
-		    "id = ?1");
+		    "site = ?2 AND id = ?1");
 		gb_bind_text(st, 1, w->id);
+		gb_bind_text(st, 2, w->c->site);
 		known = gb_step(st) == GB_ROW &&
 		    strcmp(gb_col(st, 0), "retired") != 0;
 		gb_finalize(st);
@@ -313,10 +316,11 @@ end_rows(struct gb_catalog *c, void *arg)
 		snprintf(nf, sizeof nf, "%d", e->next_file);
 		gb_catalog_run(c, "UPDATE media SET bytes_used = bytes_used + "
 		    "?2, last_written = ?3, next_file = ?4, device = ?5 WHERE "
-		    "id = ?1", 5, e->w->id, b, now, nf, e->w->media);
+		    "site = ?6 AND id = ?1", 6, e->w->id, b, now, nf, e->w->media,
+		    c->site);
 	} else if (e->error && strstr(e->error, "full"))
-		gb_catalog_run(c, "UPDATE media SET state = 'full' WHERE id = "
-		    "?1", 1, e->w->id);
+		gb_catalog_run(c, "UPDATE media SET state = 'full' WHERE site = "
+		    "?2 AND id = ?1", 2, e->w->id, c->site);
 	gb_catalog_audit(c, strcmp(e->status, "good") == 0 ? "write" :
 	    "write-failed", e->w->id, "copy %lld %s%s%s", e->copy, e->status,
 	    e->error ? ": " : "", e->error ? e->error : "");
@@ -394,8 +398,8 @@ write_index(struct writer *w, long long copy)
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT c.archive, a.size, "
 	    "a.sha256, a.job, a.level, a.snapshot, coalesce(c.written_at, ?3) "
 	    "FROM copies c "
-	    "JOIN archives a ON a.name = c.archive WHERE c.medium = ?1 AND "
-	    "(c.status = 'good' OR c.id = ?2) ORDER BY c.id");
+	    "JOIN archives a ON a.name = c.archive WHERE c.site = ?4 AND "
+	    "c.medium = ?1 AND (c.status = 'good' OR c.id = ?2) ORDER BY c.id");
 	struct gb_atomic a;
 	char now[21];
 	FILE *fp;
@@ -420,6 +424,7 @@ write_index(struct writer *w, long long copy)
 	gb_bind_int64(st, 2, copy);
 	gb_now(now);
 	gb_bind_text(st, 3, now);
+	gb_bind_text(st, 4, w->c->site);
 	while (gb_step(st) == GB_ROW)
 		fprintf(fp, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", gb_col(st, 0),
 		    gb_col(st, 1), gb_col(st, 2), gb_col(st, 3), gb_col(st, 4),
@@ -451,9 +456,10 @@ media_full(struct writer *w, long long copy, const char *spoolname)
 	struct gb_stmt *st;
 
 	end_copy(w, copy, "failed", msg, 0, 0, 0);
-	st = gb_catalog_prepare(w->c, "SELECT id FROM media WHERE pool = ?1 AND "
-	    "state = 'usable' AND location = 'onsite' ORDER BY id");
+	st = gb_catalog_prepare(w->c, "SELECT id FROM media WHERE site = ?2 AND "
+	    "pool = ?1 AND state = 'usable' AND location = 'onsite' ORDER BY id");
 	gb_bind_text(st, 1, w->mpool);
+	gb_bind_text(st, 2, w->c->site);
 	while (gb_step(st) == GB_ROW) {
 		char *o = gb_asprintf("%s%s%s", others, *others ? ", " : "",
 		    gb_col(st, 0));
@@ -479,9 +485,11 @@ static void
 reclaim_dir(struct writer *w)
 {
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT id, archive FROM "
-	    "copies WHERE medium = ?1 AND status = 'expired' AND position <> ''");
+	    "copies WHERE site = ?2 AND medium = ?1 AND status = 'expired' AND "
+	    "position <> ''");
 
 	gb_bind_text(st, 1, w->id);
+	gb_bind_text(st, 2, w->c->site);
 	while (gb_step(st) == GB_ROW) {
 		const char *name = gb_col(st, 1);
 		size_t n = strlen(name) - strlen(".tar.gz.gpg");
@@ -495,7 +503,7 @@ reclaim_dir(struct writer *w)
 			gb_catalog_run(w->c, "UPDATE media SET bytes_used = CASE "
 			    "WHEN bytes_used > s THEN bytes_used - s ELSE 0 END FROM "
 			    "(SELECT size AS s FROM archives WHERE name = ?2) a "
-			    "WHERE id = ?1", 2, w->id, name);
+			    "WHERE site = ?3 AND id = ?1", 3, w->id, name, w->c->site);
 			gb_catalog_audit(w->c, "reclaim", w->id, "removed expired %s",
 			    name);
 			gb_catalog_commit(w->c);
@@ -529,11 +537,13 @@ static int
 tape_position(struct writer *w)
 {
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT max(CAST(position "
-	    "AS INTEGER)) FROM copies WHERE medium = ?1 AND status = 'good'");
+	    "AS INTEGER)) FROM copies WHERE site = ?2 AND medium = ?1 AND status "
+	    "= 'good'");
 	struct gb_tfile after;
 	int known = 1, f;
 
 	gb_bind_text(st, 1, w->id);
+	gb_bind_text(st, 2, w->c->site);
 	if (gb_step(st) == GB_ROW &&
 	    !gb_col_null(st, 0))
 		known = gb_col_int64(st, 0) + 2;
@@ -545,7 +555,7 @@ tape_position(struct writer *w)
 		if (gb_tfile_read(&w->t, w->buf, &after) == 0) {
 			gb_catalog_begin(w->c);
 			gb_catalog_run(w->c, "UPDATE media SET bytes_used = 0 WHERE "
-			    "id = ?1", 1, w->id);
+			    "site = ?2 AND id = ?1", 2, w->id, w->c->site);
 			gb_catalog_audit(w->c, "overwrite", w->id, "nothing live: "
 			    "written over from file 1");
 			gb_catalog_commit(w->c);
@@ -601,15 +611,17 @@ stale_copy(struct writer *w, const char *name, char **pos)
 	 * stays as it was left.
 	 */
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT id, position FROM "
-	    "copies c WHERE archive = ?1 AND medium = ?2 AND status = 'writing' "
-	    "AND NOT (?3 AND EXISTS (SELECT 1 FROM copies g WHERE g.medium = "
-	    "?2 AND g.status = 'good' AND CAST(g.position AS INTEGER) >= "
-	    "CAST(c.position AS INTEGER))) ORDER BY id DESC LIMIT 1");
+	    "copies c WHERE site = ?4 AND archive = ?1 AND medium = ?2 AND "
+	    "status = 'writing' AND NOT (?3 AND EXISTS (SELECT 1 FROM copies g "
+	    "WHERE g.site = ?4 AND g.medium = ?2 AND g.status = 'good' AND "
+	    "CAST(g.position AS INTEGER) >= CAST(c.position AS INTEGER))) ORDER "
+	    "BY id DESC LIMIT 1");
 	long long id = 0;
 
 	gb_bind_text(st, 1, name);
 	gb_bind_text(st, 2, w->id);
 	gb_bind_int64(st, 3, w->tape);
+	gb_bind_text(st, 4, w->c->site);
 	if (gb_step(st) == GB_ROW) {
 		id = gb_col_int64(st, 0);
 		*pos = gb_strdup(gb_col(st, 1));
@@ -713,8 +725,9 @@ check_medium(struct writer *w, const char *name)
 		gb_errx(GB_EXIT_USAGE, "%s has no gymbackup label; label it first: "
 		    "gb-write --label ID --pool POOL %s", w->media, w->media);
 	st = gb_catalog_prepare(w->c, "SELECT pool, state, location, capacity, "
-	    "next_file FROM media WHERE id = ?1");
+	    "next_file FROM media WHERE site = ?2 AND id = ?1");
 	gb_bind_text(st, 1, w->id);
+	gb_bind_text(st, 2, w->c->site);
 	if (gb_step(st) != GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "medium %s (%s) is not in the catalog %s; "
 		    "it belongs to another catalog, or was never registered",
@@ -737,9 +750,10 @@ check_medium(struct writer *w, const char *name)
 	gb_finalize(st);
 
 	st = gb_catalog_prepare(w->c, "SELECT 1 FROM copies WHERE archive = ?1 "
-	    "AND medium = ?2 AND status = 'good'");
+	    "AND site = ?3 AND medium = ?2 AND status = 'good'");
 	gb_bind_text(st, 1, name);
 	gb_bind_text(st, 2, w->id);
+	gb_bind_text(st, 3, w->c->site);
 	if (gb_step(st) == GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "%s already has a good copy on %s", name,
 		    w->id);
@@ -775,8 +789,8 @@ begin_rows(struct gb_catalog *c, void *arg)
 		    now);
 		gb_catalog_run(c, "UPDATE copies SET status = 'failed', "
 		    "error = 'left by a gb-write that did not finish' WHERE "
-		    "archive = ?1 AND medium = ?2 AND status = 'writing' AND id "
-		    "<> ?3", 3, k->name, w->id, id);
+		    "site = ?4 AND archive = ?1 AND medium = ?2 AND status = "
+		    "'writing' AND id <> ?3", 4, k->name, w->id, id, c->site);
 		gb_catalog_audit(c, "write-resume", w->id, "copy %lld of %s, "
 		    "left writing: %s", k->stale, k->name, k->resumed ?
 		    "whole on the medium, finished" : "written again");
@@ -1163,8 +1177,8 @@ cmd_write(struct writer *w, const char *spoolname)
 	if (w->tape && w->t.eom) {
 		/* the seal went in past the early warning: nothing more does */
 		gb_catalog_begin(w->c);
-		gb_catalog_run(w->c, "UPDATE media SET state = 'full' WHERE id = "
-		    "?1", 1, w->id);
+		gb_catalog_run(w->c, "UPDATE media SET state = 'full' WHERE site "
+		    "= ?2 AND id = ?1", 2, w->id, w->c->site);
 		gb_catalog_audit(w->c, "full", w->id, "early warning met while "
 		    "writing %s, written whole", k.name);
 		gb_catalog_commit(w->c);

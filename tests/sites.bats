@@ -476,6 +476,117 @@ b|onsite" ]
 	verify_own as_b b
 }
 
+# two_u1: sites a and b each label U1 (empty directories usb_a, usb_b),
+# and own_a.conf is site a's config run as the catalog owner, whom row
+# level security does not bind: only the tools' own queries keep the two
+# U1 apart.
+two_u1() {
+	mkdir -p usb_a usb_b
+	gb-write -c a.conf --label U1 --pool daily usb_a >/dev/null ||
+	    fail "a could not label U1"
+	gb-write -c b.conf --label U1 --pool daily usb_b >/dev/null ||
+	    fail "b could not label U1"
+	site_conf own_a.conf a gb
+}
+
+# copy_of SITE ROLE NAME: an archive NAME of SITE and its good copy on
+# the site's U1, written by the site's role.
+copy_of() {
+	sql_as "$2" -q <<EOF || fail "$2 could not write its own rows"
+INSERT INTO archives(name, job, level, export_id, chain, site, source,
+    snapshot, size, sha256, packed_size, packed_sha256, rows, seal,
+    recorded_at) VALUES ('$3', 'nightly', 'full', 'e-$3', 'e-$3',
+    '$1', 'gym', '2026-12-01T01:00:00Z', 10, 'aa', 9, 'ab', 5, 'seal',
+    '2026-12-01T01:05:00Z');
+INSERT INTO copies(site, archive, medium, position, status, started_at,
+    written_at) VALUES ('$1', '$3', 'U1', '$3', 'good',
+    '2026-12-01T01:06:00Z', '2026-12-01T01:07:00Z');
+EOF
+}
+
+@test "the catalog owner with site a's config moves a's U1 alone, and shows a's: b's U1 and its movements unchanged" {
+	two_u1
+	run -0 gb-catalog -c own_a.conf move U1 --to offsite --by courier
+	assert_output "U1: onsite -> offsite"
+	[ "$(q "SELECT site, location FROM media ORDER BY site")" = "a|offsite
+b|onsite" ]
+	[ "$(q "SELECT site, medium, from_loc, to_loc, by FROM movements")" = \
+	    "a|U1|onsite|offsite|courier" ]
+	run -0 gb-catalog -c own_a.conf media show U1
+	assert_line --regexp '^location +offsite$'
+	run -0 gb-catalog -c own_a.conf move U1 --to onsite
+	assert_output "U1: offsite -> onsite"
+	[ "$(q "SELECT site, location FROM media ORDER BY site")" = "a|onsite
+b|onsite" ]
+	# b's U1 moved by b is b's alone, and a's is back: "already onsite"
+	as_b move U1 --to offsite >/dev/null || fail "b: move"
+	run -2 gb-catalog -c own_a.conf move U1 --to onsite
+	assert_output "gb-catalog: medium U1 is already onsite"
+	[ "$(q "SELECT site, location FROM media ORDER BY site")" = "a|onsite
+b|offsite" ]
+	verify_all
+}
+
+@test "head office's copies and media list show each copy against its own site's U1: a's offsite, b's onsite, one copy each" {
+	two_u1
+	as_a move U1 --to offsite >/dev/null || fail "a: move"
+	copy_of a site_a A1.tar.gz.gpg
+	copy_of b site_b B1.tar.gz.gpg
+	run -0 as_head copies
+	assert_line -n 1 --regexp '^A1\.tar\.gz\.gpg +U1 +offsite +A1\.tar\.gz\.gpg +good '
+	assert_line -n 2 --regexp '^B1\.tar\.gz\.gpg +U1 +onsite +B1\.tar\.gz\.gpg +good '
+	[ "${#lines[@]}" = 3 ]
+	run -0 as_head copies A1.tar.gz.gpg
+	assert_line -n 1 --regexp '^A1\.tar\.gz\.gpg +U1 +offsite '
+	[ "${#lines[@]}" = 2 ]
+	run -0 as_head media
+	assert_line -n 1 --regexp '^U1 +dir +daily +usable +offsite +[0-9.]+ ?[KMG]?B? +1 *$'
+	assert_line -n 2 --regexp '^U1 +dir +daily +usable +onsite +[0-9.]+ ?[KMG]?B? +1 *$'
+	[ "${#lines[@]}" = 3 ]
+	# and as the owner, site a's config: the same rows
+	run -0 gb-catalog -c own_a.conf copies
+	assert_line -n 1 --regexp '^A1\.tar\.gz\.gpg +U1 +offsite '
+	assert_line -n 2 --regexp '^B1\.tar\.gz\.gpg +U1 +onsite '
+	[ "${#lines[@]}" = 3 ]
+	run -0 gb-catalog -c own_a.conf media show U1
+	assert_line --regexp '^  A1\.tar\.gz\.gpg +A1\.tar\.gz\.gpg +good '
+	refute_output --partial B1.tar.gz.gpg
+}
+
+@test "gb-write to a's U1 as the catalog owner with site a's config records the copy against a's U1 alone: b's U1 and its copy unchanged" {
+	make_gym_db gym.db
+	gb-export -c a.conf -s sqlite:gym.db -j nightly -o a1.set 2>/dev/null ||
+	    fail "gb-export failed"
+	gb-pack -l 1 a1.set >a1.tar.gz
+	gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o a1 <a1.tar.gz ||
+	    fail "gb-seal failed"
+	two_u1
+	copy_of b site_b B1.tar.gz.gpg
+	local before
+	before=$(psqlc -d "$DB" -c "SELECT m::text FROM media m WHERE site = 'b'"
+	    psqlc -d "$DB" -c "SELECT c::text FROM copies c WHERE site = 'b'")
+	run -0 gb-write -c own_a.conf usb_a a1
+	[ -f usb_a/a1.tar.gz.gpg ] || fail "$(ls usb_a)"
+	[ "$(psqlc -d "$DB" -c "SELECT m::text FROM media m WHERE site = 'b'"
+	    psqlc -d "$DB" -c "SELECT c::text FROM copies c WHERE site = 'b'")" = \
+	    "$before" ]
+	[ "$(q "SELECT site, archive, medium, status FROM copies ORDER BY site")" = \
+	    "a|a1.tar.gz.gpg|U1|good
+b|B1.tar.gz.gpg|U1|good" ]
+	[ "$(q "SELECT site, bytes_used > 0, last_written IS NOT NULL FROM media ORDER BY site")" = \
+	    "a|t|t
+b|f|f" ]
+	# a's index lists a's archive alone
+	run -0 grep -v '^#' usb_a/GYMBACKUP.INDEX
+	assert_line -n 0 --regexp '^a1\.tar\.gz\.gpg	'
+	[ "${#lines[@]}" = 1 ]
+	run -0 gb-verify -c own_a.conf --media usb_a a1
+	assert_line "a1.tar.gz.gpg: OK on U1"
+	[ "$(q "SELECT site, archive, medium, verified_at IS NOT NULL FROM copies ORDER BY site")" = \
+	    "a|a1.tar.gz.gpg|U1|t
+b|B1.tar.gz.gpg|U1|f" ]
+}
+
 @test "U1 moves from site a to site b: transit with a, onsite with b, the movement in both chains, every chain verifies; a name b has already cannot come in" {
 	mkdir usb1 usb2 usb3
 	gb-write -c a.conf --label U1 --pool daily usb1 >/dev/null
