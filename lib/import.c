@@ -501,9 +501,11 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 		snprintf(next, sizeof next, "%d", m->next_file);
 		/* a directory has no next file: 0, as gb-write records */
 		gb_catalog_run(c, "UPDATE media SET bytes_used = bytes_used + ?2, "
-		    "device = ?3, last_written = max(coalesce(last_written, ''), "
-		    "?4), next_file = coalesce(max(next_file, CAST(?5 AS "
-		    "INTEGER)), 0) WHERE site = ?6 AND id = ?1", 6, m->id, num,
+		    "device = ?3, last_written = CASE WHEN coalesce(last_written, "
+		    "'') > ?4 THEN last_written ELSE ?4 END, next_file = CASE WHEN "
+		    "CAST(?5 AS INTEGER) IS NULL THEN 0 WHEN next_file > CAST(?5 AS "
+		    "INTEGER) THEN next_file ELSE CAST(?5 AS INTEGER) END WHERE "
+		    "site = ?6 AND id = ?1", 6, m->id, num,
 		    media, last ? last : now, strcmp(m->kind, "tape") ? NULL :
 		    next, c->site);
 		nf = complete_chains(c);

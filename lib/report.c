@@ -235,7 +235,7 @@ load_needs(const struct gb_report *r, size_t *np)
 	qsort(nd, n, sizeof *nd, by_pool);
 	st = gb_catalog_prepare(r->c, "WITH w AS (SELECT a.size, substr("
 	    "c.written_at, 1, 10) AS day FROM copies c JOIN archives a ON a.name "
-	    "= c.archive JOIN media m ON m.site = c.site AND m.id = c.medium "
+	    "= c.archive JOIN media m ON " GB_COPY_MEDIUM("c", "m") " "
 	    "WHERE " GB_OF_SITE("m.site", 3) " AND m.pool = ?2 AND c.status IN "
 	    "('good', 'expired') AND c.written_at >= ?1) SELECT (SELECT coalesce("
 	    "sum(size), 0) FROM w), (SELECT count(DISTINCT day) FROM w), (SELECT "
