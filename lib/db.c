@@ -141,7 +141,10 @@ gb_catalog_exec(struct gb_catalog *c, const char *sql)
  * SQLite: IMMEDIATE, the write lock taken now, so two writers queue, not
  * fail.  PostgreSQL: the site's lock, held to the end of the
  * transaction, so the writers of a site queue and its audit chain stays
- * one chain; other sites go on.
+ * one chain; other sites go on.  READ COMMITTED whatever the database's
+ * default: under the lock each statement sees the head its site's last
+ * writer committed, and a database set to SERIALIZABLE would fail
+ * writers of other sites for nothing.
  */
 void
 gb_catalog_begin(struct gb_catalog *c)
@@ -150,7 +153,8 @@ gb_catalog_begin(struct gb_catalog *c)
 		gb_catalog_exec(c, "BEGIN IMMEDIATE");
 		return;
 	}
-	if (pg_exec(c, "BEGIN", 0, NULL) == -1 || pg_exec(c, "SELECT "
+	if (pg_exec(c, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL) == -1 ||
+	    pg_exec(c, "SELECT "
 	    "pg_advisory_xact_lock(hashtextextended('gymbackup site ' || $1, "
 	    "0))", 1, (const char *const []){ c->site }) == -1)
 		gb_catalog_fail(c, "cannot begin a transaction");
