@@ -570,3 +570,22 @@ b|onsite|-" ]
 	verify_own as_a a
 	verify_own as_b b
 }
+
+@test "a site cannot take the ids the others' rows will get: an id is the catalog's to give, never given nor changed by a site; site b still logs its runs" {
+	local id t
+	id=$(as_a log start nightly) || fail "a: log start"
+	# the ids the next rows would get, taken ahead by site a
+	for t in runs movements checks; do
+		run -1 sql_as site_a -c "UPDATE $t SET id = id + 1 WHERE site = 'a'"
+		assert_output "ERROR:  permission denied for table $t"
+	done
+	run -1 sql_as site_a -c "INSERT INTO runs(id, site, job, started, status) SELECT g, 'a', 'x', 't', 'ok' FROM generate_series($id + 1, $id + 100) g"
+	assert_output "ERROR:  permission denied for table runs"
+	run -1 sql_as site_a -c "INSERT INTO runs(id, site, job, started, status) OVERRIDING SYSTEM VALUE VALUES ($id + 1, 'a', 'x', 't', 'ok')"
+	assert_output "ERROR:  permission denied for table runs"
+	[ "$(q "SELECT count(*) FROM runs")" = 1 ]
+	run -0 as_b log start nightly
+	assert_output "$((id + 1))"
+	[ "$(q "SELECT id, site, job FROM runs ORDER BY id")" = "$id|a|nightly
+$((id + 1))|b|nightly" ]
+}
