@@ -259,14 +259,18 @@ verify_all() {
 	before=$(dump)
 
 	for t in $ROW_TABLES; do
-		# a's rows are not there for b: an UPDATE finds none
-		if [ "$t" != audit ] && [ "$t" != checkpoints ]; then
-			run -0 sql_as site_b -c "UPDATE $t SET $(take $t) WHERE $(of_a $t)"
-			assert_output "UPDATE 0"
-		else
+		# a's rows are not there for b: an UPDATE finds none; history
+		# is updated by nobody
+		case $t in
+		audit|checkpoints|movements|checks|archive_tables)
 			run -1 sql_as site_b -c "UPDATE $t SET $(take $t)"
 			assert_output "ERROR:  permission denied for table $t"
-		fi
+			;;
+		*)
+			run -0 sql_as site_b -c "UPDATE $t SET $(take $t) WHERE $(of_a $t)"
+			assert_output "UPDATE 0"
+			;;
+		esac
 		run -1 sql_as site_b -c "DELETE FROM $t WHERE $(of_a $t)"
 		assert_output "ERROR:  permission denied for table $t"
 		run -1 sql_as site_b -c "TRUNCATE $t"
@@ -588,4 +592,24 @@ b|onsite|-" ]
 	assert_output "$((id + 1))"
 	[ "$(q "SELECT id, site, job FROM runs ORDER BY id")" = "$id|a|nightly
 $((id + 1))|b|nightly" ]
+}
+
+@test "a site's own history is append-only: its restore tests, custody movements and archives' tables are added, never rewritten (refused), as the audit trail" {
+	a_rows
+	as_a tested A1.tar.gz.gpg failed --detail "members: 2 rows short" 2>/dev/null ||
+	    fail "a: tested failed"
+	local before t
+	before=$(dump)
+	declare -A upd=(
+	    [checks]="UPDATE checks SET ok = 1, detail = 'fine' WHERE site = 'a' AND ok = 0"
+	    [movements]="UPDATE movements SET to_loc = 'onsite', by = 'nobody' WHERE site = 'a'"
+	    [archive_tables]="UPDATE archive_tables SET rows = 6, sha256 = 'ff' WHERE archive = 'A1.tar.gz.gpg'"
+	)
+	for t in checks movements archive_tables; do
+		run -1 sql_as site_a -c "${upd[$t]}"
+		assert_output "ERROR:  permission denied for table $t"
+	done
+	[ "$(dump)" = "$before" ]
+	[ "$(q "SELECT ok, detail FROM checks WHERE site = 'a' ORDER BY id")" = "1|by hand
+0|members: 2 rows short" ]
 }
