@@ -613,3 +613,24 @@ $((id + 1))|b|nightly" ]
 	[ "$(q "SELECT ok, detail FROM checks WHERE site = 'a' ORDER BY id")" = "1|by hand
 0|members: 2 rows short" ]
 }
+
+@test "a site's writer waits GB_CATALOG_TIMEOUT for its site's lock, then exits 3, nothing written: another site's role holding it hangs nobody" {
+	local holder i
+	# site_b takes site a's chain lock and keeps it
+	psql -X -q -U site_b -d "$DB" -c "SELECT pg_advisory_lock(hashtextextended('gymbackup site a', 0))" \
+	    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	holder=$!
+	for i in $(seq 100); do
+		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+		sleep 0.1
+	done
+	local before
+	before=$(dump)
+	GB_CATALOG_TIMEOUT=2 run -3 timeout 30 gb-catalog -c "$W/a.conf" log start nightly
+	assert_output "gb-catalog: catalog host=$PGHOST port=$PGPORT dbname=$DB user=site_a: cannot begin a transaction: canceling statement due to lock timeout"
+	[ "$(dump)" = "$before" ]
+	# b's own writes do not wait on a's lock
+	GB_CATALOG_TIMEOUT=2 run -0 timeout 30 gb-catalog -c "$W/b.conf" log start nightly
+	kill "$holder"
+	wait "$holder" || true
+}
