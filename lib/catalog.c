@@ -547,6 +547,9 @@ quiet(void *arg, const char *message)
 static void
 open_pg(struct gb_catalog *c, int mode)
 {
+	int ms = busy_ms();
+	char *set;
+
 	no_password(c->path);
 	c->pg = PQconnectdb(c->path);
 	if (!c->pg)
@@ -557,6 +560,10 @@ open_pg(struct gb_catalog *c, int mode)
 		    PQerrorMessage(c->pg));
 	PQsetNoticeProcessor(c->pg, quiet, NULL);
 	gb_catalog_exec(c, "SET client_min_messages = warning");
+	/* as SQLite's busy timeout: a site's lock held on (0 waits forever) */
+	set = gb_asprintf("SET lock_timeout = %d", ms > 0 ? ms : 1);
+	gb_catalog_exec(c, set);
+	free(set);
 	if (mode == GB_CATALOG_READ) {
 		gb_catalog_exec(c, "SET SESSION CHARACTERISTICS AS TRANSACTION "
 		    "READ ONLY");

@@ -204,15 +204,30 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 --pg 	head CONSTANT TEXT := '(SELECT pg_has_role(''gb_head_office'', ''USAGE''))';
 --pg 	seen TEXT;
 --pg 	ok TEXT;
+--pg 	cols TEXT;
+--pg 	-- history, added to and never rewritten: the audit trail, its
+--pg 	-- checkpoints, the custody of media, restore tests, archives' tables
+--pg 	history CONSTANT TEXT[] := ARRAY['audit', 'checkpoints', 'movements',
+--pg 	    'checks', 'archive_tables'];
 --pg BEGIN
 --pg 	EXECUTE format('ALTER FUNCTION gb_own_sites() SET search_path = %I, pg_temp',
 --pg 	    current_schema());
 --pg 	EXECUTE format('GRANT USAGE ON SCHEMA %I TO gb_site_host, gb_head_office',
 --pg 	    current_schema());
 --pg 	GRANT SELECT ON catalog_version, sites TO gb_site_host, gb_head_office;
---pg 	GRANT SELECT, INSERT, UPDATE ON media, movements, archives, archive_tables,
---pg 	    copies, runs, checks TO gb_site_host;
---pg 	GRANT SELECT, INSERT ON audit, checkpoints TO gb_site_host;
+--pg 	GRANT SELECT ON media, movements, archives, archive_tables, copies, runs,
+--pg 	    checks, audit, checkpoints TO gb_site_host;
+--pg 	-- every column but an id the catalog numbers: a site that gave ids
+--pg 	-- (or changed them) could take the ones another site's rows get next
+--pg 	FOREACH t IN ARRAY ARRAY['media', 'movements', 'archives', 'archive_tables',
+--pg 	    'copies', 'runs', 'checks', 'audit', 'checkpoints'] LOOP
+--pg 		SELECT string_agg(quote_ident(column_name), ', ') INTO cols
+--pg 		    FROM information_schema.columns WHERE table_schema =
+--pg 		    current_schema() AND table_name = t AND is_identity = 'NO';
+--pg 		EXECUTE format('GRANT INSERT (%s) ON %I TO gb_site_host', cols, t);
+--pg 		CONTINUE WHEN t = ANY (history);
+--pg 		EXECUTE format('GRANT UPDATE (%s) ON %I TO gb_site_host', cols, t);
+--pg 	END LOOP;
 --pg 	GRANT SELECT ON media, movements, archives, archive_tables, copies, runs,
 --pg 	    checks, audit, checkpoints TO gb_head_office;
 --pg 	FOREACH t IN ARRAY ARRAY['media', 'movements', 'archives', 'archive_tables',
@@ -231,7 +246,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 --pg 		    '(%s OR %s)', t, seen, head);
 --pg 		EXECUTE format('CREATE POLICY site_insert ON %I FOR INSERT WITH CHECK '
 --pg 		    '(%s)', t, ok);
---pg 		CONTINUE WHEN t IN ('audit', 'checkpoints');
+--pg 		CONTINUE WHEN t = ANY (history);
 --pg 		EXECUTE format('CREATE POLICY site_update ON %I FOR UPDATE USING (%s) '
 --pg 		    'WITH CHECK (%s)', t, seen, ok);
 --pg 	END LOOP;

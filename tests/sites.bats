@@ -259,14 +259,18 @@ verify_all() {
 	before=$(dump)
 
 	for t in $ROW_TABLES; do
-		# a's rows are not there for b: an UPDATE finds none
-		if [ "$t" != audit ] && [ "$t" != checkpoints ]; then
-			run -0 sql_as site_b -c "UPDATE $t SET $(take $t) WHERE $(of_a $t)"
-			assert_output "UPDATE 0"
-		else
+		# a's rows are not there for b: an UPDATE finds none; history
+		# is updated by nobody
+		case $t in
+		audit|checkpoints|movements|checks|archive_tables)
 			run -1 sql_as site_b -c "UPDATE $t SET $(take $t)"
 			assert_output "ERROR:  permission denied for table $t"
-		fi
+			;;
+		*)
+			run -0 sql_as site_b -c "UPDATE $t SET $(take $t) WHERE $(of_a $t)"
+			assert_output "UPDATE 0"
+			;;
+		esac
 		run -1 sql_as site_b -c "DELETE FROM $t WHERE $(of_a $t)"
 		assert_output "ERROR:  permission denied for table $t"
 		run -1 sql_as site_b -c "TRUNCATE $t"
@@ -680,4 +684,64 @@ b|onsite|-" ]
 	assert_output --partial "B1"
 	verify_own as_a a
 	verify_own as_b b
+}
+
+@test "a site cannot take the ids the others' rows will get: an id is the catalog's to give, never given nor changed by a site; site b still logs its runs" {
+	local id t
+	id=$(as_a log start nightly) || fail "a: log start"
+	# the ids the next rows would get, taken ahead by site a
+	for t in runs movements checks; do
+		run -1 sql_as site_a -c "UPDATE $t SET id = id + 1 WHERE site = 'a'"
+		assert_output "ERROR:  permission denied for table $t"
+	done
+	run -1 sql_as site_a -c "INSERT INTO runs(id, site, job, started, status) SELECT g, 'a', 'x', 't', 'ok' FROM generate_series($id + 1, $id + 100) g"
+	assert_output "ERROR:  permission denied for table runs"
+	run -1 sql_as site_a -c "INSERT INTO runs(id, site, job, started, status) OVERRIDING SYSTEM VALUE VALUES ($id + 1, 'a', 'x', 't', 'ok')"
+	assert_output "ERROR:  permission denied for table runs"
+	[ "$(q "SELECT count(*) FROM runs")" = 1 ]
+	run -0 as_b log start nightly
+	assert_output "$((id + 1))"
+	[ "$(q "SELECT id, site, job FROM runs ORDER BY id")" = "$id|a|nightly
+$((id + 1))|b|nightly" ]
+}
+
+@test "a site's own history is append-only: its restore tests, custody movements and archives' tables are added, never rewritten (refused), as the audit trail" {
+	a_rows
+	as_a tested A1.tar.gz.gpg failed --detail "members: 2 rows short" 2>/dev/null ||
+	    fail "a: tested failed"
+	local before t
+	before=$(dump)
+	declare -A upd=(
+	    [checks]="UPDATE checks SET ok = 1, detail = 'fine' WHERE site = 'a' AND ok = 0"
+	    [movements]="UPDATE movements SET to_loc = 'onsite', by = 'nobody' WHERE site = 'a'"
+	    [archive_tables]="UPDATE archive_tables SET rows = 6, sha256 = 'ff' WHERE archive = 'A1.tar.gz.gpg'"
+	)
+	for t in checks movements archive_tables; do
+		run -1 sql_as site_a -c "${upd[$t]}"
+		assert_output "ERROR:  permission denied for table $t"
+	done
+	[ "$(dump)" = "$before" ]
+	[ "$(q "SELECT ok, detail FROM checks WHERE site = 'a' ORDER BY id")" = "1|by hand
+0|members: 2 rows short" ]
+}
+
+@test "a site's writer waits GB_CATALOG_TIMEOUT for its site's lock, then exits 3, nothing written: another site's role holding it hangs nobody" {
+	local holder i
+	# site_b takes site a's chain lock and keeps it
+	psql -X -q -U site_b -d "$DB" -c "SELECT pg_advisory_lock(hashtextextended('gymbackup site a', 0))" \
+	    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	holder=$!
+	for i in $(seq 100); do
+		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+		sleep 0.1
+	done
+	local before
+	before=$(dump)
+	GB_CATALOG_TIMEOUT=2 run -3 timeout 30 gb-catalog -c "$W/a.conf" log start nightly
+	assert_output "gb-catalog: catalog host=$PGHOST port=$PGPORT dbname=$DB user=site_a: cannot begin a transaction: canceling statement due to lock timeout"
+	[ "$(dump)" = "$before" ]
+	# b's own writes do not wait on a's lock
+	GB_CATALOG_TIMEOUT=2 run -0 timeout 30 gb-catalog -c "$W/b.conf" log start nightly
+	kill "$holder"
+	wait "$holder" || true
 }
