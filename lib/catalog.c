@@ -1050,11 +1050,12 @@ gb_catalog_chains(struct gb_catalog *c, const char *site, const char *at,
 	    "a.snapshot, a.chain FROM archives a WHERE " GB_OF_SITE("a.site", 2)
 	    " AND a.name = (SELECT b.name FROM archives b WHERE (?2 IS NULL OR "
 	    "b.site = a.site) AND b.job = a.job AND b.level = 'full' AND "
-	    "b.expired_at IS NULL AND b.snapshot <= ?1 ORDER BY b.snapshot DESC, "
-	    "b.recorded_at DESC, b.name DESC LIMIT 1) ORDER BY a.job");
-	struct gb_stmt *incr = gb_catalog_prepare(c, "SELECT job, name, snapshot "
-	    "FROM archives WHERE chain = ?1 AND level = 'incremental' AND "
-	    "snapshot <= ?2 AND expired_at IS NULL ORDER BY snapshot");
+	    "b.expired_at IS NULL AND b.snapshot <= ?1 ORDER BY "
+	    GB_ARCHIVE_ORDER("b", "DESC") " LIMIT 1) ORDER BY a.job");
+	struct gb_stmt *incr = gb_catalog_prepare(c, "SELECT i.job, i.name, "
+	    "i.snapshot FROM archives i WHERE i.chain = ?1 AND i.level = "
+	    "'incremental' AND i.snapshot <= ?2 AND i.expired_at IS NULL ORDER BY "
+	    GB_ARCHIVE_ORDER("i", ""));
 	struct gb_link *v = NULL;
 
 	*n = 0;

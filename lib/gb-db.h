@@ -264,6 +264,14 @@ char **gb_catalog_sites(struct gb_catalog *c, const char *also, size_t *n);
  * that wrote it owned the medium then), or, when that site has none of
  * that id now, the one that moved to another site.
  */
+/*
+ * Archives in time, dir "" (oldest first) or "DESC": by snapshot, then in
+ * the order they were recorded (the first copy's id: an archive is
+ * recorded with its first copy), for archives of one second.
+ */
+#define GB_ARCHIVE_ORDER(a, dir) a ".snapshot " dir ", " a ".recorded_at " \
+    dir ", coalesce((SELECT min(k.id) FROM copies k WHERE k.archive = " a \
+    ".name), 0) " dir ", " a ".name " dir
 #define GB_COPY_MEDIUM(c, m) m ".id = " c ".medium AND (" m ".site = " c \
     ".site OR NOT EXISTS (SELECT 1 FROM media o WHERE o.site = " c ".site " \
     "AND o.id = " c ".medium))"

@@ -980,8 +980,8 @@ cmd_expire(struct cat *x)
 	    "FROM archives f WHERE f.export_id = ?1 AND f.name = (SELECT g.name "
 	    "FROM archives g WHERE g.job = f.job AND g.level = 'full' AND "
 	    "g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
-	    "c.archive = g.name AND c.status = 'good') ORDER BY g.snapshot "
-	    "DESC, g.recorded_at DESC, g.name DESC LIMIT 1))");
+	    "c.archive = g.name AND c.status = 'good') ORDER BY "
+	    GB_ARCHIVE_ORDER("g", "DESC") " LIMIT 1))");
 	for (size_t i = 0; i < n; i++) {
 		char cutoff[21];
 		struct gb_stmt *job = q(x, "SELECT job FROM archives WHERE "
@@ -1760,8 +1760,8 @@ cmd_latest(struct cat *x)
 {
 	struct gb_stmt *st = q(x, "SELECT a.name, a.job FROM archives a WHERE "
 	    "a.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
-	    "c.archive = a.name AND c.status = 'good') ORDER BY a.snapshot "
-	    "DESC, a.recorded_at DESC, a.name DESC");
+	    "c.archive = a.name AND c.status = 'good') ORDER BY "
+	    GB_ARCHIVE_ORDER("a", "DESC"));
 	int found = 0;
 
 	while (!found && gb_step(st) == GB_ROW)
