@@ -95,20 +95,23 @@ gb_catalog_fail(struct gb_catalog *c, const char *what)
 	    pg_reason(c) : sqlite3_errmsg(c->db));
 }
 
-/*
- * A statement of the connection's own (no cursor, parameters as text):
- * 0, or -1 with the SQLSTATE kept.
- */
+/* A statement's result judged and cleared: 0, or -1 with the SQLSTATE kept. */
 static int
-pg_exec(struct gb_catalog *c, const char *sql, int n, const char *const *v)
+pg_done(struct gb_catalog *c, PGresult *res)
 {
-	PGresult *res = PQexecParams(c->pg, sql, n, NULL, v, NULL, NULL, 0);
 	ExecStatusType s = PQresultStatus(res);
 	int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 
 	pg_note(c, ok ? NULL : res);
 	PQclear(res);
 	return ok ? 0 : -1;
+}
+
+/* A statement of the connection's own (no cursor, parameters as text). */
+static int
+pg_exec(struct gb_catalog *c, const char *sql, int n, const char *const *v)
+{
+	return pg_done(c, PQexecParams(c->pg, sql, n, NULL, v, NULL, NULL, 0));
 }
 
 /* Runs SQL text, one statement or more, without parameters. */
@@ -118,12 +121,8 @@ gb_catalog_exec(struct gb_catalog *c, const char *sql)
 	char *msg = NULL;
 
 	if (c->pg) {
-		PGresult *res = PQexec(c->pg, sql);
-		ExecStatusType s = PQresultStatus(res);
-		int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
-		pg_note(c, ok ? NULL : res);
-		PQclear(res);
-		if (!ok) {
+		/* PQexec: schema text is several statements */
+		if (pg_done(c, PQexec(c->pg, sql)) == -1) {
 			retry(c, NULL);
 			gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path,
 			    pg_reason(c));
@@ -425,34 +424,35 @@ static int
 pg_step(struct gb_stmt *st)
 {
 	static unsigned long long cursors;
+	char sql[64];
 
 	if (!st->running) {
 		st->running = 1;
-		st->row = st->nrows = 0;
+		st->row = -1;
+		st->nrows = 0;
 		if (!st->select) {
 			st->res = pg_run(st, st->pgsql, st->nparams,
 			    PGRES_COMMAND_OK);
 			st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
 			st->nrows = PQntuples(st->res);	/* RETURNING */
-			st->row = -1;
-			goto next;
+		} else {
+			/* WITH HOLD: it outlives a COMMIT while it is read */
+			snprintf(st->cursor, sizeof st->cursor,
+			    "gb_cursor_%llu", ++cursors);
+			char *decl = gb_asprintf("DECLARE %s NO SCROLL CURSOR "
+			    "WITH HOLD FOR %s", st->cursor, st->pgsql);
+			PQclear(pg_run(st, decl, st->nparams,
+			    PGRES_COMMAND_OK));
+			free(decl);
 		}
-		/* WITH HOLD: it outlives a COMMIT while it is read */
-		snprintf(st->cursor, sizeof st->cursor, "gb_cursor_%llu",
-		    ++cursors);
-		char *sql = gb_asprintf("DECLARE %s NO SCROLL CURSOR WITH HOLD "
-		    "FOR %s", st->cursor, st->pgsql);
-		PQclear(pg_run(st, sql, st->nparams, PGRES_COMMAND_OK));
-		free(sql);
 	}
-	if (!st->select || !*st->cursor)
-		goto next;
 	if (st->row + 1 < st->nrows) {
 		st->row++;
 		return GB_ROW;
 	}
+	if (!*st->cursor)	/* no cursor, or one read to its end */
+		return GB_DONE;
 	PQclear(st->res);
-	char sql[64];
 	snprintf(sql, sizeof sql, "FETCH %d FROM %s", FETCH_ROWS, st->cursor);
 	st->res = pg_run(st, sql, 0, PGRES_TUPLES_OK);
 	st->nrows = PQntuples(st->res);
@@ -460,12 +460,6 @@ pg_step(struct gb_stmt *st)
 	if (st->nrows > 0)
 		return GB_ROW;
 	pg_close_cursor(st);
-	return GB_DONE;
-next:
-	if (st->row + 1 < st->nrows) {
-		st->row++;
-		return GB_ROW;
-	}
 	return GB_DONE;
 }
 
