@@ -13,7 +13,8 @@
 #   psql -c "\copy TABLE to stdout csv header" > TABLE.csv, every table:
 #                                          the yardstick, PostgreSQL's own
 #                                          CSV dump, no checks, no hashes
-# and prints seconds (wall), MB/s of CSV, peak RSS and the ratio to psql;
+# and prints seconds (wall), processor seconds (of the command and of the
+# server's backends it used), MB/s of CSV, peak RSS and the ratio to psql;
 # then the full backup, in the same runs:
 #   gb-export -s postgresql:// | gb-pack | gb-seal -o SPOOL/NAME
 #   vs pg_dump -Fc -Z1 | gpg -e -s       (the keys of bench.sh's backup
@@ -75,19 +76,37 @@ pg_load() {
 	    "$TOP/share/gymbackup.conf" >"$work/pg.conf"
 }
 
-# timed NAME CMD...: CMD under GNU time, "seconds kb" added to NAME.runs.
+# timed NAME CMD...: CMD under GNU time, "seconds kb cpu" added to
+# NAME.runs.  cpu: processor seconds of CMD and of the server's backends
+# (and their parallel workers) that ended meanwhile: the postmaster's
+# children's times, which grow as it reaps them.  pg_dump and gb-export
+# share out the work between client and server differently; their sum is
+# what two cores have to do.
 timed() {
 	name=$1
 	shift
 	sync
-	"$TIME" -f '%e %M' -o "$WORK/$name.one" "$@" || die "$name failed: $*"
-	cat "$WORK/$name.one" >>"$WORK/$name.runs"
+	s0=$(server_cpu)
+	"$TIME" -f '%e %M %U %S' -o "$WORK/$name.one" "$@" || die "$name failed: $*"
+	# a backend is reaped just after its client has gone
+	sleep 0.2
+	awk -v s0="$s0" -v s1="$(server_cpu)" -v hz="$(getconf CLK_TCK)" \
+	    '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 + (s1 - s0) / hz }' \
+	    "$WORK/$name.one" >>"$WORK/$name.runs"
 }
 
+# server_cpu: clock ticks of the postmaster's reaped children (cutime +
+# cstime, fields 16 and 17 of /proc/PID/stat).
+server_cpu() {
+	awk '{ print $16 + $17 }' "/proc/$(head -n 1 "$PGROOT/data/postmaster.pid")/stat"
+}
+
+# median NAME: "seconds kb cpu": the median run's seconds and processor
+# seconds, the highest peak RSS of all runs.
 median() {
 	sort -n "$WORK/$1.runs" | awk '
-		{ s[NR] = $1; if ($2 > kb) kb = $2 }
-		END { printf "%s %d\n", s[int((NR + 1) / 2)], kb }'
+		{ s[NR] = $1; c[NR] = $3; if ($2 > kb) kb = $2 }
+		END { m = int((NR + 1) / 2); printf "%s %d %s\n", s[m], kb, c[m] }'
 }
 
 csv_bytes() {
@@ -153,13 +172,14 @@ gpg --batch -q --trust-model always -e -s -r "$RCPT1" -r "$RCPT2" \
 report() {
 	med=$(median "$1")
 	base=$BASE
-	[ $# -lt 3 ] || { base=$(median "$3"); base=${base% *}; }
-	awk -v label="$2" -v s="${med% *}" -v kb="${med#* }" \
-	    -v b="$(cat "$WORK/$1.bytes")" -v base="$base" 'BEGIN {
+	[ $# -lt 3 ] || { base=$(median "$3"); base=${base%% *}; }
+	echo "$med" | awk -v label="$2" -v b="$(cat "$WORK/$1.bytes")" \
+	    -v base="$base" '{
+		s = $1; kb = $2; cpu = $3
 		rate = s > 0 ? b / 1e6 / s : 0
 		ratio = base > 0 ? sprintf("%.2f", s / base) : "-"
-		printf "%-42s %8.2f %8.1f %8.1f %12.1f %8s\n", label, s,
-		    b / 1e6, rate, kb / 1024, ratio
+		printf "%-42s %8.2f %8.2f %8.1f %8.1f %12.1f %8s\n", label, s,
+		    cpu, b / 1e6, rate, kb / 1024, ratio
 	}'
 }
 
@@ -264,13 +284,13 @@ main() {
 		bench_gb_restore_pg
 	done
 	BASE=$(median psql)
-	BASE=${BASE% *}
+	BASE=${BASE%% *}
 	echo
 	echo "PostgreSQL $(psql -X -At -c 'SHOW server_version'): $DB_ROWS rows," \
 	    "$(psql -X -At -c "SELECT pg_database_size('gym') / 1000000") MB;" \
 	    "median of $RUNS runs, warm cluster, on this machine's socket"
-	printf '%-42s %8s %8s %8s %12s %8s\n' command seconds "CSV MB" MB/s \
-	    "peak RSS MB" "vs psql"
+	printf '%-42s %8s %8s %8s %8s %12s %8s\n' command seconds "CPU s" \
+	    "CSV MB" MB/s "peak RSS MB" "vs psql"
 	report psql 'psql -c "\copy TABLE to stdout csv", each'
 	report pg_export_dir "gb-export -s postgresql:// -o DIR"
 	report pg_export_stream "gb-export -s postgresql:// > /dev/null"
@@ -285,6 +305,14 @@ main() {
 	target "full backup from PostgreSQL / pg_dump -Fc -Z1 | gpg -e -s" \
 	    "$(ratio "$(median pg_backup | cut -d' ' -f1)" \
 	    "$(median pg_dump | cut -d' ' -f1)")" "<=" 0.60
+	# What the cores allow: the backup's processor seconds, client and
+	# server, cannot take less wall time than spread evenly on all cores.
+	median pg_backup | awk -v n="$(nproc)" -v d="$(median pg_dump |
+	    cut -d' ' -f1)" '{
+		f = "  (its %.2f processor seconds, client and server, on %d "
+		f = f "cores: at best %.2f s, %.2f of pg_dump | gpg)\n"
+		printf f, $3, n, $3 / n, (d > 0 ? $3 / n / d : 0)
+	}'
 	target_restore
 }
 
