@@ -1189,6 +1189,7 @@ binary_cols(struct pgt *t, const char *rel, struct feed *f, char *err,
 
 	if (gb_pg_server_version(t->c.p) < 120000)
 		return 0;
+	/* the kinds as their COL_ values; NULL: another type */
 	res = PQexecParams(t->c.conn, "SELECT attname, CASE atttypid WHEN "
 	    "'text'::regtype THEN 0 WHEN 'varchar'::regtype THEN 0 WHEN "
 	    "'int2'::regtype THEN 1 WHEN 'int4'::regtype THEN 2 WHEN "
