@@ -523,6 +523,78 @@ hostile_tables() {
 	    FROM (SELECT id, lag(id) OVER (ORDER BY ctid) AS prev FROM public.ord) s")" "60000|0"
 }
 
+# copies_of LOGFROM TABLE: the COPY statements the server logged for
+# TABLE's staging since byte LOGFROM of its log, one format a line.
+copies_of() {
+	tail -c +"$1" "$PGROOT/server.log" |
+	    sed -n "s/.*COPY \"gb_restore_[0-9a-f_]*\"\.\"$2\" FROM STDIN (\(.*\))\$/\1/p"
+}
+
+@test "into PostgreSQL: integer, text, varchar and bytea tables go in COPY's binary format, the source's exact values; others as CSV" {
+	local from t
+	new_db src
+	psqlc -d src <<'EOF'
+CREATE TABLE bin (id bigint PRIMARY KEY, s smallint, i integer, t text,
+    v varchar(12), b bytea);
+INSERT INTO bin VALUES
+    (1, -32768, -2147483648, '', '', '\x'),
+    (2, 32767, 2147483647, NULL, NULL, NULL),
+    (3, 0, 0, E'a,b"c\nd\re\\f\n\\.\n', E'\\.', '\x00ff22'),
+    (4, NULL, NULL, '中文 é 😀', '"', '\x0a0d2c'),
+    (-9223372036854775808, 1, 1, ' lead and trail ', ',', '\x5c'),
+    (9223372036854775807, -1, -1, E'\\N', 'NULL', NULL);
+-- more than a chunk of rows, so several go to the worker
+INSERT INTO bin SELECT g, g % 32000 - 16000, g * 7, repeat(md5(g::text), 3)
+    || E'\n"', left(md5(g::text), 12), decode(md5(g::text), 'hex')
+    FROM generate_series(5, 20000) g;
+CREATE TABLE mixed (id bigint PRIMARY KEY, t text, at timestamptz, n numeric);
+INSERT INTO mixed VALUES (1, E'x\ny', '2026-01-01 00:00:00+00', 1.50),
+    (2, NULL, NULL, NULL), (3, '', '2026-01-02', -0.0);
+EOF
+	gb-export -s postgresql:///src -o set
+	mkdir spool
+	seal_set set spool/bin
+	new_db r
+	psqlc -d postgres -c "ALTER DATABASE r SET log_statement = 'all'"
+	from=$(($(stat -c %s "$PGROOT/server.log") + 1))
+	run restore -d postgresql:///r spool/bin.seal
+	assert_success
+	for t in bin mixed; do
+		psqlc -d src -c "COPY (SELECT * FROM $t ORDER BY id) TO STDOUT" >"$t.src"
+		psqlc -d r -c "COPY (SELECT * FROM $t ORDER BY id) TO STDOUT" >"$t.got"
+		cmp "$t.src" "$t.got" || fail "$t: $(diff "$t.src" "$t.got" | head)"
+	done
+	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM bin")" 20002
+	assert_equal "$(copies_of "$from" bin)" "FORMAT binary"
+	assert_equal "$(copies_of "$from" mixed)" "FORMAT csv, HEADER MATCH"
+}
+
+@test "into PostgreSQL: a value the binary format is not written for (text in an SQLite BLOB) sends the rest of its table as CSV, every value as it was" {
+	local from
+	sqlite3 -bail odd.db "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB, s TEXT);
+	    INSERT INTO t VALUES (1, x'00ff', 'a\"b'), (2, 'abc', 'c,d'),
+	    (3, x'41', NULL), (4, NULL, ''), (5, x'', 'e
+f')"
+	gb-export -s sqlite:odd.db -o set
+	mkdir spool
+	seal_set set spool/odd
+	new_db r
+	psqlc -d postgres -c "ALTER DATABASE r SET log_statement = 'all'"
+	from=$(($(stat -c %s "$PGROOT/server.log") + 1))
+	run restore -d postgresql:///r spool/odd.seal
+	assert_success
+	# byteain reads abc in the escape format: its three bytes
+	assert_equal "$(psqlc -d r -c "SELECT id, coalesce(encode(b, 'hex'), 'NULL'),
+	    coalesce(s, 'NULL') FROM t ORDER BY id")" '1|00ff|a"b
+2|616263|c,d
+3|41|NULL
+4|NULL|
+5||e
+f'
+	assert_equal "$(copies_of "$from" t)" "FORMAT binary
+FORMAT csv, HEADER MATCH"
+}
+
 @test "into PostgreSQL: rows of 8 MiB are held a few at a time, not two chunks of them queued per connection" {
 	local rss
 	sqlite3 -bail long.db "CREATE TABLE long (id INTEGER PRIMARY KEY, v TEXT);
