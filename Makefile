@@ -100,7 +100,8 @@ deps:
 #
 # The catalog's tests run a second time with the catalog on PostgreSQL
 # (tests/pgmode.sh: one throwaway cluster, a database per test).
-PGMODE_TESTS = tests/catalog.bats tests/checkpoint.bats
+PGMODE_TESTS = tests/catalog.bats tests/checkpoint.bats tests/import.bats \
+	tests/report.bats
 check: deps
 	$(MAKE) all $(UNIT) $(REPLAY) $(FAULTSO) $(STDRIVESO)
 	$(UNIT)

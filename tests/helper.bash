@@ -46,18 +46,25 @@ gb_setup() {
 # GB_TEST_CATALOG=pg (tests/pgmode.sh, make check): the catalog of every
 # test is a fresh database of the cluster tests/pgmode.sh started, named
 # by GB_CATALOG, which every tool takes before the config's path.
-# $GB_TEST_PGDB is its name.
+# $GB_TEST_PGDB is its name; a test's other catalogs (media-helper.bash's
+# cat_new) are databases named ${GB_TEST_PGBASE}_NAME.
 pg_catalog_setup() {
 	[ -n "${PGHOST-}" ] ||
 	    fail "GB_TEST_CATALOG=pg: no PostgreSQL cluster; run the tests by tests/pgmode.sh"
-	GB_TEST_PGDB=gbt_$(basename "$BATS_TEST_FILENAME" .bats | tr -c 'a-z0-9\n' _)_$BATS_TEST_NUMBER
+	GB_TEST_PGBASE=gbt_$(basename "$BATS_TEST_FILENAME" .bats | tr -c 'a-z0-9\n' _)_$BATS_TEST_NUMBER
+	export GB_TEST_PGBASE
+	pg_catalog_new "$GB_TEST_PGBASE"
+}
+
+# pg_catalog_new DB: a fresh database DB, the test's catalog from now on.
+pg_catalog_new() {
 	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
-	    -c "DROP DATABASE IF EXISTS $GB_TEST_PGDB" \
-	    -c "CREATE DATABASE $GB_TEST_PGDB" >/dev/null ||
-	    fail "cannot make the database $GB_TEST_PGDB"
+	    -c "DROP DATABASE IF EXISTS $1" \
+	    -c "CREATE DATABASE $1" >/dev/null ||
+	    fail "cannot make the database $1"
 	# what the tests' own SQL takes of SQLite's, for their psql alone
 	# (cq: search_path), never for the tools
-	psql -X -q -v ON_ERROR_STOP=1 -d "$GB_TEST_PGDB" >/dev/null <<-'EOF' ||
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" >/dev/null <<-'EOF' ||
 	CREATE SCHEMA gb_test_shim;
 	CREATE FUNCTION gb_test_shim.gc(s text, v text, sep text) RETURNS text
 	    LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN s
@@ -72,8 +79,13 @@ pg_catalog_setup() {
 	    RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT to_char(
 	    t::timestamp + m::interval, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
 	EOF
-	    fail "cannot make the test's SQL helpers in $GB_TEST_PGDB"
-	export GB_TEST_PGDB GB_CATALOG="host=$PGHOST port=$PGPORT dbname=$GB_TEST_PGDB"
+	    fail "cannot make the test's SQL helpers in $1"
+	pg_catalog_use "$1"
+}
+
+# pg_catalog_use DB: database DB is the test's catalog from now on.
+pg_catalog_use() {
+	export GB_TEST_PGDB=$1 GB_CATALOG="host=$PGHOST port=$PGPORT dbname=$1"
 }
 
 # sqlite_only WHY: a test that reads or changes the SQLite file itself

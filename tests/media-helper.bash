@@ -171,10 +171,60 @@ arch_snap() { awk -F'\t' '$1 == "snapshot" { print $2 }' "$1.set/MANIFEST"; }
 # cq SQL: a query on the test's catalog, '|'-separated rows.
 cq() {
 	if [ "${GB_TEST_CATALOG-}" = pg ]; then
-		PGOPTIONS="-c search_path=public,gb_test_shim" \
-		    psql -X -q -At -v ON_ERROR_STOP=1 -d "$GB_TEST_PGDB" -c "$@"
+		cq_in "$GB_TEST_PGDB" "$@"
 	else
-		sqlite3 -bail -batch "$CAT" "$@"
+		cq_in "$CAT" "$@"
+	fi
+}
+
+# cq_in CATALOG SQL: cq on CATALOG, as cat_id gives it (or a database's
+# name on PostgreSQL).
+cq_in() {
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		PGOPTIONS="-c search_path=public,gb_test_shim" \
+		    psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "${@:2}"
+	else
+		sqlite3 -bail -batch "$1" "${@:2}"
+	fi
+}
+
+# Several catalogs in one test: each a file $W/NAME.db, or on PostgreSQL
+# a database of its own (pg_catalog_new).  cat_new NAME: the test's
+# catalog from now on is a new one, not yet made, $CAT its file;
+# cat_copy NAME: catalog NAME is a copy of the test's as it is now;
+# cat_use NAME: the test's catalog from now on is catalog NAME.  The tools
+# take it from GB_CATALOG.
+cat_new() {
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		pg_catalog_new "${GB_TEST_PGBASE}_$1"
+	fi
+	cat_use "$1"
+}
+
+cat_copy() {
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \
+		    ${GB_TEST_PGBASE}_$1 TEMPLATE $GB_TEST_PGDB" >/dev/null
+	else
+		sqlite3 -bail "$CAT" ".backup $W/$1.db"
+	fi
+}
+
+cat_use() {
+	CAT=$W/$1.db
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		pg_catalog_use "${GB_TEST_PGBASE}_$1"
+	else
+		export GB_CATALOG=$CAT
+	fi
+}
+
+# cat_id: the test's catalog as GB_CATALOG takes it.
+cat_id() {
+	if [ "${GB_TEST_CATALOG-}" = pg ]; then
+		echo "$GB_CATALOG"
+	else
+		echo "$CAT"
 	fi
 }
 

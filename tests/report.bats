@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # gb-catalog report --html: the quarterly review (季度评估) as one page,
 # loaded in a real headless browser (Debian's chromium): its SVG charts
-# drawn, its numbers those of the catalog (sqlite3 and python3 here, or the
-# text report), no request to any network, every catalog string escaped.
+# drawn, its numbers those of the catalog (sqlite3 or psql and python3
+# here, or the text report), no request to any network, every catalog
+# string escaped.
 # The screenshot is kept in $GB_TEST_OUT (default tests/out)/report/.
 
 load helper
@@ -90,17 +91,21 @@ craft_quarter() {
 		craft_copy "n11$d" "$u" "n11$d.tar.gz.gpg" good \
 		    "2026-11-${d}T02:40:00Z"
 	done
-	# the run log: every night from August on, but for these days
-	cq "WITH RECURSIVE d(day) AS (SELECT '2026-08-01' UNION ALL SELECT
-	    date(day, '+1 day') FROM d WHERE day < '$DATE')
-	    INSERT INTO runs(site, job, started, ended, status)
-	    SELECT '$(hostname)', 'members-daily', day || 'T02:30:00Z', day || 'T02:40:00Z',
-	    CASE day WHEN '2026-11-10' THEN 'failed' ELSE 'ok' END FROM d
-	    WHERE day <> '2026-11-11'
-	    UNION ALL SELECT '$(hostname)', 'weekly-full', day || 'T03:00:00Z',
-	    day || 'T04:00:00Z', CASE day WHEN '2026-09-27' THEN 'failed'
-	    ELSE 'ok' END FROM d WHERE strftime('%w', day) = '0' AND
-	    day <> '2026-10-18' AND day >= '2026-08-02';
+	# the run log: every night from August on, but for these days (the
+	# days counted by date(1): SQL has no date arithmetic both dialects
+	# share)
+	local day wday nightly=() weekly=()
+	while read -r day wday; do
+		[ "$day" = 2026-11-11 ] || nightly+=("('$(hostname)', 'members-daily',
+		    '${day}T02:30:00Z', '${day}T02:40:00Z', '$([ "$day" = 2026-11-10 ] &&
+		    echo failed || echo ok)')")
+		[ "$wday" != 0 ] || [ "$day" = 2026-10-18 ] || weekly+=("('$(hostname)',
+		    'weekly-full', '${day}T03:00:00Z', '${day}T04:00:00Z', '$([ "$day" = \
+		    2026-09-27 ] && echo failed || echo ok)')")
+	done < <(seq 0 $((($(date -u -d $DATE +%s) - $(date -u -d 2026-08-01 +%s)) /
+	    86400)) | sed 's/.*/2026-08-01 + & days/' | date -u -f - '+%F %w')
+	cq "INSERT INTO runs(site, job, started, ended, status) VALUES
+	    $(IFS=,; echo "${nightly[*]},${weekly[*]}");
 	    INSERT INTO runs(site, job, started, ended, status) VALUES('$(hostname)', 'members-daily',
 	    '2026-10-05T01:00:00Z', '2026-10-05T01:10:00Z', 'failed'),
 	    ('$(hostname)', '$(sql_quote "$HOSTILE")', '2026-11-02T05:00:00Z', NULL, 'failed')"
@@ -239,11 +244,20 @@ EOF
 	echo "# screenshot: $OUT/report.png" >&3
 
 	# the drawn page against the catalog
-	"$PY" - dom.html "$CAT" report.txt "$DATE" <<'EOF'
-import datetime, sqlite3, sys
+	CAT=$CAT "$PY" - dom.html "$BATS_TEST_DIRNAME/media-helper.bash" report.txt \
+	    "$DATE" <<'EOF'
+import datetime, subprocess, sys
 from html.parser import HTMLParser
-dom, db = open(sys.argv[1], encoding="utf-8").read(), sqlite3.connect(sys.argv[2])
+dom = open(sys.argv[1], encoding="utf-8").read()
 text, date = open(sys.argv[3], encoding="utf-8").read(), sys.argv[4]
+
+def q(sql):
+    """The catalog's rows, by cq_rows of either dialect; numbers as int."""
+    out = subprocess.run(["bash", "-c", '. "$0"; cq_rows "$1"', sys.argv[2],
+                          sql], check=True, capture_output=True,
+                         text=True).stdout
+    return [[int(v) if v.isdigit() else v for v in r.split("\x1f")]
+            for r in out.split("\x1e")[:-1]]
 
 class P(HTMLParser):
     def __init__(self):
@@ -276,7 +290,7 @@ def inside(e, key):
 # growth: a rows and a bytes chart per table, a bar per month, its value
 # the table's in the month's last full archive
 want = {}
-for per, tbl, rows, byts in db.execute(
+for per, tbl, rows, byts in q(
         "SELECT substr(a.snapshot, 1, 7) AS per, t.tbl, t.rows, t.bytes FROM "
         "archive_tables t JOIN archives a ON a.name = t.archive WHERE a.level = "
         "'full' ORDER BY a.snapshot"):
@@ -304,8 +318,8 @@ assert [(r[0], int(r[1]), r[2]) for r in rows] == [
     ("2026-08", 90, "-"), ("2026-09", 100, "+11.1%"),
     ("2026-10", 150, "+50.0%"), ("2026-11", 200, "+33.3%")], rows
 # all archives per month: their bytes
-arch = dict(db.execute("SELECT substr(snapshot, 1, 7), sum(size) FROM archives "
-                       "GROUP BY 1"))
+arch = dict(q("SELECT substr(snapshot, 1, 7), sum(size) FROM archives "
+              "GROUP BY 1"))
 bars = {e["data-period"]: int(e["data-value"]) for e in p.el
         if e["_tag"] == "rect" and e.get("class") == "bar" and
         next(a for a in reversed(e["_in"]) if a["_tag"] == "svg")["data-chart"] == "archive-bytes"}
@@ -315,9 +329,9 @@ assert bars == arch, (bars, arch)
 end = datetime.date.fromisoformat(date)
 days = [end - datetime.timedelta(days=i) for i in range(90, -1, -1)]
 runs = {}
-for job, started, status in db.execute("SELECT job, started, status FROM runs"):
+for job, started, status in q("SELECT job, started, status FROM runs"):
     runs.setdefault((job, started[:10]), []).append(status)
-first = dict(db.execute("SELECT job, min(started) FROM runs GROUP BY job"))
+first = dict(q("SELECT job, min(started) FROM runs GROUP BY job"))
 sched = {"members-daily": lambda d: True,
          "weekly-full": lambda d: d.weekday() == 6}
 cal = {}
@@ -348,10 +362,10 @@ assert counts["members-daily"] == (89, 1, 1), counts
 assert counts["weekly-full"] == (11, 1, 1), counts
 
 # restore tests of the 13 weeks, with their results
-tests = db.execute("SELECT count(*), sum(ok AND NOT manual), sum(manual) "
-                   "FROM checks WHERE kind = 'restore-test' AND at >= ?",
-                   ((end - datetime.timedelta(days=91)).isoformat() +
-                   "T23:59:59Z",)).fetchone()
+tests = tuple(q("SELECT count(*), sum(CASE WHEN ok = 1 AND manual = 0 THEN 1 "
+                "ELSE 0 END), sum(manual) FROM checks WHERE kind = "
+                "'restore-test' AND at >= '%sT23:59:59Z'" %
+                (end - datetime.timedelta(days=91)).isoformat())[0])
 rt = next(e for e in p.el if e["_tag"] == "p" and e.get("data-tests"))
 assert (int(rt["data-tests"]), int(rt["data-ok"]),
         int(rt["data-manual"])) == tests == (4, 2, 1), (rt, tests)
@@ -362,7 +376,7 @@ assert len([e for e in p.el if e["_tag"] == "tr" and e.get("class") == "failed"]
 
 # media in each place: retired apart
 where = {}
-for pool, loc, n in db.execute("SELECT pool, CASE WHEN state = 'retired' THEN "
+for pool, loc, n in q("SELECT pool, CASE WHEN state = 'retired' THEN "
         "'retired' ELSE location END, count(*) FROM media GROUP BY 1, 2"):
     where[(pool, loc)] = n
 shown = {}
