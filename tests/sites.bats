@@ -32,15 +32,8 @@ teardown_file() {
 
 ROW_TABLES="media movements archives archive_tables copies runs checks audit checkpoints"
 
-# of_a TABLE: the condition on TABLE's rows that are site a's (an
-# archive's tables have no site: they are their archive's).
-of_a() {
-	if [ "$1" = archive_tables ]; then
-		echo "archive IN (SELECT name FROM archives WHERE site = 'a')"
-	else
-		echo "site = 'a'"
-	fi
-}
+# of_a TABLE: the condition on TABLE's rows that are site a's.
+of_a() { echo "site = 'a'"; }
 
 # site_conf FILE SITE ROLE: a host's config: its site, the catalog as ROLE,
 # the test keys.
@@ -139,8 +132,8 @@ INSERT INTO archives(name, job, level, export_id, chain, site, source,
     recorded_at) VALUES ('A1.tar.gz.gpg', 'nightly', 'full', 'e-a1', 'e-a1',
     'a', 'gym', '2026-12-01T01:00:00Z', 10, 'aa', 9, 'ab', 5, 'seal',
     '2026-12-01T01:05:00Z');
-INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256)
-    VALUES ('A1.tar.gz.gpg', 'members', 5, 100, 'ac');
+INSERT INTO archive_tables(site, archive, tbl, rows, bytes, sha256)
+    VALUES ('a', 'A1.tar.gz.gpg', 'members', 5, 100, 'ac');
 INSERT INTO copies(site, archive, medium, position, status, started_at)
     VALUES ('a', 'A1.tar.gz.gpg', 'U1', 'A1.tar.gz.gpg', 'good',
     '2026-12-01T01:06:00Z');
@@ -219,7 +212,7 @@ verify_all() {
 	[ "$(q "SELECT count(DISTINCT tablename) FROM pg_policies")" = 9 ]
 	q "UPDATE catalog_version SET version = 1" >/dev/null
 	run -0 as_owner upgrade
-	assert_output --regexp '^catalog .*: upgraded from version 1 to 2$'
+	assert_output --regexp '^catalog .*: upgraded from version 1 to 3$'
 	[ "$(pg_rows "$DB" sites)" = "$sites" ]
 	[ "$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")" = "$policies" ]
 	[ "$(q "SELECT count(*) FROM pg_class WHERE relrowsecurity")" = 9 ]
@@ -280,7 +273,7 @@ verify_all() {
 	    [media]="INSERT INTO media(site, id, kind, pool, labelled_at) VALUES ('a', 'X1', 'dir', 'daily', 't')"
 	    [movements]="INSERT INTO movements(site, medium, at, from_loc, to_loc, by) VALUES ('a', 'U1', 't', 'offsite', 'onsite', 'b')"
 	    [archives]="INSERT INTO archives(name, job, level, export_id, chain, site, source, snapshot, size, sha256, packed_size, packed_sha256, rows, seal, recorded_at) VALUES ('X.tar.gz.gpg', 'j', 'full', 'e-x', 'e-x', 'a', 's', 't', 1, 'h', 1, 'h', 1, 's', 't')"
-	    [archive_tables]="INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256) VALUES ('A1.tar.gz.gpg', 'fake', 1, 1, 'h')"
+	    [archive_tables]="INSERT INTO archive_tables(site, archive, tbl, rows, bytes, sha256) VALUES ('a', 'A1.tar.gz.gpg', 'fake', 1, 1, 'h')"
 	    [copies]="INSERT INTO copies(site, archive, medium, position, status, started_at) VALUES ('a', 'A1.tar.gz.gpg', 'U1', 'x', 'good', 't')"
 	    [runs]="INSERT INTO runs(site, job, started, status) VALUES ('a', 'nightly', 't', 'ok')"
 	    [checks]="INSERT INTO checks(site, kind, archive, at, ok) VALUES ('a', 'restore-test', 'A1.tar.gz.gpg', 't', 1)"
