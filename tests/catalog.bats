@@ -430,8 +430,8 @@ EOF
 	run -2 gb-catalog due --why x --kind tape --csv
 	assert_output "gb-catalog: due does not take --why (it takes --quiet, --date, --site, --all-sites)
 usage: gb-catalog [-c conf] due [-q] [--date date] [--site site | --all-sites]"
-	run -2 gb-catalog manifest a.tar.gz.gpg --csv
-	assert_line -n 0 "gb-catalog: manifest takes no options, not --csv"
+	run -2 gb-catalog upgrade --csv
+	assert_line -n 0 "gb-catalog: upgrade takes no options, not --csv"
 	run -2 gb-catalog media add M2 --kind tape --pool p --why because
 	assert_line -n 0 "gb-catalog: media add does not take --why (it takes --kind, --pool, --capacity)"
 	run -2 gb-catalog media retire M1 --kind tape
