@@ -856,16 +856,16 @@ at_plan(struct restore *r, const char *catpath, size_t *n)
 	    r->jobs, r->njobs, n);
 
 	if (!*n && !r->njobs)
-		gb_errx(GB_EXIT_CHECK, "no full archive of site %s at or before "
-		    "%s in the catalog %s", r->site, r->when, catpath);
+		gb_errx(GB_EXIT_CHECK, "no full archive at or before %s in the "
+		    "catalog %s for site %s", r->when, catpath, r->site);
 	for (size_t j = 0; j < r->njobs; j++) {
 		size_t i = 0;
 		while (i < *n && strcmp(v[i].job, r->jobs[j]) != 0)
 			i++;
 		if (i == *n)
-			gb_errx(GB_EXIT_CHECK, "job %s: no full archive of site "
-			    "%s at or before %s in the catalog %s", r->jobs[j],
-			    r->site, r->when, catpath);
+			gb_errx(GB_EXIT_CHECK, "job %s: no full archive at or "
+			    "before %s in the catalog %s for site %s", r->jobs[j],
+			    r->when, catpath, r->site);
 	}
 	return v;
 }

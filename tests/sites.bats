@@ -490,7 +490,7 @@ job nightly:
 
 	# the restore: head office names the site; b's full, from b's medium
 	run -1 gb-restore -c head.conf --at "$at" --list
-	assert_output "gb-restore: no full archive of site hq at or before $at in the catalog host=$PGHOST port=$PGPORT dbname=$DB user=head"
+	assert_output "gb-restore: no full archive at or before $at in the catalog host=$PGHOST port=$PGPORT dbname=$DB user=head for site hq"
 	run -0 gb-restore -c head.conf --at "$at" --site b --list
 	assert_line -n 0 "plan for the state at $at: 1 chain, 1 archive"
 	assert_line -n 2 "  1  full         $snap_b  n1.tar.gz.gpg"
