@@ -584,26 +584,18 @@ schema_lock(struct gb_catalog *c)
 
 /* Opening ------------------------------------------------------------- */
 
-struct gb_catalog *
-gb_catalog_open_as(const char *path, const char *site, int mode)
+/*
+ * The schema's version read, and the schema made or upgraded when it is
+ * opened to write (gb_catalog_txn: on PostgreSQL an upgrade may deadlock
+ * with a writer, and runs again).
+ */
+static void
+open_schema(struct gb_catalog *c, void *arg)
 {
-	struct gb_catalog *c = gb_calloc(1, sizeof *c);
-	struct stat sb;
+	int mode = *(int *)arg;
+	const char *path = c->path;
 	int version;
 
-	c->path = gb_strdup(path);
-	c->site = gb_strdup(site);
-	if (gb_catalog_is_uri(path))
-		open_pg(c, mode);
-	else {
-		if (stat(path, &sb) == -1 && (errno != ENOENT ||
-		    mode == GB_CATALOG_READ))
-			no_catalog(path, errno, GB_CATALOG_READ);
-		if (mode == GB_CATALOG_READ || open_rw(c, mode) == -1)
-			open_ro(c);
-	}
-	if (!c->readonly)
-		gb_catalog_begin(c);
 	if ((version = schema_version(c)) < GB_CATALOG_VERSION && c->pg &&
 	    !c->readonly) {
 		schema_lock(c);	/* and again, now that nobody else makes it */
@@ -632,8 +624,30 @@ gb_catalog_open_as(const char *path, const char *site, int mode)
 		if (c->readonly)
 			add_columns(c);
 	}
-	if (!c->readonly)
-		gb_catalog_commit(c);
+}
+
+struct gb_catalog *
+gb_catalog_open_as(const char *path, const char *site, int mode)
+{
+	struct gb_catalog *c = gb_calloc(1, sizeof *c);
+	struct stat sb;
+
+	c->path = gb_strdup(path);
+	c->site = gb_strdup(site);
+	if (gb_catalog_is_uri(path))
+		open_pg(c, mode);
+	else {
+		if (stat(path, &sb) == -1 && (errno != ENOENT ||
+		    mode == GB_CATALOG_READ))
+			no_catalog(path, errno, GB_CATALOG_READ);
+		if (mode == GB_CATALOG_READ || open_rw(c, mode) == -1)
+			open_ro(c);
+	}
+	if (c->readonly)
+		open_schema(c, &mode);
+	else
+		gb_catalog_txn(c, open_schema, &mode);
+	c->opened = 1;
 	return c;
 }
 
@@ -858,17 +872,31 @@ gb_catalog_audit_count(struct gb_catalog *c, const char *site)
 	return n;
 }
 
+struct checkpointing {
+	long long entries;
+	const char *head, *issued, *medium, *place, *text;
+};
+
+static void
+add_checkpoint(struct gb_catalog *c, void *arg)
+{
+	const struct checkpointing *k = arg;
+	char n[24];
+
+	snprintf(n, sizeof n, "%lld", k->entries);
+	gb_catalog_run(c, "INSERT INTO checkpoints(site, issued, entries, head, "
+	    "medium, place, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, c->site,
+	    k->issued, n, k->head, k->medium, k->place, k->text);
+}
+
 void
-gb_catalog_add_checkpoint(struct gb_catalog *c, long long entries,
+gb_catalog_record_checkpoint(struct gb_catalog *c, long long entries,
     const char *head, const char *issued, const char *medium,
     const char *place, const char *text)
 {
-	char n[24];
+	struct checkpointing k = { entries, head, issued, medium, place, text };
 
-	snprintf(n, sizeof n, "%lld", entries);
-	gb_catalog_run(c, "INSERT INTO checkpoints(site, issued, entries, head, "
-	    "medium, place, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, c->site,
-	    issued, n, head, medium, place, text);
+	gb_catalog_txn(c, add_checkpoint, &k);
 }
 
 int
@@ -976,9 +1004,9 @@ gb_catalog_add_medium(struct gb_catalog *c, const struct gb_conf *conf,
 		gb_errx(GB_EXIT_USAGE, "medium %s is already in the catalog", id);
 	section = gb_asprintf("pool %s", pool);
 	if (!gb_conf_has_section(conf, section))
-		gb_warnx("warning: pool %s is not described in the config; it "
-		    "gets the default rules (30 days' retention, stays onsite)",
-		    pool);
+		gb_catalog_warnx("warning: pool %s is not described in the "
+		    "config; it gets the default rules (30 days' retention, "
+		    "stays onsite)", pool);
 	free(section);
 	gb_now(now);
 	snprintf(cap, sizeof cap, "%lld", capacity);

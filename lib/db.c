@@ -6,6 +6,7 @@
  * time, so no result is held whole, and statements may nest as on SQLite.
  */
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,8 +146,8 @@ gb_catalog_exec(struct gb_catalog *c, const char *sql)
  * writer committed, and a database set to SERIALIZABLE would fail
  * writers of other sites for nothing.
  */
-void
-gb_catalog_begin(struct gb_catalog *c)
+static void
+begin(struct gb_catalog *c)
 {
 	if (!c->pg) {
 		gb_catalog_exec(c, "BEGIN IMMEDIATE");
@@ -159,17 +160,8 @@ gb_catalog_begin(struct gb_catalog *c)
 		gb_catalog_fail(c, "cannot begin a transaction");
 }
 
-void
-gb_catalog_commit(struct gb_catalog *c)
-{
-	char err[512];
-
-	if (gb_catalog_try_commit(c, err, sizeof err) == -1)
-		gb_errx(GB_EXIT_RUN, "catalog %s: %s", c->path, err);
-}
-
-void
-gb_catalog_rollback(struct gb_catalog *c)
+static void
+rollback(struct gb_catalog *c)
 {
 	if (c->pg)
 		(void)pg_exec(c, "ROLLBACK", 0, NULL);
@@ -181,8 +173,8 @@ gb_catalog_rollback(struct gb_catalog *c)
  * A COMMIT that may fail: 0, or -1 with the transaction rolled back and
  * the reason in err.
  */
-int
-gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen)
+static int
+commit(struct gb_catalog *c, char *err, size_t errlen)
 {
 	if (c->pg) {
 		int again;
@@ -190,22 +182,22 @@ gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen)
 			return 0;
 		snprintf(err, errlen, "%s", pg_reason(c));
 		again = c->retryable;
-		gb_catalog_rollback(c);
+		rollback(c);
 		c->retryable = again;
 		return -1;
 	}
 	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
 	snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
-	gb_catalog_rollback(c);
+	rollback(c);
 	return -1;
 }
 
 /*
  * The test hook of gb-catalog(1) ENVIRONMENT: GB_CATALOG_FAIL_ONCE=SQLSTATE
- * makes the server fail the first write transaction of the process with
- * that SQLSTATE (as a failure on the audit table), after its work and
- * before its COMMIT.
+ * makes the server fail the first write transaction of the process after
+ * the catalog's opening (the tool's work) with that SQLSTATE (as a
+ * failure on the audit table), after its work and before its COMMIT.
  */
 static void
 fail_once(struct gb_catalog *c)
@@ -214,7 +206,7 @@ fail_once(struct gb_catalog *c)
 	const char *s = getenv("GB_CATALOG_FAIL_ONCE");
 	char *sql;
 
-	if (done || !c->pg || !s || !*s)
+	if (done || !c->pg || !c->opened || !s || !*s)
 		return;
 	done = 1;
 	if (strlen(s) != 5 || strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -225,6 +217,72 @@ fail_once(struct gb_catalog *c)
 	    "USING ERRCODE = '%s', TABLE = 'audit'; END$$", s, s);
 	gb_catalog_exec(c, sql);
 	free(sql);
+}
+
+/*
+ * What fn says (gb_catalog_printf, gb_catalog_warnx): held while it runs,
+ * said once it is committed (or rolled back, a dry run), dropped with an
+ * attempt run again or failed: said once, and only of what was done.
+ */
+static struct {
+	FILE *f;	/* NULL: nothing held */
+	char *text;
+	size_t len;
+} held[2];	/* standard output, standard error */
+static int holding;
+
+static FILE *
+hold(int i)
+{
+	if (!held[i].f && !(held[i].f = open_memstream(&held[i].text,
+	    &held[i].len)))
+		gb_err(GB_EXIT_RUN, "cannot hold a message");
+	return held[i].f;
+}
+
+static void
+held_end(int say)
+{
+	for (int i = 0; i < 2; i++) {
+		if (!held[i].f)
+			continue;
+		fclose(held[i].f);
+		if (say) {
+			if (i)
+				gb_progress_clear();
+			fwrite(held[i].text, 1, held[i].len, i ? stderr :
+			    stdout);
+		}
+		free(held[i].text);
+		held[i].f = NULL;
+	}
+	holding = 0;
+}
+
+void
+gb_catalog_printf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(holding ? hold(0) : stdout, fmt, ap);
+	va_end(ap);
+}
+
+void
+gb_catalog_warnx(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = gb_vasprintf(fmt, ap);
+	va_end(ap);
+	if (holding)
+		fprintf(hold(1), "%s: %s\n", gb_progname, s);
+	else
+		gb_warnx("%s", s);
+	free(s);
 }
 
 int
@@ -239,22 +297,28 @@ gb_catalog_try_txn(struct gb_catalog *c,
 	if (setjmp(again)) {
 		/* the server ended the transaction; the ROLLBACK makes it so */
 		c->retry = NULL;
-		gb_catalog_rollback(c);
+		held_end(0);
+		rollback(c);
 		if (++tries > GB_CATALOG_TRIES)
 			gb_errx(GB_EXIT_RUN, "catalog %s: %s; gave up after %d "
 			    "tries", c->path, failed, GB_CATALOG_TRIES);
 		usleep((useconds_t)(1000 * (tries * 10 + rand() % 50)));
 	}
 	c->retry = &again;
-	gb_catalog_begin(c);
+	holding = 1;
+	begin(c);
 	fn(c, arg);
 	fail_once(c);
-	if ((r = gb_catalog_try_commit(c, err, errlen)) == -1 && c->pg &&
+	if (c->dry_run) {
+		rollback(c);
+		r = 0;
+	} else if ((r = commit(c, err, errlen)) == -1 && c->pg &&
 	    c->retryable) {
 		snprintf(failed, sizeof failed, "COMMIT: %s", err);
 		longjmp(again, 1);
 	}
 	c->retry = NULL;
+	held_end(r == 0);
 	return r;
 }
 

@@ -29,6 +29,8 @@ struct gb_catalog {
 	char sqlstate[6];	/* PostgreSQL: of the last error */
 	int retryable;	/* that error: the transaction may be run again */
 	jmp_buf *retry;	/* in gb_catalog_txn: back to its start */
+	int opened;	/* its opening's transaction is over */
+	int dry_run;	/* gb_catalog_txn rolls back: what it would do */
 };
 #define GB_CATALOG_VERSION 3	/* of share/catalog.sql */
 /*
@@ -54,24 +56,22 @@ struct gb_catalog *gb_catalog_open(const char *path, const char *site);
 void gb_catalog_close(struct gb_catalog *c);
 /*
  * db.c: the connection.  SQL text without parameters, one statement or
- * more; a transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: with the
- * site's lock, so a site's writers queue).
+ * more.
  */
 void gb_catalog_exec(struct gb_catalog *c, const char *sql);
-void gb_catalog_begin(struct gb_catalog *c);
-void gb_catalog_commit(struct gb_catalog *c);
-void gb_catalog_rollback(struct gb_catalog *c);
-/* 0, or -1, rolled back, with the reason in err; then reopen. */
-int gb_catalog_try_commit(struct gb_catalog *c, char *err, size_t errlen);
+/* After a failed commit: a new connection, as the next tool reads it. */
 struct gb_catalog *gb_catalog_reopen(struct gb_catalog *c);
 /*
- * Runs fn(c, arg) as one write transaction, begun and committed.  On
+ * Runs fn(c, arg) as one write transaction, begun (SQLite: BEGIN
+ * IMMEDIATE; PostgreSQL: with the site's lock, so a site's writers
+ * queue) and committed; the only way to write the catalog.  On
  * PostgreSQL a failure another attempt may not meet (serialization
  * failure 40001, deadlock 40P01, two writers of a site's audit chain:
  * 23505 on audit) rolls it back and runs it again from its start, up to
- * GB_CATALOG_TRIES times; so fn does catalog work only, and may run more
- * than once.  Any other error ends the program, the transaction rolled
- * back (never half of it).  gb_catalog_try_txn: -1, rolled back, with
+ * GB_CATALOG_TRIES times; so fn does catalog work only (or work it may
+ * do again: gb-write's label), and may run more than once.  Any other
+ * error ends the program, the transaction rolled back (never half of
+ * it).  gb_catalog_try_txn: -1, rolled back, with
  * the reason in err, when the COMMIT fails (gb-write's good copy).
  */
 #define GB_CATALOG_TRIES 10
@@ -80,6 +80,15 @@ void gb_catalog_txn(struct gb_catalog *c,
 int gb_catalog_try_txn(struct gb_catalog *c,
     void (*fn)(struct gb_catalog *, void *), void *arg, char *err,
     size_t errlen);
+/*
+ * What fn says, to standard output or as gb_warnx: said once the
+ * transaction is over, so once however often fn runs, and not at all
+ * when it fails; said at once outside a transaction.
+ */
+void gb_catalog_printf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+void gb_catalog_warnx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 /* Closes the connection, whatever its state: 0, or -1 and why. */
 int gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen);
 /*
@@ -143,10 +152,10 @@ int gb_catalog_audit_hash_at(struct gb_catalog *c, const char *site,
 long long gb_catalog_audit_count(struct gb_catalog *c, const char *site);
 /*
  * Records a checkpoint issued (gb-checkpoint(5)): its signed text and
- * where it went (medium NULL: a file, place its path), inside the
- * caller's transaction.
+ * where it went (medium NULL: a file, place its path).  Its own
+ * transaction.
  */
-void gb_catalog_add_checkpoint(struct gb_catalog *c, long long entries,
+void gb_catalog_record_checkpoint(struct gb_catalog *c, long long entries,
     const char *head, const char *issued, const char *medium,
     const char *place, const char *text);
 /*

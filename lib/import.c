@@ -384,10 +384,11 @@ record_copy(struct gb_catalog *c, const struct gb_scan *m,
 		if (strcmp(gb_col(st, 0), f->pos) == 0)
 			r = 0;
 		else if (strcmp(gb_col(st, 1), "good") == 0) {
-			gb_warnx("%s: conflict: the catalog has %s good on %s at "
-			    "%s %s, the medium at %s; left as the catalog has it",
-			    media, f->name, m->id, strcmp(m->kind, "tape") ?
-			    "file" : "tape file", gb_col(st, 0), f->pos);
+			gb_catalog_warnx("%s: conflict: the catalog has %s "
+			    "good on %s at %s %s, the medium at %s; left as the "
+			    "catalog has it", media, f->name, m->id,
+			    strcmp(m->kind, "tape") ? "file" : "tape file",
+			    gb_col(st, 0), f->pos);
 			r = -1;
 		}
 	}
@@ -416,10 +417,22 @@ by_snapshot(const void *a, const void *b)
 	return strcmp(x->s.manifest.snapshot, y->s.manifest.snapshot);
 }
 
-int
-gb_import(struct gb_catalog *c, const struct gb_conf *conf,
-    struct gb_scan *m, const char *media, const char *site)
+/* An import's counts, as its transaction (gb_catalog_txn) leaves them. */
+struct imported {
+	const struct gb_conf *conf;
+	struct gb_scan *m;
+	const char *media;
+	int narch, ncopy, nbad, nknown, conflicts, same;
+};
+
+/* The import's transaction: it may run again, and counts afresh. */
+static void
+import_rows(struct gb_catalog *c, void *arg)
 {
+	struct imported *k = arg;
+	const struct gb_conf *conf = k->conf;
+	struct gb_scan *m = k->m;
+	const char *media = k->media;
 	int narch = 0, ncopy = 0, nbad = 0, nknown = 0, conflicts = 0;
 	int exists, same = 1, nf;
 	char now[21], why[1024], num[24], next[24];
@@ -427,25 +440,7 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 	uint64_t bytes = 0;
 	struct gb_stmt *st;
 
-	/* a seal the pinned signer did not make, or of another site: no */
-	for (size_t i = 0; i < m->n; i++) {
-		struct gb_found *f = &m->f[i];
-		if (!f->sealok) {
-			gb_warnx("%s (medium %s): refused: %s: %s; nothing of it "
-			    "imported (gb-catalog import --list shows it)", media,
-			    m->id, f->name, f->why);
-			return GB_EXIT_CHECK;
-		}
-		if (strcmp(f->s.manifest.site, site) != 0) {
-			gb_warnx("%s (medium %s): refused: %s is of site %s, not "
-			    "of this site %s ([site] name); nothing of it imported",
-			    media, m->id, f->name, f->s.manifest.site, site);
-			return GB_EXIT_CHECK;
-		}
-	}
-	qsort(m->f, m->n, sizeof *m->f, by_snapshot);
 	gb_now(now);
-	gb_catalog_begin(c);
 	st = gb_catalog_prepare(c, "SELECT kind, pool FROM media WHERE site = "
 	    "?2 AND id = ?1");
 	gb_bind_text(st, 1, m->id);
@@ -453,14 +448,14 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 	if ((exists = gb_step(st) == GB_ROW))
 		same = strcmp(gb_col(st, 0), m->kind) == 0 &&
 		    strcmp(gb_col(st, 1), m->pool) == 0;
+	k->same = same;
 	if (!same) {
-		gb_warnx("%s: conflict: medium %s is a %s of pool %s in the "
-		    "catalog, the label says a %s of pool %s; nothing of it "
+		gb_catalog_warnx("%s: conflict: medium %s is a %s of pool %s in "
+		    "the catalog, the label says a %s of pool %s; nothing of it "
 		    "imported", media, m->id, gb_col(st, 0), gb_col(st, 1),
 		    m->kind, m->pool);
 		gb_finalize(st);
-		gb_catalog_commit(c);	/* nothing was written */
-		return GB_EXIT_CHECK;
+		return;	/* nothing was written */
 	}
 	gb_finalize(st);
 	if (!exists) {
@@ -473,8 +468,8 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 		struct gb_found *f = &m->f[i];
 		int r;
 		if (archive_conflict(c, &f->s, why, sizeof why)) {
-			gb_warnx("%s: conflict: %s: %s; left as the catalog has "
-			    "it", media, f->name, why);
+			gb_catalog_warnx("%s: conflict: %s: %s; left as the "
+			    "catalog has it", media, f->name, why);
 			conflicts++;
 			continue;
 		}
@@ -491,8 +486,8 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 				last = f->written;
 		} else {
 			nbad++;
-			gb_warnx("%s: %s on %s: recorded failed: %s", media,
-			    f->name, m->id, f->why);
+			gb_catalog_warnx("%s: %s on %s: recorded failed: %s",
+			    media, f->name, m->id, f->why);
 		}
 	}
 	if (narch || ncopy || nbad || !exists) {
@@ -515,10 +510,39 @@ gb_import(struct gb_catalog *c, const struct gb_conf *conf,
 		    ncopy, m->verified ? "read through" : "sizes checked", nbad,
 		    nknown, conflicts, nf);
 	}
-	gb_catalog_commit(c);
+	*k = (struct imported){ conf, m, media, narch, ncopy, nbad, nknown,
+	    conflicts, same };
+}
+
+int
+gb_import(struct gb_catalog *c, const struct gb_conf *conf,
+    struct gb_scan *m, const char *media, const char *site)
+{
+	struct imported k = { conf, m, media, 0, 0, 0, 0, 0, 1 };
+
+	/* a seal the pinned signer did not make, or of another site: no */
+	for (size_t i = 0; i < m->n; i++) {
+		struct gb_found *f = &m->f[i];
+		if (!f->sealok) {
+			gb_warnx("%s (medium %s): refused: %s: %s; nothing of it "
+			    "imported (gb-catalog import --list shows it)", media,
+			    m->id, f->name, f->why);
+			return GB_EXIT_CHECK;
+		}
+		if (strcmp(f->s.manifest.site, site) != 0) {
+			gb_warnx("%s (medium %s): refused: %s is of site %s, not "
+			    "of this site %s ([site] name); nothing of it imported",
+			    media, m->id, f->name, f->s.manifest.site, site);
+			return GB_EXIT_CHECK;
+		}
+	}
+	qsort(m->f, m->n, sizeof *m->f, by_snapshot);
+	gb_catalog_txn(c, import_rows, &k);
+	if (!k.same)
+		return GB_EXIT_CHECK;
 	printf("%s: medium %s (%s, pool %s): %d archives and %d copies new "
 	    "(%d good, %d failed), %d already in the catalog%s\n", media,
-	    m->id, m->kind, m->pool, narch, ncopy + nbad, ncopy, nbad, nknown,
-	    conflicts ? ", conflicts above" : "");
-	return nbad || conflicts ? GB_EXIT_CHECK : GB_EXIT_OK;
+	    m->id, m->kind, m->pool, k.narch, k.ncopy + k.nbad, k.ncopy, k.nbad,
+	    k.nknown, k.conflicts ? ", conflicts above" : "");
+	return k.nbad || k.conflicts ? GB_EXIT_CHECK : GB_EXIT_OK;
 }

@@ -207,16 +207,14 @@ copy_table(struct gb_catalog *from, struct gb_catalog *to, const char *table)
 	return n;
 }
 
-int
-gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to)
+/* The copy, in one transaction of to's (gb_catalog_txn: it may run again). */
+static void
+migrate(struct gb_catalog *to, void *arg)
 {
+	struct gb_catalog *from = arg;
 	struct gb_stmt *st;
-	int bad = 0;
+	char *bad = NULL;
 
-	if (gb_catalog_is_pg(from) || !gb_catalog_is_pg(to))
-		gb_errx(GB_EXIT_USAGE, "migrate copies a SQLite catalog into "
-		    "PostgreSQL: the catalog is %s, --to %s", from->path, to->path);
-	gb_catalog_begin(to);
 	for (size_t i = 0; i < NTABLES; i++)
 		if (count_rows(to, tables[i]) > 0)
 			gb_errx(GB_EXIT_USAGE, "catalog %s is not empty (%s has "
@@ -224,8 +222,8 @@ gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to)
 			    to->path, tables[i]);
 	for (size_t i = 0; i < NTABLES; i++)
 		if (gb_catalog_has_table(from, tables[i]))
-			printf("%-15s %lld\n", tables[i], copy_table(from, to,
-			    tables[i]));
+			gb_catalog_printf("%-15s %lld\n", tables[i],
+			    copy_table(from, to, tables[i]));
 	/* each site's chain as it was: its entries and head on both sides */
 	st = gb_catalog_prepare(from, "SELECT DISTINCT site FROM audit ORDER "
 	    "BY site");
@@ -237,19 +235,30 @@ gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to)
 		int r2 = gb_catalog_audit_head(to, gb_col(st, 0), &n2, h2, e2,
 		    sizeof e2);
 		if (n1 != n2 || r1 != r2 || strcmp(h1, h2) != 0) {
-			gb_warnx("audit trail of site %s: %lld entries, head %s in %s; "
-			    "%lld, head %s in %s", gb_col(st, 0), n1, h1, from->path,
-			    n2, h2, to->path);
-			bad = 1;
+			/* said with the error that ends the program */
+			char *b = gb_asprintf("%s%saudit trail of site %s: %lld "
+			    "entries, head %s in %s; %lld, head %s in %s", bad ?
+			    bad : "", bad ? "; " : "", gb_col(st, 0), n1, h1,
+			    from->path, n2, h2, to->path);
+			free(bad);
+			bad = b;
 		} else
-			printf("audit trail of site %s: %lld entries, head %s%s%s\n",
-			    gb_col(st, 0), n1, h1, r1 ? ", BROKEN as in the source: " :
-			    "", e1);
+			gb_catalog_printf("audit trail of site %s: %lld "
+			    "entries, head %s%s%s\n", gb_col(st, 0), n1, h1, r1 ?
+			    ", BROKEN as in the source: " : "", e1);
 	}
 	gb_finalize(st);
 	if (bad)
-		gb_errx(GB_EXIT_RUN, "catalog %s: the copy differs; nothing "
-		    "migrated", to->path);
-	gb_catalog_commit(to);
+		gb_errx(GB_EXIT_RUN, "catalog %s: the copy differs: %s; nothing "
+		    "migrated", to->path, bad);
+}
+
+int
+gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to)
+{
+	if (gb_catalog_is_pg(from) || !gb_catalog_is_pg(to))
+		gb_errx(GB_EXIT_USAGE, "migrate copies a SQLite catalog into "
+		    "PostgreSQL: the catalog is %s, --to %s", from->path, to->path);
+	gb_catalog_txn(to, migrate, from);
 	return GB_EXIT_OK;
 }

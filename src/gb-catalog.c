@@ -269,10 +269,39 @@ cmd_job(struct cat *x, const char *cmd, int argc, char **argv)
 
 /* media ------------------------------------------------------------- */
 
+/* media add and retire: their transactions (gb_catalog_txn). */
+struct medium {
+	struct cat *x;
+	const char *id;
+	long long cap;
+};
+
+static void
+media_add(struct gb_catalog *c, void *arg)
+{
+	struct medium *m = arg;
+
+	gb_catalog_add_medium(c, &m->x->conf, m->id, m->x->kind, m->x->pool,
+	    m->cap, NULL);
+}
+
+static void
+media_retire(struct gb_catalog *c, void *arg)
+{
+	struct medium *m = arg;
+	const char *why = m->x->why;
+
+	gb_catalog_run(c, "UPDATE media SET state = 'retired' WHERE site = ?2 "
+	    "AND id = ?1", 2, m->id, c->site);
+	gb_catalog_audit(c, "retire", m->id, "retired by %s%s%s", gb_actor(),
+	    why ? ": " : "", why ? why : "");
+}
+
 static int
 cmd_media(struct cat *x, int argc, char **argv)
 {
 	const char *sub = argc > 0 ? argv[0] : "list";
+	struct medium m = { x, argc > 1 ? argv[1] : NULL, 0 };
 	struct gb_stmt *st;
 
 	if (strcmp(sub, "list") == 0) {
@@ -355,26 +384,17 @@ cmd_media(struct cat *x, int argc, char **argv)
 		if (!x->kind || !x->pool)
 			gb_errx(GB_EXIT_USAGE, "media add needs --kind dir|tape "
 			    "and --pool POOL");
-		gb_catalog_begin(x->c);
-		long long cap = 0;
-		if (x->capacity && gb_parse_size(x->capacity, &cap) == -1)
+		if (x->capacity && gb_parse_size(x->capacity, &m.cap) == -1)
 			gb_errx(GB_EXIT_USAGE, "--capacity wants bytes (with K, M, G "
 			    "or T for powers of 1024), not %s", x->capacity);
-		gb_catalog_add_medium(x->c, &x->conf, argv[1], x->kind, x->pool,
-		    cap, NULL);
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, media_add, &m);
 		return GB_EXIT_OK;
 	}
 	if (strcmp(sub, "retire") == 0) {
 		if (!medium_exists(x, argv[1], NULL, 0))
 			gb_errx(GB_EXIT_USAGE, "no medium %s in the catalog",
 			    argv[1]);
-		gb_catalog_begin(x->c);
-		gb_catalog_run(x->c, "UPDATE media SET state = 'retired' WHERE "
-		    "site = ?2 AND id = ?1", 2, argv[1], x->c->site);
-		gb_catalog_audit(x->c, "retire", argv[1], "retired by %s%s%s",
-		    gb_actor(), x->why ? ": " : "", x->why ? x->why : "");
-		gb_catalog_commit(x->c);
+		gb_catalog_txn(x->c, media_retire, &m);
 		return GB_EXIT_OK;
 	}
 	usage(stderr, GB_EXIT_USAGE);
@@ -742,9 +762,9 @@ receive_medium(struct gb_catalog *c, void *arg)
 		custody_in_order(x, t->other, t->medium);
 	section = gb_asprintf("pool %s", pool);
 	if (!gb_conf_has_section(&x->conf, section))
-		gb_warnx("warning: pool %s is not described in the config; it "
-		    "gets the default rules (30 days' retention, stays onsite)",
-		    pool);
+		gb_catalog_warnx("warning: pool %s is not described in the "
+		    "config; it gets the default rules (30 days' retention, "
+		    "stays onsite)", pool);
 	free(section);
 	free(pool);
 	t->why = gb_asprintf("from site %s%s%s", t->other, x->why ? ": " : "",
@@ -988,23 +1008,42 @@ job_rule(struct cat *x, const char *job,
 	return v;
 }
 
+struct expiry {
+	struct cat *x;
+	char **names, **chains;
+	size_t n, expired;
+};
+
+/* The archives that a rerun finds again, forgotten. */
+static void
+expiry_reset(struct expiry *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		free(e->names[i]);
+		free(e->chains[i]);
+	}
+	free(e->names);
+	free(e->chains);
+	e->names = e->chains = NULL;
+	e->n = e->expired = 0;
+}
+
 /*
  * Retention: an archive past its job's retention_days goes, unless its
  * chain still has a live member, or its chain is the newest one of its
  * full job that has a good copy (never expire the last way back).
+ * gb_catalog_txn: it may run again.
  */
-static int
-cmd_expire(struct cat *x)
+static void
+expire(struct gb_catalog *c, void *arg)
 {
+	struct expiry *e = arg;
+	struct cat *x = e->x;
 	time_t now;
 	struct gb_stmt *st;
-	char **names = NULL, **chains = NULL;
-	size_t n = 0, expired = 0;
 
-	check_pools(x);
+	expiry_reset(e);
 	now = gb_parse_time(x->now);
-	/* a dry run does it all, then rolls it back: it tells the truth */
-	gb_catalog_begin(x->c);
 	st = q(x, "SELECT name, job, snapshot, chain FROM archives WHERE "
 	    "expired_at IS NULL ORDER BY snapshot");
 	while (gb_step(st) == GB_ROW) {
@@ -1012,10 +1051,12 @@ cmd_expire(struct cat *x)
 		gb_fmt_time(cutoff, now - job_rule(x, gb_col(st, 1),
 		    gb_job_retention) * 86400);
 		if (strcmp(gb_col(st, 2), cutoff) < 0) {
-			names = gb_realloc(names, (n + 1) * sizeof *names);
-			chains = gb_realloc(chains, (n + 1) * sizeof *chains);
-			names[n] = gb_strdup(gb_col(st, 0));
-			chains[n++] = gb_strdup(gb_col(st, 3));
+			e->names = gb_realloc(e->names, (e->n + 1) *
+			    sizeof *e->names);
+			e->chains = gb_realloc(e->chains, (e->n + 1) *
+			    sizeof *e->chains);
+			e->names[e->n] = gb_strdup(gb_col(st, 0));
+			e->chains[e->n++] = gb_strdup(gb_col(st, 3));
 		}
 	}
 	gb_finalize(st);
@@ -1027,30 +1068,32 @@ cmd_expire(struct cat *x)
 	    "g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
 	    "c.archive = g.name AND c.status = 'good') ORDER BY "
 	    GB_ARCHIVE_ORDER("g", "DESC") " LIMIT 1))");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < e->n; i++) {
 		char cutoff[21];
 		struct gb_stmt *job = q(x, "SELECT job FROM archives WHERE "
 		    "export_id = ?1");
 		long keep = 30;
-		bind(job, 1, chains[i]);
+		bind(job, 1, e->chains[i]);
 		if (gb_step(job) == GB_ROW)
 			keep = job_rule(x, gb_col(job, 0), gb_job_retention);
 		gb_finalize(job);
 		gb_fmt_time(cutoff, now - keep * 86400);
 		gb_reset(st);
-		bind(st, 1, chains[i]);
+		bind(st, 1, e->chains[i]);
 		bind(st, 2, cutoff);
 		if (gb_step(st) == GB_ROW && gb_col_int64(st, 0)) {
-			printf("keep   %s (its chain is still needed)\n", names[i]);
+			gb_catalog_printf("keep   %s (its chain is still "
+			    "needed)\n", e->names[i]);
 			continue;
 		}
-		printf("%s %s\n", x->dry_run ? "would expire" : "expire", names[i]);
+		gb_catalog_printf("%s %s\n", x->dry_run ? "would expire" :
+		    "expire", e->names[i]);
 		gb_catalog_run(x->c, "UPDATE archives SET expired_at = ?2 WHERE "
-		    "name = ?1", 2, names[i], x->now);
+		    "name = ?1", 2, e->names[i], x->now);
 		gb_catalog_run(x->c, "UPDATE copies SET status = 'expired' WHERE "
-		    "archive = ?1 AND status = 'good'", 1, names[i]);
-		gb_catalog_audit(x->c, "expire", names[i], "retention");
-		expired++;
+		    "archive = ?1 AND status = 'good'", 1, e->names[i]);
+		gb_catalog_audit(c, "expire", e->names[i], "retention");
+		e->expired++;
 	}
 	gb_finalize(st);
 	/* media holding nothing live can be written again */
@@ -1059,22 +1102,27 @@ cmd_expire(struct cat *x)
 	    "m") " AND c.status = 'good')");
 	bind(st, 1, x->c->site);
 	while (gb_step(st) == GB_ROW) {
-		printf("%s %s: nothing live left, reusable\n", x->dry_run ?
-		    "would free" : "free", gb_col(st, 0));
+		gb_catalog_printf("%s %s: nothing live left, reusable\n",
+		    x->dry_run ? "would free" : "free", gb_col(st, 0));
 		gb_catalog_run(x->c, "UPDATE media SET state = 'usable' WHERE "
 		    "site = ?2 AND id = ?1", 2, gb_col(st, 0), x->c->site);
 		gb_catalog_audit(x->c, "reuse", gb_col(st, 0), "no live copies");
 	}
 	gb_finalize(st);
-	gb_catalog_exec(x->c, x->dry_run ? "ROLLBACK" : "COMMIT");
-	printf("%zu archive%s %sexpired\n", expired, expired == 1 ? "" : "s",
-	    x->dry_run ? "would be " : "");
-	for (size_t i = 0; i < n; i++) {
-		free(names[i]);
-		free(chains[i]);
-	}
-	free(names);
-	free(chains);
+}
+
+static int
+cmd_expire(struct cat *x)
+{
+	struct expiry e = { x, NULL, NULL, 0, 0 };
+
+	check_pools(x);
+	/* a dry run does it all, then rolls it back: it tells the truth */
+	x->c->dry_run = x->dry_run;
+	gb_catalog_txn(x->c, expire, &e);
+	printf("%zu archive%s %sexpired\n", e.expired, e.expired == 1 ? "" :
+	    "s", x->dry_run ? "would be " : "");
+	expiry_reset(&e);
 	return GB_EXIT_OK;
 }
 
@@ -1100,8 +1148,13 @@ csv_row(struct cat *x, struct gb_stmt *st, int n)
 	gb_out_putc(&x->out, '\n');
 }
 
-static int reap_runs(struct cat *x, const char *site, const char *job,
-    int check);
+/* The runs of a site's job a killed gb-backup left running (reap). */
+struct reaping {
+	struct cat *x;
+	const char *site, *job;
+	int check, found;
+};
+static void reap(struct gb_catalog *c, void *arg);
 
 /* log start and log end: their transactions (gb_catalog_txn). */
 struct logrun {
@@ -1110,11 +1163,16 @@ struct logrun {
 	long long id;
 };
 
+/* The job's runs left running reaped first, in the same transaction. */
 static void
 log_start(struct gb_catalog *c, void *arg)
 {
 	struct logrun *k = arg;
-	struct gb_stmt *st = q(k->x, "INSERT INTO runs(site, job, started, "
+	struct reaping r = { k->x, c->site, k->argv[1], 0, 0 };
+	struct gb_stmt *st;
+
+	reap(c, &r);
+	st = q(k->x, "INSERT INTO runs(site, job, started, "
 	    "status, pid, host) VALUES(?5, ?1, ?2, 'running', ?3, ?4) RETURNING "
 	    "id");
 
@@ -1164,7 +1222,6 @@ cmd_log(struct cat *x, int argc, char **argv)
 		    !*x->pid || strlen(x->pid) > 9))
 			gb_errx(GB_EXIT_USAGE, "--pid wants a process id, not %s",
 			    x->pid);
-		reap_runs(x, x->c->site, argv[1], 0);
 		gb_catalog_txn(x->c, log_start, &k);
 		printf("%lld\n", k.id);
 		return GB_EXIT_OK;
@@ -1244,13 +1301,15 @@ static int
 problem(const char *fmt, ...)
 {
 	va_list ap;
+	char *s;
 
-	if (problem_site)
-		printf("site %s: ", problem_site);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	s = gb_vasprintf(fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	/* reap says its problems in a transaction: once it is over */
+	gb_catalog_printf("%s%s%s%s\n", problem_site ? "site " : "",
+	    problem_site ? problem_site : "", problem_site ? ": " : "", s);
+	free(s);
 	return 1;
 }
 
@@ -1354,19 +1413,22 @@ check_tmpfiles(struct cat *x)
  * said on stderr (log start) or as a problem (check); check also names
  * runs it cannot judge (another host, no pid recorded, another site's,
  * which this host may not write) that have run longer than their job's
- * period.  The number found.
+ * period.  The number found, in r->found.  In the caller's transaction
+ * (log start's, check's), or none: read-only, nothing marked.
  */
-static int
-reap_runs(struct cat *x, const char *site, const char *job, int check)
+static void
+reap(struct gb_catalog *c, void *arg)
 {
+	struct reaping *r = arg;
+	struct cat *x = r->x;
+	const char *site = r->site, *job = r->job;
+	int check = r->check;
 	struct gb_stmt *st;
 	const char *host = gb_host_name();
 	char **ids = NULL;
 	size_t nids = 0;
 	int found = 0;
 
-	if (!x->c->readonly)
-		gb_catalog_begin(x->c);
 	st = q(x, "SELECT id, job, started, pid, host, site FROM runs WHERE "
 	    GB_OF_SITE("site", 2) " AND status = 'running' AND "
 	    GB_OF_SITE("job", 1) " ORDER BY id");
@@ -1391,9 +1453,10 @@ reap_runs(struct cat *x, const char *site, const char *job, int check)
 				    x->c->readonly ? "not marked failed: the catalog is "
 				    "read-only here" : "marked failed");
 			else
-				gb_warnx("warning: run %s of job %s (started %s) was "
-				    "left running by a gb-backup that was killed (pid "
-				    "%ld); marked failed", id, j, started, pid);
+				gb_catalog_warnx("warning: run %s of job %s "
+				    "(started %s) was left running by a "
+				    "gb-backup that was killed (pid %ld); "
+				    "marked failed", id, j, started, pid);
 			found++;
 		} else if (check && gb_parse_time(started) <
 		    gb_parse_time(x->now) -
@@ -1408,16 +1471,26 @@ reap_runs(struct cat *x, const char *site, const char *job, int check)
 	for (size_t i = 0; i < nids; i++) {
 		char *tab = strchr(ids[i], '\t');
 		*tab = '\0';
-		if (!x->c->readonly)
+		if (!c->readonly)
 			gb_catalog_run(x->c, "UPDATE runs SET status = 'failed', "
 			    "ended = ?2, error = ?3 WHERE id = ?1 AND status = "
 			    "'running'", 3, ids[i], x->now, tab + 1);
 		free(ids[i]);
 	}
 	free(ids);
-	if (!x->c->readonly)
-		gb_catalog_commit(x->c);
-	return found;
+	r->found = found;
+}
+
+static int
+check_runs(struct cat *x, const char *site)
+{
+	struct reaping r = { x, site, NULL, 1, 0 };
+
+	if (x->c->readonly)
+		reap(x->c, &r);
+	else
+		gb_catalog_txn(x->c, reap, &r);
+	return r.found;
 }
 
 /* A job of a site (NULL: of every row) without a good backup in time. */
@@ -1526,7 +1599,7 @@ check_site(struct cat *x, const char *site)
 		    "write a medium or run gb-catalog checkpoint", gb_col(st, 1));
 	gb_finalize(st);
 
-	bad += reap_runs(x, site, NULL, 1);
+	bad += check_runs(x, site);
 
 	/* a writer that died leaves its copy 'writing': say so after a while */
 	gb_fmt_time(since, now - 6 * 3600);
@@ -1787,10 +1860,8 @@ cmd_checkpoint(struct cat *x)
 		gb_atomic_abort(&a);
 		gb_err(GB_EXIT_RUN, "cannot write %s", x->output);
 	}
-	gb_catalog_begin(x->c);
-	gb_catalog_add_checkpoint(x->c, k.entries, k.head, k.issued, NULL,
+	gb_catalog_record_checkpoint(x->c, k.entries, k.head, k.issued, NULL,
 	    x->output ? x->output : "-", k.signed_text);
-	gb_catalog_commit(x->c);
 	if (x->output)
 		printf("checkpoint: %lld entries, head %s: %s\n", k.entries,
 		    k.head, x->output);

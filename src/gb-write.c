@@ -190,6 +190,33 @@ check_label(struct writer *w)
 	free(pool);
 }
 
+/*
+ * The label's transaction (gb_catalog_txn): written on the medium before
+ * the commit, so nothing is recorded of a label not written; a rerun
+ * writes the same label again.
+ */
+static void
+label_rows(struct gb_catalog *c, void *arg)
+{
+	struct writer *w = arg;
+
+	if (registered_unused(w)) {
+		/* registered ahead with gb-catalog media add: label it now */
+		gb_catalog_audit(c, "label", w->label, "%s medium in pool %s "
+		    "at %s", w->tape ? "tape" : "dir", w->pool, w->media);
+	} else	/* the catalog refuses a duplicate id before anything is written */
+		gb_catalog_add_medium(c, &w->conf, w->label, w->tape ? "tape" :
+		    "dir", w->pool, w->capacity, w->media);
+	if (gb_label_write(w->media, w->tape ? &w->t : NULL, w->blocksize,
+	    w->label, w->pool) == -1) {
+		if (!w->tape)
+			gb_err(GB_EXIT_RUN, "cannot write the label %s/"
+			    GB_LABEL_FILE, w->media);
+		gb_err(GB_EXIT_RUN, "cannot write the label on %s", w->media);
+	}
+	check_label(w);
+}
+
 static int
 cmd_label(struct writer *w)
 {
@@ -216,23 +243,7 @@ cmd_label(struct writer *w)
 		    "retired; relabelling it erases it", w->media, w->id);
 	}
 	check_pool_kind(w);
-	gb_catalog_begin(w->c);
-	if (registered_unused(w)) {
-		/* registered ahead with gb-catalog media add: label it now */
-		gb_catalog_audit(w->c, "label", w->label, "%s medium in pool %s "
-		    "at %s", w->tape ? "tape" : "dir", w->pool, w->media);
-	} else	/* the catalog refuses a duplicate id before anything is written */
-		gb_catalog_add_medium(w->c, &w->conf, w->label, w->tape ? "tape" :
-		    "dir", w->pool, w->capacity, w->media);
-	if (gb_label_write(w->media, w->tape ? &w->t : NULL, w->blocksize,
-	    w->label, w->pool) == -1) {
-		if (!w->tape)
-			gb_err(GB_EXIT_RUN, "cannot write the label %s/"
-			    GB_LABEL_FILE, w->media);
-		gb_err(GB_EXIT_RUN, "cannot write the label on %s", w->media);
-	}
-	check_label(w);
-	gb_catalog_commit(w->c);
+	gb_catalog_txn(w->c, label_rows, w);
 	printf("%s: labelled %s, pool %s\n", w->media, w->label, w->pool);
 	return GB_EXIT_OK;
 }
@@ -252,6 +263,30 @@ load_seal(struct writer *w, const char *path, struct gb_seal *s)
 		    err);
 }
 
+/* good_failed's transaction: the copy read good, or marked so. */
+struct reread {
+	long long copy;
+	int good;
+};
+
+static void
+reread_good(struct gb_catalog *c, void *arg)
+{
+	struct reread *r = arg;
+	struct gb_stmt *st;
+	char id[24];
+
+	snprintf(id, sizeof id, "%lld", r->copy);
+	st = gb_catalog_prepare(c, "SELECT status = 'good' FROM copies "
+	    "WHERE id = ?1");
+	gb_bind_int64(st, 1, r->copy);
+	r->good = gb_step(st) == GB_ROW && gb_col_int64(st, 0);
+	gb_finalize(st);
+	if (!r->good)
+		gb_catalog_run(c, "UPDATE copies SET error = ?2 WHERE id = ?1 "
+		    "AND status = 'writing'", 2, id, "recording it good failed");
+}
+
 /*
  * The commit of 'good' failed, perhaps after SQLite had put it in its WAL
  * (a failed fsync): the next tool to open the catalog may read it good,
@@ -263,27 +298,15 @@ load_seal(struct writer *w, const char *path, struct gb_seal *s)
 static void
 good_failed(struct writer *w, long long copy, const char *err)
 {
-	struct gb_stmt *st;
-	char id[24];
-	int good;
+	struct reread r = { copy, 0 };
 
-	snprintf(id, sizeof id, "%lld", copy);
 	w->c = gb_catalog_reopen(w->c);
-	gb_catalog_begin(w->c);
-	st = gb_catalog_prepare(w->c, "SELECT status = 'good' FROM copies "
-	    "WHERE id = ?1");
-	gb_bind_int64(st, 1, copy);
-	good = gb_step(st) == GB_ROW && gb_col_int64(st, 0);
-	gb_finalize(st);
-	if (good) {
-		gb_catalog_commit(w->c);
+	gb_catalog_txn(w->c, reread_good, &r);
+	if (r.good) {
 		gb_warnx("warning: catalog %s: %s while recording copy %lld "
 		    "good; it reads good now", w->c->path, err, copy);
 		return;
 	}
-	gb_catalog_run(w->c, "UPDATE copies SET error = ?2 WHERE id = ?1 AND "
-	    "status = 'writing'", 2, id, "recording it good failed");
-	gb_catalog_commit(w->c);
 	gb_errx(GB_EXIT_RUN, "catalog %s: cannot record copy %lld good: %s; "
 	    "the copy is whole on %s but left 'writing': run gb-write again to "
 	    "finish it", w->c->path, copy, err, w->id);
@@ -477,6 +500,26 @@ media_full(struct writer *w, long long copy, const char *spoolname)
 	    "a new one", spoolname);
 }
 
+/* An expired copy's files removed: its transaction (gb_catalog_txn). */
+struct reclaimed {
+	struct writer *w;
+	const char *copy, *name;
+};
+
+static void
+reclaimed(struct gb_catalog *c, void *arg)
+{
+	struct reclaimed *r = arg;
+
+	gb_catalog_run(c, "UPDATE copies SET position = '' WHERE id = ?1", 1,
+	    r->copy);
+	gb_catalog_run(c, "UPDATE media SET bytes_used = CASE WHEN bytes_used "
+	    "> s THEN bytes_used - s ELSE 0 END FROM (SELECT size AS s FROM "
+	    "archives WHERE name = ?2) a WHERE site = ?3 AND id = ?1", 3,
+	    r->w->id, r->name, c->site);
+	gb_catalog_audit(c, "reclaim", r->w->id, "removed expired %s", r->name);
+}
+
 /*
  * Expired archives on a directory medium give their space back before a
  * write: retention has let them go.
@@ -497,16 +540,8 @@ reclaim_dir(struct writer *w)
 		char *s = gb_asprintf("%s/%.*s.seal", w->media, (int)n, name);
 		if ((unlink(a) == 0 || errno == ENOENT) &&
 		    (unlink(s) == 0 || errno == ENOENT)) {
-			gb_catalog_begin(w->c);
-			gb_catalog_run(w->c, "UPDATE copies SET position = '' WHERE "
-			    "id = ?1", 1, gb_col(st, 0));
-			gb_catalog_run(w->c, "UPDATE media SET bytes_used = CASE "
-			    "WHEN bytes_used > s THEN bytes_used - s ELSE 0 END FROM "
-			    "(SELECT size AS s FROM archives WHERE name = ?2) a "
-			    "WHERE site = ?3 AND id = ?1", 3, w->id, name, w->c->site);
-			gb_catalog_audit(w->c, "reclaim", w->id, "removed expired %s",
-			    name);
-			gb_catalog_commit(w->c);
+			struct reclaimed r = { w, gb_col(st, 0), name };
+			gb_catalog_txn(w->c, reclaimed, &r);
 		}
 		free(a);
 		free(s);
@@ -523,6 +558,18 @@ static void
 remove_stale(struct writer *w)
 {
 	gb_tmp_reap(w->media, NULL);
+}
+
+/* A tape written over from file 1: its transaction (gb_catalog_txn). */
+static void
+overwritten(struct gb_catalog *c, void *arg)
+{
+	struct writer *w = arg;
+
+	gb_catalog_run(c, "UPDATE media SET bytes_used = 0 WHERE site = ?2 AND "
+	    "id = ?1", 2, w->id, c->site);
+	gb_catalog_audit(c, "overwrite", w->id, "nothing live: written over "
+	    "from file 1");
 }
 
 /*
@@ -552,14 +599,8 @@ tape_position(struct writer *w)
 		/* nothing live: whatever follows the label is written over */
 		if (gb_tape_seek_file(&w->t, 1) == -1)
 			gb_err(GB_EXIT_RUN, "%s: cannot go to file 1", w->media);
-		if (gb_tfile_read(&w->t, w->buf, &after) == 0) {
-			gb_catalog_begin(w->c);
-			gb_catalog_run(w->c, "UPDATE media SET bytes_used = 0 WHERE "
-			    "site = ?2 AND id = ?1", 2, w->id, w->c->site);
-			gb_catalog_audit(w->c, "overwrite", w->id, "nothing live: "
-			    "written over from file 1");
-			gb_catalog_commit(w->c);
-		}
+		if (gb_tfile_read(&w->t, w->buf, &after) == 0)
+			gb_catalog_txn(w->c, overwritten, w);
 		gb_tfile_free(&after);
 		f = 1;
 	} else if ((f = gb_tape_pairs_end(&w->t, known, w->buf, &after)) ==
@@ -1140,6 +1181,23 @@ write_tape(struct writer *w, struct copy *k)
 		copy_tape(w, k);
 }
 
+/* A tape past its early warning: its transaction (gb_catalog_txn). */
+struct filled {
+	struct writer *w;
+	const char *name;
+};
+
+static void
+filled(struct gb_catalog *c, void *arg)
+{
+	struct filled *f = arg;
+
+	gb_catalog_run(c, "UPDATE media SET state = 'full' WHERE site = ?2 AND "
+	    "id = ?1", 2, f->w->id, c->site);
+	gb_catalog_audit(c, "full", f->w->id, "early warning met while writing "
+	    "%s, written whole", f->name);
+}
+
 static int
 cmd_write(struct writer *w, const char *spoolname)
 {
@@ -1166,22 +1224,16 @@ cmd_write(struct writer *w, const char *spoolname)
 	gb_progress_end();
 	close(k.fd);
 	if (k.ckplace) {	/* a tape copy finished as it was has none new */
-		gb_catalog_begin(w->c);
-		gb_catalog_add_checkpoint(w->c, k.ck.entries, k.ck.head,
+		gb_catalog_record_checkpoint(w->c, k.ck.entries, k.ck.head,
 		    k.ck.issued, w->id, k.ckplace, k.ck.signed_text);
-		gb_catalog_commit(w->c);
 	}
 	/* 'good' is recorded last, once everything else is durable */
 	end_copy(w, k.id, "good", NULL, k.written, w->tape ? k.fileno + 2 : 0,
 	    k.verified);
 	if (w->tape && w->t.eom) {
 		/* the seal went in past the early warning: nothing more does */
-		gb_catalog_begin(w->c);
-		gb_catalog_run(w->c, "UPDATE media SET state = 'full' WHERE site "
-		    "= ?2 AND id = ?1", 2, w->id, w->c->site);
-		gb_catalog_audit(w->c, "full", w->id, "early warning met while "
-		    "writing %s, written whole", k.name);
-		gb_catalog_commit(w->c);
+		struct filled f = { w, k.name };
+		gb_catalog_txn(w->c, filled, &f);
 		gb_warnx("%s: medium %s met its end of medium with %s, written "
 		    "whole; recorded full: the next archive goes to another "
 		    "medium of pool %s", w->media, w->id, k.name, w->mpool);

@@ -453,6 +453,67 @@ gym-west|w1.tar.gz.gpg|members" ]
 	[ "$(pq "SELECT location FROM media WHERE id = 'U1'")" = offsite ]
 }
 
+@test "every write transaction of label, media add and retire, gb-write, checkpoint, expire and import: after a serialization failure run again, recorded once, said once; another error: exit 3, nothing recorded" {
+	# once CODE CMD...: CMD on this catalog, its first write failed with CODE
+	once() { GB_CATALOG_FAIL_ONCE=$1 GB_CATALOG="$U" "${@:2}"; }
+	local undescribed="warning: pool daily is not described in the config; it gets the default rules (30 days' retention, stays onsite)"
+	run -3 once 42501 gb-write --label U1 --pool daily usb
+	assert_output "gb-write: catalog $U: GB_CATALOG_FAIL_ONCE=42501"
+	run -0 once 40001 gb-write --label U1 --pool daily usb
+	assert_line "gb-write: $undescribed"
+	assert_line "usb: labelled U1, pool daily"
+	[ "${#lines[@]}" = 3 ]	# and that usb was labelled U1 by the failed run
+	run -3 once 42501 gb-catalog media add U2 --kind dir --pool daily
+	assert_output "gb-catalog: catalog $U: GB_CATALOG_FAIL_ONCE=42501"
+	run -0 once 40001 gb-catalog media add U2 --kind dir --pool daily
+	assert_output "gb-catalog: $undescribed"
+	run -3 once 42501 gb-catalog media retire U2
+	[ "$(pq "SELECT state FROM media WHERE id = 'U2'")" = usable ]
+	run -0 once 40001 gb-catalog media retire U2
+	assert_output ""
+	[ "$(pq "SELECT id || ' ' || state FROM media ORDER BY id")" = "U1 usable
+U2 retired" ]
+	run -0 once 40001 gb-write usb "$SP/a1"
+	assert_output --regexp '^[^ ]+: written to U1 \(file [^ ]+\), read back OK$'
+	as_pgcat gb-write usb "$SP/a2" >/dev/null
+	run -3 once 42501 gb-catalog checkpoint -o cp.txt
+	[ "$(pq "SELECT count(*) FROM checkpoints WHERE place = 'cp.txt'")" = 0 ]
+	run -0 once 40001 gb-catalog checkpoint -o cp.txt
+	assert_output --regexp '^checkpoint: [0-9]+ entries, head [0-9a-f]{64}: cp.txt$'
+	[ "$(pq "SELECT count(*) FROM checkpoints WHERE place = 'cp.txt'")" = 1 ]
+	# a1 is past retention; a2 is the newest full with a good copy
+	local a1 a2
+	a1=$(pq "SELECT archive FROM copies ORDER BY id LIMIT 1")
+	a2=$(pq "SELECT archive FROM copies ORDER BY id DESC LIMIT 1")
+	run -3 once 42501 gb-catalog expire --date 2099-01-01
+	run -0 once 40001 gb-catalog expire --dry-run --date 2099-01-01
+	assert_output "$(printf 'would expire %s\nkeep   %s (its chain is still needed)\n1 archive would be expired' "$a1" "$a2")"
+	[ "$(pq "SELECT count(*) FROM archives WHERE expired_at IS NOT NULL")" = 0 ]
+	run -0 once 40001 gb-catalog expire --date 2099-01-01
+	assert_output "$(printf 'expire %s\nkeep   %s (its chain is still needed)\n1 archive expired' "$a1" "$a2")"
+	[ "$(pq "SELECT name FROM archives WHERE expired_at IS NOT NULL")" = "$a1" ]
+	# a medium another catalog wrote, imported
+	mkdir usb3
+	GB_CATALOG="$W/other.db" gb-write --label U3 --pool daily usb3 >/dev/null 2>&1
+	GB_CATALOG="$W/other.db" gb-write usb3 "$SP/a2" >/dev/null
+	run -3 once 42501 gb-catalog import usb3
+	assert_output "gb-catalog: catalog $U: GB_CATALOG_FAIL_ONCE=42501"
+	run -0 once 40001 gb-catalog import usb3
+	assert_line "gb-catalog: $undescribed"
+	assert_line "usb3: medium U3 (dir, pool daily): 0 archives and 1 copies new (1 good, 0 failed), 0 already in the catalog"
+	[ "${#lines[@]}" = 2 ]
+	[ "$(pq "SELECT medium || ' ' || archive || ' ' || status FROM copies WHERE medium = 'U3'")" = "U3 $a2 good" ]
+	# each an entry once, in one unbroken chain
+	[ "$(pq "SELECT action, count(*) FROM audit GROUP BY action ORDER BY action")" = "archive|2
+expire|1
+import|1
+label|3
+retire|1
+write|2" ]
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output --regexp '^OK: audit trail intact, 10 entries'
+}
+
 @test "three writers of one site and one of another, at once: every row, one unbroken chain per site" {
 	as_pgcat gb-catalog log start warmup >/dev/null
 	mkconf west.conf '[site]
