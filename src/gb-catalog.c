@@ -1044,8 +1044,10 @@ expire(struct gb_catalog *c, void *arg)
 
 	expiry_reset(e);
 	now = gb_parse_time(x->now);
+	/* the writer's own archives: their chains are within its site */
 	st = q(x, "SELECT name, job, snapshot, chain FROM archives WHERE "
-	    "expired_at IS NULL ORDER BY snapshot");
+	    "site = ?1 AND expired_at IS NULL ORDER BY snapshot");
+	bind(st, 1, c->site);
 	while (gb_step(st) == GB_ROW) {
 		char cutoff[21];
 		gb_fmt_time(cutoff, now - job_rule(x, gb_col(st, 1),
@@ -1061,19 +1063,22 @@ expire(struct gb_catalog *c, void *arg)
 	}
 	gb_finalize(st);
 	/* a chain stays whole while any member is live or it is the newest */
-	st = q(x, "SELECT (SELECT count(*) FROM archives a WHERE a.chain = ?1 "
-	    "AND a.expired_at IS NULL AND a.snapshot >= ?2) + (SELECT count(*) "
-	    "FROM archives f WHERE f.export_id = ?1 AND f.name = (SELECT g.name "
-	    "FROM archives g WHERE g.job = f.job AND g.level = 'full' AND "
-	    "g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
-	    "c.archive = g.name AND c.status = 'good') ORDER BY "
+	st = q(x, "SELECT (SELECT count(*) FROM archives a WHERE a.site = ?3 "
+	    "AND a.chain = ?1 AND a.expired_at IS NULL AND a.snapshot >= ?2) + "
+	    "(SELECT count(*) FROM archives f WHERE f.site = ?3 AND f.export_id "
+	    "= ?1 AND f.name = (SELECT g.name FROM archives g WHERE g.site = ?3 "
+	    "AND g.job = f.job AND g.level = 'full' AND g.expired_at IS NULL AND "
+	    "EXISTS (SELECT 1 FROM copies c WHERE c.site = g.site AND c.archive "
+	    "= g.name AND c.status = 'good') ORDER BY "
 	    GB_ARCHIVE_ORDER("g", "DESC") " LIMIT 1))");
+	bind(st, 3, c->site);
 	for (size_t i = 0; i < e->n; i++) {
 		char cutoff[21];
 		struct gb_stmt *job = q(x, "SELECT job FROM archives WHERE "
-		    "export_id = ?1");
+		    "site = ?2 AND export_id = ?1");
 		long keep = 30;
 		bind(job, 1, e->chains[i]);
+		bind(job, 2, c->site);
 		if (gb_step(job) == GB_ROW)
 			keep = job_rule(x, gb_col(job, 0), gb_job_retention);
 		gb_finalize(job);
@@ -1089,9 +1094,10 @@ expire(struct gb_catalog *c, void *arg)
 		gb_catalog_printf("%s %s\n", x->dry_run ? "would expire" :
 		    "expire", e->names[i]);
 		gb_catalog_run(x->c, "UPDATE archives SET expired_at = ?2 WHERE "
-		    "name = ?1", 2, e->names[i], x->now);
+		    "site = ?3 AND name = ?1", 3, e->names[i], x->now, c->site);
 		gb_catalog_run(x->c, "UPDATE copies SET status = 'expired' WHERE "
-		    "archive = ?1 AND status = 'good'", 1, e->names[i]);
+		    "site = ?2 AND archive = ?1 AND status = 'good'", 2,
+		    e->names[i], c->site);
 		gb_catalog_audit(c, "expire", e->names[i], "retention");
 		e->expired++;
 	}
