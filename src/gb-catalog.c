@@ -1889,7 +1889,6 @@ cmd_latest(struct cat *x)
 	int found = 0;
 
 	bind(st, 1, x->c->site);	/* the writer's chain goes on */
-
 	while (!found && gb_step(st) == GB_ROW)
 		for (size_t i = 0; i < x->njobs && !found; i++)
 			if (strcmp(gb_col(st, 1), x->jobs[i]) == 0) {
