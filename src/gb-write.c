@@ -517,8 +517,7 @@ reclaimed(struct gb_catalog *c, void *arg)
 	gb_catalog_run(c, "UPDATE media SET bytes_used = CASE WHEN bytes_used "
 	    "> s THEN bytes_used - s ELSE 0 END FROM (SELECT size AS s FROM "
 	    "archives WHERE site = ?3 AND name = ?2) a WHERE site = ?3 AND id = "
-	    "?1", 3,
-	    r->w->id, r->name, c->site);
+	    "?1", 3, r->w->id, r->name, c->site);
 	gb_catalog_audit(c, "reclaim", r->w->id, "removed expired %s", r->name);
 }
 
