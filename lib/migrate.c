@@ -132,6 +132,20 @@ gb_catalog_upgrade(struct gb_catalog *c)
 			if (has_id(c, tables[i]))
 				renumber(c, tables[i]);
 		}
+	/*
+	 * An archive is its copies' site's (the site that recorded them):
+	 * before version 3 it kept its manifest's, which a SQLite host
+	 * whose [site] name came or changed later does not share.  Its
+	 * tables follow it.  (SQLite: the keys are checked at the COMMIT.)
+	 */
+	gb_catalog_exec(c, "UPDATE archives SET site = (SELECT min(k.site) FROM "
+	    "copies k WHERE k.archive = archives.name) WHERE EXISTS (SELECT 1 "
+	    "FROM copies k WHERE k.archive = archives.name AND k.site <> "
+	    "archives.site)");
+	gb_catalog_exec(c, "UPDATE archive_tables SET site = (SELECT a.site FROM "
+	    "archives a WHERE a.name = archive_tables.archive) WHERE EXISTS "
+	    "(SELECT 1 FROM archives a WHERE a.name = archive_tables.archive "
+	    "AND a.site <> archive_tables.site)");
 	if (c->pg)
 		gb_catalog_exec(c, "DROP SCHEMA gb_old CASCADE");
 	else

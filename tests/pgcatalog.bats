@@ -242,6 +242,10 @@ name = gym-east'
 	for q in "${V2_KEPT[@]}" "SELECT site, entries, head, text FROM checkpoints"; do
 		before+=("$(sqlite3 "$CAT" "$q")")
 	done
+	# e1 as a host recorded it before its [site] name was gym-east: the
+	# manifest's site (a version 3 archive is its copies' site)
+	sqlite3 -bail "$CAT" "UPDATE archives SET site = 'gym-old' WHERE name =
+	    'e1.tar.gz.gpg'"
 	# read-only: nothing written, the version stays
 	run -0 gb-catalog audit --verify
 	assert_line -n 0 --regexp '^OK: audit trail of site gym-east intact, 2 entries, head [0-9a-f]{64}$'
