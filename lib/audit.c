@@ -230,14 +230,16 @@ rep_row(struct rep *o, const char *const *f)
 }
 
 static void
-rep_copies(struct gb_catalog *c, struct rep *o, const char *archive)
+rep_copies(struct gb_catalog *c, struct rep *o, const char *site,
+    const char *archive)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, m.pool, m.location, "
 	    "c.position, c.status, c.written_at, c.verified_at, m.kind FROM "
 	    "copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m") " WHERE "
-	    "c.archive = ?1 ORDER BY c.id, m.site");
+	    "c.site = ?2 AND c.archive = ?1 ORDER BY c.id, m.site");
 
 	bind(st, 1, archive);
+	bind(st, 2, site);
 	while (gb_step(st) == GB_ROW) {
 		const char *f[R_NCOLS] = { "copy", gb_col(st, 5), archive };
 		char *verified = gb_asprintf("verified %s", *gb_col(st, 6) ?
@@ -270,8 +272,8 @@ static int
 rep_archives(struct gb_catalog *c, struct rep *o, const char *signer,
     const char *from, const char *to)
 {
-	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT name, job, seal, snapshot FROM "
-	    "archives ORDER BY snapshot, name");
+	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT name, job, seal, snapshot, "
+	    "site FROM archives ORDER BY snapshot, name, site");
 	char *lines = NULL;
 	size_t len = 0, n = 0;
 	FILE *f = open_memstream(&lines, &len);
@@ -313,7 +315,7 @@ rep_archives(struct gb_catalog *c, struct rep *o, const char *signer,
 				fprintf(f, "  %s  job %s: SEAL NOT VERIFIED: %s\n"
 				    "    seal sha256 %s\n", name, gb_col(st, 1), err,
 				    sealsha);
-			rep_copies(c, &b, name);
+			rep_copies(c, &b, gb_col(st, 4), name);
 			continue;
 		}
 		if (strcmp(s.manifest.snapshot, from) < 0 ||
@@ -336,7 +338,7 @@ rep_archives(struct gb_catalog *c, struct rep *o, const char *signer,
 			    "    seal sha256 %s, signed by %s\n", name,
 			    s.manifest.job, s.manifest.level, s.manifest.snapshot,
 			    s.sealed, size, s.sha256, sealsha, s.signer);
-		rep_copies(c, &b, name);
+		rep_copies(c, &b, gb_col(st, 4), name);
 		gb_seal_free(&s);
 	}
 	gb_finalize(st);

@@ -228,11 +228,14 @@ schema_version(struct gb_catalog *c)
  * Opened only to read, a SQLite catalog older than its tools: what it
  * lacks (columns, tables) shown as TEMP objects, which come first in
  * name lookup; nothing written.  A catalog of version 1 has no sites:
- * its rows are the catalog's site.
+ * its rows are the catalog's site; an archive's tables are its archive's
+ * (version 2 too).
  */
 static const struct {
 	const char *table, *column, *def;	/* def NULL: the site */
 } added[] = {
+	{ "archive_tables", "site", "(SELECT a.site FROM main.archives a WHERE "
+	    "a.name = archive_tables.archive)" },
 	{ "media", "site", NULL },
 	{ "media", "to_site", "NULL" },
 	{ "movements", "site", NULL },
@@ -906,16 +909,34 @@ gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
 	uint64_t total = 0;
 	int exists;
 
-	st = gb_catalog_prepare(c, "SELECT 1 FROM archives WHERE name = ?1");
+	/*
+	 * The row is the recording site's, whatever its manifest says (a
+	 * single site's catalog takes any); but on a shared catalog an
+	 * archive of another of its sites is that site's to record.
+	 */
+	if (strcmp(m->site, c->site) != 0 && c->pg) {
+		st = gb_catalog_prepare(c, "SELECT 1 FROM sites WHERE name = ?1");
+		gb_bind_text(st, 1, m->site);
+		exists = gb_step(st) == GB_ROW;
+		gb_finalize(st);
+		if (exists)
+			gb_errx(GB_EXIT_RUN, "%s: an archive of site %s (its "
+			    "manifest), which site %s does not record: site %s's "
+			    "hosts write it", s->archive, m->site, c->site, m->site);
+	}
+	st = gb_catalog_prepare(c, "SELECT 1 FROM archives WHERE site = ?2 AND "
+	    "name = ?1");
 	gb_bind_text(st, 1, s->archive);
+	gb_bind_text(st, 2, c->site);
 	exists = gb_step(st) == GB_ROW;
 	gb_finalize(st);
 	if (exists)
 		return 0;
 	if (m->base) {
 		st = gb_catalog_prepare(c, "SELECT chain FROM archives WHERE "
-		    "export_id = ?1");
+		    "site = ?2 AND export_id = ?1");
 		gb_bind_text(st, 1, m->base);
+		gb_bind_text(st, 2, c->site);
 		if (gb_step(st) == GB_ROW)
 			chain = gb_strdup(gb_col(st, 0));
 		gb_finalize(st);
@@ -933,7 +954,7 @@ gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
 	    "packed_sha256, rows, seal, recorded_at) VALUES(?1, ?2, ?3, ?4, ?5, "
 	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", 16,
 	    s->archive, job ? job : m->job, m->level, m->id, m->base, chain,
-	    m->site, m->source_name ? m->source_name : "", m->snapshot, size,
+	    c->site, m->source_name ? m->source_name : "", m->snapshot, size,
 	    s->sha256, psize, s->packed_sha256, rows, seal_text, now);
 	for (size_t i = 0; i < m->ntables; i++) {
 		const struct gb_mtable *t = &m->tables[i];
@@ -946,9 +967,9 @@ gb_catalog_record_archive(struct gb_catalog *c, const struct gb_seal *s,
 		}
 		snprintf(r, sizeof r, "%llu", (unsigned long long)t->rows);
 		snprintf(b, sizeof b, "%llu", (unsigned long long)t->bytes);
-		gb_catalog_run(c, "INSERT INTO archive_tables(archive, tbl, rows, "
-		    "bytes, sha256, money) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", 6,
-		    s->archive, t->name, r, b, t->sha256, money);
+		gb_catalog_run(c, "INSERT INTO archive_tables(site, archive, tbl, "
+		    "rows, bytes, sha256, money) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		    7, c->site, s->archive, t->name, r, b, t->sha256, money);
 		free(money);
 	}
 	gb_catalog_audit(c, "archive", s->archive, "job %s, %s, export %s, "
@@ -1065,7 +1086,7 @@ add_link(struct gb_link **v, size_t *n, struct gb_stmt *st, const char *level)
 	*v = gb_realloc(*v, (*n + 1) * sizeof **v);
 	(*v)[*n] = (struct gb_link){ gb_strdup(gb_col(st, 0)),
 	    gb_strdup(gb_col(st, 1)), gb_strdup(level),
-	    gb_strdup(gb_col(st, 2)) };
+	    gb_strdup(gb_col(st, 2)), gb_strdup(gb_col(st, 3)) };
 	(*n)++;
 }
 
@@ -1073,17 +1094,21 @@ struct gb_link *
 gb_catalog_chains(struct gb_catalog *c, const char *site, const char *at,
     const char *const *jobs, size_t njobs, size_t *n)
 {
-	/* a site's chains are its own: two sites may share a job's name */
+	/*
+	 * a site's chains are its own: two sites may share a job's name,
+	 * an archive's name, an export id
+	 */
 	struct gb_stmt *fulls = gb_catalog_prepare(c, "SELECT a.job, a.name, "
-	    "a.snapshot, a.chain FROM archives a WHERE " GB_OF_SITE("a.site", 2)
-	    " AND a.name = (SELECT b.name FROM archives b WHERE (?2 IS NULL OR "
-	    "b.site = a.site) AND b.job = a.job AND b.level = 'full' AND "
-	    "b.expired_at IS NULL AND b.snapshot <= ?1 ORDER BY "
-	    GB_ARCHIVE_ORDER("b", "DESC") " LIMIT 1) ORDER BY a.job");
+	    "a.snapshot, a.site, a.chain FROM archives a WHERE "
+	    GB_OF_SITE("a.site", 2) " AND (a.site, a.name) = (SELECT b.site, "
+	    "b.name FROM archives b WHERE (?2 IS NULL OR b.site = a.site) AND "
+	    "b.job = a.job AND b.level = 'full' AND b.expired_at IS NULL AND "
+	    "b.snapshot <= ?1 ORDER BY " GB_ARCHIVE_ORDER("b", "DESC") " LIMIT "
+	    "1) ORDER BY a.job");
 	struct gb_stmt *incr = gb_catalog_prepare(c, "SELECT i.job, i.name, "
-	    "i.snapshot FROM archives i WHERE i.chain = ?1 AND i.level = "
-	    "'incremental' AND i.snapshot <= ?2 AND i.expired_at IS NULL ORDER BY "
-	    GB_ARCHIVE_ORDER("i", ""));
+	    "i.snapshot, i.site FROM archives i WHERE i.site = ?3 AND i.chain = "
+	    "?1 AND i.level = 'incremental' AND i.snapshot <= ?2 AND "
+	    "i.expired_at IS NULL ORDER BY " GB_ARCHIVE_ORDER("i", ""));
 	struct gb_link *v = NULL;
 
 	*n = 0;
@@ -1098,7 +1123,8 @@ gb_catalog_chains(struct gb_catalog *c, const char *site, const char *at,
 			continue;
 		add_link(&v, n, fulls, "full");
 		gb_reset(incr);
-		gb_bind_text(incr, 1, gb_col(fulls, 3));
+		gb_bind_text(incr, 1, gb_col(fulls, 4));
+		gb_bind_text(incr, 3, gb_col(fulls, 3));
 		while (gb_step(incr) == GB_ROW)
 			add_link(&v, n, incr, "incremental");
 	}
@@ -1115,20 +1141,23 @@ gb_links_free(struct gb_link *v, size_t n)
 		free(v[i].name);
 		free(v[i].level);
 		free(v[i].snapshot);
+		free(v[i].site);
 	}
 	free(v);
 }
 
 char *
-gb_catalog_where(struct gb_catalog *c, const char *archive,
+gb_catalog_where(struct gb_catalog *c, const char *site, const char *archive,
     const char *const *skip, size_t nskip)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT c.medium, "
 	    "m.location FROM copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m")
-	    " WHERE c.archive = ?1 AND c.status = 'good' ORDER BY c.id");
+	    " WHERE c.site = ?2 AND c.archive = ?1 AND c.status = 'good' ORDER "
+	    "BY c.id");
 	char *s = NULL;
 
 	gb_bind_text(st, 1, archive);
+	gb_bind_text(st, 2, site);
 	while (gb_step(st) == GB_ROW) {
 		size_t k = 0;
 		char *t;

@@ -32,7 +32,7 @@ struct gb_catalog {
 	int opened;	/* opened: GB_CATALOG_FAIL_ONCE waits for it */
 	int dry_run;	/* gb_catalog_txn rolls back: what it would do */
 };
-#define GB_CATALOG_VERSION 2	/* of share/catalog.sql */
+#define GB_CATALOG_VERSION 3	/* of share/catalog.sql */
 /*
  * $GB_CATALOG, else [catalog] uri or path (both: exit 2), else NULL; a
  * connection string with a password in it: exit 2.
@@ -212,17 +212,17 @@ void gb_catalog_record_by_hand(struct gb_catalog *c, const char *kind,
  * them, gb-restore --at restores them.
  */
 struct gb_link {
-	char *job, *name, *level, *snapshot;
+	char *job, *name, *level, *snapshot, *site;
 };
 struct gb_link *gb_catalog_chains(struct gb_catalog *c, const char *site,
     const char *at, const char *const *jobs, size_t njobs, size_t *n);
 void gb_links_free(struct gb_link *v, size_t n);
 /*
- * The good copies of an archive, but those on the media skip names:
- * "T1 (offsite), U2 (onsite)"; NULL when there are none.
+ * The good copies of an archive of a site, but those on the media skip
+ * names: "T1 (offsite), U2 (onsite)"; NULL when there are none.
  */
-char *gb_catalog_where(struct gb_catalog *c, const char *archive,
-    const char *const *skip, size_t nskip);
+char *gb_catalog_where(struct gb_catalog *c, const char *site,
+    const char *archive, const char *const *skip, size_t nskip);
 /* "2026-11-24" (all that day) or a UTC timestamp into out; -1 if neither. */
 int gb_parse_date(const char *s, char out[21]);
 
@@ -279,8 +279,8 @@ char **gb_catalog_sites(struct gb_catalog *c, const char *also, size_t *n);
  * recorded with its first copy), for archives of one second.
  */
 #define GB_ARCHIVE_ORDER(a, dir) a ".snapshot " dir ", " a ".recorded_at " \
-    dir ", coalesce((SELECT min(k.id) FROM copies k WHERE k.archive = " a \
-    ".name), 0) " dir ", " a ".name " dir
+    dir ", coalesce((SELECT min(k.id) FROM copies k WHERE k.site = " a \
+    ".site AND k.archive = " a ".name), 0) " dir ", " a ".name " dir
 #define GB_COPY_MEDIUM(c, m) m ".id = " c ".medium AND (" m ".site = " c \
     ".site OR NOT EXISTS (SELECT 1 FROM media o WHERE o.site = " c ".site " \
     "AND o.id = " c ".medium))"

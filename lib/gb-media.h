@@ -155,11 +155,12 @@ int gb_medium_open(struct gb_medium *m, const char *path, char *err,
 /*
  * NAME (.tar.gz.gpg, .seal or bare) on whichever of the n media holds it
  * (the path of its archive; *on the medium's id), the catalog, when
- * given, saying where on a tape; NULL and why, with where the catalog
- * has good copies on other media.
+ * given, saying where on a tape the site's archive of that name is;
+ * NULL and why, with where the catalog has good copies on other media.
  */
 char *gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
-    const char *name, const char **on, char *err, size_t errlen);
+    const char *site, const char *name, const char **on, char *err,
+    size_t errlen);
 void gb_medium_close(struct gb_medium *m);	/* removes the copies */
 
 /*

@@ -314,17 +314,22 @@ gb_scan_media(struct gb_scan *m, const char *media, const char *signer,
 	return 0;
 }
 
-/* Incrementals first seen before their base: chain from the base's. */
+/*
+ * Incrementals first seen before their base: chain from the base's, of
+ * the site's own.
+ */
 static int
 complete_chains(struct gb_catalog *c)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, "UPDATE archives SET chain "
-	    "= (SELECT b.chain FROM archives b WHERE b.export_id = "
-	    "archives.base_id) WHERE base_id IS NOT NULL AND EXISTS (SELECT 1 "
-	    "FROM archives b WHERE b.export_id = archives.base_id AND b.chain "
-	    "<> archives.chain)");
+	    "= (SELECT b.chain FROM archives b WHERE b.site = archives.site AND "
+	    "b.export_id = archives.base_id) WHERE site = ?1 AND base_id IS NOT "
+	    "NULL AND EXISTS (SELECT 1 FROM archives b WHERE b.site = "
+	    "archives.site AND b.export_id = archives.base_id AND b.chain <> "
+	    "archives.chain)");
 	long long n = 0, k;
 
+	gb_bind_text(st, 1, c->site);
 	do {
 		gb_reset(st);
 		gb_step(st);
@@ -343,11 +348,13 @@ archive_conflict(struct gb_catalog *c, const struct gb_seal *s, char *why,
     size_t whylen)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT name, export_id, "
-	    "sha256 FROM archives WHERE name = ?1 OR export_id = ?2");
+	    "sha256 FROM archives WHERE site = ?3 AND (name = ?1 OR export_id = "
+	    "?2)");
 	int bad = 0;
 
 	gb_bind_text(st, 1, s->archive);
 	gb_bind_text(st, 2, s->manifest.id);
+	gb_bind_text(st, 3, c->site);
 	while (!bad && gb_step(st) == GB_ROW) {
 		if (strcmp(gb_col(st, 0), s->archive) != 0)
 			snprintf(why, whylen, "its export %s is archive %s in the "
@@ -372,14 +379,15 @@ record_copy(struct gb_catalog *c, const struct gb_scan *m,
     const struct gb_found *f, const char *media, const char *now)
 {
 	struct gb_stmt *st = gb_catalog_prepare(c, "SELECT position, status "
-	    "FROM copies WHERE archive = ?1 AND medium = ?2 ORDER BY "
-	    "position = ?3 DESC, status = 'good' DESC, id");
+	    "FROM copies WHERE site = ?4 AND archive = ?1 AND medium = ?2 "
+	    "ORDER BY position = ?3 DESC, status = 'good' DESC, id");
 	int good = f->whole && f->hashed >= 0, r = 1;
 	const char *at = f->written ? f->written : now;
 
 	gb_bind_text(st, 1, f->name);
 	gb_bind_text(st, 2, m->id);
 	gb_bind_text(st, 3, f->pos);
+	gb_bind_text(st, 4, c->site);
 	if (gb_step(st) == GB_ROW) {
 		if (strcmp(gb_col(st, 0), f->pos) == 0)
 			r = 0;

@@ -583,8 +583,8 @@ full_name(const char *name)
  * on a tape it is.
  */
 static int
-catalog_copy(struct gb_catalog *c, const char *archive, const char *id,
-    int *fileno)
+catalog_copy(struct gb_catalog *c, const char *site, const char *archive,
+    const char *id, int *fileno)
 {
 	struct gb_stmt *st;
 	int found;
@@ -593,10 +593,11 @@ catalog_copy(struct gb_catalog *c, const char *archive, const char *id,
 	if (!c)
 		return 0;
 	st = gb_catalog_prepare(c, "SELECT position FROM copies WHERE "
-	    "archive = ?1 AND medium = ?2 AND status = 'good' ORDER BY id "
-	    "DESC LIMIT 1");
+	    "site = ?3 AND archive = ?1 AND medium = ?2 AND status = 'good' "
+	    "ORDER BY id DESC LIMIT 1");
 	gb_bind_text(st, 1, archive);
 	gb_bind_text(st, 2, id);
+	gb_bind_text(st, 3, site);
 	if ((found = gb_step(st) == GB_ROW))
 		*fileno = atoi(gb_col(st, 0));
 	gb_finalize(st);
@@ -625,7 +626,8 @@ medium_archive(struct gb_medium *m, const char *full, int fileno,
 
 char *
 gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
-    const char *name, const char **on, char *err, size_t errlen)
+    const char *site, const char *name, const char **on, char *err,
+    size_t errlen)
 {
 	const char **ids;
 	char *path = NULL, *full = full_name(name), *where;
@@ -639,7 +641,7 @@ gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
 	 */
 	for (int pass = 0; pass < 2 && !path; pass++)
 		for (k = 0; k < n && !path; k++)
-			if (catalog_copy(c, full, m[k].id, &fileno) == !pass &&
+			if (catalog_copy(c, site, full, m[k].id, &fileno) == !pass &&
 			    (path = medium_archive(&m[k], full, fileno, err,
 			    errlen)))
 				*on = m[k].id;
@@ -653,7 +655,7 @@ gb_medium_find(struct gb_medium *m, size_t n, struct gb_catalog *c,
 	ids = gb_calloc(n, sizeof *ids);
 	for (k = 0; k < n; k++)
 		ids[k] = m[k].id;
-	where = gb_catalog_where(c, full, ids, n);
+	where = gb_catalog_where(c, site, full, ids, n);
 	if (where && (len = strlen(err)) + 1 < errlen)
 		snprintf(err + len, errlen - len, "; the catalog has it on %s",
 		    where);

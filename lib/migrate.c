@@ -20,7 +20,8 @@ static const char *const tables[] = { "media", "movements", "archives",
  * their indexes and triggers dropped, whose names the new ones take;
  * PostgreSQL: moved to the schema gb_old, with theirs), makes the new
  * schema, copies the rows over, and drops what was set aside.  Rows that
- * had no site get the catalog's.
+ * had no site get the catalog's; an archive's tables (a site of their
+ * own since version 3) get their archive's, whose name was unique then.
  */
 static void
 set_aside(struct gb_catalog *c, const char *table)
@@ -38,8 +39,14 @@ static void
 copy_rows(struct gb_catalog *c, const char *table)
 {
 	char **old = gb_catalog_columns(c, table, 1), **now = gb_catalog_columns(c, table, 0);
-	char *cols = gb_strdup(""), *sql;
-	int site = gb_list_has(now, "site") && !gb_list_has(old, "site");
+	const char *aside = c->pg ? "gb_old." : "gb_old_";
+	char *cols = gb_strdup(""), *sql, *site = NULL;
+
+	if (gb_list_has(now, "site") && !gb_list_has(old, "site"))
+		site = strcmp(table, "archive_tables") == 0 ? gb_asprintf(
+		    "coalesce((SELECT a.site FROM %sarchives a WHERE a.name = "
+		    "o.archive), CAST(?1 AS TEXT))", aside) :
+		    gb_strdup("CAST(?1 AS TEXT)");
 
 	for (size_t i = 0; old[i]; i++) {
 		if (!gb_list_has(now, old[i]))
@@ -48,14 +55,12 @@ copy_rows(struct gb_catalog *c, const char *table)
 		free(cols);
 		cols = sql;
 	}
-	sql = gb_asprintf("INSERT INTO %s(%s%s) SELECT %s%s FROM %s%s", table,
-	    cols, site ? ", site" : "", cols, site ? ", CAST(?1 AS TEXT)" : "", c->pg ?
-	    "gb_old." : "gb_old_", table);
-	if (site)
-		gb_catalog_run(c, sql, 1, c->site);
-	else
-		gb_catalog_run(c, sql, 0);
+	sql = gb_asprintf("INSERT INTO %s(%s%s) SELECT %s%s%s FROM %s%s o",
+	    table, cols, site ? ", site" : "", cols, site ? ", " : "", site ?
+	    site : "", aside, table);
+	gb_catalog_run(c, sql, !!site, c->site);
 	free(sql);
+	free(site);
 	free(cols);
 	gb_list_free(old);
 	gb_list_free(now);
@@ -127,6 +132,20 @@ gb_catalog_upgrade(struct gb_catalog *c)
 			if (has_id(c, tables[i]))
 				renumber(c, tables[i]);
 		}
+	/*
+	 * An archive is its copies' site's (the site that recorded them):
+	 * before version 3 it kept its manifest's, which a SQLite host
+	 * whose [site] name came or changed later does not share.  Its
+	 * tables follow it.  (SQLite: the keys are checked at the COMMIT.)
+	 */
+	gb_catalog_exec(c, "UPDATE archives SET site = (SELECT min(k.site) FROM "
+	    "copies k WHERE k.archive = archives.name) WHERE EXISTS (SELECT 1 "
+	    "FROM copies k WHERE k.archive = archives.name AND k.site <> "
+	    "archives.site)");
+	gb_catalog_exec(c, "UPDATE archive_tables SET site = (SELECT a.site FROM "
+	    "archives a WHERE a.name = archive_tables.archive) WHERE EXISTS "
+	    "(SELECT 1 FROM archives a WHERE a.name = archive_tables.archive "
+	    "AND a.site <> archive_tables.site)");
 	if (c->pg)
 		gb_catalog_exec(c, "DROP SCHEMA gb_old CASCADE");
 	else

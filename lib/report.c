@@ -78,16 +78,17 @@ pct(char buf[24], long long cur, long long prev, int has_prev)
 static struct growth *
 load_growth(const struct gb_report *r, int k, int by_table, size_t *np)
 {
-	char *sql = gb_asprintf("WITH p AS (SELECT name, level, size, snapshot, "
-	    "%s AS per FROM archives WHERE " GB_OF_SITE("site", 1) "), last AS "
-	    "(SELECT t.tbl, p.per, "
-	    "max(p.snapshot) AS snap FROM archive_tables t JOIN p ON "
-	    "p.name = t.archive WHERE p.level = 'full' GROUP BY t.tbl, "
-	    "p.per) SELECT l.per, l.tbl, max(t.rows), max(t.bytes), "
+	char *sql = gb_asprintf("WITH p AS (SELECT site, name, level, size, "
+	    "snapshot, %s AS per FROM archives WHERE " GB_OF_SITE("site", 1)
+	    "), last AS (SELECT t.tbl, p.per, "
+	    "max(p.snapshot) AS snap FROM archive_tables t JOIN p ON p.site = "
+	    "t.site AND p.name = t.archive WHERE p.level = 'full' GROUP BY "
+	    "t.tbl, p.per) SELECT l.per, l.tbl, max(t.rows), max(t.bytes), "
 	    "(SELECT sum(size) FROM p q WHERE q.per = l.per) FROM last l "
 	    "JOIN p ON p.per = l.per AND p.snapshot = l.snap AND p.level = "
-	    "'full' JOIN archive_tables t ON t.archive = p.name AND t.tbl = "
-	    "l.tbl GROUP BY l.per, l.tbl ORDER BY %s", kinds[k][1], by_table ?
+	    "'full' JOIN archive_tables t ON t.site = p.site AND t.archive = "
+	    "p.name AND t.tbl = l.tbl GROUP BY l.per, l.tbl ORDER BY %s",
+	    kinds[k][1], by_table ?
 	    "l.tbl, l.per" : "l.per, l.tbl");
 	struct gb_stmt *st = gb_catalog_prepare(r->c, sql);
 	struct growth *g = NULL;
@@ -234,8 +235,9 @@ load_needs(const struct gb_report *r, size_t *np)
 	}
 	qsort(nd, n, sizeof *nd, by_pool);
 	st = gb_catalog_prepare(r->c, "WITH w AS (SELECT a.size, substr("
-	    "c.written_at, 1, 10) AS day FROM copies c JOIN archives a ON a.name "
-	    "= c.archive JOIN media m ON " GB_COPY_MEDIUM("c", "m") " "
+	    "c.written_at, 1, 10) AS day FROM copies c JOIN archives a ON a.site "
+	    "= c.site AND a.name = c.archive JOIN media m ON "
+	    GB_COPY_MEDIUM("c", "m") " "
 	    "WHERE " GB_OF_SITE("m.site", 3) " AND m.pool = ?2 AND c.status IN "
 	    "('good', 'expired') AND c.written_at >= ?1) SELECT (SELECT coalesce("
 	    "sum(size), 0) FROM w), (SELECT count(DISTINCT day) FROM w), (SELECT "
@@ -312,8 +314,9 @@ load_summary(const struct gb_report *r, const char *site, struct summary *s)
 	    "= ?1 AND state <> 'retired'), (SELECT count(*) FROM media WHERE "
 	    "site = ?1 AND state <> 'retired' AND location = 'offsite'), (SELECT "
 	    "max(a.snapshot) FROM archives a WHERE a.site = ?1 AND a.snapshot <= "
-	    "?3 AND EXISTS (SELECT 1 FROM copies c WHERE c.archive = a.name AND "
-	    "c.status = 'good')), (SELECT max(at) FROM checks WHERE site = ?1 "
+	    "?3 AND EXISTS (SELECT 1 FROM copies c WHERE c.site = a.site AND "
+	    "c.archive = a.name AND c.status = 'good')), (SELECT max(at) FROM "
+	    "checks WHERE site = ?1 "
 	    "AND kind = 'restore-test' AND manual = 0 AND ok = 1 AND at <= ?3)");
 	char from[21];
 

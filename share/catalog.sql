@@ -1,13 +1,13 @@
--- gymbackup catalog schema, version 2, one text for SQLite and PostgreSQL
+-- gymbackup catalog schema, version 3, one text for SQLite and PostgreSQL
 -- (lib/catalog.c loads it): a line starting "--sqlite " or "--pg " is that
 -- dialect's alone (the marker taken off), and @ID@ is its integer key that
 -- numbers itself.  gb-catalog(1) creates it; every tool that writes the
 -- catalog appends to its site's audit trail in the same transaction as
 -- the change it records.  Every row names its site ([site] name): a
 -- chain of gyms shares one catalog on PostgreSQL, each site its rows.
---sqlite PRAGMA user_version = 2;
+--sqlite PRAGMA user_version = 3;
 --pg CREATE TABLE catalog_version (version INTEGER NOT NULL);
---pg INSERT INTO catalog_version VALUES (2);
+--pg INSERT INTO catalog_version VALUES (3);
 
 -- Media: USB drives (kind dir) and tapes (kind tape), labelled by gb-write.
 -- A medium's id is its site's: two sites may both have a T1.
@@ -46,12 +46,15 @@ CREATE TABLE movements (
 --sqlite 	, FOREIGN KEY (site, medium) REFERENCES media(site, id)
 );
 
--- Sealed archives, with what their seal says (site: the manifest's).
+-- Sealed archives, with what their seal says (site: the site that
+-- recorded it, its manifest's on a shared catalog).  Names and export ids
+-- are a site's own: another site's rows, which it cannot see, never take
+-- the name its next archive gets.
 CREATE TABLE archives (
-	name          TEXT PRIMARY KEY,        -- NAME.tar.gz.gpg
+	name          TEXT NOT NULL,           -- NAME.tar.gz.gpg
 	job           TEXT NOT NULL,
 	level         TEXT NOT NULL CHECK (level IN ('full', 'incremental')),
-	export_id     TEXT NOT NULL UNIQUE,
+	export_id     TEXT NOT NULL,
 	base_id       TEXT,                    -- export it builds on
 	chain         TEXT NOT NULL,           -- export id of the full it rests on
 	site          TEXT NOT NULL,
@@ -64,37 +67,43 @@ CREATE TABLE archives (
 	rows          BIGINT NOT NULL,
 	seal          TEXT NOT NULL,           -- the clear-signed seal, verbatim
 	recorded_at   TEXT NOT NULL,
-	expired_at    TEXT
+	expired_at    TEXT,
+	PRIMARY KEY (site, name),
+	UNIQUE (site, export_id)
 );
-CREATE INDEX archives_snapshot ON archives(snapshot);
+CREATE INDEX archives_snapshot ON archives(site, snapshot);
 
--- Per table of an archive: for chains, growth reports and finance.
+-- Per table of an archive (its site's): for chains, growth reports and
+-- finance.
 CREATE TABLE archive_tables (
-	archive   TEXT NOT NULL REFERENCES archives(name),
+	site      TEXT NOT NULL,
+	archive   TEXT NOT NULL,
 	tbl       TEXT NOT NULL,
 	rows      BIGINT NOT NULL,
 	bytes     BIGINT NOT NULL,
 	sha256    TEXT NOT NULL,
 	money     TEXT,                        -- "col=sum col=sum"
-	PRIMARY KEY (archive, tbl)
+	PRIMARY KEY (site, archive, tbl),
+	FOREIGN KEY (site, archive) REFERENCES archives(site, name)
 );
 
--- Copies of archives on media (the medium: of the copy's site when it
--- was written).  Only a durable, read-back copy is 'good'.
+-- Copies of archives on media (site: the archive's, whose medium it was
+-- when it was written).  Only a durable, read-back copy is 'good'.
 CREATE TABLE copies (
 	id          @ID@,
 	site        TEXT NOT NULL,
-	archive     TEXT NOT NULL REFERENCES archives(name),
+	archive     TEXT NOT NULL,
 	medium      TEXT NOT NULL,
 	position    TEXT NOT NULL,             -- tape file number, or file name
 	status      TEXT NOT NULL CHECK (status IN ('writing', 'good', 'failed', 'expired')),
 	started_at  TEXT NOT NULL,
 	written_at  TEXT,
 	verified_at TEXT,
-	error       TEXT
+	error       TEXT,
+	FOREIGN KEY (site, archive) REFERENCES archives(site, name)
 --sqlite 	, FOREIGN KEY (site, medium) REFERENCES media(site, id)
 );
-CREATE INDEX copies_archive ON copies(archive);
+CREATE INDEX copies_archive ON copies(site, archive);
 CREATE INDEX copies_medium ON copies(medium);
 
 -- The backup log: one row per job run.
@@ -112,8 +121,12 @@ CREATE TABLE runs (
 	pid      INTEGER,                  -- the gb-backup that runs it, on
 	host     TEXT                      -- host: gone while 'running' = killed
 );
+CREATE INDEX runs_job ON runs(site, job, started);
 
--- Restore tests (the policy's 恢复测试) and verifications.
+-- Restore tests (the policy's 恢复测试) and verifications, of an
+-- archive of their site.  No foreign key: gb-restore --test records a
+-- drill of an archive file the catalog may not have (PostgreSQL's site
+-- roles are held to their own archives by the policies below).
 CREATE TABLE checks (
 	id      @ID@,
 	site    TEXT NOT NULL,
@@ -125,6 +138,7 @@ CREATE TABLE checks (
 	detail  TEXT,
 	manual  INTEGER NOT NULL DEFAULT 0     -- 1: told by gb-catalog, not run
 );
+CREATE INDEX checks_archive ON checks(site, archive);
 
 -- Append-only audit trail, one hash chain per site: each entry's hash
 -- covers the one before of its site (seq counts within the site).
@@ -199,8 +213,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 --pg DECLARE
 --pg 	t TEXT;
 --pg 	own CONSTANT TEXT := 'site IN (SELECT gb_own_sites())';
---pg 	archived CONSTANT TEXT := 'archive IN (SELECT name FROM archives WHERE '
---pg 	    'site IN (SELECT gb_own_sites()))';
+--pg 	archived CONSTANT TEXT := '(site, archive) IN (SELECT site, name FROM '
+--pg 	    'archives WHERE site IN (SELECT gb_own_sites()))';
 --pg 	head CONSTANT TEXT := '(SELECT pg_has_role(''gb_head_office'', ''USAGE''))';
 --pg 	seen TEXT;
 --pg 	ok TEXT;
@@ -235,12 +249,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 --pg 		seen := CASE t
 --pg 		    -- a medium on its way to a site is that site's to see and take in
 --pg 		    WHEN 'media' THEN own || ' OR to_site IN (SELECT gb_own_sites())'
---pg 		    -- an archive's tables have no site: they are its archive's
---pg 		    WHEN 'archive_tables' THEN archived
 --pg 		    ELSE own END;
 --pg 		-- a table, copy or check is of an archive of the site's own
---pg 		ok := CASE WHEN t IN ('copies', 'checks') THEN own || ' AND ' || archived
---pg 		    WHEN t = 'archive_tables' THEN archived ELSE own END;
+--pg 		ok := CASE WHEN t IN ('archive_tables', 'copies', 'checks') THEN
+--pg 		    own || ' AND ' || archived ELSE own END;
 --pg 		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
 --pg 		EXECUTE format('CREATE POLICY site_read ON %I FOR SELECT USING '
 --pg 		    '(%s OR %s)', t, seen, head);

@@ -49,7 +49,7 @@ static const char *const synopsis[] = {
 	"                  add id --kind dir|tape --pool pool "
 	"[--capacity bytes]]",
 	"archives [-b] [--job job]",
-	"copies [archive]",
+	"copies [--site site] [archive]",
 	"move medium --to onsite|transit|offsite [--by name]\n"
 	"                  [--why text] [--date date]",
 	"move medium --to-site site [--by name] [--why text] [--date date]",
@@ -71,7 +71,7 @@ static const char *const synopsis[] = {
 	"audit --report [--csv] [--signer fpr] from to",
 	"checkpoint [--daily] [--date date] [-o file]",
 	"latest --job job ...",
-	"manifest archive",
+	"manifest [--site site] archive",
 	"import [--list] [--verify] [-b] media ...",
 	"upgrade",
 	"migrate --to uri",
@@ -402,13 +402,54 @@ cmd_media(struct cat *x, int argc, char **argv)
 
 /* archives and copies ------------------------------------------------ */
 
+/*
+ * The site whose archive name a command names: --site's; else the one
+ * site with an archive of that name among the rows the role reads (a
+ * site's host reads its own), or the writer's own when none has it (for
+ * the caller's "no archive").  Names are per site: held by more than one,
+ * exit 2 and --site decides.  Allocated.
+ */
+static char *
+named_site(struct cat *x, const char *name)
+{
+	struct gb_stmt *st;
+	char **v = NULL, *list, *t;
+	size_t n = 0;
+
+	if (x->site)
+		return gb_strdup(x->site);
+	st = q(x, "SELECT DISTINCT site FROM archives WHERE name = ?1 ORDER BY "
+	    "site");
+	bind(st, 1, name);
+	while (gb_step(st) == GB_ROW) {
+		v = gb_realloc(v, (n + 1) * sizeof *v);
+		v[n++] = gb_strdup(gb_col(st, 0));
+	}
+	gb_finalize(st);
+	if (n > 1) {
+		list = gb_strdup(v[0]);
+		for (size_t i = 1; i < n; i++) {
+			t = gb_asprintf("%s%s%s", list, i + 1 < n ? ", " : " and ",
+			    v[i]);
+			free(list);
+			list = t;
+		}
+		gb_errx(GB_EXIT_USAGE, "archive %s is held by sites %s: give "
+		    "--site", name, list);
+	}
+	t = n ? v[0] : gb_strdup(x->c->site);
+	free(v);
+	return t;
+}
+
 static int
 cmd_archives(struct cat *x)
 {
 	struct gb_stmt *st = q(x, "SELECT a.name, a.job, a.level, a.snapshot, "
-	    "a.size, a.rows, (SELECT count(*) FROM copies c WHERE c.archive = "
-	    "a.name AND c.status = 'good'), coalesce(a.expired_at, '') FROM "
-	    "archives a WHERE ?1 IS NULL OR a.job = ?1 ORDER BY a.snapshot");
+	    "a.size, a.rows, (SELECT count(*) FROM copies c WHERE c.site = "
+	    "a.site AND c.archive = a.name AND c.status = 'good'), coalesce("
+	    "a.expired_at, '') FROM archives a WHERE ?1 IS NULL OR a.job = ?1 "
+	    "ORDER BY a.snapshot");
 
 	struct gb_table t;
 
@@ -434,12 +475,15 @@ cmd_copies(struct cat *x, const char *archive)
 	struct gb_stmt *st = q(x, "SELECT c.archive, c.medium, m.location, "
 	    "c.position, c.status, coalesce(c.written_at, c.started_at), "
 	    "coalesce(c.verified_at, 'never'), coalesce(c.error, '') FROM "
-	    "copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m") " WHERE ?1 IS "
-	    "NULL OR c.archive = ?1 ORDER BY c.id, m.site");
-
+	    "copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m") " WHERE "
+	    GB_OF_SITE("c.site", 2) " AND (?1 IS NULL OR c.archive = ?1) ORDER "
+	    "BY c.id, m.site");
+	char *site = archive ? named_site(x, archive) : NULL;
 	struct gb_table t;
 
 	bind(st, 1, archive);
+	bind(st, 2, site ? site : x->site);
+	free(site);
 	gb_table_init(&t, "llllllll");
 	for (int i = 0; i < 8; i++)
 		gb_table_add(&t, (const char *[]){ "ARCHIVE", "MEDIUM", "WHERE",
@@ -874,7 +918,7 @@ cmd_due(struct cat *x)
 /* chain ---------------------------------------------------------------- */
 
 static void
-print_copies(struct cat *x, const char *archive)
+print_copies(struct cat *x, const char *site, const char *archive)
 {
 	/*
 	 * A copy's medium is its site's (ids are per site), or, when the site
@@ -883,11 +927,12 @@ print_copies(struct cat *x, const char *archive)
 	struct gb_stmt *st = q(x, "SELECT c.medium, m.location, c.position, "
 	    "m.kind, CASE WHEN m.site = c.site THEN '' ELSE m.site END FROM "
 	    "copies c JOIN media m ON " GB_COPY_MEDIUM("c", "m") " WHERE "
-	    "c.archive = ?1 AND c.status = 'good' ORDER BY "
+	    "c.site = ?2 AND c.archive = ?1 AND c.status = 'good' ORDER BY "
 	    "c.id, m.site");
 	int n = 0;
 
 	bind(st, 1, archive);
+	bind(st, 2, site);
 	while (gb_step(st) == GB_ROW) {
 		printf("      on %s (%s%s%s, %s %s)\n", gb_col(st, 0),
 		    gb_col(st, 1), *gb_col(st, 4) ? " at site " : "", gb_col(st, 4),
@@ -922,7 +967,7 @@ chain_site(struct cat *x, const char *site)
 		else
 			printf("  incremental  %s  %s (job %s)\n",
 			    v[i].snapshot, v[i].name, v[i].job);
-		print_copies(x, v[i].name);
+		print_copies(x, v[i].site, v[i].name);
 	}
 	gb_links_free(v, n);
 	if (!n) {
@@ -999,8 +1044,10 @@ expire(struct gb_catalog *c, void *arg)
 
 	expiry_reset(e);
 	now = gb_parse_time(x->now);
+	/* the writer's own archives: their chains are within its site */
 	st = q(x, "SELECT name, job, snapshot, chain FROM archives WHERE "
-	    "expired_at IS NULL ORDER BY snapshot");
+	    "site = ?1 AND expired_at IS NULL ORDER BY snapshot");
+	bind(st, 1, c->site);
 	while (gb_step(st) == GB_ROW) {
 		char cutoff[21];
 		gb_fmt_time(cutoff, now - job_rule(x, gb_col(st, 1),
@@ -1016,19 +1063,22 @@ expire(struct gb_catalog *c, void *arg)
 	}
 	gb_finalize(st);
 	/* a chain stays whole while any member is live or it is the newest */
-	st = q(x, "SELECT (SELECT count(*) FROM archives a WHERE a.chain = ?1 "
-	    "AND a.expired_at IS NULL AND a.snapshot >= ?2) + (SELECT count(*) "
-	    "FROM archives f WHERE f.export_id = ?1 AND f.name = (SELECT g.name "
-	    "FROM archives g WHERE g.job = f.job AND g.level = 'full' AND "
-	    "g.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
-	    "c.archive = g.name AND c.status = 'good') ORDER BY "
+	st = q(x, "SELECT (SELECT count(*) FROM archives a WHERE a.site = ?3 "
+	    "AND a.chain = ?1 AND a.expired_at IS NULL AND a.snapshot >= ?2) + "
+	    "(SELECT count(*) FROM archives f WHERE f.site = ?3 AND f.export_id "
+	    "= ?1 AND f.name = (SELECT g.name FROM archives g WHERE g.site = ?3 "
+	    "AND g.job = f.job AND g.level = 'full' AND g.expired_at IS NULL AND "
+	    "EXISTS (SELECT 1 FROM copies c WHERE c.site = g.site AND c.archive "
+	    "= g.name AND c.status = 'good') ORDER BY "
 	    GB_ARCHIVE_ORDER("g", "DESC") " LIMIT 1))");
+	bind(st, 3, c->site);
 	for (size_t i = 0; i < e->n; i++) {
 		char cutoff[21];
 		struct gb_stmt *job = q(x, "SELECT job FROM archives WHERE "
-		    "export_id = ?1");
+		    "site = ?2 AND export_id = ?1");
 		long keep = 30;
 		bind(job, 1, e->chains[i]);
+		bind(job, 2, c->site);
 		if (gb_step(job) == GB_ROW)
 			keep = job_rule(x, gb_col(job, 0), gb_job_retention);
 		gb_finalize(job);
@@ -1044,9 +1094,10 @@ expire(struct gb_catalog *c, void *arg)
 		gb_catalog_printf("%s %s\n", x->dry_run ? "would expire" :
 		    "expire", e->names[i]);
 		gb_catalog_run(x->c, "UPDATE archives SET expired_at = ?2 WHERE "
-		    "name = ?1", 2, e->names[i], x->now);
+		    "site = ?3 AND name = ?1", 3, e->names[i], x->now, c->site);
 		gb_catalog_run(x->c, "UPDATE copies SET status = 'expired' WHERE "
-		    "archive = ?1 AND status = 'good'", 1, e->names[i]);
+		    "site = ?2 AND archive = ?1 AND status = 'good'", 2,
+		    e->names[i], c->site);
 		gb_catalog_audit(c, "expire", e->names[i], "retention");
 		e->expired++;
 	}
@@ -1231,8 +1282,9 @@ cmd_checked(struct cat *x, const char *kind, int argc, char **argv)
 
 	if (argc != 2 || (strcmp(argv[1], "ok") && strcmp(argv[1], "failed")))
 		usage(stderr, GB_EXIT_USAGE);
-	st = q(x, "SELECT 1 FROM archives WHERE name = ?1");
+	st = q(x, "SELECT 1 FROM archives WHERE site = ?2 AND name = ?1");
 	bind(st, 1, argv[0]);
+	bind(st, 2, x->c->site);	/* it records the writer's own */
 	if (gb_step(st) != GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", argv[0]);
 	gb_finalize(st);
@@ -1455,7 +1507,8 @@ check_job(struct cat *x, const char *site, const char *job)
 	long hours = job_rule(x, job, gb_job_alert_hours);
 	struct gb_stmt *st = q(x, "SELECT max(a.snapshot) FROM archives a WHERE "
 	    GB_OF_SITE("a.site", 2) " AND a.job = ?1 AND EXISTS (SELECT 1 FROM "
-	    "copies c WHERE c.archive = a.name AND c.status = 'good')");
+	    "copies c WHERE c.site = a.site AND c.archive = a.name AND c.status "
+	    "= 'good')");
 	int bad = 0;
 
 	bind(st, 1, job);
@@ -1830,11 +1883,12 @@ static int
 cmd_latest(struct cat *x)
 {
 	struct gb_stmt *st = q(x, "SELECT a.name, a.job FROM archives a WHERE "
-	    "a.expired_at IS NULL AND EXISTS (SELECT 1 FROM copies c WHERE "
-	    "c.archive = a.name AND c.status = 'good') ORDER BY "
-	    GB_ARCHIVE_ORDER("a", "DESC"));
+	    "a.site = ?1 AND a.expired_at IS NULL AND EXISTS (SELECT 1 FROM "
+	    "copies c WHERE c.site = a.site AND c.archive = a.name AND c.status "
+	    "= 'good') ORDER BY " GB_ARCHIVE_ORDER("a", "DESC"));
 	int found = 0;
 
+	bind(st, 1, x->c->site);	/* the writer's chain goes on */
 	while (!found && gb_step(st) == GB_ROW)
 		for (size_t i = 0; i < x->njobs && !found; i++)
 			if (strcmp(gb_col(st, 1), x->jobs[i]) == 0) {
@@ -1853,12 +1907,15 @@ cmd_latest(struct cat *x)
 static int
 cmd_manifest(struct cat *x, const char *archive)
 {
-	struct gb_stmt *st = q(x, "SELECT seal FROM archives WHERE name = ?1");
+	struct gb_stmt *st = q(x, "SELECT seal FROM archives WHERE site = ?2 AND "
+	    "name = ?1");
 	const char *signer = gb_conf_get(&x->conf, "keys", "signer");
+	char err[1024], *site = named_site(x, archive);
 	struct gb_seal s;
-	char err[1024];
 
 	bind(st, 1, archive);
+	bind(st, 2, site);
+	free(site);
 	if (gb_step(st) != GB_ROW)
 		gb_errx(GB_EXIT_USAGE, "no archive %s in the catalog", archive);
 	if (!signer || !*signer)
@@ -2114,7 +2171,7 @@ static const struct command {
 	{ "media", "list", "b", 1, 1, GB_CATALOG_READ },
 	{ "media", NULL, "b", 0, 0, GB_CATALOG_READ },
 	{ "archives", NULL, "bj", 0, 0, GB_CATALOG_READ },
-	{ "copies", NULL, "", 0, 1, GB_CATALOG_READ },
+	{ "copies", NULL, "G", 0, 1, GB_CATALOG_READ },
 	{ "move", NULL, "tTywd", 1, 1, GB_CATALOG_WRITE },
 	{ "receive", NULL, "ywd", 1, 1, GB_CATALOG_WRITE },
 	{ "due", NULL, "qdGW", 0, 0, GB_CATALOG_READ },
@@ -2131,7 +2188,7 @@ static const struct command {
 	{ "audit", NULL, "VKrxS", 0, INT_MAX, GB_CATALOG_READ },
 	{ "checkpoint", NULL, "YoSd", 0, 0, GB_CATALOG_WRITE },
 	{ "latest", NULL, "j", 0, 0, GB_CATALOG_READ },
-	{ "manifest", NULL, "", 1, 1, GB_CATALOG_READ },
+	{ "manifest", NULL, "G", 1, 1, GB_CATALOG_READ },
 	/* with --list, no catalog is opened */
 	{ "import", NULL, "LVb", 1, INT_MAX, GB_CATALOG_WRITE },
 	{ "upgrade", NULL, "", 0, 0, GB_CATALOG_UPGRADE },

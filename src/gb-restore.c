@@ -45,6 +45,7 @@ struct restore {
 	size_t nmedia;
 	const char *at;		/* --at: the moment restored */
 	char when[21];		/* ... as the catalog writes times */
+	const char *site;	/* --site: whose archives (the config's) */
 	const char **jobs;	/* -j: only the chains of these jobs */
 	size_t njobs;
 	const char **tables;	/* -t: only these tables */
@@ -76,9 +77,9 @@ usage(FILE *fp, int status)
 	    "                  [--schema name] archive ...\n"
 	    "       gb-restore [-qv] [-c conf] [--signer fpr] "
 	    "[--media media ...]\n"
-	    "                  --at time [-j job ...] [-t table ...] "
-	    "[--list]\n"
-	    "                  [--test | -o dir | -d target]\n"
+	    "                  --at time [--site site] [-j job ...] "
+	    "[-t table ...]\n"
+	    "                  [--list] [--test | -o dir | -d target]\n"
 	    "       gb-restore [-c conf] [--signer fpr] "
 	    "[--media media ...] --list\n"
 	    "                  archive ...\n");
@@ -713,7 +714,7 @@ find_on_media(struct restore *r, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		const char *on;
 		char *found = gb_medium_find(r->medium, r->nmedia, r->cat,
-		    argv[i], &on, err, sizeof err);
+		    r->site, argv[i], &on, err, sizeof err);
 		if (!found)
 			gb_errx(GB_EXIT_RUN, "%s; nothing restored", err);
 		r->from[i] = (char *)on;
@@ -778,8 +779,9 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 {
 	struct gb_stmt *st = r->cat ? gb_catalog_prepare(r->cat, "SELECT "
 	    "c.medium, m.location, m.kind, c.position FROM copies c JOIN media "
-	    "m ON " GB_COPY_MEDIUM("c", "m") " WHERE c.archive = ?1 AND "
-	    "c.status = 'good' ORDER BY c.id, m.site") : NULL;
+	    "m ON " GB_COPY_MEDIUM("c", "m") " WHERE c.site = ?2 AND "
+	    "c.archive = ?1 AND c.status = 'good' ORDER BY c.id, m.site") :
+	    NULL;
 	char **vault = NULL, **transit = NULL;
 	size_t nvault = 0, ntransit = 0, chains = 0;
 	int lost = 0;
@@ -808,6 +810,7 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 		}
 		gb_reset(st);
 		gb_bind_text(st, 1, v[i].name);
+		gb_bind_text(st, 2, r->site);
 		while (gb_step(st) == GB_ROW) {
 			const char *id = gb_col(st, 0), *loc = gb_col(st, 1);
 			printf("      on %s (%s, %s %s)\n", id, loc,
@@ -843,26 +846,26 @@ print_plan(struct restore *r, const struct gb_link *v, size_t n)
 }
 
 /*
- * --at: the chains current then, of every job or of each job named, from
- * the catalog; a job without one is exit 1.
+ * --at: the chains of the site current then, of every job or of each job
+ * named, from the catalog; a job without one is exit 1.
  */
 static struct gb_link *
 at_plan(struct restore *r, const char *catpath, size_t *n)
 {
-	struct gb_link *v = gb_catalog_chains(r->cat, NULL, r->when, r->jobs,
-	    r->njobs, n);
+	struct gb_link *v = gb_catalog_chains(r->cat, r->site, r->when,
+	    r->jobs, r->njobs, n);
 
 	if (!*n && !r->njobs)
 		gb_errx(GB_EXIT_CHECK, "no full archive at or before %s in the "
-		    "catalog %s", r->when, catpath);
+		    "catalog %s for site %s", r->when, catpath, r->site);
 	for (size_t j = 0; j < r->njobs; j++) {
 		size_t i = 0;
 		while (i < *n && strcmp(v[i].job, r->jobs[j]) != 0)
 			i++;
 		if (i == *n)
 			gb_errx(GB_EXIT_CHECK, "job %s: no full archive at or "
-			    "before %s in the catalog %s", r->jobs[j], r->when,
-			    catpath);
+			    "before %s in the catalog %s for site %s", r->jobs[j],
+			    r->when, catpath, r->site);
 	}
 	return v;
 }
@@ -941,6 +944,7 @@ main(int argc, char *argv[])
 		{ "schema", required_argument, NULL, 'P' },
 		{ "at", required_argument, NULL, 'A' },
 		{ "list", no_argument, NULL, 'L' },
+		{ "site", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, GB_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -957,6 +961,7 @@ main(int argc, char *argv[])
 	    -1)
 		switch (c) {
 		case 'A': r.at = optarg; break;
+		case 'G': r.site = optarg; break;
 		case 'j': push(&r.jobs, &r.njobs, optarg); break;
 		case 'L': r.list = 1; break;
 		case 't': push(&r.tables, &r.ntables, optarg); break;
@@ -985,6 +990,8 @@ main(int argc, char *argv[])
 	if (r.njobs && !r.at)
 		gb_errx(GB_EXIT_USAGE, "-j goes with --at: restore the chains "
 		    "of jobs at a time, or name the archives");
+	if (r.site && !*r.site)
+		gb_errx(GB_EXIT_USAGE, "--site wants a site's name");
 	if (r.at && gb_parse_date(r.at, r.when) == -1)
 		gb_errx(GB_EXIT_USAGE, "--at %s: not a time (YYYY-MM-DD or "
 		    "YYYY-MM-DDTHH:MM:SSZ)", r.at);
@@ -996,6 +1003,8 @@ main(int argc, char *argv[])
 		gb_errx(GB_EXIT_USAGE, "--schema goes with -d postgresql://..., "
 		    "without --test");
 	gb_conf_open(&r.conf, r.confpath);
+	if (!r.site)
+		r.site = gb_site_name(&r.conf);
 	if (!r.signer)
 		r.signer = gb_conf_get(&r.conf, "keys", "signer");
 	if ((!r.signer || !*r.signer) && (modes || !r.at))
@@ -1046,7 +1055,7 @@ main(int argc, char *argv[])
 			/* borrowed, not freed */
 			plan[i] = (struct gb_link){ m->job ? m->job :
 			    (char *)"-", r.in[i].seal.archive, m->level,
-			    m->snapshot };
+			    m->snapshot, (char *)r.site };
 		}
 		lost = print_plan(&r, plan, r.nin);
 		free(plan);

@@ -217,7 +217,8 @@ main(int argc, char *argv[])
 		const char *on = NULL;
 		int bad;
 		if (v.nmedia && !(archive = gb_medium_find(v.medium, v.nmedia,
-		    v.c, argv[i], &on, err, sizeof err))) {
+		    v.c, v.c ? v.c->site : NULL, argv[i], &on, err,
+		    sizeof err))) {
 			snprintf(name, sizeof name, "%s", argv[i]);
 			bad = 1;
 		} else

@@ -421,8 +421,9 @@ write_index(struct writer *w, long long copy)
 	struct gb_stmt *st = gb_catalog_prepare(w->c, "SELECT c.archive, a.size, "
 	    "a.sha256, a.job, a.level, a.snapshot, coalesce(c.written_at, ?3) "
 	    "FROM copies c "
-	    "JOIN archives a ON a.name = c.archive WHERE c.site = ?4 AND "
-	    "c.medium = ?1 AND (c.status = 'good' OR c.id = ?2) ORDER BY c.id");
+	    "JOIN archives a ON a.site = c.site AND a.name = c.archive WHERE "
+	    "c.site = ?4 AND c.medium = ?1 AND (c.status = 'good' OR c.id = ?2) "
+	    "ORDER BY c.id");
 	struct gb_atomic a;
 	char now[21];
 	FILE *fp;
@@ -515,8 +516,8 @@ reclaimed(struct gb_catalog *c, void *arg)
 	    r->copy);
 	gb_catalog_run(c, "UPDATE media SET bytes_used = CASE WHEN bytes_used "
 	    "> s THEN bytes_used - s ELSE 0 END FROM (SELECT size AS s FROM "
-	    "archives WHERE name = ?2) a WHERE site = ?3 AND id = ?1", 3,
-	    r->w->id, r->name, c->site);
+	    "archives WHERE site = ?3 AND name = ?2) a WHERE site = ?3 AND id = "
+	    "?1", 3, r->w->id, r->name, c->site);
 	gb_catalog_audit(c, "reclaim", r->w->id, "removed expired %s", r->name);
 }
 

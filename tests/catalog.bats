@@ -430,8 +430,8 @@ EOF
 	run -2 gb-catalog due --why x --kind tape --csv
 	assert_output "gb-catalog: due does not take --why (it takes --quiet, --date, --site, --all-sites)
 usage: gb-catalog [-c conf] due [-q] [--date date] [--site site | --all-sites]"
-	run -2 gb-catalog manifest a.tar.gz.gpg --csv
-	assert_line -n 0 "gb-catalog: manifest takes no options, not --csv"
+	run -2 gb-catalog upgrade --csv
+	assert_line -n 0 "gb-catalog: upgrade takes no options, not --csv"
 	run -2 gb-catalog media add M2 --kind tape --pool p --why because
 	assert_line -n 0 "gb-catalog: media add does not take --why (it takes --kind, --pool, --capacity)"
 	run -2 gb-catalog media retire M1 --kind tape
@@ -853,7 +853,7 @@ craft_report() {
 	    "f1010 members 150 7500" "f1010 stores 4 130" \
 	    "f1120 members 200 10000" "f1120 stores 5 160"; do
 		set -- $r
-		cq "INSERT INTO archive_tables VALUES('$1', '$2', $3, $4, 'x', NULL)"
+		cq "INSERT INTO archive_tables VALUES('$(hostname)', '$1', '$2', $3, $4, 'x', NULL)"
 	done
 	craft_copy f0915 T2 1 good "$(stamp -100)"
 	craft_copy f1010 T1 1 good "$(stamp -45)"
@@ -982,7 +982,7 @@ print(sum((t + d.timedelta(days=i)).weekday() < 5 for i in range(1, 92)))' "$(da
 
 @test "report, media, archives, copies: names in CJK align by display width" {
 	craft_report
-	cq "INSERT INTO archive_tables VALUES('f1120', '会员', 7, 70, 'x', NULL)"
+	cq "INSERT INTO archive_tables VALUES('$(hostname)', 'f1120', '会员', 7, 70, 'x', NULL)"
 	cq "INSERT INTO media(site, id, kind, pool, labelled_at) VALUES('$(hostname)', '会员盘1', 'dir',
 	    '每日池', '2026-11-01T00:00:00Z')"
 	craft_archive 会员-1120 w full 2026-11-21T01:00:00Z 会员-1120 10

@@ -260,7 +260,7 @@ craft_archive() {
 	cq "INSERT INTO archives(name, job, level, export_id, base_id, chain,
 	    site, source, snapshot, size, sha256, packed_size, packed_sha256,
 	    rows, seal, recorded_at) VALUES('$name', '$job', '$level', '$id',
-	    NULLIF('$base', ''), '$chain', 'test-gym', 'sqlite', '$snap', $size,
+	    NULLIF('$base', ''), '$chain', '$(hostname)', 'sqlite', '$snap', $size,
 	    'x', 1, 'x', 1, 'seal', '$snap')"
 }
 

@@ -76,9 +76,10 @@ craft_quarter() {
 		set -- $f
 		craft_archive "$1" weekly-full full "$2T03:00:00Z" "$1" \
 		    $(($3 << 30))
-		cq "INSERT INTO archive_tables VALUES('$1', '会员', $4, $(($4 * 50)),
-		    'x', NULL), ('$1', '$(sql_quote "$HOSTILE")', 7, 700, 'x', NULL),
-		    ('$1', 'stores', 3, 100, 'x', NULL)"
+		cq "INSERT INTO archive_tables VALUES('$(hostname)', '$1', '会员', $4,
+		    $(($4 * 50)), 'x', NULL), ('$(hostname)', '$1',
+		    '$(sql_quote "$HOSTILE")', 7, 700, 'x', NULL), ('$(hostname)',
+		    '$1', 'stores', 3, 100, 'x', NULL)"
 	done
 	craft_copy f0915 T2 1 good 2026-09-15T05:00:00Z
 	craft_copy f1010 T1 1 good 2026-10-10T05:00:00Z

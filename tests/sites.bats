@@ -32,15 +32,8 @@ teardown_file() {
 
 ROW_TABLES="media movements archives archive_tables copies runs checks audit checkpoints"
 
-# of_a TABLE: the condition on TABLE's rows that are site a's (an
-# archive's tables have no site: they are their archive's).
-of_a() {
-	if [ "$1" = archive_tables ]; then
-		echo "archive IN (SELECT name FROM archives WHERE site = 'a')"
-	else
-		echo "site = 'a'"
-	fi
-}
+# of_a TABLE: the condition on TABLE's rows that are site a's.
+of_a() { echo "site = 'a'"; }
 
 # site_conf FILE SITE ROLE: a host's config: its site, the catalog as ROLE,
 # the test keys.
@@ -139,8 +132,8 @@ INSERT INTO archives(name, job, level, export_id, chain, site, source,
     recorded_at) VALUES ('A1.tar.gz.gpg', 'nightly', 'full', 'e-a1', 'e-a1',
     'a', 'gym', '2026-12-01T01:00:00Z', 10, 'aa', 9, 'ab', 5, 'seal',
     '2026-12-01T01:05:00Z');
-INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256)
-    VALUES ('A1.tar.gz.gpg', 'members', 5, 100, 'ac');
+INSERT INTO archive_tables(site, archive, tbl, rows, bytes, sha256)
+    VALUES ('a', 'A1.tar.gz.gpg', 'members', 5, 100, 'ac');
 INSERT INTO copies(site, archive, medium, position, status, started_at)
     VALUES ('a', 'A1.tar.gz.gpg', 'U1', 'A1.tar.gz.gpg', 'good',
     '2026-12-01T01:06:00Z');
@@ -219,7 +212,7 @@ verify_all() {
 	[ "$(q "SELECT count(DISTINCT tablename) FROM pg_policies")" = 9 ]
 	q "UPDATE catalog_version SET version = 1" >/dev/null
 	run -0 as_owner upgrade
-	assert_output --regexp '^catalog .*: upgraded from version 1 to 2$'
+	assert_output --regexp '^catalog .*: upgraded from version 1 to 3$'
 	[ "$(pg_rows "$DB" sites)" = "$sites" ]
 	[ "$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")" = "$policies" ]
 	[ "$(q "SELECT count(*) FROM pg_class WHERE relrowsecurity")" = 9 ]
@@ -280,7 +273,7 @@ verify_all() {
 	    [media]="INSERT INTO media(site, id, kind, pool, labelled_at) VALUES ('a', 'X1', 'dir', 'daily', 't')"
 	    [movements]="INSERT INTO movements(site, medium, at, from_loc, to_loc, by) VALUES ('a', 'U1', 't', 'offsite', 'onsite', 'b')"
 	    [archives]="INSERT INTO archives(name, job, level, export_id, chain, site, source, snapshot, size, sha256, packed_size, packed_sha256, rows, seal, recorded_at) VALUES ('X.tar.gz.gpg', 'j', 'full', 'e-x', 'e-x', 'a', 's', 't', 1, 'h', 1, 'h', 1, 's', 't')"
-	    [archive_tables]="INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256) VALUES ('A1.tar.gz.gpg', 'fake', 1, 1, 'h')"
+	    [archive_tables]="INSERT INTO archive_tables(site, archive, tbl, rows, bytes, sha256) VALUES ('a', 'A1.tar.gz.gpg', 'fake', 1, 1, 'h')"
 	    [copies]="INSERT INTO copies(site, archive, medium, position, status, started_at) VALUES ('a', 'A1.tar.gz.gpg', 'U1', 'x', 'good', 't')"
 	    [runs]="INSERT INTO runs(site, job, started, status) VALUES ('a', 'nightly', 't', 'ok')"
 	    [checks]="INSERT INTO checks(site, kind, archive, at, ok) VALUES ('a', 'restore-test', 'A1.tar.gz.gpg', 't', 1)"
@@ -389,10 +382,125 @@ verify_all() {
 	gb-write -c b.conf --label B1 --pool daily usb_b >/dev/null
 	before=$(dump)
 	run -3 gb-write -c b.conf usb_b a1
-	assert_output --regexp '^gb-write: catalog .*: INSERT INTO archives.*: new row violates row-level security policy for table "archives"$'
+	assert_output "gb-write: a1.tar.gz.gpg: an archive of site a (its manifest), which site b does not record: site a's hosts write it"
 	[ ! -e usb_b/a1.tar.gz.gpg ] || fail "$(ls usb_b)"
 	[ "$(dump)" = "$before" ]
 	verify_own as_a a
+}
+
+# seal_as CONF OUT: a sealed export OUT (OUT.set, OUT.tar.gz.gpg,
+# OUT.seal) of gym.db, job nightly, by the host of CONF.
+seal_as() {
+	mkdir -p "$(dirname "$2")"
+	gb-export -c "$1" -s sqlite:gym.db -j nightly -o "$2.set" 2>/dev/null ||
+	    fail "gb-export -c $1 failed"
+	gb-pack -l 1 "$2.set" >"$2.tar.gz"
+	gb-seal -r "$RCPT1" -r "$RCPT2" -u "$SIGNER" -o "$2" <"$2.tar.gz" ||
+	    fail "gb-seal failed"
+	rm "$2.tar.gz"
+}
+
+@test "site b's role takes the name and export id of a's next archive first (psql): a still records and verifies it, and a's views show a's archive alone" {
+	make_gym_db gym.db
+	seal_as a.conf a1
+	local id
+	id=$(awk -F'\t' '$1 == "id" { print $2 }' a1.set/MANIFEST)
+	[ -n "$id" ] || fail "no export id in a1.set/MANIFEST"
+	run -0 sql_as site_b -c "INSERT INTO archives(name, job, level,
+	    export_id, chain, site, source, snapshot, size, sha256, packed_size,
+	    packed_sha256, rows, seal, recorded_at) VALUES ('a1.tar.gz.gpg',
+	    'nightly', 'full', '$id', '$id', 'b', 'gym', '2026-12-01T01:00:00Z',
+	    1, 'bb', 1, 'bb', 1, 'squatted', '2026-12-01T01:00:00Z')"
+	assert_output "INSERT 0 1"
+	mkdir usb
+	gb-write -c a.conf --label U1 --pool daily usb >/dev/null
+	run -0 gb-write -c a.conf usb a1
+	run -0 gb-verify -c a.conf --media usb a1
+	assert_line "a1.tar.gz.gpg: OK on U1"
+	[ "$(q "SELECT site, name, export_id, sha256 = 'bb' FROM archives ORDER BY site")" = \
+	    "a|a1.tar.gz.gpg|$id|f
+b|a1.tar.gz.gpg|$id|t" ]
+	[ "$(q "SELECT site, archive, medium, status FROM copies")" = "a|a1.tar.gz.gpg|U1|good" ]
+	[ "$(q "SELECT site, archive, ok FROM checks")" = "a|a1.tar.gz.gpg|1" ]
+	[ "$(q "SELECT DISTINCT site FROM archive_tables")" = a ]
+	run -0 as_a archives
+	assert_line --regexp '^a1\.tar\.gz\.gpg +nightly +full +[0-9T:-]+Z +[0-9.]+[KMG]? +[0-9]+ +1 *$'
+	[ "${#lines[@]}" = 2 ]
+	run -0 as_a copies a1.tar.gz.gpg
+	assert_line --regexp '^a1\.tar\.gz\.gpg +U1 +onsite +a1\.tar\.gz\.gpg +good '
+	[ "${#lines[@]}" = 2 ]
+	run -0 as_a manifest a1.tar.gz.gpg
+	assert_output "$(cat a1.set/MANIFEST)"
+	# and b's row is b's alone
+	run -0 as_b archives
+	assert_line --regexp '^a1\.tar\.gz\.gpg +nightly +full +2026-12-01T01:00:00Z '
+	[ "${#lines[@]}" = 2 ]
+	verify_own as_a a
+	verify_own as_b b
+}
+
+@test "two sites hold archives of one name: copies, manifest, chain and report --site show each site's; head office without --site is refused, exit 2; gb-restore --at --site takes that site's full" {
+	make_gym_db gym.db
+	seal_as a.conf a/n1
+	# b's gym has one member fewer; its archive has the same name
+	sqlite3 gym.db "DELETE FROM members WHERE rowid = (SELECT max(rowid) FROM members)"
+	seal_as b.conf b/n1
+	mkdir usb_a usb_b
+	gb-write -c a.conf --label U1 --pool daily usb_a >/dev/null
+	gb-write -c b.conf --label U1 --pool daily usb_b >/dev/null
+	run -0 gb-write -c a.conf usb_a a/n1
+	run -0 gb-write -c b.conf usb_b b/n1
+	[ "$(q "SELECT site, name FROM archives ORDER BY site")" = "a|n1.tar.gz.gpg
+b|n1.tar.gz.gpg" ]
+	local msg="gb-catalog: archive n1.tar.gz.gpg is held by sites a and b: give --site"
+	run -2 as_head copies n1.tar.gz.gpg
+	assert_output "$msg"
+	run -2 as_head manifest n1.tar.gz.gpg
+	assert_output "$msg"
+	run -0 as_head copies --site b n1.tar.gz.gpg
+	assert_line -n 1 --regexp '^n1\.tar\.gz\.gpg +U1 +onsite +n1\.tar\.gz\.gpg +good '
+	[ "${#lines[@]}" = 2 ]
+	run -0 as_head manifest --site a n1.tar.gz.gpg
+	assert_output "$(cat a/n1.set/MANIFEST)"
+	run -0 as_head manifest --site b n1.tar.gz.gpg
+	assert_output "$(cat b/n1.set/MANIFEST)"
+	# each site's host sees its own without --site
+	run -0 as_b manifest n1.tar.gz.gpg
+	assert_output "$(cat b/n1.set/MANIFEST)"
+	local snap_a snap_b at
+	snap_a=$(awk -F'\t' '$1 == "snapshot" { print $2 }' a/n1.set/MANIFEST)
+	snap_b=$(awk -F'\t' '$1 == "snapshot" { print $2 }' b/n1.set/MANIFEST)
+	at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	run -0 as_head chain --site a --at "$at"
+	assert_output "to restore the state at $at:
+job nightly:
+  full         $snap_a  n1.tar.gz.gpg
+      on U1 (onsite, file n1.tar.gz.gpg)"
+	run -0 as_head chain --site b --at "$at"
+	assert_line -n 2 "  full         $snap_b  n1.tar.gz.gpg"
+	local rows_a rows_b
+	rows_a=$(awk -F'\t' '$1 == "rows" && $2 == "members" { print $3 }' a/n1.set/MANIFEST)
+	rows_b=$(awk -F'\t' '$1 == "rows" && $2 == "members" { print $3 }' b/n1.set/MANIFEST)
+	[ "$rows_b" = $((rows_a - 1)) ] || fail "members: a $rows_a, b $rows_b"
+	# the growth of b's tables: its archive's, not a's of the same name
+	run -0 as_head report --site b --csv
+	assert_line --regexp "^month,[0-9]{4}-[0-9]{2},members,$rows_b,[0-9]+,$(stat -c %s b/n1.tar.gz.gpg)\$"
+	run -0 as_head report --site a --csv
+	assert_line --regexp "^month,[0-9]{4}-[0-9]{2},members,$rows_a,[0-9]+,$(stat -c %s a/n1.tar.gz.gpg)\$"
+
+	# the restore: head office names the site; b's full, from b's medium
+	run -1 gb-restore -c head.conf --at "$at" --list
+	assert_output "gb-restore: no full archive at or before $at in the catalog host=$PGHOST port=$PGPORT dbname=$DB user=head for site hq"
+	run -0 gb-restore -c head.conf --at "$at" --site b --list
+	assert_line -n 0 "plan for the state at $at: 1 chain, 1 archive"
+	assert_line -n 2 "  1  full         $snap_b  n1.tar.gz.gpg"
+	assert_line -n 3 "      on U1 (onsite, file n1.tar.gz.gpg)"
+	run -0 env GNUPGHOME="$KEYS/all" gb-restore -c head.conf --at "$at" \
+	    --site b --media usb_b -d sqlite:b.db
+	[ "$(sqlite3 b.db "SELECT count(*) FROM members")" = "$rows_b" ]
+	run -0 env GNUPGHOME="$KEYS/all" gb-restore -c a.conf --at "$at" \
+	    --media usb_a -d sqlite:a.db
+	[ "$(sqlite3 a.db "SELECT count(*) FROM members")" = "$rows_a" ]
 }
 
 # ------------------------------------------------------------- head office

@@ -83,11 +83,11 @@ INSERT INTO archives(name, job, level, export_id, base_id, chain, site,
  ('c-w1127.tar.gz.gpg', 'weekly', 'full', 'c1127', NULL, 'c1127', 'store-c',
   'sqlite', '2026-11-27T03:00:00Z', 5368709120, 'x', 1, 'x', 40, 'seal',
   '2026-11-27T03:05:00Z');
-INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256) VALUES
- ('a-n1129.tar.gz.gpg', 'members', 90, 4500, 'x'),
- ('a-n1130.tar.gz.gpg', 'members', 100, 5000, 'x'),
- ('b-n1101.tar.gz.gpg', 'lockers', 300, 9000, 'x'),
- ('c-w1127.tar.gz.gpg', 'classes', 40, 800, 'x');
+INSERT INTO archive_tables(site, archive, tbl, rows, bytes, sha256) VALUES
+ ('store-a', 'a-n1129.tar.gz.gpg', 'members', 90, 4500, 'x'),
+ ('store-a', 'a-n1130.tar.gz.gpg', 'members', 100, 5000, 'x'),
+ ('store-b', 'b-n1101.tar.gz.gpg', 'lockers', 300, 9000, 'x'),
+ ('store-c', 'c-w1127.tar.gz.gpg', 'classes', 40, 800, 'x');
 INSERT INTO copies(site, archive, medium, position, status, started_at,
     written_at, verified_at) VALUES
  ('store-a', 'a-n1129.tar.gz.gpg', 'U2', 'a-n1129.tar.gz.gpg', 'good',
