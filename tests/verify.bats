@@ -407,27 +407,21 @@ b\.tar\.gz\.gpg: OK \(deep\)
 
 # ----------------------------------------------------- gpg that cannot run
 
-# fake_gpg DIR HOW: a gpgconf in DIR that names DIR as GnuPG's bindir (as
-# GPGME finds gpg through it), and a gpg there that, asked to decrypt, is
-# killed (HOW kill) or reads it all and exits 0 without a word (silent);
-# anything else it asks the real gpg.
-fake_gpg() {
-	mkdir -p "$1"
-	cat >"$1/gpgconf" <<-EOF
+# gpg_that DIR HOW: archive-helper's fake_gpg in DIR, a gpg that, asked to
+# decrypt, is killed (HOW kill) or reads it all and exits 0 without a
+# word (silent); anything else it asks the real gpg.
+gpg_that() {
+	fake_gpg "$1" <<-EOF
 	#!/bin/sh
-	$(command -v gpgconf) "\$@" | sed -e 's|^bindir:.*|bindir:$1|' -e 's|^gpg:OpenPGP:.*|gpg:OpenPGP:$1/gpg|'
-	EOF
-	cat >"$1/gpg" <<-EOF
-	#!/bin/sh
-	for a; do
-		[ "\$a" != --decrypt ] || case $2 in
-		kill) kill -9 \$\$ ;;
+	case " \$* " in
+	*" --decrypt "*)
+		case $2 in
+		kill) kill -KILL \$\$ ;;
 		silent) cat >/dev/null; exit 0 ;;
-		esac
-	done
+		esac ;;
+	esac
 	exec $(command -v gpg) "\$@"
 	EOF
-	chmod +x "$1/gpgconf" "$1/gpg"
 }
 
 @test "verify --deep: a gpg killed, silent or not there is exit 3 NOT CHECKED with why, and no check is recorded" {
@@ -437,8 +431,8 @@ fake_gpg() {
 	GNUPGHOME="$KEYS/backup" gb-write -c c.conf usb "$FX/spool/a" >/dev/null 2>&1
 	local before
 	before=$(sqlite3 cat.db "SELECT count(*) FROM checks")
-	fake_gpg "$W/kill" kill
-	fake_gpg "$W/silent" silent
+	gpg_that "$W/kill" kill
+	gpg_that "$W/silent" silent
 	run --separate-stderr env PATH="$W/kill:$PATH" GNUPGHOME="$KEYS/restore" \
 	    gb-verify -c c.conf --deep --media usb a
 	assert_failure 3
