@@ -392,7 +392,9 @@ struct gb_dump {
 	size_t nkey;
 	struct gb_delta *delta;
 };
-struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds);
+/* Read only, through the VFS named (NULL: the default). */
+struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds,
+    const char *vfs);
 void gb_sqlite_close(struct gb_sqlite *db);
 /* Starts the read transaction all later reads share: one instant. */
 void gb_sqlite_snapshot(struct gb_sqlite *db);

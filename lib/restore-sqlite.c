@@ -27,8 +27,47 @@
 #include "gb-db.h"
 #include "gb-pgp.h"
 
+/*
+ * SQLite names its temporary files (an index's sort runs, a statement's
+ * journal, the temp database) in /var/tmp or /tmp: member data outside
+ * the target, where nobody chose to put it.  The target's connections go
+ * through a VFS of its own, the default one but for them: it names them
+ * beside the database, whose directory the restore already writes
+ * (SQLITE_TMPDIR and sqlite3_temp_directory are the whole process's, and
+ * read once).  SQLite still makes them 0600 and unlinks them as soon as
+ * they are open, so not even a kill -9 leaves one.
+ */
+struct tmpvfs {
+	sqlite3_vfs vfs;	/* first: the default VFS's but for these two */
+	char name[40];
+	sqlite3_vfs *base;
+	const char *near;	/* the database's full path */
+	char **paths;		/* the names given, which SQLite keeps */
+	size_t npaths;
+	pthread_mutex_t mu;
+};
+
+static int
+tmp_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags,
+    int *out)
+{
+	struct tmpvfs *t = (struct tmpvfs *)v;
+	char *path;
+
+	if (name)
+		return t->base->xOpen(t->base, name, f, flags, out);
+	pthread_mutex_lock(&t->mu);
+	path = gb_asprintf("%s-tmp%zu", t->near, t->npaths);
+	t->paths = gb_realloc(t->paths, (t->npaths + 1) * sizeof *t->paths);
+	t->paths[t->npaths++] = path;
+	pthread_mutex_unlock(&t->mu);
+	return t->base->xOpen(t->base, path, f, flags | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_DELETEONCLOSE, out);
+}
+
 struct lite {
 	sqlite3 *db;
+	struct tmpvfs vfs;
 	char *dbpath;		/* NULL: the drill's scratch database */
 	char *tmpdb;		/* built here, renamed to dbpath at the end */
 	char *scratchdir;
@@ -933,7 +972,7 @@ dump(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 		free(name);
 		return -2;
 	}
-	db = gb_sqlite_open(t->tmpdb, 5);
+	db = gb_sqlite_open(t->tmpdb, 5, t->vfs.name);
 	gb_sqlite_snapshot(db);
 	if (gb_sqlite_tinfo(db, name, &ti) == -1) {
 		snprintf(err, errlen, "restored database lacks table %s", name);
@@ -1012,6 +1051,13 @@ close_target(void *arg)
 	struct lite *t = arg;
 
 	sqlite3_close(t->db);
+	if (t->vfs.base) {
+		sqlite3_vfs_unregister(&t->vfs.vfs);
+		pthread_mutex_destroy(&t->vfs.mu);
+	}
+	for (size_t i = 0; i < t->vfs.npaths; i++)
+		free(t->vfs.paths[i]);
+	free(t->vfs.paths);
 	for (size_t i = 0; i < t->nindexes; i++)
 		free(t->indexes[i]);
 	free(t->indexes);
@@ -1078,13 +1124,29 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 			return sys_fail("cannot create", t->tmpdb, err, errlen);
 		close(fd);
 	}
+	if (!(t->vfs.base = sqlite3_vfs_find(NULL))) {
+		snprintf(err, errlen, "SQLite has no default VFS");
+		return -2;
+	}
+	t->vfs.vfs = *t->vfs.base;
+	snprintf(t->vfs.name, sizeof t->vfs.name, "gb-restore-%p", (void *)t);
+	t->vfs.vfs.zName = t->vfs.name;
+	t->vfs.vfs.xOpen = tmp_open;
+	pthread_mutex_init(&t->vfs.mu, NULL);
+	if (sqlite3_vfs_register(&t->vfs.vfs, 0) != SQLITE_OK) {
+		t->vfs.base = NULL;
+		snprintf(err, errlen, "SQLite: cannot add a VFS");
+		return -2;
+	}
 	/* used by one thread at a time (the writer's, then ours): no mutex */
 	if (sqlite3_open_v2(t->tmpdb, &t->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, t->vfs.name) !=
+	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot create %s: %s", t->tmpdb,
 		    sqlite3_errmsg(t->db));
 		return -2;
 	}
+	t->vfs.near = sqlite3_db_filename(t->db, "main");
 	if (sqlite3_create_module(t->db, "gb_rows", &rows_module, t) !=
 	    SQLITE_OK)
 		return db_fail(t, "cannot add a module", err, errlen);

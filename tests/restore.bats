@@ -814,3 +814,36 @@ small_set() {
 	[ "$rss" -lt 150000 ] || fail "peak RSS $rss KiB"
 	assert_equal "$(sqlite3 r.db "SELECT count(*), sum(c1999), count(c1) FROM wide")" "6000|18003000|0"
 }
+
+# ------------------------------------------------ SQLite's temporary files
+
+# tmp_files LOG: the files an strace -f -e openat LOG shows made with
+# O_EXCL (how SQLite makes its temporary files), one name a line.
+tmp_files() {
+	sed -n 's/.*openat([^"]*"\([^"]*\)", [^)]*O_EXCL.*/\1/p' "$1" | sort -u
+}
+
+@test "restore into SQLite: SQLite's temporary files (the index sorts) are made beside the target, never in TMPDIR or /var/tmp, and none is left" {
+	command -v strace >/dev/null || fail "strace is needed"
+	gb-demodata -s 2 -n 150000 -o big.db
+	gym_export big.db bigset
+	seal_set bigset big
+	mkdir tmp out
+	# -b execve: gpg and the gpg-agent it may start are not followed
+	GNUPGHOME="$KEYS/restore" TMPDIR="$W/tmp" strace -f -b execve -e trace=openat \
+	    -o st.log "$TOP/bin/gb-restore" --signer "$SIGNER" -d sqlite:out/r.db big.seal
+	assert_db_equal big.db out/r.db
+	run tmp_files st.log
+	# the sort runs of the indexes, and the database's own temporary name
+	assert_line --regexp "^$W/out/r\\.db\\.tmp\\.[0-9]+\\.[A-Za-z0-9]{6}-tmp[0-9]+\$"
+	refute_line --regexp "^/var/tmp/|^$W/tmp/|etilqs"
+	[ "$(ls -A out)" = r.db ] || fail "left in out: $(ls -A out)"
+	assert_tmpdir_empty
+	# the drill: beside its scratch database, in its own directory
+	GNUPGHOME="$KEYS/restore" TMPDIR="$W/tmp" strace -f -b execve -e trace=openat \
+	    -o st2.log "$TOP/bin/gb-restore" --signer "$SIGNER" --test big.seal
+	run tmp_files st2.log
+	assert_line --regexp "^$W/tmp/gb-restore\\.[0-9]+\\.[A-Za-z0-9]{6}/scratch\\.db-tmp[0-9]+\$"
+	refute_line --regexp "^/var/tmp/|^$W/tmp/[^/]*\$|etilqs"
+	assert_tmpdir_empty
+}
