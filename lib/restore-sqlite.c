@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,8 @@ struct lite {
 	struct tmpvfs vfs;
 	char *dbpath;		/* NULL: the drill's scratch database */
 	char *tmpdb;		/* built here, renamed to dbpath at the end */
+	char *lockpath;		/* dbpath.lock, held while we restore */
+	int lockfd;
 	char *scratchdir;
 	char **indexes;		/* CREATE INDEX statements, run after the load */
 	size_t nindexes;
@@ -1058,6 +1061,12 @@ close_target(void *arg)
 	for (size_t i = 0; i < t->vfs.npaths; i++)
 		free(t->vfs.paths[i]);
 	free(t->vfs.paths);
+	if (t->lockfd >= 0) {	/* unlinked while held: see lock_target */
+		unlink(t->lockpath);
+		gb_cleanup_forget(t->lockpath);
+		close(t->lockfd);
+	}
+	free(t->lockpath);
 	for (size_t i = 0; i < t->nindexes; i++)
 		free(t->indexes[i]);
 	free(t->indexes);
@@ -1065,6 +1074,55 @@ close_target(void *arg)
 	free(t->tmpdb);
 	free(t->scratchdir);
 	free(t);
+}
+
+/*
+ * One restore into a path at a time: a second one would build its own
+ * temporary database and the last rename would win, silently.  PATH.lock
+ * is locked (flock) for the whole restore, the holder's pid in it; one
+ * left by a killed run is not locked, and is taken over.
+ */
+static int
+lock_target(struct lite *t, char *err, size_t errlen)
+{
+	struct stat held, now;
+	char pid[32];
+	ssize_t n;
+	int fd;
+
+	t->lockpath = gb_asprintf("%s.lock", t->dbpath);
+	for (;;) {
+		if ((fd = open(t->lockpath, O_RDWR | O_CREAT | O_CLOEXEC,
+		    0600)) < 0)
+			return sys_fail("cannot create", t->lockpath, err,
+			    errlen);
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			int e = errno;
+			n = e == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) :
+			    -1;
+			close(fd);
+			errno = e;
+			if (e != EWOULDBLOCK)
+				return sys_fail("cannot lock", t->lockpath, err,
+				    errlen);
+			pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+			snprintf(err, errlen, "%s is being restored by %s%s; wait "
+			    "for it to end, or restore elsewhere", t->dbpath,
+			    *pid ? "process " : "another process", pid);
+			return -2;
+		}
+		/* still the file at the path: a holder ending unlinks it */
+		if (fstat(fd, &held) == 0 && stat(t->lockpath, &now) == 0 &&
+		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			break;
+		close(fd);
+	}
+	t->lockfd = fd;
+	gb_cleanup_add(t->lockpath);
+	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || gb_write_all(fd, pid, (size_t)n) == -1)
+		return sys_fail("cannot write", t->lockpath, err, errlen);
+	return 0;
 }
 
 /* Refuses a database that has tables: a restore makes a new one. */
@@ -1104,6 +1162,7 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 
 	*tg = (struct gb_target){ t, schema, load, deletes, rows, dump, finish,
 	    close_target };
+	t->lockfd = -1;
 	if (!path) {
 		t->scratchdir = gb_tmp_template("%s/gb-restore", gb_tmpdir());
 		if (gb_mktemp(t->scratchdir, 1) == -1)
@@ -1116,9 +1175,11 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 		    0600)) < 0 || close(fd) == -1)
 			return sys_fail("cannot create", t->tmpdb, err, errlen);
 	} else {
+		t->dbpath = gb_strdup(path);
+		if (lock_target(t, err, errlen) == -2)
+			return -2;
 		if (empty(path, err, errlen) == -1)
 			return -1;
-		t->dbpath = gb_strdup(path);
 		t->tmpdb = gb_tmp_template("%s.tmp", t->dbpath);
 		if ((fd = gb_mktemp(t->tmpdb, 0)) < 0)	/* 0600 */
 			return sys_fail("cannot create", t->tmpdb, err, errlen);

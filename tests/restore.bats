@@ -847,3 +847,48 @@ tmp_files() {
 	refute_line --regexp "^/var/tmp/|^$W/tmp/[^/]*\$|etilqs"
 	assert_tmpdir_empty
 }
+
+# --------------------------------------------- two restores into one path
+
+# stopped_restore PATH: gb-restore -d sqlite:PATH of the gym in the
+# background, stopped (SIGSTOP) just after its first write to its
+# temporary database; $PID is its.
+stopped_restore() {
+	make -s -C "$TOP" tests/faultinject.so >/dev/null
+	GNUPGHOME="$KEYS/restore" LD_PRELOAD="$TOP/tests/faultinject.so" \
+	    GB_FAULT="stopafter:write:1" GB_FAULT_PATH="$W/$1.tmp." \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    gb-restore --signer "$SIGNER" -d "sqlite:$1" "$FX/spool/gym.seal" \
+	    >"$W/first.out" 2>&1 &
+	PID=$!
+	bg_started $PID
+	local i
+	for i in $(seq 200); do
+		[ "$(awk '{ print $3 }' "/proc/$PID/stat" 2>/dev/null)" = T ] && return 0
+		sleep 0.05
+	done
+	fail "gb-restore did not stop: $(cat "$W/first.out")"
+}
+
+@test "restore -d sqlite: a second restore into the same path while one runs fails (exit 3, naming the first's pid); the first finishes alone; a lock left by a kill -9 is taken over" {
+	stopped_restore r.db
+	local first=$PID
+	# another path is free meanwhile
+	rst -d sqlite:other.db "$FX/spool/gym.seal" 2>/dev/null || fail "another path was not free"
+	run rst -d sqlite:r.db "$FX/spool/gym.seal"
+	kill -CONT "$first"	# before any assertion: a stopped one hangs the teardown
+	assert_failure 3
+	assert_output "gb-restore: r.db is being restored by process $first; wait for it to end, or restore elsewhere"
+	wait "$first" || fail "the first restore failed: $(cat first.out)"
+	assert_db_equal "$FX/gym.db" r.db
+	[ "$(ls -A | grep '^r\.db' | paste -sd' ')" = r.db ] || fail "left: $(ls -A)"
+	# killed outright, the lock file stays but is not held
+	stopped_restore again.db
+	kill -KILL "$PID"
+	wait "$PID" 2>/dev/null || true
+	[ -e again.db.lock ] || fail "no lock file was left to take over"
+	run rst -d sqlite:again.db "$FX/spool/gym.seal"
+	assert_success
+	assert_db_equal "$FX/gym.db" again.db
+	[ "$(ls -A | grep '^again\.db' | paste -sd' ')" = again.db ] || fail "left: $(ls -A)"
+}
