@@ -1105,7 +1105,8 @@ lock_target(struct lite *t, char *err, size_t errlen)
 			if (e != EWOULDBLOCK)
 				return sys_fail("cannot lock", t->lockpath, err,
 				    errlen);
-			pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
 			snprintf(err, errlen, "%s is being restored by %s%s; wait "
 			    "for it to end, or restore elsewhere", t->dbpath,
 			    *pid ? "process " : "another process", pid);
