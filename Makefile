@@ -142,7 +142,7 @@ install: all
 FUZZ_SECONDS = 30
 FUZZCC   = clang
 FUZZDIR  = build/fuzz
-FUZZ     = manifest seal checkpoint label conf csv gzip tape tar ddl
+FUZZ     = manifest seal checkpoint label conf csv gzip tape tar ddl scan
 FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer
 FUZZCFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib $(PKGCFLAGS) -g -O1 $(FUZZSAN)

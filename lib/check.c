@@ -362,9 +362,9 @@ gb_walk_archive(const char *archive, const struct gb_seal *s,
 	 * the signature and the decryption outrank what was found above.
 	 */
 	closed = gb_unpack_close(u, signer, &sums, why, sizeof why);
-	if (closed == -2) {	/* the caller names the archive */
+	if (closed < -1) {	/* the caller names the archive */
 		snprintf(err, errlen, "%s", why);
-		status = -2;
+		status = closed;
 	} else if (sums.size != s->size || strcmp(sums.sha256, s->sha256)) {
 		snprintf(err, errlen, "size or SHA-256 of the bytes read differs "
 		    "from the seal (truncated, altered or replaced)");

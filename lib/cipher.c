@@ -9,11 +9,16 @@
  * in memory.  A MiB read back is checked against its tag before any of
  * it is handed out, so a file changed, swapped, cut short or shuffled
  * under the tool is never taken for what it wrote.
+ *
+ * The key, and libgcrypt's handles that hold its schedule (in libgcrypt's
+ * secure memory), are in pages kept out of swap (mlock) and out of core
+ * dumps (MADV_DONTDUMP): neither may outlive the process on disk.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gcrypt.h>
@@ -23,21 +28,70 @@
 #define CHUNK (1 << 20)		/* one GCM message */
 #define TAG 16
 
-static unsigned char key[32];
+#define KEY 32
+
+static unsigned char *key;	/* a page of its own */
+static size_t pagesize;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lock_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Keeps the pages from p to p + n out of core dumps and swap.  Past
+ * RLIMIT_MEMLOCK the export goes on, warned once: a night's backup
+ * matters more, and only a swapped page, not the spool, would then hold
+ * the key after the process is gone.
+ */
+static void
+protect(void *p, size_t n)
+{
+	static int warned;
+
+	if (madvise(p, n, MADV_DONTDUMP) == -1)
+		gb_err(GB_EXIT_RUN, "cannot keep the spool key out of core "
+		    "dumps (madvise)");
+	pthread_mutex_lock(&lock_mu);
+	if (mlock(p, n) == -1 && !warned++)
+		gb_warnx("warning: the spool key cannot be locked in memory "
+		    "(mlock: %s) and may be swapped out; raise the locked-memory "
+		    "limit (ulimit -l, LimitMEMLOCK=; 8 MiB is plenty)",
+		    strerror(errno));
+	pthread_mutex_unlock(&lock_mu);
+}
+
+/*
+ * The pages of libgcrypt's secure memory around p: gcry_is_secure
+ * compares an address with its pools, nothing is read.
+ */
+static void
+protect_pool(void *p)
+{
+	uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(pagesize - 1);
+	uintptr_t hi = lo + pagesize;
+
+	while (gcry_is_secure((void *)(lo - pagesize)))
+		lo -= pagesize;
+	while (gcry_is_secure((void *)hi))
+		hi += pagesize;
+	protect((void *)lo, hi - lo);
+}
 
 static void
 key_wipe(void)
 {
-	explicit_bzero(key, sizeof key);
+	explicit_bzero(key, KEY);
 }
 
 static void
 key_make(void)
 {
 	gb_crypto_init();
+	pagesize = (size_t)sysconf(_SC_PAGESIZE);
+	if ((key = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		gb_err(GB_EXIT_RUN, "cannot map a page for the spool key");
+	protect(key, pagesize);
 	/* a session key: STRONG, as gpg makes one for a message */
-	gcry_randomize(key, sizeof key, GCRY_STRONG_RANDOM);
+	gcry_randomize(key, KEY, GCRY_STRONG_RANDOM);
 	atexit(key_wipe);
 }
 
@@ -50,8 +104,13 @@ gb_spool_new(int encrypt)
 	if (!encrypt)
 		return s;
 	pthread_once(&key_once, key_make);
-	if (gcry_cipher_open(&h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0) ||
-	    gcry_cipher_setkey(h, key, sizeof key))
+	/* the handle copies the key's schedule: into locked memory */
+	if (gcry_cipher_open(&h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM,
+	    GCRY_CIPHER_SECURE) || !gcry_is_secure(h))
+		gb_errx(GB_EXIT_RUN, "libgcrypt: cannot start AES-256-GCM in "
+		    "secure memory");
+	protect_pool(h);
+	if (gcry_cipher_setkey(h, key, KEY))
 		gb_errx(GB_EXIT_RUN, "libgcrypt: cannot start AES-256-GCM");
 	s->h = h;
 	gcry_create_nonce(s->nonce, sizeof s->nonce);
@@ -162,7 +221,7 @@ gb_spool_free(struct gb_spool *s)
 {
 	if (!s)
 		return;
-	gcry_cipher_close(s->h);	/* wipes the key schedule */
+	gcry_cipher_close(s->h);	/* wipes the key's schedule */
 	free(s->tag);
 	free(s->buf);
 	free(s);

@@ -349,44 +349,6 @@ gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen)
 	return r;
 }
 
-/*
- * ?N as $N and ? as the next $N, outside quotes; *max gets the highest
- * parameter number.  A parameter only tested for NULL has no type the
- * server can infer: "?N IS [NOT] NULL" is text (the catalog's optional
- * filters are names and times).
- */
-static char *
-pg_text(const char *sql, int *max)
-{
-	char *out = gb_malloc(strlen(sql) * 4 + 1), *o = out;
-	int next = 1;
-	char quote = 0;
-
-	*max = 0;
-	for (const char *p = sql; *p; p++) {
-		if (quote) {
-			if (*p == quote)
-				quote = 0;
-			*o++ = *p;
-		} else if (*p == '\'' || *p == '"') {
-			quote = *p;
-			*o++ = *p;
-		} else if (*p == '?') {
-			int n = next;
-			if (p[1] >= '0' && p[1] <= '9')
-				n = (int)strtol(p + 1, (char **)&p, 10), p--;
-			next = n + 1;
-			if (n > *max)
-				*max = n;
-			o += sprintf(o, "$%d%s", n, strncasecmp(p + 1 + strspn(p +
-			    1, " "), "IS ", 3) == 0 ? "::text" : "");
-		} else
-			*o++ = *p;
-	}
-	*o = '\0';
-	return out;
-}
-
 static int
 is_select(const char *sql)
 {
@@ -408,7 +370,7 @@ gb_catalog_prepare(struct gb_catalog *c, const char *sql)
 			gb_catalog_fail(c, sql);
 		return st;
 	}
-	st->pgsql = pg_text(sql, &st->nparams);
+	st->pgsql = gb_sql_pg_params(sql, &st->nparams);
 	st->params = gb_calloc((size_t)st->nparams + 1, sizeof *st->params);
 	st->select = is_select(sql);
 	return st;

@@ -320,6 +320,14 @@ char *gb_sql_keys(const char *key);
 char *gb_sql_count(const char *rel, const char *wm_column, const char *param);
 /* Past white space and SQL comments. */
 const char *gb_sql_skip(const char *s);
+/*
+ * The catalog's SQL for PostgreSQL: ?N as $N and ? as the next $N where
+ * ? is a token, not inside a string (E'' and $tag$ too), a quoted name or
+ * a comment; *max gets the highest parameter number.  A parameter only
+ * tested for NULL has no type the server can infer: "?N IS [NOT] NULL"
+ * is text (the catalog's optional filters are names and times).
+ */
+char *gb_sql_pg_params(const char *sql, int *max);
 /* SQLite's affinity of a declared type: i, t, b (or none), r, n. */
 char gb_sql_affinity(const char *decl);
 /* The "-- sqlite: " lines of a PostgreSQL SCHEMA.sql, prefix removed. */
@@ -401,7 +409,9 @@ struct gb_dump {
 	size_t nkey;
 	struct gb_delta *delta;
 };
-struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds);
+/* Read only, through the VFS named (NULL: the default). */
+struct gb_sqlite *gb_sqlite_open(const char *path, int wait_seconds,
+    const char *vfs);
 void gb_sqlite_close(struct gb_sqlite *db);
 /* Starts the read transaction all later reads share: one instant. */
 void gb_sqlite_snapshot(struct gb_sqlite *db);

@@ -106,8 +106,8 @@ ssize_t gb_unpack_read(void *u, void *buf, size_t n);	/* a gb_read_fn */
  * Drains and joins; checks decryption and the inner signature (pinned),
  * and fills the size and hash of the bytes read of the sealed file (all
  * of it, the very bytes decrypted) and of the packed archive inside.
- * 0; -1 and why; -2 the file could not be read, or gpg could not run,
- * was killed or wrote no status line.
+ * 0; -1 and why; -2 the file could not be read; -3 gpg could not run,
+ * was killed or wrote no status line (nothing is known of the archive).
  */
 struct gb_unpack_sums {
 	uint64_t size, packed_size;
@@ -140,7 +140,7 @@ int gb_check_table(const struct gb_mtable *mt, gb_read_fn fn, void *arg,
  * go to small (if set) whole; each table's bytes are for table to read
  * through gb_unpack_read, checking them (gb_check_table).  Callbacks
  * return 0, -1 or -2 as gb_check_table does.  0; -1 a check failed; -2
- * could not run.
+ * could not run; -3 gpg could not run (gb_unpack_close).
  */
 struct gb_unpack;
 struct gb_walk {

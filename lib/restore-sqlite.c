@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,10 +28,51 @@
 #include "gb-db.h"
 #include "gb-pgp.h"
 
+/*
+ * SQLite names its temporary files (an index's sort runs, a statement's
+ * journal, the temp database) in /var/tmp or /tmp: member data outside
+ * the target, where nobody chose to put it.  The target's connections go
+ * through a VFS of its own, the default one but for them: it names them
+ * beside the database, whose directory the restore already writes
+ * (SQLITE_TMPDIR and sqlite3_temp_directory are the whole process's, and
+ * read once).  SQLite still makes them 0600 and unlinks them as soon as
+ * they are open, so not even a kill -9 leaves one.
+ */
+struct tmpvfs {
+	sqlite3_vfs vfs;	/* first: the default VFS's but for these two */
+	char name[40];
+	sqlite3_vfs *base;
+	const char *near;	/* the database's full path */
+	char **paths;		/* the names given, which SQLite keeps */
+	size_t npaths;
+	pthread_mutex_t mu;
+};
+
+static int
+tmp_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags,
+    int *out)
+{
+	struct tmpvfs *t = (struct tmpvfs *)v;
+	char *path;
+
+	if (name)
+		return t->base->xOpen(t->base, name, f, flags, out);
+	pthread_mutex_lock(&t->mu);
+	path = gb_asprintf("%s-tmp%zu", t->near, t->npaths);
+	t->paths = gb_realloc(t->paths, (t->npaths + 1) * sizeof *t->paths);
+	t->paths[t->npaths++] = path;
+	pthread_mutex_unlock(&t->mu);
+	return t->base->xOpen(t->base, path, f, flags | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_DELETEONCLOSE, out);
+}
+
 struct lite {
 	sqlite3 *db;
+	struct tmpvfs vfs;
 	char *dbpath;		/* NULL: the drill's scratch database */
 	char *tmpdb;		/* built here, renamed to dbpath at the end */
+	char *lockpath;		/* dbpath.lock, held while we restore */
+	int lockfd;
 	char *scratchdir;
 	char **indexes;		/* CREATE INDEX statements, run after the load */
 	size_t nindexes;
@@ -933,7 +975,7 @@ dump(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 		free(name);
 		return -2;
 	}
-	db = gb_sqlite_open(t->tmpdb, 5);
+	db = gb_sqlite_open(t->tmpdb, 5, t->vfs.name);
 	gb_sqlite_snapshot(db);
 	if (gb_sqlite_tinfo(db, name, &ti) == -1) {
 		snprintf(err, errlen, "restored database lacks table %s", name);
@@ -1012,6 +1054,19 @@ close_target(void *arg)
 	struct lite *t = arg;
 
 	sqlite3_close(t->db);
+	if (t->vfs.base) {
+		sqlite3_vfs_unregister(&t->vfs.vfs);
+		pthread_mutex_destroy(&t->vfs.mu);
+	}
+	for (size_t i = 0; i < t->vfs.npaths; i++)
+		free(t->vfs.paths[i]);
+	free(t->vfs.paths);
+	if (t->lockfd >= 0) {	/* unlinked while held: see lock_target */
+		unlink(t->lockpath);
+		gb_cleanup_forget(t->lockpath);
+		close(t->lockfd);
+	}
+	free(t->lockpath);
 	for (size_t i = 0; i < t->nindexes; i++)
 		free(t->indexes[i]);
 	free(t->indexes);
@@ -1019,6 +1074,56 @@ close_target(void *arg)
 	free(t->tmpdb);
 	free(t->scratchdir);
 	free(t);
+}
+
+/*
+ * One restore into a path at a time: a second one would build its own
+ * temporary database and the last rename would win, silently.  PATH.lock
+ * is locked (flock) for the whole restore, the holder's pid in it; one
+ * left by a killed run is not locked, and is taken over.
+ */
+static int
+lock_target(struct lite *t, char *err, size_t errlen)
+{
+	struct stat held, now;
+	char pid[32];
+	ssize_t n;
+	int fd;
+
+	t->lockpath = gb_asprintf("%s.lock", t->dbpath);
+	for (;;) {
+		if ((fd = open(t->lockpath, O_RDWR | O_CREAT | O_CLOEXEC,
+		    0600)) < 0)
+			return sys_fail("cannot create", t->lockpath, err,
+			    errlen);
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			int e = errno;
+			n = e == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) :
+			    -1;
+			close(fd);
+			errno = e;
+			if (e != EWOULDBLOCK)
+				return sys_fail("cannot lock", t->lockpath, err,
+				    errlen);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			snprintf(err, errlen, "%s is being restored by %s%s; wait "
+			    "for it to end, or restore elsewhere", t->dbpath,
+			    *pid ? "process " : "another process", pid);
+			return -2;
+		}
+		/* still the file at the path: a holder ending unlinks it */
+		if (fstat(fd, &held) == 0 && stat(t->lockpath, &now) == 0 &&
+		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			break;
+		close(fd);
+	}
+	t->lockfd = fd;
+	gb_cleanup_add(t->lockpath);
+	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || gb_write_all(fd, pid, (size_t)n) == -1)
+		return sys_fail("cannot write", t->lockpath, err, errlen);
+	return 0;
 }
 
 /* Refuses a database that has tables: a restore makes a new one. */
@@ -1058,6 +1163,7 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 
 	*tg = (struct gb_target){ t, schema, load, deletes, rows, dump, finish,
 	    close_target };
+	t->lockfd = -1;
 	if (!path) {
 		t->scratchdir = gb_tmp_template("%s/gb-restore", gb_tmpdir());
 		if (gb_mktemp(t->scratchdir, 1) == -1)
@@ -1070,21 +1176,39 @@ gb_restore_sqlite_open(struct gb_target *tg, const char *path, char *err,
 		    0600)) < 0 || close(fd) == -1)
 			return sys_fail("cannot create", t->tmpdb, err, errlen);
 	} else {
+		t->dbpath = gb_strdup(path);
+		if (lock_target(t, err, errlen) == -2)
+			return -2;
 		if (empty(path, err, errlen) == -1)
 			return -1;
-		t->dbpath = gb_strdup(path);
 		t->tmpdb = gb_tmp_template("%s.tmp", t->dbpath);
 		if ((fd = gb_mktemp(t->tmpdb, 0)) < 0)	/* 0600 */
 			return sys_fail("cannot create", t->tmpdb, err, errlen);
 		close(fd);
 	}
+	if (!(t->vfs.base = sqlite3_vfs_find(NULL))) {
+		snprintf(err, errlen, "SQLite has no default VFS");
+		return -2;
+	}
+	t->vfs.vfs = *t->vfs.base;
+	snprintf(t->vfs.name, sizeof t->vfs.name, "gb-restore-%p", (void *)t);
+	t->vfs.vfs.zName = t->vfs.name;
+	t->vfs.vfs.xOpen = tmp_open;
+	pthread_mutex_init(&t->vfs.mu, NULL);
+	if (sqlite3_vfs_register(&t->vfs.vfs, 0) != SQLITE_OK) {
+		t->vfs.base = NULL;
+		snprintf(err, errlen, "SQLite: cannot add a VFS");
+		return -2;
+	}
 	/* used by one thread at a time (the writer's, then ours): no mutex */
 	if (sqlite3_open_v2(t->tmpdb, &t->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, t->vfs.name) !=
+	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot create %s: %s", t->tmpdb,
 		    sqlite3_errmsg(t->db));
 		return -2;
 	}
+	t->vfs.near = sqlite3_db_filename(t->db, "main");
 	if (sqlite3_create_module(t->db, "gb_rows", &rows_module, t) !=
 	    SQLITE_OK)
 		return db_fail(t, "cannot add a module", err, errlen);

@@ -17,7 +17,14 @@ gb_crypto_init(void)
 		return;
 	if (!gcry_check_version(GCRYPT_VERSION))
 		gb_errx(GB_EXIT_RUN, "libgcrypt version mismatch");
-	gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+	/*
+	 * Secure memory for the spool's cipher handles (cipher.c), which
+	 * hold the key's schedule: a pool grown as tables need; cipher.c
+	 * locks it itself and warns, so libgcrypt's own warning is off.
+	 */
+	gcry_control(GCRYCTL_DISABLE_SECMEM_WARN);
+	gcry_control(GCRYCTL_INIT_SECMEM, (size_t)16384, 0);
+	gcry_control(GCRYCTL_AUTO_EXPAND_SECMEM, 32768u);
 	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 	done = 1;
 }

@@ -292,6 +292,39 @@ next_tok(int pg, const char **pp, struct tok *t)
 	return 0;
 }
 
+char *
+gb_sql_pg_params(const char *sql, int *max)
+{
+	const char *p = sql, *from = sql;
+	size_t nq = 0;
+	char *out, *o;
+	struct tok t;
+	int next = 1;
+
+	for (const char *q = sql; *q; q++)
+		nq += *q == '?';
+	o = out = gb_malloc(strlen(sql) + 16 * nq + 1);	/* ? to $N::text */
+	*max = 0;
+	/* an unterminated quote or comment: the rest as it is, the server's */
+	while (next_tok(1, &p, &t) == 0 && t.kind) {
+		int n = next;
+		if (t.kind != 'p' || *t.s != '?')
+			continue;
+		memcpy(o, from, (size_t)(t.s - from));
+		o += t.s - from;
+		if (*p >= '0' && *p <= '9')
+			n = (int)strtol(p, (char **)&p, 10);
+		next = n + 1;
+		if (n > *max)
+			*max = n;
+		o += sprintf(o, "$%d%s", n, strncasecmp(p + strspn(p, " "),
+		    "IS ", 3) == 0 ? "::text" : "");
+		from = p;
+	}
+	strcpy(o, from);
+	return out;
+}
+
 static int
 is_word(const struct tok *t, const char *w)
 {

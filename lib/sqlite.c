@@ -110,7 +110,7 @@ prepare(struct gb_sqlite *s, const char *sql, const char *table)
 }
 
 struct gb_sqlite *
-gb_sqlite_open(const char *path, int wait_seconds)
+gb_sqlite_open(const char *path, int wait_seconds, const char *vfs)
 {
 	struct gb_sqlite *s = gb_calloc(1, sizeof *s);
 	struct stat sb;
@@ -126,7 +126,7 @@ gb_sqlite_open(const char *path, int wait_seconds)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* NOMUTEX: one thread uses the connection; a lock per column costs */
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	    SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK)
 		gb_errx(GB_EXIT_RUN, "cannot open database %s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 	busy.wait = wait_seconds;
@@ -178,7 +178,7 @@ gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
 	sqlite3_stmt *st;
 	int wal = 0;
 
-	conns[0] = gb_sqlite_open(path, wait_seconds);
+	conns[0] = gb_sqlite_open(path, wait_seconds, NULL);
 	if (n > 1 && sqlite3_prepare_v2(conns[0]->db, "PRAGMA journal_mode", -1,
 	    &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
@@ -198,7 +198,7 @@ gb_sqlite_snapshots(struct gb_sqlite **conns, int n, const char *path,
 	}
 	gb_sqlite_snapshot(conns[0]);
 	for (int i = 1; i < n; i++) {
-		conns[i] = gb_sqlite_open(path, wait_seconds);
+		conns[i] = gb_sqlite_open(path, wait_seconds, NULL);
 		gb_sqlite_snapshot(conns[i]);
 	}
 	if (lock) {

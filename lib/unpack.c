@@ -266,18 +266,19 @@ gb_unpack_close(struct gb_unpack *u, const char *pinned,
 	 * gpg's verdict from its status lines, before its exit status: it
 	 * exits 2 for a signature it cannot check.  A gpg killed half-way,
 	 * or one that wrote no status line at all, said nothing of its end:
-	 * the archive may be good, it was not read.
+	 * the archive may be good, it was not read (-3, not the file's
+	 * fault).
 	 */
 	if (u->read_errno) {
 		snprintf(err, errlen, "read error: %s", strerror(u->read_errno));
 		r = -2;
 	} else if (u->result == -2) {
 		snprintf(err, errlen, "cannot decrypt: %s", u->why);
-		r = -2;
+		r = -3;
 	} else if (!u->st.said) {
 		snprintf(err, errlen, "cannot decrypt: %s", u->result ? u->why :
 		    "gpg exited 0 and wrote no status line");
-		r = -2;
+		r = -3;
 	} else if ((e = gb_pgp_status_decrypt(&u->st))) {
 		snprintf(err, errlen, "cannot decrypt: %s%s", gpgme_strerror(e),
 		    gpg_err_code(e) == GPG_ERR_NO_SECKEY ?

@@ -57,7 +57,7 @@ static const char *const synopsis[] = {
 	"due [-q] [--date date] [--site site | --all-sites]",
 	"chain [--at time] [--job job] [--site site | --all-sites]",
 	"expire [--dry-run] [--date date]",
-	"log [-b] [--job job] [-n count] [--csv]",
+	"log [-b] [--job job] [--site site] [-n count] [--csv]",
 	"log start job [--pid pid] [--date date]",
 	"log end id ok|failed [--archive archive] [--rows n]\n"
 	"                  [--bytes n] [--error text] [--date date]",
@@ -1244,10 +1244,12 @@ cmd_log(struct cat *x, int argc, char **argv)
 	if (argc)
 		usage(stderr, GB_EXIT_USAGE);
 	st = q(x, "SELECT id, job, started, ended, status, rows, bytes, "
-	    "archive, error FROM (SELECT * FROM runs WHERE ?1 IS NULL OR "
-	    "job = ?1 ORDER BY id DESC LIMIT ?2) AS r ORDER BY id");
+	    "archive, error FROM (SELECT * FROM runs WHERE " GB_OF_SITE("job", 1)
+	    " AND " GB_OF_SITE("site", 3) " ORDER BY id DESC LIMIT ?2) AS r "
+	    "ORDER BY id");
 	bind(st, 1, x->job);
 	gb_bind_int64(st, 2, x->limit > 0 ? x->limit : 50);
+	bind(st, 3, x->site);
 	if (x->csv) {
 		csv_line(x, "id,job,started,ended,status,rows,bytes,archive,error");
 		while (gb_step(st) == GB_ROW)
@@ -2179,7 +2181,7 @@ static const struct command {
 	{ "expire", NULL, "Nd", 0, 0, GB_CATALOG_WRITE },
 	{ "log", "start", "Pd", 2, 2, GB_CATALOG_WRITE },
 	{ "log", "end", "ABREd", 3, 3, GB_CATALOG_WRITE },
-	{ "log", NULL, "bjnx", 0, 0, GB_CATALOG_READ },
+	{ "log", NULL, "bjnxG", 0, 0, GB_CATALOG_READ },
 	{ "tested", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
 	{ "verified", NULL, "mDd", 2, 2, GB_CATALOG_WRITE },
 	/* check marks runs of killed gb-backups failed when it can write */

@@ -677,7 +677,7 @@ restore_dirs(struct restore *r)
 			gb_cleanup_add(dir);
 		}
 		if ((rc = restore_one(r, &r->in[i], dir, err, sizeof err)))
-			gb_errx(rc == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s: %s; "
+			gb_errx(rc < -1 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s: %s; "
 			    "nothing restored", r->in[i].path, err);
 		if (dir != tmp)
 			free(dir);
@@ -1099,7 +1099,7 @@ main(int argc, char *argv[])
 			    r.in[i].path, err);
 		}
 		if (rc)
-			gb_errx(rc == -2 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s: %s; "
+			gb_errx(rc < -1 ? GB_EXIT_RUN : GB_EXIT_CHECK, "%s: %s; "
 			    "nothing restored", r.in[i].path, err);
 		if (!r.test)
 			check_rows(&r, &r.in[i], before);

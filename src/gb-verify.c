@@ -74,7 +74,12 @@ deep_small(void *arg, const char *name, const char *buf, size_t n,
 	return gb_schema_check(&d->s->manifest, buf, n, err, errlen);
 }
 
-/* Deep check of the content; 0, or -1 with why. */
+/*
+ * Deep check of the content: 0 OK, 1 FAIL, NOT_RUN when gpg could not
+ * decrypt for reasons of its own (not there, killed, silent): nothing is
+ * known of the archive then.
+ */
+#define NOT_RUN 2
 static int
 deep(struct verify *v, const char *archive, const struct gb_seal *s,
     char *err, size_t errlen)
@@ -82,11 +87,12 @@ deep(struct verify *v, const char *archive, const struct gb_seal *s,
 	struct deep d = { v, s };
 	struct gb_walk w = { .small = deep_small, .table = deep_table,
 	    .arg = &d };
+	int r = gb_walk_archive(archive, s, v->signer, &w, err, errlen);
 
-	return gb_walk_archive(archive, s, v->signer, &w, err, errlen) ? -1 : 0;
+	return r == -3 ? NOT_RUN : r ? 1 : 0;
 }
 
-/* 0 OK, 1 FAIL (why in err). */
+/* 0 OK, 1 FAIL, NOT_RUN (why in err). */
 static int
 verify_one(struct verify *v, const char *arg, char *name, size_t namelen,
     char *err, size_t errlen)
@@ -130,7 +136,7 @@ verify_one(struct verify *v, const char *arg, char *name, size_t namelen,
 	 * what is read after.
 	 */
 	if (v->deep) {
-		r = deep(v, archive, &s, err, errlen) ? 1 : 0;
+		r = deep(v, archive, &s, err, errlen);
 		goto out_seal;
 	}
 	gb_progress_start("checked", 0, s.size);
@@ -165,7 +171,7 @@ main(int argc, char *argv[])
 	};
 	struct verify v = { 0 };
 	const char *path;
-	int c, failed = 0;
+	int c, failed = 0, notrun = 0;
 
 	gb_setprogname(argv[0]);
 	atexit(gb_close_stdout);
@@ -225,14 +231,18 @@ main(int argc, char *argv[])
 			bad = verify_one(&v, archive ? archive : argv[i], name,
 			    sizeof name, err, sizeof err);
 		gb_progress_end();
-		if (bad) {
+		if (bad == NOT_RUN) {
+			printf("%s: NOT CHECKED: %s\n", name, err);
+			notrun++;
+		} else if (bad) {
 			printf("%s: FAIL: %s\n", name, err);
 			failed++;
 		} else
 			printf("%s: OK%s%s%s\n", name, v.deep ? " (deep)" : "",
 			    on ? " on " : "", on ? on : "");
 		fflush(stdout);
-		if (v.c && !v.c->readonly && archive)
+		/* a check that could not run says nothing of the copy */
+		if (v.c && !v.c->readonly && archive && bad != NOT_RUN)
 			gb_catalog_record_check(v.c, v.deep ? "deep-verify" :
 			    "verify", name, on, !bad, bad ? err : NULL, NULL);
 		free(archive);
@@ -242,7 +252,12 @@ main(int argc, char *argv[])
 	free(v.medium);
 	free(v.media);
 	gb_catalog_close(v.c);
-	printf("%d checked, %d OK, %d failed\n", argc, argc - failed, failed);
+	printf("%d checked, %d OK, %d failed", argc - notrun, argc - notrun -
+	    failed, failed);
+	if (notrun)
+		printf(", %d not checked", notrun);
+	printf("\n");
 	gb_conf_free(&v.conf);
-	return failed ? GB_EXIT_CHECK : GB_EXIT_OK;
+	/* a failure found outranks a check that could not run */
+	return failed ? GB_EXIT_CHECK : notrun ? GB_EXIT_RUN : GB_EXIT_OK;
 }

@@ -377,3 +377,55 @@ stopped_writer() {
 	assert_equal "$(spool_files "$d/spool")" ""
 	gb-catalog -c "$d/gb.conf" audit --verify >/dev/null
 }
+
+# left_again D NAME RUN: NAME's archive and seal back in D's spool, from
+# its medium, with a note naming run RUN, as a run that lost the catalog
+# leaves them.
+left_again() {
+	cp "$1/usb1/$2.tar.gz.gpg" "$1/usb1/$2.seal" "$1/spool/"
+	printf 'run\t%s\nstatus\tfailed\nerror\twrite: the catalog was lost\nrows\t\nbytes\t\n' "$3" \
+	    >"$1/spool/$2.catchup"
+}
+
+@test "SQLite: catch-up follows a note only for a run of its job and site left without its archive, and writes no second copy of an archive the catalog has good" {
+	site_host north "path = $W/catalog.db"
+	d="$W/north"
+	run -0 gb-backup -c "$d/gb.conf" transactions-daily
+	a=$(sql "$W/catalog.db" "SELECT archive FROM runs WHERE id = 1")
+	name=${a%.tar.gz.gpg}
+	copies() { sql "$W/catalog.db" "SELECT count(*) FROM copies WHERE archive = '$a'"; }
+	assert_equal "$(copies)" 1
+
+	# a note naming run 1, which ended ok with its archive; the copy's
+	# verification not in the catalog (as in one made anew), so no good
+	# copy is known: the note is not followed, nothing is written
+	sql "$W/catalog.db" "UPDATE copies SET verified_at = NULL"
+	left_again "$d" "$name" 1
+	run -0 gb-backup -c "$d/gb.conf" transactions-daily
+	assert_line "gb-backup: transactions-daily: warning: $d/spool/$name.catchup names run 1, which the catalog does not have as a run of transactions-daily at north left without its archive: not caught up; see gb-catalog copies $a, then write or remove $d/spool/$a and its note by hand"
+	assert_equal "$(copies)" 1
+	assert_equal "$(sql "$W/catalog.db" "SELECT status, archive FROM runs WHERE id = 1")" "ok|$a"
+	assert_equal "$(spool_files "$d/spool")" "$name.catchup $name.seal $name.tar.gz.gpg "
+	# nor one naming a run of another job, or of another site
+	sql "$W/catalog.db" "INSERT INTO runs(site, job, started, status) VALUES
+	    ('north', 'members-weekly', '2026-01-01T00:00:00Z', 'running'),
+	    ('south', 'transactions-daily', '2026-01-01T00:00:00Z', 'running')"
+	for r in $(sql "$W/catalog.db" "SELECT id FROM runs WHERE job = 'members-weekly' OR site = 'south'"); do
+		left_again "$d" "$name" "$r"
+		run -0 gb-backup -c "$d/gb.conf" transactions-daily
+		assert_line "gb-backup: transactions-daily: warning: $d/spool/$name.catchup names run $r, which the catalog does not have as a run of transactions-daily at north left without its archive: not caught up; see gb-catalog copies $a, then write or remove $d/spool/$a and its note by hand"
+		assert_equal "$(sql "$W/catalog.db" "SELECT status FROM runs WHERE id = $r")" running
+	done
+	assert_equal "$(copies)" 1
+
+	# the note's own run, left running, and the archive good and verified
+	# on D1: no second copy; the run logged, the spool emptied
+	sql "$W/catalog.db" "UPDATE copies SET verified_at = written_at"
+	r=$(gb-catalog -c "$d/gb.conf" log start transactions-daily)
+	left_again "$d" "$name" "$r"
+	run -0 gb-backup -c "$d/gb.conf" transactions-daily
+	assert_line "gb-backup: transactions-daily: caught up run $r: $a, left in the spool when the catalog was lost, is on D1; run $r logged failed"
+	assert_equal "$(copies)" 1
+	assert_equal "$(sql "$W/catalog.db" "SELECT status, archive FROM runs WHERE id = $r")" "failed|$a"
+	assert_equal "$(spool_files "$d/spool")" ""
+}

@@ -112,3 +112,56 @@ mf_files() {
 	[ "$status" -ne 0 ] || fail "a broken pipe went unnoticed"
 	assert_tmpdir_empty
 }
+
+# locked_dd PID: the number of mappings of PID kept out of core dumps
+# (VmFlags dd) and locked (lo), and of those out of core dumps only (but
+# the kernel's [vvar] pages).
+locked_dd() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { vvar = $NF ~ /^\[vvar/ }
+	    $1 == "VmFlags:" && !vvar { dd = / dd/; lo = / lo/; if (dd && lo) both++; else if (dd) only++ }
+	    END { printf "%d %d\n", both, only }' "/proc/$1/smaps"
+}
+
+@test "stream: the spool key and libgcrypt's copy are in locked pages out of core dumps; without the lock, one warning and a good stream" {
+	# AddressSanitizer makes mlock a no-op that succeeds
+	! ldd "$TOP/bin/gb-export" | grep -q libasan ||
+	    skip "make SANITIZE=1: ASan ignores mlock"
+	make_gym_db gym.db
+	make -s -C "$TOP" tests/faultinject.so >/dev/null
+	# stopped after its first write to a spool file: the key is in use
+	LD_PRELOAD="$TOP/tests/faultinject.so" GB_FAULT="stopafter:write:1" \
+	    GB_FAULT_PATH="$TMPDIR" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    gb-export -s "sqlite:$W/gym.db" >s.tar 2>err &
+	local pid=$! i
+	bg_started $pid
+	for i in $(seq 200); do
+		[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+		sleep 0.05
+	done
+	[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] ||
+	    fail "gb-export did not stop: $(cat err)"
+	run -0 locked_dd $pid
+	kill -CONT $pid
+	wait $pid || fail "gb-export failed: $(cat err)"
+	# the key's page and libgcrypt's secure pool, both locked
+	[[ $output =~ ^([0-9]+)\ 0$ ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] ||
+	    fail "locked and out of core dumps, out of core dumps only: $output"
+	[ ! -s err ] || fail "stderr: $(cat err)"
+	tar tf s.tar >/dev/null
+	# no mlock at all (no locked-memory limit, and root without
+	# CAP_IPC_LOCK): the export goes on, warned once
+	local -a nolock=(prlimit --memlock=0:0)
+	[ "$(id -u)" != 0 ] || nolock=(setpriv --bounding-set=-ipc_lock "${nolock[@]}")
+	"${nolock[@]}" "$TOP/bin/gb-export" -s "sqlite:$W/gym.db" >s2.tar 2>err
+	assert_equal "$(cat err)" "gb-export: warning: the spool key cannot be locked in memory (mlock: Operation not permitted) and may be swapped out; raise the locked-memory limit (ulimit -l, LimitMEMLOCK=; 8 MiB is plenty)"
+	mkdir x x2
+	tar xf s.tar -C x
+	tar xf s2.tar -C x2
+	diff -r -x MANIFEST x x2
+	# -o DIR spools nothing: no key, no warning
+	run --separate-stderr "${nolock[@]}" "$TOP/bin/gb-export" -s "sqlite:$W/gym.db" -o set
+	assert_success
+	assert_equal "$stderr" ""
+	assert_tmpdir_empty
+}

@@ -15,12 +15,12 @@ teardown() { gb_teardown; }
 
 @test "every fuzz target replays its committed seeds without a crash" {
 	local t n=0
-	for t in manifest seal checkpoint label conf csv gzip tape tar ddl; do
+	for t in manifest seal checkpoint label conf csv gzip tape tar ddl scan; do
 		run -0 "$TOP/tests/fuzz/replay-$t" "$TOP"/tests/fuzz/seed/$t/*
 		assert_output ''
 		n=$((n + 1))
 	done
-	assert_equal "$n" 10
+	assert_equal "$n" 11
 	assert_tmpdir_empty
 }
 
@@ -47,4 +47,13 @@ teardown() { gb_teardown; }
 	assert_output "fuzz-ddl: postgresql, 8 statements
 fuzz-ddl: its sqlite lines, 3 statements
 fuzz-ddl: sqlite, 18 statements"
+}
+
+@test "the scan target reads its seed as a medium: the label, three seals, when two of them were written" {
+	# a target whose medium had no label would fuzz only the refusal
+	FUZZ_VERBOSE=1 run -0 "$TOP/tests/fuzz/replay-scan" \
+	    "$TOP/tests/fuzz/seed/scan/usb" "$TOP/tests/fuzz/seed/scan/nolabel"
+	assert_line --index 0 "fuzz-scan: labelled, 3 seals, 0 whole, 2 written at"
+	assert_line --index 1 --regexp "^fuzz-scan: .*/usb: no gymbackup label \(not a medium, or cannot be read\), 0 seals"
+	assert_tmpdir_empty
 }

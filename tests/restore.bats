@@ -814,3 +814,81 @@ small_set() {
 	[ "$rss" -lt 150000 ] || fail "peak RSS $rss KiB"
 	assert_equal "$(sqlite3 r.db "SELECT count(*), sum(c1999), count(c1) FROM wide")" "6000|18003000|0"
 }
+
+# ------------------------------------------------ SQLite's temporary files
+
+# tmp_files LOG: the files an strace -f -e openat LOG shows made with
+# O_EXCL (how SQLite makes its temporary files), one name a line.
+tmp_files() {
+	sed -n 's/.*openat([^"]*"\([^"]*\)", [^)]*O_EXCL.*/\1/p' "$1" | sort -u
+}
+
+@test "restore into SQLite: SQLite's temporary files (the index sorts) are made beside the target, never in TMPDIR or /var/tmp, and none is left" {
+	command -v strace >/dev/null || fail "strace is needed"
+	gb-demodata -s 2 -n 150000 -o big.db
+	gym_export big.db bigset
+	seal_set bigset big
+	mkdir tmp out
+	# -b execve: gpg and the gpg-agent it may start are not followed
+	GNUPGHOME="$KEYS/restore" TMPDIR="$W/tmp" strace -f -b execve -e trace=openat \
+	    -o st.log "$TOP/bin/gb-restore" --signer "$SIGNER" -d sqlite:out/r.db big.seal
+	assert_db_equal big.db out/r.db
+	run tmp_files st.log
+	# the sort runs of the indexes, and the database's own temporary name
+	assert_line --regexp "^$W/out/r\\.db\\.tmp\\.[0-9]+\\.[A-Za-z0-9]{6}-tmp[0-9]+\$"
+	refute_line --regexp "^/var/tmp/|^$W/tmp/|etilqs"
+	[ "$(ls -A out)" = r.db ] || fail "left in out: $(ls -A out)"
+	assert_tmpdir_empty
+	# the drill: beside its scratch database, in its own directory
+	GNUPGHOME="$KEYS/restore" TMPDIR="$W/tmp" strace -f -b execve -e trace=openat \
+	    -o st2.log "$TOP/bin/gb-restore" --signer "$SIGNER" --test big.seal
+	run tmp_files st2.log
+	assert_line --regexp "^$W/tmp/gb-restore\\.[0-9]+\\.[A-Za-z0-9]{6}/scratch\\.db-tmp[0-9]+\$"
+	refute_line --regexp "^/var/tmp/|^$W/tmp/[^/]*\$|etilqs"
+	assert_tmpdir_empty
+}
+
+# --------------------------------------------- two restores into one path
+
+# stopped_restore PATH: gb-restore -d sqlite:PATH of the gym in the
+# background, stopped (SIGSTOP) just after its first write to its
+# temporary database; $PID is its.
+stopped_restore() {
+	make -s -C "$TOP" tests/faultinject.so >/dev/null
+	GNUPGHOME="$KEYS/restore" LD_PRELOAD="$TOP/tests/faultinject.so" \
+	    GB_FAULT="stopafter:write:1" GB_FAULT_PATH="$W/$1.tmp." \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    gb-restore --signer "$SIGNER" -d "sqlite:$1" "$FX/spool/gym.seal" \
+	    >"$W/first.out" 2>&1 &
+	PID=$!
+	bg_started $PID
+	local i
+	for i in $(seq 200); do
+		[ "$(awk '{ print $3 }' "/proc/$PID/stat" 2>/dev/null)" = T ] && return 0
+		sleep 0.05
+	done
+	fail "gb-restore did not stop: $(cat "$W/first.out")"
+}
+
+@test "restore -d sqlite: a second restore into the same path while one runs fails (exit 3, naming the first's pid); the first finishes alone; a lock left by a kill -9 is taken over" {
+	stopped_restore r.db
+	local first=$PID
+	# another path is free meanwhile
+	rst -d sqlite:other.db "$FX/spool/gym.seal" 2>/dev/null || fail "another path was not free"
+	run rst -d sqlite:r.db "$FX/spool/gym.seal"
+	kill -CONT "$first"	# before any assertion: a stopped one hangs the teardown
+	assert_failure 3
+	assert_output "gb-restore: r.db is being restored by process $first; wait for it to end, or restore elsewhere"
+	wait "$first" || fail "the first restore failed: $(cat first.out)"
+	assert_db_equal "$FX/gym.db" r.db
+	[ "$(ls -A | grep '^r\.db' | paste -sd' ')" = r.db ] || fail "left: $(ls -A)"
+	# killed outright, the lock file stays but is not held
+	stopped_restore again.db
+	kill -KILL "$PID"
+	wait "$PID" 2>/dev/null || true
+	[ -e again.db.lock ] || fail "no lock file was left to take over"
+	run rst -d sqlite:again.db "$FX/spool/gym.seal"
+	assert_success
+	assert_db_equal "$FX/gym.db" again.db
+	[ "$(ls -A | grep '^again\.db' | paste -sd' ')" = again.db ] || fail "left: $(ls -A)"
+}

@@ -299,6 +299,20 @@ byte 0 fails its check): something altered it in $dir"
 	assert_tmpdir_empty
 }
 
+@test "gb-restore --test stopped by TERM, INT or HUP mid-load: its scratch directory and everything SQLite made in it are removed" {
+	local sig
+	for sig in TERM INT HUP; do
+		blocked_out env GNUPGHOME="$KEYS/restore" gb-restore --signer "$SIGNER" \
+		    --test "$FX/spool/wide.tar.gz.gpg"
+		wait_until '[ -s "$(compgen -G "$TMPDIR/gb-restore.*/scratch.db")" ]'
+		kill -"$sig" "$PID"
+		local st=0
+		wait "$PID" || st=$?
+		[ "$st" = $((128 + $(kill -l "$sig"))) ] || fail "$sig: exit $st: $(cat "$W/err.$NBLOCKED")"
+		assert_tmpdir_empty
+	done
+}
+
 @test "kill -9 of gb-seal: PATH.tmp.PID.* stay in the spool and on a medium; check reports each; the next writer of the path removes them" {
 	mkdir usb
 	gb-write --label U1 --pool daily "$W/usb" >/dev/null 2>&1

@@ -128,3 +128,15 @@ $t SYNOPSIS: $s"
 		[[ "$stderr" == *"usage: $t "* ]] || fail "$t: no usage on stderr: $stderr"
 	done
 }
+
+@test "man pages: groff formats every page without a warning (non-ASCII text as \\[uXXXX] escapes, so no preconv is needed)" {
+	command -v groff >/dev/null || skip "no groff"
+	run --separate-stderr env LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$TOP"/share/man/*.[157]
+	assert_success
+	assert_equal "$stderr" ""
+	# the Chinese of gb-catalog(1) and gb-demodata(1) comes out as it is
+	run env LC_ALL=C.UTF-8 groff -man -Tutf8 -P-cbou "$TOP/share/man/gb-catalog.1"
+	assert_output --partial "quarterly assessment of growth (季度评估)"
+	run env LC_ALL=C.UTF-8 groff -man -Tutf8 -P-cbou "$TOP/share/man/gb-demodata.1"
+	assert_output --partial "Chinese names such as ‘张伟’ and ‘欧阳娜娜’,"
+}

@@ -404,3 +404,55 @@ b\.tar\.gz\.gpg: OK \(deep\)
 	$a CREATE TABLE t2(a) /* no end|SCHEMA.sql: a quote or comment that does not end
 	EOF
 }
+
+# ----------------------------------------------------- gpg that cannot run
+
+# gpg_that DIR HOW: archive-helper's fake_gpg in DIR, a gpg that, asked to
+# decrypt, is killed (HOW kill) or reads it all and exits 0 without a
+# word (silent); anything else it asks the real gpg.
+gpg_that() {
+	fake_gpg "$1" <<-EOF
+	#!/bin/sh
+	case " \$* " in
+	*" --decrypt "*)
+		case $2 in
+		kill) kill -KILL \$\$ ;;
+		silent) cat >/dev/null; exit 0 ;;
+		esac ;;
+	esac
+	exec $(command -v gpg) "\$@"
+	EOF
+}
+
+@test "verify --deep: a gpg killed, silent or not there is exit 3 NOT CHECKED with why, and no check is recorded" {
+	printf '[keys]\nsigner = %s\n\n[catalog]\npath = %s\n' "$SIGNER" "$W/cat.db" >c.conf
+	mkdir usb
+	GNUPGHOME="$KEYS/backup" gb-write -c c.conf --label U1 --pool p usb 2>/dev/null
+	GNUPGHOME="$KEYS/backup" gb-write -c c.conf usb "$FX/spool/a" >/dev/null 2>&1
+	local before
+	before=$(sqlite3 cat.db "SELECT count(*) FROM checks")
+	gpg_that "$W/kill" kill
+	gpg_that "$W/silent" silent
+	run --separate-stderr env PATH="$W/kill:$PATH" GNUPGHOME="$KEYS/restore" \
+	    gb-verify -c c.conf --deep --media usb a
+	assert_failure 3
+	assert_output "a.tar.gz.gpg: NOT CHECKED: cannot decrypt: gpg killed by signal 9
+0 checked, 0 OK, 0 failed, 1 not checked"
+	run --separate-stderr env PATH="$W/silent:$PATH" GNUPGHOME="$KEYS/restore" \
+	    gb-verify -c c.conf --deep "$FX/spool/a.seal" nothere.seal
+	assert_failure 1	# a failure found outranks a check not run
+	assert_output "a.tar.gz.gpg: NOT CHECKED: cannot decrypt: gpg exited 0 and wrote no status line
+nothere.tar.gz.gpg: FAIL: cannot read nothere.seal: No such file or directory
+1 checked, 0 OK, 1 failed, 1 not checked"
+	# no gpg at all
+	run --separate-stderr env PATH=/nonexistent GNUPGHOME="$KEYS/restore" \
+	    "$(command -v gb-verify)" -c c.conf --deep --media usb a
+	assert_failure 3
+	assert_equal "$stderr" "gb-verify: GnuPG is not usable: Invalid crypto engine"
+	[ "$(sqlite3 cat.db "SELECT count(*) FROM checks")" = "$before" ] ||
+	    fail "a check was recorded: $(sqlite3 cat.db "SELECT * FROM checks")"
+	# the real gpg: checked and recorded
+	run --separate-stderr env GNUPGHOME="$KEYS/restore" gb-verify -c c.conf --deep --media usb a
+	assert_success
+	assert_equal "$(sqlite3 cat.db "SELECT kind, medium, ok FROM checks ORDER BY id DESC LIMIT 1")" "deep-verify|U1|1"
+}

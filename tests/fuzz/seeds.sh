@@ -36,7 +36,7 @@ record() {
 	[ $((n % 2)) = 0 ] || printf '\000'
 	le32 "$n"
 }
-for t in manifest seal checkpoint label conf csv gzip tape tar ddl; do
+for t in manifest seal checkpoint label conf csv gzip tape tar ddl scan; do
 	rm -rf "${out:?}/$t"
 	mkdir "$out/$t"
 done
@@ -72,6 +72,20 @@ cp "$w/usb/GYMBACKUP.LABEL" "$out/label/usb"
 GNUPGHOME=$w/keys/backup "$bin/gb-write" "$w/usb" "$w/a" >/dev/null
 gpg --homedir "$w/keys/auditor" --batch --quiet --decrypt \
     "$w/usb/GYMBACKUP.CHECKPOINT" >"$out/checkpoint/demo" 2>/dev/null
+# the medium as fuzz-scan takes it: label, index, seal names, and no
+# signed seal (fuzz-seal's part; each one found here would run gpg)
+{
+	cat "$w/usb/GYMBACKUP.LABEL"
+	printf '\000'
+	cat "$w/usb/GYMBACKUP.INDEX"
+	printf '\000'
+	for s in "$w"/usb/*.seal; do
+		s=${s##*/}
+		echo "${s%.seal}"
+	done
+	printf '\000'
+	sed -n '/^-----BEGIN PGP SIGNED/,/^$/!p' "$w/usb/a.seal"
+} >"$out/scan/usb"
 # The image's files with records of their own length, not padded to
 # 256 KiB blocks: as valid, and small enough to mutate quickly.
 dd if="$w/t.tap" bs=4 skip=1 count=65536 2>/dev/null | tr -d '\000' >"$w/label"

@@ -2574,6 +2574,44 @@ test_pg_names(void)
 
 /* ---- sql.c ---- */
 
+/* The catalog's ? placeholders as PostgreSQL's $N, and only those. */
+static void
+test_pg_params(void)
+{
+	static const struct {
+		const char *sql, *pg;
+		int max;
+	} v[] = {
+		{ "SELECT a FROM t WHERE b = ?2 AND c = ?1", "SELECT a FROM t "
+		    "WHERE b = $2 AND c = $1", 2 },
+		{ "INSERT INTO t VALUES(?, ?, ?5, ?)", "INSERT INTO t VALUES($1, "
+		    "$2, $5, $6)", 6 },
+		{ "SELECT 1 WHERE (?1 IS NULL OR x = ?1)", "SELECT 1 WHERE ($1::"
+		    "text IS NULL OR x = $1)", 1 },
+		{ "SELECT '?', \"a?\" FROM t WHERE x = ?", "SELECT '?', \"a?\" "
+		    "FROM t WHERE x = $1", 1 },
+		{ "SELECT x -- why? ?9\n FROM t WHERE y = ?", "SELECT x -- why? "
+		    "?9\n FROM t WHERE y = $1", 1 },
+		{ "SELECT /* a ? /* nested ? */ ? */ ?", "SELECT /* a ? /* "
+		    "nested ? */ ? */ $1", 1 },
+		{ "SELECT E'it\\'s ?', ?", "SELECT E'it\\'s ?', $1", 1 },
+		{ "SELECT $$a ? b$$, $q$ ? $$ ? $q$, ?3", "SELECT $$a ? b$$, $q$ "
+		    "? $$ ? $q$, $3", 3 },
+		{ "SELECT 'it''s ?' || ?", "SELECT 'it''s ?' || $1", 1 },
+		{ "SELECT ? /* no end ?", "SELECT $1 /* no end ?", 1 },
+		{ "SELECT 1", "SELECT 1", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+		int max = -1;
+		char *q = gb_sql_pg_params(v[i].sql, &max);
+		ok_str(q, v[i].pg, "sql: placeholders for PostgreSQL");
+		ok(max == v[i].max, "sql: %d parameters in %s", v[i].max,
+		    v[i].sql);
+		free(q);
+	}
+}
+
 static void
 test_sql(void)
 {
@@ -3276,6 +3314,7 @@ main(int argc, char *argv[])
 	test_fmt_time();
 	test_pg_names();
 	test_sql();
+	test_pg_params();
 	test_restore_sqlite();
 	test_seal_format();
 	test_pgp_status();
