@@ -7,7 +7,8 @@
 #   demo      build, and what the tools and the demo call (make demo)
 #   check     demo, bats, PostgreSQL for a throwaway cluster, GNU time,
 #             chromium and a CJK font for tests/report.bats (the HTML
-#             report in a real browser) (make check, make deps)
+#             report in a real browser), strace for tests/restore.bats
+#             (where SQLite makes its temporary files) (make check, make deps)
 #   memcheck  demo and valgrind (make memcheck)
 #   bench     demo, GNU time, PostgreSQL, restic (make bench)
 #   fuzz      build, clang and its libFuzzer runtime (make fuzz)
@@ -20,7 +21,7 @@ for g in ${@:-check}; do
 	build) PKGS="$PKGS $BUILD" ;;
 	demo) PKGS="$PKGS $DEMO" ;;
 	check) PKGS="$PKGS $DEMO bats bats-assert bats-support postgresql time
-		chromium fonts-wqy-microhei" ;;
+		chromium fonts-wqy-microhei strace" ;;
 	memcheck) PKGS="$PKGS $DEMO valgrind" ;;
 	bench) PKGS="$PKGS $DEMO time postgresql restic" ;;
 	fuzz) PKGS="$PKGS $BUILD clang libclang-rt-14-dev" ;;
