@@ -141,22 +141,38 @@ gb_catalog_exec(struct gb_catalog *c, const char *sql)
  * SQLite: IMMEDIATE, the write lock taken now, so two writers queue, not
  * fail.  PostgreSQL: the site's lock, held to the end of the
  * transaction, so the writers of a site queue and its audit chain stays
- * one chain; other sites go on.  READ COMMITTED whatever the database's
- * default: under the lock each statement sees the head its site's last
- * writer committed, and a database set to SERIALIZABLE would fail
- * writers of other sites for nothing.
+ * one chain; other sites go on.  It is the site's row of site_locks,
+ * which only its roles and the owner may lock (an advisory lock, open to
+ * every role, would let another site hang its writers).  With no row (a
+ * site not in sites) only the owner may write: an advisory lock does.
+ * The opening writes no site's rows (schema_lock guards a schema being
+ * made or upgraded, site_locks with it), so takes neither.  READ
+ * COMMITTED whatever the database's default: under the lock each
+ * statement sees the head its site's last writer committed, and a
+ * database set to SERIALIZABLE would fail writers of other sites for
+ * nothing.
  */
 static void
 begin(struct gb_catalog *c)
 {
+	const char *const site[] = { c->site };
+	PGresult *res;
+	int rows;
+
 	if (!c->pg) {
 		gb_catalog_exec(c, "BEGIN IMMEDIATE");
 		return;
 	}
-	if (pg_exec(c, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL) == -1 ||
-	    pg_exec(c, "SELECT "
+	if (pg_exec(c, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL) == -1)
+		gb_catalog_fail(c, "cannot begin a transaction");
+	if (!c->opened)
+		return;
+	res = PQexecParams(c->pg, "SELECT 1 FROM site_locks WHERE site = $1 "
+	    "FOR UPDATE", 1, NULL, site, NULL, NULL, 0);
+	rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+	if (pg_done(c, res) == -1 || (rows == 0 && pg_exec(c, "SELECT "
 	    "pg_advisory_xact_lock(hashtextextended('gymbackup site ' || $1, "
-	    "0))", 1, (const char *const []){ c->site }) == -1)
+	    "0))", 1, site) == -1))
 		gb_catalog_fail(c, "cannot begin a transaction");
 }
 

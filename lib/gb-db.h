@@ -29,7 +29,7 @@ struct gb_catalog {
 	char sqlstate[6];	/* PostgreSQL: of the last error */
 	int retryable;	/* that error: the transaction may be run again */
 	jmp_buf *retry;	/* in gb_catalog_txn: back to its start */
-	int opened;	/* opened: GB_CATALOG_FAIL_ONCE waits for it */
+	int opened;	/* opened: GB_CATALOG_FAIL_ONCE, the site's lock wait */
 	int dry_run;	/* gb_catalog_txn rolls back: what it would do */
 };
 #define GB_CATALOG_VERSION 3	/* of share/catalog.sql */

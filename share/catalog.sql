@@ -263,3 +263,21 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 --pg 		    'WITH CHECK (%s)', t, seen, ok);
 --pg 	END LOOP;
 --pg END $$;
+-- A site's writers queue on its row here (SELECT ... FOR UPDATE, held to
+-- the end of each transaction), which only the site's roles and the
+-- owner may lock: an advisory lock, open to every role, would let one
+-- site hang another's writers.  A row per site of sites: site add makes
+-- it; this makes those missing (an upgrade).
+--pg CREATE TABLE IF NOT EXISTS site_locks (
+--pg 	site TEXT PRIMARY KEY,
+--pg 	n    BIGINT NOT NULL DEFAULT 0         -- never set: FOR UPDATE needs an UPDATE right
+--pg );
+--pg INSERT INTO site_locks(site) SELECT name FROM sites ON CONFLICT DO NOTHING;
+--pg ALTER TABLE site_locks ENABLE ROW LEVEL SECURITY;
+--pg DROP POLICY IF EXISTS site_read ON site_locks;
+--pg DROP POLICY IF EXISTS site_lock ON site_locks;
+--pg CREATE POLICY site_read ON site_locks FOR SELECT USING (site IN (SELECT gb_own_sites()));
+--pg CREATE POLICY site_lock ON site_locks FOR UPDATE USING (site IN (SELECT gb_own_sites()));
+-- Head office, whose role has no site, locks none: its writes are
+-- refused by the row tables, as they were.
+--pg GRANT SELECT, UPDATE (n) ON site_locks TO gb_site_host, gb_head_office;

@@ -2068,6 +2068,7 @@ add_site(struct gb_catalog *c, void *arg)
 	gb_finalize(st);
 	gb_catalog_run(c, "INSERT INTO sites(name, role) VALUES(?1, ?2)", 2,
 	    a->name, a->role);
+	gb_catalog_run(c, "INSERT INTO site_locks(site) VALUES(?1)", 1, a->name);
 	gb_catalog_audit(c, "site", a->name, "written by role %s, added by %s",
 	    a->role, gb_actor());
 }

@@ -317,7 +317,8 @@ name = gym-east'
 	[ "$(pq "SELECT site, archive, tbl FROM archive_tables ORDER BY site")" = \
 	    "gym-east|e1.tar.gz.gpg|members
 gym-west|w1.tar.gz.gpg|members" ]
-	[ "$(pq "SELECT count(DISTINCT tablename) FROM pg_policies")" = 9 ]
+	# the row tables and site_locks
+	[ "$(pq "SELECT count(DISTINCT tablename) FROM pg_policies")" = 10 ]
 	[ "$(pq "SELECT count(*) FROM pg_namespace WHERE nspname = 'gb_old'")" = 0 ]
 	run -0 as_pgcat gb-catalog audit --verify
 	assert_output "$audit"

@@ -209,13 +209,18 @@ verify_all() {
 	local sites policies
 	sites=$(pg_rows "$DB" sites)
 	policies=$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")
-	[ "$(q "SELECT count(DISTINCT tablename) FROM pg_policies")" = 9 ]
+	# the row tables and site_locks
+	[ "$(q "SELECT count(DISTINCT tablename) FROM pg_policies")" = 10 ]
 	q "UPDATE catalog_version SET version = 1" >/dev/null
+	# a site's lock row lost: the upgrade makes it again from sites
+	q "DELETE FROM site_locks WHERE site = 'b'" >/dev/null
 	run -0 as_owner upgrade
 	assert_output --regexp '^catalog .*: upgraded from version 1 to 3$'
 	[ "$(pg_rows "$DB" sites)" = "$sites" ]
+	[ "$(pg_rows "$DB" site_locks)" = "(a,0)
+(b,0)" ]
 	[ "$(q "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies ORDER BY 1, 2")" = "$policies" ]
-	[ "$(q "SELECT count(*) FROM pg_class WHERE relrowsecurity")" = 9 ]
+	[ "$(q "SELECT count(*) FROM pg_class WHERE relrowsecurity")" = 10 ]
 	run -1 sql_as site_b -c "INSERT INTO runs(site, job, started, status) VALUES ('a', 'nightly', 't', 'ok')"
 	assert_output 'ERROR:  new row violates row-level security policy for table "runs"'
 	run -0 sql_as site_b -c "SELECT count(*) FROM media"
@@ -833,23 +838,73 @@ $((id + 1))|b|nightly" ]
 0|members: 2 rows short" ]
 }
 
-@test "a site's writer waits GB_CATALOG_TIMEOUT for its site's lock, then exits 3, nothing written: another site's role holding it hangs nobody" {
-	local holder i
-	# site_b takes site a's chain lock and keeps it
-	psql -X -q -U site_b -d "$DB" -c "SELECT pg_advisory_lock(hashtextextended('gymbackup site a', 0))" \
-	    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+# hold ROLE SQL...: a psql session as ROLE, in the background, that runs
+# SQL and then sleeps a minute (in SQL's transaction, if it began one);
+# holder is its pid once it sleeps.
+hold() {
+	local role=$1 i
+	shift
+	psql -X -q -U "$role" -d "$DB" "$@" -c "SELECT pg_sleep(60)" \
+	    >/dev/null 2>&1 &
 	holder=$!
 	for i in $(seq 100); do
-		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = '$role' AND query = 'SELECT pg_sleep(60)'")" = 1 ] && return 0
 		sleep 0.1
 	done
-	local before
+	fail "$role's session did not get to its pg_sleep"
+}
+
+# unhold: hold's session ended, its locks let go.
+unhold() {
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'" >/dev/null
+	wait "$holder" || true
+}
+
+@test "a site's writers queue on a lock no other site can take: site_b holding a's old advisory key, or trying a's lock row, hangs none of a's writers; head office locks none" {
+	local holder
+	[ "$(pg_rows "$DB" site_locks)" = "(a,0)
+(b,0)" ]
+	hold site_b -c "SELECT pg_advisory_lock(hashtextextended('gymbackup site a', 0))" \
+	    -c "BEGIN" -c "SELECT 1 FROM site_locks WHERE site = 'a' FOR UPDATE"
+	[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ]
+	GB_CATALOG_TIMEOUT=3 run -0 timeout 30 gb-catalog -c "$W/a.conf" log start nightly
+	assert_output "$(q "SELECT max(id) FROM runs")"
+	GB_CATALOG_TIMEOUT=3 run -0 timeout 30 gb-catalog -c "$W/a.conf" media add A9 --kind dir --pool daily
+	[ "$(q "SELECT r.site, r.job, r.status, m.site FROM runs r, media m WHERE m.id = 'A9'")" = "a|nightly|running|a" ]
+	unhold
+	# a's lock row: not there for b nor head office, to lock or change
+	local who
+	for who in site_b head; do
+		run -0 sql_as "$who" -c "SELECT site FROM site_locks WHERE site = 'a' FOR UPDATE"
+		assert_output ""
+		run -0 sql_as "$who" -c "UPDATE site_locks SET n = n + 1 WHERE site = 'a'"
+		assert_output "UPDATE 0"
+	done
+	run -0 sql_as head -c "SELECT site FROM site_locks FOR UPDATE"
+	assert_output ""
+	run -0 sql_as site_b -c "SELECT site FROM site_locks FOR UPDATE"
+	assert_output "b"
+	run -1 sql_as site_b -c "UPDATE site_locks SET site = 'a' WHERE site = 'b'"
+	assert_output "ERROR:  permission denied for table site_locks"
+	run -1 sql_as site_b -c "INSERT INTO site_locks VALUES ('c')"
+	assert_output "ERROR:  permission denied for table site_locks"
+	run -1 sql_as site_b -c "DELETE FROM site_locks"
+	assert_output "ERROR:  permission denied for table site_locks"
+	[ "$(pg_rows "$DB" site_locks)" = "(a,0)
+(b,0)" ]
+}
+
+@test "a site's writer waits GB_CATALOG_TIMEOUT for another writer of its site, then exits 3, nothing written; other sites go on" {
+	local holder before
+	hold site_a -c "BEGIN" -c "SELECT 1 FROM site_locks WHERE site = 'a' FOR UPDATE"
 	before=$(dump)
 	GB_CATALOG_TIMEOUT=2 run -3 timeout 30 gb-catalog -c "$W/a.conf" log start nightly
 	assert_output "gb-catalog: catalog host=$PGHOST port=$PGPORT dbname=$DB user=site_a: cannot begin a transaction: canceling statement due to lock timeout"
 	[ "$(dump)" = "$before" ]
 	# b's own writes do not wait on a's lock
 	GB_CATALOG_TIMEOUT=2 run -0 timeout 30 gb-catalog -c "$W/b.conf" log start nightly
-	kill "$holder"
-	wait "$holder" || true
+	unhold
+	GB_CATALOG_TIMEOUT=2 run -0 timeout 30 gb-catalog -c "$W/a.conf" log start nightly
+	[ "$(q "SELECT site, job FROM runs ORDER BY id")" = "b|nightly
+a|nightly" ]
 }
