@@ -186,8 +186,8 @@ SELECT name, job, 'full', md5(name), NULL, md5(name), site, 'sqlite:/srv/gym.db'
     started, 100000, encode(sha256(convert_to(name, 'UTF8')), 'hex'), 99000,
     md5(name) || md5(name), 1000, 'bench: history loaded in bulk', ended
 FROM r;
-INSERT INTO archive_tables(archive, tbl, rows, bytes, sha256, money)
-SELECT name, 'checkins', 1000, 120000, md5(name) || md5(name), NULL FROM r;
+INSERT INTO archive_tables(site, archive, tbl, rows, bytes, sha256, money)
+SELECT site, name, 'checkins', 1000, 120000, md5(name) || md5(name), NULL FROM r;
 INSERT INTO copies(site, archive, medium, position, status, started_at,
     written_at, verified_at)
 SELECT site, name, medium, name, 'good', started, ended, ended FROM r;
