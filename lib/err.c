@@ -652,7 +652,7 @@ reap_one(void *arg, int dirfd, int lockfd, const char *name, long pid)
 	if (r == 0)
 		gb_warnx("removed %s/%s, left by process %ld, which did not "
 		    "finish", dir, name, pid);
-	else
+	else if (errno != ENOENT)	/* else another process reaped it first */
 		gb_warn("cannot remove %s/%s, left by process %ld", dir, name,
 		    pid);
 }
