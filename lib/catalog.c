@@ -234,7 +234,7 @@ schema_version(struct gb_catalog *c)
 static const struct {
 	const char *table, *column, *def;	/* def NULL: the site */
 } added[] = {
-	{ "archive_tables", "site", "(SELECT a.site FROM main.archives a WHERE "
+	{ "archive_tables", "site", "(SELECT a.site FROM archives a WHERE "
 	    "a.name = archive_tables.archive)" },
 	{ "media", "site", NULL },
 	{ "media", "to_site", "NULL" },
@@ -335,6 +335,44 @@ add_columns(struct gb_catalog *c)
 		gb_list_free(have);
 		free(extra);
 	}
+}
+
+/*
+ * The columns of a table in order, as the SELECT list of its rows named
+ * a, with site the expression site: its rows shown or copied at another.
+ */
+char *
+gb_catalog_select_at(struct gb_catalog *c, const char *table,
+    const char *site)
+{
+	char **v = gb_catalog_columns(c, table, 0), *cols = gb_strdup("");
+
+	for (size_t i = 0; v[i]; i++) {
+		char *t = strcmp(v[i], "site") ? gb_asprintf("%s%sa.%s", cols,
+		    i ? ", " : "", v[i]) : gb_asprintf("%s%s%s AS site", cols,
+		    i ? ", " : "", site);
+		free(cols);
+		cols = t;
+	}
+	gb_list_free(v);
+	return cols;
+}
+
+/*
+ * Opened only to read, a catalog older than version 3: an archive shown
+ * at its copies' site, as gb_catalog_upgrade makes it.
+ */
+static void
+archives_view(struct gb_catalog *c)
+{
+	char *cols = gb_catalog_select_at(c, "archives", "coalesce((SELECT "
+	    "min(k.site) FROM copies k WHERE k.archive = a.name), a.site)");
+	char *sql = gb_asprintf("CREATE TEMP VIEW archives AS SELECT %s FROM "
+	    "main.archives a", cols);
+
+	gb_catalog_exec(c, sql);
+	free(sql);
+	free(cols);
 }
 
 /* SQLite --------------------------------------------------------------- */
@@ -623,6 +661,8 @@ open_schema(struct gb_catalog *c, void *arg)
 		add_tables(c);
 		if (c->readonly)
 			add_columns(c);
+		if (c->readonly && version < 3)
+			archives_view(c);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -306,6 +307,7 @@ gb_catalog_try_txn(struct gb_catalog *c,
     void (*fn)(struct gb_catalog *, void *), void *arg, char *err,
     size_t errlen)
 {
+	static int seeded;
 	jmp_buf again;
 	volatile int tries = 1;
 	int r;
@@ -318,6 +320,11 @@ gb_catalog_try_txn(struct gb_catalog *c,
 		if (++tries > GB_CATALOG_TRIES)
 			gb_errx(GB_EXIT_RUN, "catalog %s: %s; gave up after %d "
 			    "tries", c->path, failed, GB_CATALOG_TRIES);
+		if (!seeded) {
+			/* else every process waits in step and clashes again */
+			srand((unsigned)getpid() ^ (unsigned)time(NULL));
+			seeded = 1;
+		}
 		usleep((useconds_t)(1000 * (tries * 10 + rand() % 50)));
 	}
 	c->retry = &again;

@@ -94,11 +94,14 @@ int gb_catalog_disconnect(struct gb_catalog *c, char *err, size_t errlen);
 /*
  * The schema: made at this version, in the open transaction; the tables
  * and columns there are (old: of an upgrade's tables set aside),
- * NULL-ended lists freed by gb_list_free.
+ * NULL-ended lists freed by gb_list_free; a table's columns as the SELECT
+ * list of its rows named a, its site the expression given.
  */
 void gb_catalog_create(struct gb_catalog *c);
 int gb_catalog_has_table(struct gb_catalog *c, const char *table);
 char **gb_catalog_columns(struct gb_catalog *c, const char *table, int old);
+char *gb_catalog_select_at(struct gb_catalog *c, const char *table,
+    const char *site);
 void gb_list_free(char **v);
 int gb_list_has(char *const *v, const char *s);
 /*

@@ -93,6 +93,62 @@ has_id(struct gb_catalog *c, const char *table)
 	return r;
 }
 
+/*
+ * An archive is the site's that recorded its copies: before version 3 it
+ * kept its manifest's, which a SQLite host whose [site] name came or
+ * changed later does not share.  The old rows take their copies' site
+ * before they are copied (PostgreSQL checks the keys at each statement);
+ * an archive whose copies have two sites (the host renamed between them)
+ * gets a row, and its tables, at each, added before the copies.
+ */
+static char *
+copy_sites(struct gb_catalog *c)
+{
+	char **v = gb_catalog_columns(c, "copies", 1);
+	char *k = gb_asprintf("(SELECT DISTINCT %s AS site, archive FROM "
+	    "%scopies)", gb_list_has(v, "site") ? "site" : "CAST(?1 AS TEXT)",
+	    c->pg ? "gb_old." : "gb_old_");
+
+	gb_list_free(v);
+	return k;
+}
+
+static void
+archives_to_copies(struct gb_catalog *c)
+{
+	const char *o = c->pg ? "gb_old." : "gb_old_";
+	char *k = copy_sites(c);
+	char *sql = gb_asprintf("UPDATE %sarchives SET site = (SELECT "
+	    "min(k.site) FROM %s k WHERE k.archive = %sarchives.name) WHERE "
+	    "EXISTS (SELECT 1 FROM %s k WHERE k.archive = %sarchives.name AND "
+	    "k.site <> %sarchives.site)", o, k, o, k, o, o);
+
+	gb_catalog_run(c, sql, !!strstr(k, "?1"), c->site);
+	free(sql);
+	free(k);
+}
+
+static void
+archives_at_copies(struct gb_catalog *c)
+{
+	char *k = copy_sites(c);
+	char *cols = gb_catalog_select_at(c, "archives", "k.site");
+	char *sql = gb_asprintf("INSERT INTO archives SELECT %s FROM archives "
+	    "a JOIN %s k ON k.archive = a.name AND k.site <> a.site", cols, k);
+
+	gb_catalog_run(c, sql, !!strstr(k, "?1"), c->site);
+	free(sql);
+	free(cols);
+	cols = gb_catalog_select_at(c, "archive_tables", "x.site");
+	sql = gb_asprintf("INSERT INTO archive_tables SELECT %s FROM "
+	    "archive_tables a JOIN archives x ON x.name = a.archive AND "
+	    "x.site <> a.site", cols);
+	gb_catalog_exec(c, sql);
+	free(sql);
+	free(cols);
+	free(k);
+}
+
 void
 gb_catalog_upgrade(struct gb_catalog *c)
 {
@@ -125,27 +181,16 @@ gb_catalog_upgrade(struct gb_catalog *c)
 		}
 		free(drop);
 	}
+	archives_to_copies(c);
 	gb_catalog_create(c);
 	for (size_t i = 0; i < NTABLES; i++)
 		if (aside[i]) {
+			if (strcmp(tables[i], "copies") == 0)
+				archives_at_copies(c);
 			copy_rows(c, tables[i]);
 			if (has_id(c, tables[i]))
 				renumber(c, tables[i]);
 		}
-	/*
-	 * An archive is its copies' site's (the site that recorded them):
-	 * before version 3 it kept its manifest's, which a SQLite host
-	 * whose [site] name came or changed later does not share.  Its
-	 * tables follow it.  (SQLite: the keys are checked at the COMMIT.)
-	 */
-	gb_catalog_exec(c, "UPDATE archives SET site = (SELECT min(k.site) FROM "
-	    "copies k WHERE k.archive = archives.name) WHERE EXISTS (SELECT 1 "
-	    "FROM copies k WHERE k.archive = archives.name AND k.site <> "
-	    "archives.site)");
-	gb_catalog_exec(c, "UPDATE archive_tables SET site = (SELECT a.site FROM "
-	    "archives a WHERE a.name = archive_tables.archive) WHERE EXISTS "
-	    "(SELECT 1 FROM archives a WHERE a.name = archive_tables.archive "
-	    "AND a.site <> archive_tables.site)");
 	if (c->pg)
 		gb_catalog_exec(c, "DROP SCHEMA gb_old CASCADE");
 	else
@@ -273,6 +318,23 @@ gb_catalog_migrate(struct gb_catalog *from, struct gb_catalog *to)
 	if (gb_catalog_is_pg(from) || !gb_catalog_is_pg(to))
 		gb_errx(GB_EXIT_USAGE, "migrate copies a SQLite catalog into "
 		    "PostgreSQL: the catalog is %s, --to %s", from->path, to->path);
+	/*
+	 * Read as it is, an older file shows an archive at its copies' site
+	 * (archives_view in catalog.c); one whose copies have two sites,
+	 * which upgrade gives a row at each, has no one site to copy.
+	 */
+	if (from->version < GB_CATALOG_VERSION) {
+		struct gb_stmt *st = gb_catalog_prepare(from, "SELECT a.name FROM "
+		    "archives a WHERE EXISTS (SELECT 1 FROM copies k WHERE "
+		    "k.archive = a.name AND k.site <> a.site) ORDER BY a.name");
+		if (gb_step(st) == GB_ROW)
+			gb_errx(GB_EXIT_USAGE, "catalog %s (version %d): archive %s "
+			    "is of another site than its copies; bring the catalog "
+			    "to version %d first (gb-catalog upgrade), then migrate "
+			    "it", from->path, from->version, gb_col(st, 0),
+			    GB_CATALOG_VERSION);
+		gb_finalize(st);
+	}
 	gb_catalog_txn(to, migrate, from);
 	return GB_EXIT_OK;
 }

@@ -58,6 +58,7 @@ struct job {
 	char *buf;
 	size_t len;
 	int binary;		/* rows in COPY's binary format, else CSV */
+	uint64_t first;		/* the table's data record its first row is */
 	char *path, *stmt;	/* else SET search_path = path; stmt */
 };
 
@@ -67,6 +68,7 @@ struct worker {
 	pthread_t tid;
 	struct table *copying;	/* the table its COPY is open on */
 	int binary;		/* that COPY's format */
+	uint64_t first;		/* the table's data record its first row was */
 	int busy;
 };
 
@@ -301,9 +303,13 @@ end_copy(struct worker *w, int ok)
 		return;
 	if (ok && w->binary)
 		copy_put(&w->c, bin_trailer, sizeof bin_trailer);
-	if (copy_end(&w->c, ok, why, sizeof why) == -1 && ok)
-		fail(w->t, "table ", w->copying->name, why);
-	else
+	if (copy_end(&w->c, ok, why, sizeof why) == -1 && ok) {
+		/* the server counts lines from this COPY's start, not the CSV's */
+		char *at = gb_asprintf("%s (that COPY's first row: data record %"
+		    PRIu64 " of the table's CSV)", why, w->first);
+		fail(w->t, "table ", w->copying->name, at);
+		free(at);
+	} else
 		__atomic_add_fetch(&w->copying->rows, w->c.copied,
 		    __ATOMIC_RELAXED);
 	w->copying = NULL;
@@ -342,6 +348,7 @@ run_job(struct worker *w, struct job *j)
 		free(sql);
 		w->copying = tb;
 		w->binary = j->binary;
+		w->first = j->first;
 		if ((j->binary ? copy_put(&w->c, bin_head, sizeof bin_head) :
 		    copy_put(&w->c, tb->head, tb->headlen)) == -1) {
 			end_copy(w, 1);
@@ -1166,6 +1173,8 @@ struct feed {
 	char *buf;
 	size_t len, cap;
 	int sent;		/* a chunk went to the workers */
+	uint64_t rec;		/* data records so far */
+	uint64_t first;		/* the chunk's first */
 };
 
 /*
@@ -1243,6 +1252,7 @@ feed_send(struct feed *f)
 	j->buf = f->buf;
 	j->len = f->len;
 	j->binary = f->binary;
+	j->first = f->first;
 	f->buf = NULL;
 	f->len = f->cap = 0;
 	f->sent = 1;
@@ -1416,8 +1426,12 @@ feed_rec(void *arg, struct gb_csv_field *fl, size_t nf, char *err,
 		f->len = f->cap = 0;
 		return 0;
 	}
+	if (!f->len)
+		f->first = f->rec + 1;
+	f->rec++;
 	if (f->binary && put_binary(f, fl, nf) == -1) {
 		r = f->len ? feed_send(f) : 0;
+		f->first = f->rec;
 		f->binary = 0;
 	}
 	if (!f->binary)

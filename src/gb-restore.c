@@ -903,6 +903,13 @@ record_test(struct restore *r)
 
 	if (!path)
 		return;
+	/* the catalog keys a test by the host's site and the archive's name */
+	if (strcmp(r->site, gb_site_name(&r->conf))) {
+		gb_warnx("warning: restore test of site %s's archives not "
+		    "recorded: this host records site %s's", r->site,
+		    gb_site_name(&r->conf));
+		return;
+	}
 	c = gb_catalog_open(path, gb_site_name(&r->conf));
 	snprintf(detail, sizeof detail, "chain of %zu, %d table%s differ%s",
 	    r->nin, r->failures, r->failures == 1 ? "" : "s",

@@ -595,6 +595,22 @@ f'
 FORMAT csv, HEADER MATCH"
 }
 
+@test "into PostgreSQL: a value refused after the binary format gave way to CSV: exit 3, the error names the table's data record its COPY began at, nothing restored" {
+	# 100001 rows in binary, then x sends the rest as CSV, which the
+	# server refuses at the line after the header: the CSV's record 100002
+	sqlite3 -bail odd.db "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER);
+	    INSERT INTO t SELECT value, value FROM generate_series(1, 100000);
+	    INSERT INTO t VALUES (100001, '+1'), (100002, 'x'), (100003, 3)"
+	gb-export -s sqlite:odd.db -o set
+	mkdir spool
+	seal_set set spool/odd
+	new_db r
+	run restore -d postgresql:///r spool/odd.seal
+	assert_failure 3
+	assert_output --regexp "^gb-restore: [^ ]*/r: table t: ERROR: invalid input syntax for type bigint: \"x\"; CONTEXT: COPY t, line 2, column i: \"x\" \\(that COPY's first row: data record 100002 of the table's CSV\\); nothing restored\$"
+	assert_equal "$(pg_tables r)" ""
+}
+
 @test "into PostgreSQL: rows of 8 MiB are held a few at a time, not two chunks of them queued per connection" {
 	local rss
 	sqlite3 -bail long.db "CREATE TABLE long (id INTEGER PRIMARY KEY, v TEXT);

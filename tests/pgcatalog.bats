@@ -334,6 +334,98 @@ gym-west|w1.tar.gz.gpg|members" ]
 	assert_output "catalog $U: version 3 already"
 }
 
+# v2_renamed: in the SQLite catalog of version 2, e1 copied again, to
+# U2, by the host after its [site] name became gym-new.
+v2_renamed() {
+	sqlite3 -bail "$CAT" "INSERT INTO media(site, id, kind, pool, labelled_at)
+	    VALUES ('gym-new', 'U2', 'dir', 'daily', '2026-01-03T00:00:00Z');
+	    INSERT INTO copies(site, archive, medium, position, status,
+	    started_at, written_at) VALUES ('gym-new', 'e1.tar.gz.gpg', 'U2',
+	    'e1.tar.gz.gpg', 'good', '2026-01-03T01:00:00Z', '2026-01-03T01:01:00Z')"
+}
+
+@test "SQLite: upgrade to 3 of an archive whose copies have two sites (the host renamed between them): the archive and its tables at each site, each copy at its own; no key broken, the audit unchanged" {
+	mkconf "$CONF" '[site]
+name = gym-east'
+	{ v2_schema sqlite; v2_rows; } | sqlite3 -bail "$CAT"
+	v2_renamed
+	local audit
+	audit=$(gb-catalog audit --verify) || fail "$audit"
+	run -0 gb-catalog log start nightly
+	[ "$(sqlite3 "$CAT" "PRAGMA user_version")" = 3 ]
+	[ "$(sqlite3 "$CAT" "SELECT site, name, export_id, seal FROM archives ORDER BY 1, 2")" = \
+	    "gym-east|e1.tar.gz.gpg|x-e1|seal of e1
+gym-new|e1.tar.gz.gpg|x-e1|seal of e1
+gym-west|w1.tar.gz.gpg|x-w1|seal of w1" ]
+	[ "$(sqlite3 "$CAT" "SELECT site, archive, tbl, rows FROM archive_tables ORDER BY 1, 2")" = \
+	    "gym-east|e1.tar.gz.gpg|members|5
+gym-new|e1.tar.gz.gpg|members|5
+gym-west|w1.tar.gz.gpg|members|5" ]
+	[ "$(sqlite3 "$CAT" "SELECT site, archive, medium FROM copies ORDER BY id")" = \
+	    "gym-east|e1.tar.gz.gpg|U1
+gym-west|w1.tar.gz.gpg|U1
+gym-new|e1.tar.gz.gpg|U2" ]
+	[ -z "$(sqlite3 "$CAT" "PRAGMA foreign_key_check")" ]
+	run -0 gb-catalog audit --verify
+	assert_output "$audit"
+}
+
+@test "PostgreSQL: upgrade to 3 of an archive at its manifest's site, its copies at the writer's: the archive and its tables at the copies' site, no key broken, the audit unchanged" {
+	mkconf "$CONF" '[site]
+name = gym-east'
+	{ v2_schema pg; v2_rows; } | psqlc -d "$DB" >/dev/null
+	pq "UPDATE archives SET site = 'gym-old' WHERE name = 'e1.tar.gz.gpg'" >/dev/null
+	run -0 as_pgcat gb-catalog upgrade
+	assert_output "catalog $U: upgraded from version 2 to 3"
+	[ "$(pq "SELECT site, name FROM archives ORDER BY 1")" = \
+	    "gym-east|e1.tar.gz.gpg
+gym-west|w1.tar.gz.gpg" ]
+	[ "$(pq "SELECT site, archive, tbl FROM archive_tables ORDER BY 1")" = \
+	    "gym-east|e1.tar.gz.gpg|members
+gym-west|w1.tar.gz.gpg|members" ]
+	[ "$(pq "SELECT site, archive FROM copies ORDER BY id")" = \
+	    "gym-east|e1.tar.gz.gpg
+gym-west|w1.tar.gz.gpg" ]
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_line -n 0 --regexp '^OK: audit trail of site gym-east intact, 2 entries, head [0-9a-f]{64}$'
+	assert_line -n 1 --regexp '^OK: audit trail of site gym-west intact, 2 entries, head [0-9a-f]{64}$'
+}
+
+@test "SQLite: a catalog of version 2 read as it is shows an archive at its copies' site, not its manifest's: chain lists it; migrate copies it there, the file unchanged" {
+	mkconf "$CONF" '[site]
+name = gym-east'
+	{ v2_schema sqlite; v2_rows; } | sqlite3 -bail "$CAT"
+	sqlite3 -bail "$CAT" "UPDATE archives SET site = 'gym-old' WHERE name =
+	    'e1.tar.gz.gpg'"
+	local sum
+	sum=$(sha256sum "$CAT")
+	run -0 gb-catalog chain --site gym-east
+	assert_line --regexp '^  full +2026-01-01T01:00:00Z +e1\.tar\.gz\.gpg$'
+	run -0 gb-catalog migrate --to "$U"
+	assert_line "catalog $CAT migrated to $U"
+	[ "$(pq "SELECT site, name FROM archives ORDER BY 1")" = \
+	    "gym-east|e1.tar.gz.gpg
+gym-west|w1.tar.gz.gpg" ]
+	[ "$(pq "SELECT site, archive, tbl FROM archive_tables ORDER BY 1")" = \
+	    "gym-east|e1.tar.gz.gpg|members
+gym-west|w1.tar.gz.gpg|members" ]
+	[ "$(sqlite3 "$CAT" "PRAGMA user_version")" = 2 ]
+	[ "$(sha256sum "$CAT")" = "$sum" ]
+	run -0 as_pgcat gb-catalog audit --verify
+	assert_output "$(gb-catalog audit --verify)"
+}
+
+@test "migrate of a catalog of version 2 whose archive has copies of two sites: refused (exit 2) with the hint to upgrade first, nothing migrated" {
+	mkconf "$CONF" '[site]
+name = gym-east'
+	{ v2_schema sqlite; v2_rows; } | sqlite3 -bail "$CAT"
+	v2_renamed
+	run -2 gb-catalog migrate --to "$U"
+	assert_output "gb-catalog: catalog $CAT (version 2): archive e1.tar.gz.gpg is of another site than its copies; bring the catalog to version 3 first (gb-catalog upgrade), then migrate it"
+	[ "$(pq "SELECT count(*) FROM archives")" = 0 ]
+	[ "$(sqlite3 "$CAT" "PRAGMA user_version")" = 2 ]
+}
+
 @test "migrate --to: every row and each site's audit chain as sqlite3 and psql show them; audit --verify and the medium's checkpoint agree on PostgreSQL; a target not empty is refused" {
 	label U1 daily usb
 	put usb a1 a2

@@ -508,6 +508,26 @@ job nightly:
 	[ "$(sqlite3 a.db "SELECT count(*) FROM members")" = "$rows_a" ]
 }
 
+@test "gb-restore --test --site b on site a's host records no test: a warning, a's archive of the same name stays untested; its own test is a's" {
+	make_gym_db gym.db
+	seal_as a.conf a/n1
+	seal_as b.conf b/n1
+	mkdir usb_a usb_b
+	gb-write -c a.conf --label U1 --pool daily usb_a >/dev/null
+	gb-write -c b.conf --label U1 --pool daily usb_b >/dev/null
+	run -0 gb-write -c a.conf usb_a a/n1
+	run -0 gb-write -c b.conf usb_b b/n1
+	run -0 env GNUPGHOME="$KEYS/all" gb-restore -c a.conf --test --site b \
+	    usb_b/n1.tar.gz.gpg
+	assert_line "gb-restore: warning: restore test of site b's archives not recorded: this host records site a's"
+	assert_line "restore test: 1 archive, OK"
+	[ "$(q "SELECT count(*) FROM checks WHERE kind = 'restore-test'")" = 0 ]
+	run -0 env GNUPGHOME="$KEYS/all" gb-restore -c a.conf --test \
+	    usb_a/n1.tar.gz.gpg
+	refute_line --partial warning
+	[ "$(q "SELECT site, archive, ok FROM checks WHERE kind = 'restore-test'")" = "a|n1.tar.gz.gpg|1" ]
+}
+
 # ------------------------------------------------------------- head office
 
 @test "head office reads every site's media, archives and log through gb-catalog, and writes nothing" {
