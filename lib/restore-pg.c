@@ -172,6 +172,26 @@ value(struct pgt *t, const char *sql, const char *param, char **v,
 	return r;
 }
 
+/*
+ * A query of the server's catalog: its rows, or NULL with "TABLE: cannot
+ * read the catalog: why" in err.
+ */
+static PGresult *
+catalog_rows(struct pgt *t, const char *sql, int n, const char *const *params,
+    char *err, size_t errlen)
+{
+	PGresult *res = PQexecParams(t->c.conn, sql, n, NULL, params, NULL,
+	    NULL, 0);
+	char why[512];
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	conn_msg(&t->c, res, why, sizeof why);
+	snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name, why);
+	PQclear(res);
+	return NULL;
+}
+
 /* COPY ... FROM STDIN: begin, feed (a gb_write_fn), end (ok 0 aborts). */
 static int
 copy_begin(struct conn *c, const char *sql, char *err, size_t errlen)
@@ -622,21 +642,16 @@ static int
 made_table(struct pgt *t, const char *rel, char *err, size_t errlen)
 {
 	const char *params[] = { rel };
-	PGresult *res = PQexecParams(t->c.conn, "SELECT conname, "
+	PGresult *res = catalog_rows(t, "SELECT conname, "
 	    "pg_get_indexdef(conindid), CASE contype WHEN 'p' THEN 'PRIMARY "
 	    "KEY' ELSE 'UNIQUE' END FROM pg_constraint WHERE conrelid = "
 	    "$1::regclass AND contype IN ('p', 'u') ORDER BY contype, conname",
-	    1, NULL, params, NULL, NULL, 0);
+	    1, params, err, errlen);
 	char why[512];
 	int r = 0;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		conn_msg(&t->c, res, why, sizeof why);
-		snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name,
-		    why);
-		PQclear(res);
+	if (!res)
 		return -2;
-	}
 	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
 		char *qc = gb_quote_ident(PQgetvalue(res, i, 0)), *sql;
 		sql = gb_asprintf("ALTER TABLE %s DROP CONSTRAINT %s", rel, qc);
@@ -667,20 +682,13 @@ reap(struct pgt *t, char *err, size_t errlen)
 	char *q = gb_asprintf("SELECT nspname, pg_try_advisory_lock(%d, "
 	    "('x' || substr(nspname, 12, 8))::bit(32)::int) FROM pg_namespace "
 	    "WHERE nspname ~ '%s' ORDER BY 1", LOCK_KEY, STAGE_RE);
-	PGresult *res = PQexecParams(t->c.conn, q, 0, NULL, NULL, NULL, NULL,
-	    0);
+	PGresult *res = catalog_rows(t, q, 0, NULL, err, errlen);
 	char why[512];
 	int r = 0;
 
 	free(q);
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		conn_msg(&t->c, res, why, sizeof why);
-		snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name,
-		    why);
-		PQclear(res);
+	if (!res)
 		return -2;
-	}
 	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
 		char *sql;
 		if (PQgetvalue(res, i, 1)[0] != 't')
@@ -1193,27 +1201,21 @@ binary_cols(struct pgt *t, const char *rel, struct feed *f, char *err,
 {
 	const char *params[] = { rel };
 	PGresult *res;
-	char why[512];
 	int n;
 
 	if (gb_pg_server_version(t->c.p) < 120000)
 		return 0;
 	/* the kinds as their COL_ values; NULL: another type */
-	res = PQexecParams(t->c.conn, "SELECT attname, CASE atttypid WHEN "
+	res = catalog_rows(t, "SELECT attname, CASE atttypid WHEN "
 	    "'text'::regtype THEN 0 WHEN 'varchar'::regtype THEN 0 WHEN "
 	    "'int2'::regtype THEN 1 WHEN 'int4'::regtype THEN 2 WHEN "
 	    "'int8'::regtype THEN 3 WHEN 'bytea'::regtype THEN 4 END FROM "
 	    "pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND "
 	    "NOT attisdropped AND attgenerated = '' AND "
 	    "current_setting('server_encoding') = 'UTF8' ORDER BY attnum", 1,
-	    NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		conn_msg(&t->c, res, why, sizeof why);
-		snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name,
-		    why);
-		PQclear(res);
+	    params, err, errlen);
+	if (!res)
 		return -2;
-	}
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++)
 		if (PQgetisnull(res, i, 1))
@@ -1621,15 +1623,11 @@ rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 		return -2;
 	params[0] = s;
 	params[1] = tb;
-	res = PQexecParams(t->c.conn, "SELECT count(*) FROM pg_class c JOIN "
+	res = catalog_rows(t, "SELECT count(*) FROM pg_class c JOIN "
 	    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 "
-	    "AND c.relname = $2 AND c.relkind IN ('r', 'p')", 2, NULL, params,
-	    NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		conn_msg(&t->c, res, why, sizeof why);
-		snprintf(err, errlen, "%s: cannot read the catalog: %s",
-		    t->name, why);
-		PQclear(res);
+	    "AND c.relname = $2 AND c.relkind IN ('r', 'p')", 2, params, err,
+	    errlen);
+	if (!res) {
 		free(s);
 		free(tb);
 		return -2;
