@@ -23,8 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -38,6 +43,14 @@
 #define QUEUED 2		/* chunks waiting per worker */
 #define WORKERS_MIN 4		/* without GB_THREADS (gb_threads) */
 #define WORKERS_MAX 8
+/*
+ * Spilled rows: while a table's COPY lags behind the reading, its chunks
+ * go to files of SEG bytes (encrypted, as the spool), at most SPILL_MAX
+ * bytes not yet copied, and the reading goes on to the next tables.
+ */
+#define SEG (16 << 20)
+#define SPILL_MAX ((uint64_t)1 << 30)
+#define SPILL_RESERVE ((uint64_t)256 << 20)	/* left free where they go */
 /* Staging schemas: gb_restore_ID_K, ID a restore's, locked while it runs. */
 #define STAGE_RE "^gb_restore_[0-9a-f]{8}_[0-9]+$"
 #define LOCK_KEY 1734439539	/* "gbrs": pg_advisory_lock(LOCK_KEY, ID) */
@@ -59,6 +72,9 @@ struct job {
 	size_t len;
 	int binary;		/* rows in COPY's binary format, else CSV */
 	uint64_t first;		/* the table's data record its first row is */
+	struct gb_spool *seg;	/* else rows spilled to seg_fd, seg_len bytes */
+	int seg_fd;
+	uint64_t seg_len;
 	char *path, *stmt;	/* else SET search_path = path; stmt */
 };
 
@@ -68,6 +84,7 @@ struct worker {
 	pthread_t tid;
 	struct table *copying;	/* the table its COPY is open on */
 	int binary;		/* that COPY's format */
+	int txn;		/* that COPY is in a transaction begun for it */
 	uint64_t first;		/* the table's data record its first row was */
 	int busy;
 };
@@ -82,6 +99,8 @@ struct table {
 	size_t pending;		/* chunks not yet in an open COPY (locked) */
 	struct worker *owner;	/* the one that COPYs its rows (locked) */
 	int fed;		/* all its rows are queued (locked) */
+	int begun;		/* its owner has begun a COPY of it */
+	struct job *spill;	/* the segment its rows go to now (reader's) */
 };
 
 /* A statement held back until the rows are in (its table's, rel). */
@@ -110,6 +129,8 @@ struct pgt {
 	struct job *head, **tail;
 	size_t queued;
 	size_t held;		/* bytes of rows queued or being copied */
+	uint64_t spilled;	/* bytes of segments not yet copied */
+	int spill;		/* -1: never, 0: when a COPY lags, 1: always */
 	int flush;		/* workers end their COPY when idle */
 	int stop;		/* workers abort and return */
 	int failed;		/* a worker failed: why in err */
@@ -259,15 +280,18 @@ copy_end(struct conn *c, int ok, char *err, size_t errlen)
 
 /*
  * The COPY of a table's CSV, checked against its header (15+: MATCH), or
- * of rows in the binary format (put_binary).
+ * of rows in the binary format (put_binary); freeze: FREEZE, into a table
+ * emptied in the COPY's own transaction.
  */
 static char *
-copy_sql(struct conn *c, const char *into, int binary)
+copy_sql(struct conn *c, const char *into, int binary, int freeze)
 {
 	if (binary)
-		return gb_asprintf("COPY %s FROM STDIN (FORMAT binary)", into);
-	return gb_asprintf("COPY %s FROM STDIN (FORMAT csv, HEADER%s)", into,
-	    gb_pg_server_version(c->p) >= 150000 ? " MATCH" : "");
+		return gb_asprintf("COPY %s FROM STDIN (FORMAT binary%s)", into,
+		    freeze ? ", FREEZE" : "");
+	return gb_asprintf("COPY %s FROM STDIN (FORMAT csv, HEADER%s%s)", into,
+	    gb_pg_server_version(c->p) >= 150000 ? " MATCH" : "",
+	    freeze ? ", FREEZE" : "");
 }
 
 /* The binary format's header (no flags, no extension) and trailer. */
@@ -329,9 +353,17 @@ end_copy(struct worker *w, int ok)
 		    PRIu64 " of the table's CSV)", why, w->first);
 		fail(w->t, "table ", w->copying->name, at);
 		free(at);
+		ok = 0;
+	} else if (ok && w->txn && cexec(&w->c, "COMMIT", why,
+	    sizeof why) == -1) {
+		fail(w->t, "table ", w->copying->name, why);
+		ok = 0;
 	} else
 		__atomic_add_fetch(&w->copying->rows, w->c.copied,
 		    __ATOMIC_RELAXED);
+	if (!ok && w->txn)
+		cexec(&w->c, "ROLLBACK", why, sizeof why);
+	w->txn = 0;
 	w->copying = NULL;
 }
 
@@ -359,10 +391,34 @@ run_job(struct worker *w, struct job *j)
 	if (w->copying && (w->copying != tb || w->binary != j->binary))
 		end_copy(w, 1);
 	if (!w->copying) {
-		sql = copy_sql(&w->c, tb->rel, j->binary);
+		/*
+		 * The table's first COPY empties it in its own transaction, so
+		 * that its rows may go in frozen (FREEZE): then neither the
+		 * index builds nor autovacuum write every page of it again to
+		 * set hint bits and freeze them, while the other tables load.
+		 */
+		int freeze = !tb->begun;
+		tb->begun = 1;
+		if (freeze) {
+			sql = gb_asprintf("TRUNCATE %s", tb->rel);
+			w->txn = 1;
+			if (cexec(&w->c, "BEGIN", why, sizeof why) == -1 ||
+			    cexec(&w->c, sql, why, sizeof why) == -1) {
+				free(sql);
+				fail(t, "table ", tb->name, why);
+				cexec(&w->c, "ROLLBACK", why, sizeof why);
+				w->txn = 0;
+				return;
+			}
+			free(sql);
+		}
+		sql = copy_sql(&w->c, tb->rel, j->binary, freeze);
 		if (copy_begin(&w->c, sql, why, sizeof why) == -1) {
 			free(sql);
 			fail(t, "table ", tb->name, why);
+			if (w->txn)
+				cexec(&w->c, "ROLLBACK", why, sizeof why);
+			w->txn = 0;
 			return;
 		}
 		free(sql);
@@ -375,13 +431,30 @@ run_job(struct worker *w, struct job *j)
 			return;
 		}
 	}
-	if (copy_put(&w->c, j->buf, j->len) == -1)
+	if (j->seg) {
+		const void *p;
+		ssize_t n;
+		while ((n = gb_spool_read(j->seg, j->seg_fd, &p)) > 0)
+			if (copy_put(&w->c, p, (size_t)n) == -1)
+				break;
+		if (n == -1) {
+			snprintf(why, sizeof why, "rows spilled to %s: %s",
+			    gb_tmpdir(), strerror(errno));
+			fail(t, "table ", tb->name, why);
+			end_copy(w, 0);
+		} else if (n > 0)
+			end_copy(w, 1);
+	} else if (copy_put(&w->c, j->buf, j->len) == -1)
 		end_copy(w, 1);
 }
 
 static void
 job_free(struct job *j)
 {
+	if (j->seg) {
+		close(j->seg_fd);
+		gb_spool_free(j->seg);
+	}
 	free(j->buf);
 	free(j->path);
 	free(j->stmt);
@@ -400,12 +473,14 @@ job_free(struct job *j)
 static struct job *
 take(struct pgt *t, struct worker *w)
 {
-	int feeding = w->copying && !w->copying->fed;
+	int feeding = w->copying && (!w->copying->fed ||
+	    w->copying->pending);
 
 	for (struct job **pj = &t->head; *pj; pj = &(*pj)->next) {
 		struct job *j = *pj;
-		if (j->stmt ? feeding : !(j->table->owner == w ||
-		    (!j->table->owner && !feeding)))
+		/* a statement waits in the queue, not on a worker */
+		if (j->stmt ? feeding || (j->table && j->table->pending) :
+		    !(j->table->owner == w || (!j->table->owner && !feeding)))
 			continue;
 		if (!(*pj = j->next))
 			t->tail = pj;
@@ -448,7 +523,8 @@ worker(void *arg)
 			pthread_cond_broadcast(&t->done);
 			continue;
 		}
-		t->queued--;
+		if (!j->seg)
+			t->queued--;
 		w->busy = 1;
 		pthread_cond_broadcast(&t->done);
 		pthread_mutex_unlock(&t->lock);
@@ -458,6 +534,7 @@ worker(void *arg)
 		if (!j->stmt)
 			j->table->pending--;
 		t->held -= j->len;
+		t->spilled -= j->seg_len;
 		job_free(j);
 		w->busy = 0;
 		pthread_cond_broadcast(&t->done);
@@ -485,8 +562,9 @@ submit(struct pgt *t, struct job *j)
 	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	while (!t->failed && (t->queued >= QUEUED * t->nw || (t->held &&
-	    t->held + j->len > (QUEUED + 1) * t->nw * CHUNK)))
+	/* a segment holds no memory: it never waits */
+	while (!t->failed && !j->seg && (t->queued >= QUEUED * t->nw ||
+	    (t->held && t->held + j->len > (QUEUED + 1) * t->nw * CHUNK)))
 		pthread_cond_wait(&t->done, &t->lock);
 	if (t->failed) {
 		job_free(j);
@@ -497,7 +575,8 @@ submit(struct pgt *t, struct job *j)
 		j->next = NULL;
 		*t->tail = j;
 		t->tail = &j->next;
-		t->queued++;
+		if (!j->seg)
+			t->queued++;
 		t->held += j->len;
 		/* not every worker may take it */
 		pthread_cond_broadcast(&t->work);
@@ -1144,7 +1223,7 @@ copy_in(struct pgt *t, const char *into, const struct gb_mtable *f,
     gb_read_fn fn, void *arg, char *err, size_t errlen, char *why,
     size_t whylen)
 {
-	char *sql = copy_sql(&t->c, into, 0);
+	char *sql = copy_sql(&t->c, into, 0, 0);
 	int status;
 
 	*why = '\0';
@@ -1245,8 +1324,104 @@ feed_room(struct feed *f, size_t need)
 }
 
 /* The chunk so far to the workers, in the format it was written in. */
+/*
+ * A new segment for table tb's rows: a file made in $TMPDIR and unlinked
+ * at once, encrypted (gb_spool).  NULL where none may be made: no room
+ * there, or it is in memory (tmpfs), where it would be no better than
+ * waiting.
+ */
+static struct job *
+segment_open(struct pgt *t, struct table *tb)
+{
+	char *path = gb_asprintf("%s/gb-restore-spill.XXXXXX", gb_tmpdir());
+	int fd = mkostemp(path, O_CLOEXEC);
+	struct statfs fs;
+	struct statvfs vfs;
+	struct job *j;
+
+	if (fd >= 0 && unlink(path) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	free(path);
+	if (fd < 0)
+		return NULL;
+	if (fstatfs(fd, &fs) == -1 || fs.f_type == TMPFS_MAGIC ||
+	    fs.f_type == RAMFS_MAGIC || fstatvfs(fd, &vfs) == -1 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < SEG + SPILL_RESERVE +
+	    (uint64_t)vfs.f_blocks * vfs.f_frsize / 20) {
+		close(fd);
+		return NULL;
+	}
+	j = gb_calloc(1, sizeof *j);
+	j->table = tb;
+	j->seg = gb_spool_new(1);
+	j->seg_fd = fd;
+	return j;
+}
+
+/* The table's segment, whole: queued after its rows before it. */
 static int
-feed_send(struct feed *f)
+segment_close(struct pgt *t, struct table *tb)
+{
+	struct job *j = tb->spill;
+
+	tb->spill = NULL;
+	gb_spool_end(j->seg);
+	return submit(t, j);
+}
+
+/*
+ * A chunk of rows: queued, or while the table's COPY lags behind (chunks
+ * waiting for it) spilled, so that the reading goes on to the next table,
+ * whose COPY and index builds keep the other cores busy; the rows after a
+ * spilled one follow it there, until its segment is whole.  -1: a worker
+ * failed; -2: the spill could not be written, why in err.
+ */
+static int
+send_rows(struct pgt *t, struct job *j, char *err, size_t errlen)
+{
+	struct table *tb = j->table;
+	int lagging;
+
+	pthread_mutex_lock(&t->lock);
+	lagging = t->spill == 1 || (t->spill == 0 && tb->pending >= QUEUED &&
+	    t->spilled + SEG <= SPILL_MAX);
+	pthread_mutex_unlock(&t->lock);
+	/* a segment's rows are of one format: one COPY takes them */
+	if (tb->spill && tb->spill->seg_len && tb->spill->binary != j->binary &&
+	    segment_close(t, tb) == -1) {
+		job_free(j);
+		return -1;
+	}
+	if (!tb->spill && lagging && t->spill >= 0)
+		tb->spill = segment_open(t, tb);
+	if (!tb->spill)
+		return submit(t, j);
+	if (tb->spill->seg_len == 0) {
+		tb->spill->binary = j->binary;
+		tb->spill->first = j->first;
+	}
+	/* each chunk of a table is in its format */
+	if (gb_spool_write(tb->spill->seg, tb->spill->seg_fd, j->buf,
+	    j->len) == -1) {
+		snprintf(err, errlen, "cannot spill rows of table %s to %s: "
+		    "%s", tb->name, gb_tmpdir(), strerror(errno));
+		job_free(j);
+		return -2;
+	}
+	pthread_mutex_lock(&t->lock);
+	tb->spill->seg_len += j->len;
+	t->spilled += j->len;
+	pthread_mutex_unlock(&t->lock);
+	job_free(j);
+	if (tb->spill->seg_len >= SEG)
+		return segment_close(t, tb);
+	return 0;
+}
+
+static int
+feed_send(struct feed *f, char *err, size_t errlen)
 {
 	struct job *j = gb_calloc(1, sizeof *j);
 
@@ -1258,7 +1433,7 @@ feed_send(struct feed *f)
 	f->buf = NULL;
 	f->len = f->cap = 0;
 	f->sent = 1;
-	return submit(f->t, j);
+	return send_rows(f->t, j, err, errlen);
 }
 
 /*
@@ -1432,14 +1607,14 @@ feed_rec(void *arg, struct gb_csv_field *fl, size_t nf, char *err,
 		f->first = f->rec + 1;
 	f->rec++;
 	if (f->binary && put_binary(f, fl, nf) == -1) {
-		r = f->len ? feed_send(f) : 0;
+		r = f->len ? feed_send(f, err, errlen) : 0;
 		f->first = f->rec;
 		f->binary = 0;
 	}
 	if (!f->binary)
 		put_csv(f, fl, nf);
 	if (r == 0 && f->len >= CHUNK)
-		r = feed_send(f);
+		r = feed_send(f, err, errlen);
 	if (r == -1)	/* a worker failed: its why */
 		failed(f->t, err, errlen);
 	return r;
@@ -1466,8 +1641,14 @@ load_rows(struct pgt *t, const char *rel, const struct gb_mtable *mt,
 		status = gb_check_table_to(mt, fn, arg, NULL, NULL, feed_rec, &f,
 		    err, errlen);
 	/* no rows: the COPY of the header alone still checks it */
-	if (status == 0 && (f.len || !f.sent) && feed_send(&f) == -1)
-		status = -2;
+	if (status == 0 && (f.len || !f.sent))
+		status = feed_send(&f, err, errlen) ? -2 : 0;
+	if (tb->spill && status == 0)
+		status = segment_close(t, tb) ? -2 : 0;
+	else if (tb->spill) {
+		job_free(tb->spill);
+		tb->spill = NULL;
+	}
 	pthread_mutex_lock(&t->lock);
 	tb->fed = 1;
 	pthread_cond_broadcast(&t->work);
@@ -1935,6 +2116,22 @@ workers_wanted(void)
 	return !(env && *env) && n < WORKERS_MIN ? WORKERS_MIN : (size_t)n;
 }
 
+/*
+ * GB_RESTORE_SPILL: never, always (tests), else when a COPY lags and
+ * there is more than one core: on one, the spill is only more work.
+ */
+static int
+spill_wanted(void)
+{
+	const char *env = getenv("GB_RESTORE_SPILL");
+
+	if (env && strcmp(env, "never") == 0)
+		return -1;
+	if (env && strcmp(env, "always") == 0)
+		return 1;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 0 : -1;
+}
+
 int
 gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
     const char *schema, int scratch, char *err, size_t errlen)
@@ -1995,6 +2192,7 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
 	}
 	open_pgt = t;
 	atexit(cleanup_at_exit);
+	t->spill = spill_wanted();
 	nw = workers_wanted();
 	t->w = gb_calloc(nw, sizeof *t->w);
 	for (size_t i = 0; i < nw; i++) {
