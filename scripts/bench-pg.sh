@@ -26,7 +26,12 @@
 #                                          of the gym (made once, as bench.sh
 #                                          makes its archive, same keys)
 # (the restore's ratio: to pg_restore -j2); each time the median of
-# $BENCH_RUNS runs (default 3); then the targets, each PASS or MISS.
+# $BENCH_RUNS runs (default 3), each after a CHECKPOINT; once, REINDEX
+# DATABASE of gb-restore's database, one index at a time: the index
+# builds any restore of the gym does.  Then the targets, each PASS or
+# MISS, and what the cores allow: the processor seconds of the command,
+# of the rows out of the server (psql's) and of the indexes, spread
+# evenly on every core.
 # gb-export reads
 # the reference config with table names made schema.table (money sums
 # and watermarks included), as bench.sh does for SQLite.
@@ -85,6 +90,9 @@ pg_load() {
 timed() {
 	name=$1
 	shift
+	# each command starts on a clean cluster: not writing out the one
+	# before's pages at a checkpoint that falls in its time
+	psql -X -q -d postgres -c CHECKPOINT
 	sync
 	s0=$(server_cpu)
 	"$TIME" -f '%e %M %U %S' -o "$WORK/$name.one" "$@" || die "$name failed: $*"
@@ -227,7 +235,33 @@ bench_gb_restore_pg() {
 	    "$WORK/rspool/gym.tar.gz.gpg"
 	[ "$(rows_in restore_gb)" = "$DB_ROWS" ] ||
 		die "gb-restore did not restore the $DB_ROWS rows"
-	psql -X -q -d postgres -c "DROP DATABASE restore_gb"
+}
+
+# The floor of any restore of the gym (once): its indexes, built again
+# one at a time in one backend (REINDEX), which any tool that restores
+# the same database builds; and its rows in the cheapest way in, COPY
+# FROM files in the binary format, frozen, into tables without indexes.
+bench_floor() {
+	timed reindex psql -X -q -d restore_gb \
+	    -c "SET max_parallel_maintenance_workers = 0" \
+	    -c "REINDEX DATABASE restore_gb"
+	newdb rows_in
+	"$PGBIN/pg_dump" -s --section=pre-data gym |
+	    psql -X -q -d rows_in >/dev/null
+	mkdir "$WORK/bin"
+	for t in $TABLES; do
+		psql -X -q -c "\\copy public.$t to '$WORK/bin/$t' (FORMAT binary)"
+	done
+	timed rows_in sh -c 'for t in $TABLES; do
+		psql -X -q -d rows_in -c BEGIN -c "TRUNCATE public.$t" \
+		    -c "\\copy public.$t from '"'"'$1/$t'"'"' (FORMAT binary, FREEZE)" \
+		    -c COMMIT || exit 1
+	done' sh "$WORK/bin"
+	[ "$(rows_in rows_in)" = "$DB_ROWS" ] || die "COPY did not load the rows"
+	psql -X -q -d postgres -c "DROP DATABASE rows_in"
+	rm -rf "$WORK/bin"
+	cp "$WORK/pg_export_dir.bytes" "$WORK/reindex.bytes"
+	cp "$WORK/pg_export_dir.bytes" "$WORK/rows_in.bytes"
 }
 
 report_restore() {
@@ -236,12 +270,28 @@ report_restore() {
 	report pg_restore "pg_restore -j2 -d NEWDB (vs pg_restore)" pg_restore
 	report gb_restore_pg "gb-restore -d postgresql:// (vs pg_restore)" \
 	    pg_restore
+	report reindex "REINDEX DATABASE (once, vs pg_restore)" pg_restore
+	report rows_in "COPY binary in (once, vs pg_restore)" \
+	    pg_restore
 }
 
 target_restore() {
 	target "restore into PostgreSQL / pg_restore -j2" \
 	    "$(ratio "$(median gb_restore_pg | cut -d' ' -f1)" \
 	    "$(median pg_restore | cut -d' ' -f1)")" "<=" 0.80
+	# What the cores allow: the index builds and the rows' COPY into the
+	# server, spread evenly on all cores.
+	awk -v n="$(nproc)" -v d="$(median pg_restore | cut -d' ' -f1)" \
+	    -v ix="$(median reindex | cut -d' ' -f3)" \
+	    -v rows="$(median rows_in | cut -d' ' -f3)" -v me="$(median \
+	    gb_restore_pg | cut -d' ' -f3)" 'BEGIN {
+		f = "  (its %.2f processor seconds, client and server, on %d "
+		f = f "cores: at best %.2f s, %.2f of pg_restore;\n   the "
+		f = f "indexes alone, %.2f, and the rows in, %.2f: at best "
+		f = f "%.2f s, %.2f of pg_restore)\n"
+		printf f, me, n, me / n, (d > 0 ? me / n / d : 0), ix, rows,
+		    (ix + rows) / n, (d > 0 ? (ix + rows) / n / d : 0)
+	}'
 }
 
 main() {
@@ -282,6 +332,8 @@ main() {
 		[ "$i" -gt 1 ] || restore_setup
 		bench_pg_restore
 		bench_gb_restore_pg
+		[ "$i" -lt "$RUNS" ] || bench_floor
+		psql -X -q -d postgres -c "DROP DATABASE restore_gb"
 	done
 	BASE=$(median psql)
 	BASE=${BASE%% *}
@@ -307,11 +359,15 @@ main() {
 	    "$(median pg_dump | cut -d' ' -f1)")" "<=" 0.60
 	# What the cores allow: the backup's processor seconds, client and
 	# server, cannot take less wall time than spread evenly on all cores.
+	# And what the rows out of the server alone (psql's line) allow.
 	median pg_backup | awk -v n="$(nproc)" -v d="$(median pg_dump |
-	    cut -d' ' -f1)" '{
+	    cut -d' ' -f1)" -v rows="$(median psql | cut -d' ' -f3)" '{
 		f = "  (its %.2f processor seconds, client and server, on %d "
-		f = f "cores: at best %.2f s, %.2f of pg_dump | gpg)\n"
-		printf f, $3, n, $3 / n, (d > 0 ? $3 / n / d : 0)
+		f = f "cores: at best %.2f s, %.2f of pg_dump | gpg;\n   the "
+		f = f "rows out alone, %.2f: at best %.2f s, %.2f of pg_dump | "
+		f = f "gpg)\n"
+		printf f, $3, n, $3 / n, (d > 0 ? $3 / n / d : 0), rows,
+		    rows / n, (d > 0 ? rows / n / d : 0)
 	}'
 	target_restore
 }
