@@ -37,6 +37,19 @@ setup_file() {
 	    -o "$FX/liteincr"
 	seal_set "$FX/litefull" "$FX/spool/litefull"
 	seal_set "$FX/liteincr" "$FX/spool/liteincr"
+	# For the spill: a table of more than 16 MiB in COPY's binary format
+	# (37 chunks, two segments) and one of five chunks of CSV.
+	new_db spill
+	psqlc -d spill -c "CREATE TABLE big (id bigint PRIMARY KEY, v text)" \
+	    -c "INSERT INTO big SELECT g, repeat(md5(g::text), 3)
+	    FROM generate_series(1, 170000) g" \
+	    -c "CREATE TABLE stamps (id bigint PRIMARY KEY, at timestamptz NOT NULL,
+	    n numeric, note text)" \
+	    -c "INSERT INTO stamps SELECT g, '2026-01-01 00:00:00+00'::timestamptz
+	    + g * interval '1 second', g / 7.0, CASE WHEN g % 10 = 0 THEN NULL
+	    ELSE E'a,\"b\"\n' || g END FROM generate_series(1, 40000) g"
+	gb-export -s postgresql:///spill -o "$FX/spill"
+	seal_set "$FX/spill" "$FX/spool/spill"
 }
 
 teardown_file() {
@@ -565,8 +578,9 @@ EOF
 		cmp "$t.src" "$t.got" || fail "$t: $(diff "$t.src" "$t.got" | head)"
 	done
 	assert_equal "$(psqlc -d r -c "SELECT count(*) FROM bin")" 20002
-	assert_equal "$(copies_of "$from" bin)" "FORMAT binary"
-	assert_equal "$(copies_of "$from" mixed)" "FORMAT csv, HEADER MATCH"
+	# each table's one COPY loads it frozen
+	assert_equal "$(copies_of "$from" bin)" "FORMAT binary, FREEZE"
+	assert_equal "$(copies_of "$from" mixed)" "FORMAT csv, HEADER MATCH, FREEZE"
 }
 
 @test "into PostgreSQL: a value the binary format is not written for (text in an SQLite BLOB) sends the rest of its table as CSV, every value as it was" {
@@ -591,7 +605,8 @@ f')"
 4|NULL|
 5||e
 f'
-	assert_equal "$(copies_of "$from" t)" "FORMAT binary
+	# only the first, in the transaction that emptied the table, FREEZEs
+	assert_equal "$(copies_of "$from" t)" "FORMAT binary, FREEZE
 FORMAT csv, HEADER MATCH"
 }
 
@@ -670,4 +685,225 @@ FORMAT csv, HEADER MATCH"
 	assert_output --regexp "^gb-restore: [^ ]*/r: the database has tables now, made while this restore ran; nothing restored\$"
 	assert_equal "$(pg_tables r)" public.alongside
 	assert_equal "$(pg_staging r)" ""
+}
+
+# pg_rels DB: every table in DB as quote_ident(schema).quote_ident(table),
+# sorted, the staging schemas left out.
+pg_rels() {
+	psqlc -d "$1" -c "SELECT r FROM (SELECT quote_ident(schemaname) || '.' ||
+	    quote_ident(tablename) AS r FROM pg_tables
+	    WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+	    AND schemaname NOT LIKE 'gb\_restore\_%') s ORDER BY r COLLATE \"C\"" ||
+	    echo "pg_rels $1 failed"
+}
+
+# pg_all_rows DB: pg_rows of every table of DB (pg_rels), each row after
+# its table's name, on one connection.
+pg_all_rows() {
+	local t args=()
+	for t in $(pg_rels "$1"); do
+		args+=(-c "SELECT '$t', x FROM (SELECT r::text AS x FROM $t r) s
+		    ORDER BY x COLLATE \"C\"")
+	done
+	psqlc -d "$1" "${args[@]}"
+}
+
+# same_copy DB1 DB2 REL...: each REL's rows, COPY's text of them in id
+# order, the same bytes in DB1 and DB2.
+same_copy() {
+	local a=$1 b=$2 rel
+	shift 2
+	for rel in "$@"; do
+		psqlc -d "$a" -c "COPY (SELECT * FROM $rel ORDER BY id) TO STDOUT" >"$W/$a.copy"
+		psqlc -d "$b" -c "COPY (SELECT * FROM $rel ORDER BY id) TO STDOUT" >"$W/$b.copy"
+		[ -s "$W/$a.copy" ] || fail "$rel: no rows in $a"
+		cmp -s "$W/$a.copy" "$W/$b.copy" ||
+		    fail "$rel differs in $a and $b: $(diff "$W/$a.copy" "$W/$b.copy" | head -5)"
+	done
+}
+
+# spill_writes LOG: the writes to spill files tests/faultinject.so counted
+# (GB_FAULT_PATH=$TMPDIR/gb-restore-spill.) in gb-restore.
+spill_writes() {
+	sed -n 's/^gb-restore [0-9]* count write=\([0-9]*\) .*/\1/p' "$1"
+}
+
+@test "rows spilled (GB_RESTORE_SPILL=always) come back exact: every table as without the spill, the source's rows in the source's order" {
+	local a tmp
+	tmp=$(realpath "$TMPDIR")
+	# the PostgreSQL and the SQLite full: every table, value for value, as
+	# the same archive restored without the spill
+	for a in pgfull litefull; do
+		new_db sa
+		new_db sn
+		GB_RESTORE_SPILL=always run restore -d postgresql:///sa "$FX/spool/$a.seal"
+		assert_success
+		GB_RESTORE_SPILL=never run restore -d postgresql:///sn "$FX/spool/$a.seal"
+		assert_success
+		assert_equal "$(pg_rels sa)" "$(pg_rels sn)"
+		pg_all_rows sa >sa.rows
+		pg_all_rows sn >sn.rows
+		cmp -s sa.rows sn.rows || fail "$a: $(diff sa.rows sn.rows | head -20)"
+		[ "$(wc -l <sa.rows)" -ge 50 ] || fail "$a: $(cat sa.rows)"
+	done
+	assert_equal "$(grep -c '^public.members|' sa.rows)" 12
+	# more than 16 MiB of one table: its chunks spilled (counted as they
+	# are written) to two segments, and the source's rows come back, in
+	# the archive's order in the heap
+	new_db sa
+	run faulty "" GB_FAULT_PATH="$tmp/gb-restore-spill." GB_FAULT_LOG="$W/always.log" \
+	    GB_RESTORE_SPILL=always GNUPGHOME="$KEYS/restore" \
+	    gb-restore --signer "$SIGNER" -d postgresql:///sa "$FX/spool/spill.seal"
+	assert_success
+	[ "$(spill_writes always.log)" -ge 40 ] || fail "spill writes: $(cat always.log)"
+	same_copy spill sa big stamps
+	assert_equal "$(psqlc -d sa -c "SELECT count(*), count(*) FILTER (WHERE id < prev)
+	    FROM (SELECT id, lag(id) OVER (ORDER BY ctid) AS prev FROM public.big) s")" "170000|0"
+	# never: no spill write at all
+	new_db sn
+	run faulty "" GB_FAULT_PATH="$tmp/gb-restore-spill." GB_FAULT_LOG="$W/never.log" \
+	    GB_RESTORE_SPILL=never GNUPGHOME="$KEYS/restore" \
+	    gb-restore --signer "$SIGNER" -d postgresql:///sn "$FX/spool/spill.seal"
+	assert_success
+	assert_equal "$(spill_writes never.log)" 0
+	# a table whose rows go binary, then CSV from a text in a BLOB on: a
+	# segment of each format, each COPYed in turn
+	sqlite3 -bail sw.db "CREATE TABLE sw (id INTEGER PRIMARY KEY, b BLOB);
+	    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
+	    INSERT INTO sw SELECT i, CASE WHEN i = 20000 THEN 'text, \"q\"'
+	    ELSE CAST(printf('blob %035d', i * 7919) AS BLOB) END FROM n"
+	gb-export -s sqlite:sw.db -o set
+	mkdir spool
+	seal_set set spool/sw
+	new_db sa
+	GB_RESTORE_SPILL=always run restore -d postgresql:///sa spool/sw.seal
+	assert_success
+	sqlite3 sw.db "SELECT id, hex(b) FROM sw ORDER BY id" >sw.src
+	psqlc -d sa -c "SELECT id, upper(encode(b, 'hex')) FROM sw ORDER BY id" >sw.got
+	cmp sw.src sw.got || fail "sw: $(diff sw.src sw.got | head -5)"
+	assert_tmpdir_empty
+}
+
+@test "nothing spilled is left behind: each spill file unlinked at once, none left by a restore killed (kill -9) while it spills" {
+	local tmp pid bk i f st=0 fds
+	tmp=$(realpath "$TMPDIR")
+	new_db r
+	GB_RESTORE_SPILL=always run restore -d postgresql:///r "$FX/spool/spill.seal"
+	assert_success
+	assert_tmpdir_empty
+	# stopped after its third spill write: its spill files are open, and
+	# unlinked ("(deleted)"); then killed
+	new_db r
+	faulty "stopafter:write:3" GB_FAULT_PATH="$tmp/gb-restore-spill." \
+	    GB_FAULT_LOG="$W/fault.log" GB_RESTORE_SPILL=always GNUPGHOME="$KEYS/restore" \
+	    gb-restore --signer "$SIGNER" -d postgresql:///r "$FX/spool/spill.seal" \
+	    >out 2>&1 3>&- &
+	bk=$!
+	bg_started "$bk"
+	for ((i = 0; i < 300; i++)); do
+		pid=$(awk '$1 == "gb-restore" && $6 == "stopafter" { print $2; exit }' fault.log 2>/dev/null || true)
+		[ -n "$pid" ] && [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+		pid=
+		sleep 0.1
+	done
+	[ -n "$pid" ] || fail "gb-restore did not stop: $(cat out)"
+	# the write it stopped after: to a spill file already without a name
+	[[ $(awk '$6 == "stopafter" { print $7, $8 }' fault.log) =~ ^"$tmp"/gb-restore-spill\.[A-Za-z0-9]{6}\ \(deleted\)$ ]] ||
+	    fail "$(cat fault.log)"
+	fds=$(find "/proc/$pid/fd" -type l -printf '%l\n' | grep -F "$tmp/" || true)
+	[ -n "$fds" ] || fail "no spill file open: $(ls -l "/proc/$pid/fd")"
+	! grep -v "^$tmp/gb-restore-spill\.[A-Za-z0-9]\{6\} (deleted)\$" <<<"$fds" ||
+	    fail "open in TMPDIR with a name: $fds"
+	assert_tmpdir_empty
+	# what it wrote there, three chunks of big's first rows, is encrypted:
+	# not a value in clear (row 1's v begins with md5('1'))
+	for f in $(find "/proc/$pid/fd" -type l -lname "$tmp/*"); do
+		cat "$f" >>spilled
+	done
+	[ "$(stat -c %s spilled)" -ge $((3 * 512 << 10)) ] || fail "spilled: $(stat -c %s spilled) bytes"
+	! grep -q c4ca4238a0b923820dcc509a6f75849b spilled || fail "rows in clear in the spill"
+	kill -9 "$pid"
+	wait "$bk" || st=$?
+	assert_equal "$st" 137
+	assert_tmpdir_empty
+	assert_equal "$(pg_rels r)" ""
+	# its connections gone, its staging schema is no running restore's
+	for ((i = 0; i < 100; i++)); do
+		[ "$(psqlc -d r -c "SELECT count(*) FROM pg_stat_activity
+		    WHERE datname = 'r' AND pid <> pg_backend_pid()")" = 0 ] && break
+		sleep 0.1
+	done
+	# the next restore drops the killed one's staging schema: every row
+	GB_RESTORE_SPILL=always run restore -d postgresql:///r "$FX/spool/spill.seal"
+	assert_success
+	assert_output --partial "of a restore that did not finish"
+	same_copy spill r big stamps
+	assert_equal "$(pg_staging r)" ""
+	assert_tmpdir_empty
+}
+
+# frozen DB: each table of DB with pages not all frozen in its visibility
+# map (pg_visibility_map), or whose pg_class says pages not all visible,
+# or, where an index build counted them, other pages than it has, as "NAME
+# relpages relallvisible pages frozen"; an empty table counts as not
+# frozen.  (A table without an index keeps relpages 0 until an ANALYZE.)
+frozen() {
+	psqlc -d "$1" -c "SET client_min_messages = warning" \
+	    -c "CREATE EXTENSION IF NOT EXISTS pg_visibility" \
+	    -c "SELECT c.oid::regclass || ' ' || c.relpages || ' ' || c.relallvisible
+	    || ' ' || v.pages || ' ' || v.frozen FROM pg_class c
+	    JOIN pg_namespace n ON n.oid = c.relnamespace,
+	    LATERAL (SELECT count(*) AS pages, count(*) FILTER (WHERE all_frozen) AS frozen
+	    FROM pg_visibility_map(c.oid)) v
+	    WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+	    AND (v.pages = 0 OR v.frozen <> v.pages OR c.relallvisible <> c.relpages
+	    OR (c.relhasindex AND c.relpages <> v.pages))
+	    ORDER BY 1"
+}
+
+@test "restored tables are loaded frozen (COPY FREEZE): every page all-visible and all-frozen, spilled or not" {
+	local mode
+	for mode in automatic always; do
+		if [ "$mode" = automatic ]; then
+			unset GB_RESTORE_SPILL
+		else
+			export GB_RESTORE_SPILL=$mode
+		fi
+		new_db r
+		run restore -d postgresql:///r "$FX/spool/pgfull.seal"
+		assert_success
+		run restore -d postgresql:///r --schema spill "$FX/spool/spill.seal"
+		assert_success
+		assert_equal "$(pg_rels r | wc -l)" 10
+		assert_equal "$(frozen r)" ""
+		assert_equal "$(psqlc -d r -c "SELECT relpages > 2048 FROM pg_class WHERE oid = 'spill.big'::regclass")" t
+	done
+	# what a plain COPY leaves: not frozen, so the check above can fail
+	psqlc -d r -c "CREATE TABLE public.plain (id int PRIMARY KEY)" \
+	    -c "INSERT INTO public.plain SELECT generate_series(1, 1000)"
+	run frozen r
+	assert_output --regexp '^plain '
+}
+
+@test "a spill that cannot be written ends the restore naming the table and TMPDIR, nothing restored; with no TMPDIR to spill to it waits instead, every row exact" {
+	local tmp
+	tmp=$(realpath "$TMPDIR")
+	# the disk full at the first spill write
+	new_db r
+	run faulty "write:1:ENOSPC" GB_FAULT_PATH="$tmp/gb-restore-spill." \
+	    GB_RESTORE_SPILL=always GNUPGHOME="$KEYS/restore" \
+	    gb-restore --signer "$SIGNER" -d postgresql:///r "$FX/spool/spill.seal"
+	assert_failure 3
+	assert_line "gb-restore: $FX/spool/spill.tar.gz.gpg: cannot spill rows of table public.big to $TMPDIR: No space left on device; nothing restored"
+	assert_equal "$(pg_tables r)" ""
+	assert_equal "$(pg_staging r)" ""
+	assert_tmpdir_empty
+	# a TMPDIR that does not exist: no spill file, the rows wait for
+	# their COPY
+	new_db r
+	TMPDIR="$W/none" GB_RESTORE_SPILL=always run restore -d postgresql:///r "$FX/spool/spill.seal"
+	assert_success
+	refute_output --partial spill
+	same_copy spill r big stamps
+	[ ! -e "$W/none" ] || fail "$W/none was made"
 }
