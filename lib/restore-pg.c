@@ -1394,8 +1394,10 @@ send_rows(struct pgt *t, struct job *j, char *err, size_t errlen)
 		job_free(j);
 		return -1;
 	}
-	if (!tb->spill && lagging && t->spill >= 0)
-		tb->spill = segment_open(t, tb);
+	/* where none can be made now, none is tried again */
+	if (!tb->spill && lagging && t->spill >= 0 &&
+	    !(tb->spill = segment_open(t, tb)))
+		t->spill = -1;
 	if (!tb->spill)
 		return submit(t, j);
 	if (tb->spill->seg_len == 0) {
