@@ -396,19 +396,26 @@ run_job(struct worker *w, struct job *j)
 		 * that its rows may go in frozen (FREEZE): then neither the
 		 * index builds nor autovacuum write every page of it again to
 		 * set hint bits and freeze them, while the other tables load.
+		 * Where another session holds a lock on it (a backup of a
+		 * database in use reading every table), it loads unfrozen
+		 * rather than wait, or keep that session waiting, for the COPY.
 		 */
 		int freeze = !tb->begun;
 		tb->begun = 1;
 		if (freeze) {
-			sql = gb_asprintf("TRUNCATE %s", tb->rel);
-			w->txn = 1;
-			if (cexec(&w->c, "BEGIN", why, sizeof why) == -1 ||
-			    cexec(&w->c, sql, why, sizeof why) == -1) {
-				free(sql);
+			if (cexec(&w->c, "BEGIN", why, sizeof why) == -1) {
 				fail(t, "table ", tb->name, why);
+				return;
+			}
+			w->txn = 1;
+			sql = gb_asprintf("TRUNCATE %s", tb->rel);
+			if (cexec(&w->c, "SET LOCAL lock_timeout = '1s'", why,
+			    sizeof why) == -1 || cexec(&w->c, sql, why,
+			    sizeof why) == -1 || cexec(&w->c,
+			    "SET LOCAL lock_timeout = 0", why, sizeof why) == -1) {
 				cexec(&w->c, "ROLLBACK", why, sizeof why);
 				w->txn = 0;
-				return;
+				freeze = 0;
 			}
 			free(sql);
 		}
@@ -523,7 +530,7 @@ worker(void *arg)
 			pthread_cond_broadcast(&t->done);
 			continue;
 		}
-		if (!j->seg)
+		if (!j->seg && !j->stmt)
 			t->queued--;
 		w->busy = 1;
 		pthread_cond_broadcast(&t->done);
@@ -547,6 +554,10 @@ worker(void *arg)
 		PQclear(PQgetResult(w->c.conn));
 		while (PQgetResult(w->c.conn) != NULL)
 			;
+		/* its TRUNCATE's lock goes now, not when it is closed */
+		if (w->txn)
+			PQclear(PQexec(w->c.conn, "ROLLBACK"));
+		w->txn = 0;
 	}
 	return NULL;
 }
@@ -562,9 +573,10 @@ submit(struct pgt *t, struct job *j)
 	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	/* a segment holds no memory: it never waits */
-	while (!t->failed && !j->seg && (t->queued >= QUEUED * t->nw ||
-	    (t->held && t->held + j->len > (QUEUED + 1) * t->nw * CHUNK)))
+	/* a segment or a statement holds no memory: it never waits */
+	while (!t->failed && !j->seg && !j->stmt && (t->queued >= QUEUED *
+	    t->nw || (t->held && t->held + j->len > (QUEUED + 1) * t->nw *
+	    CHUNK)))
 		pthread_cond_wait(&t->done, &t->lock);
 	if (t->failed) {
 		job_free(j);
@@ -575,7 +587,7 @@ submit(struct pgt *t, struct job *j)
 		j->next = NULL;
 		*t->tail = j;
 		t->tail = &j->next;
-		if (!j->seg)
+		if (!j->seg && !j->stmt)
 			t->queued++;
 		t->held += j->len;
 		/* not every worker may take it */
@@ -1323,7 +1335,6 @@ feed_room(struct feed *f, size_t need)
 	return f->buf + f->len;
 }
 
-/* The chunk so far to the workers, in the format it was written in. */
 /*
  * A new segment for table tb's rows: a file made in $TMPDIR and unlinked
  * at once, encrypted (gb_spool).  NULL where none may be made: no room
@@ -1333,7 +1344,7 @@ feed_room(struct feed *f, size_t need)
 static struct job *
 segment_open(struct pgt *t, struct table *tb)
 {
-	char *path = gb_asprintf("%s/gb-restore-spill.XXXXXX", gb_tmpdir());
+	char *path = gb_tmp_template("%s/gb-restore-spill", gb_tmpdir());
 	int fd = mkostemp(path, O_CLOEXEC);
 	struct statfs fs;
 	struct statvfs vfs;
@@ -1422,6 +1433,7 @@ send_rows(struct pgt *t, struct job *j, char *err, size_t errlen)
 	return 0;
 }
 
+/* The chunk so far to the workers, in the format it was written in. */
 static int
 feed_send(struct feed *f, char *err, size_t errlen)
 {
@@ -1636,6 +1648,8 @@ load_rows(struct pgt *t, const char *rel, const struct gb_mtable *mt,
 
 	tb->name = gb_strdup(mt->name);
 	tb->rel = gb_strdup(rel);
+	/* two tables into one (the drill's one schema): the first's rows stay */
+	tb->begun = find_table(t, rel) != NULL;
 	t->tables = gb_realloc(t->tables, (t->ntables + 1) * sizeof *t->tables);
 	t->tables[t->ntables++] = tb;
 	status = binary_cols(t, rel, &f, err, errlen);
@@ -2194,7 +2208,6 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
 	}
 	open_pgt = t;
 	atexit(cleanup_at_exit);
-	t->spill = spill_wanted();
 	nw = workers_wanted();
 	t->w = gb_calloc(nw, sizeof *t->w);
 	for (size_t i = 0; i < nw; i++) {
@@ -2212,5 +2225,7 @@ gb_restore_pg_open(struct gb_target *tg, const char *conninfo,
 		}
 		t->nw++;
 	}
+	/* with one connection, the next table's rows wait for it anyway */
+	t->spill = nw > 1 ? spill_wanted() : -1;
 	return 0;
 }

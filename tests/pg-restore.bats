@@ -808,11 +808,11 @@ spill_writes() {
 	done
 	[ -n "$pid" ] || fail "gb-restore did not stop: $(cat out)"
 	# the write it stopped after: to a spill file already without a name
-	[[ $(awk '$6 == "stopafter" { print $7, $8 }' fault.log) =~ ^"$tmp"/gb-restore-spill\.[A-Za-z0-9]{6}\ \(deleted\)$ ]] ||
+	[[ $(awk '$6 == "stopafter" { print $7, $8 }' fault.log) =~ ^"$tmp"/gb-restore-spill\.[0-9]+\.[A-Za-z0-9]{6}\ \(deleted\)$ ]] ||
 	    fail "$(cat fault.log)"
 	fds=$(find "/proc/$pid/fd" -type l -printf '%l\n' | grep -F "$tmp/" || true)
 	[ -n "$fds" ] || fail "no spill file open: $(ls -l "/proc/$pid/fd")"
-	! grep -v "^$tmp/gb-restore-spill\.[A-Za-z0-9]\{6\} (deleted)\$" <<<"$fds" ||
+	! grep -v "^$tmp/gb-restore-spill\.[0-9]*\.[A-Za-z0-9]\{6\} (deleted)\$" <<<"$fds" ||
 	    fail "open in TMPDIR with a name: $fds"
 	assert_tmpdir_empty
 	# what it wrote there, three chunks of big's first rows, is encrypted:
