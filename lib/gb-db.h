@@ -528,6 +528,11 @@ void gb_pg_snapshot(struct gb_pg *p);
  */
 int gb_pg_snapshots(struct gb_pg **conns, int n, const char *conninfo,
     int wait_seconds);
+/*
+ * gb-restore's staging schemas, gb_restore_ID_K: never user data, so never
+ * exported (and never locked by an export, which would hold the restore).
+ */
+#define GB_PG_STAGE_RE "^gb_restore_[0-9a-f]{8}_[0-9]+$"
 /* User tables as schema.table, in name order; each is locked ACCESS SHARE. */
 char **gb_pg_tables(struct gb_pg *p);
 /* The tables locked ACCESS SHARE in p's transaction. */

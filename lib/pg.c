@@ -405,7 +405,8 @@ gb_pg_tables(struct gb_pg *p)
 {
 	/*
 	 * Ordinary and partitioned tables (partitions are read through
-	 * their parent), not temporary ones, not those of extensions.
+	 * their parent), not temporary ones, not those of extensions, not
+	 * those of a restore's staging.
 	 */
 	PGresult *res = query(p, "cannot list tables", NULL,
 	    "SELECT n.nspname, c.relname FROM pg_class c "
@@ -414,6 +415,7 @@ gb_pg_tables(struct gb_pg *p)
 	    "AND c.relpersistence <> 't' "
 	    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
 	    "AND n.nspname NOT LIKE 'pg\\_toast%' "
+	    "AND n.nspname !~ '" GB_PG_STAGE_RE "' "
 	    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
 	    "'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
 	    "ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"", 0, NULL);

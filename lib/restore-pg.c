@@ -51,8 +51,7 @@
 #define SEG (16 << 20)
 #define SPILL_MAX ((uint64_t)1 << 30)
 #define SPILL_RESERVE ((uint64_t)256 << 20)	/* left free where they go */
-/* Staging schemas: gb_restore_ID_K, ID a restore's, locked while it runs. */
-#define STAGE_RE "^gb_restore_[0-9a-f]{8}_[0-9]+$"
+/* Staging schemas (GB_PG_STAGE_RE): each locked while its restore runs. */
 #define LOCK_KEY 1734439539	/* "gbrs": pg_advisory_lock(LOCK_KEY, ID) */
 /* and pg_advisory_xact_lock(LOCK_KEY), one bigint: a move into place */
 
@@ -772,7 +771,7 @@ reap(struct pgt *t, char *err, size_t errlen)
 {
 	char *q = gb_asprintf("SELECT nspname, pg_try_advisory_lock(%d, "
 	    "('x' || substr(nspname, 12, 8))::bit(32)::int) FROM pg_namespace "
-	    "WHERE nspname ~ '%s' ORDER BY 1", LOCK_KEY, STAGE_RE);
+	    "WHERE nspname ~ '" GB_PG_STAGE_RE "' ORDER BY 1", LOCK_KEY);
 	PGresult *res = catalog_rows(t, q, 0, NULL, err, errlen);
 	char why[512];
 	int r = 0;
@@ -826,7 +825,8 @@ count_relations(struct pgt *t, const char *schema, int *n, char *err,
 		    "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%' "
 		    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
 		    "'pg_class'::regclass AND d.objid = c.oid AND "
-		    "d.deptype = 'e') AND n.nspname !~ '%s'", kinds, STAGE_RE);
+		    "d.deptype = 'e') AND n.nspname !~ '" GB_PG_STAGE_RE "'",
+		    kinds);
 	if (value(t, sql, schema, &v, why, sizeof why) == -1) {
 		snprintf(err, errlen, "%s: cannot read the catalog: %s", t->name,
 		    why);

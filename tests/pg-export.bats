@@ -439,6 +439,19 @@ same_set() {
 	assert_tmpdir_empty
 }
 
+@test "a restore's staging schemas are not user data: not exported, other schemas are" {
+	pg_gym_db gym
+	# one left by a killed gb-restore, one a user's that only looks alike
+	psqlc -d gym -c 'CREATE SCHEMA gb_restore_0000abcd_0' \
+	    -c 'CREATE TABLE gb_restore_0000abcd_0.members (id int)' \
+	    -c 'CREATE SCHEMA gb_restore_keep' \
+	    -c 'CREATE TABLE gb_restore_keep.t (id int)'
+	run gb-export -s "postgresql:///gym" -o out
+	assert_success
+	assert_equal "$(mf_tables out/MANIFEST | tr '\n' ' ')" \
+	    'gb_restore_keep.t public.consumptions public.members public.nokey public.promotions public.stores public.types sales."odd.table" sales.orders '
+}
+
 @test "missing table: exit 2 naming it; tables are schema.table" {
 	pg_gym_db gym
 	run gb-export -s "postgresql:///gym" -t public.nosuch -o out
