@@ -483,18 +483,31 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 		keys = split_list(v, &nkeys);
 		check_columns(x, &ti, keys, nkeys, "key");
 		mt->key = gb_strdup(v);
-	} else {
-		size_t len = 1;
-		for (size_t i = 0; i < ti.npk; i++)
-			len += strlen(ti.pk[i]) + 1;
-		mt->key = gb_calloc(len, 1);
-		for (size_t i = 0; i < ti.npk; i++) {
-			if (i)
-				strcat(mt->key, ",");
-			strcat(mt->key, ti.pk[i]);
+	} else if (ti.npk) {
+		/* the schema's names as they are: never split or trimmed */
+		keys = gb_calloc(ti.npk + 1, sizeof *keys);
+		mt->key = gb_strdup("");
+		for (nkeys = 0; nkeys < ti.npk; nkeys++) {
+			char *k = gb_asprintf("%s%s%s", mt->key, nkeys ? "," :
+			    "", ti.pk[nkeys]);
+			free(mt->key);
+			mt->key = k;
+			keys[nkeys] = gb_strdup(ti.pk[nkeys]);
 		}
-		keys = split_list(mt->key, &nkeys);
 	}
+	for (size_t k = 0; k < nkeys; k++)
+		if (strchr(keys[k], ',')) {
+			/* the manifest's key line could not name it */
+			gb_warnx("warning: table %s: key column %s has a comma "
+			    "in its name: the table goes whole in every "
+			    "incremental", table, keys[k]);
+			gb_free_strv(keys);
+			keys = NULL;
+			nkeys = 0;
+			free(mt->key);
+			mt->key = NULL;
+			break;
+		}
 	if ((v = conf_table(x, table, "money"))) {
 		d.money = split_list(v, &d.nmoney);
 		check_columns(x, &ti, d.money, d.nmoney, "money column");
@@ -567,18 +580,14 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 
 /* The header of a list of deleted keys: the key's columns. */
 static void
-write_keys(struct gb_out *o, const char *key)
+write_keys(struct gb_out *o, char *const *key, size_t n)
 {
-	size_t n;
-	char **v = split_list(key, &n);
-
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			gb_out_putc(o, ',');
-		gb_csv_text(o, v[i], strlen(v[i]));
+		gb_csv_text(o, key[i], strlen(key[i]));
 	}
 	gb_out_putc(o, '\n');
-	gb_free_strv(v);
 }
 
 static void
@@ -756,7 +765,7 @@ run_part(struct export *x, struct thread *th, struct tpart *p)
 		out_init(&t->o, open_file(t->path), 1, t->sp);
 		if (t->delpath) {
 			out_init(&t->del, open_file(t->delpath), 1, t->delsp);
-			write_keys(&t->del, mt->key);
+			write_keys(&t->del, d.key, d.nkey);
 		}
 		if (t->newstate && x->prevpath)
 			gb_out_init(&t->all, GB_OUT_SINK, 1);
