@@ -1200,7 +1200,7 @@ log_end(struct gb_catalog *c, void *arg)
 	struct cat *x = k->x;
 	struct gb_stmt *st = q(x, "UPDATE runs SET ended = ?2, status = ?3, "
 	    "archive = ?4, rows = ?5, bytes = ?6, error = ?7 WHERE id = ?1 AND "
-	    "status = 'running'");
+	    "status = 'running' AND site = ?8");
 
 	bind(st, 1, k->argv[1]);
 	bind(st, 2, x->now);
@@ -1209,6 +1209,7 @@ log_end(struct gb_catalog *c, void *arg)
 	bind(st, 5, x->rows);
 	bind(st, 6, x->bytes);
 	bind(st, 7, x->error);
+	bind(st, 8, c->site);	/* another site's run is not this one's */
 	if (gb_step(st) != GB_DONE)
 		gb_catalog_fail(c, "cannot log");
 	if (gb_changes(st) != 1)

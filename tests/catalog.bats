@@ -567,6 +567,13 @@ offsite|onsite|$(id -un)|-"
 	run -2 gb-catalog log end 99 ok
 	run -2 gb-catalog log end "$c" maybe
 	[ "$(cq "SELECT status FROM runs WHERE id = 3")" = running ]
+	# another site's run is not this site's to end
+	cq "INSERT INTO runs(site, job, started, status) VALUES ('elsewhere',
+	    'nightly', '2026-11-21T02:00:00Z', 'running')"
+	run -2 gb-catalog log end 4 ok
+	assert_output --partial "no running job run 4"
+	[ "$(cq "SELECT status FROM runs WHERE id = 4")" = running ]
+	cq "DELETE FROM runs WHERE id = 4"
 
 	run -0 gb-catalog log
 	[ "${#lines[@]}" -eq 4 ]
