@@ -366,11 +366,12 @@ char *gb_ddl_if_not_exists(const struct gb_ddl *d);
 int gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *v, size_t n,
     int indexes, char *err, size_t errlen);
 /*
- * What gb-restore refuses of a SCHEMA.sql, for any target; gb-verify
- * --deep calls it too.  0, or -1 with why.
+ * What gb-restore refuses of a SCHEMA.sql; gb-verify --deep calls it too.
+ * A PostgreSQL export's "-- sqlite: " lines are always parsed, and run in
+ * SQLite only into_sqlite.  0, or -1 with why.
  */
 int gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
-    char *err, size_t errlen);
+    int into_sqlite, char *err, size_t errlen);
 
 /*
  * sqlite.c: the SQLite source.  Database errors end the program with
@@ -435,8 +436,17 @@ void gb_tinfo_free(struct gb_tinfo *ti);
 int gb_sqlite_rowids(struct gb_sqlite *db, const struct gb_tinfo *ti,
     int64_t *min,
     int64_t *max);
-/* Column index by name as SQLite compares identifiers, or -1. */
+/* Column index by name, exact, else as SQLite compares identifiers; or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
+/* Do a and b name the same set of columns, exactly? */
+int gb_same_columns(char *const *a, size_t na, char *const *b, size_t nb);
+/*
+ * Are the columns keys (named as the schema names them) the table's
+ * primary key, or those of a unique index on plain columns without a
+ * WHERE: what a restore needs to apply an incremental (ON CONFLICT)?
+ */
+int gb_sqlite_unique(struct gb_sqlite *db, const struct gb_tinfo *ti,
+    char *const *keys, size_t n);
 /* CREATE statements of the tables and their indexes. */
 void gb_sqlite_schema(struct gb_sqlite *db, char *const *tables, size_t n,
     struct gb_out *o);
@@ -539,6 +549,9 @@ char **gb_pg_tables(struct gb_pg *p);
 void gb_pg_lock(struct gb_pg *p, char *const *tables, size_t n);
 /* rowid_key set: the key is one integer column (gb_pg_rowids splits it). */
 int gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti);
+/* As gb_sqlite_unique; the unique index also immediate and valid. */
+int gb_pg_unique(struct gb_pg *p, const struct gb_tinfo *ti,
+    char *const *keys, size_t n);
 /* The lowest and highest key of a rowid_key table; -1 if none or empty. */
 int gb_pg_rowids(struct gb_pg *p, const struct gb_tinfo *ti, int64_t *min,
     int64_t *max);

@@ -76,6 +76,7 @@ struct lite {
 	char *scratchdir;
 	char **indexes;		/* CREATE INDEX statements, run after the load */
 	size_t nindexes;
+	size_t nbuilt;		/* of them run: before an incremental's changes */
 	const struct batch *rows;	/* what temp.gb_rows reads now */
 	size_t ncols;
 };
@@ -890,6 +891,19 @@ stream(struct load *l, const struct gb_mtable *f, gb_read_fn fn,
 	return status;
 }
 
+/*
+ * The indexes not made yet, made now: an incremental's changes find their
+ * rows by the key, whose unique index ON CONFLICT needs.
+ */
+static int
+build_indexes(struct lite *t, char *err, size_t errlen)
+{
+	for (; t->nbuilt < t->nindexes; t->nbuilt++)
+		if (exec(t, t->indexes[t->nbuilt], err, errlen) == -2)
+			return -2;
+	return 0;
+}
+
 static int
 load(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
     gb_read_fn fn, void *fnarg, char *err, size_t errlen)
@@ -912,6 +926,10 @@ load(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 		}
 		l.incremental = 0;
 	}
+	if (l.incremental && build_indexes(l.t, err, errlen) == -2) {
+		free(l.table);
+		return -2;
+	}
 	return stream(&l, mt, fn, fnarg, load_record, err, errlen);
 }
 
@@ -922,6 +940,10 @@ deletes(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	struct load l = { .t = arg, .mt = mt, .table = lite_name(m,
 	    mt->name) };
 
+	if (build_indexes(l.t, err, errlen) == -2) {
+		free(l.table);
+		return -2;
+	}
 	return stream(&l, mt->del, fn, fnarg, delete_record, err, errlen);
 }
 
@@ -1026,11 +1048,9 @@ finish(void *arg, char *err, size_t errlen)
 	 * SQLite's own cache size for the indexes: its sorter builds them
 	 * in runs of about the cache's size, and shorter runs sort faster.
 	 */
-	if (exec(t, "COMMIT; PRAGMA cache_size=-2000", err, errlen) == -2)
+	if (exec(t, "COMMIT; PRAGMA cache_size=-2000", err, errlen) == -2 ||
+	    build_indexes(t, err, errlen) == -2)
 		return -2;
-	for (size_t i = 0; i < t->nindexes; i++)
-		if (exec(t, t->indexes[i], err, errlen) == -2)
-			return -2;
 	if (sqlite3_close(t->db) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot close", t->tmpdb);
 		return -2;

@@ -636,15 +636,15 @@ gb_sqlite_ddl_run(sqlite3 *db, const struct gb_ddl *d, size_t n, int indexes,
 
 int
 gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
-    char *err, size_t errlen)
+    int into_sqlite, char *err, size_t errlen)
 {
 	struct gb_ddl *d;
 	size_t n;
 	char *lite = NULL;
 	sqlite3 *db;
-	int r;
+	int r, pg = strcmp(m->source_kind, "postgresql") == 0;
 
-	if (strcmp(m->source_kind, "postgresql") == 0) {
+	if (pg) {
 		if (gb_ddl_parse(1, sql, len, &d, &n, err, errlen) == -1)
 			return -1;
 		gb_ddl_free(d, n);
@@ -655,6 +655,11 @@ gb_schema_check(const struct gb_manifest *m, const char *sql, size_t len,
 	free(lite);
 	if (r == -1)
 		return -1;
+	if (pg && !into_sqlite) {
+		/* SQLite refuses what PostgreSQL allows ("ID" beside id) */
+		gb_ddl_free(d, n);
+		return 0;
+	}
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
 		gb_errx(GB_EXIT_RUN, "sqlite3: out of memory");
 	r = gb_sqlite_ddl_run(db, d, n, -1, err, errlen) == -1 ||

@@ -277,6 +277,14 @@ src_tinfo(struct export *x, const char *table, struct gb_tinfo *ti)
 	    gb_sqlite_tinfo(x->db, table, ti);
 }
 
+static int
+src_unique(struct export *x, const struct gb_tinfo *ti, char *const *keys,
+    size_t n)
+{
+	return x->pg ? gb_pg_unique(x->pg, ti, keys, n) :
+	    gb_sqlite_unique(x->db, ti, keys, n);
+}
+
 /* A thread's connection: db for SQLite, pg for PostgreSQL. */
 static void
 src_wm_max(struct export *x, struct gb_sqlite *db, struct gb_pg *pg,
@@ -479,35 +487,49 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 	mt = gb_manifest_add_table(&x->m, table);
 	mt->file = gb_table_filename(table);
 
+	/* the key as the schema spells its columns: never split or trimmed */
 	if ((v = conf_table(x, table, "key"))) {
 		keys = split_list(v, &nkeys);
 		check_columns(x, &ti, keys, nkeys, "key");
-		mt->key = gb_strdup(v);
-	} else if (ti.npk) {
-		/* the schema's names as they are: never split or trimmed */
-		keys = gb_calloc(ti.npk + 1, sizeof *keys);
-		mt->key = gb_strdup("");
-		for (nkeys = 0; nkeys < ti.npk; nkeys++) {
-			char *k = gb_asprintf("%s%s%s", mt->key, nkeys ? "," :
-			    "", ti.pk[nkeys]);
-			free(mt->key);
-			mt->key = k;
-			keys[nkeys] = gb_strdup(ti.pk[nkeys]);
+		for (size_t k = 0; k < nkeys; k++) {
+			char *c = gb_strdup(ti.cols[gb_tinfo_column(&ti,
+			    keys[k])]);
+			free(keys[k]);
+			keys[k] = c;
 		}
+	} else if (ti.npk) {
+		keys = gb_calloc(ti.npk + 1, sizeof *keys);
+		for (nkeys = 0; nkeys < ti.npk; nkeys++)
+			keys[nkeys] = gb_strdup(ti.pk[nkeys]);
+	}
+	for (size_t k = 0; k < nkeys; k++) {
+		char *joined = gb_asprintf("%s%s%s", k ? mt->key : "",
+		    k ? "," : "", keys[k]);
+		free(mt->key);
+		mt->key = joined;
 	}
 	for (size_t k = 0; k < nkeys; k++)
-		if (strchr(keys[k], ',')) {
+		if (!*keys[k] || strchr(keys[k], ',')) {
 			/* the manifest's key line could not name it */
-			gb_warnx("warning: table %s: key column %s has a comma "
-			    "in its name: the table goes whole in every "
-			    "incremental", table, keys[k]);
-			gb_free_strv(keys);
-			keys = NULL;
+			gb_warnx("warning: table %s: the manifest cannot name "
+			    "key column \"%s\" (empty, or with a comma): the "
+			    "table goes whole in every incremental", table,
+			    keys[k]);
 			nkeys = 0;
-			free(mt->key);
-			mt->key = NULL;
-			break;
 		}
+	if (nkeys && !src_unique(x, &ti, keys, nkeys)) {
+		/* a restore applies changes by ON CONFLICT on the key */
+		gb_warnx("warning: table %s: key %s is neither its primary key "
+		    "nor a unique index: the table goes whole in every "
+		    "incremental", table, mt->key);
+		nkeys = 0;
+	}
+	if (!nkeys) {
+		gb_free_strv(keys);
+		keys = NULL;
+		free(mt->key);
+		mt->key = NULL;
+	}
 	if ((v = conf_table(x, table, "money"))) {
 		d.money = split_list(v, &d.nmoney);
 		check_columns(x, &ti, d.money, d.nmoney, "money column");

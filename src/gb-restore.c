@@ -324,7 +324,8 @@ make_schema(struct restore *r, const struct gb_manifest *m, const char *sql,
 	char *lite;
 	int rc, pg = strcmp(m->source_kind, "postgresql") == 0;
 
-	if (gb_schema_check(m, sql, len, err, errlen) == -1)
+	if (gb_schema_check(m, sql, len, !(r->target &&
+	    gb_pg_is_conninfo(r->target)), err, errlen) == -1)
 		return -1;
 	if (!r->ntables)
 		return r->t.schema(r->t.t, m, sql, len, err, errlen);

@@ -62,7 +62,10 @@ deep_table(void *arg, size_t i, struct gb_unpack *u, char *err,
 	return r;
 }
 
-/* SCHEMA.sql: refused here whatever gb-restore would refuse. */
+/*
+ * SCHEMA.sql: refused here whatever gb-restore would refuse into any
+ * target; a PostgreSQL export that SQLite cannot hold is still good.
+ */
 static int
 deep_small(void *arg, const char *name, const char *buf, size_t n,
     char *err, size_t errlen)
@@ -71,7 +74,7 @@ deep_small(void *arg, const char *name, const char *buf, size_t n,
 
 	if (strcmp(name, "SCHEMA.sql") != 0)
 		return 0;
-	return gb_schema_check(&d->s->manifest, buf, n, err, errlen);
+	return gb_schema_check(&d->s->manifest, buf, n, 0, err, errlen);
 }
 
 /*

@@ -434,24 +434,46 @@ no_ids() {
 	sqlite3 -bail s.db <<-'EOF2'
 	CREATE TABLE sp (" a" INTEGER, "b " TEXT, v TEXT, PRIMARY KEY (" a", "b "));
 	CREATE TABLE cm ("a,b" INTEGER PRIMARY KEY, v TEXT);
+	CREATE TABLE e ("" INTEGER PRIMARY KEY, v TEXT);
+	CREATE TABLE ck (store_id INTEGER, day TEXT, v TEXT);
+	CREATE UNIQUE INDEX ck_k ON ck (day, store_id);
+	CREATE TABLE nu (id INTEGER, v TEXT);
 	INSERT INTO sp VALUES (1, 'x', 'p'), (2, 'y', 'q'), (3, 'z', 'r');
 	INSERT INTO cm VALUES (1, 'p'), (2, 'q'), (3, 'r');
+	INSERT INTO e VALUES (1, 'p'), (2, 'q');
+	INSERT INTO ck VALUES (1, 'mon', 'p'), (1, 'tue', 'q'), (2, 'mon', 'r');
+	INSERT INTO nu VALUES (1, 'p'), (2, 'q');
 	EOF2
-	run gb-export -s sqlite:s.db -S state -o full
+	# a key from the config, spaced and in another case: the schema's names;
+	# one that no unique index holds cannot be applied by a restore
+	printf '[source]\nuri = sqlite:%s\n\n[table ck]\nkey = STORE_ID , day\n\n[table nu]\nkey = id\n' \
+	    "$W/s.db" >s.conf
+	run gb-export -c s.conf -S state -o full
 	assert_success
-	# the manifest's key line could not name a column with a comma
-	assert_output --partial "warning: table cm: key column a,b has a comma in its name: the table goes whole in every incremental"
+	# the manifest's key line could not name a column with a comma, or none
+	assert_output --partial 'warning: table cm: the manifest cannot name key column "a,b" (empty, or with a comma): the table goes whole in every incremental'
+	assert_output --partial 'warning: table e: the manifest cannot name key column "" (empty'
+	assert_output --partial 'warning: table nu: key id is neither its primary key nor a unique index: the table goes whole in every incremental'
 	assert_equal "$(mf full/MANIFEST key sp)" ' a,b\s'
 	assert_equal "$(mf full/MANIFEST key cm)" -
+	assert_equal "$(mf full/MANIFEST key e)" -
+	assert_equal "$(mf full/MANIFEST key ck)" store_id,day
+	assert_equal "$(mf full/MANIFEST key nu)" -
 	sqlite3 -bail s.db "UPDATE sp SET v = 'P' WHERE \" a\" = 1; DELETE FROM sp WHERE \" a\" = 2;
 	    INSERT INTO sp VALUES (4, 'w', 's'); UPDATE cm SET v = 'Q' WHERE \"a,b\" = 2;
-	    DELETE FROM cm WHERE \"a,b\" = 3"
-	run gb-export -s sqlite:s.db -S state -i full/MANIFEST -o inc
+	    DELETE FROM cm WHERE \"a,b\" = 3; UPDATE e SET v = 'Q' WHERE \"\" = 2;
+	    UPDATE ck SET v = 'Q' WHERE day = 'tue'; DELETE FROM ck WHERE store_id = 2;
+	    UPDATE nu SET v = 'Q' WHERE id = 2"
+	run gb-export -c s.conf -S state -i full/MANIFEST -o inc
 	assert_success
 	assert_equal "$(mf inc/MANIFEST change sp)" delta
 	assert_equal "$(mf inc/MANIFEST rows sp)" 2
 	assert_equal "$(cat 'inc/sp+deleted.csv')" "$(printf '" a","b "\n2,y')"
 	assert_equal "$(mf inc/MANIFEST change cm)" whole
+	assert_equal "$(mf inc/MANIFEST change e)" whole
+	assert_equal "$(mf inc/MANIFEST change ck)" delta
+	assert_equal "$(cat 'inc/ck+deleted.csv')" "$(printf 'store_id,day\n2,mon')"
+	assert_equal "$(mf inc/MANIFEST change nu)" whole
 	seal_set full spool/full
 	seal_set inc spool/inc
 	run rst -d sqlite:r.db spool/full.seal spool/inc.seal
@@ -459,20 +481,37 @@ no_ids() {
 	assert_db_equal r.db s.db
 
 	new_db kc
+	# and a key id beside a column "ID" that sorts the other way
 	psqlc -d kc -c 'CREATE TABLE sp (" a" int, "b " text, v text, PRIMARY KEY (" a", "b "))' \
 	    -c 'CREATE TABLE cm ("a,b" int PRIMARY KEY, v text)' \
+	    -c 'CREATE TABLE ci ("ID" int, id int PRIMARY KEY, v text)' \
+	    -c 'CREATE TABLE pu (id int PRIMARY KEY, code text UNIQUE, v text)' \
+	    -c 'CREATE TABLE pn (id int, v text)' \
+	    -c "INSERT INTO pu VALUES (1, 'b', 'p'), (2, 'a', 'q')" \
+	    -c "INSERT INTO pn VALUES (1, 'p'), (2, 'q')" \
 	    -c "INSERT INTO sp VALUES (1, 'x', 'p'), (2, 'y', 'q'), (3, 'z', 'r')" \
-	    -c "INSERT INTO cm VALUES (1, 'p'), (2, 'q'), (3, 'r')"
-	run gb-export -s postgresql:///kc -S pstate -o pfull
+	    -c "INSERT INTO cm VALUES (1, 'p'), (2, 'q'), (3, 'r')" \
+	    -c "INSERT INTO ci VALUES (3, 1, 'p'), (2, 2, 'q'), (1, 3, 'r')"
+	printf '[source]\nuri = postgresql:///kc\n\n[table public.pu]\nkey = code\n\n[table public.pn]\nkey = id\n' >p.conf
+	run gb-export -c p.conf -S pstate -o pfull
 	assert_success
-	assert_output --partial "warning: table public.cm: key column a,b has a comma"
+	assert_output --partial 'warning: table public.cm: the manifest cannot name key column "a,b"'
+	assert_output --partial 'warning: table public.pn: key id is neither its primary key nor a unique index'
+	refute_output --partial 'table public.pu'
 	psqlc -d kc -c "UPDATE sp SET v = 'P' WHERE \" a\" = 1" -c "DELETE FROM sp WHERE \" a\" = 2" \
 	    -c "INSERT INTO sp VALUES (4, 'w', 's')" -c "UPDATE cm SET v = 'Q' WHERE \"a,b\" = 2" \
-	    -c "DELETE FROM cm WHERE \"a,b\" = 3"
-	run gb-export -s postgresql:///kc -S pstate -i pfull/MANIFEST -o pinc
+	    -c "DELETE FROM cm WHERE \"a,b\" = 3" -c "UPDATE ci SET v = 'Q' WHERE id = 1" \
+	    -c "DELETE FROM ci WHERE id = 2" -c "UPDATE pu SET v = 'Q' WHERE code = 'a'" \
+	    -c "DELETE FROM pu WHERE code = 'b'" -c "UPDATE pn SET v = 'Q' WHERE id = 2"
+	run gb-export -c p.conf -S pstate -i pfull/MANIFEST -o pinc
 	assert_success
 	assert_equal "$(mf pinc/MANIFEST change public.sp)" delta
 	assert_equal "$(mf pinc/MANIFEST change public.cm)" whole
+	assert_equal "$(mf pinc/MANIFEST change public.ci)" delta
+	assert_equal "$(cat 'pinc/public.ci+deleted.csv')" "$(printf 'id\n2')"
+	assert_equal "$(mf pinc/MANIFEST change public.pu)" delta
+	assert_equal "$(cat 'pinc/public.pu+deleted.csv')" "$(printf 'code\nb')"
+	assert_equal "$(mf pinc/MANIFEST change public.pn)" whole
 	seal_set pfull spool/pfull
 	seal_set pinc spool/pinc
 	new_db kr
@@ -480,4 +519,11 @@ no_ids() {
 	assert_success
 	assert_equal "$(pg_rows kr)" "$(pg_rows kc)"
 	assert_equal "$(psqlc -d kr -c 'SELECT count(*) FROM sp')" 3
+	# "ID" beside id: good for PostgreSQL, more than SQLite can hold
+	run env GNUPGHOME="$KEYS/restore" gb-verify --deep --signer "$SIGNER" spool/pfull.seal
+	assert_success
+	run rst -d sqlite:k.db spool/pfull.seal
+	assert_failure 1
+	assert_output --partial "duplicate column name: id"
+	[ ! -e k.db ]
 }
