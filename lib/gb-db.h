@@ -438,15 +438,7 @@ int gb_sqlite_rowids(struct gb_sqlite *db, const struct gb_tinfo *ti,
     int64_t *max);
 /* Column index by name, exact, else as SQLite compares identifiers; or -1. */
 int gb_tinfo_column(const struct gb_tinfo *ti, const char *name);
-/* Do a and b name the same set of columns, exactly? */
-int gb_same_columns(char *const *a, size_t na, char *const *b, size_t nb);
-/*
- * Are the columns keys (named as the schema names them) the table's
- * primary key, or those of a unique index on plain columns without a
- * WHERE: what a restore needs to apply an incremental (ON CONFLICT)?
- */
-int gb_sqlite_unique(struct gb_sqlite *db, const struct gb_tinfo *ti,
-    char *const *keys, size_t n);
+
 /* CREATE statements of the tables and their indexes. */
 void gb_sqlite_schema(struct gb_sqlite *db, char *const *tables, size_t n,
     struct gb_out *o);
@@ -549,9 +541,6 @@ char **gb_pg_tables(struct gb_pg *p);
 void gb_pg_lock(struct gb_pg *p, char *const *tables, size_t n);
 /* rowid_key set: the key is one integer column (gb_pg_rowids splits it). */
 int gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti);
-/* As gb_sqlite_unique; the unique index also immediate and valid. */
-int gb_pg_unique(struct gb_pg *p, const struct gb_tinfo *ti,
-    char *const *keys, size_t n);
 /* The lowest and highest key of a rowid_key table; -1 if none or empty. */
 int gb_pg_rowids(struct gb_pg *p, const struct gb_tinfo *ti, int64_t *min,
     int64_t *max);
@@ -592,10 +581,11 @@ int gb_pg_server_version(const struct gb_pg *p);
  * is given).  In order: schema (SCHEMA.sql, already held to what the
  * export writes by gb_schema_check: tables now, indexes kept for finish);
  * load, per table (its CSV from fn, checked against the MANIFEST as it
- * streams; an incremental's rows upserted on the table's key, or, change
- * "whole", replacing the table's); deletes, per table of change "delta"
- * (its list of deleted keys from fn, checked against mt->del: each key
- * deletes exactly one row, else -1); rows (what
+ * streams; an incremental's rows held until its deleted keys are gone,
+ * then replacing the rows of their keys, or, change "whole", replacing the
+ * table's); deletes, per table of change "delta" (its list of deleted keys
+ * from fn, checked against mt->del: each key deletes exactly one row,
+ * else -1; then its rows held); rows (what
  * a table holds now, past 1: only above the watermark mt was cut from; *n
  * -1 when it is not there); dump, for the drill (a table exported again
  * as gb-export does, into o); finish (indexes, then commit, the output

@@ -567,48 +567,6 @@ gb_pg_tinfo(struct gb_pg *p, const char *table, struct gb_tinfo *ti)
 }
 
 int
-gb_pg_unique(struct gb_pg *p, const struct gb_tinfo *ti, char *const *keys,
-    size_t n)
-{
-	char *oid;
-	const char *params[1];
-	PGresult *res;
-	int found = 0, rows;
-	size_t ncols = 0;
-	char **cols;
-
-	if (gb_same_columns(ti->pk, ti->npk, keys, n))
-		return 1;
-	if (!(oid = table_oid(p, ti->name)))
-		return 0;
-	params[0] = oid;
-	/* what ON CONFLICT can take: INCLUDE columns make no match, safely */
-	res = query(p, "cannot read the indexes", ti->name,
-	    "SELECT i.indexrelid, a.attname FROM pg_index i "
-	    "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY "
-	    "AS k(attnum, n) "
-	    "JOIN pg_attribute a ON a.attrelid = i.indrelid "
-	    "AND a.attnum = k.attnum "
-	    "WHERE i.indrelid = $1::oid AND i.indisunique AND i.indimmediate "
-	    "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL "
-	    "ORDER BY i.indexrelid, k.n", 1, params);
-	rows = PQntuples(res);
-	cols = gb_calloc((size_t)rows + 1, sizeof *cols);
-	for (int r = 0; r < rows && !found; r++) {
-		cols[ncols++] = PQgetvalue(res, r, 1);
-		if (r + 1 == rows || strcmp(PQgetvalue(res, r, 0),
-		    PQgetvalue(res, r + 1, 0)) != 0) {
-			found = gb_same_columns(cols, ncols, keys, n);
-			ncols = 0;
-		}
-	}
-	free(cols);
-	PQclear(res);
-	free(oid);
-	return found;
-}
-
-int
 gb_pg_rowids(struct gb_pg *p, const struct gb_tinfo *ti, int64_t *min,
     int64_t *max)
 {

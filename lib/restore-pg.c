@@ -119,6 +119,16 @@ struct pgt {
 	size_t nlate;
 	char **final;		/* the keys made of their indexes, at the end */
 	size_t nfinal;
+	/*
+	 * An incremental's changed rows, per table a temporary table until
+	 * its deleted keys are gone (apply_incr), which may come after other
+	 * tables' rows.
+	 */
+	struct incr {
+		char *rel, *temp, *name;	/* temp: in pg_temp */
+		char *on;	/* the key's columns: rel.k = i.k AND ... */
+	} *incr;
+	size_t nincr, incr_seq;
 	struct table **tables;	/* each its own: workers hold them */
 	size_t ntables;
 	struct worker *w;
@@ -1158,71 +1168,98 @@ schema_sqlite(struct pgt *t, const struct gb_manifest *m,
 	return r;
 }
 
+/*
+ * The join of rel with the rows (or keys) in a, on the key: "=", which
+ * an index or a hash can take.  A primary key's columns are never NULL; a
+ * NULL in another key (an older gymbackup's incremental) matches nothing,
+ * and the restore ends on the count of rows.
+ */
+static char *
+key_join(const char *rel, const char *key, const char *a)
+{
+	char *pat = gb_strdup(key), *on = gb_strdup(""), *k, *sv, *x;
+
+	for (k = strtok_r(pat, ",", &sv); k; k = strtok_r(NULL, ",", &sv)) {
+		char *qc = gb_quote_ident(k);
+		x = gb_asprintf("%s%s%s.%s = %s.%s", on, *on ? " AND " : "", rel,
+		    qc, a, qc);
+		free(on);
+		on = x;
+		free(qc);
+	}
+	free(pat);
+	return on;
+}
+
+static void
+incr_free(struct incr *c)
+{
+	free(c->rel);
+	free(c->temp);
+	free(c->name);
+	free(c->on);
+}
+
+/*
+ * An incremental's changed rows into their table (rel; NULL: into every
+ * table): first every row of their keys out, then all of them in.  Not
+ * row by row (upserts): a unique value that went from one row to another
+ * (swapped, or taken from a row deleted) would collide with its old row
+ * not yet changed.  The deleted keys went before (deletes).
+ */
+static int
+apply_incr(struct pgt *t, const char *rel, char *err, size_t errlen)
+{
+	size_t k = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < t->nincr; i++) {
+		struct incr *c = &t->incr[i];
+		char *dup, *del, *ins, *drop, *v = NULL, why[512];
+		if (r || (rel && strcmp(c->rel, rel) != 0)) {
+			t->incr[k++] = *c;
+			continue;
+		}
+		/* a key more than one row holds: refused, not all replaced */
+		dup = gb_asprintf("SELECT 1 FROM %s JOIN pg_temp.%s i ON %s "
+		    "GROUP BY i.ctid HAVING count(*) > 1 LIMIT 1", c->rel,
+		    c->temp, c->on);
+		del = gb_asprintf("DELETE FROM %s USING pg_temp.%s i WHERE %s",
+		    c->rel, c->temp, c->on);
+		ins = gb_asprintf("INSERT INTO %s SELECT * FROM pg_temp.%s",
+		    c->rel, c->temp);
+		drop = gb_asprintf("DROP TABLE pg_temp.%s", c->temp);
+		if (value(t, dup, NULL, &v, why, sizeof why) == -1 ||
+		    (!v && (pexec(t, del, why, sizeof why) == -1 ||
+		    pexec(t, ins, why, sizeof why) == -1 ||
+		    pexec(t, drop, why, sizeof why) == -1))) {
+			snprintf(err, errlen, "table %s: %s", c->name, why);
+			r = -2;
+		} else if (v) {
+			snprintf(err, errlen, "table %s: its key is not unique; "
+			    "an incremental cannot be applied", c->name);
+			r = -2;
+		}
+		free(v);
+		free(dup);
+		free(del);
+		free(ins);
+		free(drop);
+		incr_free(c);
+	}
+	t->nincr = k;
+	return r;
+}
+
 static int
 schema_sql(void *arg, const struct gb_manifest *m, const char *sql,
     size_t len, char *err, size_t errlen)
 {
+	if (apply_incr(arg, NULL, err, errlen) == -2)
+		return -2;
 	if (strcmp(m->source_kind, "postgresql") == 0)
 		return schema_pg(arg, sql, err, errlen);
 	return schema_sqlite(arg, m, sql, err, errlen);
-}
-
-/* The upsert that applies an incremental's rows, loaded into gb_incr. */
-static int
-upsert(struct pgt *t, const struct gb_manifest *m,
-    const struct gb_mtable *mt, const char *rel, char *err, size_t errlen)
-{
-	struct gb_tinfo ti;
-	char *qual = stage_rel(t, m, mt->name, 1, err, errlen), *keys, *sets,
-	    *x, *sql, why[512];
-	int r = 0;
-
-	if (!qual)
-		return -2;
-	if (gb_pg_tinfo(t->c.p, qual, &ti) == -1) {
-		snprintf(err, errlen, "%s: table %s is gone", t->name, qual);
-		free(qual);
-		return -2;
-	}
-	keys = gb_sql_keys(mt->key);
-	sets = gb_strdup("");
-	for (size_t c = 0; c < ti.ncols; c++) {
-		char *qc = gb_quote_ident(ti.cols[c]), *pat = gb_strdup(mt->key ?
-		    mt->key : ""), *k2, *s2;
-		int iskey = 0;
-		for (k2 = strtok_r(pat, ",", &s2); k2; k2 = strtok_r(NULL, ",",
-		    &s2))
-			iskey |= strcmp(k2, ti.cols[c]) == 0;
-		free(pat);
-		if (!iskey) {
-			x = gb_asprintf("%s%s%s = EXCLUDED.%s", sets, *sets ? ", " :
-			    "", qc, qc);
-			free(sets);
-			sets = x;
-		}
-		free(qc);
-	}
-	if (!*keys) {
-		snprintf(err, errlen, "table %s has no key; an incremental "
-		    "cannot be applied", mt->name);
-		r = -2;
-	} else {
-		sql = gb_asprintf("INSERT INTO %s SELECT * FROM pg_temp.gb_incr "
-		    "ON CONFLICT (%s) DO %s%s", rel, keys, *sets ?
-		    "UPDATE SET " : "NOTHING", sets);
-		if (pexec(t, sql, why, sizeof why) == -1 ||
-		    pexec(t, "DROP TABLE pg_temp.gb_incr", why,
-		    sizeof why) == -1) {
-			snprintf(err, errlen, "table %s: %s", mt->name, why);
-			r = -2;
-		}
-		free(sql);
-	}
-	gb_tinfo_free(&ti);
-	free(qual);
-	free(keys);
-	free(sets);
-	return r;
 }
 
 /*
@@ -1685,7 +1722,7 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 {
 	struct pgt *t = targ;
 	int incremental = strcmp(m->level, "incremental") == 0;
-	char *rel, *sql, why[512];
+	char *rel, *sql, *tmp = NULL, why[512];
 	const char *into;
 	int status;
 
@@ -1696,7 +1733,7 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 		free(rel);
 		return status;
 	}
-	/* the keys the upserts go by, and the rows they go to, first */
+	/* the keys the changes go by, and the rows they go to, first */
 	if (build_late(t, err, errlen) == -2) {
 		free(rel);
 		return -2;
@@ -1717,8 +1754,19 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 		incremental = 0;
 	}
 	if (incremental) {
-		/* rows go to a copy of the table first, then are upserted */
-		sql = gb_asprintf("CREATE TEMP TABLE gb_incr (LIKE %s)", rel);
+		/* rows go to a copy of the table first (apply_incr) */
+		struct incr c = { gb_strdup(rel), gb_asprintf("gb_incr_%zu",
+		    t->incr_seq++), gb_strdup(mt->name), key_join(rel,
+		    mt->key ? mt->key : "", "i") };
+		t->incr = gb_realloc(t->incr, (t->nincr + 1) * sizeof *t->incr);
+		t->incr[t->nincr++] = c;
+		if (!*c.on) {
+			snprintf(err, errlen, "table %s has no key; an "
+			    "incremental cannot be applied", mt->name);
+			free(rel);
+			return -2;
+		}
+		sql = gb_asprintf("CREATE TEMP TABLE %s (LIKE %s)", c.temp, rel);
 		status = pexec(t, sql, why, sizeof why);
 		free(sql);
 		if (status == -1) {
@@ -1726,13 +1774,15 @@ load(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 			free(rel);
 			return -2;
 		}
-		into = "pg_temp.gb_incr";
+		into = tmp = gb_asprintf("pg_temp.%s", c.temp);
 	}
 	status = copy_in(t, into, mt, fn, arg, err, errlen, why, sizeof why);
+	free(tmp);
 	if (status && *why)
 		snprintf(err, errlen, "table %s: %s", mt->name, why);
-	if (status == 0 && incremental)
-		status = upsert(t, m, mt, rel, err, errlen);
+	/* with deleted keys to come, the rows wait for them */
+	if (status == 0 && incremental && !mt->del)
+		status = apply_incr(t, rel, err, errlen);
 	free(rel);
 	return status;
 }
@@ -1746,8 +1796,7 @@ deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
     gb_read_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct pgt *t = targ;
-	char *rel, *sql, *keys, *on, *x, why[512];
-	char *pat, *k, *sv;
+	char *rel, *sql, *keys, *on, why[512];
 	PGresult *res;
 	int status;
 
@@ -1757,17 +1806,7 @@ deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 	if (find_table(t, rel))
 		find_table(t, rel)->changed = 1;
 	keys = gb_sql_keys(mt->key);
-	pat = gb_strdup(mt->key);
-	on = gb_strdup("");
-	for (k = strtok_r(pat, ",", &sv); k; k = strtok_r(NULL, ",", &sv)) {
-		char *qc = gb_quote_ident(k);
-		x = gb_asprintf("%s%s%s.%s IS NOT DISTINCT FROM d.%s", on,
-		    *on ? " AND " : "", rel, qc, qc);
-		free(on);
-		on = x;
-		free(qc);
-	}
-	free(pat);
+	on = key_join(rel, mt->key, "d");
 	sql = gb_asprintf("CREATE TEMP TABLE gb_del AS SELECT %s FROM %s "
 	    "WITH NO DATA", keys, rel);
 	status = pexec(t, sql, why, sizeof why) == -1 ? -2 : 0;
@@ -1796,6 +1835,8 @@ deletes(void *targ, const struct gb_manifest *m, const struct gb_mtable *mt,
 		status = -2;
 	if (status)
 		snprintf(err, errlen, "table %s: deletes: %s", mt->name, why);
+	else	/* its changed rows, now that these are gone */
+		status = apply_incr(t, rel, err, errlen);
 	free(on);
 	free(keys);
 	free(rel);
@@ -1815,7 +1856,8 @@ rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	int r = 0;
 
 	*n = -1;
-	if (drain(t, err, errlen) == -2 ||
+	if (apply_incr(t, NULL, err, errlen) == -2 ||
+	    drain(t, err, errlen) == -2 ||
 	    stage_parts(t, m, mt->name, &s, &tb, err, errlen))
 		return -2;
 	params[0] = s;
@@ -1884,7 +1926,8 @@ dump(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	struct gb_tinfo ti;
 	char *name;
 
-	if (make_keys(t, err, errlen) == -2 ||
+	if (apply_incr(t, NULL, err, errlen) == -2 ||
+	    make_keys(t, err, errlen) == -2 ||
 	    !(name = stage_rel(t, m, mt->name, 1, err, errlen)))
 		return -2;
 	if (gb_pg_tinfo(t->c.p, name, &ti) == -1) {
@@ -1998,7 +2041,8 @@ finish(void *arg, char *err, size_t errlen)
 	struct pgt *t = arg;
 	char why[512];
 
-	if (make_keys(t, err, errlen) == -2)
+	if (apply_incr(t, NULL, err, errlen) == -2 ||
+	    make_keys(t, err, errlen) == -2)
 		return -2;
 	if (t->scratch) {
 		if (drop_stages(t, err, errlen) == -2)
@@ -2074,6 +2118,9 @@ close_target(void *arg)
 	for (size_t i = 0; i < t->nfinal; i++)
 		free(t->final[i]);
 	free(t->final);
+	for (size_t i = 0; i < t->nincr; i++)
+		incr_free(&t->incr[i]);
+	free(t->incr);
 	for (size_t i = 0; i < t->ntables; i++) {
 		free(t->tables[i]->name);
 		free(t->tables[i]->rel);

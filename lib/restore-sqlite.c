@@ -76,7 +76,16 @@ struct lite {
 	char *scratchdir;
 	char **indexes;		/* CREATE INDEX statements, run after the load */
 	size_t nindexes;
-	size_t nbuilt;		/* of them run: before an incremental's changes */
+	/*
+	 * An incremental's changed rows, per table a temporary table until
+	 * its deleted keys are gone (apply_incr), which may come after other
+	 * tables' rows.
+	 */
+	struct incr {
+		char *table, *cols, *keys, *temp;	/* quoted */
+		char *name;	/* the table's, for messages */
+	} *incr;
+	size_t nincr, incr_seq;
 	const struct batch *rows;	/* what temp.gb_rows reads now */
 	size_t ncols;
 };
@@ -121,7 +130,7 @@ struct writer {
 	char err[512];
 };
 
-/* The table being loaded: one prepared INSERT or upsert. */
+/* The table being loaded: one prepared INSERT. */
 struct load {
 	struct lite *t;
 	const struct gb_mtable *mt;
@@ -604,8 +613,8 @@ affinity(struct load *l, const char *name, char *aff, char *err,
 	int r = 0;
 
 	if (sqlite3_prepare_v2(l->t->db, "SELECT type FROM "
-	    "pragma_table_info(?1) WHERE name = ?2 COLLATE NOCASE", -1, &info,
-	    NULL) != SQLITE_OK)
+	    "pragma_table_info(?1, 'main') WHERE name = ?2 COLLATE NOCASE", -1,
+	    &info, NULL) != SQLITE_OK)
 		return db_fail(l->t, "cannot read the schema", err, errlen);
 	sqlite3_bind_text(info, 1, l->table, -1, SQLITE_STATIC);
 	sqlite3_bind_text(info, 2, name, -1, SQLITE_STATIC);
@@ -687,7 +696,7 @@ delete_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 		where = x;
 	}
 	q = gb_quote_ident(l->table);
-	sql = gb_asprintf("DELETE FROM %s WHERE %s", q, where);
+	sql = gb_asprintf("DELETE FROM main.%s WHERE %s", q, where);
 	if (sqlite3_prepare_v2(l->t->db, sql, -1, &l->st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "table %s: %s", l->mt->name,
 		    sqlite3_errmsg(l->t->db));
@@ -701,16 +710,81 @@ delete_record(void *arg, struct gb_csv_field *f, size_t n, char *err,
 	return l->st ? 0 : -1;
 }
 
+static void
+incr_free(struct incr *c)
+{
+	free(c->table);
+	free(c->cols);
+	free(c->keys);
+	free(c->temp);
+	free(c->name);
+}
+
 /*
- * The rows' header: the INSERT (an incremental's upsert) from temp.gb_rows
- * prepared, and the writer started.
+ * An incremental's changed rows into their table (quoted; NULL: into
+ * every table): first every row of their keys out, then all of them in.
+ * Not row by row (upserts): a unique value that went from one row to
+ * another (swapped, or taken from a row deleted) would collide with its
+ * old row not yet changed.  The deleted keys went before (deletes).  A key
+ * that more than one row holds (an older gymbackup's incremental, whose
+ * key was the configuration's) is refused, not all its rows replaced.
+ */
+static int
+apply_incr(struct lite *t, const char *table, char *err, size_t errlen)
+{
+	size_t k = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < t->nincr; i++) {
+		struct incr *c = &t->incr[i];
+		char *sql, *in;
+		sqlite3_stmt *st;
+		int rc;
+		if (r || (table && strcmp(c->table, table) != 0)) {
+			t->incr[k++] = *c;
+			continue;
+		}
+		in = gb_asprintf("main.%s WHERE (%s) IN (SELECT %s FROM temp.%s)",
+		    c->table, c->keys, c->keys, c->temp);
+		sql = gb_asprintf("SELECT 1 FROM %s GROUP BY %s HAVING "
+		    "count(*) > 1", in, c->keys);
+		rc = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		free(sql);
+		sql = gb_asprintf("DELETE FROM %s; INSERT OR ABORT INTO "
+		    "main.%s(%s) SELECT %s FROM temp.%s; DROP TABLE temp.%s", in,
+		    c->table, c->cols, c->cols, c->temp, c->temp);
+		if (rc == SQLITE_ROW)
+			snprintf(err, errlen, "table %s: its key (%s) is not "
+			    "unique; an incremental cannot be applied", c->name,
+			    c->keys);
+		else if (rc != SQLITE_DONE || sqlite3_exec(t->db, sql, NULL,
+		    NULL, NULL) != SQLITE_OK)
+			snprintf(err, errlen, "table %s: %s", c->name,
+			    sqlite3_errmsg(t->db));
+		else
+			rc = SQLITE_OK;
+		r = rc == SQLITE_OK ? 0 : -2;
+		free(sql);
+		free(in);
+		incr_free(c);
+	}
+	t->nincr = k;
+	return r;
+}
+
+/*
+ * The rows' header: the INSERT (an incremental's: into temp.gb_incr_N)
+ * from temp.gb_rows prepared, and the writer started.
  */
 static int
 prepare_rows(struct load *l, struct gb_csv_field *f, size_t n, char *err,
     size_t errlen)
 {
 	struct lite *lt = l->t;
-	char **qc, *cols = gb_strdup(""), *sets = gb_strdup(""), *q = NULL,
+	char **qc, *cols = gb_strdup(""), *q = NULL,
 	    *keys = NULL, *sql = NULL, *x;
 	int virt, r = -1;
 
@@ -720,10 +794,6 @@ prepare_rows(struct load *l, struct gb_csv_field *f, size_t n, char *err,
 		x = gb_asprintf("%s%s%s", cols, i ? "," : "", qc[i]);
 		free(cols);
 		cols = x;
-		x = gb_asprintf("%s%s%s=excluded.%s", sets, i ? "," : "", qc[i],
-		    qc[i]);
-		free(sets);
-		sets = x;
 	}
 	q = gb_quote_ident(l->table);
 	if (l->incremental) {
@@ -739,10 +809,24 @@ prepare_rows(struct load *l, struct gb_csv_field *f, size_t n, char *err,
 		if (virt)
 			sql = gb_asprintf("INSERT OR REPLACE INTO main.%s(%s) "
 			    "SELECT * FROM temp.gb_rows", q, cols);
-		else	/* WHERE: an upsert's SELECT must have one */
-			sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) "
-			    "SELECT * FROM temp.gb_rows WHERE true ON "
-			    "CONFLICT(%s) DO UPDATE SET %s", q, cols, keys, sets);
+		else {
+			/* the table's columns, with their affinities */
+			struct incr c = { gb_strdup(q), gb_strdup(cols),
+			    gb_strdup(keys), gb_asprintf("gb_incr_%zu",
+			    lt->incr_seq++), gb_strdup(l->mt->name) };
+			lt->incr = gb_realloc(lt->incr, (lt->nincr + 1) *
+			    sizeof *lt->incr);
+			lt->incr[lt->nincr++] = c;
+			x = gb_asprintf("CREATE TEMP TABLE %s AS SELECT %s FROM "
+			    "main.%s WHERE false", c.temp, cols, q);
+			r = exec(lt, x, err, errlen);
+			free(x);
+			if (r == -2)
+				goto out;
+			r = -1;
+			sql = gb_asprintf("INSERT INTO temp.%s SELECT * FROM "
+			    "temp.gb_rows", c.temp);
+		}
 	} else	/* OR ABORT: no ON CONFLICT IGNORE drops a row */
 		sql = gb_asprintf("INSERT OR ABORT INTO main.%s(%s) SELECT * "
 		    "FROM temp.gb_rows", q, cols);
@@ -766,7 +850,6 @@ prepare_rows(struct load *l, struct gb_csv_field *f, size_t n, char *err,
 out:
 	gb_free_strv(qc);
 	free(cols);
-	free(sets);
 	free(q);
 	free(keys);
 	free(sql);
@@ -851,6 +934,8 @@ schema(void *arg, const struct gb_manifest *m, const char *sql, size_t len,
 	char *lite;
 	int rc;
 
+	if (apply_incr(arg, NULL, err, errlen) == -2)
+		return -2;
 	if (strcmp(m->source_kind, "postgresql") != 0)
 		return create_schema(arg, sql, len, err, errlen);
 	lite = gb_pg_sqlite_ddl(sql);
@@ -891,19 +976,6 @@ stream(struct load *l, const struct gb_mtable *f, gb_read_fn fn,
 	return status;
 }
 
-/*
- * The indexes not made yet, made now: an incremental's changes find their
- * rows by the key, whose unique index ON CONFLICT needs.
- */
-static int
-build_indexes(struct lite *t, char *err, size_t errlen)
-{
-	for (; t->nbuilt < t->nindexes; t->nbuilt++)
-		if (exec(t, t->indexes[t->nbuilt], err, errlen) == -2)
-			return -2;
-	return 0;
-}
-
 static int
 load(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
     gb_read_fn fn, void *fnarg, char *err, size_t errlen)
@@ -911,26 +983,27 @@ load(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	struct load l = { .t = arg, .mt = mt, .incremental =
 	    strcmp(m->level, "incremental") == 0, .table = lite_name(m,
 	    mt->name) };
+	char *q = gb_quote_ident(l.table);
 	int status;
 
 	if (l.incremental && mt->change && strcmp(mt->change, "whole") == 0) {
 		/* the whole table: it replaces what the chain gave so far */
-		char *q = gb_quote_ident(l.table), *sql = gb_asprintf("DELETE "
-		    "FROM %s", q);
+		char *sql = gb_asprintf("DELETE FROM main.%s", q);
 		status = exec(l.t, sql, err, errlen);
 		free(sql);
-		free(q);
 		if (status) {
+			free(q);
 			free(l.table);
 			return status;
 		}
 		l.incremental = 0;
 	}
-	if (l.incremental && build_indexes(l.t, err, errlen) == -2) {
-		free(l.table);
-		return -2;
-	}
-	return stream(&l, mt, fn, fnarg, load_record, err, errlen);
+	status = stream(&l, mt, fn, fnarg, load_record, err, errlen);
+	/* with deleted keys to come, the rows wait for them */
+	if (status == 0 && !mt->del)
+		status = apply_incr(arg, q, err, errlen);
+	free(q);
+	return status;
 }
 
 static int
@@ -939,12 +1012,14 @@ deletes(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 {
 	struct load l = { .t = arg, .mt = mt, .table = lite_name(m,
 	    mt->name) };
+	char *q = gb_quote_ident(l.table);
+	int status;
 
-	if (build_indexes(l.t, err, errlen) == -2) {
-		free(l.table);
-		return -2;
-	}
-	return stream(&l, mt->del, fn, fnarg, delete_record, err, errlen);
+	status = stream(&l, mt->del, fn, fnarg, delete_record, err, errlen);
+	if (status == 0)	/* its changed rows, now that these are gone */
+		status = apply_incr(arg, q, err, errlen);
+	free(q);
+	return status;
 }
 
 static int
@@ -952,11 +1027,15 @@ rows(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
     int past, int64_t *n, char *err, size_t errlen)
 {
 	struct lite *t = arg;
-	char *name = lite_name(m, mt->name), *q = gb_quote_ident(name), *sql;
+	char *name, *q, *sql;
 	sqlite3_stmt *st;
 	int r = 0;
 
 	*n = -1;
+	if (apply_incr(t, NULL, err, errlen) == -2)
+		return -2;
+	name = lite_name(m, mt->name);
+	q = gb_quote_ident(name);
 	sql = gb_sql_count(q, past ? mt->wm_column : NULL, "?1");
 	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) == SQLITE_OK) {
 		/* the watermark bound as the export bound it */
@@ -993,7 +1072,8 @@ dump(void *arg, const struct gb_manifest *m, const struct gb_mtable *mt,
 	char *name = lite_name(m, mt->name);
 	int r = 0;
 
-	if (exec(t, "COMMIT", err, errlen) == -2) {
+	if (apply_incr(t, NULL, err, errlen) == -2 ||
+	    exec(t, "COMMIT", err, errlen) == -2) {
 		free(name);
 		return -2;
 	}
@@ -1048,9 +1128,12 @@ finish(void *arg, char *err, size_t errlen)
 	 * SQLite's own cache size for the indexes: its sorter builds them
 	 * in runs of about the cache's size, and shorter runs sort faster.
 	 */
-	if (exec(t, "COMMIT; PRAGMA cache_size=-2000", err, errlen) == -2 ||
-	    build_indexes(t, err, errlen) == -2)
+	if (apply_incr(t, NULL, err, errlen) == -2 ||
+	    exec(t, "COMMIT; PRAGMA cache_size=-2000", err, errlen) == -2)
 		return -2;
+	for (size_t i = 0; i < t->nindexes; i++)
+		if (exec(t, t->indexes[i], err, errlen) == -2)
+			return -2;
 	if (sqlite3_close(t->db) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot close", t->tmpdb);
 		return -2;
@@ -1087,6 +1170,9 @@ close_target(void *arg)
 		close(t->lockfd);
 	}
 	free(t->lockpath);
+	for (size_t i = 0; i < t->nincr; i++)
+		incr_free(&t->incr[i]);
+	free(t->incr);
 	for (size_t i = 0; i < t->nindexes; i++)
 		free(t->indexes[i]);
 	free(t->indexes);

@@ -403,69 +403,6 @@ gb_tinfo_column(const struct gb_tinfo *ti, const char *name)
 	return -1;
 }
 
-static int
-all_in(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	for (size_t i = 0; i < na; i++) {
-		size_t j = 0;
-		while (j < nb && strcmp(a[i], b[j]) != 0)
-			j++;
-		if (j == nb)
-			return 0;
-	}
-	return 1;
-}
-
-int
-gb_same_columns(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	return na && nb && all_in(a, na, b, nb) && all_in(b, nb, a, na);
-}
-
-int
-gb_sqlite_unique(struct gb_sqlite *s, const struct gb_tinfo *ti,
-    char *const *keys, size_t n)
-{
-	sqlite3_stmt *st;
-	char **cols = NULL, *index = NULL;
-	size_t ncols = 0;
-	int rc, found = 0;
-
-	if (gb_same_columns(ti->pk, ti->npk, keys, n))
-		return 1;
-	/* an expression's column has no name: "" matches no key */
-	st = prepare(s, "SELECT il.name, coalesce(ii.name, '') FROM "
-	    "pragma_index_list(?1) AS il, pragma_index_info(il.name) AS ii "
-	    "WHERE il.\"unique\" AND NOT il.partial ORDER BY il.seq, ii.seqno",
-	    ti->name);
-	sqlite3_bind_text(st, 1, ti->name, -1, SQLITE_STATIC);
-	while (!found) {
-		rc = sqlite3_step(st);
-		const char *name = rc == SQLITE_ROW ?
-		    (const char *)sqlite3_column_text(st, 0) : NULL;
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			db_fail(s, "cannot read the indexes", ti->name);
-		if (index && (!name || strcmp(name, index) != 0)) {
-			found = gb_same_columns(cols, ncols, keys, n);
-			gb_free_strv(cols);
-			cols = NULL;
-			ncols = 0;
-		}
-		if (!name)
-			break;
-		free(index);
-		index = gb_strdup(name);
-		cols = gb_realloc(cols, (ncols + 2) * sizeof *cols);
-		cols[ncols++] = gb_strdup(
-		    (const char *)sqlite3_column_text(st, 1));
-		cols[ncols] = NULL;
-	}
-	sqlite3_finalize(st);
-	gb_free_strv(cols);
-	free(index);
-	return found;
-}
-
 void
 gb_sqlite_schema(struct gb_sqlite *s, char *const *tables, size_t n,
     struct gb_out *o)
@@ -598,7 +535,7 @@ gb_sqlite_dump(struct gb_sqlite *s, const struct gb_tinfo *ti,
 	}
 	/* parts are ranges of rowids: of a key, only of the rowid's */
 	if (d->ranged && d->key && !(ti->rowid_key && d->nkey == 1 &&
-	    strcasecmp(d->key[0], ti->pk[0]) == 0))
+	    strcmp(d->key[0], ti->pk[0]) == 0))
 		gb_errx(GB_EXIT_RUN, "table %s: a split table has no key order",
 		    ti->name);
 	if (!order && ti->rowid)

@@ -90,6 +90,25 @@ conf_table(struct export *x, const char *table, const char *key)
 	return v && *v ? v : NULL;
 }
 
+/*
+ * Are keys the columns of ti's primary key in any order?  As many, and
+ * each (distinct) key column among them: so each once.
+ */
+static int
+is_primary_key(const struct gb_tinfo *ti, char *const *keys, size_t n)
+{
+	if (n != ti->npk)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < n && strcmp(ti->pk[i], keys[j]) != 0)
+			j++;
+		if (j == n)
+			return 0;
+	}
+	return 1;
+}
+
 /* Comma-separated list into a NULL-terminated vector, items trimmed. */
 static char **
 split_list(const char *s, size_t *n)
@@ -275,14 +294,6 @@ src_tinfo(struct export *x, const char *table, struct gb_tinfo *ti)
 {
 	return x->pg ? gb_pg_tinfo(x->pg, table, ti) :
 	    gb_sqlite_tinfo(x->db, table, ti);
-}
-
-static int
-src_unique(struct export *x, const struct gb_tinfo *ti, char *const *keys,
-    size_t n)
-{
-	return x->pg ? gb_pg_unique(x->pg, ti, keys, n) :
-	    gb_sqlite_unique(x->db, ti, keys, n);
 }
 
 /* A thread's connection: db for SQLite, pg for PostgreSQL. */
@@ -517,11 +528,10 @@ plan_table(struct export *x, const char *table, struct tjob *j)
 			    keys[k]);
 			nkeys = 0;
 		}
-	if (nkeys && !src_unique(x, &ti, keys, nkeys)) {
-		/* a restore applies changes by ON CONFLICT on the key */
-		gb_warnx("warning: table %s: key %s is neither its primary key "
-		    "nor a unique index: the table goes whole in every "
-		    "incremental", table, mt->key);
+	if (nkeys && !is_primary_key(&ti, keys, nkeys)) {
+		/* unique and never NULL: a restore finds rows by it */
+		gb_warnx("warning: table %s: key %s is not its primary key: the "
+		    "table goes whole in every incremental", table, mt->key);
 		nkeys = 0;
 	}
 	if (!nkeys) {
@@ -901,7 +911,7 @@ split_table(struct export *x, struct tjob *t, int64_t min, int64_t max,
 	size++;
 	/* the parts come in the order of the rows: of a merge, its key's */
 	if (x->nthreads > 1 && (t->d.key ? t->ti.rowid_key && t->d.nkey == 1 &&
-	    strcasecmp(t->d.key[0], t->ti.pk[0]) == 0 : t->ti.rowid_key ||
+	    strcmp(t->d.key[0], t->ti.pk[0]) == 0 : t->ti.rowid_key ||
 	    (t->ti.npk == 0 && t->ti.rowid)) && size > share &&
 	    size >= 2 * MIN_PART) {
 		int64_t want = size / (share > MIN_PART ? share : MIN_PART) + 1;

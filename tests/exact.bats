@@ -429,23 +429,25 @@ no_ids() {
 	assert_db_equal r.db gym.db
 }
 
-@test "key columns named with spaces or a comma: taken as the schema names them, the chain restores exact from SQLite and PostgreSQL" {
+@test "keys as the schema names them (spaces, a comma, none, \"ID\" beside id, the primary key only), unique values swapped: the chain restores exact from SQLite and PostgreSQL" {
 	mkdir spool
 	sqlite3 -bail s.db <<-'EOF2'
 	CREATE TABLE sp (" a" INTEGER, "b " TEXT, v TEXT, PRIMARY KEY (" a", "b "));
 	CREATE TABLE cm ("a,b" INTEGER PRIMARY KEY, v TEXT);
 	CREATE TABLE e ("" INTEGER PRIMARY KEY, v TEXT);
-	CREATE TABLE ck (store_id INTEGER, day TEXT, v TEXT);
-	CREATE UNIQUE INDEX ck_k ON ck (day, store_id);
+	CREATE TABLE ck (store_id INTEGER, day TEXT, v TEXT, PRIMARY KEY (day, store_id));
 	CREATE TABLE nu (id INTEGER, v TEXT);
+	CREATE UNIQUE INDEX nu_id ON nu (id);
+	CREATE TABLE sw (id INTEGER PRIMARY KEY, email TEXT UNIQUE);
 	INSERT INTO sp VALUES (1, 'x', 'p'), (2, 'y', 'q'), (3, 'z', 'r');
 	INSERT INTO cm VALUES (1, 'p'), (2, 'q'), (3, 'r');
 	INSERT INTO e VALUES (1, 'p'), (2, 'q');
 	INSERT INTO ck VALUES (1, 'mon', 'p'), (1, 'tue', 'q'), (2, 'mon', 'r');
 	INSERT INTO nu VALUES (1, 'p'), (2, 'q');
+	INSERT INTO sw VALUES (1, 'a@'), (2, 'b@'), (3, 'c@'), (4, 'd@');
 	EOF2
 	# a key from the config, spaced and in another case: the schema's names;
-	# one that no unique index holds cannot be applied by a restore
+	# one that is not the primary key (a unique index's) goes whole
 	printf '[source]\nuri = sqlite:%s\n\n[table ck]\nkey = STORE_ID , day\n\n[table nu]\nkey = id\n' \
 	    "$W/s.db" >s.conf
 	run gb-export -c s.conf -S state -o full
@@ -453,7 +455,7 @@ no_ids() {
 	# the manifest's key line could not name a column with a comma, or none
 	assert_output --partial 'warning: table cm: the manifest cannot name key column "a,b" (empty, or with a comma): the table goes whole in every incremental'
 	assert_output --partial 'warning: table e: the manifest cannot name key column "" (empty'
-	assert_output --partial 'warning: table nu: key id is neither its primary key nor a unique index: the table goes whole in every incremental'
+	assert_output --partial 'warning: table nu: key id is not its primary key: the table goes whole in every incremental'
 	assert_equal "$(mf full/MANIFEST key sp)" ' a,b\s'
 	assert_equal "$(mf full/MANIFEST key cm)" -
 	assert_equal "$(mf full/MANIFEST key e)" -
@@ -463,7 +465,11 @@ no_ids() {
 	    INSERT INTO sp VALUES (4, 'w', 's'); UPDATE cm SET v = 'Q' WHERE \"a,b\" = 2;
 	    DELETE FROM cm WHERE \"a,b\" = 3; UPDATE e SET v = 'Q' WHERE \"\" = 2;
 	    UPDATE ck SET v = 'Q' WHERE day = 'tue'; DELETE FROM ck WHERE store_id = 2;
-	    UPDATE nu SET v = 'Q' WHERE id = 2"
+	    UPDATE nu SET v = 'Q' WHERE id = 2;
+	    -- unique values swapped, and one of a deleted row taken
+	    UPDATE sw SET email = 'x' WHERE id = 1; UPDATE sw SET email = 'a@' WHERE id = 2;
+	    UPDATE sw SET email = 'b@' WHERE id = 1; DELETE FROM sw WHERE id = 3;
+	    UPDATE sw SET email = 'c@' WHERE id = 4"
 	run gb-export -c s.conf -S state -i full/MANIFEST -o inc
 	assert_success
 	assert_equal "$(mf inc/MANIFEST change sp)" delta
@@ -474,11 +480,21 @@ no_ids() {
 	assert_equal "$(mf inc/MANIFEST change ck)" delta
 	assert_equal "$(cat 'inc/ck+deleted.csv')" "$(printf 'store_id,day\n2,mon')"
 	assert_equal "$(mf inc/MANIFEST change nu)" whole
+	assert_equal "$(mf inc/MANIFEST change sw)" delta
 	seal_set full spool/full
 	seal_set inc spool/inc
 	run rst -d sqlite:r.db spool/full.seal spool/inc.seal
 	assert_success
 	assert_db_equal r.db s.db
+	# a manifest whose key two rows hold: refused, not both replaced by one
+	cp -r inc bad
+	sed -i 's/^key\tck\tstore_id,day$/key\tck\tstore_id/' bad/MANIFEST
+	grep -q '^key	ck	store_id$' bad/MANIFEST
+	seal_set bad spool/bad
+	run rst -d sqlite:b.db spool/full.seal spool/bad.seal
+	assert_failure 3
+	assert_output --partial 'table ck: its key ("store_id") is not unique; an incremental cannot be applied'
+	[ ! -e b.db ]
 
 	new_db kc
 	# and a key id beside a column "ID" that sorts the other way
@@ -486,32 +502,33 @@ no_ids() {
 	    -c 'CREATE TABLE cm ("a,b" int PRIMARY KEY, v text)' \
 	    -c 'CREATE TABLE ci ("ID" int, id int PRIMARY KEY, v text)' \
 	    -c 'CREATE TABLE pu (id int PRIMARY KEY, code text UNIQUE, v text)' \
-	    -c 'CREATE TABLE pn (id int, v text)' \
+	    -c 'CREATE TABLE sw (id int PRIMARY KEY, email text UNIQUE)' \
 	    -c "INSERT INTO pu VALUES (1, 'b', 'p'), (2, 'a', 'q')" \
-	    -c "INSERT INTO pn VALUES (1, 'p'), (2, 'q')" \
+	    -c "INSERT INTO sw VALUES (1, 'a@'), (2, 'b@'), (3, 'c@'), (4, 'd@')" \
 	    -c "INSERT INTO sp VALUES (1, 'x', 'p'), (2, 'y', 'q'), (3, 'z', 'r')" \
 	    -c "INSERT INTO cm VALUES (1, 'p'), (2, 'q'), (3, 'r')" \
 	    -c "INSERT INTO ci VALUES (3, 1, 'p'), (2, 2, 'q'), (1, 3, 'r')"
-	printf '[source]\nuri = postgresql:///kc\n\n[table public.pu]\nkey = code\n\n[table public.pn]\nkey = id\n' >p.conf
+	printf '[source]\nuri = postgresql:///kc\n\n[table public.pu]\nkey = code\n' >p.conf
 	run gb-export -c p.conf -S pstate -o pfull
 	assert_success
 	assert_output --partial 'warning: table public.cm: the manifest cannot name key column "a,b"'
-	assert_output --partial 'warning: table public.pn: key id is neither its primary key nor a unique index'
-	refute_output --partial 'table public.pu'
+	assert_output --partial 'warning: table public.pu: key code is not its primary key'
 	psqlc -d kc -c "UPDATE sp SET v = 'P' WHERE \" a\" = 1" -c "DELETE FROM sp WHERE \" a\" = 2" \
 	    -c "INSERT INTO sp VALUES (4, 'w', 's')" -c "UPDATE cm SET v = 'Q' WHERE \"a,b\" = 2" \
 	    -c "DELETE FROM cm WHERE \"a,b\" = 3" -c "UPDATE ci SET v = 'Q' WHERE id = 1" \
 	    -c "DELETE FROM ci WHERE id = 2" -c "UPDATE pu SET v = 'Q' WHERE code = 'a'" \
-	    -c "DELETE FROM pu WHERE code = 'b'" -c "UPDATE pn SET v = 'Q' WHERE id = 2"
+	    -c "UPDATE pu SET code = 'c' WHERE id = 2" \
+	    -c "UPDATE sw SET email = 'x' WHERE id = 1" -c "UPDATE sw SET email = 'a@' WHERE id = 2" \
+	    -c "UPDATE sw SET email = 'b@' WHERE id = 1" -c "DELETE FROM sw WHERE id = 3" \
+	    -c "UPDATE sw SET email = 'c@' WHERE id = 4"
 	run gb-export -c p.conf -S pstate -i pfull/MANIFEST -o pinc
 	assert_success
 	assert_equal "$(mf pinc/MANIFEST change public.sp)" delta
 	assert_equal "$(mf pinc/MANIFEST change public.cm)" whole
 	assert_equal "$(mf pinc/MANIFEST change public.ci)" delta
 	assert_equal "$(cat 'pinc/public.ci+deleted.csv')" "$(printf 'id\n2')"
-	assert_equal "$(mf pinc/MANIFEST change public.pu)" delta
-	assert_equal "$(cat 'pinc/public.pu+deleted.csv')" "$(printf 'code\nb')"
-	assert_equal "$(mf pinc/MANIFEST change public.pn)" whole
+	assert_equal "$(mf pinc/MANIFEST change public.pu)" whole
+	assert_equal "$(mf pinc/MANIFEST change public.sw)" delta
 	seal_set pfull spool/pfull
 	seal_set pinc spool/pinc
 	new_db kr
